@@ -1,0 +1,152 @@
+// Command manager is the Enterprise Identity Operator: the controllers (leader only) and, as it
+// grows, the SCIM data plane, admin API and wizard (every replica), in one binary.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+	"github.com/z8z8/enterprise-identity-operator/controllers"
+	"github.com/z8z8/enterprise-identity-operator/internal/localenv"
+)
+
+var (
+	scheme   = runtime.NewScheme()
+	setupLog = ctrl.Log.WithName("setup")
+)
+
+func init() {
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(v1alpha1.AddToScheme(scheme))
+}
+
+// options are the manager's flags.
+type options struct {
+	metricsAddr          string
+	probeAddr            string
+	leaderElect          bool
+	externalURL          string
+	dataPlaneService     string
+	dataPlaneServicePort int
+	ssoRecheck           time.Duration
+	ssoTimeout           time.Duration
+	local                bool
+	localDir             string
+	crdDir               string
+	samplesDir           string
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.metricsAddr, "metrics-bind-address", ":8082", "Address of the Prometheus metrics endpoint (/metrics); 0 disables it.")
+	flag.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
+	flag.BoolVar(&o.leaderElect, "leader-elect", false, "Elect a leader so only one replica runs the controllers.")
+	flag.StringVar(&o.externalURL, "external-url", "http://127.0.0.1:8080", "URL the identity providers reach the data plane at when a ScimIntegration asks for no Ingress.")
+	flag.StringVar(&o.dataPlaneService, "data-plane-service", "enterprise-identity-operator.enterprise-identity-system.svc.cluster.local", "DNS name of the data plane Service that per-organization Ingresses route to.")
+	flag.IntVar(&o.dataPlaneServicePort, "data-plane-service-port", 8080, "Port of the data plane Service.")
+	flag.DurationVar(&o.ssoRecheck, "sso-recheck-interval", time.Hour, "How often a valid SSO configuration is validated again.")
+	flag.DurationVar(&o.ssoTimeout, "sso-timeout", 10*time.Second, "Timeout of each request to an identity provider during SSO validation.")
+	flag.BoolVar(&o.local, "local", false, "Run everything locally: start kube-apiserver and etcd, install the CRDs, apply the samples.")
+	flag.StringVar(&o.localDir, "local-dir", ".local", "With --local: folder for the kubeconfig, etcd data and the SQLite database.")
+	flag.StringVar(&o.crdDir, "crd-dir", "config/crd/bases", "With --local: CRD manifests to install.")
+	flag.StringVar(&o.samplesDir, "samples-dir", "config/samples", "With --local: objects to apply once the operator runs.")
+	// Development output reads well at a terminal; stack traces only for real panics.
+	zapOpts := zap.Options{Development: true, StacktraceLevel: zapcore.DPanicLevel}
+	zapOpts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+
+	if err := run(ctrl.SetupSignalHandler(), o); err != nil {
+		setupLog.Error(err, "Manager stopped")
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options) error {
+	cfg, stop, err := restConfig(o)
+	if err != nil {
+		return err
+	}
+	defer stop()
+
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: o.metricsAddr},
+		HealthProbeBindAddress: o.probeAddr,
+		LeaderElection:         o.leaderElect,
+		LeaderElectionID:       "enterprise-identity-operator.enterprise.z8z8.io",
+	})
+	if err != nil {
+		return fmt.Errorf("creating manager: %w", err)
+	}
+	if err := controllers.SetupIndexes(ctx, mgr); err != nil {
+		return fmt.Errorf("registering field indexes: %w", err)
+	}
+	if err := (&controllers.EnterpriseIdentityReconciler{
+		Client:          mgr.GetClient(),
+		Recorder:        mgr.GetEventRecorder("enterpriseidentity-controller"),
+		Clock:           clock.RealClock{},
+		HTTPClient:      &http.Client{Timeout: o.ssoTimeout},
+		RecheckInterval: o.ssoRecheck,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the EnterpriseIdentity controller: %w", err)
+	}
+	if err := (&controllers.ScimIntegrationReconciler{
+		Client:               mgr.GetClient(),
+		Recorder:             mgr.GetEventRecorder("scimintegration-controller"),
+		Clock:                clock.RealClock{},
+		ExternalURL:          o.externalURL,
+		DataPlaneService:     o.dataPlaneService,
+		DataPlaneServicePort: int32(o.dataPlaneServicePort), //nolint:gosec // a port number
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the ScimIntegration controller: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return err
+	}
+	if o.local {
+		if err := mgr.Add(&localSetup{client: mgr.GetClient(), options: o}); err != nil {
+			return err
+		}
+	}
+	setupLog.Info("Starting manager")
+	return mgr.Start(ctx)
+}
+
+// restConfig is the in-cluster or kubeconfig configuration, or with --local a control plane of
+// our own, stopped by the returned function.
+func restConfig(o options) (*rest.Config, func(), error) {
+	if !o.local {
+		cfg, err := ctrl.GetConfig()
+		return cfg, func() {}, err
+	}
+	setupLog.Info("Starting a local kube-apiserver and etcd", "dir", o.localDir)
+	cp, err := localenv.Start(localenv.Options{Dir: o.localDir, CRDDir: o.crdDir, AssetsDir: os.Getenv("KUBEBUILDER_ASSETS")})
+	if err != nil {
+		return nil, nil, err
+	}
+	return cp.Config, func() {
+		if err := cp.Stop(); err != nil {
+			setupLog.Error(err, "Stopping the local control plane")
+		}
+	}, nil
+}

@@ -1,0 +1,40 @@
+package controllers
+
+import (
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+)
+
+// setCondition records a condition for the object's current generation.
+func setCondition(conds *[]metav1.Condition, generation int64, typ string, ok bool, reason, message string) {
+	status := metav1.ConditionFalse
+	if ok {
+		status = metav1.ConditionTrue
+	}
+	meta.SetStatusCondition(conds, metav1.Condition{
+		Type:               typ,
+		Status:             status,
+		Reason:             reason,
+		Message:            message,
+		ObservedGeneration: generation,
+	})
+}
+
+// summarizeReady sets Ready from the given conditions: True when all are True, otherwise False
+// with the reason and message of the first that is not.
+func summarizeReady(conds *[]metav1.Condition, generation int64, types ...string) {
+	for _, t := range types {
+		c := meta.FindStatusCondition(*conds, t)
+		if c == nil {
+			setCondition(conds, generation, v1alpha1.ConditionReady, false, ReasonReconciling, t+" has not been evaluated yet")
+			return
+		}
+		if c.Status != metav1.ConditionTrue {
+			setCondition(conds, generation, v1alpha1.ConditionReady, false, c.Reason, c.Message)
+			return
+		}
+	}
+	setCondition(conds, generation, v1alpha1.ConditionReady, true, ReasonReady, "Ready")
+}

@@ -1,0 +1,134 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+)
+
+// EnterpriseIdentityReconciler validates an organization's SSO configuration and its claim on
+// the organization slug.
+type EnterpriseIdentityReconciler struct {
+	client.Client
+	Recorder events.EventRecorder
+	Clock    clock.PassiveClock
+	// HTTPClient fetches OIDC discovery documents and SAML metadata; it must have a timeout.
+	HTTPClient *http.Client
+	// RecheckInterval is how often a valid configuration is validated again.
+	RecheckInterval time.Duration
+}
+
+// identityScope carries one reconciliation of an EnterpriseIdentity through its steps.
+type identityScope struct {
+	identity *v1alpha1.EnterpriseIdentity
+	// ssoErr is the validation failure, returned at the end so the pass is retried with backoff.
+	ssoErr error
+	// conflict, when set, says which object holds the organization slug instead of this one.
+	conflict string
+}
+
+// +kubebuilder:rbac:groups=enterprise.z8z8.io,resources=enterpriseidentities,verbs=get;list;watch
+// +kubebuilder:rbac:groups=enterprise.z8z8.io,resources=enterpriseidentities/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile validates SSO, settles who owns the organization slug and reports both as conditions.
+func (r *EnterpriseIdentityReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, reterr error) {
+	identity := &v1alpha1.EnterpriseIdentity{}
+	if err := r.Get(ctx, req.NamespacedName, identity); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !identity.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	original := identity.DeepCopy()
+	s := &identityScope{identity: identity}
+	defer func() {
+		err := r.patchStatus(ctx, original, identity, reterr == nil && s.ssoErr == nil)
+		switch {
+		case apierrors.IsConflict(err):
+			// Read from a stale cache; the next pass sees the latest object.
+			result, reterr = ctrl.Result{RequeueAfter: conflictRetry}, nil
+		case err != nil && reterr == nil:
+			reterr = err
+		}
+	}()
+
+	err := runSteps(ctx, s,
+		r.validateSSO,
+		r.checkOrganizationClaim,
+	)
+	summarizeReady(&identity.Status.Conditions, identity.Generation, v1alpha1.ConditionSSOReady)
+	if s.conflict != "" {
+		setCondition(&identity.Status.Conditions, identity.Generation, v1alpha1.ConditionReady, false, ReasonConflict, s.conflict)
+	}
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if s.ssoErr != nil {
+		// Retried with the controller's exponential backoff; the condition already says why.
+		return ctrl.Result{}, fmt.Errorf("validating SSO: %w", s.ssoErr)
+	}
+	return ctrl.Result{RequeueAfter: r.RecheckInterval}, nil
+}
+
+// patchStatus writes status once, only when it changed; observedGeneration only moves when the
+// pass succeeded.
+func (r *EnterpriseIdentityReconciler) patchStatus(ctx context.Context, original, identity *v1alpha1.EnterpriseIdentity, succeeded bool) error {
+	if succeeded {
+		identity.Status.ObservedGeneration = identity.Generation
+	}
+	if equality.Semantic.DeepEqual(original.Status, identity.Status) {
+		return nil
+	}
+	err := r.Status().Patch(ctx, identity, client.MergeFromWithOptions(original, client.MergeFromWithOptimisticLock{}))
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("updating status of EnterpriseIdentity %s/%s: %w", identity.Namespace, identity.Name, err)
+	}
+	return nil
+}
+
+// SetupWithManager registers the controller. Objects claiming the same organization are
+// reconciled together, so a released slug passes to the next claimant.
+func (r *EnterpriseIdentityReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.EnterpriseIdentity{}).
+		Watches(&v1alpha1.EnterpriseIdentity{}, handler.EnqueueRequestsFromMapFunc(r.sameOrganization)).
+		Named("enterpriseidentity").
+		Complete(r)
+}
+
+func (r *EnterpriseIdentityReconciler) sameOrganization(ctx context.Context, obj client.Object) []reconcile.Request {
+	identity, ok := obj.(*v1alpha1.EnterpriseIdentity)
+	if !ok {
+		return nil
+	}
+	claimants := &v1alpha1.EnterpriseIdentityList{}
+	if err := r.List(ctx, claimants, client.MatchingFields{indexOrganization: identity.Spec.Organization}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing claimants of an organization", "organization", identity.Spec.Organization)
+		return nil
+	}
+	var requests []reconcile.Request
+	for i := range claimants.Items {
+		c := &claimants.Items[i]
+		if c.Namespace != identity.Namespace || c.Name != identity.Name {
+			requests = append(requests, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(c)})
+		}
+	}
+	return requests
+}

@@ -1,0 +1,129 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+	"github.com/z8z8/enterprise-identity-operator/internal/sso"
+)
+
+// certificateWarning is how early an expiring SAML signing certificate is reported.
+const certificateWarning = 30 * 24 * time.Hour
+
+// validateSSO checks the SSO configuration against the identity provider and records what it
+// learned. A failure is kept in the scope (not returned) so the organization claim is still
+// settled in this pass.
+func (r *EnterpriseIdentityReconciler) validateSSO(ctx context.Context, s *identityScope) error {
+	identity := s.identity
+	now := r.Clock.Now()
+	var (
+		learned = &v1alpha1.SSOStatus{}
+		reason  = ReasonValidated
+		message string
+		err     error
+	)
+	switch {
+	case identity.Spec.SSO.OIDC != nil:
+		learned.Protocol = "OIDC"
+		message, err = r.validateOIDC(ctx, identity, learned)
+	case identity.Spec.SSO.SAML != nil:
+		learned.Protocol = "SAML"
+		message, reason, err = r.validateSAML(ctx, identity, learned, now)
+	default:
+		err = &sso.ValidationError{Reason: sso.ReasonMetadataInvalid, Message: "sso sets neither oidc nor saml"}
+	}
+
+	// Copied: setCondition changes the slice element in place.
+	var previous *metav1.Condition
+	if c := meta.FindStatusCondition(identity.Status.Conditions, v1alpha1.ConditionSSOReady); c != nil {
+		previous = c.DeepCopy()
+	}
+	wasReady := previous != nil && previous.Status == metav1.ConditionTrue
+	if err != nil {
+		var invalid *sso.ValidationError
+		if !errors.As(err, &invalid) {
+			return fmt.Errorf("validating SSO of %s: %w", identity.Spec.Organization, err)
+		}
+		if previous == nil || wasReady || previous.Reason != invalid.Reason {
+			r.Recorder.Eventf(identity, nil, corev1.EventTypeWarning, EventSSOFailed, actionReconcile, "%s", invalid.Message)
+		}
+		setCondition(&identity.Status.Conditions, identity.Generation, v1alpha1.ConditionSSOReady, false, invalid.Reason, invalid.Message)
+		ctrl.LoggerFrom(ctx).Info("SSO validation failed", "reason", invalid.Reason, "detail", err.Error())
+		s.ssoErr = err
+		return nil
+	}
+
+	learned.LastValidatedAt = &metav1.Time{Time: now}
+	identity.Status.SSO = learned
+	setCondition(&identity.Status.Conditions, identity.Generation, v1alpha1.ConditionSSOReady, true, reason, message)
+	if !wasReady {
+		r.Recorder.Eventf(identity, nil, corev1.EventTypeNormal, EventSSOValidated, actionReconcile, "%s", message)
+	}
+	if reason == ReasonCertExpiresSoon && (previous == nil || previous.Reason != ReasonCertExpiresSoon) {
+		r.Recorder.Eventf(identity, nil, corev1.EventTypeWarning, EventCertExpiresSoon, actionReconcile, "%s", message)
+	}
+	return nil
+}
+
+func (r *EnterpriseIdentityReconciler) validateOIDC(ctx context.Context, identity *v1alpha1.EnterpriseIdentity, learned *v1alpha1.SSOStatus) (string, error) {
+	oidc := identity.Spec.SSO.OIDC
+	if err := r.checkClientSecret(ctx, identity.Namespace, oidc.ClientSecretRef); err != nil {
+		return "", err
+	}
+	result, err := sso.ValidateOIDC(ctx, r.HTTPClient, oidc.IssuerURL)
+	if err != nil {
+		return "", err
+	}
+	learned.Issuer = result.Issuer
+	return fmt.Sprintf("OIDC issuer %s found with %d signing key(s)", result.Issuer, result.Keys), nil
+}
+
+func (r *EnterpriseIdentityReconciler) checkClientSecret(ctx context.Context, namespace string, ref corev1.SecretKeySelector) error {
+	secret := &corev1.Secret{}
+	err := r.Get(ctx, types.NamespacedName{Namespace: namespace, Name: ref.Name}, secret)
+	if apierrors.IsNotFound(err) {
+		return &sso.ValidationError{Reason: sso.ReasonClientSecretMissing, Message: fmt.Sprintf("The client secret Secret %q does not exist", ref.Name)}
+	}
+	if err != nil {
+		return fmt.Errorf("reading client secret %s: %w", ref.Name, err)
+	}
+	if len(secret.Data[ref.Key]) == 0 {
+		return &sso.ValidationError{Reason: sso.ReasonClientSecretMissing, Message: fmt.Sprintf("The Secret %q has no key %q with the client secret", ref.Name, ref.Key)}
+	}
+	return nil
+}
+
+func (r *EnterpriseIdentityReconciler) validateSAML(ctx context.Context, identity *v1alpha1.EnterpriseIdentity, learned *v1alpha1.SSOStatus, now time.Time) (string, string, error) {
+	saml := identity.Spec.SSO.SAML
+	metadata := []byte(saml.Metadata)
+	if saml.MetadataURL != "" {
+		body, err := sso.FetchMetadata(ctx, r.HTTPClient, saml.MetadataURL)
+		if err != nil {
+			return "", "", err
+		}
+		metadata = body
+	}
+	result, err := sso.ParseSAMLMetadata(metadata, saml.EntityID, now)
+	if err != nil {
+		return "", "", err
+	}
+	learned.IdPEntityID = result.EntityID
+	learned.SSOURL = result.SSOURL
+	learned.SigningCertificateNotAfter = &metav1.Time{Time: result.CertificateNotAfter}
+	expiry := result.CertificateNotAfter.UTC().Format(time.DateOnly)
+	if result.CertificateNotAfter.Sub(now) < certificateWarning {
+		return fmt.Sprintf("SAML identity provider %s found, but its signing certificate expires on %s: upload new metadata before then", result.EntityID, expiry),
+			ReasonCertExpiresSoon, nil
+	}
+	return fmt.Sprintf("SAML identity provider %s found; signing certificate valid until %s", result.EntityID, expiry), ReasonValidated, nil
+}

@@ -1,0 +1,38 @@
+package controllers
+
+import (
+	"context"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+)
+
+// Field indexes on the manager's cache, so related objects are found without listing everything.
+const (
+	indexOrganization   = "spec.organization"
+	indexIdentityRef    = "spec.identityRef.name"
+	indexTokenSecretRef = "spec.token.secretRef.name"
+)
+
+// SetupIndexes registers the field indexes the controllers rely on. Call it once per manager.
+func SetupIndexes(ctx context.Context, mgr ctrl.Manager) error {
+	indexer := mgr.GetFieldIndexer()
+	if err := indexer.IndexField(ctx, &v1alpha1.EnterpriseIdentity{}, indexOrganization, func(o client.Object) []string {
+		return []string{o.(*v1alpha1.EnterpriseIdentity).Spec.Organization}
+	}); err != nil {
+		return err
+	}
+	if err := indexer.IndexField(ctx, &v1alpha1.ScimIntegration{}, indexIdentityRef, func(o client.Object) []string {
+		return []string{o.(*v1alpha1.ScimIntegration).Spec.IdentityRef.Name}
+	}); err != nil {
+		return err
+	}
+	return indexer.IndexField(ctx, &v1alpha1.ScimIntegration{}, indexTokenSecretRef, func(o client.Object) []string {
+		if ref := o.(*v1alpha1.ScimIntegration).Spec.Token.SecretRef; ref != nil {
+			return []string{ref.Name}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,178 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+)
+
+// DataPlane is what the controller needs from the SCIM data plane: whether it serves an
+// organization now. The data plane fills its tenant registry from the manager's cache; the
+// controller only reads the outcome, so the two evolve independently.
+type DataPlane interface {
+	Serving(organization string) bool
+}
+
+// OrganizationData removes an organization's SCIM data from the store when a ScimIntegration
+// with deletionPolicy Delete goes away.
+type OrganizationData interface {
+	DeleteOrganization(ctx context.Context, organization string) error
+}
+
+// ScimIntegrationReconciler turns a ScimIntegration into a token Secret, a base URL, an optional
+// Ingress, and conditions saying whether the organization's SCIM endpoint can be used.
+type ScimIntegrationReconciler struct {
+	client.Client
+	Recorder events.EventRecorder
+	Clock    clock.PassiveClock
+	// ExternalURL is where the data plane is reached when no Ingress is asked for, for example
+	// http://127.0.0.1:8080.
+	ExternalURL string
+	// DataPlaneService is the in-cluster DNS name and port of the data plane Service that
+	// per-organization Ingresses route to.
+	DataPlaneService     string
+	DataPlaneServicePort int32
+	// DataPlane reports whether the organization is served; nil when this manager runs none.
+	DataPlane DataPlane
+	// Data deletes an organization's SCIM data; nil when no store is configured.
+	Data OrganizationData
+}
+
+// scimScope carries one reconciliation of a ScimIntegration through its steps.
+type scimScope struct {
+	scim     *v1alpha1.ScimIntegration
+	identity *v1alpha1.EnterpriseIdentity
+	requeue  requeue
+}
+
+func (s *scimScope) setCondition(typ string, ok bool, reason, message string) {
+	setCondition(&s.scim.Status.Conditions, s.scim.Generation, typ, ok, reason, message)
+}
+
+// +kubebuilder:rbac:groups=enterprise.z8z8.io,resources=scimintegrations,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=enterprise.z8z8.io,resources=scimintegrations/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=enterprise.z8z8.io,resources=scimintegrations/finalizers,verbs=update
+// +kubebuilder:rbac:groups=enterprise.z8z8.io,resources=roletemplates,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch;create;update;patch;delete
+
+// Reconcile runs the ordered steps: finalizer, SSO gate, organization claim, token, endpoint.
+func (r *ScimIntegrationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, reterr error) {
+	scim := &v1alpha1.ScimIntegration{}
+	if err := r.Get(ctx, req.NamespacedName, scim); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !scim.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.finalize(ctx, scim)
+	}
+	// Finalizer first, in its own write, so no external state exists without it.
+	if controllerutil.AddFinalizer(scim, scimDataFinalizer) {
+		return ctrl.Result{}, r.Update(ctx, scim)
+	}
+
+	original := scim.DeepCopy()
+	s := &scimScope{scim: scim}
+	defer func() {
+		err := r.patchStatus(ctx, original, scim, reterr == nil)
+		switch {
+		case apierrors.IsConflict(err):
+			// Read from a stale cache; the next pass sees the latest object.
+			result, reterr = ctrl.Result{RequeueAfter: conflictRetry}, nil
+		case err != nil && reterr == nil:
+			reterr = err
+		}
+	}()
+
+	err := runSteps(ctx, s,
+		r.resolveIdentity,
+		r.claimIdentity,
+		r.reconcileToken,
+		r.reconcileEndpoint,
+	)
+	summarizeReady(&scim.Status.Conditions, scim.Generation,
+		v1alpha1.ConditionSSOReady, v1alpha1.ConditionTokenIssued, v1alpha1.ConditionEndpointReady)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{RequeueAfter: s.requeue.after}, nil
+}
+
+func (r *ScimIntegrationReconciler) patchStatus(ctx context.Context, original, scim *v1alpha1.ScimIntegration, succeeded bool) error {
+	if succeeded {
+		scim.Status.ObservedGeneration = scim.Generation
+	}
+	if equality.Semantic.DeepEqual(original.Status, scim.Status) {
+		return nil
+	}
+	err := r.Status().Patch(ctx, scim, client.MergeFromWithOptions(original, client.MergeFromWithOptimisticLock{}))
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("updating status of ScimIntegration %s/%s: %w", scim.Namespace, scim.Name, err)
+	}
+	return nil
+}
+
+// SetupWithManager registers the controller with its watches: owned Secrets, Services and
+// Ingresses; bring-your-own token Secrets and EnterpriseIdentities through field indexes.
+func (r *ScimIntegrationReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.ScimIntegration{}).
+		Owns(&corev1.Secret{}).
+		Owns(&corev1.Service{}).
+		Owns(&networkingv1.Ingress{}).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.integrationsUsingSecret)).
+		Watches(&v1alpha1.EnterpriseIdentity{}, handler.EnqueueRequestsFromMapFunc(r.integrationsOfIdentity)).
+		Watches(&v1alpha1.ScimIntegration{}, handler.EnqueueRequestsFromMapFunc(r.integrationsOfSameIdentity)).
+		Named("scimintegration").
+		Complete(r)
+}
+
+func (r *ScimIntegrationReconciler) integrationsUsingSecret(ctx context.Context, obj client.Object) []reconcile.Request {
+	return r.listRequests(ctx, obj.GetNamespace(), indexTokenSecretRef, obj.GetName(), nil)
+}
+
+func (r *ScimIntegrationReconciler) integrationsOfIdentity(ctx context.Context, obj client.Object) []reconcile.Request {
+	return r.listRequests(ctx, obj.GetNamespace(), indexIdentityRef, obj.GetName(), nil)
+}
+
+// integrationsOfSameIdentity wakes the other integrations of an organization, so one released
+// by deletion passes to the next.
+func (r *ScimIntegrationReconciler) integrationsOfSameIdentity(ctx context.Context, obj client.Object) []reconcile.Request {
+	scim, ok := obj.(*v1alpha1.ScimIntegration)
+	if !ok {
+		return nil
+	}
+	return r.listRequests(ctx, scim.Namespace, indexIdentityRef, scim.Spec.IdentityRef.Name, scim)
+}
+
+func (r *ScimIntegrationReconciler) listRequests(ctx context.Context, namespace, index, value string, except client.Object) []reconcile.Request {
+	list := &v1alpha1.ScimIntegrationList{}
+	if err := r.List(ctx, list, client.InNamespace(namespace), client.MatchingFields{index: value}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing ScimIntegrations", "index", index)
+		return nil
+	}
+	requests := make([]reconcile.Request, 0, len(list.Items))
+	for i := range list.Items {
+		if except != nil && list.Items[i].Name == except.GetName() {
+			continue
+		}
+		requests = append(requests, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	}
+	return requests
+}

@@ -1,0 +1,281 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+	"github.com/z8z8/enterprise-identity-operator/internal/token"
+)
+
+// Keys of a token Secret. "token" holds the plaintext only until it is acknowledged; the data
+// plane compares presented tokens with "sha256" and, during a rotation overlap, "previous-sha256".
+const (
+	SecretKeyToken          = "token"
+	SecretKeySHA256         = "sha256"
+	SecretKeyPreviousSHA256 = "previous-sha256"
+)
+
+// TokenSecretName is the name of the Secret generated for a ScimIntegration.
+func TokenSecretName(scimName string) string { return scimName + tokenSecretSuffix }
+
+// reconcileToken makes sure a usable token exists: the user's own, or one generated once.
+func (r *ScimIntegrationReconciler) reconcileToken(ctx context.Context, s *scimScope) error {
+	if ref := s.scim.Spec.Token.SecretRef; ref != nil {
+		if err := r.removeGeneratedSecret(ctx, s); err != nil {
+			return err
+		}
+		return r.reconcileOwnToken(ctx, s, ref)
+	}
+	return r.reconcileGeneratedToken(ctx, s)
+}
+
+func (r *ScimIntegrationReconciler) reconcileGeneratedToken(ctx context.Context, s *scimScope) error {
+	now := r.Clock.Now()
+	secret := &corev1.Secret{}
+	key := types.NamespacedName{Namespace: s.scim.Namespace, Name: TokenSecretName(s.scim.Name)}
+	err := r.Get(ctx, key, secret)
+	switch {
+	case apierrors.IsNotFound(err):
+		if secret, err = r.issueToken(ctx, s, now); err != nil {
+			return err
+		}
+	case err != nil:
+		return fmt.Errorf("reading token Secret %s: %w", key.Name, err)
+	case !metav1.IsControlledBy(secret, s.scim):
+		r.refuseForeignObject(s, v1alpha1.ConditionTokenIssued, ReasonSecretNotOwned, "Secret", key.Name)
+		return errStop
+	default:
+		if err := r.maintainToken(ctx, s, secret, now); err != nil {
+			return err
+		}
+	}
+	return r.reportGeneratedToken(s, secret, now)
+}
+
+// issueToken creates the token Secret, owned by the integration.
+func (r *ScimIntegrationReconciler) issueToken(ctx context.Context, s *scimScope, now time.Time) (*corev1.Secret, error) {
+	plaintext, err := token.Generate()
+	if err != nil {
+		return nil, err
+	}
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      TokenSecretName(s.scim.Name),
+			Namespace: s.scim.Namespace,
+			Labels:    ownedLabels(s),
+			Annotations: map[string]string{
+				annotationRotation: strconv.FormatInt(s.scim.Spec.Token.Rotation, 10),
+				annotationIssuedAt: now.UTC().Format(time.RFC3339),
+			},
+		},
+		Type: corev1.SecretTypeOpaque,
+		Data: map[string][]byte{
+			SecretKeyToken:  []byte(plaintext),
+			SecretKeySHA256: []byte(token.Hash(plaintext)),
+		},
+	}
+	if err := controllerutil.SetControllerReference(s.scim, secret, r.Scheme()); err != nil {
+		return nil, err
+	}
+	if err := r.Create(ctx, secret); err != nil {
+		return nil, fmt.Errorf("creating token Secret %s: %w", secret.Name, err)
+	}
+	r.Recorder.Eventf(s.scim, nil, corev1.EventTypeNormal, EventTokenIssued, actionReconcile,
+		"Issued SCIM token %s; copy it once from Secret %s", token.Fingerprint(token.Hash(plaintext)), secret.Name)
+	return secret, nil
+}
+
+// maintainToken applies rotation, acknowledgement and the end of an overlap window to an
+// existing token Secret, in one update. Nothing else ever changes the token.
+func (r *ScimIntegrationReconciler) maintainToken(ctx context.Context, s *scimScope, secret *corev1.Secret, now time.Time) error {
+	if secret.Annotations == nil {
+		secret.Annotations = map[string]string{}
+	}
+	changed := false
+	issuedFor, err := strconv.ParseInt(secret.Annotations[annotationRotation], 10, 64)
+	if err != nil {
+		// Lost metadata is no reason for a new token: adopt the current counter.
+		issuedFor = s.scim.Spec.Token.Rotation
+		secret.Annotations[annotationRotation] = strconv.FormatInt(issuedFor, 10)
+		changed = true
+	}
+	switch {
+	case issuedFor < s.scim.Spec.Token.Rotation:
+		if err := r.rotate(s, secret, now); err != nil {
+			return err
+		}
+		changed = true
+	case secret.Annotations[v1alpha1.AnnotationTokenAcknowledged] != "" && len(secret.Data[SecretKeyToken]) > 0:
+		delete(secret.Data, SecretKeyToken)
+		changed = true
+		r.Recorder.Eventf(s.scim, nil, corev1.EventTypeNormal, EventTokenAcked, actionReconcile,
+			"SCIM token %s was acknowledged; its plaintext was removed from Secret %s", token.Fingerprint(string(secret.Data[SecretKeySHA256])), secret.Name)
+	}
+	if until, ok := parseTime(secret.Annotations[annotationPrevExpires]); ok && !now.Before(until) {
+		delete(secret.Data, SecretKeyPreviousSHA256)
+		delete(secret.Annotations, annotationPrevExpires)
+		changed = true
+	}
+	if !changed {
+		return nil
+	}
+	if err := r.Update(ctx, secret); err != nil {
+		return fmt.Errorf("updating token Secret %s: %w", secret.Name, err)
+	}
+	return nil
+}
+
+// rotate replaces the token; the previous hash stays valid for the overlap window.
+func (r *ScimIntegrationReconciler) rotate(s *scimScope, secret *corev1.Secret, now time.Time) error {
+	plaintext, err := token.Generate()
+	if err != nil {
+		return err
+	}
+	overlap := 24 * time.Hour
+	if s.scim.Spec.Token.Overlap != nil {
+		overlap = s.scim.Spec.Token.Overlap.Duration
+	}
+	if secret.Data == nil {
+		secret.Data = map[string][]byte{}
+	}
+	previous := string(secret.Data[SecretKeySHA256])
+	delete(secret.Data, SecretKeyPreviousSHA256)
+	delete(secret.Annotations, annotationPrevExpires)
+	if overlap > 0 && token.ValidHash(previous) {
+		secret.Data[SecretKeyPreviousSHA256] = []byte(previous)
+		secret.Annotations[annotationPrevExpires] = now.Add(overlap).UTC().Format(time.RFC3339)
+	}
+	secret.Data[SecretKeyToken] = []byte(plaintext)
+	secret.Data[SecretKeySHA256] = []byte(token.Hash(plaintext))
+	secret.Annotations[annotationRotation] = strconv.FormatInt(s.scim.Spec.Token.Rotation, 10)
+	secret.Annotations[annotationIssuedAt] = now.UTC().Format(time.RFC3339)
+	delete(secret.Annotations, v1alpha1.AnnotationTokenAcknowledged)
+	delete(secret.Annotations, v1alpha1.AnnotationTokenLastUsedAt)
+	r.Recorder.Eventf(s.scim, nil, corev1.EventTypeNormal, EventTokenRotated, actionReconcile,
+		"Rotated the SCIM token to %s (rotation %d); the previous token stays valid for %s", token.Fingerprint(token.Hash(plaintext)), s.scim.Spec.Token.Rotation, overlap)
+	return nil
+}
+
+// reportGeneratedToken describes the token in status and TokenIssued, and handles expiry.
+func (r *ScimIntegrationReconciler) reportGeneratedToken(s *scimScope, secret *corev1.Secret, now time.Time) error {
+	hash := string(secret.Data[SecretKeySHA256])
+	if !token.ValidHash(hash) {
+		s.setCondition(v1alpha1.ConditionTokenIssued, false, ReasonTokenInvalid,
+			fmt.Sprintf("Secret %s holds no valid sha256; raise spec.token.rotation to issue a new token", secret.Name))
+		return errStop
+	}
+	status := &v1alpha1.TokenStatus{
+		SecretName:  secret.Name,
+		Fingerprint: token.Fingerprint(hash),
+		Rotation:    s.scim.Spec.Token.Rotation,
+		Retrievable: len(secret.Data[SecretKeyToken]) > 0,
+	}
+	if n, err := strconv.ParseInt(secret.Annotations[annotationRotation], 10, 64); err == nil {
+		status.Rotation = n
+	}
+	issuedAt, hasIssued := parseTime(secret.Annotations[annotationIssuedAt])
+	if hasIssued {
+		status.IssuedAt = &metav1.Time{Time: issuedAt}
+	}
+	if used, ok := parseTime(secret.Annotations[v1alpha1.AnnotationTokenLastUsedAt]); ok {
+		status.LastUsedAt = &metav1.Time{Time: used}
+	}
+	if until, ok := parseTime(secret.Annotations[annotationPrevExpires]); ok {
+		status.PreviousValidUntil = &metav1.Time{Time: until}
+		s.requeue.in(until.Sub(now))
+	}
+	s.scim.Status.Token = status
+
+	if exp := s.scim.Spec.Token.ExpiresAfter; exp != nil && hasIssued {
+		expiresAt := issuedAt.Add(exp.Duration)
+		status.ExpiresAt = &metav1.Time{Time: expiresAt}
+		if !now.Before(expiresAt) {
+			if !isConditionReason(s.scim.Status.Conditions, v1alpha1.ConditionTokenIssued, ReasonTokenExpired) {
+				r.Recorder.Eventf(s.scim, nil, corev1.EventTypeWarning, EventTokenExpired, actionReconcile,
+					"SCIM token %s expired; raise spec.token.rotation to issue a new one", status.Fingerprint)
+			}
+			s.setCondition(v1alpha1.ConditionTokenIssued, false, ReasonTokenExpired,
+				fmt.Sprintf("Token %s expired at %s; raise spec.token.rotation to issue a new one", status.Fingerprint, expiresAt.UTC().Format(time.RFC3339)))
+			return nil
+		}
+		s.requeue.in(expiresAt.Sub(now))
+	}
+	message := fmt.Sprintf("Token %s is in use; its plaintext is no longer stored", status.Fingerprint)
+	if status.Retrievable {
+		message = fmt.Sprintf("Token %s is ready to be copied once from Secret %s (key %q)", status.Fingerprint, secret.Name, SecretKeyToken)
+	}
+	s.setCondition(v1alpha1.ConditionTokenIssued, true, ReasonIssued, message)
+	return nil
+}
+
+// reconcileOwnToken reads a bring-your-own token Secret; it is never changed or deleted.
+func (r *ScimIntegrationReconciler) reconcileOwnToken(ctx context.Context, s *scimScope, ref *v1alpha1.TokenSecretRef) error {
+	keyName := ref.Key
+	if keyName == "" {
+		keyName = SecretKeyToken
+	}
+	secret := &corev1.Secret{}
+	err := r.Get(ctx, types.NamespacedName{Namespace: s.scim.Namespace, Name: ref.Name}, secret)
+	if apierrors.IsNotFound(err) {
+		s.setCondition(v1alpha1.ConditionTokenIssued, false, ReasonSecretNotFound,
+			fmt.Sprintf("Secret %q named by spec.token.secretRef does not exist", ref.Name))
+		return errStop
+	}
+	if err != nil {
+		return fmt.Errorf("reading token Secret %s: %w", ref.Name, err)
+	}
+	value := string(secret.Data[keyName])
+	if len(value) < token.MinLength {
+		s.setCondition(v1alpha1.ConditionTokenIssued, false, ReasonTokenInvalid,
+			fmt.Sprintf("Secret %q has no key %q holding a token of at least %d characters", ref.Name, keyName, token.MinLength))
+		return errStop
+	}
+	s.scim.Status.Token = &v1alpha1.TokenStatus{
+		SecretName:  ref.Name,
+		Fingerprint: token.Fingerprint(token.Hash(value)),
+	}
+	s.setCondition(v1alpha1.ConditionTokenIssued, true, ReasonBringYourOwn,
+		fmt.Sprintf("Using token %s from Secret %s", s.scim.Status.Token.Fingerprint, ref.Name))
+	return nil
+}
+
+// removeGeneratedSecret deletes a token this integration generated before it switched to a
+// token of its own, so the old token stops working.
+func (r *ScimIntegrationReconciler) removeGeneratedSecret(ctx context.Context, s *scimScope) error {
+	secret := &corev1.Secret{}
+	err := r.Get(ctx, types.NamespacedName{Namespace: s.scim.Namespace, Name: TokenSecretName(s.scim.Name)}, secret)
+	if apierrors.IsNotFound(err) || (err == nil && !metav1.IsControlledBy(secret, s.scim)) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading generated token Secret: %w", err)
+	}
+	if err := r.Delete(ctx, secret); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("deleting generated token Secret %s: %w", secret.Name, err)
+	}
+	return nil
+}
+
+func parseTime(value string) (time.Time, bool) {
+	if value == "" {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339, value)
+	return t, err == nil
+}
+
+func isConditionReason(conds []metav1.Condition, typ, reason string) bool {
+	c := meta.FindStatusCondition(conds, typ)
+	return c != nil && c.Reason == reason
+}

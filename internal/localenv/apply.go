@@ -1,0 +1,67 @@
+package localenv
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// ApplyDir server-side applies every object in the YAML files of dir (kustomization.yaml aside),
+// Namespaces first, as `kubectl apply` of a GitOps pipeline would.
+func ApplyDir(ctx context.Context, c client.Client, dir string) error {
+	objects, err := readObjects(dir)
+	if err != nil {
+		return err
+	}
+	sort.SliceStable(objects, func(i, j int) bool {
+		return objects[i].GetKind() == "Namespace" && objects[j].GetKind() != "Namespace"
+	})
+	for _, obj := range objects {
+		if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), client.FieldOwner("make-run"), client.ForceOwnership); err != nil {
+			return fmt.Errorf("applying %s %s: %w", obj.GetKind(), obj.GetName(), err)
+		}
+	}
+	return nil
+}
+
+func readObjects(dir string) ([]*unstructured.Unstructured, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	var objects []*unstructured.Unstructured
+	for _, f := range files {
+		if filepath.Base(f) == "kustomization.yaml" {
+			continue
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		decoder := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+		for {
+			obj := &unstructured.Unstructured{}
+			if err := decoder.Decode(&obj.Object); err != nil {
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				return nil, fmt.Errorf("reading %s: %w", f, err)
+			}
+			if len(obj.Object) == 0 || strings.TrimSpace(obj.GetKind()) == "" {
+				continue
+			}
+			objects = append(objects, obj)
+		}
+	}
+	return objects, nil
+}

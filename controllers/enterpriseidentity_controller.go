@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/events"
@@ -109,8 +110,23 @@ func (r *EnterpriseIdentityReconciler) SetupWithManager(mgr ctrl.Manager) error 
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.EnterpriseIdentity{}).
 		Watches(&v1alpha1.EnterpriseIdentity{}, handler.EnqueueRequestsFromMapFunc(r.sameOrganization)).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.usingClientSecret)).
 		Named("enterpriseidentity").
 		Complete(r)
+}
+
+// usingClientSecret wakes the identities whose OIDC client secret is this Secret.
+func (r *EnterpriseIdentityReconciler) usingClientSecret(ctx context.Context, obj client.Object) []reconcile.Request {
+	list := &v1alpha1.EnterpriseIdentityList{}
+	if err := r.List(ctx, list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{indexClientSecret: obj.GetName()}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing EnterpriseIdentities using a client secret")
+		return nil
+	}
+	requests := make([]reconcile.Request, 0, len(list.Items))
+	for i := range list.Items {
+		requests = append(requests, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	}
+	return requests
 }
 
 func (r *EnterpriseIdentityReconciler) sameOrganization(ctx context.Context, obj client.Object) []reconcile.Request {

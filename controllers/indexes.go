@@ -14,6 +14,7 @@ const (
 	indexOrganization   = "spec.organization"
 	indexIdentityRef    = "spec.identityRef.name"
 	indexTokenSecretRef = "spec.token.secretRef.name"
+	indexClientSecret   = "spec.sso.oidc.clientSecretRef.name"
 )
 
 // SetupIndexes registers the field indexes the controllers rely on. Call it once per manager.
@@ -21,6 +22,14 @@ func SetupIndexes(ctx context.Context, mgr ctrl.Manager) error {
 	indexer := mgr.GetFieldIndexer()
 	if err := indexer.IndexField(ctx, &v1alpha1.EnterpriseIdentity{}, indexOrganization, func(o client.Object) []string {
 		return []string{o.(*v1alpha1.EnterpriseIdentity).Spec.Organization}
+	}); err != nil {
+		return err
+	}
+	if err := indexer.IndexField(ctx, &v1alpha1.EnterpriseIdentity{}, indexClientSecret, func(o client.Object) []string {
+		if oidc := o.(*v1alpha1.EnterpriseIdentity).Spec.SSO.OIDC; oidc != nil {
+			return []string{oidc.ClientSecretRef.Name}
+		}
+		return nil
 	}); err != nil {
 		return err
 	}

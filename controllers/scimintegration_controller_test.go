@@ -1,0 +1,292 @@
+package controllers_test
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+	"github.com/z8z8/enterprise-identity-operator/controllers"
+	"github.com/z8z8/enterprise-identity-operator/internal/token"
+	"github.com/z8z8/enterprise-identity-operator/test/localidp"
+)
+
+var _ = Describe("ScimIntegration", func() {
+	var (
+		ns, org  string
+		idp      *localidp.Provider
+		identity *v1alpha1.EnterpriseIdentity
+	)
+	BeforeEach(func() {
+		ns = newNamespace()
+		org = uniqueName("org")
+		idp = localidp.New()
+		DeferCleanup(idp.Close)
+		identity = samlIdentity(ns, "identity", org, idp)
+	})
+
+	// readyIdentity creates the EnterpriseIdentity and waits until SSO is validated.
+	readyIdentity := func() {
+		Expect(k8s.Create(ctx, identity)).To(Succeed())
+		eventually(condition(identity, v1alpha1.ConditionReady)).Should(beTrue("Ready"))
+	}
+	tokenSecret := func(scim *v1alpha1.ScimIntegration) func() map[string][]byte {
+		return secretData(ns, controllers.TokenSecretName(scim.Name))
+	}
+
+	Context("before SSO is configured", func() {
+		It("waits, issuing nothing, and proceeds once SSO validates", func() {
+			idp.SetSAML([]byte("not metadata"))
+			Expect(k8s.Create(ctx, identity)).To(Succeed())
+			scim := scimIntegration(ns, "scim", "identity")
+			Expect(k8s.Create(ctx, scim)).To(Succeed())
+
+			eventually(condition(scim, v1alpha1.ConditionSSOReady)).Should(beFalse("WaitingForSSO"))
+			Expect(condition(scim, v1alpha1.ConditionReady)().Message).To(ContainSubstring("SAML metadata"))
+			consistently(tokenSecret(scim)).Should(BeNil())
+
+			idp.SetSAML(localidp.SAMLMetadata(idp.URL()+"/saml", idp.URL()+"/sso", localidp.Certificate(time.Now().Add(90*24*time.Hour))))
+			eventually(condition(scim, v1alpha1.ConditionTokenIssued)).Should(beTrue("Issued"))
+		})
+
+		It("says so when the referenced EnterpriseIdentity does not exist", func() {
+			scim := scimIntegration(ns, "scim", "missing")
+			Expect(k8s.Create(ctx, scim)).To(Succeed())
+			eventually(condition(scim, v1alpha1.ConditionReady)).Should(beFalse("IdentityNotFound"))
+		})
+	})
+
+	Context("with SSO ready", func() {
+		BeforeEach(readyIdentity)
+
+		It("issues a token Secret whose hash matches the plaintext, and a base URL", func() {
+			scim := scimIntegration(ns, "scim", "identity")
+			Expect(k8s.Create(ctx, scim)).To(Succeed())
+			eventually(condition(scim, v1alpha1.ConditionTokenIssued)).Should(beTrue("Issued"))
+
+			data := tokenSecret(scim)()
+			plaintext := string(data["token"])
+			Expect(plaintext).To(HavePrefix(token.Prefix))
+			Expect(string(data["sha256"])).To(Equal(token.Hash(plaintext)))
+			Expect(scim.Status.BaseURL).To(Equal("http://127.0.0.1:8080/scim/v2/" + org))
+			Expect(scim.Status.Organization).To(Equal(org))
+			Expect(scim.Status.Token.Fingerprint).To(Equal(token.Fingerprint(token.Hash(plaintext))))
+			Expect(scim.Status.Token.Retrievable).To(BeTrue())
+			Expect(scim.Status.Token.IssuedAt).NotTo(BeNil())
+
+			secret := &corev1.Secret{}
+			Expect(k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: scim.Status.Token.SecretName}, secret)).To(Succeed())
+			Expect(metav1.IsControlledBy(secret, scim)).To(BeTrue())
+
+			By("never showing the token in status or events")
+			status, err := json.Marshal(scim.Status)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(string(status)).NotTo(ContainSubstring(plaintext))
+			eventually(eventNotes(ns)).Should(ContainElement(ContainSubstring("TokenIssued")))
+			Expect(strings.Join(eventNotes(ns)(), "\n")).NotTo(ContainSubstring(plaintext))
+		})
+
+		It("keeps the token on ordinary spec edits and moves observedGeneration", func() {
+			scim := scimIntegration(ns, "scim", "identity")
+			Expect(k8s.Create(ctx, scim)).To(Succeed())
+			eventually(condition(scim, v1alpha1.ConditionTokenIssued)).Should(beTrue("Issued"))
+			before := tokenSecret(scim)()
+
+			Expect(update(scim, func(s *v1alpha1.ScimIntegration) {
+				s.Spec.Provisioning.AutoActivate = ptr.To(false)
+				s.Spec.Provisioning.Deprovision.OnDeactivate = v1alpha1.DeprovisionDeactivate
+			})).To(Succeed())
+			generation := scim.Generation
+			eventually(func() int64 {
+				_ = k8s.Get(ctx, client.ObjectKeyFromObject(scim), scim)
+				return scim.Status.ObservedGeneration
+			}).Should(Equal(generation))
+			Expect(tokenSecret(scim)()).To(Equal(before))
+		})
+
+		It("removes the plaintext once acknowledged and keeps the hash", func() {
+			scim := scimIntegration(ns, "scim", "identity")
+			Expect(k8s.Create(ctx, scim)).To(Succeed())
+			eventually(condition(scim, v1alpha1.ConditionTokenIssued)).Should(beTrue("Issued"))
+			hash := tokenSecret(scim)()["sha256"]
+
+			secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: controllers.TokenSecretName(scim.Name)}}
+			Expect(update(secret, func(s *corev1.Secret) { s.Annotations[v1alpha1.AnnotationTokenAcknowledged] = "true" })).To(Succeed())
+
+			eventually(tokenSecret(scim)).ShouldNot(HaveKey("token"))
+			Expect(tokenSecret(scim)()["sha256"]).To(Equal(hash))
+			eventually(func() bool {
+				_ = k8s.Get(ctx, client.ObjectKeyFromObject(scim), scim)
+				return scim.Status.Token.Retrievable
+			}).Should(BeFalse())
+		})
+
+		It("rotates declaratively: both hashes are valid during the overlap, then only the new one", func() {
+			scim := scimIntegration(ns, "scim", "identity")
+			scim.Spec.Token.Overlap = &metav1.Duration{Duration: time.Hour}
+			Expect(k8s.Create(ctx, scim)).To(Succeed())
+			eventually(condition(scim, v1alpha1.ConditionTokenIssued)).Should(beTrue("Issued"))
+			oldHash := string(tokenSecret(scim)()["sha256"])
+
+			Expect(update(scim, func(s *v1alpha1.ScimIntegration) { s.Spec.Token.Rotation = 1 })).To(Succeed())
+			eventually(func() string { return string(tokenSecret(scim)()["previous-sha256"]) }).Should(Equal(oldHash))
+			data := tokenSecret(scim)()
+			Expect(string(data["sha256"])).NotTo(Equal(oldHash))
+			Expect(string(data["sha256"])).To(Equal(token.Hash(string(data["token"]))))
+			eventually(func() *metav1.Time {
+				_ = k8s.Get(ctx, client.ObjectKeyFromObject(scim), scim)
+				return scim.Status.Token.PreviousValidUntil
+			}).ShouldNot(BeNil())
+			Expect(scim.Status.Token.Rotation).To(Equal(int64(1)))
+			eventually(eventNotes(ns)).Should(ContainElement(ContainSubstring("TokenRotated")))
+
+			By("dropping the previous hash when the overlap ends")
+			fakeClock.Step(2 * time.Hour)
+			poke(scim)
+			eventually(tokenSecret(scim)).ShouldNot(HaveKey("previous-sha256"))
+			Expect(tokenSecret(scim)()["sha256"]).To(Equal(data["sha256"]))
+		})
+
+		It("reports an expired token and issues a fresh one on rotation", func() {
+			scim := scimIntegration(ns, "scim", "identity")
+			scim.Spec.Token.ExpiresAfter = &metav1.Duration{Duration: 2 * time.Hour}
+			Expect(k8s.Create(ctx, scim)).To(Succeed())
+			eventually(condition(scim, v1alpha1.ConditionTokenIssued)).Should(beTrue("Issued"))
+			Expect(scim.Status.Token.ExpiresAt).NotTo(BeNil())
+
+			fakeClock.Step(3 * time.Hour)
+			poke(scim)
+			eventually(condition(scim, v1alpha1.ConditionTokenIssued)).Should(beFalse("TokenExpired"))
+			Expect(condition(scim, v1alpha1.ConditionReady)()).To(beFalse("TokenExpired"))
+
+			Expect(update(scim, func(s *v1alpha1.ScimIntegration) { s.Spec.Token.Rotation = 1 })).To(Succeed())
+			eventually(condition(scim, v1alpha1.ConditionTokenIssued)).Should(beTrue("Issued"))
+		})
+
+		It("uses a bring-your-own Secret, never changing it, and removes the token it generated before", func() {
+			scim := scimIntegration(ns, "scim", "identity")
+			Expect(k8s.Create(ctx, scim)).To(Succeed())
+			eventually(tokenSecret(scim)).ShouldNot(BeNil())
+
+			Expect(update(scim, func(s *v1alpha1.ScimIntegration) {
+				s.Spec.Token.SecretRef = &v1alpha1.TokenSecretRef{Name: "my-token", Key: "value"}
+			})).To(Succeed())
+			eventually(condition(scim, v1alpha1.ConditionTokenIssued)).Should(beFalse("SecretNotFound"))
+
+			own := &corev1.Secret{
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "my-token"},
+				Data:       map[string][]byte{"value": []byte("short")},
+			}
+			Expect(k8s.Create(ctx, own)).To(Succeed())
+			eventually(condition(scim, v1alpha1.ConditionTokenIssued)).Should(beFalse("TokenInvalid"))
+
+			Expect(update(own, func(s *corev1.Secret) { s.Data["value"] = []byte("a-token-from-our-vault-0123456789abcdef") })).To(Succeed())
+			eventually(condition(scim, v1alpha1.ConditionTokenIssued)).Should(beTrue("BringYourOwnToken"))
+			Expect(scim.Status.Token.Fingerprint).To(Equal(token.Fingerprint(token.Hash("a-token-from-our-vault-0123456789abcdef"))))
+			eventually(tokenSecret(scim)).Should(BeNil())
+
+			Expect(k8s.Get(ctx, client.ObjectKeyFromObject(own), own)).To(Succeed())
+			Expect(own.OwnerReferences).To(BeEmpty())
+			Expect(own.Data).To(HaveLen(1))
+		})
+
+		It("never adopts a Secret of the same name that it does not own", func() {
+			foreign := &corev1.Secret{
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: controllers.TokenSecretName("scim")},
+				Data:       map[string][]byte{"token": []byte("somebody else's")},
+			}
+			Expect(k8s.Create(ctx, foreign)).To(Succeed())
+			scim := scimIntegration(ns, "scim", "identity")
+			Expect(k8s.Create(ctx, scim)).To(Succeed())
+			eventually(condition(scim, v1alpha1.ConditionTokenIssued)).Should(beFalse("SecretNotOwned"))
+			consistently(tokenSecret(scim)).Should(Equal(map[string][]byte{"token": []byte("somebody else's")}))
+		})
+
+		It("lets only the first ScimIntegration provision an organization", func() {
+			first := scimIntegration(ns, "first", "identity")
+			Expect(k8s.Create(ctx, first)).To(Succeed())
+			eventually(condition(first, v1alpha1.ConditionTokenIssued)).Should(beTrue("Issued"))
+			second := scimIntegration(ns, "second", "identity")
+			Expect(k8s.Create(ctx, second)).To(Succeed())
+			eventually(condition(second, v1alpha1.ConditionReady)).Should(beFalse("Conflict"))
+			consistently(tokenSecret(second)).Should(BeNil())
+		})
+
+		It("becomes Ready when the data plane serves the organization, and reports a disabled one", func() {
+			scim := scimIntegration(ns, "scim", "identity")
+			Expect(k8s.Create(ctx, scim)).To(Succeed())
+			eventually(condition(scim, v1alpha1.ConditionEndpointReady)).Should(beFalse("DataPlaneNotServing"))
+
+			dataPlane.set(org, true)
+			poke(scim)
+			eventually(condition(scim, v1alpha1.ConditionReady)).Should(beTrue("Ready"))
+			eventually(eventNotes(ns)).Should(ContainElement(ContainSubstring("EndpointReady")))
+
+			Expect(update(scim, func(s *v1alpha1.ScimIntegration) { s.Spec.Enabled = ptr.To(false) })).To(Succeed())
+			eventually(condition(scim, v1alpha1.ConditionReady)).Should(beFalse("Disabled"))
+		})
+
+		It("creates an Ingress for the organization's path when asked, and removes it when not", func() {
+			scim := scimIntegration(ns, "scim", "identity")
+			scim.Spec.Endpoint.Ingress = v1alpha1.IngressSpec{
+				Enabled: true, ClassName: "nginx", Host: "scim.example.com", TLSSecretName: "scim-tls",
+				Annotations: map[string]string{"nginx.ingress.kubernetes.io/limit-rps": "20"},
+			}
+			Expect(k8s.Create(ctx, scim)).To(Succeed())
+
+			ing := &networkingv1.Ingress{}
+			key := types.NamespacedName{Namespace: ns, Name: "scim-scim"}
+			eventually(func() error { return k8s.Get(ctx, key, ing) }).Should(Succeed())
+			Expect(*ing.Spec.IngressClassName).To(Equal("nginx"))
+			Expect(ing.Annotations).To(HaveKeyWithValue("nginx.ingress.kubernetes.io/limit-rps", "20"))
+			Expect(ing.Spec.TLS[0].SecretName).To(Equal("scim-tls"))
+			rule := ing.Spec.Rules[0]
+			Expect(rule.Host).To(Equal("scim.example.com"))
+			Expect(rule.HTTP.Paths[0].Path).To(Equal("/scim/v2/" + org))
+			Expect(rule.HTTP.Paths[0].Backend.Service.Name).To(Equal("scim-scim"))
+
+			svc := &corev1.Service{}
+			Expect(k8s.Get(ctx, key, svc)).To(Succeed())
+			Expect(svc.Spec.Type).To(Equal(corev1.ServiceTypeExternalName))
+			Expect(svc.Spec.ExternalName).To(Equal("eio.operators.svc.cluster.local"))
+			eventually(func() string { _ = k8s.Get(ctx, client.ObjectKeyFromObject(scim), scim); return scim.Status.BaseURL }).
+				Should(Equal("https://scim.example.com/scim/v2/" + org))
+
+			Expect(update(scim, func(s *v1alpha1.ScimIntegration) { s.Spec.Endpoint.Ingress.Enabled = false })).To(Succeed())
+			eventually(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, key, &networkingv1.Ingress{})) }).Should(BeTrue())
+			eventually(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, key, &corev1.Service{})) }).Should(BeTrue())
+			eventually(func() string { _ = k8s.Get(ctx, client.ObjectKeyFromObject(scim), scim); return scim.Status.BaseURL }).
+				Should(Equal("http://127.0.0.1:8080/scim/v2/" + org))
+		})
+
+		DescribeTable("deletion follows deletionPolicy",
+			func(policy v1alpha1.DeletionPolicy, deletesData bool) {
+				scim := scimIntegration(ns, "scim", "identity")
+				scim.Spec.DeletionPolicy = policy
+				Expect(k8s.Create(ctx, scim)).To(Succeed())
+				eventually(condition(scim, v1alpha1.ConditionTokenIssued)).Should(beTrue("Issued"))
+				Expect(scim.Finalizers).To(ContainElement("enterprise.z8z8.io/scim-data"))
+
+				Expect(k8s.Delete(ctx, scim)).To(Succeed())
+				eventually(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(scim), scim)) }).Should(BeTrue())
+				if deletesData {
+					Expect(scimData.deleted()).To(ContainElement(org))
+				} else {
+					Expect(scimData.deleted()).NotTo(ContainElement(org))
+				}
+			},
+			Entry("Retain keeps the organization's SCIM data", v1alpha1.DeletionPolicyRetain, false),
+			Entry("Delete removes the organization's SCIM data", v1alpha1.DeletionPolicyDelete, true),
+		)
+	})
+})

@@ -1,0 +1,134 @@
+package controllers_test
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	clocktesting "k8s.io/utils/clock/testing"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+	"github.com/z8z8/enterprise-identity-operator/controllers"
+)
+
+// These suites run the controllers in a manager against a real kube-apiserver and etcd
+// (KUBEBUILDER_ASSETS, set by make test from hack/control-plane.sh).
+
+var (
+	ctx       context.Context
+	cancel    context.CancelFunc
+	testEnv   *envtest.Environment
+	cfg       *rest.Config
+	k8s       client.Client
+	scheme    = runtime.NewScheme()
+	fakeClock = clocktesting.NewFakeClock(time.Now())
+	dataPlane = &servedOrganizations{served: map[string]bool{}}
+	scimData  = &deletedOrganizations{}
+)
+
+func TestControllers(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Controller Suite")
+}
+
+var _ = BeforeSuite(func() {
+	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
+	ctx, cancel = context.WithCancel(context.Background())
+	Expect(os.Getenv("KUBEBUILDER_ASSETS")).NotTo(BeEmpty(), "run through make test, which builds the control plane")
+
+	Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
+	Expect(v1alpha1.AddToScheme(scheme)).To(Succeed())
+
+	testEnv = &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+	}
+	var err error
+	cfg, err = testEnv.Start()
+	Expect(err).NotTo(HaveOccurred())
+	k8s, err = client.New(cfg, client.Options{Scheme: scheme})
+	Expect(err).NotTo(HaveOccurred())
+
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
+	Expect(err).NotTo(HaveOccurred())
+	Expect(controllers.SetupIndexes(ctx, mgr)).To(Succeed())
+	Expect((&controllers.EnterpriseIdentityReconciler{
+		Client:          mgr.GetClient(),
+		Recorder:        mgr.GetEventRecorder("enterpriseidentity-controller"),
+		Clock:           fakeClock,
+		HTTPClient:      &http.Client{Timeout: 5 * time.Second},
+		RecheckInterval: time.Hour,
+	}).SetupWithManager(mgr)).To(Succeed())
+	Expect((&controllers.ScimIntegrationReconciler{
+		Client:               mgr.GetClient(),
+		Recorder:             mgr.GetEventRecorder("scimintegration-controller"),
+		Clock:                fakeClock,
+		ExternalURL:          "http://127.0.0.1:8080",
+		DataPlaneService:     "eio.operators.svc.cluster.local",
+		DataPlaneServicePort: 8080,
+		DataPlane:            dataPlane,
+		Data:                 scimData,
+	}).SetupWithManager(mgr)).To(Succeed())
+	go func() {
+		defer GinkgoRecover()
+		Expect(mgr.Start(ctx)).To(Succeed())
+	}()
+})
+
+var _ = AfterSuite(func() {
+	cancel()
+	Expect(testEnv.Stop()).To(Succeed())
+})
+
+// servedOrganizations stands in for the data plane's tenant registry, which lives in the SCIM
+// data plane; the controller only asks it whether an organization is served.
+type servedOrganizations struct {
+	mu     sync.Mutex
+	served map[string]bool
+}
+
+func (s *servedOrganizations) Serving(org string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.served[org]
+}
+
+func (s *servedOrganizations) set(org string, serving bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.served[org] = serving
+}
+
+// deletedOrganizations records which organizations' SCIM data the finalizer deleted.
+type deletedOrganizations struct {
+	mu   sync.Mutex
+	orgs []string
+}
+
+func (d *deletedOrganizations) DeleteOrganization(_ context.Context, org string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.orgs = append(d.orgs, org)
+	return nil
+}
+
+func (d *deletedOrganizations) deleted() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]string(nil), d.orgs...)
+}

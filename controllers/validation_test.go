@@ -1,0 +1,96 @@
+package controllers_test
+
+import (
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+)
+
+// The CRDs refuse objects that cannot work, with a message a person understands, at apply time.
+var _ = Describe("CRD validation", func() {
+	var ns string
+	BeforeEach(func() { ns = newNamespace() })
+
+	saml := func() *v1alpha1.SAMLSpec { return &v1alpha1.SAMLSpec{Metadata: "<md:EntityDescriptor/>"} }
+	identity := func(org string) *v1alpha1.EnterpriseIdentity {
+		return &v1alpha1.EnterpriseIdentity{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: uniqueName("eid")},
+			Spec:       v1alpha1.EnterpriseIdentitySpec{Organization: org, SSO: v1alpha1.SSOSpec{SAML: saml()}},
+		}
+	}
+
+	DescribeTable("an EnterpriseIdentity is refused",
+		func(mutate func(*v1alpha1.EnterpriseIdentity), message string) {
+			eid := identity("acme")
+			mutate(eid)
+			err := k8s.Create(ctx, eid)
+			Expect(err).To(HaveOccurred())
+			Expect(err.Error()).To(ContainSubstring(message))
+		},
+		Entry("with both oidc and saml", func(e *v1alpha1.EnterpriseIdentity) {
+			e.Spec.SSO.OIDC = &v1alpha1.OIDCSpec{IssuerURL: "https://idp.example", ClientID: "x"}
+			e.Spec.SSO.OIDC.ClientSecretRef.Name = "s"
+			e.Spec.SSO.OIDC.ClientSecretRef.Key = "k"
+		}, "sso must set exactly one of oidc or saml"),
+		Entry("with neither oidc nor saml", func(e *v1alpha1.EnterpriseIdentity) { e.Spec.SSO.SAML = nil }, "sso must set exactly one of oidc or saml"),
+		Entry("with an organization that is not a DNS label", func(e *v1alpha1.EnterpriseIdentity) { e.Spec.Organization = "Acme Corp" }, "spec.organization"),
+		Entry("with SAML giving both a metadata URL and inline metadata", func(e *v1alpha1.EnterpriseIdentity) {
+			e.Spec.SSO.SAML.MetadataURL = "https://idp.example/metadata"
+		}, "saml must set exactly one of metadataURL or metadata"),
+	)
+
+	It("refuses a changed organization", func() {
+		eid := identity(uniqueName("org"))
+		Expect(k8s.Create(ctx, eid)).To(Succeed())
+		err := update(eid, func(e *v1alpha1.EnterpriseIdentity) { e.Spec.Organization = uniqueName("other") })
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("organization is immutable"))
+	})
+
+	It("refuses a changed identityRef and a rotation counter going back", func() {
+		scim := scimIntegration(ns, "scim", "one")
+		scim.Spec.Token.Rotation = 3
+		Expect(k8s.Create(ctx, scim)).To(Succeed())
+
+		err := update(scim, func(s *v1alpha1.ScimIntegration) { s.Spec.IdentityRef.Name = "two" })
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("identityRef is immutable"))
+
+		err = update(scim, func(s *v1alpha1.ScimIntegration) { s.Spec.Token.Rotation = 2 })
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("token.rotation can only increase"))
+	})
+
+	DescribeTable("a ScimIntegration is refused",
+		func(mutate func(*v1alpha1.ScimIntegration), message string) {
+			scim := scimIntegration(ns, uniqueName("scim"), "one")
+			mutate(scim)
+			err := k8s.Create(ctx, scim)
+			Expect(err).To(HaveOccurred())
+			Expect(err.Error()).To(ContainSubstring(message))
+		},
+		Entry("with an ingress but no host", func(s *v1alpha1.ScimIntegration) { s.Spec.Endpoint.Ingress.Enabled = true },
+			"endpoint.ingress.host is required"),
+		Entry("with an overlap beyond 30 days", func(s *v1alpha1.ScimIntegration) {
+			s.Spec.Token.Overlap = &metav1.Duration{Duration: 1000 * 3600 * 1e9}
+		}, "token.overlap must be between 0s and 720h"),
+		Entry("with an unknown deprovisioning action", func(s *v1alpha1.ScimIntegration) {
+			s.Spec.Provisioning.Deprovision.OnDelete = "Erase"
+		}, "Unsupported value: \"Erase\""),
+	)
+
+	It("fills in the documented defaults", func() {
+		scim := scimIntegration(ns, "defaults", "one")
+		scim.Spec.Enabled = nil
+		Expect(k8s.Create(ctx, scim)).To(Succeed())
+		Expect(*scim.Spec.Enabled).To(BeTrue())
+		Expect(*scim.Spec.Provisioning.AutoActivate).To(BeTrue())
+		Expect(scim.Spec.Provisioning.Deprovision.OnDeactivate).To(Equal(v1alpha1.DeprovisionSuspend))
+		Expect(scim.Spec.Provisioning.Deprovision.OnDelete).To(Equal(v1alpha1.DeprovisionDeactivate))
+		Expect(scim.Spec.Token.Overlap.Duration.String()).To(Equal("24h0m0s"))
+		Expect(scim.Spec.Audit.Retention.Duration.String()).To(Equal("2160h0m0s"))
+		Expect(scim.Spec.DeletionPolicy).To(Equal(v1alpha1.DeletionPolicyRetain))
+	})
+})

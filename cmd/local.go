@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
@@ -25,7 +26,7 @@ type localSetup struct {
 func (l *localSetup) NeedLeaderElection() bool { return false }
 
 func (l *localSetup) Start(ctx context.Context) error {
-	if err := localenv.ApplyDir(ctx, l.client, l.options.samplesDir); err != nil {
+	if err := localenv.CreateMissing(ctx, l.client, l.options.samplesDir); err != nil {
 		return fmt.Errorf("applying %s: %w", l.options.samplesDir, err)
 	}
 	integrations := l.waitForBaseURLs(ctx, 60*time.Second)
@@ -34,7 +35,8 @@ func (l *localSetup) Start(ctx context.Context) error {
 	return nil
 }
 
-// waitForBaseURLs waits until every ScimIntegration reports a base URL, or the timeout passes.
+// waitForBaseURLs waits until the controller has reported on every ScimIntegration (a Ready
+// condition, whatever its status), or the timeout passes.
 func (l *localSetup) waitForBaseURLs(ctx context.Context, timeout time.Duration) []v1alpha1.ScimIntegration {
 	deadline := time.Now().Add(timeout)
 	for {
@@ -42,7 +44,7 @@ func (l *localSetup) waitForBaseURLs(ctx context.Context, timeout time.Duration)
 		err := l.client.List(ctx, list)
 		ready := err == nil && len(list.Items) > 0
 		for _, s := range list.Items {
-			ready = ready && s.Status.BaseURL != "" && s.Status.Token != nil
+			ready = ready && meta.FindStatusCondition(s.Status.Conditions, v1alpha1.ConditionReady) != nil
 		}
 		if ready || time.Now().After(deadline) || ctx.Err() != nil {
 			return list.Items
@@ -60,6 +62,12 @@ func (l *localSetup) printGuide(integrations []v1alpha1.ScimIntegration) {
 	fmt.Fprintf(&b, "    try:         %s get eid,scim -A\n", kubectl)
 	for _, s := range integrations {
 		fmt.Fprintf(&b, "\n    Organization %s (ScimIntegration %s/%s)\n", s.Status.Organization, s.Namespace, s.Name)
+		if s.Status.BaseURL == "" {
+			if c := meta.FindStatusCondition(s.Status.Conditions, v1alpha1.ConditionReady); c != nil {
+				fmt.Fprintf(&b, "    Not ready yet (%s): %s\n", c.Reason, c.Message)
+			}
+			continue
+		}
 		fmt.Fprintf(&b, "    SCIM base URL: %s\n", s.Status.BaseURL)
 		if t := s.Status.Token; t != nil && t.Retrievable {
 			fmt.Fprintf(&b, "    Bearer token (shown once; the second command tells the operator it was copied):\n")

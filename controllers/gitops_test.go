@@ -38,3 +38,17 @@ var _ = Describe("config/samples applied with kubectl", func() {
 		Expect(string(out)).To(SatisfyAll(ContainSubstring("BASE URL"), ContainSubstring("REASON"), ContainSubstring("http://127.0.0.1:8080/scim/v2/acme")))
 	})
 })
+
+var _ = Describe("config/default", func() {
+	It("builds into the CRDs, RBAC and the manager Deployment with kubectl kustomize", func() {
+		kubectl := filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl")
+		out, err := exec.CommandContext(ctx, kubectl, "kustomize", filepath.Join("..", "config", "default")).CombinedOutput()
+		Expect(err).NotTo(HaveOccurred(), string(out))
+		Expect(string(out)).To(SatisfyAll(
+			ContainSubstring("name: scimintegrations.enterprise.z8z8.io"),
+			ContainSubstring("name: enterprise-identity-manager-role"),
+			ContainSubstring("kind: Deployment"),
+			ContainSubstring("name: enterprise-identity-operator\n  namespace: enterprise-identity-system"),
+		))
+	})
+})

@@ -11,14 +11,16 @@ import (
 	"sort"
 	"strings"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// ApplyDir server-side applies every object in the YAML files of dir (kustomization.yaml aside),
-// Namespaces first, as `kubectl apply` of a GitOps pipeline would.
-func ApplyDir(ctx context.Context, c client.Client, dir string) error {
+// CreateMissing creates every object in the YAML files of dir (kustomization.yaml aside) that does
+// not exist yet, Namespaces first. Existing objects are left as they are: local state survives a
+// restart, edits included.
+func CreateMissing(ctx context.Context, c client.Client, dir string) error {
 	objects, err := readObjects(dir)
 	if err != nil {
 		return err
@@ -27,8 +29,8 @@ func ApplyDir(ctx context.Context, c client.Client, dir string) error {
 		return objects[i].GetKind() == "Namespace" && objects[j].GetKind() != "Namespace"
 	})
 	for _, obj := range objects {
-		if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), client.FieldOwner("make-run"), client.ForceOwnership); err != nil {
-			return fmt.Errorf("applying %s %s: %w", obj.GetKind(), obj.GetName(), err)
+		if err := c.Create(ctx, obj, client.FieldOwner("make-run")); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating %s %s: %w", obj.GetKind(), obj.GetName(), err)
 		}
 	}
 	return nil

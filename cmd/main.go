@@ -57,8 +57,10 @@ func main() {
 	flag.StringVar(&o.metricsAddr, "metrics-bind-address", ":8082", "Address of the Prometheus metrics endpoint (/metrics); 0 disables it.")
 	flag.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
 	flag.BoolVar(&o.leaderElect, "leader-elect", false, "Elect a leader so only one replica runs the controllers.")
-	flag.StringVar(&o.externalURL, "external-url", "http://127.0.0.1:8080", "URL the identity providers reach the data plane at when a ScimIntegration asks for no Ingress.")
-	flag.StringVar(&o.dataPlaneService, "data-plane-service", "enterprise-identity-operator.enterprise-identity-system.svc.cluster.local", "DNS name of the data plane Service that per-organization Ingresses route to.")
+	flag.StringVar(&o.externalURL, "external-url", "http://127.0.0.1:8080",
+		"URL the identity providers reach the data plane at when a ScimIntegration asks for no Ingress.")
+	flag.StringVar(&o.dataPlaneService, "data-plane-service", "enterprise-identity-operator.enterprise-identity-system.svc.cluster.local",
+		"DNS name of the data plane Service that per-organization Ingresses route to.")
 	flag.IntVar(&o.dataPlaneServicePort, "data-plane-service-port", 8080, "Port of the data plane Service.")
 	flag.DurationVar(&o.ssoRecheck, "sso-recheck-interval", time.Hour, "How often a valid SSO configuration is validated again.")
 	flag.DurationVar(&o.ssoTimeout, "sso-timeout", 10*time.Second, "Timeout of each request to an identity provider during SSO validation.")

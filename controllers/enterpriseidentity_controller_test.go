@@ -34,7 +34,7 @@ var _ = Describe("EnterpriseIdentity", func() {
 
 		It("becomes SSOReady and Ready when discovery, keys and the client secret are in place", func() {
 			createClientSecret()
-			eid := oidcIdentity(ns, "org", uniqueName("org"), idp, "oidc")
+			eid := oidcIdentity(ns, uniqueName("org"), idp)
 			Expect(k8s.Create(ctx, eid)).To(Succeed())
 
 			eventually(condition(eid, v1alpha1.ConditionSSOReady)).Should(beTrue("Validated"))
@@ -46,7 +46,7 @@ var _ = Describe("EnterpriseIdentity", func() {
 		})
 
 		It("says the client secret is missing, then recovers when it is created", func() {
-			eid := oidcIdentity(ns, "org", uniqueName("org"), idp, "oidc")
+			eid := oidcIdentity(ns, uniqueName("org"), idp)
 			Expect(k8s.Create(ctx, eid)).To(Succeed())
 			eventually(condition(eid, v1alpha1.ConditionSSOReady)).Should(beFalse("ClientSecretMissing"))
 			Expect(condition(eid, v1alpha1.ConditionSSOReady)().Message).To(ContainSubstring(`"oidc" does not exist`))
@@ -59,7 +59,7 @@ var _ = Describe("EnterpriseIdentity", func() {
 		It("refuses an issuer whose discovery document names another issuer", func() {
 			createClientSecret()
 			idp.SetIssuer("https://login.elsewhere.example")
-			eid := oidcIdentity(ns, "org", uniqueName("org"), idp, "oidc")
+			eid := oidcIdentity(ns, uniqueName("org"), idp)
 			Expect(k8s.Create(ctx, eid)).To(Succeed())
 			eventually(condition(eid, v1alpha1.ConditionSSOReady)).Should(beFalse("IssuerMismatch"))
 			Expect(condition(eid, v1alpha1.ConditionSSOReady)().Message).To(ContainSubstring("login.elsewhere.example"))
@@ -69,7 +69,7 @@ var _ = Describe("EnterpriseIdentity", func() {
 		It("refuses a provider that publishes no signing keys, and retries until it does", func() {
 			createClientSecret()
 			idp.SetKeys(0)
-			eid := oidcIdentity(ns, "org", uniqueName("org"), idp, "oidc")
+			eid := oidcIdentity(ns, uniqueName("org"), idp)
 			Expect(k8s.Create(ctx, eid)).To(Succeed())
 			eventually(condition(eid, v1alpha1.ConditionSSOReady)).Should(beFalse("NoSigningKeys"))
 
@@ -80,7 +80,7 @@ var _ = Describe("EnterpriseIdentity", func() {
 		It("reports an unreachable discovery document", func() {
 			createClientSecret()
 			idp.SetStatus(http.StatusServiceUnavailable)
-			eid := oidcIdentity(ns, "org", uniqueName("org"), idp, "oidc")
+			eid := oidcIdentity(ns, uniqueName("org"), idp)
 			Expect(k8s.Create(ctx, eid)).To(Succeed())
 			eventually(condition(eid, v1alpha1.ConditionSSOReady)).Should(beFalse("DiscoveryFailed"))
 			Expect(eid.Status.ObservedGeneration).To(BeZero(), "a failed pass must not claim the generation was reconciled")

@@ -98,12 +98,15 @@ func (r *EnterpriseIdentityReconciler) checkClientSecret(ctx context.Context, na
 		return fmt.Errorf("reading client secret %s: %w", ref.Name, err)
 	}
 	if len(secret.Data[ref.Key]) == 0 {
-		return &sso.ValidationError{Reason: sso.ReasonClientSecretMissing, Message: fmt.Sprintf("The Secret %q has no key %q with the client secret", ref.Name, ref.Key)}
+		return &sso.ValidationError{Reason: sso.ReasonClientSecretMissing,
+			Message: fmt.Sprintf("The Secret %q has no key %q with the client secret", ref.Name, ref.Key)}
 	}
 	return nil
 }
 
-func (r *EnterpriseIdentityReconciler) validateSAML(ctx context.Context, identity *v1alpha1.EnterpriseIdentity, learned *v1alpha1.SSOStatus, now time.Time) (string, string, error) {
+func (r *EnterpriseIdentityReconciler) validateSAML(
+	ctx context.Context, identity *v1alpha1.EnterpriseIdentity, learned *v1alpha1.SSOStatus, now time.Time,
+) (message, reason string, err error) {
 	saml := identity.Spec.SSO.SAML
 	metadata := []byte(saml.Metadata)
 	if saml.MetadataURL != "" {

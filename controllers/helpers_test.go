@@ -44,18 +44,18 @@ func samlIdentity(ns, name, org string, idp *localidp.Provider) *v1alpha1.Enterp
 	}
 }
 
-// oidcIdentity is an EnterpriseIdentity using idp's OIDC issuer and the client secret in
-// Secret secretName.
-func oidcIdentity(ns, name, org string, idp *localidp.Provider, secretName string) *v1alpha1.EnterpriseIdentity {
+// oidcIdentity is an EnterpriseIdentity named org using idp's OIDC issuer and the client secret in
+// Secret oidc.
+func oidcIdentity(ns, org string, idp *localidp.Provider) *v1alpha1.EnterpriseIdentity {
 	return &v1alpha1.EnterpriseIdentity{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "org"},
 		Spec: v1alpha1.EnterpriseIdentitySpec{
 			Organization: org,
 			SSO: v1alpha1.SSOSpec{OIDC: &v1alpha1.OIDCSpec{
 				IssuerURL: idp.URL(),
 				ClientID:  "eio-test",
 				ClientSecretRef: corev1.SecretKeySelector{
-					LocalObjectReference: corev1.LocalObjectReference{Name: secretName},
+					LocalObjectReference: corev1.LocalObjectReference{Name: "oidc"},
 					Key:                  "client-secret",
 				},
 			}},

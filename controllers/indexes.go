@@ -13,8 +13,8 @@ import (
 const (
 	indexOrganization   = "spec.organization"
 	indexIdentityRef    = "spec.identityRef.name"
-	indexTokenSecretRef = "spec.token.secretRef.name"
-	indexClientSecret   = "spec.sso.oidc.clientSecretRef.name"
+	indexTokenSecretRef = "spec.token.secretRef.name"          //nolint:gosec // a field path, not a credential
+	indexClientSecret   = "spec.sso.oidc.clientSecretRef.name" //nolint:gosec // a field path, not a credential
 )
 
 // SetupIndexes registers the field indexes the controllers rely on. Call it once per manager.

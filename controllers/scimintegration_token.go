@@ -163,7 +163,8 @@ func (r *ScimIntegrationReconciler) rotate(s *scimScope, secret *corev1.Secret, 
 	delete(secret.Annotations, v1alpha1.AnnotationTokenAcknowledged)
 	delete(secret.Annotations, v1alpha1.AnnotationTokenLastUsedAt)
 	r.Recorder.Eventf(s.scim, nil, corev1.EventTypeNormal, EventTokenRotated, actionReconcile,
-		"Rotated the SCIM token to %s (rotation %d); the previous token stays valid for %s", token.Fingerprint(token.Hash(plaintext)), s.scim.Spec.Token.Rotation, overlap)
+		"Rotated the SCIM token to %s (rotation %d); the previous token stays valid for %s",
+		token.Fingerprint(token.Hash(plaintext)), s.scim.Spec.Token.Rotation, overlap)
 	return nil
 }
 

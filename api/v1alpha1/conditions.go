@@ -16,8 +16,8 @@ const (
 const (
 	// AnnotationTokenAcknowledged on a generated token Secret says the plaintext was copied;
 	// the controller then removes the plaintext and keeps only its hash.
-	AnnotationTokenAcknowledged = "enterprise.z8z8.io/token-acknowledged"
+	AnnotationTokenAcknowledged = "enterprise.z8z8.io/token-acknowledged" //nolint:gosec // an annotation name, not a credential
 	// AnnotationTokenLastUsedAt on a token Secret is the RFC 3339 time the data plane last
 	// accepted the token.
-	AnnotationTokenLastUsedAt = "enterprise.z8z8.io/token-last-used-at"
+	AnnotationTokenLastUsedAt = "enterprise.z8z8.io/token-last-used-at" //nolint:gosec // an annotation name, not a credential
 )

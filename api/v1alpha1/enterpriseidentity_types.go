@@ -171,7 +171,3 @@ type EnterpriseIdentityList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []EnterpriseIdentity `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&EnterpriseIdentity{}, &EnterpriseIdentityList{})
-}

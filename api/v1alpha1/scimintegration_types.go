@@ -327,7 +327,3 @@ type ScimIntegrationList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []ScimIntegration `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&ScimIntegration{}, &ScimIntegrationList{})
-}

@@ -62,29 +62,11 @@ func ParseSAMLMetadata(metadata []byte, entityID string, now time.Time) (*SAMLRe
 	if err != nil {
 		return nil, invalid(ReasonMetadataInvalid, err, "The SAML metadata is not valid XML metadata")
 	}
-	var idps []entityDescriptor
-	for _, e := range entities {
-		if len(e.IdPs) > 0 && (entityID == "" || e.EntityID == entityID) {
-			idps = append(idps, e)
-		}
+	idp, err := selectIdentityProvider(entities, entityID)
+	if err != nil {
+		return nil, err
 	}
-	switch {
-	case len(idps) == 0 && entityID != "":
-		return nil, invalid(ReasonNoIdentityProvider, nil, "The SAML metadata describes no identity provider with entityID %q", entityID)
-	case len(idps) == 0:
-		return nil, invalid(ReasonNoIdentityProvider, nil, "The SAML metadata describes no identity provider (IDPSSODescriptor)")
-	case len(idps) > 1:
-		return nil, invalid(ReasonNoIdentityProvider, nil, "The SAML metadata describes %d identity providers; set saml.entityID to choose one", len(idps))
-	}
-	idp := idps[0]
-	result := &SAMLResult{EntityID: idp.EntityID}
-	for _, d := range idp.IdPs {
-		for _, s := range d.Services {
-			if result.SSOURL == "" && (s.Binding == bindingRedirect || s.Binding == bindingPOST) && s.Location != "" {
-				result.SSOURL = s.Location
-			}
-		}
-	}
+	result := &SAMLResult{EntityID: idp.EntityID, SSOURL: singleSignOnURL(idp)}
 	if result.SSOURL == "" {
 		return nil, invalid(ReasonMetadataInvalid, nil, "The SAML metadata has no SingleSignOnService with the HTTP-Redirect or HTTP-POST binding")
 	}
@@ -105,6 +87,38 @@ func ParseSAMLMetadata(metadata []byte, entityID string, now time.Time) (*SAMLRe
 			result.CertificateNotAfter.UTC().Format(time.DateOnly))
 	}
 	return result, nil
+}
+
+// selectIdentityProvider picks the entity named entityID, or the only identity provider.
+func selectIdentityProvider(entities []entityDescriptor, entityID string) (entityDescriptor, error) {
+	var idps []entityDescriptor
+	for _, e := range entities {
+		if len(e.IdPs) > 0 && (entityID == "" || e.EntityID == entityID) {
+			idps = append(idps, e)
+		}
+	}
+	switch {
+	case len(idps) == 0 && entityID != "":
+		return entityDescriptor{}, invalid(ReasonNoIdentityProvider, nil, "The SAML metadata describes no identity provider with entityID %q", entityID)
+	case len(idps) == 0:
+		return entityDescriptor{}, invalid(ReasonNoIdentityProvider, nil, "The SAML metadata describes no identity provider (IDPSSODescriptor)")
+	case len(idps) > 1:
+		return entityDescriptor{}, invalid(ReasonNoIdentityProvider, nil,
+			"The SAML metadata describes %d identity providers; set saml.entityID to choose one", len(idps))
+	}
+	return idps[0], nil
+}
+
+// singleSignOnURL is the first browser-binding single sign-on location.
+func singleSignOnURL(idp entityDescriptor) string {
+	for _, d := range idp.IdPs {
+		for _, s := range d.Services {
+			if (s.Binding == bindingRedirect || s.Binding == bindingPOST) && s.Location != "" {
+				return s.Location
+			}
+		}
+	}
+	return ""
 }
 
 // decodeEntities accepts a single EntityDescriptor or an EntitiesDescriptor (possibly nested).

@@ -28,12 +28,18 @@ type Provider struct {
 	keys   int
 	saml   []byte
 	status int
+	// modulus is the base64url RSA modulus of the published signing key.
+	modulus string
 }
 
 // New starts a provider publishing a valid OIDC configuration with one key and SAML metadata
 // whose signing certificate is valid for a year.
 func New() *Provider {
-	p := &Provider{keys: 1, status: http.StatusOK}
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	p := &Provider{keys: 1, status: http.StatusOK, modulus: base64.RawURLEncoding.EncodeToString(key.N.Bytes())}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", p.discovery)
 	mux.HandleFunc("GET /keys", p.jwks)
@@ -99,7 +105,7 @@ func (p *Provider) jwks(w http.ResponseWriter, _ *http.Request) {
 	}
 	keys := []map[string]string{}
 	for i := range p.keys {
-		keys = append(keys, map[string]string{"kty": "RSA", "use": "sig", "alg": "RS256", "kid": fmt.Sprintf("key-%d", i), "n": "sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbgBHod5pcM9H95GQRV3JDXboIRROSBigeC5yjU1hGzHHyXss8UDprecbAYxknTcQkhslANGRUZmdTOQ5qTRsLAt6BTYuyvVRdhS8exSZEy_c4gs_7svlJJQ4H9_NxsiIoLwAEk7-Q3UXERGYw_75IDrGA84-lA_-Ct4eTlXHBIY2EaV7t7LjJaynVJCpkv4LKjTTAumiGUIuQhrNhZLuF_RJLqHpM2kgWFLU7-VTdL1VbC2tejvcI2BlMkEpk1BzBZI0KQB0GaDWFLN-aEAw3vRw", "e": "AQAB"})
+		keys = append(keys, map[string]string{"kty": "RSA", "use": "sig", "alg": "RS256", "kid": fmt.Sprintf("key-%d", i), "n": p.modulus, "e": "AQAB"})
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{"keys": keys})

@@ -61,8 +61,8 @@ control-plane: ## Build kube-apiserver, etcd and kubectl from the Go module prox
 	@ln -sf "$$(./hack/control-plane.sh)/kubectl" $(LOCALBIN)/kubectl
 
 .PHONY: test
-test: manifests generate fmt vet control-plane ## Run all tests against a real API server.
-	KUBEBUILDER_ASSETS="$$(./hack/control-plane.sh)" go test $(GO_TEST_FLAGS) $(TEST_PACKAGES)
+test: manifests generate fmt vet control-plane ## Run all tests against a real API server, SQLite and a throwaway PostgreSQL.
+	KUBEBUILDER_ASSETS="$$(./hack/control-plane.sh)" ./hack/with-postgres.sh go test $(GO_TEST_FLAGS) $(TEST_PACKAGES)
 
 .PHONY: bench
 bench: ## Run the benchmarks and print their figures.

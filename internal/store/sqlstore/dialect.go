@@ -1,0 +1,167 @@
+package sqlstore
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// dialect is what differs between SQLite and PostgreSQL. Queries are written with '?' and
+// rebound; JSON access is the main difference.
+type dialect interface {
+	name() string
+	rebind(query string) string
+	// jsonText is the text value at path inside the JSON column col. Paths are schema attribute
+	// names (never request text) and are inlined as quoted literals, so an expression can be
+	// repeated in a condition without repeating arguments.
+	jsonText(col string, path []string) string
+	// jsonElements is a FROM item yielding the elements of the JSON array at path as alias.value.
+	jsonElements(col string, path []string, alias string) string
+	// jsonObjectAsElement is a FROM item yielding the JSON object at path as the one element.
+	jsonObjectAsElement(col string, path []string, alias string) string
+	// elementText is the text of a field of an array element (alias.value); field "" is the
+	// element itself.
+	elementText(alias, field string) string
+	// boolValue is how a JSON boolean reads through jsonText/elementText, and how the active
+	// column stores one.
+	jsonBool(b bool) any
+	columnBool(b bool) any
+	// doc is the placeholder for a JSON document argument.
+	doc() string
+	forUpdate() string
+	isUniqueViolation(err error) bool
+	insertIgnore(insert string) string
+}
+
+type sqliteDialect struct{}
+
+func (sqliteDialect) name() string            { return "sqlite" }
+func (sqliteDialect) rebind(q string) string  { return q }
+func (sqliteDialect) doc() string             { return "?" }
+func (sqliteDialect) forUpdate() string       { return "" } // the write transaction already holds the lock
+func (sqliteDialect) jsonBool(b bool) any     { return boolInt(b) }
+func (sqliteDialect) columnBool(b bool) any   { return boolInt(b) }
+func (sqliteDialect) insertIgnore(q string) string {
+	return strings.Replace(q, "INSERT INTO", "INSERT OR IGNORE INTO", 1)
+}
+
+func (sqliteDialect) jsonText(col string, path []string) string {
+	return "json_extract(" + col + ", " + literal(sqlitePath(path)) + ")"
+}
+
+func (sqliteDialect) jsonElements(col string, path []string, alias string) string {
+	return "json_each(" + col + ", " + literal(sqlitePath(path)) + ") AS " + alias
+}
+
+func (sqliteDialect) jsonObjectAsElement(col string, path []string, alias string) string {
+	return "json_each(json_array(json_extract(" + col + ", " + literal(sqlitePath(path)) + "))) AS " + alias
+}
+
+func (sqliteDialect) elementText(alias, field string) string {
+	if field == "" {
+		return alias + ".value"
+	}
+	return "json_extract(" + alias + ".value, " + literal(sqlitePath([]string{field})) + ")"
+}
+
+func (sqliteDialect) isUniqueViolation(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && (e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+// sqlitePath quotes each element, so URNs with ':' and '.' stay one key.
+func sqlitePath(path []string) string {
+	var b strings.Builder
+	b.WriteString("$")
+	for _, p := range path {
+		b.WriteString(`."`)
+		b.WriteString(strings.ReplaceAll(p, `"`, `\"`))
+		b.WriteString(`"`)
+	}
+	return b.String()
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+type postgresDialect struct{}
+
+func (postgresDialect) name() string          { return "postgres" }
+func (postgresDialect) doc() string           { return "?::jsonb" }
+func (postgresDialect) forUpdate() string     { return " FOR UPDATE" }
+func (postgresDialect) jsonBool(b bool) any   { return strconv.FormatBool(b) }
+func (postgresDialect) columnBool(b bool) any { return b }
+func (postgresDialect) insertIgnore(q string) string {
+	return q + " ON CONFLICT DO NOTHING"
+}
+
+// rebind turns '?' placeholders into $1, $2, … (the queries have no '?' inside literals).
+func (postgresDialect) rebind(q string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func (postgresDialect) jsonText(col string, path []string) string {
+	return "jsonb_extract_path_text(" + col + literals(path) + ")"
+}
+
+func (postgresDialect) jsonElements(col string, path []string, alias string) string {
+	arr := "jsonb_extract_path(" + col + literals(path) + ")"
+	return "jsonb_array_elements(CASE WHEN jsonb_typeof(" + arr + ") = 'array' THEN " + arr + " ELSE '[]'::jsonb END) AS " + alias + "(value)"
+}
+
+func (postgresDialect) jsonObjectAsElement(col string, path []string, alias string) string {
+	return "jsonb_array_elements(jsonb_build_array(jsonb_extract_path(" + col + literals(path) + "))) AS " + alias + "(value)"
+}
+
+func (postgresDialect) elementText(alias, field string) string {
+	if field == "" {
+		return "(" + alias + ".value #>> '{}')"
+	}
+	return "(" + alias + ".value ->> " + literal(field) + ")"
+}
+
+func (postgresDialect) isUniqueViolation(err error) bool {
+	var e *pgconn.PgError
+	return errors.As(err, &e) && e.Code == "23505"
+}
+
+// literal quotes a schema-derived name as an SQL string literal.
+func literal(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
+// literals is ", 'a', 'b'" for a JSON path.
+func literals(path []string) string {
+	var b strings.Builder
+	for _, p := range path {
+		b.WriteString(", ")
+		b.WriteString(literal(p))
+	}
+	return b.String()
+}
+
+func stringsToAny(s []string) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
+}

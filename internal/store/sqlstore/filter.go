@@ -1,0 +1,422 @@
+package sqlstore
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	filter "github.com/scim2/filter-parser/v2"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/scim/schema"
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
+)
+
+// translator turns a SCIM filter into a parameterised SQL condition on the resource alias "r".
+// Attribute names come from the schema (never from the request text) and values are always
+// arguments, so nothing the client sends is concatenated into SQL.
+type translator struct {
+	d    dialect
+	kind store.Kind
+	rt   *schema.ResourceType
+	args []any
+	n    int // alias counter
+}
+
+func newTranslator(d dialect, kind store.Kind) *translator {
+	rt := schema.UserType
+	if kind == store.KindGroup {
+		rt = schema.GroupType
+	}
+	return &translator{d: d, kind: kind, rt: rt}
+}
+
+func (t *translator) arg(v any) string {
+	t.args = append(t.args, v)
+	return "?"
+}
+
+func (t *translator) alias() string {
+	t.n++
+	return fmt.Sprintf("e%d", t.n)
+}
+
+func (t *translator) expression(e filter.Expression) (string, error) {
+	switch e := e.(type) {
+	case *filter.LogicalExpression:
+		l, err := t.expression(e.Left)
+		if err != nil {
+			return "", err
+		}
+		r, err := t.expression(e.Right)
+		if err != nil {
+			return "", err
+		}
+		op := " AND "
+		if strings.EqualFold(string(e.Operator), "or") {
+			op = " OR "
+		}
+		return "(" + l + op + r + ")", nil
+	case *filter.NotExpression:
+		x, err := t.expression(e.Expression)
+		if err != nil {
+			return "", err
+		}
+		return "(NOT " + x + ")", nil
+	case *filter.AttributeExpression:
+		return t.attributeExpression(e)
+	case *filter.ValuePath:
+		return t.valuePath(e)
+	}
+	return "", invalidFilter("unsupported filter expression %T", e)
+}
+
+// resolve finds the attribute a filter path names.
+func (t *translator) resolve(p filter.AttributePath) (schema.Resolved, error) {
+	urn := ""
+	if p.URIPrefix != nil {
+		urn = *p.URIPrefix
+	}
+	sub := ""
+	if p.SubAttribute != nil {
+		sub = *p.SubAttribute
+	}
+	r, ok := t.rt.Resolve(urn, p.AttributeName, sub)
+	if !ok {
+		return r, invalidFilter("unknown attribute %q", p.String())
+	}
+	return r, nil
+}
+
+func (t *translator) attributeExpression(e *filter.AttributeExpression) (string, error) {
+	r, err := t.resolve(e.AttributePath)
+	if err != nil {
+		return "", err
+	}
+	attr := r.Attr
+	// Membership lives in the join table.
+	if t.kind == store.KindGroup && attr.Name == "members" || t.kind == store.KindUser && attr.Name == "groups" {
+		return t.membership(attr, r.Sub, e.Operator, e.CompareValue)
+	}
+	if attr.MultiValued {
+		sub := r.Sub
+		if sub == nil && attr.Type == schema.TypeComplex {
+			sub = attr.Sub("value") // "emails co x" means "emails.value co x"
+		}
+		a := t.alias()
+		from := t.d.jsonElements("r.doc", jsonPath(r.Extension, attr.Name), a)
+		field, def := "", attr
+		if sub != nil {
+			field, def = sub.Name, sub
+		}
+		if e.Operator == filter.PR && sub == nil {
+			return "EXISTS (SELECT 1 FROM " + from + ")", nil
+		}
+		cond, err := t.compare(t.d.elementText(a, field), def, e.Operator, e.CompareValue, false)
+		if err != nil {
+			return "", err
+		}
+		return "EXISTS (SELECT 1 FROM " + from + " WHERE " + cond + ")", nil
+	}
+	expr, def, lowered := t.column(r)
+	if expr == "" {
+		path := jsonPath(r.Extension, attr.Name)
+		def = attr
+		if r.Sub != nil {
+			path, def = append(path, r.Sub.Name), r.Sub
+		}
+		expr = t.d.jsonText("r.doc", path)
+		if def.Type == schema.TypeComplex {
+			if e.Operator != filter.PR {
+				return "", invalidFilter("%q is complex: compare one of its sub-attributes", e.AttributePath.String())
+			}
+			return "(" + expr + " IS NOT NULL)", nil
+		}
+	}
+	return t.compare(expr, def, e.Operator, e.CompareValue, lowered)
+}
+
+// column maps attributes kept in indexed columns; lowered says the column is already lower-case.
+func (t *translator) column(r schema.Resolved) (expr string, def *schema.Attribute, lowered bool) {
+	if r.Extension != nil {
+		return "", nil, false
+	}
+	name := r.Attr.Name
+	switch {
+	case name == "id":
+		return "r.id", r.Attr, false
+	case name == "externalId":
+		return "r.external_id", r.Attr, false
+	case name == "meta" && r.Sub != nil && r.Sub.Name == "created":
+		return "r.created_us", r.Sub, false
+	case name == "meta" && r.Sub != nil && r.Sub.Name == "lastModified":
+		return "r.modified_us", r.Sub, false
+	case t.kind == store.KindUser && name == "userName", t.kind == store.KindGroup && name == "displayName":
+		return "r.name_lower", r.Attr, true
+	case t.kind == store.KindUser && name == "active":
+		return "r.active", r.Attr, false
+	}
+	return "", nil, false
+}
+
+// membership filters on a group's members (or a user's groups) through the join table.
+func (t *translator) membership(attr, sub *schema.Attribute, op filter.CompareOperator, value any) (string, error) {
+	own, other := "m.group_id", "m.member_id"
+	if attr.Name == "groups" {
+		own, other = "m.member_id", "m.group_id"
+	}
+	base := "EXISTS (SELECT 1 FROM scim_group_members m WHERE m.org = r.org AND " + own + " = r.id"
+	if op == filter.PR && sub == nil {
+		return base + ")", nil
+	}
+	col, def := other, attr.Sub("value")
+	if sub != nil {
+		switch sub.Name {
+		case "value":
+		case "type":
+			col, def = "m.member_type", sub
+		case "display":
+			col, def = "m.display", sub
+		default:
+			return "", invalidFilter("filtering on %s.%s is not supported", attr.Name, sub.Name)
+		}
+	}
+	cond, err := t.compare(col, def, op, value, false)
+	if err != nil {
+		return "", err
+	}
+	return base + " AND " + cond + ")", nil
+}
+
+// valuePath handles attr[subfilter]: some element of attr matches subfilter.
+func (t *translator) valuePath(v *filter.ValuePath) (string, error) {
+	r, err := t.resolve(v.AttributePath)
+	if err != nil {
+		return "", err
+	}
+	if r.Attr.Type != schema.TypeComplex {
+		return "", invalidFilter("%q has no sub-attributes to filter on", v.AttributePath.String())
+	}
+	if t.kind == store.KindGroup && r.Attr.Name == "members" || t.kind == store.KindUser && r.Attr.Name == "groups" {
+		return t.memberValuePath(r.Attr, v.ValueFilter)
+	}
+	a := t.alias()
+	from := t.d.jsonElements("r.doc", jsonPath(r.Extension, r.Attr.Name), a)
+	if !r.Attr.MultiValued {
+		// A single complex value (manager): the "element" is the object itself.
+		from = t.d.jsonObjectAsElement("r.doc", jsonPath(r.Extension, r.Attr.Name), a)
+	}
+	cond, err := t.elementFilter(r.Attr, a, v.ValueFilter)
+	if err != nil {
+		return "", err
+	}
+	return "EXISTS (SELECT 1 FROM " + from + " WHERE " + cond + ")", nil
+}
+
+// elementFilter translates a value filter whose paths name sub-attributes of attr, evaluated on
+// the array element alias a.
+func (t *translator) elementFilter(attr *schema.Attribute, a string, e filter.Expression) (string, error) {
+	switch e := e.(type) {
+	case *filter.LogicalExpression:
+		l, err := t.elementFilter(attr, a, e.Left)
+		if err != nil {
+			return "", err
+		}
+		r, err := t.elementFilter(attr, a, e.Right)
+		if err != nil {
+			return "", err
+		}
+		op := " AND "
+		if strings.EqualFold(string(e.Operator), "or") {
+			op = " OR "
+		}
+		return "(" + l + op + r + ")", nil
+	case *filter.NotExpression:
+		x, err := t.elementFilter(attr, a, e.Expression)
+		if err != nil {
+			return "", err
+		}
+		return "(NOT " + x + ")", nil
+	case *filter.AttributeExpression:
+		sub := attr.Sub(e.AttributePath.AttributeName)
+		if sub == nil || e.AttributePath.SubAttribute != nil {
+			return "", invalidFilter("%q has no sub-attribute %q", attr.Name, e.AttributePath.String())
+		}
+		return t.compare(t.d.elementText(a, sub.Name), sub, e.Operator, e.CompareValue, false)
+	}
+	return "", invalidFilter("unsupported expression inside %s[…]", attr.Name)
+}
+
+func (t *translator) memberValuePath(attr *schema.Attribute, e filter.Expression) (string, error) {
+	switch e := e.(type) {
+	case *filter.LogicalExpression:
+		l, err := t.memberValuePath(attr, e.Left)
+		if err != nil {
+			return "", err
+		}
+		r, err := t.memberValuePath(attr, e.Right)
+		if err != nil {
+			return "", err
+		}
+		op := " AND "
+		if strings.EqualFold(string(e.Operator), "or") {
+			op = " OR "
+		}
+		return "(" + l + op + r + ")", nil
+	case *filter.AttributeExpression:
+		sub := attr.Sub(e.AttributePath.AttributeName)
+		if sub == nil {
+			return "", invalidFilter("%q has no sub-attribute %q", attr.Name, e.AttributePath.AttributeName)
+		}
+		return t.membership(attr, sub, e.Operator, e.CompareValue)
+	}
+	return "", invalidFilter("unsupported expression inside %s[…]", attr.Name)
+}
+
+// compare builds a two-valued comparison (never NULL, so NOT behaves) of expr with value.
+func (t *translator) compare(expr string, def *schema.Attribute, op filter.CompareOperator, value any, lowered bool) (string, error) {
+	op = filter.CompareOperator(strings.ToLower(string(op)))
+	if op == filter.PR {
+		if def.Type == schema.TypeString || def.Type == schema.TypeReference {
+			return "(" + expr + " IS NOT NULL AND " + expr + " <> '')", nil
+		}
+		return "(" + expr + " IS NOT NULL)", nil
+	}
+	switch def.Type {
+	case schema.TypeBoolean:
+		b, ok := value.(bool)
+		if !ok || (op != filter.EQ && op != filter.NE) {
+			return "", invalidFilter("%s is boolean: compare it with eq or ne and true or false", def.Name)
+		}
+		v := t.d.jsonBool(b)
+		if expr == "r.active" {
+			v = t.d.columnBool(b)
+		}
+		return t.equality(expr, op, v), nil
+	case schema.TypeDateTime:
+		s, ok := value.(string)
+		ts, err := time.Parse(time.RFC3339Nano, s)
+		if !ok || err != nil {
+			return "", invalidFilter("%s is a dateTime: compare it with an RFC 3339 time such as \"2026-01-02T15:04:05Z\"", def.Name)
+		}
+		if strings.HasSuffix(expr, "_us") {
+			return t.ordering(expr, op, ts.UnixMicro())
+		}
+		return t.ordering(expr, op, ts.UTC().Format(time.RFC3339Nano))
+	case schema.TypeInteger, schema.TypeDecimal:
+		if _, ok := value.(string); ok {
+			return "", invalidFilter("%s is a number", def.Name)
+		}
+		return t.ordering(expr, op, value)
+	}
+	s, ok := stringValue(value)
+	if !ok {
+		return "", invalidFilter("%s is a string: compare it with a quoted value", def.Name)
+	}
+	if !def.CaseExact {
+		s = strings.ToLower(s)
+		if !lowered {
+			expr = "lower(" + expr + ")"
+		}
+	}
+	switch op {
+	case filter.EQ, filter.NE:
+		return t.equality(expr, op, s), nil
+	case filter.CO:
+		return "(" + expr + " LIKE " + t.arg("%"+escapeLike(s)+"%") + " ESCAPE '\\')", nil
+	case filter.SW:
+		return "(" + expr + " LIKE " + t.arg(escapeLike(s)+"%") + " ESCAPE '\\')", nil
+	case filter.EW:
+		return "(" + expr + " LIKE " + t.arg("%"+escapeLike(s)) + " ESCAPE '\\')", nil
+	}
+	return t.ordering(expr, op, s)
+}
+
+func (t *translator) equality(expr string, op filter.CompareOperator, v any) string {
+	if op == filter.NE {
+		return "(" + expr + " IS NULL OR " + expr + " <> " + t.arg(v) + ")"
+	}
+	return "(" + expr + " IS NOT NULL AND " + expr + " = " + t.arg(v) + ")"
+}
+
+func (t *translator) ordering(expr string, op filter.CompareOperator, v any) (string, error) {
+	sqlOp := map[filter.CompareOperator]string{filter.EQ: "=", filter.GT: ">", filter.GE: ">=", filter.LT: "<", filter.LE: "<="}[op]
+	if op == filter.NE {
+		return t.equality(expr, op, v), nil
+	}
+	if sqlOp == "" {
+		return "", invalidFilter("operator %q cannot be used here", op)
+	}
+	return "(" + expr + " IS NOT NULL AND " + expr + " " + sqlOp + " " + t.arg(v) + ")", nil
+}
+
+// sortExpression is the ORDER BY expression for a sortBy attribute path.
+func (t *translator) sortExpression(path string) (string, error) {
+	urn, rest := t.rt.SplitURN(path)
+	name, sub, _ := strings.Cut(rest, ".")
+	r, ok := t.rt.Resolve(urn, name, sub)
+	if !ok {
+		return "", invalidFilter("cannot sort by unknown attribute %q", path)
+	}
+	if expr, def, lowered := t.column(r); expr != "" {
+		if def.Type == schema.TypeString && !def.CaseExact && !lowered {
+			expr = "lower(" + expr + ")"
+		}
+		return expr, nil
+	}
+	def, p := r.Attr, jsonPath(r.Extension, r.Attr.Name)
+	if r.Attr.MultiValued {
+		// RFC 7644 §3.4.2.3: a multi-valued attribute sorts by its primary (here: first) value.
+		p = append(p, "0")
+		if v := r.Attr.Sub("value"); v != nil {
+			def, p = v, append(p, "value")
+		}
+	} else if r.Sub != nil {
+		def, p = r.Sub, append(p, r.Sub.Name)
+	}
+	if def.Type == schema.TypeComplex {
+		return "", invalidFilter("cannot sort by complex attribute %q", path)
+	}
+	expr := t.d.jsonText("r.doc", p)
+	if def.Type == schema.TypeString && !def.CaseExact {
+		expr = "lower(" + expr + ")"
+	}
+	return expr, nil
+}
+
+func jsonPath(ext *schema.Schema, name string) []string {
+	if ext != nil {
+		return []string{ext.ID, name}
+	}
+	return []string{name}
+}
+
+func stringValue(v any) (string, bool) {
+	switch v := v.(type) {
+	case string:
+		return unescapeFilterString(v), true
+	case json.Number:
+		return v.String(), true
+	}
+	return "", false
+}
+
+// unescapeFilterString undoes JSON string escapes the filter parser leaves in place (\" and \\).
+func unescapeFilterString(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var out string
+	if err := json.Unmarshal([]byte(`"`+s+`"`), &out); err != nil {
+		return s
+	}
+	return out
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+func invalidFilter(format string, args ...any) error {
+	return &store.FilterError{Detail: fmt.Sprintf(format, args...)}
+}

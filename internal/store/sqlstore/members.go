@@ -1,0 +1,149 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
+)
+
+// addMember links a User or Group of the same organization to a group; adding an existing member
+// is a no-op. The member's display comes from the member itself.
+func (s *Store) addMember(ctx context.Context, tx *sql.Tx, org, groupID, memberID string) error {
+	for _, src := range []struct {
+		kind    store.Kind
+		display string
+	}{{store.KindUser, "COALESCE(display_name, name)"}, {store.KindGroup, "name"}} {
+		res, err := tx.ExecContext(ctx, s.q(s.d.insertIgnore(`INSERT INTO scim_group_members (org, group_id, member_id, member_type, display)
+			SELECT org, ?, id, ?, `+src.display+` FROM `+table(src.kind)+` WHERE org = ? AND id = ?`)), groupID, string(src.kind), org, memberID)
+		if err != nil {
+			return fmt.Errorf("adding member %s: %w", memberID, err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			return nil
+		}
+		// Nothing inserted: either already a member, or not of this kind.
+		var exists int
+		err = tx.QueryRowContext(ctx, s.q(`SELECT 1 FROM `+table(src.kind)+` WHERE org = ? AND id = ?`), org, memberID).Scan(&exists)
+		if err == nil {
+			return nil
+		}
+		if err != sql.ErrNoRows {
+			return fmt.Errorf("looking up member %s: %w", memberID, err)
+		}
+	}
+	return &store.InvalidMemberError{ID: memberID}
+}
+
+func (s *Store) changeMembers(ctx context.Context, tx *sql.Tx, org, groupID string, c *store.MemberChange) error {
+	if c.Replace {
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM scim_group_members WHERE org = ? AND group_id = ?`), org, groupID); err != nil {
+			return fmt.Errorf("clearing members of %s: %w", groupID, err)
+		}
+	}
+	for _, id := range c.Remove {
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM scim_group_members WHERE org = ? AND group_id = ? AND member_id = ?`), org, groupID, id); err != nil {
+			return fmt.Errorf("removing member %s: %w", id, err)
+		}
+	}
+	for _, id := range c.Add {
+		if id == groupID {
+			return &store.InvalidMemberError{ID: id}
+		}
+		if err := s.addMember(ctx, tx, org, groupID, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// refreshMemberDisplay keeps the display of a renamed user current in its groups.
+func (s *Store) refreshMemberDisplay(ctx context.Context, tx *sql.Tx, org string, r *store.Resource) error {
+	display := r.DisplayName
+	if display == "" {
+		display = r.Name
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE scim_group_members SET display = ? WHERE org = ? AND member_id = ?`), display, org, r.ID); err != nil {
+		return fmt.Errorf("updating member display of %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// Members returns the members of each group, in insertion order of the join table's key.
+func (s *Store) Members(ctx context.Context, org string, groupIDs []string) (map[string][]store.Member, error) {
+	return s.memberships(ctx, org, "group_id", groupIDs, func(groupID, memberID, memberType, display string) (string, store.Member) {
+		return groupID, store.Member{Value: memberID, Type: store.Kind(memberType), Display: display}
+	})
+}
+
+// GroupsOf returns, for each member, the groups that directly contain it, with their current names.
+func (s *Store) GroupsOf(ctx context.Context, org string, memberIDs []string) (map[string][]store.Member, error) {
+	out := map[string][]store.Member{}
+	for _, chunk := range chunks(memberIDs, 500) {
+		rows, err := s.db.QueryContext(ctx, s.q(`SELECT m.member_id, g.id, g.name FROM scim_group_members m
+			JOIN scim_groups g ON g.org = m.org AND g.id = m.group_id
+			WHERE m.org = ? AND m.member_id IN (`+inList(len(chunk))+`) ORDER BY g.seq`), append([]any{org}, stringsToAny(chunk)...)...)
+		if err != nil {
+			return nil, fmt.Errorf("listing groups of members: %w", err)
+		}
+		for rows.Next() {
+			var member, group, name string
+			if err := rows.Scan(&member, &group, &name); err != nil {
+				_ = rows.Close()
+				return nil, err
+			}
+			out[member] = append(out[member], store.Member{Value: group, Type: store.KindGroup, Display: name})
+		}
+		if err := rows.Err(); err != nil {
+			_ = rows.Close()
+			return nil, err
+		}
+		_ = rows.Close()
+	}
+	return out, nil
+}
+
+func (s *Store) memberships(ctx context.Context, org, keyColumn string, keys []string,
+	row func(groupID, memberID, memberType, display string) (string, store.Member)) (map[string][]store.Member, error) {
+	out := map[string][]store.Member{}
+	for _, chunk := range chunks(keys, 500) {
+		rows, err := s.db.QueryContext(ctx, s.q(`SELECT group_id, member_id, member_type, COALESCE(display, '') FROM scim_group_members
+			WHERE org = ? AND `+keyColumn+` IN (`+inList(len(chunk))+`) ORDER BY group_id, member_id`), append([]any{org}, stringsToAny(chunk)...)...)
+		if err != nil {
+			return nil, fmt.Errorf("listing memberships: %w", err)
+		}
+		for rows.Next() {
+			var g, m, t, d string
+			if err := rows.Scan(&g, &m, &t, &d); err != nil {
+				_ = rows.Close()
+				return nil, err
+			}
+			k, member := row(g, m, t, d)
+			out[k] = append(out[k], member)
+		}
+		if err := rows.Err(); err != nil {
+			_ = rows.Close()
+			return nil, err
+		}
+		_ = rows.Close()
+	}
+	return out, nil
+}
+
+func inList(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+func chunks(ids []string, size int) [][]string {
+	var out [][]string
+	for len(ids) > size {
+		out = append(out, ids[:size])
+		ids = ids[size:]
+	}
+	if len(ids) > 0 {
+		out = append(out, ids)
+	}
+	return out
+}

@@ -1,0 +1,101 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"path"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// OpenSQLite opens (creating when missing) a SQLite database file and applies migrations.
+//
+// WAL lets readers run beside the single writer; synchronous=FULL makes every acknowledged commit
+// durable across a crash of the process or the machine; transactions take the write lock when they
+// begin (immediate), so concurrent writers queue on busy_timeout instead of failing to upgrade.
+// case_sensitive_like makes LIKE behave as in PostgreSQL: case rules are the filter's, not SQLite's.
+func OpenSQLite(ctx context.Context, file string) (*Store, error) {
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)", "case_sensitive_like(1)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+file+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("opening SQLite database %s: %w", file, err)
+	}
+	db.SetMaxOpenConns(runtime.NumCPU() + 2)
+	return open(ctx, db, sqliteDialect{})
+}
+
+// OpenPostgres connects to PostgreSQL (a pgx connection string or URL) and applies migrations.
+func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("opening PostgreSQL: %w", err)
+	}
+	db.SetMaxOpenConns(4 * runtime.NumCPU())
+	return open(ctx, db, postgresDialect{})
+}
+
+func open(ctx context.Context, db *sql.DB, d dialect) (*Store, error) {
+	s := &Store{db: db, d: d}
+	if err := s.migrate(ctx); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// migrate applies the embedded migrations of the dialect that are newer than the database, each
+// in its own transaction with its version recorded.
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)`); err != nil {
+		return fmt.Errorf("creating schema_migrations: %w", err)
+	}
+	dir := path.Join("migrations", s.d.name())
+	entries, err := fs.ReadDir(migrations, dir)
+	if err != nil {
+		return err
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+	for _, e := range entries {
+		version, err := strconv.Atoi(strings.SplitN(e.Name(), "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migration %s has no numeric prefix", e.Name())
+		}
+		body, err := migrations.ReadFile(path.Join(dir, e.Name()))
+		if err != nil {
+			return err
+		}
+		if err := s.inTx(ctx, func(tx *sql.Tx) error {
+			var n int
+			if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), version).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+				return fmt.Errorf("applying migration %s: %w", e.Name(), err)
+			}
+			_, err := tx.ExecContext(ctx, s.q(`INSERT INTO schema_migrations (version) VALUES (?)`), version)
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

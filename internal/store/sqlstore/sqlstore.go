@@ -1,0 +1,214 @@
+// Package sqlstore implements store.Store on database/sql, for SQLite (modernc.org/sqlite, the
+// embedded default) and PostgreSQL (pgx). Filters are translated to parameterised SQL.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
+)
+
+// Store is a SQL-backed store.Store.
+type Store struct {
+	db *sql.DB
+	d  dialect
+}
+
+var _ store.Store = (*Store)(nil)
+
+const resourceColumns = "r.id, r.external_id, r.name, r.display_name, r.email_lower, r.active, r.doc, r.created_us, r.modified_us, r.version"
+
+func table(kind store.Kind) string {
+	if kind == store.KindGroup {
+		return "scim_groups"
+	}
+	return "scim_users"
+}
+
+// Close releases the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// DB exposes the database for the packages that share its transactions (audit, lifecycle).
+func (s *Store) DB() *sql.DB { return s.db }
+
+func (s *Store) q(query string) string { return s.d.rebind(query) }
+
+// Create stores a new resource and its members in one transaction.
+func (s *Store) Create(ctx context.Context, r *store.Resource, members []string) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.insert(ctx, tx, r); err != nil {
+			return err
+		}
+		for _, m := range members {
+			if err := s.addMember(ctx, tx, r.Org, r.ID, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *Store) insert(ctx context.Context, tx *sql.Tx, r *store.Resource) error {
+	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO `+table(r.Kind)+`
+		(org, id, name, name_lower, external_id, display_name, email_lower, active, doc, created_us, modified_us, version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, `+s.d.doc()+`, ?, ?, ?)`),
+		r.Org, r.ID, r.Name, strings.ToLower(r.Name), nullString(r.ExternalID), nullString(r.DisplayName), nullString(strings.ToLower(r.Email)),
+		s.d.columnBool(r.Active), string(r.Doc), r.Created.UnixMicro(), r.Modified.UnixMicro(), r.Version)
+	if s.d.isUniqueViolation(err) {
+		return store.ErrUniqueness
+	}
+	if err != nil {
+		return fmt.Errorf("inserting %s: %w", r.Kind, err)
+	}
+	return nil
+}
+
+// Get returns one resource of the organization.
+func (s *Store) Get(ctx context.Context, org string, kind store.Kind, id string) (*store.Resource, error) {
+	return s.get(ctx, s.db, org, kind, id, "")
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (s *Store) get(ctx context.Context, q querier, org string, kind store.Kind, id, lock string) (*store.Resource, error) {
+	row := q.QueryRowContext(ctx, s.q(`SELECT `+resourceColumns+` FROM `+table(kind)+` r WHERE r.org = ? AND r.id = ?`+lock), org, id)
+	r, err := s.scan(row.Scan, org, kind)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	return r, err
+}
+
+func (s *Store) scan(scan func(...any) error, org string, kind store.Kind) (*store.Resource, error) {
+	var (
+		r                             = &store.Resource{Org: org, Kind: kind}
+		externalID, display, email    sql.NullString
+		doc                           string
+		created, modified             int64
+		active                        any
+	)
+	if err := scan(&r.ID, &externalID, &r.Name, &display, &email, &active, &doc, &created, &modified, &r.Version); err != nil {
+		return nil, err
+	}
+	r.ExternalID, r.DisplayName, r.Email = externalID.String, display.String, email.String
+	r.Doc = []byte(doc)
+	r.Created, r.Modified = time.UnixMicro(created).UTC(), time.UnixMicro(modified).UTC()
+	switch v := active.(type) {
+	case bool:
+		r.Active = v
+	case int64:
+		r.Active = v != 0
+	}
+	return r, nil
+}
+
+// Update applies fn's change to the current resource in one transaction.
+func (s *Store) Update(ctx context.Context, org string, kind store.Kind, id string, ifVersion int64,
+	fn func(*store.Resource) (*store.Change, error)) (*store.Resource, error) {
+	var result *store.Resource
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		current, err := s.get(ctx, tx, org, kind, id, s.d.forUpdate())
+		if err != nil {
+			return err
+		}
+		if ifVersion > 0 && current.Version != ifVersion {
+			return store.ErrVersionMismatch
+		}
+		change, err := fn(current)
+		if err != nil {
+			return err
+		}
+		if change == nil {
+			result = current
+			return nil
+		}
+		next := current
+		if change.Resource != nil {
+			next = change.Resource
+		}
+		next.Org, next.Kind, next.ID, next.Created = org, kind, id, current.Created
+		next.Version = current.Version + 1
+		next.Modified = time.Now().UTC()
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE `+table(kind)+` SET name = ?, name_lower = ?, external_id = ?, display_name = ?,
+			email_lower = ?, active = ?, doc = `+s.d.doc()+`, modified_us = ?, version = ? WHERE org = ? AND id = ?`),
+			next.Name, strings.ToLower(next.Name), nullString(next.ExternalID), nullString(next.DisplayName), nullString(strings.ToLower(next.Email)),
+			s.d.columnBool(next.Active), string(next.Doc), next.Modified.UnixMicro(), next.Version, org, id); err != nil {
+			if s.d.isUniqueViolation(err) {
+				return store.ErrUniqueness
+			}
+			return fmt.Errorf("updating %s %s: %w", kind, id, err)
+		}
+		if change.Members != nil {
+			if err := s.changeMembers(ctx, tx, org, id, change.Members); err != nil {
+				return err
+			}
+		}
+		if kind == store.KindUser && (next.DisplayName != current.DisplayName || next.Name != current.Name) {
+			if err := s.refreshMemberDisplay(ctx, tx, org, next); err != nil {
+				return err
+			}
+		}
+		result = next
+		return nil
+	})
+	return result, err
+}
+
+// Delete removes a resource and every membership naming it.
+func (s *Store) Delete(ctx context.Context, org string, kind store.Kind, id string, ifVersion int64) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		current, err := s.get(ctx, tx, org, kind, id, s.d.forUpdate())
+		if err != nil {
+			return err
+		}
+		if ifVersion > 0 && current.Version != ifVersion {
+			return store.ErrVersionMismatch
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM `+table(kind)+` WHERE org = ? AND id = ?`), org, id); err != nil {
+			return fmt.Errorf("deleting %s %s: %w", kind, id, err)
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM scim_group_members WHERE org = ? AND (member_id = ? OR group_id = ?)`), org, id, id); err != nil {
+			return fmt.Errorf("deleting memberships of %s: %w", id, err)
+		}
+		return nil
+	})
+}
+
+// DeleteOrganization removes every resource and membership of an organization.
+func (s *Store) DeleteOrganization(ctx context.Context, org string) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, t := range []string{"scim_users", "scim_groups", "scim_group_members"} {
+			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM `+t+` WHERE org = ?`), org); err != nil {
+				return fmt.Errorf("deleting %s of %s: %w", t, org, err)
+			}
+		}
+		return nil
+	})
+}
+
+// inTx runs fn in a transaction, committing when it returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("beginning a transaction: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("committing: %w", err)
+	}
+	return nil
+}
+
+func nullString(s string) sql.NullString {
+	return sql.NullString{String: s, Valid: s != ""}
+}

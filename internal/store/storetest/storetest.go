@@ -1,0 +1,384 @@
+// Package storetest is the conformance suite every store.Store implementation passes: SQLite
+// always, PostgreSQL wherever a server is available (make test starts one).
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	filter "github.com/scim2/filter-parser/v2"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
+)
+
+var orgCounter atomic.Int64
+
+// newOrg returns an organization slug unique to this run, so tests share one database.
+func newOrg() string { return fmt.Sprintf("org-%d-%d", time.Now().UnixNano(), orgCounter.Add(1)) }
+
+// Run runs the conformance suite against s.
+func Run(t *testing.T, s store.Store) {
+	t.Run("create and get stay inside the organization", func(t *testing.T) { testCreateGet(t, s) })
+	t.Run("userName is unique per organization, case-insensitively", func(t *testing.T) { testUniqueness(t, s) })
+	t.Run("update is versioned and skips no-op changes", func(t *testing.T) { testUpdate(t, s) })
+	t.Run("delete removes the resource and its memberships", func(t *testing.T) { testDelete(t, s) })
+	t.Run("group membership", func(t *testing.T) { testMembers(t, s) })
+	t.Run("filters run in the database", func(t *testing.T) { testFilters(t, s) })
+	t.Run("pagination and sorting", func(t *testing.T) { testPagination(t, s) })
+	t.Run("deleting an organization leaves others alone", func(t *testing.T) { testDeleteOrganization(t, s) })
+}
+
+var ctx = context.Background()
+
+// user builds a user resource from a JSON document.
+func user(org, id, userName, doc string) *store.Resource {
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	return &store.Resource{Org: org, Kind: store.KindUser, ID: id, Name: userName, Active: true, Doc: []byte(doc), Created: now, Modified: now, Version: 1}
+}
+
+func group(org, id, name string) *store.Resource {
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	return &store.Resource{Org: org, Kind: store.KindGroup, ID: id, Name: name, Doc: []byte(`{"displayName":"` + name + `"}`), Created: now, Modified: now, Version: 1}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testCreateGet(t *testing.T, s store.Store) {
+	org, other := newOrg(), newOrg()
+	u := user(org, "u1", "Ada@Example.com", `{"userName":"Ada@Example.com","name":{"givenName":"Ada"}}`)
+	u.ExternalID, u.Email = "ext-1", "ADA@example.com"
+	must(t, s.Create(ctx, u, nil))
+	got, err := s.Get(ctx, org, store.KindUser, "u1")
+	must(t, err)
+	if got.Name != "Ada@Example.com" || got.ExternalID != "ext-1" || !got.Active || got.Version != 1 || !got.Created.Equal(u.Created) {
+		t.Fatalf("round trip changed the resource: %+v", got)
+	}
+	if string(got.Doc) == "" {
+		t.Fatal("document lost")
+	}
+	if _, err := s.Get(ctx, other, store.KindUser, "u1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("another organization must not see the user, got %v", err)
+	}
+	if _, err := s.Get(ctx, org, store.KindGroup, "u1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a user is not a group, got %v", err)
+	}
+}
+
+func testUniqueness(t *testing.T, s store.Store) {
+	org, other := newOrg(), newOrg()
+	must(t, s.Create(ctx, user(org, "u1", "bob@example.com", `{}`), nil))
+	if err := s.Create(ctx, user(org, "u2", "BOB@example.com", `{}`), nil); !errors.Is(err, store.ErrUniqueness) {
+		t.Fatalf("a case variant of an existing userName must conflict, got %v", err)
+	}
+	must(t, s.Create(ctx, user(other, "u2", "bob@example.com", `{}`), nil))
+	must(t, s.Create(ctx, user(org, "u3", "carol@example.com", `{}`), nil))
+	_, err := s.Update(ctx, org, store.KindUser, "u3", 0, func(cur *store.Resource) (*store.Change, error) {
+		next := *cur
+		next.Name = "Bob@Example.com"
+		return &store.Change{Resource: &next}, nil
+	})
+	if !errors.Is(err, store.ErrUniqueness) {
+		t.Fatalf("renaming onto an existing userName must conflict, got %v", err)
+	}
+}
+
+func testUpdate(t *testing.T, s store.Store) {
+	org := newOrg()
+	must(t, s.Create(ctx, user(org, "u1", "dan", `{"title":"a"}`), nil))
+	got, err := s.Update(ctx, org, store.KindUser, "u1", 0, func(*store.Resource) (*store.Change, error) { return nil, nil })
+	must(t, err)
+	if got.Version != 1 {
+		t.Fatalf("a no-op update changed the version to %d", got.Version)
+	}
+	got, err = s.Update(ctx, org, store.KindUser, "u1", 1, func(cur *store.Resource) (*store.Change, error) {
+		next := *cur
+		next.Doc, next.Active = []byte(`{"title":"b"}`), false
+		return &store.Change{Resource: &next}, nil
+	})
+	must(t, err)
+	if got.Version != 2 || got.Active || string(got.Doc) == `{"title":"a"}` {
+		t.Fatalf("update not applied: %+v", got)
+	}
+	again, err := s.Get(ctx, org, store.KindUser, "u1")
+	must(t, err)
+	if again.Version != 2 || again.Active {
+		t.Fatalf("update not stored: %+v", again)
+	}
+	if _, err := s.Update(ctx, org, store.KindUser, "u1", 1, func(*store.Resource) (*store.Change, error) { return nil, nil }); !errors.Is(err, store.ErrVersionMismatch) {
+		t.Fatalf("a stale version must be refused, got %v", err)
+	}
+	boom := errors.New("boom")
+	if _, err := s.Update(ctx, org, store.KindUser, "u1", 0, func(*store.Resource) (*store.Change, error) { return nil, boom }); !errors.Is(err, boom) {
+		t.Fatalf("the callback's error must come back, got %v", err)
+	}
+	if _, err := s.Update(ctx, newOrg(), store.KindUser, "u1", 0, func(*store.Resource) (*store.Change, error) { return nil, nil }); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("updating another organization's user must be not found, got %v", err)
+	}
+}
+
+func testDelete(t *testing.T, s store.Store) {
+	org := newOrg()
+	must(t, s.Create(ctx, user(org, "u1", "eve", `{}`), nil))
+	must(t, s.Create(ctx, group(org, "g1", "Team"), []string{"u1"}))
+	if err := s.Delete(ctx, org, store.KindUser, "u1", 7); !errors.Is(err, store.ErrVersionMismatch) {
+		t.Fatalf("delete with a stale version must be refused, got %v", err)
+	}
+	if err := s.Delete(ctx, newOrg(), store.KindUser, "u1", 0); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("another organization cannot delete the user, got %v", err)
+	}
+	must(t, s.Delete(ctx, org, store.KindUser, "u1", 1))
+	if _, err := s.Get(ctx, org, store.KindUser, "u1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("deleted user still there: %v", err)
+	}
+	members, err := s.Members(ctx, org, []string{"g1"})
+	must(t, err)
+	if len(members["g1"]) != 0 {
+		t.Fatalf("membership of a deleted user remains: %+v", members)
+	}
+}
+
+func testMembers(t *testing.T, s store.Store) {
+	org, other := newOrg(), newOrg()
+	for _, id := range []string{"u1", "u2", "u3"} {
+		u := user(org, id, "user-"+id, `{}`)
+		u.DisplayName = "User " + id
+		must(t, s.Create(ctx, u, nil))
+	}
+	must(t, s.Create(ctx, user(other, "x1", "stranger", `{}`), nil))
+	must(t, s.Create(ctx, group(org, "g1", "Engineering"), []string{"u1"}))
+	must(t, s.Create(ctx, group(org, "g2", "All"), []string{"g1"}))
+
+	change := func(c store.MemberChange) error {
+		_, err := s.Update(ctx, org, store.KindGroup, "g1", 0, func(*store.Resource) (*store.Change, error) {
+			return &store.Change{Members: &c}, nil
+		})
+		return err
+	}
+	ids := func(group string) []string {
+		m, err := s.Members(ctx, org, []string{group})
+		must(t, err)
+		var out []string
+		for _, x := range m[group] {
+			out = append(out, x.Value)
+		}
+		slices.Sort(out)
+		return out
+	}
+	must(t, change(store.MemberChange{Add: []string{"u2", "u2", "u1"}}))
+	if got := ids("g1"); !slices.Equal(got, []string{"u1", "u2"}) {
+		t.Fatalf("adding members (with repeats) gave %v", got)
+	}
+	var invalid *store.InvalidMemberError
+	if err := change(store.MemberChange{Add: []string{"x1"}}); !errors.As(err, &invalid) || invalid.ID != "x1" {
+		t.Fatalf("a user of another organization must not become a member, got %v", err)
+	}
+	if got := ids("g1"); !slices.Equal(got, []string{"u1", "u2"}) {
+		t.Fatalf("a refused change must leave members unchanged, got %v", got)
+	}
+	must(t, change(store.MemberChange{Remove: []string{"u1", "nobody"}}))
+	if got := ids("g1"); !slices.Equal(got, []string{"u2"}) {
+		t.Fatalf("removing a member gave %v", got)
+	}
+	must(t, change(store.MemberChange{Replace: true, Add: []string{"u3", "u1"}}))
+	if got := ids("g1"); !slices.Equal(got, []string{"u1", "u3"}) {
+		t.Fatalf("replacing members gave %v", got)
+	}
+	m, err := s.Members(ctx, org, []string{"g1", "g2"})
+	must(t, err)
+	if len(m["g2"]) != 1 || m["g2"][0].Type != store.KindGroup || m["g2"][0].Display != "Engineering" {
+		t.Fatalf("a group member has its type and display: %+v", m["g2"])
+	}
+	for _, x := range m["g1"] {
+		if x.Type != store.KindUser || x.Display != "User "+x.Value {
+			t.Fatalf("a user member has its type and display: %+v", x)
+		}
+	}
+	groups, err := s.GroupsOf(ctx, org, []string{"u1", "u2", "g1"})
+	must(t, err)
+	if len(groups["u1"]) != 1 || groups["u1"][0].Value != "g1" || len(groups["u2"]) != 0 || groups["g1"][0].Value != "g2" {
+		t.Fatalf("GroupsOf gave %+v", groups)
+	}
+}
+
+// filterUsers is the fixture of testFilters: userName → document.
+var filterUsers = []struct{ id, userName, doc string }{
+	{"a", "alice@example.com", `{"name":{"givenName":"Alice","familyName":"Smith"},"title":"Engineer","emails":[{"value":"alice@example.com","type":"work","primary":true},{"value":"alice@home.example","type":"home"}],"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"R&D","employeeNumber":"100","manager":{"value":"b"}}}`},
+	{"b", "Bob@Example.com", `{"name":{"givenName":"Bob","familyName":"Jones"},"title":"Manager","emails":[{"value":"bob@example.com","type":"work"}],"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"Sales"}}`},
+	{"c", "carol@test.example", `{"name":{"givenName":"Carol","familyName":"Smith"},"emails":[{"value":"carol@test.example","type":"home"}]}`},
+	{"d", "dave+ops@example.com", `{"displayName":"Dave \"the\" Ops","name":{"familyName":"O'Neil"}}`},
+}
+
+func testFilters(t *testing.T, s store.Store) {
+	org := newOrg()
+	for i, u := range filterUsers {
+		r := user(org, u.id, u.userName, u.doc)
+		r.ExternalID = "EXT-" + u.id
+		r.Active = i != 2
+		must(t, s.Create(ctx, r, nil))
+	}
+	must(t, s.Create(ctx, group(org, "g1", "Admins"), []string{"a", "b"}))
+	// The same userNames in another organization must never show up.
+	otherOrg := newOrg()
+	for _, u := range filterUsers {
+		must(t, s.Create(ctx, user(otherOrg, u.id, u.userName, u.doc), nil))
+	}
+
+	cases := []struct{ filter, want string }{
+		{`userName eq "ALICE@example.com"`, "a"},
+		{`UserName Eq "bob@example.com"`, "b"},
+		{`userName ne "alice@example.com"`, "bcd"},
+		{`userName sw "a"`, "a"},
+		{`userName ew "example.com"`, "abd"},
+		{`userName co "+ops"`, "d"},
+		{`userName co "%"`, ""},
+		{`userName co "_"`, ""},
+		{`externalId eq "EXT-a"`, "a"},
+		{`externalId eq "ext-a"`, ""},
+		{`active eq false`, "c"},
+		{`active eq true`, "abd"},
+		{`name.familyName eq "smith"`, "ac"},
+		{`name.givenName pr`, "abc"},
+		{`title pr`, "ab"},
+		{`not (title pr)`, "cd"},
+		{`emails.value co "@example.com"`, "ab"},
+		{`emails co "home"`, "a"},
+		{`emails[type eq "work"]`, "ab"},
+		{`emails[type eq "work" and value co "alice"]`, "a"},
+		{`emails[type eq "home" and value ew "test.example"]`, "c"},
+		{`emails[type eq "work"] and name.familyName eq "Smith"`, "a"},
+		{`emails.primary eq true`, "a"},
+		{`emails pr`, "abc"},
+		{`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "r&d"`, "a"},
+		{`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "b"`, "a"},
+		{`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber pr`, "a"},
+		{`title eq "Engineer" or title eq "Manager" and name.givenName eq "Alice"`, "a"},
+		{`(title eq "Engineer" or title eq "Manager") and name.givenName eq "Bob"`, "b"},
+		{`displayName eq "Dave \"the\" Ops"`, "d"},
+		{`name.familyName eq "O'Neil"`, "d"},
+		{`groups.value eq "g1"`, "ab"},
+		{`groups pr`, "ab"},
+		{`meta.created gt "2000-01-01T00:00:00Z"`, "abcd"},
+		{`meta.lastModified lt "2000-01-01T00:00:00Z"`, ""},
+		{`id eq "c"`, "c"},
+	}
+	for _, c := range cases {
+		t.Run(c.filter, func(t *testing.T) {
+			expr, err := filter.ParseFilter([]byte(c.filter))
+			must(t, err)
+			page, err := s.List(ctx, org, store.KindUser, store.Query{Filter: expr, Count: 100, SortBy: "id"})
+			must(t, err)
+			got := ""
+			for _, r := range page.Resources {
+				got += r.ID
+			}
+			if got != c.want || page.Total != len(c.want) {
+				t.Fatalf("got %q (total %d), want %q", got, page.Total, c.want)
+			}
+		})
+	}
+
+	groupCases := []struct{ filter, want string }{
+		{`displayName eq "admins"`, "g1"},
+		{`members.value eq "a"`, "g1"},
+		{`members[value eq "c"]`, ""},
+		{`members[value eq "b" and type eq "User"]`, "g1"},
+	}
+	for _, c := range groupCases {
+		t.Run("groups: "+c.filter, func(t *testing.T) {
+			expr, err := filter.ParseFilter([]byte(c.filter))
+			must(t, err)
+			page, err := s.List(ctx, org, store.KindGroup, store.Query{Filter: expr, Count: 10})
+			must(t, err)
+			got := ""
+			for _, r := range page.Resources {
+				got += r.ID
+			}
+			if got != c.want {
+				t.Fatalf("got %q, want %q", got, c.want)
+			}
+		})
+	}
+
+	invalid := []string{`active gt true`, `nosuch eq "x"`, `name eq "x"`, `userName eq true`, `meta.created gt "yesterday"`}
+	for _, f := range invalid {
+		t.Run("refuses "+f, func(t *testing.T) {
+			expr, err := filter.ParseFilter([]byte(f))
+			must(t, err)
+			_, err = s.List(ctx, org, store.KindUser, store.Query{Filter: expr, Count: 10})
+			var fe *store.FilterError
+			if !errors.As(err, &fe) {
+				t.Fatalf("want a FilterError, got %v", err)
+			}
+		})
+	}
+}
+
+func testPagination(t *testing.T, s store.Store) {
+	org := newOrg()
+	names := []string{"e", "c", "a", "d", "b"}
+	for i, n := range names {
+		must(t, s.Create(ctx, user(org, fmt.Sprintf("id%d", i), n, `{"name":{"familyName":"`+n+`"}}`), nil))
+	}
+	list := func(q store.Query) (string, int) {
+		page, err := s.List(ctx, org, store.KindUser, q)
+		must(t, err)
+		got := ""
+		for _, r := range page.Resources {
+			got += r.Name
+		}
+		return got, page.Total
+	}
+	if got, total := list(store.Query{StartIndex: 1, Count: 2}); got != "ec" || total != 5 {
+		t.Fatalf("first page in creation order: %q of %d", got, total)
+	}
+	if got, _ := list(store.Query{StartIndex: 3, Count: 2}); got != "ad" {
+		t.Fatalf("second page: %q", got)
+	}
+	if got, _ := list(store.Query{StartIndex: 0, Count: 1}); got != "e" {
+		t.Fatalf("startIndex below 1 means 1: %q", got)
+	}
+	if got, total := list(store.Query{Count: 0}); got != "" || total != 5 {
+		t.Fatalf("count 0 returns only the total: %q of %d", got, total)
+	}
+	if got, _ := list(store.Query{StartIndex: 1, Count: 10, SortBy: "userName"}); got != "abcde" {
+		t.Fatalf("sorted by userName: %q", got)
+	}
+	if got, _ := list(store.Query{StartIndex: 1, Count: 10, SortBy: "name.familyName", SortDescending: true}); got != "edcba" {
+		t.Fatalf("sorted by name.familyName descending: %q", got)
+	}
+	if got, _ := list(store.Query{StartIndex: 6, Count: 10}); got != "" {
+		t.Fatalf("past the end: %q", got)
+	}
+	if _, err := s.List(ctx, org, store.KindUser, store.Query{Count: 1, SortBy: "nosuch"}); err == nil {
+		t.Fatal("sorting by an unknown attribute must fail")
+	}
+}
+
+func testDeleteOrganization(t *testing.T, s store.Store) {
+	org, other := newOrg(), newOrg()
+	must(t, s.Create(ctx, user(org, "u1", "f", `{}`), nil))
+	must(t, s.Create(ctx, group(org, "g1", "G"), []string{"u1"}))
+	must(t, s.Create(ctx, user(other, "u1", "f", `{}`), nil))
+	must(t, s.DeleteOrganization(ctx, org))
+	if _, err := s.Get(ctx, org, store.KindUser, "u1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("user of the deleted organization remains: %v", err)
+	}
+	page, err := s.List(ctx, org, store.KindGroup, store.Query{Count: 10})
+	must(t, err)
+	if page.Total != 0 {
+		t.Fatal("groups of the deleted organization remain")
+	}
+	if _, err := s.Get(ctx, other, store.KindUser, "u1"); err != nil {
+		t.Fatalf("another organization lost its user: %v", err)
+	}
+}

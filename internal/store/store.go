@@ -33,7 +33,9 @@ var (
 // InvalidMemberError names a group member that is not a User or Group of the organization.
 type InvalidMemberError struct{ ID string }
 
-func (e *InvalidMemberError) Error() string { return "member " + e.ID + " is not a User or Group of this organization" }
+func (e *InvalidMemberError) Error() string {
+	return "member " + e.ID + " is not a User or Group of this organization"
+}
 
 // Resource is a stored SCIM resource: indexed columns for what is filtered, sorted and unique, and
 // the canonical document (without id, meta, schemas and group members, which have their own

@@ -38,7 +38,7 @@ var User = &Schema{
 			str("region", ReadWrite, false), str("postalCode", ReadWrite, false), str("country", ReadWrite, false),
 			str("type", ReadWrite, false), boolean("primary")),
 		{Name: "groups", Type: TypeComplex, MultiValued: true, Mutability: ReadOnly, Returned: ReturnedDefault, Uniqueness: "none",
-			Description: "Groups the User belongs to; changed through the Group resource.",
+			Description:   "Groups the User belongs to; changed through the Group resource.",
 			SubAttributes: []*Attribute{str("value", ReadOnly, false), ref("$ref", ReadOnly), str("display", ReadOnly, false), str("type", ReadOnly, false)}},
 		multiValuedStrings("entitlements"),
 		multiValuedStrings("roles"),

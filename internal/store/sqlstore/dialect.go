@@ -39,12 +39,12 @@ type dialect interface {
 
 type sqliteDialect struct{}
 
-func (sqliteDialect) name() string            { return "sqlite" }
-func (sqliteDialect) rebind(q string) string  { return q }
-func (sqliteDialect) doc() string             { return "?" }
-func (sqliteDialect) forUpdate() string       { return "" } // the write transaction already holds the lock
-func (sqliteDialect) jsonBool(b bool) any     { return boolInt(b) }
-func (sqliteDialect) columnBool(b bool) any   { return boolInt(b) }
+func (sqliteDialect) name() string           { return "sqlite" }
+func (sqliteDialect) rebind(q string) string { return q }
+func (sqliteDialect) doc() string            { return "?" }
+func (sqliteDialect) forUpdate() string      { return "" } // the write transaction already holds the lock
+func (sqliteDialect) jsonBool(b bool) any    { return boolInt(b) }
+func (sqliteDialect) columnBool(b bool) any  { return boolInt(b) }
 func (sqliteDialect) insertIgnore(q string) string {
 	return strings.Replace(q, "INSERT INTO", "INSERT OR IGNORE INTO", 1)
 }

@@ -88,11 +88,11 @@ func (s *Store) get(ctx context.Context, q querier, org string, kind store.Kind,
 
 func (s *Store) scan(scan func(...any) error, org string, kind store.Kind) (*store.Resource, error) {
 	var (
-		r                             = &store.Resource{Org: org, Kind: kind}
-		externalID, display, email    sql.NullString
-		doc                           string
-		created, modified             int64
-		active                        any
+		r                          = &store.Resource{Org: org, Kind: kind}
+		externalID, display, email sql.NullString
+		doc                        string
+		created, modified          int64
+		active                     any
 	)
 	if err := scan(&r.ID, &externalID, &r.Name, &display, &email, &active, &doc, &created, &modified, &r.Version); err != nil {
 		return nil, err

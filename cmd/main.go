@@ -23,6 +23,7 @@ import (
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
 	"github.com/z8z8/enterprise-identity-operator/controllers"
+	"github.com/z8z8/enterprise-identity-operator/internal/index"
 	"github.com/z8z8/enterprise-identity-operator/internal/localenv"
 )
 
@@ -97,7 +98,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
 	}
-	if err := controllers.SetupIndexes(ctx, mgr); err != nil {
+	if err := index.Setup(ctx, mgr); err != nil {
 		return fmt.Errorf("registering field indexes: %w", err)
 	}
 	if err := (&controllers.EnterpriseIdentityReconciler{

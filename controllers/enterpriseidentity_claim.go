@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+	"github.com/z8z8/enterprise-identity-operator/internal/index"
 )
 
 // checkOrganizationClaim settles which object owns an organization slug: the oldest claimant
@@ -33,7 +34,7 @@ func (r *EnterpriseIdentityReconciler) checkOrganizationClaim(ctx context.Contex
 // nobody claims it.
 func organizationHolder(ctx context.Context, c client.Reader, organization string) (*v1alpha1.EnterpriseIdentity, error) {
 	claimants := &v1alpha1.EnterpriseIdentityList{}
-	if err := c.List(ctx, claimants, client.MatchingFields{indexOrganization: organization}); err != nil {
+	if err := c.List(ctx, claimants, client.MatchingFields{index.Organization: organization}); err != nil {
 		return nil, fmt.Errorf("listing claimants of organization %s: %w", organization, err)
 	}
 	var holder *v1alpha1.EnterpriseIdentity

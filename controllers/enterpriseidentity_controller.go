@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+	"github.com/z8z8/enterprise-identity-operator/internal/index"
 )
 
 // EnterpriseIdentityReconciler validates an organization's SSO configuration and its claim on
@@ -118,7 +119,7 @@ func (r *EnterpriseIdentityReconciler) SetupWithManager(mgr ctrl.Manager) error 
 // usingClientSecret wakes the identities whose OIDC client secret is this Secret.
 func (r *EnterpriseIdentityReconciler) usingClientSecret(ctx context.Context, obj client.Object) []reconcile.Request {
 	list := &v1alpha1.EnterpriseIdentityList{}
-	if err := r.List(ctx, list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{indexClientSecret: obj.GetName()}); err != nil {
+	if err := r.List(ctx, list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{index.ClientSecret: obj.GetName()}); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "Listing EnterpriseIdentities using a client secret")
 		return nil
 	}
@@ -135,7 +136,7 @@ func (r *EnterpriseIdentityReconciler) sameOrganization(ctx context.Context, obj
 		return nil
 	}
 	claimants := &v1alpha1.EnterpriseIdentityList{}
-	if err := r.List(ctx, claimants, client.MatchingFields{indexOrganization: identity.Spec.Organization}); err != nil {
+	if err := r.List(ctx, claimants, client.MatchingFields{index.Organization: identity.Spec.Organization}); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "Listing claimants of an organization", "organization", identity.Spec.Organization)
 		return nil
 	}

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+	"github.com/z8z8/enterprise-identity-operator/internal/index"
 )
 
 // DataPlane is what the controller needs from the SCIM data plane: whether it serves an
@@ -144,11 +145,11 @@ func (r *ScimIntegrationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 func (r *ScimIntegrationReconciler) integrationsUsingSecret(ctx context.Context, obj client.Object) []reconcile.Request {
-	return r.listRequests(ctx, obj.GetNamespace(), indexTokenSecretRef, obj.GetName(), nil)
+	return r.listRequests(ctx, obj.GetNamespace(), index.TokenSecretRef, obj.GetName(), nil)
 }
 
 func (r *ScimIntegrationReconciler) integrationsOfIdentity(ctx context.Context, obj client.Object) []reconcile.Request {
-	return r.listRequests(ctx, obj.GetNamespace(), indexIdentityRef, obj.GetName(), nil)
+	return r.listRequests(ctx, obj.GetNamespace(), index.IdentityRef, obj.GetName(), nil)
 }
 
 // integrationsOfSameIdentity wakes the other integrations of an organization, so one released
@@ -158,7 +159,7 @@ func (r *ScimIntegrationReconciler) integrationsOfSameIdentity(ctx context.Conte
 	if !ok {
 		return nil
 	}
-	return r.listRequests(ctx, scim.Namespace, indexIdentityRef, scim.Spec.IdentityRef.Name, scim)
+	return r.listRequests(ctx, scim.Namespace, index.IdentityRef, scim.Spec.IdentityRef.Name, scim)
 }
 
 func (r *ScimIntegrationReconciler) listRequests(ctx context.Context, namespace, index, value string, except client.Object) []reconcile.Request {

@@ -16,7 +16,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
-	"github.com/z8z8/enterprise-identity-operator/controllers"
 	"github.com/z8z8/enterprise-identity-operator/internal/token"
 	"github.com/z8z8/enterprise-identity-operator/test/localidp"
 )
@@ -41,7 +40,7 @@ var _ = Describe("ScimIntegration", func() {
 		eventually(condition(identity, v1alpha1.ConditionReady)).Should(beTrue("Ready"))
 	}
 	tokenSecret := func(scim *v1alpha1.ScimIntegration) func() map[string][]byte {
-		return secretData(ns, controllers.TokenSecretName(scim.Name))
+		return secretData(ns, v1alpha1.TokenSecretName(scim.Name))
 	}
 
 	Context("before SSO is configured", func() {
@@ -120,7 +119,7 @@ var _ = Describe("ScimIntegration", func() {
 			eventually(condition(scim, v1alpha1.ConditionTokenIssued)).Should(beTrue("Issued"))
 			hash := tokenSecret(scim)()["sha256"]
 
-			secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: controllers.TokenSecretName(scim.Name)}}
+			secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: v1alpha1.TokenSecretName(scim.Name)}}
 			Expect(update(secret, func(s *corev1.Secret) { s.Annotations[v1alpha1.AnnotationTokenAcknowledged] = "true" })).To(Succeed())
 
 			eventually(tokenSecret(scim)).ShouldNot(HaveKey("token"))
@@ -202,7 +201,7 @@ var _ = Describe("ScimIntegration", func() {
 
 		It("never adopts a Secret of the same name that it does not own", func() {
 			foreign := &corev1.Secret{
-				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: controllers.TokenSecretName("scim")},
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: v1alpha1.TokenSecretName("scim")},
 				Data:       map[string][]byte{"token": []byte("somebody else's")},
 			}
 			Expect(k8s.Create(ctx, foreign)).To(Succeed())

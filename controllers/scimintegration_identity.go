@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+	"github.com/z8z8/enterprise-identity-operator/internal/index"
 )
 
 // resolveIdentity applies the product rule "configure SSO first": nothing is issued until the
@@ -55,7 +56,7 @@ func (r *ScimIntegrationReconciler) resolveIdentity(ctx context.Context, s *scim
 // claimIdentity lets one ScimIntegration per organization through: the oldest.
 func (r *ScimIntegrationReconciler) claimIdentity(ctx context.Context, s *scimScope) error {
 	list := &v1alpha1.ScimIntegrationList{}
-	if err := r.List(ctx, list, client.InNamespace(s.scim.Namespace), client.MatchingFields{indexIdentityRef: s.scim.Spec.IdentityRef.Name}); err != nil {
+	if err := r.List(ctx, list, client.InNamespace(s.scim.Namespace), client.MatchingFields{index.IdentityRef: s.scim.Spec.IdentityRef.Name}); err != nil {
 		return fmt.Errorf("listing ScimIntegrations of %s: %w", s.scim.Spec.IdentityRef.Name, err)
 	}
 	for i := range list.Items {

@@ -18,17 +18,6 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/internal/token"
 )
 
-// Keys of a token Secret. "token" holds the plaintext only until it is acknowledged; the data
-// plane compares presented tokens with "sha256" and, during a rotation overlap, "previous-sha256".
-const (
-	SecretKeyToken          = "token"
-	SecretKeySHA256         = "sha256"
-	SecretKeyPreviousSHA256 = "previous-sha256"
-)
-
-// TokenSecretName is the name of the Secret generated for a ScimIntegration.
-func TokenSecretName(scimName string) string { return scimName + tokenSecretSuffix }
-
 // reconcileToken makes sure a usable token exists: the user's own, or one generated once.
 func (r *ScimIntegrationReconciler) reconcileToken(ctx context.Context, s *scimScope) error {
 	if ref := s.scim.Spec.Token.SecretRef; ref != nil {
@@ -43,7 +32,7 @@ func (r *ScimIntegrationReconciler) reconcileToken(ctx context.Context, s *scimS
 func (r *ScimIntegrationReconciler) reconcileGeneratedToken(ctx context.Context, s *scimScope) error {
 	now := r.Clock.Now()
 	secret := &corev1.Secret{}
-	key := types.NamespacedName{Namespace: s.scim.Namespace, Name: TokenSecretName(s.scim.Name)}
+	key := types.NamespacedName{Namespace: s.scim.Namespace, Name: v1alpha1.TokenSecretName(s.scim.Name)}
 	err := r.Get(ctx, key, secret)
 	switch {
 	case apierrors.IsNotFound(err):
@@ -71,18 +60,18 @@ func (r *ScimIntegrationReconciler) issueToken(ctx context.Context, s *scimScope
 	}
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:      TokenSecretName(s.scim.Name),
+			Name:      v1alpha1.TokenSecretName(s.scim.Name),
 			Namespace: s.scim.Namespace,
 			Labels:    ownedLabels(s),
 			Annotations: map[string]string{
-				annotationRotation: strconv.FormatInt(s.scim.Spec.Token.Rotation, 10),
-				annotationIssuedAt: now.UTC().Format(time.RFC3339),
+				v1alpha1.AnnotationRotation: strconv.FormatInt(s.scim.Spec.Token.Rotation, 10),
+				v1alpha1.AnnotationIssuedAt: now.UTC().Format(time.RFC3339),
 			},
 		},
 		Type: corev1.SecretTypeOpaque,
 		Data: map[string][]byte{
-			SecretKeyToken:  []byte(plaintext),
-			SecretKeySHA256: []byte(token.Hash(plaintext)),
+			v1alpha1.SecretKeyToken:  []byte(plaintext),
+			v1alpha1.SecretKeySHA256: []byte(token.Hash(plaintext)),
 		},
 	}
 	if err := controllerutil.SetControllerReference(s.scim, secret, r.Scheme()); err != nil {
@@ -103,11 +92,11 @@ func (r *ScimIntegrationReconciler) maintainToken(ctx context.Context, s *scimSc
 		secret.Annotations = map[string]string{}
 	}
 	changed := false
-	issuedFor, err := strconv.ParseInt(secret.Annotations[annotationRotation], 10, 64)
+	issuedFor, err := strconv.ParseInt(secret.Annotations[v1alpha1.AnnotationRotation], 10, 64)
 	if err != nil {
 		// Lost metadata is no reason for a new token: adopt the current counter.
 		issuedFor = s.scim.Spec.Token.Rotation
-		secret.Annotations[annotationRotation] = strconv.FormatInt(issuedFor, 10)
+		secret.Annotations[v1alpha1.AnnotationRotation] = strconv.FormatInt(issuedFor, 10)
 		changed = true
 	}
 	switch {
@@ -116,15 +105,15 @@ func (r *ScimIntegrationReconciler) maintainToken(ctx context.Context, s *scimSc
 			return err
 		}
 		changed = true
-	case secret.Annotations[v1alpha1.AnnotationTokenAcknowledged] != "" && len(secret.Data[SecretKeyToken]) > 0:
-		delete(secret.Data, SecretKeyToken)
+	case secret.Annotations[v1alpha1.AnnotationTokenAcknowledged] != "" && len(secret.Data[v1alpha1.SecretKeyToken]) > 0:
+		delete(secret.Data, v1alpha1.SecretKeyToken)
 		changed = true
 		r.Recorder.Eventf(s.scim, nil, corev1.EventTypeNormal, EventTokenAcked, actionReconcile,
-			"SCIM token %s was acknowledged; its plaintext was removed from Secret %s", token.Fingerprint(string(secret.Data[SecretKeySHA256])), secret.Name)
+			"SCIM token %s was acknowledged; its plaintext was removed from Secret %s", token.Fingerprint(string(secret.Data[v1alpha1.SecretKeySHA256])), secret.Name)
 	}
-	if until, ok := parseTime(secret.Annotations[annotationPrevExpires]); ok && !now.Before(until) {
-		delete(secret.Data, SecretKeyPreviousSHA256)
-		delete(secret.Annotations, annotationPrevExpires)
+	if until, ok := parseTime(secret.Annotations[v1alpha1.AnnotationPreviousValidUntil]); ok && !now.Before(until) {
+		delete(secret.Data, v1alpha1.SecretKeyPreviousSHA256)
+		delete(secret.Annotations, v1alpha1.AnnotationPreviousValidUntil)
 		changed = true
 	}
 	if !changed {
@@ -149,17 +138,17 @@ func (r *ScimIntegrationReconciler) rotate(s *scimScope, secret *corev1.Secret, 
 	if secret.Data == nil {
 		secret.Data = map[string][]byte{}
 	}
-	previous := string(secret.Data[SecretKeySHA256])
-	delete(secret.Data, SecretKeyPreviousSHA256)
-	delete(secret.Annotations, annotationPrevExpires)
+	previous := string(secret.Data[v1alpha1.SecretKeySHA256])
+	delete(secret.Data, v1alpha1.SecretKeyPreviousSHA256)
+	delete(secret.Annotations, v1alpha1.AnnotationPreviousValidUntil)
 	if overlap > 0 && token.ValidHash(previous) {
-		secret.Data[SecretKeyPreviousSHA256] = []byte(previous)
-		secret.Annotations[annotationPrevExpires] = now.Add(overlap).UTC().Format(time.RFC3339)
+		secret.Data[v1alpha1.SecretKeyPreviousSHA256] = []byte(previous)
+		secret.Annotations[v1alpha1.AnnotationPreviousValidUntil] = now.Add(overlap).UTC().Format(time.RFC3339)
 	}
-	secret.Data[SecretKeyToken] = []byte(plaintext)
-	secret.Data[SecretKeySHA256] = []byte(token.Hash(plaintext))
-	secret.Annotations[annotationRotation] = strconv.FormatInt(s.scim.Spec.Token.Rotation, 10)
-	secret.Annotations[annotationIssuedAt] = now.UTC().Format(time.RFC3339)
+	secret.Data[v1alpha1.SecretKeyToken] = []byte(plaintext)
+	secret.Data[v1alpha1.SecretKeySHA256] = []byte(token.Hash(plaintext))
+	secret.Annotations[v1alpha1.AnnotationRotation] = strconv.FormatInt(s.scim.Spec.Token.Rotation, 10)
+	secret.Annotations[v1alpha1.AnnotationIssuedAt] = now.UTC().Format(time.RFC3339)
 	delete(secret.Annotations, v1alpha1.AnnotationTokenAcknowledged)
 	delete(secret.Annotations, v1alpha1.AnnotationTokenLastUsedAt)
 	r.Recorder.Eventf(s.scim, nil, corev1.EventTypeNormal, EventTokenRotated, actionReconcile,
@@ -170,7 +159,7 @@ func (r *ScimIntegrationReconciler) rotate(s *scimScope, secret *corev1.Secret, 
 
 // reportGeneratedToken describes the token in status and TokenIssued, and handles expiry.
 func (r *ScimIntegrationReconciler) reportGeneratedToken(s *scimScope, secret *corev1.Secret, now time.Time) error {
-	hash := string(secret.Data[SecretKeySHA256])
+	hash := string(secret.Data[v1alpha1.SecretKeySHA256])
 	if !token.ValidHash(hash) {
 		s.setCondition(v1alpha1.ConditionTokenIssued, false, ReasonTokenInvalid,
 			fmt.Sprintf("Secret %s holds no valid sha256; raise spec.token.rotation to issue a new token", secret.Name))
@@ -180,19 +169,19 @@ func (r *ScimIntegrationReconciler) reportGeneratedToken(s *scimScope, secret *c
 		SecretName:  secret.Name,
 		Fingerprint: token.Fingerprint(hash),
 		Rotation:    s.scim.Spec.Token.Rotation,
-		Retrievable: len(secret.Data[SecretKeyToken]) > 0,
+		Retrievable: len(secret.Data[v1alpha1.SecretKeyToken]) > 0,
 	}
-	if n, err := strconv.ParseInt(secret.Annotations[annotationRotation], 10, 64); err == nil {
+	if n, err := strconv.ParseInt(secret.Annotations[v1alpha1.AnnotationRotation], 10, 64); err == nil {
 		status.Rotation = n
 	}
-	issuedAt, hasIssued := parseTime(secret.Annotations[annotationIssuedAt])
+	issuedAt, hasIssued := parseTime(secret.Annotations[v1alpha1.AnnotationIssuedAt])
 	if hasIssued {
 		status.IssuedAt = &metav1.Time{Time: issuedAt}
 	}
 	if used, ok := parseTime(secret.Annotations[v1alpha1.AnnotationTokenLastUsedAt]); ok {
 		status.LastUsedAt = &metav1.Time{Time: used}
 	}
-	if until, ok := parseTime(secret.Annotations[annotationPrevExpires]); ok {
+	if until, ok := parseTime(secret.Annotations[v1alpha1.AnnotationPreviousValidUntil]); ok {
 		status.PreviousValidUntil = &metav1.Time{Time: until}
 		s.requeue.in(until.Sub(now))
 	}
@@ -214,7 +203,7 @@ func (r *ScimIntegrationReconciler) reportGeneratedToken(s *scimScope, secret *c
 	}
 	message := fmt.Sprintf("Token %s is in use; its plaintext is no longer stored", status.Fingerprint)
 	if status.Retrievable {
-		message = fmt.Sprintf("Token %s is ready to be copied once from Secret %s (key %q)", status.Fingerprint, secret.Name, SecretKeyToken)
+		message = fmt.Sprintf("Token %s is ready to be copied once from Secret %s (key %q)", status.Fingerprint, secret.Name, v1alpha1.SecretKeyToken)
 	}
 	s.setCondition(v1alpha1.ConditionTokenIssued, true, ReasonIssued, message)
 	return nil
@@ -224,7 +213,7 @@ func (r *ScimIntegrationReconciler) reportGeneratedToken(s *scimScope, secret *c
 func (r *ScimIntegrationReconciler) reconcileOwnToken(ctx context.Context, s *scimScope, ref *v1alpha1.TokenSecretRef) error {
 	keyName := ref.Key
 	if keyName == "" {
-		keyName = SecretKeyToken
+		keyName = v1alpha1.SecretKeyToken
 	}
 	secret := &corev1.Secret{}
 	err := r.Get(ctx, types.NamespacedName{Namespace: s.scim.Namespace, Name: ref.Name}, secret)
@@ -255,7 +244,7 @@ func (r *ScimIntegrationReconciler) reconcileOwnToken(ctx context.Context, s *sc
 // token of its own, so the old token stops working.
 func (r *ScimIntegrationReconciler) removeGeneratedSecret(ctx context.Context, s *scimScope) error {
 	secret := &corev1.Secret{}
-	err := r.Get(ctx, types.NamespacedName{Namespace: s.scim.Namespace, Name: TokenSecretName(s.scim.Name)}, secret)
+	err := r.Get(ctx, types.NamespacedName{Namespace: s.scim.Namespace, Name: v1alpha1.TokenSecretName(s.scim.Name)}, secret)
 	if apierrors.IsNotFound(err) || (err == nil && !metav1.IsControlledBy(secret, s.scim)) {
 		return nil
 	}

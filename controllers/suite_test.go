@@ -24,6 +24,7 @@ import (
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
 	"github.com/z8z8/enterprise-identity-operator/controllers"
+	"github.com/z8z8/enterprise-identity-operator/internal/index"
 )
 
 // These suites run the controllers in a manager against a real kube-apiserver and etcd
@@ -66,7 +67,7 @@ var _ = BeforeSuite(func() {
 
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
 	Expect(err).NotTo(HaveOccurred())
-	Expect(controllers.SetupIndexes(ctx, mgr)).To(Succeed())
+	Expect(index.Setup(ctx, mgr)).To(Succeed())
 	Expect((&controllers.EnterpriseIdentityReconciler{
 		Client:          mgr.GetClient(),
 		Recorder:        mgr.GetEventRecorder("enterpriseidentity-controller"),

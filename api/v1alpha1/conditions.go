@@ -21,3 +21,22 @@ const (
 	// accepted the token.
 	AnnotationTokenLastUsedAt = "enterprise.z8z8.io/token-last-used-at" //nolint:gosec // an annotation name, not a credential
 )
+
+// The token Secret the operator generates for a ScimIntegration: "token" holds the plaintext only
+// until it is acknowledged; the data plane compares presented tokens with "sha256" and, during a
+// rotation overlap, "previous-sha256".
+const (
+	TokenSecretSuffix       = "-scim-token"
+	SecretKeyToken          = "token"
+	SecretKeySHA256         = "sha256"
+	SecretKeyPreviousSHA256 = "previous-sha256"
+	// AnnotationRotation is the spec.token.rotation the token was issued for.
+	AnnotationRotation = "enterprise.z8z8.io/rotation"
+	// AnnotationIssuedAt is when the token was issued (RFC 3339).
+	AnnotationIssuedAt = "enterprise.z8z8.io/issued-at"
+	// AnnotationPreviousValidUntil is when the previous token's overlap window ends (RFC 3339).
+	AnnotationPreviousValidUntil = "enterprise.z8z8.io/previous-valid-until"
+)
+
+// TokenSecretName is the name of the Secret generated for a ScimIntegration.
+func TokenSecretName(scimName string) string { return scimName + TokenSecretSuffix }

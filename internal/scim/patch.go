@@ -1,0 +1,626 @@
+package scim
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+
+	filter "github.com/scim2/filter-parser/v2"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/scim/schema"
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
+)
+
+// patchOperation is one normalised PATCH operation: op lower-cased, path as sent.
+type patchOperation struct {
+	Op    string
+	Path  string
+	Value any
+}
+
+// parsePatch reads a PatchOp body. Keys are matched case-insensitively ("Operations", "op",
+// "Path"), and ops may be capitalised (Entra sends "Add", "Replace", "Remove").
+func parsePatch(body map[string]any) ([]patchOperation, error) {
+	var raw []any
+	for k, v := range body {
+		if strings.EqualFold(k, "Operations") {
+			raw, _ = v.([]any)
+		}
+	}
+	if len(raw) == 0 {
+		return nil, badRequest(typeInvalidValue, "the PATCH request has no Operations")
+	}
+	ops := make([]patchOperation, 0, len(raw))
+	for i, r := range raw {
+		m, ok := r.(map[string]any)
+		if !ok {
+			return nil, badRequest(typeInvalidSyntax, "operation %d is not an object", i+1)
+		}
+		var op patchOperation
+		for k, v := range m {
+			switch strings.ToLower(k) {
+			case "op":
+				s, _ := v.(string)
+				op.Op = strings.ToLower(s)
+			case "path":
+				op.Path, _ = v.(string)
+			case "value":
+				op.Value = v
+			}
+		}
+		switch op.Op {
+		case "add", "replace", "remove":
+		default:
+			return nil, badRequest(typeInvalidSyntax, "operation %d: op must be add, replace or remove", i+1)
+		}
+		ops = append(ops, op)
+	}
+	return ops, nil
+}
+
+// patcher applies operations to a canonical document; group membership becomes a member change.
+type patcher struct {
+	rt      *schema.ResourceType
+	kind    store.Kind
+	doc     map[string]any
+	members *memberDelta
+}
+
+// memberDelta is the net effect of membership operations, in order.
+type memberDelta struct {
+	replace bool
+	add     []string
+	remove  []string
+}
+
+func (d *memberDelta) addID(id string) {
+	d.remove = without(d.remove, id)
+	if !contains(d.add, id) {
+		d.add = append(d.add, id)
+	}
+}
+
+func (d *memberDelta) removeID(id string) {
+	d.add = without(d.add, id)
+	if !d.replace && !contains(d.remove, id) {
+		d.remove = append(d.remove, id)
+	}
+}
+
+func (d *memberDelta) change() *store.MemberChange {
+	if d == nil || !d.replace && len(d.add) == 0 && len(d.remove) == 0 {
+		return nil
+	}
+	return &store.MemberChange{Replace: d.replace, Add: d.add, Remove: d.remove}
+}
+
+// applyPatch applies ops to doc (a copy is changed) and returns the new document and member
+// change. Any failing operation fails the whole request (RFC 7644 §3.5.2: atomic).
+func applyPatch(rt *schema.ResourceType, kind store.Kind, doc map[string]any, ops []patchOperation) (map[string]any, *store.MemberChange, error) {
+	p := &patcher{rt: rt, kind: kind, doc: deepCopy(doc)}
+	for _, op := range ops {
+		if err := p.apply(op.Op, op.Path, op.Value, true); err != nil {
+			return nil, nil, err
+		}
+	}
+	out, err := canonicalize(rt, p.doc)
+	if err != nil {
+		return nil, nil, err
+	}
+	var change *store.MemberChange
+	if p.members != nil {
+		change = p.members.change()
+	}
+	return out, change, nil
+}
+
+func (p *patcher) apply(op, path string, value any, explicit bool) error {
+	if path == "" {
+		if op == "remove" {
+			return badRequest(typeNoTarget, "remove needs a path")
+		}
+		obj, ok := value.(map[string]any)
+		if !ok {
+			return badRequest(typeInvalidValue, "%s without a path needs an object value", op)
+		}
+		// Pathless add/replace: each key is a path, possibly dotted ("name.givenName") or
+		// URN-qualified; an extension URN key holds an object of its attributes.
+		for k, v := range obj {
+			if ext := p.rt.Extension(k); ext != nil {
+				if sub, ok := v.(map[string]any); ok {
+					for sk, sv := range sub {
+						if err := p.apply(op, ext.ID+":"+sk, sv, false); err != nil {
+							return err
+						}
+					}
+					continue
+				}
+			}
+			if err := p.apply(op, k, v, false); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+
+	urn, rest := p.rt.SplitURN(path)
+	parsed, err := filter.ParsePath([]byte(rest))
+	if err != nil {
+		return badRequest(typeInvalidPath, "invalid path %q", path)
+	}
+	sub := ""
+	if parsed.AttributePath.SubAttribute != nil {
+		sub = *parsed.AttributePath.SubAttribute
+	}
+	if parsed.SubAttribute != nil {
+		sub = *parsed.SubAttribute
+	}
+	r, ok := p.rt.Resolve(urn, parsed.AttributePath.AttributeName, "")
+	if !ok {
+		return nil // unknown attributes are ignored, as in POST and PUT
+	}
+	attr := r.Attr
+	var subAttr *schema.Attribute
+	if sub != "" {
+		if subAttr = attr.Sub(sub); subAttr == nil {
+			return nil
+		}
+	}
+	if attr.Name == "id" || attr.Name == "meta" || attr.Mutability == schema.ReadOnly || attr.Mutability == schema.WriteOnly {
+		if explicit && attr.Mutability != schema.WriteOnly {
+			return &Error{Status: 400, ScimType: typeMutability, Detail: attr.Name + " is read-only"}
+		}
+		return nil
+	}
+	if p.kind == store.KindGroup && attr.Name == "members" {
+		return p.applyMembers(op, parsed.ValueExpression, value)
+	}
+	if op == "remove" && attr.Required && parsed.ValueExpression == nil && sub == "" {
+		return &Error{Status: 400, ScimType: typeMutability, Detail: attr.Name + " is required and cannot be removed"}
+	}
+	container := p.container(r.Extension, op != "remove")
+	if container == nil {
+		return nil
+	}
+	defer p.dropEmptyExtension(r.Extension)
+	if parsed.ValueExpression != nil {
+		return p.applyFiltered(container, attr, subAttr, parsed.ValueExpression, op, value)
+	}
+	if subAttr != nil {
+		return p.applySub(container, attr, subAttr, op, value)
+	}
+	return p.applyAttribute(container, attr, op, value)
+}
+
+// container is the object holding the attribute: the document or an extension object.
+func (p *patcher) container(ext *schema.Schema, create bool) map[string]any {
+	if ext == nil {
+		return p.doc
+	}
+	m, _ := p.doc[ext.ID].(map[string]any)
+	if m == nil && create {
+		m = map[string]any{}
+		p.doc[ext.ID] = m
+	}
+	return m
+}
+
+func (p *patcher) dropEmptyExtension(ext *schema.Schema) {
+	if ext == nil {
+		return
+	}
+	if m, _ := p.doc[ext.ID].(map[string]any); len(m) == 0 {
+		delete(p.doc, ext.ID)
+	}
+}
+
+// applyAttribute handles a path naming a whole attribute.
+func (p *patcher) applyAttribute(c map[string]any, attr *schema.Attribute, op string, value any) error {
+	if op == "remove" {
+		if attr.MultiValued && value != nil {
+			// Remove listed values (the Entra form for members, accepted for every multi-valued
+			// attribute) rather than the whole attribute.
+			values, err := coerce(attr, value)
+			if err != nil {
+				return err
+			}
+			list, _ := c[attr.Name].([]any)
+			for _, v := range asList(values) {
+				list = removeMatching(list, v)
+			}
+			setOrDelete(c, attr.Name, list)
+			return nil
+		}
+		delete(c, attr.Name)
+		return nil
+	}
+	val, err := coerce(attr, value)
+	if err != nil {
+		return err
+	}
+	switch {
+	case val == nil:
+		delete(c, attr.Name)
+	case attr.MultiValued && op == "add":
+		list, _ := c[attr.Name].([]any)
+		added := []int{}
+		for _, v := range asList(val) {
+			if i := indexOf(list, v); i >= 0 {
+				continue
+			}
+			list = append(list, v)
+			added = append(added, len(list)-1)
+		}
+		c[attr.Name] = enforcePrimary(list, added)
+	case attr.MultiValued:
+		list := asList(val)
+		c[attr.Name] = enforcePrimary(list, nil)
+	case attr.Type == schema.TypeComplex && attr.Name != "manager":
+		// Complex single value: the given sub-attributes replace theirs; others stay.
+		merged, _ := c[attr.Name].(map[string]any)
+		merged = deepCopy(merged)
+		if merged == nil {
+			merged = map[string]any{}
+		}
+		for k, v := range val.(map[string]any) {
+			merged[k] = v
+		}
+		c[attr.Name] = merged
+	default:
+		c[attr.Name] = val
+	}
+	return nil
+}
+
+// applySub handles "attr.sub" without a filter.
+func (p *patcher) applySub(c map[string]any, attr, sub *schema.Attribute, op string, value any) error {
+	var val any
+	if op != "remove" {
+		v, err := coerce(sub, value)
+		if err != nil {
+			return err
+		}
+		val = v
+	}
+	if !attr.MultiValued {
+		obj, _ := c[attr.Name].(map[string]any)
+		obj = deepCopy(obj)
+		if obj == nil {
+			obj = map[string]any{}
+		}
+		setOrDelete(obj, sub.Name, val)
+		setOrDelete(c, attr.Name, obj)
+		return nil
+	}
+	// "emails.value": every element; an empty list gets one element.
+	list, _ := c[attr.Name].([]any)
+	if len(list) == 0 && val != nil {
+		list = []any{map[string]any{}}
+	}
+	for _, e := range list {
+		if m, ok := e.(map[string]any); ok {
+			setOrDelete(m, sub.Name, val)
+		}
+	}
+	setOrDelete(c, attr.Name, compact(list))
+	return nil
+}
+
+// applyFiltered handles "attr[filter]" and "attr[filter].sub".
+func (p *patcher) applyFiltered(c map[string]any, attr, sub *schema.Attribute, expr filter.Expression, op string, value any) error {
+	if attr.Type != schema.TypeComplex {
+		return badRequest(typeInvalidPath, "%s has no sub-attributes to filter on", attr.Name)
+	}
+	var list []any
+	if attr.MultiValued {
+		list, _ = c[attr.Name].([]any)
+	} else if obj, ok := c[attr.Name].(map[string]any); ok {
+		list = []any{obj}
+	}
+	var matched []int
+	for i, e := range list {
+		m, _ := e.(map[string]any)
+		ok, err := matches(attr, m, expr)
+		if err != nil {
+			return err
+		}
+		if ok {
+			matched = append(matched, i)
+		}
+	}
+	save := func(l []any) {
+		if attr.MultiValued {
+			setOrDelete(c, attr.Name, compact(l))
+		} else if len(compact(l)) == 0 {
+			delete(c, attr.Name)
+		} else {
+			c[attr.Name] = l[0]
+		}
+	}
+	switch {
+	case op == "remove" && sub == nil:
+		for i := len(matched) - 1; i >= 0; i-- {
+			list = append(list[:matched[i]], list[matched[i]+1:]...)
+		}
+		save(list)
+		return nil
+	case op == "remove":
+		for _, i := range matched {
+			delete(list[i].(map[string]any), sub.Name)
+		}
+		save(list)
+		return nil
+	}
+
+	if len(matched) == 0 {
+		// Entra adds or replaces "emails[type eq \"work\"].value" on users without a work email
+		// and expects the element to be created (idp-scim-behaviour Q5). Build it from the
+		// filter's equality conditions.
+		seed, ok := seedFromFilter(attr, expr)
+		if !ok || (op == "replace" && sub == nil) {
+			return badRequest(typeNoTarget, "no %s value matches the filter", attr.Name)
+		}
+		list = append(list, seed)
+		matched = []int{len(list) - 1}
+	}
+	for _, i := range matched {
+		elem := deepCopy(list[i].(map[string]any))
+		if sub != nil {
+			v, err := coerce(sub, value)
+			if err != nil {
+				return err
+			}
+			setOrDelete(elem, sub.Name, v)
+		} else {
+			v, err := coerceSingle(attr, value)
+			if err != nil {
+				return err
+			}
+			if obj, ok := v.(map[string]any); ok {
+				for k, sv := range obj {
+					elem[k] = sv
+				}
+			}
+		}
+		list[i] = elem
+	}
+	if attr.MultiValued {
+		list = enforcePrimary(list, matched)
+	}
+	save(list)
+	return nil
+}
+
+// applyMembers turns membership operations into a member change.
+func (p *patcher) applyMembers(op string, expr filter.Expression, value any) error {
+	if p.members == nil {
+		p.members = &memberDelta{}
+	}
+	d := p.members
+	if expr != nil {
+		if op != "remove" {
+			return badRequest(typeInvalidPath, "members[…] can only be used to remove members")
+		}
+		ids, err := memberIDsFromFilter(expr)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			d.removeID(id)
+		}
+		return nil
+	}
+	ids, err := memberIDs(value)
+	if err != nil {
+		return err
+	}
+	switch op {
+	case "add":
+		for _, id := range ids {
+			d.addID(id)
+		}
+	case "replace":
+		d.replace, d.add, d.remove = true, nil, nil
+		for _, id := range ids {
+			d.addID(id)
+		}
+	case "remove":
+		if value == nil {
+			d.replace, d.add, d.remove = true, nil, nil
+			return nil
+		}
+		for _, id := range ids {
+			d.removeID(id)
+		}
+	}
+	return nil
+}
+
+// memberIDs reads member ids from [{"value": id, …}], a single object or bare strings.
+func memberIDs(value any) ([]string, error) {
+	var ids []string
+	for _, item := range asList(value) {
+		switch v := item.(type) {
+		case string:
+			if v != "" {
+				ids = append(ids, v)
+			}
+		case map[string]any:
+			for k, x := range v {
+				if strings.EqualFold(k, "value") {
+					if s, ok := x.(string); ok && s != "" {
+						ids = append(ids, s)
+					}
+				}
+			}
+		case nil:
+		default:
+			return nil, badRequest(typeInvalidValue, "members must be objects with a value")
+		}
+	}
+	return ids, nil
+}
+
+// memberIDsFromFilter reads "value eq x" conditions joined by "or".
+func memberIDsFromFilter(expr filter.Expression) ([]string, error) {
+	switch e := expr.(type) {
+	case *filter.AttributeExpression:
+		if strings.EqualFold(e.AttributePath.AttributeName, "value") && strings.EqualFold(string(e.Operator), "eq") {
+			if s, ok := e.CompareValue.(string); ok {
+				return []string{s}, nil
+			}
+		}
+	case *filter.LogicalExpression:
+		if strings.EqualFold(string(e.Operator), "or") {
+			l, err := memberIDsFromFilter(e.Left)
+			if err != nil {
+				return nil, err
+			}
+			r, err := memberIDsFromFilter(e.Right)
+			return append(l, r...), err
+		}
+	}
+	return nil, badRequest(typeInvalidFilter, "members can be removed by filter only with value eq \"id\" conditions")
+}
+
+// seedFromFilter builds a new element from "sub eq value" conditions joined by "and".
+func seedFromFilter(attr *schema.Attribute, expr filter.Expression) (map[string]any, bool) {
+	seed := map[string]any{}
+	var walk func(filter.Expression) bool
+	walk = func(e filter.Expression) bool {
+		switch e := e.(type) {
+		case *filter.AttributeExpression:
+			sub := attr.Sub(e.AttributePath.AttributeName)
+			if sub == nil || !strings.EqualFold(string(e.Operator), "eq") {
+				return false
+			}
+			v, err := coerceSingle(sub, e.CompareValue)
+			if err != nil {
+				return false
+			}
+			seed[sub.Name] = v
+			return true
+		case *filter.LogicalExpression:
+			return strings.EqualFold(string(e.Operator), "and") && walk(e.Left) && walk(e.Right)
+		}
+		return false
+	}
+	return seed, walk(expr)
+}
+
+// enforcePrimary keeps at most one primary value: when one of the touched elements is primary,
+// every other element stops being primary (RFC 7643 §2.4).
+func enforcePrimary(list []any, touched []int) []any {
+	keep := -1
+	for _, i := range touched {
+		if m, ok := list[i].(map[string]any); ok && m["primary"] == true {
+			keep = i
+		}
+	}
+	if keep < 0 {
+		for i, e := range list {
+			if m, ok := e.(map[string]any); ok && m["primary"] == true {
+				keep = i
+			}
+		}
+	}
+	for i, e := range list {
+		if m, ok := e.(map[string]any); ok && i != keep && m["primary"] == true {
+			m["primary"] = false
+		}
+	}
+	return list
+}
+
+func asList(v any) []any {
+	switch x := v.(type) {
+	case nil:
+		return nil
+	case []any:
+		return x
+	}
+	return []any{v}
+}
+
+func indexOf(list []any, v any) int {
+	for i, e := range list {
+		if reflect.DeepEqual(e, v) {
+			return i
+		}
+	}
+	return -1
+}
+
+// removeMatching drops elements equal to v, or with the same "value" when v is an object with one.
+func removeMatching(list []any, v any) []any {
+	want, _ := v.(map[string]any)
+	out := list[:0]
+	for _, e := range list {
+		m, _ := e.(map[string]any)
+		if reflect.DeepEqual(e, v) || want != nil && m != nil && want["value"] != nil && reflect.DeepEqual(m["value"], want["value"]) {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func compact(list []any) []any {
+	out := list[:0]
+	for _, e := range list {
+		if m, ok := e.(map[string]any); ok && len(m) == 0 {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func setOrDelete(m map[string]any, key string, v any) {
+	switch x := v.(type) {
+	case nil:
+		delete(m, key)
+		return
+	case []any:
+		if len(x) == 0 {
+			delete(m, key)
+			return
+		}
+	case map[string]any:
+		if len(x) == 0 {
+			delete(m, key)
+			return
+		}
+	}
+	m[key] = v
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func without(list []string, s string) []string {
+	out := list[:0]
+	for _, x := range list {
+		if x != s {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// deepCopy copies a JSON-shaped map.
+func deepCopy(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	b, _ := json.Marshal(m)
+	var out map[string]any
+	_ = json.Unmarshal(b, &out)
+	return out
+}

@@ -1,0 +1,152 @@
+// Package tenant is the data plane's view of organizations: which are served, whether their
+// integration is enabled, and the hashes of the tokens that may call them. It is filled from the
+// manager's informer cache on every replica, so changes apply within seconds without restarts.
+package tenant
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/token"
+)
+
+// Authentication outcomes.
+var (
+	// ErrUnauthorized covers a missing token, a wrong one and an unknown organization alike, so
+	// the answer reveals nothing about which organizations exist.
+	ErrUnauthorized = errors.New("unauthorized")
+	// ErrDisabled: the token is right but the integration is switched off.
+	ErrDisabled = errors.New("provisioning is disabled for this organization")
+)
+
+// Credential is a token hash that may call an organization until NotAfter (zero: no end).
+type Credential struct {
+	SHA256   [sha256.Size]byte
+	NotAfter time.Time
+	// Current is false for the previous token during a rotation overlap.
+	Current bool
+}
+
+// Organization is one served organization.
+type Organization struct {
+	Name string
+	// Integration is the ScimIntegration serving it.
+	Integration types.NamespacedName
+	Enabled     bool
+	Credentials []Credential
+	// TokenSecret is the Secret holding the token; Generated says the operator owns it (and may
+	// annotate it), as opposed to a bring-your-own Secret it never changes.
+	TokenSecret types.NamespacedName
+	Generated   bool
+	// Retrievable is true while the plaintext token is still in the Secret.
+	Retrievable bool
+}
+
+// Caller is an authenticated request's organization and token.
+type Caller struct {
+	Organization *Organization
+	// Fingerprint names the token used (never the token itself).
+	Fingerprint string
+	Current     bool
+}
+
+// Registry maps organization slugs to what the data plane needs to serve them.
+type Registry struct {
+	mu     sync.RWMutex
+	byOrg  map[string]*Organization
+	orgOf  map[types.NamespacedName]string
+	now    func() time.Time
+	uses   chan Caller
+	listen atomic.Bool
+}
+
+// NewRegistry returns an empty registry. Successful authentications are reported on Uses (best
+// effort: when nobody reads, reports are dropped, never blocking a request).
+func NewRegistry() *Registry {
+	return &Registry{byOrg: map[string]*Organization{}, orgOf: map[types.NamespacedName]string{}, now: time.Now, uses: make(chan Caller, 256)}
+}
+
+// Uses delivers successful authentications, for acknowledging tokens and recording last use.
+func (r *Registry) Uses() <-chan Caller { return r.uses }
+
+// Set serves an organization for an integration, replacing what that integration had. An
+// organization already served by another integration keeps it.
+func (r *Registry) Set(org *Organization) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if old, ok := r.orgOf[org.Integration]; ok && old != org.Name {
+		delete(r.byOrg, old)
+	}
+	if holder, ok := r.byOrg[org.Name]; ok && holder.Integration != org.Integration {
+		return
+	}
+	r.byOrg[org.Name] = org
+	r.orgOf[org.Integration] = org.Name
+}
+
+// Remove stops serving what an integration served.
+func (r *Registry) Remove(integration types.NamespacedName) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if org, ok := r.orgOf[integration]; ok {
+		if holder := r.byOrg[org]; holder != nil && holder.Integration == integration {
+			delete(r.byOrg, org)
+		}
+		delete(r.orgOf, integration)
+	}
+}
+
+// MarkListening records that the HTTP server accepts connections.
+func (r *Registry) MarkListening(ok bool) { r.listen.Store(ok) }
+
+// Serving reports whether requests for an organization are answered by this data plane.
+func (r *Registry) Serving(org string) bool {
+	if !r.listen.Load() {
+		return false
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	_, ok := r.byOrg[org]
+	return ok
+}
+
+// Authenticate checks a presented bearer token for an organization, comparing SHA-256 hashes in
+// constant time.
+func (r *Registry) Authenticate(org, presented string) (*Caller, error) {
+	sum := sha256.Sum256([]byte(presented))
+	r.mu.RLock()
+	o := r.byOrg[org]
+	r.mu.RUnlock()
+	if o == nil || presented == "" {
+		// Compare anyway, so an unknown organization costs what a known one does.
+		subtle.ConstantTimeCompare(sum[:], make([]byte, sha256.Size))
+		return nil, ErrUnauthorized
+	}
+	now := r.now()
+	var match *Credential
+	for i := range o.Credentials {
+		c := &o.Credentials[i]
+		if subtle.ConstantTimeCompare(sum[:], c.SHA256[:]) == 1 && (c.NotAfter.IsZero() || now.Before(c.NotAfter)) {
+			match = c
+		}
+	}
+	if match == nil {
+		return nil, ErrUnauthorized
+	}
+	if !o.Enabled {
+		return nil, ErrDisabled
+	}
+	caller := &Caller{Organization: o, Fingerprint: token.Fingerprint(hex.EncodeToString(sum[:])), Current: match.Current}
+	select {
+	case r.uses <- *caller:
+	default:
+	}
+	return caller, nil
+}

@@ -1,0 +1,74 @@
+package tenant
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+)
+
+// lastUsedInterval bounds how often a token's last use is written to its Secret.
+const lastUsedInterval = time.Minute
+
+// UsageRecorder turns successful authentications into Secret annotations: the first request with
+// a still-retrievable token acknowledges it (the identity provider evidently has it, so the
+// controller removes the plaintext), and last use is recorded at most once a minute per token.
+// Bring-your-own Secrets are never written.
+type UsageRecorder struct {
+	Client   client.Client
+	Registry *Registry
+
+	mu      sync.Mutex
+	written map[string]time.Time
+}
+
+// NeedLeaderElection is false: each replica reports the requests it served.
+func (u *UsageRecorder) NeedLeaderElection() bool { return false }
+
+// Start drains the registry's use reports until ctx ends.
+func (u *UsageRecorder) Start(ctx context.Context) error {
+	u.written = map[string]time.Time{}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case c := <-u.Registry.Uses():
+			u.record(ctx, c)
+		}
+	}
+}
+
+func (u *UsageRecorder) record(ctx context.Context, c Caller) {
+	o := c.Organization
+	if !o.Generated {
+		return
+	}
+	now := time.Now().UTC()
+	acknowledge := o.Retrievable && c.Current
+	u.mu.Lock()
+	last := u.written[c.Fingerprint]
+	due := acknowledge || now.Sub(last) >= lastUsedInterval
+	if due {
+		u.written[c.Fingerprint] = now
+	}
+	u.mu.Unlock()
+	if !due {
+		return
+	}
+	annotations := map[string]any{v1alpha1.AnnotationTokenLastUsedAt: now.Format(time.RFC3339)}
+	if acknowledge {
+		annotations[v1alpha1.AnnotationTokenAcknowledged] = "first-authenticated-request"
+	}
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": annotations}})
+	secret := &corev1.Secret{}
+	secret.Namespace, secret.Name = o.TokenSecret.Namespace, o.TokenSecret.Name
+	if err := u.Client.Patch(ctx, secret, client.RawPatch("application/merge-patch+json", patch)); err != nil {
+		ctrl.Log.WithName("tenant").Error(err, "Recording token use", "organization", o.Name, "token", c.Fingerprint)
+	}
+}

@@ -73,10 +73,12 @@ func (l *localSetup) printGuide(integrations []v1alpha1.ScimIntegration) {
 			fmt.Fprintf(&b, "    Bearer token (shown once; the second command tells the operator it was copied):\n")
 			fmt.Fprintf(&b, "      %s -n %s get secret %s -o jsonpath='{.data.token}' | base64 -d; echo\n", kubectl, s.Namespace, t.SecretName)
 			fmt.Fprintf(&b, "      %s -n %s annotate secret %s %s=true\n", kubectl, s.Namespace, t.SecretName, v1alpha1.AnnotationTokenAcknowledged)
+			fmt.Fprintf(&b, "    (the first authenticated SCIM request acknowledges it too). Try:\n")
+			fmt.Fprintf(&b, "      curl -H \"Authorization: Bearer $TOKEN\" '%s/Users?filter=userName%%20eq%%20%%22nobody%%22'\n", s.Status.BaseURL)
 		} else if t != nil {
 			fmt.Fprintf(&b, "    Bearer token %s was already copied; raise spec.token.rotation for a new one.\n", t.Fingerprint)
 		}
 	}
-	fmt.Fprintf(&b, "\n    Wizard: http://127.0.0.1:8080/settings/enterprise/identity-setup (not served yet: the data plane and wizard are being built)\n\n")
+	fmt.Fprintf(&b, "\n    Wizard: http://127.0.0.1:8080/settings/enterprise/identity-setup (not served yet: the wizard is being built)\n\n")
 	_, _ = os.Stdout.WriteString(b.String())
 }

@@ -6,10 +6,13 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
+	"github.com/go-logr/logr"
 	"go.uber.org/zap/zapcore"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -23,8 +26,13 @@ import (
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
 	"github.com/z8z8/enterprise-identity-operator/controllers"
+	"github.com/z8z8/enterprise-identity-operator/internal/dataplane"
 	"github.com/z8z8/enterprise-identity-operator/internal/index"
 	"github.com/z8z8/enterprise-identity-operator/internal/localenv"
+	"github.com/z8z8/enterprise-identity-operator/internal/scim"
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
+	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
+	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
 )
 
 var (
@@ -47,6 +55,9 @@ type options struct {
 	dataPlaneServicePort int
 	ssoRecheck           time.Duration
 	ssoTimeout           time.Duration
+	bindAddress          string
+	sqlitePath           string
+	postgresURL          string
 	local                bool
 	localDir             string
 	crdDir               string
@@ -58,6 +69,10 @@ func main() {
 	flag.StringVar(&o.metricsAddr, "metrics-bind-address", ":8082", "Address of the Prometheus metrics endpoint (/metrics); 0 disables it.")
 	flag.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
 	flag.BoolVar(&o.leaderElect, "leader-elect", false, "Elect a leader so only one replica runs the controllers.")
+	flag.StringVar(&o.bindAddress, "bind-address", "127.0.0.1:8080", "Address of the data plane: SCIM, admin API and wizard. Use :8080 in a cluster.")
+	flag.StringVar(&o.sqlitePath, "sqlite-path", "identity.db", "SQLite database file of the embedded store (with --local: <local-dir>/identity.db).")
+	flag.StringVar(&o.postgresURL, "postgres-url", os.Getenv("EIO_POSTGRES_URL"),
+		"PostgreSQL connection URL; when set, the store is PostgreSQL instead of SQLite (default from $EIO_POSTGRES_URL).")
 	flag.StringVar(&o.externalURL, "external-url", "http://127.0.0.1:8080",
 		"URL the identity providers reach the data plane at when a ScimIntegration asks for no Ingress.")
 	flag.StringVar(&o.dataPlaneService, "data-plane-service", "enterprise-identity-operator.enterprise-identity-system.svc.cluster.local",
@@ -101,6 +116,15 @@ func run(ctx context.Context, o options) error {
 	if err := index.Setup(ctx, mgr); err != nil {
 		return fmt.Errorf("registering field indexes: %w", err)
 	}
+	st, err := openStore(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = st.Close() }()
+	registry := tenant.NewRegistry()
+	if err := setupDataPlane(mgr, o, st, registry); err != nil {
+		return err
+	}
 	if err := (&controllers.EnterpriseIdentityReconciler{
 		Client:          mgr.GetClient(),
 		Recorder:        mgr.GetEventRecorder("enterpriseidentity-controller"),
@@ -117,6 +141,8 @@ func run(ctx context.Context, o options) error {
 		ExternalURL:          o.externalURL,
 		DataPlaneService:     o.dataPlaneService,
 		DataPlaneServicePort: int32(o.dataPlaneServicePort), //nolint:gosec // a port number
+		DataPlane:            registry,
+		Data:                 st,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the ScimIntegration controller: %w", err)
 	}
@@ -133,6 +159,33 @@ func run(ctx context.Context, o options) error {
 	}
 	setupLog.Info("Starting manager")
 	return mgr.Start(ctx)
+}
+
+// openStore opens PostgreSQL when a URL is given, else the embedded SQLite database.
+func openStore(ctx context.Context, o options) (store.Store, error) {
+	if o.postgresURL != "" {
+		setupLog.Info("Opening the PostgreSQL store")
+		return sqlstore.OpenPostgres(ctx, o.postgresURL)
+	}
+	path := o.sqlitePath
+	if o.local {
+		path = filepath.Join(o.localDir, "identity.db")
+	}
+	setupLog.Info("Opening the SQLite store", "path", path)
+	return sqlstore.OpenSQLite(ctx, path)
+}
+
+// setupDataPlane adds what every replica runs: the tenant registry fed from the cache, the
+// recorder of token use, and the HTTP server.
+func setupDataPlane(mgr ctrl.Manager, o options, st store.Store, registry *tenant.Registry) error {
+	if err := (&tenant.Source{Client: mgr.GetClient(), Registry: registry}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the tenant registry: %w", err)
+	}
+	if err := mgr.Add(&tenant.UsageRecorder{Client: mgr.GetClient(), Registry: registry}); err != nil {
+		return err
+	}
+	scimServer := &scim.Server{Store: st, Tenants: registry, Log: slog.New(logr.ToSlogHandler(ctrl.Log.WithName("scim")))}
+	return mgr.Add(&dataplane.Server{Address: o.bindAddress, Handler: scimServer.Handler(), Registry: registry})
 }
 
 // restConfig is the in-cluster or kubeconfig configuration, or with --local a control plane of

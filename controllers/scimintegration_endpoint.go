@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -54,6 +55,10 @@ func (r *ScimIntegrationReconciler) reconcileEndpoint(ctx context.Context, s *sc
 	default:
 		s.setCondition(v1alpha1.ConditionEndpointReady, false, ReasonNotServing,
 			"The SCIM data plane is not serving this organization yet")
+		if r.DataPlane != nil {
+			// The data plane picks the organization up from the cache within moments; look again.
+			s.requeue.in(2 * time.Second)
+		}
 	}
 	return nil
 }

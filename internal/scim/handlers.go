@@ -147,7 +147,7 @@ func (h *resourceHandler) create(w http.ResponseWriter, r *http.Request, c *tena
 		h.fail(w, err)
 		return
 	}
-	now := time.Now().UTC()
+	now := time.Now().UTC().Truncate(time.Microsecond) // the stores keep microseconds
 	res := &store.Resource{Org: c.Organization.Name, Kind: h.kind, ID: newID(), Created: now, Modified: now, Version: 1}
 	if err := h.fill(res, doc); err != nil {
 		h.fail(w, err)

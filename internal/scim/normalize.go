@@ -16,6 +16,7 @@ var (
 	// Unquoted string values (Entra's documentation, Microsoft's reference tests):
 	// externalId eq jyoung  →  externalId eq "jyoung"
 	unquotedValue = regexp.MustCompile(`(?i)(\s(?:eq|ne|co|sw|ew|gt|ge|lt|le)\s+)([^\s"()\[\]]+)`)
+	orSplit       = regexp.MustCompile(`(?i)\s+or\s+`)
 	literal       = regexp.MustCompile(`^(?i:true|false|null|-?\d+(\.\d+)?([eE][-+]?\d+)?)$`)
 )
 
@@ -31,9 +32,29 @@ func parseFilter(raw string) (filter.Expression, error) {
 
 func normalizeFilter(raw string) string {
 	text := strings.TrimSpace(raw)
-	text = entraValuePath.ReplaceAllString(text, `$1[($2) and $3 $4 $5]`)
-	text = entraValuePathPresent.ReplaceAllString(text, `$1[($2) and $3 pr]`)
+	text = entraValuePath.ReplaceAllStringFunc(text, func(m string) string {
+		g := entraValuePath.FindStringSubmatch(m)
+		return distribute(g[1], g[2], g[3]+" "+g[4]+" "+g[5])
+	})
+	text = entraValuePathPresent.ReplaceAllStringFunc(text, func(m string) string {
+		g := entraValuePathPresent.FindStringSubmatch(m)
+		return distribute(g[1], g[2], g[3]+" pr")
+	})
 	return quoteBareValues(text)
+}
+
+// distribute writes attr[inner and cond]. The filter parser accepts no parentheses inside
+// brackets, so an "or" inside is distributed: attr[a and cond] or attr[b and cond].
+func distribute(attr, inner, cond string) string {
+	alternatives := orSplit.Split(inner, -1)
+	parts := make([]string, len(alternatives))
+	for i, a := range alternatives {
+		parts[i] = attr + "[" + strings.TrimSpace(a) + " and " + cond + "]"
+	}
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return "(" + strings.Join(parts, " or ") + ")"
 }
 
 // quoteBareValues quotes comparison values that are neither quoted nor JSON literals, outside

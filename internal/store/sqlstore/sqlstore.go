@@ -135,7 +135,7 @@ func (s *Store) Update(ctx context.Context, org string, kind store.Kind, id stri
 		}
 		next.Org, next.Kind, next.ID, next.Created = org, kind, id, current.Created
 		next.Version = current.Version + 1
-		next.Modified = time.Now().UTC()
+		next.Modified = time.Now().UTC().Truncate(time.Microsecond)
 		if _, err := tx.ExecContext(ctx, s.q(`UPDATE `+table(kind)+` SET name = ?, name_lower = ?, external_id = ?, display_name = ?,
 			email_lower = ?, active = ?, doc = `+s.d.doc()+`, modified_us = ?, version = ? WHERE org = ? AND id = ?`),
 			next.Name, strings.ToLower(next.Name), nullString(next.ExternalID), nullString(next.DisplayName), nullString(strings.ToLower(next.Email)),

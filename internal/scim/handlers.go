@@ -192,7 +192,7 @@ func (h *resourceHandler) replace(w http.ResponseWriter, r *http.Request, c *ten
 			change := &store.Change{Resource: &next}
 			if h.kind == store.KindGroup {
 				change.Members = &store.MemberChange{Replace: true, Add: members}
-			} else if bytes.Equal(next.Doc, current.Doc) {
+			} else if sameDocument(next.Doc, current.Doc) {
 				return nil, nil
 			}
 			return change, nil
@@ -230,11 +230,16 @@ func (h *resourceHandler) patch(w http.ResponseWriter, r *http.Request, c *tenan
 			if err != nil {
 				return nil, err
 			}
+			before, err := json.Marshal(doc)
+			if err != nil {
+				return nil, err
+			}
 			updated := *current
 			if err := h.fill(&updated, next); err != nil {
 				return nil, err
 			}
-			if bytes.Equal(updated.Doc, current.Doc) && members == nil {
+			// Compared re-encoded: PostgreSQL returns jsonb in its own spelling.
+			if bytes.Equal(updated.Doc, before) && members == nil {
 				return nil, nil // nothing changed: no new version, lastModified kept
 			}
 			return &store.Change{Resource: &updated, Members: members}, nil
@@ -374,6 +379,17 @@ func parseETag(s string) (int64, bool) {
 	s = strings.Trim(s, `"`)
 	v, err := strconv.ParseInt(s, 10, 64)
 	return v, err == nil && v > 0
+}
+
+// sameDocument compares two JSON documents by content.
+func sameDocument(a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	ea, _ := json.Marshal(x)
+	eb, _ := json.Marshal(y)
+	return bytes.Equal(ea, eb)
 }
 
 // newID is an opaque random UUID (version 4).

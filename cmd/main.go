@@ -6,33 +6,25 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
 
-	"github.com/go-logr/logr"
 	"go.uber.org/zap/zapcore"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
-	"github.com/z8z8/enterprise-identity-operator/controllers"
-	"github.com/z8z8/enterprise-identity-operator/internal/dataplane"
-	"github.com/z8z8/enterprise-identity-operator/internal/index"
 	"github.com/z8z8/enterprise-identity-operator/internal/localenv"
-	"github.com/z8z8/enterprise-identity-operator/internal/scim"
+	"github.com/z8z8/enterprise-identity-operator/internal/operator"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
-	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
 )
 
 var (
@@ -113,38 +105,20 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
 	}
-	if err := index.Setup(ctx, mgr); err != nil {
-		return fmt.Errorf("registering field indexes: %w", err)
-	}
 	st, err := openStore(ctx, o)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = st.Close() }()
-	registry := tenant.NewRegistry()
-	if err := setupDataPlane(mgr, o, st, registry); err != nil {
-		return err
-	}
-	if err := (&controllers.EnterpriseIdentityReconciler{
-		Client:          mgr.GetClient(),
-		Recorder:        mgr.GetEventRecorder("enterpriseidentity-controller"),
-		Clock:           clock.RealClock{},
-		HTTPClient:      &http.Client{Timeout: o.ssoTimeout},
-		RecheckInterval: o.ssoRecheck,
-	}).SetupWithManager(mgr); err != nil {
-		return fmt.Errorf("setting up the EnterpriseIdentity controller: %w", err)
-	}
-	if err := (&controllers.ScimIntegrationReconciler{
-		Client:               mgr.GetClient(),
-		Recorder:             mgr.GetEventRecorder("scimintegration-controller"),
-		Clock:                clock.RealClock{},
+	if err := operator.Add(ctx, mgr, st, operator.Options{
+		BindAddress:          o.bindAddress,
 		ExternalURL:          o.externalURL,
 		DataPlaneService:     o.dataPlaneService,
 		DataPlaneServicePort: int32(o.dataPlaneServicePort), //nolint:gosec // a port number
-		DataPlane:            registry,
-		Data:                 st,
-	}).SetupWithManager(mgr); err != nil {
-		return fmt.Errorf("setting up the ScimIntegration controller: %w", err)
+		SSORecheckInterval:   o.ssoRecheck,
+		SSOTimeout:           o.ssoTimeout,
+	}); err != nil {
+		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err
@@ -173,19 +147,6 @@ func openStore(ctx context.Context, o options) (store.Store, error) {
 	}
 	setupLog.Info("Opening the SQLite store", "path", path)
 	return sqlstore.OpenSQLite(ctx, path)
-}
-
-// setupDataPlane adds what every replica runs: the tenant registry fed from the cache, the
-// recorder of token use, and the HTTP server.
-func setupDataPlane(mgr ctrl.Manager, o options, st store.Store, registry *tenant.Registry) error {
-	if err := (&tenant.Source{Client: mgr.GetClient(), Registry: registry}).SetupWithManager(mgr); err != nil {
-		return fmt.Errorf("setting up the tenant registry: %w", err)
-	}
-	if err := mgr.Add(&tenant.UsageRecorder{Client: mgr.GetClient(), Registry: registry}); err != nil {
-		return err
-	}
-	scimServer := &scim.Server{Store: st, Tenants: registry, Log: slog.New(logr.ToSlogHandler(ctrl.Log.WithName("scim")))}
-	return mgr.Add(&dataplane.Server{Address: o.bindAddress, Handler: scimServer.Handler(), Registry: registry})
 }
 
 // restConfig is the in-cluster or kubeconfig configuration, or with --local a control plane of

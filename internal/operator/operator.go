@@ -1,0 +1,75 @@
+// Package operator assembles the manager: field indexes, the controllers (leader only), and the
+// data plane every replica runs (tenant registry, token-use recorder, HTTP server). cmd/main.go
+// and the end-to-end tests both build the system through Add, so the tests run what ships.
+package operator
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/z8z8/enterprise-identity-operator/controllers"
+	"github.com/z8z8/enterprise-identity-operator/internal/dataplane"
+	"github.com/z8z8/enterprise-identity-operator/internal/index"
+	"github.com/z8z8/enterprise-identity-operator/internal/scim"
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
+	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
+)
+
+// Options configure the operator's parts.
+type Options struct {
+	// BindAddress is where the data plane listens.
+	BindAddress string
+	// ExternalURL is the base of status.baseURL when a ScimIntegration asks for no Ingress.
+	ExternalURL          string
+	DataPlaneService     string
+	DataPlaneServicePort int32
+	SSORecheckInterval   time.Duration
+	SSOTimeout           time.Duration
+}
+
+// Add registers everything on mgr, serving SCIM from st.
+func Add(ctx context.Context, mgr ctrl.Manager, st store.Store, o Options) error {
+	if err := index.Setup(ctx, mgr); err != nil {
+		return fmt.Errorf("registering field indexes: %w", err)
+	}
+	registry := tenant.NewRegistry()
+	if err := (&tenant.Source{Client: mgr.GetClient(), Registry: registry}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the tenant registry: %w", err)
+	}
+	if err := mgr.Add(&tenant.UsageRecorder{Client: mgr.GetClient(), Registry: registry}); err != nil {
+		return err
+	}
+	scimServer := &scim.Server{Store: st, Tenants: registry, Log: slog.New(logr.ToSlogHandler(ctrl.Log.WithName("scim")))}
+	if err := mgr.Add(&dataplane.Server{Address: o.BindAddress, Handler: scimServer.Handler(), Registry: registry}); err != nil {
+		return err
+	}
+	if err := (&controllers.EnterpriseIdentityReconciler{
+		Client:          mgr.GetClient(),
+		Recorder:        mgr.GetEventRecorder("enterpriseidentity-controller"),
+		Clock:           clock.RealClock{},
+		HTTPClient:      &http.Client{Timeout: o.SSOTimeout},
+		RecheckInterval: o.SSORecheckInterval,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the EnterpriseIdentity controller: %w", err)
+	}
+	if err := (&controllers.ScimIntegrationReconciler{
+		Client:               mgr.GetClient(),
+		Recorder:             mgr.GetEventRecorder("scimintegration-controller"),
+		Clock:                clock.RealClock{},
+		ExternalURL:          o.ExternalURL,
+		DataPlaneService:     o.DataPlaneService,
+		DataPlaneServicePort: o.DataPlaneServicePort,
+		DataPlane:            registry,
+		Data:                 st,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the ScimIntegration controller: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,200 @@
+// Package e2e runs the whole operator as the binary assembles it — controllers, tenant registry,
+// SCIM server and SQLite store — against a real kube-apiserver, drives it the way a platform team
+// and an identity provider do (kubectl apply, then SCIM over HTTP), and watches the results.
+package e2e
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+	"github.com/z8z8/enterprise-identity-operator/internal/operator"
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
+	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
+)
+
+func TestSampleOrganizationProvisionedOverHTTP(t *testing.T) {
+	g := NewWithT(t)
+	g.SetDefaultEventuallyTimeout(30 * time.Second)
+	g.SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		t.Fatal("KUBEBUILDER_ASSETS is not set: run through make test, which builds the control plane")
+	}
+	logf.SetLogger(zap.New(zap.WriteTo(io.Discard)))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	env := &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join("..", "..", "config", "crd", "bases")}, ErrorIfCRDPathMissing: true}
+	cfg, err := env.Start()
+	g.Expect(err).NotTo(HaveOccurred())
+	defer func() { _ = env.Stop() }()
+
+	scheme := runtime.NewScheme()
+	g.Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
+	g.Expect(v1alpha1.AddToScheme(scheme)).To(Succeed())
+	k8s, err := client.New(cfg, client.Options{Scheme: scheme})
+	g.Expect(err).NotTo(HaveOccurred())
+
+	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "identity.db"))
+	g.Expect(err).NotTo(HaveOccurred())
+	defer func() { _ = st.Close() }()
+
+	addr := freeAddress(t)
+	baseURL := "http://" + addr
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0"})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(operator.Add(ctx, mgr, st, operator.Options{
+		BindAddress: addr, ExternalURL: baseURL, DataPlaneService: "eio.system.svc", DataPlaneServicePort: 8080,
+		SSORecheckInterval: time.Hour, SSOTimeout: 5 * time.Second,
+	})).To(Succeed())
+	go func() { _ = mgr.Start(ctx) }()
+
+	By := func(s string) { t.Log(s) }
+
+	By("a platform team applies the samples with kubectl")
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	g.Expect(os.WriteFile(kubeconfig, env.KubeConfig, 0o600)).To(Succeed())
+	out, err := exec.CommandContext(ctx, filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"), "--kubeconfig", kubeconfig,
+		"apply", "-k", filepath.Join("..", "..", "config", "samples")).CombinedOutput()
+	g.Expect(err).NotTo(HaveOccurred(), string(out))
+
+	scim := &v1alpha1.ScimIntegration{}
+	key := types.NamespacedName{Namespace: "acme", Name: "acme"}
+	condition := func(typ string) func() string {
+		return func() string {
+			if err := k8s.Get(ctx, key, scim); err != nil {
+				return err.Error()
+			}
+			c := meta.FindStatusCondition(scim.Status.Conditions, typ)
+			if c == nil {
+				return "absent"
+			}
+			return string(c.Status) + "/" + c.Reason
+		}
+	}
+
+	By("the operator issues a token and the data plane serves the organization")
+	g.Eventually(condition(v1alpha1.ConditionEndpointReady)).Should(Equal("True/Serving"))
+	g.Eventually(condition(v1alpha1.ConditionReady)).Should(Equal("True/Ready"))
+	g.Expect(scim.Status.BaseURL).To(Equal(baseURL + "/scim/v2/acme"))
+	g.Expect(scim.Status.Token.Retrievable).To(BeTrue())
+
+	By("the admin reads the token once from the Secret")
+	secret := &corev1.Secret{}
+	secretKey := types.NamespacedName{Namespace: "acme", Name: scim.Status.Token.SecretName}
+	g.Expect(k8s.Get(ctx, secretKey, secret)).To(Succeed())
+	tok := string(secret.Data["token"])
+	g.Expect(tok).To(HavePrefix("eio_scim_"))
+
+	By("the identity provider tests the connection and provisions a user over HTTP")
+	status, body := call(t, "GET", scim.Status.BaseURL+"/Users?filter=userName+eq+%22nobody%22", tok, "")
+	g.Expect(status).To(Equal(http.StatusOK), body)
+	g.Expect(body).To(ContainSubstring(`"totalResults":0`))
+	status, body = call(t, "POST", scim.Status.BaseURL+"/Users", tok,
+		`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ada@acme.example","active":true}`)
+	g.Expect(status).To(Equal(http.StatusCreated), body)
+
+	By("the first authenticated request acknowledged the token: the plaintext is gone, the hash stays")
+	g.Eventually(func() bool {
+		_ = k8s.Get(ctx, secretKey, secret)
+		_, has := secret.Data["token"]
+		return has
+	}).Should(BeFalse())
+	g.Expect(secret.Data["sha256"]).NotTo(BeEmpty())
+	g.Eventually(func() *metav1.Time {
+		_ = k8s.Get(ctx, key, scim)
+		return scim.Status.Token.LastUsedAt
+	}).ShouldNot(BeNil())
+	g.Expect(scim.Status.Token.Retrievable).To(BeFalse())
+
+	By("another organization's token, or none, gets 401")
+	status, _ = call(t, "GET", scim.Status.BaseURL+"/Users", "eio_scim_not-the-token", "")
+	g.Expect(status).To(Equal(http.StatusUnauthorized))
+
+	By("a rotation issues a new token while the old one keeps working during the overlap")
+	g.Expect(patchSpec(ctx, k8s, key, `{"spec":{"token":{"rotation":1}}}`)).To(Succeed())
+	var newToken string
+	g.Eventually(func() string {
+		_ = k8s.Get(ctx, secretKey, secret)
+		newToken = string(secret.Data["token"])
+		return newToken
+	}).ShouldNot(BeEmpty())
+	g.Eventually(func() int { s, _ := call(t, "GET", scim.Status.BaseURL+"/Users", newToken, ""); return s }).Should(Equal(http.StatusOK))
+	status, _ = call(t, "GET", scim.Status.BaseURL+"/Users", tok, "")
+	g.Expect(status).To(Equal(http.StatusOK))
+
+	By("disabling the integration answers 403 within seconds")
+	g.Expect(patchSpec(ctx, k8s, key, `{"spec":{"enabled":false}}`)).To(Succeed())
+	g.Eventually(func() int { s, _ := call(t, "GET", scim.Status.BaseURL+"/Users", newToken, ""); return s }).Should(Equal(http.StatusForbidden))
+	g.Eventually(condition(v1alpha1.ConditionReady)).Should(Equal("False/Disabled"))
+
+	By("deleting the integration with deletionPolicy Delete removes the organization's SCIM data")
+	g.Expect(patchSpec(ctx, k8s, key, `{"spec":{"deletionPolicy":"Delete"}}`)).To(Succeed())
+	g.Eventually(func() v1alpha1.DeletionPolicy { _ = k8s.Get(ctx, key, scim); return scim.Spec.DeletionPolicy }).Should(Equal(v1alpha1.DeletionPolicyDelete))
+	g.Expect(k8s.Delete(ctx, scim)).To(Succeed())
+	g.Eventually(func() int {
+		page, err := st.List(ctx, "acme", store.KindUser, store.Query{Count: 0})
+		if err != nil {
+			return -1
+		}
+		return page.Total
+	}).Should(Equal(0))
+	g.Eventually(func() int { s, _ := call(t, "GET", baseURL+"/scim/v2/acme/Users", newToken, ""); return s }).Should(Equal(http.StatusUnauthorized))
+}
+
+func patchSpec(ctx context.Context, c client.Client, key types.NamespacedName, patch string) error {
+	obj := &v1alpha1.ScimIntegration{}
+	obj.Namespace, obj.Name = key.Namespace, key.Name
+	return c.Patch(ctx, obj, client.RawPatch(types.MergePatchType, []byte(patch)))
+}
+
+func call(t *testing.T, method, url, token, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/scim+json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func freeAddress(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = l.Close() }()
+	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+}

@@ -162,10 +162,10 @@ func (r *ScimIntegrationReconciler) integrationsOfSameIdentity(ctx context.Conte
 	return r.listRequests(ctx, scim.Namespace, index.IdentityRef, scim.Spec.IdentityRef.Name, scim)
 }
 
-func (r *ScimIntegrationReconciler) listRequests(ctx context.Context, namespace, index, value string, except client.Object) []reconcile.Request {
+func (r *ScimIntegrationReconciler) listRequests(ctx context.Context, namespace, field, value string, except client.Object) []reconcile.Request {
 	list := &v1alpha1.ScimIntegrationList{}
-	if err := r.List(ctx, list, client.InNamespace(namespace), client.MatchingFields{index: value}); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "Listing ScimIntegrations", "index", index)
+	if err := r.List(ctx, list, client.InNamespace(namespace), client.MatchingFields{field: value}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing ScimIntegrations", "index", field)
 		return nil
 	}
 	requests := make([]reconcile.Request, 0, len(list.Items))

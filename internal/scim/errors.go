@@ -47,10 +47,6 @@ func badRequest(scimType, format string, args ...any) *Error {
 	return &Error{Status: http.StatusBadRequest, ScimType: scimType, Detail: fmt.Sprintf(format, args...)}
 }
 
-func notFound(kind store.Kind, id string) *Error {
-	return &Error{Status: http.StatusNotFound, Detail: fmt.Sprintf("%s %s not found", kind, id)}
-}
-
 // toError maps any error to the SCIM error the client sees: domain errors to their statuses,
 // everything else to a 500 without internals (the cause is logged).
 func toError(err error, log *slog.Logger) *Error {

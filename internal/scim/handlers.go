@@ -299,11 +299,8 @@ func (h *resourceHandler) location(r *http.Request, id string) string {
 
 // respond writes one resource, honouring attributes/excludedAttributes.
 func (h *resourceHandler) respond(w http.ResponseWriter, r *http.Request, c *tenant.Caller, status int, res *store.Resource) {
-	proj, err := parseProjection(h.rt, queryGetter(r.URL.Query())("attributes"), queryGetter(r.URL.Query())("excludedAttributes"))
-	if err != nil {
-		h.fail(w, err)
-		return
-	}
+	get := queryGetter(r.URL.Query())
+	proj := parseProjection(h.rt, get("attributes"), get("excludedAttributes"))
 	out, err := h.renderAll(r, c, []*store.Resource{res}, proj)
 	if err != nil {
 		h.fail(w, err)

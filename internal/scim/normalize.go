@@ -11,7 +11,8 @@ import (
 // here, in one place, before parsing (see docs/decisions/0004-scim-protocol-layer.md).
 var (
 	// Entra ID: emails[type eq "work"].value eq "x"  →  emails[type eq "work" and value eq "x"]
-	entraValuePath        = regexp.MustCompile(`(?i)([A-Za-z][\w:.\-]*)\[([^\]]*)\]\.([A-Za-z$][\w$]*)\s+(eq|ne|co|sw|ew|gt|ge|lt|le)\s+("(?:[^"\\]|\\.)*"|[^\s()\[\]]+)`)
+	entraValuePath = regexp.MustCompile(`(?i)([A-Za-z][\w:.\-]*)\[([^\]]*)\]\.([A-Za-z$][\w$]*)\s+` +
+		`(eq|ne|co|sw|ew|gt|ge|lt|le)\s+("(?:[^"\\]|\\.)*"|[^\s()\[\]]+)`)
 	entraValuePathPresent = regexp.MustCompile(`(?i)([A-Za-z][\w:.\-]*)\[([^\]]*)\]\.([A-Za-z$][\w$]*)\s+pr\b`)
 	// Unquoted string values (Entra's documentation, Microsoft's reference tests):
 	// externalId eq jyoung  →  externalId eq "jyoung"

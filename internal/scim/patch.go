@@ -116,37 +116,88 @@ func applyPatch(rt *schema.ResourceType, kind store.Kind, doc map[string]any, op
 
 func (p *patcher) apply(op, path string, value any, explicit bool) error {
 	if path == "" {
-		if op == "remove" {
-			return badRequest(typeNoTarget, "remove needs a path")
-		}
-		obj, ok := value.(map[string]any)
-		if !ok {
-			return badRequest(typeInvalidValue, "%s without a path needs an object value", op)
-		}
-		// Pathless add/replace: each key is a path, possibly dotted ("name.givenName") or
-		// URN-qualified; an extension URN key holds an object of its attributes.
-		for k, v := range obj {
-			if ext := p.rt.Extension(k); ext != nil {
-				if sub, ok := v.(map[string]any); ok {
-					for sk, sv := range sub {
-						if err := p.apply(op, ext.ID+":"+sk, sv, false); err != nil {
-							return err
-						}
-					}
-					continue
-				}
-			}
-			if err := p.apply(op, k, v, false); err != nil {
-				return err
-			}
+		return p.applyPathless(op, value)
+	}
+	t, err := p.resolvePath(path)
+	if err != nil || t == nil {
+		return err
+	}
+	attr := t.resolved.Attr
+	if !writable(attr) {
+		if explicit && attr.Mutability != schema.WriteOnly {
+			return &Error{Status: 400, ScimType: typeMutability, Detail: attr.Name + " is read-only"}
 		}
 		return nil
 	}
+	if p.kind == store.KindGroup && attr.Name == "members" {
+		return p.applyMembers(op, t.filter, value)
+	}
+	if op == "remove" && attr.Required && t.filter == nil && t.sub == nil {
+		return &Error{Status: 400, ScimType: typeMutability, Detail: attr.Name + " is required and cannot be removed"}
+	}
+	container := p.container(t.resolved.Extension, op != "remove")
+	if container == nil {
+		return nil
+	}
+	defer p.dropEmptyExtension(t.resolved.Extension)
+	switch {
+	case t.filter != nil && op == "remove":
+		return p.removeFiltered(container, attr, t.sub, t.filter)
+	case t.filter != nil:
+		return p.applyFiltered(container, attr, t.sub, t.filter, op, value)
+	case t.sub != nil:
+		return p.applySub(container, attr, t.sub, op, value)
+	}
+	return p.applyAttribute(container, attr, op, value)
+}
 
+// writable says whether PATCH may change an attribute (passwords are accepted and dropped).
+func writable(attr *schema.Attribute) bool {
+	return attr.Name != "id" && attr.Name != "meta" && attr.Mutability != schema.ReadOnly && attr.Mutability != schema.WriteOnly
+}
+
+// applyPathless handles add/replace without a path: each key of the object value is a path,
+// possibly dotted ("name.givenName") or URN-qualified; an extension URN key holds an object of
+// its attributes.
+func (p *patcher) applyPathless(op string, value any) error {
+	if op == "remove" {
+		return badRequest(typeNoTarget, "remove needs a path")
+	}
+	obj, ok := value.(map[string]any)
+	if !ok {
+		return badRequest(typeInvalidValue, "%s without a path needs an object value", op)
+	}
+	for k, v := range obj {
+		if ext := p.rt.Extension(k); ext != nil {
+			if sub, ok := v.(map[string]any); ok {
+				for sk, sv := range sub {
+					if err := p.apply(op, ext.ID+":"+sk, sv, false); err != nil {
+						return err
+					}
+				}
+				continue
+			}
+		}
+		if err := p.apply(op, k, v, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// target is a resolved PATCH path: the attribute, an optional value filter and sub-attribute.
+type target struct {
+	resolved schema.Resolved
+	filter   filter.Expression
+	sub      *schema.Attribute
+}
+
+// resolvePath parses a PATCH path. Unknown attributes resolve to nil (ignored, as in POST and PUT).
+func (p *patcher) resolvePath(path string) (*target, error) {
 	urn, rest := p.rt.SplitURN(path)
 	parsed, err := filter.ParsePath([]byte(rest))
 	if err != nil {
-		return badRequest(typeInvalidPath, "invalid path %q", path)
+		return nil, badRequest(typeInvalidPath, "invalid path %q", path)
 	}
 	sub := ""
 	if parsed.AttributePath.SubAttribute != nil {
@@ -157,39 +208,15 @@ func (p *patcher) apply(op, path string, value any, explicit bool) error {
 	}
 	r, ok := p.rt.Resolve(urn, parsed.AttributePath.AttributeName, "")
 	if !ok {
-		return nil // unknown attributes are ignored, as in POST and PUT
+		return nil, nil
 	}
-	attr := r.Attr
-	var subAttr *schema.Attribute
+	t := &target{resolved: r, filter: parsed.ValueExpression}
 	if sub != "" {
-		if subAttr = attr.Sub(sub); subAttr == nil {
-			return nil
+		if t.sub = r.Attr.Sub(sub); t.sub == nil {
+			return nil, nil
 		}
 	}
-	if attr.Name == "id" || attr.Name == "meta" || attr.Mutability == schema.ReadOnly || attr.Mutability == schema.WriteOnly {
-		if explicit && attr.Mutability != schema.WriteOnly {
-			return &Error{Status: 400, ScimType: typeMutability, Detail: attr.Name + " is read-only"}
-		}
-		return nil
-	}
-	if p.kind == store.KindGroup && attr.Name == "members" {
-		return p.applyMembers(op, parsed.ValueExpression, value)
-	}
-	if op == "remove" && attr.Required && parsed.ValueExpression == nil && sub == "" {
-		return &Error{Status: 400, ScimType: typeMutability, Detail: attr.Name + " is required and cannot be removed"}
-	}
-	container := p.container(r.Extension, op != "remove")
-	if container == nil {
-		return nil
-	}
-	defer p.dropEmptyExtension(r.Extension)
-	if parsed.ValueExpression != nil {
-		return p.applyFiltered(container, attr, subAttr, parsed.ValueExpression, op, value)
-	}
-	if subAttr != nil {
-		return p.applySub(container, attr, subAttr, op, value)
-	}
-	return p.applyAttribute(container, attr, op, value)
+	return t, nil
 }
 
 // container is the object holding the attribute: the document or an extension object.
@@ -306,52 +333,66 @@ func (p *patcher) applySub(c map[string]any, attr, sub *schema.Attribute, op str
 	return nil
 }
 
-// applyFiltered handles "attr[filter]" and "attr[filter].sub".
-func (p *patcher) applyFiltered(c map[string]any, attr, sub *schema.Attribute, expr filter.Expression, op string, value any) error {
+// filtered is attr's values as a list (a single complex value is a list of one), the indexes
+// of those matching expr, and how to store the list back.
+func (p *patcher) filtered(c map[string]any, attr *schema.Attribute, expr filter.Expression) (list []any, matched []int, save func([]any), err error) {
 	if attr.Type != schema.TypeComplex {
-		return badRequest(typeInvalidPath, "%s has no sub-attributes to filter on", attr.Name)
+		return nil, nil, nil, badRequest(typeInvalidPath, "%s has no sub-attributes to filter on", attr.Name)
 	}
-	var list []any
 	if attr.MultiValued {
 		list, _ = c[attr.Name].([]any)
 	} else if obj, ok := c[attr.Name].(map[string]any); ok {
 		list = []any{obj}
 	}
-	var matched []int
 	for i, e := range list {
 		m, _ := e.(map[string]any)
 		ok, err := matches(attr, m, expr)
 		if err != nil {
-			return err
+			return nil, nil, nil, err
 		}
 		if ok {
 			matched = append(matched, i)
 		}
 	}
-	save := func(l []any) {
-		if attr.MultiValued {
-			setOrDelete(c, attr.Name, compact(l))
-		} else if len(compact(l)) == 0 {
+	save = func(l []any) {
+		l = compact(l)
+		switch {
+		case attr.MultiValued:
+			setOrDelete(c, attr.Name, l)
+		case len(l) == 0:
 			delete(c, attr.Name)
-		} else {
+		default:
 			c[attr.Name] = l[0]
 		}
 	}
-	switch {
-	case op == "remove" && sub == nil:
+	return list, matched, save, nil
+}
+
+// removeFiltered handles remove of "attr[filter]" (matching values) and "attr[filter].sub".
+func (p *patcher) removeFiltered(c map[string]any, attr, sub *schema.Attribute, expr filter.Expression) error {
+	list, matched, save, err := p.filtered(c, attr, expr)
+	if err != nil {
+		return err
+	}
+	if sub == nil {
 		for i := len(matched) - 1; i >= 0; i-- {
 			list = append(list[:matched[i]], list[matched[i]+1:]...)
 		}
-		save(list)
-		return nil
-	case op == "remove":
+	} else {
 		for _, i := range matched {
 			delete(list[i].(map[string]any), sub.Name)
 		}
-		save(list)
-		return nil
 	}
+	save(list)
+	return nil
+}
 
+// applyFiltered handles add and replace of "attr[filter]" and "attr[filter].sub".
+func (p *patcher) applyFiltered(c map[string]any, attr, sub *schema.Attribute, expr filter.Expression, op string, value any) error {
+	list, matched, save, err := p.filtered(c, attr, expr)
+	if err != nil {
+		return err
+	}
 	if len(matched) == 0 {
 		// Entra adds or replaces "emails[type eq \"work\"].value" on users without a work email
 		// and expects the element to be created (idp-scim-behaviour Q5). Build it from the
@@ -365,22 +406,8 @@ func (p *patcher) applyFiltered(c map[string]any, attr, sub *schema.Attribute, e
 	}
 	for _, i := range matched {
 		elem := deepCopy(list[i].(map[string]any))
-		if sub != nil {
-			v, err := coerce(sub, value)
-			if err != nil {
-				return err
-			}
-			setOrDelete(elem, sub.Name, v)
-		} else {
-			v, err := coerceSingle(attr, value)
-			if err != nil {
-				return err
-			}
-			if obj, ok := v.(map[string]any); ok {
-				for k, sv := range obj {
-					elem[k] = sv
-				}
-			}
+		if err := setElement(elem, attr, sub, value); err != nil {
+			return err
 		}
 		list[i] = elem
 	}
@@ -388,6 +415,28 @@ func (p *patcher) applyFiltered(c map[string]any, attr, sub *schema.Attribute, e
 		list = enforcePrimary(list, matched)
 	}
 	save(list)
+	return nil
+}
+
+// setElement sets a sub-attribute of an element, or merges an object value into it.
+func setElement(elem map[string]any, attr, sub *schema.Attribute, value any) error {
+	if sub != nil {
+		v, err := coerce(sub, value)
+		if err != nil {
+			return err
+		}
+		setOrDelete(elem, sub.Name, v)
+		return nil
+	}
+	v, err := coerceSingle(attr, value)
+	if err != nil {
+		return err
+	}
+	if obj, ok := v.(map[string]any); ok {
+		for k, sv := range obj {
+			elem[k] = sv
+		}
+	}
 	return nil
 }
 

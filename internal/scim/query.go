@@ -59,11 +59,7 @@ func parseListParams(rt *schema.ResourceType, get func(string) string) (*listPar
 			return nil, badRequest(typeInvalidValue, "sortOrder must be ascending or descending")
 		}
 	}
-	proj, err := parseProjection(rt, get("attributes"), get("excludedAttributes"))
-	if err != nil {
-		return nil, err
-	}
-	p.attributes = proj
+	p.attributes = parseProjection(rt, get("attributes"), get("excludedAttributes"))
 	return p, nil
 }
 
@@ -85,11 +81,11 @@ type projection struct {
 	include, exclude map[string]map[string]bool // top-level key → sub-attributes (empty: all)
 }
 
-func parseProjection(rt *schema.ResourceType, attributes, excluded string) (projection, error) {
+func parseProjection(rt *schema.ResourceType, attributes, excluded string) projection {
 	var p projection
-	parse := func(list string) (map[string]map[string]bool, error) {
+	parse := func(list string) map[string]map[string]bool {
 		if strings.TrimSpace(list) == "" {
-			return nil, nil
+			return nil
 		}
 		out := map[string]map[string]bool{}
 		for _, item := range strings.Split(list, ",") {
@@ -117,14 +113,10 @@ func parseProjection(rt *schema.ResourceType, attributes, excluded string) (proj
 				out[key][r.Sub.Name] = true
 			}
 		}
-		return out, nil
+		return out
 	}
-	var err error
-	if p.include, err = parse(attributes); err != nil {
-		return p, err
-	}
-	p.exclude, err = parse(excluded)
-	return p, err
+	p.include, p.exclude = parse(attributes), parse(excluded)
+	return p
 }
 
 // wants reports whether a top-level attribute (such as "members") is returned.

@@ -132,56 +132,11 @@ func coerceSingle(attr *schema.Attribute, v any) (any, error) {
 	}
 	switch attr.Type {
 	case schema.TypeComplex:
-		obj, ok := v.(map[string]any)
-		if !ok {
-			// A bare value for a complex attribute with a "value" sub-attribute: Entra's manager
-			// string, a member id.
-			if s, isString := v.(string); isString && attr.Sub("value") != nil {
-				if s == "" {
-					return nil, nil
-				}
-				return map[string]any{"value": s}, nil
-			}
-			return nil, badRequest(typeInvalidValue, "%s must be an object", attr.Name)
-		}
-		out := map[string]any{}
-		for k, sv := range obj {
-			sub := attr.Sub(k)
-			if sub == nil || sv == nil {
-				continue
-			}
-			c, err := coerceSingle(sub, sv)
-			if err != nil {
-				return nil, err
-			}
-			if c != nil {
-				out[sub.Name] = c
-			}
-		}
-		if len(out) == 0 {
-			return nil, nil
-		}
-		return out, nil
+		return coerceComplex(attr, v)
 	case schema.TypeBoolean:
-		switch b := v.(type) {
-		case bool:
-			return b, nil
-		case string:
-			if parsed, err := strconv.ParseBool(strings.ToLower(strings.TrimSpace(b))); err == nil {
-				return parsed, nil
-			}
-		}
-		return nil, badRequest(typeInvalidValue, "%s must be true or false", attr.Name)
+		return coerceBoolean(attr, v)
 	case schema.TypeInteger, schema.TypeDecimal:
-		switch n := v.(type) {
-		case float64, json.Number:
-			return n, nil
-		case string:
-			if f, err := strconv.ParseFloat(n, 64); err == nil {
-				return f, nil
-			}
-		}
-		return nil, badRequest(typeInvalidValue, "%s must be a number", attr.Name)
+		return coerceNumber(attr, v)
 	case schema.TypeDateTime:
 		s, ok := v.(string)
 		if !ok {
@@ -192,6 +147,70 @@ func coerceSingle(attr *schema.Attribute, v any) (any, error) {
 		}
 		return s, nil
 	}
+	return coerceString(attr, v)
+}
+
+func coerceComplex(attr *schema.Attribute, v any) (any, error) {
+	obj, ok := v.(map[string]any)
+	if !ok {
+		// A bare value for a complex attribute with a "value" sub-attribute: Entra's manager
+		// string, a member id.
+		if s, isString := v.(string); isString && attr.Sub("value") != nil {
+			if s == "" {
+				return nil, nil
+			}
+			return map[string]any{"value": s}, nil
+		}
+		return nil, badRequest(typeInvalidValue, "%s must be an object", attr.Name)
+	}
+	out := map[string]any{}
+	for k, sv := range obj {
+		sub := attr.Sub(k)
+		if sub == nil || sv == nil {
+			continue
+		}
+		c, err := coerceSingle(sub, sv)
+		if err != nil {
+			return nil, err
+		}
+		if c != nil {
+			out[sub.Name] = c
+		}
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// coerceBoolean accepts JSON booleans and, for Entra ID's default job, "True"/"False" strings.
+func coerceBoolean(attr *schema.Attribute, v any) (any, error) {
+	switch b := v.(type) {
+	case bool:
+		return b, nil
+	case string:
+		if parsed, err := strconv.ParseBool(strings.ToLower(strings.TrimSpace(b))); err == nil {
+			return parsed, nil
+		}
+	}
+	return nil, badRequest(typeInvalidValue, "%s must be true or false", attr.Name)
+}
+
+func coerceNumber(attr *schema.Attribute, v any) (any, error) {
+	switch n := v.(type) {
+	case float64, json.Number:
+		return n, nil
+	case string:
+		if f, err := strconv.ParseFloat(n, 64); err == nil {
+			return f, nil
+		}
+	}
+	return nil, badRequest(typeInvalidValue, "%s must be a number", attr.Name)
+}
+
+// coerceString keeps strings as sent; numbers and booleans become their text (phone numbers
+// arrive as numbers from some clients and must be stored exactly).
+func coerceString(attr *schema.Attribute, v any) (any, error) {
 	switch s := v.(type) {
 	case string:
 		return s, nil

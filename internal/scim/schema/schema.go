@@ -151,14 +151,15 @@ func (rt *ResourceType) SplitURN(path string) (urn, rest string) {
 
 // common attributes of every resource (RFC 7643 §3.1).
 var (
-	idAttr = &Attribute{Name: "id", Type: TypeString, CaseExact: true, Mutability: ReadOnly, Returned: ReturnedAlways, Uniqueness: "server",
-		Description: "Unique identifier for the resource, assigned by the service provider."}
-	externalIDAttr = &Attribute{Name: "externalId", Type: TypeString, CaseExact: true, Mutability: ReadWrite, Returned: ReturnedDefault, Uniqueness: "none",
-		Description: "Identifier of the resource in the provisioning client."}
+	idAttr = &Attribute{Name: "id", Type: TypeString, CaseExact: true, Mutability: ReadOnly, Returned: ReturnedAlways,
+		Uniqueness: "server", Description: "Unique identifier for the resource, assigned by the service provider."}
+	externalIDAttr = &Attribute{Name: "externalId", Type: TypeString, CaseExact: true, Mutability: ReadWrite, Returned: ReturnedDefault,
+		Uniqueness: "none", Description: "Identifier of the resource in the provisioning client."}
 	metaAttr = &Attribute{Name: "meta", Type: TypeComplex, Mutability: ReadOnly, Returned: ReturnedDefault, Uniqueness: "none",
 		Description: "Resource metadata.", SubAttributes: []*Attribute{
 			str("resourceType", ReadOnly, false), dateTime("created"), dateTime("lastModified"),
-			{Name: "location", Type: TypeReference, CaseExact: true, Mutability: ReadOnly, Returned: ReturnedDefault, Uniqueness: "none", ReferenceTypes: []string{"uri"}},
+			{Name: "location", Type: TypeReference, CaseExact: true, Mutability: ReadOnly, Returned: ReturnedDefault, Uniqueness: "none",
+				ReferenceTypes: []string{"uri"}},
 			str("version", ReadOnly, true),
 		}}
 )

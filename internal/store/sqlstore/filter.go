@@ -284,31 +284,43 @@ func (t *translator) compare(expr string, def *schema.Attribute, op filter.Compa
 	}
 	switch def.Type {
 	case schema.TypeBoolean:
-		b, ok := value.(bool)
-		if !ok || (op != filter.EQ && op != filter.NE) {
-			return "", invalidFilter("%s is boolean: compare it with eq or ne and true or false", def.Name)
-		}
-		v := t.d.jsonBool(b)
-		if expr == "r.active" {
-			v = t.d.columnBool(b)
-		}
-		return t.equality(expr, op, v), nil
+		return t.compareBoolean(expr, def, op, value)
 	case schema.TypeDateTime:
-		s, ok := value.(string)
-		ts, err := time.Parse(time.RFC3339Nano, s)
-		if !ok || err != nil {
-			return "", invalidFilter("%s is a dateTime: compare it with an RFC 3339 time such as \"2026-01-02T15:04:05Z\"", def.Name)
-		}
-		if strings.HasSuffix(expr, "_us") {
-			return t.ordering(expr, op, ts.UnixMicro())
-		}
-		return t.ordering(expr, op, ts.UTC().Format(time.RFC3339Nano))
+		return t.compareDateTime(expr, def, op, value)
 	case schema.TypeInteger, schema.TypeDecimal:
 		if _, ok := value.(string); ok {
 			return "", invalidFilter("%s is a number", def.Name)
 		}
 		return t.ordering(expr, op, value)
 	}
+	return t.compareString(expr, def, op, value, lowered)
+}
+
+func (t *translator) compareBoolean(expr string, def *schema.Attribute, op filter.CompareOperator, value any) (string, error) {
+	b, ok := value.(bool)
+	if !ok || (op != filter.EQ && op != filter.NE) {
+		return "", invalidFilter("%s is boolean: compare it with eq or ne and true or false", def.Name)
+	}
+	v := t.d.jsonBool(b)
+	if expr == "r.active" {
+		v = t.d.columnBool(b)
+	}
+	return t.equality(expr, op, v), nil
+}
+
+func (t *translator) compareDateTime(expr string, def *schema.Attribute, op filter.CompareOperator, value any) (string, error) {
+	s, ok := value.(string)
+	ts, err := time.Parse(time.RFC3339Nano, s)
+	if !ok || err != nil {
+		return "", invalidFilter("%s is a dateTime: compare it with an RFC 3339 time such as \"2026-01-02T15:04:05Z\"", def.Name)
+	}
+	if strings.HasSuffix(expr, "_us") {
+		return t.ordering(expr, op, ts.UnixMicro())
+	}
+	return t.ordering(expr, op, ts.UTC().Format(time.RFC3339Nano))
+}
+
+func (t *translator) compareString(expr string, def *schema.Attribute, op filter.CompareOperator, value any, lowered bool) (string, error) {
 	s, ok := stringValue(value)
 	if !ok {
 		return "", invalidFilter("%s is a string: compare it with a quoted value", def.Name)
@@ -323,13 +335,17 @@ func (t *translator) compare(expr string, def *schema.Attribute, op filter.Compa
 	case filter.EQ, filter.NE:
 		return t.equality(expr, op, s), nil
 	case filter.CO:
-		return "(" + expr + " LIKE " + t.arg("%"+escapeLike(s)+"%") + " ESCAPE '\\')", nil
+		return t.like(expr, "%"+escapeLike(s)+"%"), nil
 	case filter.SW:
-		return "(" + expr + " LIKE " + t.arg(escapeLike(s)+"%") + " ESCAPE '\\')", nil
+		return t.like(expr, escapeLike(s)+"%"), nil
 	case filter.EW:
-		return "(" + expr + " LIKE " + t.arg("%"+escapeLike(s)) + " ESCAPE '\\')", nil
+		return t.like(expr, "%"+escapeLike(s)), nil
 	}
 	return t.ordering(expr, op, s)
+}
+
+func (t *translator) like(expr, pattern string) string {
+	return "(" + expr + " LIKE " + t.arg(pattern) + " ESCAPE '\\')"
 }
 
 func (t *translator) equality(expr string, op filter.CompareOperator, v any) string {

@@ -40,7 +40,8 @@ func (s *Store) List(ctx context.Context, org string, kind store.Kind, q store.Q
 		order = "(" + expr + " IS NULL), " + expr + dir + ", r.seq"
 	}
 	start := max(q.StartIndex, 1)
-	query := `SELECT ` + resourceColumns + ` FROM ` + table(kind) + ` r WHERE ` + where + ` ORDER BY ` + order + ` LIMIT ` + t.arg(q.Count) + ` OFFSET ` + t.arg(start-1)
+	query := `SELECT ` + resourceColumns + ` FROM ` + table(kind) + ` r WHERE ` + where +
+		` ORDER BY ` + order + ` LIMIT ` + t.arg(q.Count) + ` OFFSET ` + t.arg(start-1)
 	rows, err := s.db.QueryContext(ctx, s.q(query), t.args...)
 	if err != nil {
 		return nil, fmt.Errorf("listing %ss: %w", kind, err)

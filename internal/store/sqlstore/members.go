@@ -71,65 +71,62 @@ func (s *Store) refreshMemberDisplay(ctx context.Context, tx *sql.Tx, org string
 	return nil
 }
 
-// Members returns the members of each group, in insertion order of the join table's key.
+// Members returns the members of each group.
 func (s *Store) Members(ctx context.Context, org string, groupIDs []string) (map[string][]store.Member, error) {
-	return s.memberships(ctx, org, "group_id", groupIDs, func(groupID, memberID, memberType, display string) (string, store.Member) {
-		return groupID, store.Member{Value: memberID, Type: store.Kind(memberType), Display: display}
-	})
+	out := map[string][]store.Member{}
+	for _, chunk := range chunks(groupIDs, 500) {
+		err := s.eachRow(ctx, `SELECT group_id, member_id, member_type, COALESCE(display, '') FROM scim_group_members
+			WHERE org = ? AND group_id IN (`+inList(len(chunk))+`) ORDER BY group_id, member_id`, append([]any{org}, stringsToAny(chunk)...),
+			func(scan func(...any) error) error {
+				var g, m, t, d string
+				if err := scan(&g, &m, &t, &d); err != nil {
+					return err
+				}
+				out[g] = append(out[g], store.Member{Value: m, Type: store.Kind(t), Display: d})
+				return nil
+			})
+		if err != nil {
+			return nil, fmt.Errorf("listing members: %w", err)
+		}
+	}
+	return out, nil
 }
 
 // GroupsOf returns, for each member, the groups that directly contain it, with their current names.
 func (s *Store) GroupsOf(ctx context.Context, org string, memberIDs []string) (map[string][]store.Member, error) {
 	out := map[string][]store.Member{}
 	for _, chunk := range chunks(memberIDs, 500) {
-		rows, err := s.db.QueryContext(ctx, s.q(`SELECT m.member_id, g.id, g.name FROM scim_group_members m
+		err := s.eachRow(ctx, `SELECT m.member_id, g.id, g.name FROM scim_group_members m
 			JOIN scim_groups g ON g.org = m.org AND g.id = m.group_id
-			WHERE m.org = ? AND m.member_id IN (`+inList(len(chunk))+`) ORDER BY g.seq`), append([]any{org}, stringsToAny(chunk)...)...)
+			WHERE m.org = ? AND m.member_id IN (`+inList(len(chunk))+`) ORDER BY g.seq`, append([]any{org}, stringsToAny(chunk)...),
+			func(scan func(...any) error) error {
+				var member, group, name string
+				if err := scan(&member, &group, &name); err != nil {
+					return err
+				}
+				out[member] = append(out[member], store.Member{Value: group, Type: store.KindGroup, Display: name})
+				return nil
+			})
 		if err != nil {
 			return nil, fmt.Errorf("listing groups of members: %w", err)
 		}
-		for rows.Next() {
-			var member, group, name string
-			if err := rows.Scan(&member, &group, &name); err != nil {
-				_ = rows.Close()
-				return nil, err
-			}
-			out[member] = append(out[member], store.Member{Value: group, Type: store.KindGroup, Display: name})
-		}
-		if err := rows.Err(); err != nil {
-			_ = rows.Close()
-			return nil, err
-		}
-		_ = rows.Close()
 	}
 	return out, nil
 }
 
-func (s *Store) memberships(ctx context.Context, org, keyColumn string, keys []string,
-	row func(groupID, memberID, memberType, display string) (string, store.Member)) (map[string][]store.Member, error) {
-	out := map[string][]store.Member{}
-	for _, chunk := range chunks(keys, 500) {
-		rows, err := s.db.QueryContext(ctx, s.q(`SELECT group_id, member_id, member_type, COALESCE(display, '') FROM scim_group_members
-			WHERE org = ? AND `+keyColumn+` IN (`+inList(len(chunk))+`) ORDER BY group_id, member_id`), append([]any{org}, stringsToAny(chunk)...)...)
-		if err != nil {
-			return nil, fmt.Errorf("listing memberships: %w", err)
-		}
-		for rows.Next() {
-			var g, m, t, d string
-			if err := rows.Scan(&g, &m, &t, &d); err != nil {
-				_ = rows.Close()
-				return nil, err
-			}
-			k, member := row(g, m, t, d)
-			out[k] = append(out[k], member)
-		}
-		if err := rows.Err(); err != nil {
-			_ = rows.Close()
-			return nil, err
-		}
-		_ = rows.Close()
+// eachRow runs a query and calls row for every result row.
+func (s *Store) eachRow(ctx context.Context, query string, args []any, row func(scan func(...any) error) error) error {
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return err
 	}
-	return out, nil
+	defer func() { _ = rows.Close() }()
+	for rows.Next() {
+		if err := row(rows.Scan); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 func inList(n int) string {

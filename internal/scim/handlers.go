@@ -158,7 +158,8 @@ func (h *resourceHandler) create(w http.ResponseWriter, r *http.Request, c *tena
 		return
 	}
 	w.Header().Set("Location", h.location(r, res.ID))
-	h.respond(w, r, c, http.StatusCreated, res)
+	// A new user belongs to no group yet; a new group has the members it was created with.
+	h.respondWith(w, r, c, http.StatusCreated, res, h.kind == store.KindGroup)
 }
 
 // replace is PUT: the body replaces the resource (group members included).
@@ -299,8 +300,15 @@ func (h *resourceHandler) location(r *http.Request, id string) string {
 
 // respond writes one resource, honouring attributes/excludedAttributes.
 func (h *resourceHandler) respond(w http.ResponseWriter, r *http.Request, c *tenant.Caller, status int, res *store.Resource) {
+	h.respondWith(w, r, c, status, res, true)
+}
+
+func (h *resourceHandler) respondWith(w http.ResponseWriter, r *http.Request, c *tenant.Caller, status int, res *store.Resource, memberships bool) {
 	get := queryGetter(r.URL.Query())
 	proj := parseProjection(h.rt, get("attributes"), get("excludedAttributes"))
+	if !memberships {
+		proj = proj.without(h.membershipKey())
+	}
 	out, err := h.renderAll(r, c, []*store.Resource{res}, proj)
 	if err != nil {
 		h.fail(w, err)
@@ -327,12 +335,16 @@ func (h *resourceHandler) renderAll(r *http.Request, c *tenant.Caller, list []*s
 	return out, nil
 }
 
-func (h *resourceHandler) memberships(ctx context.Context, org string, list []*store.Resource, proj projection) (map[string][]store.Member, error) {
-	key := "groups"
+// membershipKey is the attribute listing memberships: a group's members, a user's groups.
+func (h *resourceHandler) membershipKey() string {
 	if h.kind == store.KindGroup {
-		key = "members"
+		return "members"
 	}
-	if len(list) == 0 || !proj.wants(key) {
+	return "groups"
+}
+
+func (h *resourceHandler) memberships(ctx context.Context, org string, list []*store.Resource, proj projection) (map[string][]store.Member, error) {
+	if len(list) == 0 || !proj.wants(h.membershipKey()) {
 		return nil, nil
 	}
 	ids := make([]string, len(list))

@@ -131,6 +131,18 @@ func (p projection) wants(name string) bool {
 	return true
 }
 
+// without also excludes an attribute.
+func (p projection) without(name string) projection {
+	out := projection{include: p.include, exclude: map[string]map[string]bool{name: {}}}
+	for k, v := range p.exclude {
+		out.exclude[k] = v
+	}
+	if out.include != nil {
+		delete(out.include, name)
+	}
+	return out
+}
+
 // apply trims a rendered resource. id and schemas are always returned.
 func (p projection) apply(rt *schema.ResourceType, res map[string]any) map[string]any {
 	if p.include == nil && p.exclude == nil {

@@ -19,12 +19,16 @@ func (s *Store) List(ctx context.Context, org string, kind store.Kind, q store.Q
 		where += " AND " + cond
 	}
 	page := &store.Page{}
-	countArgs := append([]any(nil), t.args...)
-	if err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM `+table(kind)+` r WHERE `+where), countArgs...).Scan(&page.Total); err != nil {
-		return nil, fmt.Errorf("counting %ss: %w", kind, err)
+	filterArgs := append([]any(nil), t.args...)
+	count := func() error {
+		err := s.queryRow(ctx, nil, s.q(`SELECT COUNT(*) FROM `+table(kind)+` r WHERE `+where), filterArgs...).Scan(&page.Total)
+		if err != nil {
+			return fmt.Errorf("counting %ss: %w", kind, err)
+		}
+		return nil
 	}
-	if q.Count <= 0 || page.Total == 0 {
-		return page, nil
+	if q.Count <= 0 {
+		return page, count()
 	}
 	order := "r.seq"
 	if q.SortBy != "" {
@@ -42,7 +46,7 @@ func (s *Store) List(ctx context.Context, org string, kind store.Kind, q store.Q
 	start := max(q.StartIndex, 1)
 	query := `SELECT ` + resourceColumns + ` FROM ` + table(kind) + ` r WHERE ` + where +
 		` ORDER BY ` + order + ` LIMIT ` + t.arg(q.Count) + ` OFFSET ` + t.arg(start-1)
-	rows, err := s.db.QueryContext(ctx, s.q(query), t.args...)
+	rows, err := s.query(ctx, s.q(query), t.args...)
 	if err != nil {
 		return nil, fmt.Errorf("listing %ss: %w", kind, err)
 	}
@@ -54,5 +58,14 @@ func (s *Store) List(ctx context.Context, org string, kind store.Kind, q store.Q
 		}
 		page.Resources = append(page.Resources, r)
 	}
-	return page, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	// A short page that is not past the end tells the total without counting (the common case:
+	// a lookup by userName), saving a query.
+	if n := len(page.Resources); n < q.Count && (n > 0 || start == 1) {
+		page.Total = start - 1 + n
+		return page, nil
+	}
+	return page, count()
 }

@@ -16,7 +16,7 @@ func (s *Store) addMember(ctx context.Context, tx *sql.Tx, org, groupID, memberI
 		kind    store.Kind
 		display string
 	}{{store.KindUser, "COALESCE(display_name, name)"}, {store.KindGroup, "name"}} {
-		res, err := tx.ExecContext(ctx, s.q(s.d.insertIgnore(`INSERT INTO scim_group_members (org, group_id, member_id, member_type, display)
+		res, err := s.exec(ctx, tx, s.q(s.d.insertIgnore(`INSERT INTO scim_group_members (org, group_id, member_id, member_type, display)
 			SELECT org, ?, id, ?, `+src.display+` FROM `+table(src.kind)+` WHERE org = ? AND id = ?`)), groupID, string(src.kind), org, memberID)
 		if err != nil {
 			return fmt.Errorf("adding member %s: %w", memberID, err)
@@ -26,7 +26,7 @@ func (s *Store) addMember(ctx context.Context, tx *sql.Tx, org, groupID, memberI
 		}
 		// Nothing inserted: either already a member, or not of this kind.
 		var exists int
-		err = tx.QueryRowContext(ctx, s.q(`SELECT 1 FROM `+table(src.kind)+` WHERE org = ? AND id = ?`), org, memberID).Scan(&exists)
+		err = s.queryRow(ctx, tx, s.q(`SELECT 1 FROM `+table(src.kind)+` WHERE org = ? AND id = ?`), org, memberID).Scan(&exists)
 		if err == nil {
 			return nil
 		}
@@ -39,12 +39,12 @@ func (s *Store) addMember(ctx context.Context, tx *sql.Tx, org, groupID, memberI
 
 func (s *Store) changeMembers(ctx context.Context, tx *sql.Tx, org, groupID string, c *store.MemberChange) error {
 	if c.Replace {
-		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM scim_group_members WHERE org = ? AND group_id = ?`), org, groupID); err != nil {
+		if _, err := s.exec(ctx, tx, s.q(`DELETE FROM scim_group_members WHERE org = ? AND group_id = ?`), org, groupID); err != nil {
 			return fmt.Errorf("clearing members of %s: %w", groupID, err)
 		}
 	}
 	for _, id := range c.Remove {
-		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM scim_group_members WHERE org = ? AND group_id = ? AND member_id = ?`), org, groupID, id); err != nil {
+		if _, err := s.exec(ctx, tx, s.q(`DELETE FROM scim_group_members WHERE org = ? AND group_id = ? AND member_id = ?`), org, groupID, id); err != nil {
 			return fmt.Errorf("removing member %s: %w", id, err)
 		}
 	}
@@ -65,7 +65,7 @@ func (s *Store) refreshMemberDisplay(ctx context.Context, tx *sql.Tx, org string
 	if display == "" {
 		display = r.Name
 	}
-	if _, err := tx.ExecContext(ctx, s.q(`UPDATE scim_group_members SET display = ? WHERE org = ? AND member_id = ?`), display, org, r.ID); err != nil {
+	if _, err := s.exec(ctx, tx, s.q(`UPDATE scim_group_members SET display = ? WHERE org = ? AND member_id = ?`), display, org, r.ID); err != nil {
 		return fmt.Errorf("updating member display of %s: %w", r.ID, err)
 	}
 	return nil
@@ -116,7 +116,7 @@ func (s *Store) GroupsOf(ctx context.Context, org string, memberIDs []string) (m
 
 // eachRow runs a query and calls row for every result row.
 func (s *Store) eachRow(ctx context.Context, query string, args []any, row func(scan func(...any) error) error) error {
-	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	rows, err := s.query(ctx, s.q(query), args...)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
@@ -36,8 +37,13 @@ func OpenSQLite(ctx context.Context, file string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening SQLite database %s: %w", file, err)
 	}
-	db.SetMaxOpenConns(runtime.NumCPU() + 2)
-	return open(ctx, db, sqliteDialect{})
+	db.SetMaxOpenConns(2*runtime.NumCPU() + 4)
+	s, err := open(ctx, db, sqliteDialect{})
+	if err != nil {
+		return nil, err
+	}
+	s.writeMu = &sync.Mutex{}
+	return s, nil
 }
 
 // OpenPostgres connects to PostgreSQL (a pgx connection string or URL) and applies migrations.

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
@@ -15,8 +17,13 @@ import (
 
 // Store is a SQL-backed store.Store.
 type Store struct {
-	db *sql.DB
-	d  dialect
+	db        *sql.DB
+	d         dialect
+	stmts     sync.Map // rebound query → *sql.Stmt
+	stmtCount atomic.Int64
+	// writeMu, on SQLite, queues writers in the process: SQLite allows one writer, and waiting
+	// on its busy handler sleeps in coarse steps, which costs far more than a mutex.
+	writeMu *sync.Mutex
 }
 
 var _ store.Store = (*Store)(nil)
@@ -31,7 +38,10 @@ func table(kind store.Kind) string {
 }
 
 // Close releases the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.closeStatements()
+	return s.db.Close()
+}
 
 // DB exposes the database for the packages that share its transactions (audit, lifecycle).
 func (s *Store) DB() *sql.DB { return s.db }
@@ -54,7 +64,7 @@ func (s *Store) Create(ctx context.Context, r *store.Resource, members []string)
 }
 
 func (s *Store) insert(ctx context.Context, tx *sql.Tx, r *store.Resource) error {
-	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO `+table(r.Kind)+`
+	_, err := s.exec(ctx, tx, s.q(`INSERT INTO `+table(r.Kind)+`
 		(org, id, name, name_lower, external_id, display_name, email_lower, active, doc, created_us, modified_us, version)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, `+s.d.doc()+`, ?, ?, ?)`),
 		r.Org, r.ID, r.Name, strings.ToLower(r.Name), nullString(r.ExternalID), nullString(r.DisplayName), nullString(strings.ToLower(r.Email)),
@@ -70,15 +80,11 @@ func (s *Store) insert(ctx context.Context, tx *sql.Tx, r *store.Resource) error
 
 // Get returns one resource of the organization.
 func (s *Store) Get(ctx context.Context, org string, kind store.Kind, id string) (*store.Resource, error) {
-	return s.get(ctx, s.db, org, kind, id, "")
+	return s.get(ctx, nil, org, kind, id, "")
 }
 
-type querier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-func (s *Store) get(ctx context.Context, q querier, org string, kind store.Kind, id, lock string) (*store.Resource, error) {
-	row := q.QueryRowContext(ctx, s.q(`SELECT `+resourceColumns+` FROM `+table(kind)+` r WHERE r.org = ? AND r.id = ?`+lock), org, id)
+func (s *Store) get(ctx context.Context, tx *sql.Tx, org string, kind store.Kind, id, lock string) (*store.Resource, error) {
+	row := s.queryRow(ctx, tx, s.q(`SELECT `+resourceColumns+` FROM `+table(kind)+` r WHERE r.org = ? AND r.id = ?`+lock), org, id)
 	r, err := s.scan(row.Scan, org, kind)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
@@ -136,7 +142,7 @@ func (s *Store) Update(ctx context.Context, org string, kind store.Kind, id stri
 		next.Org, next.Kind, next.ID, next.Created = org, kind, id, current.Created
 		next.Version = current.Version + 1
 		next.Modified = time.Now().UTC().Truncate(time.Microsecond)
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE `+table(kind)+` SET name = ?, name_lower = ?, external_id = ?, display_name = ?,
+		if _, err := s.exec(ctx, tx, s.q(`UPDATE `+table(kind)+` SET name = ?, name_lower = ?, external_id = ?, display_name = ?,
 			email_lower = ?, active = ?, doc = `+s.d.doc()+`, modified_us = ?, version = ? WHERE org = ? AND id = ?`),
 			next.Name, strings.ToLower(next.Name), nullString(next.ExternalID), nullString(next.DisplayName), nullString(strings.ToLower(next.Email)),
 			s.d.columnBool(next.Active), string(next.Doc), next.Modified.UnixMicro(), next.Version, org, id); err != nil {
@@ -171,10 +177,10 @@ func (s *Store) Delete(ctx context.Context, org string, kind store.Kind, id stri
 		if ifVersion > 0 && current.Version != ifVersion {
 			return store.ErrVersionMismatch
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM `+table(kind)+` WHERE org = ? AND id = ?`), org, id); err != nil {
+		if _, err := s.exec(ctx, tx, s.q(`DELETE FROM `+table(kind)+` WHERE org = ? AND id = ?`), org, id); err != nil {
 			return fmt.Errorf("deleting %s %s: %w", kind, id, err)
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM scim_group_members WHERE org = ? AND (member_id = ? OR group_id = ?)`), org, id, id); err != nil {
+		if _, err := s.exec(ctx, tx, s.q(`DELETE FROM scim_group_members WHERE org = ? AND (member_id = ? OR group_id = ?)`), org, id, id); err != nil {
 			return fmt.Errorf("deleting memberships of %s: %w", id, err)
 		}
 		return nil
@@ -185,7 +191,7 @@ func (s *Store) Delete(ctx context.Context, org string, kind store.Kind, id stri
 func (s *Store) DeleteOrganization(ctx context.Context, org string) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		for _, t := range []string{"scim_users", "scim_groups", "scim_group_members"} {
-			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM `+t+` WHERE org = ?`), org); err != nil {
+			if _, err := s.exec(ctx, tx, s.q(`DELETE FROM `+t+` WHERE org = ?`), org); err != nil {
 				return fmt.Errorf("deleting %s of %s: %w", t, org, err)
 			}
 		}
@@ -195,6 +201,10 @@ func (s *Store) DeleteOrganization(ctx context.Context, org string) error {
 
 // inTx runs fn in a transaction, committing when it returns nil.
 func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	if s.writeMu != nil {
+		s.writeMu.Lock()
+		defer s.writeMu.Unlock()
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("beginning a transaction: %w", err)

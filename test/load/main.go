@@ -1,0 +1,392 @@
+// Command load measures the SCIM data plane on loopback and prints the figures that
+// docs/performance.md records: ops/s and p50/p99 latency per scenario, beside two baselines
+// measured in the same run (a no-op HTTP handler, raw single-row SQLite inserts at the same
+// durability setting) and resident memory growth.
+//
+//	go run ./test/load                      # SQLite, full sizes (make bench)
+//	go run ./test/load -users 10000 -members 5000
+//	EIO_TEST_POSTGRES_DSN=postgres://… go run ./test/load -store postgres
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	_ "modernc.org/sqlite"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/scim"
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
+	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
+	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
+	"github.com/z8z8/enterprise-identity-operator/internal/token"
+)
+
+const (
+	org = "bench"
+	tok = "eio_scim_benchmark-token-0123456789abcdef0123456789"
+)
+
+var (
+	users       = flag.Int("users", 100000, "users in the organization for the lookup scenario")
+	members     = flag.Int("members", 50000, "members of the large group")
+	concurrency = flag.Int("concurrency", 8, "concurrent clients")
+	duration    = flag.Duration("duration", 5*time.Second, "how long each timed scenario runs")
+	storeKind   = flag.String("store", "sqlite", "sqlite or postgres (EIO_TEST_POSTGRES_DSN)")
+	only        = flag.String("only", "", "run only the lookup scenario (\"lookup\"), for profiling")
+	cpuProfile  = flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
+)
+
+func main() {
+	flag.Parse()
+	ctx := context.Background()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		check(err)
+		check(pprof.StartCPUProfile(f))
+		defer pprof.StopCPUProfile()
+	}
+	dir, err := os.MkdirTemp("", "eio-load-")
+	check(err)
+	defer func() { _ = os.RemoveAll(dir) }()
+
+	rssStart := rssMiB()
+	st, err := openStore(ctx, filepath.Join(dir, "identity.db"))
+	check(err)
+	defer func() { _ = st.Close() }()
+	base, stop := serve(st)
+	defer stop()
+	noop, stopNoop := serveNoop()
+	defer stopNoop()
+	c := &client{http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}, base: base}
+
+	fmt.Printf("# SCIM load on loopback: %s store, %d clients, %s per timed scenario, %d CPUs, %s\n",
+		*storeKind, *concurrency, *duration, runtime.NumCPU(), time.Now().UTC().Format(time.DateOnly))
+	fmt.Printf("%-44s %10s %10s %10s\n", "scenario", "ops/s", "p50", "p99")
+
+	noopResult := timed("baseline: no-op HTTP handler", func(int) error { return c.get(noop+"/", http.StatusOK) })
+	rawResult := rawInserts(filepath.Join(dir, "raw.db"))
+
+	var created atomic.Int64
+	createResult := timed("create user (POST /Users)", func(int) error {
+		n := created.Add(1)
+		return c.send("POST", "/Users", userBody(fmt.Sprintf("created-%d@bench.example", n)), http.StatusCreated, nil)
+	})
+
+	fmt.Printf("# filling the organization to %d users…\n", *users)
+	fill(ctx, st, *users)
+	rssFull := rssMiB()
+	lookupResult := timed(fmt.Sprintf("userName eq lookup (%d users)", *users), func(int) error {
+		u := fmt.Sprintf("user-%07d@bench.example", rand.IntN(*users))
+		return c.get(base+"/Users?filter="+url.QueryEscape(`userName eq "`+u+`"`), http.StatusOK)
+	})
+	patchResult := timed("PATCH active", func(int) error {
+		id := fmt.Sprintf("u%07d", rand.IntN(*users))
+		return c.send("PATCH", "/Users/"+id, patchActive(rand.IntN(2) == 0), http.StatusOK, nil)
+	})
+
+	small := groupWith(c, 10)
+	large := groupWith(c, *members)
+	memberAt := func(group string) func(int) error {
+		return func(i int) error {
+			id := fmt.Sprintf("u%07d", *members+rand.IntN(*users-*members))
+			if err := c.send("PATCH", "/Groups/"+group, memberOp("add", id), http.StatusNoContent, nil); err != nil {
+				return err
+			}
+			return c.send("PATCH", "/Groups/"+group, memberOp("remove", id), http.StatusNoContent, nil)
+		}
+	}
+	smallResult := timed("member add+remove, group of 10", memberAt(small))
+	largeResult := timed(fmt.Sprintf("member add+remove, group of %d", *members), memberAt(large))
+
+	mixResult := timed("mix 70% read / 20% patch / 10% create", func(int) error {
+		switch p := rand.IntN(10); {
+		case p < 7:
+			return c.get(base+"/Users/"+fmt.Sprintf("u%07d", rand.IntN(*users)), http.StatusOK)
+		case p < 9:
+			return c.send("PATCH", "/Users/"+fmt.Sprintf("u%07d", rand.IntN(*users)), patchActive(rand.IntN(2) == 0), http.StatusOK, nil)
+		default:
+			return c.send("POST", "/Users", userBody(fmt.Sprintf("mix-%d@bench.example", created.Add(1))), http.StatusCreated, nil)
+		}
+	})
+
+	fmt.Println()
+	fmt.Printf("# targets (SQLite)\n")
+	target("lookups >= 50% of the no-op handler", lookupResult.opsPerSec/noopResult.opsPerSec, 0.5)
+	target("creates >= 60% of raw single-row inserts", createResult.opsPerSec/rawResult.opsPerSec, 0.6)
+	fmt.Printf("%-52s %.2fx (target <= 1.5x)  %s\n", "member PATCH p50 at "+strconv.Itoa(*members)+" vs 10 members",
+		float64(largeResult.p50)/float64(smallResult.p50), pass(float64(largeResult.p50) <= 1.5*float64(smallResult.p50)))
+	fmt.Printf("%-52s %.0f MiB (target < 100 MiB)  %s\n", "resident memory growth, 0 → "+strconv.Itoa(*users)+" users",
+		rssFull-rssStart, pass(rssFull-rssStart < 100))
+	_ = patchResult
+	_ = mixResult
+}
+
+type result struct {
+	opsPerSec float64
+	p50, p99  time.Duration
+}
+
+// timed runs op from concurrent clients for the scenario's duration and prints its figures.
+func timed(name string, op func(int) error) result {
+	var (
+		mu        sync.Mutex
+		latencies []time.Duration
+		wg        sync.WaitGroup
+		failures  atomic.Int64
+	)
+	deadline := time.Now().Add(*duration)
+	start := time.Now()
+	for w := range *concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var local []time.Duration
+			for i := 0; time.Now().Before(deadline); i++ {
+				t0 := time.Now()
+				if err := op(w*1_000_000 + i); err != nil {
+					if failures.Add(1) == 1 {
+						fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+					}
+					continue
+				}
+				local = append(local, time.Since(t0))
+			}
+			mu.Lock()
+			latencies = append(latencies, local...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	return report(name, latencies, elapsed, failures.Load())
+}
+
+func report(name string, latencies []time.Duration, elapsed time.Duration, failures int64) result {
+	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
+	r := result{opsPerSec: float64(len(latencies)) / elapsed.Seconds()}
+	if n := len(latencies); n > 0 {
+		r.p50, r.p99 = latencies[n/2], latencies[n*99/100]
+	}
+	suffix := ""
+	if failures > 0 {
+		suffix = fmt.Sprintf("  (%d failed)", failures)
+	}
+	fmt.Printf("%-44s %10.0f %10s %10s%s\n", name, r.opsPerSec, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), suffix)
+	return r
+}
+
+func target(name string, ratio, want float64) {
+	fmt.Printf("%-52s %.2f (target >= %.2f)  %s\n", name, ratio, want, pass(ratio >= want))
+}
+
+func pass(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "NOT met"
+}
+
+func openStore(ctx context.Context, file string) (store.Store, error) {
+	if *storeKind == "postgres" {
+		dsn := os.Getenv("EIO_TEST_POSTGRES_DSN")
+		if dsn == "" {
+			return nil, fmt.Errorf("set EIO_TEST_POSTGRES_DSN (hack/with-postgres.sh does)")
+		}
+		return sqlstore.OpenPostgres(ctx, dsn)
+	}
+	return sqlstore.OpenSQLite(ctx, file)
+}
+
+// serve runs the real SCIM handler on a loopback port.
+func serve(st store.Store) (string, func()) {
+	reg := tenant.NewRegistry()
+	var c tenant.Credential
+	b, _ := hex.DecodeString(token.Hash(tok))
+	copy(c.SHA256[:], b)
+	c.Current = true
+	reg.Set(&tenant.Organization{Name: org, Enabled: true, Integration: types.NamespacedName{Name: org}, Credentials: []tenant.Credential{c}})
+	reg.MarkListening(true)
+	go func() {
+		for range reg.Uses() { // nobody records use here; drain
+		}
+	}()
+	h := (&scim.Server{Store: st, Tenants: reg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler()
+	url, stop := listen(h)
+	return url + "/scim/v2/" + org, stop
+}
+
+func serveNoop() (string, func()) {
+	return listen(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/scim+json")
+		_, _ = w.Write([]byte(`{}`))
+	}))
+}
+
+func listen(h http.Handler) (string, func()) {
+	l, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
+	check(err)
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	return "http://" + l.Addr().String(), func() { _ = srv.Close() }
+}
+
+// rawInserts measures single-row inserts into SQLite with the store's durability settings, each
+// in its own transaction, from the same number of goroutines.
+func rawInserts(file string) result {
+	db, err := sql.Open("sqlite", "file:"+file+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_txlock=immediate")
+	check(err)
+	defer func() { _ = db.Close() }()
+	_, err = db.Exec(`CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, doc TEXT NOT NULL)`)
+	check(err)
+	var n atomic.Int64
+	doc := string(userBody("raw@bench.example"))
+	return timed("baseline: raw single-row SQLite insert", func(int) error {
+		tx, err := db.Begin()
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`INSERT INTO t (name, doc) VALUES (?, ?)`, "raw-"+strconv.FormatInt(n.Add(1), 10), doc); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+		return tx.Commit()
+	})
+}
+
+// fill creates users u0000000… directly in the store (the create scenario measured HTTP).
+func fill(ctx context.Context, st store.Store, n int) {
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	var wg sync.WaitGroup
+	next := atomic.Int64{}
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				name := fmt.Sprintf("user-%07d@bench.example", i)
+				r := &store.Resource{Org: org, Kind: store.KindUser, ID: fmt.Sprintf("u%07d", i), Name: name, Email: name, Active: true,
+					Doc: userBody(name), Created: now, Modified: now, Version: 1}
+				check(st.Create(ctx, r, nil))
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// groupWith creates a group holding the first n users, added in batches as IdPs do.
+func groupWith(c *client, n int) string {
+	var created map[string]any
+	check(c.send("POST", "/Groups", []byte(`{"displayName":"group of `+strconv.Itoa(n)+`"}`), http.StatusCreated, &created))
+	id := created["id"].(string)
+	for start := 0; start < n; start += 1000 {
+		var batch []map[string]string
+		for i := start; i < min(start+1000, n); i++ {
+			batch = append(batch, map[string]string{"value": fmt.Sprintf("u%07d", i)})
+		}
+		body, _ := json.Marshal(map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
+			"Operations": []any{map[string]any{"op": "add", "path": "members", "value": batch}}})
+		check(c.send("PATCH", "/Groups/"+id, body, http.StatusNoContent, nil))
+	}
+	return id
+}
+
+type client struct {
+	http *http.Client
+	base string
+}
+
+func (c *client) get(u string, want int) error {
+	req, _ := http.NewRequestWithContext(context.Background(), "GET", u, nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	return c.do(req, want, nil)
+}
+
+func (c *client) send(method, path string, body []byte, want int, out any) error {
+	req, _ := http.NewRequestWithContext(context.Background(), method, c.base+path, bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/scim+json")
+	return c.do(req, want, out)
+}
+
+func (c *client) do(req *http.Request, want int, out any) error {
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s %s: %d %s", req.Method, req.URL.Path, resp.StatusCode, b)
+	}
+	if out != nil {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+func userBody(userName string) []byte {
+	b, _ := json.Marshal(map[string]any{
+		"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": userName, "active": true,
+		"name":   map[string]any{"givenName": "Bench", "familyName": "User"},
+		"emails": []any{map[string]any{"value": userName, "type": "work", "primary": true}},
+	})
+	return b
+}
+
+func patchActive(active bool) []byte {
+	return []byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"active","value":` +
+		strconv.FormatBool(active) + `}]}`)
+}
+
+func memberOp(op, id string) []byte {
+	return []byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"` + op +
+		`","path":"members","value":[{"value":"` + id + `"}]}]}`)
+}
+
+// rssMiB is the process's resident memory.
+func rssMiB() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}

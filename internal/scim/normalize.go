@@ -24,7 +24,7 @@ var (
 // parseFilter normalises and parses a filter expression.
 func parseFilter(raw string) (filter.Expression, error) {
 	text := normalizeFilter(raw)
-	expr, err := filter.ParseFilter([]byte(text))
+	expr, err := parseCached(text)
 	if err != nil {
 		return nil, badRequest(typeInvalidFilter, "the filter %q cannot be parsed", raw)
 	}

@@ -86,6 +86,14 @@ func main() {
 	fmt.Printf("%-44s %10s %10s %10s\n", "scenario", "ops/s", "p50", "p99")
 
 	noopResult := timed("baseline: no-op HTTP handler", func(int) error { return c.get(noop+"/", http.StatusOK) })
+	if *only == "lookup" {
+		fill(ctx, st, *users)
+		timed("userName eq lookup", func(int) error {
+			u := fmt.Sprintf("user-%07d@bench.example", rand.IntN(*users))
+			return c.get(base+"/Users?filter="+url.QueryEscape(`userName eq "`+u+`"`), http.StatusOK)
+		})
+		return
+	}
 	rawResult := rawInserts(filepath.Join(dir, "raw.db"))
 
 	var created atomic.Int64

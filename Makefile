@@ -65,8 +65,10 @@ test: manifests generate fmt vet control-plane ## Run all tests against a real A
 	KUBEBUILDER_ASSETS="$$(./hack/control-plane.sh)" ./hack/with-postgres.sh go test $(GO_TEST_FLAGS) $(TEST_PACKAGES)
 
 .PHONY: bench
-bench: ## Run the benchmarks and print their figures.
+bench: ## Run the benchmarks and the SCIM load tool (SQLite, then PostgreSQL) and print their figures.
 	go test -run '^$$' -bench . -benchmem ./...
+	go run ./test/load
+	./hack/with-postgres.sh go run ./test/load -store postgres
 
 ##@ Build
 

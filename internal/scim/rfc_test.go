@@ -180,6 +180,9 @@ func TestAuthentication(t *testing.T) {
 		if r.header.Get("WWW-Authenticate") == "" {
 			t.Fatal("401 must carry WWW-Authenticate")
 		}
+		h.do("GET", "/Users", nil, "Authorization", "Bearer Bearer "+tokenA).want(t, http.StatusOK) // scheme pasted twice
+		h.do("GET", "/Users", nil, "Authorization", "bearer "+tokenA).want(t, http.StatusOK)
+		h.do("GET", "/Users", nil, "Authorization", "Basic "+tokenA).wantError(t, http.StatusUnauthorized, "")
 		unknown := *h
 		unknown.org = "no-such-org"
 		u := unknown.do("GET", "/Users", nil)

@@ -77,7 +77,12 @@ func bearerToken(r *http.Request) string {
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return ""
 	}
-	return strings.TrimSpace(tok)
+	tok = strings.TrimSpace(tok)
+	// A token pasted with its scheme into a field that adds the scheme again.
+	if inner, ok := strings.CutPrefix(tok, "Bearer "); ok {
+		tok = strings.TrimSpace(inner)
+	}
+	return tok
 }
 
 // readBody decodes a JSON request body: application/scim+json or application/json (a missing

@@ -54,7 +54,7 @@ var (
 	concurrency = flag.Int("concurrency", 8, "concurrent clients")
 	duration    = flag.Duration("duration", 5*time.Second, "how long each timed scenario runs")
 	storeKind   = flag.String("store", "sqlite", "sqlite or postgres (EIO_TEST_POSTGRES_DSN)")
-	only        = flag.String("only", "", "run only the lookup scenario (\"lookup\"), for profiling")
+	only        = flag.String("only", "", "run only one scenario (lookup or mix), for profiling")
 	cpuProfile  = flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 )
 
@@ -94,6 +94,13 @@ func main() {
 		})
 		return
 	}
+	if *only == "mix" {
+		fill(ctx, st, *users)
+		groupWith(c, *members)
+		var n atomic.Int64
+		timed("mix 70% read / 20% patch / 10% create", func(int) error { return mixOp(c, base, &n) })
+		return
+	}
 	rawResult := rawInserts(filepath.Join(dir, "raw.db"))
 
 	var created atomic.Int64
@@ -128,16 +135,7 @@ func main() {
 	smallResult := timed("member add+remove, group of 10", memberAt(small))
 	largeResult := timed(fmt.Sprintf("member add+remove, group of %d", *members), memberAt(large))
 
-	mixResult := timed("mix 70% read / 20% patch / 10% create", func(int) error {
-		switch p := rand.IntN(10); {
-		case p < 7:
-			return c.get(base+"/Users/"+fmt.Sprintf("u%07d", rand.IntN(*users)), http.StatusOK)
-		case p < 9:
-			return c.send("PATCH", "/Users/"+fmt.Sprintf("u%07d", rand.IntN(*users)), patchActive(rand.IntN(2) == 0), http.StatusOK, nil)
-		default:
-			return c.send("POST", "/Users", userBody(fmt.Sprintf("mix-%d@bench.example", created.Add(1))), http.StatusCreated, nil)
-		}
-	})
+	mixResult := timed("mix 70% read / 20% patch / 10% create", func(int) error { return mixOp(c, base, &created) })
 
 	fmt.Println()
 	fmt.Printf("# targets (SQLite)\n")
@@ -149,6 +147,18 @@ func main() {
 		rssFull-rssStart, pass(rssFull-rssStart < 100))
 	_ = patchResult
 	_ = mixResult
+}
+
+// mixOp is one operation of the 70/20/10 read/patch/create mix.
+func mixOp(c *client, base string, created *atomic.Int64) error {
+	switch p := rand.IntN(10); {
+	case p < 7:
+		return c.get(base+"/Users/"+fmt.Sprintf("u%07d", rand.IntN(*users)), http.StatusOK)
+	case p < 9:
+		return c.send("PATCH", "/Users/"+fmt.Sprintf("u%07d", rand.IntN(*users)), patchActive(rand.IntN(2) == 0), http.StatusOK, nil)
+	default:
+		return c.send("POST", "/Users", userBody(fmt.Sprintf("mix-%d@bench.example", created.Add(1))), http.StatusCreated, nil)
+	}
 }
 
 type result struct {

@@ -33,6 +33,9 @@ func parseFilter(raw string) (filter.Expression, error) {
 
 func normalizeFilter(raw string) string {
 	text := strings.TrimSpace(raw)
+	if !strings.Contains(text, "].") { // the Entra forms need "]." ; most filters have none
+		return quoteBareValues(text)
+	}
 	text = entraValuePath.ReplaceAllStringFunc(text, func(m string) string {
 		g := entraValuePath.FindStringSubmatch(m)
 		return distribute(g[1], g[2], g[3]+" "+g[4]+" "+g[5])

@@ -69,11 +69,9 @@ func open(ctx context.Context, db *sql.DB, d dialect) (*Store, error) {
 }
 
 // migrate applies the embedded migrations of the dialect that are newer than the database, each
-// in its own transaction with its version recorded.
+// in its own transaction with its version recorded. On PostgreSQL each transaction first takes an
+// advisory lock, so replicas starting together apply every migration exactly once.
 func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)`); err != nil {
-		return fmt.Errorf("creating schema_migrations: %w", err)
-	}
 	dir := path.Join("migrations", s.d.name())
 	entries, err := fs.ReadDir(migrations, dir)
 	if err != nil {
@@ -90,6 +88,14 @@ func (s *Store) migrate(ctx context.Context) error {
 			return err
 		}
 		if err := s.inTx(ctx, func(tx *sql.Tx) error {
+			if s.d.name() == "postgres" {
+				if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7316235)`); err != nil {
+					return fmt.Errorf("locking for migrations: %w", err)
+				}
+			}
+			if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)`); err != nil {
+				return fmt.Errorf("creating schema_migrations: %w", err)
+			}
 			var n int
 			if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), version).Scan(&n); err != nil {
 				return err

@@ -131,18 +131,22 @@ func (h *resourceHandler) get(w http.ResponseWriter, r *http.Request, c *tenant.
 	h.respond(w, r, c, http.StatusOK, res)
 }
 
-func (h *resourceHandler) create(w http.ResponseWriter, r *http.Request, c *tenant.Caller) {
+// readResource reads a POST or PUT body as a canonical document, with a group's member ids apart.
+func (h *resourceHandler) readResource(w http.ResponseWriter, r *http.Request) (map[string]any, []string, error) {
 	body, err := readBody(w, r)
 	if err != nil {
-		h.fail(w, err)
-		return
+		return nil, nil, err
 	}
 	doc, err := canonicalize(h.rt, body)
 	if err != nil {
-		h.fail(w, err)
-		return
+		return nil, nil, err
 	}
 	members, err := h.takeMembers(doc)
+	return doc, members, err
+}
+
+func (h *resourceHandler) create(w http.ResponseWriter, r *http.Request, c *tenant.Caller) {
+	doc, members, err := h.readResource(w, r)
 	if err != nil {
 		h.fail(w, err)
 		return
@@ -169,17 +173,7 @@ func (h *resourceHandler) replace(w http.ResponseWriter, r *http.Request, c *ten
 		h.fail(w, err)
 		return
 	}
-	body, err := readBody(w, r)
-	if err != nil {
-		h.fail(w, err)
-		return
-	}
-	doc, err := canonicalize(h.rt, body)
-	if err != nil {
-		h.fail(w, err)
-		return
-	}
-	members, err := h.takeMembers(doc)
+	doc, members, err := h.readResource(w, r)
 	if err != nil {
 		h.fail(w, err)
 		return

@@ -41,28 +41,39 @@ func (t *translator) alias() string {
 	return fmt.Sprintf("e%d", t.n)
 }
 
-func (t *translator) expression(e filter.Expression) (string, error) {
+// combine translates and/or and not with translate for their operands; ok is false for other
+// expressions.
+func combine(e filter.Expression, translate func(filter.Expression) (string, error)) (sql string, ok bool, err error) {
 	switch e := e.(type) {
 	case *filter.LogicalExpression:
-		l, err := t.expression(e.Left)
+		l, err := translate(e.Left)
 		if err != nil {
-			return "", err
+			return "", true, err
 		}
-		r, err := t.expression(e.Right)
+		r, err := translate(e.Right)
 		if err != nil {
-			return "", err
+			return "", true, err
 		}
 		op := " AND "
 		if strings.EqualFold(string(e.Operator), "or") {
 			op = " OR "
 		}
-		return "(" + l + op + r + ")", nil
+		return "(" + l + op + r + ")", true, nil
 	case *filter.NotExpression:
-		x, err := t.expression(e.Expression)
+		x, err := translate(e.Expression)
 		if err != nil {
-			return "", err
+			return "", true, err
 		}
-		return "(NOT " + x + ")", nil
+		return "(NOT " + x + ")", true, nil
+	}
+	return "", false, nil
+}
+
+func (t *translator) expression(e filter.Expression) (string, error) {
+	if sql, ok, err := combine(e, t.expression); ok {
+		return sql, err
+	}
+	switch e := e.(type) {
 	case *filter.AttributeExpression:
 		return t.attributeExpression(e)
 	case *filter.ValuePath:
@@ -216,27 +227,10 @@ func (t *translator) valuePath(v *filter.ValuePath) (string, error) {
 // elementFilter translates a value filter whose paths name sub-attributes of attr, evaluated on
 // the array element alias a.
 func (t *translator) elementFilter(attr *schema.Attribute, a string, e filter.Expression) (string, error) {
+	if sql, ok, err := combine(e, func(x filter.Expression) (string, error) { return t.elementFilter(attr, a, x) }); ok {
+		return sql, err
+	}
 	switch e := e.(type) {
-	case *filter.LogicalExpression:
-		l, err := t.elementFilter(attr, a, e.Left)
-		if err != nil {
-			return "", err
-		}
-		r, err := t.elementFilter(attr, a, e.Right)
-		if err != nil {
-			return "", err
-		}
-		op := " AND "
-		if strings.EqualFold(string(e.Operator), "or") {
-			op = " OR "
-		}
-		return "(" + l + op + r + ")", nil
-	case *filter.NotExpression:
-		x, err := t.elementFilter(attr, a, e.Expression)
-		if err != nil {
-			return "", err
-		}
-		return "(NOT " + x + ")", nil
 	case *filter.AttributeExpression:
 		sub := attr.Sub(e.AttributePath.AttributeName)
 		if sub == nil || e.AttributePath.SubAttribute != nil {
@@ -248,21 +242,10 @@ func (t *translator) elementFilter(attr *schema.Attribute, a string, e filter.Ex
 }
 
 func (t *translator) memberValuePath(attr *schema.Attribute, e filter.Expression) (string, error) {
+	if sql, ok, err := combine(e, func(x filter.Expression) (string, error) { return t.memberValuePath(attr, x) }); ok {
+		return sql, err
+	}
 	switch e := e.(type) {
-	case *filter.LogicalExpression:
-		l, err := t.memberValuePath(attr, e.Left)
-		if err != nil {
-			return "", err
-		}
-		r, err := t.memberValuePath(attr, e.Right)
-		if err != nil {
-			return "", err
-		}
-		op := " AND "
-		if strings.EqualFold(string(e.Operator), "or") {
-			op = " OR "
-		}
-		return "(" + l + op + r + ")", nil
 	case *filter.AttributeExpression:
 		sub := attr.Sub(e.AttributePath.AttributeName)
 		if sub == nil {

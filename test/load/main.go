@@ -85,16 +85,16 @@ func main() {
 		*storeKind, *concurrency, *duration, runtime.NumCPU(), time.Now().UTC().Format(time.DateOnly))
 	fmt.Printf("%-44s %10s %10s %10s\n", "scenario", "ops/s", "p50", "p99")
 
-	noopResult := timed("baseline: no-op HTTP handler", func(int) error { return c.get(noop+"/", http.StatusOK) })
+	noopResult := timed("baseline: no-op HTTP handler", func(int) error { return c.get(noop + "/") })
 	if *only == "lookup" {
 		fill(ctx, st, *users)
 		timed("userName eq lookup", func(int) error {
 			u := fmt.Sprintf("user-%07d@bench.example", rand.IntN(*users))
-			return c.get(base+"/Users?filter="+url.QueryEscape(`userName eq "`+u+`"`), http.StatusOK)
+			return c.get(base + "/Users?filter=" + url.QueryEscape(`userName eq "`+u+`"`))
 		})
 		timed("userName eq lookup, excludedAttributes=groups", func(int) error {
 			u := fmt.Sprintf("user-%07d@bench.example", rand.IntN(*users))
-			return c.get(base+"/Users?excludedAttributes=groups&filter="+url.QueryEscape(`userName eq "`+u+`"`), http.StatusOK)
+			return c.get(base + "/Users?excludedAttributes=groups&filter=" + url.QueryEscape(`userName eq "`+u+`"`))
 		})
 		return
 	}
@@ -119,7 +119,7 @@ func main() {
 	rssFull := rssMiB()
 	lookupResult := timed(fmt.Sprintf("userName eq lookup (%d users)", *users), func(int) error {
 		u := fmt.Sprintf("user-%07d@bench.example", rand.IntN(*users))
-		return c.get(base+"/Users?filter="+url.QueryEscape(`userName eq "`+u+`"`), http.StatusOK)
+		return c.get(base + "/Users?filter=" + url.QueryEscape(`userName eq "`+u+`"`))
 	})
 	patchResult := timed("PATCH active", func(int) error {
 		id := fmt.Sprintf("u%07d", rand.IntN(*users))
@@ -158,7 +158,7 @@ func main() {
 func mixOp(c *client, base string, created *atomic.Int64) error {
 	switch p := rand.IntN(10); {
 	case p < 7:
-		return c.get(base+"/Users/"+fmt.Sprintf("u%07d", rand.IntN(*users)), http.StatusOK)
+		return c.get(base + "/Users/" + fmt.Sprintf("u%07d", rand.IntN(*users)))
 	case p < 9:
 		return c.send("PATCH", "/Users/"+fmt.Sprintf("u%07d", rand.IntN(*users)), patchActive(rand.IntN(2) == 0), http.StatusOK, nil)
 	default:
@@ -256,8 +256,8 @@ func serve(st store.Store) (string, func()) {
 		}
 	}()
 	h := (&scim.Server{Store: st, Tenants: reg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler()
-	url, stop := listen(h)
-	return url + "/scim/v2/" + org, stop
+	address, stop := listen(h)
+	return address + "/scim/v2/" + org, stop
 }
 
 func serveNoop() (string, func()) {
@@ -289,11 +289,12 @@ func rawInserts(file string) result {
 	now := time.Now().UnixMicro()
 	return timed("baseline: raw single-row SQLite insert", func(int) error {
 		name := "raw-" + strconv.FormatInt(n.Add(1), 10) + "@bench.example"
-		tx, err := db.Begin()
+		tx, err := db.BeginTx(context.Background(), nil)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(`INSERT INTO scim_users (org, id, name, name_lower, external_id, display_name, email_lower, active, doc, created_us, modified_us, version)
+		if _, err := tx.ExecContext(context.Background(), `INSERT INTO scim_users
+			(org, id, name, name_lower, external_id, display_name, email_lower, active, doc, created_us, modified_us, version)
 			VALUES (?, ?, ?, ?, NULL, NULL, ?, 1, ?, ?, ?, 1)`, org, name, name, name, name, string(userBody(name)), now, now); err != nil {
 			_ = tx.Rollback()
 			return err
@@ -357,10 +358,10 @@ type client struct {
 	base string
 }
 
-func (c *client) get(u string, want int) error {
+func (c *client) get(u string) error {
 	req, _ := http.NewRequestWithContext(context.Background(), "GET", u, nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
-	return c.do(req, want, nil)
+	return c.do(req, http.StatusOK, nil)
 }
 
 func (c *client) send(method, path string, body []byte, want int, out any) error {

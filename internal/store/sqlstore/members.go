@@ -100,7 +100,8 @@ func (s *Store) GroupsOf(ctx context.Context, org string, memberIDs []string) (m
 		// every member of a large group for each lookup. PostgreSQL plans it as an inner join.
 		err := s.eachRow(ctx, `SELECT m.member_id, g.id, g.name FROM scim_group_members m
 			CROSS JOIN scim_groups g
-			WHERE g.org = m.org AND g.id = m.group_id AND m.org = ? AND m.member_id IN (`+inList(len(chunk))+`) ORDER BY g.seq`, append([]any{org}, stringsToAny(chunk)...),
+			WHERE g.org = m.org AND g.id = m.group_id AND m.org = ? AND m.member_id IN (`+inList(len(chunk))+`)
+			ORDER BY g.seq`, append([]any{org}, stringsToAny(chunk)...),
 			func(scan func(...any) error) error {
 				var member, group, name string
 				if err := scan(&member, &group, &name); err != nil {

@@ -24,7 +24,7 @@ func (s *Store) prepared(ctx context.Context, query string) *sql.Stmt {
 		return nil
 	}
 	if actual, loaded := s.stmts.LoadOrStore(query, st); loaded {
-		_ = st.Close()
+		_ = st.Close() // lost a race: the cached statement is used instead
 		return actual.(*sql.Stmt)
 	}
 	s.stmtCount.Add(1)
@@ -52,7 +52,7 @@ func (s *Store) queryRow(ctx context.Context, tx *sql.Tx, query string, args ...
 	}
 	switch {
 	case st != nil && tx != nil:
-		return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+		return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...) // closed with the transaction
 	case st != nil:
 		return st.QueryRowContext(ctx, args...)
 	case tx != nil:
@@ -70,7 +70,7 @@ func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows
 
 func (s *Store) exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
 	if st := s.inTxStatement(query); st != nil {
-		return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+		return tx.StmtContext(ctx, st).ExecContext(ctx, args...) // closed with the transaction
 	}
 	return tx.ExecContext(ctx, query, args...)
 }

@@ -1,0 +1,90 @@
+package lifecycle
+
+import "testing"
+
+func TestLifecycleTable(t *testing.T) {
+	type step struct {
+		ev             Event
+		state          State
+		employeeActive bool
+	}
+	policy := func(auto bool, onDeactivate, onDelete Action) Policy {
+		return Policy{AutoActivate: auto, OnDeactivate: onDeactivate, OnDelete: onDelete, DefaultRole: "member"}
+	}
+	cases := []struct {
+		name   string
+		policy Policy
+		steps  []step
+	}{
+		{"auto-activate, active=false suspends, reactivation restores", policy(true, Suspend, Deactivate),
+			[]step{{EventCreated, Active, true}, {EventDeactivated, Suspended, true}, {EventReactivated, Active, true}}},
+		{"auto-activate, active=false deactivates the employee record", policy(true, Deactivate, Deactivate),
+			[]step{{EventCreated, Active, true}, {EventDeactivated, Deactivated, false}, {EventReactivated, Active, true}}},
+		{"DELETE suspends: access off, record kept active", policy(true, Suspend, Suspend),
+			[]step{{EventCreated, Active, true}, {EventDeleted, Suspended, true}}},
+		{"DELETE deactivates the record", policy(true, Suspend, Deactivate),
+			[]step{{EventCreated, Active, true}, {EventDeleted, Deactivated, false}}},
+		{"review: created pending, stays pending through updates", policy(false, Suspend, Deactivate),
+			[]step{{EventCreated, PendingReview, true}, {EventUpdated, PendingReview, true}}},
+		{"review: a pending member deactivated and reactivated returns to review", policy(false, Deactivate, Deactivate),
+			[]step{{EventCreated, PendingReview, true}, {EventDeactivated, Deactivated, false}, {EventReactivated, PendingReview, true}}},
+		{"review: suspending a pending member keeps the review open", policy(false, Suspend, Deactivate),
+			[]step{{EventCreated, PendingReview, true}, {EventDeactivated, PendingReview, true}}},
+		{"created inactive applies the deactivation policy", policy(true, Deactivate, Deactivate),
+			[]step{{EventDeactivated, Deactivated, false}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var m *Member
+			for i, s := range c.steps {
+				next, _ := Decide(c.policy, m, s.ev)
+				if next.State != s.state || next.EmployeeActive != s.employeeActive {
+					t.Fatalf("step %d (%s): state %s employee active %v, want %s %v", i+1, s.ev, next.State, next.EmployeeActive, s.state, s.employeeActive)
+				}
+				if next.Role != "member" {
+					t.Fatalf("step %d: role %q lost", i+1, next.Role)
+				}
+				m = &next
+			}
+		})
+	}
+}
+
+func TestTransitionsAreReportedOnlyOnChange(t *testing.T) {
+	m, tr := Decide(DefaultPolicy, nil, EventCreated)
+	if tr == nil || tr.To != Active {
+		t.Fatalf("creation is a transition: %+v", tr)
+	}
+	if _, tr := Decide(DefaultPolicy, &m, EventUpdated); tr != nil {
+		t.Fatalf("a profile update is no transition: %+v", tr)
+	}
+	s, tr := Decide(DefaultPolicy, &m, EventDeactivated)
+	if tr == nil || tr.From != Active || tr.To != Suspended || tr.Reason != "Deactivated: Suspend" {
+		t.Fatalf("deactivation: %+v", tr)
+	}
+	if _, tr := Decide(DefaultPolicy, &s, EventDeactivated); tr != nil {
+		t.Fatalf("deactivating a suspended member again is no transition: %+v", tr)
+	}
+}
+
+func TestReview(t *testing.T) {
+	p := Policy{AutoActivate: false}
+	m, _ := Decide(p, nil, EventCreated)
+	approved, tr := Approve(m)
+	if approved.State != Active || tr == nil || !approved.Approved {
+		t.Fatalf("approve: %+v %+v", approved, tr)
+	}
+	rejected, tr := Reject(m)
+	if rejected.State != Deactivated || rejected.EmployeeActive || tr == nil {
+		t.Fatalf("reject: %+v %+v", rejected, tr)
+	}
+	if _, tr := Approve(approved); tr != nil {
+		t.Fatal("approving an active member changes nothing")
+	}
+	// Once approved, a deactivated member comes back active.
+	d, _ := Decide(Policy{OnDeactivate: Deactivate}, &approved, EventDeactivated)
+	back, _ := Decide(p, &d, EventReactivated)
+	if back.State != Active {
+		t.Fatalf("an approved member reactivates to Active, got %s", back.State)
+	}
+}

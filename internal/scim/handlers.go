@@ -27,13 +27,27 @@ func (h *resourceHandler) fail(w http.ResponseWriter, err error) {
 	writeError(w, toError(err, h.server.Log))
 }
 
+// failAudited answers with the error and records the refused request.
+func (h *resourceHandler) failAudited(w http.ResponseWriter, err error, e *store.AuditEvent) {
+	se := toError(err, h.server.Log)
+	e.Status, e.ScimType, e.Detail = se.Status, se.ScimType, se.Detail
+	h.server.audit.record(h.server.Store, e)
+	writeError(w, se)
+}
+
+// audited records a request that wrote nothing.
+func (h *resourceHandler) audited(e *store.AuditEvent, status int) {
+	e.Status = status
+	h.server.audit.record(h.server.Store, e)
+}
+
 // collection: GET lists, POST creates.
 func (h *resourceHandler) collection(w http.ResponseWriter, r *http.Request, c *tenant.Caller) {
 	switch r.Method {
 	case http.MethodGet:
 		params, err := parseListParams(h.rt, queryGetter(r.URL.Query()))
 		if err != nil {
-			h.fail(w, err)
+			h.failAudited(w, err, requestAudit(r, c, actionName(h.kind, "list"), string(h.kind)))
 			return
 		}
 		h.list(w, r, c, params)
@@ -98,16 +112,18 @@ func (h *resourceHandler) search(w http.ResponseWriter, r *http.Request, c *tena
 }
 
 func (h *resourceHandler) list(w http.ResponseWriter, r *http.Request, c *tenant.Caller, p *listParams) {
+	e := requestAudit(r, c, actionName(h.kind, "list"), string(h.kind))
 	page, err := h.server.Store.List(r.Context(), c.Organization.Name, h.kind, p.query)
 	if err != nil {
-		h.fail(w, err)
+		h.failAudited(w, err, e)
 		return
 	}
 	resources, err := h.renderAll(r, c, page.Resources, p.attributes)
 	if err != nil {
-		h.fail(w, err)
+		h.failAudited(w, err, e)
 		return
 	}
+	h.audited(e, http.StatusOK)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"schemas":      []string{listResponseURN},
 		"totalResults": page.Total,
@@ -118,16 +134,19 @@ func (h *resourceHandler) list(w http.ResponseWriter, r *http.Request, c *tenant
 }
 
 func (h *resourceHandler) get(w http.ResponseWriter, r *http.Request, c *tenant.Caller) {
+	e := requestAudit(r, c, actionName(h.kind, "read"), string(h.kind))
 	res, err := h.server.Store.Get(r.Context(), c.Organization.Name, h.kind, r.PathValue("id"))
 	if err != nil {
-		h.fail(w, err)
+		h.failAudited(w, err, e)
 		return
 	}
 	if match := r.Header.Get("If-None-Match"); match != "" && etagMatches(match, res.Version) {
+		h.audited(e, http.StatusNotModified)
 		w.Header().Set("ETag", etag(res.Version))
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
+	h.audited(e, http.StatusOK)
 	h.respond(w, r, c, http.StatusOK, res)
 }
 
@@ -146,19 +165,21 @@ func (h *resourceHandler) readResource(w http.ResponseWriter, r *http.Request) (
 }
 
 func (h *resourceHandler) create(w http.ResponseWriter, r *http.Request, c *tenant.Caller) {
+	e := requestAudit(r, c, actionName(h.kind, "create"), string(h.kind))
 	doc, members, err := h.readResource(w, r)
 	if err != nil {
-		h.fail(w, err)
+		h.failAudited(w, err, e)
 		return
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond) // the stores keep microseconds
 	res := &store.Resource{Org: c.Organization.Name, Kind: h.kind, ID: newID(), Created: now, Modified: now, Version: 1}
 	if err := h.fill(res, doc); err != nil {
-		h.fail(w, err)
+		h.failAudited(w, err, e)
 		return
 	}
-	if err := h.server.Store.Create(r.Context(), res, members); err != nil {
-		h.fail(w, err)
+	e.ResourceID, e.Status, e.Attributes = res.ID, http.StatusCreated, changedAttributes(nil, doc)
+	if err := h.server.Store.Create(r.Context(), res, members, write(c, e)); err != nil {
+		h.failAudited(w, err, e)
 		return
 	}
 	w.Header().Set("Location", h.location(r, res.ID))
@@ -168,22 +189,25 @@ func (h *resourceHandler) create(w http.ResponseWriter, r *http.Request, c *tena
 
 // replace is PUT: the body replaces the resource (group members included).
 func (h *resourceHandler) replace(w http.ResponseWriter, r *http.Request, c *tenant.Caller) {
+	e := requestAudit(r, c, actionName(h.kind, "replace"), string(h.kind))
 	ifVersion, err := ifMatch(r)
 	if err != nil {
-		h.fail(w, err)
+		h.failAudited(w, err, e)
 		return
 	}
 	doc, members, err := h.readResource(w, r)
 	if err != nil {
-		h.fail(w, err)
+		h.failAudited(w, err, e)
 		return
 	}
+	e.Status = http.StatusOK
 	res, err := h.server.Store.Update(r.Context(), c.Organization.Name, h.kind, r.PathValue("id"), ifVersion,
 		func(current *store.Resource) (*store.Change, error) {
 			next := *current
 			if err := h.fill(&next, doc); err != nil {
 				return nil, err
 			}
+			e.Attributes = changedAttributes(decode(current.Doc), doc)
 			change := &store.Change{Resource: &next}
 			if h.kind == store.KindGroup {
 				change.Members = &store.MemberChange{Replace: true, Add: members}
@@ -191,29 +215,35 @@ func (h *resourceHandler) replace(w http.ResponseWriter, r *http.Request, c *ten
 				return nil, nil
 			}
 			return change, nil
-		})
+		}, write(c, e))
 	if err != nil {
-		h.fail(w, err)
+		h.failAudited(w, err, e)
 		return
 	}
 	h.respond(w, r, c, http.StatusOK, res)
 }
 
 func (h *resourceHandler) patch(w http.ResponseWriter, r *http.Request, c *tenant.Caller) {
+	e := requestAudit(r, c, actionName(h.kind, "patch"), string(h.kind))
 	ifVersion, err := ifMatch(r)
 	if err != nil {
-		h.fail(w, err)
+		h.failAudited(w, err, e)
 		return
 	}
 	body, err := readBody(w, r)
 	if err != nil {
-		h.fail(w, err)
+		h.failAudited(w, err, e)
 		return
 	}
 	ops, err := parsePatch(body)
 	if err != nil {
-		h.fail(w, err)
+		h.failAudited(w, err, e)
 		return
+	}
+	groupResponse := h.kind == store.KindGroup && queryGetter(r.URL.Query())("attributes") == ""
+	e.Status = http.StatusOK
+	if groupResponse {
+		e.Status = http.StatusNoContent
 	}
 	res, err := h.server.Store.Update(r.Context(), c.Organization.Name, h.kind, r.PathValue("id"), ifVersion,
 		func(current *store.Resource) (*store.Change, error) {
@@ -233,18 +263,22 @@ func (h *resourceHandler) patch(w http.ResponseWriter, r *http.Request, c *tenan
 			if err := h.fill(&updated, next); err != nil {
 				return nil, err
 			}
+			e.Attributes = changedAttributes(doc, next)
+			if members != nil {
+				e.Attributes = append(e.Attributes, "members")
+			}
 			// Compared re-encoded: PostgreSQL returns jsonb in its own spelling.
 			if bytes.Equal(updated.Doc, before) && members == nil {
 				return nil, nil // nothing changed: no new version, lastModified kept
 			}
 			return &store.Change{Resource: &updated, Members: members}, nil
-		})
+		}, write(c, e))
 	if err != nil {
-		h.fail(w, err)
+		h.failAudited(w, err, e)
 		return
 	}
 	// Entra expects 204 for group PATCH; users are returned (validators read them back).
-	if h.kind == store.KindGroup && queryGetter(r.URL.Query())("attributes") == "" {
+	if groupResponse {
 		w.Header().Set("ETag", etag(res.Version))
 		w.WriteHeader(http.StatusNoContent)
 		return
@@ -253,13 +287,15 @@ func (h *resourceHandler) patch(w http.ResponseWriter, r *http.Request, c *tenan
 }
 
 func (h *resourceHandler) delete(w http.ResponseWriter, r *http.Request, c *tenant.Caller) {
+	e := requestAudit(r, c, actionName(h.kind, "delete"), string(h.kind))
 	ifVersion, err := ifMatch(r)
 	if err != nil {
-		h.fail(w, err)
+		h.failAudited(w, err, e)
 		return
 	}
-	if err := h.server.Store.Delete(r.Context(), c.Organization.Name, h.kind, r.PathValue("id"), ifVersion); err != nil {
-		h.fail(w, err)
+	e.Status = http.StatusNoContent
+	if err := h.server.Store.Delete(r.Context(), c.Organization.Name, h.kind, r.PathValue("id"), ifVersion, write(c, e)); err != nil {
+		h.failAudited(w, err, e)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -382,6 +418,13 @@ func parseETag(s string) (int64, bool) {
 	s = strings.Trim(s, `"`)
 	v, err := strconv.ParseInt(s, 10, 64)
 	return v, err == nil && v > 0
+}
+
+// decode reads a stored document (nil when it cannot be read).
+func decode(doc []byte) map[string]any {
+	var m map[string]any
+	_ = json.Unmarshal(doc, &m)
+	return m
 }
 
 // sameDocument compares two JSON documents by content.

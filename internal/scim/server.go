@@ -23,6 +23,8 @@ type Server struct {
 	Store   store.Store
 	Tenants *tenant.Registry
 	Log     *slog.Logger
+
+	audit auditLog
 }
 
 // Routes registers the SCIM routes on mux. Every route requires the organization's bearer token
@@ -57,13 +59,24 @@ type callerKey struct{}
 // answers 403.
 func (s *Server) authenticated(next func(http.ResponseWriter, *http.Request, *tenant.Caller)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		caller, err := s.Tenants.Authenticate(r.PathValue("org"), bearerToken(r))
+		org := r.PathValue("org")
+		caller, err := s.Tenants.Authenticate(org, bearerToken(r))
+		var refused *Error
 		switch {
 		case errors.Is(err, tenant.ErrDisabled):
-			writeError(w, &Error{Status: http.StatusForbidden, Detail: "SCIM provisioning is disabled for this organization"})
-			return
+			refused = &Error{Status: http.StatusForbidden, Detail: "SCIM provisioning is disabled for this organization"}
 		case err != nil:
-			writeError(w, &Error{Status: http.StatusUnauthorized, Detail: "A valid bearer token for this organization is required"})
+			refused = &Error{Status: http.StatusUnauthorized, Detail: "A valid bearer token for this organization is required"}
+		}
+		if refused != nil {
+			// Recorded for served organizations only (no rows for made-up names), and never with
+			// any token material.
+			if s.Tenants.Serving(org) {
+				e := requestAudit(r, nil, "auth.refused", "")
+				e.Org, e.Status, e.Detail = org, refused.Status, refused.Detail
+				s.audit.record(s.Store, e)
+			}
+			writeError(w, refused)
 			return
 		}
 		ctx := context.WithValue(r.Context(), callerKey{}, caller)

@@ -102,21 +102,30 @@ type Page struct {
 // Store is the SCIM resource store.
 type Store interface {
 	// Create stores a new resource (ID, times and version set by the caller), with group members.
-	Create(ctx context.Context, r *Resource, members []string) error
+	Create(ctx context.Context, r *Resource, members []string, w Write) error
 	// Get returns one resource.
 	Get(ctx context.Context, org string, kind Kind, id string) (*Resource, error)
 	// Update runs fn on the current resource inside one transaction and applies the change it
 	// returns (nil: nothing to do). ifVersion > 0 requires that version. It returns the stored
 	// resource after the change.
-	Update(ctx context.Context, org string, kind Kind, id string, ifVersion int64, fn func(current *Resource) (*Change, error)) (*Resource, error)
-	// Delete removes a resource and its memberships; ifVersion > 0 requires that version.
-	Delete(ctx context.Context, org string, kind Kind, id string, ifVersion int64) error
+	Update(ctx context.Context, org string, kind Kind, id string, ifVersion int64, fn func(current *Resource) (*Change, error), w Write) (*Resource, error)
+	// Delete removes a resource and its memberships; ifVersion > 0 requires that version. A deleted
+	// user's member and employee record remain.
+	Delete(ctx context.Context, org string, kind Kind, id string, ifVersion int64, w Write) error
 	// List returns a page of resources matching the query, filtered in the database.
 	List(ctx context.Context, org string, kind Kind, q Query) (*Page, error)
 	// Members returns the members of groups, keyed by group id.
 	Members(ctx context.Context, org string, groupIDs []string) (map[string][]Member, error)
 	// GroupsOf returns the groups that directly contain each member, keyed by member id.
 	GroupsOf(ctx context.Context, org string, memberIDs []string) (map[string][]Member, error)
+	// Member returns a member with its employee record and history.
+	Member(ctx context.Context, org, userID string) (*MemberRecord, error)
+	// MemberCounts counts an organization's members per state.
+	MemberCounts(ctx context.Context, org string) (map[string]int64, error)
+	// RecordAudit appends audit events outside any write (reads, refused requests).
+	RecordAudit(ctx context.Context, events []AuditEvent) error
+	// AuditEvents pages through an organization's audit log, newest first.
+	AuditEvents(ctx context.Context, org string, q AuditQuery) ([]AuditEvent, error)
 	// DeleteOrganization removes every resource of the organization.
 	DeleteOrganization(ctx context.Context, org string) error
 	// Close releases the database.

@@ -14,6 +14,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/z8z8/enterprise-identity-operator/internal/lifecycle"
 	"github.com/z8z8/enterprise-identity-operator/internal/token"
 )
 
@@ -47,6 +48,8 @@ type Organization struct {
 	Generated   bool
 	// Retrievable is true while the plaintext token is still in the Secret.
 	Retrievable bool
+	// Policy is the integration's provisioning policy.
+	Policy lifecycle.Policy
 }
 
 // Caller is an authenticated request's organization and token.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
 	"github.com/z8z8/enterprise-identity-operator/internal/index"
+	"github.com/z8z8/enterprise-identity-operator/internal/lifecycle"
 	"github.com/z8z8/enterprise-identity-operator/internal/token"
 )
 
@@ -80,6 +81,7 @@ func (s *Source) organization(ctx context.Context, scim *v1alpha1.ScimIntegratio
 		Name:        scim.Status.Organization,
 		Integration: client.ObjectKeyFromObject(scim),
 		Enabled:     scim.IsEnabled(),
+		Policy:      policy(scim.Spec.Provisioning),
 	}
 	secret := &corev1.Secret{}
 	if ref := scim.Spec.Token.SecretRef; ref != nil {
@@ -117,6 +119,22 @@ func (s *Source) organization(ctx context.Context, scim *v1alpha1.ScimIntegratio
 		}
 	}
 	return org, true
+}
+
+// policy reads the provisioning policy, with the CRD's defaults for unset fields.
+func policy(p v1alpha1.ProvisioningSpec) lifecycle.Policy {
+	out := lifecycle.DefaultPolicy
+	if p.AutoActivate != nil {
+		out.AutoActivate = *p.AutoActivate
+	}
+	if p.Deprovision.OnDeactivate != "" {
+		out.OnDeactivate = lifecycle.Action(p.Deprovision.OnDeactivate)
+	}
+	if p.Deprovision.OnDelete != "" {
+		out.OnDelete = lifecycle.Action(p.Deprovision.OnDelete)
+	}
+	out.DefaultRole = p.DefaultRoleTemplate
+	return out
 }
 
 func credential(hexHash string, notAfter time.Time, current bool) Credential {

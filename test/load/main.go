@@ -320,7 +320,7 @@ func fill(ctx context.Context, st store.Store, n int) {
 				name := fmt.Sprintf("user-%07d@bench.example", i)
 				r := &store.Resource{Org: org, Kind: store.KindUser, ID: fmt.Sprintf("u%07d", i), Name: name, Email: name, Active: true,
 					Doc: userBody(name), Created: now, Modified: now, Version: 1}
-				check(st.Create(ctx, r, nil))
+				check(st.Create(ctx, r, nil, store.Write{}))
 			}
 		}()
 	}

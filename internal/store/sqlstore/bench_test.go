@@ -27,7 +27,7 @@ func benchStore(b *testing.B, users int) *sqlstore.Store {
 		name := fmt.Sprintf("user-%06d@bench.example", i)
 		r := &store.Resource{Org: "bench", Kind: store.KindUser, ID: fmt.Sprintf("u%06d", i), Name: name, Active: true,
 			Doc: []byte(`{"userName":"` + name + `"}`), Created: now, Modified: now, Version: 1}
-		if err := s.Create(context.Background(), r, nil); err != nil {
+		if err := s.Create(context.Background(), r, nil, store.Write{}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -44,7 +44,7 @@ func BenchmarkCreateUser(b *testing.B) {
 			i := n.Add(1)
 			r := &store.Resource{Org: "bench", Kind: store.KindUser, ID: fmt.Sprintf("c%09d", i), Name: fmt.Sprintf("c%09d", i), Active: true,
 				Doc: []byte(`{}`), Created: now, Modified: now, Version: 1}
-			if err := s.Create(context.Background(), r, nil); err != nil {
+			if err := s.Create(context.Background(), r, nil, store.Write{}); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -74,7 +74,7 @@ func writeUntilKilled(file string) {
 		id := fmt.Sprintf("user-%06d", i)
 		r := &store.Resource{Org: "crash", Kind: store.KindUser, ID: id, Name: id, Active: true, Doc: []byte(`{"userName":"` + id + `"}`),
 			Created: now, Modified: now, Version: 1}
-		if err := s.Create(context.Background(), r, nil); err != nil {
+		if err := s.Create(context.Background(), r, nil, store.Write{}); err != nil {
 			fmt.Println("error", err)
 			os.Exit(1)
 		}

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/z8z8/enterprise-identity-operator/internal/lifecycle"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
 
@@ -48,8 +49,8 @@ func (s *Store) DB() *sql.DB { return s.db }
 
 func (s *Store) q(query string) string { return s.d.rebind(query) }
 
-// Create stores a new resource and its members in one transaction.
-func (s *Store) Create(ctx context.Context, r *store.Resource, members []string) error {
+// Create stores a new resource, its members and its effects in one transaction.
+func (s *Store) Create(ctx context.Context, r *store.Resource, members []string, w store.Write) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := s.insert(ctx, tx, r); err != nil {
 			return err
@@ -59,7 +60,14 @@ func (s *Store) Create(ctx context.Context, r *store.Resource, members []string)
 				return err
 			}
 		}
-		return nil
+		var ev lifecycle.Event
+		if r.Kind == store.KindUser {
+			ev = lifecycle.EventCreated
+			if !r.Active {
+				ev = lifecycle.EventDeactivated
+			}
+		}
+		return s.effects(ctx, tx, w, r.Org, r.ID, r, ev)
 	})
 }
 
@@ -117,7 +125,7 @@ func (s *Store) scan(scan func(...any) error, org string, kind store.Kind) (*sto
 
 // Update applies fn's change to the current resource in one transaction.
 func (s *Store) Update(ctx context.Context, org string, kind store.Kind, id string, ifVersion int64,
-	fn func(*store.Resource) (*store.Change, error)) (*store.Resource, error) {
+	fn func(*store.Resource) (*store.Change, error), w store.Write) (*store.Resource, error) {
 	var result *store.Resource
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		current, err := s.get(ctx, tx, org, kind, id, s.d.forUpdate())
@@ -133,7 +141,7 @@ func (s *Store) Update(ctx context.Context, org string, kind store.Kind, id stri
 		}
 		if change == nil {
 			result = current
-			return nil
+			return s.effects(ctx, tx, w, org, id, nil, "")
 		}
 		next := current
 		if change.Resource != nil {
@@ -162,13 +170,24 @@ func (s *Store) Update(ctx context.Context, org string, kind store.Kind, id stri
 			}
 		}
 		result = next
-		return nil
+		var ev lifecycle.Event
+		if kind == store.KindUser {
+			switch {
+			case current.Active && !next.Active:
+				ev = lifecycle.EventDeactivated
+			case !current.Active && next.Active:
+				ev = lifecycle.EventReactivated
+			default:
+				ev = lifecycle.EventUpdated
+			}
+		}
+		return s.effects(ctx, tx, w, org, id, next, ev)
 	})
 	return result, err
 }
 
 // Delete removes a resource and every membership naming it.
-func (s *Store) Delete(ctx context.Context, org string, kind store.Kind, id string, ifVersion int64) error {
+func (s *Store) Delete(ctx context.Context, org string, kind store.Kind, id string, ifVersion int64, w store.Write) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		current, err := s.get(ctx, tx, org, kind, id, s.d.forUpdate())
 		if err != nil {
@@ -183,14 +202,18 @@ func (s *Store) Delete(ctx context.Context, org string, kind store.Kind, id stri
 		if _, err := s.exec(ctx, tx, s.q(`DELETE FROM scim_group_members WHERE org = ? AND (member_id = ? OR group_id = ?)`), org, id, id); err != nil {
 			return fmt.Errorf("deleting memberships of %s: %w", id, err)
 		}
-		return nil
+		var ev lifecycle.Event
+		if kind == store.KindUser {
+			ev = lifecycle.EventDeleted
+		}
+		return s.effects(ctx, tx, w, org, id, nil, ev)
 	})
 }
 
 // DeleteOrganization removes every resource and membership of an organization.
 func (s *Store) DeleteOrganization(ctx context.Context, org string) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		for _, t := range []string{"scim_users", "scim_groups", "scim_group_members"} {
+		for _, t := range []string{"scim_users", "scim_groups", "scim_group_members", "members", "employee_records", "member_history", "audit_events"} {
 			if _, err := s.exec(ctx, tx, s.q(`DELETE FROM `+t+` WHERE org = ?`), org); err != nil {
 				return fmt.Errorf("deleting %s of %s: %w", t, org, err)
 			}

@@ -57,7 +57,7 @@ func testCreateGet(t *testing.T, s store.Store) {
 	org, other := newOrg(), newOrg()
 	u := user(org, "u1", "Ada@Example.com", `{"userName":"Ada@Example.com","name":{"givenName":"Ada"}}`)
 	u.ExternalID, u.Email = "ext-1", "ADA@example.com"
-	must(t, s.Create(ctx, u, nil))
+	must(t, s.Create(ctx, u, nil, store.Write{}))
 	got, err := s.Get(ctx, org, store.KindUser, "u1")
 	must(t, err)
 	if got.Name != "Ada@Example.com" || got.ExternalID != "ext-1" || !got.Active || got.Version != 1 || !got.Created.Equal(u.Created) {
@@ -76,17 +76,17 @@ func testCreateGet(t *testing.T, s store.Store) {
 
 func testUniqueness(t *testing.T, s store.Store) {
 	org, other := newOrg(), newOrg()
-	must(t, s.Create(ctx, user(org, "u1", "bob@example.com", `{}`), nil))
-	if err := s.Create(ctx, user(org, "u2", "BOB@example.com", `{}`), nil); !errors.Is(err, store.ErrUniqueness) {
+	must(t, s.Create(ctx, user(org, "u1", "bob@example.com", `{}`), nil, store.Write{}))
+	if err := s.Create(ctx, user(org, "u2", "BOB@example.com", `{}`), nil, store.Write{}); !errors.Is(err, store.ErrUniqueness) {
 		t.Fatalf("a case variant of an existing userName must conflict, got %v", err)
 	}
-	must(t, s.Create(ctx, user(other, "u2", "bob@example.com", `{}`), nil))
-	must(t, s.Create(ctx, user(org, "u3", "carol@example.com", `{}`), nil))
+	must(t, s.Create(ctx, user(other, "u2", "bob@example.com", `{}`), nil, store.Write{}))
+	must(t, s.Create(ctx, user(org, "u3", "carol@example.com", `{}`), nil, store.Write{}))
 	_, err := s.Update(ctx, org, store.KindUser, "u3", 0, func(cur *store.Resource) (*store.Change, error) {
 		next := *cur
 		next.Name = "Bob@Example.com"
 		return &store.Change{Resource: &next}, nil
-	})
+	}, store.Write{})
 	if !errors.Is(err, store.ErrUniqueness) {
 		t.Fatalf("renaming onto an existing userName must conflict, got %v", err)
 	}
@@ -94,8 +94,8 @@ func testUniqueness(t *testing.T, s store.Store) {
 
 func testUpdate(t *testing.T, s store.Store) {
 	org := newOrg()
-	must(t, s.Create(ctx, user(org, "u1", "dan", `{"title":"a"}`), nil))
-	got, err := s.Update(ctx, org, store.KindUser, "u1", 0, func(*store.Resource) (*store.Change, error) { return nil, nil })
+	must(t, s.Create(ctx, user(org, "u1", "dan", `{"title":"a"}`), nil, store.Write{}))
+	got, err := s.Update(ctx, org, store.KindUser, "u1", 0, func(*store.Resource) (*store.Change, error) { return nil, nil }, store.Write{})
 	must(t, err)
 	if got.Version != 1 {
 		t.Fatalf("a no-op update changed the version to %d", got.Version)
@@ -104,7 +104,7 @@ func testUpdate(t *testing.T, s store.Store) {
 		next := *cur
 		next.Doc, next.Active = []byte(`{"title":"b"}`), false
 		return &store.Change{Resource: &next}, nil
-	})
+	}, store.Write{})
 	must(t, err)
 	if got.Version != 2 || got.Active || string(got.Doc) == `{"title":"a"}` {
 		t.Fatalf("update not applied: %+v", got)
@@ -114,29 +114,29 @@ func testUpdate(t *testing.T, s store.Store) {
 	if again.Version != 2 || again.Active {
 		t.Fatalf("update not stored: %+v", again)
 	}
-	if _, err := s.Update(ctx, org, store.KindUser, "u1", 1, func(*store.Resource) (*store.Change, error) { return nil, nil }); !errors.Is(err, store.ErrVersionMismatch) {
+	if _, err := s.Update(ctx, org, store.KindUser, "u1", 1, func(*store.Resource) (*store.Change, error) { return nil, nil }, store.Write{}); !errors.Is(err, store.ErrVersionMismatch) {
 		t.Fatalf("a stale version must be refused, got %v", err)
 	}
 	boom := errors.New("boom")
-	if _, err := s.Update(ctx, org, store.KindUser, "u1", 0, func(*store.Resource) (*store.Change, error) { return nil, boom }); !errors.Is(err, boom) {
+	if _, err := s.Update(ctx, org, store.KindUser, "u1", 0, func(*store.Resource) (*store.Change, error) { return nil, boom }, store.Write{}); !errors.Is(err, boom) {
 		t.Fatalf("the callback's error must come back, got %v", err)
 	}
-	if _, err := s.Update(ctx, newOrg(), store.KindUser, "u1", 0, func(*store.Resource) (*store.Change, error) { return nil, nil }); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Update(ctx, newOrg(), store.KindUser, "u1", 0, func(*store.Resource) (*store.Change, error) { return nil, nil }, store.Write{}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("updating another organization's user must be not found, got %v", err)
 	}
 }
 
 func testDelete(t *testing.T, s store.Store) {
 	org := newOrg()
-	must(t, s.Create(ctx, user(org, "u1", "eve", `{}`), nil))
-	must(t, s.Create(ctx, group(org, "g1", "Team"), []string{"u1"}))
-	if err := s.Delete(ctx, org, store.KindUser, "u1", 7); !errors.Is(err, store.ErrVersionMismatch) {
+	must(t, s.Create(ctx, user(org, "u1", "eve", `{}`), nil, store.Write{}))
+	must(t, s.Create(ctx, group(org, "g1", "Team"), []string{"u1"}, store.Write{}))
+	if err := s.Delete(ctx, org, store.KindUser, "u1", 7, store.Write{}); !errors.Is(err, store.ErrVersionMismatch) {
 		t.Fatalf("delete with a stale version must be refused, got %v", err)
 	}
-	if err := s.Delete(ctx, newOrg(), store.KindUser, "u1", 0); !errors.Is(err, store.ErrNotFound) {
+	if err := s.Delete(ctx, newOrg(), store.KindUser, "u1", 0, store.Write{}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("another organization cannot delete the user, got %v", err)
 	}
-	must(t, s.Delete(ctx, org, store.KindUser, "u1", 1))
+	must(t, s.Delete(ctx, org, store.KindUser, "u1", 1, store.Write{}))
 	if _, err := s.Get(ctx, org, store.KindUser, "u1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("deleted user still there: %v", err)
 	}
@@ -152,16 +152,16 @@ func testMembers(t *testing.T, s store.Store) {
 	for _, id := range []string{"u1", "u2", "u3"} {
 		u := user(org, id, "user-"+id, `{}`)
 		u.DisplayName = "User " + id
-		must(t, s.Create(ctx, u, nil))
+		must(t, s.Create(ctx, u, nil, store.Write{}))
 	}
-	must(t, s.Create(ctx, user(other, "x1", "stranger", `{}`), nil))
-	must(t, s.Create(ctx, group(org, "g1", "Engineering"), []string{"u1"}))
-	must(t, s.Create(ctx, group(org, "g2", "All"), []string{"g1"}))
+	must(t, s.Create(ctx, user(other, "x1", "stranger", `{}`), nil, store.Write{}))
+	must(t, s.Create(ctx, group(org, "g1", "Engineering"), []string{"u1"}, store.Write{}))
+	must(t, s.Create(ctx, group(org, "g2", "All"), []string{"g1"}, store.Write{}))
 
 	change := func(c store.MemberChange) error {
 		_, err := s.Update(ctx, org, store.KindGroup, "g1", 0, func(*store.Resource) (*store.Change, error) {
 			return &store.Change{Members: &c}, nil
-		})
+		}, store.Write{})
 		return err
 	}
 	ids := func() []string {
@@ -224,13 +224,13 @@ func testFilters(t *testing.T, s store.Store) {
 		r := user(org, u.id, u.userName, u.doc)
 		r.ExternalID = "EXT-" + u.id
 		r.Active = i != 2
-		must(t, s.Create(ctx, r, nil))
+		must(t, s.Create(ctx, r, nil, store.Write{}))
 	}
-	must(t, s.Create(ctx, group(org, "g1", "Admins"), []string{"a", "b"}))
+	must(t, s.Create(ctx, group(org, "g1", "Admins"), []string{"a", "b"}, store.Write{}))
 	// The same userNames in another organization must never show up.
 	otherOrg := newOrg()
 	for _, u := range filterUsers {
-		must(t, s.Create(ctx, user(otherOrg, u.id, u.userName, u.doc), nil))
+		must(t, s.Create(ctx, user(otherOrg, u.id, u.userName, u.doc), nil, store.Write{}))
 	}
 
 	cases := []struct{ filter, want string }{
@@ -327,7 +327,7 @@ func testPagination(t *testing.T, s store.Store) {
 	org := newOrg()
 	names := []string{"e", "c", "a", "d", "b"}
 	for i, n := range names {
-		must(t, s.Create(ctx, user(org, fmt.Sprintf("id%d", i), n, `{"name":{"familyName":"`+n+`"}}`), nil))
+		must(t, s.Create(ctx, user(org, fmt.Sprintf("id%d", i), n, `{"name":{"familyName":"`+n+`"}}`), nil, store.Write{}))
 	}
 	list := func(q store.Query) (string, int) {
 		page, err := s.List(ctx, org, store.KindUser, q)
@@ -366,9 +366,9 @@ func testPagination(t *testing.T, s store.Store) {
 
 func testDeleteOrganization(t *testing.T, s store.Store) {
 	org, other := newOrg(), newOrg()
-	must(t, s.Create(ctx, user(org, "u1", "f", `{}`), nil))
-	must(t, s.Create(ctx, group(org, "g1", "G"), []string{"u1"}))
-	must(t, s.Create(ctx, user(other, "u1", "f", `{}`), nil))
+	must(t, s.Create(ctx, user(org, "u1", "f", `{}`), nil, store.Write{}))
+	must(t, s.Create(ctx, group(org, "g1", "G"), []string{"u1"}, store.Write{}))
+	must(t, s.Create(ctx, user(other, "u1", "f", `{}`), nil, store.Write{}))
 	must(t, s.DeleteOrganization(ctx, org))
 	if _, err := s.Get(ctx, org, store.KindUser, "u1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("user of the deleted organization remains: %v", err)

@@ -1,0 +1,76 @@
+package store
+
+import (
+	"time"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/lifecycle"
+)
+
+// Write carries what a SCIM write means beyond the resource: the organization's lifecycle policy
+// (nil: no member effects, as in store-only tests) and the request's audit event. The store
+// applies both in the transaction of the write, so a write, its member effects and its audit
+// events commit or fail together.
+type Write struct {
+	Policy *lifecycle.Policy
+	Audit  *AuditEvent
+}
+
+// AuditEvent is one entry of the SCIM audit log. Values are never recorded: Attributes names what
+// changed.
+type AuditEvent struct {
+	Seq              int64     `json:"seq"`
+	Org              string    `json:"-"`
+	Time             time.Time `json:"time"`
+	RequestID        string    `json:"requestId"`
+	Action           string    `json:"action"`
+	Client           string    `json:"client,omitempty"`
+	TokenFingerprint string    `json:"tokenFingerprint,omitempty"`
+	Method           string    `json:"method,omitempty"`
+	Path             string    `json:"path,omitempty"`
+	ResourceType     string    `json:"resourceType,omitempty"`
+	ResourceID       string    `json:"resourceId,omitempty"`
+	Status           int       `json:"status"`
+	ScimType         string    `json:"scimType,omitempty"`
+	Detail           string    `json:"detail,omitempty"`
+	Attributes       []string  `json:"attributes,omitempty"`
+}
+
+// AuditQuery pages through an organization's audit log, newest first.
+type AuditQuery struct {
+	// Before is a cursor: only events with a smaller sequence number (0: from the newest).
+	Before int64
+	Limit  int
+}
+
+// MemberRecord is a member with its employee record and history.
+type MemberRecord struct {
+	UserID   string
+	UserName string
+	Member   lifecycle.Member
+	Employee EmployeeRecord
+	History  []HistoryEntry
+	Created  time.Time
+	Modified time.Time
+}
+
+// EmployeeRecord is the profile part of a member, from the SCIM user and its enterprise extension.
+type EmployeeRecord struct {
+	Active         bool   `json:"active"`
+	DisplayName    string `json:"displayName,omitempty"`
+	Title          string `json:"title,omitempty"`
+	EmployeeNumber string `json:"employeeNumber,omitempty"`
+	Department     string `json:"department,omitempty"`
+	CostCenter     string `json:"costCenter,omitempty"`
+	Division       string `json:"division,omitempty"`
+	Organization   string `json:"organization,omitempty"`
+	ManagerID      string `json:"managerId,omitempty"`
+}
+
+// HistoryEntry is one member state transition.
+type HistoryEntry struct {
+	Time      time.Time       `json:"time"`
+	From      lifecycle.State `json:"from"`
+	To        lifecycle.State `json:"to"`
+	Reason    string          `json:"reason"`
+	RequestID string          `json:"requestId,omitempty"`
+}

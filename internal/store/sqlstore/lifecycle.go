@@ -1,0 +1,282 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/lifecycle"
+	"github.com/z8z8/enterprise-identity-operator/internal/scim/schema"
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
+)
+
+// effects applies a SCIM write's member effects and audit events inside its transaction.
+// user is the user after the write (nil when deleted); ev the lifecycle event (empty: none).
+func (s *Store) effects(ctx context.Context, tx *sql.Tx, w store.Write, org, userID string, user *store.Resource, ev lifecycle.Event) error {
+	requestID := ""
+	if w.Audit != nil {
+		requestID = w.Audit.RequestID
+	}
+	if w.Policy != nil && ev != "" {
+		if err := s.applyLifecycle(ctx, tx, *w.Policy, org, userID, user, ev, requestID); err != nil {
+			return err
+		}
+	}
+	if w.Audit != nil {
+		e := *w.Audit
+		e.Org = org
+		if e.ResourceID == "" {
+			e.ResourceID = userID
+		}
+		return s.insertAudit(ctx, tx, e)
+	}
+	return nil
+}
+
+func (s *Store) applyLifecycle(ctx context.Context, tx *sql.Tx, p lifecycle.Policy, org, userID string, user *store.Resource,
+	ev lifecycle.Event, requestID string) error {
+	prev, err := s.loadMember(ctx, tx, org, userID)
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	if prev == nil && ev != lifecycle.EventCreated && ev != lifecycle.EventDeactivated {
+		// A user stored before members existed: it joins now, under the current policy.
+		m, t := lifecycle.Decide(p, nil, lifecycle.EventCreated)
+		if err := s.recordTransition(ctx, tx, org, userID, t, requestID, now); err != nil {
+			return err
+		}
+		prev = &m
+	}
+	m, t := lifecycle.Decide(p, prev, ev)
+	userName := ""
+	if user != nil {
+		userName = user.Name
+	}
+	if _, err := s.exec(ctx, tx, s.q(`INSERT INTO members (org, user_id, user_name, state, role, approved, scim_deleted, created_us, modified_us)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (org, user_id) DO UPDATE SET user_name = CASE WHEN excluded.user_name = '' THEN members.user_name ELSE excluded.user_name END,
+			state = excluded.state, role = excluded.role, approved = excluded.approved, scim_deleted = excluded.scim_deleted,
+			modified_us = excluded.modified_us`),
+		org, userID, userName, string(m.State), m.Role, s.d.columnBool(m.Approved), s.d.columnBool(m.Deleted), now.UnixMicro(), now.UnixMicro()); err != nil {
+		return fmt.Errorf("recording member %s: %w", userID, err)
+	}
+	if err := s.upsertEmployee(ctx, tx, org, userID, user, m.EmployeeActive, now); err != nil {
+		return err
+	}
+	return s.recordTransition(ctx, tx, org, userID, t, requestID, now)
+}
+
+func (s *Store) recordTransition(ctx context.Context, tx *sql.Tx, org, userID string, t *lifecycle.Transition, requestID string, now time.Time) error {
+	if t == nil {
+		return nil
+	}
+	if _, err := s.exec(ctx, tx, s.q(`INSERT INTO member_history (org, user_id, at_us, from_state, to_state, reason, request_id) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+		org, userID, now.UnixMicro(), string(t.From), string(t.To), t.Reason, requestID); err != nil {
+		return fmt.Errorf("recording member history: %w", err)
+	}
+	return s.insertAudit(ctx, tx, store.AuditEvent{
+		Org: org, Time: now, RequestID: requestID, Action: "member." + strings.ToLower(string(t.To)),
+		ResourceType: "Member", ResourceID: userID, Status: 200, Detail: t.Reason,
+	})
+}
+
+// upsertEmployee keeps the employee record in step with the SCIM user (user nil: only active).
+func (s *Store) upsertEmployee(ctx context.Context, tx *sql.Tx, org, userID string, user *store.Resource, active bool, now time.Time) error {
+	if user == nil {
+		_, err := s.exec(ctx, tx, s.q(`UPDATE employee_records SET active = ?, modified_us = ? WHERE org = ? AND user_id = ?`),
+			s.d.columnBool(active), now.UnixMicro(), org, userID)
+		return err
+	}
+	e := employeeFrom(user.Doc)
+	_, err := s.exec(ctx, tx, s.q(`INSERT INTO employee_records (org, user_id, active, display_name, title, employee_number, department, cost_center,
+			division, organization, manager_id, modified_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (org, user_id) DO UPDATE SET active = excluded.active, display_name = excluded.display_name, title = excluded.title,
+			employee_number = excluded.employee_number, department = excluded.department, cost_center = excluded.cost_center,
+			division = excluded.division, organization = excluded.organization, manager_id = excluded.manager_id, modified_us = excluded.modified_us`),
+		org, userID, s.d.columnBool(active), nullString(e.DisplayName), nullString(e.Title), nullString(e.EmployeeNumber), nullString(e.Department),
+		nullString(e.CostCenter), nullString(e.Division), nullString(e.Organization), nullString(e.ManagerID), now.UnixMicro())
+	if err != nil {
+		return fmt.Errorf("recording employee record %s: %w", userID, err)
+	}
+	return nil
+}
+
+// employeeFrom reads the profile fields of a canonical user document.
+func employeeFrom(doc []byte) store.EmployeeRecord {
+	var d struct {
+		DisplayName string `json:"displayName"`
+		Title       string `json:"title"`
+	}
+	var whole map[string]json.RawMessage
+	_ = json.Unmarshal(doc, &d)
+	_ = json.Unmarshal(doc, &whole)
+	var ext struct {
+		EmployeeNumber string `json:"employeeNumber"`
+		Department     string `json:"department"`
+		CostCenter     string `json:"costCenter"`
+		Division       string `json:"division"`
+		Organization   string `json:"organization"`
+		Manager        struct {
+			Value string `json:"value"`
+		} `json:"manager"`
+	}
+	_ = json.Unmarshal(whole[schema.EnterpriseUserURN], &ext)
+	return store.EmployeeRecord{DisplayName: d.DisplayName, Title: d.Title, EmployeeNumber: ext.EmployeeNumber, Department: ext.Department,
+		CostCenter: ext.CostCenter, Division: ext.Division, Organization: ext.Organization, ManagerID: ext.Manager.Value}
+}
+
+func (s *Store) loadMember(ctx context.Context, tx *sql.Tx, org, userID string) (*lifecycle.Member, error) {
+	var (
+		m                        lifecycle.Member
+		state                    string
+		approved, deleted, active any
+	)
+	err := s.queryRow(ctx, tx, s.q(`SELECT m.state, m.role, m.approved, m.scim_deleted, COALESCE(e.active, m.approved)
+		FROM members m LEFT JOIN employee_records e ON e.org = m.org AND e.user_id = m.user_id WHERE m.org = ? AND m.user_id = ?`), org, userID).
+		Scan(&state, &m.Role, &approved, &deleted, &active)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading member %s: %w", userID, err)
+	}
+	m.State, m.Approved, m.Deleted, m.EmployeeActive = lifecycle.State(state), truthy(approved), truthy(deleted), truthy(active)
+	return &m, nil
+}
+
+func truthy(v any) bool {
+	switch b := v.(type) {
+	case bool:
+		return b
+	case int64:
+		return b != 0
+	}
+	return false
+}
+
+func (s *Store) insertAudit(ctx context.Context, tx *sql.Tx, e store.AuditEvent) error {
+	var attrs sql.NullString
+	if len(e.Attributes) > 0 {
+		b, _ := json.Marshal(e.Attributes)
+		attrs = sql.NullString{String: string(b), Valid: true}
+	}
+	if e.Time.IsZero() {
+		e.Time = time.Now().UTC()
+	}
+	_, err := s.exec(ctx, tx, s.q(`INSERT INTO audit_events (org, at_us, request_id, action, client, token_fingerprint, method, path,
+		resource_type, resource_id, status, scim_type, detail, attributes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		e.Org, e.Time.UnixMicro(), e.RequestID, e.Action, nullString(e.Client), nullString(e.TokenFingerprint), nullString(e.Method),
+		nullString(e.Path), nullString(e.ResourceType), nullString(e.ResourceID), e.Status, nullString(e.ScimType), nullString(e.Detail), attrs)
+	if err != nil {
+		return fmt.Errorf("recording audit event: %w", err)
+	}
+	return nil
+}
+
+// Member returns a member with its employee record and history.
+func (s *Store) Member(ctx context.Context, org, userID string) (*store.MemberRecord, error) {
+	rec := &store.MemberRecord{UserID: userID}
+	var (
+		state                            string
+		approved, deleted, active        any
+		created, modified                int64
+		display, title, number, dept     sql.NullString
+		cost, division, orgName, manager sql.NullString
+	)
+	err := s.queryRow(ctx, nil, s.q(`SELECT m.user_name, m.state, m.role, m.approved, m.scim_deleted, m.created_us, m.modified_us,
+		e.active, e.display_name, e.title, e.employee_number, e.department, e.cost_center, e.division, e.organization, e.manager_id
+		FROM members m JOIN employee_records e ON e.org = m.org AND e.user_id = m.user_id WHERE m.org = ? AND m.user_id = ?`), org, userID).
+		Scan(&rec.UserName, &state, &rec.Member.Role, &approved, &deleted, &created, &modified,
+			&active, &display, &title, &number, &dept, &cost, &division, &orgName, &manager)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading member %s: %w", userID, err)
+	}
+	rec.Member.State, rec.Member.Approved, rec.Member.Deleted = lifecycle.State(state), truthy(approved), truthy(deleted)
+	rec.Member.EmployeeActive = truthy(active)
+	rec.Created, rec.Modified = time.UnixMicro(created).UTC(), time.UnixMicro(modified).UTC()
+	rec.Employee = store.EmployeeRecord{Active: truthy(active), DisplayName: display.String, Title: title.String, EmployeeNumber: number.String,
+		Department: dept.String, CostCenter: cost.String, Division: division.String, Organization: orgName.String, ManagerID: manager.String}
+	err = s.eachRow(ctx, `SELECT at_us, from_state, to_state, reason, COALESCE(request_id, '') FROM member_history
+		WHERE org = ? AND user_id = ? ORDER BY seq`, []any{org, userID}, func(scan func(...any) error) error {
+		var h store.HistoryEntry
+		var at int64
+		var from, to string
+		if err := scan(&at, &from, &to, &h.Reason, &h.RequestID); err != nil {
+			return err
+		}
+		h.Time, h.From, h.To = time.UnixMicro(at).UTC(), lifecycle.State(from), lifecycle.State(to)
+		rec.History = append(rec.History, h)
+		return nil
+	})
+	return rec, err
+}
+
+// MemberCounts counts an organization's members per state.
+func (s *Store) MemberCounts(ctx context.Context, org string) (map[string]int64, error) {
+	out := map[string]int64{}
+	err := s.eachRow(ctx, `SELECT state, COUNT(*) FROM members WHERE org = ? GROUP BY state`, []any{org}, func(scan func(...any) error) error {
+		var state string
+		var n int64
+		if err := scan(&state, &n); err != nil {
+			return err
+		}
+		out[state] = n
+		return nil
+	})
+	return out, err
+}
+
+// RecordAudit appends audit events in one transaction.
+func (s *Store) RecordAudit(ctx context.Context, events []store.AuditEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, e := range events {
+			if err := s.insertAudit(ctx, tx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// AuditEvents pages through an organization's audit log, newest first.
+func (s *Store) AuditEvents(ctx context.Context, org string, q store.AuditQuery) ([]store.AuditEvent, error) {
+	limit := q.Limit
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	before := q.Before
+	if before <= 0 {
+		before = 1 << 62
+	}
+	var out []store.AuditEvent
+	err := s.eachRow(ctx, `SELECT seq, at_us, request_id, action, COALESCE(client, ''), COALESCE(token_fingerprint, ''), COALESCE(method, ''),
+		COALESCE(path, ''), COALESCE(resource_type, ''), COALESCE(resource_id, ''), status, COALESCE(scim_type, ''), COALESCE(detail, ''),
+		COALESCE(attributes, '') FROM audit_events WHERE org = ? AND seq < ? ORDER BY seq DESC LIMIT ?`, []any{org, before, limit},
+		func(scan func(...any) error) error {
+			e := store.AuditEvent{Org: org}
+			var at int64
+			var attrs string
+			if err := scan(&e.Seq, &at, &e.RequestID, &e.Action, &e.Client, &e.TokenFingerprint, &e.Method, &e.Path,
+				&e.ResourceType, &e.ResourceID, &e.Status, &e.ScimType, &e.Detail, &attrs); err != nil {
+				return err
+			}
+			e.Time = time.UnixMicro(at).UTC()
+			if attrs != "" {
+				_ = json.Unmarshal([]byte(attrs), &e.Attributes)
+			}
+			out = append(out, e)
+			return nil
+		})
+	return out, err
+}

@@ -17,6 +17,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/z8z8/enterprise-identity-operator/internal/lifecycle"
 	"github.com/z8z8/enterprise-identity-operator/internal/scim"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
@@ -33,6 +34,8 @@ const (
 
 type harness struct {
 	t      *testing.T
+	st     store.Store
+	reg    *tenant.Registry
 	srv    *httptest.Server
 	orgA   string
 	orgB   string
@@ -75,11 +78,13 @@ func newHarness(t *testing.T, st store.Store) *harness {
 	}
 	h.orgB = h.orgA + "b"
 	reg := tenant.NewRegistry()
+	h.st, h.reg = st, reg
 	for org, tok := range map[string]string{h.orgA: tokenA, h.orgB: tokenB} {
 		reg.Set(&tenant.Organization{
 			Name: org, Enabled: true,
 			Integration: types.NamespacedName{Namespace: "ns", Name: org},
 			Credentials: []tenant.Credential{credential(tok)},
+			Policy:      lifecycle.DefaultPolicy,
 		})
 	}
 	reg.MarkListening(true)
@@ -96,6 +101,14 @@ func credential(tok string) tenant.Credential {
 	raw, _ := hex.DecodeString(token.Hash(tok))
 	copy(c.SHA256[:], raw)
 	return c
+}
+
+// setPolicy changes organization A's provisioning policy.
+func (h *harness) setPolicy(p lifecycle.Policy) {
+	h.reg.Set(&tenant.Organization{
+		Name: h.orgA, Enabled: true, Integration: types.NamespacedName{Namespace: "ns", Name: h.orgA},
+		Credentials: []tenant.Credential{credential(tokenA)}, Policy: p,
+	})
 }
 
 // as returns a harness speaking for organization B.

@@ -19,20 +19,18 @@ import (
 func (s *Store) effects(ctx context.Context, tx *sql.Tx, w store.Write, org, userID string, user *store.Resource, ev lifecycle.Event) error {
 	requestID := ""
 	if w.Audit != nil {
-		requestID = w.Audit.RequestID
-	}
-	if w.Policy != nil && ev != "" {
-		if err := s.applyLifecycle(ctx, tx, *w.Policy, org, userID, user, ev, requestID); err != nil {
-			return err
-		}
-	}
-	if w.Audit != nil {
 		e := *w.Audit
-		e.Org = org
+		e.Org, requestID = org, e.RequestID
 		if e.ResourceID == "" {
 			e.ResourceID = userID
 		}
-		return s.insertAudit(ctx, tx, e)
+		// The request first, then what it did to the member.
+		if err := s.insertAudit(ctx, tx, e); err != nil {
+			return err
+		}
+	}
+	if w.Policy != nil && ev != "" {
+		return s.applyLifecycle(ctx, tx, *w.Policy, org, userID, user, ev, requestID)
 	}
 	return nil
 }
@@ -132,8 +130,8 @@ func employeeFrom(doc []byte) store.EmployeeRecord {
 
 func (s *Store) loadMember(ctx context.Context, tx *sql.Tx, org, userID string) (*lifecycle.Member, error) {
 	var (
-		m                        lifecycle.Member
-		state                    string
+		m                         lifecycle.Member
+		state                     string
 		approved, deleted, active any
 	)
 	err := s.queryRow(ctx, tx, s.q(`SELECT m.state, m.role, m.approved, m.scim_deleted, COALESCE(e.active, m.approved)

@@ -13,6 +13,7 @@ import (
 
 	filter "github.com/scim2/filter-parser/v2"
 
+	"github.com/z8z8/enterprise-identity-operator/internal/lifecycle"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
 
@@ -31,6 +32,68 @@ func Run(t *testing.T, s store.Store) {
 	t.Run("filters run in the database", func(t *testing.T) { testFilters(t, s) })
 	t.Run("pagination and sorting", func(t *testing.T) { testPagination(t, s) })
 	t.Run("deleting an organization leaves others alone", func(t *testing.T) { testDeleteOrganization(t, s) })
+	t.Run("member effects and audit events commit with the write, or not at all", func(t *testing.T) { testEffects(t, s) })
+}
+
+func testEffects(t *testing.T, s store.Store) {
+	org := newOrg()
+	p := lifecycle.Policy{AutoActivate: true, OnDeactivate: lifecycle.Suspend, OnDelete: lifecycle.Deactivate, DefaultRole: "member"}
+	w := func(action string) store.Write {
+		return store.Write{Policy: &p, Audit: &store.AuditEvent{RequestID: action, Action: action, Status: 200}}
+	}
+	must(t, s.Create(ctx, user(org, "u1", "grace", `{"title":"Admiral"}`), nil, w("create")))
+	deactivate := func(cur *store.Resource) (*store.Change, error) {
+		next := *cur
+		next.Active = false
+		return &store.Change{Resource: &next}, nil
+	}
+	boom := errors.New("boom")
+	if _, err := s.Update(ctx, org, store.KindUser, "u1", 0, func(cur *store.Resource) (*store.Change, error) {
+		if _, err := deactivate(cur); err != nil {
+			return nil, err
+		}
+		return nil, boom
+	}, w("failed")); !errors.Is(err, boom) {
+		t.Fatal(err)
+	}
+	if _, err := s.Update(ctx, org, store.KindUser, "u1", 7, deactivate, w("stale")); !errors.Is(err, store.ErrVersionMismatch) {
+		t.Fatal(err)
+	}
+	m, err := s.Member(ctx, org, "u1")
+	must(t, err)
+	if m.Member.State != lifecycle.Active || m.Employee.Title != "Admiral" || len(m.History) != 1 {
+		t.Fatalf("failed writes changed the member: %+v", m)
+	}
+	events, err := s.AuditEvents(ctx, org, store.AuditQuery{Limit: 10})
+	must(t, err)
+	if len(events) != 2 || events[1].Action != "create" || events[0].Action != "member.active" {
+		t.Fatalf("failed writes left audit events: %+v", events)
+	}
+
+	_, err = s.Update(ctx, org, store.KindUser, "u1", 0, deactivate, w("deactivate"))
+	must(t, err)
+	must(t, s.Delete(ctx, org, store.KindUser, "u1", 0, w("delete")))
+	m, err = s.Member(ctx, org, "u1")
+	must(t, err)
+	if m.Member.State != lifecycle.Deactivated || m.Employee.Active || !m.Member.Deleted || len(m.History) != 3 {
+		t.Fatalf("deactivate then delete: %+v", m)
+	}
+	counts, err := s.MemberCounts(ctx, org)
+	must(t, err)
+	if counts["Deactivated"] != 1 || len(counts) != 1 {
+		t.Fatalf("counts: %v", counts)
+	}
+	events, err = s.AuditEvents(ctx, org, store.AuditQuery{Limit: 2})
+	must(t, err)
+	older, err := s.AuditEvents(ctx, org, store.AuditQuery{Before: events[1].Seq, Limit: 100})
+	must(t, err)
+	if len(events)+len(older) != 6 {
+		t.Fatalf("cursor pages: %d + %d events, want 6", len(events), len(older))
+	}
+	must(t, s.DeleteOrganization(ctx, org))
+	if _, err := s.Member(ctx, org, "u1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("deleting the organization keeps its members: %v", err)
+	}
 }
 
 var ctx = context.Background()

@@ -1,0 +1,138 @@
+package scim_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/lifecycle"
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
+)
+
+// What active=false, DELETE and reactivation do to members and employee records, for every
+// combination of the policy, through real SCIM requests.
+func TestLifecyclePolicies(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		for _, auto := range []bool{true, false} {
+			for _, onDeactivate := range []lifecycle.Action{lifecycle.Suspend, lifecycle.Deactivate} {
+				for _, onDelete := range []lifecycle.Action{lifecycle.Suspend, lifecycle.Deactivate} {
+					p := lifecycle.Policy{AutoActivate: auto, OnDeactivate: onDeactivate, OnDelete: onDelete, DefaultRole: "member"}
+					t.Run(fmt.Sprintf("autoActivate=%v onDeactivate=%s onDelete=%s", auto, onDeactivate, onDelete), func(t *testing.T) {
+						h.setPolicy(p)
+						checkLifecycle(t, h, p)
+					})
+				}
+			}
+		}
+	})
+}
+
+func checkLifecycle(t *testing.T, h *harness, p lifecycle.Policy) {
+	ctx := context.Background()
+	id := h.create(t, newUser(fmt.Sprintf("person-%d@x.example", time.Now().UnixNano()), map[string]any{
+		"title": "Engineer", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": map[string]any{"department": "R&D", "employeeNumber": "7"},
+	}))
+	member := func() *store.MemberRecord {
+		t.Helper()
+		m, err := h.st.Member(ctx, h.org, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	want := func(step string, state lifecycle.State, employeeActive bool) {
+		t.Helper()
+		m := member()
+		if m.Member.State != state || m.Employee.Active != employeeActive || m.Member.Role != "member" {
+			t.Fatalf("%s: member %s (employee active %v, role %q), want %s (%v, member)", step, m.Member.State, m.Employee.Active, m.Member.Role, state, employeeActive)
+		}
+	}
+	created := lifecycle.Active
+	if !p.AutoActivate {
+		created = lifecycle.PendingReview
+	}
+	want("created", created, true)
+	if m := member(); m.Employee.Department != "R&D" || m.Employee.Title != "Engineer" || m.Employee.EmployeeNumber != "7" {
+		t.Fatalf("employee record not derived from the SCIM user: %+v", m.Employee)
+	}
+
+	h.do("PATCH", "/Users/"+id, patchOps(map[string]any{"op": "Replace", "path": "active", "value": "False"})).want(t, 200)
+	switch {
+	case p.OnDeactivate == lifecycle.Deactivate:
+		want("active=false", lifecycle.Deactivated, false)
+	case !p.AutoActivate: // a pending member has no access to suspend
+		want("active=false", lifecycle.PendingReview, true)
+	default:
+		want("active=false", lifecycle.Suspended, true)
+	}
+
+	h.do("PATCH", "/Users/"+id, patchOps(map[string]any{"op": "Replace", "path": "active", "value": "True"})).want(t, 200)
+	want("reactivated", created, true)
+
+	h.do("DELETE", "/Users/"+id, nil).want(t, 204)
+	h.do("GET", "/Users/"+id, nil).wantError(t, 404, "")
+	m := member()
+	if !m.Member.Deleted || len(m.History) < 1 {
+		t.Fatalf("after DELETE the member and its history remain: %+v", m)
+	}
+	switch {
+	case p.OnDelete == lifecycle.Deactivate:
+		want("deleted", lifecycle.Deactivated, false)
+	case !p.AutoActivate:
+		want("deleted", lifecycle.PendingReview, true)
+	default:
+		want("deleted", lifecycle.Suspended, true)
+	}
+}
+
+// Each SCIM write records its request and its member transitions in the same transaction; a write
+// that fails changes no member (its refusal is still recorded).
+func TestAuditOfWrites(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		ctx := context.Background()
+		r := h.do("POST", "/Users", newUser("audited@x.example", map[string]any{"title": "x"}), "User-Agent", "Okta SCIM Client 1.0.0").want(t, 201)
+		id := r.body["id"].(string)
+		events, err := h.st.AuditEvents(ctx, h.org, store.AuditQuery{Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var actions []string
+		for _, e := range events {
+			actions = append(actions, e.Action)
+		}
+		if strings.Join(actions, ",") != "member.active,user.create" {
+			t.Fatalf("a create records the request and the new member, newest first: %v", actions)
+		}
+		req := events[1]
+		if req.Status != 201 || req.ResourceID != id || req.Client != "Okta SCIM Client 1.0.0" || req.TokenFingerprint == "" ||
+			!strings.Contains(strings.Join(req.Attributes, ","), "title") || req.RequestID != events[0].RequestID {
+			t.Fatalf("request event: %+v", req)
+		}
+		for _, e := range events {
+			if strings.Contains(fmt.Sprint(e), tokenA) || strings.Contains(fmt.Sprint(e), "audited@x.example") {
+				t.Fatalf("an audit event holds a token or a value: %+v", e)
+			}
+		}
+
+		// A refused write: no member, but the refusal is in the log.
+		h.do("POST", "/Users", newUser("AUDITED@x.example", nil)).wantError(t, http.StatusConflict, "uniqueness")
+		counts, err := h.st.MemberCounts(ctx, h.org)
+		if err != nil || counts["Active"] != 1 {
+			t.Fatalf("a failed write created a member: %v %v", counts, err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			events, _ = h.st.AuditEvents(ctx, h.org, store.AuditQuery{Limit: 1})
+			if len(events) == 1 && events[0].Action == "user.create" && events[0].Status == 409 && events[0].ScimType == "uniqueness" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the refused create was not recorded: %+v", events)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+}

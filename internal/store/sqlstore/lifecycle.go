@@ -37,9 +37,12 @@ func (s *Store) effects(ctx context.Context, tx *sql.Tx, w store.Write, org, use
 
 func (s *Store) applyLifecycle(ctx context.Context, tx *sql.Tx, p lifecycle.Policy, org, userID string, user *store.Resource,
 	ev lifecycle.Event, requestID string) error {
-	prev, err := s.loadMember(ctx, tx, org, userID)
-	if err != nil {
-		return err
+	var prev *lifecycle.Member
+	if user == nil || user.Version > 1 { // a new resource id has no member yet: skip the read
+		var err error
+		if prev, err = s.loadMember(ctx, tx, org, userID); err != nil {
+			return err
+		}
 	}
 	now := time.Now().UTC()
 	if prev == nil && ev != lifecycle.EventCreated && ev != lifecycle.EventDeactivated {

@@ -22,9 +22,10 @@ type Store struct {
 	d         dialect
 	stmts     sync.Map // rebound query → *sql.Stmt
 	stmtCount atomic.Int64
-	// writeMu, on SQLite, queues writers in the process: SQLite allows one writer, and waiting
-	// on its busy handler sleeps in coarse steps, which costs far more than a mutex.
-	writeMu *sync.Mutex
+	// committer, on SQLite, queues writers in the process and commits them in groups: SQLite
+	// allows one writer, waiting on its busy handler sleeps in coarse steps, and each commit
+	// pays an fsync (see groupcommit.go).
+	committer *committer
 }
 
 var _ store.Store = (*Store)(nil)
@@ -40,6 +41,9 @@ func table(kind store.Kind) string {
 
 // Close releases the database.
 func (s *Store) Close() error {
+	if s.committer != nil {
+		s.committer.close()
+	}
 	s.closeStatements()
 	return s.db.Close()
 }
@@ -224,9 +228,8 @@ func (s *Store) DeleteOrganization(ctx context.Context, org string) error {
 
 // inTx runs fn in a transaction, committing when it returns nil.
 func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	if s.writeMu != nil {
-		s.writeMu.Lock()
-		defer s.writeMu.Unlock()
+	if s.committer != nil {
+		return s.committer.do(ctx, fn)
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {

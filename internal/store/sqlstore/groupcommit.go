@@ -1,0 +1,129 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// maxBatch bounds how many writes share one SQLite transaction.
+const maxBatch = 64
+
+// committer runs SQLite writes through one goroutine, several per transaction ("group commit"):
+// SQLite has a single writer and every commit pays an fsync, so writes that queue up while one
+// commits are run together, each inside its own savepoint. A write that fails is rolled back to
+// its savepoint alone; every write is acknowledged only after the shared commit, so nothing
+// acknowledged can be lost.
+type committer struct {
+	db   *sql.DB
+	reqs chan *writeRequest
+	stop chan struct{}
+	done chan struct{}
+}
+
+type writeRequest struct {
+	ctx  context.Context
+	fn   func(*sql.Tx) error
+	done chan error
+}
+
+func newCommitter(db *sql.DB) *committer {
+	c := &committer{db: db, reqs: make(chan *writeRequest), stop: make(chan struct{}), done: make(chan struct{})}
+	go c.run()
+	return c
+}
+
+// do runs fn in a transaction shared with other writes and returns its outcome once committed.
+func (c *committer) do(ctx context.Context, fn func(*sql.Tx) error) error {
+	r := &writeRequest{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case c.reqs <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.stop:
+		return errors.New("the store is closed")
+	}
+	return <-r.done
+}
+
+func (c *committer) close() {
+	close(c.stop)
+	<-c.done
+}
+
+func (c *committer) run() {
+	defer close(c.done)
+	for {
+		var first *writeRequest
+		select {
+		case first = <-c.reqs:
+		case <-c.stop:
+			return
+		}
+		batch := []*writeRequest{first}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-c.reqs:
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		c.commit(batch)
+	}
+}
+
+func (c *committer) commit(batch []*writeRequest) {
+	results := make([]error, len(batch))
+	fail := func(err error) {
+		for _, r := range batch {
+			r.done <- err
+		}
+	}
+	tx, err := c.db.BeginTx(context.Background(), nil)
+	if err != nil {
+		fail(fmt.Errorf("beginning a transaction: %w", err))
+		return
+	}
+	for i, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			results[i] = err
+			continue
+		}
+		if _, err := tx.Exec(`SAVEPOINT write`); err != nil {
+			_ = tx.Rollback()
+			fail(fmt.Errorf("opening a savepoint: %w", err))
+			return
+		}
+		results[i] = runWrite(r.fn, tx)
+		undo := `RELEASE write`
+		if results[i] != nil {
+			undo = `ROLLBACK TO write; RELEASE write`
+		}
+		if _, err := tx.Exec(undo); err != nil {
+			_ = tx.Rollback()
+			fail(fmt.Errorf("closing a savepoint: %w", err))
+			return
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		fail(fmt.Errorf("committing: %w", err))
+		return
+	}
+	for i, r := range batch {
+		r.done <- results[i]
+	}
+}
+
+// runWrite runs one write, turning a panic into its error so the other writes of the batch and
+// the committer survive it.
+func runWrite(fn func(*sql.Tx) error, tx *sql.Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("write panicked: %v", p)
+		}
+	}()
+	return fn(tx)
+}

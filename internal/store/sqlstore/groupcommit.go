@@ -92,7 +92,7 @@ func (c *committer) commit(batch []*writeRequest) {
 			results[i] = err
 			continue
 		}
-		if _, err := tx.Exec(`SAVEPOINT write`); err != nil {
+		if _, err := tx.ExecContext(context.Background(), `SAVEPOINT write`); err != nil {
 			_ = tx.Rollback()
 			fail(fmt.Errorf("opening a savepoint: %w", err))
 			return
@@ -102,7 +102,7 @@ func (c *committer) commit(batch []*writeRequest) {
 		if results[i] != nil {
 			undo = `ROLLBACK TO write; RELEASE write`
 		}
-		if _, err := tx.Exec(undo); err != nil {
+		if _, err := tx.ExecContext(context.Background(), undo); err != nil {
 			_ = tx.Rollback()
 			fail(fmt.Errorf("closing a savepoint: %w", err))
 			return

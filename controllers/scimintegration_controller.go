@@ -18,6 +18,7 @@ import (
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
 	"github.com/z8z8/enterprise-identity-operator/internal/index"
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
 
 // DataPlane is what the controller needs from the SCIM data plane: whether it serves an
@@ -27,10 +28,13 @@ type DataPlane interface {
 	Serving(organization string) bool
 }
 
-// OrganizationData removes an organization's SCIM data from the store when a ScimIntegration
-// with deletionPolicy Delete goes away.
+// OrganizationData is what the controller needs from the store: the organization's provisioning
+// summary for status, and removing its data when a ScimIntegration with deletionPolicy Delete
+// goes away.
 type OrganizationData interface {
 	DeleteOrganization(ctx context.Context, organization string) error
+	MemberCounts(ctx context.Context, organization string) (map[string]int64, error)
+	AuditEvents(ctx context.Context, organization string, q store.AuditQuery) ([]store.AuditEvent, error)
 }
 
 // ScimIntegrationReconciler turns a ScimIntegration into a token Secret, a base URL, an optional
@@ -103,6 +107,7 @@ func (r *ScimIntegrationReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		r.claimIdentity,
 		r.reconcileToken,
 		r.reconcileEndpoint,
+		r.reconcileSummary,
 	)
 	summarizeReady(&scim.Status.Conditions, scim.Generation,
 		v1alpha1.ConditionSSOReady, v1alpha1.ConditionTokenIssued, v1alpha1.ConditionEndpointReady)

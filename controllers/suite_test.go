@@ -24,6 +24,7 @@ import (
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
 	"github.com/z8z8/enterprise-identity-operator/controllers"
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
 	"github.com/z8z8/enterprise-identity-operator/internal/index"
 )
 
@@ -115,7 +116,8 @@ func (s *servedOrganizations) set(org string, serving bool) {
 	s.served[org] = serving
 }
 
-// deletedOrganizations records which organizations' SCIM data the finalizer deleted.
+// deletedOrganizations records which organizations' SCIM data the finalizer deleted; it has no
+// members (the store's own behaviour is tested against real databases in internal/store).
 type deletedOrganizations struct {
 	mu   sync.Mutex
 	orgs []string
@@ -126,6 +128,12 @@ func (d *deletedOrganizations) DeleteOrganization(_ context.Context, org string)
 	defer d.mu.Unlock()
 	d.orgs = append(d.orgs, org)
 	return nil
+}
+
+func (d *deletedOrganizations) MemberCounts(context.Context, string) (map[string]int64, error) { return nil, nil }
+
+func (d *deletedOrganizations) AuditEvents(context.Context, string, store.AuditQuery) ([]store.AuditEvent, error) {
+	return nil, nil
 }
 
 func (d *deletedOrganizations) deleted() []string {

@@ -146,6 +146,16 @@ func TestSampleOrganizationProvisionedOverHTTP(t *testing.T) {
 	status, _ = call(t, "GET", scim.Status.BaseURL+"/Users", tok, "")
 	g.Expect(status).To(Equal(http.StatusOK))
 
+	By("status summarises provisioning: one active member, the last request")
+	g.Eventually(func() int64 {
+		_ = k8s.Get(ctx, key, scim)
+		if scim.Status.Provisioning == nil {
+			return 0
+		}
+		return scim.Status.Provisioning.Members["Active"]
+	}).Should(Equal(int64(1)))
+	g.Expect(scim.Status.Provisioning.LastRequestAt).NotTo(BeNil())
+
 	By("disabling the integration answers 403 within seconds")
 	g.Expect(patchSpec(ctx, k8s, key, `{"spec":{"enabled":false}}`)).To(Succeed())
 	g.Eventually(func() int { s, _ := call(t, "GET", scim.Status.BaseURL+"/Users", newToken, ""); return s }).Should(Equal(http.StatusForbidden))

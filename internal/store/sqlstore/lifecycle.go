@@ -161,6 +161,18 @@ func truthy(v any) bool {
 }
 
 func (s *Store) insertAudit(ctx context.Context, tx *sql.Tx, e store.AuditEvent) error {
+	_, err := s.exec(ctx, tx, s.q(`INSERT INTO audit_events (`+strings.Join(auditColumns, ", ")+`) VALUES (`+inList(len(auditColumns))+`)`),
+		auditValues(e)...)
+	if err != nil {
+		return fmt.Errorf("recording audit event: %w", err)
+	}
+	return nil
+}
+
+var auditColumns = []string{"org", "at_us", "request_id", "action", "client", "token_fingerprint", "method", "path",
+	"resource_type", "resource_id", "status", "scim_type", "detail", "attributes"}
+
+func auditValues(e store.AuditEvent) []any {
 	var attrs sql.NullString
 	if len(e.Attributes) > 0 {
 		b, _ := json.Marshal(e.Attributes)
@@ -169,14 +181,8 @@ func (s *Store) insertAudit(ctx context.Context, tx *sql.Tx, e store.AuditEvent)
 	if e.Time.IsZero() {
 		e.Time = time.Now().UTC()
 	}
-	_, err := s.exec(ctx, tx, s.q(`INSERT INTO audit_events (org, at_us, request_id, action, client, token_fingerprint, method, path,
-		resource_type, resource_id, status, scim_type, detail, attributes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		e.Org, e.Time.UnixMicro(), e.RequestID, e.Action, nullString(e.Client), nullString(e.TokenFingerprint), nullString(e.Method),
-		nullString(e.Path), nullString(e.ResourceType), nullString(e.ResourceID), e.Status, nullString(e.ScimType), nullString(e.Detail), attrs)
-	if err != nil {
-		return fmt.Errorf("recording audit event: %w", err)
-	}
-	return nil
+	return []any{e.Org, e.Time.UnixMicro(), e.RequestID, e.Action, nullString(e.Client), nullString(e.TokenFingerprint), nullString(e.Method),
+		nullString(e.Path), nullString(e.ResourceType), nullString(e.ResourceID), e.Status, nullString(e.ScimType), nullString(e.Detail), attrs}
 }
 
 // Member returns a member with its employee record and history.
@@ -235,15 +241,25 @@ func (s *Store) MemberCounts(ctx context.Context, org string) (map[string]int64,
 	return out, err
 }
 
-// RecordAudit appends audit events in one transaction.
+// RecordAudit appends audit events in one transaction, many rows per statement (the events of
+// reads arrive in batches; one statement per event would cost a read much of its throughput).
 func (s *Store) RecordAudit(ctx context.Context, events []store.AuditEvent) error {
 	if len(events) == 0 {
 		return nil
 	}
+	const perStatement = 64
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		for _, e := range events {
-			if err := s.insertAudit(ctx, tx, e); err != nil {
-				return err
+		for start := 0; start < len(events); start += perStatement {
+			chunk := events[start:min(start+perStatement, len(events))]
+			rows := make([]string, 0, len(chunk))
+			args := make([]any, 0, len(chunk)*len(auditColumns))
+			for _, e := range chunk {
+				rows = append(rows, "("+inList(len(auditColumns))+")")
+				args = append(args, auditValues(e)...)
+			}
+			query := `INSERT INTO audit_events (` + strings.Join(auditColumns, ", ") + `) VALUES ` + strings.Join(rows, ", ")
+			if _, err := s.exec(ctx, tx, s.q(query), args...); err != nil {
+				return fmt.Errorf("recording audit events: %w", err)
 			}
 		}
 		return nil

@@ -1,0 +1,47 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
+)
+
+// summaryInterval is how often the provisioning summary in status is refreshed: often enough to
+// follow an IdP's test, rarely enough that a busy IdP causes no status write storm.
+const summaryInterval = 30 * time.Second
+
+// reconcileSummary reports members per state and the last request in status.provisioning.
+func (r *ScimIntegrationReconciler) reconcileSummary(ctx context.Context, s *scimScope) error {
+	if r.Data == nil {
+		return nil
+	}
+	org := s.identity.Spec.Organization
+	counts, err := r.Data.MemberCounts(ctx, org)
+	if err != nil {
+		return fmt.Errorf("counting members of %s: %w", org, err)
+	}
+	summary := &v1alpha1.ProvisioningStatus{Members: counts}
+	if len(counts) == 0 {
+		summary.Members = nil
+	}
+	last, err := r.Data.AuditEvents(ctx, org, store.AuditQuery{Limit: 1})
+	if err != nil {
+		return fmt.Errorf("reading the audit log of %s: %w", org, err)
+	}
+	if len(last) > 0 {
+		summary.LastRequestAt = &metav1.Time{Time: last[0].Time.Truncate(time.Second)}
+	}
+	if summary.Members != nil || summary.LastRequestAt != nil {
+		if !equality.Semantic.DeepEqual(s.scim.Status.Provisioning, summary) {
+			s.scim.Status.Provisioning = summary
+		}
+	}
+	s.requeue.in(summaryInterval)
+	return nil
+}

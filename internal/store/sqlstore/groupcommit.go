@@ -77,6 +77,7 @@ func (c *committer) run() {
 
 func (c *committer) commit(batch []*writeRequest) {
 	results := make([]error, len(batch))
+	// fail (or, with nil, succeed) every write of the batch at once.
 	fail := func(err error) {
 		for _, r := range batch {
 			r.done <- err
@@ -85,6 +86,19 @@ func (c *committer) commit(batch []*writeRequest) {
 	tx, err := c.db.BeginTx(context.Background(), nil)
 	if err != nil {
 		fail(fmt.Errorf("beginning a transaction: %w", err))
+		return
+	}
+	if len(batch) == 1 { // alone: the transaction is its savepoint
+		if err := runWrite(batch[0].fn, tx); err != nil {
+			_ = tx.Rollback()
+			fail(err)
+			return
+		}
+		if err := tx.Commit(); err != nil {
+			fail(fmt.Errorf("committing: %w", err))
+			return
+		}
+		fail(nil)
 		return
 	}
 	for i, r := range batch {

@@ -24,8 +24,8 @@ import (
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
 	"github.com/z8z8/enterprise-identity-operator/controllers"
-	"github.com/z8z8/enterprise-identity-operator/internal/store"
 	"github.com/z8z8/enterprise-identity-operator/internal/index"
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
 
 // These suites run the controllers in a manager against a real kube-apiserver and etcd
@@ -130,7 +130,9 @@ func (d *deletedOrganizations) DeleteOrganization(_ context.Context, org string)
 	return nil
 }
 
-func (d *deletedOrganizations) MemberCounts(context.Context, string) (map[string]int64, error) { return nil, nil }
+func (d *deletedOrganizations) MemberCounts(context.Context, string) (map[string]int64, error) {
+	return nil, nil
+}
 
 func (d *deletedOrganizations) AuditEvents(context.Context, string, store.AuditQuery) ([]store.AuditEvent, error) {
 	return nil, nil

@@ -106,11 +106,12 @@ func (r *ScimIntegrationReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		r.resolveIdentity,
 		r.claimIdentity,
 		r.reconcileToken,
+		r.checkPolicy,
 		r.reconcileEndpoint,
 		r.reconcileSummary,
 	)
 	summarizeReady(&scim.Status.Conditions, scim.Generation,
-		v1alpha1.ConditionSSOReady, v1alpha1.ConditionTokenIssued, v1alpha1.ConditionEndpointReady)
+		v1alpha1.ConditionSSOReady, v1alpha1.ConditionTokenIssued, v1alpha1.ConditionPolicyReady, v1alpha1.ConditionEndpointReady)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -145,6 +146,7 @@ func (r *ScimIntegrationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.integrationsUsingSecret)).
 		Watches(&v1alpha1.EnterpriseIdentity{}, handler.EnqueueRequestsFromMapFunc(r.integrationsOfIdentity)).
 		Watches(&v1alpha1.ScimIntegration{}, handler.EnqueueRequestsFromMapFunc(r.integrationsOfSameIdentity)).
+		Watches(&v1alpha1.RoleTemplate{}, handler.EnqueueRequestsFromMapFunc(r.integrationsInNamespace)).
 		Named("scimintegration").
 		Complete(r)
 }
@@ -165,6 +167,19 @@ func (r *ScimIntegrationReconciler) integrationsOfSameIdentity(ctx context.Conte
 		return nil
 	}
 	return r.listRequests(ctx, scim.Namespace, index.IdentityRef, scim.Spec.IdentityRef.Name, scim)
+}
+
+// integrationsInNamespace wakes the integrations that may name a RoleTemplate.
+func (r *ScimIntegrationReconciler) integrationsInNamespace(ctx context.Context, obj client.Object) []reconcile.Request {
+	list := &v1alpha1.ScimIntegrationList{}
+	if err := r.List(ctx, list, client.InNamespace(obj.GetNamespace())); err != nil {
+		return nil
+	}
+	requests := make([]reconcile.Request, 0, len(list.Items))
+	for i := range list.Items {
+		requests = append(requests, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	}
+	return requests
 }
 
 func (r *ScimIntegrationReconciler) listRequests(ctx context.Context, namespace, field, value string, except client.Object) []reconcile.Request {

@@ -199,6 +199,20 @@ var _ = Describe("ScimIntegration", func() {
 			Expect(own.Data).To(HaveLen(1))
 		})
 
+		It("says when the default RoleTemplate does not exist, and clears it once created", func() {
+			scim := scimIntegration(ns, "scim", "identity")
+			scim.Spec.Provisioning.DefaultRoleTemplate = "engineer"
+			Expect(k8s.Create(ctx, scim)).To(Succeed())
+			eventually(condition(scim, v1alpha1.ConditionPolicyReady)).Should(beFalse("RoleTemplateNotFound"))
+			Expect(condition(scim, v1alpha1.ConditionPolicyReady)().Message).To(ContainSubstring(`"engineer"`))
+
+			Expect(k8s.Create(ctx, &v1alpha1.RoleTemplate{
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "engineer"},
+				Spec:       v1alpha1.RoleTemplateSpec{DisplayName: "Engineer", Permissions: []string{"projects:write"}},
+			})).To(Succeed())
+			eventually(condition(scim, v1alpha1.ConditionPolicyReady)).Should(beTrue("Valid"))
+		})
+
 		It("never adopts a Secret of the same name that it does not own", func() {
 			foreign := &corev1.Secret{
 				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: v1alpha1.TokenSecretName("scim")},

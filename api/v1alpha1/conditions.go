@@ -10,6 +10,9 @@ const (
 	ConditionTokenIssued = "TokenIssued"
 	// ConditionEndpointReady is True when the SCIM data plane serves the organization.
 	ConditionEndpointReady = "EndpointReady"
+	// ConditionPolicyReady is True when everything the provisioning policy names exists (the
+	// default RoleTemplate).
+	ConditionPolicyReady = "PolicyReady"
 )
 
 // Annotations shared by the operator, the data plane and users.

@@ -15,6 +15,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/z8z8/enterprise-identity-operator/controllers"
+	"github.com/z8z8/enterprise-identity-operator/internal/audit"
 	"github.com/z8z8/enterprise-identity-operator/internal/dataplane"
 	"github.com/z8z8/enterprise-identity-operator/internal/index"
 	"github.com/z8z8/enterprise-identity-operator/internal/scim"
@@ -44,6 +45,9 @@ func Add(ctx context.Context, mgr ctrl.Manager, st store.Store, o Options) error
 		return fmt.Errorf("setting up the tenant registry: %w", err)
 	}
 	if err := mgr.Add(&tenant.UsageRecorder{Client: mgr.GetClient(), Registry: registry}); err != nil {
+		return err
+	}
+	if err := mgr.Add(&audit.Pruner{Store: st, Registry: registry, Interval: time.Hour}); err != nil {
 		return err
 	}
 	scimServer := &scim.Server{Store: st, Tenants: registry, Log: slog.New(logr.ToSlogHandler(ctrl.Log.WithName("scim")))}

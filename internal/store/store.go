@@ -126,6 +126,8 @@ type Store interface {
 	RecordAudit(ctx context.Context, events []AuditEvent) error
 	// AuditEvents pages through an organization's audit log, newest first.
 	AuditEvents(ctx context.Context, org string, q AuditQuery) ([]AuditEvent, error)
+	// PruneAudit deletes an organization's audit events older than before; it returns how many.
+	PruneAudit(ctx context.Context, org string, before time.Time) (int64, error)
 	// DeleteOrganization removes every resource of the organization.
 	DeleteOrganization(ctx context.Context, org string) error
 	// Close releases the database.

@@ -50,6 +50,8 @@ type Organization struct {
 	Retrievable bool
 	// Policy is the integration's provisioning policy.
 	Policy lifecycle.Policy
+	// AuditRetention is how long the organization's audit events are kept.
+	AuditRetention time.Duration
 }
 
 // Caller is an authenticated request's organization and token.
@@ -104,6 +106,17 @@ func (r *Registry) Remove(integration types.NamespacedName) {
 		}
 		delete(r.orgOf, integration)
 	}
+}
+
+// Organizations returns the served organizations.
+func (r *Registry) Organizations() []Organization {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]Organization, 0, len(r.byOrg))
+	for _, o := range r.byOrg {
+		out = append(out, *o)
+	}
+	return out
 }
 
 // MarkListening records that the HTTP server accepts connections.

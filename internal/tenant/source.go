@@ -83,6 +83,10 @@ func (s *Source) organization(ctx context.Context, scim *v1alpha1.ScimIntegratio
 		Enabled:     scim.IsEnabled(),
 		Policy:      policy(scim.Spec.Provisioning),
 	}
+	org.AuditRetention = 90 * 24 * time.Hour
+	if r := scim.Spec.Audit.Retention; r != nil {
+		org.AuditRetention = r.Duration
+	}
 	secret := &corev1.Secret{}
 	if ref := scim.Spec.Token.SecretRef; ref != nil {
 		org.TokenSecret = types.NamespacedName{Namespace: scim.Namespace, Name: ref.Name}

@@ -297,3 +297,17 @@ func (s *Store) AuditEvents(ctx context.Context, org string, q store.AuditQuery)
 		})
 	return out, err
 }
+
+// PruneAudit deletes an organization's audit events older than before.
+func (s *Store) PruneAudit(ctx context.Context, org string, before time.Time) (int64, error) {
+	var n int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := s.exec(ctx, tx, s.q(`DELETE FROM audit_events WHERE org = ? AND at_us < ?`), org, before.UnixMicro())
+		if err != nil {
+			return fmt.Errorf("pruning the audit log of %s: %w", org, err)
+		}
+		n, _ = res.RowsAffected()
+		return nil
+	})
+	return n, err
+}

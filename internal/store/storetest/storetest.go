@@ -90,6 +90,12 @@ func testEffects(t *testing.T, s store.Store) {
 	if len(events)+len(older) != 6 {
 		t.Fatalf("cursor pages: %d + %d events, want 6", len(events), len(older))
 	}
+	if n, err := s.PruneAudit(ctx, org, time.Now().Add(-time.Hour)); err != nil || n != 0 {
+		t.Fatalf("pruning events older than an hour removed %d (%v)", n, err)
+	}
+	if n, err := s.PruneAudit(ctx, org, time.Now().Add(time.Hour)); err != nil || n != 6 {
+		t.Fatalf("pruning everything removed %d (%v), want 6", n, err)
+	}
 	must(t, s.DeleteOrganization(ctx, org))
 	if _, err := s.Member(ctx, org, "u1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("deleting the organization keeps its members: %v", err)

@@ -74,3 +74,14 @@ type HistoryEntry struct {
 	Reason    string          `json:"reason"`
 	RequestID string          `json:"requestId,omitempty"`
 }
+
+// MemberQuery pages through an organization's members by user id.
+type MemberQuery struct {
+	// State keeps members in this state only (empty: all).
+	State string
+	// Search keeps members whose userName or display name contains it (case-insensitive).
+	Search string
+	// After is a cursor: the last user id of the previous page.
+	After string
+	Limit int
+}

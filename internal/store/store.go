@@ -120,6 +120,12 @@ type Store interface {
 	GroupsOf(ctx context.Context, org string, memberIDs []string) (map[string][]Member, error)
 	// Member returns a member with its employee record and history.
 	Member(ctx context.Context, org, userID string) (*MemberRecord, error)
+	// Members lists an organization's members (without history), and the cursor of the next page
+	// ("" at the end).
+	ListMembers(ctx context.Context, org string, q MemberQuery) ([]MemberRecord, string, error)
+	// ReviewMember approves (or rejects) a member waiting for review, recording the transition
+	// and the audit event in one transaction. A member not in review is returned unchanged.
+	ReviewMember(ctx context.Context, org, userID string, approve bool, audit AuditEvent) (*MemberRecord, error)
 	// MemberCounts counts an organization's members per state.
 	MemberCounts(ctx context.Context, org string) (map[string]int64, error)
 	// RecordAudit appends audit events outside any write (reads, refused requests).

@@ -311,3 +311,90 @@ func (s *Store) PruneAudit(ctx context.Context, org string, before time.Time) (i
 	})
 	return n, err
 }
+
+// ListMembers pages through an organization's members by user id.
+func (s *Store) ListMembers(ctx context.Context, org string, q store.MemberQuery) ([]store.MemberRecord, string, error) {
+	limit := q.Limit
+	if limit <= 0 || limit > 500 {
+		limit = 50
+	}
+	where, args := "m.org = ? AND m.user_id > ?", []any{org, q.After}
+	if q.State != "" {
+		where += " AND m.state = ?"
+		args = append(args, q.State)
+	}
+	if q.Search != "" {
+		where += ` AND (lower(m.user_name) LIKE ? ESCAPE '\' OR lower(COALESCE(e.display_name, '')) LIKE ? ESCAPE '\')`
+		pattern := "%" + escapeLike(strings.ToLower(q.Search)) + "%"
+		args = append(args, pattern, pattern)
+	}
+	args = append(args, limit+1)
+	var out []store.MemberRecord
+	err := s.eachRow(ctx, `SELECT m.user_id, m.user_name, m.state, m.role, m.approved, m.scim_deleted, m.created_us, m.modified_us,
+		e.active, COALESCE(e.display_name, ''), COALESCE(e.title, ''), COALESCE(e.department, '')
+		FROM members m JOIN employee_records e ON e.org = m.org AND e.user_id = m.user_id
+		WHERE `+where+` ORDER BY m.user_id LIMIT ?`, args, func(scan func(...any) error) error {
+		var (
+			rec                       store.MemberRecord
+			state                     string
+			approved, deleted, active any
+			created, modified         int64
+		)
+		if err := scan(&rec.UserID, &rec.UserName, &state, &rec.Member.Role, &approved, &deleted, &created, &modified,
+			&active, &rec.Employee.DisplayName, &rec.Employee.Title, &rec.Employee.Department); err != nil {
+			return err
+		}
+		rec.Member.State, rec.Member.Approved, rec.Member.Deleted = lifecycle.State(state), truthy(approved), truthy(deleted)
+		rec.Member.EmployeeActive, rec.Employee.Active = truthy(active), truthy(active)
+		rec.Created, rec.Modified = time.UnixMicro(created).UTC(), time.UnixMicro(modified).UTC()
+		out = append(out, rec)
+		return nil
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("listing members of %s: %w", org, err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = out[limit-1].UserID
+	}
+	return out, next, nil
+}
+
+// ReviewMember approves or rejects a member waiting for review.
+func (s *Store) ReviewMember(ctx context.Context, org, userID string, approve bool, audit store.AuditEvent) (*store.MemberRecord, error) {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		m, err := s.loadMember(ctx, tx, org, userID)
+		if err != nil {
+			return err
+		}
+		if m == nil {
+			return store.ErrNotFound
+		}
+		next, t := lifecycle.Approve(*m)
+		if !approve {
+			next, t = lifecycle.Reject(*m)
+		}
+		audit.Org, audit.ResourceType, audit.ResourceID = org, "Member", userID
+		if err := s.insertAudit(ctx, tx, audit); err != nil {
+			return err
+		}
+		if t == nil {
+			return nil
+		}
+		now := time.Now().UTC()
+		if _, err := s.exec(ctx, tx, s.q(`UPDATE members SET state = ?, approved = ?, modified_us = ? WHERE org = ? AND user_id = ?`),
+			string(next.State), s.d.columnBool(next.Approved), now.UnixMicro(), org, userID); err != nil {
+			return fmt.Errorf("reviewing member %s: %w", userID, err)
+		}
+		if _, err := s.exec(ctx, tx, s.q(`UPDATE employee_records SET active = ?, modified_us = ? WHERE org = ? AND user_id = ?`),
+			s.d.columnBool(next.EmployeeActive), now.UnixMicro(), org, userID); err != nil {
+			return fmt.Errorf("reviewing employee record %s: %w", userID, err)
+		}
+		return s.recordTransition(ctx, tx, org, userID, t, audit.RequestID, now)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.Member(ctx, org, userID)
+}

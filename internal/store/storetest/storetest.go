@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -33,6 +34,49 @@ func Run(t *testing.T, s store.Store) {
 	t.Run("pagination and sorting", func(t *testing.T) { testPagination(t, s) })
 	t.Run("deleting an organization leaves others alone", func(t *testing.T) { testDeleteOrganization(t, s) })
 	t.Run("member effects and audit events commit with the write, or not at all", func(t *testing.T) { testEffects(t, s) })
+	t.Run("members are listed, searched and reviewed", func(t *testing.T) { testReview(t, s) })
+}
+
+func testReview(t *testing.T, s store.Store) {
+	org := newOrg()
+	p := lifecycle.Policy{AutoActivate: false, OnDeactivate: lifecycle.Suspend, OnDelete: lifecycle.Deactivate}
+	for i, name := range []string{"ada", "bob", "cy"} {
+		r := user(org, fmt.Sprintf("u%d", i), name, `{"displayName":"`+strings.ToUpper(name)+` Person"}`)
+		must(t, s.Create(ctx, r, nil, store.Write{Policy: &p}))
+	}
+	list, next, err := s.ListMembers(ctx, org, store.MemberQuery{Limit: 2})
+	must(t, err)
+	if len(list) != 2 || next != "u1" || list[0].Member.State != lifecycle.PendingReview {
+		t.Fatalf("first page: %+v next %q", list, next)
+	}
+	list, next, err = s.ListMembers(ctx, org, store.MemberQuery{Limit: 2, After: next})
+	must(t, err)
+	if len(list) != 1 || next != "" || list[0].UserName != "cy" {
+		t.Fatalf("second page: %+v next %q", list, next)
+	}
+	list, _, err = s.ListMembers(ctx, org, store.MemberQuery{Search: "bob p"})
+	must(t, err)
+	if len(list) != 1 || list[0].UserID != "u1" {
+		t.Fatalf("search by display name: %+v", list)
+	}
+	rec, err := s.ReviewMember(ctx, org, "u0", true, store.AuditEvent{RequestID: "r1", Action: "member.approve", Status: 200})
+	must(t, err)
+	if rec.Member.State != lifecycle.Active || len(rec.History) != 2 {
+		t.Fatalf("approve: %+v", rec)
+	}
+	rec, err = s.ReviewMember(ctx, org, "u1", false, store.AuditEvent{RequestID: "r2", Action: "member.reject", Status: 200})
+	must(t, err)
+	if rec.Member.State != lifecycle.Deactivated || rec.Employee.Active {
+		t.Fatalf("reject: %+v", rec)
+	}
+	list, _, err = s.ListMembers(ctx, org, store.MemberQuery{State: "PendingReview"})
+	must(t, err)
+	if len(list) != 1 || list[0].UserID != "u2" {
+		t.Fatalf("filter by state: %+v", list)
+	}
+	if _, err := s.ReviewMember(ctx, org, "nobody", true, store.AuditEvent{RequestID: "r3", Action: "member.approve"}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("reviewing an unknown member: %v", err)
+	}
 }
 
 func testEffects(t *testing.T, s store.Store) {

@@ -21,6 +21,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+	"github.com/z8z8/enterprise-identity-operator/internal/adminapi"
 	"github.com/z8z8/enterprise-identity-operator/internal/localenv"
 	"github.com/z8z8/enterprise-identity-operator/internal/operator"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
@@ -50,6 +51,7 @@ type options struct {
 	bindAddress          string
 	sqlitePath           string
 	postgresURL          string
+	trustProxyHeaders    bool
 	local                bool
 	localDir             string
 	crdDir               string
@@ -72,6 +74,8 @@ func main() {
 	flag.IntVar(&o.dataPlaneServicePort, "data-plane-service-port", 8080, "Port of the data plane Service.")
 	flag.DurationVar(&o.ssoRecheck, "sso-recheck-interval", time.Hour, "How often a valid SSO configuration is validated again.")
 	flag.DurationVar(&o.ssoTimeout, "sso-timeout", 10*time.Second, "Timeout of each request to an identity provider during SSO validation.")
+	flag.BoolVar(&o.trustProxyHeaders, "trust-proxy-headers", false,
+		"Admin API: accept X-Remote-User and X-Remote-Group from an authenticating proxy in front of the data plane.")
 	flag.BoolVar(&o.local, "local", false, "Run everything locally: start kube-apiserver and etcd, install the CRDs, apply the samples.")
 	flag.StringVar(&o.localDir, "local-dir", ".local", "With --local: folder for the kubeconfig, etcd data and the SQLite database.")
 	flag.StringVar(&o.crdDir, "crd-dir", "config/crd/bases", "With --local: CRD manifests to install.")
@@ -117,6 +121,8 @@ func run(ctx context.Context, o options) error {
 		DataPlaneServicePort: int32(o.dataPlaneServicePort), //nolint:gosec // a port number
 		SSORecheckInterval:   o.ssoRecheck,
 		SSOTimeout:           o.ssoTimeout,
+		TrustProxyHeaders:    o.trustProxyHeaders,
+		LocalUser:            localUser(o),
 	}); err != nil {
 		return err
 	}
@@ -133,6 +139,14 @@ func run(ctx context.Context, o options) error {
 	}
 	setupLog.Info("Starting manager")
 	return mgr.Start(ctx)
+}
+
+// localUser is who the admin API trusts with --local: the local kubeconfig's cluster admin.
+func localUser(o options) *adminapi.Identity {
+	if !o.local {
+		return nil
+	}
+	return &adminapi.Identity{User: "local-admin", Groups: []string{"system:masters"}}
 }
 
 // openStore opens PostgreSQL when a URL is given, else the embedded SQLite database.

@@ -15,6 +15,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/z8z8/enterprise-identity-operator/controllers"
+	"github.com/z8z8/enterprise-identity-operator/internal/adminapi"
 	"github.com/z8z8/enterprise-identity-operator/internal/audit"
 	"github.com/z8z8/enterprise-identity-operator/internal/dataplane"
 	"github.com/z8z8/enterprise-identity-operator/internal/index"
@@ -33,6 +34,10 @@ type Options struct {
 	DataPlaneServicePort int32
 	SSORecheckInterval   time.Duration
 	SSOTimeout           time.Duration
+	// TrustProxyHeaders makes the admin API accept X-Remote-User/X-Remote-Group.
+	TrustProxyHeaders bool
+	// LocalUser is the admin API identity of requests without one (--local only).
+	LocalUser *adminapi.Identity
 }
 
 // Add registers everything on mgr, serving SCIM from st.
@@ -51,7 +56,12 @@ func Add(ctx context.Context, mgr ctrl.Manager, st store.Store, o Options) error
 		return err
 	}
 	scimServer := &scim.Server{Store: st, Tenants: registry, Log: slog.New(logr.ToSlogHandler(ctrl.Log.WithName("scim")))}
-	if err := mgr.Add(&dataplane.Server{Address: o.BindAddress, Handler: scimServer.Handler(), Registry: registry}); err != nil {
+	admin := &adminapi.Server{Store: st, Tenants: registry, Client: mgr.GetClient(), TrustProxyHeaders: o.TrustProxyHeaders,
+		LocalUser: o.LocalUser, Log: slog.New(logr.ToSlogHandler(ctrl.Log.WithName("adminapi")))}
+	mux := http.NewServeMux()
+	mux.Handle("/scim/", scimServer.Handler())
+	admin.Routes(mux)
+	if err := mgr.Add(&dataplane.Server{Address: o.BindAddress, Handler: mux, Registry: registry}); err != nil {
 		return err
 	}
 	if err := (&controllers.EnterpriseIdentityReconciler{

@@ -5,6 +5,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"io"
 	"net"
 	"net/http"
@@ -23,8 +24,10 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -36,21 +39,30 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
 )
 
-func TestSampleOrganizationProvisionedOverHTTP(t *testing.T) {
+// system is the operator running against a real API server, as the binary assembles it.
+type system struct {
+	ctx        context.Context
+	env        *envtest.Environment
+	k8s        client.Client
+	st         store.Store
+	baseURL    string
+	kubeconfig string
+}
+
+// start runs envtest and the operator (proxy headers trusted for the admin API), stopping both
+// when the test ends.
+func start(t *testing.T) *system {
+	t.Helper()
 	g := NewWithT(t)
-	g.SetDefaultEventuallyTimeout(30 * time.Second)
-	g.SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		t.Fatal("KUBEBUILDER_ASSETS is not set: run through make test, which builds the control plane")
 	}
 	logf.SetLogger(zap.New(zap.WriteTo(io.Discard)))
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-
 	env := &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join("..", "..", "config", "crd", "bases")}, ErrorIfCRDPathMissing: true}
 	cfg, err := env.Start()
 	g.Expect(err).NotTo(HaveOccurred())
-	defer func() { _ = env.Stop() }()
+	t.Cleanup(func() { cancel(); _ = env.Stop() })
 
 	scheme := runtime.NewScheme()
 	g.Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
@@ -60,26 +72,46 @@ func TestSampleOrganizationProvisionedOverHTTP(t *testing.T) {
 
 	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "identity.db"))
 	g.Expect(err).NotTo(HaveOccurred())
-	defer func() { _ = st.Close() }()
+	t.Cleanup(func() { _ = st.Close() })
 
 	addr := freeAddress(t)
-	baseURL := "http://" + addr
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0"})
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
+		// Each test runs its own manager in this process; controller names repeat by design.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)}})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(operator.Add(ctx, mgr, st, operator.Options{
-		BindAddress: addr, ExternalURL: baseURL, DataPlaneService: "eio.system.svc", DataPlaneServicePort: 8080,
-		SSORecheckInterval: time.Hour, SSOTimeout: 5 * time.Second,
+		BindAddress: addr, ExternalURL: "http://" + addr, DataPlaneService: "eio.system.svc", DataPlaneServicePort: 8080,
+		SSORecheckInterval: time.Hour, SSOTimeout: 5 * time.Second, TrustProxyHeaders: true,
 	})).To(Succeed())
 	go func() { _ = mgr.Start(ctx) }()
+
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	g.Expect(os.WriteFile(kubeconfig, env.KubeConfig, 0o600)).To(Succeed())
+	return &system{ctx: ctx, env: env, k8s: k8s, st: st, baseURL: "http://" + addr, kubeconfig: kubeconfig}
+}
+
+// kubectl runs the kubectl built with the control plane against the test API server.
+func (s *system) kubectl(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.CommandContext(s.ctx, filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"),
+		append([]string{"--kubeconfig", s.kubeconfig}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+func TestSampleOrganizationProvisionedOverHTTP(t *testing.T) {
+	g := NewWithT(t)
+	g.SetDefaultEventuallyTimeout(30 * time.Second)
+	g.SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
+	sys := start(t)
+	ctx, k8s, st, baseURL := sys.ctx, sys.k8s, sys.st, sys.baseURL
 
 	By := func(s string) { t.Log(s) }
 
 	By("a platform team applies the samples with kubectl")
-	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
-	g.Expect(os.WriteFile(kubeconfig, env.KubeConfig, 0o600)).To(Succeed())
-	out, err := exec.CommandContext(ctx, filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"), "--kubeconfig", kubeconfig,
-		"apply", "-k", filepath.Join("..", "..", "config", "samples")).CombinedOutput()
-	g.Expect(err).NotTo(HaveOccurred(), string(out))
+	sys.kubectl(t, "apply", "-k", filepath.Join("..", "..", "config", "samples"))
 
 	scim := &v1alpha1.ScimIntegration{}
 	key := types.NamespacedName{Namespace: "acme", Name: "acme"}
@@ -207,4 +239,9 @@ func freeAddress(t *testing.T) string {
 	}
 	defer func() { _ = l.Close() }()
 	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+}
+
+func base64Decode(s string) (string, error) {
+	b, err := base64.StdEncoding.DecodeString(s)
+	return string(b), err
 }

@@ -1,0 +1,251 @@
+// Package adminapi is the JSON API admins (and the setup wizard) use to see and act on an
+// organization's provisioning: status, members and their records, reviews, and the audit log.
+// Authorization is Kubernetes RBAC: a SubjectAccessReview asks whether the caller may get (or,
+// for actions, update) the organization's ScimIntegration in its namespace.
+package adminapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
+	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
+)
+
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+
+// Identity is the authenticated caller.
+type Identity struct {
+	User   string
+	Groups []string
+}
+
+// Server serves /api/v1alpha1/organizations/{organization}/….
+type Server struct {
+	Store   store.Store
+	Tenants *tenant.Registry
+	// Client creates SubjectAccessReviews.
+	Client client.Client
+	// TrustProxyHeaders accepts X-Remote-User and X-Remote-Group from an authenticating proxy
+	// (oauth2-proxy and the like) in front of the data plane.
+	TrustProxyHeaders bool
+	// LocalUser, when set (--local), is the identity of requests that carry none: the local
+	// kubeconfig's user.
+	LocalUser *Identity
+	Log       *slog.Logger
+}
+
+// Routes registers the admin API. Every route authenticates the caller and authorizes them
+// against the organization's namespace; "read" routes need get, "action" routes need update.
+func (s *Server) Routes(mux *http.ServeMux) {
+	const base = "/api/v1alpha1/organizations/{org}"
+	mux.Handle("GET "+base+"/status", s.authorized("get", s.status))
+	mux.Handle("GET "+base+"/members", s.authorized("get", s.members))
+	mux.Handle("GET "+base+"/members/{id}", s.authorized("get", s.member))
+	mux.Handle("POST "+base+"/members/{id}/approve", s.authorized("update", s.review(true)))
+	mux.Handle("POST "+base+"/members/{id}/reject", s.authorized("update", s.review(false)))
+	mux.Handle("GET "+base+"/audit-events", s.authorized("get", s.auditEvents))
+	mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusNotFound, "No such admin API endpoint")
+	}))
+}
+
+type handler func(w http.ResponseWriter, r *http.Request, org *tenant.Organization, who Identity)
+
+func (s *Server) authorized(verb string, next handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		who, ok := s.identity(r)
+		if !ok {
+			writeError(w, http.StatusUnauthorized, "Sign in first: no authenticated user reached the admin API")
+			return
+		}
+		org, found := s.organization(r.PathValue("org"))
+		if !found {
+			writeError(w, http.StatusNotFound, fmt.Sprintf("Organization %q is not provisioned here", r.PathValue("org")))
+			return
+		}
+		allowed, err := s.allowed(r.Context(), who, org, verb)
+		if err != nil {
+			s.Log.Error("SubjectAccessReview failed", "error", err)
+			writeError(w, http.StatusInternalServerError, "Could not check your permissions; try again")
+			return
+		}
+		if !allowed {
+			writeError(w, http.StatusForbidden, fmt.Sprintf("%s may not %s the ScimIntegration of organization %q in namespace %s",
+				who.User, verb, org.Name, org.Integration.Namespace))
+			return
+		}
+		next(w, r, org, who)
+	})
+}
+
+func (s *Server) identity(r *http.Request) (Identity, bool) {
+	if s.TrustProxyHeaders {
+		if u := strings.TrimSpace(r.Header.Get("X-Remote-User")); u != "" {
+			var groups []string
+			for _, g := range r.Header.Values("X-Remote-Group") {
+				for _, part := range strings.Split(g, ",") {
+					if p := strings.TrimSpace(part); p != "" {
+						groups = append(groups, p)
+					}
+				}
+			}
+			return Identity{User: u, Groups: groups}, true
+		}
+	}
+	if s.LocalUser != nil {
+		return *s.LocalUser, true
+	}
+	return Identity{}, false
+}
+
+func (s *Server) organization(name string) (*tenant.Organization, bool) {
+	for _, o := range s.Tenants.Organizations() {
+		if o.Name == name {
+			return &o, true
+		}
+	}
+	return nil, false
+}
+
+// allowed asks the API server whether who may verb the organization's ScimIntegration.
+func (s *Server) allowed(ctx context.Context, who Identity, org *tenant.Organization, verb string) (bool, error) {
+	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+		User:   who.User,
+		Groups: who.Groups,
+		ResourceAttributes: &authorizationv1.ResourceAttributes{
+			Namespace: org.Integration.Namespace, Verb: verb,
+			Group: "enterprise.z8z8.io", Resource: "scimintegrations", Name: org.Integration.Name,
+		},
+	}}
+	if err := s.Client.Create(ctx, sar); err != nil {
+		return false, err
+	}
+	return sar.Status.Allowed, nil
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request, org *tenant.Organization, _ Identity) {
+	counts, err := s.Store.MemberCounts(r.Context(), org.Name)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	last, err := s.Store.AuditEvents(r.Context(), org.Name, store.AuditQuery{Limit: 1})
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	out := map[string]any{
+		"organization": org.Name, "namespace": org.Integration.Namespace, "scimIntegration": org.Integration.Name,
+		"enabled": org.Enabled, "members": counts,
+	}
+	if len(last) > 0 {
+		out["lastRequestAt"] = last[0].Time
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) members(w http.ResponseWriter, r *http.Request, org *tenant.Organization, _ Identity) {
+	q := r.URL.Query()
+	limit, _ := strconv.Atoi(q.Get("limit"))
+	list, next, err := s.Store.ListMembers(r.Context(), org.Name, store.MemberQuery{State: q.Get("state"), Search: q.Get("q"), After: q.Get("cursor"), Limit: limit})
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	items := make([]any, 0, len(list))
+	for i := range list {
+		items = append(items, memberJSON(&list[i]))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items, "nextCursor": next})
+}
+
+func (s *Server) member(w http.ResponseWriter, r *http.Request, org *tenant.Organization, _ Identity) {
+	rec, err := s.Store.Member(r.Context(), org.Name, r.PathValue("id"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	out := memberJSON(rec)
+	out["history"] = rec.History
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) review(approve bool) handler {
+	action := "member.reject"
+	if approve {
+		action = "member.approve"
+	}
+	return func(w http.ResponseWriter, r *http.Request, org *tenant.Organization, who Identity) {
+		rec, err := s.Store.ReviewMember(r.Context(), org.Name, r.PathValue("id"), approve, store.AuditEvent{
+			Time: time.Now().UTC(), RequestID: requestID(), Action: action, Client: "admin:" + who.User,
+			Method: r.Method, Path: r.URL.Path, Status: http.StatusOK,
+		})
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, memberJSON(rec))
+	}
+}
+
+func (s *Server) auditEvents(w http.ResponseWriter, r *http.Request, org *tenant.Organization, _ Identity) {
+	q := r.URL.Query()
+	before, _ := strconv.ParseInt(q.Get("cursor"), 10, 64)
+	limit, _ := strconv.Atoi(q.Get("limit"))
+	events, err := s.Store.AuditEvents(r.Context(), org.Name, store.AuditQuery{Before: before, Limit: limit})
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if events == nil {
+		events = []store.AuditEvent{}
+	}
+	next := ""
+	if len(events) > 0 && (limit <= 0 || len(events) == limit) {
+		next = strconv.FormatInt(events[len(events)-1].Seq, 10)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": events, "nextCursor": next})
+}
+
+func memberJSON(rec *store.MemberRecord) map[string]any {
+	return map[string]any{
+		"id": rec.UserID, "userName": rec.UserName, "state": rec.Member.State, "role": rec.Member.Role,
+		"deletedByIdentityProvider": rec.Member.Deleted, "employee": rec.Employee,
+		"created": rec.Created, "modified": rec.Modified,
+	}
+}
+
+func (s *Server) fail(w http.ResponseWriter, err error) {
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "No such member in this organization")
+		return
+	}
+	s.Log.Error("Admin API request failed", "error", err)
+	writeError(w, http.StatusInternalServerError, "Internal error; the service logged the cause")
+}
+
+func writeError(w http.ResponseWriter, status int, message string) {
+	writeJSON(w, status, map[string]any{"error": message, "status": status})
+}
+
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+func requestID() string {
+	return strconv.FormatInt(time.Now().UnixNano(), 36)
+}

@@ -1,0 +1,113 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+)
+
+// The admin API behind an authenticating proxy: Kubernetes RBAC on the organization's namespace
+// decides, through real SubjectAccessReviews.
+func TestAdminAPIWithRBAC(t *testing.T) {
+	g := NewWithT(t)
+	g.SetDefaultEventuallyTimeout(30 * time.Second)
+	g.SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
+	sys := start(t)
+
+	By := func(s string) { t.Log(s) }
+	By("the sample organization, with review before activation")
+	sys.kubectl(t, "apply", "-k", filepath.Join("..", "..", "config", "samples"))
+	sys.kubectl(t, "-n", "acme", "patch", "scim", "acme", "--type", "merge", "-p", `{"spec":{"provisioning":{"autoActivate":false}}}`)
+	scim := &v1alpha1.ScimIntegration{}
+	key := types.NamespacedName{Namespace: "acme", Name: "acme"}
+	g.Eventually(func() bool {
+		_ = sys.k8s.Get(sys.ctx, key, scim)
+		return meta.IsStatusConditionTrue(scim.Status.Conditions, v1alpha1.ConditionEndpointReady) && scim.Status.ObservedGeneration == scim.Generation
+	}).Should(BeTrue())
+	tok := strings.TrimSpace(sys.kubectl(t, "-n", "acme", "get", "secret", scim.Status.Token.SecretName, "-o", "jsonpath={.data.token}"))
+	tok = decodeBase64(t, tok)
+
+	By("an identity provider creates a user, who waits for review")
+	var id string
+	g.Eventually(func() int {
+		status, body := call(t, "POST", scim.Status.BaseURL+"/Users", tok, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"rev@acme.example"}`)
+		if status == http.StatusCreated {
+			var created map[string]any
+			_ = json.Unmarshal([]byte(body), &created)
+			id, _ = created["id"].(string)
+		}
+		return status
+	}).Should(Equal(http.StatusCreated))
+
+	By("RBAC: alice administers acme; bob may only read; mallory nothing")
+	sys.kubectl(t, "create", "clusterrole", "scim-admin", "--verb=get,list,watch,update,patch", "--resource=scimintegrations.enterprise.z8z8.io")
+	sys.kubectl(t, "-n", "acme", "create", "rolebinding", "alice-admin", "--clusterrole=scim-admin", "--user=alice")
+	sys.kubectl(t, "create", "clusterrole", "scim-view", "--verb=get,list,watch", "--resource=scimintegrations.enterprise.z8z8.io")
+	sys.kubectl(t, "-n", "acme", "create", "rolebinding", "bob-scim-view", "--clusterrole=scim-view", "--user=bob")
+
+	api := sys.baseURL + "/api/v1alpha1/organizations/acme"
+	as := func(user, method, path string) (int, map[string]any) {
+		req, _ := http.NewRequestWithContext(context.Background(), method, api+path, nil)
+		if user != "" {
+			req.Header.Set("X-Remote-User", user)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		g.Expect(err).NotTo(HaveOccurred())
+		defer func() { _ = resp.Body.Close() }()
+		b, _ := io.ReadAll(resp.Body)
+		var out map[string]any
+		g.Expect(json.Unmarshal(b, &out)).To(Succeed(), string(b))
+		return resp.StatusCode, out
+	}
+
+	status, _ := as("", "GET", "/status")
+	g.Expect(status).To(Equal(http.StatusUnauthorized))
+	status, body := as("mallory", "GET", "/members")
+	g.Expect(status).To(Equal(http.StatusForbidden))
+	g.Expect(body["error"]).To(ContainSubstring("mallory may not get"))
+	status, _ = as("mallory", "GET", "/../../organizations/nope/status")
+	g.Expect(status).To(Equal(http.StatusNotFound))
+
+	status, body = as("bob", "GET", "/members?state=PendingReview")
+	g.Expect(status).To(Equal(http.StatusOK), fmt.Sprint(body))
+	g.Expect(body["items"]).To(HaveLen(1))
+	status, _ = as("bob", "POST", "/members/"+id+"/approve")
+	g.Expect(status).To(Equal(http.StatusForbidden), "reading is not approving")
+
+	status, body = as("alice", "POST", "/members/"+id+"/approve")
+	g.Expect(status).To(Equal(http.StatusOK), fmt.Sprint(body))
+	g.Expect(body["state"]).To(Equal("Active"))
+
+	status, body = as("alice", "GET", "/members/"+id)
+	g.Expect(status).To(Equal(http.StatusOK))
+	g.Expect(body["history"]).To(HaveLen(2))
+	status, body = as("alice", "GET", "/status")
+	g.Expect(status).To(Equal(http.StatusOK))
+	g.Expect(body["members"]).To(HaveKeyWithValue("Active", 1.0))
+
+	By("the approval is in the audit log under the admin's name")
+	status, body = as("alice", "GET", "/audit-events?limit=5")
+	g.Expect(status).To(Equal(http.StatusOK))
+	g.Expect(body["items"]).To(ContainElement(And(HaveKeyWithValue("action", "member.approve"), HaveKeyWithValue("client", "admin:alice"))))
+}
+
+func decodeBase64(t *testing.T, s string) string {
+	t.Helper()
+	out, err := base64Decode(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}

@@ -55,6 +55,9 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.Handle("POST "+base+"/members/{id}/approve", s.authorized("update", s.review(true)))
 	mux.Handle("POST "+base+"/members/{id}/reject", s.authorized("update", s.review(false)))
 	mux.Handle("GET "+base+"/audit-events", s.authorized("get", s.auditEvents))
+	// Revealing needs the right to read the token Secret itself (checked in the handler).
+	mux.Handle("POST "+base+"/token/reveal", s.authorized("get", s.revealToken))
+	mux.Handle("POST "+base+"/token/rotate", s.authorized("update", s.rotateToken))
 	mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "No such admin API endpoint")
 	}))
@@ -120,13 +123,15 @@ func (s *Server) organization(name string) (*tenant.Organization, bool) {
 
 // allowed asks the API server whether who may verb the organization's ScimIntegration.
 func (s *Server) allowed(ctx context.Context, who Identity, org *tenant.Organization, verb string) (bool, error) {
+	return s.allowedOn(ctx, who, &authorizationv1.ResourceAttributes{
+		Namespace: org.Integration.Namespace, Verb: verb,
+		Group: "enterprise.z8z8.io", Resource: "scimintegrations", Name: org.Integration.Name,
+	})
+}
+
+func (s *Server) allowedOn(ctx context.Context, who Identity, attrs *authorizationv1.ResourceAttributes) (bool, error) {
 	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
-		User:   who.User,
-		Groups: who.Groups,
-		ResourceAttributes: &authorizationv1.ResourceAttributes{
-			Namespace: org.Integration.Namespace, Verb: verb,
-			Group: "enterprise.z8z8.io", Resource: "scimintegrations", Name: org.Integration.Name,
-		},
+		User: who.User, Groups: who.Groups, ResourceAttributes: attrs,
 	}}
 	if err := s.Client.Create(ctx, sar); err != nil {
 		return false, err

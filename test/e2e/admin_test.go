@@ -97,10 +97,35 @@ func TestAdminAPIWithRBAC(t *testing.T) {
 	g.Expect(status).To(Equal(http.StatusOK))
 	g.Expect(body["members"]).To(HaveKeyWithValue("Active", 1.0))
 
+	By("tokens: reading needs the Secret; rotate then reveal once")
+	sys.kubectl(t, "create", "clusterrole", "token-reader", "--verb=get", "--resource=secrets")
+	sys.kubectl(t, "-n", "acme", "create", "rolebinding", "alice-token", "--clusterrole=token-reader", "--user=alice")
+	status, _ = as("bob", "POST", "/token/reveal")
+	g.Expect(status).To(Equal(http.StatusForbidden))
+	status, _ = as("alice", "POST", "/token/reveal")
+	g.Expect(status).To(Equal(http.StatusGone), "the first SCIM request already acknowledged the sample's token")
+	status, body = as("alice", "POST", "/token/rotate")
+	g.Expect(status).To(Equal(http.StatusAccepted), fmt.Sprint(body))
+	var revealed string
+	g.Eventually(func() int {
+		var st int
+		st, body = as("alice", "POST", "/token/reveal")
+		revealed, _ = body["token"].(string)
+		return st
+	}).Should(Equal(http.StatusOK))
+	g.Expect(revealed).To(HavePrefix("eio_scim_"))
+	g.Expect(revealed).NotTo(Equal(tok))
+	status, _ = as("alice", "POST", "/token/reveal")
+	g.Expect(status).To(Equal(http.StatusGone), "shown once")
+	g.Eventually(func() int { s, _ := call(t, "GET", scim.Status.BaseURL+"/Users", revealed, ""); return s }).Should(Equal(http.StatusOK))
+
 	By("the approval is in the audit log under the admin's name")
-	status, body = as("alice", "GET", "/audit-events?limit=5")
+	status, body = as("alice", "GET", "/audit-events?limit=50")
 	g.Expect(status).To(Equal(http.StatusOK))
 	g.Expect(body["items"]).To(ContainElement(And(HaveKeyWithValue("action", "member.approve"), HaveKeyWithValue("client", "admin:alice"))))
+	g.Expect(body["items"]).To(ContainElement(HaveKeyWithValue("action", "token.reveal")))
+	raw, _ := json.Marshal(body)
+	g.Expect(string(raw)).NotTo(ContainSubstring(revealed), "no token in the audit log")
 }
 
 func decodeBase64(t *testing.T, s string) string {

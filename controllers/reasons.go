@@ -34,6 +34,7 @@ const (
 	EventTokenExpired    = "TokenExpired"
 	EventEndpointReady   = "EndpointReady"
 	EventDataDeleted     = "ScimDataDeleted"
+	EventIdPConnected    = "IdentityProviderConnected"
 	EventObjectNotOwned  = "ObjectNotOwned"
 	actionReconcile      = "Reconcile"
 	fieldOwner           = "enterprise-identity-operator"

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -36,6 +37,13 @@ func (r *ScimIntegrationReconciler) reconcileSummary(ctx context.Context, s *sci
 	}
 	if len(last) > 0 {
 		summary.LastRequestAt = &metav1.Time{Time: last[0].Time.Truncate(time.Second)}
+	}
+	if prev := s.scim.Status.Provisioning; prev != nil && prev.ConnectionVerifiedAt != nil {
+		summary.ConnectionVerifiedAt = prev.ConnectionVerifiedAt
+	} else if summary.LastRequestAt != nil {
+		summary.ConnectionVerifiedAt = summary.LastRequestAt
+		r.Recorder.Eventf(s.scim, nil, corev1.EventTypeNormal, EventIdPConnected, actionReconcile,
+			"The identity provider reached the SCIM endpoint of organization %s for the first time", org)
 	}
 	if summary.Members != nil || summary.LastRequestAt != nil {
 		if !equality.Semantic.DeepEqual(s.scim.Status.Provisioning, summary) {

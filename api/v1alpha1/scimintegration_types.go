@@ -285,6 +285,11 @@ type ProvisioningStatus struct {
 	// lastRequestAt is when the identity provider last called the endpoint.
 	// +optional
 	LastRequestAt *metav1.Time `json:"lastRequestAt,omitempty"`
+
+	// connectionVerifiedAt is when the identity provider first reached the endpoint with a valid
+	// token (its "Test Connection").
+	// +optional
+	ConnectionVerifiedAt *metav1.Time `json:"connectionVerifiedAt,omitempty"`
 }
 
 // +kubebuilder:object:root=true

@@ -19,6 +19,7 @@ import (
 
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -187,6 +188,16 @@ func TestSampleOrganizationProvisionedOverHTTP(t *testing.T) {
 		return scim.Status.Provisioning.Members["Active"]
 	}).Should(Equal(int64(1)))
 	g.Expect(scim.Status.Provisioning.LastRequestAt).NotTo(BeNil())
+	g.Expect(scim.Status.Provisioning.ConnectionVerifiedAt).NotTo(BeNil())
+	g.Eventually(func() []string {
+		list := &eventsv1.EventList{}
+		_ = k8s.List(ctx, list, client.InNamespace("acme"))
+		var reasons []string
+		for _, e := range list.Items {
+			reasons = append(reasons, e.Reason)
+		}
+		return reasons
+	}).Should(ContainElement("IdentityProviderConnected"))
 
 	By("disabling the integration answers 403 within seconds")
 	g.Expect(patchSpec(ctx, k8s, key, `{"spec":{"enabled":false}}`)).To(Succeed())

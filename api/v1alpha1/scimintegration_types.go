@@ -76,8 +76,27 @@ type LocalRef struct {
 	Name string `json:"name"`
 }
 
+// ProvisioningMode says whether provisioning changes members.
+// +kubebuilder:validation:Enum=Enforce;DryRun
+type ProvisioningMode string
+
+const (
+	// ProvisioningEnforce applies the lifecycle policy to members and employee records.
+	ProvisioningEnforce ProvisioningMode = "Enforce"
+	// ProvisioningDryRun stores SCIM resources but only records, in the audit log, the member
+	// changes it would make.
+	ProvisioningDryRun ProvisioningMode = "DryRun"
+)
+
 // ProvisioningSpec is the lifecycle policy applied to provisioned people.
 type ProvisioningSpec struct {
+	// mode is Enforce (members and employee records follow the identity provider) or DryRun (SCIM
+	// resources are stored, and the member changes that would be made are only written to the
+	// audit log) — for trying a new identity provider connection safely.
+	// +optional
+	// +kubebuilder:default=Enforce
+	Mode ProvisioningMode `json:"mode,omitempty"`
+
 	// autoActivate makes newly provisioned members Active at once. When false they wait in
 	// PendingReview until an admin approves them.
 	// +optional

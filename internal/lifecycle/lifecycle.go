@@ -26,6 +26,8 @@ const (
 
 // Policy is an organization's provisioning policy.
 type Policy struct {
+	// DryRun records decisions without applying them.
+	DryRun       bool
 	AutoActivate bool
 	OnDeactivate Action
 	OnDelete     Action

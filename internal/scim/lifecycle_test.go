@@ -136,3 +136,29 @@ func TestAuditOfWrites(t *testing.T) {
 		}
 	})
 }
+
+// DryRun stores SCIM resources and logs what it would do to members, without doing it.
+func TestDryRun(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		ctx := context.Background()
+		p := lifecycle.DefaultPolicy
+		p.DryRun = true
+		h.setPolicy(p)
+		id := h.create(t, newUser("dry@x.example", nil))
+		h.do("PATCH", "/Users/"+id, patchOps(map[string]any{"op": "replace", "path": "active", "value": false})).want(t, 200)
+		if _, err := h.st.Member(ctx, h.org, id); err == nil {
+			t.Fatal("a dry run created a member")
+		}
+		events, err := h.st.AuditEvents(ctx, h.org, store.AuditQuery{Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var actions []string
+		for _, e := range events {
+			actions = append(actions, e.Action)
+		}
+		if strings.Join(actions, ",") != "member.suspended.dry-run,user.patch,member.active.dry-run,user.create" {
+			t.Fatalf("dry-run audit trail: %v", actions)
+		}
+	})
+}

@@ -138,6 +138,7 @@ func policy(p v1alpha1.ProvisioningSpec) lifecycle.Policy {
 		out.OnDelete = lifecycle.Action(p.Deprovision.OnDelete)
 	}
 	out.DefaultRole = p.DefaultRoleTemplate
+	out.DryRun = p.Mode == v1alpha1.ProvisioningDryRun
 	return out
 }
 

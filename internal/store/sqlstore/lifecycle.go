@@ -45,7 +45,7 @@ func (s *Store) applyLifecycle(ctx context.Context, tx *sql.Tx, p lifecycle.Poli
 		}
 	}
 	now := time.Now().UTC()
-	if prev == nil && ev != lifecycle.EventCreated && ev != lifecycle.EventDeactivated {
+	if prev == nil && ev != lifecycle.EventCreated && ev != lifecycle.EventDeactivated && !p.DryRun {
 		// A user stored before members existed: it joins now, under the current policy.
 		m, t := lifecycle.Decide(p, nil, lifecycle.EventCreated)
 		if err := s.recordTransition(ctx, tx, org, userID, t, requestID, now); err != nil {
@@ -54,6 +54,16 @@ func (s *Store) applyLifecycle(ctx context.Context, tx *sql.Tx, p lifecycle.Poli
 		prev = &m
 	}
 	m, t := lifecycle.Decide(p, prev, ev)
+	if p.DryRun {
+		// Only say what would happen.
+		if t == nil {
+			return nil
+		}
+		return s.insertAudit(ctx, tx, store.AuditEvent{
+			Org: org, Time: now, RequestID: requestID, Action: "member." + strings.ToLower(string(t.To)) + ".dry-run",
+			ResourceType: "Member", ResourceID: userID, Status: 200, Detail: "Dry run, not applied: " + t.Reason,
+		})
+	}
 	userName := ""
 	if user != nil {
 		userName = user.Name

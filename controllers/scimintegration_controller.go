@@ -34,6 +34,7 @@ type DataPlane interface {
 type OrganizationData interface {
 	DeleteOrganization(ctx context.Context, organization string) error
 	MemberCounts(ctx context.Context, organization string) (map[string]int64, error)
+	HeldDeprovisions(ctx context.Context, organization string) (int64, error)
 	AuditEvents(ctx context.Context, organization string, q store.AuditQuery) ([]store.AuditEvent, error)
 }
 

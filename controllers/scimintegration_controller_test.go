@@ -213,6 +213,20 @@ var _ = Describe("ScimIntegration", func() {
 			eventually(condition(scim, v1alpha1.ConditionPolicyReady)).Should(beTrue("Valid"))
 		})
 
+		It("reports deprovisionings held by the guard, with a warning, until they are released", func() {
+			scim := scimIntegration(ns, "scim", "identity")
+			Expect(k8s.Create(ctx, scim)).To(Succeed())
+			eventually(condition(scim, v1alpha1.ConditionDeprovisioningHeld)).Should(beFalse("NotHeld"))
+			scimData.setHeld(org, 3)
+			poke(scim)
+			eventually(condition(scim, v1alpha1.ConditionDeprovisioningHeld)).Should(beTrue("Held"))
+			Expect(condition(scim, v1alpha1.ConditionDeprovisioningHeld)().Message).To(ContainSubstring("3 deprovisionings are held"))
+			eventually(eventNotes(ns)).Should(ContainElement(ContainSubstring("DeprovisioningHeld")))
+			scimData.setHeld(org, 0)
+			poke(scim)
+			eventually(condition(scim, v1alpha1.ConditionDeprovisioningHeld)).Should(beFalse("NotHeld"))
+		})
+
 		It("never adopts a Secret of the same name that it does not own", func() {
 			foreign := &corev1.Secret{
 				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: v1alpha1.TokenSecretName("scim")},

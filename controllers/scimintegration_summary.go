@@ -50,6 +50,25 @@ func (r *ScimIntegrationReconciler) reconcileSummary(ctx context.Context, s *sci
 			s.scim.Status.Provisioning = summary
 		}
 	}
+	return r.reportHeld(ctx, s, org)
+}
+
+// reportHeld sets DeprovisioningHeld from the store, with a Warning event when holding starts.
+func (r *ScimIntegrationReconciler) reportHeld(ctx context.Context, s *scimScope, org string) error {
 	s.requeue.in(summaryInterval)
+	held, err := r.Data.HeldDeprovisions(ctx, org)
+	if err != nil {
+		return fmt.Errorf("counting held deprovisionings of %s: %w", org, err)
+	}
+	if held == 0 {
+		s.setCondition(v1alpha1.ConditionDeprovisioningHeld, false, "NotHeld", "No deprovisioning is held")
+		return nil
+	}
+	message := fmt.Sprintf("%d deprovisionings are held by provisioning.deprovision.maxPerHour; check the identity provider, then "+
+		"release them with POST /api/v1alpha1/organizations/%s/deprovisioning/release", held, org)
+	if !isConditionReason(s.scim.Status.Conditions, v1alpha1.ConditionDeprovisioningHeld, "Held") {
+		r.Recorder.Eventf(s.scim, nil, corev1.EventTypeWarning, EventDeprovisioningHeld, actionReconcile, "%s", message)
+	}
+	s.setCondition(v1alpha1.ConditionDeprovisioningHeld, true, "Held", message)
 	return nil
 }

@@ -121,6 +121,22 @@ func (s *servedOrganizations) set(org string, serving bool) {
 type deletedOrganizations struct {
 	mu   sync.Mutex
 	orgs []string
+	held map[string]int64
+}
+
+func (d *deletedOrganizations) HeldDeprovisions(_ context.Context, org string) (int64, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.held[org], nil
+}
+
+func (d *deletedOrganizations) setHeld(org string, n int64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.held == nil {
+		d.held = map[string]int64{}
+	}
+	d.held[org] = n
 }
 
 func (d *deletedOrganizations) DeleteOrganization(_ context.Context, org string) error {

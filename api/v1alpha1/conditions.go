@@ -13,6 +13,9 @@ const (
 	// ConditionPolicyReady is True when everything the provisioning policy names exists (the
 	// default RoleTemplate).
 	ConditionPolicyReady = "PolicyReady"
+	// ConditionDeprovisioningHeld is True while the mass-deprovisioning guard holds deprovisionings
+	// for an admin to release.
+	ConditionDeprovisioningHeld = "DeprovisioningHeld"
 )
 
 // Annotations shared by the operator, the data plane and users.

@@ -128,6 +128,14 @@ type DeprovisionSpec struct {
 	// +optional
 	// +kubebuilder:default=Deactivate
 	OnDelete DeprovisionAction `json:"onDelete,omitempty"`
+
+	// maxPerHour guards against an identity provider suddenly removing many people (a broken
+	// assignment rule, a deleted group): once this many members were deprovisioned in the last
+	// hour, further deprovisionings are held — the IdP still sees its SCIM change, but members keep
+	// their access — until an admin releases them (DeprovisioningHeld condition). Off when unset.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	MaxPerHour *int32 `json:"maxPerHour,omitempty"`
 }
 
 // TokenSpec configures the SCIM bearer token.

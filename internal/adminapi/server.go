@@ -55,6 +55,7 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.Handle("POST "+base+"/members/{id}/approve", s.authorized("update", s.review(true)))
 	mux.Handle("POST "+base+"/members/{id}/reject", s.authorized("update", s.review(false)))
 	mux.Handle("GET "+base+"/audit-events", s.authorized("get", s.auditEvents))
+	mux.Handle("POST "+base+"/deprovisioning/release", s.authorized("update", s.releaseDeprovisions))
 	// Revealing needs the right to read the token Secret itself (checked in the handler).
 	mux.Handle("POST "+base+"/token/reveal", s.authorized("get", s.revealToken))
 	mux.Handle("POST "+base+"/token/rotate", s.authorized("update", s.rotateToken))
@@ -150,9 +151,14 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request, org *tenant.Orga
 		s.fail(w, err)
 		return
 	}
+	held, err := s.Store.HeldDeprovisions(r.Context(), org.Name)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
 	out := map[string]any{
 		"organization": org.Name, "namespace": org.Integration.Namespace, "scimIntegration": org.Integration.Name,
-		"enabled": org.Enabled, "members": counts,
+		"enabled": org.Enabled, "members": counts, "heldDeprovisionings": held,
 	}
 	if len(last) > 0 {
 		out["lastRequestAt"] = last[0].Time
@@ -202,6 +208,18 @@ func (s *Server) review(approve bool) handler {
 		}
 		writeJSON(w, http.StatusOK, memberJSON(rec))
 	}
+}
+
+func (s *Server) releaseDeprovisions(w http.ResponseWriter, r *http.Request, org *tenant.Organization, who Identity) {
+	n, err := s.Store.ReleaseDeprovisions(r.Context(), org.Name, org.Policy, store.AuditEvent{
+		Time: time.Now().UTC(), RequestID: requestID(), Action: "deprovisioning.release", Client: "admin:" + who.User,
+		Method: r.Method, Path: r.URL.Path, ResourceType: "ScimIntegration", ResourceID: org.Integration.Name, Status: http.StatusOK,
+	})
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"released": n})
 }
 
 func (s *Server) auditEvents(w http.ResponseWriter, r *http.Request, org *tenant.Organization, _ Identity) {

@@ -32,6 +32,9 @@ type Policy struct {
 	OnDeactivate Action
 	OnDelete     Action
 	DefaultRole  string
+	// MaxDeprovisionsPerHour, when above zero, holds further deprovisionings once this many
+	// happened in the last hour, until an admin releases them.
+	MaxDeprovisionsPerHour int
 }
 
 // DefaultPolicy is the CRD's defaults.
@@ -60,6 +63,9 @@ const (
 	EventReactivated Event = "Reactivated" // active went from false to true
 	EventDeleted     Event = "Deleted"
 )
+
+// Deprovisions reports whether an event takes access away (what the guard counts and holds).
+func Deprovisions(ev Event) bool { return ev == EventDeactivated || ev == EventDeleted }
 
 // Transition is a change of member state, for the history and the audit log.
 type Transition struct {

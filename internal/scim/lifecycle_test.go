@@ -162,3 +162,49 @@ func TestDryRun(t *testing.T) {
 		}
 	})
 }
+
+// The mass-deprovisioning guard: past maxPerHour, deprovisionings are held (members keep access)
+// until released, then applied in order.
+func TestMassDeprovisioningGuard(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		ctx := context.Background()
+		p := lifecycle.DefaultPolicy
+		p.MaxDeprovisionsPerHour = 2
+		h.setPolicy(p)
+		var ids []string
+		for i := range 4 {
+			ids = append(ids, h.create(t, newUser(fmt.Sprintf("guarded-%d@x.example", i), nil)))
+		}
+		for _, id := range ids[:3] {
+			h.do("PATCH", "/Users/"+id, patchOps(map[string]any{"op": "replace", "path": "active", "value": false})).want(t, 200)
+		}
+		h.do("DELETE", "/Users/"+ids[3], nil).want(t, 204)
+		states := func() string {
+			var out []string
+			for _, id := range ids {
+				m, err := h.st.Member(ctx, h.org, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, string(m.Member.State))
+			}
+			return strings.Join(out, ",")
+		}
+		if got := states(); got != "Suspended,Suspended,Active,Active" {
+			t.Fatalf("after 4 deprovisionings with maxPerHour 2: %s", got)
+		}
+		if n, _ := h.st.HeldDeprovisions(ctx, h.org); n != 2 {
+			t.Fatalf("held %d, want 2", n)
+		}
+		n, err := h.st.ReleaseDeprovisions(ctx, h.org, p, store.AuditEvent{RequestID: "release", Action: "deprovisioning.release", Status: 200})
+		if err != nil || n != 2 {
+			t.Fatalf("released %d (%v)", n, err)
+		}
+		if got := states(); got != "Suspended,Suspended,Suspended,Deactivated" {
+			t.Fatalf("after release: %s", got)
+		}
+		if n, _ := h.st.HeldDeprovisions(ctx, h.org); n != 0 {
+			t.Fatalf("still held: %d", n)
+		}
+	})
+}

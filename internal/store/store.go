@@ -9,6 +9,8 @@ import (
 	"time"
 
 	filter "github.com/scim2/filter-parser/v2"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/lifecycle"
 )
 
 // Kind is a SCIM resource type.
@@ -126,6 +128,10 @@ type Store interface {
 	// ReviewMember approves (or rejects) a member waiting for review, recording the transition
 	// and the audit event in one transaction. A member not in review is returned unchanged.
 	ReviewMember(ctx context.Context, org, userID string, approve bool, audit AuditEvent) (*MemberRecord, error)
+	// HeldDeprovisions counts deprovisionings held by the mass-deprovisioning guard.
+	HeldDeprovisions(ctx context.Context, org string) (int64, error)
+	// ReleaseDeprovisions applies the held deprovisionings under the policy (its guard aside).
+	ReleaseDeprovisions(ctx context.Context, org string, p lifecycle.Policy, audit AuditEvent) (int, error)
 	// MemberCounts counts an organization's members per state.
 	MemberCounts(ctx context.Context, org string) (map[string]int64, error)
 	// RecordAudit appends audit events outside any write (reads, refused requests).

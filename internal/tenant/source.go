@@ -139,6 +139,9 @@ func policy(p v1alpha1.ProvisioningSpec) lifecycle.Policy {
 	}
 	out.DefaultRole = p.DefaultRoleTemplate
 	out.DryRun = p.Mode == v1alpha1.ProvisioningDryRun
+	if m := p.Deprovision.MaxPerHour; m != nil {
+		out.MaxDeprovisionsPerHour = int(*m)
+	}
 	return out
 }
 

@@ -97,6 +97,13 @@ func TestAdminAPIWithRBAC(t *testing.T) {
 	g.Expect(status).To(Equal(http.StatusOK))
 	g.Expect(body["members"]).To(HaveKeyWithValue("Active", 1.0))
 
+	By("releasing held deprovisionings is an action")
+	status, _ = as("bob", "POST", "/deprovisioning/release")
+	g.Expect(status).To(Equal(http.StatusForbidden))
+	status, body = as("alice", "POST", "/deprovisioning/release")
+	g.Expect(status).To(Equal(http.StatusOK), fmt.Sprint(body))
+	g.Expect(body).To(HaveKeyWithValue("released", 0.0))
+
 	By("tokens: reading needs the Secret; rotate then reveal once")
 	sys.kubectl(t, "create", "clusterrole", "token-reader", "--verb=get", "--resource=secrets")
 	sys.kubectl(t, "-n", "acme", "create", "rolebinding", "alice-token", "--clusterrole=token-reader", "--user=alice")

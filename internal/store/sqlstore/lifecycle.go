@@ -53,6 +53,9 @@ func (s *Store) applyLifecycle(ctx context.Context, tx *sql.Tx, p lifecycle.Poli
 		}
 		prev = &m
 	}
+	if held, err := s.guard(ctx, tx, p, org, userID, ev, requestID, now); err != nil || held {
+		return err
+	}
 	m, t := lifecycle.Decide(p, prev, ev)
 	if p.DryRun {
 		// Only say what would happen.
@@ -407,4 +410,92 @@ func (s *Store) ReviewMember(ctx context.Context, org, userID string, approve bo
 		return nil, err
 	}
 	return s.Member(ctx, org, userID)
+}
+
+// guard holds a deprovisioning when the organization already lost MaxDeprovisionsPerHour members
+// in the last hour, or when earlier ones are held (so they are released in order).
+func (s *Store) guard(ctx context.Context, tx *sql.Tx, p lifecycle.Policy, org, userID string, ev lifecycle.Event,
+	requestID string, now time.Time) (bool, error) {
+	if p.MaxDeprovisionsPerHour <= 0 || p.DryRun || !lifecycle.Deprovisions(ev) {
+		return false, nil
+	}
+	var recent, held int
+	if err := s.queryRow(ctx, tx, s.q(`SELECT COUNT(*) FROM member_history WHERE org = ? AND at_us > ?
+		AND (reason LIKE 'Deactivated:%' OR reason LIKE 'Deleted:%')`), org, now.Add(-time.Hour).UnixMicro()).Scan(&recent); err != nil {
+		return false, fmt.Errorf("counting recent deprovisionings: %w", err)
+	}
+	if err := s.queryRow(ctx, tx, s.q(`SELECT COUNT(*) FROM held_deprovisions WHERE org = ?`), org).Scan(&held); err != nil {
+		return false, fmt.Errorf("counting held deprovisionings: %w", err)
+	}
+	if recent < p.MaxDeprovisionsPerHour && held == 0 {
+		return false, nil
+	}
+	if _, err := s.exec(ctx, tx, s.q(`INSERT INTO held_deprovisions (org, user_id, event, at_us, request_id) VALUES (?, ?, ?, ?, ?)`),
+		org, userID, string(ev), now.UnixMicro(), requestID); err != nil {
+		return false, fmt.Errorf("holding a deprovisioning: %w", err)
+	}
+	return true, s.insertAudit(ctx, tx, store.AuditEvent{
+		Org: org, Time: now, RequestID: requestID, Action: "member.deprovision.held", ResourceType: "Member", ResourceID: userID,
+		Status: 200, Detail: fmt.Sprintf("Held: %d members were deprovisioned in the last hour (maxPerHour %d)", recent, p.MaxDeprovisionsPerHour),
+	})
+}
+
+// HeldDeprovisions counts the deprovisionings waiting for release.
+func (s *Store) HeldDeprovisions(ctx context.Context, org string) (int64, error) {
+	var n int64
+	err := s.queryRow(ctx, nil, s.q(`SELECT COUNT(*) FROM held_deprovisions WHERE org = ?`), org).Scan(&n)
+	return n, err
+}
+
+// ReleaseDeprovisions applies the held deprovisionings in order, under the policy without its
+// guard, and records the release.
+func (s *Store) ReleaseDeprovisions(ctx context.Context, org string, p lifecycle.Policy, audit store.AuditEvent) (int, error) {
+	p.MaxDeprovisionsPerHour = 0
+	released := 0
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		list, err := s.heldList(ctx, tx, org)
+		if err != nil {
+			return err
+		}
+		audit.Org, audit.Detail = org, fmt.Sprintf("Released %d held deprovisionings", len(list))
+		if err := s.insertAudit(ctx, tx, audit); err != nil {
+			return err
+		}
+		for _, h := range list {
+			user, err := s.get(ctx, tx, org, store.KindUser, h.userID, "")
+			if errors.Is(err, store.ErrNotFound) {
+				user = nil // deleted by the IdP: the member keeps its profile
+			} else if err != nil {
+				return err
+			}
+			if err := s.applyLifecycle(ctx, tx, p, org, h.userID, user, lifecycle.Event(h.event), audit.RequestID); err != nil {
+				return err
+			}
+		}
+		released = len(list)
+		_, err = s.exec(ctx, tx, s.q(`DELETE FROM held_deprovisions WHERE org = ?`), org)
+		return err
+	})
+	return released, err
+}
+
+type heldDeprovision struct{ userID, event string }
+
+// heldList reads an organization's held deprovisionings inside the transaction (PostgreSQL
+// writers run concurrently: a row read outside could be deleted unapplied).
+func (s *Store) heldList(ctx context.Context, tx *sql.Tx, org string) ([]heldDeprovision, error) {
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT user_id, event FROM held_deprovisions WHERE org = ? ORDER BY seq`), org)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = rows.Close() }()
+	var list []heldDeprovision
+	for rows.Next() {
+		var h heldDeprovision
+		if err := rows.Scan(&h.userID, &h.event); err != nil {
+			return nil, err
+		}
+		list = append(list, h)
+	}
+	return list, rows.Err()
 }

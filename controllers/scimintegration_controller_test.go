@@ -211,6 +211,13 @@ var _ = Describe("ScimIntegration", func() {
 				Spec:       v1alpha1.RoleTemplateSpec{DisplayName: "Engineer", Permissions: []string{"projects:write"}},
 			})).To(Succeed())
 			eventually(condition(scim, v1alpha1.ConditionPolicyReady)).Should(beTrue("Valid"))
+
+			By("a group role mapping naming a missing RoleTemplate")
+			Expect(update(scim, func(s *v1alpha1.ScimIntegration) {
+				s.Spec.Provisioning.GroupRoles = []v1alpha1.GroupRoleMapping{{Group: "Admins", RoleTemplate: "admin"}}
+			})).To(Succeed())
+			eventually(condition(scim, v1alpha1.ConditionPolicyReady)).Should(beFalse("RoleTemplateNotFound"))
+			Expect(condition(scim, v1alpha1.ConditionPolicyReady)().Message).To(ContainSubstring("groupRoles[0]"))
 		})
 
 		It("reports deprovisionings held by the guard, with a warning, until they are released", func() {

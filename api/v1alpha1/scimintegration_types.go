@@ -113,6 +113,29 @@ type ProvisioningSpec struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	DefaultRoleTemplate string `json:"defaultRoleTemplate,omitempty"`
+
+	// groupRoles give members of identity provider groups a role: the first mapping (in this
+	// order) whose group the member belongs to wins; members of no mapped group get
+	// defaultRoleTemplate. Roles follow group membership changes.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=100
+	GroupRoles []GroupRoleMapping `json:"groupRoles,omitempty"`
+}
+
+// GroupRoleMapping maps an identity provider group to a RoleTemplate.
+type GroupRoleMapping struct {
+	// group is the SCIM group's displayName (case-insensitive) or externalId.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	Group string `json:"group"`
+
+	// roleTemplate names a RoleTemplate in this namespace.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	RoleTemplate string `json:"roleTemplate"`
 }
 
 // DeprovisionSpec maps identity provider lifecycle events to actions.

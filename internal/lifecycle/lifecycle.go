@@ -4,6 +4,8 @@
 // in the same transaction as the SCIM write.
 package lifecycle
 
+import "strings"
+
 // State is a member's state.
 type State string
 
@@ -32,6 +34,8 @@ type Policy struct {
 	OnDeactivate Action
 	OnDelete     Action
 	DefaultRole  string
+	// GroupRoles map groups to roles, first match first.
+	GroupRoles []GroupRole
 	// MaxDeprovisionsPerHour, when above zero, holds further deprovisionings once this many
 	// happened in the last hour, until an admin releases them.
 	MaxDeprovisionsPerHour int
@@ -63,6 +67,31 @@ const (
 	EventReactivated Event = "Reactivated" // active went from false to true
 	EventDeleted     Event = "Deleted"
 )
+
+// GroupRole gives members of a group (by displayName, case-insensitive, or externalId) a role.
+type GroupRole struct {
+	Group string
+	Role  string
+}
+
+// Group identifies a group a member belongs to.
+type Group struct {
+	DisplayName string
+	ExternalID  string
+}
+
+// RoleFor is a member's role from its groups: the first mapping matching one of them, else the
+// default role.
+func RoleFor(p Policy, groups []Group) string {
+	for _, m := range p.GroupRoles {
+		for _, g := range groups {
+			if strings.EqualFold(m.Group, g.DisplayName) || (g.ExternalID != "" && m.Group == g.ExternalID) {
+				return m.Role
+			}
+		}
+	}
+	return p.DefaultRole
+}
 
 // Deprovisions reports whether an event takes access away (what the guard counts and holds).
 func Deprovisions(ev Event) bool { return ev == EventDeactivated || ev == EventDeleted }

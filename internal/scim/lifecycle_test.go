@@ -208,3 +208,48 @@ func TestMassDeprovisioningGuard(t *testing.T) {
 		}
 	})
 }
+
+// Group→role mappings: the first mapping whose group the member is in wins; roles follow
+// membership, renames and group deletion.
+func TestGroupRoles(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		ctx := context.Background()
+		p := lifecycle.DefaultPolicy
+		p.DefaultRole = "member"
+		p.GroupRoles = []lifecycle.GroupRole{{Group: "Admins", Role: "admin"}, {Group: "eng-ext-id", Role: "engineer"}}
+		h.setPolicy(p)
+		id := h.create(t, newUser("roles@x.example", nil))
+		role := func() string {
+			m, err := h.st.Member(ctx, h.org, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return m.Member.Role
+		}
+		if r := role(); r != "member" {
+			t.Fatalf("a new member gets the default role, got %q", r)
+		}
+		eng := h.do("POST", "/Groups", map[string]any{"displayName": "Engineering", "externalId": "eng-ext-id",
+			"members": []any{map[string]any{"value": id}}}).want(t, 201).body["id"].(string)
+		if r := role(); r != "engineer" {
+			t.Fatalf("joining a group mapped by externalId: %q", r)
+		}
+		admins := h.do("POST", "/Groups", map[string]any{"displayName": "Other"}).want(t, 201).body["id"].(string)
+		h.do("PATCH", "/Groups/"+admins, patchOps(map[string]any{"op": "add", "path": "members", "value": []any{map[string]any{"value": id}}})).want(t, 204)
+		if r := role(); r != "engineer" {
+			t.Fatalf("an unmapped group changes nothing: %q", r)
+		}
+		h.do("PATCH", "/Groups/"+admins, patchOps(map[string]any{"op": "replace", "path": "displayName", "value": "ADMINS"})).want(t, 204)
+		if r := role(); r != "admin" {
+			t.Fatalf("a rename onto a mapped name (case-insensitive), first mapping wins: %q", r)
+		}
+		h.do("PATCH", "/Groups/"+admins, patchOps(map[string]any{"op": "remove", "path": "members[value eq \"" + id + "\"]"})).want(t, 204)
+		if r := role(); r != "engineer" {
+			t.Fatalf("leaving the admins: %q", r)
+		}
+		h.do("DELETE", "/Groups/"+eng, nil).want(t, 204)
+		if r := role(); r != "member" {
+			t.Fatalf("deleting the group returns the default role: %q", r)
+		}
+	})
+}

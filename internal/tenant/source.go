@@ -138,6 +138,9 @@ func policy(p v1alpha1.ProvisioningSpec) lifecycle.Policy {
 		out.OnDelete = lifecycle.Action(p.Deprovision.OnDelete)
 	}
 	out.DefaultRole = p.DefaultRoleTemplate
+	for _, m := range p.GroupRoles {
+		out.GroupRoles = append(out.GroupRoles, lifecycle.GroupRole{Group: m.Group, Role: m.RoleTemplate})
+	}
 	out.DryRun = p.Mode == v1alpha1.ProvisioningDryRun
 	if m := p.Deprovision.MaxPerHour; m != nil {
 		out.MaxDeprovisionsPerHour = int(*m)

@@ -64,6 +64,11 @@ func (s *Store) Create(ctx context.Context, r *store.Resource, members []string,
 				return err
 			}
 		}
+		if r.Kind == store.KindGroup && groupRoles(w) {
+			if err := s.refreshRoles(ctx, tx, *w.Policy, r.Org, members, requestIDOf(w)); err != nil {
+				return err
+			}
+		}
 		var ev lifecycle.Event
 		if r.Kind == store.KindUser {
 			ev = lifecycle.EventCreated
@@ -163,10 +168,8 @@ func (s *Store) Update(ctx context.Context, org string, kind store.Kind, id stri
 			}
 			return fmt.Errorf("updating %s %s: %w", kind, id, err)
 		}
-		if change.Members != nil {
-			if err := s.changeMembers(ctx, tx, org, id, change.Members); err != nil {
-				return err
-			}
+		if err := s.applyMemberChange(ctx, tx, w, org, id, current, next, change.Members); err != nil {
+			return err
 		}
 		if kind == store.KindUser && (next.DisplayName != current.DisplayName || next.Name != current.Name) {
 			if err := s.refreshMemberDisplay(ctx, tx, org, next); err != nil {
@@ -176,14 +179,7 @@ func (s *Store) Update(ctx context.Context, org string, kind store.Kind, id stri
 		result = next
 		var ev lifecycle.Event
 		if kind == store.KindUser {
-			switch {
-			case current.Active && !next.Active:
-				ev = lifecycle.EventDeactivated
-			case !current.Active && next.Active:
-				ev = lifecycle.EventReactivated
-			default:
-				ev = lifecycle.EventUpdated
-			}
+			ev = userEvent(current, next)
 		}
 		return s.effects(ctx, tx, w, org, id, next, ev)
 	})
@@ -200,11 +196,22 @@ func (s *Store) Delete(ctx context.Context, org string, kind store.Kind, id stri
 		if ifVersion > 0 && current.Version != ifVersion {
 			return store.ErrVersionMismatch
 		}
+		var affected []string
+		if kind == store.KindGroup && groupRoles(w) {
+			if affected, err = s.groupMemberIDs(ctx, tx, org, id); err != nil {
+				return err
+			}
+		}
 		if _, err := s.exec(ctx, tx, s.q(`DELETE FROM `+table(kind)+` WHERE org = ? AND id = ?`), org, id); err != nil {
 			return fmt.Errorf("deleting %s %s: %w", kind, id, err)
 		}
 		if _, err := s.exec(ctx, tx, s.q(`DELETE FROM scim_group_members WHERE org = ? AND (member_id = ? OR group_id = ?)`), org, id, id); err != nil {
 			return fmt.Errorf("deleting memberships of %s: %w", id, err)
+		}
+		if len(affected) > 0 {
+			if err := s.refreshRoles(ctx, tx, *w.Policy, org, affected, requestIDOf(w)); err != nil {
+				return err
+			}
 		}
 		var ev lifecycle.Event
 		if kind == store.KindUser {
@@ -251,4 +258,68 @@ func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 
 func nullString(s string) sql.NullString {
 	return sql.NullString{String: s, Valid: s != ""}
+}
+
+func requestIDOf(w store.Write) string {
+	if w.Audit != nil {
+		return w.Audit.RequestID
+	}
+	return ""
+}
+
+func dedupe(ids []string) []string {
+	seen := make(map[string]bool, len(ids))
+	out := ids[:0]
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// userEvent is the lifecycle event of an update: a change of active, or a profile update.
+func userEvent(current, next *store.Resource) lifecycle.Event {
+	switch {
+	case current.Active && !next.Active:
+		return lifecycle.EventDeactivated
+	case !current.Active && next.Active:
+		return lifecycle.EventReactivated
+	}
+	return lifecycle.EventUpdated
+}
+
+// applyMemberChange applies a group's member change and, under group role mappings, recomputes
+// the roles of everyone whose groups changed (members added, removed or replaced, or all of them
+// when the group was renamed).
+func (s *Store) applyMemberChange(ctx context.Context, tx *sql.Tx, w store.Write, org, id string, current, next *store.Resource,
+	c *store.MemberChange) error {
+	roles := next.Kind == store.KindGroup && groupRoles(w)
+	renamed := next.Name != current.Name
+	var affected []string
+	if roles && (renamed || c != nil && c.Replace) {
+		before, err := s.groupMemberIDs(ctx, tx, org, id)
+		if err != nil {
+			return err
+		}
+		affected = before
+	}
+	if c != nil {
+		if err := s.changeMembers(ctx, tx, org, id, c); err != nil {
+			return err
+		}
+		affected = append(append(affected, c.Add...), c.Remove...)
+	}
+	if !roles {
+		return nil
+	}
+	if renamed {
+		after, err := s.groupMemberIDs(ctx, tx, org, id)
+		if err != nil {
+			return err
+		}
+		affected = append(affected, after...)
+	}
+	return s.refreshRoles(ctx, tx, *w.Policy, org, dedupe(affected), requestIDOf(w))
 }

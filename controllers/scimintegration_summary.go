@@ -37,6 +37,16 @@ func (r *ScimIntegrationReconciler) reconcileSummary(ctx context.Context, s *sci
 	}
 	if len(last) > 0 {
 		summary.LastRequestAt = &metav1.Time{Time: last[0].Time.Truncate(time.Second)}
+		summary.LastClient = last[0].Client
+	}
+	failed, err := r.Data.AuditEvents(ctx, org, store.AuditQuery{Limit: 1, Failed: true})
+	if err != nil {
+		return fmt.Errorf("reading the audit log of %s: %w", org, err)
+	}
+	if len(failed) > 0 {
+		e := failed[0]
+		summary.LastError = &v1alpha1.ProvisioningError{Time: metav1.Time{Time: e.Time.Truncate(time.Second)},
+			Status: int32(e.Status), ScimType: e.ScimType, Detail: e.Detail} //nolint:gosec // an HTTP status
 	}
 	if prev := s.scim.Status.Provisioning; prev != nil && prev.ConnectionVerifiedAt != nil {
 		summary.ConnectionVerifiedAt = prev.ConnectionVerifiedAt

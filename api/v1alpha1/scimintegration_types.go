@@ -340,6 +340,28 @@ type ProvisioningStatus struct {
 	// token (its "Test Connection").
 	// +optional
 	ConnectionVerifiedAt *metav1.Time `json:"connectionVerifiedAt,omitempty"`
+
+	// lastClient is the User-Agent of the last request, e.g. "Okta SCIM Client 1.0.0".
+	// +optional
+	LastClient string `json:"lastClient,omitempty"`
+
+	// lastError is the last refused or failed request.
+	// +optional
+	LastError *ProvisioningError `json:"lastError,omitempty"`
+}
+
+// ProvisioningError describes a refused or failed SCIM request.
+type ProvisioningError struct {
+	// time of the request.
+	Time metav1.Time `json:"time"`
+	// status is the HTTP status answered.
+	Status int32 `json:"status"`
+	// scimType is the SCIM error type, when there is one.
+	// +optional
+	ScimType string `json:"scimType,omitempty"`
+	// detail is the error detail the client was given.
+	// +optional
+	Detail string `json:"detail,omitempty"`
 }
 
 // +kubebuilder:object:root=true

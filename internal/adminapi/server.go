@@ -226,7 +226,28 @@ func (s *Server) auditEvents(w http.ResponseWriter, r *http.Request, org *tenant
 	q := r.URL.Query()
 	before, _ := strconv.ParseInt(q.Get("cursor"), 10, 64)
 	limit, _ := strconv.Atoi(q.Get("limit"))
-	events, err := s.Store.AuditEvents(r.Context(), org.Name, store.AuditQuery{Before: before, Limit: limit})
+	query := store.AuditQuery{Before: before, Limit: limit, Action: q.Get("action"), ResourceID: q.Get("resource")}
+	switch q.Get("outcome") {
+	case "failure":
+		query.Failed = true
+	case "success":
+		query.Succeeded = true
+	case "":
+	default:
+		writeError(w, http.StatusBadRequest, "outcome must be success or failure")
+		return
+	}
+	for name, t := range map[string]*time.Time{"since": &query.Since, "until": &query.Until} {
+		if v := q.Get(name); v != "" {
+			parsed, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, name+" must be an RFC 3339 time such as 2026-11-27T10:00:00Z")
+				return
+			}
+			*t = parsed
+		}
+	}
+	events, err := s.Store.AuditEvents(r.Context(), org.Name, query)
 	if err != nil {
 		s.fail(w, err)
 		return

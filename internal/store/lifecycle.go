@@ -40,6 +40,12 @@ type AuditQuery struct {
 	// Before is a cursor: only events with a smaller sequence number (0: from the newest).
 	Before int64
 	Limit  int
+	// Filters; zero values do not filter.
+	Since, Until time.Time
+	Action       string
+	// Failed keeps only refused or failed requests (status 400 and above); Succeeded the others.
+	Failed, Succeeded bool
+	ResourceID        string
 }
 
 // MemberRecord is a member with its employee record and history.

@@ -189,6 +189,16 @@ func TestSampleOrganizationProvisionedOverHTTP(t *testing.T) {
 	}).Should(Equal(int64(1)))
 	g.Expect(scim.Status.Provisioning.LastRequestAt).NotTo(BeNil())
 	g.Expect(scim.Status.Provisioning.ConnectionVerifiedAt).NotTo(BeNil())
+	g.Expect(scim.Status.Provisioning.LastClient).To(Equal("Go-http-client/1.1"))
+	// Refusals reach the audit log in batches; nudge reconciles until the summary shows it.
+	g.Eventually(func() int32 {
+		_ = k8s.Patch(ctx, scim, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"annotations":{"e2e/nudge":"`+time.Now().String()+`"}}}`)))
+		_ = k8s.Get(ctx, key, scim)
+		if scim.Status.Provisioning.LastError == nil {
+			return 0
+		}
+		return scim.Status.Provisioning.LastError.Status
+	}).Should(Equal(int32(http.StatusUnauthorized)), "the wrong token above")
 	g.Eventually(func() []string {
 		list := &eventsv1.EventList{}
 		_ = k8s.List(ctx, list, client.InNamespace("acme"))

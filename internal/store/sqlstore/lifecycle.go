@@ -289,10 +289,33 @@ func (s *Store) AuditEvents(ctx context.Context, org string, q store.AuditQuery)
 	if before <= 0 {
 		before = 1 << 62
 	}
+	where, args := "org = ? AND seq < ?", []any{org, before}
+	if !q.Since.IsZero() {
+		where += " AND at_us >= ?"
+		args = append(args, q.Since.UnixMicro())
+	}
+	if !q.Until.IsZero() {
+		where += " AND at_us < ?"
+		args = append(args, q.Until.UnixMicro())
+	}
+	if q.Action != "" {
+		where += " AND action = ?"
+		args = append(args, q.Action)
+	}
+	if q.ResourceID != "" {
+		where += " AND resource_id = ?"
+		args = append(args, q.ResourceID)
+	}
+	if q.Failed {
+		where += " AND status >= 400"
+	}
+	if q.Succeeded {
+		where += " AND status < 400"
+	}
 	var out []store.AuditEvent
 	err := s.eachRow(ctx, `SELECT seq, at_us, request_id, action, COALESCE(client, ''), COALESCE(token_fingerprint, ''), COALESCE(method, ''),
 		COALESCE(path, ''), COALESCE(resource_type, ''), COALESCE(resource_id, ''), status, COALESCE(scim_type, ''), COALESCE(detail, ''),
-		COALESCE(attributes, '') FROM audit_events WHERE org = ? AND seq < ? ORDER BY seq DESC LIMIT ?`, []any{org, before, limit},
+		COALESCE(attributes, '') FROM audit_events WHERE `+where+` ORDER BY seq DESC LIMIT ?`, append(args, limit),
 		func(scan func(...any) error) error {
 			e := store.AuditEvent{Org: org}
 			var at int64

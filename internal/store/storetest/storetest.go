@@ -74,6 +74,21 @@ func testReview(t *testing.T, s store.Store) {
 	if len(list) != 1 || list[0].UserID != "u2" {
 		t.Fatalf("filter by state: %+v", list)
 	}
+	// Audit filters.
+	must(t, s.RecordAudit(ctx, []store.AuditEvent{
+		{Org: org, RequestID: "x1", Action: "user.create", Status: 409, ScimType: "uniqueness", ResourceID: "u9", Time: time.Now().Add(-time.Minute)},
+		{Org: org, RequestID: "x2", Action: "user.read", Status: 200, ResourceID: "u9"},
+	}))
+	failed, err := s.AuditEvents(ctx, org, store.AuditQuery{Failed: true})
+	must(t, err)
+	if len(failed) != 1 || failed[0].RequestID != "x1" || failed[0].ScimType != "uniqueness" {
+		t.Fatalf("failed events: %+v", failed)
+	}
+	reads, err := s.AuditEvents(ctx, org, store.AuditQuery{Action: "user.read", ResourceID: "u9", Succeeded: true, Since: time.Now().Add(-10 * time.Second)})
+	must(t, err)
+	if len(reads) != 1 || reads[0].RequestID != "x2" {
+		t.Fatalf("filtered events: %+v", reads)
+	}
 	if _, err := s.ReviewMember(ctx, org, "nobody", true, store.AuditEvent{RequestID: "r3", Action: "member.approve"}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("reviewing an unknown member: %v", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -23,6 +24,7 @@ import (
 )
 
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
 
 // Identity is the authenticated caller.
 type Identity struct {
@@ -68,7 +70,12 @@ type handler func(w http.ResponseWriter, r *http.Request, org *tenant.Organizati
 
 func (s *Server) authorized(verb string, next handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		who, ok := s.identity(r)
+		who, ok, err := s.identity(r)
+		if err != nil {
+			s.Log.Error("TokenReview failed", "error", err)
+			writeError(w, http.StatusInternalServerError, "Could not check your token; try again")
+			return
+		}
 		if !ok {
 			writeError(w, http.StatusUnauthorized, "Sign in first: no authenticated user reached the admin API")
 			return
@@ -93,7 +100,24 @@ func (s *Server) authorized(verb string, next handler) http.Handler {
 	})
 }
 
-func (s *Server) identity(r *http.Request) (Identity, bool) {
+// identity authenticates the caller: a Kubernetes bearer token (checked with a TokenReview), the
+// headers of a trusted authenticating proxy, or with --local the local cluster admin.
+func (s *Server) identity(r *http.Request) (Identity, bool, error) {
+	if scheme, tok, found := strings.Cut(r.Header.Get("Authorization"), " "); found && strings.EqualFold(scheme, "Bearer") {
+		review := &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: strings.TrimSpace(tok)}}
+		if err := s.Client.Create(r.Context(), review); err != nil {
+			return Identity{}, false, err
+		}
+		if !review.Status.Authenticated {
+			return Identity{}, false, nil
+		}
+		return Identity{User: review.Status.User.Username, Groups: review.Status.User.Groups}, true, nil
+	}
+	who, ok := s.proxyOrLocal(r)
+	return who, ok, nil
+}
+
+func (s *Server) proxyOrLocal(r *http.Request) (Identity, bool) {
 	if s.TrustProxyHeaders {
 		if u := strings.TrimSpace(r.Header.Get("X-Remote-User")); u != "" {
 			var groups []string

@@ -126,6 +126,22 @@ func TestAdminAPIWithRBAC(t *testing.T) {
 	g.Expect(status).To(Equal(http.StatusGone), "shown once")
 	g.Eventually(func() int { s, _ := call(t, "GET", scim.Status.BaseURL+"/Users", revealed, ""); return s }).Should(Equal(http.StatusOK))
 
+	By("a Kubernetes bearer token signs in too (TokenReview), with the service account's RBAC")
+	sys.kubectl(t, "-n", "acme", "create", "serviceaccount", "auditor")
+	sys.kubectl(t, "-n", "acme", "create", "rolebinding", "auditor-view", "--clusterrole=scim-view", "--serviceaccount=acme:auditor")
+	saToken := strings.TrimSpace(sys.kubectl(t, "-n", "acme", "create", "token", "auditor"))
+	withToken := func(token, method, path string) int {
+		req, _ := http.NewRequestWithContext(context.Background(), method, api+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		g.Expect(err).NotTo(HaveOccurred())
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+	g.Expect(withToken(saToken, "GET", "/members")).To(Equal(http.StatusOK))
+	g.Expect(withToken(saToken, "POST", "/members/"+id+"/reject")).To(Equal(http.StatusForbidden))
+	g.Expect(withToken("not-a-token", "GET", "/members")).To(Equal(http.StatusUnauthorized))
+
 	By("the approval is in the audit log under the admin's name")
 	status, body = as("alice", "GET", "/audit-events?limit=50")
 	g.Expect(status).To(Equal(http.StatusOK))

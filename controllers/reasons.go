@@ -36,6 +36,7 @@ const (
 	EventDataDeleted        = "ScimDataDeleted"
 	EventIdPConnected       = "IdentityProviderConnected"
 	EventDeprovisioningHeld = "DeprovisioningHeld"
+	EventErrorBurst         = "ScimErrorBurst"
 	EventObjectNotOwned     = "ObjectNotOwned"
 	actionReconcile         = "Reconcile"
 	fieldOwner              = "enterprise-identity-operator"

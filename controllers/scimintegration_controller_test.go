@@ -234,6 +234,17 @@ var _ = Describe("ScimIntegration", func() {
 			eventually(condition(scim, v1alpha1.ConditionDeprovisioningHeld)).Should(beFalse("NotHeld"))
 		})
 
+		It("reports a burst of failed requests with a warning", func() {
+			scim := scimIntegration(ns, "scim", "identity")
+			Expect(k8s.Create(ctx, scim)).To(Succeed())
+			eventually(condition(scim, v1alpha1.ConditionErrorBurst)).Should(beFalse("Normal"))
+			scimData.setFailures(org, 20)
+			poke(scim)
+			eventually(condition(scim, v1alpha1.ConditionErrorBurst)).Should(beTrue("ManyErrors"))
+			Expect(condition(scim, v1alpha1.ConditionErrorBurst)().Message).To(ContainSubstring("401"))
+			eventually(eventNotes(ns)).Should(ContainElement(ContainSubstring("ScimErrorBurst")))
+		})
+
 		It("never adopts a Secret of the same name that it does not own", func() {
 			foreign := &corev1.Secret{
 				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: v1alpha1.TokenSecretName("scim")},

@@ -60,7 +60,35 @@ func (r *ScimIntegrationReconciler) reconcileSummary(ctx context.Context, s *sci
 			s.scim.Status.Provisioning = summary
 		}
 	}
+	if err := r.reportErrorBurst(ctx, s, org); err != nil {
+		return err
+	}
 	return r.reportHeld(ctx, s, org)
+}
+
+// Error bursts: this many refused or failed requests within the window.
+const (
+	errorBurstThreshold = 20
+	errorBurstWindow    = 5 * time.Minute
+)
+
+// reportErrorBurst sets ErrorBurst, with a Warning event when a burst starts.
+func (r *ScimIntegrationReconciler) reportErrorBurst(ctx context.Context, s *scimScope, org string) error {
+	failed, err := r.Data.AuditEvents(ctx, org, store.AuditQuery{Failed: true, Since: r.Clock.Now().Add(-errorBurstWindow), Limit: errorBurstThreshold})
+	if err != nil {
+		return fmt.Errorf("reading the audit log of %s: %w", org, err)
+	}
+	if len(failed) < errorBurstThreshold {
+		s.setCondition(v1alpha1.ConditionErrorBurst, false, "Normal", fmt.Sprintf("Fewer than %d failed requests in %s", errorBurstThreshold, errorBurstWindow))
+		return nil
+	}
+	message := fmt.Sprintf("At least %d requests failed in the last %s; the latest: %d %s", errorBurstThreshold, errorBurstWindow,
+		failed[0].Status, failed[0].Detail)
+	if !isConditionReason(s.scim.Status.Conditions, v1alpha1.ConditionErrorBurst, "ManyErrors") {
+		r.Recorder.Eventf(s.scim, nil, corev1.EventTypeWarning, EventErrorBurst, actionReconcile, "%s", message)
+	}
+	s.setCondition(v1alpha1.ConditionErrorBurst, true, "ManyErrors", message)
+	return nil
 }
 
 // reportHeld sets DeprovisioningHeld from the store, with a Warning event when holding starts.

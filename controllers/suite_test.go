@@ -119,9 +119,10 @@ func (s *servedOrganizations) set(org string, serving bool) {
 // deletedOrganizations records which organizations' SCIM data the finalizer deleted; it has no
 // members (the store's own behaviour is tested against real databases in internal/store).
 type deletedOrganizations struct {
-	mu   sync.Mutex
-	orgs []string
-	held map[string]int64
+	mu       sync.Mutex
+	orgs     []string
+	held     map[string]int64
+	failures map[string]int64
 }
 
 func (d *deletedOrganizations) HeldDeprovisions(_ context.Context, org string) (int64, error) {
@@ -150,8 +151,26 @@ func (d *deletedOrganizations) MemberCounts(context.Context, string) (map[string
 	return nil, nil
 }
 
-func (d *deletedOrganizations) AuditEvents(context.Context, string, store.AuditQuery) ([]store.AuditEvent, error) {
-	return nil, nil
+func (d *deletedOrganizations) AuditEvents(_ context.Context, org string, q store.AuditQuery) ([]store.AuditEvent, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !q.Failed {
+		return nil, nil
+	}
+	var out []store.AuditEvent
+	for i := int64(0); i < d.failures[org]; i++ {
+		out = append(out, store.AuditEvent{Status: 401, Detail: "A valid bearer token for this organization is required"})
+	}
+	return out, nil
+}
+
+func (d *deletedOrganizations) setFailures(org string, n int64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.failures == nil {
+		d.failures = map[string]int64{}
+	}
+	d.failures[org] = n
 }
 
 func (d *deletedOrganizations) deleted() []string {

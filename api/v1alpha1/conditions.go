@@ -16,6 +16,9 @@ const (
 	// ConditionDeprovisioningHeld is True while the mass-deprovisioning guard holds deprovisionings
 	// for an admin to release.
 	ConditionDeprovisioningHeld = "DeprovisioningHeld"
+	// ConditionErrorBurst is True while the endpoint refuses or fails many requests (at least 20
+	// in five minutes): a misconfigured identity provider, a wrong token, a broken mapping.
+	ConditionErrorBurst = "ErrorBurst"
 )
 
 // Annotations shared by the operator, the data plane and users.

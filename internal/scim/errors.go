@@ -62,6 +62,9 @@ func toError(err error, log *slog.Logger) *Error {
 		return badRequest(typeInvalidValue, "member %q is not a User or Group of this organization", me.ID)
 	case errors.Is(err, store.ErrNotFound):
 		return &Error{Status: http.StatusNotFound, Detail: "Resource not found"}
+	case errors.Is(err, store.ErrTakeover):
+		return &Error{Status: http.StatusConflict, ScimType: typeUniqueness,
+			Detail: "A member with this userName already exists in the organization and was not created by SCIM; it is never taken over"}
 	case errors.Is(err, store.ErrUniqueness):
 		return &Error{Status: http.StatusConflict, ScimType: typeUniqueness, Detail: "userName is already taken in this organization"}
 	case errors.Is(err, store.ErrVersionMismatch):

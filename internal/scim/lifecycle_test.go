@@ -10,6 +10,7 @@ import (
 
 	"github.com/z8z8/enterprise-identity-operator/internal/lifecycle"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
+	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
 )
 
 // What active=false, DELETE and reactivation do to members and employee records, for every
@@ -251,5 +252,28 @@ func TestGroupRoles(t *testing.T) {
 		if r := role(); r != "member" {
 			t.Fatalf("deleting the group returns the default role: %q", r)
 		}
+	})
+}
+
+// SCIM never takes over a member it did not create: a userName held by such a member is refused
+// with 409 and a clear detail, and the refusal is audited.
+func TestNoTakeoverOfMembersNotCreatedBySCIM(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		db := h.st.(*sqlstore.Store).DB()
+		if _, err := db.ExecContext(context.Background(), `INSERT INTO members (org, user_id, user_name, user_name_lower, state, role, approved,
+			scim_deleted, created_us, modified_us, source) VALUES ('`+h.org+`', 'invited-1', 'Boss@x.example', 'boss@x.example', 'Active',
+			'owner', TRUE, FALSE, 0, 0, 'invitation')`); err != nil {
+			t.Fatal(err)
+		}
+		r := h.do("POST", "/Users", newUser("BOSS@x.example", nil))
+		r.wantError(t, http.StatusConflict, "uniqueness")
+		if !strings.Contains(r.body["detail"].(string), "not created by SCIM") {
+			t.Fatalf("detail: %v", r.body["detail"])
+		}
+		m, err := h.st.Member(context.Background(), h.org, "invited-1")
+		if err == nil && m.Member.Role != "owner" {
+			t.Fatalf("the existing member changed: %+v", m)
+		}
+		h.create(t, newUser("someone-else@x.example", nil)) // other userNames are fine
 	})
 }

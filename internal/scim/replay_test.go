@@ -1,6 +1,7 @@
 package scim_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -113,7 +114,18 @@ func equalJSON(a, b any) bool {
 }
 
 func TestEntraIDProvisioningRun(t *testing.T) {
-	eachStore(t, func(t *testing.T, h *harness) { runReplay(t, h, "entra-id.json") })
+	eachStore(t, func(t *testing.T, h *harness) {
+		runReplay(t, h, "entra-id.json")
+		// The run leaves the manager active and the hard-deleted user deactivated (the default
+		// onDelete), its record kept.
+		counts, err := h.st.MemberCounts(context.Background(), h.org)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if counts["Active"] != 1 || counts["Deactivated"] != 1 || len(counts) != 2 {
+			t.Fatalf("members after the Entra run: %v", counts)
+		}
+	})
 }
 
 func TestEntraIDFeatureFlagRun(t *testing.T) {

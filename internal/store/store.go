@@ -30,6 +30,9 @@ var (
 	ErrUniqueness = errors.New("uniqueness violated")
 	// ErrVersionMismatch: the resource changed since the version the client holds (If-Match).
 	ErrVersionMismatch = errors.New("version mismatch")
+	// ErrTakeover: a member with this userName exists and was not created by SCIM; SCIM never
+	// takes it over.
+	ErrTakeover = errors.New("a member with this userName exists and was not created by SCIM")
 )
 
 // InvalidMemberError names a group member that is not a User or Group of the organization.

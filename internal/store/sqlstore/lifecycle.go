@@ -71,12 +71,15 @@ func (s *Store) applyLifecycle(ctx context.Context, tx *sql.Tx, p lifecycle.Poli
 	if user != nil {
 		userName = user.Name
 	}
-	if _, err := s.exec(ctx, tx, s.q(`INSERT INTO members (org, user_id, user_name, state, role, approved, scim_deleted, created_us, modified_us)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+	if _, err := s.exec(ctx, tx, s.q(`INSERT INTO members (org, user_id, user_name, user_name_lower, state, role, approved, scim_deleted,
+			created_us, modified_us, source)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'scim')
 		ON CONFLICT (org, user_id) DO UPDATE SET user_name = CASE WHEN excluded.user_name = '' THEN members.user_name ELSE excluded.user_name END,
+			user_name_lower = CASE WHEN excluded.user_name = '' THEN members.user_name_lower ELSE excluded.user_name_lower END,
 			state = excluded.state, role = excluded.role, approved = excluded.approved, scim_deleted = excluded.scim_deleted,
 			modified_us = excluded.modified_us`),
-		org, userID, userName, string(m.State), m.Role, s.d.columnBool(m.Approved), s.d.columnBool(m.Deleted), now.UnixMicro(), now.UnixMicro()); err != nil {
+		org, userID, userName, strings.ToLower(userName), string(m.State), m.Role, s.d.columnBool(m.Approved), s.d.columnBool(m.Deleted),
+		now.UnixMicro(), now.UnixMicro()); err != nil {
 		return fmt.Errorf("recording member %s: %w", userID, err)
 	}
 	if err := s.upsertEmployee(ctx, tx, org, userID, user, m.EmployeeActive, now); err != nil {
@@ -521,4 +524,17 @@ func (s *Store) heldList(ctx context.Context, tx *sql.Tx, org string) ([]heldDep
 		list = append(list, h)
 	}
 	return list, rows.Err()
+}
+
+// refuseTakeover refuses a SCIM user whose userName belongs to a member SCIM did not create.
+func (s *Store) refuseTakeover(ctx context.Context, tx *sql.Tx, org, userName string) error {
+	var n int
+	if err := s.queryRow(ctx, tx, s.q(`SELECT COUNT(*) FROM members WHERE org = ? AND user_name_lower = ? AND source <> 'scim'`),
+		org, strings.ToLower(userName)).Scan(&n); err != nil {
+		return fmt.Errorf("checking for an existing member: %w", err)
+	}
+	if n > 0 {
+		return store.ErrTakeover
+	}
+	return nil
 }

@@ -56,6 +56,11 @@ func (s *Store) q(query string) string { return s.d.rebind(query) }
 // Create stores a new resource, its members and its effects in one transaction.
 func (s *Store) Create(ctx context.Context, r *store.Resource, members []string, w store.Write) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if r.Kind == store.KindUser && w.Policy != nil {
+			if err := s.refuseTakeover(ctx, tx, r.Org, r.Name); err != nil {
+				return err
+			}
+		}
 		if err := s.insert(ctx, tx, r); err != nil {
 			return err
 		}

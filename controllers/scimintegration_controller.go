@@ -35,6 +35,7 @@ type OrganizationData interface {
 	DeleteOrganization(ctx context.Context, organization string) error
 	MemberCounts(ctx context.Context, organization string) (map[string]int64, error)
 	HeldDeprovisions(ctx context.Context, organization string) (int64, error)
+	List(ctx context.Context, organization string, kind store.Kind, q store.Query) (*store.Page, error)
 	AuditEvents(ctx context.Context, organization string, q store.AuditQuery) ([]store.AuditEvent, error)
 }
 

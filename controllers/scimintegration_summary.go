@@ -39,6 +39,16 @@ func (r *ScimIntegrationReconciler) reconcileSummary(ctx context.Context, s *sci
 		summary.LastRequestAt = &metav1.Time{Time: last[0].Time.Truncate(time.Second)}
 		summary.LastClient = last[0].Client
 	}
+	if ok, err := r.Data.AuditEvents(ctx, org, store.AuditQuery{Limit: 1, Succeeded: true}); err != nil {
+		return fmt.Errorf("reading the audit log of %s: %w", org, err)
+	} else if len(ok) > 0 {
+		summary.LastSuccessAt = &metav1.Time{Time: ok[0].Time.Truncate(time.Second)}
+	}
+	groups, err := r.Data.List(ctx, org, store.KindGroup, store.Query{Count: 0})
+	if err != nil {
+		return fmt.Errorf("counting groups of %s: %w", org, err)
+	}
+	summary.Groups = int64(groups.Total)
 	failed, err := r.Data.AuditEvents(ctx, org, store.AuditQuery{Limit: 1, Failed: true})
 	if err != nil {
 		return fmt.Errorf("reading the audit log of %s: %w", org, err)
@@ -55,7 +65,7 @@ func (r *ScimIntegrationReconciler) reconcileSummary(ctx context.Context, s *sci
 		r.Recorder.Eventf(s.scim, nil, corev1.EventTypeNormal, EventIdPConnected, actionReconcile,
 			"The identity provider reached the SCIM endpoint of organization %s for the first time", org)
 	}
-	if summary.Members != nil || summary.LastRequestAt != nil {
+	if summary.Members != nil || summary.LastRequestAt != nil || summary.Groups > 0 {
 		if !equality.Semantic.DeepEqual(s.scim.Status.Provisioning, summary) {
 			s.scim.Status.Provisioning = summary
 		}

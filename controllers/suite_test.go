@@ -164,6 +164,10 @@ func (d *deletedOrganizations) AuditEvents(_ context.Context, org string, q stor
 	return out, nil
 }
 
+func (d *deletedOrganizations) List(context.Context, string, store.Kind, store.Query) (*store.Page, error) {
+	return &store.Page{}, nil
+}
+
 func (d *deletedOrganizations) setFailures(org string, n int64) {
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -341,6 +341,10 @@ type ProvisioningStatus struct {
 	// +optional
 	ConnectionVerifiedAt *metav1.Time `json:"connectionVerifiedAt,omitempty"`
 
+	// lastSuccessAt is when a request last succeeded.
+	// +optional
+	LastSuccessAt *metav1.Time `json:"lastSuccessAt,omitempty"`
+
 	// lastClient is the User-Agent of the last request, e.g. "Okta SCIM Client 1.0.0".
 	// +optional
 	LastClient string `json:"lastClient,omitempty"`

@@ -316,6 +316,10 @@ func (in *ProvisioningStatus) DeepCopyInto(out *ProvisioningStatus) {
 		in, out := &in.ConnectionVerifiedAt, &out.ConnectionVerifiedAt
 		*out = (*in).DeepCopy()
 	}
+	if in.LastSuccessAt != nil {
+		in, out := &in.LastSuccessAt, &out.LastSuccessAt
+		*out = (*in).DeepCopy()
+	}
 	if in.LastError != nil {
 		in, out := &in.LastError, &out.LastError
 		*out = new(ProvisioningError)

@@ -190,6 +190,7 @@ func TestSampleOrganizationProvisionedOverHTTP(t *testing.T) {
 	g.Expect(scim.Status.Provisioning.LastRequestAt).NotTo(BeNil())
 	g.Expect(scim.Status.Provisioning.ConnectionVerifiedAt).NotTo(BeNil())
 	g.Expect(scim.Status.Provisioning.LastClient).To(Equal("Go-http-client/1.1"))
+	g.Expect(scim.Status.Provisioning.LastSuccessAt).NotTo(BeNil())
 	// Refusals reach the audit log in batches; nudge reconciles until the summary shows it.
 	g.Eventually(func() int32 {
 		_ = k8s.Patch(ctx, scim, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"annotations":{"e2e/nudge":"`+time.Now().String()+`"}}}`)))

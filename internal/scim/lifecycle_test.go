@@ -96,15 +96,8 @@ func TestAuditOfWrites(t *testing.T) {
 		ctx := context.Background()
 		r := h.do("POST", "/Users", newUser("audited@x.example", map[string]any{"title": "x"}), "User-Agent", "Okta SCIM Client 1.0.0").want(t, 201)
 		id := r.body["id"].(string)
-		events, err := h.st.AuditEvents(ctx, h.org, store.AuditQuery{Limit: 10})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var actions []string
-		for _, e := range events {
-			actions = append(actions, e.Action)
-		}
-		if strings.Join(actions, ",") != "member.active,user.create" {
+		events, actions := auditTrail(t, h)
+		if actions != "member.active,user.create" {
 			t.Fatalf("a create records the request and the new member, newest first: %v", actions)
 		}
 		req := events[1]
@@ -150,15 +143,7 @@ func TestDryRun(t *testing.T) {
 		if _, err := h.st.Member(ctx, h.org, id); err == nil {
 			t.Fatal("a dry run created a member")
 		}
-		events, err := h.st.AuditEvents(ctx, h.org, store.AuditQuery{Limit: 10})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var actions []string
-		for _, e := range events {
-			actions = append(actions, e.Action)
-		}
-		if strings.Join(actions, ",") != "member.suspended.dry-run,user.patch,member.active.dry-run,user.create" {
+		if _, actions := auditTrail(t, h); actions != "member.suspended.dry-run,user.patch,member.active.dry-run,user.create" {
 			t.Fatalf("dry-run audit trail: %v", actions)
 		}
 	})
@@ -276,4 +261,18 @@ func TestNoTakeoverOfMembersNotCreatedBySCIM(t *testing.T) {
 		}
 		h.create(t, newUser("someone-else@x.example", nil)) // other userNames are fine
 	})
+}
+
+// auditTrail is the organization's latest audit events and their actions, newest first.
+func auditTrail(t *testing.T, h *harness) ([]store.AuditEvent, string) {
+	t.Helper()
+	events, err := h.st.AuditEvents(context.Background(), h.org, store.AuditQuery{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	actions := make([]string, 0, len(events))
+	for _, e := range events {
+		actions = append(actions, e.Action)
+	}
+	return events, strings.Join(actions, ",")
 }

@@ -100,6 +100,16 @@ func (s *Server) authorized(verb string, next handler) http.Handler {
 	})
 }
 
+// Authenticate identifies the caller of a request (for the wizard, which signs in the same way).
+func (s *Server) Authenticate(r *http.Request) (Identity, bool, error) { return s.identity(r) }
+
+// MayAdminister says whether who may verb the ScimIntegration namespace/name.
+func (s *Server) MayAdminister(ctx context.Context, who Identity, namespace, name, verb string) (bool, error) {
+	return s.allowedOn(ctx, who, &authorizationv1.ResourceAttributes{
+		Namespace: namespace, Verb: verb, Group: "enterprise.z8z8.io", Resource: "scimintegrations", Name: name,
+	})
+}
+
 // identity authenticates the caller: a Kubernetes bearer token (checked with a TokenReview), the
 // headers of a trusted authenticating proxy, or with --local the local cluster admin.
 func (s *Server) identity(r *http.Request) (Identity, bool, error) {

@@ -22,6 +22,7 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/internal/scim"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
+	"github.com/z8z8/enterprise-identity-operator/internal/ui"
 )
 
 // Options configure the operator's parts.
@@ -61,6 +62,7 @@ func Add(ctx context.Context, mgr ctrl.Manager, st store.Store, o Options) error
 	mux := http.NewServeMux()
 	mux.Handle("/scim/", scimServer.Handler())
 	admin.Routes(mux)
+	(&ui.Server{Admin: admin, Client: mgr.GetClient(), Store: st, Log: slog.New(logr.ToSlogHandler(ctrl.Log.WithName("ui")))}).Routes(mux)
 	if err := mgr.Add(&dataplane.Server{Address: o.BindAddress, Handler: mux, Registry: registry}); err != nil {
 		return err
 	}

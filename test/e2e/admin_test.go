@@ -142,6 +142,29 @@ func TestAdminAPIWithRBAC(t *testing.T) {
 	g.Expect(withToken(saToken, "POST", "/members/"+id+"/reject")).To(Equal(http.StatusForbidden))
 	g.Expect(withToken("not-a-token", "GET", "/members")).To(Equal(http.StatusUnauthorized))
 
+	By("the wizard lists the organizations a person administers, with its security headers")
+	page := func(user string) (int, string, http.Header) {
+		req, _ := http.NewRequestWithContext(context.Background(), "GET", sys.baseURL+"/settings/enterprise/identity-setup", nil)
+		req.Header.Set("X-Remote-User", user)
+		resp, err := http.DefaultClient.Do(req)
+		g.Expect(err).NotTo(HaveOccurred())
+		defer func() { _ = resp.Body.Close() }()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), resp.Header
+	}
+	var headers http.Header
+	g.Eventually(func() string {
+		var html string
+		status, html, headers = page("alice")
+		return fmt.Sprint(status, html)
+	}).Should(SatisfyAll(HavePrefix("200"), ContainSubstring("Signed in as <strong>alice</strong>"), ContainSubstring(">acme<"),
+		ContainSubstring("Active: 1")), "counts come from status, refreshed on reconcile")
+	g.Expect(headers.Get("Content-Security-Policy")).To(ContainSubstring("frame-ancestors 'none'"))
+	g.Expect(headers.Get("X-Frame-Options")).To(Equal("DENY"))
+	status, html, _ := page("mallory")
+	g.Expect(status).To(Equal(http.StatusOK))
+	g.Expect(html).To(SatisfyAll(ContainSubstring("No organizations to administer"), Not(ContainSubstring(">acme<"))))
+
 	By("the approval is in the audit log under the admin's name")
 	status, body = as("alice", "GET", "/audit-events?limit=50")
 	g.Expect(status).To(Equal(http.StatusOK))

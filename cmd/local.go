@@ -79,6 +79,7 @@ func (l *localSetup) printGuide(integrations []v1alpha1.ScimIntegration) {
 			fmt.Fprintf(&b, "    Bearer token %s was already copied; raise spec.token.rotation for a new one.\n", t.Fingerprint)
 		}
 	}
-	fmt.Fprintf(&b, "\n    Wizard: http://127.0.0.1:8080/settings/enterprise/identity-setup (an overview of your organizations; the setup steps are being built)\n\n")
+	fmt.Fprintf(&b, "\n    Wizard: http://127.0.0.1:8080/settings/enterprise/identity-setup\n")
+	fmt.Fprintf(&b, "    (an overview of your organizations; the setup steps are being built)\n\n")
 	_, _ = os.Stdout.WriteString(b.String())
 }

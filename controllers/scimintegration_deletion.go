@@ -18,7 +18,7 @@ func (r *ScimIntegrationReconciler) finalize(ctx context.Context, scim *v1alpha1
 		return nil
 	}
 	org := scim.Status.Organization
-	if scim.Spec.DeletionPolicy == v1alpha1.DeletionPolicyDelete && org != "" && r.Data != nil && r.ownsOrganization(ctx, scim) {
+	if scim.Spec.DeletionPolicy == v1alpha1.DeletionPolicyDelete && org != "" && r.Data != nil && ownsOrganization(scim) {
 		if err := r.Data.DeleteOrganization(ctx, org); err != nil {
 			return fmt.Errorf("deleting SCIM data of organization %s: %w", org, err)
 		}
@@ -32,7 +32,7 @@ func (r *ScimIntegrationReconciler) finalize(ctx context.Context, scim *v1alpha1
 
 // ownsOrganization is false for an integration that lost the organization to another one (it
 // never served it, so it must not delete the other's data).
-func (r *ScimIntegrationReconciler) ownsOrganization(_ context.Context, scim *v1alpha1.ScimIntegration) bool {
+func ownsOrganization(scim *v1alpha1.ScimIntegration) bool {
 	return !isConditionReason(scim.Status.Conditions, v1alpha1.ConditionSSOReady, ReasonConflict) &&
 		!isConditionReason(scim.Status.Conditions, v1alpha1.ConditionSSOReady, ReasonIdentityConflict)
 }

@@ -57,21 +57,7 @@ func (s *Server) resourceTypes(w http.ResponseWriter, r *http.Request, _ *tenant
 		}
 		return out
 	}
-	if id := r.PathValue("id"); id != "" {
-		for _, rt := range schema.ResourceTypes {
-			if strings.EqualFold(rt.Name, id) {
-				writeJSON(w, http.StatusOK, render(rt))
-				return
-			}
-		}
-		writeError(w, &Error{Status: http.StatusNotFound, Detail: "No resource type " + id})
-		return
-	}
-	list := make([]any, 0, len(schema.ResourceTypes))
-	for _, rt := range schema.ResourceTypes {
-		list = append(list, render(rt))
-	}
-	writeList(w, list)
+	serveDiscovery(w, r, schema.ResourceTypes, func(rt *schema.ResourceType) string { return rt.Name }, render, "resource type")
 }
 
 func (s *Server) schemas(w http.ResponseWriter, r *http.Request, _ *tenant.Caller) {
@@ -85,19 +71,25 @@ func (s *Server) schemas(w http.ResponseWriter, r *http.Request, _ *tenant.Calle
 			"meta": map[string]any{"resourceType": "Schema", "location": baseURL(r) + "/Schemas/" + sc.ID},
 		}
 	}
-	if id := r.PathValue("id"); id != "" {
-		for _, sc := range schema.Schemas {
-			if strings.EqualFold(sc.ID, id) {
-				writeJSON(w, http.StatusOK, render(sc))
+	serveDiscovery(w, r, schema.Schemas, func(sc *schema.Schema) string { return sc.ID }, render, "schema")
+}
+
+// serveDiscovery answers /X/{id} with the item of that id (case-insensitive) and /X with all of
+// them as a ListResponse.
+func serveDiscovery[T any](w http.ResponseWriter, r *http.Request, items []T, id func(T) string, render func(T) map[string]any, noun string) {
+	if want := r.PathValue("id"); want != "" {
+		for _, it := range items {
+			if strings.EqualFold(id(it), want) {
+				writeJSON(w, http.StatusOK, render(it))
 				return
 			}
 		}
-		writeError(w, &Error{Status: http.StatusNotFound, Detail: "No schema " + id})
+		writeError(w, &Error{Status: http.StatusNotFound, Detail: "No " + noun + " " + want})
 		return
 	}
-	list := make([]any, 0, len(schema.Schemas))
-	for _, sc := range schema.Schemas {
-		list = append(list, render(sc))
+	list := make([]any, 0, len(items))
+	for _, it := range items {
+		list = append(list, render(it))
 	}
 	writeList(w, list)
 }

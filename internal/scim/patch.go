@@ -151,7 +151,8 @@ func (p *patcher) apply(op, path string, value any, explicit bool) error {
 	return p.applyAttribute(container, attr, op, value)
 }
 
-// writable says whether PATCH may change an attribute (passwords are accepted and dropped).
+// writable says whether a client may set an attribute, in a body or a PATCH (passwords are
+// accepted and dropped).
 func writable(attr *schema.Attribute) bool {
 	return attr.Name != "id" && attr.Name != "meta" && attr.Mutability != schema.ReadOnly && attr.Mutability != schema.WriteOnly
 }

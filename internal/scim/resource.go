@@ -71,7 +71,7 @@ func canonicalizeAttributes(s *schema.Schema, in map[string]any) (map[string]any
 
 // setCanonical stores v under the resolved attribute, in the extension object when it is one.
 func setCanonical(doc map[string]any, r schema.Resolved, v any) error {
-	if r.Attr.Mutability == schema.ReadOnly && !schema.IsCommon(r.Attr) || r.Attr.Mutability == schema.WriteOnly || r.Attr.Name == "id" || r.Attr.Name == "meta" {
+	if !writable(r.Attr) {
 		return nil
 	}
 	val, err := coerce(r.Attr, v)

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -104,7 +105,7 @@ func (s *Source) organization(ctx context.Context, scim *v1alpha1.ScimIntegratio
 	}
 	org.TokenSecret = types.NamespacedName{Namespace: scim.Namespace, Name: v1alpha1.TokenSecretName(scim.Name)}
 	org.Generated = true
-	if err := s.Get(ctx, org.TokenSecret, secret); err != nil || !metav1IsControlledBy(secret, scim) {
+	if err := s.Get(ctx, org.TokenSecret, secret); err != nil || !metav1.IsControlledBy(secret, scim) {
 		return nil, false
 	}
 	org.Retrievable = len(secret.Data[v1alpha1.SecretKeyToken]) > 0
@@ -153,13 +154,4 @@ func credential(hexHash string, notAfter time.Time, current bool) Credential {
 	b, _ := hex.DecodeString(hexHash)
 	copy(c.SHA256[:], b)
 	return c
-}
-
-func metav1IsControlledBy(secret *corev1.Secret, scim *v1alpha1.ScimIntegration) bool {
-	for _, o := range secret.OwnerReferences {
-		if o.Controller != nil && *o.Controller && o.UID == scim.UID {
-			return true
-		}
-	}
-	return false
 }

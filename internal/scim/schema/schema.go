@@ -173,9 +173,6 @@ func commonAttr(name string) *Attribute {
 	return nil
 }
 
-// IsCommon reports whether a is id, externalId or meta.
-func IsCommon(a *Attribute) bool { return a == idAttr || a == externalIDAttr || a == metaAttr }
-
 func str(name, mutability string, caseExact bool) *Attribute {
 	return &Attribute{Name: name, Type: TypeString, CaseExact: caseExact, Mutability: mutability, Returned: ReturnedDefault, Uniqueness: "none"}
 }

@@ -31,7 +31,7 @@ func (r *ScimIntegrationReconciler) reconcileSummary(ctx context.Context, s *sci
 	if len(counts) == 0 {
 		summary.Members = nil
 	}
-	last, err := r.Data.AuditEvents(ctx, org, store.AuditQuery{Limit: 1})
+	last, err := r.Data.AuditEvents(ctx, org, store.AuditQuery{Limit: 1, SCIMRequests: true})
 	if err != nil {
 		return fmt.Errorf("reading the audit log of %s: %w", org, err)
 	}
@@ -39,7 +39,7 @@ func (r *ScimIntegrationReconciler) reconcileSummary(ctx context.Context, s *sci
 		summary.LastRequestAt = &metav1.Time{Time: last[0].Time.Truncate(time.Second)}
 		summary.LastClient = last[0].Client
 	}
-	if ok, err := r.Data.AuditEvents(ctx, org, store.AuditQuery{Limit: 1, Succeeded: true}); err != nil {
+	if ok, err := r.Data.AuditEvents(ctx, org, store.AuditQuery{Limit: 1, Succeeded: true, SCIMRequests: true}); err != nil {
 		return fmt.Errorf("reading the audit log of %s: %w", org, err)
 	} else if len(ok) > 0 {
 		summary.LastSuccessAt = &metav1.Time{Time: ok[0].Time.Truncate(time.Second)}
@@ -49,7 +49,7 @@ func (r *ScimIntegrationReconciler) reconcileSummary(ctx context.Context, s *sci
 		return fmt.Errorf("counting groups of %s: %w", org, err)
 	}
 	summary.Groups = int64(groups.Total)
-	failed, err := r.Data.AuditEvents(ctx, org, store.AuditQuery{Limit: 1, Failed: true})
+	failed, err := r.Data.AuditEvents(ctx, org, store.AuditQuery{Limit: 1, Failed: true, SCIMRequests: true})
 	if err != nil {
 		return fmt.Errorf("reading the audit log of %s: %w", org, err)
 	}
@@ -84,7 +84,8 @@ const (
 
 // reportErrorBurst sets ErrorBurst, with a Warning event when a burst starts.
 func (r *ScimIntegrationReconciler) reportErrorBurst(ctx context.Context, s *scimScope, org string) error {
-	failed, err := r.Data.AuditEvents(ctx, org, store.AuditQuery{Failed: true, Since: r.Clock.Now().Add(-errorBurstWindow), Limit: errorBurstThreshold})
+	failed, err := r.Data.AuditEvents(ctx, org, store.AuditQuery{Failed: true, SCIMRequests: true,
+		Since: r.Clock.Now().Add(-errorBurstWindow), Limit: errorBurstThreshold})
 	if err != nil {
 		return fmt.Errorf("reading the audit log of %s: %w", org, err)
 	}

@@ -180,7 +180,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request, org *tenant.Orga
 		s.fail(w, err)
 		return
 	}
-	last, err := s.Store.AuditEvents(r.Context(), org.Name, store.AuditQuery{Limit: 1})
+	last, err := s.Store.AuditEvents(r.Context(), org.Name, store.AuditQuery{Limit: 1, SCIMRequests: true})
 	if err != nil {
 		s.fail(w, err)
 		return

@@ -46,6 +46,9 @@ type AuditQuery struct {
 	// Failed keeps only refused or failed requests (status 400 and above); Succeeded the others.
 	Failed, Succeeded bool
 	ResourceID        string
+	// SCIMRequests keeps only the identity provider's requests (not member transitions or admin
+	// actions, which are events of their own).
+	SCIMRequests bool
 }
 
 // MemberRecord is a member with its employee record and history.

@@ -312,6 +312,9 @@ func (s *Store) AuditEvents(ctx context.Context, org string, q store.AuditQuery)
 	if q.Failed {
 		where += " AND status >= 400"
 	}
+	if q.SCIMRequests {
+		where += " AND path LIKE '/scim/%'"
+	}
 	if q.Succeeded {
 		where += " AND status < 400"
 	}

@@ -77,8 +77,14 @@ func testReview(t *testing.T, s store.Store) {
 	// Audit filters.
 	must(t, s.RecordAudit(ctx, []store.AuditEvent{
 		{Org: org, RequestID: "x1", Action: "user.create", Status: 409, ScimType: "uniqueness", ResourceID: "u9", Time: time.Now().Add(-time.Minute)},
-		{Org: org, RequestID: "x2", Action: "user.read", Status: 200, ResourceID: "u9"},
+		{Org: org, RequestID: "x2", Action: "user.read", Status: 200, ResourceID: "u9", Path: "/scim/v2/" + org + "/Users/u9"},
+		{Org: org, RequestID: "x3", Action: "member.active", Status: 200, ResourceID: "u9"},
 	}))
+	requests, err := s.AuditEvents(ctx, org, store.AuditQuery{SCIMRequests: true, Limit: 1})
+	must(t, err)
+	if len(requests) != 1 || requests[0].RequestID != "x2" {
+		t.Fatalf("the last SCIM request, not the member event after it: %+v", requests)
+	}
 	failed, err := s.AuditEvents(ctx, org, store.AuditQuery{Failed: true})
 	must(t, err)
 	if len(failed) != 1 || failed[0].RequestID != "x1" || failed[0].ScimType != "uniqueness" {

@@ -7,8 +7,6 @@ package adminapi
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -44,7 +42,10 @@ type Server struct {
 	// LocalUser, when set (--local), is the identity of requests that carry none: the local
 	// kubeconfig's user.
 	LocalUser *Identity
-	Log       *slog.Logger
+	// Impersonate returns a client acting as the caller, for writes to CRs (RBAC decides and the
+	// API audit log names the person). Nil uses Client.
+	Impersonate func(Identity) (client.Client, error)
+	Log         *slog.Logger
 }
 
 // Routes registers the admin API. Every route authenticates the caller and authorizes them
@@ -80,20 +81,9 @@ func (s *Server) authorized(verb string, next handler) http.Handler {
 			writeError(w, http.StatusUnauthorized, "Sign in first: no authenticated user reached the admin API")
 			return
 		}
-		org, found := s.organization(r.PathValue("org"))
-		if !found {
-			writeError(w, http.StatusNotFound, fmt.Sprintf("Organization %q is not provisioned here", r.PathValue("org")))
-			return
-		}
-		allowed, err := s.allowed(r.Context(), who, org, verb)
+		org, err := s.Authorize(r.Context(), who, r.PathValue("org"), verb)
 		if err != nil {
-			s.Log.Error("SubjectAccessReview failed", "error", err)
-			writeError(w, http.StatusInternalServerError, "Could not check your permissions; try again")
-			return
-		}
-		if !allowed {
-			writeError(w, http.StatusForbidden, fmt.Sprintf("%s may not %s the ScimIntegration of organization %q in namespace %s",
-				who.User, verb, org.Name, org.Integration.Namespace))
+			writeFailure(w, err)
 			return
 		}
 		next(w, r, org, who)
@@ -103,10 +93,10 @@ func (s *Server) authorized(verb string, next handler) http.Handler {
 // Authenticate identifies the caller of a request (for the wizard, which signs in the same way).
 func (s *Server) Authenticate(r *http.Request) (Identity, bool, error) { return s.identity(r) }
 
-// MayAdminister says whether who may verb the ScimIntegration namespace/name.
-func (s *Server) MayAdminister(ctx context.Context, who Identity, namespace, name, verb string) (bool, error) {
+// Can asks Kubernetes RBAC (a SubjectAccessReview) whether who may verb the named resource.
+func (s *Server) Can(ctx context.Context, who Identity, verb, group, resource, namespace, name string) (bool, error) {
 	return s.allowedOn(ctx, who, &authorizationv1.ResourceAttributes{
-		Namespace: namespace, Verb: verb, Group: "enterprise.z8z8.io", Resource: "scimintegrations", Name: name,
+		Namespace: namespace, Verb: verb, Group: group, Resource: resource, Name: name,
 	})
 }
 
@@ -114,17 +104,25 @@ func (s *Server) MayAdminister(ctx context.Context, who Identity, namespace, nam
 // headers of a trusted authenticating proxy, or with --local the local cluster admin.
 func (s *Server) identity(r *http.Request) (Identity, bool, error) {
 	if scheme, tok, found := strings.Cut(r.Header.Get("Authorization"), " "); found && strings.EqualFold(scheme, "Bearer") {
-		review := &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: strings.TrimSpace(tok)}}
-		if err := s.Client.Create(r.Context(), review); err != nil {
-			return Identity{}, false, err
-		}
-		if !review.Status.Authenticated {
-			return Identity{}, false, nil
-		}
-		return Identity{User: review.Status.User.Username, Groups: review.Status.User.Groups}, true, nil
+		return s.AuthenticateToken(r.Context(), strings.TrimSpace(tok))
 	}
 	who, ok := s.proxyOrLocal(r)
 	return who, ok, nil
+}
+
+// AuthenticateToken checks a Kubernetes bearer token with a TokenReview.
+func (s *Server) AuthenticateToken(ctx context.Context, tok string) (Identity, bool, error) {
+	if tok == "" {
+		return Identity{}, false, nil
+	}
+	review := &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: tok}}
+	if err := s.Client.Create(ctx, review); err != nil {
+		return Identity{}, false, err
+	}
+	if !review.Status.Authenticated {
+		return Identity{}, false, nil
+	}
+	return Identity{User: review.Status.User.Username, Groups: review.Status.User.Groups}, true, nil
 }
 
 func (s *Server) proxyOrLocal(r *http.Request) (Identity, bool) {
@@ -175,37 +173,20 @@ func (s *Server) allowedOn(ctx context.Context, who Identity, attrs *authorizati
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request, org *tenant.Organization, _ Identity) {
-	counts, err := s.Store.MemberCounts(r.Context(), org.Name)
+	st, err := s.Status(r.Context(), org)
 	if err != nil {
-		s.fail(w, err)
+		writeFailure(w, err)
 		return
 	}
-	last, err := s.Store.AuditEvents(r.Context(), org.Name, store.AuditQuery{Limit: 1, SCIMRequests: true})
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	held, err := s.Store.HeldDeprovisions(r.Context(), org.Name)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	out := map[string]any{
-		"organization": org.Name, "namespace": org.Integration.Namespace, "scimIntegration": org.Integration.Name,
-		"enabled": org.Enabled, "members": counts, "heldDeprovisionings": held,
-	}
-	if len(last) > 0 {
-		out["lastRequestAt"] = last[0].Time
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, st)
 }
 
 func (s *Server) members(w http.ResponseWriter, r *http.Request, org *tenant.Organization, _ Identity) {
 	q := r.URL.Query()
 	limit, _ := strconv.Atoi(q.Get("limit"))
-	list, next, err := s.Store.ListMembers(r.Context(), org.Name, store.MemberQuery{State: q.Get("state"), Search: q.Get("q"), After: q.Get("cursor"), Limit: limit})
+	list, next, err := s.Members(r.Context(), org, store.MemberQuery{State: q.Get("state"), Search: q.Get("q"), After: q.Get("cursor"), Limit: limit})
 	if err != nil {
-		s.fail(w, err)
+		writeFailure(w, err)
 		return
 	}
 	items := make([]any, 0, len(list))
@@ -216,9 +197,9 @@ func (s *Server) members(w http.ResponseWriter, r *http.Request, org *tenant.Org
 }
 
 func (s *Server) member(w http.ResponseWriter, r *http.Request, org *tenant.Organization, _ Identity) {
-	rec, err := s.Store.Member(r.Context(), org.Name, r.PathValue("id"))
+	rec, err := s.Member(r.Context(), org, r.PathValue("id"))
 	if err != nil {
-		s.fail(w, err)
+		writeFailure(w, err)
 		return
 	}
 	out := memberJSON(rec)
@@ -227,17 +208,10 @@ func (s *Server) member(w http.ResponseWriter, r *http.Request, org *tenant.Orga
 }
 
 func (s *Server) review(approve bool) handler {
-	action := "member.reject"
-	if approve {
-		action = "member.approve"
-	}
 	return func(w http.ResponseWriter, r *http.Request, org *tenant.Organization, who Identity) {
-		rec, err := s.Store.ReviewMember(r.Context(), org.Name, r.PathValue("id"), approve, store.AuditEvent{
-			Time: time.Now().UTC(), RequestID: requestID(), Action: action, Client: "admin:" + who.User,
-			Method: r.Method, Path: r.URL.Path, Status: http.StatusOK,
-		})
+		rec, err := s.Review(r, org, who, r.PathValue("id"), approve)
 		if err != nil {
-			s.fail(w, err)
+			writeFailure(w, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, memberJSON(rec))
@@ -245,53 +219,24 @@ func (s *Server) review(approve bool) handler {
 }
 
 func (s *Server) releaseDeprovisions(w http.ResponseWriter, r *http.Request, org *tenant.Organization, who Identity) {
-	n, err := s.Store.ReleaseDeprovisions(r.Context(), org.Name, org.Policy, store.AuditEvent{
-		Time: time.Now().UTC(), RequestID: requestID(), Action: "deprovisioning.release", Client: "admin:" + who.User,
-		Method: r.Method, Path: r.URL.Path, ResourceType: "ScimIntegration", ResourceID: org.Integration.Name, Status: http.StatusOK,
-	})
+	n, err := s.Release(r, org, who)
 	if err != nil {
-		s.fail(w, err)
+		writeFailure(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"released": n})
 }
 
 func (s *Server) auditEvents(w http.ResponseWriter, r *http.Request, org *tenant.Organization, _ Identity) {
-	q := r.URL.Query()
-	before, _ := strconv.ParseInt(q.Get("cursor"), 10, 64)
-	limit, _ := strconv.Atoi(q.Get("limit"))
-	query := store.AuditQuery{Before: before, Limit: limit, Action: q.Get("action"), ResourceID: q.Get("resource")}
-	switch q.Get("outcome") {
-	case "failure":
-		query.Failed = true
-	case "success":
-		query.Succeeded = true
-	case "":
-	default:
-		writeError(w, http.StatusBadRequest, "outcome must be success or failure")
-		return
-	}
-	for name, t := range map[string]*time.Time{"since": &query.Since, "until": &query.Until} {
-		if v := q.Get(name); v != "" {
-			parsed, err := time.Parse(time.RFC3339, v)
-			if err != nil {
-				writeError(w, http.StatusBadRequest, name+" must be an RFC 3339 time such as 2026-11-27T10:00:00Z")
-				return
-			}
-			*t = parsed
-		}
-	}
-	events, err := s.Store.AuditEvents(r.Context(), org.Name, query)
+	query, err := ParseAuditQuery(r.URL.Query())
 	if err != nil {
-		s.fail(w, err)
+		writeFailure(w, err)
 		return
 	}
-	if events == nil {
-		events = []store.AuditEvent{}
-	}
-	next := ""
-	if len(events) > 0 && (limit <= 0 || len(events) == limit) {
-		next = strconv.FormatInt(events[len(events)-1].Seq, 10)
+	events, next, err := s.AuditEvents(r.Context(), org, query)
+	if err != nil {
+		writeFailure(w, err)
+		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": events, "nextCursor": next})
 }
@@ -302,15 +247,6 @@ func memberJSON(rec *store.MemberRecord) map[string]any {
 		"deletedByIdentityProvider": rec.Member.Deleted, "employee": rec.Employee,
 		"created": rec.Created, "modified": rec.Modified,
 	}
-}
-
-func (s *Server) fail(w http.ResponseWriter, err error) {
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "No such member in this organization")
-		return
-	}
-	s.Log.Error("Admin API request failed", "error", err)
-	writeError(w, http.StatusInternalServerError, "Internal error; the service logged the cause")
 }
 
 func writeError(w http.ResponseWriter, status int, message string) {

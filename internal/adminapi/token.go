@@ -8,6 +8,7 @@ import (
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -19,75 +20,102 @@ import (
 
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;patch
 
-// revealToken returns the plaintext token once and acknowledges it, so the operator removes it
+// Revealed is a token shown once.
+type Revealed struct {
+	Token       string `json:"token"`
+	Fingerprint string `json:"fingerprint"`
+	Note        string `json:"note"`
+}
+
+// RevealToken returns the plaintext token once and acknowledges it, so the operator removes it
 // from the Secret. The caller needs get on that Secret: revealing is reading it.
-func (s *Server) revealToken(w http.ResponseWriter, r *http.Request, org *tenant.Organization, who Identity) {
+func (s *Server) RevealToken(r *http.Request, org *tenant.Organization, who Identity) (*Revealed, error) {
 	if !org.Generated {
-		writeError(w, http.StatusConflict, "This organization brings its own token (spec.token.secretRef); read it where it is managed")
-		return
+		return nil, refuse(http.StatusConflict, "This organization brings its own token (spec.token.secretRef); read it where it is managed")
 	}
 	ok, err := s.allowedOn(r.Context(), who, &authorizationv1.ResourceAttributes{
 		Namespace: org.TokenSecret.Namespace, Verb: "get", Resource: "secrets", Name: org.TokenSecret.Name,
 	})
 	if err != nil {
-		s.fail(w, err)
-		return
+		return nil, s.internal(err)
 	}
 	if !ok {
-		writeError(w, http.StatusForbidden, fmt.Sprintf("%s may not read Secret %s in namespace %s", who.User, org.TokenSecret.Name, org.TokenSecret.Namespace))
-		return
+		return nil, refuse(http.StatusForbidden, "%s may not read Secret %s in namespace %s", who.User, org.TokenSecret.Name, org.TokenSecret.Namespace)
 	}
 	secret := &corev1.Secret{}
 	if err := s.Client.Get(r.Context(), org.TokenSecret, secret); err != nil {
-		s.fail(w, err)
-		return
+		if apierrors.IsNotFound(err) {
+			return nil, refuse(http.StatusConflict, "The token is still being issued; try again in a moment")
+		}
+		return nil, s.internal(err)
 	}
 	plaintext := string(secret.Data[v1alpha1.SecretKeyToken])
 	if plaintext == "" || secret.Annotations[v1alpha1.AnnotationTokenAcknowledged] != "" {
-		writeError(w, http.StatusGone, "The token was already revealed (it is shown once); rotate to issue a new one")
-		return
+		return nil, refuse(http.StatusGone, "The token was already revealed (it is shown once); rotate to issue a new one")
 	}
-	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{
-		v1alpha1.AnnotationTokenAcknowledged: "revealed-by:" + who.User,
-	}}})
-	// Optimistic lock (resourceVersion in the patch): of two concurrent reveals, one wins.
-	if err := s.Client.Patch(r.Context(), secret, client.RawPatch(types.MergePatchType, withResourceVersion(patch, secret.ResourceVersion))); err != nil {
-		writeError(w, http.StatusConflict, "The token is being revealed elsewhere; it is shown once")
-		return
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{
+		// Optimistic lock: of two concurrent reveals, one wins.
+		"resourceVersion": secret.ResourceVersion,
+		"annotations":     map[string]string{v1alpha1.AnnotationTokenAcknowledged: "revealed-by:" + who.User},
+	}})
+	if err := s.Client.Patch(r.Context(), secret, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		return nil, refuse(http.StatusConflict, "The token is being revealed elsewhere; it is shown once")
 	}
-	s.auditAdmin(r, org, who, "token.reveal", "Token "+token.Fingerprint(token.Hash(plaintext))+" revealed")
-	writeJSON(w, http.StatusOK, map[string]any{
-		"token": plaintext, "fingerprint": token.Fingerprint(token.Hash(plaintext)),
-		"note": "Shown once: copy it into your identity provider now.",
-	})
+	fingerprint := token.Fingerprint(token.Hash(plaintext))
+	s.auditAdmin(r, org, who, "token.reveal", "Token "+fingerprint+" revealed")
+	return &Revealed{Token: plaintext, Fingerprint: fingerprint, Note: "Shown once: copy it into your identity provider now."}, nil
 }
 
-// rotateToken raises spec.token.rotation: a new token, the previous one valid for the overlap.
-func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, org *tenant.Organization, who Identity) {
+// RotateToken raises spec.token.rotation as the caller (impersonated, so RBAC and the API audit
+// log see them): a new token is issued, the previous one stays valid for the overlap.
+func (s *Server) RotateToken(r *http.Request, org *tenant.Organization, who Identity) (int64, error) {
+	c, err := s.clientFor(who)
+	if err != nil {
+		return 0, s.internal(err)
+	}
 	scim := &v1alpha1.ScimIntegration{}
 	if err := s.Client.Get(r.Context(), org.Integration, scim); err != nil {
-		s.fail(w, err)
-		return
+		return 0, s.internal(err)
 	}
 	next := scim.Spec.Token.Rotation + 1
 	patch := []byte(fmt.Sprintf(`{"metadata":{"resourceVersion":%q},"spec":{"token":{"rotation":%d}}}`, scim.ResourceVersion, next))
-	if err := s.Client.Patch(r.Context(), scim, client.RawPatch(types.MergePatchType, patch)); err != nil {
-		writeError(w, http.StatusConflict, "The ScimIntegration changed meanwhile; try again")
-		return
+	if err := c.Patch(r.Context(), scim, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		if apierrors.IsForbidden(err) {
+			return 0, refuse(http.StatusForbidden, "%s may not patch ScimIntegration %s in namespace %s", who.User, org.Integration.Name, org.Integration.Namespace)
+		}
+		return 0, refuse(http.StatusConflict, "The ScimIntegration changed meanwhile; try again")
 	}
 	s.auditAdmin(r, org, who, "token.rotate", fmt.Sprintf("Rotation %d requested", next))
+	return next, nil
+}
+
+// clientFor is a client acting as who, or the manager's own when no impersonation is configured.
+func (s *Server) clientFor(who Identity) (client.Client, error) {
+	if s.Impersonate == nil {
+		return s.Client, nil
+	}
+	return s.Impersonate(who)
+}
+
+func (s *Server) revealToken(w http.ResponseWriter, r *http.Request, org *tenant.Organization, who Identity) {
+	out, err := s.RevealToken(r, org, who)
+	if err != nil {
+		writeFailure(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, org *tenant.Organization, who Identity) {
+	next, err := s.RotateToken(r, org, who)
+	if err != nil {
+		writeFailure(w, err)
+		return
+	}
 	writeJSON(w, http.StatusAccepted, map[string]any{
 		"rotation": next,
 		"note":     "A new token is being issued; reveal it once it is ready. The previous token stays valid for spec.token.overlap.",
 	})
-}
-
-func withResourceVersion(patch []byte, rv string) []byte {
-	var m map[string]any
-	_ = json.Unmarshal(patch, &m)
-	m["metadata"].(map[string]any)["resourceVersion"] = rv
-	out, _ := json.Marshal(m)
-	return out
 }
 
 // auditAdmin records an admin action (never a token).

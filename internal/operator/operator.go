@@ -7,12 +7,15 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
 	"github.com/go-logr/logr"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/z8z8/enterprise-identity-operator/controllers"
 	"github.com/z8z8/enterprise-identity-operator/internal/adminapi"
@@ -57,12 +60,14 @@ func Add(ctx context.Context, mgr ctrl.Manager, st store.Store, o Options) error
 		return err
 	}
 	scimServer := &scim.Server{Store: st, Tenants: registry, Log: slog.New(logr.ToSlogHandler(ctrl.Log.WithName("scim")))}
+	impersonate := impersonator(mgr)
 	admin := &adminapi.Server{Store: st, Tenants: registry, Client: mgr.GetClient(), TrustProxyHeaders: o.TrustProxyHeaders,
-		LocalUser: o.LocalUser, Log: slog.New(logr.ToSlogHandler(ctrl.Log.WithName("adminapi")))}
+		LocalUser: o.LocalUser, Impersonate: impersonate, Log: slog.New(logr.ToSlogHandler(ctrl.Log.WithName("adminapi")))}
 	mux := http.NewServeMux()
 	mux.Handle("/scim/", scimServer.Handler())
 	admin.Routes(mux)
-	(&ui.Server{Admin: admin, Client: mgr.GetClient(), Store: st, Log: slog.New(logr.ToSlogHandler(ctrl.Log.WithName("ui")))}).Routes(mux)
+	(&ui.Server{Admin: admin, Client: mgr.GetClient(), Impersonate: impersonate, LocalSCIMURL: localSCIMURL(o.BindAddress),
+		Log: slog.New(logr.ToSlogHandler(ctrl.Log.WithName("ui")))}).Routes(mux)
 	if err := mgr.Add(&dataplane.Server{Address: o.BindAddress, Handler: mux, Registry: registry}); err != nil {
 		return err
 	}
@@ -88,4 +93,29 @@ func Add(ctx context.Context, mgr ctrl.Manager, st store.Store, o Options) error
 		return fmt.Errorf("setting up the ScimIntegration controller: %w", err)
 	}
 	return nil
+}
+
+// +kubebuilder:rbac:groups="",resources=users;groups;serviceaccounts,verbs=impersonate
+
+// impersonator returns clients acting as an admin: the wizard and the admin API write CRs as the
+// person, so Kubernetes RBAC decides and the API server's audit log names them.
+func impersonator(mgr ctrl.Manager) func(adminapi.Identity) (client.Client, error) {
+	return func(who adminapi.Identity) (client.Client, error) {
+		cfg := rest.CopyConfig(mgr.GetConfig())
+		cfg.Impersonate = rest.ImpersonationConfig{UserName: who.User, Groups: who.Groups}
+		return client.New(cfg, client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()})
+	}
+}
+
+// localSCIMURL is the data plane's own SCIM address, for the self-test when the public base URL
+// is not reachable from inside the cluster.
+func localSCIMURL(bind string) string {
+	host, port, err := net.SplitHostPort(bind)
+	if err != nil {
+		return ""
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/scim/v2"
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
 	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
 	"github.com/z8z8/enterprise-identity-operator/internal/token"
+	"github.com/z8z8/enterprise-identity-operator/test/idp"
 )
 
 // Each test gets two organizations with their own tokens, served over real HTTP on loopback,
@@ -204,36 +205,6 @@ func hasSchema(body map[string]any, urn string) bool {
 
 // get reads a dotted path ("Resources.0.name.givenName") from a decoded body; URN keys may be
 // given whole ("urn:…:User.department" splits at the last '.').
-func get(body any, path string) any {
-	cur := body
-	for _, part := range splitPath(path) {
-		switch c := cur.(type) {
-		case map[string]any:
-			cur = c[part]
-		case []any:
-			i, err := strconv.Atoi(part)
-			if err != nil || i >= len(c) {
-				return nil
-			}
-			cur = c[i]
-		default:
-			return nil
-		}
-	}
-	return cur
-}
+func get(body any, path string) any { return idp.Get(body, path) }
 
-func splitPath(path string) []string {
-	if strings.HasPrefix(path, "urn:") {
-		colon := strings.LastIndex(path, ":")
-		dot := strings.Index(path[colon:], ".")
-		if dot < 0 {
-			return []string{path}
-		}
-		return append([]string{path[:colon+dot]}, strings.Split(path[colon+dot+1:], ".")...)
-	}
-	if i := strings.Index(path, ".urn:"); i >= 0 {
-		return append(strings.Split(path[:i], "."), splitPath(path[i+1:])...)
-	}
-	return strings.Split(path, ".")
-}
+func equalJSON(a, b any) bool { return idp.EqualJSON(a, b) }

@@ -1,66 +1,116 @@
-// Package ui is the Enterprise Identity Setup wizard: server-rendered pages (html/template,
-// embedded in the binary) over the same authentication, authorization and data as the admin API.
-// This first page lists the organizations the signed-in admin administers and where each stands.
+// Package ui is the Enterprise Identity Setup wizard: server-rendered pages (html/template and a
+// little plain JavaScript, embedded in the binary). It walks an admin through SSO, SCIM
+// provisioning, credentials, connecting the identity provider, status and logs, and member
+// review. Reads and actions go through the admin API's operations; CRs are written as the
+// signed-in admin (impersonation), so Kubernetes RBAC decides and its audit log names the person.
 package ui
 
 import (
 	"context"
+	"crypto/rand"
 	"embed"
+	"errors"
 	"html/template"
+	"io/fs"
 	"log/slog"
 	"net/http"
-	"sort"
+	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
 	"github.com/z8z8/enterprise-identity-operator/internal/adminapi"
-	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
 
 //go:embed templates/*.html
-var templates embed.FS
+var templateFiles embed.FS
 
-//go:embed wizard.css
-var stylesheet []byte
-
-var pages = template.Must(template.ParseFS(templates, "templates/*.html"))
+//go:embed static
+var staticFiles embed.FS
 
 // Path is where the wizard lives, as the product documentation says.
 const Path = "/settings/enterprise/identity-setup"
 
+// staticPath serves the stylesheet and script.
+const staticPath = "/settings/enterprise/static/"
+
 // Server serves the wizard.
 type Server struct {
-	// Admin authenticates and authorizes like the admin API.
+	// Admin authenticates, authorizes and does the work, as for the admin API.
 	Admin *adminapi.Server
-	// Client reads EnterpriseIdentities and ScimIntegrations for their status.
+	// Client reads CRs from the manager's cache (what exists and its status).
 	Client client.Client
-	Store  store.Store
-	Log    *slog.Logger
+	// Impersonate returns a client acting as the admin, for every write of a CR or Secret.
+	Impersonate func(adminapi.Identity) (client.Client, error)
+	// SelfTestClient sends the compatibility self-test's requests; LocalSCIMURL is the data
+	// plane's own address, tried when the public base URL cannot be reached from inside.
+	SelfTestClient *http.Client
+	LocalSCIMURL   string
+	Log            *slog.Logger
+
+	key   []byte
+	pages map[string]*template.Template
 }
 
 // Routes registers the wizard's pages.
 func (s *Server) Routes(mux *http.ServeMux) {
-	mux.Handle("GET "+Path, secured(http.HandlerFunc(s.organizations)))
-	mux.Handle("GET /settings/enterprise/static/wizard.css", secured(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/css; charset=utf-8")
-		_, _ = w.Write(stylesheet)
+	s.key = make([]byte, 32)
+	_, _ = rand.Read(s.key)
+	s.pages = parsePages()
+	if s.SelfTestClient == nil {
+		s.SelfTestClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	static, _ := fs.Sub(staticFiles, "static")
+	mux.Handle("GET "+staticPath, secured(http.StripPrefix(staticPath, http.FileServerFS(static))))
+
+	mux.Handle("GET "+Path+"/login", s.public(s.loginPage))
+	mux.Handle("POST "+Path+"/login", s.public(s.login))
+	mux.Handle("POST "+Path+"/logout", s.public(s.logout))
+	mux.Handle("GET "+Path, s.signedIn(s.organizations))
+	mux.Handle("GET "+Path+"/new", s.signedIn(s.newOrganization))
+	mux.Handle("POST "+Path+"/new", s.signedIn(s.createOrganization))
+
+	org := Path + "/{namespace}/{name}"
+	mux.Handle("GET "+org, s.signedIn(func(w http.ResponseWriter, r *http.Request, _ *view) {
+		seeOther(w, r, r.URL.Path+"/sso")
+	}))
+	mux.Handle("GET "+org+"/progress", s.inOrganization(s.progress))
+	mux.Handle("GET "+org+"/sso", s.inOrganization(s.ssoPage))
+	mux.Handle("POST "+org+"/sso", s.inOrganization(s.saveSSO))
+	mux.Handle("GET "+org+"/provisioning", s.inOrganization(s.provisioningPage))
+	mux.Handle("POST "+org+"/provisioning", s.inOrganization(s.saveProvisioning))
+	mux.Handle("GET "+org+"/credentials", s.inOrganization(s.credentialsPage))
+	mux.Handle("POST "+org+"/credentials/reveal", s.inOrganization(s.revealToken))
+	mux.Handle("POST "+org+"/credentials/rotate", s.inOrganization(s.rotateToken))
+	mux.Handle("GET "+org+"/connect", s.inOrganization(s.connectPage))
+	mux.Handle("POST "+org+"/connect/self-test", s.inOrganization(s.selfTest))
+	mux.Handle("GET "+org+"/status", s.inOrganization(s.statusPage))
+	mux.Handle("POST "+org+"/deprovisioning/release", s.inOrganization(s.release))
+	mux.Handle("GET "+org+"/members", s.inOrganization(s.membersPage))
+	mux.Handle("GET "+org+"/members/{id}", s.inOrganization(s.memberPage))
+	mux.Handle("POST "+org+"/members/{id}/{decision}", s.inOrganization(s.review))
+	mux.Handle(Path+"/", secured(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, http.StatusNotFound, "There is no such page in the wizard.")
 	})))
 }
 
-// contentSecurityPolicy allows only the wizard's own scripts and styles, no framing.
-const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-	"frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
-
-// page is what a template renders.
-type page struct {
-	Title         string
-	User          string
-	Organizations []organizationRow
+// view is what every page renders: the common frame plus the page's own data.
+type view struct {
+	Title  string
+	User   string
+	CSRF   string
+	Error  string
+	Notice string
+	// Step names the wizard step shown (for the step list); Org is the organization in hand.
+	Step string
+	Org  *organization
+	Data any
 }
+
+// contentSecurityPolicy allows only the wizard's own scripts and styles, no framing, forms
+// posting only here.
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+	"frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
 
 // secured sets the headers every page carries: a strict Content Security Policy (no inline
 // script or style), no framing (clickjacking), no sniffing, no caching of admin data.
@@ -76,76 +126,97 @@ func secured(next http.Handler) http.Handler {
 	})
 }
 
-// organizationRow is one line of the organizations page.
-type organizationRow struct {
-	Name, Namespace, SSO, SCIM, BaseURL, LastContact string
-	Members                                          map[string]int64
+// crossOrigin refuses cross-site form posts (Sec-Fetch-Site / Origin), a first line in front
+// of the per-session CSRF token.
+var crossOrigin = http.NewCrossOriginProtection()
+
+// public serves pages that need no sign-in (the login form).
+func (s *Server) public(next http.HandlerFunc) http.Handler {
+	return secured(crossOrigin.Handler(next))
 }
 
-func (s *Server) organizations(w http.ResponseWriter, r *http.Request) {
-	who, ok, err := s.Admin.Authenticate(r)
-	if err != nil || !ok {
-		w.WriteHeader(http.StatusUnauthorized)
-		s.render(w, page{Title: "Sign in", User: "nobody"})
-		return
-	}
-	rows, err := s.rows(r.Context(), who)
-	if err != nil {
-		s.Log.Error("Listing organizations for the wizard", "error", err)
-		http.Error(w, "Could not list your organizations; try again", http.StatusInternalServerError)
-		return
-	}
-	s.render(w, page{Title: "Organizations", User: who.User, Organizations: rows})
-}
+type pageHandler func(w http.ResponseWriter, r *http.Request, v *view)
 
-// rows lists the organizations who may administer (get on their ScimIntegration), with status.
-func (s *Server) rows(ctx context.Context, who adminapi.Identity) ([]organizationRow, error) {
-	list := &v1alpha1.ScimIntegrationList{}
-	if err := s.Client.List(ctx, list); err != nil {
-		return nil, err
-	}
-	var rows []organizationRow
-	for i := range list.Items {
-		scim := &list.Items[i]
-		if scim.Status.Organization == "" {
-			continue
-		}
-		allowed, err := s.Admin.MayAdminister(ctx, who, scim.Namespace, scim.Name, "get")
+// signedIn serves a page to an identified admin (else the sign-in form), with the CSRF token
+// checked on every form post.
+func (s *Server) signedIn(next pageHandler) http.Handler {
+	return secured(crossOrigin.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		who, ok, err := s.identify(r)
 		if err != nil {
-			return nil, err
+			s.Log.Error("Authenticating a wizard request", "error", err)
+			s.fail(w, r, http.StatusInternalServerError, "Could not check who you are; try again.")
+			return
 		}
-		if !allowed {
-			continue
+		if !ok {
+			seeOther(w, r, Path+"/login")
+			return
 		}
-		row := organizationRow{Name: scim.Status.Organization, Namespace: scim.Namespace, BaseURL: scim.Status.BaseURL,
-			SSO: conditionText(scim.Status.Conditions, v1alpha1.ConditionSSOReady), SCIM: conditionText(scim.Status.Conditions, v1alpha1.ConditionReady)}
-		if p := scim.Status.Provisioning; p != nil {
-			row.Members = p.Members
-			if p.LastRequestAt != nil {
-				row.LastContact = p.LastRequestAt.UTC().Format(time.RFC1123)
-			}
+		if r.Method == http.MethodPost && !s.validCSRF(r) {
+			s.fail(w, r, http.StatusForbidden, "Your form expired or did not come from this wizard; reload the page and try again.")
+			return
 		}
-		rows = append(rows, row)
-	}
-	sort.Slice(rows, func(i, j int) bool { return rows[i].Name < rows[j].Name })
-	return rows, nil
+		sess := s.ensureSession(w, r)
+		next(w, r, &view{User: who.User, CSRF: sess.CSRF})
+	})))
 }
 
-// conditionText says a condition in words: "Ready" or the reason and message.
-func conditionText(conds []metav1.Condition, typ string) string {
-	c := meta.FindStatusCondition(conds, typ)
-	switch {
-	case c == nil:
-		return "Not checked yet"
-	case c.Status == "True":
-		return "Ready"
-	}
-	return c.Reason + ": " + c.Message
+// who is the identified admin of a request that passed signedIn.
+func (s *Server) who(r *http.Request) adminapi.Identity {
+	who, _, _ := s.identify(r)
+	return who
 }
 
-func (s *Server) render(w http.ResponseWriter, data page) {
+func (s *Server) render(w http.ResponseWriter, status int, page string, v *view) {
+	t, ok := s.pages[page]
+	if !ok {
+		s.Log.Error("No such wizard page template", "page", page)
+		http.Error(w, "Internal error", http.StatusInternalServerError)
+		return
+	}
+	var buf strings.Builder
+	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
+		s.Log.Error("Rendering the wizard", "page", page, "error", err)
+		http.Error(w, "Internal error; the service logged the cause", http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := pages.ExecuteTemplate(w, "layout", data); err != nil {
-		s.Log.Error("Rendering the wizard", "error", err)
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(buf.String()))
+}
+
+// fail renders an error page in words a person can act on.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, status int, message string) {
+	v := &view{Title: http.StatusText(status), Error: message}
+	if who, ok, _ := s.identify(r); ok {
+		v.User = who.User
 	}
+	if sess, ok := s.readSession(r); ok {
+		v.CSRF = sess.CSRF
+	}
+	s.render(w, status, "error", v)
+}
+
+// failWith renders an admin API refusal (its status and words) or an internal error.
+func (s *Server) failWith(w http.ResponseWriter, r *http.Request, err error) {
+	var e *adminapi.Error
+	if errors.As(err, &e) {
+		s.fail(w, r, e.Status, e.Message)
+		return
+	}
+	s.Log.Error("Wizard request failed", "error", err)
+	s.fail(w, r, http.StatusInternalServerError, "Something went wrong; the service logged the cause. Try again.")
+}
+
+// ctx bounds the wizard's calls to the Kubernetes API.
+func ctx(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), 15*time.Second)
+}
+
+// seeOther redirects after a form post (or to sign in) to a page of the wizard; the target is
+// always one of the wizard's own paths, never taken from the request as a whole URL.
+func seeOther(w http.ResponseWriter, r *http.Request, target string) {
+	if !strings.HasPrefix(target, Path) || strings.HasPrefix(target, "//") {
+		target = Path
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther) //nolint:gosec // target is a path of the wizard, checked above
 }

@@ -157,13 +157,13 @@ func TestAdminAPIWithRBAC(t *testing.T) {
 		var html string
 		status, html, headers = page("alice")
 		return fmt.Sprint(status, html)
-	}).Should(SatisfyAll(HavePrefix("200"), ContainSubstring("Signed in as <strong>alice</strong>"), ContainSubstring(">acme<"),
+	}).Should(SatisfyAll(HavePrefix("200"), ContainSubstring(`Signed in as <strong id="user">alice</strong>`), ContainSubstring("acme · namespace acme"),
 		ContainSubstring("Active: 1")), "counts come from status, refreshed on reconcile")
 	g.Expect(headers.Get("Content-Security-Policy")).To(ContainSubstring("frame-ancestors 'none'"))
 	g.Expect(headers.Get("X-Frame-Options")).To(Equal("DENY"))
 	status, html, _ := page("mallory")
 	g.Expect(status).To(Equal(http.StatusOK))
-	g.Expect(html).To(SatisfyAll(ContainSubstring("No organizations to administer"), Not(ContainSubstring(">acme<"))))
+	g.Expect(html).To(SatisfyAll(ContainSubstring("No organizations to administer"), Not(ContainSubstring("namespace acme"))))
 
 	By("the approval is in the audit log under the admin's name")
 	status, body = as("alice", "GET", "/audit-events?limit=50")

@@ -1,0 +1,198 @@
+package ui
+
+import (
+	"context"
+	"net/http"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+	"github.com/z8z8/enterprise-identity-operator/internal/adminapi"
+	"github.com/z8z8/enterprise-identity-operator/internal/index"
+)
+
+// organization is one EnterpriseIdentity and, once SCIM is set up, its ScimIntegration.
+type organization struct {
+	Identity *v1alpha1.EnterpriseIdentity
+	Scim     *v1alpha1.ScimIntegration
+	// Live is the provisioning status read from the store (fresher than the CR's summary), when
+	// the organization is served and the admin may read it.
+	Live *adminapi.Status
+}
+
+// URL is the organization's place in the wizard.
+func (o *organization) URL() string {
+	return Path + "/" + o.Identity.Namespace + "/" + o.Identity.Name
+}
+
+// Name is the organization slug.
+func (o *organization) Name() string { return o.Identity.Spec.Organization }
+
+// Title is the display name, or the slug.
+func (o *organization) Title() string {
+	if o.Identity.Spec.DisplayName != "" {
+		return o.Identity.Spec.DisplayName
+	}
+	return o.Identity.Spec.Organization
+}
+
+// SSO says where SSO stands.
+func (o *organization) SSO() condition {
+	return conditionOf(o.Identity.Status.Conditions, v1alpha1.ConditionSSOReady, o.Identity.Generation, o.Identity.Status.ObservedGeneration)
+}
+
+// SSOReady is the product rule's gate: SCIM only after SSO is configured and valid.
+func (o *organization) SSOReady() bool {
+	return meta.IsStatusConditionTrue(o.Identity.Status.Conditions, v1alpha1.ConditionSSOReady)
+}
+
+// SCIM says where provisioning stands.
+func (o *organization) SCIM() condition {
+	if o.Scim == nil {
+		return condition{State: "off", Text: "Not set up"}
+	}
+	return conditionOf(o.Scim.Status.Conditions, v1alpha1.ConditionReady, o.Scim.Generation, o.Scim.Status.ObservedGeneration)
+}
+
+// Serving says the data plane serves the organization, so its SCIM pages have data.
+func (o *organization) Serving() bool {
+	return o.Scim != nil && o.Scim.Status.Organization != ""
+}
+
+// condition is a status condition in words: State is ready, waiting or failed.
+type condition struct {
+	State, Reason, Text string
+}
+
+func conditionOf(conds []metav1.Condition, typ string, generation, observed int64) condition {
+	c := meta.FindStatusCondition(conds, typ)
+	switch {
+	case c == nil:
+		return condition{State: "waiting", Text: "The operator has not checked this yet."}
+	case c.Status == metav1.ConditionTrue:
+		return condition{State: "ready", Reason: c.Reason, Text: c.Message}
+	case c.Status == metav1.ConditionUnknown || generation != observed || c.Reason == "Reconciling":
+		return condition{State: "waiting", Reason: c.Reason, Text: c.Message}
+	}
+	return condition{State: "failed", Reason: c.Reason, Text: c.Message}
+}
+
+// can asks Kubernetes RBAC whether who may verb a resource of the API group in a namespace.
+func (s *Server) can(ctx context.Context, who adminapi.Identity, verb, resource, namespace, name string) bool {
+	ok, err := s.Admin.Can(ctx, who, verb, "enterprise.z8z8.io", resource, namespace, name)
+	if err != nil {
+		s.Log.Error("SubjectAccessReview failed", "error", err)
+	}
+	return ok && err == nil
+}
+
+// mayAdminister: whoever may read the EnterpriseIdentity or the ScimIntegration sees the
+// organization; what they may change, RBAC decides when they try.
+func (s *Server) mayAdminister(ctx context.Context, who adminapi.Identity, o *organization) bool {
+	if s.can(ctx, who, "get", "enterpriseidentities", o.Identity.Namespace, o.Identity.Name) {
+		return true
+	}
+	return o.Scim != nil && s.can(ctx, who, "get", "scimintegrations", o.Scim.Namespace, o.Scim.Name)
+}
+
+// load reads an organization by its EnterpriseIdentity's namespace and name.
+func (s *Server) load(ctx context.Context, namespace, name string) (*organization, error) {
+	eid := &v1alpha1.EnterpriseIdentity{}
+	if err := s.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, eid); err != nil {
+		return nil, err
+	}
+	o := &organization{Identity: eid}
+	list := &v1alpha1.ScimIntegrationList{}
+	if err := s.Client.List(ctx, list, client.InNamespace(namespace), client.MatchingFields{index.IdentityRef: name}); err != nil {
+		return nil, err
+	}
+	if len(list.Items) > 0 {
+		sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].CreationTimestamp.Before(&list.Items[j].CreationTimestamp) })
+		o.Scim = &list.Items[0]
+	}
+	return o, nil
+}
+
+// inOrganization serves a page about one organization to an admin allowed to see it. Anyone
+// else gets the same "not found" as for an organization that does not exist: nothing leaks.
+func (s *Server) inOrganization(next pageHandler) http.Handler {
+	return s.signedIn(func(w http.ResponseWriter, r *http.Request, v *view) {
+		c, cancel := ctx(r)
+		defer cancel()
+		o, err := s.load(c, r.PathValue("namespace"), r.PathValue("name"))
+		if err != nil || !s.mayAdminister(c, s.who(r), o) {
+			s.fail(w, r, http.StatusNotFound, "No such organization, or you do not administer it. Ask a platform admin for access to its namespace.")
+			return
+		}
+		v.Org = o
+		next(w, r, v)
+	})
+}
+
+// organizationsPage lists the organizations the admin administers and where each stands.
+func (s *Server) organizations(w http.ResponseWriter, r *http.Request, v *view) {
+	c, cancel := ctx(r)
+	defer cancel()
+	list := &v1alpha1.EnterpriseIdentityList{}
+	if err := s.Client.List(c, list); err != nil {
+		s.failWith(w, r, err)
+		return
+	}
+	who := s.who(r)
+	var rows []*organization
+	for i := range list.Items {
+		o, err := s.load(c, list.Items[i].Namespace, list.Items[i].Name)
+		if err != nil {
+			continue // deleted meanwhile
+		}
+		if !s.mayAdminister(c, who, o) {
+			continue
+		}
+		if o.Serving() {
+			if served, err := s.Admin.Authorize(c, who, o.Name(), "get"); err == nil {
+				o.Live, _ = s.Admin.Status(c, served)
+			}
+		}
+		rows = append(rows, o)
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].Name() < rows[j].Name() })
+	v.Title, v.Data = "Organizations", rows
+	s.render(w, http.StatusOK, "organizations", v)
+}
+
+// members summarises member counts for the organizations page.
+func membersSummary(o *organization) string {
+	var counts map[string]int64
+	switch {
+	case o.Live != nil:
+		counts = o.Live.Members
+	case o.Scim != nil && o.Scim.Status.Provisioning != nil:
+		counts = o.Scim.Status.Provisioning.Members
+	}
+	var parts []string
+	for _, state := range []string{"Active", "PendingReview", "Suspended", "Deactivated"} {
+		if n := counts[state]; n > 0 {
+			parts = append(parts, stateLabel(state)+": "+itoa(n))
+		}
+	}
+	if len(parts) == 0 {
+		return "none yet"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// LastContact is when the identity provider last called, or "".
+func (o *organization) LastContact() string {
+	switch {
+	case o.Live != nil && o.Live.LastRequestAt != nil:
+		return formatTime(*o.Live.LastRequestAt)
+	case o.Scim != nil && o.Scim.Status.Provisioning != nil && o.Scim.Status.Provisioning.LastRequestAt != nil:
+		return formatTime(o.Scim.Status.Provisioning.LastRequestAt.Time)
+	}
+	return ""
+}

@@ -1,0 +1,180 @@
+package ui
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/adminapi"
+)
+
+// A session is a signed cookie: who signed in with a Kubernetes token (never the token itself),
+// and the CSRF token every form must echo. Admins behind an authenticating proxy, or with
+// --local, are identified per request and use the cookie only for its CSRF token.
+type session struct {
+	User    string    `json:"u,omitempty"`
+	Groups  []string  `json:"g,omitempty"`
+	CSRF    string    `json:"c"`
+	Expires time.Time `json:"e"`
+}
+
+// sessionLifetime bounds a sign-in; the admin signs in again after it.
+const sessionLifetime = 8 * time.Hour
+
+// cookieName is __Host- prefixed when the cookie is Secure: the browser then refuses it from any
+// other host or path, so a sibling subdomain cannot plant one.
+func cookieName(secure bool) string {
+	if secure {
+		return "__Host-eio-session"
+	}
+	return "eio-session"
+}
+
+// secureRequest says whether cookies must be Secure: always, except plain HTTP to a loopback
+// address (make run), where browsers would drop them.
+func secureRequest(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if host == "localhost" {
+		return false
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip == nil || !ip.IsLoopback()
+}
+
+func (s *Server) sign(payload []byte) string {
+	mac := hmac.New(sha256.New, s.key)
+	mac.Write(payload)
+	return base64.RawURLEncoding.EncodeToString(payload) + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// readSession returns the request's valid session, if any.
+func (s *Server) readSession(r *http.Request) (session, bool) {
+	c, err := r.Cookie(cookieName(secureRequest(r)))
+	if err != nil {
+		return session{}, false
+	}
+	body, sig, found := strings.Cut(c.Value, ".")
+	if !found {
+		return session{}, false
+	}
+	payload, err1 := base64.RawURLEncoding.DecodeString(body)
+	got, err2 := base64.RawURLEncoding.DecodeString(sig)
+	if err1 != nil || err2 != nil {
+		return session{}, false
+	}
+	mac := hmac.New(sha256.New, s.key)
+	mac.Write(payload)
+	if !hmac.Equal(got, mac.Sum(nil)) {
+		return session{}, false
+	}
+	var sess session
+	if json.Unmarshal(payload, &sess) != nil || time.Now().After(sess.Expires) || sess.CSRF == "" {
+		return session{}, false
+	}
+	return sess, true
+}
+
+func (s *Server) writeSession(w http.ResponseWriter, r *http.Request, sess session) {
+	payload, _ := json.Marshal(sess)
+	secure := secureRequest(r)
+	// Secure except over plain HTTP to loopback (secureRequest); HttpOnly and SameSite always.
+	http.SetCookie(w, &http.Cookie{ //nolint:gosec // Secure is decided by secureRequest, see above
+		Name: cookieName(secure), Value: s.sign(payload), Path: "/", Expires: sess.Expires,
+		Secure: secure, HttpOnly: true, SameSite: http.SameSiteStrictMode,
+	})
+}
+
+func (s *Server) clearSession(w http.ResponseWriter, r *http.Request) {
+	secure := secureRequest(r)
+	http.SetCookie(w, &http.Cookie{Name: cookieName(secure), Value: "", Path: "/", MaxAge: -1, //nolint:gosec // as in writeSession
+		Secure: secure, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// ensureSession returns the request's session, starting an anonymous one (a CSRF token only)
+// when there is none.
+func (s *Server) ensureSession(w http.ResponseWriter, r *http.Request) session {
+	if sess, ok := s.readSession(r); ok {
+		return sess
+	}
+	sess := session{CSRF: randomToken(), Expires: time.Now().Add(sessionLifetime)}
+	s.writeSession(w, r, sess)
+	return sess
+}
+
+// identify returns who is calling: a Kubernetes bearer token, trusted proxy headers or --local
+// (the admin API's ways), else the signed-in session.
+func (s *Server) identify(r *http.Request) (adminapi.Identity, bool, error) {
+	who, ok, err := s.Admin.Authenticate(r)
+	if err != nil || ok {
+		return who, ok, err
+	}
+	if sess, found := s.readSession(r); found && sess.User != "" {
+		return adminapi.Identity{User: sess.User, Groups: sess.Groups}, true, nil
+	}
+	return adminapi.Identity{}, false, nil
+}
+
+// validCSRF checks a form's csrf field against the session's token.
+func (s *Server) validCSRF(r *http.Request) bool {
+	sess, ok := s.readSession(r)
+	if !ok {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(sess.CSRF)) == 1
+}
+
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	sess := s.ensureSession(w, r)
+	s.render(w, http.StatusOK, "login", &view{Title: "Sign in", CSRF: sess.CSRF})
+}
+
+// login exchanges a Kubernetes token for a session: the token is checked with a TokenReview and
+// then forgotten; the session keeps only the user name and groups.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	if !s.validCSRF(r) {
+		s.fail(w, r, http.StatusForbidden, "Your form expired; reload the page and try again.")
+		return
+	}
+	who, ok, err := s.Admin.AuthenticateToken(r.Context(), strings.TrimSpace(r.PostFormValue("token")))
+	if err != nil {
+		s.Log.Error("TokenReview failed", "error", err)
+		s.fail(w, r, http.StatusInternalServerError, "Could not check your token; try again.")
+		return
+	}
+	if !ok {
+		sess := s.ensureSession(w, r)
+		s.render(w, http.StatusUnauthorized, "login", &view{Title: "Sign in", CSRF: sess.CSRF,
+			Error: "The Kubernetes API did not accept that token. Use a token of your own account, for example from kubectl create token."})
+		return
+	}
+	s.writeSession(w, r, session{User: who.User, Groups: who.Groups, CSRF: randomToken(), Expires: time.Now().Add(sessionLifetime)})
+	seeOther(w, r, Path)
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	if !s.validCSRF(r) {
+		s.fail(w, r, http.StatusForbidden, "Your form expired; reload the page and try again.")
+		return
+	}
+	s.clearSession(w, r)
+	seeOther(w, r, Path+"/login")
+}

@@ -1,0 +1,230 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+	"github.com/z8z8/enterprise-identity-operator/internal/adminapi"
+)
+
+// clientSecretKey is the key of the OIDC client secret in the Secret the wizard writes.
+const clientSecretKey = "client-secret"
+
+// ssoForm is the SSO step's form: what the admin entered (never the client secret back).
+type ssoForm struct {
+	New                             bool
+	Namespace, Name, Organization   string
+	DisplayName, Domains            string
+	Protocol                        string
+	IssuerURL, ClientID             string
+	HasClientSecret                 bool
+	MetadataURL, Metadata, EntityID string
+	Problems                        []string
+}
+
+func formFromIdentity(eid *v1alpha1.EnterpriseIdentity) *ssoForm {
+	f := &ssoForm{Namespace: eid.Namespace, Name: eid.Name, Organization: eid.Spec.Organization,
+		DisplayName: eid.Spec.DisplayName, Domains: strings.Join(eid.Spec.Domains, ", "), Protocol: "oidc"}
+	if o := eid.Spec.SSO.OIDC; o != nil {
+		f.IssuerURL, f.ClientID, f.HasClientSecret = o.IssuerURL, o.ClientID, o.ClientSecretRef.Name != ""
+	}
+	if sm := eid.Spec.SSO.SAML; sm != nil {
+		f.Protocol, f.MetadataURL, f.Metadata, f.EntityID = "saml", sm.MetadataURL, sm.Metadata, sm.EntityID
+	}
+	return f
+}
+
+func formFromRequest(r *http.Request, isNew bool) *ssoForm {
+	v := func(k string) string { return strings.TrimSpace(r.PostFormValue(k)) }
+	return &ssoForm{New: isNew, Namespace: v("namespace"), Name: v("organization"), Organization: v("organization"),
+		DisplayName: v("displayName"), Domains: v("domains"), Protocol: v("protocol"),
+		IssuerURL: v("issuerURL"), ClientID: v("clientID"),
+		MetadataURL: v("metadataURL"), Metadata: strings.TrimSpace(r.PostFormValue("metadata")), EntityID: v("entityID")}
+}
+
+// newOrganization shows the SSO step for an organization that does not exist yet.
+func (s *Server) newOrganization(w http.ResponseWriter, r *http.Request, v *view) {
+	v.Title, v.Step, v.Data = "Set up a new organization", "sso", &ssoForm{New: true, Protocol: "oidc", Namespace: r.URL.Query().Get("namespace")}
+	s.render(w, http.StatusOK, "sso", v)
+}
+
+func (s *Server) createOrganization(w http.ResponseWriter, r *http.Request, v *view) {
+	f := formFromRequest(r, true)
+	eid := &v1alpha1.EnterpriseIdentity{ObjectMeta: metav1.ObjectMeta{Namespace: f.Namespace, Name: f.Name}}
+	s.writeSSO(w, r, v, f, eid, true)
+}
+
+func (s *Server) ssoPage(w http.ResponseWriter, r *http.Request, v *view) {
+	v.Title, v.Step, v.Data = "Single sign-on", "sso", formFromIdentity(v.Org.Identity)
+	if r.URL.Query().Get("saved") != "" {
+		v.Notice = "Saved. The operator is validating your identity provider; results appear below as they arrive."
+	}
+	s.render(w, http.StatusOK, "sso", v)
+}
+
+func (s *Server) saveSSO(w http.ResponseWriter, r *http.Request, v *view) {
+	f := formFromRequest(r, false)
+	f.Namespace, f.Name, f.Organization = v.Org.Identity.Namespace, v.Org.Identity.Name, v.Org.Identity.Spec.Organization
+	s.writeSSO(w, r, v, f, v.Org.Identity.DeepCopy(), false)
+}
+
+// writeSSO writes the client secret (if one was entered) and the EnterpriseIdentity as the admin.
+func (s *Server) writeSSO(w http.ResponseWriter, r *http.Request, v *view, f *ssoForm, eid *v1alpha1.EnterpriseIdentity, create bool) {
+	v.Title, v.Step, v.Data = "Single sign-on", "sso", f
+	if !create {
+		f.HasClientSecret = eid.Spec.SSO.OIDC != nil && eid.Spec.SSO.OIDC.ClientSecretRef.Name != ""
+	}
+	secret := r.PostFormValue("clientSecret")
+	f.Problems = f.validate(secret != "", create)
+	if len(f.Problems) > 0 {
+		s.render(w, http.StatusUnprocessableEntity, "sso", v)
+		return
+	}
+	c, cancel := ctx(r)
+	defer cancel()
+	as, err := s.Impersonate(s.who(r))
+	if err != nil {
+		s.failWith(w, r, err)
+		return
+	}
+	eid.Spec.Organization = f.Organization
+	eid.Spec.DisplayName = f.DisplayName
+	eid.Spec.Domains = splitList(f.Domains)
+	oldOIDC := eid.Spec.SSO.OIDC
+	eid.Spec.SSO = v1alpha1.SSOSpec{}
+	if f.Protocol == "saml" {
+		eid.Spec.SSO.SAML = &v1alpha1.SAMLSpec{MetadataURL: f.MetadataURL, Metadata: f.Metadata, EntityID: f.EntityID}
+	} else {
+		ref := corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: f.Name + "-oidc-client"}, Key: clientSecretKey}
+		if oldOIDC != nil && oldOIDC.ClientSecretRef.Name != "" && secret == "" {
+			ref = oldOIDC.ClientSecretRef // keep the secret already configured
+		}
+		eid.Spec.SSO.OIDC = &v1alpha1.OIDCSpec{IssuerURL: f.IssuerURL, ClientID: f.ClientID, ClientSecretRef: ref}
+		if secret != "" {
+			if err := writeClientSecret(c, as, f.Namespace, ref, secret); err != nil {
+				s.formError(w, r, v, f, err, "Secret", ref.Name)
+				return
+			}
+		}
+	}
+	if create {
+		err = as.Create(c, eid)
+	} else {
+		err = as.Update(c, eid)
+	}
+	if err != nil {
+		s.formError(w, r, v, f, err, "EnterpriseIdentity", eid.Name)
+		return
+	}
+	seeOther(w, r, Path+"/"+eid.Namespace+"/"+eid.Name+"/sso?saved=1")
+}
+
+func (f *ssoForm) validate(secretEntered, create bool) []string {
+	var p []string
+	if create {
+		if f.Namespace == "" {
+			p = append(p, "Namespace: enter the Kubernetes namespace the organization lives in.")
+		}
+		if f.Organization == "" {
+			p = append(p, "Organization: enter a short name of lowercase letters, digits and dashes, such as acme.")
+		}
+	}
+	switch f.Protocol {
+	case "oidc":
+		if f.IssuerURL == "" || f.ClientID == "" {
+			p = append(p, "OIDC: enter the issuer URL and the client ID from your identity provider.")
+		}
+		if !secretEntered && !f.HasClientSecret {
+			p = append(p, "OIDC: enter the client secret; it is stored in a Kubernetes Secret, never in the resource.")
+		}
+	case "saml":
+		if (f.MetadataURL == "") == (f.Metadata == "") {
+			p = append(p, "SAML: enter either the metadata URL or the metadata XML, not both.")
+		}
+	default:
+		p = append(p, "Choose OIDC or SAML.")
+	}
+	return p
+}
+
+// writeClientSecret creates or updates the Secret holding the OIDC client secret, as the admin.
+func writeClientSecret(c context.Context, as client.Client, namespace string, ref corev1.SecretKeySelector, value string) error {
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: ref.Name,
+		Labels: map[string]string{"app.kubernetes.io/managed-by": "enterprise-identity-setup-wizard"}},
+		Type: corev1.SecretTypeOpaque, Data: map[string][]byte{ref.Key: []byte(value)}}
+	err := as.Create(c, sec)
+	if !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	existing := &corev1.Secret{}
+	if err := as.Get(c, client.ObjectKeyFromObject(sec), existing); err != nil {
+		return err
+	}
+	if existing.Data == nil {
+		existing.Data = map[string][]byte{}
+	}
+	existing.Data[ref.Key] = []byte(value)
+	return as.Update(c, existing)
+}
+
+// formError shows the form again with the Kubernetes API's refusal in words.
+func (s *Server) formError(w http.ResponseWriter, r *http.Request, v *view, f interface{ addProblem(string) }, err error, kind, name string) {
+	f.addProblem(explain(err, s.who(r), kind, name, namespaceOf(v, r)))
+	status := http.StatusUnprocessableEntity
+	if apierrors.IsForbidden(err) {
+		status = http.StatusForbidden
+	}
+	s.render(w, status, pageOf(v.Step), v)
+}
+
+func (f *ssoForm) addProblem(p string) { f.Problems = append(f.Problems, p) }
+
+func pageOf(step string) string { return step }
+
+func namespaceOf(v *view, r *http.Request) string {
+	if v.Org != nil {
+		return v.Org.Identity.Namespace
+	}
+	return strings.TrimSpace(r.PostFormValue("namespace"))
+}
+
+// explain turns a Kubernetes API error into a sentence a person can act on.
+func explain(err error, who adminapi.Identity, kind, name, namespace string) string {
+	var status apierrors.APIStatus
+	switch {
+	case apierrors.IsForbidden(err):
+		return fmt.Sprintf("Kubernetes RBAC does not let %s write %s %s in namespace %s. Ask a platform admin for the admin role in that namespace.",
+			who.User, kind, name, namespace)
+	case apierrors.IsConflict(err):
+		return fmt.Sprintf("%s %s changed while you were editing; reload the page and apply your change again.", kind, name)
+	case apierrors.IsAlreadyExists(err):
+		return fmt.Sprintf("%s %s already exists in namespace %s; open it from the organizations list instead.", kind, name, namespace)
+	case apierrors.IsNotFound(err):
+		return fmt.Sprintf("Namespace %s or %s %s does not exist; check the namespace name.", namespace, kind, name)
+	case apierrors.IsInvalid(err) && errors.As(err, &status):
+		var parts []string
+		if d := status.Status().Details; d != nil {
+			for _, c := range d.Causes {
+				parts = append(parts, strings.TrimPrefix(c.Field, "spec.")+": "+c.Message)
+			}
+		}
+		if len(parts) == 0 {
+			return status.Status().Message
+		}
+		return "The Kubernetes API refused the values: " + strings.Join(parts, "; ")
+	}
+	return "The Kubernetes API refused the change: " + err.Error()
+}
+
+func splitList(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' })
+}

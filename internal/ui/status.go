@@ -1,0 +1,98 @@
+package ui
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+	"github.com/z8z8/enterprise-identity-operator/internal/adminapi"
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
+)
+
+// auditPageSize is how many audit events a page shows.
+const auditPageSize = 25
+
+// statusView is the status and logs step.
+type statusView struct {
+	Status       *adminapi.Status
+	Provisioning *v1alpha1.ProvisioningStatus
+	Conditions   []metav1.Condition
+	Events       []store.AuditEvent
+	Filter       url.Values
+	NextURL      string
+	FirstURL     string
+}
+
+func (s *Server) statusPage(w http.ResponseWriter, r *http.Request, v *view) {
+	v.Title, v.Step = "Status and logs", "status"
+	if !v.Org.Serving() {
+		v.Data = &statusView{}
+		s.render(w, http.StatusOK, "status", v)
+		return
+	}
+	org, err := s.Admin.Authorize(r.Context(), s.who(r), v.Org.Name(), "get")
+	if err != nil {
+		s.failWith(w, r, err)
+		return
+	}
+	st, err := s.Admin.Status(r.Context(), org)
+	if err != nil {
+		s.failWith(w, r, err)
+		return
+	}
+	filter := url.Values{}
+	for _, k := range []string{"action", "outcome", "resource", "since", "until"} {
+		if val := r.URL.Query().Get(k); val != "" {
+			filter.Set(k, val)
+		}
+	}
+	data := &statusView{Status: st, Provisioning: v.Org.Scim.Status.Provisioning, Conditions: v.Org.Scim.Status.Conditions, Filter: filter}
+	v.Data = data
+	q, err := adminapi.ParseAuditQuery(r.URL.Query())
+	if err != nil {
+		v.Error = err.Error()
+		s.render(w, http.StatusBadRequest, "status", v)
+		return
+	}
+	q.Limit = auditPageSize
+	events, next, err := s.Admin.AuditEvents(r.Context(), org, q)
+	if err != nil {
+		s.failWith(w, r, err)
+		return
+	}
+	data.Events = events
+	if next != "" {
+		nq := url.Values{}
+		for k, vals := range filter {
+			nq[k] = vals
+		}
+		nq.Set("cursor", next)
+		data.NextURL = v.Org.URL() + "/status?" + nq.Encode()
+	}
+	if r.URL.Query().Get("cursor") != "" {
+		data.FirstURL = v.Org.URL() + "/status?" + filter.Encode()
+	}
+	if n := r.URL.Query().Get("released"); n != "" {
+		v.Notice = "Released " + n + " held deprovisioning(s); they were applied in the order they arrived."
+	}
+	s.render(w, http.StatusOK, "status", v)
+}
+
+// release applies the deprovisionings the mass-deprovisioning guard holds.
+func (s *Server) release(w http.ResponseWriter, r *http.Request, v *view) {
+	who := s.who(r)
+	org, err := s.Admin.Authorize(r.Context(), who, v.Org.Name(), "update")
+	if err != nil {
+		s.failWith(w, r, err)
+		return
+	}
+	n, err := s.Admin.Release(r, org, who)
+	if err != nil {
+		s.failWith(w, r, err)
+		return
+	}
+	seeOther(w, r, v.Org.URL()+"/status?released="+strconv.Itoa(n))
+}

@@ -1,0 +1,124 @@
+package ui
+
+import (
+	"html/template"
+	"net/http"
+	"path"
+	"strconv"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+)
+
+// steps are the wizard's steps, in order.
+var steps = []struct{ Key, Label string }{
+	{"sso", "Single sign-on"},
+	{"provisioning", "SCIM provisioning"},
+	{"credentials", "Credentials"},
+	{"connect", "Connect your identity provider"},
+	{"status", "Status and logs"},
+	{"members", "Members"},
+}
+
+var funcs = template.FuncMap{
+	"steps":      func() any { return steps },
+	"stateLabel": stateLabel,
+	"itoa":       itoa,
+	"time": func(t any) string {
+		switch t := t.(type) {
+		case time.Time:
+			return formatTime(t)
+		case *time.Time:
+			if t != nil {
+				return formatTime(*t)
+			}
+		case metav1.Time:
+			return formatTime(t.Time)
+		case *metav1.Time:
+			if t != nil {
+				return formatTime(t.Time)
+			}
+		}
+		return ""
+	},
+	"membersSummary": membersSummary,
+	"condition": func(conds []metav1.Condition, typ string, gen, observed int64) condition {
+		return conditionOf(conds, typ, gen, observed)
+	},
+	"isTrue": meta.IsStatusConditionTrue,
+	"list":   func(items ...string) []string { return items },
+	"label":  conditionLabel,
+	"add":    func(a, b int) int { return a + b },
+	"ms":     func(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) + " ms" },
+}
+
+// parsePages parses each page with the shared layout and partials into its own template set.
+func parsePages() map[string]*template.Template {
+	shared := []string{"templates/layout.html", "templates/progress.html"}
+	pages := map[string]*template.Template{}
+	files, _ := templateFiles.ReadDir("templates")
+	for _, f := range files {
+		name := f.Name()[:len(f.Name())-len(path.Ext(f.Name()))]
+		if name == "layout" || name == "progress" {
+			continue
+		}
+		pages[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(templateFiles, append(shared, "templates/"+f.Name())...))
+	}
+	pages["progress"] = template.Must(template.New("progress").Funcs(funcs).ParseFS(templateFiles, "templates/progress.html"))
+	return pages
+}
+
+// progress renders the live checks of an organization (SSO, token, endpoint, policy) as an HTML
+// fragment; the pages poll it while the operator works.
+func (s *Server) progress(w http.ResponseWriter, _ *http.Request, v *view) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := s.pages["progress"].ExecuteTemplate(w, "progress", v); err != nil {
+		s.Log.Error("Rendering progress", "error", err)
+	}
+}
+
+// Pending says whether the operator is still working on something the page waits for.
+func (o *organization) Pending() bool {
+	if o.SSO().State == "waiting" {
+		return true
+	}
+	if o.Scim == nil {
+		return false
+	}
+	if o.SCIM().State == "waiting" {
+		return true
+	}
+	t := o.Scim.Status.Token
+	return o.Scim.Spec.Token.SecretRef == nil && (t == nil || t.Rotation != o.Scim.Spec.Token.Rotation) &&
+		!meta.IsStatusConditionFalse(o.Scim.Status.Conditions, v1alpha1.ConditionSSOReady)
+}
+
+func stateLabel(state string) string {
+	switch state {
+	case "PendingReview":
+		return "Pending review"
+	case "":
+		return "All states"
+	}
+	return state
+}
+
+// conditionLabel names a ScimIntegration condition as a step the admin waits for.
+func conditionLabel(typ string) string {
+	switch typ {
+	case v1alpha1.ConditionTokenIssued:
+		return "Token issued"
+	case v1alpha1.ConditionEndpointReady:
+		return "SCIM endpoint serving"
+	case v1alpha1.ConditionPolicyReady:
+		return "Provisioning policy valid"
+	case v1alpha1.ConditionReady:
+		return "SCIM provisioning ready"
+	}
+	return typ
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,0 +1,346 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+	"github.com/z8z8/enterprise-identity-operator/test/idp"
+	"github.com/z8z8/enterprise-identity-operator/test/localidp"
+)
+
+// browser is a headless Chromium tab, optionally behind an authenticating proxy (X-Remote-User).
+type browser struct {
+	t   *testing.T
+	ctx context.Context
+	// shots is where screenshots go: docs/images with make screenshots, else a temp dir.
+	shots string
+}
+
+func newBrowser(t *testing.T, user string) *browser {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatal("Chromium is not installed: make test installs it with apt-get (hack/chromium.sh)")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
+		chromedp.Flag("disable-dev-shm-usage", true), chromedp.WindowSize(1280, 900))
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(alloc)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	b := &browser{t: t, ctx: ctx, shots: os.Getenv("EIO_SCREENSHOTS")}
+	if b.shots == "" {
+		b.shots = t.TempDir()
+	}
+	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+		t.Fatal(err)
+	}
+	if user != "" {
+		// As an authenticating proxy in front of the wizard would.
+		if _, err := chromedp.Call(ctx, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"X-Remote-User": user}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b
+}
+
+// do performs browser steps, failing the test (with the page's text) after a minute.
+func (b *browser) do(steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, time.Minute)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		b.t.Fatalf("browser: %v\npage text:\n%s", err, b.text())
+	}
+}
+
+// read runs one action that returns a value.
+func read[T any](b *browser, a chromedp.Action[T]) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, time.Minute)
+	defer cancel()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		b.t.Fatalf("browser: %v", err)
+	}
+	return v
+}
+
+// waitForText waits until the page shows the text. The wizard's pages update and reload
+// themselves while the operator works, and a poll does not survive a reload, so it polls again.
+func (b *browser) waitForText(text string) {
+	b.t.Helper()
+	b.waitFor(`document.body && document.body.innerText.includes(` + jsString(text) + `)`)
+}
+
+// waitForURL waits until the browser has loaded a page whose URL contains part.
+func (b *browser) waitForURL(part string) {
+	b.t.Helper()
+	b.waitFor(`location.href.includes(` + jsString(part) + `) && document.readyState === "complete"`)
+}
+
+// waitFor waits until the JavaScript predicate holds.
+func (b *browser) waitFor(predicate string) {
+	b.t.Helper()
+	deadline := time.Now().Add(50 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+		_, err := chromedp.Run(ctx, chromedp.Poll[bool](predicate, chromedp.WithPollingInterval(100*time.Millisecond)))
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("waiting for %s: %v\npage text:\n%s", predicate, err, b.text())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func (b *browser) text() string {
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	s, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+	return s
+}
+
+func (b *browser) screenshot(name string) {
+	b.t.Helper()
+	png := read(b, chromedp.FullScreenshot(100))
+	if err := os.WriteFile(filepath.Join(b.shots, name+".png"), png, 0o644); err != nil { //nolint:gosec // screenshots are public docs
+		b.t.Fatal(err)
+	}
+}
+
+func jsString(s string) string {
+	return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", `\'`) + "'"
+}
+
+// An admin sets up an organization in the wizard, in a real browser, end to end: SSO against a
+// live OIDC provider, SCIM provisioning, the token shown once, the self-test against the live
+// endpoint, a replayed Okta run, status and logs, and approving a pending member. Someone with no
+// rights in the namespace sees nothing of it.
+func TestWizardInBrowser(t *testing.T) {
+	g := NewWithT(t)
+	g.SetDefaultEventuallyTimeout(30 * time.Second)
+	sys := start(t)
+	By := func(s string) { t.Log(s) }
+	oidc := localidp.New()
+	t.Cleanup(oidc.Close)
+
+	By("a platform admin gives alice the admin role in namespace globex, which has a role template")
+	sys.kubectl(t, "create", "namespace", "globex")
+	sys.kubectl(t, "apply", "-f", filepath.Join("..", "..", "config", "rbac", "admin_role.yaml"))
+	sys.kubectl(t, "-n", "globex", "create", "rolebinding", "alice-admin", "--clusterrole=admin", "--user=alice")
+	sys.kubectl(t, "-n", "globex", "create", "rolebinding", "alice-identity", "--clusterrole=admin-role", "--user=alice")
+	g.Expect(sys.k8s.Create(sys.ctx, &v1alpha1.RoleTemplate{ObjectMeta: metav1.ObjectMeta{Namespace: "globex", Name: "engineer"},
+		Spec: v1alpha1.RoleTemplateSpec{DisplayName: "Engineer", Permissions: []string{"projects:write"}}})).To(Succeed())
+
+	wizard := sys.baseURL + "/settings/enterprise/identity-setup"
+	org := wizard + "/globex/globex"
+	alice := newBrowser(t, "alice")
+
+	By("alice opens the wizard: nothing to administer yet; keyboard users land on the skip link first")
+	alice.do(chromedp.Navigate(wizard), chromedp.WaitVisible(chromedp.CSS("h1")), chromedp.KeyEvent(kb.Tab))
+	g.Expect(alice.text()).To(ContainSubstring("No organizations to administer"))
+	focused := read(alice, chromedp.Evaluate[string](`document.activeElement.textContent`))
+	g.Expect(focused).To(Equal("Skip to content"))
+
+	By("step 1: she sets up SSO with OIDC; the client secret goes into a Secret")
+	alice.do(chromedp.Click(chromedp.CSS(`a[href$="/new"]`)), chromedp.WaitVisible(chromedp.CSS("#namespace")),
+		chromedp.SendKeys(chromedp.CSS("#namespace"), "globex"),
+		chromedp.SendKeys(chromedp.CSS("#organization"), "globex"),
+		chromedp.SendKeys(chromedp.CSS("#displayName"), "Globex Corporation"),
+		chromedp.SendKeys(chromedp.CSS("#domains"), "globex.example"),
+		chromedp.Click(chromedp.CSS("#protocol-oidc")),
+		chromedp.SendKeys(chromedp.CSS("#issuerURL"), oidc.URL()),
+		chromedp.SendKeys(chromedp.CSS("#clientID"), "globex-wizard"),
+		chromedp.SendKeys(chromedp.CSS("#clientSecret"), "s3cret-client-value"))
+	samlHidden := read(alice, chromedp.Evaluate[bool](`document.getElementById('saml').hidden`))
+	g.Expect(samlHidden).To(BeTrue(), "the SAML fields hide while OIDC is chosen")
+	alice.screenshot("wizard-1-sso-form")
+	alice.do(chromedp.Click(chromedp.CSS(`button[type="submit"]:not(.link)`)))
+	alice.waitForText("Single sign-on: validated")
+	alice.waitForText("OIDC issuer found")
+	alice.screenshot("wizard-1-sso-validated")
+	eid := &v1alpha1.EnterpriseIdentity{}
+	g.Expect(sys.k8s.Get(sys.ctx, key("globex", "globex"), eid)).To(Succeed())
+	g.Expect(eid.Spec.SSO.OIDC.ClientSecretRef.Name).To(Equal("globex-oidc-client"))
+	g.Expect(sys.kubectl(t, "-n", "globex", "get", "eid", "globex", "-o", "yaml")).NotTo(ContainSubstring("s3cret-client-value"))
+	g.Expect(sys.kubectl(t, "-n", "globex", "get", "secret", "globex-oidc-client", "-o", "jsonpath={.metadata.labels}")).To(ContainSubstring("wizard"))
+
+	By("step 2: SCIM provisioning with review before activation and the engineer role")
+	alice.do(chromedp.Navigate(org+"/provisioning"), chromedp.WaitVisible(chromedp.CSS("#autoActivate")),
+		chromedp.Click(chromedp.CSS("#autoActivate")),
+		chromedp.SetValue(chromedp.CSS("#defaultRoleTemplate"), "engineer"),
+		chromedp.SetValue(chromedp.CSS("#onDeactivate"), "Suspend"),
+		chromedp.SetValue(chromedp.CSS("#onDelete"), "Deactivate"))
+	alice.screenshot("wizard-2-provisioning")
+	alice.do(chromedp.Click(chromedp.CSS(`form[action$="/provisioning"] button[type="submit"]`)))
+	alice.waitForText("SCIM provisioning ready: yes")
+	scim := &v1alpha1.ScimIntegration{}
+	g.Expect(sys.k8s.Get(sys.ctx, key("globex", "globex"), scim)).To(Succeed())
+	g.Expect(*scim.Spec.Provisioning.AutoActivate).To(BeFalse())
+	g.Expect(scim.Spec.Provisioning.DefaultRoleTemplate).To(Equal("engineer"))
+	g.Expect(scim.ManagedFields[0].Manager).NotTo(BeEmpty())
+
+	By("step 3: credentials; the token is shown once, with copy buttons")
+	alice.do(chromedp.Navigate(org + "/credentials"))
+	alice.waitForText("Reveal token (shown once)")
+	alice.do(chromedp.Click(chromedp.CSS(`form[action$="/credentials/reveal"] button`)), chromedp.WaitVisible(chromedp.CSS("#scim-token")))
+	tok := read(alice, chromedp.Value(chromedp.CSS("#scim-token")))
+	baseURL := read(alice, chromedp.Value(chromedp.CSS("#scim-base-url")))
+	alice.do(chromedp.Click(chromedp.CSS(`button[data-copy="scim-token"]`)))
+	copied := read(alice, chromedp.Poll[string](`(t => t === "Copied" && t)(document.querySelector('button[data-copy="scim-token"]').textContent)`,
+		chromedp.WithPollingTimeout(10*time.Second)))
+	g.Expect(tok).To(HavePrefix("eio_scim_"))
+	g.Expect(baseURL).To(Equal(sys.baseURL + "/scim/v2/globex"))
+	g.Expect(copied).To(Equal("Copied"))
+	// The documentation's screenshot must not carry even a test token.
+	alice.do(chromedp.Evaluate[chromedp.Void](`document.getElementById('scim-token').value = 'eio_scim_…(shown once)'`))
+	alice.screenshot("wizard-3-credentials-token")
+	alice.do(chromedp.Navigate(org + "/credentials"))
+	alice.waitForText("Already revealed")
+	g.Expect(alice.text()).NotTo(ContainSubstring(tok))
+	alice.screenshot("wizard-3-credentials-revealed")
+
+	By("step 4: the compatibility self-test passes against the live endpoint")
+	alice.do(chromedp.Navigate(org+"/connect"), chromedp.WaitVisible(chromedp.CSS("#selftest-token")),
+		chromedp.SendKeys(chromedp.CSS("#selftest-token"), tok),
+		chromedp.Click(chromedp.CSS(`form[action$="/self-test"] button`)), chromedp.WaitVisible(chromedp.CSS("#selftest-result")))
+	page := alice.text()
+	g.Expect(page).To(ContainSubstring("All checks passed"), page)
+	g.Expect(strings.Count(page, "Passed:")).To(Equal(10))
+	g.Expect(page).To(SatisfyAll(ContainSubstring("Okta"), ContainSubstring("Microsoft Entra ID"), ContainSubstring("OneLogin"),
+		ContainSubstring("JumpCloud"), ContainSubstring("Google Workspace"), ContainSubstring(baseURL)))
+	alice.screenshot("wizard-4-connect-self-test")
+
+	alice.do(chromedp.Navigate(org+"/status"), chromedp.WaitVisible(chromedp.CSS("#refresh")))
+	g.Expect(alice.text()).To(ContainSubstring("EnterpriseIdentityOperator-SelfTest"))
+
+	By("Okta provisions over HTTP, as its recorded run does")
+	idp.Run(t, "okta.json", func(method, path string, body any, headers map[string]string, wrongToken bool) idp.Response {
+		var reader io.Reader
+		if s, ok := body.(string); ok {
+			reader = strings.NewReader(s)
+		}
+		req, _ := http.NewRequestWithContext(sys.ctx, method, baseURL+path, reader)
+		bearer := tok
+		if wrongToken {
+			bearer = "eio_scim_wrong"
+		}
+		req.Header.Set("Authorization", "Bearer "+bearer)
+		req.Header.Set("Content-Type", "application/scim+json")
+		for k, v := range headers {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		g.Expect(err).NotTo(HaveOccurred())
+		defer func() { _ = resp.Body.Close() }()
+		raw, _ := io.ReadAll(resp.Body)
+		out := idp.Response{Status: resp.StatusCode, Raw: string(raw)}
+		_ = json.Unmarshal(raw, &out.Body)
+		return out
+	})
+
+	By("step 5: refresh shows the last request, member counts and the audit log, filterable")
+	alice.do(chromedp.Click(chromedp.CSS("#refresh")))
+	alice.waitForText("Okta SCIM Client 1.0.0")
+	page = alice.text()
+	g.Expect(page).To(SatisfyAll(ContainSubstring("Okta SCIM Client 1.0.0"), MatchRegexp(`Pending review: \d`), ContainSubstring("user.create"),
+		ContainSubstring("uniqueness")), page)
+	g.Expect(page).NotTo(ContainSubstring(tok))
+	alice.screenshot("wizard-5-status")
+	alice.do(chromedp.SetValue(chromedp.CSS("#outcome"), "failure"), chromedp.Click(chromedp.CSS(`form.filters button`)))
+	alice.waitForURL("outcome=failure")
+	rows := read(alice, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#audit-events tbody tr td:nth-child(4)')].map(td => td.innerText)`))
+	g.Expect(rows).NotTo(BeEmpty())
+	for _, r := range rows {
+		g.Expect(r).To(MatchRegexp(`^[45]\d\d`), "only failures after filtering")
+	}
+
+	By("step 6: members, filtered to those pending review; alice approves one")
+	alice.do(chromedp.Navigate(org+"/members"), chromedp.WaitVisible(chromedp.CSS("#state")),
+		chromedp.SetValue(chromedp.CSS("#state"), "PendingReview"), chromedp.Click(chromedp.CSS(`form.filters button`)))
+	alice.waitForURL("state=PendingReview")
+	g.Expect(alice.text()).To(ContainSubstring("test.user@okta.local"))
+	alice.screenshot("wizard-6-members")
+	alice.do(chromedp.Click(chromedp.CSS(`#members a`)))
+	alice.waitFor(`document.getElementById("member-state") !== null`)
+	g.Expect(alice.text()).To(SatisfyAll(ContainSubstring("Pending review"), ContainSubstring("Employee record")))
+	alice.do(chromedp.Click(chromedp.CSS(`form[action$="/approve"] button`)))
+	alice.waitForText("Approved: the member is active")
+	state := read(alice, chromedp.Text(chromedp.CSS("#member-state")))
+	g.Expect(state).To(Equal("Active"))
+	g.Expect(alice.text()).To(ContainSubstring("Pending review → Active"))
+	alice.screenshot("wizard-6-member-approved")
+
+	By("on a narrow screen (400% zoom of 1280 px) nothing scrolls sideways")
+	alice.do(chromedp.EmulateViewport(320, 800), chromedp.Navigate(org+"/status"), chromedp.WaitVisible(chromedp.CSS("#audit-events")))
+	fits := read(alice, chromedp.Evaluate[bool](`document.documentElement.scrollWidth <= document.documentElement.clientWidth`))
+	g.Expect(fits).To(BeTrue())
+	alice.screenshot("wizard-narrow-status")
+
+	By("the organizations page shows where globex stands")
+	alice.do(chromedp.EmulateViewport(1280, 900), chromedp.Navigate(wizard), chromedp.WaitVisible(chromedp.CSS("table")))
+	g.Expect(alice.text()).To(SatisfyAll(ContainSubstring("Globex Corporation"), ContainSubstring("Active: 1")))
+	alice.screenshot("wizard-0-organizations")
+
+	By("mallory, with no rights in globex, sees nothing of it, even by URL")
+	mallory := newBrowser(t, "mallory")
+	mallory.do(chromedp.Navigate(wizard), chromedp.WaitVisible(chromedp.CSS("h1")))
+	g.Expect(mallory.text()).To(SatisfyAll(ContainSubstring("No organizations to administer"), Not(ContainSubstring("Globex"))))
+	for _, p := range []string{"/sso", "/status", "/members", "/credentials"} {
+		mallory.do(chromedp.Navigate(org+p), chromedp.WaitVisible(chromedp.CSS("h1")))
+		g.Expect(mallory.text()).To(SatisfyAll(ContainSubstring("No such organization, or you do not administer it"),
+			Not(ContainSubstring("Globex")), Not(ContainSubstring("test.user"))))
+	}
+
+	By("carol signs in with a service-account token on the sign-in form")
+	sys.kubectl(t, "-n", "globex", "create", "serviceaccount", "carol")
+	sys.kubectl(t, "-n", "globex", "create", "rolebinding", "carol-identity", "--clusterrole=admin-role", "--serviceaccount=globex:carol")
+	carolToken := strings.TrimSpace(sys.kubectl(t, "-n", "globex", "create", "token", "carol"))
+	carol := newBrowser(t, "")
+	carol.do(chromedp.Navigate(wizard), chromedp.WaitVisible(chromedp.CSS("#token")))
+	carol.screenshot("wizard-sign-in")
+	carol.do(chromedp.SendKeys(chromedp.CSS("#token"), carolToken), chromedp.Submit(chromedp.CSS("#token")), chromedp.WaitVisible(chromedp.CSS("#user")))
+	g.Expect(carol.text()).To(SatisfyAll(ContainSubstring("system:serviceaccount:globex:carol"), ContainSubstring("Globex Corporation")))
+
+	By("forms refuse posts without the session's CSRF token, and cross-site posts")
+	post := func(headers map[string]string, form url.Values) int {
+		req, _ := http.NewRequestWithContext(sys.ctx, "POST", org+"/credentials/rotate", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Remote-User", "alice")
+		for k, v := range headers {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		g.Expect(err).NotTo(HaveOccurred())
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+	g.Expect(post(nil, url.Values{"csrf": {"forged"}})).To(Equal(http.StatusForbidden))
+	g.Expect(post(map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}, nil)).To(Equal(http.StatusForbidden))
+	g.Expect(sys.k8s.Get(sys.ctx, key("globex", "globex"), scim)).To(Succeed())
+	g.Expect(scim.Spec.Token.Rotation).To(BeZero(), "no forged post rotated the token")
+}
+
+func key(namespace, name string) types.NamespacedName {
+	return types.NamespacedName{Namespace: namespace, Name: name}
+}

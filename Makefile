@@ -60,9 +60,18 @@ control-plane: ## Build kube-apiserver, etcd and kubectl from the Go module prox
 	@mkdir -p $(LOCALBIN)
 	@ln -sf "$$(./hack/control-plane.sh)/kubectl" $(LOCALBIN)/kubectl
 
+.PHONY: chromium
+chromium: ## Install headless Chromium from the OS packages when missing (wizard browser tests).
+	@./hack/chromium.sh
+
 .PHONY: test
-test: manifests generate fmt vet control-plane ## Run all tests against a real API server, SQLite and a throwaway PostgreSQL.
+test: manifests generate fmt vet control-plane chromium ## Run all tests: real API server, SQLite, a throwaway PostgreSQL, headless Chromium.
 	KUBEBUILDER_ASSETS="$$(./hack/control-plane.sh)" ./hack/with-postgres.sh go test $(GO_TEST_FLAGS) $(TEST_PACKAGES)
+
+.PHONY: screenshots
+screenshots: control-plane chromium ## Walk the wizard in headless Chromium and write its screenshots to docs/images.
+	@mkdir -p docs/images
+	KUBEBUILDER_ASSETS="$$(./hack/control-plane.sh)" EIO_SCREENSHOTS=$(CURDIR)/docs/images go test -count=1 -run TestWizardInBrowser ./test/e2e
 
 .PHONY: bench
 bench: ## Run the benchmarks and the SCIM load tool (SQLite, then PostgreSQL) and print their figures.

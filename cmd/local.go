@@ -79,7 +79,7 @@ func (l *localSetup) printGuide(integrations []v1alpha1.ScimIntegration) {
 			fmt.Fprintf(&b, "    Bearer token %s was already copied; raise spec.token.rotation for a new one.\n", t.Fingerprint)
 		}
 	}
-	fmt.Fprintf(&b, "\n    Wizard: http://127.0.0.1:8080/settings/enterprise/identity-setup\n")
-	fmt.Fprintf(&b, "    (an overview of your organizations; the setup steps are being built)\n\n")
+	fmt.Fprintf(&b, "\n    Wizard: %s/settings/enterprise/identity-setup\n", strings.TrimRight(l.options.externalURL, "/"))
+	fmt.Fprintf(&b, "    (you are the local cluster admin: SSO, SCIM, credentials, self-test, status and logs, members)\n\n")
 	_, _ = os.Stdout.WriteString(b.String())
 }

@@ -220,7 +220,14 @@ func TestWizardInBrowser(t *testing.T) {
 	g.Expect(alice.text()).NotTo(ContainSubstring(tok))
 	alice.screenshot("wizard-3-credentials-revealed")
 
-	By("step 4: the compatibility self-test passes against the live endpoint")
+	By("step 4: the compatibility self-test reports a wrong token as an identity provider would meet it")
+	alice.do(chromedp.Navigate(org+"/connect"), chromedp.WaitVisible(chromedp.CSS("#selftest-token")),
+		chromedp.SendKeys(chromedp.CSS("#selftest-token"), "eio_scim_not-the-token"),
+		chromedp.Click(chromedp.CSS(`form[action$="/self-test"] button`)), chromedp.WaitVisible(chromedp.CSS("#selftest-result")))
+	g.Expect(alice.text()).To(SatisfyAll(ContainSubstring("Some checks failed"), ContainSubstring("answered 401, an identity provider expects 200"),
+		ContainSubstring("Skipped")))
+
+	By("with the right token, the self-test passes against the live endpoint")
 	alice.do(chromedp.Navigate(org+"/connect"), chromedp.WaitVisible(chromedp.CSS("#selftest-token")),
 		chromedp.SendKeys(chromedp.CSS("#selftest-token"), tok),
 		chromedp.Click(chromedp.CSS(`form[action$="/self-test"] button`)), chromedp.WaitVisible(chromedp.CSS("#selftest-result")))
@@ -262,6 +269,12 @@ func TestWizardInBrowser(t *testing.T) {
 	By("step 5: refresh shows the last request, member counts and the audit log, filterable")
 	alice.do(chromedp.Click(chromedp.CSS("#refresh")))
 	alice.waitForText("Okta SCIM Client 1.0.0")
+	// Refusals reach the audit log in batches (within about 100 ms): refresh until the 409 shows.
+	g.Eventually(func() string {
+		alice.do(chromedp.Click(chromedp.CSS("#refresh")))
+		alice.waitFor(`document.readyState === "complete" && document.getElementById("audit-events") !== null`)
+		return alice.text()
+	}).Should(ContainSubstring("uniqueness"))
 	page = alice.text()
 	g.Expect(page).To(SatisfyAll(ContainSubstring("Okta SCIM Client 1.0.0"), MatchRegexp(`Pending review: \d`), ContainSubstring("user.create"),
 		ContainSubstring("uniqueness")), page)
@@ -302,6 +315,18 @@ func TestWizardInBrowser(t *testing.T) {
 	g.Expect(alice.text()).To(SatisfyAll(ContainSubstring("Globex Corporation"), ContainSubstring("Active: 1")))
 	alice.screenshot("wizard-0-organizations")
 
+	By("rotating issues a new token, revealable once it is ready, while the old one keeps working")
+	alice.do(chromedp.Navigate(org+"/credentials"), chromedp.Click(chromedp.CSS(`form[action$="/credentials/rotate"] button`)))
+	alice.waitForText("Rotation 1 requested")
+	alice.waitForText("Reveal token (shown once)")
+	alice.do(chromedp.Click(chromedp.CSS(`form[action$="/credentials/reveal"] button`)), chromedp.WaitVisible(chromedp.CSS("#scim-token")))
+	rotated := read(alice, chromedp.Value(chromedp.CSS("#scim-token")))
+	g.Expect(rotated).To(SatisfyAll(HavePrefix("eio_scim_"), Not(Equal(tok))))
+	for _, bearer := range []string{tok, rotated} {
+		status, _ := call(t, "GET", baseURL+"/Users?count=1", bearer, "")
+		g.Expect(status).To(Equal(http.StatusOK))
+	}
+
 	By("mallory, with no rights in globex, sees nothing of it, even by URL")
 	mallory := newBrowser(t, "mallory")
 	mallory.do(chromedp.Navigate(wizard), chromedp.WaitVisible(chromedp.CSS("h1")))
@@ -338,7 +363,7 @@ func TestWizardInBrowser(t *testing.T) {
 	g.Expect(post(nil, url.Values{"csrf": {"forged"}})).To(Equal(http.StatusForbidden))
 	g.Expect(post(map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}, nil)).To(Equal(http.StatusForbidden))
 	g.Expect(sys.k8s.Get(sys.ctx, key("globex", "globex"), scim)).To(Succeed())
-	g.Expect(scim.Spec.Token.Rotation).To(BeZero(), "no forged post rotated the token")
+	g.Expect(scim.Spec.Token.Rotation).To(Equal(int64(1)), "no forged post rotated the token again")
 }
 
 func key(namespace, name string) types.NamespacedName {

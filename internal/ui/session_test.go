@@ -1,0 +1,84 @@
+package ui
+
+import (
+	"crypto/tls"
+	"encoding/base64"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func newTestServer() *Server { return &Server{key: []byte("0123456789abcdef0123456789abcdef")} }
+
+// sessionCookie writes sess as the server would and returns the cookie the browser gets.
+func sessionCookie(t *testing.T, s *Server, r *http.Request, sess session) *http.Cookie {
+	t.Helper()
+	w := httptest.NewRecorder()
+	s.writeSession(w, r, sess)
+	cookies := w.Result().Cookies()
+	if len(cookies) != 1 {
+		t.Fatalf("want one cookie, got %v", cookies)
+	}
+	return cookies[0]
+}
+
+func TestSessionCookieIsSignedAndExpires(t *testing.T) {
+	s := newTestServer()
+	r := httptest.NewRequest("GET", "http://127.0.0.1:8080/", nil)
+	good := session{User: "alice", Groups: []string{"admins"}, CSRF: "c", Expires: time.Now().Add(time.Hour)}
+	c := sessionCookie(t, s, r, good)
+	if !c.HttpOnly || c.SameSite != http.SameSiteStrictMode {
+		t.Fatalf("cookie flags: %+v", c)
+	}
+
+	read := func(c *http.Cookie) (session, bool) {
+		req := httptest.NewRequest("GET", "http://127.0.0.1:8080/", nil)
+		req.AddCookie(c)
+		return s.readSession(req)
+	}
+	if got, ok := read(c); !ok || got.User != "alice" {
+		t.Fatalf("a valid session was refused: %+v %v", got, ok)
+	}
+
+	// Changing who the session names, without the key, breaks the signature.
+	body, sig, _ := strings.Cut(c.Value, ".")
+	payload, _ := base64.RawURLEncoding.DecodeString(body)
+	forged := *c
+	forged.Value = base64.RawURLEncoding.EncodeToString([]byte(strings.Replace(string(payload), "alice", "mallory", 1))) + "." + sig
+	if _, ok := read(&forged); ok {
+		t.Fatal("a tampered session was accepted")
+	}
+	other := &Server{key: []byte("another key, another deployment!")}
+	req := httptest.NewRequest("GET", "http://127.0.0.1:8080/", nil)
+	req.AddCookie(c)
+	if _, ok := other.readSession(req); ok {
+		t.Fatal("a session signed with another key was accepted")
+	}
+
+	expired := good
+	expired.Expires = time.Now().Add(-time.Minute)
+	if _, ok := read(sessionCookie(t, s, r, expired)); ok {
+		t.Fatal("an expired session was accepted")
+	}
+}
+
+func TestCookiesAreSecureExceptOnPlainLoopback(t *testing.T) {
+	s := newTestServer()
+	for url, secure := range map[string]bool{
+		"http://127.0.0.1:8080/": false, "http://localhost:8080/": false, "http://[::1]:8080/": false,
+		"http://wizard.example.com/": true, "http://10.0.0.5:8080/": true,
+	} {
+		r := httptest.NewRequest("GET", url, nil)
+		c := sessionCookie(t, s, r, session{CSRF: "c", Expires: time.Now().Add(time.Hour)})
+		if c.Secure != secure || strings.HasPrefix(c.Name, "__Host-") != secure {
+			t.Errorf("%s: Secure=%v name=%s, want secure=%v", url, c.Secure, c.Name, secure)
+		}
+	}
+	r := httptest.NewRequest("GET", "https://127.0.0.1:8443/", nil)
+	r.TLS = &tls.ConnectionState{}
+	if c := sessionCookie(t, s, r, session{CSRF: "c", Expires: time.Now().Add(time.Hour)}); !c.Secure {
+		t.Error("a TLS request got an insecure cookie")
+	}
+}

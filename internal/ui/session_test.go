@@ -26,7 +26,7 @@ func sessionCookie(t *testing.T, s *Server, r *http.Request, sess session) *http
 
 func TestSessionCookieIsSignedAndExpires(t *testing.T) {
 	s := newTestServer()
-	r := httptest.NewRequest("GET", "http://127.0.0.1:8080/", nil)
+	r := httptest.NewRequestWithContext(t.Context(), "GET", "http://127.0.0.1:8080/", nil)
 	good := session{User: "alice", Groups: []string{"admins"}, CSRF: "c", Expires: time.Now().Add(time.Hour)}
 	c := sessionCookie(t, s, r, good)
 	if !c.HttpOnly || c.SameSite != http.SameSiteStrictMode {
@@ -34,7 +34,7 @@ func TestSessionCookieIsSignedAndExpires(t *testing.T) {
 	}
 
 	read := func(c *http.Cookie) (session, bool) {
-		req := httptest.NewRequest("GET", "http://127.0.0.1:8080/", nil)
+		req := httptest.NewRequestWithContext(t.Context(), "GET", "http://127.0.0.1:8080/", nil)
 		req.AddCookie(c)
 		return s.readSession(req)
 	}
@@ -51,7 +51,7 @@ func TestSessionCookieIsSignedAndExpires(t *testing.T) {
 		t.Fatal("a tampered session was accepted")
 	}
 	other := &Server{key: []byte("another key, another deployment!")}
-	req := httptest.NewRequest("GET", "http://127.0.0.1:8080/", nil)
+	req := httptest.NewRequestWithContext(t.Context(), "GET", "http://127.0.0.1:8080/", nil)
 	req.AddCookie(c)
 	if _, ok := other.readSession(req); ok {
 		t.Fatal("a session signed with another key was accepted")
@@ -70,13 +70,13 @@ func TestCookiesAreSecureExceptOnPlainLoopback(t *testing.T) {
 		"http://127.0.0.1:8080/": false, "http://localhost:8080/": false, "http://[::1]:8080/": false,
 		"http://wizard.example.com/": true, "http://10.0.0.5:8080/": true,
 	} {
-		r := httptest.NewRequest("GET", url, nil)
+		r := httptest.NewRequestWithContext(t.Context(), "GET", url, nil)
 		c := sessionCookie(t, s, r, session{CSRF: "c", Expires: time.Now().Add(time.Hour)})
 		if c.Secure != secure || strings.HasPrefix(c.Name, "__Host-") != secure {
 			t.Errorf("%s: Secure=%v name=%s, want secure=%v", url, c.Secure, c.Name, secure)
 		}
 	}
-	r := httptest.NewRequest("GET", "https://127.0.0.1:8443/", nil)
+	r := httptest.NewRequestWithContext(t.Context(), "GET", "https://127.0.0.1:8443/", nil)
 	r.TLS = &tls.ConnectionState{}
 	if c := sessionCookie(t, s, r, session{CSRF: "c", Expires: time.Now().Add(time.Hour)}); !c.Secure {
 		t.Error("a TLS request got an insecure cookie")

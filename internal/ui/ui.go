@@ -96,11 +96,14 @@ func (s *Server) Routes(mux *http.ServeMux) {
 
 // view is what every page renders: the common frame plus the page's own data.
 type view struct {
-	Title  string
-	User   string
-	CSRF   string
-	Error  string
-	Notice string
+	Title string
+	User  string
+	// SignedIn says the admin signed in on the form (a session), so signing out means something;
+	// behind a proxy or with --local the identity comes with every request.
+	SignedIn bool
+	CSRF     string
+	Error    string
+	Notice   string
 	// Step names the wizard step shown (for the step list); Org is the organization in hand.
 	Step string
 	Org  *organization
@@ -156,7 +159,7 @@ func (s *Server) signedIn(next pageHandler) http.Handler {
 			return
 		}
 		sess := s.ensureSession(w, r)
-		next(w, r, &view{User: who.User, CSRF: sess.CSRF})
+		next(w, r, &view{User: who.User, CSRF: sess.CSRF, SignedIn: sess.User != "" && sess.User == who.User})
 	})))
 }
 

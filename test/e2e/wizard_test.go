@@ -346,6 +346,10 @@ func TestWizardInBrowser(t *testing.T) {
 	carol.screenshot("wizard-sign-in")
 	carol.do(chromedp.SendKeys(chromedp.CSS("#token"), carolToken), chromedp.Submit(chromedp.CSS("#token")), chromedp.WaitVisible(chromedp.CSS("#user")))
 	g.Expect(carol.text()).To(SatisfyAll(ContainSubstring("system:serviceaccount:globex:carol"), ContainSubstring("Globex Corporation")))
+	g.Expect(alice.text()).NotTo(ContainSubstring("Sign out"), "behind the proxy there is no session to end")
+	carol.do(chromedp.Click(chromedp.CSS(`form.signout button`)), chromedp.WaitVisible(chromedp.CSS("#token")),
+		chromedp.Navigate(org+"/members"), chromedp.WaitVisible(chromedp.CSS("#token")))
+	g.Expect(carol.text()).NotTo(ContainSubstring("Globex"), "signed out: the sign-in form again, nothing of globex")
 
 	By("forms refuse posts without the session's CSRF token, and cross-site posts")
 	post := func(headers map[string]string, form url.Values) int {

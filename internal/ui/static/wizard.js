@@ -57,7 +57,8 @@ function setUpProgress() {
             window.location.reload();
             return;
           }
-          if (next) region.innerHTML = next.innerHTML;
+          // Replace only what changed, so screen readers announce news, not every poll.
+          if (next && next.innerHTML !== region.innerHTML) region.innerHTML = next.innerHTML;
         }
       } catch {
         // The next tick tries again.

@@ -43,7 +43,7 @@ func (o *organization) Title() string {
 
 // SSO says where SSO stands.
 func (o *organization) SSO() condition {
-	return conditionOf(o.Identity.Status.Conditions, v1alpha1.ConditionSSOReady, o.Identity.Generation, o.Identity.Status.ObservedGeneration)
+	return conditionOf(o.Identity.Status.Conditions, v1alpha1.ConditionSSOReady, o.Identity.Generation)
 }
 
 // SSOReady is the product rule's gate: SCIM only after SSO is configured and valid.
@@ -56,7 +56,7 @@ func (o *organization) SCIM() condition {
 	if o.Scim == nil {
 		return condition{State: "off", Text: "Not set up"}
 	}
-	return conditionOf(o.Scim.Status.Conditions, v1alpha1.ConditionReady, o.Scim.Generation, o.Scim.Status.ObservedGeneration)
+	return conditionOf(o.Scim.Status.Conditions, v1alpha1.ConditionReady, o.Scim.Generation)
 }
 
 // Serving says the data plane serves the organization, so its SCIM pages have data.
@@ -69,14 +69,18 @@ type condition struct {
 	State, Reason, Text string
 }
 
-func conditionOf(conds []metav1.Condition, typ string, generation, observed int64) condition {
+// conditionOf reads a condition. One written for an older generation of the spec is "waiting":
+// the operator has not looked at the admin's last change yet. (Each condition carries the
+// generation it was written for; status.observedGeneration only moves on success.)
+func conditionOf(conds []metav1.Condition, typ string, generation int64) condition {
 	c := meta.FindStatusCondition(conds, typ)
 	switch {
 	case c == nil:
 		return condition{State: "waiting", Text: "The operator has not checked this yet."}
+	case c.ObservedGeneration != generation || c.Status == metav1.ConditionUnknown || c.Reason == "Reconciling":
+		return condition{State: "waiting", Reason: c.Reason, Text: c.Message}
 	case c.Status == metav1.ConditionTrue:
 		return condition{State: "ready", Reason: c.Reason, Text: c.Message}
-	case c.Status == metav1.ConditionUnknown || generation != observed || c.Reason == "Reconciling":
 		return condition{State: "waiting", Reason: c.Reason, Text: c.Message}
 	}
 	return condition{State: "failed", Reason: c.Reason, Text: c.Message}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -15,6 +16,9 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
 	"github.com/z8z8/enterprise-identity-operator/internal/adminapi"
 )
+
+// organizationSlug is what EnterpriseIdentity.spec.organization accepts: a DNS label.
+var organizationSlug = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
 // clientSecretKey is the key of the OIDC client secret in the Secret the wizard writes.
 const clientSecretKey = "client-secret"
@@ -134,8 +138,9 @@ func (f *ssoForm) validate(secretEntered, create bool) []string {
 		if f.Namespace == "" {
 			p = append(p, "Namespace: enter the Kubernetes namespace the organization lives in.")
 		}
-		if f.Organization == "" {
-			p = append(p, "Organization: enter a short name of lowercase letters, digits and dashes, such as acme.")
+		if !organizationSlug.MatchString(f.Organization) {
+			p = append(p, "Organization: enter a short name of at most 63 lowercase letters, digits and dashes, "+
+				"starting and ending with a letter or digit, such as acme.")
 		}
 	}
 	switch f.Protocol {
@@ -209,7 +214,7 @@ func explain(err error, who adminapi.Identity, kind, name, namespace string) str
 	case apierrors.IsAlreadyExists(err):
 		return fmt.Sprintf("%s %s already exists in namespace %s; open it from the organizations list instead.", kind, name, namespace)
 	case apierrors.IsNotFound(err):
-		return fmt.Sprintf("Namespace %s or %s %s does not exist; check the namespace name.", namespace, kind, name)
+		return fmt.Sprintf("Namespace %s does not exist, or %s %s was deleted meanwhile; check the namespace name.", namespace, kind, name)
 	case apierrors.IsInvalid(err) && errors.As(err, &status):
 		var parts []string
 		if d := status.Status().Details; d != nil {

@@ -45,9 +45,7 @@ var funcs = template.FuncMap{
 		return ""
 	},
 	"membersSummary": membersSummary,
-	"condition": func(conds []metav1.Condition, typ string, gen, observed int64) condition {
-		return conditionOf(conds, typ, gen, observed)
-	},
+	"condition": conditionOf,
 	"isTrue": meta.IsStatusConditionTrue,
 	"list":   func(items ...string) []string { return items },
 	"label":  conditionLabel,

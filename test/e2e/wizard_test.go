@@ -309,9 +309,22 @@ func TestWizardInBrowser(t *testing.T) {
 	fits := read(alice, chromedp.Evaluate[bool](`document.documentElement.scrollWidth <= document.documentElement.clientWidth`))
 	g.Expect(fits).To(BeTrue())
 	alice.screenshot("wizard-narrow-status")
+	alice.do(chromedp.EmulateViewport(1280, 900))
+
+	By("an SSO setup that cannot work says why, in the page, and SCIM waits for it")
+	alice.do(chromedp.Navigate(wizard+"/new"), chromedp.WaitVisible(chromedp.CSS("#namespace")),
+		chromedp.SendKeys(chromedp.CSS("#namespace"), "globex"), chromedp.SendKeys(chromedp.CSS("#organization"), "hooli"),
+		chromedp.Click(chromedp.CSS("#protocol-oidc")), chromedp.SendKeys(chromedp.CSS("#issuerURL"), "http://127.0.0.1:9/"),
+		chromedp.SendKeys(chromedp.CSS("#clientID"), "hooli"), chromedp.SendKeys(chromedp.CSS("#clientSecret"), "x"),
+		chromedp.Click(chromedp.CSS(`form.card button[type="submit"]`)))
+	alice.waitForText("Single sign-on: needs attention")
+	g.Expect(alice.text()).To(ContainSubstring("127.0.0.1:9"), "the reason names what failed")
+	alice.screenshot("wizard-1-sso-failed")
+	alice.do(chromedp.Navigate(wizard+"/globex/hooli/provisioning"), chromedp.WaitVisible(chromedp.CSS("h1")))
+	g.Expect(alice.text()).To(ContainSubstring("Single sign-on comes first"))
 
 	By("the organizations page shows where globex stands")
-	alice.do(chromedp.EmulateViewport(1280, 900), chromedp.Navigate(wizard), chromedp.WaitVisible(chromedp.CSS("table")))
+	alice.do(chromedp.Navigate(wizard), chromedp.WaitVisible(chromedp.CSS("table")))
 	g.Expect(alice.text()).To(SatisfyAll(ContainSubstring("Globex Corporation"), ContainSubstring("Active: 1")))
 	alice.screenshot("wizard-0-organizations")
 

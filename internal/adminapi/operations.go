@@ -47,6 +47,9 @@ func (s *Server) Authorize(ctx context.Context, who Identity, orgName, verb stri
 	return org, nil
 }
 
+// Served returns the organization the data plane serves under this name, without authorizing.
+func (s *Server) Served(name string) (*tenant.Organization, bool) { return s.organization(name) }
+
 // Status is where an organization's provisioning stands.
 type Status struct {
 	Organization        string           `json:"organization"`

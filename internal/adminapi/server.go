@@ -127,11 +127,14 @@ func (s *Server) AuthenticateToken(ctx context.Context, tok string) (Identity, b
 
 func (s *Server) proxyOrLocal(r *http.Request) (Identity, bool) {
 	if s.TrustProxyHeaders {
-		if u := strings.TrimSpace(r.Header.Get("X-Remote-User")); u != "" {
+		// A proxy speaks for people from the identity provider, never for Kubernetes' own
+		// identities: "system:" users are refused and "system:" groups (system:masters above
+		// all) dropped, so the headers cannot borrow the cluster's built-in powers.
+		if u := strings.TrimSpace(r.Header.Get("X-Remote-User")); u != "" && !strings.HasPrefix(u, "system:") {
 			var groups []string
 			for _, g := range r.Header.Values("X-Remote-Group") {
 				for _, part := range strings.Split(g, ",") {
-					if p := strings.TrimSpace(part); p != "" {
+					if p := strings.TrimSpace(part); p != "" && !strings.HasPrefix(p, "system:") {
 						groups = append(groups, p)
 					}
 				}

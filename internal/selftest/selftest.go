@@ -18,6 +18,9 @@ import (
 	"time"
 )
 
+// Timeout bounds a whole run.
+const Timeout = 20 * time.Second
+
 // UserAgent names the self-test in the organization's audit log.
 const UserAgent = "EnterpriseIdentityOperator-SelfTest/1.0"
 
@@ -56,12 +59,17 @@ type probe struct {
 	baseURL string
 	token   string
 	steps   []Step
+	// unreachable is set once a request could not connect.
+	unreachable bool
 }
 
 // Run probes baseURL (…/scim/v2/{organization}) with the bearer token. A throwaway user named
 // eio-self-test-<random>@self-test.invalid is created and deleted; it remains in the member list
 // as deprovisioned, like any user an identity provider deletes.
 func Run(ctx context.Context, client *http.Client, baseURL, token string) []Step {
+	// Bounded as a whole, so the page answers in time whatever the endpoint does.
+	ctx, cancel := context.WithTimeout(ctx, Timeout)
+	defer cancel()
 	p := &probe{ctx: ctx, client: client, baseURL: strings.TrimRight(baseURL, "/"), token: token}
 	random := randomHex()
 	userName := "eio-self-test-" + random + "@self-test.invalid"
@@ -132,12 +140,18 @@ func totalResults(n float64) func(map[string]any) string {
 // expect sends one request and records whether it answered want (and check found nothing wrong).
 func (p *probe) expect(name, method, path string, body any, want int, check func(map[string]any) string) bool {
 	step := Step{Name: name, Method: method, Path: path}
+	if p.unreachable {
+		step.Outcome, step.Detail = Skipped, "the endpoint could not be reached"
+		p.steps = append(p.steps, step)
+		return false
+	}
 	start := time.Now()
 	status, decoded, err := p.do(method, path, body)
 	step.Elapsed, step.Status = time.Since(start), status
 	switch {
 	case err != nil:
-		step.Outcome, step.Detail = Failed, err.Error()
+		// One unreachable endpoint is enough to know; the remaining steps are skipped.
+		step.Outcome, step.Detail, p.unreachable = Failed, err.Error(), true
 	case status != want:
 		step.Outcome, step.Detail = Failed, fmt.Sprintf("answered %d, an identity provider expects %d%s", status, want, scimDetail(decoded))
 	case check != nil:

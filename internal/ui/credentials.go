@@ -42,7 +42,7 @@ func (s *Server) credentialsPage(w http.ResponseWriter, r *http.Request, v *view
 // revealToken shows the token once, in this response only: never in a URL, log or cookie.
 func (s *Server) revealToken(w http.ResponseWriter, r *http.Request, v *view) {
 	who := s.who(r)
-	org, err := s.Admin.Authorize(r.Context(), who, v.Org.Name(), "get")
+	org, err := s.served(r, v, "get")
 	if err != nil {
 		s.failWith(w, r, err)
 		return
@@ -65,7 +65,7 @@ func (s *Server) revealToken(w http.ResponseWriter, r *http.Request, v *view) {
 // rotateToken raises spec.token.rotation as the admin.
 func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, v *view) {
 	who := s.who(r)
-	org, err := s.Admin.Authorize(r.Context(), who, v.Org.Name(), "update")
+	org, err := s.served(r, v, "update")
 	if err != nil {
 		s.failWith(w, r, err)
 		return

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/z8z8/enterprise-identity-operator/internal/lifecycle"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
 
@@ -26,7 +27,7 @@ func (s *Server) membersPage(w http.ResponseWriter, r *http.Request, v *view) {
 		s.render(w, http.StatusOK, "members", v)
 		return
 	}
-	org, err := s.Admin.Authorize(r.Context(), s.who(r), v.Org.Name(), "get")
+	org, err := s.served(r, v, "get")
 	if err != nil {
 		s.failWith(w, r, err)
 		return
@@ -58,7 +59,7 @@ func (s *Server) membersPage(w http.ResponseWriter, r *http.Request, v *view) {
 }
 
 func (s *Server) memberPage(w http.ResponseWriter, r *http.Request, v *view) {
-	org, err := s.Admin.Authorize(r.Context(), s.who(r), v.Org.Name(), "get")
+	org, err := s.served(r, v, "get")
 	if err != nil {
 		s.failWith(w, r, err)
 		return
@@ -74,6 +75,8 @@ func (s *Server) memberPage(w http.ResponseWriter, r *http.Request, v *view) {
 		v.Notice = "Approved: the member is active with their role."
 	case "reject":
 		v.Notice = "Rejected: the member stays without access and their employee record is inactive."
+	case "unchanged":
+		v.Notice = "Nothing changed: this member was not waiting for review (another admin may have decided already)."
 	}
 	s.render(w, http.StatusOK, "member", v)
 }
@@ -86,7 +89,7 @@ func (s *Server) review(w http.ResponseWriter, r *http.Request, v *view) {
 		return
 	}
 	who := s.who(r)
-	org, err := s.Admin.Authorize(r.Context(), who, v.Org.Name(), "update")
+	org, err := s.served(r, v, "update")
 	if err != nil {
 		s.failWith(w, r, err)
 		return
@@ -96,5 +99,9 @@ func (s *Server) review(w http.ResponseWriter, r *http.Request, v *view) {
 		s.failWith(w, r, err)
 		return
 	}
-	seeOther(w, r, v.Org.URL()+"/members/"+url.PathEscape(rec.UserID)+"?reviewed="+decision)
+	outcome := decision
+	if (decision == "approve") != (rec.Member.State == lifecycle.Active) || rec.Member.State == lifecycle.PendingReview {
+		outcome = "unchanged" // the member was not waiting for review (another admin was quicker)
+	}
+	seeOther(w, r, v.Org.URL()+"/members/"+url.PathEscape(rec.UserID)+"?reviewed="+outcome)
 }

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -14,6 +15,7 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
 	"github.com/z8z8/enterprise-identity-operator/internal/adminapi"
 	"github.com/z8z8/enterprise-identity-operator/internal/index"
+	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
 )
 
 // organization is one EnterpriseIdentity and, once SCIM is set up, its ScimIntegration.
@@ -47,9 +49,7 @@ func (o *organization) SSO() condition {
 }
 
 // SSOReady is the product rule's gate: SCIM only after SSO is configured and valid.
-func (o *organization) SSOReady() bool {
-	return meta.IsStatusConditionTrue(o.Identity.Status.Conditions, v1alpha1.ConditionSSOReady)
-}
+func (o *organization) SSOReady() bool { return o.SSO().State == "ready" }
 
 // SCIM says where provisioning stands.
 func (o *organization) SCIM() condition {
@@ -69,6 +69,9 @@ type condition struct {
 	State, Reason, Text string
 }
 
+// temporaryReasons are set while the operator is still at work, not because something is wrong.
+var temporaryReasons = map[string]bool{"Reconciling": true, "DataPlaneNotServing": true}
+
 // conditionOf reads a condition. One written for an older generation of the spec is "waiting":
 // the operator has not looked at the admin's last change yet. (Each condition carries the
 // generation it was written for; status.observedGeneration only moves on success.)
@@ -77,11 +80,10 @@ func conditionOf(conds []metav1.Condition, typ string, generation int64) conditi
 	switch {
 	case c == nil:
 		return condition{State: "waiting", Text: "The operator has not checked this yet."}
-	case c.ObservedGeneration != generation || c.Status == metav1.ConditionUnknown || c.Reason == "Reconciling":
+	case c.ObservedGeneration != generation || c.Status == metav1.ConditionUnknown || temporaryReasons[c.Reason]:
 		return condition{State: "waiting", Reason: c.Reason, Text: c.Message}
 	case c.Status == metav1.ConditionTrue:
 		return condition{State: "ready", Reason: c.Reason, Text: c.Message}
-		return condition{State: "waiting", Reason: c.Reason, Text: c.Message}
 	}
 	return condition{State: "failed", Reason: c.Reason, Text: c.Message}
 }
@@ -95,13 +97,26 @@ func (s *Server) can(ctx context.Context, who adminapi.Identity, verb, resource,
 	return ok && err == nil
 }
 
-// mayAdminister: whoever may read the EnterpriseIdentity or the ScimIntegration sees the
-// organization; what they may change, RBAC decides when they try.
+// mayAdminister: an organization's admin may read its EnterpriseIdentity and, once there is one,
+// its ScimIntegration (the namespace's admin and view roles grant both). What they may change,
+// RBAC decides when they try.
 func (s *Server) mayAdminister(ctx context.Context, who adminapi.Identity, o *organization) bool {
-	if s.can(ctx, who, "get", "enterpriseidentities", o.Identity.Namespace, o.Identity.Name) {
-		return true
+	if !s.can(ctx, who, "get", "enterpriseidentities", o.Identity.Namespace, o.Identity.Name) {
+		return false
 	}
-	return o.Scim != nil && s.can(ctx, who, "get", "scimintegrations", o.Scim.Namespace, o.Scim.Name)
+	return o.Scim == nil || s.can(ctx, who, "get", "scimintegrations", o.Scim.Namespace, o.Scim.Name)
+}
+
+// served is the organization as the data plane serves it, for reading (verb get) or acting
+// (update) through the admin API. It must be served from this very ScimIntegration: another
+// EnterpriseIdentity claiming the same organization name never reaches the claimant's data.
+func (s *Server) served(r *http.Request, v *view, verb string) (*tenant.Organization, error) {
+	org, ok := s.Admin.Served(v.Org.Name())
+	if !ok || v.Org.Scim == nil || org.Integration != client.ObjectKeyFromObject(v.Org.Scim) {
+		return nil, &adminapi.Error{Status: http.StatusNotFound,
+			Message: "The SCIM endpoint does not serve this organization (yet); see where it stands under SCIM provisioning."}
+	}
+	return s.Admin.Authorize(r.Context(), s.who(r), org.Name, verb)
 }
 
 // load reads an organization by its EnterpriseIdentity's namespace and name.
@@ -116,7 +131,14 @@ func (s *Server) load(ctx context.Context, namespace, name string) (*organizatio
 		return nil, err
 	}
 	if len(list.Items) > 0 {
-		sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].CreationTimestamp.Before(&list.Items[j].CreationTimestamp) })
+		// The oldest claims the identity, as the operator decides (ties by name).
+		sort.Slice(list.Items, func(i, j int) bool {
+			a, b := list.Items[i].CreationTimestamp, list.Items[j].CreationTimestamp
+			if !a.Equal(&b) {
+				return a.Before(&b)
+			}
+			return list.Items[i].Name < list.Items[j].Name
+		})
 		o.Scim = &list.Items[0]
 	}
 	return o, nil
@@ -151,15 +173,20 @@ func (s *Server) organizations(w http.ResponseWriter, r *http.Request, v *view) 
 	var rows []*organization
 	for i := range list.Items {
 		o, err := s.load(c, list.Items[i].Namespace, list.Items[i].Name)
-		if err != nil {
+		if apierrors.IsNotFound(err) {
 			continue // deleted meanwhile
+		}
+		if err != nil {
+			s.Log.Error("Reading an organization for the wizard", "namespace", list.Items[i].Namespace, "name", list.Items[i].Name, "error", err)
+			v.Error = "Some organizations could not be read just now and are missing below; reload the page."
+			continue
 		}
 		if !s.mayAdminister(c, who, o) {
 			continue
 		}
 		if o.Serving() {
-			if served, err := s.Admin.Authorize(c, who, o.Name(), "get"); err == nil {
-				o.Live, _ = s.Admin.Status(c, served)
+			if org, err := s.served(r.WithContext(c), &view{Org: o}, "get"); err == nil {
+				o.Live, _ = s.Admin.Status(c, org)
 			}
 		}
 		rows = append(rows, o)

@@ -73,7 +73,9 @@ func (s *Server) saveProvisioning(w http.ResponseWriter, r *http.Request, v *vie
 		DryRun: r.PostFormValue("dryRun") == "on", RoleTemplates: s.roleOptions(r, v.Org.Identity.Namespace),
 	}
 	v.Title, v.Step, v.Data = "SCIM provisioning", "provisioning", f
-	if !v.Org.SSOReady() {
+	// The product rule: SCIM is enabled after SSO. An existing integration stays editable (to
+	// disable it during an identity provider outage, say); the operator gates it on SSO anyway.
+	if !v.Org.SSOReady() && v.Org.Scim == nil {
 		v.Error = "Set up single sign-on first: SCIM provisioning is enabled only once SSO is validated."
 		s.render(w, http.StatusConflict, "provisioning", v)
 		return

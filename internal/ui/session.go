@@ -25,6 +25,10 @@ type session struct {
 	Expires time.Time `json:"e"`
 }
 
+// maxCookieValue keeps the session cookie under browsers' 4 KB limit (a dropped cookie would
+// send the admin back to sign-in without a word).
+const maxCookieValue = 3800
+
 // sessionLifetime bounds a sign-in; the admin signs in again after it.
 const sessionLifetime = 8 * time.Hour
 
@@ -166,7 +170,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 			Error: "The Kubernetes API did not accept that token. Use a token of your own account, for example from kubectl create token."})
 		return
 	}
-	s.writeSession(w, r, session{User: who.User, Groups: who.Groups, CSRF: randomToken(), Expires: time.Now().Add(sessionLifetime)})
+	sess := session{User: who.User, Groups: who.Groups, CSRF: randomToken(), Expires: time.Now().Add(sessionLifetime)}
+	if payload, _ := json.Marshal(sess); len(s.sign(payload)) > maxCookieValue {
+		s.fail(w, r, http.StatusRequestHeaderFieldsTooLarge, "Your account is in too many groups to fit a browser session; "+
+			"sign in through your organization's authenticating proxy instead, or ask a platform admin.")
+		return
+	}
+	s.writeSession(w, r, sess)
 	seeOther(w, r, Path)
 }
 

@@ -105,17 +105,25 @@ func (s *Server) writeSSO(w http.ResponseWriter, r *http.Request, v *view, f *ss
 	eid.Spec.Domains = splitList(f.Domains)
 	oldOIDC := eid.Spec.SSO.OIDC
 	eid.Spec.SSO = v1alpha1.SSOSpec{}
+	secretName := ""
 	if f.Protocol == "saml" {
 		eid.Spec.SSO.SAML = &v1alpha1.SAMLSpec{MetadataURL: f.MetadataURL, Metadata: f.Metadata, EntityID: f.EntityID}
 	} else {
-		ref := corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: f.Name + "-oidc-client"}, Key: clientSecretKey}
-		if oldOIDC != nil && oldOIDC.ClientSecretRef.Name != "" && secret == "" {
-			ref = oldOIDC.ClientSecretRef // keep the secret already configured
+		ref := corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: eid.Name + "-oidc-client"}, Key: clientSecretKey}
+		if oldOIDC != nil && oldOIDC.ClientSecretRef.Name != "" {
+			ref = oldOIDC.ClientSecretRef // keep the Secret already configured
 		}
 		eid.Spec.SSO.OIDC = &v1alpha1.OIDCSpec{IssuerURL: f.IssuerURL, ClientID: f.ClientID, ClientSecretRef: ref}
 		if secret != "" {
-			if err := writeClientSecret(c, as, f.Namespace, ref, secret); err != nil {
-				s.formError(w, r, v, f, err, "Secret", ref.Name)
+			secretName = ref.Name
+			// Refuse before writing anything when the Secret is not the wizard's to change; then
+			// write it before the EnterpriseIdentity, so the operator's first check finds it.
+			err := checkClientSecret(c, as, eid, secretName, create)
+			if err == nil {
+				err = writeClientSecret(c, as, eid, ref, secret)
+			}
+			if err != nil {
+				s.formError(w, r, v, f, err, "Secret", secretName)
 				return
 			}
 		}
@@ -126,8 +134,18 @@ func (s *Server) writeSSO(w http.ResponseWriter, r *http.Request, v *view, f *ss
 		err = as.Update(c, eid)
 	}
 	if err != nil {
+		if create && secretName != "" {
+			_ = as.Delete(c, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: eid.Namespace, Name: secretName}})
+		}
 		s.formError(w, r, v, f, err, "EnterpriseIdentity", eid.Name)
 		return
+	}
+	if create && secretName != "" {
+		// Owned by the EnterpriseIdentity from now on: it goes when the organization goes.
+		if err := adoptClientSecret(c, as, eid, secretName); err != nil {
+			s.formError(w, r, v, f, err, "Secret", secretName)
+			return
+		}
 	}
 	seeOther(w, r, Path+"/"+eid.Namespace+"/"+eid.Name+"/sso?saved=1")
 }
@@ -161,11 +179,70 @@ func (f *ssoForm) validate(secretEntered, create bool) []string {
 	return p
 }
 
-// writeClientSecret creates or updates the Secret holding the OIDC client secret, as the admin.
-func writeClientSecret(c context.Context, as client.Client, namespace string, ref corev1.SecretKeySelector, value string) error {
-	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: ref.Name,
-		Labels: map[string]string{"app.kubernetes.io/managed-by": "enterprise-identity-setup-wizard"}},
+// foreignSecret is a Secret the wizard did not write for this organization: it is left alone.
+type foreignSecret struct{ name string }
+
+func (e foreignSecret) Error() string {
+	return "Secret " + e.name + " holds the client secret but was not written by this wizard for this organization; " +
+		"change the secret where that Secret is managed (for example in Git), or reference another Secret in the EnterpriseIdentity."
+}
+
+// ownedClientSecret says the wizard wrote this Secret for this EnterpriseIdentity.
+func ownedClientSecret(sec *corev1.Secret, eid *v1alpha1.EnterpriseIdentity) bool {
+	if sec.Labels[managedByLabel] != managedByWizard {
+		return false
+	}
+	for _, ref := range sec.OwnerReferences {
+		if ref.UID == eid.UID && eid.UID != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// checkClientSecret refuses a Secret that exists and is not the wizard's for this organization.
+func checkClientSecret(c context.Context, as client.Client, eid *v1alpha1.EnterpriseIdentity, name string, create bool) error {
+	sec := &corev1.Secret{}
+	err := as.Get(c, client.ObjectKey{Namespace: eid.Namespace, Name: name}, sec)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
+		return err
+	case create || !ownedClientSecret(sec, eid):
+		return foreignSecret{name: name}
+	}
+	return nil
+}
+
+const (
+	managedByLabel  = "app.kubernetes.io/managed-by"
+	managedByWizard = "enterprise-identity-setup-wizard"
+)
+
+func ownerOf(eid *v1alpha1.EnterpriseIdentity) []metav1.OwnerReference {
+	return []metav1.OwnerReference{{APIVersion: v1alpha1.GroupVersion.String(), Kind: "EnterpriseIdentity", Name: eid.Name, UID: eid.UID}}
+}
+
+// adoptClientSecret makes the EnterpriseIdentity just created the owner of its client Secret.
+func adoptClientSecret(c context.Context, as client.Client, eid *v1alpha1.EnterpriseIdentity, name string) error {
+	sec := &corev1.Secret{}
+	if err := as.Get(c, client.ObjectKey{Namespace: eid.Namespace, Name: name}, sec); err != nil {
+		return err
+	}
+	sec.OwnerReferences = ownerOf(eid)
+	return as.Update(c, sec)
+}
+
+// writeClientSecret creates (owned by the EnterpriseIdentity) or updates the Secret holding the
+// OIDC client secret, as the admin; a Secret the wizard did not write is never changed.
+func writeClientSecret(c context.Context, as client.Client, eid *v1alpha1.EnterpriseIdentity, ref corev1.SecretKeySelector, value string) error {
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: eid.Namespace, Name: ref.Name,
+		Labels: map[string]string{managedByLabel: managedByWizard}},
 		Type: corev1.SecretTypeOpaque, Data: map[string][]byte{ref.Key: []byte(value)}}
+	if eid.UID != "" {
+		sec.OwnerReferences = ownerOf(eid)
+	}
 	err := as.Create(c, sec)
 	if !apierrors.IsAlreadyExists(err) {
 		return err
@@ -173,6 +250,9 @@ func writeClientSecret(c context.Context, as client.Client, namespace string, re
 	existing := &corev1.Secret{}
 	if err := as.Get(c, client.ObjectKeyFromObject(sec), existing); err != nil {
 		return err
+	}
+	if !ownedClientSecret(existing, eid) {
+		return foreignSecret{name: ref.Name}
 	}
 	if existing.Data == nil {
 		existing.Data = map[string][]byte{}
@@ -205,7 +285,10 @@ func namespaceOf(v *view, r *http.Request) string {
 // explain turns a Kubernetes API error into a sentence a person can act on.
 func explain(err error, who adminapi.Identity, kind, name, namespace string) string {
 	var status apierrors.APIStatus
+	var foreign foreignSecret
 	switch {
+	case errors.As(err, &foreign):
+		return foreign.Error()
 	case apierrors.IsForbidden(err):
 		return fmt.Sprintf("Kubernetes RBAC does not let %s write %s %s in namespace %s. Ask a platform admin for the admin role in that namespace.",
 			who.User, kind, name, namespace)

@@ -33,7 +33,7 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request, v *view) {
 		s.render(w, http.StatusOK, "status", v)
 		return
 	}
-	org, err := s.Admin.Authorize(r.Context(), s.who(r), v.Org.Name(), "get")
+	org, err := s.served(r, v, "get")
 	if err != nil {
 		s.failWith(w, r, err)
 		return
@@ -84,7 +84,7 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request, v *view) {
 // release applies the deprovisionings the mass-deprovisioning guard holds.
 func (s *Server) release(w http.ResponseWriter, r *http.Request, v *view) {
 	who := s.who(r)
-	org, err := s.Admin.Authorize(r.Context(), who, v.Org.Name(), "update")
+	org, err := s.served(r, v, "update")
 	if err != nil {
 		s.failWith(w, r, err)
 		return

@@ -45,12 +45,12 @@ var funcs = template.FuncMap{
 		return ""
 	},
 	"membersSummary": membersSummary,
-	"condition": conditionOf,
-	"isTrue": meta.IsStatusConditionTrue,
-	"list":   func(items ...string) []string { return items },
-	"label":  conditionLabel,
-	"add":    func(a, b int) int { return a + b },
-	"ms":     func(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) + " ms" },
+	"condition":      conditionOf,
+	"isTrue":         meta.IsStatusConditionTrue,
+	"list":           func(items ...string) []string { return items },
+	"label":          conditionLabel,
+	"add":            func(a, b int) int { return a + b },
+	"ms":             func(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) + " ms" },
 }
 
 // parsePages parses each page with the shared layout and partials into its own template set.

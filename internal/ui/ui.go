@@ -101,9 +101,11 @@ type view struct {
 	// SignedIn says the admin signed in on the form (a session), so signing out means something;
 	// behind a proxy or with --local the identity comes with every request.
 	SignedIn bool
-	CSRF     string
-	Error    string
-	Notice   string
+	// Posted marks the answer to a form post: it does not poll and reload (that would post again).
+	Posted bool
+	CSRF   string
+	Error  string
+	Notice string
 	// Step names the wizard step shown (for the step list); Org is the organization in hand.
 	Step string
 	Org  *organization
@@ -159,7 +161,7 @@ func (s *Server) signedIn(next pageHandler) http.Handler {
 			return
 		}
 		sess := s.ensureSession(w, r)
-		next(w, r, &view{User: who.User, CSRF: sess.CSRF, SignedIn: sess.User != "" && sess.User == who.User})
+		next(w, r, &view{User: who.User, CSRF: sess.CSRF, SignedIn: sess.User != "" && sess.User == who.User, Posted: r.Method == http.MethodPost})
 	})))
 }
 

@@ -52,7 +52,7 @@ func TestAdminAPIWithRBAC(t *testing.T) {
 	}).Should(Equal(http.StatusCreated))
 
 	By("RBAC: alice administers acme; bob may only read; mallory nothing")
-	sys.kubectl(t, "create", "clusterrole", "scim-admin", "--verb=get,list,watch,update,patch", "--resource=scimintegrations.enterprise.z8z8.io")
+	sys.kubectl(t, "create", "clusterrole", "scim-admin", "--verb=get,list,watch,update,patch", "--resource=scimintegrations.enterprise.z8z8.io,enterpriseidentities.enterprise.z8z8.io")
 	sys.kubectl(t, "-n", "acme", "create", "rolebinding", "alice-admin", "--clusterrole=scim-admin", "--user=alice")
 	sys.kubectl(t, "create", "clusterrole", "scim-view", "--verb=get,list,watch", "--resource=scimintegrations.enterprise.z8z8.io")
 	sys.kubectl(t, "-n", "acme", "create", "rolebinding", "bob-scim-view", "--clusterrole=scim-view", "--user=bob")
@@ -77,6 +77,19 @@ func TestAdminAPIWithRBAC(t *testing.T) {
 	status, body := as("mallory", "GET", "/members")
 	g.Expect(status).To(Equal(http.StatusForbidden))
 	g.Expect(body["error"]).To(ContainSubstring("mallory may not get"))
+	By("proxy headers cannot claim Kubernetes' own identities")
+	withHeaders := func(h map[string]string) int {
+		req, _ := http.NewRequestWithContext(context.Background(), "GET", api+"/members", nil)
+		for k, v := range h {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		g.Expect(err).NotTo(HaveOccurred())
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+	g.Expect(withHeaders(map[string]string{"X-Remote-User": "mallory", "X-Remote-Group": "system:masters"})).To(Equal(http.StatusForbidden))
+	g.Expect(withHeaders(map[string]string{"X-Remote-User": "system:admin"})).To(Equal(http.StatusUnauthorized))
 	status, _ = as("mallory", "GET", "/../../organizations/nope/status")
 	g.Expect(status).To(Equal(http.StatusNotFound))
 

@@ -323,6 +323,28 @@ func TestWizardInBrowser(t *testing.T) {
 	alice.do(chromedp.Navigate(wizard+"/globex/hooli/provisioning"), chromedp.WaitVisible(chromedp.CSS("h1")))
 	g.Expect(alice.text()).To(ContainSubstring("Single sign-on comes first"))
 
+	By("a Secret the wizard did not write is never changed")
+	sys.kubectl(t, "-n", "globex", "create", "secret", "generic", "initech-oidc-client", "--from-literal=client-secret=from-git")
+	alice.do(chromedp.Navigate(wizard+"/new"), chromedp.WaitVisible(chromedp.CSS("#namespace")),
+		chromedp.SendKeys(chromedp.CSS("#namespace"), "globex"), chromedp.SendKeys(chromedp.CSS("#organization"), "initech"),
+		chromedp.Click(chromedp.CSS("#protocol-oidc")), chromedp.SendKeys(chromedp.CSS("#issuerURL"), oidc.URL()),
+		chromedp.SendKeys(chromedp.CSS("#clientID"), "initech"), chromedp.SendKeys(chromedp.CSS("#clientSecret"), "overwrite?"),
+		chromedp.Click(chromedp.CSS(`form.card button[type="submit"]`)))
+	alice.waitForText("was not written by this wizard")
+	g.Expect(decodeBase64(t, sys.kubectl(t, "-n", "globex", "get", "secret", "initech-oidc-client", "-o", "jsonpath={.data.client-secret}"))).To(Equal("from-git"))
+	g.Expect(sys.k8s.Get(sys.ctx, key("globex", "initech"), &v1alpha1.EnterpriseIdentity{})).NotTo(Succeed(), "nothing was created")
+
+	By("a second EnterpriseIdentity claiming the name globex never shows globex's data")
+	copyEID := eid.DeepCopy()
+	copyEID.ObjectMeta = metav1.ObjectMeta{Namespace: "globex", Name: "globex-copy"}
+	g.Expect(sys.k8s.Create(sys.ctx, copyEID)).To(Succeed())
+	g.Expect(sys.k8s.Create(sys.ctx, &v1alpha1.ScimIntegration{ObjectMeta: metav1.ObjectMeta{Namespace: "globex", Name: "globex-copy"},
+		Spec: v1alpha1.ScimIntegrationSpec{IdentityRef: v1alpha1.LocalRef{Name: "globex-copy"}}})).To(Succeed())
+	for _, p := range []string{"/members", "/status", "/members/" + "x"} {
+		alice.do(chromedp.Navigate(wizard+"/globex/globex-copy"+p), chromedp.WaitVisible(chromedp.CSS("h1")))
+		g.Expect(alice.text()).NotTo(SatisfyAny(ContainSubstring("test.user"), ContainSubstring("Okta SCIM Client")))
+	}
+
 	By("the organizations page shows where globex stands")
 	alice.do(chromedp.Navigate(wizard), chromedp.WaitVisible(chromedp.CSS("table")))
 	g.Expect(alice.text()).To(SatisfyAll(ContainSubstring("Globex Corporation"), ContainSubstring("Active: 1")))

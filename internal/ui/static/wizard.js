@@ -42,8 +42,11 @@ function setUpProtocolChoice() {
 }
 
 // Progress regions (data-poll) refresh every two seconds while the operator works
-// (data-pending="true"); when it is done, the page reloads once so its forms and links follow.
+// (data-pending="true"); when it is done, the page reloads once so its forms and links follow,
+// unless the admin has started typing in a form (their input is kept; the progress still updates).
 function setUpProgress() {
+  let typing = false;
+  document.querySelectorAll("form").forEach((f) => f.addEventListener("input", () => { typing = true; }));
   document.querySelectorAll("[data-poll]").forEach((region) => {
     if (region.dataset.pending !== "true") return;
     const tick = async () => {
@@ -54,7 +57,11 @@ function setUpProgress() {
           holder.innerHTML = await response.text();
           const next = holder.querySelector("[data-poll]");
           if (next && next.dataset.pending !== "true") {
-            window.location.reload();
+            if (typing) {
+              region.innerHTML = next.innerHTML;
+            } else {
+              window.location.reload();
+            }
             return;
           }
           // Replace only what changed, so screen readers announce news, not every poll.

@@ -288,7 +288,17 @@ func TestWizardInBrowser(t *testing.T) {
 		g.Expect(r).To(MatchRegexp(`^[45]\d\d`), "only failures after filtering")
 	}
 
-	By("step 6: members, filtered to those pending review; alice approves one")
+	By("older audit events are a page away")
+	alice.do(chromedp.Navigate(org+"/status"), chromedp.Click(chromedp.CSS("#older")))
+	alice.waitForURL("cursor=")
+	g.Expect(alice.text()).To(ContainSubstring("Newest"))
+
+	By("step 6: members, searched, then filtered to those pending review; alice approves one")
+	alice.do(chromedp.Navigate(org+"/members"), chromedp.WaitVisible(chromedp.CSS("#q")),
+		chromedp.SendKeys(chromedp.CSS("#q"), "self-test"), chromedp.Click(chromedp.CSS(`form.filters button`)))
+	alice.waitForURL("q=self-test")
+	page = alice.text()
+	g.Expect(page).To(SatisfyAll(ContainSubstring("eio-self-test-"), Not(ContainSubstring("test.user@okta.local"))))
 	alice.do(chromedp.Navigate(org+"/members"), chromedp.WaitVisible(chromedp.CSS("#state")),
 		chromedp.SetValue(chromedp.CSS("#state"), "PendingReview"), chromedp.Click(chromedp.CSS(`form.filters button`)))
 	alice.waitForURL("state=PendingReview")

@@ -9,9 +9,11 @@ LOCAL_DIR ?= $(CURDIR)/.local
 ## Tool versions (installed into bin/ with go install).
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 GOLANGCI_LINT_VERSION ?= v2.15.0
+HELM_VERSION ?= v4.3.1
 
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+HELM ?= $(LOCALBIN)/helm-$(HELM_VERSION)
 
 # Go test flags; TEST_PACKAGES narrows a run, e.g. make test TEST_PACKAGES=./controllers/...
 TEST_PACKAGES ?= ./...
@@ -31,6 +33,7 @@ help: ## Display this help.
 .PHONY: manifests
 manifests: controller-gen ## Generate CRDs and RBAC from the API types and markers.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
+	@./hack/chart-sync.sh
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods.
@@ -50,9 +53,9 @@ lint: golangci-lint ## Run golangci-lint.
 
 .PHONY: verify
 verify: manifests generate fmt ## Fail when generated files or formatting are not committed.
-	@if [ -n "$$(git status --porcelain -- api config controllers cmd internal go.mod go.sum)" ]; then \
+	@if [ -n "$$(git status --porcelain -- api charts config controllers cmd internal go.mod go.sum)" ]; then \
 		echo "Generated files or formatting are stale; run 'make manifests generate fmt' and commit:"; \
-		git status --porcelain -- api config controllers cmd internal go.mod go.sum; exit 1; fi
+		git status --porcelain -- api charts config controllers cmd internal go.mod go.sum; exit 1; fi
 
 .PHONY: control-plane
 control-plane: ## Build kube-apiserver, etcd and kubectl from the Go module proxy (cached).
@@ -65,8 +68,8 @@ chromium: ## Install headless Chromium from the OS packages when missing (wizard
 	@./hack/chromium.sh
 
 .PHONY: test
-test: manifests generate fmt vet control-plane chromium ## Run all tests: real API server, SQLite, a throwaway PostgreSQL, headless Chromium.
-	KUBEBUILDER_ASSETS="$$(./hack/control-plane.sh)" ./hack/with-postgres.sh go test $(GO_TEST_FLAGS) $(TEST_PACKAGES)
+test: manifests generate fmt vet control-plane chromium helm ## Run all tests: real API server, SQLite, a throwaway PostgreSQL, headless Chromium, the Helm chart.
+	KUBEBUILDER_ASSETS="$$(./hack/control-plane.sh)" HELM=$(HELM) ./hack/with-postgres.sh go test $(GO_TEST_FLAGS) $(TEST_PACKAGES)
 
 .PHONY: screenshots
 screenshots: control-plane chromium ## Walk the wizard in headless Chromium and write its screenshots to docs/images.
@@ -99,6 +102,11 @@ $(LOCALBIN):
 controller-gen: $(CONTROLLER_GEN)
 $(CONTROLLER_GEN): | $(LOCALBIN)
 	$(call go-install-tool,$(CONTROLLER_GEN),sigs.k8s.io/controller-tools/cmd/controller-gen,$(CONTROLLER_TOOLS_VERSION))
+
+.PHONY: helm
+helm: $(HELM) ## Install the pinned helm (the chart's tests render and lint with it).
+$(HELM): | $(LOCALBIN)
+	$(call go-install-tool,$(HELM),helm.sh/helm/v4/cmd/helm,$(HELM_VERSION))
 
 .PHONY: golangci-lint
 golangci-lint: $(GOLANGCI_LINT)

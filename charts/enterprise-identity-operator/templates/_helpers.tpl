@@ -1,0 +1,47 @@
+{{- define "eio.name" -}}
+{{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "eio.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "eio.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "eio.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "eio.labels" -}}
+{{ include "eio.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{- end -}}
+
+{{- define "eio.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "eio.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Refuse values that cannot work, with a reason. */}}
+{{- define "eio.validate" -}}
+{{- if not .Values.externalURL -}}
+{{- fail "externalURL is required: the public base of the data plane, for example https://scim.example.com" -}}
+{{- end -}}
+{{- if not (has .Values.store.type (list "sqlite" "postgres")) -}}
+{{- fail (printf "store.type must be sqlite or postgres, not %q" .Values.store.type) -}}
+{{- end -}}
+{{- if and (eq .Values.store.type "sqlite") (gt (int .Values.replicaCount) 1) -}}
+{{- fail "store.type=sqlite runs exactly one replica (SQLite has one writer); use store.type=postgres to scale out" -}}
+{{- end -}}
+{{- if and (eq .Values.store.type "postgres") (not .Values.store.postgres.existingSecret) -}}
+{{- fail "store.type=postgres needs store.postgres.existingSecret: a Secret holding the connection URL" -}}
+{{- end -}}
+{{- end -}}

@@ -1,0 +1,94 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	. "github.com/onsi/gomega"
+)
+
+// helm runs the pinned helm binary (make test passes it in HELM).
+func helm(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	bin := os.Getenv("HELM")
+	if bin == "" {
+		t.Fatal("HELM is not set: run through make test, which installs the pinned helm")
+	}
+	out, err := exec.CommandContext(t.Context(), bin, args...).CombinedOutput() //nolint:gosec // the pinned helm, test arguments
+	return string(out), err
+}
+
+// The Helm chart renders what the API server accepts, refuses values that cannot work, and gives
+// the manager the rights the operator needs: checked against a real kube-apiserver.
+func TestHelmChart(t *testing.T) {
+	g := NewWithT(t)
+	sys := start(t)
+	chart := filepath.Join("..", "..", "charts", "enterprise-identity-operator")
+	render := func(name string, sets ...string) string {
+		args := []string{"template", "eio", chart, "--namespace", "eio-system", "--include-crds"}
+		for _, s := range sets {
+			args = append(args, "--set", s)
+		}
+		out, err := helm(t, args...)
+		g.Expect(err).NotTo(HaveOccurred(), out)
+		file := filepath.Join(t.TempDir(), name+".yaml")
+		g.Expect(os.WriteFile(file, []byte(out), 0o600)).To(Succeed())
+		return file
+	}
+
+	By := func(s string) { t.Log(s) }
+	By("helm lint passes")
+	out, err := helm(t, "lint", chart, "--set", "externalURL=https://scim.example.com")
+	g.Expect(err).NotTo(HaveOccurred(), out)
+
+	By("values that cannot work are refused with a reason")
+	out, err = helm(t, "template", "eio", chart)
+	g.Expect(err).To(HaveOccurred())
+	g.Expect(out).To(ContainSubstring("externalURL is required"))
+	out, err = helm(t, "template", "eio", chart, "--set", "externalURL=https://scim.example.com", "--set", "replicaCount=2")
+	g.Expect(err).To(HaveOccurred())
+	g.Expect(out).To(ContainSubstring("exactly one replica"))
+	out, err = helm(t, "template", "eio", chart, "--set", "externalURL=https://scim.example.com", "--set", "store.type=postgres")
+	g.Expect(err).To(HaveOccurred())
+	g.Expect(out).To(ContainSubstring("existingSecret"))
+
+	By("the SQLite install: one replica on a kept volume; the API server accepts every object")
+	sys.kubectl(t, "create", "namespace", "eio-system")
+	sqlite := render("sqlite", "externalURL=https://scim.example.com")
+	rendered, _ := os.ReadFile(sqlite)
+	g.Expect(string(rendered)).To(SatisfyAll(ContainSubstring("--sqlite-path=/var/lib/enterprise-identity/identity.db"),
+		ContainSubstring("kind: PersistentVolumeClaim"), ContainSubstring("helm.sh/resource-policy: keep"),
+		ContainSubstring("--data-plane-service=eio-enterprise-identity-operator.eio-system.svc.cluster.local"),
+		ContainSubstring("type: Recreate"), Not(ContainSubstring("EIO_POSTGRES_URL"))))
+	sys.kubectl(t, "apply", "--server-side", "--force-conflicts", "-n", "eio-system", "-f", sqlite)
+
+	By("the manager's service account may do what the operator does")
+	sa := "--as=system:serviceaccount:eio-system:eio-enterprise-identity-operator"
+	for _, check := range [][]string{
+		{"impersonate", "users"}, {"impersonate", "groups"},
+		{"update", "scimintegrations.enterprise.z8z8.io/status", "-A"}, {"watch", "enterpriseidentities.enterprise.z8z8.io", "-A"},
+		{"create", "secrets", "-n", "acme"}, {"create", "ingresses.networking.k8s.io", "-n", "acme"},
+		{"create", "subjectaccessreviews.authorization.k8s.io"}, {"create", "tokenreviews.authentication.k8s.io"},
+		{"create", "leases.coordination.k8s.io", "-n", "eio-system"},
+	} {
+		out := strings.TrimSpace(sys.kubectl(t, append([]string{"auth", "can-i", sa}, check...)...))
+		g.Expect(out[strings.LastIndex(out, "\n")+1:]).To(Equal("yes"), "can-i %v", check) // after any warning
+	}
+	// can-i exits 1 for "no".
+	denied, _ := exec.CommandContext(t.Context(), filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"), "--kubeconfig", sys.kubeconfig, //nolint:gosec // test kubectl
+		"auth", "can-i", sa, "delete", "namespaces").CombinedOutput()
+	words := strings.Fields(string(denied))
+	g.Expect(words[len(words)-1]).To(Equal("no"))
+
+	By("the PostgreSQL install: replicas scale out, the URL comes from a Secret, no volume")
+	postgres := render("postgres", "externalURL=https://scim.example.com", "store.type=postgres", "store.postgres.existingSecret=eio-postgres",
+		"replicaCount=3", "trustProxyHeaders=true")
+	rendered, _ = os.ReadFile(postgres)
+	g.Expect(string(rendered)).To(SatisfyAll(ContainSubstring("replicas: 3"), ContainSubstring("name: EIO_POSTGRES_URL"),
+		ContainSubstring("name: eio-postgres"), ContainSubstring("--trust-proxy-headers"),
+		Not(ContainSubstring("kind: PersistentVolumeClaim")), Not(ContainSubstring("--sqlite-path"))))
+	sys.kubectl(t, "apply", "--dry-run=server", "-n", "eio-system", "-f", postgres)
+}

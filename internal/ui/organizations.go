@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -175,30 +176,58 @@ func (s *Server) organizations(w http.ResponseWriter, r *http.Request, v *view) 
 		return
 	}
 	who := s.who(r)
-	var rows []*organization
+	// Each organization costs a few SubjectAccessReviews and store reads: check them side by
+	// side, a bounded number at a time.
+	found := make([]*organization, len(list.Items))
+	failed := make([]bool, len(list.Items))
+	var wg sync.WaitGroup
+	limit := make(chan struct{}, organizationChecks)
 	for i := range list.Items {
-		o, err := s.load(c, list.Items[i].Namespace, list.Items[i].Name)
-		if apierrors.IsNotFound(err) {
-			continue // deleted meanwhile
-		}
-		if err != nil {
-			s.Log.Error("Reading an organization for the wizard", "namespace", list.Items[i].Namespace, "name", list.Items[i].Name, "error", err)
+		wg.Add(1)
+		limit <- struct{}{}
+		go func(i int) {
+			defer func() { <-limit; wg.Done() }()
+			found[i], failed[i] = s.visible(r.WithContext(c), who, list.Items[i].Namespace, list.Items[i].Name)
+		}(i)
+	}
+	wg.Wait()
+	var rows []*organization
+	for i, o := range found {
+		if failed[i] {
 			v.Error = "Some organizations could not be read just now and are missing below; reload the page."
-			continue
 		}
-		if !s.mayAdminister(c, who, o) {
-			continue
+		if o != nil {
+			rows = append(rows, o)
 		}
-		if o.Serving() {
-			if org, err := s.served(r.WithContext(c), &view{Org: o}, "get"); err == nil {
-				o.Live, _ = s.Admin.Status(c, org)
-			}
-		}
-		rows = append(rows, o)
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].Name() < rows[j].Name() })
 	v.Title, v.Data = "Organizations", rows
 	s.render(w, http.StatusOK, "organizations", v)
+}
+
+// organizationChecks bounds how many organizations the list page checks at once.
+const organizationChecks = 8
+
+// visible loads an organization with its live status when who administers it; failed says it
+// could not be read (an organization deleted meanwhile is simply absent).
+func (s *Server) visible(r *http.Request, who adminapi.Identity, namespace, name string) (o *organization, failed bool) {
+	o, err := s.load(r.Context(), namespace, name)
+	if apierrors.IsNotFound(err) {
+		return nil, false
+	}
+	if err != nil {
+		s.Log.Error("Reading an organization for the wizard", "namespace", namespace, "name", name, "error", err)
+		return nil, true
+	}
+	if !s.mayAdminister(r.Context(), who, o) {
+		return nil, false
+	}
+	if o.Serving() {
+		if org, err := s.served(r, &view{Org: o}, "get"); err == nil {
+			o.Live, _ = s.Admin.Status(r.Context(), org)
+		}
+	}
+	return o, false
 }
 
 // members summarises member counts for the organizations page.

@@ -161,12 +161,20 @@ func (s *Server) signedIn(next pageHandler) http.Handler {
 			return
 		}
 		sess := s.ensureSession(w, r)
+		r = r.WithContext(context.WithValue(r.Context(), identityKey{}, who))
 		next(w, r, &view{User: who.User, CSRF: sess.CSRF, SignedIn: sess.User != "" && sess.User == who.User, Posted: r.Method == http.MethodPost})
 	})))
 }
 
+// identityKey carries the admin signedIn identified, so a page does not authenticate again
+// (a TokenReview per call) for each check it makes.
+type identityKey struct{}
+
 // who is the identified admin of a request that passed signedIn.
 func (s *Server) who(r *http.Request) adminapi.Identity {
+	if who, ok := r.Context().Value(identityKey{}).(adminapi.Identity); ok {
+		return who
+	}
 	who, _, _ := s.identify(r)
 	return who
 }

@@ -69,12 +69,12 @@ chromium: ## Install headless Chromium from the OS packages when missing (wizard
 
 .PHONY: test
 test: manifests generate fmt vet control-plane chromium helm ## Run all tests: real API server, SQLite, a throwaway PostgreSQL, headless Chromium, the Helm chart.
-	KUBEBUILDER_ASSETS="$$(./hack/control-plane.sh)" HELM=$(HELM) ./hack/with-postgres.sh go test $(GO_TEST_FLAGS) $(TEST_PACKAGES)
+	KUBEBUILDER_ASSETS="$$(./hack/control-plane.sh)" HELM=$(HELM) AXE_JS="$$(./hack/axe.sh)" ./hack/with-postgres.sh go test $(GO_TEST_FLAGS) $(TEST_PACKAGES)
 
 .PHONY: screenshots
 screenshots: control-plane chromium ## Walk the wizard in headless Chromium and write its screenshots to docs/images.
 	@mkdir -p docs/images
-	KUBEBUILDER_ASSETS="$$(./hack/control-plane.sh)" EIO_SCREENSHOTS=$(CURDIR)/docs/images go test -count=1 -run TestWizardInBrowser ./test/e2e
+	KUBEBUILDER_ASSETS="$$(./hack/control-plane.sh)" AXE_JS="$$(./hack/axe.sh)" EIO_SCREENSHOTS=$(CURDIR)/docs/images go test -count=1 -run TestWizardInBrowser ./test/e2e
 
 .PHONY: bench
 bench: ## Run the benchmarks and the SCIM load tool (SQLite, then PostgreSQL) and print their figures.

@@ -120,11 +120,34 @@ func (b *browser) text() string {
 	return s
 }
 
+// screenshot saves the page as it looks, after checking it with axe-core (WCAG 2.1 A and AA
+// rules): every page state worth a picture must also be accessible.
 func (b *browser) screenshot(name string) {
 	b.t.Helper()
+	b.accessible(name)
 	png := read(b, chromedp.FullScreenshot(100))
 	if err := os.WriteFile(filepath.Join(b.shots, name+".png"), png, 0o644); err != nil { //nolint:gosec // screenshots are public docs
 		b.t.Fatal(err)
+	}
+}
+
+// accessible runs axe-core on the page and fails the test on any violation.
+func (b *browser) accessible(name string) {
+	b.t.Helper()
+	path := os.Getenv("AXE_JS")
+	if path == "" {
+		b.t.Fatal("AXE_JS is not set: run through make test, which fetches axe-core (hack/axe.sh)")
+	}
+	source, err := os.ReadFile(path) //nolint:gosec // the cached axe-core
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	b.do(chromedp.Evaluate[chromedp.Void](string(source)))
+	violations := read(b, chromedp.Evaluate[[]string](`axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})
+		.then(r => r.violations.map(v => v.id + " (" + v.impact + "): " + v.help + " at " + v.nodes.map(n => n.target.join(" ")).join(", ")))`,
+		chromedp.EvalAwaitPromise))
+	if len(violations) > 0 {
+		b.t.Errorf("%s: accessibility violations:\n%s", name, strings.Join(violations, "\n"))
 	}
 }
 

@@ -8,6 +8,13 @@ version=4.14.1
 integrity=sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ==
 dir="${XDG_CACHE_HOME:-$HOME/.cache}/enterprise-identity-operator/axe-core-$version"
 if [[ ! -f "$dir/axe.min.js" ]]; then
+  for tool in curl openssl; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+      if [[ "$(id -u)" -eq 0 ]]; then sudo=""; else sudo="sudo"; fi
+      $sudo apt-get update -qq >&2
+      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$tool" >&2
+    fi
+  done
   tmp="$(mktemp -d)"
   trap 'rm -rf "$tmp"' EXIT
   curl -fsSL "https://registry.npmjs.org/axe-core/-/axe-core-$version.tgz" -o "$tmp/axe.tgz"

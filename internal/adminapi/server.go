@@ -139,7 +139,8 @@ func (s *Server) proxyOrLocal(r *http.Request) (Identity, bool) {
 					}
 				}
 			}
-			return Identity{User: u, Groups: groups}, true
+			// Every authenticated user is in system:authenticated, as the API server would say.
+			return Identity{User: u, Groups: append(groups, "system:authenticated")}, true
 		}
 	}
 	if s.LocalUser != nil {

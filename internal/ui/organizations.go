@@ -186,7 +186,14 @@ func (s *Server) organizations(w http.ResponseWriter, r *http.Request, v *view) 
 		wg.Add(1)
 		limit <- struct{}{}
 		go func(i int) {
-			defer func() { <-limit; wg.Done() }()
+			defer func() {
+				if p := recover(); p != nil { // net/http recovers only the handler's own goroutine
+					s.Log.Error("Checking an organization panicked", "panic", p)
+					failed[i] = true
+				}
+				<-limit
+				wg.Done()
+			}()
 			found[i], failed[i] = s.visible(r.WithContext(c), who, list.Items[i].Namespace, list.Items[i].Name)
 		}(i)
 	}

@@ -118,7 +118,7 @@ func (s *Server) writeSSO(w http.ResponseWriter, r *http.Request, v *view, f *ss
 			secretName = ref.Name
 			// Refuse before writing anything when the Secret is not the wizard's to change; then
 			// write it before the EnterpriseIdentity, so the operator's first check finds it.
-			err := checkClientSecret(c, as, eid, secretName, create)
+			err := checkClientSecret(c, as, eid, secretName)
 			if err == nil {
 				err = writeClientSecret(c, as, eid, ref, secret)
 			}
@@ -135,16 +135,19 @@ func (s *Server) writeSSO(w http.ResponseWriter, r *http.Request, v *view, f *ss
 	}
 	if err != nil {
 		if create && secretName != "" {
-			_ = as.Delete(c, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: eid.Namespace, Name: secretName}})
+			// Best effort: a Secret left behind is the wizard's and unowned, so a retry reuses it.
+			if derr := as.Delete(c, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: eid.Namespace, Name: secretName}}); derr != nil {
+				s.Log.Info("Could not remove the client Secret of an organization that was not created", "secret", secretName, "error", derr)
+			}
 		}
 		s.formError(w, r, v, f, err, "EnterpriseIdentity", eid.Name)
 		return
 	}
 	if create && secretName != "" {
-		// Owned by the EnterpriseIdentity from now on: it goes when the organization goes.
+		// Owned by the EnterpriseIdentity from now on, so it goes when the organization goes. Best
+		// effort: the organization exists either way, and the next write adopts the Secret.
 		if err := adoptClientSecret(c, as, eid, secretName); err != nil {
-			s.formError(w, r, v, f, err, "Secret", secretName)
-			return
+			s.Log.Info("Could not make the organization own its client Secret yet", "secret", secretName, "error", err)
 		}
 	}
 	seeOther(w, r, Path+"/"+eid.Namespace+"/"+eid.Name+"/sso?saved=1")
@@ -187,10 +190,16 @@ func (e foreignSecret) Error() string {
 		"change the secret where that Secret is managed (for example in Git), or reference another Secret in the EnterpriseIdentity."
 }
 
-// ownedClientSecret says the wizard wrote this Secret for this EnterpriseIdentity.
+// ownedClientSecret says the wizard wrote this Secret for this EnterpriseIdentity: it carries the
+// wizard's label and is owned by it, or is the wizard's unowned Secret of that name (written
+// before its organization was created, or left by an attempt that failed half-way), which the
+// next write adopts.
 func ownedClientSecret(sec *corev1.Secret, eid *v1alpha1.EnterpriseIdentity) bool {
 	if sec.Labels[managedByLabel] != managedByWizard {
 		return false
+	}
+	if len(sec.OwnerReferences) == 0 {
+		return sec.Name == eid.Name+"-oidc-client"
 	}
 	for _, ref := range sec.OwnerReferences {
 		if ref.UID == eid.UID && eid.UID != "" {
@@ -201,7 +210,7 @@ func ownedClientSecret(sec *corev1.Secret, eid *v1alpha1.EnterpriseIdentity) boo
 }
 
 // checkClientSecret refuses a Secret that exists and is not the wizard's for this organization.
-func checkClientSecret(c context.Context, as client.Client, eid *v1alpha1.EnterpriseIdentity, name string, create bool) error {
+func checkClientSecret(c context.Context, as client.Client, eid *v1alpha1.EnterpriseIdentity, name string) error {
 	sec := &corev1.Secret{}
 	err := as.Get(c, client.ObjectKey{Namespace: eid.Namespace, Name: name}, sec)
 	switch {
@@ -209,7 +218,7 @@ func checkClientSecret(c context.Context, as client.Client, eid *v1alpha1.Enterp
 		return nil
 	case err != nil:
 		return err
-	case create || !ownedClientSecret(sec, eid):
+	case !ownedClientSecret(sec, eid):
 		return foreignSecret{name: name}
 	}
 	return nil
@@ -258,6 +267,9 @@ func writeClientSecret(c context.Context, as client.Client, eid *v1alpha1.Enterp
 		existing.Data = map[string][]byte{}
 	}
 	existing.Data[ref.Key] = []byte(value)
+	if len(existing.OwnerReferences) == 0 && eid.UID != "" {
+		existing.OwnerReferences = ownerOf(eid)
+	}
 	return as.Update(c, existing)
 }
 

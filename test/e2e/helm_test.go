@@ -54,6 +54,12 @@ func TestHelmChart(t *testing.T) {
 	out, err = helm(t, "template", "eio", chart, "--set", "externalURL=https://scim.example.com", "--set", "store.type=postgres")
 	g.Expect(err).To(HaveOccurred())
 	g.Expect(out).To(ContainSubstring("existingSecret"))
+	out, err = helm(t, "template", "eio", chart, "--set", "externalURL=https://scim.example.com", "--set", "trustProxyHeaders=true")
+	g.Expect(err).To(HaveOccurred())
+	g.Expect(out).To(ContainSubstring("networkPolicy.enabled=true"))
+	out, err = helm(t, "template", "eio", chart, "--set", "externalURL=https://scim.example.com", "--set", "serviceAccount.create=false")
+	g.Expect(err).To(HaveOccurred())
+	g.Expect(out).To(ContainSubstring("serviceAccount.name"))
 
 	By("the SQLite install: one replica on a kept volume; the API server accepts every object")
 	sys.kubectl(t, "create", "namespace", "eio-system")
@@ -72,7 +78,7 @@ func TestHelmChart(t *testing.T) {
 		{"update", "scimintegrations.enterprise.z8z8.io/status", "-A"}, {"watch", "enterpriseidentities.enterprise.z8z8.io", "-A"},
 		{"create", "secrets", "-n", "acme"}, {"create", "ingresses.networking.k8s.io", "-n", "acme"},
 		{"create", "subjectaccessreviews.authorization.k8s.io"}, {"create", "tokenreviews.authentication.k8s.io"},
-		{"create", "leases.coordination.k8s.io", "-n", "eio-system"},
+		{"create", "leases.coordination.k8s.io", "-n", "eio-system"}, {"create", "events", "-n", "eio-system"},
 	} {
 		out := strings.TrimSpace(sys.kubectl(t, append([]string{"auth", "can-i", sa}, check...)...))
 		g.Expect(out[strings.LastIndex(out, "\n")+1:]).To(Equal("yes"), "can-i %v", check) // after any warning
@@ -84,11 +90,15 @@ func TestHelmChart(t *testing.T) {
 	g.Expect(words[len(words)-1]).To(Equal("no"))
 
 	By("the PostgreSQL install: replicas scale out, the URL comes from a Secret, no volume")
+	By("behind a proxy: only the proxy and the ingress controller may reach the data plane")
 	postgres := render("postgres", "externalURL=https://scim.example.com", "store.type=postgres", "store.postgres.existingSecret=eio-postgres",
-		"replicaCount=3", "trustProxyHeaders=true")
+		"replicaCount=3", "trustProxyHeaders=true", "networkPolicy.enabled=true",
+		`networkPolicy.allowFrom[0].namespaceSelector.matchLabels.kubernetes\.io/metadata\.name=oauth2-proxy`,
+		`networkPolicy.allowFrom[1].namespaceSelector.matchLabels.kubernetes\.io/metadata\.name=ingress-nginx`)
 	rendered, _ = os.ReadFile(postgres)
 	g.Expect(string(rendered)).To(SatisfyAll(ContainSubstring("replicas: 3"), ContainSubstring("name: EIO_POSTGRES_URL"),
 		ContainSubstring("name: eio-postgres"), ContainSubstring("--trust-proxy-headers"),
+		ContainSubstring("kind: NetworkPolicy"), ContainSubstring("kubernetes.io/metadata.name: oauth2-proxy"),
 		Not(ContainSubstring("kind: PersistentVolumeClaim")), Not(ContainSubstring("--sqlite-path"))))
 	sys.kubectl(t, "apply", "--dry-run=server", "-n", "eio-system", "-f", postgres)
 }

@@ -26,7 +26,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- if .Values.serviceAccount.create -}}
 {{- default (include "eio.fullname" .) .Values.serviceAccount.name -}}
 {{- else -}}
-{{- default "default" .Values.serviceAccount.name -}}
+{{- .Values.serviceAccount.name -}}
 {{- end -}}
 {{- end -}}
 
@@ -43,5 +43,14 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end -}}
 {{- if and (eq .Values.store.type "postgres") (not .Values.store.postgres.existingSecret) -}}
 {{- fail "store.type=postgres needs store.postgres.existingSecret: a Secret holding the connection URL" -}}
+{{- end -}}
+{{- if and (not .Values.serviceAccount.create) (not .Values.serviceAccount.name) -}}
+{{- fail "serviceAccount.create=false needs serviceAccount.name: the manager's rights must not land on the namespace's default ServiceAccount" -}}
+{{- end -}}
+{{- if and .Values.trustProxyHeaders (not .Values.networkPolicy.enabled) -}}
+{{- fail "trustProxyHeaders=true lets whoever reaches the data plane name a user: set networkPolicy.enabled=true with networkPolicy.allowFrom naming only your authenticating proxy and your ingress controller" -}}
+{{- end -}}
+{{- if and .Values.networkPolicy.enabled (not .Values.networkPolicy.allowFrom) -}}
+{{- fail "networkPolicy.enabled=true needs networkPolicy.allowFrom: the peers (your proxy, your ingress controller) that may reach the data plane" -}}
 {{- end -}}
 {{- end -}}

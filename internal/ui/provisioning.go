@@ -92,11 +92,11 @@ func (s *Server) saveProvisioning(w http.ResponseWriter, r *http.Request, v *vie
 	}
 	c, cancel := ctx(r)
 	defer cancel()
-	as, err := s.Impersonate(s.who(r))
-	if err != nil {
-		s.failWith(w, r, err)
+	as, ok := s.asAdmin(w, r)
+	if !ok {
 		return
 	}
+	var err error
 	scim := &v1alpha1.ScimIntegration{ObjectMeta: metav1.ObjectMeta{Namespace: v.Org.Identity.Namespace, Name: v.Org.Identity.Name},
 		Spec: v1alpha1.ScimIntegrationSpec{IdentityRef: v1alpha1.LocalRef{Name: v.Org.Identity.Name}}}
 	if v.Org.Scim != nil {

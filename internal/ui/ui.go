@@ -233,3 +233,14 @@ func seeOther(w http.ResponseWriter, r *http.Request, target string) {
 	}
 	http.Redirect(w, r, target, http.StatusSeeOther) //nolint:gosec // target is a path of the wizard, checked above
 }
+
+// asAdmin is a Kubernetes client acting as the signed-in admin (impersonation), for writes; on
+// failure the error page is written and ok is false.
+func (s *Server) asAdmin(w http.ResponseWriter, r *http.Request) (as client.Client, ok bool) {
+	as, err := s.Impersonate(s.who(r))
+	if err != nil {
+		s.failWith(w, r, err)
+		return nil, false
+	}
+	return as, true
+}

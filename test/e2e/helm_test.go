@@ -45,21 +45,21 @@ func TestHelmChart(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred(), out)
 
 	By("values that cannot work are refused with a reason")
-	out, err = helm(t, "template", "eio", chart)
-	g.Expect(err).To(HaveOccurred())
-	g.Expect(out).To(ContainSubstring("externalURL is required"))
-	out, err = helm(t, "template", "eio", chart, "--set", "externalURL=https://scim.example.com", "--set", "replicaCount=2")
-	g.Expect(err).To(HaveOccurred())
-	g.Expect(out).To(ContainSubstring("exactly one replica"))
-	out, err = helm(t, "template", "eio", chart, "--set", "externalURL=https://scim.example.com", "--set", "store.type=postgres")
-	g.Expect(err).To(HaveOccurred())
-	g.Expect(out).To(ContainSubstring("existingSecret"))
-	out, err = helm(t, "template", "eio", chart, "--set", "externalURL=https://scim.example.com", "--set", "trustProxyHeaders=true")
-	g.Expect(err).To(HaveOccurred())
-	g.Expect(out).To(ContainSubstring("networkPolicy.enabled=true"))
-	out, err = helm(t, "template", "eio", chart, "--set", "externalURL=https://scim.example.com", "--set", "serviceAccount.create=false")
-	g.Expect(err).To(HaveOccurred())
-	g.Expect(out).To(ContainSubstring("serviceAccount.name"))
+	for want, sets := range map[string][]string{
+		"externalURL is required":    nil,
+		"exactly one replica":        {"externalURL=https://scim.example.com", "replicaCount=2"},
+		"existingSecret":             {"externalURL=https://scim.example.com", "store.type=postgres"},
+		"networkPolicy.enabled=true": {"externalURL=https://scim.example.com", "trustProxyHeaders=true"},
+		"serviceAccount.name":        {"externalURL=https://scim.example.com", "serviceAccount.create=false"},
+	} {
+		args := []string{"template", "eio", chart}
+		for _, set := range sets {
+			args = append(args, "--set", set)
+		}
+		out, err := helm(t, args...)
+		g.Expect(err).To(HaveOccurred(), "%v", sets)
+		g.Expect(out).To(ContainSubstring(want))
+	}
 
 	By("the SQLite install: one replica on a kept volume; the API server accepts every object")
 	sys.kubectl(t, "create", "namespace", "eio-system")

@@ -344,6 +344,16 @@ func TestWizardInBrowser(t *testing.T) {
 	alice.screenshot("wizard-narrow-status")
 	alice.do(chromedp.EmulateViewport(1280, 900))
 
+	By("SAML: the metadata's signing certificate and its expiry are shown once validated")
+	alice.do(chromedp.Navigate(wizard+"/new"), chromedp.WaitVisible(chromedp.CSS("#namespace")),
+		chromedp.SendKeys(chromedp.CSS("#namespace"), "globex"), chromedp.SendKeys(chromedp.CSS("#organization"), "umbrella"),
+		chromedp.Click(chromedp.CSS("#protocol-saml")), chromedp.SendKeys(chromedp.CSS("#metadataURL"), oidc.MetadataURL()),
+		chromedp.Click(chromedp.CSS(`form.card button[type="submit"]`)))
+	alice.waitForText("Single sign-on: validated")
+	alice.waitForText("SAML signing certificate valid until ") // a year from now (test/localidp)
+	g.Expect(alice.text()).To(MatchRegexp(`SAML signing certificate valid until \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC`))
+	g.Expect(read(alice, chromedp.Evaluate[bool](`document.getElementById('oidc').hidden`))).To(BeTrue(), "the OIDC fields hide for SAML")
+
 	By("an SSO setup that cannot work says why, in the page, and SCIM waits for it")
 	alice.do(chromedp.Navigate(wizard+"/new"), chromedp.WaitVisible(chromedp.CSS("#namespace")),
 		chromedp.SendKeys(chromedp.CSS("#namespace"), "globex"), chromedp.SendKeys(chromedp.CSS("#organization"), "hooli"),

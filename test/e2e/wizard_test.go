@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -404,6 +405,30 @@ func TestWizardInBrowser(t *testing.T) {
 		status, _ := call(t, "GET", baseURL+"/Users?count=1", bearer, "")
 		g.Expect(status).To(Equal(http.StatusOK))
 	}
+
+	By("a deprovisioning held by the mass-deprovisioning guard is released from the status page")
+	sys.kubectl(t, "-n", "globex", "patch", "scim", "globex", "--type", "merge", "-p", `{"spec":{"provisioning":{"deprovision":{"maxPerHour":1}}}}`)
+	g.Eventually(func() bool { // the operator (and so the data plane's cache) has the new policy
+		_ = sys.k8s.Get(sys.ctx, key("globex", "globex"), scim)
+		c := meta.FindStatusCondition(scim.Status.Conditions, v1alpha1.ConditionPolicyReady)
+		return c != nil && c.ObservedGeneration == scim.Generation
+	}).Should(BeTrue())
+	g.Eventually(func() int {
+		status, _ := call(t, "POST", baseURL+"/Users", rotated, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"leaver@globex.example"}`)
+		return status
+	}).Should(Equal(http.StatusCreated))
+	alice.do(chromedp.Navigate(org+"/members?q=leaver"), chromedp.WaitVisible(chromedp.CSS("#members a")))
+	href := read(alice, chromedp.Evaluate[string](`document.querySelector("#members a").getAttribute("href")`))
+	leaver := href[strings.LastIndex(href, "/")+1:]
+	// This hour already saw the Okta run's and the self-test's deprovisionings: this one is held.
+	status, _ := call(t, "DELETE", baseURL+"/Users/"+leaver, rotated, "")
+	g.Expect(status).To(Equal(http.StatusNoContent))
+	alice.do(chromedp.Navigate(org + "/status"))
+	g.Expect(alice.text()).To(ContainSubstring("Release held deprovisionings"))
+	alice.do(chromedp.Click(chromedp.CSS(`form[action$="/deprovisioning/release"] button`)))
+	alice.waitForText("Released 1 held deprovisioning")
+	alice.do(chromedp.Navigate(org + "/members/" + leaver))
+	g.Expect(alice.text()).To(ContainSubstring("deleted by the identity provider"))
 
 	By("mallory, with no rights in globex, sees nothing of it, even by URL")
 	mallory := newBrowser(t, "mallory")

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -52,6 +53,7 @@ type options struct {
 	sqlitePath           string
 	postgresURL          string
 	trustProxyHeaders    bool
+	sessionKeyFile       string
 	local                bool
 	localDir             string
 	crdDir               string
@@ -76,6 +78,8 @@ func main() {
 	flag.DurationVar(&o.ssoTimeout, "sso-timeout", 10*time.Second, "Timeout of each request to an identity provider during SSO validation.")
 	flag.BoolVar(&o.trustProxyHeaders, "trust-proxy-headers", false,
 		"Admin API: accept X-Remote-User and X-Remote-Group from an authenticating proxy in front of the data plane.")
+	flag.StringVar(&o.sessionKeyFile, "session-key-file", "",
+		"File holding the key (at least 32 bytes) that signs the wizard's sessions; share it between replicas. Empty: a random key per process.")
 	flag.BoolVar(&o.local, "local", false, "Run everything locally: start kube-apiserver and etcd, install the CRDs, apply the samples.")
 	flag.StringVar(&o.localDir, "local-dir", ".local", "With --local: folder for the kubeconfig, etcd data and the SQLite database.")
 	flag.StringVar(&o.crdDir, "crd-dir", "config/crd/bases", "With --local: CRD manifests to install.")
@@ -114,6 +118,10 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer func() { _ = st.Close() }()
+	sessionKey, err := readSessionKey(o.sessionKeyFile)
+	if err != nil {
+		return err
+	}
 	if err := operator.Add(ctx, mgr, st, operator.Options{
 		BindAddress:          o.bindAddress,
 		ExternalURL:          o.externalURL,
@@ -123,6 +131,7 @@ func run(ctx context.Context, o options) error {
 		SSOTimeout:           o.ssoTimeout,
 		TrustProxyHeaders:    o.trustProxyHeaders,
 		LocalUser:            localUser(o),
+		SessionKey:           sessionKey,
 	}); err != nil {
 		return err
 	}
@@ -180,4 +189,21 @@ func restConfig(o options) (*rest.Config, func(), error) {
 			setupLog.Error(err, "Stopping the local control plane")
 		}
 	}, nil
+}
+
+// readSessionKey reads the wizard's session signing key, shared by every replica (a mounted
+// Secret), or returns nil for a random key per process.
+func readSessionKey(file string) ([]byte, error) {
+	if file == "" {
+		return nil, nil
+	}
+	key, err := os.ReadFile(file) //nolint:gosec // the operator's own flag
+	if err != nil {
+		return nil, fmt.Errorf("reading --session-key-file: %w", err)
+	}
+	key = bytes.TrimSpace(key)
+	if len(key) < 32 {
+		return nil, fmt.Errorf("--session-key-file %s holds %d bytes; it needs at least 32", file, len(key))
+	}
+	return key, nil
 }

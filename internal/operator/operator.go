@@ -42,6 +42,8 @@ type Options struct {
 	TrustProxyHeaders bool
 	// LocalUser is the admin API identity of requests without one (--local only).
 	LocalUser *adminapi.Identity
+	// SessionKey signs the wizard's sessions; nil means a random key per process.
+	SessionKey []byte
 }
 
 // Add registers everything on mgr, serving SCIM from st.
@@ -66,7 +68,7 @@ func Add(ctx context.Context, mgr ctrl.Manager, st store.Store, o Options) error
 	mux := http.NewServeMux()
 	mux.Handle("/scim/", scimServer.Handler())
 	admin.Routes(mux)
-	(&ui.Server{Admin: admin, Client: mgr.GetClient(), Impersonate: impersonate, LocalSCIMURL: localSCIMURL(o.BindAddress),
+	(&ui.Server{Admin: admin, Client: mgr.GetClient(), Impersonate: impersonate, LocalSCIMURL: localSCIMURL(o.BindAddress), SessionKey: o.SessionKey,
 		Log: slog.New(logr.ToSlogHandler(ctrl.Log.WithName("ui")))}).Routes(mux)
 	if err := mgr.Add(&dataplane.Server{Address: o.BindAddress, Handler: mux, Registry: registry}); err != nil {
 		return err

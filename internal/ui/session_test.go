@@ -82,3 +82,23 @@ func TestCookiesAreSecureExceptOnPlainLoopback(t *testing.T) {
 		t.Error("a TLS request got an insecure cookie")
 	}
 }
+
+// Replicas sharing a SessionKey accept each other's sessions (a load balancer may send the next
+// request anywhere); without one, each process signs with its own random key.
+func TestSessionKeySharedBetweenReplicas(t *testing.T) {
+	key := []byte("a key of at least thirty-two bytes, from a Secret")
+	a, b, lone := &Server{SessionKey: key}, &Server{SessionKey: key}, &Server{}
+	for _, s := range []*Server{a, b, lone} {
+		s.Routes(http.NewServeMux())
+	}
+	r := httptest.NewRequestWithContext(t.Context(), "GET", "http://wizard.example.com/", nil)
+	c := sessionCookie(t, a, r, session{User: "alice", CSRF: "c", Expires: time.Now().Add(time.Hour)})
+	for name, s := range map[string]*Server{"replica with the same key": b, "process with its own key": lone} {
+		req := httptest.NewRequestWithContext(t.Context(), "GET", "http://wizard.example.com/", nil)
+		req.AddCookie(c)
+		_, ok := s.readSession(req)
+		if want := s == b; ok != want {
+			t.Errorf("%s: session accepted = %v, want %v", name, ok, want)
+		}
+	}
+}

@@ -46,7 +46,10 @@ type Server struct {
 	// plane's own address, tried when the public base URL cannot be reached from inside.
 	SelfTestClient *http.Client
 	LocalSCIMURL   string
-	Log            *slog.Logger
+	// SessionKey signs sessions; every replica needs the same one. Nil: a random key per process
+	// (a restart then signs out whoever signed in with a token).
+	SessionKey []byte
+	Log        *slog.Logger
 
 	key   []byte
 	pages map[string]*template.Template
@@ -54,8 +57,11 @@ type Server struct {
 
 // Routes registers the wizard's pages.
 func (s *Server) Routes(mux *http.ServeMux) {
-	s.key = make([]byte, 32)
-	_, _ = rand.Read(s.key)
+	s.key = s.SessionKey
+	if len(s.key) == 0 {
+		s.key = make([]byte, 32)
+		_, _ = rand.Read(s.key)
+	}
 	s.pages = parsePages()
 	if s.SelfTestClient == nil {
 		s.SelfTestClient = &http.Client{Timeout: 10 * time.Second}

@@ -68,8 +68,13 @@ func TestHelmChart(t *testing.T) {
 	g.Expect(string(rendered)).To(SatisfyAll(ContainSubstring("--sqlite-path=/var/lib/enterprise-identity/identity.db"),
 		ContainSubstring("kind: PersistentVolumeClaim"), ContainSubstring("helm.sh/resource-policy: keep"),
 		ContainSubstring("--data-plane-service=eio-enterprise-identity-operator.eio-system.svc.cluster.local"),
-		ContainSubstring("type: Recreate"), Not(ContainSubstring("EIO_POSTGRES_URL"))))
+		ContainSubstring("type: Recreate"), Not(ContainSubstring("EIO_POSTGRES_URL")),
+		ContainSubstring("--session-key-file=/etc/enterprise-identity/session/key"), ContainSubstring("name: eio-enterprise-identity-operator-session")))
 	sys.kubectl(t, "apply", "--server-side", "--force-conflicts", "-n", "eio-system", "-f", sqlite)
+
+	By("the session key every replica shares is generated once, long enough for the manager")
+	key := decodeBase64(t, sys.kubectl(t, "-n", "eio-system", "get", "secret", "eio-enterprise-identity-operator-session", "-o", "jsonpath={.data.key}"))
+	g.Expect(len(key)).To(BeNumerically(">=", 32))
 
 	By("the manager's service account may do what the operator does")
 	sa := "--as=system:serviceaccount:eio-system:eio-enterprise-identity-operator"

@@ -20,6 +20,9 @@ type Server struct {
 	Address  string
 	Handler  http.Handler
 	Registry *tenant.Registry
+	// Drained runs once the server has stopped taking requests, before Start returns: the SCIM
+	// server records its queued audit events there, while the store is still open.
+	Drained func()
 }
 
 // NeedLeaderElection is false: the data plane runs on every replica.
@@ -52,7 +55,11 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	err = srv.Shutdown(shutdown)
+	if s.Drained != nil {
+		s.Drained()
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil

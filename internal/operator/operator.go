@@ -70,7 +70,7 @@ func Add(ctx context.Context, mgr ctrl.Manager, st store.Store, o Options) error
 	admin.Routes(mux)
 	(&ui.Server{Admin: admin, Client: mgr.GetClient(), Impersonate: impersonate, LocalSCIMURL: localSCIMURL(o.BindAddress), SessionKey: o.SessionKey,
 		Log: slog.New(logr.ToSlogHandler(ctrl.Log.WithName("ui")))}).Routes(mux)
-	if err := mgr.Add(&dataplane.Server{Address: o.BindAddress, Handler: mux, Registry: registry}); err != nil {
+	if err := mgr.Add(&dataplane.Server{Address: o.BindAddress, Handler: mux, Registry: registry, Drained: scimServer.Close}); err != nil {
 		return err
 	}
 	if err := (&controllers.EnterpriseIdentityReconciler{

@@ -60,24 +60,44 @@ type auditLog struct {
 	once   sync.Once
 	events chan store.AuditEvent
 	st     store.Store
+	// stop asks the writer to record what is queued and end; done says it has.
+	stop, done chan struct{}
+	closed     sync.Once
+}
+
+func (a *auditLog) start(st store.Store) {
+	a.once.Do(func() {
+		a.st = st
+		a.events = make(chan store.AuditEvent, 4096)
+		a.stop, a.done = make(chan struct{}), make(chan struct{})
+		go a.run()
+	})
 }
 
 func (a *auditLog) record(st store.Store, e *store.AuditEvent) {
 	if e == nil || e.Org == "" {
 		return
 	}
-	a.once.Do(func() {
-		a.st = st
-		a.events = make(chan store.AuditEvent, 4096)
-		go a.run()
-	})
+	a.start(st)
 	select {
 	case a.events <- *e:
 	default: // the log is saturated: never block a request on it
 	}
 }
 
+// close records the queued events and stops the writer; the store must still be open.
+func (a *auditLog) close() {
+	a.once.Do(func() {}) // never started: nothing queued
+	a.closed.Do(func() {
+		if a.stop != nil {
+			close(a.stop)
+			<-a.done
+		}
+	})
+}
+
 func (a *auditLog) run() {
+	defer close(a.done)
 	batch := make([]store.AuditEvent, 0, 256)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -97,6 +117,19 @@ func (a *auditLog) run() {
 			}
 		case <-tick.C:
 			flush()
+		case <-a.stop:
+			for {
+				select {
+				case e := <-a.events:
+					batch = append(batch, e)
+					if len(batch) == cap(batch) {
+						flush()
+					}
+				default:
+					flush()
+					return
+				}
+			}
 		}
 	}
 }

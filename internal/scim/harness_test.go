@@ -91,6 +91,9 @@ func newHarness(t *testing.T, st store.Store) *harness {
 	reg.MarkListening(true)
 	s := &scim.Server{Store: st, Tenants: reg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	h.srv = httptest.NewServer(s.Handler())
+	// Cleanups run last-registered first: stop serving, then record the queued audit events, then
+	// (registered earlier) close the store.
+	t.Cleanup(s.Close)
 	t.Cleanup(h.srv.Close)
 	h.org, h.token = h.orgA, tokenA
 	return h

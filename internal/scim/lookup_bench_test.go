@@ -33,7 +33,9 @@ func BenchmarkLookupHandler(b *testing.B) {
 	reg.Set(&tenant.Organization{Name: "bench", Enabled: true, Integration: types.NamespacedName{Namespace: "ns", Name: "bench"},
 		Credentials: []tenant.Credential{credential(tokenA)}, Policy: lifecycle.DefaultPolicy})
 	reg.MarkListening(true)
-	h := (&scim.Server{Store: st, Tenants: reg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler()
+	srv := &scim.Server{Store: st, Tenants: reg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	b.Cleanup(srv.Close) // before the store closes
+	h := srv.Handler()
 	const users = 10000
 	do := func(method, target, body string) int {
 		req := httptest.NewRequestWithContext(context.Background(), method, target, strings.NewReader(body))

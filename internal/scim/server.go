@@ -27,6 +27,10 @@ type Server struct {
 	audit auditLog
 }
 
+// Close records the audit events still queued (reads and refusals are written in batches). Call
+// it once no more requests arrive and before the store closes.
+func (s *Server) Close() { s.audit.close() }
+
 // Routes registers the SCIM routes on mux. Every route requires the organization's bearer token
 // (discovery included, so no answer tells whether an organization exists).
 func (s *Server) Routes(mux *http.ServeMux) {

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -73,7 +74,8 @@ func start(t *testing.T) *system {
 
 	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "identity.db"))
 	g.Expect(err).NotTo(HaveOccurred())
-	t.Cleanup(func() { _ = st.Close() })
+	closeStore := sync.OnceFunc(func() { _ = st.Close() })
+	t.Cleanup(closeStore)
 
 	addr := freeAddress(t)
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
@@ -84,7 +86,19 @@ func start(t *testing.T) *system {
 		BindAddress: addr, ExternalURL: "http://" + addr, DataPlaneService: "eio.system.svc", DataPlaneServicePort: 8080,
 		SSORecheckInterval: time.Hour, SSOTimeout: 5 * time.Second, TrustProxyHeaders: true,
 	})).To(Succeed())
-	go func() { _ = mgr.Start(ctx) }()
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); _ = mgr.Start(ctx) }()
+	// Cleanups run last-registered first: stop the manager (the data plane records its queued
+	// audit events as it stops), then close the store, then stop the API server.
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-stopped:
+		case <-time.After(30 * time.Second):
+			t.Error("the manager did not stop within 30 s")
+		}
+		closeStore()
+	})
 
 	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
 	g.Expect(os.WriteFile(kubeconfig, env.KubeConfig, 0o600)).To(Succeed())

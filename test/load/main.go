@@ -255,9 +255,9 @@ func serve(st store.Store) (string, func()) {
 		for range reg.Uses() { // nobody records use here; drain
 		}
 	}()
-	h := (&scim.Server{Store: st, Tenants: reg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler()
-	address, stop := listen(h)
-	return address + "/scim/v2/" + org, stop
+	srv := &scim.Server{Store: st, Tenants: reg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	address, stop := listen(srv.Handler())
+	return address + "/scim/v2/" + org, func() { stop(); srv.Close() } // queued audit events, before the store closes
 }
 
 func serveNoop() (string, func()) {

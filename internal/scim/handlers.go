@@ -113,12 +113,14 @@ func (h *resourceHandler) search(w http.ResponseWriter, r *http.Request, c *tena
 
 func (h *resourceHandler) list(w http.ResponseWriter, r *http.Request, c *tenant.Caller, p *listParams) {
 	e := requestAudit(r, c, actionName(h.kind, "list"), string(h.kind))
-	page, err := h.server.Store.List(r.Context(), c.Organization.Name, h.kind, p.query)
+	q := p.query
+	q.WithGroups = h.kind == store.KindUser && p.attributes.wants("groups") // one query instead of two
+	page, err := h.server.Store.List(r.Context(), c.Organization.Name, h.kind, q)
 	if err != nil {
 		h.failAudited(w, err, e)
 		return
 	}
-	resources, err := h.renderAll(r, c, page.Resources, p.attributes)
+	resources, err := h.renderAll(r, c, page.Resources, p.attributes, q.WithGroups)
 	if err != nil {
 		h.failAudited(w, err, e)
 		return
@@ -339,7 +341,7 @@ func (h *resourceHandler) respondWith(w http.ResponseWriter, r *http.Request, c 
 	if !memberships {
 		proj = proj.without(h.membershipKey())
 	}
-	out, err := h.renderAll(r, c, []*store.Resource{res}, proj)
+	out, err := h.renderAll(r, c, []*store.Resource{res}, proj, false)
 	if err != nil {
 		h.fail(w, err)
 		return
@@ -348,11 +350,20 @@ func (h *resourceHandler) respondWith(w http.ResponseWriter, r *http.Request, c 
 	writeJSON(w, status, out[0])
 }
 
-// renderAll renders resources with their memberships, loaded in one query when returned.
-func (h *resourceHandler) renderAll(r *http.Request, c *tenant.Caller, list []*store.Resource, proj projection) ([]any, error) {
-	memberships, err := h.memberships(r.Context(), c.Organization.Name, list, proj)
-	if err != nil {
-		return nil, err
+// renderAll renders resources with their memberships, loaded in one query when returned (or
+// already loaded with the users: groupsLoaded).
+func (h *resourceHandler) renderAll(r *http.Request, c *tenant.Caller, list []*store.Resource, proj projection, groupsLoaded bool) ([]any, error) {
+	var memberships map[string][]store.Member
+	if groupsLoaded {
+		memberships = make(map[string][]store.Member, len(list))
+		for _, res := range list {
+			memberships[res.ID] = res.Groups
+		}
+	} else {
+		var err error
+		if memberships, err = h.memberships(r.Context(), c.Organization.Name, list, proj); err != nil {
+			return nil, err
+		}
 	}
 	out := make([]any, 0, len(list))
 	for _, res := range list {

@@ -297,3 +297,33 @@ func TestEntraDefaultAndFlaggedFormsAgree(t *testing.T) {
 		}
 	})
 }
+
+// A list returns each user's groups (loaded with the users in one query), in group creation order,
+// with current names; excludedAttributes=groups leaves them out.
+func TestListedUsersCarryTheirGroups(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		in := h.create(t, newUser("grouped@example.com", nil))
+		out := h.create(t, newUser("alone@example.com", nil))
+		first := h.do("POST", "/Groups", map[string]any{"displayName": "First", "members": []any{map[string]any{"value": in}}}).want(t, 201).body["id"].(string)
+		second := h.do("POST", "/Groups", map[string]any{"displayName": "Second", "members": []any{map[string]any{"value": in}}}).want(t, 201).body["id"].(string)
+		h.do("PATCH", "/Groups/"+first, patchOps(map[string]any{"op": "replace", "path": "displayName", "value": "First, renamed"})).want(t, 204)
+
+		r := h.do("GET", "/Users?filter="+url.QueryEscape(`userName sw "`+"grouped"+`"`), nil).want(t, 200)
+		got := get(r.body, "Resources.0.groups")
+		want := []any{
+			map[string]any{"value": first, "display": "First, renamed", "type": "Group", "$ref": get(r.body, "Resources.0.groups.0.$ref")},
+			map[string]any{"value": second, "display": "Second", "type": "Group", "$ref": get(r.body, "Resources.0.groups.1.$ref")},
+		}
+		if !equalJSON(got, want) {
+			t.Fatalf("groups of a listed user: %s", r.raw)
+		}
+		r = h.do("GET", "/Users?filter="+url.QueryEscape(`userName eq "alone@example.com"`), nil).want(t, 200)
+		if get(r.body, "Resources.0.id") != out || get(r.body, "Resources.0.groups") != nil {
+			t.Fatalf("a user in no group lists none: %s", r.raw)
+		}
+		r = h.do("GET", "/Users?excludedAttributes=groups&filter="+url.QueryEscape(`userName eq "grouped@example.com"`), nil).want(t, 200)
+		if get(r.body, "Resources.0.groups") != nil {
+			t.Fatalf("excludedAttributes=groups: %s", r.raw)
+		}
+	})
+}

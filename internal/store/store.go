@@ -62,6 +62,8 @@ type Resource struct {
 	Modified time.Time
 	// Version increases with every write; it is the ETag.
 	Version int64
+	// Groups are a user's groups, set only by List with Query.WithGroups.
+	Groups []Member
 }
 
 // Member is one member of a group.
@@ -96,6 +98,8 @@ type Query struct {
 	StartIndex int
 	// Count is the most resources returned; 0 returns only the total.
 	Count int
+	// WithGroups (users only) loads each user's groups into Resource.Groups in the same query.
+	WithGroups bool
 }
 
 // Page is a list result.

@@ -35,11 +35,21 @@ type dialect interface {
 	forUpdate() string
 	isUniqueViolation(err error) bool
 	insertIgnore(insert string) string
+	// userGroups is a column of a user row r: the groups directly containing it, as a JSON array
+	// of [id, name] pairs in group creation order, so a list loads them in the same query.
+	userGroups() string
 }
 
 type sqliteDialect struct{}
 
-func (sqliteDialect) name() string           { return "sqlite" }
+func (sqliteDialect) name() string { return "sqlite" }
+
+// userGroups walks the member index first (CROSS JOIN fixes SQLite's join order), as GroupsOf.
+func (sqliteDialect) userGroups() string {
+	return `(SELECT json_group_array(json_array(x.id, x.name)) FROM (SELECT g.id, g.name FROM scim_group_members m
+		CROSS JOIN scim_groups g WHERE g.org = m.org AND g.id = m.group_id AND m.org = r.org AND m.member_id = r.id
+		ORDER BY g.seq) x)`
+}
 func (sqliteDialect) rebind(q string) string { return q }
 func (sqliteDialect) doc() string            { return "?" }
 func (sqliteDialect) forUpdate() string      { return "" } // the write transaction already holds the lock
@@ -94,7 +104,13 @@ func boolInt(b bool) int {
 
 type postgresDialect struct{}
 
-func (postgresDialect) name() string          { return "postgres" }
+func (postgresDialect) name() string { return "postgres" }
+
+func (postgresDialect) userGroups() string {
+	return `(SELECT COALESCE(json_agg(json_build_array(g.id, g.name) ORDER BY g.seq), '[]'::json)::text
+		FROM scim_group_members m JOIN scim_groups g ON g.org = m.org AND g.id = m.group_id
+		WHERE m.org = r.org AND m.member_id = r.id)`
+}
 func (postgresDialect) doc() string           { return "?::jsonb" }
 func (postgresDialect) forUpdate() string     { return " FOR UPDATE" }
 func (postgresDialect) jsonBool(b bool) any   { return strconv.FormatBool(b) }

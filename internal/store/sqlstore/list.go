@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
@@ -44,7 +45,12 @@ func (s *Store) List(ctx context.Context, org string, kind store.Kind, q store.Q
 		order = "(" + expr + " IS NULL), " + expr + dir + ", r.seq"
 	}
 	start := max(q.StartIndex, 1)
-	query := `SELECT ` + resourceColumns + ` FROM ` + table(kind) + ` r WHERE ` + where +
+	columns := resourceColumns
+	withGroups := q.WithGroups && kind == store.KindUser
+	if withGroups {
+		columns += ", " + s.d.userGroups()
+	}
+	query := `SELECT ` + columns + ` FROM ` + table(kind) + ` r WHERE ` + where +
 		` ORDER BY ` + order + ` LIMIT ` + t.arg(q.Count) + ` OFFSET ` + t.arg(start-1)
 	rows, err := s.query(ctx, s.q(query), t.args...)
 	if err != nil {
@@ -52,9 +58,19 @@ func (s *Store) List(ctx context.Context, org string, kind store.Kind, q store.Q
 	}
 	defer func() { _ = rows.Close() }()
 	for rows.Next() {
-		r, err := s.scan(rows.Scan, org, kind)
+		var groups string
+		scan := rows.Scan
+		if withGroups {
+			scan = func(dest ...any) error { return rows.Scan(append(dest, &groups)...) }
+		}
+		r, err := s.scan(scan, org, kind)
 		if err != nil {
 			return nil, err
+		}
+		if withGroups {
+			if r.Groups, err = decodeGroups(groups); err != nil {
+				return nil, err
+			}
 		}
 		page.Resources = append(page.Resources, r)
 	}
@@ -68,4 +84,20 @@ func (s *Store) List(ctx context.Context, org string, kind store.Kind, q store.Q
 		return page, nil
 	}
 	return page, count()
+}
+
+// decodeGroups reads userGroups' JSON array of [id, name] pairs.
+func decodeGroups(raw string) ([]store.Member, error) {
+	var pairs [][2]string
+	if err := json.Unmarshal([]byte(raw), &pairs); err != nil {
+		return nil, fmt.Errorf("reading a user's groups: %w", err)
+	}
+	if len(pairs) == 0 {
+		return nil, nil
+	}
+	out := make([]store.Member, len(pairs))
+	for i, p := range pairs {
+		out[i] = store.Member{Value: p[0], Type: store.KindGroup, Display: p[1]}
+	}
+	return out, nil
 }

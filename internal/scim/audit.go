@@ -108,23 +108,23 @@ func (a *auditLog) run() {
 		_ = a.st.RecordAudit(context.Background(), batch)
 		batch = batch[:0]
 	}
+	add := func(e store.AuditEvent) {
+		batch = append(batch, e)
+		if len(batch) == cap(batch) {
+			flush()
+		}
+	}
 	for {
 		select {
 		case e := <-a.events:
-			batch = append(batch, e)
-			if len(batch) == cap(batch) {
-				flush()
-			}
+			add(e)
 		case <-tick.C:
 			flush()
 		case <-a.stop:
-			for {
+			for { // record what is still queued, then end
 				select {
 				case e := <-a.events:
-					batch = append(batch, e)
-					if len(batch) == cap(batch) {
-						flush()
-					}
+					add(e)
 				default:
 					flush()
 					return

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -79,7 +80,7 @@ func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, v *view) {
 }
 
 func statusOf(err error) int {
-	if e, ok := err.(*adminapi.Error); ok {
+	if e := (*adminapi.Error)(nil); errors.As(err, &e) {
 		return e.Status
 	}
 	return http.StatusInternalServerError

@@ -70,6 +70,22 @@ func (o *organization) Serving() bool {
 	return o.Scim != nil && o.Scim.Status.Organization != ""
 }
 
+// Pending says whether the operator is still working on something the page waits for.
+func (o *organization) Pending() bool {
+	if o.SSO().State == "waiting" {
+		return true
+	}
+	if o.Scim == nil {
+		return false
+	}
+	if o.SCIM().State == "waiting" {
+		return true
+	}
+	t := o.Scim.Status.Token
+	return o.Scim.Spec.Token.SecretRef == nil && (t == nil || t.Rotation != o.Scim.Spec.Token.Rotation) &&
+		!meta.IsStatusConditionFalse(o.Scim.Status.Conditions, v1alpha1.ConditionSSOReady)
+}
+
 // condition is a status condition in words: State is ready, waiting or failed.
 type condition struct {
 	State, Reason, Text string

@@ -280,12 +280,10 @@ func (s *Server) formError(w http.ResponseWriter, r *http.Request, v *view, f in
 	if apierrors.IsForbidden(err) {
 		status = http.StatusForbidden
 	}
-	s.render(w, status, pageOf(v.Step), v)
+	s.render(w, status, v.Step, v) // each step has a page of its name
 }
 
 func (f *ssoForm) addProblem(p string) { f.Problems = append(f.Problems, p) }
-
-func pageOf(step string) string { return step }
 
 func namespaceOf(v *view, r *http.Request) string {
 	if v.Org != nil {

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
@@ -46,7 +45,6 @@ var funcs = template.FuncMap{
 	},
 	"membersSummary": membersSummary,
 	"condition":      conditionOf,
-	"isTrue":         meta.IsStatusConditionTrue,
 	"list":           func(items ...string) []string { return items },
 	"label":          conditionLabel,
 	"add":            func(a, b int) int { return a + b },
@@ -76,22 +74,6 @@ func (s *Server) progress(w http.ResponseWriter, _ *http.Request, v *view) {
 	if err := s.pages["progress"].ExecuteTemplate(w, "progress", v); err != nil {
 		s.Log.Error("Rendering progress", "error", err)
 	}
-}
-
-// Pending says whether the operator is still working on something the page waits for.
-func (o *organization) Pending() bool {
-	if o.SSO().State == "waiting" {
-		return true
-	}
-	if o.Scim == nil {
-		return false
-	}
-	if o.SCIM().State == "waiting" {
-		return true
-	}
-	t := o.Scim.Status.Token
-	return o.Scim.Spec.Token.SecretRef == nil && (t == nil || t.Rotation != o.Scim.Spec.Token.Rotation) &&
-		!meta.IsStatusConditionFalse(o.Scim.Status.Conditions, v1alpha1.ConditionSSOReady)
 }
 
 func stateLabel(state string) string {

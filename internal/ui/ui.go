@@ -206,7 +206,7 @@ func (s *Server) render(w http.ResponseWriter, status int, page string, v *view)
 // fail renders an error page in words a person can act on.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, status int, message string) {
 	v := &view{Title: http.StatusText(status), Error: message}
-	if who, ok, _ := s.identify(r); ok {
+	if who := s.who(r); who.User != "" { // identified once per request (a TokenReview for a token)
 		v.User = who.User
 	}
 	if sess, ok := s.readSession(r); ok {

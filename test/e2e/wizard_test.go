@@ -222,7 +222,16 @@ func TestWizardInBrowser(t *testing.T) {
 	g.Expect(sys.k8s.Get(sys.ctx, key("globex", "globex"), scim)).To(Succeed())
 	g.Expect(*scim.Spec.Provisioning.AutoActivate).To(BeFalse())
 	g.Expect(scim.Spec.Provisioning.DefaultRoleTemplate).To(Equal("engineer"))
-	g.Expect(scim.ManagedFields[0].Manager).NotTo(BeEmpty())
+
+	By("writes are made as the signed-in person: a viewer's save is refused by Kubernetes RBAC")
+	sys.kubectl(t, "apply", "-f", filepath.Join("..", "..", "config", "rbac", "viewer_role.yaml"))
+	sys.kubectl(t, "-n", "globex", "create", "rolebinding", "victor-view", "--clusterrole=viewer-role", "--user=victor")
+	victor := newBrowser(t, "victor")
+	victor.do(chromedp.Navigate(org+"/provisioning"), chromedp.WaitVisible(chromedp.CSS("#autoActivate")),
+		chromedp.Click(chromedp.CSS("#autoActivate")), chromedp.Click(chromedp.CSS(`form[action$="/provisioning"] button[type="submit"]`)))
+	victor.waitForText("Kubernetes RBAC does not let victor write ScimIntegration globex in namespace globex")
+	g.Expect(sys.k8s.Get(sys.ctx, key("globex", "globex"), scim)).To(Succeed())
+	g.Expect(*scim.Spec.Provisioning.AutoActivate).To(BeFalse(), "the manager did not write on the viewer's behalf")
 
 	By("step 3: credentials; the token is shown once, with copy buttons")
 	alice.do(chromedp.Navigate(org + "/credentials"))

@@ -7,6 +7,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/internal/adminapi"
 	"github.com/z8z8/enterprise-identity-operator/internal/localenv"
 	"github.com/z8z8/enterprise-identity-operator/internal/operator"
+	"github.com/z8z8/enterprise-identity-operator/internal/outbound"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
 )
@@ -49,10 +51,12 @@ type options struct {
 	dataPlaneServicePort int
 	ssoRecheck           time.Duration
 	ssoTimeout           time.Duration
+	outboundAllow        []netip.Prefix
 	bindAddress          string
 	sqlitePath           string
 	postgresURL          string
 	trustProxyHeaders    bool
+	trustedProxyCIDRs    string
 	sessionKeyFile       string
 	local                bool
 	localDir             string
@@ -76,8 +80,16 @@ func main() {
 	flag.IntVar(&o.dataPlaneServicePort, "data-plane-service-port", 8080, "Port of the data plane Service.")
 	flag.DurationVar(&o.ssoRecheck, "sso-recheck-interval", time.Hour, "How often a valid SSO configuration is validated again.")
 	flag.DurationVar(&o.ssoTimeout, "sso-timeout", 10*time.Second, "Timeout of each request to an identity provider during SSO validation.")
+	flag.Func("allow-outbound-cidrs", "Comma-separated networks that identity provider URLs and the self-test may reach although they are "+
+		"internal (loopback, link-local, private); all other internal addresses are refused. --local adds loopback.", func(v string) error {
+		p, err := outbound.ParsePrefixes(v)
+		o.outboundAllow = append(o.outboundAllow, p...)
+		return err
+	})
 	flag.BoolVar(&o.trustProxyHeaders, "trust-proxy-headers", false,
-		"Admin API: accept X-Remote-User and X-Remote-Group from an authenticating proxy in front of the data plane.")
+		"Admin API and wizard: accept X-Remote-User and X-Remote-Group from an authenticating proxy in front of the data plane; needs --trusted-proxy-cidrs.")
+	flag.StringVar(&o.trustedProxyCIDRs, "trusted-proxy-cidrs", "",
+		"Comma-separated networks (such as 127.0.0.1/32 for a proxy in the same pod) whose TCP peers may send the proxy headers; all others' headers are ignored.")
 	flag.StringVar(&o.sessionKeyFile, "session-key-file", "",
 		"File holding the key (at least 32 bytes) that signs the wizard's sessions; share it between replicas. Empty: a random key per process.")
 	flag.BoolVar(&o.local, "local", false, "Run everything locally: start kube-apiserver and etcd, install the CRDs, apply the samples.")
@@ -97,6 +109,14 @@ func main() {
 }
 
 func run(ctx context.Context, o options) error {
+	// Checked before anything starts: a mistake here is a flag to fix, not a running control plane.
+	trustedProxies, err := adminapi.ParseCIDRs(o.trustedProxyCIDRs)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxy-cidrs: %w", err)
+	}
+	if err := operator.CheckProxyTrust(o.trustProxyHeaders, trustedProxies); err != nil {
+		return err
+	}
 	cfg, stop, err := restConfig(o)
 	if err != nil {
 		return err
@@ -129,7 +149,9 @@ func run(ctx context.Context, o options) error {
 		DataPlaneServicePort: int32(o.dataPlaneServicePort), //nolint:gosec // a port number
 		SSORecheckInterval:   o.ssoRecheck,
 		SSOTimeout:           o.ssoTimeout,
+		OutboundAllow:        outboundAllow(o),
 		TrustProxyHeaders:    o.trustProxyHeaders,
+		TrustedProxyCIDRs:    trustedProxies,
 		LocalUser:            localUser(o),
 		SessionKey:           sessionKey,
 	}); err != nil {
@@ -155,7 +177,16 @@ func localUser(o options) *adminapi.Identity {
 	if !o.local {
 		return nil
 	}
-	return &adminapi.Identity{User: "local-admin", Groups: []string{"system:masters"}}
+	return &adminapi.Identity{User: "local-admin", Groups: []string{"system:masters"}, Source: adminapi.Local}
+}
+
+// outboundAllow is what tenant-chosen URLs may reach besides public addresses: the flag's
+// networks and, with --local, loopback, where the local identity providers and the operator listen.
+func outboundAllow(o options) []netip.Prefix {
+	if !o.local {
+		return o.outboundAllow
+	}
+	return append(outbound.Loopback(), o.outboundAllow...)
 }
 
 // openStore opens PostgreSQL when a URL is given, else the embedded SQLite database.

@@ -5,58 +5,108 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
-	"sigs.k8s.io/controller-runtime/pkg/client"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
-	"github.com/z8z8/enterprise-identity-operator/internal/index"
+	"github.com/z8z8/enterprise-identity-operator/internal/claims"
 )
 
-// checkOrganizationClaim settles which object owns an organization slug: the oldest claimant
-// (then the first by namespace/name) wins; every other one is told who holds it.
-func (r *EnterpriseIdentityReconciler) checkOrganizationClaim(ctx context.Context, s *identityScope) error {
-	holder, err := organizationHolder(ctx, r.Client, s.identity.Spec.Organization)
+// claimOrganization takes or keeps the identity's OrganizationClaim. Creating the claim is the
+// atomic step between claimants anywhere in the cluster; taking over a released claim is an
+// update with the claim's resourceVersion, so of two racing identities one wins. A claim whose
+// data belongs to another namespace is never taken: only a cluster administrator can move it.
+func (r *EnterpriseIdentityReconciler) claimOrganization(ctx context.Context, s *identityScope) error {
+	identity := s.identity
+	org := identity.Spec.Organization
+	claim, err := claims.Get(ctx, r.Client, org)
 	if err != nil {
 		return err
 	}
-	if holder == nil || (holder.Namespace == s.identity.Namespace && holder.Name == s.identity.Name) {
+	if claim == nil {
+		claim = &v1alpha1.OrganizationClaim{
+			ObjectMeta: metav1.ObjectMeta{Name: org, Finalizers: []string{v1alpha1.FinalizerOrganizationData}},
+			Spec:       v1alpha1.OrganizationClaimSpec{Namespace: identity.Namespace, Holder: holderOf(identity)},
+		}
+		if err := r.Create(ctx, claim); err != nil {
+			if apierrors.IsAlreadyExists(err) {
+				s.requeue.in(conflictRetry) // another claimant was first; see who next pass
+				return errStop
+			}
+			return fmt.Errorf("creating OrganizationClaim %s: %w", org, err)
+		}
+		r.Recorder.Eventf(identity, nil, corev1.EventTypeNormal, EventClaimed, actionReconcile, "Claimed organization %s", org)
 		return nil
 	}
-	s.conflict = fmt.Sprintf("Organization %q is already claimed by EnterpriseIdentity %s/%s; choose another organization slug",
-		s.identity.Spec.Organization, holder.Namespace, holder.Name)
-	if c := meta.FindStatusCondition(s.identity.Status.Conditions, v1alpha1.ConditionReady); c == nil || c.Reason != ReasonConflict {
-		r.Recorder.Eventf(s.identity, nil, corev1.EventTypeWarning, EventConflict, actionReconcile, "%s", s.conflict)
+	if claim.HeldBy(identity) {
+		return nil
 	}
+	holder, err := claims.LiveHolder(ctx, r.Client, claim)
+	if err != nil {
+		return err
+	}
+	switch {
+	case holder != nil:
+		r.refuseClaim(s, ReasonConflict, EventConflict, fmt.Sprintf(
+			"Organization %q is already claimed by EnterpriseIdentity %s/%s; choose another organization slug", org, holder.Namespace, holder.Name))
+		return nil
+	case claim.Spec.Namespace != identity.Namespace:
+		r.refuseClaim(s, ReasonRetained, EventRetained, fmt.Sprintf(
+			"Organization %q was released by namespace %s, which keeps its data; choose another slug, or ask a cluster administrator to hand it to this namespace (spec.namespace of OrganizationClaim %s)",
+			org, claim.Spec.Namespace, org))
+		return nil
+	case !claim.DeletionTimestamp.IsZero():
+		r.refuseClaim(s, ReasonRetained, EventRetained, fmt.Sprintf("Organization %q is being deleted by a cluster administrator; it can be claimed again once its data is gone", org))
+		return nil
+	}
+	claim.Spec.Holder = holderOf(identity)
+	if err := r.Update(ctx, claim); err != nil {
+		if apierrors.IsConflict(err) {
+			s.requeue.in(conflictRetry)
+			return errStop
+		}
+		return fmt.Errorf("taking over OrganizationClaim %s: %w", org, err)
+	}
+	r.Recorder.Eventf(identity, nil, corev1.EventTypeNormal, EventClaimed, actionReconcile, "Claimed organization %s (its retained data stays with it)", org)
 	return nil
 }
 
-// organizationHolder returns the EnterpriseIdentity that owns an organization slug, or nil when
-// nobody claims it.
-func organizationHolder(ctx context.Context, c client.Reader, organization string) (*v1alpha1.EnterpriseIdentity, error) {
-	claimants := &v1alpha1.EnterpriseIdentityList{}
-	if err := c.List(ctx, claimants, client.MatchingFields{index.Organization: organization}); err != nil {
-		return nil, fmt.Errorf("listing claimants of organization %s: %w", organization, err)
+// refuseClaim reports why the identity does not hold its organization, with an event on the
+// first pass that finds it.
+func (r *EnterpriseIdentityReconciler) refuseClaim(s *identityScope, reason, event, message string) {
+	s.conflict, s.conflictReason = message, reason
+	if !isConditionReason(s.identity.Status.Conditions, v1alpha1.ConditionReady, reason) {
+		r.Recorder.Eventf(s.identity, nil, corev1.EventTypeWarning, event, actionReconcile, "%s", message)
 	}
-	var holder *v1alpha1.EnterpriseIdentity
-	for i := range claimants.Items {
-		c := &claimants.Items[i]
-		if !c.DeletionTimestamp.IsZero() {
-			continue
-		}
-		if holder == nil || claimsEarlier(c, holder) {
-			holder = c
-		}
-	}
-	return holder, nil
 }
 
-func claimsEarlier(a, b client.Object) bool {
-	ta, tb := a.GetCreationTimestamp(), b.GetCreationTimestamp()
-	if !ta.Equal(&tb) {
-		return ta.Before(&tb)
+// releaseOrganization is the identity's finalizer: the claim is released, never deleted, so the
+// organization's data stays with this namespace until a ScimIntegration with deletionPolicy
+// Delete or a cluster administrator removes it. A claim with no data is then deleted by the
+// OrganizationClaim controller, which frees the slug.
+func (r *EnterpriseIdentityReconciler) releaseOrganization(ctx context.Context, identity *v1alpha1.EnterpriseIdentity) error {
+	if !controllerutil.ContainsFinalizer(identity, v1alpha1.FinalizerOrganizationClaim) {
+		return nil
 	}
-	if a.GetNamespace() != b.GetNamespace() {
-		return a.GetNamespace() < b.GetNamespace()
+	claim, held, err := claims.HeldBy(ctx, r.Client, identity)
+	if err != nil {
+		return err
 	}
-	return a.GetName() < b.GetName()
+	if held {
+		claim.Spec.Holder = nil
+		if err := r.Update(ctx, claim); err != nil {
+			return fmt.Errorf("releasing OrganizationClaim %s: %w", claim.Name, err)
+		}
+		r.Recorder.Eventf(identity, nil, corev1.EventTypeNormal, EventReleased, "Delete",
+			"Released organization %s; its data stays with namespace %s", claim.Name, claim.Spec.Namespace)
+		ctrl.LoggerFrom(ctx).Info("Released organization", "organization", claim.Name)
+	}
+	controllerutil.RemoveFinalizer(identity, v1alpha1.FinalizerOrganizationClaim)
+	return r.Update(ctx, identity)
+}
+
+func holderOf(identity *v1alpha1.EnterpriseIdentity) *v1alpha1.ClaimHolder {
+	return &v1alpha1.ClaimHolder{Namespace: identity.Namespace, Name: identity.Name, UID: string(identity.UID)}
 }

@@ -13,6 +13,8 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -37,11 +39,15 @@ type identityScope struct {
 	identity *v1alpha1.EnterpriseIdentity
 	// ssoErr is the validation failure, returned at the end so the pass is retried with backoff.
 	ssoErr error
-	// conflict, when set, says which object holds the organization slug instead of this one.
-	conflict string
+	// conflict, when set, says why this identity does not hold its organization (conflictReason).
+	conflict       string
+	conflictReason string
+	requeue        requeue
 }
 
-// +kubebuilder:rbac:groups=enterprise.z8z8.io,resources=enterpriseidentities,verbs=get;list;watch
+// +kubebuilder:rbac:groups=enterprise.z8z8.io,resources=enterpriseidentities,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=enterprise.z8z8.io,resources=enterpriseidentities/finalizers,verbs=update
+// +kubebuilder:rbac:groups=enterprise.z8z8.io,resources=organizationclaims,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=enterprise.z8z8.io,resources=enterpriseidentities/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
@@ -53,7 +59,11 @@ func (r *EnterpriseIdentityReconciler) Reconcile(ctx context.Context, req ctrl.R
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !identity.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, nil
+		return ctrl.Result{}, r.releaseOrganization(ctx, identity)
+	}
+	// Finalizer first, in its own write, so no claim exists that nobody releases.
+	if controllerutil.AddFinalizer(identity, v1alpha1.FinalizerOrganizationClaim) {
+		return ctrl.Result{}, r.Update(ctx, identity)
 	}
 	original := identity.DeepCopy()
 	s := &identityScope{identity: identity}
@@ -70,11 +80,11 @@ func (r *EnterpriseIdentityReconciler) Reconcile(ctx context.Context, req ctrl.R
 
 	err := runSteps(ctx, s,
 		r.validateSSO,
-		r.checkOrganizationClaim,
+		r.claimOrganization,
 	)
 	summarizeReady(&identity.Status.Conditions, identity.Generation, v1alpha1.ConditionSSOReady)
 	if s.conflict != "" {
-		setCondition(&identity.Status.Conditions, identity.Generation, v1alpha1.ConditionReady, false, ReasonConflict, s.conflict)
+		setCondition(&identity.Status.Conditions, identity.Generation, v1alpha1.ConditionReady, false, s.conflictReason, s.conflict)
 	}
 	if err != nil {
 		return ctrl.Result{}, err
@@ -82,6 +92,9 @@ func (r *EnterpriseIdentityReconciler) Reconcile(ctx context.Context, req ctrl.R
 	if s.ssoErr != nil {
 		// Retried with the controller's exponential backoff; the condition already says why.
 		return ctrl.Result{}, fmt.Errorf("validating SSO: %w", s.ssoErr)
+	}
+	if s.requeue.after > 0 {
+		return ctrl.Result{RequeueAfter: s.requeue.after}, nil
 	}
 	return ctrl.Result{RequeueAfter: r.RecheckInterval}, nil
 }
@@ -105,14 +118,16 @@ func (r *EnterpriseIdentityReconciler) patchStatus(ctx context.Context, original
 	return nil
 }
 
-// SetupWithManager registers the controller. Objects claiming the same organization are
-// reconciled together, so a released slug passes to the next claimant.
+// SetupWithManager registers the controller. A change of an OrganizationClaim wakes every
+// EnterpriseIdentity naming its organization, so a released slug passes to the next claimant of
+// its namespace and the others learn who holds it.
 func (r *EnterpriseIdentityReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.EnterpriseIdentity{}).
-		Watches(&v1alpha1.EnterpriseIdentity{}, handler.EnqueueRequestsFromMapFunc(r.sameOrganization)).
+		Watches(&v1alpha1.OrganizationClaim{}, handler.EnqueueRequestsFromMapFunc(r.claimantsOf)).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.usingClientSecret)).
 		Named("enterpriseidentity").
+		WithOptions(controller.Options{MaxConcurrentReconciles: 8}). // a slow identity provider holds one worker, not every organization
 		Complete(r)
 }
 
@@ -130,22 +145,15 @@ func (r *EnterpriseIdentityReconciler) usingClientSecret(ctx context.Context, ob
 	return requests
 }
 
-func (r *EnterpriseIdentityReconciler) sameOrganization(ctx context.Context, obj client.Object) []reconcile.Request {
-	identity, ok := obj.(*v1alpha1.EnterpriseIdentity)
-	if !ok {
-		return nil
-	}
+func (r *EnterpriseIdentityReconciler) claimantsOf(ctx context.Context, obj client.Object) []reconcile.Request {
 	claimants := &v1alpha1.EnterpriseIdentityList{}
-	if err := r.List(ctx, claimants, client.MatchingFields{index.Organization: identity.Spec.Organization}); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "Listing claimants of an organization", "organization", identity.Spec.Organization)
+	if err := r.List(ctx, claimants, client.MatchingFields{index.Organization: obj.GetName()}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing claimants of an organization", "organization", obj.GetName())
 		return nil
 	}
-	var requests []reconcile.Request
+	requests := make([]reconcile.Request, 0, len(claimants.Items))
 	for i := range claimants.Items {
-		c := &claimants.Items[i]
-		if c.Namespace != identity.Namespace || c.Name != identity.Name {
-			requests = append(requests, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(c)})
-		}
+		requests = append(requests, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&claimants.Items[i])})
 	}
 	return requests
 }

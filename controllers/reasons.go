@@ -1,14 +1,18 @@
 package controllers
 
+import "github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+
 // Condition reasons, UpperCamel as the Kubernetes API conventions ask.
 const (
 	ReasonReady            = "Ready"
 	ReasonValidated        = "Validated"
 	ReasonCertExpiresSoon  = "CertificateExpiresSoon"
-	ReasonConflict         = "Conflict"
+	ReasonConflict         = v1alpha1.ReasonConflict
 	ReasonIdentityNotFound = "IdentityNotFound"
 	ReasonWaitingForSSO    = "WaitingForSSO"
-	ReasonIdentityConflict = "IdentityConflict"
+	ReasonIdentityConflict = v1alpha1.ReasonIdentityConflict
+	ReasonRetained         = v1alpha1.ReasonOrganizationRetained
+	ReasonDataOwned        = v1alpha1.ReasonDataOwnedByAnotherClaim
 	ReasonIssued           = "Issued"
 	ReasonBringYourOwn     = "BringYourOwnToken"
 	ReasonSecretNotFound   = "SecretNotFound"
@@ -28,6 +32,9 @@ const (
 	EventSSOFailed          = "SSOValidationFailed"
 	EventCertExpiresSoon    = "SigningCertificateExpiresSoon"
 	EventConflict           = "OrganizationConflict"
+	EventClaimed            = "OrganizationClaimed"
+	EventReleased           = "OrganizationReleased"
+	EventRetained           = "OrganizationRetained"
 	EventTokenIssued        = "TokenIssued"
 	EventTokenRotated       = "TokenRotated"
 	EventTokenAcked         = "TokenAcknowledged"

@@ -8,6 +8,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -22,17 +23,18 @@ import (
 )
 
 // DataPlane is what the controller needs from the SCIM data plane: whether it serves an
-// organization now. The data plane fills its tenant registry from the manager's cache; the
-// controller only reads the outcome, so the two evolve independently.
+// organization now, for this integration. The data plane fills its tenant registry from the
+// manager's cache; the controller only reads the outcome, so the two evolve independently.
 type DataPlane interface {
-	Serving(organization string) bool
+	ServingFor(organization string, integration types.NamespacedName) bool
 }
 
-// OrganizationData is what the controller needs from the store: the organization's provisioning
-// summary for status, and removing its data when a ScimIntegration with deletionPolicy Delete
-// goes away.
+// OrganizationData is what the controller needs from the store: which claim owns an
+// organization's data, the provisioning summary for status, and removing the data when a
+// ScimIntegration with deletionPolicy Delete goes away.
 type OrganizationData interface {
-	DeleteOrganization(ctx context.Context, organization string) error
+	ClaimData
+	BindOrganization(ctx context.Context, organization, claim, adoptFrom string) error
 	MemberCounts(ctx context.Context, organization string) (map[string]int64, error)
 	HeldDeprovisions(ctx context.Context, organization string) (int64, error)
 	List(ctx context.Context, organization string, kind store.Kind, q store.Query) (*store.Page, error)
@@ -62,7 +64,9 @@ type ScimIntegrationReconciler struct {
 type scimScope struct {
 	scim     *v1alpha1.ScimIntegration
 	identity *v1alpha1.EnterpriseIdentity
-	requeue  requeue
+	// claim is the identity's OrganizationClaim, once the identity is known to hold it.
+	claim   *v1alpha1.OrganizationClaim
+	requeue requeue
 }
 
 func (s *scimScope) setCondition(typ string, ok bool, reason, message string) {
@@ -107,6 +111,7 @@ func (r *ScimIntegrationReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	err := runSteps(ctx, s,
 		r.resolveIdentity,
 		r.claimIdentity,
+		r.bindData,
 		r.reconcileToken,
 		r.checkPolicy,
 		r.reconcileEndpoint,
@@ -147,6 +152,7 @@ func (r *ScimIntegrationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&networkingv1.Ingress{}).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.integrationsUsingSecret)).
 		Watches(&v1alpha1.EnterpriseIdentity{}, handler.EnqueueRequestsFromMapFunc(r.integrationsOfIdentity)).
+		Watches(&v1alpha1.OrganizationClaim{}, handler.EnqueueRequestsFromMapFunc(r.integrationsOfClaim)).
 		Watches(&v1alpha1.ScimIntegration{}, handler.EnqueueRequestsFromMapFunc(r.integrationsOfSameIdentity)).
 		Watches(&v1alpha1.RoleTemplate{}, handler.EnqueueRequestsFromMapFunc(r.integrationsInNamespace)).
 		Named("scimintegration").
@@ -159,6 +165,33 @@ func (r *ScimIntegrationReconciler) integrationsUsingSecret(ctx context.Context,
 
 func (r *ScimIntegrationReconciler) integrationsOfIdentity(ctx context.Context, obj client.Object) []reconcile.Request {
 	return r.listRequests(ctx, obj.GetNamespace(), index.IdentityRef, obj.GetName(), nil)
+}
+
+// integrationsOfClaim wakes the integrations of the claim's namespace and of its holder's
+// (they differ for a moment after a cluster administrator moves an organization).
+func (r *ScimIntegrationReconciler) integrationsOfClaim(ctx context.Context, obj client.Object) []reconcile.Request {
+	claim, ok := obj.(*v1alpha1.OrganizationClaim)
+	if !ok {
+		return nil
+	}
+	var out []reconcile.Request
+	namespaces := []string{claim.Spec.Namespace}
+	if h := claim.Spec.Holder; h != nil && h.Namespace != claim.Spec.Namespace {
+		namespaces = append(namespaces, h.Namespace)
+	}
+	for _, ns := range namespaces {
+		list := &v1alpha1.ScimIntegrationList{}
+		if err := r.List(ctx, list, client.InNamespace(ns)); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "Listing ScimIntegrations of a claim", "organization", claim.Name)
+			continue
+		}
+		for i := range list.Items {
+			if list.Items[i].Status.Organization == claim.Name || list.Items[i].Status.Organization == "" {
+				out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+			}
+		}
+	}
+	return out
 }
 
 // integrationsOfSameIdentity wakes the other integrations of an organization, so one released

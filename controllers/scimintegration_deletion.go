@@ -2,37 +2,78 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+	"github.com/z8z8/enterprise-identity-operator/internal/claims"
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
 
 // finalize applies deletionPolicy to the organization's SCIM data in the store, the only state
-// outside the cluster; in-cluster children go with their owner references.
+// outside the cluster; in-cluster children go with their owner references. Data is deleted only
+// when it belongs to this namespace (see mayDeleteData), whatever status.organization says.
 func (r *ScimIntegrationReconciler) finalize(ctx context.Context, scim *v1alpha1.ScimIntegration) error {
 	if !controllerutil.ContainsFinalizer(scim, scimDataFinalizer) {
 		return nil
 	}
 	org := scim.Status.Organization
-	if scim.Spec.DeletionPolicy == v1alpha1.DeletionPolicyDelete && org != "" && r.Data != nil && ownsOrganization(scim) {
-		if err := r.Data.DeleteOrganization(ctx, org); err != nil {
-			return fmt.Errorf("deleting SCIM data of organization %s: %w", org, err)
+	if scim.Spec.DeletionPolicy == v1alpha1.DeletionPolicyDelete && org != "" && r.Data != nil {
+		claim, err := claims.Get(ctx, r.Client, org)
+		if err != nil {
+			return err
 		}
-		r.Recorder.Eventf(scim, nil, corev1.EventTypeNormal, EventDataDeleted, "Delete",
-			"Deleted the SCIM data of organization %s (deletionPolicy: Delete)", org)
-		ctrl.LoggerFrom(ctx).Info("Deleted SCIM data of organization", "organization", org)
+		if mayDeleteData(ctx, r, scim, claim) {
+			if err := r.deleteData(ctx, scim, claim); err != nil {
+				return err
+			}
+		} else {
+			ctrl.LoggerFrom(ctx).Info("Not deleting SCIM data of an organization this namespace does not hold", "organization", org)
+		}
 	}
 	controllerutil.RemoveFinalizer(scim, scimDataFinalizer)
 	return r.Update(ctx, scim)
 }
 
-// ownsOrganization is false for an integration that lost the organization to another one (it
-// never served it, so it must not delete the other's data).
-func ownsOrganization(scim *v1alpha1.ScimIntegration) bool {
-	return !isConditionReason(scim.Status.Conditions, v1alpha1.ConditionSSOReady, ReasonConflict) &&
-		!isConditionReason(scim.Status.Conditions, v1alpha1.ConditionSSOReady, ReasonIdentityConflict)
+func (r *ScimIntegrationReconciler) deleteData(ctx context.Context, scim *v1alpha1.ScimIntegration, claim *v1alpha1.OrganizationClaim) error {
+	org := claim.Name
+	err := r.Data.DeleteOrganization(ctx, org, string(claim.UID))
+	var mismatch *store.ClaimMismatchError
+	if errors.As(err, &mismatch) {
+		ctrl.LoggerFrom(ctx).Info("Not deleting SCIM data owned by another claim", "organization", org, "owner", mismatch.Owner)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("deleting SCIM data of organization %s: %w", org, err)
+	}
+	r.Recorder.Eventf(scim, nil, corev1.EventTypeNormal, EventDataDeleted, "Delete",
+		"Deleted the SCIM data of organization %s (deletionPolicy: Delete)", org)
+	ctrl.LoggerFrom(ctx).Info("Deleted SCIM data of organization", "organization", org)
+	// A released claim has nothing left to keep: deleting it frees the slug.
+	if claim.Spec.Holder == nil {
+		if err := r.Delete(ctx, claim, client.Preconditions{UID: &claim.UID}); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("deleting released OrganizationClaim %s: %w", org, err)
+		}
+	}
+	return nil
+}
+
+// mayDeleteData says whether a ScimIntegration may act on its organization's stored data: the
+// claim must place the data in the integration's namespace and be held by the integration's own
+// EnterpriseIdentity, or by nobody alive (released). Nothing in one namespace can reach data
+// another namespace holds.
+func mayDeleteData(ctx context.Context, c client.Reader, scim *v1alpha1.ScimIntegration, claim *v1alpha1.OrganizationClaim) bool {
+	if claim == nil || claim.Spec.Namespace != scim.Namespace {
+		return false
+	}
+	holder, err := claims.LiveHolder(ctx, c, claim)
+	if err != nil {
+		return false
+	}
+	return holder == nil || (holder.Namespace == scim.Namespace && holder.Name == scim.Spec.IdentityRef.Name)
 }

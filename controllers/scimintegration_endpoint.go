@@ -46,7 +46,7 @@ func (r *ScimIntegrationReconciler) reconcileEndpoint(ctx context.Context, s *sc
 	case !s.scim.IsEnabled():
 		s.setCondition(v1alpha1.ConditionEndpointReady, false, ReasonDisabled,
 			"Provisioning is disabled (spec.enabled: false); the endpoint answers 403")
-	case r.DataPlane != nil && r.DataPlane.Serving(org):
+	case r.DataPlane != nil && r.DataPlane.ServingFor(org, client.ObjectKeyFromObject(s.scim)):
 		if !isConditionReason(s.scim.Status.Conditions, v1alpha1.ConditionEndpointReady, ReasonServing) {
 			r.Recorder.Eventf(s.scim, nil, corev1.EventTypeNormal, EventEndpointReady, actionReconcile,
 				"The SCIM endpoint %s is serving", s.scim.Status.BaseURL)

@@ -2,42 +2,53 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
-	"github.com/z8z8/enterprise-identity-operator/internal/index"
+	"github.com/z8z8/enterprise-identity-operator/internal/claims"
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
 
 // resolveIdentity applies the product rule "configure SSO first": nothing is issued until the
-// referenced EnterpriseIdentity is Ready. An integration that already has a token keeps it (and
-// its endpoint) when SSO later fails validation, so an identity provider outage does not stop
-// provisioning; Ready still says what is wrong.
+// referenced EnterpriseIdentity holds its organization's claim and is Ready. An integration that
+// already has a token keeps it (and its endpoint) when SSO later fails validation, so an
+// identity provider outage does not stop provisioning; Ready still says what is wrong.
 func (r *ScimIntegrationReconciler) resolveIdentity(ctx context.Context, s *scimScope) error {
 	identity := &v1alpha1.EnterpriseIdentity{}
 	err := r.Get(ctx, types.NamespacedName{Namespace: s.scim.Namespace, Name: s.scim.Spec.IdentityRef.Name}, identity)
 	if apierrors.IsNotFound(err) {
 		s.setCondition(v1alpha1.ConditionSSOReady, false, ReasonIdentityNotFound,
 			fmt.Sprintf("EnterpriseIdentity %q does not exist in this namespace: configure SSO first", s.scim.Spec.IdentityRef.Name))
-		return errStop
+		return r.keepOrganizationOfNamespace(ctx, s)
 	}
 	if err != nil {
 		return fmt.Errorf("reading EnterpriseIdentity %s: %w", s.scim.Spec.IdentityRef.Name, err)
 	}
 	s.identity = identity
-	s.scim.Status.Organization = identity.Spec.Organization
 
-	ready := meta.FindStatusCondition(identity.Status.Conditions, v1alpha1.ConditionReady)
-	switch {
-	case ready != nil && ready.Reason == ReasonConflict:
+	claim, held, err := claims.HeldBy(ctx, r.Client, identity)
+	if err != nil {
+		return err
+	}
+	if !held {
+		why := "it has not claimed the organization yet"
+		if c := meta.FindStatusCondition(identity.Status.Conditions, v1alpha1.ConditionReady); c != nil && c.Status == "False" && c.Message != "" &&
+			(c.Reason == ReasonConflict || c.Reason == ReasonRetained) {
+			why = c.Message
+		}
 		s.setCondition(v1alpha1.ConditionSSOReady, false, ReasonIdentityConflict,
-			fmt.Sprintf("EnterpriseIdentity %s does not own its organization: %s", identity.Name, ready.Message))
+			fmt.Sprintf("EnterpriseIdentity %s does not hold organization %s: %s", identity.Name, identity.Spec.Organization, why))
+		s.scim.Status.Organization = ""
 		return errStop
-	case !meta.IsStatusConditionTrue(identity.Status.Conditions, v1alpha1.ConditionSSOReady):
+	}
+	s.claim = claim
+
+	if !meta.IsStatusConditionTrue(identity.Status.Conditions, v1alpha1.ConditionSSOReady) {
 		why := "its SSO configuration has not been validated yet"
 		if c := meta.FindStatusCondition(identity.Status.Conditions, v1alpha1.ConditionSSOReady); c != nil && c.Message != "" {
 			why = c.Message
@@ -53,19 +64,64 @@ func (r *ScimIntegrationReconciler) resolveIdentity(ctx context.Context, s *scim
 	return nil
 }
 
+// keepOrganizationOfNamespace keeps status.organization after the identity is gone only while
+// the organization's data stays with this namespace, so deletionPolicy can still apply to it;
+// an organization held or kept elsewhere is forgotten.
+func (r *ScimIntegrationReconciler) keepOrganizationOfNamespace(ctx context.Context, s *scimScope) error {
+	if s.scim.Status.Organization == "" {
+		return errStop
+	}
+	claim, err := claims.Get(ctx, r.Client, s.scim.Status.Organization)
+	if err != nil {
+		return err
+	}
+	if !mayDeleteData(ctx, r, s.scim, claim) {
+		s.scim.Status.Organization = ""
+	}
+	return errStop
+}
+
 // claimIdentity lets one ScimIntegration per organization through: the oldest.
 func (r *ScimIntegrationReconciler) claimIdentity(ctx context.Context, s *scimScope) error {
-	list := &v1alpha1.ScimIntegrationList{}
-	if err := r.List(ctx, list, client.InNamespace(s.scim.Namespace), client.MatchingFields{index.IdentityRef: s.scim.Spec.IdentityRef.Name}); err != nil {
-		return fmt.Errorf("listing ScimIntegrations of %s: %w", s.scim.Spec.IdentityRef.Name, err)
+	chosen, err := claims.ChosenIntegration(ctx, r.Client, s.scim.Namespace, s.scim.Spec.IdentityRef.Name)
+	if err != nil {
+		return err
 	}
-	for i := range list.Items {
-		other := &list.Items[i]
-		if other.Name != s.scim.Name && other.DeletionTimestamp.IsZero() && claimsEarlier(other, s.scim) {
-			s.setCondition(v1alpha1.ConditionSSOReady, false, ReasonConflict,
-				fmt.Sprintf("ScimIntegration %s already provisions organization %s; delete one of the two", other.Name, s.identity.Spec.Organization))
+	if chosen != nil && chosen.Name != s.scim.Name {
+		s.setCondition(v1alpha1.ConditionSSOReady, false, ReasonConflict,
+			fmt.Sprintf("ScimIntegration %s already provisions organization %s; delete one of the two", chosen.Name, s.identity.Spec.Organization))
+		s.scim.Status.Organization = ""
+		return errStop
+	}
+	return nil
+}
+
+// bindData makes sure the organization's data in the store belongs to this claim: the first claim
+// binds it; data retained under an earlier claim is never served under a new one unless a
+// cluster administrator names it in the claim's spec.adoptDataOf.
+func (r *ScimIntegrationReconciler) bindData(ctx context.Context, s *scimScope) error {
+	org := s.identity.Spec.Organization
+	if r.Data != nil {
+		uid := string(s.claim.UID)
+		owner, err := r.Data.OrganizationOwner(ctx, org)
+		if err != nil {
+			return err
+		}
+		if owner != uid {
+			err = r.Data.BindOrganization(ctx, org, uid, string(s.claim.Spec.AdoptDataOf))
+		}
+		var mismatch *store.ClaimMismatchError
+		if errors.As(err, &mismatch) {
+			s.setCondition(v1alpha1.ConditionSSOReady, false, ReasonDataOwned, fmt.Sprintf(
+				"The store holds data of organization %s from an earlier OrganizationClaim (uid %s); a cluster administrator can let this claim adopt it by setting spec.adoptDataOf of OrganizationClaim %s",
+				org, mismatch.Owner, org))
+			s.scim.Status.Organization = ""
 			return errStop
 		}
+		if err != nil {
+			return err
+		}
 	}
+	s.scim.Status.Organization = org
 	return nil
 }

@@ -41,7 +41,7 @@ func (r *ScimIntegrationReconciler) reconcileGeneratedToken(ctx context.Context,
 		}
 	case err != nil:
 		return fmt.Errorf("reading token Secret %s: %w", key.Name, err)
-	case !metav1.IsControlledBy(secret, s.scim):
+	case !metav1.IsControlledBy(secret, s.scim) || !recordedSecret(s.scim, secret):
 		r.refuseForeignObject(s, v1alpha1.ConditionTokenIssued, ReasonSecretNotOwned, "Secret", key.Name)
 		return errStop
 	default:
@@ -167,6 +167,7 @@ func (r *ScimIntegrationReconciler) reportGeneratedToken(s *scimScope, secret *c
 	}
 	status := &v1alpha1.TokenStatus{
 		SecretName:  secret.Name,
+		SecretUID:   string(secret.UID),
 		Fingerprint: token.Fingerprint(hash),
 		Rotation:    s.scim.Spec.Token.Rotation,
 		Retrievable: len(secret.Data[v1alpha1.SecretKeyToken]) > 0,
@@ -255,6 +256,14 @@ func (r *ScimIntegrationReconciler) removeGeneratedSecret(ctx context.Context, s
 		return fmt.Errorf("deleting generated token Secret %s: %w", secret.Name, err)
 	}
 	return nil
+}
+
+// recordedSecret says whether a token Secret is the one the operator created for the
+// integration, by the UID recorded in status when it was issued. An integration issued before
+// UIDs were recorded adopts the Secret it controls once.
+func recordedSecret(scim *v1alpha1.ScimIntegration, secret *corev1.Secret) bool {
+	t := scim.Status.Token
+	return t == nil || t.SecretUID == "" || t.SecretUID == string(secret.UID)
 }
 
 func parseTime(value string) (time.Time, bool) {

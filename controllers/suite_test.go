@@ -12,6 +12,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	clocktesting "k8s.io/utils/clock/testing"
@@ -86,6 +87,11 @@ var _ = BeforeSuite(func() {
 		DataPlane:            dataPlane,
 		Data:                 scimData,
 	}).SetupWithManager(mgr)).To(Succeed())
+	Expect((&controllers.OrganizationClaimReconciler{
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorder("organizationclaim-controller"),
+		Data:     scimData,
+	}).SetupWithManager(mgr)).To(Succeed())
 	go func() {
 		defer GinkgoRecover()
 		Expect(mgr.Start(ctx)).To(Succeed())
@@ -104,7 +110,7 @@ type servedOrganizations struct {
 	served map[string]bool
 }
 
-func (s *servedOrganizations) Serving(org string) bool {
+func (s *servedOrganizations) ServingFor(org string, _ types.NamespacedName) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.served[org]
@@ -121,6 +127,7 @@ func (s *servedOrganizations) set(org string, serving bool) {
 type deletedOrganizations struct {
 	mu       sync.Mutex
 	orgs     []string
+	owners   map[string]string
 	held     map[string]int64
 	failures map[string]int64
 }
@@ -140,11 +147,36 @@ func (d *deletedOrganizations) setHeld(org string, n int64) {
 	d.held[org] = n
 }
 
-func (d *deletedOrganizations) DeleteOrganization(_ context.Context, org string) error {
+func (d *deletedOrganizations) DeleteOrganization(_ context.Context, org, claim string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if owner := d.owners[org]; owner != "" && owner != claim {
+		return &store.ClaimMismatchError{Organization: org, Owner: owner}
+	}
+	delete(d.owners, org)
 	d.orgs = append(d.orgs, org)
 	return nil
+}
+
+// BindOrganization and OrganizationOwner follow the store's rule (tested against real
+// databases by the conformance suite): the first claim owns the data.
+func (d *deletedOrganizations) BindOrganization(_ context.Context, org, claim, adoptFrom string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.owners == nil {
+		d.owners = map[string]string{}
+	}
+	if owner := d.owners[org]; owner != "" && owner != claim && owner != adoptFrom {
+		return &store.ClaimMismatchError{Organization: org, Owner: owner}
+	}
+	d.owners[org] = claim
+	return nil
+}
+
+func (d *deletedOrganizations) OrganizationOwner(_ context.Context, org string) (string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.owners[org], nil
 }
 
 func (d *deletedOrganizations) MemberCounts(context.Context, string) (map[string]int64, error) {

@@ -27,6 +27,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&EnterpriseIdentity{}, &EnterpriseIdentityList{},
 		&ScimIntegration{}, &ScimIntegrationList{},
 		&RoleTemplate{}, &RoleTemplateList{},
+		&OrganizationClaim{}, &OrganizationClaimList{},
 	)
 	metav1.AddToGroupVersion(scheme, GroupVersion)
 	return nil

@@ -268,7 +268,9 @@ type ScimIntegrationStatus struct {
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
-	// organization is the slug taken from the EnterpriseIdentity.
+	// organization is the slug this integration provisions: set while its EnterpriseIdentity
+	// holds the organization's OrganizationClaim, kept after that identity is deleted while the
+	// organization's data stays in this namespace, and empty otherwise.
 	// +optional
 	Organization string `json:"organization,omitempty"`
 
@@ -290,6 +292,11 @@ type TokenStatus struct {
 	// secretName is the Secret holding the token (and its SHA-256 hash).
 	// +optional
 	SecretName string `json:"secretName,omitempty"`
+
+	// secretUID is the UID of the token Secret the operator created. Only that Secret is served:
+	// a replacement of the same name, or any other Secret pointing at this integration, is not.
+	// +optional
+	SecretUID string `json:"secretUID,omitempty"`
 
 	// fingerprint is the first 12 hex characters of the token's SHA-256 hash, to tell tokens
 	// apart in logs and the audit trail.

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
+
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
 )
@@ -30,21 +32,48 @@ func refuse(status int, format string, args ...any) *Error {
 
 // Authorize finds the organization served here and checks that who may verb its
 // ScimIntegration ("get" to read, "update" to act).
+//
+// Many tenants share the data plane, so nobody learns from it that an organization they may not
+// see exists: an organization that does not exist and one whose ScimIntegration the caller may
+// not get get the same 404, word for word, after the same SubjectAccessReviews (no timing tell).
+// Only a caller who may get it hears why an action was refused (403).
 func (s *Server) Authorize(ctx context.Context, who Identity, orgName, verb string) (*tenant.Organization, error) {
 	org, found := s.organization(orgName)
-	if !found {
-		return nil, refuse(http.StatusNotFound, "Organization %q is not provisioned here", orgName)
+	// An unknown organization is checked as a cluster-wide ScimIntegration of its name; the
+	// answer is thrown away, it only makes both paths ask the API server alike.
+	target := func(v string) *authorizationv1.ResourceAttributes {
+		attrs := &authorizationv1.ResourceAttributes{Verb: v, Group: "enterprise.z8z8.io", Resource: "scimintegrations", Name: orgName}
+		if found {
+			attrs.Namespace, attrs.Name = org.Integration.Namespace, org.Integration.Name
+		}
+		return attrs
 	}
-	allowed, err := s.allowed(ctx, who, org, verb)
+	allowed, err := s.allowedOn(ctx, who, target(verb))
 	if err != nil {
 		s.Log.Error("SubjectAccessReview failed", "error", err)
 		return nil, refuse(http.StatusInternalServerError, "Could not check your permissions; try again")
 	}
-	if !allowed {
-		return nil, refuse(http.StatusForbidden, "%s may not %s the ScimIntegration of organization %q in namespace %s",
-			who.User, verb, org.Name, org.Integration.Namespace)
+	if found && allowed {
+		return org, nil
 	}
-	return org, nil
+	if verb != "get" {
+		visible, err := s.allowedOn(ctx, who, target("get"))
+		if err != nil {
+			s.Log.Error("SubjectAccessReview failed", "error", err)
+			return nil, refuse(http.StatusInternalServerError, "Could not check your permissions; try again")
+		}
+		if found && visible {
+			return nil, refuse(http.StatusForbidden, "%s may not %s the ScimIntegration of organization %q in namespace %s",
+				who.User, verb, org.Name, org.Integration.Namespace)
+		}
+	}
+	return nil, notServed()
+}
+
+// notServed is the one answer for an organization that is not here or not the caller's to see,
+// the same bytes whatever the name asked for.
+func notServed() *Error {
+	return refuse(http.StatusNotFound, "No such organization here, or you may not see it")
 }
 
 // Served returns the organization the data plane serves under this name, without authorizing.
@@ -184,6 +213,9 @@ func (s *Server) AuditEvents(ctx context.Context, org *tenant.Organization, q st
 
 // internal turns a store error into a refusal: not found as such, anything else logged and hidden.
 func (s *Server) internal(err error) error {
+	if e := (*Error)(nil); errors.As(err, &e) {
+		return e // already a refusal in words (an identity the operator does not act as)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return refuse(http.StatusNotFound, "No such member in this organization")
 	}

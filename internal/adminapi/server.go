@@ -7,8 +7,10 @@ package adminapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -24,12 +26,6 @@ import (
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
 
-// Identity is the authenticated caller.
-type Identity struct {
-	User   string
-	Groups []string
-}
-
 // Server serves /api/v1alpha1/organizations/{organization}/….
 type Server struct {
 	Store   store.Store
@@ -37,8 +33,13 @@ type Server struct {
 	// Client creates SubjectAccessReviews.
 	Client client.Client
 	// TrustProxyHeaders accepts X-Remote-User and X-Remote-Group from an authenticating proxy
-	// (oauth2-proxy and the like) in front of the data plane.
+	// (oauth2-proxy and the like) in front of the data plane, when the TCP peer is inside one of
+	// TrustedProxies (none: the headers are never believed).
 	TrustProxyHeaders bool
+	TrustedProxies    []netip.Prefix
+	// TrustedOrigins are origins (scheme://host[:port]) besides the request's own Host from which
+	// browsers may send actions: the public --external-url.
+	TrustedOrigins []string
 	// LocalUser, when set (--local), is the identity of requests that carry none: the local
 	// kubeconfig's user.
 	LocalUser *Identity
@@ -46,11 +47,18 @@ type Server struct {
 	// API audit log names the person). Nil uses Client.
 	Impersonate func(Identity) (client.Client, error)
 	Log         *slog.Logger
+
+	origins *http.CrossOriginProtection
 }
 
 // Routes registers the admin API. Every route authenticates the caller and authorizes them
 // against the organization's namespace; "read" routes need get, "action" routes need update.
 func (s *Server) Routes(mux *http.ServeMux) {
+	var errs []error
+	s.origins, errs = newOriginCheck(s.TrustedOrigins)
+	for _, err := range errs {
+		s.Log.Error("Ignoring a trusted origin", "error", err)
+	}
 	const base = "/api/v1alpha1/organizations/{org}"
 	mux.Handle("GET "+base+"/status", s.authorized("get", s.status))
 	mux.Handle("GET "+base+"/members", s.authorized("get", s.members))
@@ -72,6 +80,10 @@ type handler func(w http.ResponseWriter, r *http.Request, org *tenant.Organizati
 func (s *Server) authorized(verb string, next handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		who, ok, err := s.identity(r)
+		if e := (*Error)(nil); errors.As(err, &e) {
+			writeFailure(w, e)
+			return
+		}
 		if err != nil {
 			s.Log.Error("TokenReview failed", "error", err)
 			writeError(w, http.StatusInternalServerError, "Could not check your token; try again")
@@ -79,6 +91,11 @@ func (s *Server) authorized(verb string, next handler) http.Handler {
 		}
 		if !ok {
 			writeError(w, http.StatusUnauthorized, "Sign in first: no authenticated user reached the admin API")
+			return
+		}
+		// Before the organization is looked at: the refusal says nothing about it.
+		if e := s.crossSite(r, who); e != nil {
+			writeFailure(w, e)
 			return
 		}
 		org, err := s.Authorize(r.Context(), who, r.PathValue("org"), verb)
@@ -110,7 +127,9 @@ func (s *Server) identity(r *http.Request) (Identity, bool, error) {
 	return who, ok, nil
 }
 
-// AuthenticateToken checks a Kubernetes bearer token with a TokenReview.
+// AuthenticateToken checks a Kubernetes bearer token with a TokenReview. The identity keeps the
+// review's UID and extras; a Kubernetes system identity other than a service account is refused
+// (an *Error), and "system:" groups are kept only as identity.go's rule says.
 func (s *Server) AuthenticateToken(ctx context.Context, tok string) (Identity, bool, error) {
 	if tok == "" {
 		return Identity{}, false, nil
@@ -122,26 +141,16 @@ func (s *Server) AuthenticateToken(ctx context.Context, tok string) (Identity, b
 	if !review.Status.Authenticated {
 		return Identity{}, false, nil
 	}
-	return Identity{User: review.Status.User.Username, Groups: review.Status.User.Groups}, true, nil
+	who, err := reviewedIdentity(review.Status.User)
+	if err != nil {
+		return Identity{}, false, err
+	}
+	return who, true, nil
 }
 
 func (s *Server) proxyOrLocal(r *http.Request) (Identity, bool) {
-	if s.TrustProxyHeaders {
-		// A proxy speaks for people from the identity provider, never for Kubernetes' own
-		// identities: "system:" users are refused and "system:" groups (system:masters above
-		// all) dropped, so the headers cannot borrow the cluster's built-in powers.
-		if u := strings.TrimSpace(r.Header.Get("X-Remote-User")); u != "" && !strings.HasPrefix(u, "system:") {
-			var groups []string
-			for _, g := range r.Header.Values("X-Remote-Group") {
-				for _, part := range strings.Split(g, ",") {
-					if p := strings.TrimSpace(part); p != "" && !strings.HasPrefix(p, "system:") {
-						groups = append(groups, p)
-					}
-				}
-			}
-			// Every authenticated user is in system:authenticated, as the API server would say.
-			return Identity{User: u, Groups: append(groups, "system:authenticated")}, true
-		}
+	if who, ok := s.proxyIdentity(r); ok {
+		return who, true
 	}
 	if s.LocalUser != nil {
 		return *s.LocalUser, true
@@ -158,22 +167,26 @@ func (s *Server) organization(name string) (*tenant.Organization, bool) {
 	return nil, false
 }
 
-// allowed asks the API server whether who may verb the organization's ScimIntegration.
-func (s *Server) allowed(ctx context.Context, who Identity, org *tenant.Organization, verb string) (bool, error) {
-	return s.allowedOn(ctx, who, &authorizationv1.ResourceAttributes{
-		Namespace: org.Integration.Namespace, Verb: verb,
-		Group: "enterprise.z8z8.io", Resource: "scimintegrations", Name: org.Integration.Name,
-	})
-}
-
 func (s *Server) allowedOn(ctx context.Context, who Identity, attrs *authorizationv1.ResourceAttributes) (bool, error) {
 	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
-		User: who.User, Groups: who.Groups, ResourceAttributes: attrs,
+		User: who.User, UID: who.UID, Groups: who.Groups, Extra: extraValues(who.Extra), ResourceAttributes: attrs,
 	}}
 	if err := s.Client.Create(ctx, sar); err != nil {
 		return false, err
 	}
 	return sar.Status.Allowed, nil
+}
+
+// extraValues converts an identity's extras for a SubjectAccessReview.
+func extraValues(extra map[string][]string) map[string]authorizationv1.ExtraValue {
+	if len(extra) == 0 {
+		return nil
+	}
+	out := make(map[string]authorizationv1.ExtraValue, len(extra))
+	for k, v := range extra {
+		out[k] = v
+	}
+	return out
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request, org *tenant.Organization, _ Identity) {

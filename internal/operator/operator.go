@@ -9,19 +9,19 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/go-logr/logr"
-	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/z8z8/enterprise-identity-operator/controllers"
 	"github.com/z8z8/enterprise-identity-operator/internal/adminapi"
 	"github.com/z8z8/enterprise-identity-operator/internal/audit"
 	"github.com/z8z8/enterprise-identity-operator/internal/dataplane"
 	"github.com/z8z8/enterprise-identity-operator/internal/index"
+	"github.com/z8z8/enterprise-identity-operator/internal/outbound"
 	"github.com/z8z8/enterprise-identity-operator/internal/scim"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
@@ -38,8 +38,13 @@ type Options struct {
 	DataPlaneServicePort int32
 	SSORecheckInterval   time.Duration
 	SSOTimeout           time.Duration
-	// TrustProxyHeaders makes the admin API accept X-Remote-User/X-Remote-Group.
+	// OutboundAllow lists ranges that tenant-chosen URLs (identity provider documents, the
+	// self-test's base URL) may reach although internal addresses are refused by default.
+	OutboundAllow []netip.Prefix
+	// TrustProxyHeaders makes the admin API accept X-Remote-User/X-Remote-Group, from TCP peers
+	// inside TrustedProxyCIDRs only (required with it).
 	TrustProxyHeaders bool
+	TrustedProxyCIDRs []netip.Prefix
 	// LocalUser is the admin API identity of requests without one (--local only).
 	LocalUser *adminapi.Identity
 	// SessionKey signs the wizard's sessions; nil means a random key per process.
@@ -48,6 +53,9 @@ type Options struct {
 
 // Add registers everything on mgr, serving SCIM from st.
 func Add(ctx context.Context, mgr ctrl.Manager, st store.Store, o Options) error {
+	if err := CheckProxyTrust(o.TrustProxyHeaders, o.TrustedProxyCIDRs); err != nil {
+		return err
+	}
 	if err := index.Setup(ctx, mgr); err != nil {
 		return fmt.Errorf("registering field indexes: %w", err)
 	}
@@ -62,14 +70,16 @@ func Add(ctx context.Context, mgr ctrl.Manager, st store.Store, o Options) error
 		return err
 	}
 	scimServer := &scim.Server{Store: st, Tenants: registry, Log: slog.New(logr.ToSlogHandler(ctrl.Log.WithName("scim")))}
-	impersonate := impersonator(mgr)
+	impersonate := impersonator(mgr, o.LocalUser != nil)
 	admin := &adminapi.Server{Store: st, Tenants: registry, Client: mgr.GetClient(), TrustProxyHeaders: o.TrustProxyHeaders,
+		TrustedProxies: o.TrustedProxyCIDRs, TrustedOrigins: trustedOrigins(o.ExternalURL),
 		LocalUser: o.LocalUser, Impersonate: impersonate, Log: slog.New(logr.ToSlogHandler(ctrl.Log.WithName("adminapi")))}
 	mux := http.NewServeMux()
 	mux.Handle("/scim/", scimServer.Handler())
 	admin.Routes(mux)
 	(&ui.Server{Admin: admin, Client: mgr.GetClient(), Impersonate: impersonate, LocalSCIMURL: localSCIMURL(o.BindAddress), SessionKey: o.SessionKey,
-		Log: slog.New(logr.ToSlogHandler(ctrl.Log.WithName("ui")))}).Routes(mux)
+		SelfTestClient: outbound.NewClient(outbound.Options{Allow: o.OutboundAllow, Timeout: 10 * time.Second}),
+		Log:            slog.New(logr.ToSlogHandler(ctrl.Log.WithName("ui")))}).Routes(mux)
 	if err := mgr.Add(&dataplane.Server{Address: o.BindAddress, Handler: mux, Registry: registry, Drained: scimServer.Close}); err != nil {
 		return err
 	}
@@ -77,10 +87,17 @@ func Add(ctx context.Context, mgr ctrl.Manager, st store.Store, o Options) error
 		Client:          mgr.GetClient(),
 		Recorder:        mgr.GetEventRecorder("enterpriseidentity-controller"),
 		Clock:           clock.RealClock{},
-		HTTPClient:      &http.Client{Timeout: o.SSOTimeout},
+		HTTPClient:      outbound.NewClient(outbound.Options{Allow: o.OutboundAllow, Timeout: o.SSOTimeout}),
 		RecheckInterval: o.SSORecheckInterval,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the EnterpriseIdentity controller: %w", err)
+	}
+	if err := (&controllers.OrganizationClaimReconciler{
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorder("organizationclaim-controller"),
+		Data:     st,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the OrganizationClaim controller: %w", err)
 	}
 	if err := (&controllers.ScimIntegrationReconciler{
 		Client:               mgr.GetClient(),
@@ -95,18 +112,6 @@ func Add(ctx context.Context, mgr ctrl.Manager, st store.Store, o Options) error
 		return fmt.Errorf("setting up the ScimIntegration controller: %w", err)
 	}
 	return nil
-}
-
-// +kubebuilder:rbac:groups="",resources=users;groups;serviceaccounts,verbs=impersonate
-
-// impersonator returns clients acting as an admin: the wizard and the admin API write CRs as the
-// person, so Kubernetes RBAC decides and the API server's audit log names them.
-func impersonator(mgr ctrl.Manager) func(adminapi.Identity) (client.Client, error) {
-	return func(who adminapi.Identity) (client.Client, error) {
-		cfg := rest.CopyConfig(mgr.GetConfig())
-		cfg.Impersonate = rest.ImpersonationConfig{UserName: who.User, Groups: who.Groups}
-		return client.New(cfg, client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()})
-	}
 }
 
 // localSCIMURL is the data plane's own SCIM address, for the self-test when the public base URL

@@ -2,7 +2,12 @@
 // provider: OIDC discovery and SAML metadata.
 package sso
 
-import "fmt"
+import (
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+)
 
 // Reasons a validation fails, used as condition reasons.
 const (
@@ -15,6 +20,9 @@ const (
 	ReasonNoIdentityProvider   = "NoIdentityProvider"
 	ReasonNoSigningCertificate = "NoSigningCertificate"
 	ReasonCertificateExpired   = "CertificateExpired"
+	// ReasonURLNotAllowed: the URL leads to an address the operator does not connect to
+	// (loopback, link-local, private); see internal/outbound.
+	ReasonURLNotAllowed = "URLNotAllowed"
 )
 
 // ValidationError is a configuration problem a person can act on: Reason is an UpperCamel
@@ -36,4 +44,23 @@ func (e *ValidationError) Unwrap() error { return e.Err }
 
 func invalid(reason string, err error, format string, args ...any) *ValidationError {
 	return &ValidationError{Reason: reason, Message: fmt.Sprintf(format, args...), Err: err}
+}
+
+// unquoted stands in for a decoder's error, which can repeat bytes of the document ("invalid
+// character 'x'", "element <x> closed by </y>"), with one that says only where parsing stopped.
+// Documents come from tenant-chosen URLs; Err reaches the operator's log, and whatever prints it.
+func unquoted(err error) error {
+	var jsonSyntax *json.SyntaxError
+	var jsonType *json.UnmarshalTypeError
+	var xmlSyntax *xml.SyntaxError
+	switch {
+	case errors.As(err, &jsonSyntax):
+		return fmt.Errorf("JSON syntax error at byte %d", jsonSyntax.Offset)
+	case errors.As(err, &jsonType):
+		// Field is a path in our own struct, not text from the document.
+		return fmt.Errorf("JSON value of the wrong type for %q at byte %d", jsonType.Field, jsonType.Offset)
+	case errors.As(err, &xmlSyntax):
+		return fmt.Errorf("XML syntax error on line %d", xmlSyntax.Line)
+	}
+	return errors.New("not the expected document")
 }

@@ -35,15 +35,19 @@ func ValidateOIDC(ctx context.Context, client *http.Client, issuerURL string) (*
 	discoveryURL := strings.TrimSuffix(issuerURL, "/") + "/.well-known/openid-configuration"
 	body, err := fetch(ctx, client, discoveryURL)
 	if err != nil {
-		return nil, invalid(ReasonDiscoveryFailed, err, "Could not read the OIDC discovery document at %s", discoveryURL)
+		return nil, fetchFailed(ReasonDiscoveryFailed, err, "the OIDC discovery document at "+discoveryURL)
 	}
 	var doc discoveryDocument
 	if err := json.Unmarshal(body, &doc); err != nil {
-		return nil, invalid(ReasonDiscoveryFailed, err, "The OIDC discovery document at %s is not valid JSON", discoveryURL)
+		return nil, invalid(ReasonDiscoveryFailed, unquoted(err), "The OIDC discovery document at %s is not valid JSON", discoveryURL)
 	}
+	// Messages from here on name the discovery URL, never the document's values (its issuer,
+	// its jwks_uri): the URL is the tenant's, and a condition must not become a way to read
+	// whatever a URL returns. The admin can open the discovery URL to see the values.
 	if strings.TrimSuffix(doc.Issuer, "/") != strings.TrimSuffix(issuerURL, "/") {
 		return nil, invalid(ReasonIssuerMismatch, nil,
-			"The provider declares issuer %q but issuerURL is %q; set issuerURL to the provider's issuer", doc.Issuer, issuerURL)
+			"The OIDC discovery document at %s declares a different issuer than issuerURL %q; set issuerURL to the issuer it declares",
+			discoveryURL, issuerURL)
 	}
 	if doc.AuthorizationEndpoint == "" || doc.TokenEndpoint == "" {
 		return nil, invalid(ReasonDiscoveryFailed, nil, "The OIDC discovery document at %s lacks authorization_endpoint or token_endpoint", discoveryURL)
@@ -51,16 +55,17 @@ func ValidateOIDC(ctx context.Context, client *http.Client, issuerURL string) (*
 	if doc.JWKSURI == "" {
 		return nil, invalid(ReasonNoSigningKeys, nil, "The OIDC discovery document at %s has no jwks_uri", discoveryURL)
 	}
+	keysAt := "the signing keys at the jwks_uri of the OIDC discovery document at " + discoveryURL
 	keysBody, err := fetch(ctx, client, doc.JWKSURI)
 	if err != nil {
-		return nil, invalid(ReasonNoSigningKeys, err, "Could not read the provider's signing keys at %s", doc.JWKSURI)
+		return nil, fetchFailed(ReasonNoSigningKeys, err, keysAt)
 	}
 	var keys keySet
 	if err := json.Unmarshal(keysBody, &keys); err != nil {
-		return nil, invalid(ReasonNoSigningKeys, err, "The provider's key set at %s is not valid JSON", doc.JWKSURI)
+		return nil, invalid(ReasonNoSigningKeys, unquoted(err), "The key set at the jwks_uri of the OIDC discovery document at %s is not valid JSON", discoveryURL)
 	}
 	if len(keys.Keys) == 0 {
-		return nil, invalid(ReasonNoSigningKeys, nil, "The provider publishes no signing keys at %s", doc.JWKSURI)
+		return nil, invalid(ReasonNoSigningKeys, nil, "The key set at the jwks_uri of the OIDC discovery document at %s publishes no signing keys", discoveryURL)
 	}
 	return &OIDCResult{
 		Issuer:                doc.Issuer,

@@ -60,7 +60,7 @@ type endpoint struct {
 func ParseSAMLMetadata(metadata []byte, entityID string, now time.Time) (*SAMLResult, error) {
 	entities, err := decodeEntities(metadata)
 	if err != nil {
-		return nil, invalid(ReasonMetadataInvalid, err, "The SAML metadata is not valid XML metadata")
+		return nil, invalid(ReasonMetadataInvalid, unquoted(err), "The SAML metadata is not valid XML metadata")
 	}
 	idp, err := selectIdentityProvider(entities, entityID)
 	if err != nil {
@@ -176,7 +176,7 @@ func signingCertificates(idp entityDescriptor) ([]*x509.Certificate, error) {
 func FetchMetadata(ctx context.Context, client *http.Client, url string) ([]byte, error) {
 	body, err := fetch(ctx, client, url)
 	if err != nil {
-		return nil, invalid(ReasonMetadataUnavailable, err, "Could not read the SAML metadata at %s", url)
+		return nil, fetchFailed(ReasonMetadataUnavailable, err, "the SAML metadata at "+url)
 	}
 	return body, nil
 }

@@ -7,11 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/z8z8/enterprise-identity-operator/internal/outbound"
 	"github.com/z8z8/enterprise-identity-operator/internal/sso"
 	"github.com/z8z8/enterprise-identity-operator/test/localidp"
 )
 
-var client = &http.Client{Timeout: 5 * time.Second}
+// client is the operator's guarded client with loopback allowed, as with --local: the local
+// identity providers listen on 127.0.0.1.
+var client = outbound.NewClient(outbound.Options{Allow: outbound.Loopback(), Timeout: 5 * time.Second})
 
 func reasonOf(t *testing.T, err error) string {
 	t.Helper()

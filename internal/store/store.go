@@ -35,6 +35,18 @@ var (
 	ErrTakeover = errors.New("a member with this userName exists and was not created by SCIM")
 )
 
+// ClaimMismatchError: the organization's data belongs to another OrganizationClaim than the
+// one acting; nothing was changed.
+type ClaimMismatchError struct {
+	Organization string
+	// Owner is the UID of the claim that owns the data.
+	Owner string
+}
+
+func (e *ClaimMismatchError) Error() string {
+	return "the data of organization " + e.Organization + " belongs to OrganizationClaim " + e.Owner
+}
+
 // InvalidMemberError names a group member that is not a User or Group of the organization.
 type InvalidMemberError struct{ ID string }
 
@@ -147,8 +159,16 @@ type Store interface {
 	AuditEvents(ctx context.Context, org string, q AuditQuery) ([]AuditEvent, error)
 	// PruneAudit deletes an organization's audit events older than before; it returns how many.
 	PruneAudit(ctx context.Context, org string, before time.Time) (int64, error)
-	// DeleteOrganization removes every resource of the organization.
-	DeleteOrganization(ctx context.Context, org string) error
+	// BindOrganization records that the claim (an OrganizationClaim's UID) owns the
+	// organization's data. The first claim to bind owns it; another claim takes it over only
+	// when adoptFrom names the current owner; otherwise *ClaimMismatchError.
+	BindOrganization(ctx context.Context, org, claim, adoptFrom string) error
+	// OrganizationOwner returns the UID of the claim owning the organization's data ("" when
+	// nothing is bound).
+	OrganizationOwner(ctx context.Context, org string) (string, error)
+	// DeleteOrganization removes every resource of the organization and its binding, when the
+	// claim owns it (or nothing is bound); otherwise *ClaimMismatchError and nothing is deleted.
+	DeleteOrganization(ctx context.Context, org, claim string) error
 	// Close releases the database.
 	Close() error
 }

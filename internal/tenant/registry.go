@@ -81,19 +81,41 @@ func NewRegistry() *Registry {
 // Uses delivers successful authentications, for acknowledging tokens and recording last use.
 func (r *Registry) Uses() <-chan Caller { return r.uses }
 
-// Set serves an organization for an integration, replacing what that integration had. An
-// organization already served by another integration keeps it.
+// Set serves an organization for an integration, replacing what that integration had. The Source
+// sets only an integration whose identity holds the organization's claim, so the latest Set of
+// an organization is its holder: it replaces an integration that served it before (which the
+// claim's change also removes).
 func (r *Registry) Set(org *Organization) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if old, ok := r.orgOf[org.Integration]; ok && old != org.Name {
-		delete(r.byOrg, old)
+		if holder := r.byOrg[old]; holder != nil && holder.Integration == org.Integration {
+			delete(r.byOrg, old)
+		}
 	}
 	if holder, ok := r.byOrg[org.Name]; ok && holder.Integration != org.Integration {
-		return
+		delete(r.orgOf, holder.Integration)
 	}
 	r.byOrg[org.Name] = org
 	r.orgOf[org.Integration] = org.Name
+}
+
+// ServedBy returns the integration an organization is served for.
+func (r *Registry) ServedBy(org string) (types.NamespacedName, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	o, ok := r.byOrg[org]
+	if !ok {
+		return types.NamespacedName{}, false
+	}
+	return o.Integration, true
+}
+
+// ServingFor reports whether this data plane answers an organization's requests for this
+// integration (not for another one that claims the same slug).
+func (r *Registry) ServingFor(org string, integration types.NamespacedName) bool {
+	served, ok := r.ServedBy(org)
+	return ok && served == integration && r.listen.Load()
 }
 
 // Remove stops serving what an integration served.

@@ -76,11 +76,15 @@ func TestOneIntegrationPerOrganization(t *testing.T) {
 	if _, err := r.Authenticate("acme", "x"); !errors.Is(err, ErrUnauthorized) {
 		t.Fatal(err)
 	}
-	r.Remove(second)
-	if !r.Serving("acme") {
-		t.Fatal("removing the integration that never held the organization must not unserve it")
+	// The Source sets only the claim's holder, so the latest Set is the organization's holder.
+	if !r.ServingFor("acme", second) || r.ServingFor("acme", first) {
+		t.Fatal("the integration set last must serve the organization")
 	}
 	r.Remove(first)
+	if !r.Serving("acme") {
+		t.Fatal("removing the integration that no longer holds the organization must not unserve it")
+	}
+	r.Remove(second)
 	if r.Serving("acme") {
 		t.Fatal("the organization is still served after its integration went away")
 	}

@@ -7,7 +7,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
@@ -18,13 +17,18 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+	"github.com/z8z8/enterprise-identity-operator/internal/claims"
 	"github.com/z8z8/enterprise-identity-operator/internal/index"
 	"github.com/z8z8/enterprise-identity-operator/internal/lifecycle"
 	"github.com/z8z8/enterprise-identity-operator/internal/token"
 )
 
-// Source keeps the registry in step with ScimIntegrations and their token Secrets. It runs on
-// every replica (not leader-gated): each data plane needs its own registry.
+// Source keeps the registry in step with ScimIntegrations, their token Secrets and the
+// organization claims. It runs on every replica (not leader-gated): each data plane needs its
+// own registry. It does not trust the integration's status alone: it checks, from the cache,
+// that the integration's EnterpriseIdentity holds the organization's claim and that the
+// integration is the one chosen for it, so at most one integration passes for an organization
+// and every replica serves the same one whatever order it saw the objects in.
 type Source struct {
 	client.Client
 	Registry *Registry
@@ -36,6 +40,8 @@ func (s *Source) SetupWithManager(mgr ctrl.Manager) error {
 		For(&v1alpha1.ScimIntegration{}).
 		Owns(&corev1.Secret{}).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(s.byOwnSecret)).
+		Watches(&v1alpha1.OrganizationClaim{}, handler.EnqueueRequestsFromMapFunc(s.byClaim)).
+		Watches(&v1alpha1.EnterpriseIdentity{}, handler.EnqueueRequestsFromMapFunc(s.byIdentity)).
 		WithOptions(controller.Options{NeedLeaderElection: ptr.To(false)}).
 		Named("tenant-registry").
 		Complete(s)
@@ -44,6 +50,39 @@ func (s *Source) SetupWithManager(mgr ctrl.Manager) error {
 func (s *Source) byOwnSecret(ctx context.Context, obj client.Object) []reconcile.Request {
 	list := &v1alpha1.ScimIntegrationList{}
 	if err := s.List(ctx, list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{index.TokenSecretRef: obj.GetName()}); err != nil {
+		return nil
+	}
+	out := make([]reconcile.Request, 0, len(list.Items))
+	for i := range list.Items {
+		out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	}
+	return out
+}
+
+// byClaim wakes the integration serving the organization now and those of the claim's namespace.
+func (s *Source) byClaim(ctx context.Context, obj client.Object) []reconcile.Request {
+	var out []reconcile.Request
+	if key, ok := s.Registry.ServedBy(obj.GetName()); ok {
+		out = append(out, reconcile.Request{NamespacedName: key})
+	}
+	claim, ok := obj.(*v1alpha1.OrganizationClaim)
+	if !ok {
+		return out
+	}
+	list := &v1alpha1.ScimIntegrationList{}
+	if err := s.List(ctx, list, client.InNamespace(claim.Spec.Namespace)); err != nil {
+		return out
+	}
+	for i := range list.Items {
+		out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	}
+	return out
+}
+
+// byIdentity wakes the integrations naming an EnterpriseIdentity.
+func (s *Source) byIdentity(ctx context.Context, obj client.Object) []reconcile.Request {
+	list := &v1alpha1.ScimIntegrationList{}
+	if err := s.List(ctx, list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{index.IdentityRef: obj.GetName()}); err != nil {
 		return nil
 	}
 	out := make([]reconcile.Request, 0, len(list.Items))
@@ -64,8 +103,12 @@ func (s *Source) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, 
 		}
 		return ctrl.Result{}, err
 	}
+	held, err := s.holdsOrganization(ctx, scim)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	org, ok := s.organization(ctx, scim)
-	if !ok {
+	if !held || !ok {
 		s.Registry.Remove(req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
@@ -73,11 +116,36 @@ func (s *Source) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, 
 	return ctrl.Result{}, nil
 }
 
-func (s *Source) organization(ctx context.Context, scim *v1alpha1.ScimIntegration) (*Organization, bool) {
-	sso := meta.FindStatusCondition(scim.Status.Conditions, v1alpha1.ConditionSSOReady)
-	if scim.Status.Organization == "" || !scim.DeletionTimestamp.IsZero() || sso == nil || sso.Reason == "Conflict" || sso.Reason == "IdentityConflict" {
-		return nil, false
+// holdsOrganization checks that the integration provisions its organization now: its
+// EnterpriseIdentity holds the organization's claim and it is the identity's chosen integration.
+func (s *Source) holdsOrganization(ctx context.Context, scim *v1alpha1.ScimIntegration) (bool, error) {
+	if scim.Status.Organization == "" || !scim.DeletionTimestamp.IsZero() {
+		return false, nil
 	}
+	identity := &v1alpha1.EnterpriseIdentity{}
+	err := s.Get(ctx, types.NamespacedName{Namespace: scim.Namespace, Name: scim.Spec.IdentityRef.Name}, identity)
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if identity.Spec.Organization != scim.Status.Organization || !identity.DeletionTimestamp.IsZero() {
+		return false, nil
+	}
+	if _, held, err := claims.HeldBy(ctx, s.Client, identity); err != nil || !held {
+		return false, err
+	}
+	chosen, err := claims.ChosenIntegration(ctx, s.Client, scim.Namespace, identity.Name)
+	if err != nil {
+		return false, err
+	}
+	return chosen != nil && chosen.Name == scim.Name, nil
+}
+
+// organization reads what the data plane needs to serve the integration; false when it has no
+// usable token yet.
+func (s *Source) organization(ctx context.Context, scim *v1alpha1.ScimIntegration) (*Organization, bool) {
 	org := &Organization{
 		Name:        scim.Status.Organization,
 		Integration: client.ObjectKeyFromObject(scim),
@@ -105,7 +173,10 @@ func (s *Source) organization(ctx context.Context, scim *v1alpha1.ScimIntegratio
 	}
 	org.TokenSecret = types.NamespacedName{Namespace: scim.Namespace, Name: v1alpha1.TokenSecretName(scim.Name)}
 	org.Generated = true
-	if err := s.Get(ctx, org.TokenSecret, secret); err != nil || !metav1.IsControlledBy(secret, scim) {
+	// Only the Secret the operator created and recorded: a Secret anyone points at the
+	// integration, or a replacement of the same name, carries no token the operator issued.
+	if err := s.Get(ctx, org.TokenSecret, secret); err != nil || !metav1.IsControlledBy(secret, scim) ||
+		scim.Status.Token == nil || scim.Status.Token.SecretUID == "" || scim.Status.Token.SecretUID != string(secret.UID) {
 		return nil, false
 	}
 	org.Retrievable = len(secret.Data[v1alpha1.SecretKeyToken]) > 0

@@ -59,9 +59,11 @@ func (s *Server) selfTest(w http.ResponseWriter, r *http.Request, v *view) {
 	data.Ran = true
 	data.Steps = selftest.Run(r.Context(), s.SelfTestClient, data.BaseURL, tok)
 	if unreachable(data.Steps) && s.LocalSCIMURL != "" {
-		data.Via = "The public base URL could not be reached from inside the cluster, so the self-test went to the data plane directly; " +
-			"check your Ingress and DNS for the public URL."
-		data.Steps = selftest.Run(r.Context(), s.SelfTestClient, strings.TrimRight(s.LocalSCIMURL, "/")+"/"+v.Org.Name(), tok)
+		// Also the path when the base URL leads to an internal address the guarded client refuses:
+		// the operator's own address is then the only one it may test.
+		data.Via = "The public base URL could not be reached from inside the cluster, or leads to an internal address the operator does not " +
+			"connect to, so the self-test went to the data plane directly; check your Ingress and DNS for the public URL."
+		data.Steps = selftest.Run(r.Context(), s.LocalClient, strings.TrimRight(s.LocalSCIMURL, "/")+"/"+v.Org.Name(), tok)
 	}
 	data.Passed = selftest.AllPassed(data.Steps)
 	s.render(w, http.StatusOK, "connect", v)

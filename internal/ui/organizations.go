@@ -44,11 +44,12 @@ func (o *organization) Title() string {
 	return o.Identity.Spec.Organization
 }
 
-// SSO says where SSO stands; an organization name another EnterpriseIdentity already claims
-// is shown as the failure it is, whatever the SSO checks say.
+// SSO says where SSO stands; an organization name another EnterpriseIdentity holds, or whose
+// data another namespace keeps, is shown as the failure it is, whatever the SSO checks say.
 func (o *organization) SSO() condition {
 	if c := meta.FindStatusCondition(o.Identity.Status.Conditions, v1alpha1.ConditionReady); c != nil &&
-		c.Status == metav1.ConditionFalse && c.Reason == "Conflict" && c.ObservedGeneration == o.Identity.Generation {
+		c.Status == metav1.ConditionFalse && (c.Reason == v1alpha1.ReasonConflict || c.Reason == v1alpha1.ReasonOrganizationRetained) &&
+		c.ObservedGeneration == o.Identity.Generation {
 		return condition{State: "failed", Reason: c.Reason, Text: c.Message}
 	}
 	return conditionOf(o.Identity.Status.Conditions, v1alpha1.ConditionSSOReady, o.Identity.Generation)

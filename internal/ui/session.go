@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"strings"
@@ -15,14 +16,17 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/internal/adminapi"
 )
 
-// A session is a signed cookie: who signed in with a Kubernetes token (never the token itself),
-// and the CSRF token every form must echo. Admins behind an authenticating proxy, or with
-// --local, are identified per request and use the cookie only for its CSRF token.
+// A session is a signed cookie: who signed in with a Kubernetes token (never the token itself) as
+// the TokenReview said, UID and extras included so writes impersonate the whole identity, and
+// the CSRF token every form must echo. Admins behind an authenticating proxy, or with --local,
+// are identified per request and use the cookie only for its CSRF token.
 type session struct {
-	User    string    `json:"u,omitempty"`
-	Groups  []string  `json:"g,omitempty"`
-	CSRF    string    `json:"c"`
-	Expires time.Time `json:"e"`
+	User    string              `json:"u,omitempty"`
+	UID     string              `json:"i,omitempty"`
+	Groups  []string            `json:"g,omitempty"`
+	Extra   map[string][]string `json:"x,omitempty"`
+	CSRF    string              `json:"c"`
+	Expires time.Time           `json:"e"`
 }
 
 // maxCookieValue keeps the session cookie under browsers' 4 KB limit (a dropped cookie would
@@ -132,7 +136,8 @@ func (s *Server) identify(r *http.Request) (adminapi.Identity, bool, error) {
 		return who, ok, err
 	}
 	if sess, found := s.readSession(r); found && sess.User != "" {
-		return adminapi.Identity{User: sess.User, Groups: sess.Groups}, true, nil
+		// Only login writes a session with a user, from a TokenReview's answer.
+		return adminapi.Identity{User: sess.User, UID: sess.UID, Groups: sess.Groups, Extra: sess.Extra, Source: adminapi.Reviewed}, true, nil
 	}
 	return adminapi.Identity{}, false, nil
 }
@@ -159,6 +164,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	who, ok, err := s.Admin.AuthenticateToken(r.Context(), strings.TrimSpace(r.PostFormValue("token")))
+	if e := (*adminapi.Error)(nil); errors.As(err, &e) { // a Kubernetes system identity
+		sess := s.ensureSession(w, r)
+		s.render(w, e.Status, "login", &view{Title: "Sign in", CSRF: sess.CSRF, Error: e.Message})
+		return
+	}
 	if err != nil {
 		s.Log.Error("TokenReview failed", "error", err)
 		s.fail(w, r, http.StatusInternalServerError, "Could not check your token; try again.")
@@ -170,7 +180,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 			Error: "The Kubernetes API did not accept that token. Use a token of your own account, for example from kubectl create token."})
 		return
 	}
-	sess := session{User: who.User, Groups: who.Groups, CSRF: randomToken(), Expires: time.Now().Add(sessionLifetime)}
+	sess := session{User: who.User, UID: who.UID, Groups: who.Groups, Extra: who.Extra, CSRF: randomToken(), Expires: time.Now().Add(sessionLifetime)}
 	if payload, _ := json.Marshal(sess); len(s.sign(payload)) > maxCookieValue {
 		s.fail(w, r, http.StatusRequestHeaderFieldsTooLarge, "Your account is in too many groups to fit a browser session; "+
 			"sign in through your organization's authenticating proxy instead, or ask a platform admin.")

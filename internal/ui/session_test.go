@@ -5,9 +5,12 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/adminapi"
 )
 
 func newTestServer() *Server { return &Server{key: []byte("0123456789abcdef0123456789abcdef")} }
@@ -100,5 +103,22 @@ func TestSessionKeySharedBetweenReplicas(t *testing.T) {
 		if want := s == b; ok != want {
 			t.Errorf("%s: session accepted = %v, want %v", name, ok, want)
 		}
+	}
+}
+
+// A signed-in session keeps the TokenReview's whole identity, so the wizard's writes impersonate
+// the UID and extras too, and it is the API server's word (Reviewed), not a proxy's.
+func TestSessionKeepsTheReviewedIdentity(t *testing.T) {
+	s := newTestServer()
+	s.Admin = &adminapi.Server{}
+	r := httptest.NewRequestWithContext(t.Context(), "GET", "http://127.0.0.1:8080/", nil)
+	extra := map[string][]string{"authentication.kubernetes.io/credential-id": {"JTI=1"}}
+	c := sessionCookie(t, s, r, session{User: "system:serviceaccount:acme:auditor", UID: "u-2", Extra: extra,
+		Groups: []string{"system:serviceaccounts"}, CSRF: "c", Expires: time.Now().Add(time.Hour)})
+	req := httptest.NewRequestWithContext(t.Context(), "GET", "http://127.0.0.1:8080/", nil)
+	req.AddCookie(c)
+	who, ok, err := s.identify(req)
+	if err != nil || !ok || who.UID != "u-2" || !reflect.DeepEqual(who.Extra, extra) || who.Source != adminapi.Reviewed {
+		t.Fatalf("got %+v, %v, %v", who, ok, err)
 	}
 }

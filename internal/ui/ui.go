@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/z8z8/enterprise-identity-operator/internal/adminapi"
+	"github.com/z8z8/enterprise-identity-operator/internal/outbound"
 )
 
 //go:embed templates/*.html
@@ -42,10 +43,16 @@ type Server struct {
 	Client client.Client
 	// Impersonate returns a client acting as the admin, for every write of a CR or Secret.
 	Impersonate func(adminapi.Identity) (client.Client, error)
-	// SelfTestClient sends the compatibility self-test's requests; LocalSCIMURL is the data
-	// plane's own address, tried when the public base URL cannot be reached from inside.
+	// SelfTestClient sends the compatibility self-test's requests to the organization's base URL,
+	// which a tenant can steer (its Ingress host): it must refuse internal addresses
+	// (internal/outbound). Nil: a guarded client that allows none.
 	SelfTestClient *http.Client
-	LocalSCIMURL   string
+	// LocalSCIMURL is the data plane's own address, tried when the public base URL cannot be
+	// reached from inside; LocalClient sends those requests. The address is operator
+	// configuration, usually loopback, so it needs no guard. Nil: a client without proxy or
+	// redirects.
+	LocalSCIMURL string
+	LocalClient  *http.Client
 	// SessionKey signs sessions; every replica needs the same one. Nil: a random key per process
 	// (a restart then signs out whoever signed in with a token).
 	SessionKey []byte
@@ -64,7 +71,11 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	}
 	s.pages = parsePages()
 	if s.SelfTestClient == nil {
-		s.SelfTestClient = &http.Client{Timeout: 10 * time.Second}
+		s.SelfTestClient = outbound.NewClient(outbound.Options{Timeout: 10 * time.Second})
+	}
+	if s.LocalClient == nil {
+		s.LocalClient = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	static, _ := fs.Sub(staticFiles, "static")
 	mux.Handle("GET "+staticPath, secured(http.StripPrefix(staticPath, http.FileServerFS(static))))
@@ -153,6 +164,10 @@ type pageHandler func(w http.ResponseWriter, r *http.Request, v *view)
 func (s *Server) signedIn(next pageHandler) http.Handler {
 	return secured(crossOrigin.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		who, ok, err := s.identify(r)
+		if e := (*adminapi.Error)(nil); errors.As(err, &e) { // a Kubernetes system identity
+			s.fail(w, r, e.Status, e.Message)
+			return
+		}
 		if err != nil {
 			s.Log.Error("Authenticating a wizard request", "error", err)
 			s.fail(w, r, http.StatusInternalServerError, "Could not check who you are; try again.")

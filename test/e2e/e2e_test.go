@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,8 +38,8 @@ import (
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
 	"github.com/z8z8/enterprise-identity-operator/internal/operator"
+	"github.com/z8z8/enterprise-identity-operator/internal/outbound"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
-	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
 )
 
 // system is the operator running against a real API server, as the binary assembles it.
@@ -51,9 +52,10 @@ type system struct {
 	kubeconfig string
 }
 
-// start runs envtest and the operator (proxy headers trusted for the admin API), stopping both
-// when the test ends.
-func start(t *testing.T) *system {
+// start runs envtest and the operator on SQLite (on PostgreSQL when the test says so with
+// onPostgres; see stores_test.go) (proxy headers trusted from 127.0.0.1 for the admin API;
+// configure may change the options), stopping both when the test ends.
+func start(t *testing.T, configure ...func(*operator.Options)) *system {
 	t.Helper()
 	g := NewWithT(t)
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
@@ -72,8 +74,7 @@ func start(t *testing.T) *system {
 	k8s, err := client.New(cfg, client.Options{Scheme: scheme})
 	g.Expect(err).NotTo(HaveOccurred())
 
-	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "identity.db"))
-	g.Expect(err).NotTo(HaveOccurred())
+	st := openTestStore(t, ctx)
 	closeStore := sync.OnceFunc(func() { _ = st.Close() })
 	t.Cleanup(closeStore)
 
@@ -82,10 +83,18 @@ func start(t *testing.T) *system {
 		// Each test runs its own manager in this process; controller names repeat by design.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)}})
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(operator.Add(ctx, mgr, st, operator.Options{
+	opts := operator.Options{
 		BindAddress: addr, ExternalURL: "http://" + addr, DataPlaneService: "eio.system.svc", DataPlaneServicePort: 8080,
-		SSORecheckInterval: time.Hour, SSOTimeout: 5 * time.Second, TrustProxyHeaders: true,
-	})).To(Succeed())
+		SSORecheckInterval: time.Hour, SSOTimeout: 5 * time.Second,
+		// The tests are the authenticating proxy, on 127.0.0.1 (other loopback addresses are not).
+		TrustProxyHeaders: true, TrustedProxyCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
+		// As with --local: the test identity providers (test/localidp) and the data plane listen on loopback.
+		OutboundAllow: outbound.Loopback(),
+	}
+	for _, c := range configure {
+		c(&opts)
+	}
+	g.Expect(operator.Add(ctx, mgr, st, opts)).To(Succeed())
 	stopped := make(chan struct{})
 	go func() { defer close(stopped); _ = mgr.Start(ctx) }()
 	// Cleanups run last-registered first: stop the manager (the data plane records its queued

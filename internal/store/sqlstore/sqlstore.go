@@ -226,22 +226,6 @@ func (s *Store) Delete(ctx context.Context, org string, kind store.Kind, id stri
 	})
 }
 
-// DeleteOrganization removes every resource and membership of an organization.
-func (s *Store) DeleteOrganization(ctx context.Context, org string) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		for _, t := range organizationTables {
-			if _, err := s.exec(ctx, tx, s.q(`DELETE FROM `+t+` WHERE org = ?`), org); err != nil {
-				return fmt.Errorf("deleting %s of %s: %w", t, org, err)
-			}
-		}
-		return nil
-	})
-}
-
-// organizationTables hold an organization's data, all keyed by org.
-var organizationTables = []string{"scim_users", "scim_groups", "scim_group_members", "members", "employee_records",
-	"member_history", "audit_events", "held_deprovisions"}
-
 // inTx runs fn in a transaction, committing when it returns nil.
 func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	if s.committer != nil {

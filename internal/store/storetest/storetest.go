@@ -33,6 +33,7 @@ func Run(t *testing.T, s store.Store) {
 	t.Run("filters run in the database", func(t *testing.T) { testFilters(t, s) })
 	t.Run("pagination and sorting", func(t *testing.T) { testPagination(t, s) })
 	t.Run("deleting an organization leaves others alone", func(t *testing.T) { testDeleteOrganization(t, s) })
+	t.Run("an organization's data belongs to one claim", func(t *testing.T) { testOrganizationOwner(t, s) })
 	t.Run("member effects and audit events commit with the write, or not at all", func(t *testing.T) { testEffects(t, s) })
 	t.Run("members are listed, searched and reviewed", func(t *testing.T) { testReview(t, s) })
 }
@@ -161,7 +162,7 @@ func testEffects(t *testing.T, s store.Store) {
 	if n, err := s.PruneAudit(ctx, org, time.Now().Add(time.Hour)); err != nil || n != 6 {
 		t.Fatalf("pruning everything removed %d (%v), want 6", n, err)
 	}
-	must(t, s.DeleteOrganization(ctx, org))
+	must(t, s.DeleteOrganization(ctx, org, ""))
 	if _, err := s.Member(ctx, org, "u1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("deleting the organization keeps its members: %v", err)
 	}
@@ -503,7 +504,7 @@ func testDeleteOrganization(t *testing.T, s store.Store) {
 	must(t, s.Create(ctx, user(org, "u1", "f", `{}`), nil, store.Write{}))
 	must(t, s.Create(ctx, group(org, "g1", "G"), []string{"u1"}, store.Write{}))
 	must(t, s.Create(ctx, user(other, "u1", "f", `{}`), nil, store.Write{}))
-	must(t, s.DeleteOrganization(ctx, org))
+	must(t, s.DeleteOrganization(ctx, org, ""))
 	if _, err := s.Get(ctx, org, store.KindUser, "u1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("user of the deleted organization remains: %v", err)
 	}
@@ -514,5 +515,39 @@ func testDeleteOrganization(t *testing.T, s store.Store) {
 	}
 	if _, err := s.Get(ctx, other, store.KindUser, "u1"); err != nil {
 		t.Fatalf("another organization lost its user: %v", err)
+	}
+}
+
+func testOrganizationOwner(t *testing.T, s store.Store) {
+	org := newOrg()
+	var mismatch *store.ClaimMismatchError
+	if owner, err := s.OrganizationOwner(ctx, org); err != nil || owner != "" {
+		t.Fatalf("a new organization has owner %q (%v)", owner, err)
+	}
+	must(t, s.BindOrganization(ctx, org, "claim-1", ""))
+	must(t, s.BindOrganization(ctx, org, "claim-1", "")) // idempotent
+	must(t, s.Create(ctx, user(org, "u1", "kept", `{}`), nil, store.Write{}))
+	if err := s.BindOrganization(ctx, org, "claim-2", ""); !errors.As(err, &mismatch) || mismatch.Owner != "claim-1" {
+		t.Fatalf("a second claim bound the organization: %v", err)
+	}
+	if err := s.BindOrganization(ctx, org, "claim-2", "claim-other"); !errors.As(err, &mismatch) {
+		t.Fatalf("adopting from a claim that is not the owner bound the organization: %v", err)
+	}
+	if err := s.DeleteOrganization(ctx, org, "claim-2"); !errors.As(err, &mismatch) {
+		t.Fatalf("a claim that does not own the data deleted it: %v", err)
+	}
+	if _, err := s.Get(ctx, org, store.KindUser, "u1"); err != nil {
+		t.Fatalf("a refused deletion lost data: %v", err)
+	}
+	must(t, s.BindOrganization(ctx, org, "claim-2", "claim-1")) // the explicit adoption
+	if owner, _ := s.OrganizationOwner(ctx, org); owner != "claim-2" {
+		t.Fatalf("after adoption the owner is %q", owner)
+	}
+	must(t, s.DeleteOrganization(ctx, org, "claim-2"))
+	if owner, _ := s.OrganizationOwner(ctx, org); owner != "" {
+		t.Fatalf("deleting the organization kept its binding to %q", owner)
+	}
+	if _, err := s.Get(ctx, org, store.KindUser, "u1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the owner's deletion kept data: %v", err)
 	}
 }

@@ -1,0 +1,83 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
+)
+
+// BindOrganization records which claim owns an organization's data (see store.Store). The row is
+// read and written in one transaction; on PostgreSQL the insert's primary key decides a race
+// between two replicas, and the loser re-reads the winner.
+func (s *Store) BindOrganization(ctx context.Context, org, claim, adoptFrom string) error {
+	if claim == "" {
+		return errors.New("binding an organization needs a claim")
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		owner, err := s.ownerIn(ctx, tx, org)
+		if err != nil {
+			return err
+		}
+		switch {
+		case owner == claim:
+			return nil
+		case owner == "":
+			_, err = s.exec(ctx, tx, s.q(`INSERT INTO organization_owners (org, claim_uid) VALUES (?, ?)`), org, claim)
+			if s.d.isUniqueViolation(err) {
+				return fmt.Errorf("organization %s was bound concurrently; try again: %w", org, err)
+			}
+		case adoptFrom != "" && owner == adoptFrom:
+			_, err = s.exec(ctx, tx, s.q(`UPDATE organization_owners SET claim_uid = ? WHERE org = ? AND claim_uid = ?`), claim, org, owner)
+		default:
+			return &store.ClaimMismatchError{Organization: org, Owner: owner}
+		}
+		if err != nil {
+			return fmt.Errorf("binding organization %s to claim %s: %w", org, claim, err)
+		}
+		return nil
+	})
+}
+
+// OrganizationOwner returns the claim owning an organization's data, "" when none.
+func (s *Store) OrganizationOwner(ctx context.Context, org string) (string, error) {
+	return s.ownerIn(ctx, nil, org)
+}
+
+func (s *Store) ownerIn(ctx context.Context, tx *sql.Tx, org string) (string, error) {
+	var owner string
+	err := s.queryRow(ctx, tx, s.q(`SELECT claim_uid FROM organization_owners WHERE org = ?`), org).Scan(&owner)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading the owner of organization %s: %w", org, err)
+	}
+	return owner, nil
+}
+
+// DeleteOrganization removes every resource, membership, member record and audit event of an
+// organization, and its binding, in one transaction, when claim owns the data.
+func (s *Store) DeleteOrganization(ctx context.Context, org, claim string) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		owner, err := s.ownerIn(ctx, tx, org)
+		if err != nil {
+			return err
+		}
+		if owner != "" && owner != claim {
+			return &store.ClaimMismatchError{Organization: org, Owner: owner}
+		}
+		for _, t := range organizationTables {
+			if _, err := s.exec(ctx, tx, s.q(`DELETE FROM `+t+` WHERE org = ?`), org); err != nil {
+				return fmt.Errorf("deleting %s of %s: %w", t, org, err)
+			}
+		}
+		return nil
+	})
+}
+
+// organizationTables hold an organization's data, all keyed by org; the binding goes last.
+var organizationTables = []string{"scim_users", "scim_groups", "scim_group_members", "members", "employee_records",
+	"member_history", "audit_events", "held_deprovisions", "organization_owners"}

@@ -27,6 +27,7 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/internal/localenv"
 	"github.com/z8z8/enterprise-identity-operator/internal/operator"
 	"github.com/z8z8/enterprise-identity-operator/internal/outbound"
+	"github.com/z8z8/enterprise-identity-operator/internal/secrets"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
 )
@@ -124,7 +125,9 @@ func run(ctx context.Context, o options) error {
 	defer stop()
 
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 scheme,
+		Scheme: scheme,
+		// Only the Secrets the operator manages are cached (internal/secrets).
+		Cache:                  secrets.CacheOptions(),
 		Metrics:                metricsserver.Options{BindAddress: o.metricsAddr},
 		HealthProbeBindAddress: o.probeAddr,
 		LeaderElection:         o.leaderElect,

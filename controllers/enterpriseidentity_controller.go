@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/events"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
 	"github.com/z8z8/enterprise-identity-operator/internal/index"
+	"github.com/z8z8/enterprise-identity-operator/internal/secrets"
 )
 
 // EnterpriseIdentityReconciler validates an organization's SSO configuration and its claim on
@@ -32,6 +32,11 @@ type EnterpriseIdentityReconciler struct {
 	HTTPClient *http.Client
 	// RecheckInterval is how often a valid configuration is validated again.
 	RecheckInterval time.Duration
+	// APIReader reads the Secrets tenants reference, which the manager does not cache; nil reads
+	// through Client.
+	APIReader client.Reader
+	// SecretNames tells which Secrets changed (names only); nil watches none.
+	SecretNames *secrets.Names
 }
 
 // identityScope carries one reconciliation of an EnterpriseIdentity through its steps.
@@ -122,19 +127,22 @@ func (r *EnterpriseIdentityReconciler) patchStatus(ctx context.Context, original
 // EnterpriseIdentity naming its organization, so a released slug passes to the next claimant of
 // its namespace and the others learn who holds it.
 func (r *EnterpriseIdentityReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.EnterpriseIdentity{}).
+	b := ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.EnterpriseIdentity{})
+	if r.SecretNames != nil {
+		b = b.WatchesRawSource(r.SecretNames.Source(r.usingClientSecret))
+	}
+	return b.
 		Watches(&v1alpha1.OrganizationClaim{}, handler.EnqueueRequestsFromMapFunc(r.claimantsOf)).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.usingClientSecret)).
 		Named("enterpriseidentity").
 		WithOptions(controller.Options{MaxConcurrentReconciles: 8}). // a slow identity provider holds one worker, not every organization
 		Complete(r)
 }
 
 // usingClientSecret wakes the identities whose OIDC client secret is this Secret.
-func (r *EnterpriseIdentityReconciler) usingClientSecret(ctx context.Context, obj client.Object) []reconcile.Request {
+func (r *EnterpriseIdentityReconciler) usingClientSecret(ctx context.Context, namespace, name string) []reconcile.Request {
 	list := &v1alpha1.EnterpriseIdentityList{}
-	if err := r.List(ctx, list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{index.ClientSecret: obj.GetName()}); err != nil {
+	if err := r.List(ctx, list, client.InNamespace(namespace), client.MatchingFields{index.ClientSecret: name}); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "Listing EnterpriseIdentities using a client secret")
 		return nil
 	}

@@ -90,7 +90,7 @@ func (r *EnterpriseIdentityReconciler) validateOIDC(ctx context.Context, identit
 
 func (r *EnterpriseIdentityReconciler) checkClientSecret(ctx context.Context, namespace string, ref corev1.SecretKeySelector) error {
 	secret := &corev1.Secret{}
-	err := r.Get(ctx, types.NamespacedName{Namespace: namespace, Name: ref.Name}, secret)
+	err := readerOr(r.APIReader, r.Client).Get(ctx, types.NamespacedName{Namespace: namespace, Name: ref.Name}, secret)
 	if apierrors.IsNotFound(err) {
 		return &sso.ValidationError{Reason: sso.ReasonClientSecretMissing, Message: fmt.Sprintf("The client secret Secret %q does not exist", ref.Name)}
 	}

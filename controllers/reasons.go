@@ -1,6 +1,9 @@
 package controllers
 
-import "github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+import (
+	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+	"github.com/z8z8/enterprise-identity-operator/internal/secrets"
+)
 
 // Condition reasons, UpperCamel as the Kubernetes API conventions ask.
 const (
@@ -47,8 +50,8 @@ const (
 	EventObjectNotOwned     = "ObjectNotOwned"
 	actionReconcile         = "Reconcile"
 	fieldOwner              = "enterprise-identity-operator"
-	managedByLabel          = "app.kubernetes.io/managed-by"
-	managedByValue          = "enterprise-identity-operator"
+	managedByLabel          = secrets.ManagedByLabel // the manager caches only Secrets with it
+	managedByValue          = secrets.ManagedByValue
 	organizationLabel       = "enterprise.z8z8.io/organization"
 	scimDataFinalizer       = "enterprise.z8z8.io/scim-data"
 	endpointObjectSuffix    = "-scim"

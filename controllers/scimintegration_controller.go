@@ -19,6 +19,7 @@ import (
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
 	"github.com/z8z8/enterprise-identity-operator/internal/index"
+	"github.com/z8z8/enterprise-identity-operator/internal/secrets"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
 
@@ -58,6 +59,11 @@ type ScimIntegrationReconciler struct {
 	DataPlane DataPlane
 	// Data deletes an organization's SCIM data; nil when no store is configured.
 	Data OrganizationData
+	// APIReader reads bring-your-own token Secrets, which the manager does not cache; nil reads
+	// through Client.
+	APIReader client.Reader
+	// SecretNames tells which Secrets changed (names only); nil watches none.
+	SecretNames *secrets.Names
 }
 
 // scimScope carries one reconciliation of a ScimIntegration through its steps.
@@ -145,12 +151,15 @@ func (r *ScimIntegrationReconciler) patchStatus(ctx context.Context, original, s
 // SetupWithManager registers the controller with its watches: owned Secrets, Services and
 // Ingresses; bring-your-own token Secrets and EnterpriseIdentities through field indexes.
 func (r *ScimIntegrationReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.ScimIntegration{}).
+	b := ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.ScimIntegration{})
+	if r.SecretNames != nil {
+		b = b.WatchesRawSource(r.SecretNames.Source(r.integrationsUsingSecret))
+	}
+	return b.
 		Owns(&corev1.Secret{}).
 		Owns(&corev1.Service{}).
 		Owns(&networkingv1.Ingress{}).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.integrationsUsingSecret)).
 		Watches(&v1alpha1.EnterpriseIdentity{}, handler.EnqueueRequestsFromMapFunc(r.integrationsOfIdentity)).
 		Watches(&v1alpha1.OrganizationClaim{}, handler.EnqueueRequestsFromMapFunc(r.integrationsOfClaim)).
 		Watches(&v1alpha1.ScimIntegration{}, handler.EnqueueRequestsFromMapFunc(r.integrationsOfSameIdentity)).
@@ -159,8 +168,16 @@ func (r *ScimIntegrationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Complete(r)
 }
 
-func (r *ScimIntegrationReconciler) integrationsUsingSecret(ctx context.Context, obj client.Object) []reconcile.Request {
-	return r.listRequests(ctx, obj.GetNamespace(), index.TokenSecretRef, obj.GetName(), nil)
+func (r *ScimIntegrationReconciler) integrationsUsingSecret(ctx context.Context, namespace, name string) []reconcile.Request {
+	return r.listRequests(ctx, namespace, index.TokenSecretRef, name, nil)
+}
+
+// readerOr is the uncached reader when there is one.
+func readerOr(api client.Reader, cached client.Client) client.Reader {
+	if api != nil {
+		return api
+	}
+	return cached
 }
 
 func (r *ScimIntegrationReconciler) integrationsOfIdentity(ctx context.Context, obj client.Object) []reconcile.Request {

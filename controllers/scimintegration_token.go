@@ -36,7 +36,13 @@ func (r *ScimIntegrationReconciler) reconcileGeneratedToken(ctx context.Context,
 	err := r.Get(ctx, key, secret)
 	switch {
 	case apierrors.IsNotFound(err):
-		if secret, err = r.issueToken(ctx, s, now); err != nil {
+		// The cache holds only Secrets labelled as the operator's: one of the same name without
+		// the label is someone else's, and creating ours fails.
+		if secret, err = r.issueToken(ctx, s, now); apierrors.IsAlreadyExists(err) {
+			r.refuseForeignObject(s, v1alpha1.ConditionTokenIssued, ReasonSecretNotOwned, "Secret", key.Name)
+			return errStop
+		}
+		if err != nil {
 			return err
 		}
 	case err != nil:
@@ -78,6 +84,9 @@ func (r *ScimIntegrationReconciler) issueToken(ctx context.Context, s *scimScope
 		return nil, err
 	}
 	if err := r.Create(ctx, secret); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("creating token Secret %s: %w", secret.Name, err)
 	}
 	r.Recorder.Eventf(s.scim, nil, corev1.EventTypeNormal, EventTokenIssued, actionReconcile,
@@ -217,7 +226,7 @@ func (r *ScimIntegrationReconciler) reconcileOwnToken(ctx context.Context, s *sc
 		keyName = v1alpha1.SecretKeyToken
 	}
 	secret := &corev1.Secret{}
-	err := r.Get(ctx, types.NamespacedName{Namespace: s.scim.Namespace, Name: ref.Name}, secret)
+	err := readerOr(r.APIReader, r.Client).Get(ctx, types.NamespacedName{Namespace: s.scim.Namespace, Name: ref.Name}, secret)
 	if apierrors.IsNotFound(err) {
 		s.setCondition(v1alpha1.ConditionTokenIssued, false, ReasonSecretNotFound,
 			fmt.Sprintf("Secret %q named by spec.token.secretRef does not exist", ref.Name))

@@ -26,6 +26,7 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
 	"github.com/z8z8/enterprise-identity-operator/controllers"
 	"github.com/z8z8/enterprise-identity-operator/internal/index"
+	"github.com/z8z8/enterprise-identity-operator/internal/secrets"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
 
@@ -67,15 +68,19 @@ var _ = BeforeSuite(func() {
 	k8s, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}, Cache: secrets.CacheOptions()})
 	Expect(err).NotTo(HaveOccurred())
 	Expect(index.Setup(ctx, mgr)).To(Succeed())
+	names, err := secrets.Setup(mgr)
+	Expect(err).NotTo(HaveOccurred())
 	Expect((&controllers.EnterpriseIdentityReconciler{
 		Client:          mgr.GetClient(),
 		Recorder:        mgr.GetEventRecorder("enterpriseidentity-controller"),
 		Clock:           fakeClock,
 		HTTPClient:      &http.Client{Timeout: 5 * time.Second},
 		RecheckInterval: time.Hour,
+		APIReader:       mgr.GetAPIReader(),
+		SecretNames:     names,
 	}).SetupWithManager(mgr)).To(Succeed())
 	Expect((&controllers.ScimIntegrationReconciler{
 		Client:               mgr.GetClient(),
@@ -86,6 +91,8 @@ var _ = BeforeSuite(func() {
 		DataPlaneServicePort: 8080,
 		DataPlane:            dataPlane,
 		Data:                 scimData,
+		APIReader:            mgr.GetAPIReader(),
+		SecretNames:          names,
 	}).SetupWithManager(mgr)).To(Succeed())
 	Expect((&controllers.OrganizationClaimReconciler{
 		Client:   mgr.GetClient(),

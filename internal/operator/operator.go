@@ -23,6 +23,7 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/internal/index"
 	"github.com/z8z8/enterprise-identity-operator/internal/outbound"
 	"github.com/z8z8/enterprise-identity-operator/internal/scim"
+	"github.com/z8z8/enterprise-identity-operator/internal/secrets"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
 	"github.com/z8z8/enterprise-identity-operator/internal/ui"
@@ -59,8 +60,12 @@ func Add(ctx context.Context, mgr ctrl.Manager, st store.Store, o Options) error
 	if err := index.Setup(ctx, mgr); err != nil {
 		return fmt.Errorf("registering field indexes: %w", err)
 	}
+	names, err := secrets.Setup(mgr)
+	if err != nil {
+		return err
+	}
 	registry := tenant.NewRegistry()
-	if err := (&tenant.Source{Client: mgr.GetClient(), Registry: registry}).SetupWithManager(mgr); err != nil {
+	if err := (&tenant.Source{Client: mgr.GetClient(), Registry: registry, APIReader: mgr.GetAPIReader(), SecretNames: names}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the tenant registry: %w", err)
 	}
 	if err := mgr.Add(&tenant.UsageRecorder{Client: mgr.GetClient(), Registry: registry}); err != nil {
@@ -89,6 +94,8 @@ func Add(ctx context.Context, mgr ctrl.Manager, st store.Store, o Options) error
 		Clock:           clock.RealClock{},
 		HTTPClient:      outbound.NewClient(outbound.Options{Allow: o.OutboundAllow, Timeout: o.SSOTimeout}),
 		RecheckInterval: o.SSORecheckInterval,
+		APIReader:       mgr.GetAPIReader(),
+		SecretNames:     names,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the EnterpriseIdentity controller: %w", err)
 	}
@@ -108,6 +115,8 @@ func Add(ctx context.Context, mgr ctrl.Manager, st store.Store, o Options) error
 		DataPlaneServicePort: o.DataPlaneServicePort,
 		DataPlane:            registry,
 		Data:                 st,
+		APIReader:            mgr.GetAPIReader(),
+		SecretNames:          names,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the ScimIntegration controller: %w", err)
 	}

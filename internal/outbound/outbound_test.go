@@ -25,7 +25,7 @@ type server struct {
 
 func listen(t *testing.T, ip string, h http.HandlerFunc) *server {
 	t.Helper()
-	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	l, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
 		t.Fatalf("listening on %s: %v", ip, err)
 	}

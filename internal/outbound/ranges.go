@@ -5,6 +5,16 @@ import (
 	"net/netip"
 )
 
+// Names of the blocked ranges, as errors give them.
+const (
+	unspecified = "unspecified"
+	loopback    = "loopback"
+	linkLocal   = "link-local"
+	multicast   = "multicast"
+	private     = "private"
+	reserved    = "reserved"
+)
+
 // blockedRange is a range the operator does not connect to unless allowed, and the word an
 // error uses for it.
 type blockedRange struct {
@@ -16,23 +26,23 @@ type blockedRange struct {
 // the cloud metadata service, and anything inside the cluster or the company network. Public
 // identity providers never live there; an in-house one is allowed with --allow-outbound-cidrs.
 var blockedRanges = []blockedRange{
-	{netip.MustParsePrefix("0.0.0.0/8"), "unspecified"},
-	{netip.MustParsePrefix("::/128"), "unspecified"},
-	{netip.MustParsePrefix("127.0.0.0/8"), "loopback"},
-	{netip.MustParsePrefix("::1/128"), "loopback"},
+	{netip.MustParsePrefix("0.0.0.0/8"), unspecified},
+	{netip.MustParsePrefix("::/128"), unspecified},
+	{netip.MustParsePrefix("127.0.0.0/8"), loopback},
+	{netip.MustParsePrefix("::1/128"), loopback},
 	// 169.254.169.254 is the metadata service of AWS, GCP and Azure: it hands out credentials.
-	{netip.MustParsePrefix("169.254.0.0/16"), "link-local"},
-	{netip.MustParsePrefix("fe80::/10"), "link-local"},
-	{netip.MustParsePrefix("224.0.0.0/4"), "multicast"},
-	{netip.MustParsePrefix("ff00::/8"), "multicast"},
+	{netip.MustParsePrefix("169.254.0.0/16"), linkLocal},
+	{netip.MustParsePrefix("fe80::/10"), linkLocal},
+	{netip.MustParsePrefix("224.0.0.0/4"), multicast},
+	{netip.MustParsePrefix("ff00::/8"), multicast},
 	// Pod and Service CIDRs are carved from these, so are most company networks.
-	{netip.MustParsePrefix("10.0.0.0/8"), "private"},
-	{netip.MustParsePrefix("172.16.0.0/12"), "private"},
-	{netip.MustParsePrefix("192.168.0.0/16"), "private"},
-	{netip.MustParsePrefix("100.64.0.0/10"), "private"}, // shared address space; some clusters use it for pods
-	{netip.MustParsePrefix("fc00::/7"), "private"},
-	{netip.MustParsePrefix("fec0::/10"), "private"}, // deprecated site-local, still routed in places
-	{netip.MustParsePrefix("240.0.0.0/4"), "reserved"},
+	{netip.MustParsePrefix("10.0.0.0/8"), private},
+	{netip.MustParsePrefix("172.16.0.0/12"), private},
+	{netip.MustParsePrefix("192.168.0.0/16"), private},
+	{netip.MustParsePrefix("100.64.0.0/10"), private}, // shared address space; some clusters use it for pods
+	{netip.MustParsePrefix("fc00::/7"), private},
+	{netip.MustParsePrefix("fec0::/10"), private}, // deprecated site-local, still routed in places
+	{netip.MustParsePrefix("240.0.0.0/4"), reserved},
 }
 
 // nat64 is the well-known NAT64 prefix (RFC 6052): 64:ff9b::a.b.c.d reaches a.b.c.d through the

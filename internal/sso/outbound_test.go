@@ -39,7 +39,7 @@ func notAllowed(t *testing.T, err error, url, addr string) {
 // on127002 serves h on 127.0.0.2, a loopback address that tests allow on its own.
 func on127002(t *testing.T, h http.Handler) *httptest.Server {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.2:0")
+	l, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.2:0")
 	if err != nil {
 		t.Fatal(err)
 	}

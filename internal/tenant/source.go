@@ -20,6 +20,7 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/internal/claims"
 	"github.com/z8z8/enterprise-identity-operator/internal/index"
 	"github.com/z8z8/enterprise-identity-operator/internal/lifecycle"
+	"github.com/z8z8/enterprise-identity-operator/internal/secrets"
 	"github.com/z8z8/enterprise-identity-operator/internal/token"
 )
 
@@ -32,14 +33,22 @@ import (
 type Source struct {
 	client.Client
 	Registry *Registry
+	// APIReader reads bring-your-own token Secrets, which the manager does not cache; nil reads
+	// through Client.
+	APIReader client.Reader
+	// SecretNames tells which Secrets changed (names only); nil watches none.
+	SecretNames *secrets.Names
 }
 
 // SetupWithManager registers the source as a controller that needs no leader election.
 func (s *Source) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.ScimIntegration{}).
+	b := ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.ScimIntegration{})
+	if s.SecretNames != nil {
+		b = b.WatchesRawSource(s.SecretNames.Source(s.byOwnSecret))
+	}
+	return b.
 		Owns(&corev1.Secret{}).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(s.byOwnSecret)).
 		Watches(&v1alpha1.OrganizationClaim{}, handler.EnqueueRequestsFromMapFunc(s.byClaim)).
 		Watches(&v1alpha1.EnterpriseIdentity{}, handler.EnqueueRequestsFromMapFunc(s.byIdentity)).
 		WithOptions(controller.Options{NeedLeaderElection: ptr.To(false)}).
@@ -47,9 +56,9 @@ func (s *Source) SetupWithManager(mgr ctrl.Manager) error {
 		Complete(s)
 }
 
-func (s *Source) byOwnSecret(ctx context.Context, obj client.Object) []reconcile.Request {
+func (s *Source) byOwnSecret(ctx context.Context, namespace, name string) []reconcile.Request {
 	list := &v1alpha1.ScimIntegrationList{}
-	if err := s.List(ctx, list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{index.TokenSecretRef: obj.GetName()}); err != nil {
+	if err := s.List(ctx, list, client.InNamespace(namespace), client.MatchingFields{index.TokenSecretRef: name}); err != nil {
 		return nil
 	}
 	out := make([]reconcile.Request, 0, len(list.Items))
@@ -159,7 +168,11 @@ func (s *Source) organization(ctx context.Context, scim *v1alpha1.ScimIntegratio
 	secret := &corev1.Secret{}
 	if ref := scim.Spec.Token.SecretRef; ref != nil {
 		org.TokenSecret = types.NamespacedName{Namespace: scim.Namespace, Name: ref.Name}
-		if err := s.Get(ctx, org.TokenSecret, secret); err != nil {
+		var reader client.Reader = s.Client
+		if s.APIReader != nil {
+			reader = s.APIReader
+		}
+		if err := reader.Get(ctx, org.TokenSecret, secret); err != nil {
 			return nil, false
 		}
 		key := ref.Key

@@ -39,6 +39,7 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
 	"github.com/z8z8/enterprise-identity-operator/internal/operator"
 	"github.com/z8z8/enterprise-identity-operator/internal/outbound"
+	"github.com/z8z8/enterprise-identity-operator/internal/secrets"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
 
@@ -80,6 +81,7 @@ func start(t *testing.T, configure ...func(*operator.Options)) *system {
 
 	addr := freeAddress(t)
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
+		Cache: secrets.CacheOptions(),
 		// Each test runs its own manager in this process; controller names repeat by design.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)}})
 	g.Expect(err).NotTo(HaveOccurred())

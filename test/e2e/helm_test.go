@@ -50,7 +50,11 @@ func TestHelmChart(t *testing.T) {
 		"exactly one replica":        {"externalURL=https://scim.example.com", "replicaCount=2"},
 		"existingSecret":             {"externalURL=https://scim.example.com", "store.type=postgres"},
 		"networkPolicy.enabled=true": {"externalURL=https://scim.example.com", "trustProxyHeaders=true"},
-		"serviceAccount.name":        {"externalURL=https://scim.example.com", "serviceAccount.create=false"},
+		"trustProxyHeaders=true needs trustedProxyCIDRs": {"externalURL=https://scim.example.com", "trustProxyHeaders=true", "networkPolicy.enabled=true",
+			"networkPolicy.allowFrom[0].podSelector.matchLabels.app=oauth2-proxy"},
+		`"0.0.0.0/0" must be a CIDR naming only your proxy`: {"externalURL=https://scim.example.com", "trustProxyHeaders=true", "networkPolicy.enabled=true",
+			"networkPolicy.allowFrom[0].podSelector.matchLabels.app=oauth2-proxy", "trustedProxyCIDRs={0.0.0.0/0}"},
+		"serviceAccount.name": {"externalURL=https://scim.example.com", "serviceAccount.create=false"},
 	} {
 		args := []string{"template", "eio", chart}
 		for _, set := range sets {
@@ -88,6 +92,7 @@ func TestHelmChart(t *testing.T) {
 		out := strings.TrimSpace(sys.kubectl(t, append([]string{"auth", "can-i", sa}, check...)...))
 		g.Expect(out[strings.LastIndex(out, "\n")+1:]).To(Equal("yes"), "can-i %v", check) // after any warning
 	}
+	managerImpersonates(t, sys, "eio-system", "eio-enterprise-identity-operator") // with UID and extras
 	// can-i exits 1 for "no".
 	denied, _ := exec.CommandContext(t.Context(), filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"), "--kubeconfig", sys.kubeconfig, //nolint:gosec // test kubectl
 		"auth", "can-i", sa, "delete", "namespaces").CombinedOutput()
@@ -97,12 +102,12 @@ func TestHelmChart(t *testing.T) {
 	By("the PostgreSQL install: replicas scale out, the URL comes from a Secret, no volume")
 	By("behind a proxy: only the proxy and the ingress controller may reach the data plane")
 	postgres := render("postgres", "externalURL=https://scim.example.com", "store.type=postgres", "store.postgres.existingSecret=eio-postgres",
-		"replicaCount=3", "trustProxyHeaders=true", "networkPolicy.enabled=true",
+		"replicaCount=3", "trustProxyHeaders=true", "trustedProxyCIDRs={10.8.3.17/32,fd00::17/128}", "networkPolicy.enabled=true",
 		`networkPolicy.allowFrom[0].namespaceSelector.matchLabels.kubernetes\.io/metadata\.name=oauth2-proxy`,
 		`networkPolicy.allowFrom[1].namespaceSelector.matchLabels.kubernetes\.io/metadata\.name=ingress-nginx`)
 	rendered, _ = os.ReadFile(postgres)
 	g.Expect(string(rendered)).To(SatisfyAll(ContainSubstring("replicas: 3"), ContainSubstring("name: EIO_POSTGRES_URL"),
-		ContainSubstring("name: eio-postgres"), ContainSubstring("--trust-proxy-headers"),
+		ContainSubstring("name: eio-postgres"), ContainSubstring("--trust-proxy-headers"), ContainSubstring("--trusted-proxy-cidrs=10.8.3.17/32,fd00::17/128"),
 		ContainSubstring("kind: NetworkPolicy"), ContainSubstring("kubernetes.io/metadata.name: oauth2-proxy"),
 		Not(ContainSubstring("kind: PersistentVolumeClaim")), Not(ContainSubstring("--sqlite-path"))))
 	sys.kubectl(t, "apply", "--dry-run=server", "-n", "eio-system", "-f", postgres)

@@ -50,6 +50,14 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- if and .Values.trustProxyHeaders (not .Values.networkPolicy.enabled) -}}
 {{- fail "trustProxyHeaders=true lets whoever reaches the data plane name a user: set networkPolicy.enabled=true with networkPolicy.allowFrom naming only your authenticating proxy and your ingress controller" -}}
 {{- end -}}
+{{- if and .Values.trustProxyHeaders (not .Values.trustedProxyCIDRs) -}}
+{{- fail "trustProxyHeaders=true needs trustedProxyCIDRs: the addresses your authenticating proxy connects from (127.0.0.1/32 for a sidecar), never the ingress controller's, since any tenant can route an Ingress to the data plane" -}}
+{{- end -}}
+{{- range .Values.trustedProxyCIDRs -}}
+{{- if or (not (contains "/" .)) (has . (list "0.0.0.0/0" "::/0")) -}}
+{{- fail (printf "trustedProxyCIDRs: %q must be a CIDR naming only your proxy, such as 10.8.3.17/32" .) -}}
+{{- end -}}
+{{- end -}}
 {{- if and .Values.networkPolicy.enabled (not .Values.networkPolicy.allowFrom) -}}
 {{- fail "networkPolicy.enabled=true needs networkPolicy.allowFrom: the peers (your proxy, your ingress controller) that may reach the data plane" -}}
 {{- end -}}

@@ -8,10 +8,12 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
 	"github.com/z8z8/enterprise-identity-operator/internal/claims"
+	"github.com/z8z8/enterprise-identity-operator/internal/index"
 )
 
 // claimOrganization takes or keeps the identity's OrganizationClaim. Creating the claim is the
@@ -26,6 +28,15 @@ func (r *EnterpriseIdentityReconciler) claimOrganization(ctx context.Context, s 
 		return err
 	}
 	if claim == nil {
+		// Of the identities waiting for a free slug the oldest creates the claim (as before
+		// claims existed, so an upgrade keeps every organization with its holder).
+		if first, err := r.firstClaimant(ctx, org); err != nil || (first != nil && first.UID != identity.UID) {
+			if err == nil {
+				r.refuseClaim(s, ReasonConflict, EventConflict, fmt.Sprintf(
+					"Organization %q is being claimed by EnterpriseIdentity %s/%s; choose another organization slug", org, first.Namespace, first.Name))
+			}
+			return err
+		}
 		claim = &v1alpha1.OrganizationClaim{
 			ObjectMeta: metav1.ObjectMeta{Name: org, Finalizers: []string{v1alpha1.FinalizerOrganizationData}},
 			Spec:       v1alpha1.OrganizationClaimSpec{Namespace: identity.Namespace, Holder: holderOf(identity)},
@@ -105,6 +116,22 @@ func (r *EnterpriseIdentityReconciler) releaseOrganization(ctx context.Context, 
 	}
 	controllerutil.RemoveFinalizer(identity, v1alpha1.FinalizerOrganizationClaim)
 	return r.Update(ctx, identity)
+}
+
+// firstClaimant is the oldest EnterpriseIdentity naming the organization that is not being deleted.
+func (r *EnterpriseIdentityReconciler) firstClaimant(ctx context.Context, org string) (*v1alpha1.EnterpriseIdentity, error) {
+	list := &v1alpha1.EnterpriseIdentityList{}
+	if err := r.List(ctx, list, client.MatchingFields{index.Organization: org}); err != nil {
+		return nil, fmt.Errorf("listing claimants of organization %s: %w", org, err)
+	}
+	var first *v1alpha1.EnterpriseIdentity
+	for i := range list.Items {
+		c := &list.Items[i]
+		if c.DeletionTimestamp.IsZero() && (first == nil || claims.Earlier(c, first)) {
+			first = c
+		}
+	}
+	return first, nil
 }
 
 func holderOf(identity *v1alpha1.EnterpriseIdentity) *v1alpha1.ClaimHolder {

@@ -62,7 +62,10 @@ var _ = Describe("EnterpriseIdentity", func() {
 			eid := oidcIdentity(ns, uniqueName("org"), idp)
 			Expect(k8s.Create(ctx, eid)).To(Succeed())
 			eventually(condition(eid, v1alpha1.ConditionSSOReady)).Should(beFalse("IssuerMismatch"))
-			Expect(condition(eid, v1alpha1.ConditionSSOReady)().Message).To(ContainSubstring("login.elsewhere.example"))
+			// The message points at the document; it never repeats what a tenant's URL returned.
+			message := condition(eid, v1alpha1.ConditionSSOReady)().Message
+			Expect(message).To(ContainSubstring("/.well-known/openid-configuration"))
+			Expect(message).NotTo(ContainSubstring("login.elsewhere.example"))
 			eventually(eventNotes(ns)).Should(ContainElement(ContainSubstring("SSOValidationFailed")))
 		})
 

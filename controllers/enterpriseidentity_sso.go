@@ -124,9 +124,11 @@ func (r *EnterpriseIdentityReconciler) validateSAML(
 	learned.SSOURL = result.SSOURL
 	learned.SigningCertificateNotAfter = &metav1.Time{Time: result.CertificateNotAfter}
 	expiry := result.CertificateNotAfter.UTC().Format(time.DateOnly)
+	// The entity ID comes from the fetched document: it is in status.sso, not in the message, so a
+	// condition never repeats what a tenant's URL returned.
 	if result.CertificateNotAfter.Sub(now) < certificateWarning {
-		return fmt.Sprintf("SAML identity provider %s found, but its signing certificate expires on %s: upload new metadata before then", result.EntityID, expiry),
+		return fmt.Sprintf("SAML identity provider found (status.sso.idpEntityID), but its signing certificate expires on %s: upload new metadata before then", expiry),
 			ReasonCertExpiresSoon, nil
 	}
-	return fmt.Sprintf("SAML identity provider %s found; signing certificate valid until %s", result.EntityID, expiry), ReasonValidated, nil
+	return fmt.Sprintf("SAML identity provider found (status.sso.idpEntityID); signing certificate valid until %s", expiry), ReasonValidated, nil
 }

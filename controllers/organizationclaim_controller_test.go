@@ -1,0 +1,106 @@
+package controllers_test
+
+import (
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+	"github.com/z8z8/enterprise-identity-operator/test/localidp"
+)
+
+var _ = Describe("OrganizationClaim", func() {
+	var (
+		ns  string
+		idp *localidp.Provider
+	)
+	BeforeEach(func() {
+		ns = newNamespace()
+		idp = localidp.New()
+		DeferCleanup(idp.Close)
+	})
+
+	claimOf := func(org string) func() (*v1alpha1.OrganizationClaim, error) {
+		return func() (*v1alpha1.OrganizationClaim, error) {
+			claim := &v1alpha1.OrganizationClaim{}
+			err := k8s.Get(ctx, types.NamespacedName{Name: org}, claim)
+			return claim, err
+		}
+	}
+	claimGone := func(org string) func() bool {
+		return func() bool { _, err := claimOf(org)(); return apierrors.IsNotFound(err) }
+	}
+	// holding waits until the identity holds its claim, and binds data to it as a
+	// ScimIntegration would on its first pass.
+	holding := func(eid *v1alpha1.EnterpriseIdentity) *v1alpha1.OrganizationClaim {
+		eventually(condition(eid, v1alpha1.ConditionReady)).Should(beTrue("Ready"))
+		claim, err := claimOf(eid.Spec.Organization)()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(claim.Spec.Namespace).To(Equal(eid.Namespace))
+		Expect(claim.Spec.Holder.Name).To(Equal(eid.Name))
+		Expect(scimData.BindOrganization(ctx, eid.Spec.Organization, string(claim.UID), "")).To(Succeed())
+		return claim
+	}
+
+	It("keeps a released organization with data in its namespace and frees it once the data is gone", func() {
+		org := uniqueName("org")
+		first := samlIdentity(ns, "first", org, idp)
+		Expect(k8s.Create(ctx, first)).To(Succeed())
+		claim := holding(first)
+
+		otherNS := newNamespace()
+		second := samlIdentity(otherNS, "second", org, idp)
+		Expect(k8s.Create(ctx, second)).To(Succeed())
+		eventually(condition(second, v1alpha1.ConditionReady)).Should(beFalse(v1alpha1.ReasonConflict))
+
+		Expect(k8s.Delete(ctx, first)).To(Succeed())
+		eventually(condition(second, v1alpha1.ConditionReady)).Should(beFalse(v1alpha1.ReasonOrganizationRetained))
+		Expect(condition(second, v1alpha1.ConditionReady)().Message).To(ContainSubstring("released by namespace " + ns))
+		released, err := claimOf(org)()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(released.Spec.Holder).To(BeNil())
+		Expect(released.Spec.Namespace).To(Equal(ns))
+
+		By("the namespace deletes the data; the claim is freed and the slug goes to the waiting claimant")
+		Expect(scimData.DeleteOrganization(ctx, org, string(claim.UID))).To(Succeed())
+		poke(released)
+		eventually(condition(second, v1alpha1.ConditionReady)).Should(beTrue("Ready"))
+		held, err := claimOf(org)()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(held.Spec.Namespace).To(Equal(otherNS))
+		Expect(held.UID).NotTo(Equal(claim.UID))
+	})
+
+	It("deletes a deleted claim's data only once nobody holds it", func() {
+		org := uniqueName("org")
+		eid := samlIdentity(ns, "org", org, idp)
+		Expect(k8s.Create(ctx, eid)).To(Succeed())
+		claim := holding(eid)
+
+		Expect(k8s.Delete(ctx, claim)).To(Succeed())
+		consistently(claimGone(org)).Should(BeFalse())
+		Expect(scimData.deleted()).NotTo(ContainElement(org))
+
+		Expect(k8s.Delete(ctx, eid)).To(Succeed())
+		eventually(claimGone(org)).Should(BeTrue())
+		Expect(scimData.deleted()).To(ContainElement(org))
+	})
+
+	It("hands a released organization to a new identity of the same namespace", func() {
+		org := uniqueName("org")
+		first := samlIdentity(ns, "first", org, idp)
+		Expect(k8s.Create(ctx, first)).To(Succeed())
+		claim := holding(first)
+		Expect(k8s.Delete(ctx, first)).To(Succeed())
+		eventually(func() bool { c, err := claimOf(org)(); return err == nil && c.Spec.Holder == nil }).Should(BeTrue())
+
+		replacement := samlIdentity(ns, "replacement", org, idp)
+		Expect(k8s.Create(ctx, replacement)).To(Succeed())
+		eventually(condition(replacement, v1alpha1.ConditionReady)).Should(beTrue("Ready"))
+		taken, err := claimOf(org)()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(taken.UID).To(Equal(claim.UID), "the same claim, so the same data")
+		Expect(taken.Spec.Holder.Name).To(Equal("replacement"))
+	})
+})

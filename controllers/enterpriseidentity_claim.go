@@ -33,7 +33,7 @@ func (r *EnterpriseIdentityReconciler) claimOrganization(ctx context.Context, s 
 		if first, err := r.firstClaimant(ctx, org); err != nil || (first != nil && first.UID != identity.UID) {
 			if err == nil {
 				r.refuseClaim(s, ReasonConflict, EventConflict, fmt.Sprintf(
-					"Organization %q is being claimed by EnterpriseIdentity %s/%s; choose another organization slug", org, first.Namespace, first.Name))
+					"Organization %q is being claimed by %s; choose another organization slug", org, claimantName(identity, first)))
 			}
 			return err
 		}
@@ -61,12 +61,12 @@ func (r *EnterpriseIdentityReconciler) claimOrganization(ctx context.Context, s 
 	switch {
 	case holder != nil:
 		r.refuseClaim(s, ReasonConflict, EventConflict, fmt.Sprintf(
-			"Organization %q is already claimed by EnterpriseIdentity %s/%s; choose another organization slug", org, holder.Namespace, holder.Name))
+			"Organization %q is already claimed by %s; choose another organization slug", org, claimantName(identity, holder)))
 		return nil
 	case claim.Spec.Namespace != identity.Namespace:
 		r.refuseClaim(s, ReasonRetained, EventRetained, fmt.Sprintf(
-			"Organization %q was released by namespace %s, which keeps its data; choose another slug, or ask a cluster administrator to hand it to this namespace (spec.namespace of OrganizationClaim %s)",
-			org, claim.Spec.Namespace, org))
+			"Organization %q was released by another namespace, which keeps its data; choose another slug, or ask a cluster administrator to hand it to this namespace (spec.namespace of OrganizationClaim %s)",
+			org, org))
 		return nil
 	case !claim.DeletionTimestamp.IsZero():
 		r.refuseClaim(s, ReasonRetained, EventRetained, fmt.Sprintf("Organization %q is being deleted by a cluster administrator; it can be claimed again once its data is gone", org))
@@ -132,6 +132,15 @@ func (r *EnterpriseIdentityReconciler) firstClaimant(ctx context.Context, org st
 		}
 	}
 	return first, nil
+}
+
+// claimantName names another claimant only to its own namespace: which namespaces hold which
+// organizations is not another tenant's business (a cluster administrator sees the claims).
+func claimantName(identity, other *v1alpha1.EnterpriseIdentity) string {
+	if other.Namespace == identity.Namespace {
+		return "EnterpriseIdentity " + other.Name
+	}
+	return "an EnterpriseIdentity in another namespace"
 }
 
 func holderOf(identity *v1alpha1.EnterpriseIdentity) *v1alpha1.ClaimHolder {

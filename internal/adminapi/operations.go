@@ -35,7 +35,8 @@ func refuse(status int, format string, args ...any) *Error {
 //
 // Many tenants share the data plane, so nobody learns from it that an organization they may not
 // see exists: an organization that does not exist and one whose ScimIntegration the caller may
-// not get get the same 404, word for word, after the same SubjectAccessReviews (no timing tell).
+// not get get the same 404, word for word, after as many SubjectAccessReviews (so the time taken
+// hardly tells them apart either).
 // Only a caller who may get it hears why an action was refused (403).
 func (s *Server) Authorize(ctx context.Context, who Identity, orgName, verb string) (*tenant.Organization, error) {
 	org, found := s.organization(orgName)

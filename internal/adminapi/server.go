@@ -41,10 +41,11 @@ type Server struct {
 	// browsers may send actions: the public --external-url.
 	TrustedOrigins []string
 	// LocalUser, when set (--local), is the identity of requests that carry none: the local
-	// kubeconfig's user.
+	// kubeconfig's user (Source Local, so its system:masters is impersonated, with --local only).
 	LocalUser *Identity
 	// Impersonate returns a client acting as the caller, for writes to CRs (RBAC decides and the
-	// API audit log names the person). Nil uses Client.
+	// API audit log names the person). Nil refuses such writes: the manager's own client would
+	// write with the operator's rights instead of the caller's.
 	Impersonate func(Identity) (client.Client, error)
 	Log         *slog.Logger
 

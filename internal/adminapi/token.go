@@ -2,6 +2,7 @@ package adminapi
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -89,10 +90,11 @@ func (s *Server) RotateToken(r *http.Request, org *tenant.Organization, who Iden
 	return next, nil
 }
 
-// clientFor is a client acting as who, or the manager's own when no impersonation is configured.
+// clientFor is a client acting as who. Without impersonation there is none: writing with the
+// manager's own client would lend the caller the operator's rights.
 func (s *Server) clientFor(who Identity) (client.Client, error) {
 	if s.Impersonate == nil {
-		return s.Client, nil
+		return nil, errors.New("the admin API has no impersonating client; refusing to write with the operator's own rights")
 	}
 	return s.Impersonate(who)
 }

@@ -126,16 +126,16 @@ func gone(sys *system, obj client.Object) func() bool {
 	}
 }
 
-func TestHostileNamespaceCannotWipeAnotherOrganization(t *testing.T) {
-	hostileWipe(t, start(t))
+// onBothStores runs an attack against the operator on SQLite and on PostgreSQL.
+func onBothStores(t *testing.T, attack func(t *testing.T, sys *system)) {
+	t.Run("SQLite", func(t *testing.T) { attack(t, start(t)) })
+	t.Run("PostgreSQL", func(t *testing.T) { onPostgres(t); attack(t, start(t)) })
 }
 
-func TestHostileNamespaceCannotWipeAnotherOrganizationOnPostgres(t *testing.T) {
-	onPostgres(t)
-	hostileWipe(t, start(t))
-}
+// TestHostileNamespaceCannotWipeAnotherOrganization replays the four steps that deleted acme's
+// data from another namespace.
+func TestHostileNamespaceCannotWipeAnotherOrganization(t *testing.T) { onBothStores(t, hostileWipe) }
 
-// hostileWipe replays the four steps that deleted acme's data from another namespace.
 func hostileWipe(t *testing.T, sys *system) {
 	g := NewWithT(t)
 	g.SetDefaultEventuallyTimeout(30 * time.Second)
@@ -174,11 +174,12 @@ func hostileWipe(t *testing.T, sys *system) {
 // ReasonIdentityNotFound is the controllers' reason for a missing EnterpriseIdentity.
 const ReasonIdentityNotFound = "IdentityNotFound"
 
-func TestForgedTokenSecretIsNeverServed(t *testing.T) {
+func TestForgedTokenSecretIsNeverServed(t *testing.T) { onBothStores(t, forgedTokenSecretAttack) }
+
+func forgedTokenSecretAttack(t *testing.T, sys *system) {
 	g := NewWithT(t)
 	g.SetDefaultEventuallyTimeout(30 * time.Second)
 	g.SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
-	sys := start(t)
 	tok, _ := acmeWithUser(t, g, sys)
 
 	t.Log("evil claims acme and writes a 'token Secret' owned by its ScimIntegration, with a hash of its own token")
@@ -216,11 +217,12 @@ func TestForgedTokenSecretIsNeverServed(t *testing.T) {
 	g.Expect(conditionOf(sys, key("acme", "acme"), v1alpha1.ConditionEndpointReady)()).To(Equal("True/Serving"))
 }
 
-func TestReleasedOrganizationStaysWithItsNamespace(t *testing.T) {
+func TestReleasedOrganizationStaysWithItsNamespace(t *testing.T) { onBothStores(t, squatterAttack) }
+
+func squatterAttack(t *testing.T, sys *system) {
 	g := NewWithT(t)
 	g.SetDefaultEventuallyTimeout(30 * time.Second)
 	g.SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
-	sys := start(t)
 	tok, _ := acmeWithUser(t, g, sys)
 
 	t.Log("evil waits with an older claimant of acme")
@@ -259,11 +261,12 @@ func TestReleasedOrganizationStaysWithItsNamespace(t *testing.T) {
 	g.Expect(r.Resources).To(HaveLen(1), "the moved organization keeps its data")
 }
 
-func TestDeletedClaimIsNeverAdoptedSilently(t *testing.T) {
+func TestDeletedClaimIsNeverAdoptedSilently(t *testing.T) { onBothStores(t, deletedClaimAttack) }
+
+func deletedClaimAttack(t *testing.T, sys *system) {
 	g := NewWithT(t)
 	g.SetDefaultEventuallyTimeout(30 * time.Second)
 	g.SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
-	sys := start(t)
 	tok, _ := acmeWithUser(t, g, sys)
 	old := &v1alpha1.OrganizationClaim{}
 	g.Expect(sys.k8s.Get(sys.ctx, types.NamespacedName{Name: "acme"}, old)).To(Succeed())

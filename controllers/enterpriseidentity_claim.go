@@ -65,11 +65,12 @@ func (r *EnterpriseIdentityReconciler) claimOrganization(ctx context.Context, s 
 		return nil
 	case claim.Spec.Namespace != identity.Namespace:
 		r.refuseClaim(s, ReasonRetained, EventRetained, fmt.Sprintf(
-			"Organization %q was released by another namespace, which keeps its data; choose another slug, or ask a cluster administrator to hand it to this namespace (spec.namespace of OrganizationClaim %s)",
-			org, org))
+			"Organization %q was released by another namespace, which keeps its data; choose another slug, "+
+				"or ask a cluster administrator to hand it to this namespace (spec.namespace of OrganizationClaim %s)", org, org))
 		return nil
 	case !claim.DeletionTimestamp.IsZero():
-		r.refuseClaim(s, ReasonRetained, EventRetained, fmt.Sprintf("Organization %q is being deleted by a cluster administrator; it can be claimed again once its data is gone", org))
+		r.refuseClaim(s, ReasonRetained, EventRetained, fmt.Sprintf(
+			"Organization %q is being deleted by a cluster administrator; it can be claimed again once its data is gone", org))
 		return nil
 	}
 	claim.Spec.Holder = holderOf(identity)

@@ -127,7 +127,8 @@ func (r *EnterpriseIdentityReconciler) validateSAML(
 	// The entity ID comes from the fetched document: it is in status.sso, not in the message, so a
 	// condition never repeats what a tenant's URL returned.
 	if result.CertificateNotAfter.Sub(now) < certificateWarning {
-		return fmt.Sprintf("SAML identity provider found (status.sso.idpEntityID), but its signing certificate expires on %s: upload new metadata before then", expiry),
+		return fmt.Sprintf("SAML identity provider found (status.sso.idpEntityID), but its signing certificate expires on %s: "+
+				"upload new metadata before then", expiry),
 			ReasonCertExpiresSoon, nil
 	}
 	return fmt.Sprintf("SAML identity provider found (status.sso.idpEntityID); signing certificate valid until %s", expiry), ReasonValidated, nil

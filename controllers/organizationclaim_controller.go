@@ -70,7 +70,9 @@ func (r *OrganizationClaimReconciler) Reconcile(ctx context.Context, req ctrl.Re
 
 // finalize deletes the data a deleted claim owns, but only once nobody holds it: deleting the
 // claim of a live organization waits until its EnterpriseIdentity is deleted.
-func (r *OrganizationClaimReconciler) finalize(ctx context.Context, claim *v1alpha1.OrganizationClaim, holder *v1alpha1.EnterpriseIdentity) (ctrl.Result, error) {
+func (r *OrganizationClaimReconciler) finalize(
+	ctx context.Context, claim *v1alpha1.OrganizationClaim, holder *v1alpha1.EnterpriseIdentity,
+) (ctrl.Result, error) {
 	if !controllerutil.ContainsFinalizer(claim, v1alpha1.FinalizerOrganizationData) {
 		return ctrl.Result{}, nil
 	}

@@ -108,13 +108,13 @@ func (r *ScimIntegrationReconciler) bindData(ctx context.Context, s *scimScope) 
 			return err
 		}
 		if owner != uid {
-			err = r.Data.BindOrganization(ctx, org, uid, string(s.claim.Spec.AdoptDataOf))
+			err = r.Data.BindOrganization(ctx, org, uid, s.claim.Spec.AdoptDataOf)
 		}
 		var mismatch *store.ClaimMismatchError
 		if errors.As(err, &mismatch) {
 			s.setCondition(v1alpha1.ConditionSSOReady, false, ReasonDataOwned, fmt.Sprintf(
-				"The store holds data of organization %s from an earlier OrganizationClaim (uid %s); a cluster administrator can let this claim adopt it by setting spec.adoptDataOf of OrganizationClaim %s",
-				org, mismatch.Owner, org))
+				"The store holds data of organization %s from an earlier OrganizationClaim (uid %s); a cluster administrator "+
+					"can let this claim adopt it by setting spec.adoptDataOf of OrganizationClaim %s", org, mismatch.Owner, org))
 			s.scim.Status.Organization = ""
 			return errStop
 		}

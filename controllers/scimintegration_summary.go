@@ -89,7 +89,12 @@ func (r *ScimIntegrationReconciler) reportErrorBurst(ctx context.Context, s *sci
 	if err != nil {
 		return fmt.Errorf("reading the audit log of %s: %w", org, err)
 	}
-	if len(failed) < errorBurstThreshold {
+	// An aggregated refusal row stands for Count requests (one source's refusals in a minute).
+	n := 0
+	for _, e := range failed {
+		n += max(e.Count, 1)
+	}
+	if n < errorBurstThreshold {
 		s.setCondition(v1alpha1.ConditionErrorBurst, false, "Normal", fmt.Sprintf("Fewer than %d failed requests in %s", errorBurstThreshold, errorBurstWindow))
 		return nil
 	}

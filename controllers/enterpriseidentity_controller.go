@@ -13,7 +13,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -67,8 +66,8 @@ func (r *EnterpriseIdentityReconciler) Reconcile(ctx context.Context, req ctrl.R
 		return ctrl.Result{}, r.releaseOrganization(ctx, identity)
 	}
 	// Finalizer first, in its own write, so no claim exists that nobody releases.
-	if controllerutil.AddFinalizer(identity, v1alpha1.FinalizerOrganizationClaim) {
-		return ctrl.Result{}, r.Update(ctx, identity)
+	if added, err := addFinalizer(ctx, r.Client, identity, v1alpha1.FinalizerOrganizationClaim); added || err != nil {
+		return ctrl.Result{}, err
 	}
 	original := identity.DeepCopy()
 	s := &identityScope{identity: identity}

@@ -13,7 +13,6 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -97,8 +96,8 @@ func (r *ScimIntegrationReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		return ctrl.Result{}, r.finalize(ctx, scim)
 	}
 	// Finalizer first, in its own write, so no external state exists without it.
-	if controllerutil.AddFinalizer(scim, scimDataFinalizer) {
-		return ctrl.Result{}, r.Update(ctx, scim)
+	if added, err := addFinalizer(ctx, r.Client, scim, scimDataFinalizer); added || err != nil {
+		return ctrl.Result{}, err
 	}
 
 	original := scim.DeepCopy()

@@ -36,8 +36,7 @@ func (r *ScimIntegrationReconciler) finalize(ctx context.Context, scim *v1alpha1
 			ctrl.LoggerFrom(ctx).Info("Not deleting SCIM data of an organization this namespace does not hold", "organization", org)
 		}
 	}
-	controllerutil.RemoveFinalizer(scim, scimDataFinalizer)
-	return r.Update(ctx, scim)
+	return removeFinalizer(ctx, r.Client, scim, scimDataFinalizer)
 }
 
 func (r *ScimIntegrationReconciler) deleteData(ctx context.Context, scim *v1alpha1.ScimIntegration, claim *v1alpha1.OrganizationClaim) error {

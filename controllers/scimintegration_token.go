@@ -72,6 +72,8 @@ func (r *ScimIntegrationReconciler) issueToken(ctx context.Context, s *scimScope
 			Annotations: map[string]string{
 				v1alpha1.AnnotationRotation: strconv.FormatInt(s.scim.Spec.Token.Rotation, 10),
 				v1alpha1.AnnotationIssuedAt: now.UTC().Format(time.RFC3339),
+				// A request made before the first token needs no second one.
+				v1alpha1.AnnotationRotationRequest: s.scim.Annotations[v1alpha1.AnnotationRotateToken],
 			},
 		},
 		Type: corev1.SecretTypeOpaque,
@@ -108,11 +110,13 @@ func (r *ScimIntegrationReconciler) maintainToken(ctx context.Context, s *scimSc
 		secret.Annotations[v1alpha1.AnnotationRotation] = strconv.FormatInt(issuedFor, 10)
 		changed = true
 	}
+	request := s.scim.Annotations[v1alpha1.AnnotationRotateToken]
 	switch {
-	case issuedFor < s.scim.Spec.Token.Rotation:
+	case issuedFor < s.scim.Spec.Token.Rotation || (request != "" && request != secret.Annotations[v1alpha1.AnnotationRotationRequest]):
 		if err := r.rotate(s, secret, now); err != nil {
 			return err
 		}
+		secret.Annotations[v1alpha1.AnnotationRotationRequest] = request
 		changed = true
 	case secret.Annotations[v1alpha1.AnnotationTokenAcknowledged] != "" && len(secret.Data[v1alpha1.SecretKeyToken]) > 0:
 		delete(secret.Data, v1alpha1.SecretKeyToken)
@@ -184,6 +188,7 @@ func (r *ScimIntegrationReconciler) reportGeneratedToken(s *scimScope, secret *c
 	if n, err := strconv.ParseInt(secret.Annotations[v1alpha1.AnnotationRotation], 10, 64); err == nil {
 		status.Rotation = n
 	}
+	status.RotationRequest = secret.Annotations[v1alpha1.AnnotationRotationRequest]
 	issuedAt, hasIssued := parseTime(secret.Annotations[v1alpha1.AnnotationIssuedAt])
 	if hasIssued {
 		status.IssuedAt = &metav1.Time{Time: issuedAt}

@@ -26,6 +26,13 @@ const (
 	// AnnotationTokenAcknowledged on a generated token Secret says the plaintext was copied;
 	// the controller then removes the plaintext and keeps only its hash.
 	AnnotationTokenAcknowledged = "enterprise.z8z8.io/token-acknowledged" //nolint:gosec // an annotation name, not a credential
+	// AnnotationRotateToken on a ScimIntegration asks for a new token without changing its spec:
+	// every new value (the wizard and the admin API count up) rotates once. GitOps tools leave an
+	// annotation they do not manage alone, so a sync neither undoes nor refuses it;
+	// spec.token.rotation stays the declarative way for those who rotate in Git.
+	AnnotationRotateToken = "enterprise.z8z8.io/rotate-token" //nolint:gosec // an annotation name, not a credential
+	// AnnotationRotationRequest on a token Secret is the rotate-token request its token answers.
+	AnnotationRotationRequest = "enterprise.z8z8.io/rotation-request"
 	// AnnotationTokenLastUsedAt on a token Secret is the RFC 3339 time the data plane last
 	// accepted the token.
 	AnnotationTokenLastUsedAt = "enterprise.z8z8.io/token-last-used-at" //nolint:gosec // an annotation name, not a credential

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -67,8 +69,11 @@ func (s *Server) RevealToken(r *http.Request, org *tenant.Organization, who Iden
 	return &Revealed{Token: plaintext, Fingerprint: fingerprint, Note: "Shown once: copy it into your identity provider now."}, nil
 }
 
-// RotateToken raises spec.token.rotation as the caller (impersonated, so RBAC and the API audit
-// log see them): a new token is issued, the previous one stays valid for the overlap.
+// RotateToken asks for a new token as the caller (impersonated, so RBAC and the API audit log see
+// them) by counting up the integration's enterprise.z8z8.io/rotate-token annotation with
+// server-side apply under the wizard's own field manager. The spec is left alone, so a GitOps
+// tool that owns it neither undoes the rotation nor fails to sync (spec.token.rotation can only
+// go up). A new token is issued; the previous one stays valid for the overlap.
 func (s *Server) RotateToken(r *http.Request, org *tenant.Organization, who Identity) (int64, error) {
 	c, err := s.clientFor(who)
 	if err != nil {
@@ -78,17 +83,33 @@ func (s *Server) RotateToken(r *http.Request, org *tenant.Organization, who Iden
 	if err := s.Client.Get(r.Context(), org.Integration, scim); err != nil {
 		return 0, s.internal(err)
 	}
-	next := scim.Spec.Token.Rotation + 1
-	patch := []byte(fmt.Sprintf(`{"metadata":{"resourceVersion":%q},"spec":{"token":{"rotation":%d}}}`, scim.ResourceVersion, next))
-	if err := c.Patch(r.Context(), scim, client.RawPatch(types.MergePatchType, patch)); err != nil {
+	current, _ := strconv.ParseInt(scim.Annotations[v1alpha1.AnnotationRotateToken], 10, 64)
+	next := current + 1
+	apply := &unstructured.Unstructured{}
+	apply.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("ScimIntegration"))
+	apply.SetNamespace(scim.Namespace)
+	apply.SetName(scim.Name)
+	// Optimistic lock: of two concurrent rotations, one wins and the other is asked to retry.
+	apply.SetResourceVersion(scim.ResourceVersion)
+	apply.SetAnnotations(map[string]string{v1alpha1.AnnotationRotateToken: strconv.FormatInt(next, 10)})
+	if err := c.Apply(r.Context(), client.ApplyConfigurationFromUnstructured(apply), client.FieldOwner(RotationFieldManager), client.ForceOwnership); err != nil {
 		if apierrors.IsForbidden(err) {
 			return 0, refuse(http.StatusForbidden, "%s may not patch ScimIntegration %s in namespace %s", who.User, org.Integration.Name, org.Integration.Namespace)
 		}
 		return 0, refuse(http.StatusConflict, "The ScimIntegration changed meanwhile; try again")
 	}
-	s.auditAdmin(r, org, who, "token.rotate", fmt.Sprintf("Rotation %d requested", next))
+	s.auditAdmin(r, org, who, "token.rotate", fmt.Sprintf("Rotation request %d", next))
 	return next, nil
 }
+
+// Server-side apply field managers of the wizard's and the admin API's writes, so managedFields
+// tell them from GitOps tools and kubectl. Rotation requests have a manager of their own: an
+// applier owns exactly what its last apply sent, so the forms' applies (which never send the
+// annotation) would otherwise remove it.
+const (
+	FieldManager         = "enterprise-identity-wizard"
+	RotationFieldManager = "enterprise-identity-token-rotation"
+)
 
 // clientFor is a client acting as who. Without impersonation there is none: writing with the
 // manager's own client would lend the caller the operator's rights.

@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+	"github.com/z8z8/enterprise-identity-operator/internal/adminapi"
 )
 
 // provisioningForm is the SCIM step: the provisioning policy written to the ScimIntegration.
@@ -114,13 +115,38 @@ func (s *Server) saveProvisioning(w http.ResponseWriter, r *http.Request, v *vie
 		p.Mode = v1alpha1.ProvisioningDryRun
 	}
 	if v.Org.Scim == nil {
-		err = as.Create(c, scim)
+		err = as.Create(c, scim, client.FieldOwner(adminapi.FieldManager))
 	} else {
-		err = as.Update(c, scim)
+		err = applyAsAdmin(c, as, scim, as.Scheme(), provisioningFields(scim))
 	}
 	if err != nil {
 		s.formError(w, r, v, f, err, "ScimIntegration", scim.Name)
 		return
 	}
 	seeOther(w, r, v.Org.URL()+"/provisioning?saved=1")
+}
+
+// provisioningFields are the ScimIntegration fields the provisioning form manages, as an apply
+// configuration: the wizard owns these and nothing else of the object.
+func provisioningFields(scim *v1alpha1.ScimIntegration) map[string]any {
+	p := scim.Spec.Provisioning
+	deprovision := map[string]any{}
+	setIf(deprovision, "onDeactivate", string(p.Deprovision.OnDeactivate), p.Deprovision.OnDeactivate != "")
+	setIf(deprovision, "onDelete", string(p.Deprovision.OnDelete), p.Deprovision.OnDelete != "")
+	if m := p.Deprovision.MaxPerHour; m != nil {
+		deprovision["maxPerHour"] = int64(*m)
+	}
+	provisioning := map[string]any{"autoActivate": *p.AutoActivate, "mode": string(p.Mode), "deprovision": deprovision}
+	setIf(provisioning, "defaultRoleTemplate", p.DefaultRoleTemplate, p.DefaultRoleTemplate != "")
+	return map[string]any{"spec": map[string]any{
+		"identityRef":  map[string]any{"name": scim.Spec.IdentityRef.Name},
+		"enabled":      *scim.Spec.Enabled,
+		"provisioning": provisioning,
+	}}
+}
+
+func setIf(m map[string]any, key string, value any, ok bool) {
+	if ok {
+		m[key] = value
+	}
 }

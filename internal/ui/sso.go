@@ -129,9 +129,9 @@ func (s *Server) writeSSO(w http.ResponseWriter, r *http.Request, v *view, f *ss
 		}
 	}
 	if create {
-		err = as.Create(c, eid)
+		err = as.Create(c, eid, client.FieldOwner(adminapi.FieldManager))
 	} else {
-		err = as.Update(c, eid)
+		err = applyAsAdmin(c, as, eid, as.Scheme(), ssoFields(eid))
 	}
 	if err != nil {
 		if create && secretName != "" {
@@ -296,9 +296,12 @@ func namespaceOf(v *view, r *http.Request) string {
 func explain(err error, who adminapi.Identity, kind, name, namespace string) string {
 	var status apierrors.APIStatus
 	var foreign foreignSecret
+	var elsewhere *managedElsewhere
 	switch {
 	case errors.As(err, &foreign):
 		return foreign.Error()
+	case errors.As(err, &elsewhere):
+		return elsewhere.Error()
 	case apierrors.IsForbidden(err):
 		return fmt.Sprintf("Kubernetes RBAC does not let %s write %s %s in namespace %s. Ask a platform admin for the admin role in that namespace.",
 			who.User, kind, name, namespace)
@@ -325,4 +328,30 @@ func explain(err error, who adminapi.Identity, kind, name, namespace string) str
 
 func splitList(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' })
+}
+
+// ssoFields are the EnterpriseIdentity fields the SSO form manages, as an apply configuration.
+func ssoFields(eid *v1alpha1.EnterpriseIdentity) map[string]any {
+	sso := map[string]any{}
+	if o := eid.Spec.SSO.OIDC; o != nil {
+		sso["oidc"] = map[string]any{"issuerURL": o.IssuerURL, "clientID": o.ClientID,
+			"clientSecretRef": map[string]any{"name": o.ClientSecretRef.Name, "key": o.ClientSecretRef.Key}}
+	}
+	if m := eid.Spec.SSO.SAML; m != nil {
+		saml := map[string]any{}
+		setIf(saml, "metadataURL", m.MetadataURL, m.MetadataURL != "")
+		setIf(saml, "metadata", m.Metadata, m.Metadata != "")
+		setIf(saml, "entityID", m.EntityID, m.EntityID != "")
+		sso["saml"] = saml
+	}
+	spec := map[string]any{"organization": eid.Spec.Organization, "sso": sso}
+	setIf(spec, "displayName", eid.Spec.DisplayName, eid.Spec.DisplayName != "")
+	if len(eid.Spec.Domains) > 0 {
+		domains := make([]any, 0, len(eid.Spec.Domains))
+		for _, d := range eid.Spec.Domains {
+			domains = append(domains, d)
+		}
+		spec["domains"] = domains
+	}
+	return map[string]any{"spec": spec}
 }

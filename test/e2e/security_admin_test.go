@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -250,13 +251,16 @@ func sampleOrganization(t *testing.T, sys *system) types.NamespacedName {
 	return key
 }
 
+// rotation is how many rotations the wizard and the admin API have asked for (the
+// rotate-token annotation's counter; the spec is Git's).
 func rotation(t *testing.T, sys *system, key types.NamespacedName) int64 {
 	t.Helper()
 	scim := &v1alpha1.ScimIntegration{}
 	if err := sys.k8s.Get(sys.ctx, key, scim); err != nil {
 		t.Fatal(err)
 	}
-	return scim.Spec.Token.Rotation
+	n, _ := strconv.ParseInt(scim.Annotations[v1alpha1.AnnotationRotateToken], 10, 64)
+	return n
 }
 
 func fingerprint(t *testing.T, sys *system, key types.NamespacedName) string {

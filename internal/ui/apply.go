@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"regexp"
 	"slices"
 	"strings"
@@ -104,7 +105,8 @@ type managedElsewhere struct {
 }
 
 func (e *managedElsewhere) Error() string {
-	var managers, changes []string
+	var managers []string
+	changes := make([]string, 0, len(e.Conflicts))
 	for _, c := range e.Conflicts {
 		if !slices.Contains(managers, c.Manager) {
 			managers = append(managers, c.Manager)
@@ -123,4 +125,38 @@ func (e *managedElsewhere) valueAt(field string) string {
 		return "(remove it)"
 	}
 	return fmt.Sprint(v)
+}
+
+// specManagers names the field managers other than the wizard's that own spec fields of obj (a
+// GitOps tool, Helm, kubectl), so a page can say up front where those settings are changed.
+func specManagers(obj client.Object) []string {
+	var out []string
+	for _, m := range obj.GetManagedFields() {
+		if slices.Contains(ownManagers, m.Manager) || m.Subresource != "" || m.FieldsV1 == nil || slices.Contains(out, m.Manager) {
+			continue
+		}
+		if strings.Contains(m.FieldsV1.GetRawString(), `"f:spec"`) {
+			out = append(out, m.Manager)
+		}
+	}
+	return out
+}
+
+// managedNotice tells the admin which settings another manager owns, or "". The manager's cache
+// strips managedFields, so the object is read afresh, as the admin.
+func (s *Server) managedNotice(r *http.Request, obj client.Object) string {
+	as, err := s.Impersonate(s.who(r))
+	if err != nil {
+		return ""
+	}
+	fresh := obj.DeepCopyObject().(client.Object)
+	if err := as.Get(r.Context(), client.ObjectKeyFromObject(obj), fresh); err != nil {
+		return ""
+	}
+	managers := specManagers(fresh)
+	if len(managers) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("This organization is also managed by %s: settings it sets are changed there, not here; the others are yours to change.",
+		strings.Join(managers, ", "))
 }

@@ -60,6 +60,9 @@ func (s *Server) provisioningPage(w http.ResponseWriter, r *http.Request, v *vie
 	}
 	f.RoleTemplates = s.roleOptions(r, v.Org.Identity.Namespace)
 	v.Title, v.Step, v.Data = "SCIM provisioning", "provisioning", f
+	if v.Org.Scim != nil {
+		v.Notice = s.managedNotice(r, v.Org.Scim)
+	}
 	if r.URL.Query().Get("saved") != "" {
 		v.Notice = "Saved. The operator is issuing the token and starting the endpoint; progress appears below."
 	}

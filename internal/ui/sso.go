@@ -69,6 +69,7 @@ func (s *Server) createOrganization(w http.ResponseWriter, r *http.Request, v *v
 
 func (s *Server) ssoPage(w http.ResponseWriter, r *http.Request, v *view) {
 	v.Title, v.Step, v.Data = "Single sign-on", "sso", formFromIdentity(v.Org.Identity)
+	v.Notice = s.managedNotice(r, v.Org.Identity)
 	if r.URL.Query().Get("saved") != "" {
 		v.Notice = "Saved. The operator is validating your identity provider; results appear below as they arrive."
 	}

@@ -82,6 +82,20 @@ bench: ## Run the benchmarks and the SCIM load tool (SQLite, then PostgreSQL) an
 	go run ./test/load
 	./hack/with-postgres.sh go run ./test/load -store postgres
 
+# Time each fuzz target runs in make fuzz (their seed corpora, testdata/fuzz, run in make test).
+FUZZTIME ?= 20s
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target of the repository for FUZZTIME each; crashers land in testdata/fuzz.
+	@for pkg in $$(grep -rl --include='*_test.go' --exclude-dir=.git --exclude-dir=bin --exclude-dir=.local --exclude-dir=testdata \
+			'^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+		list=$$(go test -list '^Fuzz' $$pkg); \
+		for target in $$(echo "$$list" | grep '^Fuzz' || true); do \
+			echo "== $$pkg $$target ($(FUZZTIME))"; \
+			go test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
+
 ##@ Build
 
 .PHONY: build

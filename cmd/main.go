@@ -58,6 +58,7 @@ type options struct {
 	postgresURL          string
 	trustProxyHeaders    bool
 	trustedProxyCIDRs    string
+	forwardedForCIDRs    string
 	sessionKeyFile       string
 	local                bool
 	localDir             string
@@ -91,6 +92,9 @@ func main() {
 		"Admin API and wizard: accept X-Remote-User and X-Remote-Group from an authenticating proxy in front of the data plane; needs --trusted-proxy-cidrs.")
 	flag.StringVar(&o.trustedProxyCIDRs, "trusted-proxy-cidrs", "",
 		"Comma-separated networks (such as 127.0.0.1/32 for a proxy in the same pod) whose TCP peers may send the proxy headers; all others' headers are ignored.")
+	flag.StringVar(&o.forwardedForCIDRs, "forwarded-for-cidrs", "",
+		"SCIM: comma-separated networks of reverse proxies in front of the data plane (such as the ingress controller's pods) whose "+
+			"X-Forwarded-For names the client address, for per-source rate limits and refused-request records. Empty: the TCP peer is the client.")
 	flag.StringVar(&o.sessionKeyFile, "session-key-file", "",
 		"File holding the key (at least 32 bytes) that signs the wizard's sessions; share it between replicas. Empty: a random key per process.")
 	flag.BoolVar(&o.local, "local", false, "Run everything locally: start kube-apiserver and etcd, install the CRDs, apply the samples.")
@@ -117,6 +121,10 @@ func run(ctx context.Context, o options) error {
 	}
 	if err := operator.CheckProxyTrust(o.trustProxyHeaders, trustedProxies); err != nil {
 		return err
+	}
+	forwardedFor, err := adminapi.ParseCIDRs(o.forwardedForCIDRs)
+	if err != nil {
+		return fmt.Errorf("--forwarded-for-cidrs: %w", err)
 	}
 	cfg, stop, err := restConfig(o)
 	if err != nil {
@@ -155,6 +163,7 @@ func run(ctx context.Context, o options) error {
 		OutboundAllow:        outboundAllow(o),
 		TrustProxyHeaders:    o.trustProxyHeaders,
 		TrustedProxyCIDRs:    trustedProxies,
+		ForwardedForCIDRs:    forwardedFor,
 		LocalUser:            localUser(o),
 		SessionKey:           sessionKey,
 	}); err != nil {

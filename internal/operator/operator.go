@@ -46,6 +46,9 @@ type Options struct {
 	// inside TrustedProxyCIDRs only (required with it).
 	TrustProxyHeaders bool
 	TrustedProxyCIDRs []netip.Prefix
+	// ForwardedForCIDRs are the reverse proxies whose X-Forwarded-For names a SCIM client's
+	// address (per-source rate limits, refused-request records).
+	ForwardedForCIDRs []netip.Prefix
 	// LocalUser is the admin API identity of requests without one (--local only).
 	LocalUser *adminapi.Identity
 	// SessionKey signs the wizard's sessions; nil means a random key per process.
@@ -74,7 +77,8 @@ func Add(ctx context.Context, mgr ctrl.Manager, st store.Store, o Options) error
 	if err := mgr.Add(&audit.Pruner{Store: st, Registry: registry, Interval: time.Hour}); err != nil {
 		return err
 	}
-	scimServer := &scim.Server{Store: st, Tenants: registry, Log: slog.New(logr.ToSlogHandler(ctrl.Log.WithName("scim")))}
+	scimServer := &scim.Server{Store: st, Tenants: registry, TrustedProxies: o.ForwardedForCIDRs,
+		Log: slog.New(logr.ToSlogHandler(ctrl.Log.WithName("scim")))}
 	impersonate := impersonator(mgr, o.LocalUser != nil)
 	admin := &adminapi.Server{Store: st, Tenants: registry, Client: mgr.GetClient(), TrustProxyHeaders: o.TrustProxyHeaders,
 		TrustedProxies: o.TrustedProxyCIDRs, TrustedOrigins: trustedOrigins(o.ExternalURL),

@@ -3,10 +3,12 @@ package scim
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
@@ -15,14 +17,13 @@ import (
 
 // requestAudit starts the audit event of a request; the handler completes it. Values are never
 // recorded, and the query string is left out (filters carry personal data).
+// Text the client chooses is cut to a bound (and to valid UTF-8, which PostgreSQL requires of a
+// text column): an audit row must not grow with whatever a caller puts in a URL.
 func requestAudit(r *http.Request, c *tenant.Caller, action, resourceType string) *store.AuditEvent {
-	client := r.UserAgent()
-	if len(client) > 200 {
-		client = client[:200]
-	}
 	e := &store.AuditEvent{
-		Time: time.Now().UTC(), RequestID: newID(), Action: action, Client: client,
-		Method: r.Method, Path: r.URL.Path, ResourceType: resourceType, ResourceID: r.PathValue("id"),
+		Time: time.Now().UTC(), RequestID: newID(), Action: action, Client: truncateUTF8(r.UserAgent(), 200),
+		Method: truncateUTF8(r.Method, 16), Path: truncateUTF8(r.URL.Path, maxAuditPath), ResourceType: resourceType,
+		ResourceID: truncateUTF8(r.PathValue("id"), maxAuditPath),
 	}
 	if c != nil {
 		e.Org, e.TokenFingerprint = c.Organization.Name, c.Fingerprint
@@ -53,13 +54,31 @@ func changedAttributes(before, after map[string]any) []string {
 	return out
 }
 
+// maxAuditPath bounds a recorded path or resource id; real ones are far shorter.
+const maxAuditPath = 512
+
+// truncateUTF8 cuts s to at most n bytes of valid UTF-8.
+func truncateUTF8(s string, n int) string {
+	if len(s) > n {
+		s = s[:n]
+	}
+	return strings.ToValidUTF8(s, "")
+}
+
 // auditLog records the events of requests that write nothing (reads, refusals) in batches, so
 // auditing a read costs a channel send rather than a transaction. Writes record theirs in their
-// own transaction.
+// own transaction. Refusals are aggregated (refusals.go) and recorded once a second.
+//
+// A full queue drops events rather than block requests, and a failed batch loses its events:
+// both are counted (dropped, exported as Server.DroppedAuditEvents) and logged at most once a
+// minute.
 type auditLog struct {
-	once   sync.Once
-	events chan store.AuditEvent
-	st     store.Store
+	once    sync.Once
+	events  chan store.AuditEvent
+	st      store.Store
+	log     *slog.Logger
+	refused refusals
+	dropped atomic.Uint64
 	// stop asks the writer to record what is queued and end; done says it has.
 	stop, done chan struct{}
 	closed     sync.Once
@@ -68,6 +87,9 @@ type auditLog struct {
 func (a *auditLog) start(st store.Store) {
 	a.once.Do(func() {
 		a.st = st
+		if a.log == nil {
+			a.log = slog.Default()
+		}
 		a.events = make(chan store.AuditEvent, 4096)
 		a.stop, a.done = make(chan struct{}), make(chan struct{})
 		go a.run()
@@ -82,7 +104,17 @@ func (a *auditLog) record(st store.Store, e *store.AuditEvent) {
 	select {
 	case a.events <- *e:
 	default: // the log is saturated: never block a request on it
+		a.dropped.Add(1)
 	}
+}
+
+// refuse counts a refused request of an organization from source.
+func (a *auditLog) refuse(st store.Store, e *store.AuditEvent, source string) {
+	if e == nil || e.Org == "" {
+		return
+	}
+	a.start(st)
+	a.refused.add(*e, source)
 }
 
 // close records the queued events and stops the writer; the store must still be open.
@@ -101,12 +133,35 @@ func (a *auditLog) run() {
 	batch := make([]store.AuditEvent, 0, 256)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
+	var ticks int
+	var reported uint64
+	var reportedAt time.Time
 	flush := func() {
 		if len(batch) == 0 {
 			return
 		}
-		_ = a.st.RecordAudit(context.Background(), batch)
+		if err := a.st.RecordAudit(context.Background(), batch); err != nil {
+			a.dropped.Add(uint64(len(batch)))
+		}
 		batch = batch[:0]
+	}
+	flushRefusals := func() {
+		refused := a.refused.drain()
+		if err := a.st.RecordRefusals(context.Background(), refused); err != nil {
+			n := 0
+			for _, r := range refused {
+				n += r.Event.Count
+			}
+			a.dropped.Add(uint64(n))
+		}
+	}
+	report := func(force bool) {
+		n := a.dropped.Load()
+		if n != reported && (force || time.Since(reportedAt) >= time.Minute) {
+			a.log.Warn("Audit events were lost: the audit queue was full or the store refused a batch",
+				"lost", n-reported, "lostSinceStart", n)
+			reported, reportedAt = n, time.Now()
+		}
 	}
 	add := func(e store.AuditEvent) {
 		batch = append(batch, e)
@@ -120,6 +175,10 @@ func (a *auditLog) run() {
 			add(e)
 		case <-tick.C:
 			flush()
+			if ticks++; ticks%10 == 0 {
+				flushRefusals()
+				report(false)
+			}
 		case <-a.stop:
 			for { // record what is still queued, then end
 				select {
@@ -127,6 +186,8 @@ func (a *auditLog) run() {
 					add(e)
 				default:
 					flush()
+					flushRefusals()
+					report(true)
 					return
 				}
 			}

@@ -3,47 +3,137 @@ package scim
 import (
 	"strconv"
 	"strings"
-	"sync"
+	"unicode"
+	"unicode/utf8"
 
 	filter "github.com/scim2/filter-parser/v2"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/sizedlru"
 )
 
 // Parsing dominated a lookup's CPU time (over half, profiled with test/load), while identity
 // providers send the same few filter shapes with different values. So a filter is parsed once per
-// shape — its quoted strings replaced by placeholders — and each request gets a copy of that AST
-// with its own values.
-const maxFilterShapes = 1024
-
-var (
-	shapesMu sync.RWMutex
-	shapes   = map[string]filter.Expression{}
+// shape — its quoted strings replaced by placeholders and its whitespace collapsed — and each
+// request gets a copy of that AST with its own values.
+//
+// Clients choose the shapes, so the cache is an LRU bounded by estimated bytes as well as
+// entries, and a long shape is parsed every time rather than cached: the few shapes real
+// identity providers send are short, and one huge shape must not evict them.
+const (
+	maxFilterShapes     = 1024
+	maxFilterShapeBytes = 1 << 20
+	maxCachedShape      = 4 << 10
 )
+
+var shapes = sizedlru.New[string, filter.Expression](maxFilterShapes, maxFilterShapeBytes, nil)
+
+// shapeCost estimates a cached shape's memory: its key, and an AST of a few small structs per
+// token, which grows with the shape's text.
+func shapeCost(shape string) int64 { return 64 + 13*int64(len(shape)) }
 
 const placeholderPrefix = "\ue000v" // a private-use character: valid in a filter string, absent from real values
 
-// parseCached parses a normalised filter through the shape cache.
+// parseCached parses a normalised filter through the shape cache. Whitespace outside quoted
+// strings is collapsed first, for every filter alike, so "a  eq  b" and "a eq b" are one shape
+// and a filter parses the same whether or not its shape is cached.
 func parseCached(text string) (filter.Expression, error) {
+	text = collapseSpace(text)
 	shape, values := splitValues(text)
-	shapesMu.RLock()
-	tmpl, ok := shapes[shape]
-	shapesMu.RUnlock()
-	if !ok {
-		// Parse the real text first: placeholders must never hide a syntax error.
-		if _, err := filter.ParseFilter([]byte(text)); err != nil {
-			return nil, err
-		}
-		parsed, err := filter.ParseFilter([]byte(shape))
-		if err != nil {
-			return filter.ParseFilter([]byte(text))
-		}
-		tmpl = parsed
-		shapesMu.Lock()
-		if len(shapes) < maxFilterShapes {
-			shapes[shape] = tmpl
-		}
-		shapesMu.Unlock()
+	if tmpl, ok := shapes.Get(shape); ok && validStrings(values) {
+		return withValues(tmpl, values), nil
 	}
-	return withValues(tmpl, values), nil
+	// Parse the real text first: placeholders must never hide a syntax error.
+	expr, err := filter.ParseFilter([]byte(text))
+	if err != nil {
+		return nil, err
+	}
+	if len(shape) > maxCachedShape {
+		return expr, nil
+	}
+	tmpl, err := filter.ParseFilter([]byte(shape))
+	if err != nil {
+		return expr, nil
+	}
+	if countTerms(tmpl) <= maxFilterTerms {
+		shapes.Add(shape, tmpl, shapeCost(shape))
+	}
+	return expr, nil
+}
+
+// collapseSpace turns each run of whitespace outside quoted strings into one space.
+func collapseSpace(text string) string {
+	var (
+		b                         strings.Builder
+		inQuote, escaped, pending bool
+	)
+	b.Grow(len(text))
+	for _, r := range text {
+		if !inQuote && unicode.IsSpace(r) {
+			pending = true
+			continue
+		}
+		if pending {
+			b.WriteByte(' ')
+			pending = false
+		}
+		b.WriteRune(r)
+		switch {
+		case escaped:
+			escaped = false
+		case inQuote && r == '\\':
+			escaped = true
+		case r == '"':
+			inQuote = !inQuote
+		}
+	}
+	return b.String()
+}
+
+// validStrings reports whether every value is a string the filter grammar accepts (RFC 7159
+// characters: no raw control characters, only the JSON escapes, \u with upper-case hex digits,
+// as filter-parser's grammar has them). A cached shape stands for a filter only if each of its
+// values would parse in its place; otherwise the real text is parsed, and its error reported.
+func validStrings(values []string) bool {
+	for _, v := range values {
+		for i := 0; i < len(v); {
+			r, size := utf8.DecodeRuneInString(v[i:])
+			switch {
+			case r == '\\':
+				n := escapeLength(v[i:])
+				if n == 0 {
+					return false
+				}
+				i += n
+				continue
+			case r < 0x20 || r == '"':
+				return false
+			}
+			i += size
+		}
+	}
+	return true
+}
+
+// escapeLength is the length of the valid escape sequence s starts with, or 0.
+func escapeLength(s string) int {
+	if len(s) < 2 {
+		return 0
+	}
+	switch s[1] {
+	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		return 2
+	case 'u':
+		if len(s) < 6 {
+			return 0
+		}
+		for _, h := range []byte(s[2:6]) {
+			if (h < '0' || h > '9') && (h < 'A' || h > 'F') {
+				return 0
+			}
+		}
+		return 6
+	}
+	return 0
 }
 
 // splitValues replaces each quoted string's contents with a numbered placeholder.

@@ -1,9 +1,13 @@
 package scim
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	filter "github.com/scim2/filter-parser/v2"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/sizedlru"
 )
 
 func TestCachedFiltersEqualFreshlyParsedOnes(t *testing.T) {
@@ -33,5 +37,49 @@ func TestCachedFiltersEqualFreshlyParsedOnes(t *testing.T) {
 	}
 	if _, err := parseCached(`userName eq "x" and (((`); err == nil {
 		t.Fatal("a syntax error must not hide behind a cached shape")
+	}
+}
+
+// Whitespace outside quoted strings does not make a new shape: one entry serves all three.
+func TestWhitespaceVariantsShareOneShape(t *testing.T) {
+	before := shapes.Len()
+	for _, f := range []string{"nickName eq \"a\"", "nickName   eq \"b\"", "nickName\teq  \"c  d\""} {
+		e, err := parseCached(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := f[strings.IndexByte(f, '"')+1 : len(f)-1]
+		if got := e.(*filter.AttributeExpression).CompareValue; got != want {
+			t.Fatalf("%q: value %q, want %q (whitespace inside quotes is kept)", f, got, want)
+		}
+	}
+	if n := shapes.Len() - before; n != 1 {
+		t.Fatalf("%d shapes cached for one filter written three ways", n)
+	}
+}
+
+// The shape cache is bounded by estimated bytes and entries, whatever shapes clients send (here
+// a cache with small bounds, so the test parses few filters).
+func TestFilterShapeCacheStaysWithinItsBounds(t *testing.T) {
+	saved := shapes
+	defer func() { shapes = saved }()
+	const maxEntries, maxBytes = 50, 16 << 10
+	shapes = sizedlru.New[string, filter.Expression](maxEntries, maxBytes, nil)
+	for i := range 400 {
+		// Distinct shapes (unquoted numbers stay in the shape), short ones and long ones.
+		f := fmt.Sprintf("title eq %d", i) + strings.Repeat(` or userName pr`, i%12)
+		if _, err := parseCached(f); err != nil {
+			t.Fatal(err)
+		}
+		if b, n := shapes.Bytes(), shapes.Len(); b > maxBytes || n > maxEntries {
+			t.Fatalf("after %d shapes the cache holds %d entries of %d bytes; the bounds are %d and %d", i+1, n, b, maxEntries, maxBytes)
+		}
+	}
+	// A shape still gives the right answer after so much eviction, cached or not.
+	for range 2 {
+		e, err := parseCached(`userName eq "x@example.com"`)
+		if err != nil || e.(*filter.AttributeExpression).CompareValue != "x@example.com" {
+			t.Fatalf("%v %v", e, err)
+		}
 	}
 }

@@ -158,6 +158,9 @@ func (h *resourceHandler) readResource(w http.ResponseWriter, r *http.Request) (
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := checkResourceBody(body); err != nil {
+		return nil, nil, err
+	}
 	doc, err := canonicalize(h.rt, body)
 	if err != nil {
 		return nil, nil, err
@@ -203,7 +206,7 @@ func (h *resourceHandler) replace(w http.ResponseWriter, r *http.Request, c *ten
 		return
 	}
 	e.Status = http.StatusOK
-	res, err := h.server.Store.Update(r.Context(), c.Organization.Name, h.kind, r.PathValue("id"), ifVersion,
+	res, err := h.updatePrepared(r.Context(), c.Organization.Name, r.PathValue("id"), ifVersion,
 		func(current *store.Resource) (*store.Change, error) {
 			next := *current
 			if err := h.fill(&next, doc); err != nil {
@@ -247,7 +250,9 @@ func (h *resourceHandler) patch(w http.ResponseWriter, r *http.Request, c *tenan
 	if groupResponse {
 		e.Status = http.StatusNoContent
 	}
-	res, err := h.server.Store.Update(r.Context(), c.Organization.Name, h.kind, r.PathValue("id"), ifVersion,
+	// Prepared outside the store's transaction (update.go): the operations run on this request's
+	// goroutine, never on the write path other organizations share.
+	res, err := h.updatePrepared(r.Context(), c.Organization.Name, r.PathValue("id"), ifVersion,
 		func(current *store.Resource) (*store.Change, error) {
 			var doc map[string]any
 			if err := json.Unmarshal(current.Doc, &doc); err != nil {
@@ -255,6 +260,9 @@ func (h *resourceHandler) patch(w http.ResponseWriter, r *http.Request, c *tenan
 			}
 			next, members, err := applyPatch(h.rt, h.kind, doc, ops)
 			if err != nil {
+				return nil, err
+			}
+			if err := checkGrowth(doc, next); err != nil {
 				return nil, err
 			}
 			before, err := json.Marshal(doc)

@@ -27,6 +27,13 @@ type listParams struct {
 func parseListParams(rt *schema.ResourceType, get func(string) string) (*listParams, error) {
 	p := &listParams{query: store.Query{StartIndex: 1, Count: defaultCount}}
 	if f := strings.TrimSpace(get("filter")); f != "" {
+		// Bounded before parsing: the filter's length here, its terms and nesting in limits.go.
+		if err := checkFilterLength(f); err != nil {
+			return nil, err
+		}
+		if err := checkFilterSize(f, typeInvalidFilter); err != nil {
+			return nil, err
+		}
 		expr, err := parseFilter(f)
 		if err != nil {
 			return nil, err

@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/netip"
 	"strings"
+	"sync"
 
 	"github.com/z8z8/enterprise-identity-operator/internal/scim/schema"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
@@ -23,17 +25,48 @@ type Server struct {
 	Store   store.Store
 	Tenants *tenant.Registry
 	Log     *slog.Logger
+	// TrustedProxies are the networks of reverse proxies (an ingress controller) whose
+	// X-Forwarded-For names the client: the source of per-source limits and refusal records.
+	// Empty: the TCP peer is the source.
+	TrustedProxies []netip.Prefix
+	// RefusalsPerSecond and RefusalBurst bound refused requests per source address (ratelimit.go);
+	// MaxSources bounds the sources tracked. Zero values take the defaults.
+	RefusalsPerSecond float64
+	RefusalBurst      int
+	MaxSources        int
 
-	audit auditLog
+	initOnce sync.Once
+	limits   *limiters
+	audit    auditLog
+}
+
+// init readies the server; Routes and Handler call it before any request can arrive.
+func (s *Server) init() {
+	s.initOnce.Do(func() {
+		s.limits = newLimiters(s.RefusalsPerSecond, s.RefusalBurst, s.MaxSources)
+		s.audit.log = s.Log
+	})
 }
 
 // Close records the audit events still queued (reads and refusals are written in batches). Call
 // it once no more requests arrive and before the store closes.
 func (s *Server) Close() { s.audit.close() }
 
+// DroppedAuditEvents counts the audit events lost since the server started: dropped because the
+// audit queue was full, or in a batch the store refused. For a metric or a status condition.
+func (s *Server) DroppedAuditEvents() uint64 { return s.audit.dropped.Load() }
+
+// TrackedSources is the number of source addresses with a refusal budget in memory (at most
+// MaxSources).
+func (s *Server) TrackedSources() int {
+	s.init()
+	return s.limits.sources.Len()
+}
+
 // Routes registers the SCIM routes on mux. Every route requires the organization's bearer token
 // (discovery included, so no answer tells whether an organization exists).
 func (s *Server) Routes(mux *http.ServeMux) {
+	s.init()
 	const base = "/scim/v2/{org}"
 	// Discovery (RFC 7644 §4): GET only.
 	mux.Handle(base+"/ServiceProviderConfig", s.authenticated(s.serviceProviderConfig))
@@ -48,44 +81,72 @@ func (s *Server) Routes(mux *http.ServeMux) {
 		mux.Handle("POST "+base+rt.Endpoint+"/.search", s.authenticated(h.search))
 		mux.Handle(base+rt.Endpoint+"/{id}", s.authenticated(h.item))
 	}
+	// What RFC 7644 defines and this service does not implement: 501 (§3.12), after
+	// authentication like every answer about an organization.
+	notImplemented := func(detail string) http.Handler {
+		return s.authenticated(func(w http.ResponseWriter, _ *http.Request, _ *tenant.Caller) {
+			writeError(w, &Error{Status: http.StatusNotImplemented, Detail: detail})
+		})
+	}
+	me := notImplemented("The /Me alias (RFC 7644 §3.11) is not supported: address users as /Users/{id}")
+	mux.Handle(base+"/Me", me)
+	mux.Handle(base+"/Me/", me)
+	mux.Handle(base+"/Bulk", notImplemented("Bulk operations (RFC 7644 §3.7) are not supported: bulk.supported is false in /ServiceProviderConfig"))
+	root := notImplemented("Queries at the service provider root (RFC 7644 §3.4.2.1, §3.4.3) are not supported: query /Users or /Groups")
+	mux.Handle(base, root)
+	mux.Handle(base+"/{$}", root)
+	mux.Handle(base+"/.search", root)
 	// Anything else under an organization: a SCIM 404, after authentication.
-	notFound := s.authenticated(func(w http.ResponseWriter, _ *http.Request, _ *tenant.Caller) {
+	mux.Handle(base+"/", s.authenticated(func(w http.ResponseWriter, _ *http.Request, _ *tenant.Caller) {
 		writeError(w, &Error{Status: http.StatusNotFound, Detail: "No such SCIM endpoint"})
-	})
-	mux.Handle(base, notFound)
-	mux.Handle(base+"/", notFound)
+	}))
 }
 
 type callerKey struct{}
 
 // authenticated checks the bearer token against the organization named in the path. A wrong
 // token, a missing one and an unknown organization all answer 401 alike; a disabled integration
-// answers 403.
+// answers 403. An accepted request is then charged to its organization's rate limit.
 func (s *Server) authenticated(next func(http.ResponseWriter, *http.Request, *tenant.Caller)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		org := r.PathValue("org")
 		caller, err := s.Tenants.Authenticate(org, bearerToken(r))
-		var refused *Error
 		switch {
 		case errors.Is(err, tenant.ErrDisabled):
-			refused = &Error{Status: http.StatusForbidden, Detail: "SCIM provisioning is disabled for this organization"}
+			s.refuse(w, r, org, &Error{Status: http.StatusForbidden, Detail: "SCIM provisioning is disabled for this organization"})
+			return
 		case err != nil:
-			refused = &Error{Status: http.StatusUnauthorized, Detail: "A valid bearer token for this organization is required"}
+			s.refuse(w, r, org, &Error{Status: http.StatusUnauthorized, Detail: "A valid bearer token for this organization is required"})
+			return
 		}
-		if refused != nil {
-			// Recorded for served organizations only (no rows for made-up names), and never with
-			// any token material.
-			if s.Tenants.Serving(org) {
-				e := requestAudit(r, nil, "auth.refused", "")
-				e.Org, e.Status, e.Detail = org, refused.Status, refused.Detail
-				s.audit.record(s.Store, e)
-			}
+		if wait, limited := s.limits.admit(caller.Organization); limited {
+			refused := tooManyRequests(w, wait)
+			e := requestAudit(r, caller, "request.throttled", "")
+			e.Status, e.Detail = refused.Status, refused.Detail
+			s.audit.refuse(s.Store, e, sourceOf(r, s.TrustedProxies))
 			writeError(w, refused)
 			return
 		}
 		ctx := context.WithValue(r.Context(), callerKey{}, caller)
 		next(w, r.WithContext(ctx), caller)
 	})
+}
+
+// refuse answers a request refused before authentication succeeded, charged to its source: over
+// the source's refusal budget the answer is 429 instead. Refusals are recorded, aggregated, for
+// served organizations only (no rows for made-up names), and never with any token material.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, org string, refused *Error) {
+	source := sourceOf(r, s.TrustedProxies)
+	action := "auth.refused"
+	if wait, limited := s.limits.refuse(source); limited {
+		refused, action = tooManyRequests(w, wait), "request.throttled"
+	}
+	if org != "" && s.Tenants.Serving(org) {
+		e := requestAudit(r, nil, action, "")
+		e.Org, e.Status, e.Detail = org, refused.Status, refused.Detail
+		s.audit.refuse(s.Store, e, source)
+	}
+	writeError(w, refused)
 }
 
 func bearerToken(r *http.Request) string {
@@ -150,14 +211,36 @@ func methodNotAllowed(w http.ResponseWriter, allowed string) {
 }
 
 // Handler is the SCIM server as an http.Handler: the routes, with trailing slashes ignored
-// ("/Users/" is "/Users").
+// ("/Users/" is "/Users"). Every answer is an RFC 7644 message: a path outside
+// /scim/v2/{organization} is a SCIM 404 (charged to its source like any refusal), and a panic is
+// a SCIM 500 rather than a dropped connection.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	s.Routes(mux)
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.refuse(w, r, "", &Error{Status: http.StatusNotFound, Detail: "No such SCIM endpoint: SCIM is served under /scim/v2/{organization}"})
+	}))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer s.recoverPanic(w, r)
 		if p := r.URL.Path; len(p) > 1 && strings.HasSuffix(p, "/") && strings.Count(p, "/") > 4 {
 			r.URL.Path = strings.TrimRight(p, "/")
 		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+func (s *Server) recoverPanic(w http.ResponseWriter, r *http.Request) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	if v == http.ErrAbortHandler { // net/http's way to abort a response: not a failure to report
+		panic(v)
+	}
+	log := s.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	log.Error("SCIM request panicked", "method", r.Method, "path", truncateUTF8(r.URL.Path, maxAuditPath), "panic", v)
+	writeError(w, &Error{Status: http.StatusInternalServerError, Detail: "Internal error; the service logged the cause"})
 }

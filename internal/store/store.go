@@ -155,6 +155,9 @@ type Store interface {
 	MemberCounts(ctx context.Context, org string) (map[string]int64, error)
 	// RecordAudit appends audit events outside any write (reads, refused requests).
 	RecordAudit(ctx context.Context, events []AuditEvent) error
+	// RecordRefusals adds aggregated refusals to the audit log: one row per organization and key,
+	// created by the first call naming the key, whose count the later ones add to.
+	RecordRefusals(ctx context.Context, refusals []Refusal) error
 	// AuditEvents pages through an organization's audit log, newest first.
 	AuditEvents(ctx context.Context, org string, q AuditQuery) ([]AuditEvent, error)
 	// PruneAudit deletes an organization's audit events older than before; it returns how many.

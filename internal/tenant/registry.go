@@ -52,6 +52,8 @@ type Organization struct {
 	Policy lifecycle.Policy
 	// AuditRetention is how long the organization's audit events are kept.
 	AuditRetention time.Duration
+	// RateLimit bounds the organization's requests (per replica).
+	RateLimit RateLimit
 }
 
 // Caller is an authenticated request's organization and token.

@@ -160,6 +160,7 @@ func (s *Source) organization(ctx context.Context, scim *v1alpha1.ScimIntegratio
 		Integration: client.ObjectKeyFromObject(scim),
 		Enabled:     scim.IsEnabled(),
 		Policy:      policy(scim.Spec.Provisioning),
+		RateLimit:   rateLimit(scim.Spec.RateLimit),
 	}
 	org.AuditRetention = 90 * 24 * time.Hour
 	if r := scim.Spec.Audit.Retention; r != nil {

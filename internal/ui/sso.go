@@ -241,7 +241,7 @@ func adoptClientSecret(c context.Context, as client.Client, eid *v1alpha1.Enterp
 		return err
 	}
 	sec.OwnerReferences = ownerOf(eid)
-	return as.Update(c, sec)
+	return as.Update(c, sec, client.FieldOwner(adminapi.FieldManager))
 }
 
 // writeClientSecret creates (owned by the EnterpriseIdentity) or updates the Secret holding the
@@ -253,7 +253,7 @@ func writeClientSecret(c context.Context, as client.Client, eid *v1alpha1.Enterp
 	if eid.UID != "" {
 		sec.OwnerReferences = ownerOf(eid)
 	}
-	err := as.Create(c, sec)
+	err := as.Create(c, sec, client.FieldOwner(adminapi.FieldManager))
 	if !apierrors.IsAlreadyExists(err) {
 		return err
 	}
@@ -271,7 +271,7 @@ func writeClientSecret(c context.Context, as client.Client, eid *v1alpha1.Enterp
 	if len(existing.OwnerReferences) == 0 && eid.UID != "" {
 		existing.OwnerReferences = ownerOf(eid)
 	}
-	return as.Update(c, existing)
+	return as.Update(c, existing, client.FieldOwner(adminapi.FieldManager))
 }
 
 // formError shows the form again with the Kubernetes API's refusal in words.

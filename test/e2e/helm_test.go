@@ -103,13 +103,13 @@ func TestHelmChart(t *testing.T) {
 	By("behind a proxy: only the proxy and the ingress controller may reach the data plane")
 	postgres := render("postgres", "externalURL=https://scim.example.com", "store.type=postgres", "store.postgres.existingSecret=eio-postgres",
 		"replicaCount=3", "trustProxyHeaders=true", "trustedProxyCIDRs={10.8.3.17/32,fd00::17/128}", "networkPolicy.enabled=true",
-		"allowOutboundCIDRs={10.20.0.0/24}",
+		"allowOutboundCIDRs={10.20.0.0/24}", "forwardedForCIDRs={10.244.3.0/24}",
 		`networkPolicy.allowFrom[0].namespaceSelector.matchLabels.kubernetes\.io/metadata\.name=oauth2-proxy`,
 		`networkPolicy.allowFrom[1].namespaceSelector.matchLabels.kubernetes\.io/metadata\.name=ingress-nginx`)
 	rendered, _ = os.ReadFile(postgres)
 	g.Expect(string(rendered)).To(SatisfyAll(ContainSubstring("replicas: 3"), ContainSubstring("name: EIO_POSTGRES_URL"),
 		ContainSubstring("name: eio-postgres"), ContainSubstring("--trust-proxy-headers"), ContainSubstring("--trusted-proxy-cidrs=10.8.3.17/32,fd00::17/128"),
-		ContainSubstring("--allow-outbound-cidrs=10.20.0.0/24"),
+		ContainSubstring("--allow-outbound-cidrs=10.20.0.0/24"), ContainSubstring("--forwarded-for-cidrs=10.244.3.0/24"),
 		ContainSubstring("kind: NetworkPolicy"), ContainSubstring("kubernetes.io/metadata.name: oauth2-proxy"),
 		Not(ContainSubstring("kind: PersistentVolumeClaim")), Not(ContainSubstring("--sqlite-path"))))
 	sys.kubectl(t, "apply", "--dry-run=server", "-n", "eio-system", "-f", postgres)

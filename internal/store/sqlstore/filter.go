@@ -41,45 +41,68 @@ func (t *translator) alias() string {
 	return fmt.Sprintf("e%d", t.n)
 }
 
-// combine translates and/or and not with translate for their operands; ok is false for other
-// expressions.
-func combine(e filter.Expression, translate func(filter.Expression) (string, error)) (sql string, ok bool, err error) {
-	switch e := e.(type) {
-	case *filter.LogicalExpression:
-		l, err := translate(e.Left)
-		if err != nil {
-			return "", true, err
-		}
-		r, err := translate(e.Right)
-		if err != nil {
-			return "", true, err
-		}
-		op := " AND "
-		if strings.EqualFold(string(e.Operator), "or") {
-			op = " OR "
-		}
-		return "(" + l + op + r + ")", true, nil
-	case *filter.NotExpression:
-		x, err := translate(e.Expression)
-		if err != nil {
-			return "", true, err
-		}
-		return "(NOT " + x + ")", true, nil
+// where translates a filter into a SQL condition. Every level writes into one builder: nested
+// and/or once concatenated their operands' strings at each level, copying a long filter's SQL
+// once per level (quadratic in the filter's length); now each term's SQL is written once.
+func (t *translator) where(e filter.Expression) (string, error) {
+	var b strings.Builder
+	if err := t.expression(&b, e); err != nil {
+		return "", err
 	}
-	return "", false, nil
+	return b.String(), nil
 }
 
-func (t *translator) expression(e filter.Expression) (string, error) {
-	if sql, ok, err := combine(e, t.expression); ok {
-		return sql, err
+// combine writes and/or and not, with translate for their operands; ok is false for other
+// expressions (nothing written).
+func combine(b *strings.Builder, e filter.Expression, translate func(*strings.Builder, filter.Expression) error) (ok bool, err error) {
+	switch e := e.(type) {
+	case *filter.LogicalExpression:
+		b.WriteByte('(')
+		if err := translate(b, e.Left); err != nil {
+			return true, err
+		}
+		if strings.EqualFold(string(e.Operator), "or") {
+			b.WriteString(" OR ")
+		} else {
+			b.WriteString(" AND ")
+		}
+		if err := translate(b, e.Right); err != nil {
+			return true, err
+		}
+		b.WriteByte(')')
+		return true, nil
+	case *filter.NotExpression:
+		b.WriteString("(NOT ")
+		if err := translate(b, e.Expression); err != nil {
+			return true, err
+		}
+		b.WriteByte(')')
+		return true, nil
+	}
+	return false, nil
+}
+
+func (t *translator) expression(b *strings.Builder, e filter.Expression) error {
+	if ok, err := combine(b, e, t.expression); ok {
+		return err
 	}
 	switch e := e.(type) {
 	case *filter.AttributeExpression:
-		return t.attributeExpression(e)
+		return write(b)(t.attributeExpression(e))
 	case *filter.ValuePath:
-		return t.valuePath(e)
+		return t.valuePath(b, e)
 	}
-	return "", invalidFilter("unsupported filter expression %T", e)
+	return invalidFilter("unsupported filter expression %T", e)
+}
+
+// write appends a term's SQL to b unless translating it failed.
+func write(b *strings.Builder) func(string, error) error {
+	return func(sql string, err error) error {
+		if err == nil {
+			b.WriteString(sql)
+		}
+		return err
+	}
 }
 
 // resolve finds the attribute a filter path names.
@@ -200,16 +223,16 @@ func (t *translator) membership(attr, sub *schema.Attribute, op filter.CompareOp
 }
 
 // valuePath handles attr[subfilter]: some element of attr matches subfilter.
-func (t *translator) valuePath(v *filter.ValuePath) (string, error) {
+func (t *translator) valuePath(b *strings.Builder, v *filter.ValuePath) error {
 	r, err := t.resolve(v.AttributePath)
 	if err != nil {
-		return "", err
+		return err
 	}
 	if r.Attr.Type != schema.TypeComplex {
-		return "", invalidFilter("%q has no sub-attributes to filter on", v.AttributePath.String())
+		return invalidFilter("%q has no sub-attributes to filter on", v.AttributePath.String())
 	}
 	if t.kind == store.KindGroup && r.Attr.Name == "members" || t.kind == store.KindUser && r.Attr.Name == "groups" {
-		return t.memberValuePath(r.Attr, v.ValueFilter)
+		return t.memberValuePath(b, r.Attr, v.ValueFilter)
 	}
 	a := t.alias()
 	from := t.d.jsonElements("r.doc", jsonPath(r.Extension, r.Attr.Name), a)
@@ -217,43 +240,44 @@ func (t *translator) valuePath(v *filter.ValuePath) (string, error) {
 		// A single complex value (manager): the "element" is the object itself.
 		from = t.d.jsonObjectAsElement("r.doc", jsonPath(r.Extension, r.Attr.Name), a)
 	}
-	cond, err := t.elementFilter(r.Attr, a, v.ValueFilter)
-	if err != nil {
-		return "", err
+	b.WriteString("EXISTS (SELECT 1 FROM " + from + " WHERE ")
+	if err := t.elementFilter(b, r.Attr, a, v.ValueFilter); err != nil {
+		return err
 	}
-	return "EXISTS (SELECT 1 FROM " + from + " WHERE " + cond + ")", nil
+	b.WriteByte(')')
+	return nil
 }
 
 // elementFilter translates a value filter whose paths name sub-attributes of attr, evaluated on
 // the array element alias a.
-func (t *translator) elementFilter(attr *schema.Attribute, a string, e filter.Expression) (string, error) {
-	if sql, ok, err := combine(e, func(x filter.Expression) (string, error) { return t.elementFilter(attr, a, x) }); ok {
-		return sql, err
+func (t *translator) elementFilter(b *strings.Builder, attr *schema.Attribute, a string, e filter.Expression) error {
+	if ok, err := combine(b, e, func(b *strings.Builder, x filter.Expression) error { return t.elementFilter(b, attr, a, x) }); ok {
+		return err
 	}
 	switch e := e.(type) {
 	case *filter.AttributeExpression:
 		sub := attr.Sub(e.AttributePath.AttributeName)
 		if sub == nil || e.AttributePath.SubAttribute != nil {
-			return "", invalidFilter("%q has no sub-attribute %q", attr.Name, e.AttributePath.String())
+			return invalidFilter("%q has no sub-attribute %q", attr.Name, e.AttributePath.String())
 		}
-		return t.compare(t.d.elementText(a, sub.Name), sub, e.Operator, e.CompareValue, false)
+		return write(b)(t.compare(t.d.elementText(a, sub.Name), sub, e.Operator, e.CompareValue, false))
 	}
-	return "", invalidFilter("unsupported expression inside %s[…]", attr.Name)
+	return invalidFilter("unsupported expression inside %s[…]", attr.Name)
 }
 
-func (t *translator) memberValuePath(attr *schema.Attribute, e filter.Expression) (string, error) {
-	if sql, ok, err := combine(e, func(x filter.Expression) (string, error) { return t.memberValuePath(attr, x) }); ok {
-		return sql, err
+func (t *translator) memberValuePath(b *strings.Builder, attr *schema.Attribute, e filter.Expression) error {
+	if ok, err := combine(b, e, func(b *strings.Builder, x filter.Expression) error { return t.memberValuePath(b, attr, x) }); ok {
+		return err
 	}
 	switch e := e.(type) {
 	case *filter.AttributeExpression:
 		sub := attr.Sub(e.AttributePath.AttributeName)
 		if sub == nil {
-			return "", invalidFilter("%q has no sub-attribute %q", attr.Name, e.AttributePath.AttributeName)
+			return invalidFilter("%q has no sub-attribute %q", attr.Name, e.AttributePath.AttributeName)
 		}
-		return t.membership(attr, sub, e.Operator, e.CompareValue)
+		return write(b)(t.membership(attr, sub, e.Operator, e.CompareValue))
 	}
-	return "", invalidFilter("unsupported expression inside %s[…]", attr.Name)
+	return invalidFilter("unsupported expression inside %s[…]", attr.Name)
 }
 
 // compare builds a two-valued comparison (never NULL, so NOT behaves) of expr with value.
@@ -327,8 +351,9 @@ func (t *translator) compareString(expr string, def *schema.Attribute, op filter
 	return t.ordering(expr, op, s)
 }
 
+// like is two-valued too: a missing value is simply no match, so "not (x co y)" holds for it.
 func (t *translator) like(expr, pattern string) string {
-	return "(" + expr + " LIKE " + t.arg(pattern) + " ESCAPE '\\')"
+	return "(" + expr + " IS NOT NULL AND " + expr + " LIKE " + t.arg(pattern) + " ESCAPE '\\')"
 }
 
 func (t *translator) equality(expr string, op filter.CompareOperator, v any) string {

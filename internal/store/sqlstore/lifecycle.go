@@ -186,7 +186,7 @@ func (s *Store) insertAudit(ctx context.Context, tx *sql.Tx, e store.AuditEvent)
 }
 
 var auditColumns = []string{"org", "at_us", "request_id", "action", "client", "token_fingerprint", "method", "path",
-	"resource_type", "resource_id", "status", "scim_type", "detail", "attributes"}
+	"resource_type", "resource_id", "status", "scim_type", "detail", "attributes", "event_count", "source"}
 
 func auditValues(e store.AuditEvent) []any {
 	var attrs sql.NullString
@@ -198,7 +198,8 @@ func auditValues(e store.AuditEvent) []any {
 		e.Time = time.Now().UTC()
 	}
 	return []any{e.Org, e.Time.UnixMicro(), e.RequestID, e.Action, nullString(e.Client), nullString(e.TokenFingerprint), nullString(e.Method),
-		nullString(e.Path), nullString(e.ResourceType), nullString(e.ResourceID), e.Status, nullString(e.ScimType), nullString(e.Detail), attrs}
+		nullString(e.Path), nullString(e.ResourceType), nullString(e.ResourceID), e.Status, nullString(e.ScimType), nullString(e.Detail), attrs,
+		max(e.Count, 1), nullString(e.Source)}
 }
 
 // Member returns a member with its employee record and history.
@@ -321,13 +322,13 @@ func (s *Store) AuditEvents(ctx context.Context, org string, q store.AuditQuery)
 	var out []store.AuditEvent
 	err := s.eachRow(ctx, `SELECT seq, at_us, request_id, action, COALESCE(client, ''), COALESCE(token_fingerprint, ''), COALESCE(method, ''),
 		COALESCE(path, ''), COALESCE(resource_type, ''), COALESCE(resource_id, ''), status, COALESCE(scim_type, ''), COALESCE(detail, ''),
-		COALESCE(attributes, '') FROM audit_events WHERE `+where+` ORDER BY seq DESC LIMIT ?`, append(args, limit),
+		COALESCE(attributes, ''), event_count, COALESCE(source, '') FROM audit_events WHERE `+where+` ORDER BY seq DESC LIMIT ?`, append(args, limit),
 		func(scan func(...any) error) error {
 			e := store.AuditEvent{Org: org}
 			var at int64
 			var attrs string
 			if err := scan(&e.Seq, &at, &e.RequestID, &e.Action, &e.Client, &e.TokenFingerprint, &e.Method, &e.Path,
-				&e.ResourceType, &e.ResourceID, &e.Status, &e.ScimType, &e.Detail, &attrs); err != nil {
+				&e.ResourceType, &e.ResourceID, &e.Status, &e.ScimType, &e.Detail, &attrs, &e.Count, &e.Source); err != nil {
 				return err
 			}
 			e.Time = time.UnixMicro(at).UTC()

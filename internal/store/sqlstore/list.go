@@ -13,7 +13,7 @@ func (s *Store) List(ctx context.Context, org string, kind store.Kind, q store.Q
 	t := newTranslator(s.d, kind)
 	where := "r.org = " + t.arg(org)
 	if q.Filter != nil {
-		cond, err := t.expression(q.Filter)
+		cond, err := t.where(q.Filter)
 		if err != nil {
 			return nil, err
 		}

@@ -59,7 +59,7 @@ func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
 }
 
 func open(ctx context.Context, db *sql.DB, d dialect) (*Store, error) {
-	s := &Store{db: db, d: d}
+	s := &Store{db: db, d: d, stmts: newStmtCache(maxCachedStatements, maxStatementBytes)}
 	if err := s.migrate(ctx); err != nil {
 		_ = db.Close()
 		return nil, err

@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/z8z8/enterprise-identity-operator/internal/lifecycle"
@@ -18,10 +16,9 @@ import (
 
 // Store is a SQL-backed store.Store.
 type Store struct {
-	db        *sql.DB
-	d         dialect
-	stmts     sync.Map // rebound query → *sql.Stmt
-	stmtCount atomic.Int64
+	db    *sql.DB
+	d     dialect
+	stmts *stmtCache // rebound query → prepared statement (stmts.go)
 	// committer, on SQLite, queues writers in the process and commits them in groups: SQLite
 	// allows one writer, waiting on its busy handler sleeps in coarse steps, and each commit
 	// pays an fsync (see groupcommit.go).

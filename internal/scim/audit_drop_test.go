@@ -1,0 +1,50 @@
+package scim
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
+)
+
+// blockingStore holds RecordAudit until released, then fails it.
+type blockingStore struct {
+	store.Store
+	release chan struct{}
+}
+
+func (b *blockingStore) RecordAudit(context.Context, []store.AuditEvent) error {
+	<-b.release
+	return errors.New("the store is down")
+}
+
+func (b *blockingStore) RecordRefusals(context.Context, []store.Refusal) error { return nil }
+
+// Events the audit queue cannot take, and batches the store refuses, are counted and logged,
+// never lost silently.
+func TestLostAuditEventsAreCountedAndLogged(t *testing.T) {
+	var logged bytes.Buffer
+	st := &blockingStore{release: make(chan struct{})}
+	s := &Server{Store: st, Log: slog.New(slog.NewTextHandler(&logged, nil))}
+	s.init()
+	const sent = 6000 // above the queue (4096) and the batch (256) together
+	for range sent {
+		s.audit.record(st, &store.AuditEvent{Org: "org", Action: "user.read"})
+	}
+	queued := sent - int(s.DroppedAuditEvents())
+	if s.DroppedAuditEvents() == 0 {
+		t.Fatal("a full queue dropped nothing")
+	}
+	close(st.release) // every batch now fails: the queued events are lost too
+	s.Close()
+	if got := s.DroppedAuditEvents(); got != sent {
+		t.Fatalf("%d events lost of %d sent (%d queued then refused by the store)", got, sent, queued)
+	}
+	if !strings.Contains(logged.String(), "Audit events were lost") || !strings.Contains(logged.String(), "lostSinceStart=6000") {
+		t.Fatalf("no log line about the lost events: %s", logged.String())
+	}
+}

@@ -1,0 +1,118 @@
+package scim
+
+import (
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/time/rate"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
+)
+
+// Rate limits (docs/decisions/0010-rate-limits-and-refusal-audit.md). Each replica keeps its own
+// token buckets, so N replicas accept up to N times each limit.
+//
+//   - Per organization, on authenticated requests: the ScimIntegration's spec.rateLimit
+//     (tenant.Organization.RateLimit). One organization's identity provider cannot take the data
+//     plane from the others, and Entra ID and Okta answer 429 by waiting Retry-After.
+//   - Per source address, on refused requests (no or wrong token, unknown organization, unknown
+//     endpoint): a source over its refusal budget gets 429 instead of 401 or 404. Refusals are
+//     charged after the token is hashed (one SHA-256 over a header the server has already read,
+//     and nothing else: no store work), never before: identity providers send from shared
+//     addresses, and behind an ingress every client shares the controller's, so a source's
+//     refusals must not block the valid requests arriving from the same address.
+const (
+	DefaultRefusalsPerSecond = 2
+	DefaultRefusalBurst      = 30
+	// DefaultMaxSources bounds the per-source buckets kept: a flood from many addresses recycles
+	// the least recently refused ones (about 200 bytes each) instead of growing memory.
+	DefaultMaxSources = 10000
+	// maxOrganizations bounds the per-organization buckets; only served organizations whose
+	// token was accepted get one, so this is never reached in practice.
+	maxOrganizations = 10000
+)
+
+type limiters struct {
+	sources      *lru.Cache[string, *rate.Limiter]
+	orgs         *lru.Cache[string, *rate.Limiter]
+	refusalRate  rate.Limit
+	refusalBurst int
+	now          func() time.Time
+}
+
+func newLimiters(perSecond float64, burst, maxSources int) *limiters {
+	if perSecond <= 0 {
+		perSecond = DefaultRefusalsPerSecond
+	}
+	if burst <= 0 {
+		burst = DefaultRefusalBurst
+	}
+	if maxSources <= 0 {
+		maxSources = DefaultMaxSources
+	}
+	l := &limiters{refusalRate: rate.Limit(perSecond), refusalBurst: burst, now: time.Now}
+	l.sources, _ = lru.New[string, *rate.Limiter](maxSources)
+	l.orgs, _ = lru.New[string, *rate.Limiter](maxOrganizations)
+	return l
+}
+
+// refuse charges a refused request to its source; over the budget it returns how long the source
+// must wait (and the refusal becomes a 429).
+func (l *limiters) refuse(source string) (time.Duration, bool) {
+	lim, ok := l.sources.Get(source)
+	if !ok {
+		lim = rate.NewLimiter(l.refusalRate, l.refusalBurst)
+		if prev, found, _ := l.sources.PeekOrAdd(source, lim); found {
+			lim = prev
+		}
+	}
+	return take(lim, l.now())
+}
+
+// admit charges an authenticated request to its organization.
+func (l *limiters) admit(org *tenant.Organization) (time.Duration, bool) {
+	if org.RateLimit.Unlimited() {
+		return 0, false
+	}
+	perSecond, burst := org.RateLimit.RequestsPerSecond, max(org.RateLimit.Burst, 1)
+	now := l.now()
+	lim, ok := l.orgs.Get(org.Name)
+	if !ok {
+		lim = rate.NewLimiter(rate.Limit(perSecond), burst)
+		if prev, found, _ := l.orgs.PeekOrAdd(org.Name, lim); found {
+			lim = prev
+		}
+	}
+	// The ScimIntegration may have changed since the bucket was made.
+	if lim.Limit() != rate.Limit(perSecond) {
+		lim.SetLimitAt(now, rate.Limit(perSecond))
+	}
+	if lim.Burst() != burst {
+		lim.SetBurstAt(now, burst)
+	}
+	return take(lim, now)
+}
+
+// take takes a token, or reports how long until one is available (without taking it).
+func take(lim *rate.Limiter, now time.Time) (time.Duration, bool) {
+	r := lim.ReserveN(now, 1)
+	if !r.OK() {
+		return time.Minute, true // burst 0: never allowed
+	}
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return d, true
+	}
+	return 0, false
+}
+
+// tooManyRequests answers 429 with Retry-After in whole seconds (RFC 9110 §10.2.3), at least 1.
+func tooManyRequests(w http.ResponseWriter, wait time.Duration) *Error {
+	secs := max(int(math.Ceil(wait.Seconds())), 1)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	return &Error{Status: http.StatusTooManyRequests,
+		Detail: "Too many requests; retry after " + strconv.Itoa(secs) + " seconds"}
+}

@@ -1,0 +1,124 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	filter "github.com/scim2/filter-parser/v2"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
+)
+
+func openTestSQLite(t *testing.T) *Store {
+	t.Helper()
+	s, err := OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "identity.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// shapeFilter is the i-th of many distinct filter shapes (each a different list statement).
+func shapeFilter(t *testing.T, i int) filter.Expression {
+	t.Helper()
+	terms := make([]string, 0, i%7+1)
+	for j := range i%7 + 1 {
+		terms = append(terms, fmt.Sprintf(`userName eq "u%d"`, j))
+	}
+	text := strings.Join(terms, " or ") + strings.Repeat(` and title pr`, i/7%50)
+	expr, err := filter.ParseFilter([]byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return expr
+}
+
+// The prepared-statement cache is an LRU bounded by estimated bytes: clients choose filter
+// shapes, so they must not grow it without limit.
+func TestStatementCacheStaysWithinItsByteBound(t *testing.T) {
+	s := openTestSQLite(t)
+	s.stmts = newStmtCache(maxCachedStatements, 64<<10)
+	ctx := context.Background()
+	for i := range 350 {
+		if _, err := s.List(ctx, "org", store.KindUser, store.Query{Filter: shapeFilter(t, i), Count: 10, StartIndex: 1}); err != nil {
+			t.Fatal(err)
+		}
+		if b := s.stmts.lru.Bytes(); b > 64<<10 {
+			t.Fatalf("after %d shapes the cache holds %d bytes; the bound is %d", i+1, b, 64<<10)
+		}
+	}
+	if n := s.stmts.lru.Len(); n == 0 || n >= 350 {
+		t.Fatalf("%d statements cached: want some, evicted down to the bound", n)
+	}
+}
+
+// A statement evicted while another goroutine is starting a query on it is closed only when
+// that query is done: the query must never fail with "statement is closed".
+func TestEvictedStatementsAreNotClosedUnderAQuery(t *testing.T) {
+	s := openTestSQLite(t)
+	s.stmts = newStmtCache(maxCachedStatements, 3*statementCost(strings.Repeat("x", 700))) // a few statements at most
+	ctx := context.Background()
+	shapes := make([]filter.Expression, 20)
+	for i := range shapes {
+		shapes[i] = shapeFilter(t, i)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 150 {
+				if _, err := s.List(ctx, "org", store.KindUser, store.Query{Filter: shapes[(g*7+i)%len(shapes)], Count: 10, StartIndex: 1}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+// chain is the filter `title eq "v0" or title eq "v1" or …` with n terms.
+func chain(n int) filter.Expression {
+	var e filter.Expression
+	for i := range n {
+		term := &filter.AttributeExpression{AttributePath: filter.AttributePath{AttributeName: "title"}, Operator: filter.EQ, CompareValue: fmt.Sprint("v", i)}
+		if e == nil {
+			e = term
+			continue
+		}
+		e = &filter.LogicalExpression{Left: e, Right: term, Operator: filter.OR}
+	}
+	return e
+}
+
+// Translating a filter costs memory linear in its length: each term's SQL is written once, not
+// copied again at every level of and/or above it (measured in bytes allocated, not time).
+func TestFilterTranslationIsLinear(t *testing.T) {
+	allocated := func(n int) uint64 {
+		e := chain(n)
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		if _, err := newTranslator(sqliteDialect{}, store.KindUser).where(e); err != nil {
+			t.Fatal(err)
+		}
+		runtime.ReadMemStats(&after)
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	small, large := allocated(500), allocated(4000)
+	if ratio := float64(large) / float64(small); ratio > 16 { // linear: about 8; quadratic: about 64
+		t.Fatalf("8× the terms allocated %.1f× the bytes (%d → %d)", ratio, small, large)
+	}
+}

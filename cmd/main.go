@@ -107,7 +107,11 @@ func main() {
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 
-	if err := run(ctrl.SetupSignalHandler(), o); err != nil {
+	ctx := ctrl.SetupSignalHandler()
+	if o.local {
+		stopWithParent()
+	}
+	if err := run(ctx, o); err != nil {
 		setupLog.Error(err, "Manager stopped")
 		os.Exit(1)
 	}

@@ -53,6 +53,8 @@ func (s *Server) Start(ctx context.Context) error {
 		return err
 	case <-ctx.Done():
 	}
+	// Unready first, so load balancers stop sending while in-flight requests finish.
+	s.Registry.MarkListening(false)
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err = srv.Shutdown(shutdown)

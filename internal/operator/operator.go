@@ -89,6 +89,9 @@ func Add(ctx context.Context, mgr ctrl.Manager, st store.Store, o Options) error
 	(&ui.Server{Admin: admin, Client: mgr.GetClient(), Impersonate: impersonate, LocalSCIMURL: localSCIMURL(o.BindAddress), SessionKey: o.SessionKey,
 		SelfTestClient: outbound.NewClient(outbound.Options{Allow: o.OutboundAllow, Timeout: 10 * time.Second}),
 		Log:            slog.New(logr.ToSlogHandler(ctrl.Log.WithName("ui")))}).Routes(mux)
+	if err := addReadinessChecks(mgr, st, registry); err != nil {
+		return err
+	}
 	if err := mgr.Add(&dataplane.Server{Address: o.BindAddress, Handler: mux, Registry: registry, Drained: scimServer.Close}); err != nil {
 		return err
 	}

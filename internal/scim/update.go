@@ -23,8 +23,8 @@ type prepareFunc func(current *store.Resource) (*store.Change, error)
 
 // updatePrepared runs a PUT or PATCH optimistically (docs/decisions/0009-bounded-request-work.md):
 // it reads the resource, prepares the change outside any transaction, then asks the store to
-// apply it only if the resource is still at the version read. The store's transaction, which on
-// SQLite runs on the one committer goroutine every organization shares, so only checks a version
+// apply it only if the resource is still at the version read. The store's transaction — on
+// SQLite, on the one committer goroutine every organization shares — then only checks the version
 // and writes prepared rows. With If-Match the client's version is required and a mismatch is 412;
 // without it a lost race is prepared again, at most maxUpdateAttempts times.
 func (h *resourceHandler) updatePrepared(ctx context.Context, org, id string, ifVersion int64, prepare prepareFunc, w store.Write) (*store.Resource, error) {

@@ -172,6 +172,8 @@ type Store interface {
 	// DeleteOrganization removes every resource of the organization and its binding, when the
 	// claim owns it (or nothing is bound); otherwise *ClaimMismatchError and nothing is deleted.
 	DeleteOrganization(ctx context.Context, org, claim string) error
+	// Ping checks that the database answers (readiness).
+	Ping(ctx context.Context) error
 	// Close releases the database.
 	Close() error
 }

@@ -146,6 +146,9 @@ func (r *Registry) Organizations() []Organization {
 // MarkListening records that the HTTP server accepts connections.
 func (r *Registry) MarkListening(ok bool) { r.listen.Store(ok) }
 
+// Listening says whether the HTTP server accepts connections (readiness).
+func (r *Registry) Listening() bool { return r.listen.Load() }
+
 // Serving reports whether requests for an organization are answered by this data plane.
 func (r *Registry) Serving(org string) bool {
 	if !r.listen.Load() {

@@ -51,6 +51,9 @@ type system struct {
 	st         store.Store
 	baseURL    string
 	kubeconfig string
+	// probeURL serves /healthz and /readyz; closeStore closes the store once.
+	probeURL   string
+	closeStore func()
 }
 
 // start runs envtest and the operator on SQLite (on PostgreSQL when the test says so with
@@ -80,7 +83,8 @@ func start(t *testing.T, configure ...func(*operator.Options)) *system {
 	t.Cleanup(closeStore)
 
 	addr := freeAddress(t)
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
+	probe := freeAddress(t)
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: probe,
 		Cache: secrets.CacheOptions(),
 		// Each test runs its own manager in this process; controller names repeat by design.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)}})
@@ -113,7 +117,8 @@ func start(t *testing.T, configure ...func(*operator.Options)) *system {
 
 	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
 	g.Expect(os.WriteFile(kubeconfig, env.KubeConfig, 0o600)).To(Succeed())
-	return &system{ctx: ctx, env: env, k8s: k8s, st: st, baseURL: "http://" + addr, kubeconfig: kubeconfig}
+	return &system{ctx: ctx, env: env, k8s: k8s, st: st, baseURL: "http://" + addr, kubeconfig: kubeconfig,
+		probeURL: "http://" + probe, closeStore: closeStore}
 }
 
 // kubectl runs the kubectl built with the control plane against the test API server.

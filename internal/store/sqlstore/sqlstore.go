@@ -45,6 +45,16 @@ func (s *Store) Close() error {
 	return s.db.Close()
 }
 
+// Ping checks that the database answers a query: a reachable PostgreSQL server that refuses
+// work (a full disk, a dropped database) fails it too.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("the store does not answer: %w", err)
+	}
+	return nil
+}
+
 // DB exposes the database for the packages that share its transactions (audit, lifecycle).
 func (s *Store) DB() *sql.DB { return s.db }
 

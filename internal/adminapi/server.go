@@ -50,6 +50,8 @@ type Server struct {
 	Log         *slog.Logger
 
 	origins *http.CrossOriginProtection
+	// signIns limits failed sign-ins per source address.
+	signIns signInGuard
 }
 
 // Routes registers the admin API. Every route authenticates the caller and authorizes them
@@ -83,6 +85,11 @@ func (s *Server) authorized(verb string, next handler) http.Handler {
 		who, ok, err := s.identity(r)
 		if e := (*Error)(nil); errors.As(err, &e) {
 			writeFailure(w, e)
+			return
+		}
+		if e := (*TooManySignIns)(nil); errors.As(err, &e) {
+			e.SetRetryAfter(w)
+			writeError(w, http.StatusTooManyRequests, e.Error())
 			return
 		}
 		if err != nil {
@@ -122,10 +129,24 @@ func (s *Server) Can(ctx context.Context, who Identity, verb, group, resource, n
 // headers of a trusted authenticating proxy, or with --local the local cluster admin.
 func (s *Server) identity(r *http.Request) (Identity, bool, error) {
 	if scheme, tok, found := strings.Cut(r.Header.Get("Authorization"), " "); found && strings.EqualFold(scheme, "Bearer") {
-		return s.AuthenticateToken(r.Context(), strings.TrimSpace(tok))
+		return s.SignIn(r, strings.TrimSpace(tok))
 	}
 	who, ok := s.proxyOrLocal(r)
 	return who, ok, nil
+}
+
+// SignIn checks a Kubernetes token presented by a request (the wizard's sign-in form, an admin
+// API bearer token), refusing with *TooManySignIns a source whose failed attempts are over budget.
+func (s *Server) SignIn(r *http.Request, tok string) (Identity, bool, error) {
+	source, now := sourceAddress(r), time.Now()
+	if wait := s.signIns.wait(source, now); wait > 0 {
+		return Identity{}, false, &TooManySignIns{RetryAfter: wait}
+	}
+	who, ok, err := s.AuthenticateToken(r.Context(), tok)
+	if err == nil && !ok && tok != "" {
+		s.signIns.failed(source, now)
+	}
+	return who, ok, err
 }
 
 // AuthenticateToken checks a Kubernetes bearer token with a TokenReview. The identity keeps the

@@ -163,10 +163,16 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusForbidden, "Your form expired; reload the page and try again.")
 		return
 	}
-	who, ok, err := s.Admin.AuthenticateToken(r.Context(), strings.TrimSpace(r.PostFormValue("token")))
+	who, ok, err := s.Admin.SignIn(r, strings.TrimSpace(r.PostFormValue("token")))
 	if e := (*adminapi.Error)(nil); errors.As(err, &e) { // a Kubernetes system identity
 		sess := s.ensureSession(w, r)
 		s.render(w, e.Status, "login", &view{Title: "Sign in", CSRF: sess.CSRF, Error: e.Message})
+		return
+	}
+	if e := (*adminapi.TooManySignIns)(nil); errors.As(err, &e) {
+		sess := s.ensureSession(w, r)
+		e.SetRetryAfter(w)
+		s.render(w, http.StatusTooManyRequests, "login", &view{Title: "Sign in", CSRF: sess.CSRF, Error: e.Error()})
 		return
 	}
 	if err != nil {

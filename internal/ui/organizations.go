@@ -15,7 +15,7 @@ import (
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
 	"github.com/z8z8/enterprise-identity-operator/internal/adminapi"
-	"github.com/z8z8/enterprise-identity-operator/internal/index"
+	"github.com/z8z8/enterprise-identity-operator/internal/claims"
 	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
 )
 
@@ -82,8 +82,12 @@ func (o *organization) Pending() bool {
 	if o.SCIM().State == "waiting" {
 		return true
 	}
+	// A rotation asked for in the spec or by the rotate-token annotation (the wizard's) that the
+	// current token does not answer yet: the page waits for the new token.
 	t := o.Scim.Status.Token
-	return o.Scim.Spec.Token.SecretRef == nil && (t == nil || t.Rotation != o.Scim.Spec.Token.Rotation) &&
+	request := o.Scim.Annotations[v1alpha1.AnnotationRotateToken]
+	unanswered := t == nil || t.Rotation != o.Scim.Spec.Token.Rotation || (request != "" && t.RotationRequest != request)
+	return o.Scim.Spec.Token.SecretRef == nil && unanswered &&
 		!meta.IsStatusConditionFalse(o.Scim.Status.Conditions, v1alpha1.ConditionSSOReady)
 }
 
@@ -142,27 +146,27 @@ func (s *Server) served(r *http.Request, v *view, verb string) (*tenant.Organiza
 	return s.Admin.Authorize(r.Context(), s.who(r), org.Name, verb)
 }
 
-// load reads an organization by its EnterpriseIdentity's namespace and name.
-func (s *Server) load(ctx context.Context, namespace, name string) (*organization, error) {
+// load reads an organization by its EnterpriseIdentity's namespace and name. An identity the
+// cache does not have yet (the wizard created it a moment ago) is read from the API server as
+// the admin, so the page after "create" finds it.
+func (s *Server) load(ctx context.Context, who adminapi.Identity, namespace, name string) (*organization, error) {
+	key := types.NamespacedName{Namespace: namespace, Name: name}
 	eid := &v1alpha1.EnterpriseIdentity{}
-	if err := s.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, eid); err != nil {
+	err := s.Client.Get(ctx, key, eid)
+	if apierrors.IsNotFound(err) {
+		as, ierr := s.Impersonate(who)
+		if ierr != nil {
+			return nil, ierr
+		}
+		err = as.Get(ctx, key, eid)
+	}
+	if err != nil {
 		return nil, err
 	}
 	o := &organization{Identity: eid}
-	list := &v1alpha1.ScimIntegrationList{}
-	if err := s.Client.List(ctx, list, client.InNamespace(namespace), client.MatchingFields{index.IdentityRef: name}); err != nil {
+	// The integration the operator serves for the identity (claims decides, as everywhere).
+	if o.Scim, err = claims.ChosenIntegration(ctx, s.Client, namespace, name); err != nil {
 		return nil, err
-	}
-	if len(list.Items) > 0 {
-		// The oldest claims the identity, as the operator decides (ties by name).
-		sort.Slice(list.Items, func(i, j int) bool {
-			a, b := list.Items[i].CreationTimestamp, list.Items[j].CreationTimestamp
-			if !a.Equal(&b) {
-				return a.Before(&b)
-			}
-			return list.Items[i].Name < list.Items[j].Name
-		})
-		o.Scim = &list.Items[0]
 	}
 	return o, nil
 }
@@ -173,7 +177,7 @@ func (s *Server) inOrganization(next pageHandler) http.Handler {
 	return s.signedIn(func(w http.ResponseWriter, r *http.Request, v *view) {
 		c, cancel := ctx(r)
 		defer cancel()
-		o, err := s.load(c, r.PathValue("namespace"), r.PathValue("name"))
+		o, err := s.load(c, s.who(r), r.PathValue("namespace"), r.PathValue("name"))
 		if err != nil || !s.mayAdminister(c, s.who(r), o) {
 			s.fail(w, r, http.StatusNotFound, "No such organization, or you do not administer it. Ask a platform admin for access to its namespace.")
 			return
@@ -235,7 +239,7 @@ const organizationChecks = 8
 // visible loads an organization with its live status when who administers it; failed says it
 // could not be read (an organization deleted meanwhile is simply absent).
 func (s *Server) visible(r *http.Request, who adminapi.Identity, namespace, name string) (o *organization, failed bool) {
-	o, err := s.load(r.Context(), namespace, name)
+	o, err := s.load(r.Context(), who, namespace, name)
 	if apierrors.IsNotFound(err) {
 		return nil, false
 	}

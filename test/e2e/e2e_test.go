@@ -65,7 +65,12 @@ func start(t *testing.T, configure ...func(*operator.Options)) *system {
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		t.Fatal("KUBEBUILDER_ASSETS is not set: run through make test, which builds the control plane")
 	}
-	logf.SetLogger(zap.New(zap.WriteTo(io.Discard)))
+	// EIO_E2E_LOG=1 shows the operator's log, to follow a failing test.
+	logOut := io.Discard
+	if os.Getenv("EIO_E2E_LOG") != "" {
+		logOut = os.Stderr
+	}
+	logf.SetLogger(zap.New(zap.WriteTo(logOut), zap.UseDevMode(true)))
 	ctx, cancel := context.WithCancel(context.Background())
 	env := &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join("..", "..", "config", "crd", "bases")}, ErrorIfCRDPathMissing: true}
 	cfg, err := env.Start()

@@ -15,6 +15,7 @@ import (
 	"github.com/go-logr/logr"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/z8z8/enterprise-identity-operator/controllers"
 	"github.com/z8z8/enterprise-identity-operator/internal/adminapi"
@@ -79,6 +80,9 @@ func Add(ctx context.Context, mgr ctrl.Manager, st store.Store, o Options) error
 	}
 	scimServer := &scim.Server{Store: st, Tenants: registry, TrustedProxies: o.ForwardedForCIDRs,
 		Log: slog.New(logr.ToSlogHandler(ctrl.Log.WithName("scim")))}
+	if err := registerAuditDrops(metrics.Registry, scimServer.DroppedAuditEvents); err != nil {
+		return fmt.Errorf("registering the audit drop metric: %w", err)
+	}
 	impersonate := impersonator(mgr, o.LocalUser != nil)
 	admin := &adminapi.Server{Store: st, Tenants: registry, Client: mgr.GetClient(), TrustProxyHeaders: o.TrustProxyHeaders,
 		TrustedProxies: o.TrustedProxyCIDRs, TrustedOrigins: trustedOrigins(o.ExternalURL),

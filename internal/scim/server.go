@@ -119,7 +119,7 @@ func (s *Server) authenticated(next func(http.ResponseWriter, *http.Request, *te
 			s.refuse(w, r, org, &Error{Status: http.StatusUnauthorized, Detail: "A valid bearer token for this organization is required"})
 			return
 		}
-		if wait, limited := s.limits.admit(caller.Organization); limited {
+		if wait, limited := s.limits.admit(caller.Organization, requestCost(r)); limited {
 			refused := tooManyRequests(w, wait)
 			e := requestAudit(r, caller, "request.throttled", "")
 			e.Status, e.Detail = refused.Status, refused.Detail

@@ -54,7 +54,7 @@ var (
 	concurrency = flag.Int("concurrency", 8, "concurrent clients")
 	duration    = flag.Duration("duration", 5*time.Second, "how long each timed scenario runs")
 	storeKind   = flag.String("store", "sqlite", "sqlite or postgres (EIO_TEST_POSTGRES_DSN)")
-	only        = flag.String("only", "", "run only one scenario (lookup or mix), for profiling")
+	only        = flag.String("only", "", "run only one scenario (lookup, mix or noisy), for profiling")
 	cpuProfile  = flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 )
 
@@ -75,6 +75,13 @@ func main() {
 	st, err := openStore(ctx, filepath.Join(dir, "identity.db"))
 	check(err)
 	defer func() { _ = st.Close() }()
+	if *only == "noisy" {
+		fmt.Printf("# noisy neighbour on loopback: %s store, %d clients for the quiet org, %s per phase, %d CPUs, %s\n",
+			*storeKind, *concurrency, *duration, runtime.NumCPU(), time.Now().UTC().Format(time.DateOnly))
+		fmt.Printf("%-44s %10s %10s %10s\n", "scenario", "ops/s", "p50", "p99")
+		noisyNeighbour(ctx, st)
+		return
+	}
 	base, stop := serve(st)
 	defer stop()
 	noop, stopNoop := serveNoop()
@@ -304,7 +311,9 @@ func rawInserts(file string) result {
 }
 
 // fill creates users u0000000… directly in the store (the create scenario measured HTTP).
-func fill(ctx context.Context, st store.Store, n int) {
+func fill(ctx context.Context, st store.Store, n int) { fillOrg(ctx, st, org, n) }
+
+func fillOrg(ctx context.Context, st store.Store, org string, n int) {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	var wg sync.WaitGroup
 	next := atomic.Int64{}

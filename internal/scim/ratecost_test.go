@@ -1,0 +1,42 @@
+package scim
+
+import (
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
+)
+
+// Large bodies cost their organization more of its budget: an organization at its limit cannot
+// fill the CPU with 400 KB PATCHes that each cost what a small request does.
+func TestLargeBodiesCostMoreOfTheBudget(t *testing.T) {
+	small := httptest.NewRequest("PATCH", "/scim/v2/acme/Users/1", strings.NewReader(`{"Operations":[]}`))
+	large := httptest.NewRequest("PATCH", "/scim/v2/acme/Users/1", strings.NewReader(strings.Repeat("x", 400<<10)))
+	if got := requestCost(small); got != 1 {
+		t.Fatalf("a small body costs %d", got)
+	}
+	if got := requestCost(large); got != 13 {
+		t.Fatalf("a 400 KB body costs %d, want 13", got)
+	}
+
+	l := newLimiters(0, 0, 0)
+	now := time.Unix(1700000000, 0)
+	l.now = func() time.Time { return now }
+	org := &tenant.Organization{Name: "acme", RateLimit: tenant.RateLimit{RequestsPerSecond: 10, Burst: 20}}
+	if _, limited := l.admit(org, requestCost(large)); limited {
+		t.Fatal("the first large request is over the burst")
+	}
+	if _, limited := l.admit(org, requestCost(large)); !limited {
+		t.Fatal("a second large request fits a burst of 20 small ones")
+	}
+	for i := range 7 {
+		if _, limited := l.admit(org, requestCost(small)); limited {
+			t.Fatalf("small request %d refused within what the large one left", i)
+		}
+	}
+	if _, limited := l.admit(&tenant.Organization{Name: "huge", RateLimit: tenant.RateLimit{RequestsPerSecond: 1, Burst: 2}}, 50); limited {
+		t.Fatal("a cost above the burst is never admitted: it must be capped at the burst")
+	}
+}

@@ -12,8 +12,8 @@ import (
 // Large bodies cost their organization more of its budget: an organization at its limit cannot
 // fill the CPU with 400 KB PATCHes that each cost what a small request does.
 func TestLargeBodiesCostMoreOfTheBudget(t *testing.T) {
-	small := httptest.NewRequest("PATCH", "/scim/v2/acme/Users/1", strings.NewReader(`{"Operations":[]}`))
-	large := httptest.NewRequest("PATCH", "/scim/v2/acme/Users/1", strings.NewReader(strings.Repeat("x", 400<<10)))
+	small := httptest.NewRequestWithContext(t.Context(), "PATCH", "/scim/v2/acme/Users/1", strings.NewReader(`{"Operations":[]}`))
+	large := httptest.NewRequestWithContext(t.Context(), "PATCH", "/scim/v2/acme/Users/1", strings.NewReader(strings.Repeat("x", 400<<10)))
 	if got := requestCost(small); got != 1 {
 		t.Fatalf("a small body costs %d", got)
 	}

@@ -78,7 +78,7 @@ func Add(ctx context.Context, mgr ctrl.Manager, st store.Store, o Options) error
 	if err := mgr.Add(&audit.Pruner{Store: st, Registry: registry, Interval: time.Hour}); err != nil {
 		return err
 	}
-	scimServer := &scim.Server{Store: st, Tenants: registry, TrustedProxies: o.ForwardedForCIDRs,
+	scimServer := &scim.Server{Store: st, Tenants: registry, TrustedProxies: o.ForwardedForCIDRs, RefusalDelay: scim.DefaultRefusalDelay,
 		Log: slog.New(logr.ToSlogHandler(ctrl.Log.WithName("scim")))}
 	if err := registerAuditDrops(metrics.Registry, scimServer.DroppedAuditEvents); err != nil {
 		return fmt.Errorf("registering the audit drop metric: %w", err)

@@ -344,3 +344,30 @@ func TestFiltersOverTheirLimitsAreRefused(t *testing.T) {
 		h.do("POST", "/Users/.search", map[string]any{"filter": strings.Repeat("(", 10) + `userName eq "a"` + strings.Repeat(")", 10)}).want(t, 200)
 	})
 }
+
+// A source over its refusal budget has its 429s held (the tarpit), so a flood's sender waits
+// rather than costing a request parse per round trip; valid tokens from the same address are
+// never held.
+func TestRefusalsOverBudgetAreHeld(t *testing.T) {
+	st, err := sqlstore.OpenSQLite(context.Background(), t.TempDir()+"/identity.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	h, srv := limitedHarness(t, st, func(s *scim.Server) {
+		s.RefusalsPerSecond, s.RefusalBurst, s.RefusalDelay = 0.001, 2, 20*time.Millisecond
+	})
+	for range 2 {
+		h.do("GET", "/Users", nil, "Authorization", "Bearer wrong").wantError(t, 401, "")
+	}
+	if n := srv.TarpittedRequests(); n != 0 {
+		t.Fatalf("%d refusals within the budget were held", n)
+	}
+	for range 3 {
+		h.do("GET", "/Users", nil, "Authorization", "Bearer wrong").wantError(t, 429, "")
+	}
+	h.do("GET", "/Users", nil, "Authorization", "Bearer "+tokenA).want(t, 200)
+	if n := srv.TarpittedRequests(); n != 3 {
+		t.Fatalf("%d of 3 refusals over the budget were held", n)
+	}
+}

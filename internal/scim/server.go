@@ -11,6 +11,8 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/z8z8/enterprise-identity-operator/internal/scim/schema"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
@@ -34,16 +36,24 @@ type Server struct {
 	RefusalsPerSecond float64
 	RefusalBurst      int
 	MaxSources        int
+	// RefusalDelay holds the 429 of a source over its refusal budget for up to this long (at
+	// most MaxTarpitted at once), so a flood's sender waits instead of costing the data plane
+	// a request parse per round trip. Zero answers at once (tests); the operator sets
+	// DefaultRefusalDelay.
+	RefusalDelay time.Duration
 
-	initOnce sync.Once
-	limits   *limiters
-	audit    auditLog
+	initOnce  sync.Once
+	limits    *limiters
+	tarpit    chan struct{}
+	tarpitted atomic.Uint64
+	audit     auditLog
 }
 
 // init readies the server; Routes and Handler call it before any request can arrive.
 func (s *Server) init() {
 	s.initOnce.Do(func() {
 		s.limits = newLimiters(s.RefusalsPerSecond, s.RefusalBurst, s.MaxSources)
+		s.tarpit = make(chan struct{}, MaxTarpitted)
 		s.audit.log = s.Log
 	})
 }
@@ -140,6 +150,7 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, org string, refu
 	action := "auth.refused"
 	if wait, limited := s.limits.refuse(source); limited {
 		refused, action = tooManyRequests(w, wait), "request.throttled"
+		s.hold(r, wait)
 	}
 	if org != "" && s.Tenants.Serving(org) {
 		e := requestAudit(r, nil, action, "")
@@ -244,3 +255,35 @@ func (s *Server) recoverPanic(w http.ResponseWriter, r *http.Request) {
 	log.Error("SCIM request panicked", "method", r.Method, "path", truncateUTF8(r.URL.Path, maxAuditPath), "panic", v)
 	writeError(w, &Error{Status: http.StatusInternalServerError, Detail: "Internal error; the service logged the cause"})
 }
+
+// DefaultRefusalDelay and MaxTarpitted bound the tarpit (RefusalDelay): a held request costs a
+// goroutine and a connection, so at most MaxTarpitted are held; beyond that 429s go out at once.
+const (
+	DefaultRefusalDelay = time.Second
+	MaxTarpitted        = 512
+)
+
+// hold delays the answer to a source over its refusal budget, up to RefusalDelay and never longer
+// than it must wait anyway, while a slot is free.
+func (s *Server) hold(r *http.Request, wait time.Duration) {
+	delay := min(wait, s.RefusalDelay)
+	if delay <= 0 {
+		return
+	}
+	select {
+	case s.tarpit <- struct{}{}:
+	default:
+		return // full: answering at once beats holding without bound
+	}
+	defer func() { <-s.tarpit }()
+	s.tarpitted.Add(1)
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-r.Context().Done():
+	}
+}
+
+// TarpittedRequests counts the refusals whose answer was held.
+func (s *Server) TarpittedRequests() uint64 { return s.tarpitted.Load() }

@@ -204,7 +204,8 @@ func serveTwo(st store.Store) (string, func()) {
 		for range reg.Uses() {
 		}
 	}()
-	srv := &scim.Server{Store: st, Tenants: reg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	// As the operator configures it: a flood's 429s are held (the tarpit).
+	srv := &scim.Server{Store: st, Tenants: reg, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), RefusalDelay: scim.DefaultRefusalDelay}
 	address, stop := listen(srv.Handler())
 	return address, func() { stop(); srv.Close() }
 }

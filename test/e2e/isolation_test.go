@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -195,10 +196,14 @@ func forgedTokenSecretAttack(t *testing.T, sys *system) {
 	g.Eventually(conditionOf(sys, key("evil", "x"), v1alpha1.ConditionSSOReady)).Should(Equal("False/" + v1alpha1.ReasonIdentityConflict))
 	// A status writer outside the operator (here the test, as a cluster admin) stands in for
 	// the stale status the old controller left behind.
-	g.Expect(sys.k8s.Get(sys.ctx, key("evil", "x"), scim)).To(Succeed())
-	scim.Status.Organization = "acme"
-	scim.Status.Token = &v1alpha1.TokenStatus{SecretName: forged.Name, SecretUID: string(forged.UID)}
-	g.Expect(sys.k8s.Status().Update(sys.ctx, scim)).To(Succeed())
+	g.Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error { // the controller writes status too
+		if err := sys.k8s.Get(sys.ctx, key("evil", "x"), scim); err != nil {
+			return err
+		}
+		scim.Status.Organization = "acme"
+		scim.Status.Token = &v1alpha1.TokenStatus{SecretName: forged.Name, SecretUID: string(forged.UID)}
+		return sys.k8s.Status().Update(sys.ctx, scim)
+	})).To(Succeed())
 
 	for _, order := range []string{"evil first", "acme first"} {
 		t.Log("a replica starting afresh registers the integrations in the order: " + order)
@@ -250,10 +255,7 @@ func squatterAttack(t *testing.T, sys *system) {
 	t.Log("only a cluster administrator moves an organization between namespaces, data and all")
 	g.Expect(sys.k8s.Delete(sys.ctx, &v1alpha1.EnterpriseIdentity{ObjectMeta: metav1.ObjectMeta{Namespace: "acme", Name: "acme"}})).To(Succeed())
 	g.Eventually(identityReason(sys, key("evil", "x"))).Should(Equal("False/" + v1alpha1.ReasonOrganizationRetained))
-	claim := &v1alpha1.OrganizationClaim{}
-	g.Expect(sys.k8s.Get(sys.ctx, types.NamespacedName{Name: "acme"}, claim)).To(Succeed())
-	claim.Spec.Namespace = "evil"
-	g.Expect(sys.k8s.Update(sys.ctx, claim)).To(Succeed())
+	updateClaim(g, sys, "acme", func(c *v1alpha1.OrganizationClaim) { c.Spec.Namespace = "evil" })
 	g.Eventually(identityReason(sys, key("evil", "x"))).Should(Equal("True/Ready"))
 	g.Eventually(organizationOf(sys, key("evil", "x"))).Should(Equal("acme"))
 	r, err := sys.st.List(sys.ctx, "acme", store.KindUser, store.Query{Count: 10})
@@ -273,18 +275,15 @@ func deletedClaimAttack(t *testing.T, sys *system) {
 
 	t.Log("the store keeps acme's data bound to its claim; a claim recreated without its finalizer does not get it")
 	// A cluster administrator strips the claim's finalizer and deletes it while acme still holds it.
-	old.Finalizers = nil
-	g.Expect(sys.k8s.Update(sys.ctx, old)).To(Succeed())
+	updateClaim(g, sys, "acme", func(c *v1alpha1.OrganizationClaim) { c.Finalizers = nil })
 	g.Expect(sys.k8s.Delete(sys.ctx, old)).To(Succeed())
 	g.Eventually(conditionOf(sys, key("acme", "acme"), v1alpha1.ConditionSSOReady)).Should(Equal("False/" + v1alpha1.ReasonDataOwnedByAnotherClaim))
 	status, _ := call(t, "GET", sys.baseURL+"/scim/v2/acme/Users", tok, "")
 	g.Expect(status).To(Equal(http.StatusUnauthorized))
 
 	t.Log("naming the old claim in spec.adoptDataOf is the explicit act that hands the data over")
-	claim := &v1alpha1.OrganizationClaim{}
-	g.Eventually(func() error { return sys.k8s.Get(sys.ctx, types.NamespacedName{Name: "acme"}, claim) }).Should(Succeed())
-	claim.Spec.AdoptDataOf = string(old.UID)
-	g.Expect(sys.k8s.Update(sys.ctx, claim)).To(Succeed())
+	g.Eventually(func() error { return sys.k8s.Get(sys.ctx, types.NamespacedName{Name: "acme"}, &v1alpha1.OrganizationClaim{}) }).Should(Succeed())
+	updateClaim(g, sys, "acme", func(c *v1alpha1.OrganizationClaim) { c.Spec.AdoptDataOf = string(old.UID) })
 	g.Eventually(readyReason(sys, key("acme", "acme"))).Should(Equal("True/Ready"))
 	acmeStillHasItsUser(t, g, sys, tok)
 }
@@ -332,4 +331,17 @@ func freshRegistry(t *testing.T, g *WithT, sys *system, evilFirst bool) *tenant.
 		g.Expect(err).NotTo(HaveOccurred())
 	}
 	return registry
+}
+
+// updateClaim changes an OrganizationClaim as a cluster administrator would, again when the
+// operator wrote it in between.
+func updateClaim(g *WithT, sys *system, name string, mutate func(*v1alpha1.OrganizationClaim)) {
+	g.Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		claim := &v1alpha1.OrganizationClaim{}
+		if err := sys.k8s.Get(sys.ctx, types.NamespacedName{Name: name}, claim); err != nil {
+			return err
+		}
+		mutate(claim)
+		return sys.k8s.Update(sys.ctx, claim)
+	})).To(Succeed())
 }

@@ -282,7 +282,9 @@ func deletedClaimAttack(t *testing.T, sys *system) {
 	g.Expect(status).To(Equal(http.StatusUnauthorized))
 
 	t.Log("naming the old claim in spec.adoptDataOf is the explicit act that hands the data over")
-	g.Eventually(func() error { return sys.k8s.Get(sys.ctx, types.NamespacedName{Name: "acme"}, &v1alpha1.OrganizationClaim{}) }).Should(Succeed())
+	g.Eventually(func() error {
+		return sys.k8s.Get(sys.ctx, types.NamespacedName{Name: "acme"}, &v1alpha1.OrganizationClaim{})
+	}).Should(Succeed())
 	updateClaim(g, sys, "acme", func(c *v1alpha1.OrganizationClaim) { c.Spec.AdoptDataOf = string(old.UID) })
 	g.Eventually(readyReason(sys, key("acme", "acme"))).Should(Equal("True/Ready"))
 	acmeStillHasItsUser(t, g, sys, tok)

@@ -59,6 +59,7 @@ type options struct {
 	trustedProxyCIDRs    string
 	forwardedForCIDRs    string
 	sessionKeyFile       string
+	metricsOrgLabel      bool
 	local                bool
 	localDir             string
 	crdDir               string
@@ -94,6 +95,8 @@ func main() {
 	flag.StringVar(&o.forwardedForCIDRs, "forwarded-for-cidrs", "",
 		"SCIM: comma-separated networks of reverse proxies in front of the data plane (such as the ingress controller's pods) whose "+
 			"X-Forwarded-For names the client address, for per-source rate limits and refused-request records. Empty: the TCP peer is the client.")
+	flag.BoolVar(&o.metricsOrgLabel, "metrics-organization-label", true,
+		"Label SCIM metrics with the organization; turn off with very many organizations to bound the series.")
 	flag.StringVar(&o.sessionKeyFile, "session-key-file", "",
 		"File holding the key (at least 32 bytes) that signs the wizard's sessions; share it between replicas. Empty: a random key per process.")
 	flag.BoolVar(&o.local, "local", false, "Run everything locally: start kube-apiserver and etcd, install the CRDs, apply the samples.")
@@ -157,18 +160,19 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	if err := operator.Add(ctx, mgr, st, operator.Options{
-		BindAddress:          o.bindAddress,
-		ExternalURL:          o.externalURL,
-		DataPlaneService:     o.dataPlaneService,
-		DataPlaneServicePort: int32(o.dataPlaneServicePort), //nolint:gosec // a port number
-		SSORecheckInterval:   o.ssoRecheck,
-		SSOTimeout:           o.ssoTimeout,
-		OutboundAllow:        outboundAllow(o),
-		TrustProxyHeaders:    o.trustProxyHeaders,
-		TrustedProxyCIDRs:    trustedProxies,
-		ForwardedForCIDRs:    forwardedFor,
-		LocalUser:            localUser(o),
-		SessionKey:           sessionKey,
+		BindAddress:                o.bindAddress,
+		ExternalURL:                o.externalURL,
+		DataPlaneService:           o.dataPlaneService,
+		DataPlaneServicePort:       int32(o.dataPlaneServicePort), //nolint:gosec // a port number
+		SSORecheckInterval:         o.ssoRecheck,
+		SSOTimeout:                 o.ssoTimeout,
+		OutboundAllow:              outboundAllow(o),
+		TrustProxyHeaders:          o.trustProxyHeaders,
+		TrustedProxyCIDRs:          trustedProxies,
+		ForwardedForCIDRs:          forwardedFor,
+		LocalUser:                  localUser(o),
+		SessionKey:                 sessionKey,
+		NoMetricsOrganizationLabel: !o.metricsOrgLabel,
 	}); err != nil {
 		return err
 	}

@@ -54,6 +54,9 @@ type Options struct {
 	LocalUser *adminapi.Identity
 	// SessionKey signs the wizard's sessions; nil means a random key per process.
 	SessionKey []byte
+	// NoMetricsOrganizationLabel leaves the SCIM metrics' organization label empty (very many
+	// organizations).
+	NoMetricsOrganizationLabel bool
 }
 
 // Add registers everything on mgr, serving SCIM from st.
@@ -80,6 +83,10 @@ func Add(ctx context.Context, mgr ctrl.Manager, st store.Store, o Options) error
 	}
 	scimServer := &scim.Server{Store: st, Tenants: registry, TrustedProxies: o.ForwardedForCIDRs, RefusalDelay: scim.DefaultRefusalDelay,
 		Log: slog.New(logr.ToSlogHandler(ctrl.Log.WithName("scim")))}
+	scimServer.NoOrganizationLabel = o.NoMetricsOrganizationLabel
+	if err := scim.RegisterMetrics(metrics.Registry); err != nil {
+		return fmt.Errorf("registering the SCIM metrics: %w", err)
+	}
 	if err := registerAuditDrops(metrics.Registry, scimServer.DroppedAuditEvents); err != nil {
 		return fmt.Errorf("registering the audit drop metric: %w", err)
 	}

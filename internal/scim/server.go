@@ -41,6 +41,9 @@ type Server struct {
 	// a request parse per round trip. Zero answers at once (tests); the operator sets
 	// DefaultRefusalDelay.
 	RefusalDelay time.Duration
+	// NoOrganizationLabel leaves the organization label of the metrics empty, for installations
+	// with very many organizations.
+	NoOrganizationLabel bool
 
 	initOnce  sync.Once
 	limits    *limiters
@@ -123,9 +126,11 @@ func (s *Server) authenticated(next func(http.ResponseWriter, *http.Request, *te
 		caller, err := s.Tenants.Authenticate(org, bearerToken(r))
 		switch {
 		case errors.Is(err, tenant.ErrDisabled):
+			s.countAuthFailure(org)
 			s.refuse(w, r, org, &Error{Status: http.StatusForbidden, Detail: "SCIM provisioning is disabled for this organization"})
 			return
 		case err != nil:
+			s.countAuthFailure(org)
 			s.refuse(w, r, org, &Error{Status: http.StatusUnauthorized, Detail: "A valid bearer token for this organization is required"})
 			return
 		}
@@ -231,13 +236,13 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, "", &Error{Status: http.StatusNotFound, Detail: "No such SCIM endpoint: SCIM is served under /scim/v2/{organization}"})
 	}))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.measured(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer s.recoverPanic(w, r)
 		if p := r.URL.Path; len(p) > 1 && strings.HasSuffix(p, "/") && strings.Count(p, "/") > 4 {
 			r.URL.Path = strings.TrimRight(p, "/")
 		}
 		mux.ServeHTTP(w, r)
-	})
+	}))
 }
 
 func (s *Server) recoverPanic(w http.ResponseWriter, r *http.Request) {

@@ -85,26 +85,26 @@ func readyReason(sys *system, k types.NamespacedName) func() string {
 	return conditionOf(sys, k, v1alpha1.ConditionReady)
 }
 
+// conditionOf reads a ScimIntegration's condition as "Status/Reason".
 func conditionOf(sys *system, k types.NamespacedName, typ string) func() string {
-	return func() string {
-		scim := &v1alpha1.ScimIntegration{}
-		if err := sys.k8s.Get(sys.ctx, k, scim); err != nil {
-			return err.Error()
-		}
-		if c := meta.FindStatusCondition(scim.Status.Conditions, typ); c != nil {
-			return string(c.Status) + "/" + c.Reason
-		}
-		return "absent"
-	}
+	return conditionIn(sys, k, &v1alpha1.ScimIntegration{}, typ, func(o client.Object) []metav1.Condition {
+		return o.(*v1alpha1.ScimIntegration).Status.Conditions
+	})
 }
 
+// identityReason reads an EnterpriseIdentity's Ready condition as "Status/Reason".
 func identityReason(sys *system, k types.NamespacedName) func() string {
+	return conditionIn(sys, k, &v1alpha1.EnterpriseIdentity{}, v1alpha1.ConditionReady, func(o client.Object) []metav1.Condition {
+		return o.(*v1alpha1.EnterpriseIdentity).Status.Conditions
+	})
+}
+
+func conditionIn(sys *system, k types.NamespacedName, obj client.Object, typ string, conditions func(client.Object) []metav1.Condition) func() string {
 	return func() string {
-		eid := &v1alpha1.EnterpriseIdentity{}
-		if err := sys.k8s.Get(sys.ctx, k, eid); err != nil {
+		if err := sys.k8s.Get(sys.ctx, k, obj); err != nil {
 			return err.Error()
 		}
-		if c := meta.FindStatusCondition(eid.Status.Conditions, v1alpha1.ConditionReady); c != nil {
+		if c := meta.FindStatusCondition(conditions(obj), typ); c != nil {
 			return string(c.Status) + "/" + c.Reason
 		}
 		return "absent"

@@ -195,7 +195,9 @@ func forgedTokenSecretAttack(t *testing.T, sys *system) {
 	t.Log("even with a status that names acme (as a stale claim once left it), the data plane never serves evil's integration")
 	g.Eventually(conditionOf(sys, key("evil", "x"), v1alpha1.ConditionSSOReady)).Should(Equal("False/" + v1alpha1.ReasonIdentityConflict))
 	// A status writer outside the operator (here the test, as a cluster admin) stands in for
-	// the stale status the old controller left behind.
+	// the stale status the old controller left behind. The controller puts it right at once, so
+	// this may not reach the registry below; internal/tenant's
+	// TestOnlyTheClaimHolderIsServedInEitherOrder holds such a status in place, with no operator.
 	g.Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error { // the controller writes status too
 		if err := sys.k8s.Get(sys.ctx, key("evil", "x"), scim); err != nil {
 			return err

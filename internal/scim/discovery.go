@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/z8z8/enterprise-identity-operator/internal/scim/schema"
+	"github.com/z8z8/enterprise-identity-operator/internal/schema"
 	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
 )
 

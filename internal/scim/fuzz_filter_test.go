@@ -18,7 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/z8z8/enterprise-identity-operator/internal/lifecycle"
-	"github.com/z8z8/enterprise-identity-operator/internal/scim/schema"
+	"github.com/z8z8/enterprise-identity-operator/internal/schema"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
 	"github.com/z8z8/enterprise-identity-operator/internal/tenant"

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/z8z8/enterprise-identity-operator/internal/scim/schema"
+	"github.com/z8z8/enterprise-identity-operator/internal/schema"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
 )

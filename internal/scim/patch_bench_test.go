@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/z8z8/enterprise-identity-operator/internal/scim/schema"
+	"github.com/z8z8/enterprise-identity-operator/internal/schema"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
 

@@ -8,7 +8,7 @@ import (
 
 	filter "github.com/scim2/filter-parser/v2"
 
-	"github.com/z8z8/enterprise-identity-operator/internal/scim/schema"
+	"github.com/z8z8/enterprise-identity-operator/internal/schema"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
 

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/z8z8/enterprise-identity-operator/internal/lifecycle"
-	"github.com/z8z8/enterprise-identity-operator/internal/scim/schema"
+	"github.com/z8z8/enterprise-identity-operator/internal/schema"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
 

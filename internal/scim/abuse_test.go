@@ -17,7 +17,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/z8z8/enterprise-identity-operator/internal/lifecycle"
+	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
 	"github.com/z8z8/enterprise-identity-operator/internal/scim"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
@@ -36,7 +36,7 @@ func limitedHarness(t *testing.T, st store.Store, configure func(*scim.Server)) 
 	h.orgB = h.orgA + "b"
 	for org, tok := range map[string]string{h.orgA: tokenA, h.orgB: tokenB} {
 		h.reg.Set(&tenant.Organization{Name: org, Enabled: true, Integration: types.NamespacedName{Namespace: "ns", Name: org},
-			Credentials: []tenant.Credential{credential(tok)}, Policy: lifecycle.DefaultPolicy})
+			Credentials: []tenant.Credential{credential(tok)}, Policy: provisioning.DefaultPolicy})
 	}
 	h.reg.MarkListening(true)
 	s := &scim.Server{Store: st, Tenants: h.reg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
@@ -53,7 +53,7 @@ func limitedHarness(t *testing.T, st store.Store, configure func(*scim.Server)) 
 // setRateLimit changes organization A's rate limit.
 func (h *harness) setRateLimit(perSecond float64, burst int) {
 	h.reg.Set(&tenant.Organization{Name: h.orgA, Enabled: true, Integration: types.NamespacedName{Namespace: "ns", Name: h.orgA},
-		Credentials: []tenant.Credential{credential(tokenA)}, Policy: lifecycle.DefaultPolicy,
+		Credentials: []tenant.Credential{credential(tokenA)}, Policy: provisioning.DefaultPolicy,
 		RateLimit: tenant.RateLimit{RequestsPerSecond: perSecond, Burst: burst}})
 }
 

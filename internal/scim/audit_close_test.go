@@ -11,7 +11,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/z8z8/enterprise-identity-operator/internal/lifecycle"
+	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
 	"github.com/z8z8/enterprise-identity-operator/internal/scim"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
@@ -29,7 +29,7 @@ func TestCloseRecordsQueuedAuditEvents(t *testing.T) {
 	defer func() { _ = st.Close() }()
 	reg := tenant.NewRegistry()
 	reg.Set(&tenant.Organization{Name: "closing", Enabled: true, Integration: types.NamespacedName{Namespace: "ns", Name: "closing"},
-		Credentials: []tenant.Credential{credential(tokenA)}, Policy: lifecycle.DefaultPolicy})
+		Credentials: []tenant.Credential{credential(tokenA)}, Policy: provisioning.DefaultPolicy})
 	reg.MarkListening(true)
 	srv := &scim.Server{Store: st, Tenants: reg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	h := srv.Handler()

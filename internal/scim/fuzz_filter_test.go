@@ -17,7 +17,7 @@ import (
 	filter "github.com/scim2/filter-parser/v2"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/z8z8/enterprise-identity-operator/internal/lifecycle"
+	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
 	"github.com/z8z8/enterprise-identity-operator/internal/schema"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
@@ -100,7 +100,7 @@ func openFuzzStore(f *testing.F) store.Store {
 	c.Current = true
 	reg := tenant.NewRegistry()
 	reg.Set(&tenant.Organization{Name: "fuzz", Enabled: true, Integration: types.NamespacedName{Namespace: "ns", Name: "fuzz"},
-		Credentials: []tenant.Credential{c}, Policy: lifecycle.DefaultPolicy})
+		Credentials: []tenant.Credential{c}, Policy: provisioning.DefaultPolicy})
 	reg.MarkListening(true)
 	srv := &Server{Store: st, Tenants: reg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	f.Cleanup(srv.Close)

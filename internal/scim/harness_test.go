@@ -17,7 +17,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/z8z8/enterprise-identity-operator/internal/lifecycle"
+	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
 	"github.com/z8z8/enterprise-identity-operator/internal/scim"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
@@ -85,7 +85,7 @@ func newHarness(t *testing.T, st store.Store) *harness {
 			Name: org, Enabled: true,
 			Integration: types.NamespacedName{Namespace: "ns", Name: org},
 			Credentials: []tenant.Credential{credential(tok)},
-			Policy:      lifecycle.DefaultPolicy,
+			Policy:      provisioning.DefaultPolicy,
 		})
 	}
 	reg.MarkListening(true)
@@ -108,7 +108,7 @@ func credential(tok string) tenant.Credential {
 }
 
 // setPolicy changes organization A's provisioning policy.
-func (h *harness) setPolicy(p lifecycle.Policy) {
+func (h *harness) setPolicy(p provisioning.Policy) {
 	h.reg.Set(&tenant.Organization{
 		Name: h.orgA, Enabled: true, Integration: types.NamespacedName{Namespace: "ns", Name: h.orgA},
 		Credentials: []tenant.Credential{credential(tokenA)}, Policy: p,

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/z8z8/enterprise-identity-operator/internal/lifecycle"
+	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
 )
@@ -18,9 +18,9 @@ import (
 func TestLifecyclePolicies(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
 		for _, auto := range []bool{true, false} {
-			for _, onDeactivate := range []lifecycle.Action{lifecycle.Suspend, lifecycle.Deactivate} {
-				for _, onDelete := range []lifecycle.Action{lifecycle.Suspend, lifecycle.Deactivate} {
-					p := lifecycle.Policy{AutoActivate: auto, OnDeactivate: onDeactivate, OnDelete: onDelete, DefaultRole: "member"}
+			for _, onDeactivate := range []provisioning.Action{provisioning.Suspend, provisioning.Deactivate} {
+				for _, onDelete := range []provisioning.Action{provisioning.Suspend, provisioning.Deactivate} {
+					p := provisioning.Policy{AutoActivate: auto, OnDeactivate: onDeactivate, OnDelete: onDelete, DefaultRole: "member"}
 					t.Run(fmt.Sprintf("autoActivate=%v onDeactivate=%s onDelete=%s", auto, onDeactivate, onDelete), func(t *testing.T) {
 						h.setPolicy(p)
 						checkLifecycle(t, h, p)
@@ -31,7 +31,7 @@ func TestLifecyclePolicies(t *testing.T) {
 	})
 }
 
-func checkLifecycle(t *testing.T, h *harness, p lifecycle.Policy) {
+func checkLifecycle(t *testing.T, h *harness, p provisioning.Policy) {
 	ctx := context.Background()
 	id := h.create(t, newUser(fmt.Sprintf("person-%d@x.example", time.Now().UnixNano()), map[string]any{
 		"title": "Engineer", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": map[string]any{"department": "R&D", "employeeNumber": "7"},
@@ -44,16 +44,16 @@ func checkLifecycle(t *testing.T, h *harness, p lifecycle.Policy) {
 		}
 		return m
 	}
-	want := func(step string, state lifecycle.State, employeeActive bool) {
+	want := func(step string, state provisioning.State, employeeActive bool) {
 		t.Helper()
 		m := member()
 		if m.Member.State != state || m.Employee.Active != employeeActive || m.Member.Role != "member" {
 			t.Fatalf("%s: member %s (employee active %v, role %q), want %s (%v, member)", step, m.Member.State, m.Employee.Active, m.Member.Role, state, employeeActive)
 		}
 	}
-	created := lifecycle.Active
+	created := provisioning.Active
 	if !p.AutoActivate {
-		created = lifecycle.PendingReview
+		created = provisioning.PendingReview
 	}
 	want("created", created, true)
 	if m := member(); m.Employee.Department != "R&D" || m.Employee.Title != "Engineer" || m.Employee.EmployeeNumber != "7" {
@@ -62,12 +62,12 @@ func checkLifecycle(t *testing.T, h *harness, p lifecycle.Policy) {
 
 	h.do("PATCH", "/Users/"+id, patchOps(map[string]any{"op": "Replace", "path": "active", "value": "False"})).want(t, 200)
 	switch {
-	case p.OnDeactivate == lifecycle.Deactivate:
-		want("active=false", lifecycle.Deactivated, false)
+	case p.OnDeactivate == provisioning.Deactivate:
+		want("active=false", provisioning.Deactivated, false)
 	case !p.AutoActivate: // a pending member has no access to suspend
-		want("active=false", lifecycle.PendingReview, true)
+		want("active=false", provisioning.PendingReview, true)
 	default:
-		want("active=false", lifecycle.Suspended, true)
+		want("active=false", provisioning.Suspended, true)
 	}
 
 	h.do("PATCH", "/Users/"+id, patchOps(map[string]any{"op": "Replace", "path": "active", "value": "True"})).want(t, 200)
@@ -80,12 +80,12 @@ func checkLifecycle(t *testing.T, h *harness, p lifecycle.Policy) {
 		t.Fatalf("after DELETE the member and its history remain: %+v", m)
 	}
 	switch {
-	case p.OnDelete == lifecycle.Deactivate:
-		want("deleted", lifecycle.Deactivated, false)
+	case p.OnDelete == provisioning.Deactivate:
+		want("deleted", provisioning.Deactivated, false)
 	case !p.AutoActivate:
-		want("deleted", lifecycle.PendingReview, true)
+		want("deleted", provisioning.PendingReview, true)
 	default:
-		want("deleted", lifecycle.Suspended, true)
+		want("deleted", provisioning.Suspended, true)
 	}
 }
 
@@ -135,7 +135,7 @@ func TestAuditOfWrites(t *testing.T) {
 func TestDryRun(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
 		ctx := context.Background()
-		p := lifecycle.DefaultPolicy
+		p := provisioning.DefaultPolicy
 		p.DryRun = true
 		h.setPolicy(p)
 		id := h.create(t, newUser("dry@x.example", nil))
@@ -154,7 +154,7 @@ func TestDryRun(t *testing.T) {
 func TestMassDeprovisioningGuard(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
 		ctx := context.Background()
-		p := lifecycle.DefaultPolicy
+		p := provisioning.DefaultPolicy
 		p.MaxDeprovisionsPerHour = 2
 		h.setPolicy(p)
 		var ids []string
@@ -200,9 +200,9 @@ func TestMassDeprovisioningGuard(t *testing.T) {
 func TestGroupRoles(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
 		ctx := context.Background()
-		p := lifecycle.DefaultPolicy
+		p := provisioning.DefaultPolicy
 		p.DefaultRole = "member"
-		p.GroupRoles = []lifecycle.GroupRole{{Group: "Admins", Role: "admin"}, {Group: "eng-ext-id", Role: "engineer"}}
+		p.GroupRoles = []provisioning.GroupRole{{Group: "Admins", Role: "admin"}, {Group: "eng-ext-id", Role: "engineer"}}
 		h.setPolicy(p)
 		id := h.create(t, newUser("roles@x.example", nil))
 		role := func() string {

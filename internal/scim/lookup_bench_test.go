@@ -14,7 +14,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/z8z8/enterprise-identity-operator/internal/lifecycle"
+	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
 	"github.com/z8z8/enterprise-identity-operator/internal/scim"
 	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
 	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
@@ -31,7 +31,7 @@ func BenchmarkLookupHandler(b *testing.B) {
 	b.Cleanup(func() { _ = st.Close() })
 	reg := tenant.NewRegistry()
 	reg.Set(&tenant.Organization{Name: "bench", Enabled: true, Integration: types.NamespacedName{Namespace: "ns", Name: "bench"},
-		Credentials: []tenant.Credential{credential(tokenA)}, Policy: lifecycle.DefaultPolicy})
+		Credentials: []tenant.Credential{credential(tokenA)}, Policy: provisioning.DefaultPolicy})
 	reg.MarkListening(true)
 	srv := &scim.Server{Store: st, Tenants: reg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	b.Cleanup(srv.Close) // before the store closes

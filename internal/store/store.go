@@ -10,7 +10,7 @@ import (
 
 	filter "github.com/scim2/filter-parser/v2"
 
-	"github.com/z8z8/enterprise-identity-operator/internal/lifecycle"
+	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
 )
 
 // Kind is a SCIM resource type.
@@ -31,8 +31,8 @@ var (
 	// ErrVersionMismatch: the resource changed since the version the client holds (If-Match).
 	ErrVersionMismatch = errors.New("version mismatch")
 	// ErrTakeover: a member with this userName exists and was not created by SCIM; SCIM never
-	// takes it over.
-	ErrTakeover = errors.New("a member with this userName exists and was not created by SCIM")
+	// takes it over (decided by provisioning).
+	ErrTakeover = provisioning.ErrTakeover
 )
 
 // ClaimMismatchError: the organization's data belongs to another OrganizationClaim than the
@@ -150,7 +150,10 @@ type Store interface {
 	// HeldDeprovisions counts deprovisionings held by the mass-deprovisioning guard.
 	HeldDeprovisions(ctx context.Context, org string) (int64, error)
 	// ReleaseDeprovisions applies the held deprovisionings under the policy (its guard aside).
-	ReleaseDeprovisions(ctx context.Context, org string, p lifecycle.Policy, audit AuditEvent) (int, error)
+	ReleaseDeprovisions(ctx context.Context, org string, p provisioning.Policy, audit AuditEvent) (int, error)
+	// Events pages through an organization's provisioning events in sequence order, from the one
+	// after the given sequence number.
+	Events(ctx context.Context, org string, after int64, limit int) ([]EventRecord, error)
 	// MemberCounts counts an organization's members per state.
 	MemberCounts(ctx context.Context, org string) (map[string]int64, error)
 	// RecordAudit appends audit events outside any write (reads, refused requests).

@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"net/url"
 
-	"github.com/z8z8/enterprise-identity-operator/internal/lifecycle"
+	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
 
@@ -100,7 +100,7 @@ func (s *Server) review(w http.ResponseWriter, r *http.Request, v *view) {
 		return
 	}
 	outcome := decision
-	if (decision == "approve") != (rec.Member.State == lifecycle.Active) || rec.Member.State == lifecycle.PendingReview {
+	if (decision == "approve") != (rec.Member.State == provisioning.Active) || rec.Member.State == provisioning.PendingReview {
 		outcome = "unchanged" // the member was not waiting for review (another admin was quicker)
 	}
 	seeOther(w, r, v.Org.URL()+"/members/"+url.PathEscape(rec.UserID)+"?reviewed="+outcome)

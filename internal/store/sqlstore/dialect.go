@@ -33,7 +33,13 @@ type dialect interface {
 	// doc is the placeholder for a JSON document argument.
 	doc() string
 	forUpdate() string
+	// forUpdateOf locks the rows of one table of a join (PostgreSQL refuses FOR UPDATE on the
+	// nullable side of an outer join).
+	forUpdateOf(alias string) string
 	isUniqueViolation(err error) bool
+	// isRetryable reports a transaction the database aborted to break a deadlock or a
+	// serialization conflict: running it again is safe and expected.
+	isRetryable(err error) bool
 	insertIgnore(insert string) string
 	// userGroups is a column of a user row r: the groups directly containing it, as a JSON array
 	// of [id, name] pairs in group creation order, so a list loads them in the same query.
@@ -50,11 +56,13 @@ func (sqliteDialect) userGroups() string {
 		CROSS JOIN scim_groups g WHERE g.org = m.org AND g.id = m.group_id AND m.org = r.org AND m.member_id = r.id
 		ORDER BY g.seq) x)`
 }
-func (sqliteDialect) rebind(q string) string { return q }
-func (sqliteDialect) doc() string            { return "?" }
-func (sqliteDialect) forUpdate() string      { return "" } // the write transaction already holds the lock
-func (sqliteDialect) jsonBool(b bool) any    { return boolInt(b) }
-func (sqliteDialect) columnBool(b bool) any  { return boolInt(b) }
+func (sqliteDialect) rebind(q string) string    { return q }
+func (sqliteDialect) doc() string               { return "?" }
+func (sqliteDialect) forUpdate() string         { return "" } // the write transaction already holds the lock
+func (sqliteDialect) forUpdateOf(string) string { return "" }
+func (sqliteDialect) isRetryable(error) bool    { return false } // one writer: no deadlocks
+func (sqliteDialect) jsonBool(b bool) any       { return boolInt(b) }
+func (sqliteDialect) columnBool(b bool) any     { return boolInt(b) }
 func (sqliteDialect) insertIgnore(q string) string {
 	return strings.Replace(q, "INSERT INTO", "INSERT OR IGNORE INTO", 1)
 }
@@ -111,10 +119,11 @@ func (postgresDialect) userGroups() string {
 		FROM scim_group_members m JOIN scim_groups g ON g.org = m.org AND g.id = m.group_id
 		WHERE m.org = r.org AND m.member_id = r.id)`
 }
-func (postgresDialect) doc() string           { return "?::jsonb" }
-func (postgresDialect) forUpdate() string     { return " FOR UPDATE" }
-func (postgresDialect) jsonBool(b bool) any   { return strconv.FormatBool(b) }
-func (postgresDialect) columnBool(b bool) any { return b }
+func (postgresDialect) doc() string                     { return "?::jsonb" }
+func (postgresDialect) forUpdate() string               { return " FOR UPDATE" }
+func (postgresDialect) forUpdateOf(alias string) string { return " FOR UPDATE OF " + alias }
+func (postgresDialect) jsonBool(b bool) any             { return strconv.FormatBool(b) }
+func (postgresDialect) columnBool(b bool) any           { return b }
 func (postgresDialect) insertIgnore(q string) string {
 	return q + " ON CONFLICT DO NOTHING"
 }
@@ -152,6 +161,11 @@ func (postgresDialect) elementText(alias, field string) string {
 		return "(" + alias + ".value #>> '{}')"
 	}
 	return "(" + alias + ".value ->> " + literal(field) + ")"
+}
+
+func (postgresDialect) isRetryable(err error) bool {
+	var e *pgconn.PgError
+	return errors.As(err, &e) && (e.Code == "40P01" || e.Code == "40001")
 }
 
 func (postgresDialect) isUniqueViolation(err error) bool {

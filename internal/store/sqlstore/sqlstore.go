@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/z8z8/enterprise-identity-operator/internal/lifecycle"
+	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
 
@@ -63,32 +63,26 @@ func (s *Store) q(query string) string { return s.d.rebind(query) }
 // Create stores a new resource, its members and its effects in one transaction.
 func (s *Store) Create(ctx context.Context, r *store.Resource, members []string, w store.Write) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if r.Kind == store.KindUser && w.Policy != nil {
-			if err := s.refuseTakeover(ctx, tx, r.Org, r.Name); err != nil {
-				return err
-			}
-		}
 		if err := s.insert(ctx, tx, r); err != nil {
 			return err
 		}
+		added := make([]string, 0, len(members))
 		for _, m := range members {
-			if err := s.addMember(ctx, tx, r.Org, r.ID, m); err != nil {
+			inserted, err := s.addMember(ctx, tx, r.Org, r.ID, m)
+			if err != nil {
 				return err
 			}
-		}
-		if r.Kind == store.KindGroup && groupRoles(w) {
-			if err := s.refreshRoles(ctx, tx, *w.Policy, r.Org, members, requestIDOf(w)); err != nil {
-				return err
+			if inserted {
+				added = append(added, m)
 			}
 		}
-		var ev lifecycle.Event
-		if r.Kind == store.KindUser {
-			ev = lifecycle.EventCreated
-			if !r.Active {
-				ev = lifecycle.EventDeactivated
+		return s.effects(ctx, tx, w, r.Org, r.ID, func(ptx provisioning.Tx, o provisioning.Origin) error {
+			if r.Kind == store.KindGroup {
+				return provisioning.GroupWritten(ctx, ptx, *w.Policy, provisioning.GroupWrite{Org: r.Org, GroupID: r.ID, After: groupOf(r),
+					Added: added, Origin: o})
 			}
-		}
-		return s.effects(ctx, tx, w, r.Org, r.ID, r, ev)
+			return provisioning.UserWritten(ctx, ptx, *w.Policy, provisioning.UserWrite{Org: r.Org, UserID: r.ID, After: userAfter(r), Origin: o})
+		})
 	})
 }
 
@@ -162,8 +156,10 @@ func (s *Store) Update(ctx context.Context, org string, kind store.Kind, id stri
 		}
 		if change == nil {
 			result = current
-			return s.effects(ctx, tx, w, org, id, nil, "")
+			return s.effects(ctx, tx, w, org, id, nil)
 		}
+		// current may be changed in place: keep what provisioning compares.
+		beforeUser, beforeGroup, beforeDisplay := userBefore(current), groupOf(current), current.DisplayName
 		next := current
 		if change.Resource != nil {
 			next = change.Resource
@@ -180,20 +176,26 @@ func (s *Store) Update(ctx context.Context, org string, kind store.Kind, id stri
 			}
 			return fmt.Errorf("updating %s %s: %w", kind, id, err)
 		}
-		if err := s.applyMemberChange(ctx, tx, w, org, id, current, next, change.Members); err != nil {
-			return err
+		var added, removed []string
+		if change.Members != nil {
+			if added, removed, err = s.changeMembers(ctx, tx, org, id, change.Members); err != nil {
+				return err
+			}
 		}
-		if kind == store.KindUser && (next.DisplayName != current.DisplayName || next.Name != current.Name) {
+		if kind == store.KindUser && (next.DisplayName != beforeDisplay || next.Name != beforeUser.UserName) {
 			if err := s.refreshMemberDisplay(ctx, tx, org, next); err != nil {
 				return err
 			}
 		}
 		result = next
-		var ev lifecycle.Event
-		if kind == store.KindUser {
-			ev = userEvent(current, next)
-		}
-		return s.effects(ctx, tx, w, org, id, next, ev)
+		return s.effects(ctx, tx, w, org, id, func(ptx provisioning.Tx, o provisioning.Origin) error {
+			if kind == store.KindGroup {
+				return provisioning.GroupWritten(ctx, ptx, *w.Policy, provisioning.GroupWrite{Org: org, GroupID: id, Before: beforeGroup,
+					After: groupOf(next), Added: added, Removed: removed, Origin: o})
+			}
+			return provisioning.UserWritten(ctx, ptx, *w.Policy, provisioning.UserWrite{Org: org, UserID: id, Before: beforeUser,
+				After: userAfter(next), Origin: o})
+		})
 	})
 	return result, err
 }
@@ -208,10 +210,15 @@ func (s *Store) Delete(ctx context.Context, org string, kind store.Kind, id stri
 		if ifVersion > 0 && current.Version != ifVersion {
 			return store.ErrVersionMismatch
 		}
-		var affected []string
-		if kind == store.KindGroup && groupRoles(w) {
-			if affected, err = s.groupMemberIDs(ctx, tx, org, id); err != nil {
-				return err
+		// The memberships the deletion ends, for provisioning's events and roles.
+		var memberships []string
+		if w.Policy != nil {
+			query := `SELECT group_id FROM scim_group_members WHERE org = ? AND member_id = ?`
+			if kind == store.KindGroup {
+				query = `SELECT member_id FROM scim_group_members WHERE org = ? AND group_id = ?`
+			}
+			if memberships, err = s.column(ctx, tx, query, org, id); err != nil {
+				return fmt.Errorf("reading memberships of %s: %w", id, err)
 			}
 		}
 		if _, err := s.exec(ctx, tx, s.q(`DELETE FROM `+table(kind)+` WHERE org = ? AND id = ?`), org, id); err != nil {
@@ -220,24 +227,36 @@ func (s *Store) Delete(ctx context.Context, org string, kind store.Kind, id stri
 		if _, err := s.exec(ctx, tx, s.q(`DELETE FROM scim_group_members WHERE org = ? AND (member_id = ? OR group_id = ?)`), org, id, id); err != nil {
 			return fmt.Errorf("deleting memberships of %s: %w", id, err)
 		}
-		if len(affected) > 0 {
-			if err := s.refreshRoles(ctx, tx, *w.Policy, org, affected, requestIDOf(w)); err != nil {
-				return err
+		return s.effects(ctx, tx, w, org, id, func(ptx provisioning.Tx, o provisioning.Origin) error {
+			if kind == store.KindGroup {
+				return provisioning.GroupWritten(ctx, ptx, *w.Policy, provisioning.GroupWrite{Org: org, GroupID: id, Before: groupOf(current),
+					Removed: memberships, Origin: o})
 			}
-		}
-		var ev lifecycle.Event
-		if kind == store.KindUser {
-			ev = lifecycle.EventDeleted
-		}
-		return s.effects(ctx, tx, w, org, id, nil, ev)
+			return provisioning.UserWritten(ctx, ptx, *w.Policy, provisioning.UserWrite{Org: org, UserID: id, Before: userBefore(current),
+				LeftGroups: memberships, Origin: o})
+		})
 	})
 }
 
-// inTx runs fn in a transaction, committing when it returns nil.
+// maxAttempts bounds how often a transaction the database aborted (deadlock, serialization) runs.
+const maxAttempts = 4
+
+// inTx runs fn in a transaction, committing when it returns nil. A transaction PostgreSQL aborted
+// to break a deadlock runs again: fn reads everything it decides on inside the transaction.
 func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	if s.committer != nil {
 		return s.committer.do(ctx, fn)
 	}
+	var err error
+	for range maxAttempts {
+		if err = s.txOnce(ctx, fn); !s.d.isRetryable(err) {
+			return err
+		}
+	}
+	return err
+}
+
+func (s *Store) txOnce(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("beginning a transaction: %w", err)
@@ -256,66 +275,7 @@ func nullString(s string) sql.NullString {
 	return sql.NullString{String: s, Valid: s != ""}
 }
 
-func requestIDOf(w store.Write) string {
-	if w.Audit != nil {
-		return w.Audit.RequestID
-	}
-	return ""
-}
-
-func dedupe(ids []string) []string {
-	seen := make(map[string]bool, len(ids))
-	out := ids[:0]
-	for _, id := range ids {
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	return out
-}
-
-// userEvent is the lifecycle event of an update: a change of active, or a profile update.
-func userEvent(current, next *store.Resource) lifecycle.Event {
-	switch {
-	case current.Active && !next.Active:
-		return lifecycle.EventDeactivated
-	case !current.Active && next.Active:
-		return lifecycle.EventReactivated
-	}
-	return lifecycle.EventUpdated
-}
-
-// applyMemberChange applies a group's member change and, under group role mappings, recomputes
-// the roles of everyone whose groups changed (members added, removed or replaced, or all of them
-// when the group was renamed).
-func (s *Store) applyMemberChange(ctx context.Context, tx *sql.Tx, w store.Write, org, id string, current, next *store.Resource,
-	c *store.MemberChange) error {
-	roles := next.Kind == store.KindGroup && groupRoles(w)
-	renamed := next.Name != current.Name
-	var affected []string
-	if roles && (renamed || c != nil && c.Replace) {
-		before, err := s.groupMemberIDs(ctx, tx, org, id)
-		if err != nil {
-			return err
-		}
-		affected = before
-	}
-	if c != nil {
-		if err := s.changeMembers(ctx, tx, org, id, c); err != nil {
-			return err
-		}
-		affected = append(append(affected, c.Add...), c.Remove...)
-	}
-	if !roles {
-		return nil
-	}
-	if renamed {
-		after, err := s.groupMemberIDs(ctx, tx, org, id)
-		if err != nil {
-			return err
-		}
-		affected = append(affected, after...)
-	}
-	return s.refreshRoles(ctx, tx, *w.Policy, org, dedupe(affected), requestIDOf(w))
+// groupOf is what provisioning reads of a group: the names role mappings match.
+func groupOf(r *store.Resource) *provisioning.Group {
+	return &provisioning.Group{DisplayName: r.Name, ExternalID: r.ExternalID}
 }

@@ -14,7 +14,7 @@ import (
 
 	filter "github.com/scim2/filter-parser/v2"
 
-	"github.com/z8z8/enterprise-identity-operator/internal/lifecycle"
+	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
 
@@ -40,14 +40,14 @@ func Run(t *testing.T, s store.Store) {
 
 func testReview(t *testing.T, s store.Store) {
 	org := newOrg()
-	p := lifecycle.Policy{AutoActivate: false, OnDeactivate: lifecycle.Suspend, OnDelete: lifecycle.Deactivate}
+	p := provisioning.Policy{AutoActivate: false, OnDeactivate: provisioning.Suspend, OnDelete: provisioning.Deactivate}
 	for i, name := range []string{"ada", "bob", "cy"} {
 		r := user(org, fmt.Sprintf("u%d", i), name, `{"displayName":"`+strings.ToUpper(name)+` Person"}`)
 		must(t, s.Create(ctx, r, nil, store.Write{Policy: &p}))
 	}
 	list, next, err := s.ListMembers(ctx, org, store.MemberQuery{Limit: 2})
 	must(t, err)
-	if len(list) != 2 || next != "u1" || list[0].Member.State != lifecycle.PendingReview {
+	if len(list) != 2 || next != "u1" || list[0].Member.State != provisioning.PendingReview {
 		t.Fatalf("first page: %+v next %q", list, next)
 	}
 	list, next, err = s.ListMembers(ctx, org, store.MemberQuery{Limit: 2, After: next})
@@ -62,12 +62,12 @@ func testReview(t *testing.T, s store.Store) {
 	}
 	rec, err := s.ReviewMember(ctx, org, "u0", true, store.AuditEvent{RequestID: "r1", Action: "member.approve", Status: 200})
 	must(t, err)
-	if rec.Member.State != lifecycle.Active || len(rec.History) != 2 {
+	if rec.Member.State != provisioning.Active || len(rec.History) != 2 {
 		t.Fatalf("approve: %+v", rec)
 	}
 	rec, err = s.ReviewMember(ctx, org, "u1", false, store.AuditEvent{RequestID: "r2", Action: "member.reject", Status: 200})
 	must(t, err)
-	if rec.Member.State != lifecycle.Deactivated || rec.Employee.Active {
+	if rec.Member.State != provisioning.Deactivated || rec.Employee.Active {
 		t.Fatalf("reject: %+v", rec)
 	}
 	list, _, err = s.ListMembers(ctx, org, store.MemberQuery{State: "PendingReview"})
@@ -103,7 +103,7 @@ func testReview(t *testing.T, s store.Store) {
 
 func testEffects(t *testing.T, s store.Store) {
 	org := newOrg()
-	p := lifecycle.Policy{AutoActivate: true, OnDeactivate: lifecycle.Suspend, OnDelete: lifecycle.Deactivate, DefaultRole: "member"}
+	p := provisioning.Policy{AutoActivate: true, OnDeactivate: provisioning.Suspend, OnDelete: provisioning.Deactivate, DefaultRole: "member"}
 	w := func(action string) store.Write {
 		return store.Write{Policy: &p, Audit: &store.AuditEvent{RequestID: action, Action: action, Status: 200}}
 	}
@@ -127,7 +127,7 @@ func testEffects(t *testing.T, s store.Store) {
 	}
 	m, err := s.Member(ctx, org, "u1")
 	must(t, err)
-	if m.Member.State != lifecycle.Active || m.Employee.Title != "Admiral" || len(m.History) != 1 {
+	if m.Member.State != provisioning.Active || m.Employee.Title != "Admiral" || len(m.History) != 1 {
 		t.Fatalf("failed writes changed the member: %+v", m)
 	}
 	events, err := s.AuditEvents(ctx, org, store.AuditQuery{Limit: 10})
@@ -141,7 +141,7 @@ func testEffects(t *testing.T, s store.Store) {
 	must(t, s.Delete(ctx, org, store.KindUser, "u1", 0, w("delete")))
 	m, err = s.Member(ctx, org, "u1")
 	must(t, err)
-	if m.Member.State != lifecycle.Deactivated || m.Employee.Active || !m.Member.Deleted || len(m.History) != 3 {
+	if m.Member.State != provisioning.Deactivated || m.Employee.Active || !m.Member.Deleted || len(m.History) != 3 {
 		t.Fatalf("deactivate then delete: %+v", m)
 	}
 	counts, err := s.MemberCounts(ctx, org)

@@ -1,10 +1,10 @@
-package lifecycle
+package provisioning
 
 import "testing"
 
 func TestLifecycleTable(t *testing.T) {
 	type step struct {
-		ev             Event
+		ev             Trigger
 		state          State
 		employeeActive bool
 	}
@@ -17,21 +17,21 @@ func TestLifecycleTable(t *testing.T) {
 		steps  []step
 	}{
 		{"auto-activate, active=false suspends, reactivation restores", policy(true, Suspend, Deactivate),
-			[]step{{EventCreated, Active, true}, {EventDeactivated, Suspended, true}, {EventReactivated, Active, true}}},
+			[]step{{UserCreated, Active, true}, {UserDeactivated, Suspended, true}, {UserReactivated, Active, true}}},
 		{"auto-activate, active=false deactivates the employee record", policy(true, Deactivate, Deactivate),
-			[]step{{EventCreated, Active, true}, {EventDeactivated, Deactivated, false}, {EventReactivated, Active, true}}},
+			[]step{{UserCreated, Active, true}, {UserDeactivated, Deactivated, false}, {UserReactivated, Active, true}}},
 		{"DELETE suspends: access off, record kept active", policy(true, Suspend, Suspend),
-			[]step{{EventCreated, Active, true}, {EventDeleted, Suspended, true}}},
+			[]step{{UserCreated, Active, true}, {UserDeleted, Suspended, true}}},
 		{"DELETE deactivates the record", policy(true, Suspend, Deactivate),
-			[]step{{EventCreated, Active, true}, {EventDeleted, Deactivated, false}}},
+			[]step{{UserCreated, Active, true}, {UserDeleted, Deactivated, false}}},
 		{"review: created pending, stays pending through updates", policy(false, Suspend, Deactivate),
-			[]step{{EventCreated, PendingReview, true}, {EventUpdated, PendingReview, true}}},
+			[]step{{UserCreated, PendingReview, true}, {UserUpdated, PendingReview, true}}},
 		{"review: a pending member deactivated and reactivated returns to review", policy(false, Deactivate, Deactivate),
-			[]step{{EventCreated, PendingReview, true}, {EventDeactivated, Deactivated, false}, {EventReactivated, PendingReview, true}}},
+			[]step{{UserCreated, PendingReview, true}, {UserDeactivated, Deactivated, false}, {UserReactivated, PendingReview, true}}},
 		{"review: suspending a pending member keeps the review open", policy(false, Suspend, Deactivate),
-			[]step{{EventCreated, PendingReview, true}, {EventDeactivated, PendingReview, true}}},
+			[]step{{UserCreated, PendingReview, true}, {UserDeactivated, PendingReview, true}}},
 		{"created inactive applies the deactivation policy", policy(true, Deactivate, Deactivate),
-			[]step{{EventDeactivated, Deactivated, false}}},
+			[]step{{UserDeactivated, Deactivated, false}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -51,25 +51,25 @@ func TestLifecycleTable(t *testing.T) {
 }
 
 func TestTransitionsAreReportedOnlyOnChange(t *testing.T) {
-	m, tr := Decide(DefaultPolicy, nil, EventCreated)
+	m, tr := Decide(DefaultPolicy, nil, UserCreated)
 	if tr == nil || tr.To != Active {
 		t.Fatalf("creation is a transition: %+v", tr)
 	}
-	if _, tr := Decide(DefaultPolicy, &m, EventUpdated); tr != nil {
+	if _, tr := Decide(DefaultPolicy, &m, UserUpdated); tr != nil {
 		t.Fatalf("a profile update is no transition: %+v", tr)
 	}
-	s, tr := Decide(DefaultPolicy, &m, EventDeactivated)
+	s, tr := Decide(DefaultPolicy, &m, UserDeactivated)
 	if tr == nil || tr.From != Active || tr.To != Suspended || tr.Reason != "Deactivated: Suspend" {
 		t.Fatalf("deactivation: %+v", tr)
 	}
-	if _, tr := Decide(DefaultPolicy, &s, EventDeactivated); tr != nil {
+	if _, tr := Decide(DefaultPolicy, &s, UserDeactivated); tr != nil {
 		t.Fatalf("deactivating a suspended member again is no transition: %+v", tr)
 	}
 }
 
 func TestReview(t *testing.T) {
 	p := Policy{AutoActivate: false}
-	m, _ := Decide(p, nil, EventCreated)
+	m, _ := Decide(p, nil, UserCreated)
 	approved, tr := Approve(m)
 	if approved.State != Active || tr == nil || !approved.Approved {
 		t.Fatalf("approve: %+v %+v", approved, tr)
@@ -82,8 +82,8 @@ func TestReview(t *testing.T) {
 		t.Fatal("approving an active member changes nothing")
 	}
 	// Once approved, a deactivated member comes back active.
-	d, _ := Decide(Policy{OnDeactivate: Deactivate}, &approved, EventDeactivated)
-	back, _ := Decide(p, &d, EventReactivated)
+	d, _ := Decide(Policy{OnDeactivate: Deactivate}, &approved, UserDeactivated)
+	back, _ := Decide(p, &d, UserReactivated)
 	if back.State != Active {
 		t.Fatalf("an approved member reactivates to Active, got %s", back.State)
 	}

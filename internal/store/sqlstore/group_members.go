@@ -9,9 +9,10 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
 
-// addMember links a User or Group of the same organization to a group; adding an existing member
-// is a no-op. The member's display comes from the member itself.
-func (s *Store) addMember(ctx context.Context, tx *sql.Tx, org, groupID, memberID string) error {
+// addMember links a User or Group of the same organization to a group and reports whether it was
+// not a member yet; adding an existing member is a no-op. The member's display comes from the
+// member itself.
+func (s *Store) addMember(ctx context.Context, tx *sql.Tx, org, groupID, memberID string) (bool, error) {
 	for _, src := range []struct {
 		kind    store.Kind
 		display string
@@ -19,44 +20,76 @@ func (s *Store) addMember(ctx context.Context, tx *sql.Tx, org, groupID, memberI
 		res, err := s.exec(ctx, tx, s.q(s.d.insertIgnore(`INSERT INTO scim_group_members (org, group_id, member_id, member_type, display)
 			SELECT org, ?, id, ?, `+src.display+` FROM `+table(src.kind)+` WHERE org = ? AND id = ?`)), groupID, string(src.kind), org, memberID)
 		if err != nil {
-			return fmt.Errorf("adding member %s: %w", memberID, err)
+			return false, fmt.Errorf("adding member %s: %w", memberID, err)
 		}
 		if n, _ := res.RowsAffected(); n > 0 {
-			return nil
+			return true, nil
 		}
 		// Nothing inserted: either already a member, or not of this kind.
 		var exists int
 		err = s.queryRow(ctx, tx, s.q(`SELECT 1 FROM `+table(src.kind)+` WHERE org = ? AND id = ?`), org, memberID).Scan(&exists)
 		if err == nil {
-			return nil
+			return false, nil
 		}
 		if err != sql.ErrNoRows {
-			return fmt.Errorf("looking up member %s: %w", memberID, err)
+			return false, fmt.Errorf("looking up member %s: %w", memberID, err)
 		}
 	}
-	return &store.InvalidMemberError{ID: memberID}
+	return false, &store.InvalidMemberError{ID: memberID}
 }
 
-func (s *Store) changeMembers(ctx context.Context, tx *sql.Tx, org, groupID string, c *store.MemberChange) error {
+// changeMembers applies a group's member change and returns the members it really added and
+// removed (a replaced list counts only the difference).
+func (s *Store) changeMembers(ctx context.Context, tx *sql.Tx, org, groupID string, c *store.MemberChange) (added, removed []string, err error) {
+	var before []string
 	if c.Replace {
+		if before, err = s.column(ctx, tx, `SELECT member_id FROM scim_group_members WHERE org = ? AND group_id = ?`, org, groupID); err != nil {
+			return nil, nil, fmt.Errorf("reading members of %s: %w", groupID, err)
+		}
 		if _, err := s.exec(ctx, tx, s.q(`DELETE FROM scim_group_members WHERE org = ? AND group_id = ?`), org, groupID); err != nil {
-			return fmt.Errorf("clearing members of %s: %w", groupID, err)
+			return nil, nil, fmt.Errorf("clearing members of %s: %w", groupID, err)
 		}
 	}
 	for _, id := range c.Remove {
-		if _, err := s.exec(ctx, tx, s.q(`DELETE FROM scim_group_members WHERE org = ? AND group_id = ? AND member_id = ?`), org, groupID, id); err != nil {
-			return fmt.Errorf("removing member %s: %w", id, err)
+		res, err := s.exec(ctx, tx, s.q(`DELETE FROM scim_group_members WHERE org = ? AND group_id = ? AND member_id = ?`), org, groupID, id)
+		if err != nil {
+			return nil, nil, fmt.Errorf("removing member %s: %w", id, err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			removed = append(removed, id)
 		}
 	}
 	for _, id := range c.Add {
 		if id == groupID {
-			return &store.InvalidMemberError{ID: id}
+			return nil, nil, &store.InvalidMemberError{ID: id}
 		}
-		if err := s.addMember(ctx, tx, org, groupID, id); err != nil {
-			return err
+		inserted, err := s.addMember(ctx, tx, org, groupID, id)
+		if err != nil {
+			return nil, nil, err
+		}
+		if inserted {
+			added = append(added, id)
 		}
 	}
-	return nil
+	if c.Replace {
+		added, removed = difference(added, before), difference(before, added)
+	}
+	return added, removed, nil
+}
+
+// difference is a without the elements of b.
+func difference(a, b []string) []string {
+	in := make(map[string]bool, len(b))
+	for _, v := range b {
+		in[v] = true
+	}
+	var out []string
+	for _, v := range a {
+		if !in[v] {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // refreshMemberDisplay keeps the display of a renamed user current in its groups.

@@ -3,15 +3,16 @@ package store
 import (
 	"time"
 
-	"github.com/z8z8/enterprise-identity-operator/internal/lifecycle"
+	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
 )
 
-// Write carries what a SCIM write means beyond the resource: the organization's lifecycle policy
-// (nil: no member effects, as in store-only tests) and the request's audit event. The store
-// applies both in the transaction of the write, so a write, its member effects and its audit
-// events commit or fail together.
+// Write carries what a SCIM write means beyond the resource: the organization's provisioning
+// policy (nil: no member effects or events, as in store-only tests) and the request's audit event.
+// The store records the audit event and hands the write to the provisioning package in the
+// write's transaction, so a write, its member effects, its events and its audit rows commit or
+// fail together. The store itself decides nothing.
 type Write struct {
-	Policy *lifecycle.Policy
+	Policy *provisioning.Policy
 	Audit  *AuditEvent
 }
 
@@ -61,7 +62,7 @@ type AuditQuery struct {
 type MemberRecord struct {
 	UserID   string
 	UserName string
-	Member   lifecycle.Member
+	Member   provisioning.Member
 	Employee EmployeeRecord
 	History  []HistoryEntry
 	Created  time.Time
@@ -70,24 +71,30 @@ type MemberRecord struct {
 
 // EmployeeRecord is the profile part of a member, from the SCIM user and its enterprise extension.
 type EmployeeRecord struct {
-	Active         bool   `json:"active"`
-	DisplayName    string `json:"displayName,omitempty"`
-	Title          string `json:"title,omitempty"`
-	EmployeeNumber string `json:"employeeNumber,omitempty"`
-	Department     string `json:"department,omitempty"`
-	CostCenter     string `json:"costCenter,omitempty"`
-	Division       string `json:"division,omitempty"`
-	Organization   string `json:"organization,omitempty"`
-	ManagerID      string `json:"managerId,omitempty"`
+	Active bool `json:"active"`
+	provisioning.Profile
 }
 
 // HistoryEntry is one member state transition.
 type HistoryEntry struct {
-	Time      time.Time       `json:"time"`
-	From      lifecycle.State `json:"from"`
-	To        lifecycle.State `json:"to"`
-	Reason    string          `json:"reason"`
-	RequestID string          `json:"requestId,omitempty"`
+	Time time.Time          `json:"time"`
+	From provisioning.State `json:"from"`
+	To   provisioning.State `json:"to"`
+	// Kind is the transition's event type; Reason explains it to people.
+	Kind      provisioning.EventType `json:"kind,omitempty"`
+	Reason    string                 `json:"reason"`
+	RequestID string                 `json:"requestId,omitempty"`
+}
+
+// EventRecord is a provisioning event as the outbox keeps it.
+type EventRecord struct {
+	// Seq numbers the organization's events from 1, without gaps between committed writes.
+	Seq       int64
+	Time      time.Time
+	RequestID string
+	// Actor is "token:<fingerprint>" for an identity provider's write, "admin:<user>" for an admin's.
+	Actor string
+	Event provisioning.Event
 }
 
 // MemberQuery pages through an organization's members by user id.

@@ -1,0 +1,65 @@
+package provisioning
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// guard holds a deprovisioning when the organization already lost MaxDeprovisionsPerHour members
+// in the last hour, or when earlier ones are held (so they are released in order). It returns the
+// deprovision.held event when it held one.
+//
+// The count and the hold run under the organization's guard lock: without it, concurrent writers
+// (or replicas) on PostgreSQL would each count below the limit and all deprovision.
+func guard(ctx context.Context, tx Tx, p Policy, org, userID string, trigger Trigger, o Origin) (*Event, error) {
+	if p.MaxDeprovisionsPerHour <= 0 || p.DryRun || !trigger.Deprovisions() {
+		return nil, nil
+	}
+	if err := tx.LockGuard(ctx, org); err != nil {
+		return nil, err
+	}
+	recent, err := tx.CountDeprovisionsSince(ctx, org, o.Time.Add(-time.Hour))
+	if err != nil {
+		return nil, err
+	}
+	held, err := tx.CountHeld(ctx, org)
+	if err != nil {
+		return nil, err
+	}
+	if recent < p.MaxDeprovisionsPerHour && held == 0 {
+		return nil, nil
+	}
+	if err := tx.Hold(ctx, org, userID, trigger, o); err != nil {
+		return nil, err
+	}
+	return &Event{Type: DeprovisionHeld, Subject: userID, Trigger: trigger,
+		Detail: fmt.Sprintf("Held: %d members were deprovisioned in the last hour (maxPerHour %d)", recent, p.MaxDeprovisionsPerHour)}, nil
+}
+
+// Release applies the held deprovisionings in order, under the policy without its guard. It
+// applies exactly the holds it removes, so a hold made while it runs is either applied or stays.
+func Release(ctx context.Context, tx Tx, p Policy, org string, o Origin) (int, error) {
+	if err := tx.LockGuard(ctx, org); err != nil {
+		return 0, err
+	}
+	holds, err := tx.TakeHolds(ctx, org)
+	if err != nil {
+		return 0, err
+	}
+	p.MaxDeprovisionsPerHour = 0
+	var events []Event
+	for _, h := range holds {
+		user, err := tx.LoadUser(ctx, org, h.UserID) // nil once deleted: the member keeps its profile
+		if err != nil {
+			return 0, err
+		}
+		events = append(events, Event{Type: DeprovisionReleased, Subject: h.UserID, Trigger: h.Trigger})
+		applied, err := decideMember(ctx, tx, p, org, h.UserID, user, h.Trigger, true, o)
+		if err != nil {
+			return 0, err
+		}
+		events = append(events, applied...)
+	}
+	return len(holds), tx.Append(ctx, org, o, events)
+}

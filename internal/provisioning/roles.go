@@ -1,0 +1,87 @@
+package provisioning
+
+import (
+	"context"
+	"fmt"
+	"slices"
+)
+
+// GroupWrite is a SCIM write to a group, as the store performed it.
+type GroupWrite struct {
+	Org, GroupID string
+	// Before is the group before the write (nil: created), After after it (nil: deleted).
+	Before, After *Group
+	// Added and Removed are the members whose membership the write changed.
+	Added, Removed []string
+	Origin         Origin
+}
+
+// GroupWritten records a group write's events and, under group role mappings, recomputes the roles
+// of everyone whose groups changed (members added or removed, or all of them when the group was
+// renamed).
+func GroupWritten(ctx context.Context, tx Tx, p Policy, w GroupWrite) error {
+	var events []Event
+	switch {
+	case w.Before == nil:
+		events = append(events, Event{Type: GroupCreated, Subject: w.GroupID})
+	case w.After == nil:
+		events = append(events, Event{Type: GroupDeleted, Subject: w.GroupID})
+	default:
+		events = append(events, Event{Type: GroupUpdated, Subject: w.GroupID})
+	}
+	for _, id := range w.Added {
+		events = append(events, Event{Type: MembershipAdded, Subject: id, Group: w.GroupID})
+	}
+	for _, id := range w.Removed {
+		events = append(events, Event{Type: MembershipRemoved, Subject: id, Group: w.GroupID})
+	}
+	if len(p.GroupRoles) > 0 && !p.DryRun {
+		affected := append(slices.Clone(w.Added), w.Removed...)
+		if w.Before != nil && w.After != nil && *w.Before != *w.After {
+			members, err := tx.GroupMembers(ctx, w.Org, w.GroupID)
+			if err != nil {
+				return err
+			}
+			affected = append(affected, members...)
+		}
+		changed, err := refreshRoles(ctx, tx, p, w.Org, affected)
+		if err != nil {
+			return err
+		}
+		events = append(events, changed...)
+	}
+	return tx.Append(ctx, w.Org, w.Origin, events)
+}
+
+// refreshRoles recomputes the role of each member from its groups and stores changes; ids that
+// are not members (groups, unknown) are skipped. Members are visited in id order, so two writers
+// lock them in the same order.
+func refreshRoles(ctx context.Context, tx Tx, p Policy, org string, ids []string) ([]Event, error) {
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	var events []Event
+	for _, id := range ids {
+		m, err := tx.LoadMember(ctx, org, id)
+		if err != nil {
+			return nil, err
+		}
+		if m == nil {
+			continue
+		}
+		groups, err := tx.GroupsOf(ctx, org, id)
+		if err != nil {
+			return nil, err
+		}
+		role := RoleFor(p, groups)
+		if role == m.Role {
+			continue
+		}
+		previous := m.Role
+		m.Role = role
+		if err := tx.SaveMember(ctx, org, id, "", *m); err != nil {
+			return nil, err
+		}
+		events = append(events, Event{Type: MemberRoleChanged, Subject: id, Role: role, PreviousRole: previous,
+			Detail: fmt.Sprintf("Role %q → %q from group membership", previous, role)})
+	}
+	return events, nil
+}

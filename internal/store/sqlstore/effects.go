@@ -1,0 +1,48 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"time"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
+)
+
+// effects records a SCIM write's audit event and, under a policy, hands the write to
+// provisioning, inside the write's transaction. apply is nil for a write that changed nothing.
+func (s *Store) effects(ctx context.Context, tx *sql.Tx, w store.Write, org, resourceID string,
+	apply func(provisioning.Tx, provisioning.Origin) error) error {
+	if w.Audit != nil {
+		e := *w.Audit
+		e.Org = org
+		if e.ResourceID == "" {
+			e.ResourceID = resourceID
+		}
+		// The request first, then what it did to the member.
+		if err := s.insertAudit(ctx, tx, e); err != nil {
+			return err
+		}
+	}
+	if w.Policy == nil || apply == nil {
+		return nil
+	}
+	return apply(provisioningTx{s, tx}, originOf(w.Audit))
+}
+
+// originOf is who made a write and when, from its audit event.
+func originOf(audit *store.AuditEvent) provisioning.Origin {
+	o := provisioning.Origin{Time: time.Now().UTC()}
+	if audit == nil {
+		return o
+	}
+	o.RequestID = audit.RequestID
+	switch {
+	case audit.TokenFingerprint != "":
+		o.Actor = "token:" + audit.TokenFingerprint
+	case strings.HasPrefix(audit.Client, "admin:"):
+		o.Actor = audit.Client
+	}
+	return o
+}

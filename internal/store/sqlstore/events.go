@@ -1,0 +1,126 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
+)
+
+var eventColumns = []string{"org", "seq", "type", "subject", "group_id", "from_state", "to_state", "role", "previous_role", "cause",
+	"request_id", "actor", "at_us"}
+
+// Append records a write's events: the real ones in the outbox under the organization's next
+// sequence numbers, and those with an audit action in the audit log.
+//
+// The sequence row is updated last in the write, and stays locked until the write commits, so an
+// organization's events commit in sequence order and a reader following the sequence misses none.
+func (p provisioningTx) Append(ctx context.Context, org string, o provisioning.Origin, events []provisioning.Event) error {
+	real := 0
+	for _, e := range events {
+		if action := e.AuditAction(); action != "" {
+			resourceType := "Member"
+			if strings.HasPrefix(string(e.Type), "group.") {
+				resourceType = "Group"
+			}
+			if err := p.s.insertAudit(ctx, p.tx, store.AuditEvent{Org: org, Time: o.Time, RequestID: o.RequestID, Action: action,
+				ResourceType: resourceType, ResourceID: e.Subject, Status: 200, Detail: e.Detail}); err != nil {
+				return err
+			}
+		}
+		if !e.DryRun {
+			real++
+		}
+	}
+	if real == 0 {
+		return nil
+	}
+	var last int64
+	if err := p.s.queryRow(ctx, p.tx, p.s.q(`INSERT INTO event_sequences (org, last) VALUES (?, ?)
+		ON CONFLICT (org) DO UPDATE SET last = event_sequences.last + excluded.last RETURNING last`), org, real).Scan(&last); err != nil {
+		return fmt.Errorf("numbering events of %s: %w", org, err)
+	}
+	seq := last - int64(real)
+	const perStatement = 50
+	rows := make([]string, 0, perStatement)
+	args := make([]any, 0, perStatement*len(eventColumns))
+	flush := func() error {
+		if len(rows) == 0 {
+			return nil
+		}
+		_, err := p.exec(ctx, `INSERT INTO provisioning_events (`+strings.Join(eventColumns, ", ")+`) VALUES `+strings.Join(rows, ", "), args...)
+		rows, args = rows[:0], args[:0]
+		if err != nil {
+			return fmt.Errorf("recording events of %s: %w", org, err)
+		}
+		return nil
+	}
+	for _, e := range events {
+		if e.DryRun {
+			continue
+		}
+		seq++
+		rows = append(rows, "("+inList(len(eventColumns))+")")
+		args = append(args, org, seq, string(e.Type), e.Subject, nullString(e.Group), nullString(string(e.From)), nullString(string(e.To)),
+			nullString(e.Role), nullString(e.PreviousRole), nullString(string(e.Trigger)), nullString(o.RequestID), nullString(o.Actor),
+			o.Time.UnixMicro())
+		if len(rows) == perStatement {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
+}
+
+// Events pages through an organization's events in sequence order.
+func (s *Store) Events(ctx context.Context, org string, after int64, limit int) ([]store.EventRecord, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	var out []store.EventRecord
+	err := s.eachRow(ctx, `SELECT seq, type, subject, COALESCE(group_id, ''), COALESCE(from_state, ''), COALESCE(to_state, ''),
+		COALESCE(role, ''), COALESCE(previous_role, ''), COALESCE(cause, ''), COALESCE(request_id, ''), COALESCE(actor, ''), at_us
+		FROM provisioning_events WHERE org = ? AND seq > ? ORDER BY seq LIMIT ?`, []any{org, after, limit},
+		func(scan func(...any) error) error {
+			var (
+				r                      store.EventRecord
+				typ, from, to, trigger string
+				at                     int64
+			)
+			if err := scan(&r.Seq, &typ, &r.Event.Subject, &r.Event.Group, &from, &to, &r.Event.Role, &r.Event.PreviousRole, &trigger,
+				&r.RequestID, &r.Actor, &at); err != nil {
+				return err
+			}
+			r.Event.Type, r.Event.From, r.Event.To = provisioning.EventType(typ), provisioning.State(from), provisioning.State(to)
+			r.Event.Trigger, r.Time = provisioning.Trigger(trigger), time.UnixMicro(at).UTC()
+			out = append(out, r)
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("reading events of %s: %w", org, err)
+	}
+	return out, nil
+}
+
+// column reads a one-column result inside a transaction.
+func (s *Store) column(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = rows.Close() }()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,172 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
+)
+
+// Member returns a member with its employee record and history.
+func (s *Store) Member(ctx context.Context, org, userID string) (*store.MemberRecord, error) {
+	rec := &store.MemberRecord{UserID: userID}
+	var (
+		state                            string
+		approved, deleted, active        any
+		created, modified                int64
+		display, title, number, dept     sql.NullString
+		cost, division, orgName, manager sql.NullString
+	)
+	err := s.queryRow(ctx, nil, s.q(`SELECT m.user_name, m.state, m.role, m.approved, m.scim_deleted, m.created_us, m.modified_us,
+		e.active, e.display_name, e.title, e.employee_number, e.department, e.cost_center, e.division, e.organization, e.manager_id
+		FROM members m JOIN employee_records e ON e.org = m.org AND e.user_id = m.user_id WHERE m.org = ? AND m.user_id = ?`), org, userID).
+		Scan(&rec.UserName, &state, &rec.Member.Role, &approved, &deleted, &created, &modified,
+			&active, &display, &title, &number, &dept, &cost, &division, &orgName, &manager)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading member %s: %w", userID, err)
+	}
+	rec.Member.State, rec.Member.Approved, rec.Member.Deleted = provisioning.State(state), truthy(approved), truthy(deleted)
+	rec.Member.EmployeeActive = truthy(active)
+	rec.Created, rec.Modified = time.UnixMicro(created).UTC(), time.UnixMicro(modified).UTC()
+	rec.Employee = store.EmployeeRecord{Active: truthy(active), Profile: provisioning.Profile{DisplayName: display.String, Title: title.String,
+		EmployeeNumber: number.String, Department: dept.String, CostCenter: cost.String, Division: division.String, Organization: orgName.String,
+		ManagerID: manager.String}}
+	err = s.eachRow(ctx, `SELECT at_us, from_state, to_state, kind, reason, COALESCE(request_id, '') FROM member_history
+		WHERE org = ? AND user_id = ? ORDER BY seq`, []any{org, userID}, func(scan func(...any) error) error {
+		var h store.HistoryEntry
+		var at int64
+		var from, to, kind string
+		if err := scan(&at, &from, &to, &kind, &h.Reason, &h.RequestID); err != nil {
+			return err
+		}
+		h.Time, h.From, h.To, h.Kind = time.UnixMicro(at).UTC(), provisioning.State(from), provisioning.State(to), provisioning.EventType(kind)
+		rec.History = append(rec.History, h)
+		return nil
+	})
+	return rec, err
+}
+
+// MemberCounts counts an organization's members per state.
+func (s *Store) MemberCounts(ctx context.Context, org string) (map[string]int64, error) {
+	out := map[string]int64{}
+	err := s.eachRow(ctx, `SELECT state, COUNT(*) FROM members WHERE org = ? GROUP BY state`, []any{org}, func(scan func(...any) error) error {
+		var state string
+		var n int64
+		if err := scan(&state, &n); err != nil {
+			return err
+		}
+		out[state] = n
+		return nil
+	})
+	return out, err
+}
+
+// ListMembers pages through an organization's members by user id.
+func (s *Store) ListMembers(ctx context.Context, org string, q store.MemberQuery) ([]store.MemberRecord, string, error) {
+	limit := q.Limit
+	if limit <= 0 || limit > 500 {
+		limit = 50
+	}
+	where, args := "m.org = ? AND m.user_id > ?", []any{org, q.After}
+	if q.State != "" {
+		where += " AND m.state = ?"
+		args = append(args, q.State)
+	}
+	if q.Search != "" {
+		where += ` AND (lower(m.user_name) LIKE ? ESCAPE '\' OR lower(COALESCE(e.display_name, '')) LIKE ? ESCAPE '\')`
+		pattern := "%" + escapeLike(strings.ToLower(q.Search)) + "%"
+		args = append(args, pattern, pattern)
+	}
+	args = append(args, limit+1)
+	var out []store.MemberRecord
+	err := s.eachRow(ctx, `SELECT m.user_id, m.user_name, m.state, m.role, m.approved, m.scim_deleted, m.created_us, m.modified_us,
+		e.active, COALESCE(e.display_name, ''), COALESCE(e.title, ''), COALESCE(e.department, '')
+		FROM members m JOIN employee_records e ON e.org = m.org AND e.user_id = m.user_id
+		WHERE `+where+` ORDER BY m.user_id LIMIT ?`, args, func(scan func(...any) error) error {
+		var (
+			rec                       store.MemberRecord
+			state                     string
+			approved, deleted, active any
+			created, modified         int64
+		)
+		if err := scan(&rec.UserID, &rec.UserName, &state, &rec.Member.Role, &approved, &deleted, &created, &modified,
+			&active, &rec.Employee.DisplayName, &rec.Employee.Title, &rec.Employee.Department); err != nil {
+			return err
+		}
+		rec.Member.State, rec.Member.Approved, rec.Member.Deleted = provisioning.State(state), truthy(approved), truthy(deleted)
+		rec.Member.EmployeeActive, rec.Employee.Active = truthy(active), truthy(active)
+		rec.Created, rec.Modified = time.UnixMicro(created).UTC(), time.UnixMicro(modified).UTC()
+		out = append(out, rec)
+		return nil
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("listing members of %s: %w", org, err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = out[limit-1].UserID
+	}
+	return out, next, nil
+}
+
+// ReviewMember approves or rejects a member waiting for review (provisioning decides), with the
+// admin's audit event, in one transaction.
+func (s *Store) ReviewMember(ctx context.Context, org, userID string, approve bool, audit store.AuditEvent) (*store.MemberRecord, error) {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		audit.Org, audit.ResourceType, audit.ResourceID = org, "Member", userID
+		if err := s.insertAudit(ctx, tx, audit); err != nil {
+			return err
+		}
+		err := provisioning.Review(ctx, provisioningTx{s, tx}, org, userID, approve, originOf(&audit))
+		if errors.Is(err, provisioning.ErrNoMember) {
+			return store.ErrNotFound
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.Member(ctx, org, userID)
+}
+
+// HeldDeprovisions counts the deprovisionings waiting for release.
+func (s *Store) HeldDeprovisions(ctx context.Context, org string) (int64, error) {
+	var n int64
+	err := s.queryRow(ctx, nil, s.q(`SELECT COUNT(*) FROM held_deprovisions WHERE org = ?`), org).Scan(&n)
+	return n, err
+}
+
+// ReleaseDeprovisions applies the held deprovisionings (provisioning decides) and records the
+// admin's release, in one transaction.
+func (s *Store) ReleaseDeprovisions(ctx context.Context, org string, p provisioning.Policy, audit store.AuditEvent) (int, error) {
+	released := 0
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		n, err := provisioning.Release(ctx, provisioningTx{s, tx}, p, org, originOf(&audit))
+		if err != nil {
+			return err
+		}
+		released = n
+		audit.Org, audit.Detail = org, fmt.Sprintf("Released %d held deprovisionings", n)
+		return s.insertAudit(ctx, tx, audit)
+	})
+	return released, err
+}
+
+func truthy(v any) bool {
+	switch b := v.(type) {
+	case bool:
+		return b
+	case int64:
+		return b != 0
+	}
+	return false
+}

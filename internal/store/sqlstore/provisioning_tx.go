@@ -1,0 +1,219 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
+)
+
+// provisioningTx is provisioning.Tx on one SQL transaction: persistence only, no decisions.
+type provisioningTx struct {
+	s  *Store
+	tx *sql.Tx
+}
+
+var _ provisioning.Tx = provisioningTx{}
+
+func (p provisioningTx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return p.s.exec(ctx, p.tx, p.s.q(query), args...)
+}
+
+func (p provisioningTx) count(ctx context.Context, query string, args ...any) (int, error) {
+	var n int
+	err := p.s.queryRow(ctx, p.tx, p.s.q(query), args...).Scan(&n)
+	return n, err
+}
+
+// LockGuard takes a transaction-scoped advisory lock on PostgreSQL; SQLite has one writer.
+func (p provisioningTx) LockGuard(ctx context.Context, org string) error {
+	if p.s.d.name() != "postgres" {
+		return nil
+	}
+	h := fnv.New64a()
+	_, _ = h.Write([]byte("eio-deprovisioning-guard/" + org))
+	if _, err := p.tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(h.Sum64())); err != nil { //nolint:gosec // a hash, wrapping is fine
+		return fmt.Errorf("locking the deprovisioning guard of %s: %w", org, err)
+	}
+	return nil
+}
+
+func (p provisioningTx) LoadMember(ctx context.Context, org, userID string) (*provisioning.Member, error) {
+	var (
+		m                         provisioning.Member
+		state                     string
+		approved, deleted, active any
+	)
+	err := p.s.queryRow(ctx, p.tx, p.s.q(`SELECT m.state, m.role, m.approved, m.scim_deleted, COALESCE(e.active, m.approved)
+		FROM members m LEFT JOIN employee_records e ON e.org = m.org AND e.user_id = m.user_id WHERE m.org = ? AND m.user_id = ?`+
+		p.s.d.forUpdateOf("m")), org, userID).Scan(&state, &m.Role, &approved, &deleted, &active)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading member %s: %w", userID, err)
+	}
+	m.State, m.Approved, m.Deleted, m.EmployeeActive = provisioning.State(state), truthy(approved), truthy(deleted), truthy(active)
+	return &m, nil
+}
+
+func (p provisioningTx) SaveMember(ctx context.Context, org, userID, userName string, m provisioning.Member) error {
+	now := time.Now().UTC().UnixMicro()
+	if _, err := p.exec(ctx, `INSERT INTO members (org, user_id, user_name, user_name_lower, state, role, approved, scim_deleted,
+			created_us, modified_us, source)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'scim')
+		ON CONFLICT (org, user_id) DO UPDATE SET user_name = CASE WHEN excluded.user_name = '' THEN members.user_name ELSE excluded.user_name END,
+			user_name_lower = CASE WHEN excluded.user_name = '' THEN members.user_name_lower ELSE excluded.user_name_lower END,
+			state = excluded.state, role = excluded.role, approved = excluded.approved, scim_deleted = excluded.scim_deleted,
+			modified_us = excluded.modified_us`,
+		org, userID, userName, strings.ToLower(userName), string(m.State), m.Role, p.s.d.columnBool(m.Approved), p.s.d.columnBool(m.Deleted),
+		now, now); err != nil {
+		return fmt.Errorf("recording member %s: %w", userID, err)
+	}
+	return nil
+}
+
+func (p provisioningTx) SaveEmployee(ctx context.Context, org, userID string, active bool, profile *provisioning.Profile) error {
+	now := time.Now().UTC().UnixMicro()
+	if profile == nil {
+		_, err := p.exec(ctx, `UPDATE employee_records SET active = ?, modified_us = ? WHERE org = ? AND user_id = ?`,
+			p.s.d.columnBool(active), now, org, userID)
+		return err
+	}
+	e := profile
+	_, err := p.exec(ctx, `INSERT INTO employee_records (org, user_id, active, display_name, title, employee_number, department, cost_center,
+			division, organization, manager_id, modified_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (org, user_id) DO UPDATE SET active = excluded.active, display_name = excluded.display_name, title = excluded.title,
+			employee_number = excluded.employee_number, department = excluded.department, cost_center = excluded.cost_center,
+			division = excluded.division, organization = excluded.organization, manager_id = excluded.manager_id, modified_us = excluded.modified_us`,
+		org, userID, p.s.d.columnBool(active), nullString(e.DisplayName), nullString(e.Title), nullString(e.EmployeeNumber), nullString(e.Department),
+		nullString(e.CostCenter), nullString(e.Division), nullString(e.Organization), nullString(e.ManagerID), now)
+	if err != nil {
+		return fmt.Errorf("recording employee record %s: %w", userID, err)
+	}
+	return nil
+}
+
+func (p provisioningTx) AppendHistory(ctx context.Context, org, userID string, t provisioning.Transition, o provisioning.Origin) error {
+	if _, err := p.exec(ctx, `INSERT INTO member_history (org, user_id, at_us, from_state, to_state, kind, reason, request_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		org, userID, o.Time.UnixMicro(), string(t.From), string(t.To), string(t.Type), t.Reason, o.RequestID); err != nil {
+		return fmt.Errorf("recording member history: %w", err)
+	}
+	return nil
+}
+
+func (p provisioningTx) CountDeprovisionsSince(ctx context.Context, org string, since time.Time) (int, error) {
+	n, err := p.count(ctx, `SELECT COUNT(*) FROM member_history WHERE org = ? AND kind IN (?, ?) AND at_us > ?`,
+		org, string(provisioning.MemberSuspended), string(provisioning.MemberDeactivated), since.UnixMicro())
+	if err != nil {
+		return 0, fmt.Errorf("counting recent deprovisionings: %w", err)
+	}
+	return n, nil
+}
+
+func (p provisioningTx) CountHeld(ctx context.Context, org string) (int, error) {
+	n, err := p.count(ctx, `SELECT COUNT(*) FROM held_deprovisions WHERE org = ?`, org)
+	if err != nil {
+		return 0, fmt.Errorf("counting held deprovisionings: %w", err)
+	}
+	return n, nil
+}
+
+func (p provisioningTx) Hold(ctx context.Context, org, userID string, trigger provisioning.Trigger, o provisioning.Origin) error {
+	if _, err := p.exec(ctx, `INSERT INTO held_deprovisions (org, user_id, event, at_us, request_id) VALUES (?, ?, ?, ?, ?)`,
+		org, userID, string(trigger), o.Time.UnixMicro(), o.RequestID); err != nil {
+		return fmt.Errorf("holding a deprovisioning: %w", err)
+	}
+	return nil
+}
+
+// TakeHolds deletes the holds and returns exactly the rows deleted (RETURNING), oldest first.
+func (p provisioningTx) TakeHolds(ctx context.Context, org string) ([]provisioning.Hold, error) {
+	rows, err := p.tx.QueryContext(ctx, p.s.q(`DELETE FROM held_deprovisions WHERE org = ? RETURNING seq, user_id, event`), org)
+	if err != nil {
+		return nil, fmt.Errorf("taking held deprovisionings: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	type held struct {
+		seq  int64
+		hold provisioning.Hold
+	}
+	var list []held
+	for rows.Next() {
+		var h held
+		var trigger string
+		if err := rows.Scan(&h.seq, &h.hold.UserID, &trigger); err != nil {
+			return nil, err
+		}
+		h.hold.Trigger = provisioning.Trigger(trigger)
+		list = append(list, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(list, func(a, b held) int { return int(a.seq - b.seq) })
+	out := make([]provisioning.Hold, 0, len(list))
+	for _, h := range list {
+		out = append(out, h.hold)
+	}
+	return out, nil
+}
+
+func (p provisioningTx) LoadUser(ctx context.Context, org, userID string) (*provisioning.User, error) {
+	r, err := p.s.get(ctx, p.tx, org, store.KindUser, userID, "")
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return userAfter(r), nil
+}
+
+func (p provisioningTx) MemberNotFromSCIM(ctx context.Context, org, userName string) (bool, error) {
+	n, err := p.count(ctx, `SELECT COUNT(*) FROM members WHERE org = ? AND user_name_lower = ? AND source <> 'scim'`, org, strings.ToLower(userName))
+	if err != nil {
+		return false, fmt.Errorf("checking for an existing member: %w", err)
+	}
+	return n > 0, nil
+}
+
+func (p provisioningTx) GroupsOf(ctx context.Context, org, id string) ([]provisioning.Group, error) {
+	rows, err := p.tx.QueryContext(ctx, p.s.q(`SELECT g.name, COALESCE(g.external_id, '') FROM scim_group_members m CROSS JOIN scim_groups g
+		WHERE g.org = m.org AND g.id = m.group_id AND m.org = ? AND m.member_id = ?`), org, id)
+	if err != nil {
+		return nil, fmt.Errorf("reading the groups of %s: %w", id, err)
+	}
+	defer func() { _ = rows.Close() }()
+	var groups []provisioning.Group
+	for rows.Next() {
+		var g provisioning.Group
+		if err := rows.Scan(&g.DisplayName, &g.ExternalID); err != nil {
+			return nil, err
+		}
+		groups = append(groups, g)
+	}
+	return groups, rows.Err()
+}
+
+func (p provisioningTx) GroupMembers(ctx context.Context, org, groupID string) ([]string, error) {
+	return p.s.column(ctx, p.tx, `SELECT member_id FROM scim_group_members WHERE org = ? AND group_id = ?`, org, groupID)
+}
+
+// userBefore is what provisioning needs of a user before a write: whether it was active.
+func userBefore(r *store.Resource) *provisioning.User {
+	return &provisioning.User{ID: r.ID, UserName: r.Name, Active: r.Active}
+}
+
+// userAfter is a user after a write, with the profile its employee record keeps.
+func userAfter(r *store.Resource) *provisioning.User {
+	return &provisioning.User{ID: r.ID, UserName: r.Name, Active: r.Active, Profile: provisioning.ProfileFrom(r.Doc)}
+}

@@ -279,3 +279,6 @@ func nullString(s string) sql.NullString {
 func groupOf(r *store.Resource) *provisioning.Group {
 	return &provisioning.Group{DisplayName: r.Name, ExternalID: r.ExternalID}
 }
+
+// Rebind writes a query with '?' placeholders in the dialect's form (for tests that seed rows).
+func (s *Store) Rebind(query string) string { return s.q(query) }

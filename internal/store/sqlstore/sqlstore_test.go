@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
@@ -17,6 +18,7 @@ func TestSQLiteConformance(t *testing.T) {
 	}
 	defer func() { _ = s.Close() }()
 	storetest.Run(t, s)
+	storetest.RunProvisioning(t, s, storetest.Options{AddInvitedMember: invitedMember(s)})
 }
 
 func TestPostgresConformance(t *testing.T) {
@@ -30,6 +32,17 @@ func TestPostgresConformance(t *testing.T) {
 	}
 	defer func() { _ = s.Close() }()
 	storetest.Run(t, s)
+	storetest.RunProvisioning(t, s, storetest.Options{AddInvitedMember: invitedMember(s)})
+}
+
+// invitedMember stores a member SCIM did not create, as invitations (not built yet) would.
+func invitedMember(s *sqlstore.Store) func(ctx context.Context, org, userID, userName string) error {
+	return func(ctx context.Context, org, userID, userName string) error {
+		_, err := s.DB().ExecContext(ctx, s.Rebind(`INSERT INTO members (org, user_id, user_name, user_name_lower, state, role, approved,
+			scim_deleted, created_us, modified_us, source) VALUES (?, ?, ?, ?, 'Active', 'owner', TRUE, FALSE, 0, 0, 'invitation')`),
+			org, userID, userName, strings.ToLower(userName))
+		return err
+	}
 }
 
 func TestMigrationsAreIdempotent(t *testing.T) {

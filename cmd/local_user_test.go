@@ -3,7 +3,7 @@ package main
 import (
 	"testing"
 
-	"github.com/z8z8/enterprise-identity-operator/internal/adminapi"
+	"github.com/z8z8/enterprise-identity-operator/internal/service"
 )
 
 // The local cluster admin (system:masters) exists only with --local, where the process started
@@ -13,7 +13,7 @@ func TestLocalUserOnlyWithLocal(t *testing.T) {
 		t.Fatalf("without --local: %+v", who)
 	}
 	who := localUser(options{local: true})
-	if who == nil || who.Source != adminapi.Local {
+	if who == nil || who.Source != service.Local {
 		t.Fatalf("with --local: %+v", who)
 	}
 	if _, err := who.ImpersonationConfig(false); err == nil {

@@ -3,6 +3,8 @@ package adminapi
 import (
 	"net/http"
 	"strings"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/service"
 )
 
 // RequestHeader must accompany every POST whose identity comes with the connection rather than
@@ -16,7 +18,7 @@ const RequestHeader = "X-EIO-Request"
 // Sec-Fetch-Site or Origin names another origin (checked for every caller, because a proxy may
 // also add a bearer token for the browser), or, for ambient identities, a POST without
 // RequestHeader. The answer is a refusal or nil.
-func (s *Server) crossSite(r *http.Request, who Identity) *Error {
+func (s *Server) crossSite(r *http.Request, who service.Identity) *service.Error {
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		return nil
 	}
@@ -25,11 +27,11 @@ func (s *Server) crossSite(r *http.Request, who Identity) *Error {
 		origins = http.NewCrossOriginProtection()
 	}
 	if origins.Check(r) != nil {
-		return refuse(http.StatusForbidden,
+		return service.Refuse(http.StatusForbidden,
 			"Cross-site request refused: admin API actions are accepted only from the data plane's own origin")
 	}
-	if who.Source != Reviewed && strings.TrimSpace(r.Header.Get(RequestHeader)) == "" {
-		return refuse(http.StatusForbidden,
+	if who.Source != service.Reviewed && strings.TrimSpace(r.Header.Get(RequestHeader)) == "" {
+		return service.Refuse(http.StatusForbidden,
 			"Send the header %s: 1 with every POST: without it, a page on another site could act in your name", RequestHeader)
 	}
 	return nil

@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/service"
 )
 
 // Actions under an ambient identity (the proxy's, --local's) need the custom header and, when a
@@ -16,13 +18,13 @@ import (
 func TestCrossSiteActions(t *testing.T) {
 	s := &Server{TrustedOrigins: []string{"https://eio.example.com"}, Log: slog.New(slog.DiscardHandler)}
 	s.Routes(http.NewServeMux())
-	local := Identity{User: "local-admin", Groups: []string{"system:masters"}, Source: Local}
-	proxy := Identity{User: "alice", Groups: []string{"system:authenticated"}}
-	token := Identity{User: "alice", Source: Reviewed}
+	local := service.Identity{User: "local-admin", Groups: []string{"system:masters"}, Source: service.Local}
+	proxy := service.Identity{User: "alice", Groups: []string{"system:authenticated"}}
+	token := service.Identity{User: "alice", Source: service.Reviewed}
 	for _, tc := range []struct {
 		name    string
 		method  string
-		who     Identity
+		who     service.Identity
 		headers map[string]string
 		refused bool
 	}{
@@ -64,7 +66,7 @@ func TestCrossSiteActions(t *testing.T) {
 // (the Server has no store, registry or API client here: reaching them would panic).
 func TestCrossSiteRefusalOverHTTP(t *testing.T) {
 	mux := http.NewServeMux()
-	(&Server{LocalUser: &Identity{User: "local-admin", Groups: []string{"system:masters"}, Source: Local},
+	(&Server{LocalUser: &service.Identity{User: "local-admin", Groups: []string{"system:masters"}, Source: service.Local},
 		Log: slog.New(slog.DiscardHandler)}).Routes(mux)
 	srv := httptest.NewServer(mux)
 	defer srv.Close()

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/service"
 )
 
 // Proxy headers name a user, so they are only as trustworthy as whoever can send them. The
@@ -55,13 +57,9 @@ func (s *Server) fromTrustedProxy(r *http.Request) bool {
 // proxyIdentity reads X-Remote-User and X-Remote-Group, when they come from a trusted proxy. A
 // proxy speaks for people from the identity provider, never for Kubernetes' own identities:
 // "system:" users are refused and "system:" groups (system:masters above all) dropped.
-func (s *Server) proxyIdentity(r *http.Request) (Identity, bool) {
+func (s *Server) proxyIdentity(r *http.Request) (service.Identity, bool) {
 	if !s.TrustProxyHeaders || !s.fromTrustedProxy(r) {
-		return Identity{}, false
-	}
-	u := strings.TrimSpace(r.Header.Get("X-Remote-User"))
-	if u == "" || strings.HasPrefix(u, systemPrefix) {
-		return Identity{}, false
+		return service.Identity{}, false
 	}
 	var groups []string
 	for _, g := range r.Header.Values("X-Remote-Group") {
@@ -69,7 +67,5 @@ func (s *Server) proxyIdentity(r *http.Request) (Identity, bool) {
 			groups = append(groups, strings.TrimSpace(part))
 		}
 	}
-	// Every authenticated user is in system:authenticated, as the API server would say.
-	groups = keptGroups(u, append(groups, "system:authenticated"), Asserted)
-	return Identity{User: u, Groups: groups, Source: Asserted}, true
+	return service.AssertedIdentity(strings.TrimSpace(r.Header.Get("X-Remote-User")), groups)
 }

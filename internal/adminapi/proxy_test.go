@@ -10,6 +10,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/service"
 )
 
 func TestParseCIDRs(t *testing.T) {
@@ -77,7 +79,7 @@ func TestProxyHeadersOnlyFromTrustedPeers(t *testing.T) {
 			got := ""
 			if ok {
 				got = fmt.Sprint(who.User, " ", who.Groups)
-				if who.Source != Asserted {
+				if who.Source != service.Asserted {
 					t.Errorf("proxy identity with source %v", who.Source)
 				}
 			}

@@ -1,11 +1,11 @@
-// Package adminapi is the JSON API admins (and the setup wizard) use to see and act on an
-// organization's provisioning: status, members and their records, reviews, and the audit log.
-// Authorization is Kubernetes RBAC: a SubjectAccessReview asks whether the caller may get (or,
-// for actions, update) the organization's ScimIntegration in its namespace.
+// Package adminapi is the JSON API admins use to see and act on an organization's provisioning:
+// status, members and their records, reviews, the audit log, the token. It authenticates HTTP
+// requests (a Kubernetes bearer token, a trusted proxy's headers, --local's admin), refuses
+// cross-site actions, and translates routes to internal/service, which authorizes with
+// Kubernetes RBAC and does the work; errors are answered in one place (writeFailure).
 package adminapi
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -13,25 +13,15 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"time"
 
-	authenticationv1 "k8s.io/api/authentication/v1"
-	authorizationv1 "k8s.io/api/authorization/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
+	"github.com/z8z8/enterprise-identity-operator/internal/service"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
 )
 
-// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
-// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
-
 // Server serves /api/v1alpha1/organizations/{organization}/….
 type Server struct {
-	Store   store.Store
-	Tenants *tenant.Registry
-	// Client creates SubjectAccessReviews.
-	Client client.Client
+	Service *service.Service
 	// TrustProxyHeaders accepts X-Remote-User and X-Remote-Group from an authenticating proxy
 	// (oauth2-proxy and the like) in front of the data plane, when the TCP peer is inside one of
 	// TrustedProxies (none: the headers are never believed).
@@ -42,16 +32,10 @@ type Server struct {
 	TrustedOrigins []string
 	// LocalUser, when set (--local), is the identity of requests that carry none: the local
 	// kubeconfig's user (Source Local, so its system:masters is impersonated, with --local only).
-	LocalUser *Identity
-	// Impersonate returns a client acting as the caller, for writes to CRs (RBAC decides and the
-	// API audit log names the person). Nil refuses such writes: the manager's own client would
-	// write with the operator's rights instead of the caller's.
-	Impersonate func(Identity) (client.Client, error)
-	Log         *slog.Logger
+	LocalUser *service.Identity
+	Log       *slog.Logger
 
 	origins *http.CrossOriginProtection
-	// signIns limits failed sign-ins per source address.
-	signIns signInGuard
 }
 
 // Routes registers the admin API. Every route authenticates the caller and authorizes them
@@ -78,17 +62,17 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	}))
 }
 
-type handler func(w http.ResponseWriter, r *http.Request, org *tenant.Organization, who Identity)
+type handler func(w http.ResponseWriter, r *http.Request, org *tenant.Organization, who service.Actor)
 
 func (s *Server) authorized(verb string, next handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		who, ok, err := s.identity(r)
-		if e := (*Error)(nil); errors.As(err, &e) {
+		if e := (*service.Error)(nil); errors.As(err, &e) {
 			writeFailure(w, e)
 			return
 		}
-		if e := (*TooManySignIns)(nil); errors.As(err, &e) {
-			e.SetRetryAfter(w)
+		if e := (*service.TooManySignIns)(nil); errors.As(err, &e) {
+			w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfterSeconds()))
 			writeError(w, http.StatusTooManyRequests, e.Error())
 			return
 		}
@@ -106,28 +90,21 @@ func (s *Server) authorized(verb string, next handler) http.Handler {
 			writeFailure(w, e)
 			return
 		}
-		org, err := s.Authorize(r.Context(), who, r.PathValue("org"), verb)
+		org, err := s.Service.Authorize(r.Context(), who, r.PathValue("org"), verb)
 		if err != nil {
 			writeFailure(w, err)
 			return
 		}
-		next(w, r, org, who)
+		next(w, r, org, service.Actor{Identity: who, Method: r.Method, Path: r.URL.Path})
 	})
 }
 
 // Authenticate identifies the caller of a request (for the wizard, which signs in the same way).
-func (s *Server) Authenticate(r *http.Request) (Identity, bool, error) { return s.identity(r) }
-
-// Can asks Kubernetes RBAC (a SubjectAccessReview) whether who may verb the named resource.
-func (s *Server) Can(ctx context.Context, who Identity, verb, group, resource, namespace, name string) (bool, error) {
-	return s.allowedOn(ctx, who, &authorizationv1.ResourceAttributes{
-		Namespace: namespace, Verb: verb, Group: group, Resource: resource, Name: name,
-	})
-}
+func (s *Server) Authenticate(r *http.Request) (service.Identity, bool, error) { return s.identity(r) }
 
 // identity authenticates the caller: a Kubernetes bearer token (checked with a TokenReview), the
 // headers of a trusted authenticating proxy, or with --local the local cluster admin.
-func (s *Server) identity(r *http.Request) (Identity, bool, error) {
+func (s *Server) identity(r *http.Request) (service.Identity, bool, error) {
 	if scheme, tok, found := strings.Cut(r.Header.Get("Authorization"), " "); found && strings.EqualFold(scheme, "Bearer") {
 		return s.SignIn(r, strings.TrimSpace(tok))
 	}
@@ -136,83 +113,23 @@ func (s *Server) identity(r *http.Request) (Identity, bool, error) {
 }
 
 // SignIn checks a Kubernetes token presented by a request (the wizard's sign-in form, an admin
-// API bearer token), refusing with *TooManySignIns a source whose failed attempts are over budget.
-func (s *Server) SignIn(r *http.Request, tok string) (Identity, bool, error) {
-	source, now := sourceAddress(r), time.Now()
-	if wait := s.signIns.wait(source, now); wait > 0 {
-		return Identity{}, false, &TooManySignIns{RetryAfter: wait}
-	}
-	who, ok, err := s.AuthenticateToken(r.Context(), tok)
-	if err == nil && !ok && tok != "" {
-		s.signIns.failed(source, now)
-	}
-	return who, ok, err
+// API bearer token), charging failures to the request's source address.
+func (s *Server) SignIn(r *http.Request, tok string) (service.Identity, bool, error) {
+	return s.Service.SignIn(r.Context(), sourceAddress(r), tok)
 }
 
-// AuthenticateToken checks a Kubernetes bearer token with a TokenReview. The identity keeps the
-// review's UID and extras; a Kubernetes system identity other than a service account is refused
-// (an *Error), and "system:" groups are kept only as identity.go's rule says.
-func (s *Server) AuthenticateToken(ctx context.Context, tok string) (Identity, bool, error) {
-	if tok == "" {
-		return Identity{}, false, nil
-	}
-	review := &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: tok}}
-	if err := s.Client.Create(ctx, review); err != nil {
-		return Identity{}, false, err
-	}
-	if !review.Status.Authenticated {
-		return Identity{}, false, nil
-	}
-	who, err := reviewedIdentity(review.Status.User)
-	if err != nil {
-		return Identity{}, false, err
-	}
-	return who, true, nil
-}
-
-func (s *Server) proxyOrLocal(r *http.Request) (Identity, bool) {
+func (s *Server) proxyOrLocal(r *http.Request) (service.Identity, bool) {
 	if who, ok := s.proxyIdentity(r); ok {
 		return who, true
 	}
 	if s.LocalUser != nil {
 		return *s.LocalUser, true
 	}
-	return Identity{}, false
+	return service.Identity{}, false
 }
 
-func (s *Server) organization(name string) (*tenant.Organization, bool) {
-	for _, o := range s.Tenants.Organizations() {
-		if o.Name == name {
-			return &o, true
-		}
-	}
-	return nil, false
-}
-
-func (s *Server) allowedOn(ctx context.Context, who Identity, attrs *authorizationv1.ResourceAttributes) (bool, error) {
-	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
-		User: who.User, UID: who.UID, Groups: who.Groups, Extra: extraValues(who.Extra), ResourceAttributes: attrs,
-	}}
-	if err := s.Client.Create(ctx, sar); err != nil {
-		return false, err
-	}
-	return sar.Status.Allowed, nil
-}
-
-// extraValues converts an identity's extras for a SubjectAccessReview.
-func extraValues(extra map[string][]string) map[string]authorizationv1.ExtraValue {
-	if len(extra) == 0 {
-		return nil
-	}
-	out := make(map[string]authorizationv1.ExtraValue, len(extra))
-	for k, v := range extra {
-		out[k] = v
-	}
-	return out
-}
-
-func (s *Server) status(w http.ResponseWriter, r *http.Request, org *tenant.Organization, _ Identity) {
-	st, err := s.Status(r.Context(), org)
+func (s *Server) status(w http.ResponseWriter, r *http.Request, org *tenant.Organization, _ service.Actor) {
+	st, err := s.Service.Status(r.Context(), org)
 	if err != nil {
 		writeFailure(w, err)
 		return
@@ -220,10 +137,10 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request, org *tenant.Orga
 	writeJSON(w, http.StatusOK, st)
 }
 
-func (s *Server) members(w http.ResponseWriter, r *http.Request, org *tenant.Organization, _ Identity) {
+func (s *Server) members(w http.ResponseWriter, r *http.Request, org *tenant.Organization, _ service.Actor) {
 	q := r.URL.Query()
 	limit, _ := strconv.Atoi(q.Get("limit"))
-	list, next, err := s.Members(r.Context(), org, store.MemberQuery{State: q.Get("state"), Search: q.Get("q"), After: q.Get("cursor"), Limit: limit})
+	list, next, err := s.Service.Members(r.Context(), org, store.MemberQuery{State: q.Get("state"), Search: q.Get("q"), After: q.Get("cursor"), Limit: limit})
 	if err != nil {
 		writeFailure(w, err)
 		return
@@ -235,8 +152,8 @@ func (s *Server) members(w http.ResponseWriter, r *http.Request, org *tenant.Org
 	writeJSON(w, http.StatusOK, map[string]any{"items": items, "nextCursor": next})
 }
 
-func (s *Server) member(w http.ResponseWriter, r *http.Request, org *tenant.Organization, _ Identity) {
-	rec, err := s.Member(r.Context(), org, r.PathValue("id"))
+func (s *Server) member(w http.ResponseWriter, r *http.Request, org *tenant.Organization, _ service.Actor) {
+	rec, err := s.Service.Member(r.Context(), org, r.PathValue("id"))
 	if err != nil {
 		writeFailure(w, err)
 		return
@@ -247,8 +164,8 @@ func (s *Server) member(w http.ResponseWriter, r *http.Request, org *tenant.Orga
 }
 
 func (s *Server) review(approve bool) handler {
-	return func(w http.ResponseWriter, r *http.Request, org *tenant.Organization, who Identity) {
-		rec, err := s.Review(r, org, who, r.PathValue("id"), approve)
+	return func(w http.ResponseWriter, r *http.Request, org *tenant.Organization, who service.Actor) {
+		rec, err := s.Service.Review(r.Context(), org, who, r.PathValue("id"), approve)
 		if err != nil {
 			writeFailure(w, err)
 			return
@@ -257,8 +174,8 @@ func (s *Server) review(approve bool) handler {
 	}
 }
 
-func (s *Server) releaseDeprovisions(w http.ResponseWriter, r *http.Request, org *tenant.Organization, who Identity) {
-	n, err := s.Release(r, org, who)
+func (s *Server) releaseDeprovisions(w http.ResponseWriter, r *http.Request, org *tenant.Organization, who service.Actor) {
+	n, err := s.Service.Release(r.Context(), org, who)
 	if err != nil {
 		writeFailure(w, err)
 		return
@@ -266,13 +183,13 @@ func (s *Server) releaseDeprovisions(w http.ResponseWriter, r *http.Request, org
 	writeJSON(w, http.StatusOK, map[string]any{"released": n})
 }
 
-func (s *Server) auditEvents(w http.ResponseWriter, r *http.Request, org *tenant.Organization, _ Identity) {
-	query, err := ParseAuditQuery(r.URL.Query())
+func (s *Server) auditEvents(w http.ResponseWriter, r *http.Request, org *tenant.Organization, _ service.Actor) {
+	query, err := service.ParseAuditQuery(r.URL.Query())
 	if err != nil {
 		writeFailure(w, err)
 		return
 	}
-	events, next, err := s.AuditEvents(r.Context(), org, query)
+	events, next, err := s.Service.AuditEvents(r.Context(), org, query)
 	if err != nil {
 		writeFailure(w, err)
 		return
@@ -299,6 +216,34 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 	_ = json.NewEncoder(w).Encode(body)
 }
 
-func requestID() string {
-	return strconv.FormatInt(time.Now().UnixNano(), 36)
+// writeFailure answers an operation's error as JSON: a refusal in its words, anything else as an
+// internal error (the service logged the cause).
+func writeFailure(w http.ResponseWriter, err error) {
+	var e *service.Error
+	if errors.As(err, &e) {
+		writeError(w, e.Status, e.Message)
+		return
+	}
+	writeError(w, http.StatusInternalServerError, "Internal error; the service logged the cause")
+}
+
+func (s *Server) revealToken(w http.ResponseWriter, r *http.Request, org *tenant.Organization, who service.Actor) {
+	out, err := s.Service.RevealToken(r.Context(), org, who)
+	if err != nil {
+		writeFailure(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, org *tenant.Organization, who service.Actor) {
+	next, err := s.Service.RotateToken(r.Context(), org, who)
+	if err != nil {
+		writeFailure(w, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{
+		"rotation": next,
+		"note":     "A new token is being issued; reveal it once it is ready. The previous token stays valid for spec.token.overlap.",
+	})
 }

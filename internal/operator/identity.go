@@ -9,7 +9,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/z8z8/enterprise-identity-operator/internal/adminapi"
+	"github.com/z8z8/enterprise-identity-operator/internal/service"
 )
 
 // CheckProxyTrust refuses to start with proxy headers trusted from anywhere: the operator itself
@@ -43,10 +43,10 @@ func trustedOrigins(externalURL string) []string {
 
 // impersonator returns clients acting as an admin: the wizard and the admin API write CRs as the
 // person, with the UID, groups and extras the API server gave them, so Kubernetes RBAC decides and
-// its audit log names them. adminapi.Identity.ImpersonationConfig decides which "system:" names
+// its audit log names them. service.Identity.ImpersonationConfig decides which "system:" names
 // pass; local (--local) admits the private control plane's cluster admin.
-func impersonator(mgr ctrl.Manager, local bool) func(adminapi.Identity) (client.Client, error) {
-	return func(who adminapi.Identity) (client.Client, error) {
+func impersonator(mgr ctrl.Manager, local bool) func(service.Identity) (client.Client, error) {
+	return func(who service.Identity) (client.Client, error) {
 		imp, err := who.ImpersonationConfig(local)
 		if err != nil {
 			return nil, err

@@ -16,13 +16,13 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/z8z8/enterprise-identity-operator/internal/adminapi"
+	"github.com/z8z8/enterprise-identity-operator/internal/service"
 )
 
 // ownManagers are field managers whose fields the wizard may take over: its own (an object it
 // created is recorded under an Update entry of the same name) and the manager binary's default
 // name, which wizard writes used before they had a field manager.
-var ownManagers = []string{adminapi.FieldManager, "manager"}
+var ownManagers = []string{service.FieldManager, "manager"}
 
 // applyAsAdmin writes the fields a wizard form manages with server-side apply, as the admin,
 // under the wizard's field manager. Where a GitOps tool or kubectl owns a field with another
@@ -37,13 +37,13 @@ func applyAsAdmin(c context.Context, as client.Client, obj client.Object, scheme
 	u.SetGroupVersionKind(gvk)
 	u.SetNamespace(obj.GetNamespace())
 	u.SetName(obj.GetName())
-	err = as.Apply(c, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(adminapi.FieldManager))
+	err = as.Apply(c, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(service.FieldManager))
 	conflicts := fieldConflicts(err)
 	if len(conflicts) == 0 {
 		return err
 	}
 	if conflicts.onlyOwn() {
-		return as.Apply(c, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(adminapi.FieldManager), client.ForceOwnership)
+		return as.Apply(c, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(service.FieldManager), client.ForceOwnership)
 	}
 	return &managedElsewhere{Kind: gvk.Kind, Name: obj.GetName(), Conflicts: conflicts, applied: u}
 }

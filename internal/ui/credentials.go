@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
-	"github.com/z8z8/enterprise-identity-operator/internal/adminapi"
+	"github.com/z8z8/enterprise-identity-operator/internal/service"
 )
 
 // credentials is the credentials step: the base URL and the token's state, and the token itself
@@ -17,7 +17,7 @@ type credentials struct {
 	Token    *v1alpha1.TokenStatus
 	Overlap  string
 	BYO      bool
-	Revealed *adminapi.Revealed
+	Revealed *service.Revealed
 }
 
 func (s *Server) credentialsData(v *view) *credentials {
@@ -50,7 +50,7 @@ func (s *Server) revealToken(w http.ResponseWriter, r *http.Request, v *view) {
 	}
 	data := s.credentialsData(v)
 	v.Title, v.Step, v.Data = "Credentials", "credentials", data
-	revealed, err := s.Admin.RevealToken(r, org, who)
+	revealed, err := s.Service.RevealToken(r.Context(), org, actor(r, who))
 	if err != nil {
 		v.Error = err.Error()
 		s.render(w, statusOf(err), "credentials", v)
@@ -71,7 +71,7 @@ func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, v *view) {
 		s.failWith(w, r, err)
 		return
 	}
-	next, err := s.Admin.RotateToken(r, org, who)
+	next, err := s.Service.RotateToken(r.Context(), org, actor(r, who))
 	if err != nil {
 		s.failWith(w, r, err)
 		return
@@ -80,7 +80,7 @@ func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, v *view) {
 }
 
 func statusOf(err error) int {
-	if e := (*adminapi.Error)(nil); errors.As(err, &e) {
+	if e := (*service.Error)(nil); errors.As(err, &e) {
 		return e.Status
 	}
 	return http.StatusInternalServerError

@@ -32,7 +32,8 @@ func (s *Server) membersPage(w http.ResponseWriter, r *http.Request, v *view) {
 		s.failWith(w, r, err)
 		return
 	}
-	list, next, err := s.Admin.Members(r.Context(), org, store.MemberQuery{State: data.State, Search: data.Search, After: q.Get("cursor"), Limit: membersPageSize})
+	query := store.MemberQuery{State: data.State, Search: data.Search, After: q.Get("cursor"), Limit: membersPageSize}
+	list, next, err := s.Service.Members(r.Context(), org, query)
 	if err != nil {
 		s.failWith(w, r, err)
 		return
@@ -64,7 +65,7 @@ func (s *Server) memberPage(w http.ResponseWriter, r *http.Request, v *view) {
 		s.failWith(w, r, err)
 		return
 	}
-	rec, err := s.Admin.Member(r.Context(), org, r.PathValue("id"))
+	rec, err := s.Service.Member(r.Context(), org, r.PathValue("id"))
 	if err != nil {
 		s.failWith(w, r, err)
 		return
@@ -94,7 +95,7 @@ func (s *Server) review(w http.ResponseWriter, r *http.Request, v *view) {
 		s.failWith(w, r, err)
 		return
 	}
-	rec, err := s.Admin.Review(r, org, who, r.PathValue("id"), decision == "approve")
+	rec, err := s.Service.Review(r.Context(), org, actor(r, who), r.PathValue("id"), decision == "approve")
 	if err != nil {
 		s.failWith(w, r, err)
 		return

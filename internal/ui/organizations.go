@@ -14,8 +14,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
-	"github.com/z8z8/enterprise-identity-operator/internal/adminapi"
 	"github.com/z8z8/enterprise-identity-operator/internal/claims"
+	"github.com/z8z8/enterprise-identity-operator/internal/service"
 	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
 )
 
@@ -25,7 +25,7 @@ type organization struct {
 	Scim     *v1alpha1.ScimIntegration
 	// Live is the provisioning status read from the store (fresher than the CR's summary), when
 	// the organization is served and the admin may read it.
-	Live *adminapi.Status
+	Live *service.Status
 }
 
 // URL is the organization's place in the wizard.
@@ -116,8 +116,8 @@ func conditionOf(conds []metav1.Condition, typ string, generation int64) conditi
 }
 
 // can asks Kubernetes RBAC whether who may verb a resource of the API group in a namespace.
-func (s *Server) can(ctx context.Context, who adminapi.Identity, verb, resource, namespace, name string) bool {
-	ok, err := s.Admin.Can(ctx, who, verb, "enterprise.z8z8.io", resource, namespace, name)
+func (s *Server) can(ctx context.Context, who service.Identity, verb, resource, namespace, name string) bool {
+	ok, err := s.Service.Can(ctx, who, verb, "enterprise.z8z8.io", resource, namespace, name)
 	if err != nil {
 		s.Log.Error("SubjectAccessReview failed", "error", err)
 	}
@@ -127,7 +127,7 @@ func (s *Server) can(ctx context.Context, who adminapi.Identity, verb, resource,
 // mayAdminister: an organization's admin may read its EnterpriseIdentity and, once there is one,
 // its ScimIntegration (the namespace's admin and view roles grant both). What they may change,
 // RBAC decides when they try.
-func (s *Server) mayAdminister(ctx context.Context, who adminapi.Identity, o *organization) bool {
+func (s *Server) mayAdminister(ctx context.Context, who service.Identity, o *organization) bool {
 	if !s.can(ctx, who, "get", "enterpriseidentities", o.Identity.Namespace, o.Identity.Name) {
 		return false
 	}
@@ -138,18 +138,18 @@ func (s *Server) mayAdminister(ctx context.Context, who adminapi.Identity, o *or
 // (update) through the admin API. It must be served from this very ScimIntegration: another
 // EnterpriseIdentity claiming the same organization name never reaches the claimant's data.
 func (s *Server) served(r *http.Request, v *view, verb string) (*tenant.Organization, error) {
-	org, ok := s.Admin.Served(v.Org.Name())
+	org, ok := s.Service.Served(v.Org.Name())
 	if !ok || v.Org.Scim == nil || org.Integration != client.ObjectKeyFromObject(v.Org.Scim) {
-		return nil, &adminapi.Error{Status: http.StatusNotFound,
+		return nil, &service.Error{Status: http.StatusNotFound,
 			Message: "The SCIM endpoint does not serve this organization (yet); see where it stands under SCIM provisioning."}
 	}
-	return s.Admin.Authorize(r.Context(), s.who(r), org.Name, verb)
+	return s.Service.Authorize(r.Context(), s.who(r), org.Name, verb)
 }
 
 // load reads an organization by its EnterpriseIdentity's namespace and name. An identity the
 // cache does not have yet (the wizard created it a moment ago) is read from the API server as
 // the admin, so the page after "create" finds it.
-func (s *Server) load(ctx context.Context, who adminapi.Identity, namespace, name string) (*organization, error) {
+func (s *Server) load(ctx context.Context, who service.Identity, namespace, name string) (*organization, error) {
 	key := types.NamespacedName{Namespace: namespace, Name: name}
 	eid := &v1alpha1.EnterpriseIdentity{}
 	err := s.Client.Get(ctx, key, eid)
@@ -238,7 +238,7 @@ const organizationChecks = 8
 
 // visible loads an organization with its live status when who administers it; failed says it
 // could not be read (an organization deleted meanwhile is simply absent).
-func (s *Server) visible(r *http.Request, who adminapi.Identity, namespace, name string) (o *organization, failed bool) {
+func (s *Server) visible(r *http.Request, who service.Identity, namespace, name string) (o *organization, failed bool) {
 	o, err := s.load(r.Context(), who, namespace, name)
 	if apierrors.IsNotFound(err) {
 		return nil, false
@@ -252,7 +252,7 @@ func (s *Server) visible(r *http.Request, who adminapi.Identity, namespace, name
 	}
 	if o.Serving() {
 		if org, err := s.served(r, &view{Org: o}, "get"); err == nil {
-			o.Live, _ = s.Admin.Status(r.Context(), org)
+			o.Live, _ = s.Service.Status(r.Context(), org)
 		}
 	}
 	return o, false

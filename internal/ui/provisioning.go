@@ -10,7 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
-	"github.com/z8z8/enterprise-identity-operator/internal/adminapi"
+	"github.com/z8z8/enterprise-identity-operator/internal/service"
 )
 
 // provisioningForm is the SCIM step: the provisioning policy written to the ScimIntegration.
@@ -118,7 +118,7 @@ func (s *Server) saveProvisioning(w http.ResponseWriter, r *http.Request, v *vie
 		p.Mode = v1alpha1.ProvisioningDryRun
 	}
 	if v.Org.Scim == nil {
-		err = as.Create(c, scim, client.FieldOwner(adminapi.FieldManager))
+		err = as.Create(c, scim, client.FieldOwner(service.FieldManager))
 	} else {
 		err = applyAsAdmin(c, as, scim, as.Scheme(), provisioningFields(scim))
 	}

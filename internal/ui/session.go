@@ -10,10 +10,11 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
-	"github.com/z8z8/enterprise-identity-operator/internal/adminapi"
+	"github.com/z8z8/enterprise-identity-operator/internal/service"
 )
 
 // A session is a signed cookie: who signed in with a Kubernetes token (never the token itself) as
@@ -130,16 +131,16 @@ func (s *Server) ensureSession(w http.ResponseWriter, r *http.Request) session {
 
 // identify returns who is calling: a Kubernetes bearer token, trusted proxy headers or --local
 // (the admin API's ways), else the signed-in session.
-func (s *Server) identify(r *http.Request) (adminapi.Identity, bool, error) {
-	who, ok, err := s.Admin.Authenticate(r)
+func (s *Server) identify(r *http.Request) (service.Identity, bool, error) {
+	who, ok, err := s.Auth.Authenticate(r)
 	if err != nil || ok {
 		return who, ok, err
 	}
 	if sess, found := s.readSession(r); found && sess.User != "" {
 		// Only login writes a session with a user, from a TokenReview's answer.
-		return adminapi.Identity{User: sess.User, UID: sess.UID, Groups: sess.Groups, Extra: sess.Extra, Source: adminapi.Reviewed}, true, nil
+		return service.Identity{User: sess.User, UID: sess.UID, Groups: sess.Groups, Extra: sess.Extra, Source: service.Reviewed}, true, nil
 	}
-	return adminapi.Identity{}, false, nil
+	return service.Identity{}, false, nil
 }
 
 // validCSRF checks a form's csrf field against the session's token.
@@ -163,15 +164,15 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusForbidden, "Your form expired; reload the page and try again.")
 		return
 	}
-	who, ok, err := s.Admin.SignIn(r, strings.TrimSpace(r.PostFormValue("token")))
-	if e := (*adminapi.Error)(nil); errors.As(err, &e) { // a Kubernetes system identity
+	who, ok, err := s.Auth.SignIn(r, strings.TrimSpace(r.PostFormValue("token")))
+	if e := (*service.Error)(nil); errors.As(err, &e) { // a Kubernetes system identity
 		sess := s.ensureSession(w, r)
 		s.render(w, e.Status, "login", &view{Title: "Sign in", CSRF: sess.CSRF, Error: e.Message})
 		return
 	}
-	if e := (*adminapi.TooManySignIns)(nil); errors.As(err, &e) {
+	if e := (*service.TooManySignIns)(nil); errors.As(err, &e) {
 		sess := s.ensureSession(w, r)
-		e.SetRetryAfter(w)
+		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfterSeconds()))
 		s.render(w, http.StatusTooManyRequests, "login", &view{Title: "Sign in", CSRF: sess.CSRF, Error: e.Error()})
 		return
 	}

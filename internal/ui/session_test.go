@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/z8z8/enterprise-identity-operator/internal/adminapi"
+	"github.com/z8z8/enterprise-identity-operator/internal/service"
 )
 
 func newTestServer() *Server { return &Server{key: []byte("0123456789abcdef0123456789abcdef")} }
@@ -110,7 +111,7 @@ func TestSessionKeySharedBetweenReplicas(t *testing.T) {
 // the UID and extras too, and it is the API server's word (Reviewed), not a proxy's.
 func TestSessionKeepsTheReviewedIdentity(t *testing.T) {
 	s := newTestServer()
-	s.Admin = &adminapi.Server{}
+	s.Auth = &adminapi.Server{}
 	r := httptest.NewRequestWithContext(t.Context(), "GET", "http://127.0.0.1:8080/", nil)
 	extra := map[string][]string{"authentication.kubernetes.io/credential-id": {"JTI=1"}}
 	c := sessionCookie(t, s, r, session{User: "system:serviceaccount:acme:auditor", UID: "u-2", Extra: extra,
@@ -118,7 +119,7 @@ func TestSessionKeepsTheReviewedIdentity(t *testing.T) {
 	req := httptest.NewRequestWithContext(t.Context(), "GET", "http://127.0.0.1:8080/", nil)
 	req.AddCookie(c)
 	who, ok, err := s.identify(req)
-	if err != nil || !ok || who.UID != "u-2" || !reflect.DeepEqual(who.Extra, extra) || who.Source != adminapi.Reviewed {
+	if err != nil || !ok || who.UID != "u-2" || !reflect.DeepEqual(who.Extra, extra) || who.Source != service.Reviewed {
 		t.Fatalf("got %+v, %v, %v", who, ok, err)
 	}
 }

@@ -14,7 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
-	"github.com/z8z8/enterprise-identity-operator/internal/adminapi"
+	"github.com/z8z8/enterprise-identity-operator/internal/service"
 )
 
 // organizationSlug is what EnterpriseIdentity.spec.organization accepts: a DNS label.
@@ -130,7 +130,7 @@ func (s *Server) writeSSO(w http.ResponseWriter, r *http.Request, v *view, f *ss
 		}
 	}
 	if create {
-		err = as.Create(c, eid, client.FieldOwner(adminapi.FieldManager))
+		err = as.Create(c, eid, client.FieldOwner(service.FieldManager))
 	} else {
 		err = applyAsAdmin(c, as, eid, as.Scheme(), ssoFields(eid))
 	}
@@ -241,7 +241,7 @@ func adoptClientSecret(c context.Context, as client.Client, eid *v1alpha1.Enterp
 		return err
 	}
 	sec.OwnerReferences = ownerOf(eid)
-	return as.Update(c, sec, client.FieldOwner(adminapi.FieldManager))
+	return as.Update(c, sec, client.FieldOwner(service.FieldManager))
 }
 
 // writeClientSecret creates (owned by the EnterpriseIdentity) or updates the Secret holding the
@@ -253,7 +253,7 @@ func writeClientSecret(c context.Context, as client.Client, eid *v1alpha1.Enterp
 	if eid.UID != "" {
 		sec.OwnerReferences = ownerOf(eid)
 	}
-	err := as.Create(c, sec, client.FieldOwner(adminapi.FieldManager))
+	err := as.Create(c, sec, client.FieldOwner(service.FieldManager))
 	if !apierrors.IsAlreadyExists(err) {
 		return err
 	}
@@ -271,7 +271,7 @@ func writeClientSecret(c context.Context, as client.Client, eid *v1alpha1.Enterp
 	if len(existing.OwnerReferences) == 0 && eid.UID != "" {
 		existing.OwnerReferences = ownerOf(eid)
 	}
-	return as.Update(c, existing, client.FieldOwner(adminapi.FieldManager))
+	return as.Update(c, existing, client.FieldOwner(service.FieldManager))
 }
 
 // formError shows the form again with the Kubernetes API's refusal in words.
@@ -294,7 +294,7 @@ func namespaceOf(v *view, r *http.Request) string {
 }
 
 // explain turns a Kubernetes API error into a sentence a person can act on.
-func explain(err error, who adminapi.Identity, kind, name, namespace string) string {
+func explain(err error, who service.Identity, kind, name, namespace string) string {
 	var status apierrors.APIStatus
 	var foreign foreignSecret
 	var elsewhere *managedElsewhere

@@ -7,8 +7,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
-	"github.com/z8z8/enterprise-identity-operator/internal/adminapi"
+	"github.com/z8z8/enterprise-identity-operator/internal/service"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
 
@@ -17,13 +16,15 @@ const auditPageSize = 25
 
 // statusView is the status and logs step.
 type statusView struct {
-	Status       *adminapi.Status
-	Provisioning *v1alpha1.ProvisioningStatus
-	Conditions   []metav1.Condition
-	Events       []store.AuditEvent
-	Filter       url.Values
-	NextURL      string
-	FirstURL     string
+	Status *service.Status
+	// ConnectionVerifiedAt is when the identity provider first reached the endpoint (kept in the
+	// ScimIntegration's status: a first time is not something the store summarizes).
+	ConnectionVerifiedAt *metav1.Time
+	Conditions           []metav1.Condition
+	Events               []store.AuditEvent
+	Filter               url.Values
+	NextURL              string
+	FirstURL             string
 }
 
 func (s *Server) statusPage(w http.ResponseWriter, r *http.Request, v *view) {
@@ -38,7 +39,7 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request, v *view) {
 		s.failWith(w, r, err)
 		return
 	}
-	st, err := s.Admin.Status(r.Context(), org)
+	st, err := s.Service.Status(r.Context(), org)
 	if err != nil {
 		s.failWith(w, r, err)
 		return
@@ -49,16 +50,19 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request, v *view) {
 			filter.Set(k, val)
 		}
 	}
-	data := &statusView{Status: st, Provisioning: v.Org.Scim.Status.Provisioning, Conditions: v.Org.Scim.Status.Conditions, Filter: filter}
+	data := &statusView{Status: st, Conditions: v.Org.Scim.Status.Conditions, Filter: filter}
+	if p := v.Org.Scim.Status.Provisioning; p != nil {
+		data.ConnectionVerifiedAt = p.ConnectionVerifiedAt
+	}
 	v.Data = data
-	q, err := adminapi.ParseAuditQuery(r.URL.Query())
+	q, err := service.ParseAuditQuery(r.URL.Query())
 	if err != nil {
 		v.Error = err.Error()
 		s.render(w, http.StatusBadRequest, "status", v)
 		return
 	}
 	q.Limit = auditPageSize
-	events, next, err := s.Admin.AuditEvents(r.Context(), org, q)
+	events, next, err := s.Service.AuditEvents(r.Context(), org, q)
 	if err != nil {
 		s.failWith(w, r, err)
 		return
@@ -89,7 +93,7 @@ func (s *Server) release(w http.ResponseWriter, r *http.Request, v *view) {
 		s.failWith(w, r, err)
 		return
 	}
-	n, err := s.Admin.Release(r, org, who)
+	n, err := s.Service.Release(r.Context(), org, actor(r, who))
 	if err != nil {
 		s.failWith(w, r, err)
 		return

@@ -19,8 +19,8 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/z8z8/enterprise-identity-operator/internal/adminapi"
 	"github.com/z8z8/enterprise-identity-operator/internal/outbound"
+	"github.com/z8z8/enterprise-identity-operator/internal/service"
 )
 
 //go:embed templates/*.html
@@ -37,12 +37,15 @@ const staticPath = "/settings/enterprise/static/"
 
 // Server serves the wizard.
 type Server struct {
-	// Admin authenticates, authorizes and does the work, as for the admin API.
-	Admin *adminapi.Server
+	// Service authorizes and does the work, as for the admin API.
+	Service *service.Service
+	// Auth authenticates requests as the admin API does (a Kubernetes token, a trusted proxy's
+	// headers, --local's admin).
+	Auth Authenticator
 	// Client reads CRs from the manager's cache (what exists and its status).
 	Client client.Client
 	// Impersonate returns a client acting as the admin, for every write of a CR or Secret.
-	Impersonate func(adminapi.Identity) (client.Client, error)
+	Impersonate func(service.Identity) (client.Client, error)
 	// SelfTestClient sends the compatibility self-test's requests to the organization's base URL,
 	// which a tenant can steer (its Ingress host): it must refuse internal addresses
 	// (internal/outbound). Nil: a guarded client that allows none.
@@ -164,7 +167,7 @@ type pageHandler func(w http.ResponseWriter, r *http.Request, v *view)
 func (s *Server) signedIn(next pageHandler) http.Handler {
 	return secured(crossOrigin.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		who, ok, err := s.identify(r)
-		if e := (*adminapi.Error)(nil); errors.As(err, &e) { // a Kubernetes system identity
+		if e := (*service.Error)(nil); errors.As(err, &e) { // a Kubernetes system identity
 			s.fail(w, r, e.Status, e.Message)
 			return
 		}
@@ -192,8 +195,8 @@ func (s *Server) signedIn(next pageHandler) http.Handler {
 type identityKey struct{}
 
 // who is the identified admin of a request that passed signedIn.
-func (s *Server) who(r *http.Request) adminapi.Identity {
-	if who, ok := r.Context().Value(identityKey{}).(adminapi.Identity); ok {
+func (s *Server) who(r *http.Request) service.Identity {
+	if who, ok := r.Context().Value(identityKey{}).(service.Identity); ok {
 		return who
 	}
 	who, _, _ := s.identify(r)
@@ -232,7 +235,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, status int, messag
 
 // failWith renders an admin API refusal (its status and words) or an internal error.
 func (s *Server) failWith(w http.ResponseWriter, r *http.Request, err error) {
-	var e *adminapi.Error
+	var e *service.Error
 	if errors.As(err, &e) {
 		s.fail(w, r, e.Status, e.Message)
 		return
@@ -264,4 +267,16 @@ func (s *Server) asAdmin(w http.ResponseWriter, r *http.Request) (as client.Clie
 		return nil, false
 	}
 	return as, true
+}
+
+// Authenticator identifies the caller of a request.
+type Authenticator interface {
+	Authenticate(r *http.Request) (service.Identity, bool, error)
+	// SignIn checks a Kubernetes token typed into the sign-in form.
+	SignIn(r *http.Request, token string) (service.Identity, bool, error)
+}
+
+// actor is who acts through a wizard request, for the audit log.
+func actor(r *http.Request, who service.Identity) service.Actor {
+	return service.Actor{Identity: who, Method: r.Method, Path: r.URL.Path}
 }

@@ -20,7 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
-	"github.com/z8z8/enterprise-identity-operator/internal/adminapi"
+	"github.com/z8z8/enterprise-identity-operator/internal/service"
 )
 
 // argoManager is the field manager Argo CD's server-side apply writes with.
@@ -162,7 +162,7 @@ func expectedGeneration(obj client.Object, k types.NamespacedName) int64 {
 func assertOnlyAppliersOwnSpec(t *testing.T, g *WithT, obj client.Object) {
 	t.Helper()
 	for _, m := range obj.GetManagedFields() {
-		if m.Manager == argoManager || m.Manager == adminapi.FieldManager || m.Manager == adminapi.RotationFieldManager || m.Subresource == "status" || m.FieldsV1 == nil {
+		if m.Manager == argoManager || m.Manager == service.FieldManager || m.Manager == service.RotationFieldManager || m.Subresource == "status" || m.FieldsV1 == nil {
 			continue
 		}
 		var fields map[string]any

@@ -21,8 +21,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
-	"github.com/z8z8/enterprise-identity-operator/internal/adminapi"
 	"github.com/z8z8/enterprise-identity-operator/internal/operator"
+	"github.com/z8z8/enterprise-identity-operator/internal/service"
 )
 
 // Many hostile tenants share one installation: the admin API must not believe a tenant's forged
@@ -162,7 +162,7 @@ func TestAdminAPILocalUser(t *testing.T) {
 	g := patient(t)
 	sys := start(t, func(o *operator.Options) {
 		o.TrustProxyHeaders, o.TrustedProxyCIDRs = false, nil
-		o.LocalUser = &adminapi.Identity{User: "local-admin", Groups: []string{"system:masters"}, Source: adminapi.Local}
+		o.LocalUser = &service.Identity{User: "local-admin", Groups: []string{"system:masters"}, Source: service.Local}
 	})
 	acme := sampleOrganization(t, sys)
 	api := sys.baseURL + "/api/v1alpha1/organizations/acme/"

@@ -1,12 +1,12 @@
-package adminapi
+package service
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
-	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -16,7 +16,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
-	"github.com/z8z8/enterprise-identity-operator/internal/store"
 	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
 	"github.com/z8z8/enterprise-identity-operator/internal/token"
 )
@@ -32,40 +31,40 @@ type Revealed struct {
 
 // RevealToken returns the plaintext token once and acknowledges it, so the operator removes it
 // from the Secret. The caller needs get on that Secret: revealing is reading it.
-func (s *Server) RevealToken(r *http.Request, org *tenant.Organization, who Identity) (*Revealed, error) {
+func (s *Service) RevealToken(ctx context.Context, org *tenant.Organization, who Actor) (*Revealed, error) {
 	if !org.Generated {
-		return nil, refuse(http.StatusConflict, "This organization brings its own token (spec.token.secretRef); read it where it is managed")
+		return nil, Refuse(http.StatusConflict, "This organization brings its own token (spec.token.secretRef); read it where it is managed")
 	}
-	ok, err := s.allowedOn(r.Context(), who, &authorizationv1.ResourceAttributes{
+	ok, err := s.allowedOn(ctx, who.Identity, &authorizationv1.ResourceAttributes{
 		Namespace: org.TokenSecret.Namespace, Verb: "get", Resource: "secrets", Name: org.TokenSecret.Name,
 	})
 	if err != nil {
 		return nil, s.internal(err)
 	}
 	if !ok {
-		return nil, refuse(http.StatusForbidden, "%s may not read Secret %s in namespace %s", who.User, org.TokenSecret.Name, org.TokenSecret.Namespace)
+		return nil, Refuse(http.StatusForbidden, "%s may not read Secret %s in namespace %s", who.User, org.TokenSecret.Name, org.TokenSecret.Namespace)
 	}
 	secret := &corev1.Secret{}
-	if err := s.Client.Get(r.Context(), org.TokenSecret, secret); err != nil {
+	if err := s.Client.Get(ctx, org.TokenSecret, secret); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, refuse(http.StatusConflict, "The token is still being issued; try again in a moment")
+			return nil, Refuse(http.StatusConflict, "The token is still being issued; try again in a moment")
 		}
 		return nil, s.internal(err)
 	}
 	plaintext := string(secret.Data[v1alpha1.SecretKeyToken])
 	if plaintext == "" || secret.Annotations[v1alpha1.AnnotationTokenAcknowledged] != "" {
-		return nil, refuse(http.StatusGone, "The token was already revealed (it is shown once); rotate to issue a new one")
+		return nil, Refuse(http.StatusGone, "The token was already revealed (it is shown once); rotate to issue a new one")
 	}
 	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{
 		// Optimistic lock: of two concurrent reveals, one wins.
 		"resourceVersion": secret.ResourceVersion,
 		"annotations":     map[string]string{v1alpha1.AnnotationTokenAcknowledged: "revealed-by:" + who.User},
 	}})
-	if err := s.Client.Patch(r.Context(), secret, client.RawPatch(types.MergePatchType, patch)); err != nil {
-		return nil, refuse(http.StatusConflict, "The token is being revealed elsewhere; it is shown once")
+	if err := s.Client.Patch(ctx, secret, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		return nil, Refuse(http.StatusConflict, "The token is being revealed elsewhere; it is shown once")
 	}
 	fingerprint := token.Fingerprint(token.Hash(plaintext))
-	s.auditAdmin(r, org, who, "token.reveal", "Token "+fingerprint+" revealed")
+	s.auditAdmin(ctx, org, who, "token.reveal", "Token "+fingerprint+" revealed")
 	return &Revealed{Token: plaintext, Fingerprint: fingerprint, Note: "Shown once: copy it into your identity provider now."}, nil
 }
 
@@ -74,13 +73,13 @@ func (s *Server) RevealToken(r *http.Request, org *tenant.Organization, who Iden
 // server-side apply under the wizard's own field manager. The spec is left alone, so a GitOps
 // tool that owns it neither undoes the rotation nor fails to sync (spec.token.rotation can only
 // go up). A new token is issued; the previous one stays valid for the overlap.
-func (s *Server) RotateToken(r *http.Request, org *tenant.Organization, who Identity) (int64, error) {
-	c, err := s.clientFor(who)
+func (s *Service) RotateToken(ctx context.Context, org *tenant.Organization, who Actor) (int64, error) {
+	c, err := s.clientFor(who.Identity)
 	if err != nil {
 		return 0, s.internal(err)
 	}
 	scim := &v1alpha1.ScimIntegration{}
-	if err := s.Client.Get(r.Context(), org.Integration, scim); err != nil {
+	if err := s.Client.Get(ctx, org.Integration, scim); err != nil {
 		return 0, s.internal(err)
 	}
 	current, _ := strconv.ParseInt(scim.Annotations[v1alpha1.AnnotationRotateToken], 10, 64)
@@ -92,13 +91,13 @@ func (s *Server) RotateToken(r *http.Request, org *tenant.Organization, who Iden
 	// Optimistic lock: of two concurrent rotations, one wins and the other is asked to retry.
 	apply.SetResourceVersion(scim.ResourceVersion)
 	apply.SetAnnotations(map[string]string{v1alpha1.AnnotationRotateToken: strconv.FormatInt(next, 10)})
-	if err := c.Apply(r.Context(), client.ApplyConfigurationFromUnstructured(apply), client.FieldOwner(RotationFieldManager), client.ForceOwnership); err != nil {
+	if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(apply), client.FieldOwner(RotationFieldManager), client.ForceOwnership); err != nil {
 		if apierrors.IsForbidden(err) {
-			return 0, refuse(http.StatusForbidden, "%s may not patch ScimIntegration %s in namespace %s", who.User, org.Integration.Name, org.Integration.Namespace)
+			return 0, Refuse(http.StatusForbidden, "%s may not patch ScimIntegration %s in namespace %s", who.User, org.Integration.Name, org.Integration.Namespace)
 		}
-		return 0, refuse(http.StatusConflict, "The ScimIntegration changed meanwhile; try again")
+		return 0, Refuse(http.StatusConflict, "The ScimIntegration changed meanwhile; try again")
 	}
-	s.auditAdmin(r, org, who, "token.rotate", fmt.Sprintf("Rotation request %d", next))
+	s.auditAdmin(ctx, org, who, "token.rotate", fmt.Sprintf("Rotation request %d", next))
 	return next, nil
 }
 
@@ -113,39 +112,9 @@ const (
 
 // clientFor is a client acting as who. Without impersonation there is none: writing with the
 // manager's own client would lend the caller the operator's rights.
-func (s *Server) clientFor(who Identity) (client.Client, error) {
+func (s *Service) clientFor(who Identity) (client.Client, error) {
 	if s.Impersonate == nil {
 		return nil, errors.New("the admin API has no impersonating client; refusing to write with the operator's own rights")
 	}
 	return s.Impersonate(who)
-}
-
-func (s *Server) revealToken(w http.ResponseWriter, r *http.Request, org *tenant.Organization, who Identity) {
-	out, err := s.RevealToken(r, org, who)
-	if err != nil {
-		writeFailure(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, out)
-}
-
-func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, org *tenant.Organization, who Identity) {
-	next, err := s.RotateToken(r, org, who)
-	if err != nil {
-		writeFailure(w, err)
-		return
-	}
-	writeJSON(w, http.StatusAccepted, map[string]any{
-		"rotation": next,
-		"note":     "A new token is being issued; reveal it once it is ready. The previous token stays valid for spec.token.overlap.",
-	})
-}
-
-// auditAdmin records an admin action (never a token).
-func (s *Server) auditAdmin(r *http.Request, org *tenant.Organization, who Identity, action, detail string) {
-	_ = s.Store.RecordAudit(r.Context(), []store.AuditEvent{{
-		Org: org.Name, Time: time.Now().UTC(), RequestID: requestID(), Action: action, Client: "admin:" + who.User,
-		Method: r.Method, Path: r.URL.Path, ResourceType: "ScimIntegration", ResourceID: org.Integration.Name,
-		Status: http.StatusOK, Detail: detail,
-	}})
 }

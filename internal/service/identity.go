@@ -1,4 +1,4 @@
-package adminapi
+package service
 
 import (
 	"net/http"
@@ -92,7 +92,7 @@ func keptGroups(user string, groups []string, src Source) []string {
 // Kubernetes system identity.
 func reviewedIdentity(u authenticationv1.UserInfo) (Identity, error) {
 	if !userAllowed(u.Username, Reviewed) {
-		return Identity{}, refuse(http.StatusForbidden,
+		return Identity{}, Refuse(http.StatusForbidden,
 			"%s is a Kubernetes system identity; the admin API and the wizard act only for people and service accounts", u.Username)
 	}
 	extra := make(map[string][]string, len(u.Extra))
@@ -105,18 +105,30 @@ func reviewedIdentity(u authenticationv1.UserInfo) (Identity, error) {
 	return Identity{User: u.Username, UID: u.UID, Groups: keptGroups(u.Username, u.Groups, Reviewed), Extra: extra, Source: Reviewed}, nil
 }
 
+// AssertedIdentity is the Identity an authenticating proxy names (false: none it may name). A
+// proxy speaks for people from the identity provider, never for Kubernetes' own identities:
+// "system:" users are refused and "system:" groups (system:masters above all) dropped.
+func AssertedIdentity(user string, groups []string) (Identity, bool) {
+	if user == "" || strings.HasPrefix(user, systemPrefix) {
+		return Identity{}, false
+	}
+	// Every authenticated user is in system:authenticated, as the API server would say.
+	kept := keptGroups(user, append(slices.Clone(groups), "system:authenticated"), Asserted)
+	return Identity{User: user, Groups: kept, Source: Asserted}, true
+}
+
 // ImpersonationConfig is how the operator acts as who, applying the rule above once more
 // whatever built the Identity. local says the process runs with --local; only then is a Local
 // identity (the private control plane's system:masters admin) impersonated as it is.
 func (who Identity) ImpersonationConfig(local bool) (rest.ImpersonationConfig, error) {
 	if who.Source == Local {
 		if !local || who.User == "" {
-			return rest.ImpersonationConfig{}, refuse(http.StatusForbidden, "The local cluster admin exists only with --local")
+			return rest.ImpersonationConfig{}, Refuse(http.StatusForbidden, "The local cluster admin exists only with --local")
 		}
 		return rest.ImpersonationConfig{UserName: who.User, Groups: slices.Clone(who.Groups)}, nil
 	}
 	if !userAllowed(who.User, who.Source) {
-		return rest.ImpersonationConfig{}, refuse(http.StatusForbidden,
+		return rest.ImpersonationConfig{}, Refuse(http.StatusForbidden,
 			"The operator does not act as %q: Kubernetes system identities are not impersonated", who.User)
 	}
 	cfg := rest.ImpersonationConfig{UserName: who.User, Groups: keptGroups(who.User, who.Groups, who.Source)}

@@ -1,0 +1,92 @@
+package service
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/time/rate"
+)
+
+// Failed sign-ins (a Kubernetes token the API server did not accept, on the wizard's form or as
+// an admin API bearer token) are limited per source address: each costs a TokenReview on the
+// API server, and guessing needs many. Successful sign-ins cost nothing here, so an admin's
+// scripted API calls are never slowed.
+const (
+	failedSignInsPerMinute = 10
+	failedSignInBurst      = 20
+	// maxSignInSources bounds the buckets kept (about 200 bytes each): a flood from many addresses
+	// recycles the least recently seen ones instead of growing memory.
+	maxSignInSources = 10000
+)
+
+// signInGuard holds a token bucket per source address.
+type signInGuard struct {
+	once    sync.Once
+	sources *lru.Cache[string, *rate.Limiter]
+}
+
+func (g *signInGuard) limiter(source string) *rate.Limiter {
+	g.once.Do(func() { g.sources, _ = lru.New[string, *rate.Limiter](maxSignInSources) })
+	lim, ok := g.sources.Get(source)
+	if !ok {
+		lim = rate.NewLimiter(rate.Limit(failedSignInsPerMinute/60.0), failedSignInBurst)
+		if prev, found, _ := g.sources.PeekOrAdd(source, lim); found {
+			lim = prev
+		}
+	}
+	return lim
+}
+
+// wait says how long a source must wait before its next sign-in attempt is reviewed (0: now).
+func (g *signInGuard) wait(source string, now time.Time) time.Duration {
+	lim := g.limiter(source)
+	if lim.TokensAt(now) >= 1 {
+		return 0
+	}
+	r := lim.ReserveN(now, 1)
+	defer r.CancelAt(now)
+	return r.DelayFrom(now)
+}
+
+// failed charges a refused sign-in to its source.
+func (g *signInGuard) failed(source string, now time.Time) { g.limiter(source).AllowN(now, 1) }
+
+// SignIn checks a Kubernetes token presented from a source address (the wizard's sign-in form,
+// an admin API bearer token), refusing with *TooManySignIns a source whose failed attempts are
+// over budget.
+func (s *Service) SignIn(ctx context.Context, source, tok string) (Identity, bool, error) {
+	now := time.Now()
+	if wait := s.signIns.wait(source, now); wait > 0 {
+		return Identity{}, false, &TooManySignIns{RetryAfter: wait}
+	}
+	who, ok, err := s.AuthenticateToken(ctx, tok)
+	if err == nil && !ok && tok != "" {
+		s.signIns.failed(source, now)
+	}
+	return who, ok, err
+}
+
+// AuthenticateToken checks a Kubernetes bearer token with a TokenReview. The identity keeps the
+// review's UID and extras; a Kubernetes system identity other than a service account is refused
+// (an *Error), and "system:" groups are kept only as identity.go's rule says.
+func (s *Service) AuthenticateToken(ctx context.Context, tok string) (Identity, bool, error) {
+	if tok == "" {
+		return Identity{}, false, nil
+	}
+	review := &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: tok}}
+	if err := s.Client.Create(ctx, review); err != nil {
+		return Identity{}, false, err
+	}
+	if !review.Status.Authenticated {
+		return Identity{}, false, nil
+	}
+	who, err := reviewedIdentity(review.Status.User)
+	if err != nil {
+		return Identity{}, false, err
+	}
+	return who, true, nil
+}

@@ -1,0 +1,61 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Summary is where an organization's provisioning stands: the one computation the
+// ScimIntegration's status, the admin API and the wizard all show.
+type Summary struct {
+	// Members counts members per state.
+	Members map[string]int64
+	Groups  int64
+	// Held counts deprovisionings the mass-deprovisioning guard holds.
+	Held int64
+	// LastRequest is the identity provider's latest request, LastError its latest refused or
+	// failed one (nil: none yet).
+	LastRequest, LastError *AuditEvent
+	// LastSuccessAt is when a request of the identity provider last succeeded.
+	LastSuccessAt *time.Time
+}
+
+// Summarize reads an organization's Summary.
+func Summarize(ctx context.Context, s Store, org string) (*Summary, error) {
+	out := &Summary{}
+	var err error
+	if out.Members, err = s.MemberCounts(ctx, org); err != nil {
+		return nil, fmt.Errorf("counting members of %s: %w", org, err)
+	}
+	groups, err := s.List(ctx, org, KindGroup, Query{Count: 0})
+	if err != nil {
+		return nil, fmt.Errorf("counting groups of %s: %w", org, err)
+	}
+	out.Groups = int64(groups.Total)
+	if out.Held, err = s.HeldDeprovisions(ctx, org); err != nil {
+		return nil, fmt.Errorf("counting held deprovisionings of %s: %w", org, err)
+	}
+	latest := func(q AuditQuery) (*AuditEvent, error) {
+		q.Limit, q.SCIMRequests = 1, true
+		events, err := s.AuditEvents(ctx, org, q)
+		if err != nil || len(events) == 0 {
+			return nil, err
+		}
+		return &events[0], nil
+	}
+	if out.LastRequest, err = latest(AuditQuery{}); err != nil {
+		return nil, fmt.Errorf("reading the audit log of %s: %w", org, err)
+	}
+	if out.LastError, err = latest(AuditQuery{Failed: true}); err != nil {
+		return nil, fmt.Errorf("reading the audit log of %s: %w", org, err)
+	}
+	success, err := latest(AuditQuery{Succeeded: true})
+	if err != nil {
+		return nil, fmt.Errorf("reading the audit log of %s: %w", org, err)
+	}
+	if success != nil {
+		out.LastSuccessAt = &success.Time
+	}
+	return out, nil
+}

@@ -51,8 +51,9 @@ func (s *Service) RevealToken(ctx context.Context, org *tenant.Organization, who
 		}
 		return nil, s.internal(err)
 	}
-	plaintext := string(secret.Data[v1alpha1.SecretKeyToken])
-	if plaintext == "" || secret.Annotations[v1alpha1.AnnotationTokenAcknowledged] != "" {
+	content := token.ReadSecret(secret)
+	plaintext := content.Plaintext
+	if plaintext == "" || content.Acknowledged != "" {
 		return nil, Refuse(http.StatusGone, "The token was already revealed (it is shown once); rotate to issue a new one")
 	}
 	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{

@@ -62,7 +62,10 @@ func (s *Service) RevealToken(ctx context.Context, org *tenant.Organization, who
 		"annotations":     map[string]string{v1alpha1.AnnotationTokenAcknowledged: "revealed-by:" + who.User},
 	}})
 	if err := s.Client.Patch(ctx, secret, client.RawPatch(types.MergePatchType, patch)); err != nil {
-		return nil, Refuse(http.StatusConflict, "The token is being revealed elsewhere; it is shown once")
+		if apierrors.IsConflict(err) {
+			return nil, Refuse(http.StatusConflict, "The token is being revealed elsewhere; it is shown once")
+		}
+		return nil, s.internal(err)
 	}
 	fingerprint := token.Fingerprint(token.Hash(plaintext))
 	s.auditAdmin(ctx, org, who, "token.reveal", "Token "+fingerprint+" revealed")
@@ -96,7 +99,10 @@ func (s *Service) RotateToken(ctx context.Context, org *tenant.Organization, who
 		if apierrors.IsForbidden(err) {
 			return 0, Refuse(http.StatusForbidden, "%s may not patch ScimIntegration %s in namespace %s", who.User, org.Integration.Name, org.Integration.Namespace)
 		}
-		return 0, Refuse(http.StatusConflict, "The ScimIntegration changed meanwhile; try again")
+		if apierrors.IsConflict(err) {
+			return 0, Refuse(http.StatusConflict, "The ScimIntegration changed meanwhile; try again")
+		}
+		return 0, s.internal(err)
 	}
 	s.auditAdmin(ctx, org, who, "token.rotate", fmt.Sprintf("Rotation request %d", next))
 	return next, nil

@@ -19,7 +19,6 @@ import (
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
 	"github.com/z8z8/enterprise-identity-operator/internal/adminapi"
@@ -27,6 +26,7 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/internal/operator"
 	"github.com/z8z8/enterprise-identity-operator/internal/outbound"
 	"github.com/z8z8/enterprise-identity-operator/internal/secrets"
+	"github.com/z8z8/enterprise-identity-operator/internal/service"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
 )
@@ -44,8 +44,9 @@ func init() {
 // options are the manager's flags.
 type options struct {
 	metricsAddr          string
+	metrics              metricsServing
 	probeAddr            string
-	leaderElect          bool
+	election             leaderElection
 	externalURL          string
 	dataPlaneService     string
 	dataPlaneServicePort int
@@ -69,8 +70,9 @@ type options struct {
 func main() {
 	var o options
 	flag.StringVar(&o.metricsAddr, "metrics-bind-address", ":8082", "Address of the Prometheus metrics endpoint (/metrics); 0 disables it.")
+	o.metrics.bindFlags(flag.CommandLine)
 	flag.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
-	flag.BoolVar(&o.leaderElect, "leader-elect", false, "Elect a leader so only one replica runs the controllers.")
+	o.election.bindFlags(flag.CommandLine)
 	flag.StringVar(&o.bindAddress, "bind-address", "127.0.0.1:8080", "Address of the data plane: SCIM, admin API and wizard. Use :8080 in a cluster.")
 	flag.StringVar(&o.sqlitePath, "sqlite-path", "identity.db", "SQLite database file of the embedded store (with --local: <local-dir>/identity.db).")
 	flag.StringVar(&o.postgresURL, "postgres-url", os.Getenv("EIO_POSTGRES_URL"),
@@ -138,15 +140,16 @@ func run(ctx context.Context, o options) error {
 	}
 	defer stop()
 
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	mgrOptions := ctrl.Options{
 		Scheme: scheme,
 		// Only the Secrets the operator manages are cached (internal/secrets).
 		Cache:                  secrets.CacheOptions(),
-		Metrics:                metricsserver.Options{BindAddress: o.metricsAddr},
+		Metrics:                o.metrics.options(o.metricsAddr),
 		HealthProbeBindAddress: o.probeAddr,
-		LeaderElection:         o.leaderElect,
 		LeaderElectionID:       "enterprise-identity-operator.enterprise.z8z8.io",
-	})
+	}
+	o.election.apply(&mgrOptions)
+	mgr, err := ctrl.NewManager(cfg, mgrOptions)
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
 	}
@@ -186,11 +189,11 @@ func run(ctx context.Context, o options) error {
 }
 
 // localUser is who the admin API trusts with --local: the local kubeconfig's cluster admin.
-func localUser(o options) *adminapi.Identity {
+func localUser(o options) *service.Identity {
 	if !o.local {
 		return nil
 	}
-	return &adminapi.Identity{User: "local-admin", Groups: []string{"system:masters"}, Source: adminapi.Local}
+	return &service.Identity{User: "local-admin", Groups: []string{"system:masters"}, Source: service.Local}
 }
 
 // outboundAllow is what tenant-chosen URLs may reach besides public addresses: the flag's

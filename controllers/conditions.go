@@ -38,3 +38,15 @@ func summarizeReady(conds *[]metav1.Condition, generation int64, types ...string
 	}
 	setCondition(conds, generation, v1alpha1.ConditionReady, true, ReasonReady, "Ready")
 }
+
+// keepTransitionTimes gives each condition that ends a pass with the status it began with its
+// lastTransitionTime from before the pass. Steps may set a condition twice in one pass (SSOReady
+// True, then False for a conflict); without this each such pass would stamp a new transition
+// time, write status, and never rest.
+func keepTransitionTimes(before, after []metav1.Condition) {
+	for i := range after {
+		if b := meta.FindStatusCondition(before, after[i].Type); b != nil && b.Status == after[i].Status {
+			after[i].LastTransitionTime = b.LastTransitionTime
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -86,9 +87,11 @@ func (r *EnterpriseIdentityReconciler) Reconcile(ctx context.Context, req ctrl.R
 		r.validateSSO,
 		r.claimOrganization,
 	)
-	summarizeReady(&identity.Status.Conditions, identity.Generation, v1alpha1.ConditionSSOReady)
+	// Ready is set once per pass: True then False in one pass would stamp a new transition time.
 	if s.conflict != "" {
 		setCondition(&identity.Status.Conditions, identity.Generation, v1alpha1.ConditionReady, false, s.conflictReason, s.conflict)
+	} else {
+		summarizeReady(&identity.Status.Conditions, identity.Generation, v1alpha1.ConditionSSOReady)
 	}
 	if err != nil {
 		return ctrl.Result{}, err
@@ -100,7 +103,16 @@ func (r *EnterpriseIdentityReconciler) Reconcile(ctx context.Context, req ctrl.R
 	if s.requeue.after > 0 {
 		return ctrl.Result{RequeueAfter: s.requeue.after}, nil
 	}
-	return ctrl.Result{RequeueAfter: r.RecheckInterval}, nil
+	return ctrl.Result{RequeueAfter: r.untilRecheck(identity)}, nil
+}
+
+// untilRecheck is how long until the SSO configuration is due to be validated again: the recheck
+// interval after status.sso.lastValidatedAt, so a pass woken early does not push the recheck out.
+func (r *EnterpriseIdentityReconciler) untilRecheck(identity *v1alpha1.EnterpriseIdentity) time.Duration {
+	if identity.Status.SSO == nil || identity.Status.SSO.LastValidatedAt == nil {
+		return r.RecheckInterval
+	}
+	return max(identity.Status.SSO.LastValidatedAt.Add(r.RecheckInterval).Sub(r.Clock.Now()), time.Second)
 }
 
 // patchStatus writes status once, only when it changed; observedGeneration only moves when the
@@ -109,6 +121,7 @@ func (r *EnterpriseIdentityReconciler) patchStatus(ctx context.Context, original
 	if succeeded {
 		identity.Status.ObservedGeneration = identity.Generation
 	}
+	keepTransitionTimes(original.Status.Conditions, identity.Status.Conditions)
 	if equality.Semantic.DeepEqual(original.Status, identity.Status) {
 		return nil
 	}
@@ -124,10 +137,11 @@ func (r *EnterpriseIdentityReconciler) patchStatus(ctx context.Context, original
 
 // SetupWithManager registers the controller. A change of an OrganizationClaim wakes every
 // EnterpriseIdentity naming its organization, so a released slug passes to the next claimant of
-// its namespace and the others learn who holds it.
+// its namespace and the others learn who holds it. Its own status writes do not wake it
+// (notStatusOnly): the next pass is the recheck, or a change of something it reads.
 func (r *EnterpriseIdentityReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.EnterpriseIdentity{})
+		For(&v1alpha1.EnterpriseIdentity{}, builder.WithPredicates(notStatusOnly()))
 	if r.SecretNames != nil {
 		b = b.WatchesRawSource(r.SecretNames.Source(r.usingClientSecret))
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -63,7 +64,7 @@ func (r *EnterpriseIdentityReconciler) validateSSO(ctx context.Context, s *ident
 		return nil
 	}
 
-	learned.LastValidatedAt = &metav1.Time{Time: now}
+	learned.LastValidatedAt = r.validatedAt(identity.Status.SSO, learned, wasReady, now)
 	identity.Status.SSO = learned
 	setCondition(&identity.Status.Conditions, identity.Generation, v1alpha1.ConditionSSOReady, true, reason, message)
 	if !wasReady {
@@ -132,4 +133,23 @@ func (r *EnterpriseIdentityReconciler) validateSAML(
 			ReasonCertExpiresSoon, nil
 	}
 	return fmt.Sprintf("SAML identity provider found (status.sso.idpEntityID); signing certificate valid until %s", expiry), ReasonValidated, nil
+}
+
+// validatedAt is status.sso.lastValidatedAt after a successful validation. It moves when SSO was
+// not Ready before, when what was learned differs from status, or when the previous validation
+// is a recheck interval old; a pass that confirms what status already says within the interval
+// (woken by a Secret, a claim, a restart) leaves it alone, so that pass writes nothing. Stamping
+// now on every pass made each status write wake the next pass, forever, once the work queue took
+// longer than a second.
+func (r *EnterpriseIdentityReconciler) validatedAt(previous, learned *v1alpha1.SSOStatus, wasReady bool, now time.Time) *metav1.Time {
+	stamp := metav1.NewTime(now).Rfc3339Copy()
+	if !wasReady || previous == nil || previous.LastValidatedAt == nil || now.Sub(previous.LastValidatedAt.Time) >= r.RecheckInterval {
+		return &stamp
+	}
+	same := *learned
+	same.LastValidatedAt = previous.LastValidatedAt
+	if !equality.Semantic.DeepEqual(&same, previous) {
+		return &stamp
+	}
+	return previous.LastValidatedAt
 }

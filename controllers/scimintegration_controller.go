@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -63,6 +64,8 @@ type ScimIntegrationReconciler struct {
 	APIReader client.Reader
 	// SecretNames tells which Secrets changed (names only); nil watches none.
 	SecretNames *secrets.Names
+	// Metrics receives the provisioning summary's counts for /metrics; nil exports none.
+	Metrics *ProvisioningMetrics
 }
 
 // scimScope carries one reconciliation of a ScimIntegration through its steps.
@@ -134,6 +137,7 @@ func (r *ScimIntegrationReconciler) patchStatus(ctx context.Context, original, s
 	if succeeded {
 		scim.Status.ObservedGeneration = scim.Generation
 	}
+	keepTransitionTimes(original.Status.Conditions, scim.Status.Conditions)
 	if equality.Semantic.DeepEqual(original.Status, scim.Status) {
 		return nil
 	}
@@ -148,10 +152,12 @@ func (r *ScimIntegrationReconciler) patchStatus(ctx context.Context, original, s
 }
 
 // SetupWithManager registers the controller with its watches: owned Secrets, Services and
-// Ingresses; bring-your-own token Secrets and EnterpriseIdentities through field indexes.
+// Ingresses; bring-your-own token Secrets and EnterpriseIdentities through field indexes. Status
+// writes of ScimIntegrations wake nothing (notStatusOnly); an EnterpriseIdentity's status does,
+// since SSOReady is read from it.
 func (r *ScimIntegrationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.ScimIntegration{})
+		For(&v1alpha1.ScimIntegration{}, builder.WithPredicates(notStatusOnly()))
 	if r.SecretNames != nil {
 		b = b.WatchesRawSource(r.SecretNames.Source(r.integrationsUsingSecret))
 	}
@@ -161,7 +167,7 @@ func (r *ScimIntegrationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&networkingv1.Ingress{}).
 		Watches(&v1alpha1.EnterpriseIdentity{}, handler.EnqueueRequestsFromMapFunc(r.integrationsOfIdentity)).
 		Watches(&v1alpha1.OrganizationClaim{}, handler.EnqueueRequestsFromMapFunc(r.integrationsOfClaim)).
-		Watches(&v1alpha1.ScimIntegration{}, handler.EnqueueRequestsFromMapFunc(r.integrationsOfSameIdentity)).
+		Watches(&v1alpha1.ScimIntegration{}, handler.EnqueueRequestsFromMapFunc(r.integrationsOfSameIdentity), builder.WithPredicates(notStatusOnly())).
 		Watches(&v1alpha1.RoleTemplate{}, handler.EnqueueRequestsFromMapFunc(r.integrationsInNamespace)).
 		Named("scimintegration").
 		Complete(r)

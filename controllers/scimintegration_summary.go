@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
@@ -27,6 +28,7 @@ func (r *ScimIntegrationReconciler) reconcileSummary(ctx context.Context, s *sci
 	if err != nil {
 		return fmt.Errorf("counting members of %s: %w", org, err)
 	}
+	r.Metrics.setMembers(org, client.ObjectKeyFromObject(s.scim), counts)
 	summary := &v1alpha1.ProvisioningStatus{Members: counts}
 	if len(counts) == 0 {
 		summary.Members = nil
@@ -114,6 +116,7 @@ func (r *ScimIntegrationReconciler) reportHeld(ctx context.Context, s *scimScope
 	if err != nil {
 		return fmt.Errorf("counting held deprovisionings of %s: %w", org, err)
 	}
+	r.Metrics.setHeld(org, client.ObjectKeyFromObject(s.scim), held)
 	if held == 0 {
 		s.setCondition(v1alpha1.ConditionDeprovisioningHeld, false, "NotHeld", "No deprovisioning is held")
 		return nil

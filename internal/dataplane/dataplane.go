@@ -23,6 +23,9 @@ type Server struct {
 	// Drained runs once the server has stopped taking requests, before Start returns: the SCIM
 	// server records its queued audit events there, while the store is still open.
 	Drained func()
+	// Prime runs before the server listens: it loads what requests need (the organizations), so
+	// the replica refuses connections, rather than answering wrongly, until it can serve them.
+	Prime func(context.Context) error
 }
 
 // NeedLeaderElection is false: the data plane runs on every replica.
@@ -31,6 +34,11 @@ func (s *Server) NeedLeaderElection() bool { return false }
 // Start listens and serves until ctx ends, then drains for up to 10 seconds.
 func (s *Server) Start(ctx context.Context) error {
 	log := ctrl.Log.WithName("dataplane")
+	if s.Prime != nil {
+		if err := s.Prime(ctx); err != nil || ctx.Err() != nil {
+			return err // nil when stopped while priming
+		}
+	}
 	lis, err := (&net.ListenConfig{}).Listen(ctx, "tcp", s.Address)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", s.Address, err)

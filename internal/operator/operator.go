@@ -25,6 +25,7 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/internal/outbound"
 	"github.com/z8z8/enterprise-identity-operator/internal/scim"
 	"github.com/z8z8/enterprise-identity-operator/internal/secrets"
+	"github.com/z8z8/enterprise-identity-operator/internal/service"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
 	"github.com/z8z8/enterprise-identity-operator/internal/ui"
@@ -51,7 +52,7 @@ type Options struct {
 	// address (per-source rate limits, refused-request records).
 	ForwardedForCIDRs []netip.Prefix
 	// LocalUser is the admin API identity of requests without one (--local only).
-	LocalUser *adminapi.Identity
+	LocalUser *service.Identity
 	// SessionKey signs the wizard's sessions; nil means a random key per process.
 	SessionKey []byte
 	// NoMetricsOrganizationLabel leaves the SCIM metrics' organization label empty (very many
@@ -84,26 +85,26 @@ func Add(ctx context.Context, mgr ctrl.Manager, st store.Store, o Options) error
 	scimServer := &scim.Server{Store: st, Tenants: registry, TrustedProxies: o.ForwardedForCIDRs, RefusalDelay: scim.DefaultRefusalDelay,
 		Log: slog.New(logr.ToSlogHandler(ctrl.Log.WithName("scim")))}
 	scimServer.NoOrganizationLabel = o.NoMetricsOrganizationLabel
-	if err := scim.RegisterMetrics(metrics.Registry); err != nil {
-		return fmt.Errorf("registering the SCIM metrics: %w", err)
-	}
-	if err := registerAuditDrops(metrics.Registry, scimServer.DroppedAuditEvents); err != nil {
-		return fmt.Errorf("registering the audit drop metric: %w", err)
+	provisioningMetrics, err := registerMetrics(metrics.Registry, scimServer, registry, o.NoMetricsOrganizationLabel)
+	if err != nil {
+		return err
 	}
 	impersonate := impersonator(mgr, o.LocalUser != nil)
-	admin := &adminapi.Server{Store: st, Tenants: registry, Client: mgr.GetClient(), TrustProxyHeaders: o.TrustProxyHeaders,
-		TrustedProxies: o.TrustedProxyCIDRs, TrustedOrigins: trustedOrigins(o.ExternalURL),
-		LocalUser: o.LocalUser, Impersonate: impersonate, Log: slog.New(logr.ToSlogHandler(ctrl.Log.WithName("adminapi")))}
+	svc := &service.Service{Store: st, Tenants: registry, Client: mgr.GetClient(), Impersonate: impersonate,
+		Log: slog.New(logr.ToSlogHandler(ctrl.Log.WithName("service")))}
+	admin := &adminapi.Server{Service: svc, TrustProxyHeaders: o.TrustProxyHeaders, TrustedProxies: o.TrustedProxyCIDRs,
+		TrustedOrigins: trustedOrigins(o.ExternalURL), LocalUser: o.LocalUser, Log: slog.New(logr.ToSlogHandler(ctrl.Log.WithName("adminapi")))}
 	mux := http.NewServeMux()
 	mux.Handle("/scim/", scimServer.Handler())
 	admin.Routes(mux)
-	(&ui.Server{Admin: admin, Client: mgr.GetClient(), Impersonate: impersonate, LocalSCIMURL: localSCIMURL(o.BindAddress), SessionKey: o.SessionKey,
+	(&ui.Server{Service: svc, Auth: admin, Client: mgr.GetClient(), Impersonate: impersonate, LocalSCIMURL: localSCIMURL(o.BindAddress), SessionKey: o.SessionKey,
 		SelfTestClient: outbound.NewClient(outbound.Options{Allow: o.OutboundAllow, Timeout: 10 * time.Second}),
 		Log:            slog.New(logr.ToSlogHandler(ctrl.Log.WithName("ui")))}).Routes(mux)
 	if err := addReadinessChecks(mgr, st, registry); err != nil {
 		return err
 	}
-	if err := mgr.Add(&dataplane.Server{Address: o.BindAddress, Handler: mux, Registry: registry, Drained: scimServer.Close}); err != nil {
+	if err := mgr.Add(&dataplane.Server{Address: o.BindAddress, Handler: mux, Registry: registry, Drained: scimServer.Close,
+		Prime: primeRegistry(mgr.GetClient(), registry)}); err != nil {
 		return err
 	}
 	if err := (&controllers.EnterpriseIdentityReconciler{
@@ -135,6 +136,7 @@ func Add(ctx context.Context, mgr ctrl.Manager, st store.Store, o Options) error
 		Data:                 st,
 		APIReader:            mgr.GetAPIReader(),
 		SecretNames:          names,
+		Metrics:              provisioningMetrics,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the ScimIntegration controller: %w", err)
 	}

@@ -27,12 +27,31 @@ var (
 		Name: "eio_scim_auth_failures_total",
 		Help: "SCIM requests refused for a missing, wrong or disabled token, by organization.",
 	}, []string{"organization"})
+	// Rate limits (ratelimit.go): an organization over its spec.rateLimit, and sources over their
+	// refusal budget, whose 429s are held in the tarpit while a slot is free.
+	rateLimited = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "eio_scim_rate_limited_total",
+		Help: "Authenticated SCIM requests answered 429 because the organization was over its rate limit, by organization.",
+	}, []string{"organization"})
+	refusalsThrottled = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "eio_scim_refusals_throttled_total",
+		Help: "Refused SCIM requests (no or wrong token, unknown organization or endpoint) answered 429 because their source was over its refusal budget.",
+	})
+	tarpitted = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "eio_scim_tarpitted_total",
+		Help: "Throttled refusals whose answer was held (the tarpit) before it was sent.",
+	})
+	tarpitFull = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "eio_scim_tarpit_full_total",
+		Help: "Throttled refusals answered at once because the tarpit held its maximum of requests.",
+	})
 )
 
 // RegisterMetrics adds the SCIM metrics to reg (controller-runtime's registry in the operator).
 // Registering twice (several managers in one test process) keeps the first.
 func RegisterMetrics(reg prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{requestsTotal, requestDuration, authFailures} {
+	for _, c := range []prometheus.Collector{requestsTotal, requestDuration, authFailures,
+		rateLimited, refusalsThrottled, tarpitted, tarpitFull} {
 		if err := reg.Register(c); err != nil {
 			if are := (prometheus.AlreadyRegisteredError{}); !errors.As(err, &are) {
 				return err
@@ -107,8 +126,18 @@ func (s *Server) measured(next http.Handler) http.Handler {
 
 // countAuthFailure counts a refused token for a served organization (others under "").
 func (s *Server) countAuthFailure(org string) {
+	authFailures.WithLabelValues(s.organizationLabel(org)).Inc()
+}
+
+// countRateLimited counts a request over its organization's rate limit.
+func (s *Server) countRateLimited(org string) {
+	rateLimited.WithLabelValues(s.organizationLabel(org)).Inc()
+}
+
+// organizationLabel is org when it is served and the label is on, else "".
+func (s *Server) organizationLabel(org string) string {
 	if s.NoOrganizationLabel || !s.Tenants.Serving(org) {
-		org = ""
+		return ""
 	}
-	authFailures.WithLabelValues(org).Inc()
+	return org
 }

@@ -135,6 +135,7 @@ func (s *Server) authenticated(next func(http.ResponseWriter, *http.Request, *te
 			return
 		}
 		if wait, limited := s.limits.admit(caller.Organization, requestCost(r)); limited {
+			s.countRateLimited(org)
 			refused := tooManyRequests(w, wait)
 			e := requestAudit(r, caller, "request.throttled", "")
 			e.Status, e.Detail = refused.Status, refused.Detail
@@ -155,6 +156,7 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, org string, refu
 	action := "auth.refused"
 	if wait, limited := s.limits.refuse(source); limited {
 		refused, action = tooManyRequests(w, wait), "request.throttled"
+		refusalsThrottled.Inc()
 		s.hold(r, wait)
 	}
 	if org != "" && s.Tenants.Serving(org) {
@@ -278,10 +280,12 @@ func (s *Server) hold(r *http.Request, wait time.Duration) {
 	select {
 	case s.tarpit <- struct{}{}:
 	default:
+		tarpitFull.Inc()
 		return // full: answering at once beats holding without bound
 	}
 	defer func() { <-s.tarpit }()
 	s.tarpitted.Add(1)
+	tarpitted.Inc()
 	t := time.NewTimer(delay)
 	defer t.Stop()
 	select {

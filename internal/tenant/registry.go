@@ -14,7 +14,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/z8z8/enterprise-identity-operator/internal/lifecycle"
+	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
 	"github.com/z8z8/enterprise-identity-operator/internal/token"
 )
 
@@ -48,8 +48,12 @@ type Organization struct {
 	Generated   bool
 	// Retrievable is true while the plaintext token is still in the Secret.
 	Retrievable bool
+	// TokenLastUsed is when any replica last accepted a token of the organization since the last
+	// rotation (the Secret's annotation, at most once a minute; generated tokens only); zero when
+	// unknown.
+	TokenLastUsed time.Time
 	// Policy is the integration's provisioning policy.
-	Policy lifecycle.Policy
+	Policy provisioning.Policy
 	// AuditRetention is how long the organization's audit events are kept.
 	AuditRetention time.Duration
 	// RateLimit bounds the organization's requests (per replica).
@@ -72,12 +76,16 @@ type Registry struct {
 	now    func() time.Time
 	uses   chan Caller
 	listen atomic.Bool
+	// settled records the integrations the Source has decided on, until the data plane starts
+	// serving (WaitSettled); nil afterwards.
+	settled map[types.NamespacedName]bool
 }
 
 // NewRegistry returns an empty registry. Successful authentications are reported on Uses (best
 // effort: when nobody reads, reports are dropped, never blocking a request).
 func NewRegistry() *Registry {
-	return &Registry{byOrg: map[string]*Organization{}, orgOf: map[types.NamespacedName]string{}, now: time.Now, uses: make(chan Caller, 256)}
+	return &Registry{byOrg: map[string]*Organization{}, orgOf: map[types.NamespacedName]string{}, now: time.Now, uses: make(chan Caller, 256),
+		settled: map[types.NamespacedName]bool{}}
 }
 
 // Uses delivers successful authentications, for acknowledging tokens and recording last use.
@@ -100,6 +108,7 @@ func (r *Registry) Set(org *Organization) {
 	}
 	r.byOrg[org.Name] = org
 	r.orgOf[org.Integration] = org.Name
+	r.settle(org.Integration)
 }
 
 // ServedBy returns the integration an organization is served for.
@@ -124,6 +133,7 @@ func (r *Registry) ServingFor(org string, integration types.NamespacedName) bool
 func (r *Registry) Remove(integration types.NamespacedName) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.settle(integration)
 	if org, ok := r.orgOf[integration]; ok {
 		if holder := r.byOrg[org]; holder != nil && holder.Integration == integration {
 			delete(r.byOrg, org)

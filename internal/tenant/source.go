@@ -19,7 +19,7 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
 	"github.com/z8z8/enterprise-identity-operator/internal/claims"
 	"github.com/z8z8/enterprise-identity-operator/internal/index"
-	"github.com/z8z8/enterprise-identity-operator/internal/lifecycle"
+	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
 	"github.com/z8z8/enterprise-identity-operator/internal/secrets"
 	"github.com/z8z8/enterprise-identity-operator/internal/token"
 )
@@ -194,6 +194,10 @@ func (s *Source) organization(ctx context.Context, scim *v1alpha1.ScimIntegratio
 		return nil, false
 	}
 	org.Retrievable = len(secret.Data[v1alpha1.SecretKeyToken]) > 0
+	// The usage recorder's annotation: a Secret change, so the organization is set again.
+	if used, err := time.Parse(time.RFC3339, secret.Annotations[v1alpha1.AnnotationTokenLastUsedAt]); err == nil {
+		org.TokenLastUsed = used
+	}
 	var notAfter time.Time
 	if exp := scim.Spec.Token.ExpiresAfter; exp != nil {
 		if issued, err := time.Parse(time.RFC3339, secret.Annotations[v1alpha1.AnnotationIssuedAt]); err == nil {
@@ -212,20 +216,20 @@ func (s *Source) organization(ctx context.Context, scim *v1alpha1.ScimIntegratio
 }
 
 // policy reads the provisioning policy, with the CRD's defaults for unset fields.
-func policy(p v1alpha1.ProvisioningSpec) lifecycle.Policy {
-	out := lifecycle.DefaultPolicy
+func policy(p v1alpha1.ProvisioningSpec) provisioning.Policy {
+	out := provisioning.DefaultPolicy
 	if p.AutoActivate != nil {
 		out.AutoActivate = *p.AutoActivate
 	}
 	if p.Deprovision.OnDeactivate != "" {
-		out.OnDeactivate = lifecycle.Action(p.Deprovision.OnDeactivate)
+		out.OnDeactivate = provisioning.Action(p.Deprovision.OnDeactivate)
 	}
 	if p.Deprovision.OnDelete != "" {
-		out.OnDelete = lifecycle.Action(p.Deprovision.OnDelete)
+		out.OnDelete = provisioning.Action(p.Deprovision.OnDelete)
 	}
 	out.DefaultRole = p.DefaultRoleTemplate
 	for _, m := range p.GroupRoles {
-		out.GroupRoles = append(out.GroupRoles, lifecycle.GroupRole{Group: m.Group, Role: m.RoleTemplate})
+		out.GroupRoles = append(out.GroupRoles, provisioning.GroupRole{Group: m.Group, Role: m.RoleTemplate})
 	}
 	out.DryRun = p.Mode == v1alpha1.ProvisioningDryRun
 	if m := p.Deprovision.MaxPerHour; m != nil {

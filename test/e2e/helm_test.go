@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"testing"
 
 	. "github.com/onsi/gomega"
+	"sigs.k8s.io/yaml"
 )
 
 // helm runs the pinned helm binary (make test passes it in HELM).
@@ -98,6 +100,69 @@ func TestHelmChart(t *testing.T) {
 		"auth", "can-i", sa, "delete", "namespaces").CombinedOutput()
 	words := strings.Fields(string(denied))
 	g.Expect(words[len(words)-1]).To(Equal("no"))
+
+	By("metrics are protected by default: HTTPS, Kubernetes authentication and authorization, a reader role")
+	g.Expect(string(rendered)).To(SatisfyAll(ContainSubstring("--metrics-secure"), ContainSubstring("name: eio-enterprise-identity-operator-metrics-reader"),
+		ContainSubstring(`nonResourceURLs: ["/metrics"]`), Not(ContainSubstring("kind: ServiceMonitor")), Not(ContainSubstring("kind: PrometheusRule")),
+		Not(ContainSubstring("--metrics-cert-dir"))))
+	plain, err := helm(t, "template", "eio", chart, "--set", "externalURL=https://scim.example.com", "--set", "metrics.secure=false",
+		"--set", "metrics.serviceMonitor.enabled=true")
+	g.Expect(err).NotTo(HaveOccurred(), plain)
+	g.Expect(plain).To(SatisfyAll(Not(ContainSubstring("--metrics-secure")), Not(ContainSubstring("metrics-reader")), ContainSubstring("scheme: http\n"),
+		Not(ContainSubstring("bearerTokenFile"))))
+
+	By("monitoring by value: ServiceMonitor, PrometheusRule, Grafana dashboard, a bound reader, a certificate Secret")
+	monitoring := render("monitoring", "externalURL=https://scim.example.com", "metrics.serviceMonitor.enabled=true", "metrics.prometheusRule.enabled=true",
+		"metrics.dashboard.enabled=true", "metrics.certSecret=eio-metrics-tls", "metrics.readers[0].kind=ServiceAccount",
+		"metrics.readers[0].name=prometheus", "metrics.readers[0].namespace=monitoring")
+	rendered, _ = os.ReadFile(monitoring)
+	var known []string // what this API server has kinds for (no prometheus-operator CRDs here)
+	alerts := map[string]bool{}
+	for _, doc := range strings.Split(string(rendered), "\n---\n") {
+		var obj struct {
+			Kind string `json:"kind"`
+			Spec struct {
+				Endpoints []map[string]any `json:"endpoints"`
+				Groups    []struct {
+					Rules []struct {
+						Alert string `json:"alert"`
+						Expr  string `json:"expr"`
+					} `json:"rules"`
+				} `json:"groups"`
+			} `json:"spec"`
+			Data map[string]string `json:"data"`
+		}
+		g.Expect(yaml.Unmarshal([]byte(doc), &obj)).To(Succeed(), doc)
+		switch obj.Kind {
+		case "ServiceMonitor":
+			g.Expect(obj.Spec.Endpoints).To(ConsistOf(SatisfyAll(HaveKeyWithValue("port", "metrics"), HaveKeyWithValue("scheme", "https"),
+				HaveKey("bearerTokenFile"), HaveKey("tlsConfig"))))
+		case "PrometheusRule":
+			for _, r := range obj.Spec.Groups[0].Rules {
+				g.Expect(r.Expr).To(ContainSubstring("eio_"), r.Alert)
+				alerts[r.Alert] = true
+			}
+		case "ConfigMap":
+			if board, ok := obj.Data["enterprise-identity-operator.json"]; ok {
+				var parsed map[string]any
+				g.Expect(json.Unmarshal([]byte(board), &parsed)).To(Succeed())
+				g.Expect(parsed).To(HaveKeyWithValue("uid", "enterprise-identity-operator"))
+				g.Expect(doc).To(ContainSubstring(`grafana_dashboard: "1"`))
+			}
+			known = append(known, doc)
+		default:
+			known = append(known, doc)
+		}
+	}
+	g.Expect(alerts).To(HaveLen(8))
+	g.Expect(alerts).To(SatisfyAll(HaveKey("EIOScimErrorBurst"), HaveKey("EIOScimTokenExpiringSoon"), HaveKey("EIOScimTokenUnused"),
+		HaveKey("EIODeprovisioningHeld"), HaveKey("EIOStoreCommitErrors"), HaveKey("EIOAuditEventsDropped")))
+	g.Expect(string(rendered)).To(SatisfyAll(ContainSubstring("--metrics-cert-dir=/etc/enterprise-identity/metrics-tls"),
+		ContainSubstring("secretName: eio-metrics-tls")))
+	g.Expect(os.WriteFile(monitoring, []byte(strings.Join(known, "\n---\n")), 0o600)).To(Succeed())
+	sys.kubectl(t, "apply", "--server-side", "--force-conflicts", "-n", "eio-system", "-f", monitoring)
+	out = strings.TrimSpace(sys.kubectl(t, "auth", "can-i", "--as=system:serviceaccount:monitoring:prometheus", "get", "/metrics"))
+	g.Expect(out[strings.LastIndex(out, "\n")+1:]).To(Equal("yes"), "the bound reader may read /metrics")
 
 	By("the PostgreSQL install: replicas scale out, the URL comes from a Secret, no volume")
 	By("behind a proxy: only the proxy and the ingress controller may reach the data plane")

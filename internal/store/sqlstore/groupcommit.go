@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // maxBatch bounds how many writes share one SQLite transaction.
@@ -83,9 +84,15 @@ func (c *committer) commit(batch []*writeRequest) {
 			r.done <- err
 		}
 	}
+	// storeFailed fails the batch for the database's own error (not a write's), counted as such.
+	start := time.Now()
+	storeFailed := func(err error) {
+		observeCommit(start, len(batch), err)
+		fail(err)
+	}
 	tx, err := c.db.BeginTx(context.Background(), nil)
 	if err != nil {
-		fail(fmt.Errorf("beginning a transaction: %w", err))
+		storeFailed(fmt.Errorf("beginning a transaction: %w", err))
 		return
 	}
 	if len(batch) == 1 { // alone: the transaction is its savepoint
@@ -95,9 +102,10 @@ func (c *committer) commit(batch []*writeRequest) {
 			return
 		}
 		if err := tx.Commit(); err != nil {
-			fail(fmt.Errorf("committing: %w", err))
+			storeFailed(fmt.Errorf("committing: %w", err))
 			return
 		}
+		observeCommit(start, 1, nil)
 		fail(nil)
 		return
 	}
@@ -108,7 +116,7 @@ func (c *committer) commit(batch []*writeRequest) {
 		}
 		if _, err := tx.ExecContext(context.Background(), `SAVEPOINT write`); err != nil {
 			_ = tx.Rollback()
-			fail(fmt.Errorf("opening a savepoint: %w", err))
+			storeFailed(fmt.Errorf("opening a savepoint: %w", err))
 			return
 		}
 		results[i] = runWrite(r.fn, tx)
@@ -118,14 +126,15 @@ func (c *committer) commit(batch []*writeRequest) {
 		}
 		if _, err := tx.ExecContext(context.Background(), undo); err != nil {
 			_ = tx.Rollback()
-			fail(fmt.Errorf("closing a savepoint: %w", err))
+			storeFailed(fmt.Errorf("closing a savepoint: %w", err))
 			return
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		fail(fmt.Errorf("committing: %w", err))
+		storeFailed(fmt.Errorf("committing: %w", err))
 		return
 	}
+	observeCommit(start, len(batch), nil)
 	for i, r := range batch {
 		r.done <- results[i]
 	}

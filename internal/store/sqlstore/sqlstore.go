@@ -257,6 +257,7 @@ func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 }
 
 func (s *Store) txOnce(ctx context.Context, fn func(*sql.Tx) error) error {
+	start := time.Now()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("beginning a transaction: %w", err)
@@ -266,8 +267,10 @@ func (s *Store) txOnce(ctx context.Context, fn func(*sql.Tx) error) error {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
+		observeCommit(start, 1, err)
 		return fmt.Errorf("committing: %w", err)
 	}
+	observeCommit(start, 1, nil)
 	return nil
 }
 

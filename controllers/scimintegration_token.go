@@ -3,7 +3,6 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -69,19 +68,12 @@ func (r *ScimIntegrationReconciler) issueToken(ctx context.Context, s *scimScope
 			Name:      v1alpha1.TokenSecretName(s.scim.Name),
 			Namespace: s.scim.Namespace,
 			Labels:    ownedLabels(s),
-			Annotations: map[string]string{
-				v1alpha1.AnnotationRotation: strconv.FormatInt(s.scim.Spec.Token.Rotation, 10),
-				v1alpha1.AnnotationIssuedAt: now.UTC().Format(time.RFC3339),
-				// A request made before the first token needs no second one.
-				v1alpha1.AnnotationRotationRequest: s.scim.Annotations[v1alpha1.AnnotationRotateToken],
-			},
 		},
 		Type: corev1.SecretTypeOpaque,
-		Data: map[string][]byte{
-			v1alpha1.SecretKeyToken:  []byte(plaintext),
-			v1alpha1.SecretKeySHA256: []byte(token.Hash(plaintext)),
-		},
 	}
+	// A request made before the first token needs no second one.
+	token.Secret{Plaintext: plaintext, Hash: token.Hash(plaintext), IssuedAt: now, Rotation: s.scim.Spec.Token.Rotation, RotationKnown: true,
+		RotationRequest: s.scim.Annotations[v1alpha1.AnnotationRotateToken]}.WriteTo(secret)
 	if err := controllerutil.SetControllerReference(s.scim, secret, r.Scheme()); err != nil {
 		return nil, err
 	}
@@ -99,39 +91,35 @@ func (r *ScimIntegrationReconciler) issueToken(ctx context.Context, s *scimScope
 // maintainToken applies rotation, acknowledgement and the end of an overlap window to an
 // existing token Secret, in one update. Nothing else ever changes the token.
 func (r *ScimIntegrationReconciler) maintainToken(ctx context.Context, s *scimScope, secret *corev1.Secret, now time.Time) error {
-	if secret.Annotations == nil {
-		secret.Annotations = map[string]string{}
-	}
+	content := token.ReadSecret(secret)
 	changed := false
-	issuedFor, err := strconv.ParseInt(secret.Annotations[v1alpha1.AnnotationRotation], 10, 64)
-	if err != nil {
+	if !content.RotationKnown {
 		// Lost metadata is no reason for a new token: adopt the current counter.
-		issuedFor = s.scim.Spec.Token.Rotation
-		secret.Annotations[v1alpha1.AnnotationRotation] = strconv.FormatInt(issuedFor, 10)
+		content.Rotation, content.RotationKnown = s.scim.Spec.Token.Rotation, true
 		changed = true
 	}
 	request := s.scim.Annotations[v1alpha1.AnnotationRotateToken]
 	switch {
-	case issuedFor < s.scim.Spec.Token.Rotation || (request != "" && request != secret.Annotations[v1alpha1.AnnotationRotationRequest]):
-		if err := r.rotate(s, secret, now); err != nil {
+	case content.Rotation < s.scim.Spec.Token.Rotation || (request != "" && request != content.RotationRequest):
+		if err := r.rotate(s, &content, now); err != nil {
 			return err
 		}
-		secret.Annotations[v1alpha1.AnnotationRotationRequest] = request
+		content.RotationRequest = request
 		changed = true
-	case secret.Annotations[v1alpha1.AnnotationTokenAcknowledged] != "" && len(secret.Data[v1alpha1.SecretKeyToken]) > 0:
-		delete(secret.Data, v1alpha1.SecretKeyToken)
+	case content.Acknowledged != "" && content.Plaintext != "":
+		content.Plaintext = ""
 		changed = true
 		r.Recorder.Eventf(s.scim, nil, corev1.EventTypeNormal, EventTokenAcked, actionReconcile,
-			"SCIM token %s was acknowledged; its plaintext was removed from Secret %s", token.Fingerprint(string(secret.Data[v1alpha1.SecretKeySHA256])), secret.Name)
+			"SCIM token %s was acknowledged; its plaintext was removed from Secret %s", token.Fingerprint(content.Hash), secret.Name)
 	}
-	if until, ok := parseTime(secret.Annotations[v1alpha1.AnnotationPreviousValidUntil]); ok && !now.Before(until) {
-		delete(secret.Data, v1alpha1.SecretKeyPreviousSHA256)
-		delete(secret.Annotations, v1alpha1.AnnotationPreviousValidUntil)
+	if !content.PreviousValidUntil.IsZero() && !now.Before(content.PreviousValidUntil) {
+		content.PreviousHash, content.PreviousValidUntil = "", time.Time{}
 		changed = true
 	}
 	if !changed {
 		return nil
 	}
+	content.WriteTo(secret)
 	if err := r.Update(ctx, secret); err != nil {
 		return fmt.Errorf("updating token Secret %s: %w", secret.Name, err)
 	}
@@ -139,7 +127,7 @@ func (r *ScimIntegrationReconciler) maintainToken(ctx context.Context, s *scimSc
 }
 
 // rotate replaces the token; the previous hash stays valid for the overlap window.
-func (r *ScimIntegrationReconciler) rotate(s *scimScope, secret *corev1.Secret, now time.Time) error {
+func (r *ScimIntegrationReconciler) rotate(s *scimScope, content *token.Secret, now time.Time) error {
 	plaintext, err := token.Generate()
 	if err != nil {
 		return err
@@ -148,62 +136,50 @@ func (r *ScimIntegrationReconciler) rotate(s *scimScope, secret *corev1.Secret, 
 	if s.scim.Spec.Token.Overlap != nil {
 		overlap = s.scim.Spec.Token.Overlap.Duration
 	}
-	if secret.Data == nil {
-		secret.Data = map[string][]byte{}
+	var overlapUntil time.Time
+	if overlap > 0 {
+		overlapUntil = now.Add(overlap)
 	}
-	previous := string(secret.Data[v1alpha1.SecretKeySHA256])
-	delete(secret.Data, v1alpha1.SecretKeyPreviousSHA256)
-	delete(secret.Annotations, v1alpha1.AnnotationPreviousValidUntil)
-	if overlap > 0 && token.ValidHash(previous) {
-		secret.Data[v1alpha1.SecretKeyPreviousSHA256] = []byte(previous)
-		secret.Annotations[v1alpha1.AnnotationPreviousValidUntil] = now.Add(overlap).UTC().Format(time.RFC3339)
-	}
-	secret.Data[v1alpha1.SecretKeyToken] = []byte(plaintext)
-	secret.Data[v1alpha1.SecretKeySHA256] = []byte(token.Hash(plaintext))
-	secret.Annotations[v1alpha1.AnnotationRotation] = strconv.FormatInt(s.scim.Spec.Token.Rotation, 10)
-	secret.Annotations[v1alpha1.AnnotationIssuedAt] = now.UTC().Format(time.RFC3339)
-	delete(secret.Annotations, v1alpha1.AnnotationTokenAcknowledged)
-	delete(secret.Annotations, v1alpha1.AnnotationTokenLastUsedAt)
+	content.Rotate(plaintext, s.scim.Spec.Token.Rotation, now, overlapUntil)
 	r.Recorder.Eventf(s.scim, nil, corev1.EventTypeNormal, EventTokenRotated, actionReconcile,
 		"Rotated the SCIM token to %s (rotation %d); the previous token stays valid for %s",
-		token.Fingerprint(token.Hash(plaintext)), s.scim.Spec.Token.Rotation, overlap)
+		token.Fingerprint(content.Hash), s.scim.Spec.Token.Rotation, overlap)
 	return nil
 }
 
 // reportGeneratedToken describes the token in status and TokenIssued, and handles expiry.
 func (r *ScimIntegrationReconciler) reportGeneratedToken(s *scimScope, secret *corev1.Secret, now time.Time) error {
-	hash := string(secret.Data[v1alpha1.SecretKeySHA256])
-	if !token.ValidHash(hash) {
+	content := token.ReadSecret(secret)
+	if !token.ValidHash(content.Hash) {
 		s.setCondition(v1alpha1.ConditionTokenIssued, false, ReasonTokenInvalid,
 			fmt.Sprintf("Secret %s holds no valid sha256; raise spec.token.rotation to issue a new token", secret.Name))
 		return errStop
 	}
 	status := &v1alpha1.TokenStatus{
-		SecretName:  secret.Name,
-		SecretUID:   string(secret.UID),
-		Fingerprint: token.Fingerprint(hash),
-		Rotation:    s.scim.Spec.Token.Rotation,
-		Retrievable: len(secret.Data[v1alpha1.SecretKeyToken]) > 0,
+		SecretName:      secret.Name,
+		SecretUID:       string(secret.UID),
+		Fingerprint:     token.Fingerprint(content.Hash),
+		Rotation:        s.scim.Spec.Token.Rotation,
+		Retrievable:     content.Plaintext != "",
+		RotationRequest: content.RotationRequest,
 	}
-	if n, err := strconv.ParseInt(secret.Annotations[v1alpha1.AnnotationRotation], 10, 64); err == nil {
-		status.Rotation = n
+	if content.RotationKnown {
+		status.Rotation = content.Rotation
 	}
-	status.RotationRequest = secret.Annotations[v1alpha1.AnnotationRotationRequest]
-	issuedAt, hasIssued := parseTime(secret.Annotations[v1alpha1.AnnotationIssuedAt])
-	if hasIssued {
-		status.IssuedAt = &metav1.Time{Time: issuedAt}
+	if !content.IssuedAt.IsZero() {
+		status.IssuedAt = &metav1.Time{Time: content.IssuedAt}
 	}
-	if used, ok := parseTime(secret.Annotations[v1alpha1.AnnotationTokenLastUsedAt]); ok {
-		status.LastUsedAt = &metav1.Time{Time: used}
+	if !content.LastUsedAt.IsZero() {
+		status.LastUsedAt = &metav1.Time{Time: content.LastUsedAt}
 	}
-	if until, ok := parseTime(secret.Annotations[v1alpha1.AnnotationPreviousValidUntil]); ok {
+	if until := content.PreviousValidUntil; !until.IsZero() {
 		status.PreviousValidUntil = &metav1.Time{Time: until}
 		s.requeue.in(until.Sub(now))
 	}
 	s.scim.Status.Token = status
 
-	if exp := s.scim.Spec.Token.ExpiresAfter; exp != nil && hasIssued {
-		expiresAt := issuedAt.Add(exp.Duration)
+	if exp := s.scim.Spec.Token.ExpiresAfter; exp != nil && !content.IssuedAt.IsZero() {
+		expiresAt := content.IssuedAt.Add(exp.Duration)
 		status.ExpiresAt = &metav1.Time{Time: expiresAt}
 		if !now.Before(expiresAt) {
 			if !isConditionReason(s.scim.Status.Conditions, v1alpha1.ConditionTokenIssued, ReasonTokenExpired) {
@@ -240,8 +216,8 @@ func (r *ScimIntegrationReconciler) reconcileOwnToken(ctx context.Context, s *sc
 	if err != nil {
 		return fmt.Errorf("reading token Secret %s: %w", ref.Name, err)
 	}
-	value := string(secret.Data[keyName])
-	if len(value) < token.MinLength {
+	value := token.BroughtToken(secret, keyName)
+	if value == "" {
 		s.setCondition(v1alpha1.ConditionTokenIssued, false, ReasonTokenInvalid,
 			fmt.Sprintf("Secret %q has no key %q holding a token of at least %d characters", ref.Name, keyName, token.MinLength))
 		return errStop
@@ -278,14 +254,6 @@ func (r *ScimIntegrationReconciler) removeGeneratedSecret(ctx context.Context, s
 func recordedSecret(scim *v1alpha1.ScimIntegration, secret *corev1.Secret) bool {
 	t := scim.Status.Token
 	return t == nil || t.SecretUID == "" || t.SecretUID == string(secret.UID)
-}
-
-func parseTime(value string) (time.Time, bool) {
-	if value == "" {
-		return time.Time{}, false
-	}
-	t, err := time.Parse(time.RFC3339, value)
-	return t, err == nil
 }
 
 func isConditionReason(conds []metav1.Condition, typ, reason string) bool {

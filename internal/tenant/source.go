@@ -176,12 +176,8 @@ func (s *Source) organization(ctx context.Context, scim *v1alpha1.ScimIntegratio
 		if err := reader.Get(ctx, org.TokenSecret, secret); err != nil {
 			return nil, false
 		}
-		key := ref.Key
-		if key == "" {
-			key = v1alpha1.SecretKeyToken
-		}
-		if value := secret.Data[key]; len(value) >= token.MinLength {
-			org.Credentials = append(org.Credentials, credential(token.Hash(string(value)), time.Time{}, true))
+		if value := token.BroughtToken(secret, ref.Key); value != "" {
+			org.Credentials = append(org.Credentials, credential(token.Hash(value), time.Time{}, true))
 		}
 		return org, true
 	}
@@ -193,24 +189,19 @@ func (s *Source) organization(ctx context.Context, scim *v1alpha1.ScimIntegratio
 		scim.Status.Token == nil || scim.Status.Token.SecretUID == "" || scim.Status.Token.SecretUID != string(secret.UID) {
 		return nil, false
 	}
-	org.Retrievable = len(secret.Data[v1alpha1.SecretKeyToken]) > 0
+	content := token.ReadSecret(secret)
+	org.Retrievable = content.Plaintext != ""
 	// The usage recorder's annotation: a Secret change, so the organization is set again.
-	if used, err := time.Parse(time.RFC3339, secret.Annotations[v1alpha1.AnnotationTokenLastUsedAt]); err == nil {
-		org.TokenLastUsed = used
-	}
+	org.TokenLastUsed = content.LastUsedAt
 	var notAfter time.Time
-	if exp := scim.Spec.Token.ExpiresAfter; exp != nil {
-		if issued, err := time.Parse(time.RFC3339, secret.Annotations[v1alpha1.AnnotationIssuedAt]); err == nil {
-			notAfter = issued.Add(exp.Duration)
-		}
+	if exp := scim.Spec.Token.ExpiresAfter; exp != nil && !content.IssuedAt.IsZero() {
+		notAfter = content.IssuedAt.Add(exp.Duration)
 	}
-	if h := string(secret.Data[v1alpha1.SecretKeySHA256]); token.ValidHash(h) {
-		org.Credentials = append(org.Credentials, credential(h, notAfter, true))
+	if token.ValidHash(content.Hash) {
+		org.Credentials = append(org.Credentials, credential(content.Hash, notAfter, true))
 	}
-	if h := string(secret.Data[v1alpha1.SecretKeyPreviousSHA256]); token.ValidHash(h) {
-		if until, err := time.Parse(time.RFC3339, secret.Annotations[v1alpha1.AnnotationPreviousValidUntil]); err == nil {
-			org.Credentials = append(org.Credentials, credential(h, until, false))
-		}
+	if token.ValidHash(content.PreviousHash) && !content.PreviousValidUntil.IsZero() {
+		org.Credentials = append(org.Credentials, credential(content.PreviousHash, content.PreviousValidUntil, false))
 	}
 	return org, true
 }

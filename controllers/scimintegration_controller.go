@@ -40,6 +40,7 @@ type OrganizationData interface {
 	HeldDeprovisions(ctx context.Context, organization string) (int64, error)
 	List(ctx context.Context, organization string, kind store.Kind, q store.Query) (*store.Page, error)
 	AuditEvents(ctx context.Context, organization string, q store.AuditQuery) ([]store.AuditEvent, error)
+	ActivityMark(ctx context.Context, organization string) (store.ActivityMark, error)
 }
 
 // ScimIntegrationReconciler turns a ScimIntegration into a token Secret, a base URL, an optional
@@ -66,6 +67,9 @@ type ScimIntegrationReconciler struct {
 	SecretNames *secrets.Names
 	// Metrics receives the provisioning summary's counts for /metrics; nil exports none.
 	Metrics *ProvisioningMetrics
+
+	// summaries skips the summary of organizations whose store saw nothing new.
+	summaries summaryMarks
 }
 
 // scimScope carries one reconciliation of a ScimIntegration through its steps.

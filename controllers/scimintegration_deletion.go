@@ -36,6 +36,7 @@ func (r *ScimIntegrationReconciler) finalize(ctx context.Context, scim *v1alpha1
 			ctrl.LoggerFrom(ctx).Info("Not deleting SCIM data of an organization this namespace does not hold", "organization", org)
 		}
 	}
+	r.summaries.forget(scim.UID)
 	return removeFinalizer(ctx, r.Client, scim, scimDataFinalizer)
 }
 

@@ -18,48 +18,32 @@ import (
 // follow an IdP's test, rarely enough that a busy IdP causes no status write storm.
 const summaryInterval = 30 * time.Second
 
-// reconcileSummary reports members per state and the last request in status.provisioning.
+// reconcileSummary reports members per state and the last request in status.provisioning, from
+// store.Summarize (the computation the admin API and the wizard show too). An organization whose
+// store has seen nothing since the last full summary is only requeued.
 func (r *ScimIntegrationReconciler) reconcileSummary(ctx context.Context, s *scimScope) error {
 	if r.Data == nil {
 		return nil
 	}
 	org := s.identity.Spec.Organization
-	counts, err := r.Data.MemberCounts(ctx, org)
+	now := r.Clock.Now()
+	activity, err := r.Data.ActivityMark(ctx, org)
 	if err != nil {
-		return fmt.Errorf("counting members of %s: %w", org, err)
+		return err
 	}
-	r.Metrics.setMembers(org, client.ObjectKeyFromObject(s.scim), counts)
-	summary := &v1alpha1.ProvisioningStatus{Members: counts}
-	if len(counts) == 0 {
-		summary.Members = nil
+	if !isConditionReason(s.scim.Status.Conditions, v1alpha1.ConditionErrorBurst, "ManyErrors") &&
+		r.summaries.fresh(s.scim.UID, activity, s.scim.Generation, now) {
+		s.requeue.in(summaryInterval)
+		return nil
 	}
-	last, err := r.Data.AuditEvents(ctx, org, store.AuditQuery{Limit: 1, SCIMRequests: true})
+	sum, err := store.Summarize(ctx, r.Data, org)
 	if err != nil {
-		return fmt.Errorf("reading the audit log of %s: %w", org, err)
+		return err
 	}
-	if len(last) > 0 {
-		summary.LastRequestAt = &metav1.Time{Time: last[0].Time.Truncate(time.Second)}
-		summary.LastClient = last[0].Client
-	}
-	if ok, err := r.Data.AuditEvents(ctx, org, store.AuditQuery{Limit: 1, Succeeded: true, SCIMRequests: true}); err != nil {
-		return fmt.Errorf("reading the audit log of %s: %w", org, err)
-	} else if len(ok) > 0 {
-		summary.LastSuccessAt = &metav1.Time{Time: ok[0].Time.Truncate(time.Second)}
-	}
-	groups, err := r.Data.List(ctx, org, store.KindGroup, store.Query{Count: 0})
-	if err != nil {
-		return fmt.Errorf("counting groups of %s: %w", org, err)
-	}
-	summary.Groups = int64(groups.Total)
-	failed, err := r.Data.AuditEvents(ctx, org, store.AuditQuery{Limit: 1, Failed: true, SCIMRequests: true})
-	if err != nil {
-		return fmt.Errorf("reading the audit log of %s: %w", org, err)
-	}
-	if len(failed) > 0 {
-		e := failed[0]
-		summary.LastError = &v1alpha1.ProvisioningError{Time: metav1.Time{Time: e.Time.Truncate(time.Second)},
-			Status: int32(e.Status), ScimType: e.ScimType, Detail: e.Detail} //nolint:gosec // an HTTP status
-	}
+	key := client.ObjectKeyFromObject(s.scim)
+	r.Metrics.setMembers(org, key, sum.Members)
+	r.Metrics.setHeld(org, key, sum.Held)
+	summary := provisioningStatus(sum)
 	if prev := s.scim.Status.Provisioning; prev != nil && prev.ConnectionVerifiedAt != nil {
 		summary.ConnectionVerifiedAt = prev.ConnectionVerifiedAt
 	} else if summary.LastRequestAt != nil {
@@ -75,7 +59,29 @@ func (r *ScimIntegrationReconciler) reconcileSummary(ctx context.Context, s *sci
 	if err := r.reportErrorBurst(ctx, s, org); err != nil {
 		return err
 	}
-	return r.reportHeld(ctx, s, org)
+	r.reportHeld(s, org, sum.Held)
+	r.summaries.record(s.scim.UID, activity, s.scim.Generation, now)
+	return nil
+}
+
+// provisioningStatus is a summary as status shows it (to the second, so status does not churn).
+func provisioningStatus(sum *store.Summary) *v1alpha1.ProvisioningStatus {
+	out := &v1alpha1.ProvisioningStatus{Members: sum.Members, Groups: sum.Groups}
+	if len(sum.Members) == 0 {
+		out.Members = nil
+	}
+	if e := sum.LastRequest; e != nil {
+		out.LastRequestAt = &metav1.Time{Time: e.Time.Truncate(time.Second)}
+		out.LastClient = e.Client
+	}
+	if sum.LastSuccessAt != nil {
+		out.LastSuccessAt = &metav1.Time{Time: sum.LastSuccessAt.Truncate(time.Second)}
+	}
+	if e := sum.LastError; e != nil {
+		out.LastError = &v1alpha1.ProvisioningError{Time: metav1.Time{Time: e.Time.Truncate(time.Second)},
+			Status: int32(e.Status), ScimType: e.ScimType, Detail: e.Detail} //nolint:gosec // an HTTP status
+	}
+	return out
 }
 
 // Error bursts: this many refused or failed requests within the window.
@@ -109,17 +115,12 @@ func (r *ScimIntegrationReconciler) reportErrorBurst(ctx context.Context, s *sci
 	return nil
 }
 
-// reportHeld sets DeprovisioningHeld from the store, with a Warning event when holding starts.
-func (r *ScimIntegrationReconciler) reportHeld(ctx context.Context, s *scimScope, org string) error {
+// reportHeld sets DeprovisioningHeld from the summary, with a Warning event when holding starts.
+func (r *ScimIntegrationReconciler) reportHeld(s *scimScope, org string, held int64) {
 	s.requeue.in(summaryInterval)
-	held, err := r.Data.HeldDeprovisions(ctx, org)
-	if err != nil {
-		return fmt.Errorf("counting held deprovisionings of %s: %w", org, err)
-	}
-	r.Metrics.setHeld(org, client.ObjectKeyFromObject(s.scim), held)
 	if held == 0 {
 		s.setCondition(v1alpha1.ConditionDeprovisioningHeld, false, "NotHeld", "No deprovisioning is held")
-		return nil
+		return
 	}
 	message := fmt.Sprintf("%d deprovisionings are held by provisioning.deprovision.maxPerHour; check the identity provider, then "+
 		"release them with POST /api/v1alpha1/organizations/%s/deprovisioning/release", held, org)
@@ -127,5 +128,4 @@ func (r *ScimIntegrationReconciler) reportHeld(ctx context.Context, s *scimScope
 		r.Recorder.Eventf(s.scim, nil, corev1.EventTypeWarning, EventDeprovisioningHeld, actionReconcile, "%s", message)
 	}
 	s.setCondition(v1alpha1.ConditionDeprovisioningHeld, true, "Held", message)
-	return nil
 }

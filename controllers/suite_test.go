@@ -137,6 +137,22 @@ type deletedOrganizations struct {
 	owners   map[string]string
 	held     map[string]int64
 	failures map[string]int64
+	// changes counts what the tests changed per organization: its activity mark.
+	changes map[string]int64
+}
+
+func (d *deletedOrganizations) ActivityMark(_ context.Context, org string) (store.ActivityMark, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return store.ActivityMark{Seq: d.changes[org]}, nil
+}
+
+// changed moves an organization's activity mark; the caller holds mu.
+func (d *deletedOrganizations) changed(org string) {
+	if d.changes == nil {
+		d.changes = map[string]int64{}
+	}
+	d.changes[org]++
 }
 
 func (d *deletedOrganizations) HeldDeprovisions(_ context.Context, org string) (int64, error) {
@@ -152,6 +168,7 @@ func (d *deletedOrganizations) setHeld(org string, n int64) {
 		d.held = map[string]int64{}
 	}
 	d.held[org] = n
+	d.changed(org)
 }
 
 func (d *deletedOrganizations) DeleteOrganization(_ context.Context, org, claim string) error {
@@ -214,6 +231,7 @@ func (d *deletedOrganizations) setFailures(org string, n int64) {
 		d.failures = map[string]int64{}
 	}
 	d.failures[org] = n
+	d.changed(org)
 }
 
 func (d *deletedOrganizations) deleted() []string {

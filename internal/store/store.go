@@ -163,6 +163,9 @@ type Store interface {
 	RecordRefusals(ctx context.Context, refusals []Refusal) error
 	// AuditEvents pages through an organization's audit log, newest first.
 	AuditEvents(ctx context.Context, org string, q AuditQuery) ([]AuditEvent, error)
+	// ActivityMark moves with every request, write and refusal the organization's audit log
+	// records, so a reader can tell cheaply that nothing happened since it last looked.
+	ActivityMark(ctx context.Context, org string) (ActivityMark, error)
 	// PruneAudit deletes an organization's audit events older than before; it returns how many.
 	PruneAudit(ctx context.Context, org string, before time.Time) (int64, error)
 	// BindOrganization records that the claim (an OrganizationClaim's UID) owns the
@@ -180,6 +183,10 @@ type Store interface {
 	// Close releases the database.
 	Close() error
 }
+
+// ActivityMark is the newest audit event's sequence number and the latest audit time (an
+// aggregated refusal counts up in place: its time moves, its sequence number does not).
+type ActivityMark struct{ Seq, Time int64 }
 
 // FilterError is a filter or sort the store cannot evaluate: the client's mistake (invalidFilter).
 type FilterError struct{ Detail string }

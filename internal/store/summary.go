@@ -21,8 +21,16 @@ type Summary struct {
 	LastSuccessAt *time.Time
 }
 
+// SummaryReader is what Summarize reads.
+type SummaryReader interface {
+	MemberCounts(ctx context.Context, org string) (map[string]int64, error)
+	HeldDeprovisions(ctx context.Context, org string) (int64, error)
+	List(ctx context.Context, org string, kind Kind, q Query) (*Page, error)
+	AuditEvents(ctx context.Context, org string, q AuditQuery) ([]AuditEvent, error)
+}
+
 // Summarize reads an organization's Summary.
-func Summarize(ctx context.Context, s Store, org string) (*Summary, error) {
+func Summarize(ctx context.Context, s SummaryReader, org string) (*Summary, error) {
 	out := &Summary{}
 	var err error
 	if out.Members, err = s.MemberCounts(ctx, org); err != nil {

@@ -146,6 +146,17 @@ func (s *Store) AuditEvents(ctx context.Context, org string, q store.AuditQuery)
 	return out, err
 }
 
+// ActivityMark reads the newest audit sequence number and time of the organization: one probe of
+// each of the two audit indexes.
+func (s *Store) ActivityMark(ctx context.Context, org string) (store.ActivityMark, error) {
+	var mark store.ActivityMark
+	if err := s.queryRow(ctx, nil, s.q(`SELECT COALESCE((SELECT MAX(seq) FROM audit_events WHERE org = ?), 0),
+		COALESCE((SELECT MAX(at_us) FROM audit_events WHERE org = ?), 0)`), org, org).Scan(&mark.Seq, &mark.Time); err != nil {
+		return mark, fmt.Errorf("reading the activity of %s: %w", org, err)
+	}
+	return mark, nil
+}
+
 // PruneAudit deletes an organization's audit events older than before.
 func (s *Store) PruneAudit(ctx context.Context, org string, before time.Time) (int64, error) {
 	var n int64

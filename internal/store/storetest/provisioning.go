@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
@@ -28,6 +29,7 @@ func RunProvisioning(t *testing.T, s store.Store, o Options) {
 	t.Run("SCIM never takes over a member it did not create", func(t *testing.T) { testTakeover(t, s, o) })
 	t.Run("events are numbered per organization without gaps", func(t *testing.T) { testEventSequence(t, s) })
 	t.Run("dry run records decisions, applies and emits nothing", func(t *testing.T) { testDryRun(t, s) })
+	t.Run("the activity mark moves with every audit row and aggregate", func(t *testing.T) { testActivityMark(t, s) })
 }
 
 // setActive is an Update callback that sets active.
@@ -304,5 +306,37 @@ func testDryRun(t *testing.T, s store.Store) {
 	must(t, err)
 	if len(audit) != 1 || audit[0].Action != "member.suspended.dry-run" {
 		t.Fatalf("dry run is audited: %+v", audit)
+	}
+}
+
+func testActivityMark(t *testing.T, s store.Store) {
+	org := newOrg()
+	mark := func() store.ActivityMark {
+		t.Helper()
+		m, err := s.ActivityMark(ctx, org)
+		must(t, err)
+		return m
+	}
+	if m := mark(); m != (store.ActivityMark{}) {
+		t.Fatalf("an organization without events has mark %+v", m)
+	}
+	p := provisioning.DefaultPolicy
+	must(t, s.Create(ctx, user(org, "u1", "ada", `{}`), nil, writeOf(&p, "c")))
+	afterWrite := mark()
+	if afterWrite.Seq == 0 {
+		t.Fatal("a write does not move the mark")
+	}
+	if _, err := s.Get(ctx, org, store.KindUser, "u1"); err != nil || mark() != afterWrite {
+		t.Fatalf("a read without an audit event moved the mark (%v)", err)
+	}
+	refusal := func(at time.Time) store.Refusal {
+		return store.Refusal{Key: "401/10.0.0.1/minute", Event: store.AuditEvent{Org: org, RequestID: "r", Action: "auth.refused", Status: 401, Time: at}}
+	}
+	now := time.Now().UTC()
+	must(t, s.RecordRefusals(ctx, []store.Refusal{refusal(now)}))
+	afterRefusal := mark()
+	must(t, s.RecordRefusals(ctx, []store.Refusal{refusal(now.Add(time.Second))}))
+	if again := mark(); again == afterRefusal || again.Seq != afterRefusal.Seq {
+		t.Fatalf("a refusal counted into its aggregate: mark %+v, before %+v", again, afterRefusal)
 	}
 }

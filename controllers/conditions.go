@@ -28,7 +28,7 @@ func summarizeReady(conds *[]metav1.Condition, generation int64, types ...string
 	for _, t := range types {
 		c := meta.FindStatusCondition(*conds, t)
 		if c == nil {
-			setCondition(conds, generation, v1alpha1.ConditionReady, false, ReasonReconciling, t+" has not been evaluated yet")
+			setCondition(conds, generation, v1alpha1.ConditionReady, false, v1alpha1.ReasonReconciling, t+" has not been evaluated yet")
 			return
 		}
 		if c.Status != metav1.ConditionTrue {
@@ -36,7 +36,7 @@ func summarizeReady(conds *[]metav1.Condition, generation int64, types ...string
 			return
 		}
 	}
-	setCondition(conds, generation, v1alpha1.ConditionReady, true, ReasonReady, "Ready")
+	setCondition(conds, generation, v1alpha1.ConditionReady, true, v1alpha1.ReasonReady, "Ready")
 }
 
 // keepTransitionTimes gives each condition that ends a pass with the status it began with its

@@ -32,7 +32,7 @@ func (r *EnterpriseIdentityReconciler) claimOrganization(ctx context.Context, s 
 		// claims existed, so an upgrade keeps every organization with its holder).
 		if first, err := r.firstClaimant(ctx, org); err != nil || (first != nil && first.UID != identity.UID) {
 			if err == nil {
-				r.refuseClaim(s, ReasonConflict, EventConflict, fmt.Sprintf(
+				r.refuseClaim(s, v1alpha1.ReasonConflict, EventConflict, fmt.Sprintf(
 					"Organization %q is being claimed by %s; choose another organization slug", org, claimantName(identity, first)))
 			}
 			return err
@@ -60,16 +60,16 @@ func (r *EnterpriseIdentityReconciler) claimOrganization(ctx context.Context, s 
 	}
 	switch {
 	case holder != nil:
-		r.refuseClaim(s, ReasonConflict, EventConflict, fmt.Sprintf(
+		r.refuseClaim(s, v1alpha1.ReasonConflict, EventConflict, fmt.Sprintf(
 			"Organization %q is already claimed by %s; choose another organization slug", org, claimantName(identity, holder)))
 		return nil
 	case claim.Spec.Namespace != identity.Namespace:
-		r.refuseClaim(s, ReasonRetained, EventRetained, fmt.Sprintf(
+		r.refuseClaim(s, v1alpha1.ReasonOrganizationRetained, EventRetained, fmt.Sprintf(
 			"Organization %q was released by another namespace, which keeps its data; choose another slug, "+
 				"or ask a cluster administrator to hand it to this namespace (spec.namespace of OrganizationClaim %s)", org, org))
 		return nil
 	case !claim.DeletionTimestamp.IsZero():
-		r.refuseClaim(s, ReasonRetained, EventRetained, fmt.Sprintf(
+		r.refuseClaim(s, v1alpha1.ReasonOrganizationRetained, EventRetained, fmt.Sprintf(
 			"Organization %q is being deleted by a cluster administrator; it can be claimed again once its data is gone", org))
 		return nil
 	}

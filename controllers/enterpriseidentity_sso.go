@@ -29,7 +29,7 @@ func (r *EnterpriseIdentityReconciler) validateSSO(ctx context.Context, s *ident
 	now := r.Clock.Now()
 	var (
 		learned = &v1alpha1.SSOStatus{}
-		reason  = ReasonValidated
+		reason  = v1alpha1.ReasonValidated
 		message string
 		err     error
 	)
@@ -41,7 +41,7 @@ func (r *EnterpriseIdentityReconciler) validateSSO(ctx context.Context, s *ident
 		learned.Protocol = "SAML"
 		message, reason, err = r.validateSAML(ctx, identity, learned, now)
 	default:
-		err = &sso.ValidationError{Reason: sso.ReasonMetadataInvalid, Message: "sso sets neither oidc nor saml"}
+		err = &sso.ValidationError{Reason: v1alpha1.ReasonMetadataInvalid, Message: "sso sets neither oidc nor saml"}
 	}
 
 	// Copied: setCondition changes the slice element in place.
@@ -70,7 +70,7 @@ func (r *EnterpriseIdentityReconciler) validateSSO(ctx context.Context, s *ident
 	if !wasReady {
 		r.Recorder.Eventf(identity, nil, corev1.EventTypeNormal, EventSSOValidated, actionReconcile, "%s", message)
 	}
-	if reason == ReasonCertExpiresSoon && (previous == nil || previous.Reason != ReasonCertExpiresSoon) {
+	if reason == v1alpha1.ReasonCertificateExpiresSoon && (previous == nil || previous.Reason != v1alpha1.ReasonCertificateExpiresSoon) {
 		r.Recorder.Eventf(identity, nil, corev1.EventTypeWarning, EventCertExpiresSoon, actionReconcile, "%s", message)
 	}
 	return nil
@@ -93,13 +93,13 @@ func (r *EnterpriseIdentityReconciler) checkClientSecret(ctx context.Context, na
 	secret := &corev1.Secret{}
 	err := readerOr(r.APIReader, r.Client).Get(ctx, types.NamespacedName{Namespace: namespace, Name: ref.Name}, secret)
 	if apierrors.IsNotFound(err) {
-		return &sso.ValidationError{Reason: sso.ReasonClientSecretMissing, Message: fmt.Sprintf("The client secret Secret %q does not exist", ref.Name)}
+		return &sso.ValidationError{Reason: v1alpha1.ReasonClientSecretMissing, Message: fmt.Sprintf("The client secret Secret %q does not exist", ref.Name)}
 	}
 	if err != nil {
 		return fmt.Errorf("reading client secret %s: %w", ref.Name, err)
 	}
 	if len(secret.Data[ref.Key]) == 0 {
-		return &sso.ValidationError{Reason: sso.ReasonClientSecretMissing,
+		return &sso.ValidationError{Reason: v1alpha1.ReasonClientSecretMissing,
 			Message: fmt.Sprintf("The Secret %q has no key %q with the client secret", ref.Name, ref.Key)}
 	}
 	return nil
@@ -130,9 +130,9 @@ func (r *EnterpriseIdentityReconciler) validateSAML(
 	if result.CertificateNotAfter.Sub(now) < certificateWarning {
 		return fmt.Sprintf("SAML identity provider found (status.sso.idpEntityID), but its signing certificate expires on %s: "+
 				"upload new metadata before then", expiry),
-			ReasonCertExpiresSoon, nil
+			v1alpha1.ReasonCertificateExpiresSoon, nil
 	}
-	return fmt.Sprintf("SAML identity provider found (status.sso.idpEntityID); signing certificate valid until %s", expiry), ReasonValidated, nil
+	return fmt.Sprintf("SAML identity provider found (status.sso.idpEntityID); signing certificate valid until %s", expiry), v1alpha1.ReasonValidated, nil
 }
 
 // validatedAt is status.sso.lastValidatedAt after a successful validation. It moves when SSO was

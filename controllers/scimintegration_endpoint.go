@@ -44,16 +44,16 @@ func (r *ScimIntegrationReconciler) reconcileEndpoint(ctx context.Context, s *sc
 
 	switch {
 	case !s.scim.IsEnabled():
-		s.setCondition(v1alpha1.ConditionEndpointReady, false, ReasonDisabled,
+		s.setCondition(v1alpha1.ConditionEndpointReady, false, v1alpha1.ReasonDisabled,
 			"Provisioning is disabled (spec.enabled: false); the endpoint answers 403")
 	case r.DataPlane != nil && r.DataPlane.ServingFor(org, client.ObjectKeyFromObject(s.scim)):
-		if !isConditionReason(s.scim.Status.Conditions, v1alpha1.ConditionEndpointReady, ReasonServing) {
+		if !isConditionReason(s.scim.Status.Conditions, v1alpha1.ConditionEndpointReady, v1alpha1.ReasonServing) {
 			r.Recorder.Eventf(s.scim, nil, corev1.EventTypeNormal, EventEndpointReady, actionReconcile,
 				"The SCIM endpoint %s is serving", s.scim.Status.BaseURL)
 		}
-		s.setCondition(v1alpha1.ConditionEndpointReady, true, ReasonServing, "The data plane serves "+s.scim.Status.BaseURL)
+		s.setCondition(v1alpha1.ConditionEndpointReady, true, v1alpha1.ReasonServing, "The data plane serves "+s.scim.Status.BaseURL)
 	default:
-		s.setCondition(v1alpha1.ConditionEndpointReady, false, ReasonNotServing,
+		s.setCondition(v1alpha1.ConditionEndpointReady, false, v1alpha1.ReasonDataPlaneNotServing,
 			"The SCIM data plane is not serving this organization yet")
 		if r.DataPlane != nil {
 			// The data plane picks the organization up from the cache within moments; look again.
@@ -117,7 +117,7 @@ func (r *ScimIntegrationReconciler) createOrUpdateOwned(ctx context.Context, s *
 		return false, fmt.Errorf("reading %s %s: %w", kind, obj.GetName(), err)
 	}
 	if err == nil && !metav1.IsControlledBy(obj, s.scim) {
-		r.refuseForeignObject(s, v1alpha1.ConditionEndpointReady, ReasonIngressNotOwned, kind, obj.GetName())
+		r.refuseForeignObject(s, v1alpha1.ConditionEndpointReady, v1alpha1.ReasonIngressNotOwned, kind, obj.GetName())
 		return false, errStop
 	}
 	if _, err := controllerutil.CreateOrUpdate(ctx, r.Client, obj, func() error {

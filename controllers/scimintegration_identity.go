@@ -22,7 +22,7 @@ func (r *ScimIntegrationReconciler) resolveIdentity(ctx context.Context, s *scim
 	identity := &v1alpha1.EnterpriseIdentity{}
 	err := r.Get(ctx, types.NamespacedName{Namespace: s.scim.Namespace, Name: s.scim.Spec.IdentityRef.Name}, identity)
 	if apierrors.IsNotFound(err) {
-		s.setCondition(v1alpha1.ConditionSSOReady, false, ReasonIdentityNotFound,
+		s.setCondition(v1alpha1.ConditionSSOReady, false, v1alpha1.ReasonIdentityNotFound,
 			fmt.Sprintf("EnterpriseIdentity %q does not exist in this namespace: configure SSO first", s.scim.Spec.IdentityRef.Name))
 		return r.keepOrganizationOfNamespace(ctx, s)
 	}
@@ -37,11 +37,10 @@ func (r *ScimIntegrationReconciler) resolveIdentity(ctx context.Context, s *scim
 	}
 	if !held {
 		why := "it has not claimed the organization yet"
-		if c := meta.FindStatusCondition(identity.Status.Conditions, v1alpha1.ConditionReady); c != nil && c.Status == "False" && c.Message != "" &&
-			(c.Reason == ReasonConflict || c.Reason == ReasonRetained) {
+		if c := identity.HeldElsewhere(); c != nil && c.Message != "" {
 			why = c.Message
 		}
-		s.setCondition(v1alpha1.ConditionSSOReady, false, ReasonIdentityConflict,
+		s.setCondition(v1alpha1.ConditionSSOReady, false, v1alpha1.ReasonIdentityConflict,
 			fmt.Sprintf("EnterpriseIdentity %s does not hold organization %s: %s", identity.Name, identity.Spec.Organization, why))
 		s.scim.Status.Organization = ""
 		return errStop
@@ -53,14 +52,14 @@ func (r *ScimIntegrationReconciler) resolveIdentity(ctx context.Context, s *scim
 		if c := meta.FindStatusCondition(identity.Status.Conditions, v1alpha1.ConditionSSOReady); c != nil && c.Message != "" {
 			why = c.Message
 		}
-		s.setCondition(v1alpha1.ConditionSSOReady, false, ReasonWaitingForSSO,
+		s.setCondition(v1alpha1.ConditionSSOReady, false, v1alpha1.ReasonWaitingForSSO,
 			fmt.Sprintf("Waiting for SSO of EnterpriseIdentity %s: %s", identity.Name, why))
 		if s.scim.Status.Token == nil {
 			return errStop
 		}
 		return nil
 	}
-	s.setCondition(v1alpha1.ConditionSSOReady, true, ReasonReady, fmt.Sprintf("SSO of organization %s is ready", identity.Spec.Organization))
+	s.setCondition(v1alpha1.ConditionSSOReady, true, v1alpha1.ReasonReady, fmt.Sprintf("SSO of organization %s is ready", identity.Spec.Organization))
 	return nil
 }
 
@@ -88,7 +87,7 @@ func (r *ScimIntegrationReconciler) claimIdentity(ctx context.Context, s *scimSc
 		return err
 	}
 	if chosen != nil && chosen.Name != s.scim.Name {
-		s.setCondition(v1alpha1.ConditionSSOReady, false, ReasonConflict,
+		s.setCondition(v1alpha1.ConditionSSOReady, false, v1alpha1.ReasonConflict,
 			fmt.Sprintf("ScimIntegration %s already provisions organization %s; delete one of the two", chosen.Name, s.identity.Spec.Organization))
 		s.scim.Status.Organization = ""
 		return errStop
@@ -112,7 +111,7 @@ func (r *ScimIntegrationReconciler) bindData(ctx context.Context, s *scimScope) 
 		}
 		var mismatch *store.ClaimMismatchError
 		if errors.As(err, &mismatch) {
-			s.setCondition(v1alpha1.ConditionSSOReady, false, ReasonDataOwned, fmt.Sprintf(
+			s.setCondition(v1alpha1.ConditionSSOReady, false, v1alpha1.ReasonDataOwnedByAnotherClaim, fmt.Sprintf(
 				"The store holds data of organization %s from an earlier OrganizationClaim (uid %s); a cluster administrator "+
 					"can let this claim adopt it by setting spec.adoptDataOf of OrganizationClaim %s", org, mismatch.Owner, org))
 			s.scim.Status.Organization = ""

@@ -10,12 +10,6 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
 )
 
-// Reasons of PolicyReady.
-const (
-	ReasonPolicyValid          = "Valid"
-	ReasonRoleTemplateNotFound = "RoleTemplateNotFound"
-)
-
 // checkPolicy reports a provisioning policy that names a RoleTemplate that does not exist: new
 // members would get a role nobody defined, so it is said plainly rather than defaulted silently.
 // Provisioning still runs; Ready says what to fix.
@@ -34,7 +28,7 @@ func (r *ScimIntegrationReconciler) checkPolicy(ctx context.Context, s *scimScop
 		err := r.Get(ctx, types.NamespacedName{Namespace: s.scim.Namespace, Name: name}, &v1alpha1.RoleTemplate{})
 		switch {
 		case apierrors.IsNotFound(err):
-			s.setCondition(v1alpha1.ConditionPolicyReady, false, ReasonRoleTemplateNotFound,
+			s.setCondition(v1alpha1.ConditionPolicyReady, false, v1alpha1.ReasonRoleTemplateNotFound,
 				fmt.Sprintf("%s names RoleTemplate %q, which does not exist in this namespace", field, name))
 			return nil
 		case err != nil:
@@ -48,6 +42,6 @@ func (r *ScimIntegrationReconciler) checkPolicy(ctx context.Context, s *scimScop
 	if len(p.GroupRoles) > 0 {
 		message += fmt.Sprintf("; %d group role mapping(s)", len(p.GroupRoles))
 	}
-	s.setCondition(v1alpha1.ConditionPolicyReady, true, ReasonPolicyValid, message)
+	s.setCondition(v1alpha1.ConditionPolicyReady, true, v1alpha1.ReasonPolicyValid, message)
 	return nil
 }

@@ -31,7 +31,7 @@ func (r *ScimIntegrationReconciler) reconcileSummary(ctx context.Context, s *sci
 	if err != nil {
 		return err
 	}
-	if !isConditionReason(s.scim.Status.Conditions, v1alpha1.ConditionErrorBurst, "ManyErrors") &&
+	if !isConditionReason(s.scim.Status.Conditions, v1alpha1.ConditionErrorBurst, v1alpha1.ReasonManyErrors) &&
 		r.summaries.fresh(s.scim.UID, activity, s.scim.Generation, now) {
 		s.requeue.in(summaryInterval)
 		return nil
@@ -103,15 +103,15 @@ func (r *ScimIntegrationReconciler) reportErrorBurst(ctx context.Context, s *sci
 		n += max(e.Count, 1)
 	}
 	if n < errorBurstThreshold {
-		s.setCondition(v1alpha1.ConditionErrorBurst, false, "Normal", fmt.Sprintf("Fewer than %d failed requests in %s", errorBurstThreshold, errorBurstWindow))
+		s.setCondition(v1alpha1.ConditionErrorBurst, false, v1alpha1.ReasonFewErrors, fmt.Sprintf("Fewer than %d failed requests in %s", errorBurstThreshold, errorBurstWindow))
 		return nil
 	}
 	message := fmt.Sprintf("At least %d requests failed in the last %s; the latest: %d %s", errorBurstThreshold, errorBurstWindow,
 		failed[0].Status, failed[0].Detail)
-	if !isConditionReason(s.scim.Status.Conditions, v1alpha1.ConditionErrorBurst, "ManyErrors") {
+	if !isConditionReason(s.scim.Status.Conditions, v1alpha1.ConditionErrorBurst, v1alpha1.ReasonManyErrors) {
 		r.Recorder.Eventf(s.scim, nil, corev1.EventTypeWarning, EventErrorBurst, actionReconcile, "%s", message)
 	}
-	s.setCondition(v1alpha1.ConditionErrorBurst, true, "ManyErrors", message)
+	s.setCondition(v1alpha1.ConditionErrorBurst, true, v1alpha1.ReasonManyErrors, message)
 	return nil
 }
 
@@ -119,13 +119,13 @@ func (r *ScimIntegrationReconciler) reportErrorBurst(ctx context.Context, s *sci
 func (r *ScimIntegrationReconciler) reportHeld(s *scimScope, org string, held int64) {
 	s.requeue.in(summaryInterval)
 	if held == 0 {
-		s.setCondition(v1alpha1.ConditionDeprovisioningHeld, false, "NotHeld", "No deprovisioning is held")
+		s.setCondition(v1alpha1.ConditionDeprovisioningHeld, false, v1alpha1.ReasonNotHeld, "No deprovisioning is held")
 		return
 	}
 	message := fmt.Sprintf("%d deprovisionings are held by provisioning.deprovision.maxPerHour; check the identity provider, then "+
 		"release them with POST /api/v1alpha1/organizations/%s/deprovisioning/release", held, org)
-	if !isConditionReason(s.scim.Status.Conditions, v1alpha1.ConditionDeprovisioningHeld, "Held") {
+	if !isConditionReason(s.scim.Status.Conditions, v1alpha1.ConditionDeprovisioningHeld, v1alpha1.ReasonHeld) {
 		r.Recorder.Eventf(s.scim, nil, corev1.EventTypeWarning, EventDeprovisioningHeld, actionReconcile, "%s", message)
 	}
-	s.setCondition(v1alpha1.ConditionDeprovisioningHeld, true, "Held", message)
+	s.setCondition(v1alpha1.ConditionDeprovisioningHeld, true, v1alpha1.ReasonHeld, message)
 }

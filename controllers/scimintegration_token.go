@@ -38,7 +38,7 @@ func (r *ScimIntegrationReconciler) reconcileGeneratedToken(ctx context.Context,
 		// The cache holds only Secrets labelled as the operator's: one of the same name without
 		// the label is someone else's, and creating ours fails.
 		if secret, err = r.issueToken(ctx, s, now); apierrors.IsAlreadyExists(err) {
-			r.refuseForeignObject(s, v1alpha1.ConditionTokenIssued, ReasonSecretNotOwned, "Secret", key.Name)
+			r.refuseForeignObject(s, v1alpha1.ConditionTokenIssued, v1alpha1.ReasonSecretNotOwned, "Secret", key.Name)
 			return errStop
 		}
 		if err != nil {
@@ -47,7 +47,7 @@ func (r *ScimIntegrationReconciler) reconcileGeneratedToken(ctx context.Context,
 	case err != nil:
 		return fmt.Errorf("reading token Secret %s: %w", key.Name, err)
 	case !metav1.IsControlledBy(secret, s.scim) || !recordedSecret(s.scim, secret):
-		r.refuseForeignObject(s, v1alpha1.ConditionTokenIssued, ReasonSecretNotOwned, "Secret", key.Name)
+		r.refuseForeignObject(s, v1alpha1.ConditionTokenIssued, v1alpha1.ReasonSecretNotOwned, "Secret", key.Name)
 		return errStop
 	default:
 		if err := r.maintainToken(ctx, s, secret, now); err != nil {
@@ -151,7 +151,7 @@ func (r *ScimIntegrationReconciler) rotate(s *scimScope, content *token.Secret, 
 func (r *ScimIntegrationReconciler) reportGeneratedToken(s *scimScope, secret *corev1.Secret, now time.Time) error {
 	content := token.ReadSecret(secret)
 	if !token.ValidHash(content.Hash) {
-		s.setCondition(v1alpha1.ConditionTokenIssued, false, ReasonTokenInvalid,
+		s.setCondition(v1alpha1.ConditionTokenIssued, false, v1alpha1.ReasonTokenInvalid,
 			fmt.Sprintf("Secret %s holds no valid sha256; raise spec.token.rotation to issue a new token", secret.Name))
 		return errStop
 	}
@@ -182,11 +182,11 @@ func (r *ScimIntegrationReconciler) reportGeneratedToken(s *scimScope, secret *c
 		expiresAt := content.IssuedAt.Add(exp.Duration)
 		status.ExpiresAt = &metav1.Time{Time: expiresAt}
 		if !now.Before(expiresAt) {
-			if !isConditionReason(s.scim.Status.Conditions, v1alpha1.ConditionTokenIssued, ReasonTokenExpired) {
+			if !isConditionReason(s.scim.Status.Conditions, v1alpha1.ConditionTokenIssued, v1alpha1.ReasonTokenExpired) {
 				r.Recorder.Eventf(s.scim, nil, corev1.EventTypeWarning, EventTokenExpired, actionReconcile,
 					"SCIM token %s expired; raise spec.token.rotation to issue a new one", status.Fingerprint)
 			}
-			s.setCondition(v1alpha1.ConditionTokenIssued, false, ReasonTokenExpired,
+			s.setCondition(v1alpha1.ConditionTokenIssued, false, v1alpha1.ReasonTokenExpired,
 				fmt.Sprintf("Token %s expired at %s; raise spec.token.rotation to issue a new one", status.Fingerprint, expiresAt.UTC().Format(time.RFC3339)))
 			return nil
 		}
@@ -196,7 +196,7 @@ func (r *ScimIntegrationReconciler) reportGeneratedToken(s *scimScope, secret *c
 	if status.Retrievable {
 		message = fmt.Sprintf("Token %s is ready to be copied once from Secret %s (key %q)", status.Fingerprint, secret.Name, v1alpha1.SecretKeyToken)
 	}
-	s.setCondition(v1alpha1.ConditionTokenIssued, true, ReasonIssued, message)
+	s.setCondition(v1alpha1.ConditionTokenIssued, true, v1alpha1.ReasonIssued, message)
 	return nil
 }
 
@@ -209,7 +209,7 @@ func (r *ScimIntegrationReconciler) reconcileOwnToken(ctx context.Context, s *sc
 	secret := &corev1.Secret{}
 	err := readerOr(r.APIReader, r.Client).Get(ctx, types.NamespacedName{Namespace: s.scim.Namespace, Name: ref.Name}, secret)
 	if apierrors.IsNotFound(err) {
-		s.setCondition(v1alpha1.ConditionTokenIssued, false, ReasonSecretNotFound,
+		s.setCondition(v1alpha1.ConditionTokenIssued, false, v1alpha1.ReasonSecretNotFound,
 			fmt.Sprintf("Secret %q named by spec.token.secretRef does not exist", ref.Name))
 		return errStop
 	}
@@ -218,7 +218,7 @@ func (r *ScimIntegrationReconciler) reconcileOwnToken(ctx context.Context, s *sc
 	}
 	value := token.BroughtToken(secret, keyName)
 	if value == "" {
-		s.setCondition(v1alpha1.ConditionTokenIssued, false, ReasonTokenInvalid,
+		s.setCondition(v1alpha1.ConditionTokenIssued, false, v1alpha1.ReasonTokenInvalid,
 			fmt.Sprintf("Secret %q has no key %q holding a token of at least %d characters", ref.Name, keyName, token.MinLength))
 		return errStop
 	}
@@ -226,7 +226,7 @@ func (r *ScimIntegrationReconciler) reconcileOwnToken(ctx context.Context, s *sc
 		SecretName:  ref.Name,
 		Fingerprint: token.Fingerprint(token.Hash(value)),
 	}
-	s.setCondition(v1alpha1.ConditionTokenIssued, true, ReasonBringYourOwn,
+	s.setCondition(v1alpha1.ConditionTokenIssued, true, v1alpha1.ReasonBringYourOwnToken,
 		fmt.Sprintf("Using token %s from Secret %s", s.scim.Status.Token.Fingerprint, ref.Name))
 	return nil
 }

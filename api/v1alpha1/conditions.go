@@ -57,19 +57,6 @@ const (
 // TokenSecretName is the name of the Secret generated for a ScimIntegration.
 func TokenSecretName(scimName string) string { return scimName + TokenSecretSuffix }
 
-// Reasons of an organization claim, shared by the controllers, the data plane and the wizard.
-const (
-	// ReasonConflict: another EnterpriseIdentity holds the organization slug.
-	ReasonConflict = "Conflict"
-	// ReasonOrganizationRetained: the organization was released by another namespace, which
-	// keeps its data; only a cluster administrator can hand it over (OrganizationClaim spec.namespace).
-	ReasonOrganizationRetained = "OrganizationRetained"
-	// ReasonIdentityConflict: a ScimIntegration's EnterpriseIdentity does not hold its organization.
-	ReasonIdentityConflict = "IdentityConflict"
-	// ReasonDataOwnedByAnotherClaim: the store holds the organization's data for an earlier claim.
-	ReasonDataOwnedByAnotherClaim = "DataOwnedByAnotherClaim"
-)
-
 // Finalizers.
 const (
 	// FinalizerOrganizationClaim on an EnterpriseIdentity releases its OrganizationClaim.

@@ -7,22 +7,24 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+
+	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
 )
 
-// Reasons a validation fails, used as condition reasons.
+// Reasons a validation fails: condition reasons of SSOReady, defined with the API.
 const (
-	ReasonDiscoveryFailed      = "DiscoveryFailed"
-	ReasonIssuerMismatch       = "IssuerMismatch"
-	ReasonNoSigningKeys        = "NoSigningKeys"
-	ReasonClientSecretMissing  = "ClientSecretMissing"
-	ReasonMetadataUnavailable  = "MetadataUnavailable"
-	ReasonMetadataInvalid      = "MetadataInvalid"
-	ReasonNoIdentityProvider   = "NoIdentityProvider"
-	ReasonNoSigningCertificate = "NoSigningCertificate"
-	ReasonCertificateExpired   = "CertificateExpired"
+	ReasonDiscoveryFailed      = v1alpha1.ReasonDiscoveryFailed
+	ReasonIssuerMismatch       = v1alpha1.ReasonIssuerMismatch
+	ReasonNoSigningKeys        = v1alpha1.ReasonNoSigningKeys
+	ReasonClientSecretMissing  = v1alpha1.ReasonClientSecretMissing
+	ReasonMetadataUnavailable  = v1alpha1.ReasonMetadataUnavailable
+	ReasonMetadataInvalid      = v1alpha1.ReasonMetadataInvalid
+	ReasonNoIdentityProvider   = v1alpha1.ReasonNoIdentityProvider
+	ReasonNoSigningCertificate = v1alpha1.ReasonNoSigningCertificate
+	ReasonCertificateExpired   = v1alpha1.ReasonCertificateExpired
 	// ReasonURLNotAllowed: the URL leads to an address the operator does not connect to
 	// (loopback, link-local, private); see internal/outbound.
-	ReasonURLNotAllowed = "URLNotAllowed"
+	ReasonURLNotAllowed = v1alpha1.ReasonURLNotAllowed
 )
 
 // ValidationError is a configuration problem a person can act on: Reason is an UpperCamel

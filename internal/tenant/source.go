@@ -128,7 +128,7 @@ func (s *Source) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, 
 // holdsOrganization checks that the integration provisions its organization now: its
 // EnterpriseIdentity holds the organization's claim and it is the identity's chosen integration.
 func (s *Source) holdsOrganization(ctx context.Context, scim *v1alpha1.ScimIntegration) (bool, error) {
-	if scim.Status.Organization == "" || !scim.DeletionTimestamp.IsZero() {
+	if !scim.Serving() || !scim.DeletionTimestamp.IsZero() {
 		return false, nil
 	}
 	identity := &v1alpha1.EnterpriseIdentity{}

@@ -47,9 +47,7 @@ func (o *organization) Title() string {
 // SSO says where SSO stands; an organization name another EnterpriseIdentity holds, or whose
 // data another namespace keeps, is shown as the failure it is, whatever the SSO checks say.
 func (o *organization) SSO() condition {
-	if c := meta.FindStatusCondition(o.Identity.Status.Conditions, v1alpha1.ConditionReady); c != nil &&
-		c.Status == metav1.ConditionFalse && (c.Reason == v1alpha1.ReasonConflict || c.Reason == v1alpha1.ReasonOrganizationRetained) &&
-		c.ObservedGeneration == o.Identity.Generation {
+	if c := o.Identity.HeldElsewhere(); c != nil {
 		return condition{State: "failed", Reason: c.Reason, Text: c.Message}
 	}
 	return conditionOf(o.Identity.Status.Conditions, v1alpha1.ConditionSSOReady, o.Identity.Generation)
@@ -68,7 +66,7 @@ func (o *organization) SCIM() condition {
 
 // Serving says the data plane serves the organization, so its SCIM pages have data.
 func (o *organization) Serving() bool {
-	return o.Scim != nil && o.Scim.Status.Organization != ""
+	return o.Scim != nil && o.Scim.Serving()
 }
 
 // Pending says whether the operator is still working on something the page waits for.
@@ -96,9 +94,6 @@ type condition struct {
 	State, Reason, Text string
 }
 
-// temporaryReasons are set while the operator is still at work, not because something is wrong.
-var temporaryReasons = map[string]bool{"Reconciling": true, "DataPlaneNotServing": true}
-
 // conditionOf reads a condition. One written for an older generation of the spec is "waiting":
 // the operator has not looked at the admin's last change yet. (Each condition carries the
 // generation it was written for; status.observedGeneration only moves on success.)
@@ -107,7 +102,7 @@ func conditionOf(conds []metav1.Condition, typ string, generation int64) conditi
 	switch {
 	case c == nil:
 		return condition{State: "waiting", Text: "The operator has not checked this yet."}
-	case c.ObservedGeneration != generation || c.Status == metav1.ConditionUnknown || temporaryReasons[c.Reason]:
+	case c.ObservedGeneration != generation || c.Status == metav1.ConditionUnknown || v1alpha1.IsTransientReason(c.Reason):
 		return condition{State: "waiting", Reason: c.Reason, Text: c.Message}
 	case c.Status == metav1.ConditionTrue:
 		return condition{State: "ready", Reason: c.Reason, Text: c.Message}

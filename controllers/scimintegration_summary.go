@@ -103,7 +103,8 @@ func (r *ScimIntegrationReconciler) reportErrorBurst(ctx context.Context, s *sci
 		n += max(e.Count, 1)
 	}
 	if n < errorBurstThreshold {
-		s.setCondition(v1alpha1.ConditionErrorBurst, false, v1alpha1.ReasonFewErrors, fmt.Sprintf("Fewer than %d failed requests in %s", errorBurstThreshold, errorBurstWindow))
+		s.setCondition(v1alpha1.ConditionErrorBurst, false, v1alpha1.ReasonFewErrors,
+			fmt.Sprintf("Fewer than %d failed requests in %s", errorBurstThreshold, errorBurstWindow))
 		return nil
 	}
 	message := fmt.Sprintf("At least %d requests failed in the last %s; the latest: %d %s", errorBurstThreshold, errorBurstWindow,

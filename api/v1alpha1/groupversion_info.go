@@ -28,6 +28,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&ScimIntegration{}, &ScimIntegrationList{},
 		&RoleTemplate{}, &RoleTemplateList{},
 		&OrganizationClaim{}, &OrganizationClaimList{},
+		&EventSubscription{}, &EventSubscriptionList{},
 	)
 	metav1.AddToGroupVersion(scheme, GroupVersion)
 	return nil

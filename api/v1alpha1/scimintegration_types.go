@@ -60,6 +60,12 @@ type ScimIntegrationSpec struct {
 	// +kubebuilder:default={}
 	Audit AuditSpec `json:"audit,omitempty"`
 
+	// events configures the provisioning events applications read (the Events API) or receive
+	// (EventSubscription).
+	// +optional
+	// +kubebuilder:default={}
+	Events EventsSpec `json:"events,omitempty"`
+
 	// rateLimit bounds the identity provider's requests to this organization. Requests over it
 	// get 429 with Retry-After, which Entra ID and Okta honour by waiting and retrying. The limit
 	// holds per data plane replica: with N replicas the organization may send up to N times it.
@@ -259,6 +265,16 @@ type AuditSpec struct {
 	// +kubebuilder:default="2160h"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1h')",message="audit.retention must be at least 1h"
+	Retention *metav1.Duration `json:"retention,omitempty"`
+}
+
+// EventsSpec configures an organization's provisioning events.
+type EventsSpec struct {
+	// retention is how long events are kept, for example 720h (30 days). At least 1h.
+	// +optional
+	// +kubebuilder:default="720h"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1h')",message="events.retention must be at least 1h"
 	Retention *metav1.Duration `json:"retention,omitempty"`
 }
 

@@ -38,6 +38,9 @@ type Event struct {
 	Subject string
 	// Group is the group of a membership event.
 	Group string
+	// GroupNames are the group's names when the writer knows them (a deleted group's are gone
+	// from the store by the time events are recorded).
+	GroupNames *Group
 	// From and To are the states of a member transition.
 	From, To State
 	// Role is the member's role after the event; PreviousRole before a role change.

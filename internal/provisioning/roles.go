@@ -21,19 +21,21 @@ type GroupWrite struct {
 // renamed).
 func GroupWritten(ctx context.Context, tx Tx, p Policy, w GroupWrite) error {
 	var events []Event
+	names := w.After
 	switch {
 	case w.Before == nil:
-		events = append(events, Event{Type: GroupCreated, Subject: w.GroupID})
+		events = append(events, Event{Type: GroupCreated, Subject: w.GroupID, GroupNames: names})
 	case w.After == nil:
-		events = append(events, Event{Type: GroupDeleted, Subject: w.GroupID})
+		names = w.Before
+		events = append(events, Event{Type: GroupDeleted, Subject: w.GroupID, GroupNames: names})
 	default:
-		events = append(events, Event{Type: GroupUpdated, Subject: w.GroupID})
+		events = append(events, Event{Type: GroupUpdated, Subject: w.GroupID, GroupNames: names})
 	}
 	for _, id := range w.Added {
-		events = append(events, Event{Type: MembershipAdded, Subject: id, Group: w.GroupID})
+		events = append(events, Event{Type: MembershipAdded, Subject: id, Group: w.GroupID, GroupNames: names})
 	}
 	for _, id := range w.Removed {
-		events = append(events, Event{Type: MembershipRemoved, Subject: id, Group: w.GroupID})
+		events = append(events, Event{Type: MembershipRemoved, Subject: id, Group: w.GroupID, GroupNames: names})
 	}
 	if len(p.GroupRoles) > 0 && !p.DryRun {
 		affected := append(slices.Clone(w.Added), w.Removed...)

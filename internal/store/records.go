@@ -86,17 +86,6 @@ type HistoryEntry struct {
 	RequestID string                 `json:"requestId,omitempty"`
 }
 
-// EventRecord is a provisioning event as the outbox keeps it.
-type EventRecord struct {
-	// Seq numbers the organization's events from 1, without gaps between committed writes.
-	Seq       int64
-	Time      time.Time
-	RequestID string
-	// Actor is "token:<fingerprint>" for an identity provider's write, "admin:<user>" for an admin's.
-	Actor string
-	Event provisioning.Event
-}
-
 // MemberQuery pages through an organization's members by user id.
 type MemberQuery struct {
 	// State keeps members in this state only (empty: all).

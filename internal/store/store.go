@@ -139,6 +139,9 @@ type Store interface {
 	Members(ctx context.Context, org string, groupIDs []string) (map[string][]Member, error)
 	// GroupsOf returns the groups that directly contain each member, keyed by member id.
 	GroupsOf(ctx context.Context, org string, memberIDs []string) (map[string][]Member, error)
+	// UsersByID returns the organization's users with these ids, keyed by id; ids that name no
+	// user of the organization are left out.
+	UsersByID(ctx context.Context, org string, ids []string) (map[string]*Resource, error)
 	// Member returns a member with its employee record and history.
 	Member(ctx context.Context, org, userID string) (*MemberRecord, error)
 	// Members lists an organization's members (without history), and the cursor of the next page
@@ -151,9 +154,10 @@ type Store interface {
 	HeldDeprovisions(ctx context.Context, org string) (int64, error)
 	// ReleaseDeprovisions applies the held deprovisionings under the policy (its guard aside).
 	ReleaseDeprovisions(ctx context.Context, org string, p provisioning.Policy, audit AuditEvent) (int, error)
-	// Events pages through an organization's provisioning events in sequence order, from the one
-	// after the given sequence number.
-	Events(ctx context.Context, org string, after int64, limit int) ([]EventRecord, error)
+	// Deliveries: the events outbox and where event subscriptions stand.
+	Deliveries
+	// PruneEvents deletes an organization's events older than before; it returns how many.
+	PruneEvents(ctx context.Context, org string, before time.Time) (int64, error)
 	// MemberCounts counts an organization's members per state.
 	MemberCounts(ctx context.Context, org string) (map[string]int64, error)
 	// RecordAudit appends audit events outside any write (reads, refused requests).

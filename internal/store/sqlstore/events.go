@@ -2,7 +2,10 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/base32"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -11,8 +14,8 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
 
-var eventColumns = []string{"org", "seq", "type", "subject", "group_id", "from_state", "to_state", "role", "previous_role", "cause",
-	"request_id", "actor", "at_us"}
+var eventColumns = []string{"org", "seq", "id", "type", "subject", "group_id", "from_state", "to_state", "role", "previous_role", "cause",
+	"request_id", "actor", "at_us", "data"}
 
 // Append records a write's events: the real ones in the outbox under the organization's next
 // sequence numbers, and those with an audit action in the audit log.
@@ -59,15 +62,20 @@ func (p provisioningTx) Append(ctx context.Context, org string, o provisioning.O
 		}
 		return nil
 	}
+	snapshots := newSnapshots(p, org)
 	for _, e := range events {
 		if e.DryRun {
 			continue
 		}
 		seq++
+		data, err := snapshots.data(ctx, e)
+		if err != nil {
+			return err
+		}
 		rows = append(rows, "("+inList(len(eventColumns))+")")
-		args = append(args, org, seq, string(e.Type), e.Subject, nullString(e.Group), nullString(string(e.From)), nullString(string(e.To)),
-			nullString(e.Role), nullString(e.PreviousRole), nullString(string(e.Trigger)), nullString(o.RequestID), nullString(o.Actor),
-			o.Time.UnixMicro())
+		args = append(args, org, seq, newEventID(), string(e.Type), e.Subject, nullString(e.Group), nullString(string(e.From)),
+			nullString(string(e.To)), nullString(e.Role), nullString(e.PreviousRole), nullString(string(e.Trigger)), nullString(o.RequestID),
+			nullString(o.Actor), o.Time.UnixMicro(), data)
 		if len(rows) == perStatement {
 			if err := flush(); err != nil {
 				return err
@@ -83,21 +91,26 @@ func (s *Store) Events(ctx context.Context, org string, after int64, limit int) 
 		limit = 100
 	}
 	var out []store.EventRecord
-	err := s.eachRow(ctx, `SELECT seq, type, subject, COALESCE(group_id, ''), COALESCE(from_state, ''), COALESCE(to_state, ''),
-		COALESCE(role, ''), COALESCE(previous_role, ''), COALESCE(cause, ''), COALESCE(request_id, ''), COALESCE(actor, ''), at_us
-		FROM provisioning_events WHERE org = ? AND seq > ? ORDER BY seq LIMIT ?`, []any{org, after, limit},
+	err := s.eachRow(ctx, `SELECT seq, COALESCE(id, ''), type, subject, COALESCE(group_id, ''), COALESCE(from_state, ''), COALESCE(to_state, ''),
+		COALESCE(role, ''), COALESCE(previous_role, ''), COALESCE(cause, ''), COALESCE(request_id, ''), COALESCE(actor, ''), at_us,
+		COALESCE(data, '') FROM provisioning_events WHERE org = ? AND seq > ? ORDER BY seq LIMIT ?`, []any{org, after, limit},
 		func(scan func(...any) error) error {
 			var (
-				r                      store.EventRecord
-				typ, from, to, trigger string
-				at                     int64
+				r                            store.EventRecord
+				typ, from, to, trigger, data string
+				at                           int64
 			)
-			if err := scan(&r.Seq, &typ, &r.Event.Subject, &r.Event.Group, &from, &to, &r.Event.Role, &r.Event.PreviousRole, &trigger,
-				&r.RequestID, &r.Actor, &at); err != nil {
+			if err := scan(&r.Seq, &r.ID, &typ, &r.Event.Subject, &r.Event.Group, &from, &to, &r.Event.Role, &r.Event.PreviousRole, &trigger,
+				&r.RequestID, &r.Actor, &at, &data); err != nil {
 				return err
 			}
 			r.Event.Type, r.Event.From, r.Event.To = provisioning.EventType(typ), provisioning.State(from), provisioning.State(to)
 			r.Event.Trigger, r.Time = provisioning.Trigger(trigger), time.UnixMicro(at).UTC()
+			if data != "" {
+				if err := json.Unmarshal([]byte(data), &r.Data); err != nil {
+					return fmt.Errorf("event %d: %w", r.Seq, err)
+				}
+			}
 			out = append(out, r)
 			return nil
 		})
@@ -105,6 +118,27 @@ func (s *Store) Events(ctx context.Context, org string, after int64, limit int) 
 		return nil, fmt.Errorf("reading events of %s: %w", org, err)
 	}
 	return out, nil
+}
+
+// PruneEvents deletes an organization's events older than before.
+func (s *Store) PruneEvents(ctx context.Context, org string, before time.Time) (int64, error) {
+	var n int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := s.exec(ctx, tx, s.q(`DELETE FROM provisioning_events WHERE org = ? AND at_us < ?`), org, before.UnixMicro())
+		if err != nil {
+			return fmt.Errorf("pruning the events of %s: %w", org, err)
+		}
+		n, _ = res.RowsAffected()
+		return nil
+	})
+	return n, err
+}
+
+// newEventID is a random, URL-safe event id ("evt_" and 26 base32 characters: 128 bits).
+func newEventID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return "evt_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
 }
 
 // column reads a one-column result inside a transaction.

@@ -80,4 +80,5 @@ func (s *Store) DeleteOrganization(ctx context.Context, org, claim string) error
 
 // organizationTables hold an organization's data, all keyed by org; the binding goes last.
 var organizationTables = []string{"scim_users", "scim_groups", "scim_group_members", "members", "employee_records",
-	"member_history", "audit_events", "held_deprovisions", "provisioning_events", "event_sequences", "organization_owners"}
+	"member_history", "audit_events", "held_deprovisions", "provisioning_events", "event_sequences", "event_deliveries", "dead_letters",
+	"organization_owners"}

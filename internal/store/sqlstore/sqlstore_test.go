@@ -19,6 +19,7 @@ func TestSQLiteConformance(t *testing.T) {
 	defer func() { _ = s.Close() }()
 	storetest.Run(t, s)
 	storetest.RunProvisioning(t, s, storetest.Options{AddInvitedMember: invitedMember(s)})
+	storetest.RunEvents(t, s)
 }
 
 func TestPostgresConformance(t *testing.T) {
@@ -33,6 +34,7 @@ func TestPostgresConformance(t *testing.T) {
 	defer func() { _ = s.Close() }()
 	storetest.Run(t, s)
 	storetest.RunProvisioning(t, s, storetest.Options{AddInvitedMember: invitedMember(s)})
+	storetest.RunEvents(t, s)
 }
 
 // invitedMember stores a member SCIM did not create, as invitations (not built yet) would.

@@ -36,6 +36,7 @@ func Run(t *testing.T, s store.Store) {
 	t.Run("an organization's data belongs to one claim", func(t *testing.T) { testOrganizationOwner(t, s) })
 	t.Run("member effects and audit events commit with the write, or not at all", func(t *testing.T) { testEffects(t, s) })
 	t.Run("members are listed, searched and reviewed", func(t *testing.T) { testReview(t, s) })
+	t.Run("users are read by id, many at once", func(t *testing.T) { testUsersByID(t, s) })
 }
 
 func testReview(t *testing.T, s store.Store) {

@@ -1,0 +1,148 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
+)
+
+// EventRecord is a provisioning event as the outbox keeps it.
+type EventRecord struct {
+	// ID is the event's stable, unique id: the receivers' idempotency key.
+	ID string
+	// Seq numbers the organization's events from 1, without gaps between committed writes.
+	Seq       int64
+	Time      time.Time
+	RequestID string
+	// Actor is "token:<fingerprint>" for an identity provider's write, "admin:<user>" for an admin's.
+	Actor string
+	Event provisioning.Event
+	// Data is the subject as it was when the event happened.
+	Data EventData
+}
+
+// EventData is an event's snapshot of its subject, as applications receive it (permissions are
+// added at delivery, from the role's RoleTemplate).
+type EventData struct {
+	Trigger       provisioning.Trigger `json:"trigger,omitempty"`
+	PreviousState provisioning.State   `json:"previousState,omitempty"`
+	PreviousRole  string               `json:"previousRole,omitempty"`
+	Member        *MemberSnapshot      `json:"member,omitempty"`
+	Group         *GroupSnapshot       `json:"group,omitempty"`
+}
+
+// MemberSnapshot is a member with what the application needs to grant access: its SCIM user's
+// names and emails, its state and role, its employee record and its groups. A member whose SCIM
+// user is gone keeps its userName, state, role and record; a nested group as a member has only
+// its id.
+type MemberSnapshot struct {
+	ID          string             `json:"id"`
+	UserName    string             `json:"userName,omitempty"`
+	State       provisioning.State `json:"state,omitempty"`
+	Role        string             `json:"role,omitempty"`
+	Permissions []string           `json:"permissions,omitempty"`
+	DisplayName string             `json:"displayName,omitempty"`
+	Name        *PersonName        `json:"name,omitempty"`
+	Emails      []Email            `json:"emails,omitempty"`
+	Employee    *EmployeeRecord    `json:"employee,omitempty"`
+	Groups      []GroupRef         `json:"groups,omitempty"`
+}
+
+// PersonName is a SCIM user's name parts.
+type PersonName struct {
+	Formatted  string `json:"formatted,omitempty"`
+	GivenName  string `json:"givenName,omitempty"`
+	FamilyName string `json:"familyName,omitempty"`
+}
+
+// Email is one of a SCIM user's emails.
+type Email struct {
+	Value   string `json:"value"`
+	Type    string `json:"type,omitempty"`
+	Primary bool   `json:"primary,omitempty"`
+}
+
+// GroupRef names a group a member belongs to.
+type GroupRef struct {
+	ID          string `json:"id"`
+	DisplayName string `json:"displayName"`
+}
+
+// GroupSnapshot is a group as it was when the event happened (a deleted group keeps its names).
+type GroupSnapshot struct {
+	ID          string `json:"id"`
+	DisplayName string `json:"displayName,omitempty"`
+	ExternalID  string `json:"externalId,omitempty"`
+}
+
+// Deliveries is where event subscriptions stand, per organization, and their dead letters. The
+// delivery worker is its only writer.
+type Deliveries interface {
+	// Events pages through an organization's events in sequence order, after a sequence number.
+	Events(ctx context.Context, org string, after int64, limit int) ([]EventRecord, error)
+	// Delivery returns a subscription's state for an organization, starting it at the
+	// organization's latest event when there is none (a new subscription receives what happens
+	// from now on).
+	Delivery(ctx context.Context, subscription, org string) (*Delivery, error)
+	// RecordDelivery records what became of the event seq: delivered, skipped (not a type the
+	// subscription wants), failed (retry at the given time) or dead-lettered. It never moves a
+	// subscription backwards.
+	RecordDelivery(ctx context.Context, subscription, org string, seq int64, o DeliveryOutcome) error
+	// DeadLetters lists a subscription's dead letters for an organization, oldest first.
+	DeadLetters(ctx context.Context, subscription, org string, limit int) ([]DeadLetter, error)
+	// Replay rewinds a subscription to just before its oldest dead letter of the organization and
+	// clears them: everything from there is delivered again (receivers deduplicate by event id).
+	// It returns how many dead letters there were.
+	Replay(ctx context.Context, subscription, org string) (int, error)
+	// ForgetSubscription removes a subscription's state and dead letters in every organization.
+	ForgetSubscription(ctx context.Context, subscription string) error
+}
+
+// Delivery is a subscription's state in one organization.
+type Delivery struct {
+	// DeliveredSeq is the last sequence number acknowledged, skipped or dead-lettered.
+	DeliveredSeq int64
+	// Attempts failed for the next event since FirstFailure; NextAttempt is when to try again.
+	Attempts                  int
+	FirstFailure, NextAttempt time.Time
+	LastDelivered             time.Time
+	LastError                 string
+	// LatestSeq is the organization's newest event, OldestPending the time of the first event
+	// after DeliveredSeq (zero: none), DeadLettered how many dead letters wait.
+	LatestSeq     int64
+	OldestPending time.Time
+	DeadLettered  int64
+}
+
+// DeliveryOutcome is what became of one delivery attempt.
+type DeliveryOutcome struct {
+	Kind DeliveryKind
+	// RetryAt is when to try a failed event again; Error says why it failed (a status code or
+	// connection error, never a response body).
+	RetryAt time.Time
+	Error   string
+	// EventID and Type name a dead-lettered event.
+	EventID, Type string
+}
+
+// DeliveryKind says what became of an event.
+type DeliveryKind int
+
+// Delivery outcomes.
+const (
+	Delivered DeliveryKind = iota
+	Skipped
+	Failed
+	DeadLettered
+)
+
+// DeadLetter is an event a subscription gave up on.
+type DeadLetter struct {
+	Seq      int64     `json:"sequence"`
+	EventID  string    `json:"eventId"`
+	Type     string    `json:"type"`
+	Attempts int       `json:"attempts"`
+	Error    string    `json:"lastError,omitempty"`
+	Time     time.Time `json:"deadLetteredAt"`
+}

@@ -1,0 +1,158 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
+)
+
+// Delivery returns a subscription's state in an organization, starting it at the newest event.
+func (s *Store) Delivery(ctx context.Context, subscription, org string) (*store.Delivery, error) {
+	d := &store.Delivery{}
+	if err := s.queryRow(ctx, nil, s.q(`SELECT COALESCE(MAX(last), 0) FROM event_sequences WHERE org = ?`), org).Scan(&d.LatestSeq); err != nil {
+		return nil, fmt.Errorf("reading the newest event of %s: %w", org, err)
+	}
+	var (
+		first, next, delivered sql.NullInt64
+		lastError              sql.NullString
+	)
+	err := s.queryRow(ctx, nil, s.q(`SELECT delivered_seq, attempts, first_failure_us, next_attempt_us, last_delivered_us, last_error
+		FROM event_deliveries WHERE subscription = ? AND org = ?`), subscription, org).
+		Scan(&d.DeliveredSeq, &d.Attempts, &first, &next, &delivered, &lastError)
+	if errors.Is(err, sql.ErrNoRows) {
+		if err := s.inTx(ctx, func(tx *sql.Tx) error {
+			_, err := s.exec(ctx, tx, s.q(s.d.insertIgnore(`INSERT INTO event_deliveries (subscription, org, delivered_seq) VALUES (?, ?, ?)`)),
+				subscription, org, d.LatestSeq)
+			return err
+		}); err != nil {
+			return nil, fmt.Errorf("starting delivery of %s to %s: %w", org, subscription, err)
+		}
+		return s.Delivery(ctx, subscription, org)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading delivery of %s to %s: %w", org, subscription, err)
+	}
+	d.FirstFailure, d.NextAttempt, d.LastDelivered, d.LastError = micros(first), micros(next), micros(delivered), lastError.String
+	var oldest sql.NullInt64
+	if err := s.queryRow(ctx, nil, s.q(`SELECT MIN(at_us) FROM provisioning_events WHERE org = ? AND seq = (
+			SELECT MIN(seq) FROM provisioning_events WHERE org = ? AND seq > ?)`), org, org, d.DeliveredSeq).Scan(&oldest); err != nil {
+		return nil, fmt.Errorf("reading the oldest pending event of %s: %w", org, err)
+	}
+	d.OldestPending = micros(oldest)
+	if err := s.queryRow(ctx, nil, s.q(`SELECT COUNT(*) FROM dead_letters WHERE subscription = ? AND org = ?`), subscription, org).
+		Scan(&d.DeadLettered); err != nil {
+		return nil, fmt.Errorf("counting dead letters of %s: %w", subscription, err)
+	}
+	return d, nil
+}
+
+// RecordDelivery records what became of event seq; a subscription never moves backwards.
+func (s *Store) RecordDelivery(ctx context.Context, subscription, org string, seq int64, o store.DeliveryOutcome) error {
+	now := time.Now().UTC().UnixMicro()
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		switch o.Kind {
+		case store.Delivered:
+			_, err = s.exec(ctx, tx, s.q(`UPDATE event_deliveries SET delivered_seq = ?, attempts = 0, first_failure_us = NULL,
+				next_attempt_us = NULL, last_delivered_us = ?, last_error = NULL WHERE subscription = ? AND org = ? AND delivered_seq < ?`),
+				seq, now, subscription, org, seq)
+		case store.Skipped:
+			_, err = s.exec(ctx, tx, s.q(`UPDATE event_deliveries SET delivered_seq = ? WHERE subscription = ? AND org = ? AND delivered_seq < ?`),
+				seq, subscription, org, seq)
+		case store.Failed:
+			_, err = s.exec(ctx, tx, s.q(`UPDATE event_deliveries SET attempts = attempts + 1, first_failure_us = COALESCE(first_failure_us, ?),
+				next_attempt_us = ?, last_error = ? WHERE subscription = ? AND org = ? AND delivered_seq = ?`),
+				now, o.RetryAt.UnixMicro(), clip(o.Error), subscription, org, seq-1)
+		case store.DeadLettered:
+			if _, err = s.exec(ctx, tx, s.q(s.d.insertIgnore(`INSERT INTO dead_letters (subscription, org, seq, event_id, type, attempts, last_error, at_us)
+				SELECT subscription, org, ?, ?, ?, attempts, ?, ? FROM event_deliveries WHERE subscription = ? AND org = ?`)),
+				seq, o.EventID, o.Type, clip(o.Error), now, subscription, org); err != nil {
+				return err
+			}
+			_, err = s.exec(ctx, tx, s.q(`UPDATE event_deliveries SET delivered_seq = ?, attempts = 0, first_failure_us = NULL,
+				next_attempt_us = NULL, last_error = ? WHERE subscription = ? AND org = ? AND delivered_seq < ?`),
+				seq, clip(o.Error), subscription, org, seq)
+		}
+		if err != nil {
+			return fmt.Errorf("recording delivery of event %d of %s to %s: %w", seq, org, subscription, err)
+		}
+		return nil
+	})
+}
+
+// DeadLetters lists dead letters oldest first.
+func (s *Store) DeadLetters(ctx context.Context, subscription, org string, limit int) ([]store.DeadLetter, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	var out []store.DeadLetter
+	err := s.eachRow(ctx, `SELECT seq, event_id, type, attempts, COALESCE(last_error, ''), at_us FROM dead_letters
+		WHERE subscription = ? AND org = ? ORDER BY seq LIMIT ?`, []any{subscription, org, limit}, func(scan func(...any) error) error {
+		var d store.DeadLetter
+		var at int64
+		if err := scan(&d.Seq, &d.EventID, &d.Type, &d.Attempts, &d.Error, &at); err != nil {
+			return err
+		}
+		d.Time = time.UnixMicro(at).UTC()
+		out = append(out, d)
+		return nil
+	})
+	return out, err
+}
+
+// Replay rewinds to just before the oldest dead letter and clears the dead letters.
+func (s *Store) Replay(ctx context.Context, subscription, org string) (int, error) {
+	n := 0
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var oldest sql.NullInt64
+		if err := s.queryRow(ctx, tx, s.q(`SELECT MIN(seq) FROM dead_letters WHERE subscription = ? AND org = ?`), subscription, org).
+			Scan(&oldest); err != nil {
+			return err
+		}
+		if !oldest.Valid {
+			return nil
+		}
+		res, err := s.exec(ctx, tx, s.q(`DELETE FROM dead_letters WHERE subscription = ? AND org = ?`), subscription, org)
+		if err != nil {
+			return err
+		}
+		deleted, _ := res.RowsAffected()
+		n = int(deleted)
+		_, err = s.exec(ctx, tx, s.q(`UPDATE event_deliveries SET delivered_seq = ?, attempts = 0, first_failure_us = NULL, next_attempt_us = NULL
+			WHERE subscription = ? AND org = ? AND delivered_seq >= ?`), oldest.Int64-1, subscription, org, oldest.Int64)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("replaying dead letters of %s to %s: %w", org, subscription, err)
+	}
+	return n, nil
+}
+
+// ForgetSubscription removes a subscription's state everywhere.
+func (s *Store) ForgetSubscription(ctx context.Context, subscription string) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, t := range []string{"event_deliveries", "dead_letters"} {
+			if _, err := s.exec(ctx, tx, s.q(`DELETE FROM `+t+` WHERE subscription = ?`), subscription); err != nil {
+				return fmt.Errorf("forgetting subscription %s: %w", subscription, err)
+			}
+		}
+		return nil
+	})
+}
+
+func micros(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return time.UnixMicro(v.Int64).UTC()
+}
+
+// clip bounds a delivery error as stored (valid UTF-8, which PostgreSQL requires).
+func clip(s string) string {
+	return strings.ToValidUTF8(s[:min(len(s), 512)], "")
+}

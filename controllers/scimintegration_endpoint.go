@@ -30,7 +30,7 @@ func (r *ScimIntegrationReconciler) reconcileEndpoint(ctx context.Context, s *sc
 		if err := r.applyRouting(ctx, s); err != nil {
 			return err
 		}
-		scheme := "http"
+		scheme := schemeHTTP
 		if ingress.TLSSecretName != "" {
 			scheme = "https"
 		}

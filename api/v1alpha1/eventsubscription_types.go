@@ -55,7 +55,22 @@ type EventSubscriptionSpec struct {
 type SigningKeySpec struct {
 	// secretRef is the Secret and key holding the signing key.
 	// +required
-	SecretRef TokenSecretRef `json:"secretRef"`
+	SecretRef SigningKeySecretRef `json:"secretRef"`
+}
+
+// SigningKeySecretRef is a key of a Secret in the subscription's namespace.
+type SigningKeySecretRef struct {
+	// name of the Secret.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// key holding the signing key.
+	// +optional
+	// +kubebuilder:default=signing-key
+	// +kubebuilder:validation:MaxLength=253
+	Key string `json:"key,omitempty"`
 }
 
 // EventSubscriptionStatus is how delivery goes.

@@ -57,6 +57,9 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	// Revealing needs the right to read the token Secret itself (checked in the handler).
 	mux.Handle("POST "+base+"/token/reveal", s.authorized("get", s.revealToken))
 	mux.Handle("POST "+base+"/token/rotate", s.authorized("update", s.rotateToken))
+	mux.Handle("GET "+base+"/events", s.authorized("get", s.events))
+	mux.Handle("GET "+base+"/event-subscriptions/{name}/dead-letters", s.authorized("get", s.deadLetters))
+	mux.Handle("POST "+base+"/event-subscriptions/{name}/replay", s.authorized("update", s.replay))
 	mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "No such admin API endpoint")
 	}))
@@ -149,7 +152,7 @@ func (s *Server) members(w http.ResponseWriter, r *http.Request, org *tenant.Org
 	for i := range list {
 		items = append(items, memberJSON(&list[i]))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": items, "nextCursor": next})
+	writeJSON(w, http.StatusOK, map[string]any{itemsKey: items, "nextCursor": next})
 }
 
 func (s *Server) member(w http.ResponseWriter, r *http.Request, org *tenant.Organization, _ service.Actor) {
@@ -194,14 +197,15 @@ func (s *Server) auditEvents(w http.ResponseWriter, r *http.Request, org *tenant
 		writeFailure(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": events, "nextCursor": next})
+	writeJSON(w, http.StatusOK, map[string]any{itemsKey: events, "nextCursor": next})
 }
 
-func memberJSON(rec *store.MemberRecord) map[string]any {
+func memberJSON(m *service.MemberDetails) map[string]any {
 	return map[string]any{
-		"id": rec.UserID, "userName": rec.UserName, "state": rec.Member.State, "role": rec.Member.Role,
-		"deletedByIdentityProvider": rec.Member.Deleted, "employee": rec.Employee,
-		"created": rec.Created, "modified": rec.Modified,
+		"id": m.UserID, "userName": m.UserName, "name": m.Name, "emails": m.Emails, "groups": m.Groups,
+		"state": m.Member.State, "role": m.Member.Role, "roleDisplayName": m.RoleDisplayName, "permissions": m.Permissions,
+		"roleTemplateMissing": m.RoleTemplateMissing, "deletedByIdentityProvider": m.Member.Deleted, "employee": m.Employee,
+		"created": m.Created, "modified": m.Modified,
 	}
 }
 

@@ -1,5 +1,5 @@
-// Package audit keeps the SCIM audit log within each organization's retention
-// (ScimIntegration.spec.audit.retention).
+// Package audit keeps the SCIM audit log and the provisioning events within each organization's
+// retention (ScimIntegration.spec.audit.retention, spec.events.retention).
 package audit
 
 import (
@@ -47,16 +47,21 @@ func (p *Pruner) Prune(ctx context.Context) {
 	}
 	log := ctrl.Log.WithName("audit")
 	for _, o := range p.Registry.Organizations() {
-		if o.AuditRetention <= 0 {
-			continue
+		if o.AuditRetention > 0 {
+			n, err := p.Store.PruneAudit(ctx, o.Name, now().Add(-o.AuditRetention))
+			if err != nil {
+				log.Error(err, "Pruning the audit log", "organization", o.Name)
+			} else if n > 0 {
+				log.V(1).Info("Pruned audit events", "organization", o.Name, "events", n)
+			}
 		}
-		n, err := p.Store.PruneAudit(ctx, o.Name, now().Add(-o.AuditRetention))
-		if err != nil {
-			log.Error(err, "Pruning the audit log", "organization", o.Name)
-			continue
-		}
-		if n > 0 {
-			log.V(1).Info("Pruned audit events", "organization", o.Name, "events", n)
+		if o.EventRetention > 0 {
+			n, err := p.Store.PruneEvents(ctx, o.Name, now().Add(-o.EventRetention))
+			if err != nil {
+				log.Error(err, "Pruning provisioning events", "organization", o.Name)
+			} else if n > 0 {
+				log.V(1).Info("Pruned provisioning events", "organization", o.Name, "events", n)
+			}
 		}
 	}
 }

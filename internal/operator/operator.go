@@ -140,6 +140,9 @@ func Add(ctx context.Context, mgr ctrl.Manager, st store.Store, o Options) error
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the ScimIntegration controller: %w", err)
 	}
+	if err := addEventDelivery(mgr, st, registry, o); err != nil {
+		return fmt.Errorf("setting up event delivery: %w", err)
+	}
 	return nil
 }
 

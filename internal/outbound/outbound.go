@@ -64,6 +64,20 @@ func Loopback() []netip.Prefix {
 	return []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 }
 
+// Private lists the private ranges (RFC 1918, shared address space, unique-local IPv6): where
+// Pods and Services live. Webhook receivers are applications, often in the same cluster, so
+// event delivery allows these; loopback, link-local (the cloud metadata service) and the rest
+// stay refused.
+func Private() []netip.Prefix {
+	var out []netip.Prefix
+	for _, r := range blockedRanges {
+		if r.name == private {
+			out = append(out, r.prefix)
+		}
+	}
+	return out
+}
+
 // ParsePrefixes reads a comma-separated list of CIDRs (a bare address means just that address),
 // the value of --allow-outbound-cidrs.
 func ParsePrefixes(list string) ([]netip.Prefix, error) {

@@ -54,8 +54,9 @@ type Organization struct {
 	TokenLastUsed time.Time
 	// Policy is the integration's provisioning policy.
 	Policy provisioning.Policy
-	// AuditRetention is how long the organization's audit events are kept.
-	AuditRetention time.Duration
+	// AuditRetention is how long the organization's audit events are kept; EventRetention its
+	// provisioning events.
+	AuditRetention, EventRetention time.Duration
 	// RateLimit bounds the organization's requests (per replica).
 	RateLimit RateLimit
 }

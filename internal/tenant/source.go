@@ -162,9 +162,12 @@ func (s *Source) organization(ctx context.Context, scim *v1alpha1.ScimIntegratio
 		Policy:      policy(scim.Spec.Provisioning),
 		RateLimit:   rateLimit(scim.Spec.RateLimit),
 	}
-	org.AuditRetention = 90 * 24 * time.Hour
+	org.AuditRetention, org.EventRetention = 90*24*time.Hour, 30*24*time.Hour
 	if r := scim.Spec.Audit.Retention; r != nil {
 		org.AuditRetention = r.Duration
+	}
+	if r := scim.Spec.Events.Retention; r != nil {
+		org.EventRetention = r.Duration
 	}
 	secret := &corev1.Secret{}
 	if ref := scim.Spec.Token.SecretRef; ref != nil {

@@ -1,0 +1,296 @@
+package events
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
+	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
+)
+
+// Delivery bounds.
+const (
+	// batch is how many events one pass sends to one subscription for one organization.
+	batch = 100
+	// maxBackoff caps the wait between attempts, and a receiver's Retry-After.
+	maxBackoff = time.Hour
+	// maxResponse is how much of a receiver's answer is read (and thrown away): never stored.
+	maxResponse = 4 << 10
+	// DefaultRetryFor is how long an event is retried before it is dead-lettered.
+	DefaultRetryFor = 72 * time.Hour
+)
+
+// Deliverer sends each EventSubscription the events of the organizations it covers, in order per
+// organization, at least once: an event is recorded as delivered only after the receiver's 2xx,
+// so a crash in between sends it again (its id makes that harmless). It runs on the elected
+// leader and only reads what SCIM writes committed, so it never slows a write.
+type Deliverer struct {
+	Store store.Store
+	// Client reads EventSubscriptions, RoleTemplates and generated signing-key Secrets (cached);
+	// APIReader reads brought signing keys (not cached).
+	Client    client.Reader
+	APIReader client.Reader
+	Registry  *tenant.Registry
+	// HTTP sends the webhooks; it must refuse addresses tenants may not reach (internal/outbound).
+	HTTP *http.Client
+	// Interval between passes (default 1s); Workers bounds the (subscription, organization)
+	// pairs served at once (default 8), so one slow receiver holds up only its own pairs.
+	Interval time.Duration
+	Workers  int
+	Log      logr.Logger
+	Metrics  *Metrics
+	Now      func() time.Time
+}
+
+// NeedLeaderElection is true: one replica delivers (the store records progress for all).
+func (d *Deliverer) NeedLeaderElection() bool { return true }
+
+// Start delivers until ctx ends.
+func (d *Deliverer) Start(ctx context.Context) error {
+	interval := d.Interval
+	if interval <= 0 {
+		interval = time.Second
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		d.Pass(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// job is one subscription's delivery for one organization.
+type job struct {
+	sub *v1alpha1.EventSubscription
+	org tenant.Organization
+	key string
+}
+
+// Pass serves every subscription once.
+func (d *Deliverer) Pass(ctx context.Context) {
+	var subs v1alpha1.EventSubscriptionList
+	if err := d.Client.List(ctx, &subs); err != nil {
+		d.Log.Error(err, "Listing event subscriptions")
+		return
+	}
+	var jobs []job
+	for i := range subs.Items {
+		sub := &subs.Items[i]
+		if sub.Spec.Paused || !sub.DeletionTimestamp.IsZero() {
+			continue
+		}
+		key, err := d.signingKey(ctx, sub)
+		if err != nil {
+			continue // the controller reports it on the subscription
+		}
+		for _, org := range Covered(sub, d.Registry.Organizations()) {
+			jobs = append(jobs, job{sub: sub, org: org, key: key})
+		}
+	}
+	workers := d.Workers
+	if workers <= 0 {
+		workers = 8
+	}
+	sem := make(chan struct{}, workers)
+	var wg sync.WaitGroup
+	for _, j := range jobs {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := d.deliver(ctx, j); err != nil && ctx.Err() == nil {
+				d.Log.Error(err, "Delivering events", "subscription", client.ObjectKeyFromObject(j.sub), "organization", j.org.Name)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// Covered lists the organizations a subscription receives: those served from its own namespace,
+// narrowed to spec.organizations. An organization of another namespace is never among them.
+func Covered(sub *v1alpha1.EventSubscription, orgs []tenant.Organization) []tenant.Organization {
+	var out []tenant.Organization
+	for _, o := range orgs {
+		if o.Integration.Namespace == sub.Namespace && (len(sub.Spec.Organizations) == 0 || slices.Contains(sub.Spec.Organizations, o.Name)) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func (d *Deliverer) now() time.Time {
+	if d.Now != nil {
+		return d.Now()
+	}
+	return time.Now()
+}
+
+// deliver sends one organization's pending events to one subscription, until one fails.
+func (d *Deliverer) deliver(ctx context.Context, j job) error {
+	subID := string(j.sub.UID)
+	st, err := d.Store.Delivery(ctx, subID, j.org.Name)
+	if err != nil {
+		return err
+	}
+	if d.now().Before(st.NextAttempt) {
+		return nil
+	}
+	pending, err := d.Store.Events(ctx, j.org.Name, st.DeliveredSeq, batch)
+	if err != nil {
+		return err
+	}
+	skipped := int64(0)
+	permissions := d.permissions(ctx, j.org.Integration.Namespace)
+	for _, r := range pending {
+		if !Wants(j.sub.Spec.Types, string(r.Event.Type)) {
+			skipped = r.Seq
+			d.Metrics.observe(resultSkipped, time.Time{})
+			continue
+		}
+		body, err := Render(j.org.Name, r, permissions)
+		if err != nil {
+			return err
+		}
+		failure, retryAfter := d.send(ctx, j, r, body)
+		if failure == "" {
+			skipped = 0
+			d.Metrics.observe(resultDelivered, r.Time)
+			if err := d.Store.RecordDelivery(ctx, subID, j.org.Name, r.Seq, store.DeliveryOutcome{Kind: store.Delivered}); err != nil {
+				return err
+			}
+			st.Attempts, st.FirstFailure = 0, time.Time{}
+			continue
+		}
+		return d.failed(ctx, j, st, r, failure, retryAfter)
+	}
+	if skipped > 0 {
+		return d.Store.RecordDelivery(ctx, subID, j.org.Name, skipped, store.DeliveryOutcome{Kind: store.Skipped})
+	}
+	return nil
+}
+
+// failed records a failed attempt: a retry after a backoff (at least the receiver's
+// Retry-After), or, once retryFor has passed since the first failure, a dead letter.
+func (d *Deliverer) failed(ctx context.Context, j job, st *store.Delivery, r store.EventRecord, failure string, retryAfter time.Duration) error {
+	now := d.now()
+	subID := string(j.sub.UID)
+	retryFor := DefaultRetryFor
+	if j.sub.Spec.RetryFor != nil {
+		retryFor = j.sub.Spec.RetryFor.Duration
+	}
+	if !st.FirstFailure.IsZero() && now.Sub(st.FirstFailure) >= retryFor {
+		d.Metrics.observe(resultDeadLettered, time.Time{})
+		return d.Store.RecordDelivery(ctx, subID, j.org.Name, r.Seq, store.DeliveryOutcome{Kind: store.DeadLettered, EventID: r.ID,
+			Type: string(r.Event.Type), Error: failure})
+	}
+	d.Metrics.observe(resultFailed, time.Time{})
+	wait := max(Backoff(st.Attempts+1), min(retryAfter, maxBackoff))
+	return d.Store.RecordDelivery(ctx, subID, j.org.Name, r.Seq, store.DeliveryOutcome{Kind: store.Failed, RetryAt: now.Add(wait), Error: failure})
+}
+
+// Backoff is the wait before attempt n (n ≥ 1): exponential from one second, capped at an hour,
+// with jitter (half to all of it) so receivers recovering together are not hit at once.
+func Backoff(n int) time.Duration {
+	base := maxBackoff
+	if n < 13 {
+		base = min(time.Second<<n, maxBackoff)
+	}
+	return base/2 + rand.N(base/2+1) //nolint:gosec // jitter, not a secret
+}
+
+// send POSTs one event; it returns "" on a 2xx, else what failed (a status or a connection
+// error, never the receiver's body) and the receiver's Retry-After.
+func (d *Deliverer) send(ctx context.Context, j job, r store.EventRecord, body []byte) (string, time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.sub.Spec.URL, bytes.NewReader(body))
+	if err != nil {
+		return "invalid URL", 0
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "enterprise-identity-operator")
+	if err := Sign(req.Header, j.key, r.ID, d.now(), body); err != nil {
+		return "signing failed", 0
+	}
+	resp, err := d.HTTP.Do(req)
+	if err != nil {
+		return "connection failed: " + err.Error(), 0
+	}
+	defer func() { _ = resp.Body.Close() }()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponse))
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return "", 0
+	}
+	return fmt.Sprintf("HTTP %d", resp.StatusCode), retryAfterOf(resp.Header.Get("Retry-After"), d.now())
+}
+
+// retryAfterOf reads Retry-After: seconds or an HTTP date.
+func retryAfterOf(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil && s > 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// permissions reads role permissions from the RoleTemplates of the organization's namespace.
+func (d *Deliverer) permissions(ctx context.Context, namespace string) Permissions {
+	return func(role string) []string {
+		rt := &v1alpha1.RoleTemplate{}
+		if err := d.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: role}, rt); err != nil {
+			return nil
+		}
+		return rt.Spec.Permissions
+	}
+}
+
+// signingKey reads a subscription's key: the generated Secret (cached) or the brought one.
+func (d *Deliverer) signingKey(ctx context.Context, sub *v1alpha1.EventSubscription) (string, error) {
+	return SigningKey(ctx, d.Client, d.APIReader, sub)
+}
+
+// SigningKey reads a subscription's signing key and checks its form.
+func SigningKey(ctx context.Context, cached, uncached client.Reader, sub *v1alpha1.EventSubscription) (string, error) {
+	name, key, reader := v1alpha1.SigningKeySecretName(sub.Name), v1alpha1.SecretKeySigningKey, cached
+	if ref := sub.Spec.SigningKey; ref != nil {
+		name, key = ref.SecretRef.Name, ref.SecretRef.Key
+		if key == "" {
+			key = v1alpha1.SecretKeySigningKey
+		}
+		if uncached != nil {
+			reader = uncached
+		}
+	}
+	secret := &corev1.Secret{}
+	if err := reader.Get(ctx, types.NamespacedName{Namespace: sub.Namespace, Name: name}, secret); err != nil {
+		return "", err
+	}
+	value := string(secret.Data[key])
+	if err := CheckSigningKey(value); err != nil {
+		return "", err
+	}
+	return value, nil
+}

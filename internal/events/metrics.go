@@ -1,0 +1,51 @@
+package events
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Delivery results, the values of the result label.
+const (
+	resultDelivered    = "delivered"
+	resultFailed       = "failed"
+	resultDeadLettered = "dead_lettered"
+	resultSkipped      = "skipped"
+)
+
+// Metrics are the delivery series: outcomes and the lag from event to acknowledgement. Labels are
+// bounded (the result only): per-subscription health is in each EventSubscription's status.
+type Metrics struct {
+	deliveries *prometheus.CounterVec
+	lag        prometheus.Histogram
+}
+
+// NewMetrics registers the delivery series.
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "eio_event_deliveries_total",
+			Help: "Webhook delivery attempts by result: delivered, failed, dead_lettered, skipped (not a type the subscription wants)."},
+			[]string{"result"}),
+		lag: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "eio_event_delivery_lag_seconds",
+			Help:    "Time from an event's write to its receiver's acknowledgement.",
+			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600}}),
+	}
+	for _, c := range []prometheus.Collector{m.deliveries, m.lag} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// observe counts a result; a delivery also observes its lag from the event's time.
+func (m *Metrics) observe(result string, eventTime time.Time) {
+	if m == nil {
+		return
+	}
+	m.deliveries.WithLabelValues(result).Inc()
+	if result == resultDelivered && !eventTime.IsZero() {
+		m.lag.Observe(time.Since(eventTime).Seconds())
+	}
+}

@@ -173,7 +173,7 @@ func (d *Deliverer) deliver(ctx context.Context, j job) error {
 		if failure == "" {
 			skipped = 0
 			d.Metrics.observe(resultDelivered, r.Time)
-			if err := d.Store.RecordDelivery(ctx, subID, j.org.Name, r.Seq, store.DeliveryOutcome{Kind: store.Delivered}); err != nil {
+			if err := d.Store.RecordDelivery(ctx, subID, j.org.Name, r.Seq, store.DeliveryOutcome{Kind: store.Delivered, At: d.now()}); err != nil {
 				return err
 			}
 			st.Attempts, st.FirstFailure = 0, time.Time{}
@@ -198,12 +198,13 @@ func (d *Deliverer) failed(ctx context.Context, j job, st *store.Delivery, r sto
 	}
 	if !st.FirstFailure.IsZero() && now.Sub(st.FirstFailure) >= retryFor {
 		d.Metrics.observe(resultDeadLettered, time.Time{})
-		return d.Store.RecordDelivery(ctx, subID, j.org.Name, r.Seq, store.DeliveryOutcome{Kind: store.DeadLettered, EventID: r.ID,
+		return d.Store.RecordDelivery(ctx, subID, j.org.Name, r.Seq, store.DeliveryOutcome{Kind: store.DeadLettered, At: now, EventID: r.ID,
 			Type: string(r.Event.Type), Error: failure})
 	}
 	d.Metrics.observe(resultFailed, time.Time{})
 	wait := max(Backoff(st.Attempts+1), min(retryAfter, maxBackoff))
-	return d.Store.RecordDelivery(ctx, subID, j.org.Name, r.Seq, store.DeliveryOutcome{Kind: store.Failed, RetryAt: now.Add(wait), Error: failure})
+	return d.Store.RecordDelivery(ctx, subID, j.org.Name, r.Seq, store.DeliveryOutcome{Kind: store.Failed, At: now,
+		RetryAt: now.Add(wait), Error: failure})
 }
 
 // Backoff is the wait before attempt n (n ≥ 1): exponential from one second, capped at an hour,
@@ -258,6 +259,9 @@ func retryAfterOf(v string, now time.Time) time.Duration {
 
 // permissions reads role permissions from the RoleTemplates of the organization's namespace.
 func (d *Deliverer) permissions(ctx context.Context, namespace string) Permissions {
+	if d.Client == nil {
+		return nil
+	}
 	return func(role string) []string {
 		rt := &v1alpha1.RoleTemplate{}
 		if err := d.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: role}, rt); err != nil {

@@ -118,6 +118,8 @@ type Delivery struct {
 // DeliveryOutcome is what became of one delivery attempt.
 type DeliveryOutcome struct {
 	Kind DeliveryKind
+	// At is when it happened (zero: now), on the deliverer's clock.
+	At time.Time
 	// RetryAt is when to try a failed event again; Error says why it failed (a status code or
 	// connection error, never a response body).
 	RetryAt time.Time

@@ -53,7 +53,11 @@ func (s *Store) Delivery(ctx context.Context, subscription, org string) (*store.
 
 // RecordDelivery records what became of event seq; a subscription never moves backwards.
 func (s *Store) RecordDelivery(ctx context.Context, subscription, org string, seq int64, o store.DeliveryOutcome) error {
-	now := time.Now().UTC().UnixMicro()
+	at := o.At
+	if at.IsZero() {
+		at = time.Now()
+	}
+	now := at.UTC().UnixMicro()
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		switch o.Kind {

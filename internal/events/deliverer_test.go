@@ -1,0 +1,176 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
+	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
+	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
+)
+
+// flaky is a receiver on loopback that answers with the status its test sets, and keeps the
+// events it acknowledged.
+type flaky struct {
+	mu         sync.Mutex
+	key        string
+	status     int
+	retryAfter string
+	got        []Event
+	attempts   int
+}
+
+func (f *flaky) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.attempts++
+	wh, _ := standardwebhooks.NewWebhook(f.key)
+	// The deliverer's clock is the test's: the timestamp check is the end-to-end test's.
+	if err := wh.VerifyIgnoringTimestamp(body, r.Header); err != nil {
+		http.Error(w, err.Error(), http.StatusUnauthorized)
+		return
+	}
+	if f.status >= 300 {
+		if f.retryAfter != "" {
+			w.Header().Set("Retry-After", f.retryAfter)
+		}
+		w.WriteHeader(f.status)
+		return
+	}
+	var e Event
+	_ = json.Unmarshal(body, &e)
+	f.got = append(f.got, e)
+	w.WriteHeader(http.StatusOK)
+}
+
+func (f *flaky) set(status int, retryAfter string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.status, f.retryAfter = status, retryAfter
+}
+
+func (f *flaky) sequences() []int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]int64, 0, len(f.got))
+	for _, e := range f.got {
+		out = append(out, e.Sequence)
+	}
+	return out
+}
+
+// A receiver that fails is retried with growing waits (at least its Retry-After), in order; once
+// retryFor has passed the event is dead-lettered and the next delivered; replay sends it again.
+// The clock is the test's, so nothing sleeps.
+func TestDeliveryRetriesDeadLettersAndReplays(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "identity.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = st.Close() }()
+	key, _ := NewSigningKey()
+	rc := &flaky{key: key, status: http.StatusServiceUnavailable, retryAfter: "120"}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+
+	now := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	d := &Deliverer{Store: st, HTTP: srv.Client(), Now: func() time.Time { return now }}
+	sub := &v1alpha1.EventSubscription{ObjectMeta: metav1.ObjectMeta{Namespace: "acme", Name: "hr", UID: types.UID("sub-uid")},
+		Spec: v1alpha1.EventSubscriptionSpec{URL: srv.URL, Types: []string{"member.*"}, RetryFor: &metav1.Duration{Duration: time.Hour}}}
+	j := job{sub: sub, org: tenant.Organization{Name: "acme", Integration: types.NamespacedName{Namespace: "acme", Name: "acme"}}, key: key}
+	if err := d.deliver(ctx, j); err != nil { // starts the subscription at the newest event: none yet
+		t.Fatal(err)
+	}
+	p := provisioning.DefaultPolicy
+	for i := range 3 {
+		r := &store.Resource{Org: "acme", Kind: store.KindUser, ID: fmt.Sprintf("u%d", i), Name: fmt.Sprintf("user%d", i), Active: true,
+			Doc: []byte(`{}`), Created: now, Modified: now, Version: 1}
+		if err := st.Create(ctx, r, nil, store.Write{Policy: &p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A group event in between, which the subscription does not want.
+	g := &store.Resource{Org: "acme", Kind: store.KindGroup, ID: "g1", Name: "Team", Doc: []byte(`{}`), Created: now, Modified: now, Version: 1}
+	if err := st.Create(ctx, g, nil, store.Write{Policy: &p}); err != nil {
+		t.Fatal(err)
+	}
+
+	step := func(advance time.Duration) {
+		t.Helper()
+		now = now.Add(advance)
+		if err := d.deliver(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step(0)
+	state, _ := st.Delivery(ctx, "sub-uid", "acme")
+	if state.Attempts != 1 || state.NextAttempt.Sub(now) < 120*time.Second || state.LastError != "HTTP 503" {
+		t.Fatalf("after a 503 with Retry-After 120: %+v", state)
+	}
+	attempts := rc.attempts
+	step(60 * time.Second) // before Retry-After: nothing is sent
+	if rc.attempts != attempts {
+		t.Fatal("a retry was sent before the receiver's Retry-After")
+	}
+	rc.set(http.StatusInternalServerError, "")
+	step(2 * time.Minute)
+	step(time.Hour) // retryFor has passed since the first failure: event 1 is dead-lettered, event 2 is tried
+	letters, _ := st.DeadLetters(ctx, "sub-uid", "acme", 10)
+	if len(letters) != 1 || letters[0].Seq != 1 || letters[0].Type != "member.provisioned" {
+		t.Fatalf("dead letters: %+v", letters)
+	}
+	rc.set(http.StatusOK, "")
+	step(time.Hour)
+	if got := rc.sequences(); fmt.Sprint(got) != "[2 3]" {
+		t.Fatalf("after recovery the receiver got %v, want [2 3] (the group event is not wanted)", got)
+	}
+	state, _ = st.Delivery(ctx, "sub-uid", "acme")
+	if state.DeliveredSeq != 4 || state.Attempts != 0 || state.DeadLettered != 1 {
+		t.Fatalf("after recovery: %+v", state)
+	}
+	if n, err := st.Replay(ctx, "sub-uid", "acme"); err != nil || n != 1 {
+		t.Fatalf("replay: %d, %v", n, err)
+	}
+	step(time.Second)
+	if got := rc.sequences(); fmt.Sprint(got) != "[2 3 1 2 3]" {
+		t.Fatalf("replay sends from the dead letter on: %v", got)
+	}
+	for _, b := range []int{1, 2, 5, 12, 20} {
+		if w := Backoff(b); w <= 0 || w > maxBackoff {
+			t.Fatalf("backoff %d is %s", b, w)
+		}
+	}
+}
+
+func TestWantsAndCovered(t *testing.T) {
+	if !Wants(nil, "group.created") || !Wants([]string{"member.*"}, "member.suspended") || Wants([]string{"member.*"}, "membership.added") ||
+		!Wants([]string{"membership.added"}, "membership.added") {
+		t.Fatal("type selection")
+	}
+	sub := &v1alpha1.EventSubscription{ObjectMeta: metav1.ObjectMeta{Namespace: "acme"}}
+	orgs := []tenant.Organization{{Name: "acme", Integration: types.NamespacedName{Namespace: "acme"}},
+		{Name: "globex", Integration: types.NamespacedName{Namespace: "globex"}}}
+	if got := Covered(sub, orgs); len(got) != 1 || got[0].Name != "acme" {
+		t.Fatalf("a subscription covers only its namespace's organizations: %+v", got)
+	}
+	sub.Spec.Organizations = []string{"globex"}
+	if got := Covered(sub, orgs); len(got) != 0 {
+		t.Fatalf("naming another namespace's organization covers nothing: %+v", got)
+	}
+}

@@ -1,23 +1,28 @@
 // Package secrets keeps the operator's footprint on the cluster's Secrets small. The manager's
 // cache holds only the Secrets the operator manages (selected by label); the Secrets tenants
 // reference (OIDC client secrets, bring-your-own tokens) are read from the API server when
-// needed, and their changes are noticed through a cache of names only: no data, labels or
-// annotations (kubectl's last-applied annotation can hold a Secret's data) of any other Secret
-// is ever held in memory.
+// needed, and their changes are noticed through a metadata watch that keeps nothing: no data,
+// labels or annotations (kubectl's last-applied annotation can hold a Secret's data) of any other
+// Secret, not even its name, is held in memory.
 package secrets
 
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
@@ -40,48 +45,107 @@ func CacheOptions() cache.Options {
 	}
 }
 
-// Names is a cache of every Secret's namespace, name and UID, and nothing else. Controllers
-// watch it to learn that a referenced Secret changed, then read that Secret from the API server.
-type Names struct{ cache.Cache }
+// Names tells controllers that a Secret changed, by namespace and name, and holds no Secret in
+// memory: a metadata-only watch whose store forwards each event to the subscribed controllers and
+// keeps nothing. So the manager's memory does not grow with the cluster's Secrets; a controller
+// that learns that a referenced Secret changed reads it from the API server.
+type Names struct {
+	metadata metadata.Interface
 
-// NewNames builds the names-only cache; add it to the manager (mgr.Add) to start it.
-func NewNames(cfg *rest.Config, scheme *runtime.Scheme) (*Names, error) {
-	c, err := cache.New(cfg, cache.Options{Scheme: scheme, DefaultTransform: namesOnly})
-	if err != nil {
-		return nil, fmt.Errorf("creating the Secret names cache: %w", err)
-	}
-	return &Names{Cache: c}, nil
+	mu   sync.Mutex
+	subs []chan event.TypedGenericEvent[*metav1.PartialObjectMetadata]
 }
 
-// namesOnly keeps what identifies a Secret and drops the rest before it is cached.
-func namesOnly(obj any) (any, error) {
-	m, ok := obj.(*metav1.PartialObjectMetadata)
-	if !ok {
-		return obj, nil
+// NewNames builds the watch; add it to the manager (mgr.Add) to start it.
+func NewNames(cfg *rest.Config) (*Names, error) {
+	mc, err := metadata.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("creating the Secret names watch: %w", err)
 	}
-	return &metav1.PartialObjectMetadata{TypeMeta: m.TypeMeta, ObjectMeta: metav1.ObjectMeta{
-		Namespace: m.Namespace, Name: m.Name, UID: m.UID, ResourceVersion: m.ResourceVersion,
-	}}, nil
+	return &Names{metadata: mc}, nil
+}
+
+// NeedLeaderElection is false: every replica's data plane follows Secrets.
+func (n *Names) NeedLeaderElection() bool { return false }
+
+// Start watches Secret metadata until ctx ends, relisting as the API server requires.
+func (n *Names) Start(ctx context.Context) error {
+	secrets := n.metadata.Resource(corev1.SchemeGroupVersion.WithResource("secrets"))
+	lw := &toolscache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return secrets.List(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			return secrets.Watch(ctx, o)
+		},
+	}
+	r := toolscache.NewReflectorWithOptions(lw, &metav1.PartialObjectMetadata{}, &forwarder{ctx: ctx, names: n},
+		toolscache.ReflectorOptions{Name: "secret-names"})
+	r.RunWithContext(ctx)
+	return nil
 }
 
 // Source watches Secret names, mapping each change to the requests fn returns. Without a names
-// cache (nil) it watches nothing: tests that do not exercise referenced Secrets.
+// watch (nil) it watches nothing: tests that do not exercise referenced Secrets.
 func (n *Names) Source(fn func(ctx context.Context, namespace, name string) []reconcile.Request) source.TypedSource[reconcile.Request] {
-	obj := &metav1.PartialObjectMetadata{}
-	obj.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-	return source.Kind(n.Cache, obj, handler.TypedEnqueueRequestsFromMapFunc(
+	ch := make(chan event.TypedGenericEvent[*metav1.PartialObjectMetadata], 1024)
+	n.mu.Lock()
+	n.subs = append(n.subs, ch)
+	n.mu.Unlock()
+	return source.TypedChannel(ch, handler.TypedEnqueueRequestsFromMapFunc(
 		func(ctx context.Context, m *metav1.PartialObjectMetadata) []reconcile.Request {
 			return fn(ctx, m.Namespace, m.Name)
 		}))
 }
 
-// Setup builds the names cache and adds it to the manager.
+// forwarder is the reflector's store: it passes each Secret's namespace and name on and keeps
+// nothing (a relist passes every Secret on again, so no change is missed across it).
+type forwarder struct {
+	ctx   context.Context
+	names *Names
+}
+
+func (f *forwarder) Add(obj any) error    { f.forward(obj); return nil }
+func (f *forwarder) Update(obj any) error { f.forward(obj); return nil }
+func (f *forwarder) Delete(obj any) error { f.forward(obj); return nil }
+func (f *forwarder) Resync() error        { return nil }
+
+func (f *forwarder) Replace(list []any, _ string) error {
+	for _, obj := range list {
+		f.forward(obj)
+	}
+	return nil
+}
+
+func (f *forwarder) forward(obj any) {
+	if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	m, ok := obj.(*metav1.PartialObjectMetadata)
+	if !ok {
+		return
+	}
+	e := event.TypedGenericEvent[*metav1.PartialObjectMetadata]{Object: &metav1.PartialObjectMetadata{
+		ObjectMeta: metav1.ObjectMeta{Namespace: m.Namespace, Name: m.Name}}}
+	f.names.mu.Lock()
+	subs := f.names.subs
+	f.names.mu.Unlock()
+	for _, ch := range subs {
+		select {
+		case ch <- e:
+		case <-f.ctx.Done():
+			return
+		}
+	}
+}
+
+// Setup builds the names watch and adds it to the manager.
 func Setup(mgr ctrl.Manager) (*Names, error) {
-	names, err := NewNames(mgr.GetConfig(), mgr.GetScheme())
+	names, err := NewNames(mgr.GetConfig())
 	if err != nil {
 		return nil, err
 	}
-	if err := mgr.Add(names.Cache); err != nil {
+	if err := mgr.Add(names); err != nil {
 		return nil, err
 	}
 	return names, nil

@@ -34,6 +34,8 @@ type Service struct {
 
 	// signIns limits failed sign-ins per source address.
 	signIns signInGuard
+	// waiters bounds the Events API's waiting requests.
+	waiters eventWaiters
 }
 
 // Actor is who acts, and where their request came in (for the audit log).

@@ -10,26 +10,31 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
 )
 
-// Members pages through the organization's members (state filter, text search, cursor).
-func (s *Service) Members(ctx context.Context, org *tenant.Organization, q store.MemberQuery) ([]store.MemberRecord, string, error) {
+// Members pages through the organization's members (state filter, text search, cursor), each
+// with its emails, name, groups and permissions.
+func (s *Service) Members(ctx context.Context, org *tenant.Organization, q store.MemberQuery) ([]MemberDetails, string, error) {
 	list, next, err := s.Store.ListMembers(ctx, org.Name, q)
 	if err != nil {
 		return nil, "", s.internal(err)
 	}
-	return list, next, nil
+	out, err := s.details(ctx, org, list)
+	if err != nil {
+		return nil, "", s.internal(err)
+	}
+	return out, next, nil
 }
 
-// Member reads one member with its employee record and history.
-func (s *Service) Member(ctx context.Context, org *tenant.Organization, id string) (*store.MemberRecord, error) {
+// Member reads one member with its employee record, history, emails, name, groups and permissions.
+func (s *Service) Member(ctx context.Context, org *tenant.Organization, id string) (*MemberDetails, error) {
 	rec, err := s.Store.Member(ctx, org.Name, id)
 	if err != nil {
 		return nil, s.internal(err)
 	}
-	return rec, nil
+	return s.detailsOf(ctx, org, rec)
 }
 
 // Review approves or rejects a member waiting for review; a member not waiting is left as it is.
-func (s *Service) Review(ctx context.Context, org *tenant.Organization, who Actor, id string, approve bool) (*store.MemberRecord, error) {
+func (s *Service) Review(ctx context.Context, org *tenant.Organization, who Actor, id string, approve bool) (*MemberDetails, error) {
 	action := "member.reject"
 	if approve {
 		action = "member.approve"
@@ -41,7 +46,15 @@ func (s *Service) Review(ctx context.Context, org *tenant.Organization, who Acto
 	if err != nil {
 		return nil, s.internal(err)
 	}
-	return rec, nil
+	return s.detailsOf(ctx, org, rec)
+}
+
+func (s *Service) detailsOf(ctx context.Context, org *tenant.Organization, rec *store.MemberRecord) (*MemberDetails, error) {
+	out, err := s.details(ctx, org, []store.MemberRecord{*rec})
+	if err != nil {
+		return nil, s.internal(err)
+	}
+	return &out[0], nil
 }
 
 // Release applies the deprovisionings the mass-deprovisioning guard holds, in order.

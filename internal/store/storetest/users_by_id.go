@@ -18,7 +18,8 @@ func testUsersByID(t *testing.T, s store.Store) {
 	must(t, s.Create(ctx, user(other, "u3", "eve", `{"userName":"eve"}`), nil, store.Write{}))
 
 	// More ids than one query takes: the store splits them.
-	ids := []string{"u2", "g1", "u3", "missing"}
+	ids := make([]string, 0, 705)
+	ids = append(ids, "u2", "g1", "u3", "missing")
 	for i := range 700 {
 		ids = append(ids, fmt.Sprintf("absent-%d", i))
 	}

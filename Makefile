@@ -74,7 +74,7 @@ test: manifests generate fmt vet control-plane chromium helm ## Run all tests: r
 .PHONY: screenshots
 screenshots: control-plane chromium ## Walk the wizard in headless Chromium and write its screenshots to docs/images.
 	@mkdir -p docs/images
-	KUBEBUILDER_ASSETS="$$(./hack/control-plane.sh)" AXE_JS="$$(./hack/axe.sh)" EIO_SCREENSHOTS=$(CURDIR)/docs/images go test -count=1 -run TestWizardInBrowser ./test/e2e
+	KUBEBUILDER_ASSETS="$$(./hack/control-plane.sh)" AXE_JS="$$(./hack/axe.sh)" EIO_SCREENSHOTS=$(CURDIR)/docs/images go test -count=1 -run '^(TestWizardInBrowser|TestWizardEditsGroupRoles)$$' ./test/e2e
 
 .PHONY: bench
 bench: control-plane ## Run the benchmarks, the SCIM load tool (SQLite, the noisy-neighbour scenario, then PostgreSQL) and 1,000 organizations at rest; print their figures.

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -173,4 +174,16 @@ func TestWantsAndCovered(t *testing.T) {
 	if got := Covered(sub, orgs); len(got) != 0 {
 		t.Fatalf("naming another namespace's organization covers nothing: %+v", got)
 	}
+}
+
+func TestMetricsRegisterTwice(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	if _, err := NewMetrics(reg); err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatalf("a second manager in one process: %v", err)
+	}
+	m.observe(resultDelivered, time.Now())
 }

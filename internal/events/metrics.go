@@ -1,6 +1,7 @@
 package events
 
 import (
+	"errors"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,10 +32,20 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help:    "Time from an event's write to its receiver's acknowledgement.",
 			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600}}),
 	}
-	for _, c := range []prometheus.Collector{m.deliveries, m.lag} {
-		if err := reg.Register(c); err != nil {
+	// A process that starts several managers (the tests) shares the series: counters add up.
+	if err := reg.Register(m.deliveries); err != nil {
+		are := prometheus.AlreadyRegisteredError{}
+		if !errors.As(err, &are) {
 			return nil, err
 		}
+		m.deliveries = are.ExistingCollector.(*prometheus.CounterVec) //nolint:errcheck // registered by NewMetrics, always this type
+	}
+	if err := reg.Register(m.lag); err != nil {
+		are := prometheus.AlreadyRegisteredError{}
+		if !errors.As(err, &are) {
+			return nil, err
+		}
+		m.lag = are.ExistingCollector.(prometheus.Histogram) //nolint:errcheck // as above
 	}
 	return m, nil
 }

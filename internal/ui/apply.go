@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -123,6 +124,13 @@ func (e *managedElsewhere) valueAt(field string) string {
 	v, found, err := unstructured.NestedFieldNoCopy(e.applied.Object, path...)
 	if err != nil || !found {
 		return "(remove it)"
+	}
+	switch v.(type) {
+	case []any, map[string]any:
+		// A list or object (group role mappings) as JSON, which is also YAML to commit as is.
+		if b, err := json.Marshal(v); err == nil {
+			return string(b)
+		}
 	}
 	return fmt.Sprint(v)
 }

@@ -5,6 +5,7 @@ import (
 	"net/url"
 
 	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
+	"github.com/z8z8/enterprise-identity-operator/internal/service"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
 
@@ -14,7 +15,7 @@ const membersPageSize = 25
 // membersView is the members step: a filtered, searchable page of members.
 type membersView struct {
 	State, Search string
-	Members       []store.MemberRecord
+	Members       []service.MemberDetails
 	NextURL       string
 	FirstURL      string
 }

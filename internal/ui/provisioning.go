@@ -22,7 +22,11 @@ type provisioningForm struct {
 	MaxPerHour            string
 	DryRun                bool
 	RoleTemplates         []roleOption
-	Problems              []string
+	// GroupRoles are the group → role mappings, first match first; NewGroupRole is the row that
+	// adds one.
+	GroupRoles   []groupRoleRow
+	NewGroupRole groupRoleRow
+	Problems     []string
 }
 
 type roleOption struct{ Name, Label string }
@@ -59,6 +63,11 @@ func (s *Server) provisioningPage(w http.ResponseWriter, r *http.Request, v *vie
 		}
 	}
 	f.RoleTemplates = s.roleOptions(r, v.Org.Identity.Namespace)
+	var mappings []v1alpha1.GroupRoleMapping
+	if v.Org.Scim != nil {
+		mappings = v.Org.Scim.Spec.Provisioning.GroupRoles
+	}
+	f.GroupRoles, f.NewGroupRole = groupRoleRows(mappings, f.RoleTemplates)
 	v.Title, v.Step, v.Data = "SCIM provisioning", "provisioning", f
 	if v.Org.Scim != nil {
 		v.Notice = s.managedNotice(r, v.Org.Scim)
@@ -76,6 +85,15 @@ func (s *Server) saveProvisioning(w http.ResponseWriter, r *http.Request, v *vie
 		DefaultRoleTemplate: r.PostFormValue("defaultRoleTemplate"), MaxPerHour: strings.TrimSpace(r.PostFormValue("maxPerHour")),
 		DryRun: r.PostFormValue("dryRun") == "on", RoleTemplates: s.roleOptions(r, v.Org.Identity.Namespace),
 	}
+	var current []v1alpha1.GroupRoleMapping
+	if v.Org.Scim != nil {
+		current = v.Org.Scim.Spec.Provisioning.GroupRoles
+	}
+	rows, add, editedGroupRoles := postedGroupRoles(r, f.RoleTemplates)
+	if !editedGroupRoles {
+		rows, add = groupRoleRows(current, f.RoleTemplates)
+	}
+	f.GroupRoles, f.NewGroupRole = rows, add
 	v.Title, v.Step, v.Data = "SCIM provisioning", "provisioning", f
 	// The product rule: SCIM is enabled after SSO. An existing integration stays editable (to
 	// disable it during an identity provider outage, say); the operator gates it on SSO anyway.
@@ -89,10 +107,19 @@ func (s *Server) saveProvisioning(w http.ResponseWriter, r *http.Request, v *vie
 		n, err := strconv.ParseInt(f.MaxPerHour, 10, 32)
 		if err != nil || n < 1 {
 			f.addProblem("Mass-deprovisioning guard: enter a whole number of at least 1, or leave it empty for no limit.")
-			s.render(w, http.StatusUnprocessableEntity, "provisioning", v)
-			return
+		} else {
+			maxPerHour = ptr.To(int32(n))
 		}
-		maxPerHour = ptr.To(int32(n))
+	}
+	groupRoles := current
+	if editedGroupRoles {
+		var problems []string
+		groupRoles, problems = groupRoleMappings(rows, add)
+		f.Problems = append(f.Problems, problems...)
+	}
+	if len(f.Problems) > 0 {
+		s.render(w, http.StatusUnprocessableEntity, "provisioning", v)
+		return
 	}
 	c, cancel := ctx(r)
 	defer cancel()
@@ -113,6 +140,7 @@ func (s *Server) saveProvisioning(w http.ResponseWriter, r *http.Request, v *vie
 	p.Deprovision.OnDelete = v1alpha1.DeprovisionAction(f.OnDelete)
 	p.Deprovision.MaxPerHour = maxPerHour
 	p.DefaultRoleTemplate = f.DefaultRoleTemplate
+	p.GroupRoles = groupRoles
 	p.Mode = v1alpha1.ProvisioningEnforce
 	if f.DryRun {
 		p.Mode = v1alpha1.ProvisioningDryRun
@@ -120,7 +148,9 @@ func (s *Server) saveProvisioning(w http.ResponseWriter, r *http.Request, v *vie
 	if v.Org.Scim == nil {
 		err = as.Create(c, scim, client.FieldOwner(service.FieldManager))
 	} else {
-		err = applyAsAdmin(c, as, scim, as.Scheme(), provisioningFields(scim))
+		// The mappings are sent while there are any, and once more as an empty list when the
+		// admin removed the last: the wizard then owns that, or hears who else owns the list.
+		err = applyAsAdmin(c, as, scim, as.Scheme(), provisioningFields(scim, len(groupRoles) > 0 || len(current) > 0))
 	}
 	if err != nil {
 		s.formError(w, r, v, f, err, "ScimIntegration", scim.Name)
@@ -130,8 +160,9 @@ func (s *Server) saveProvisioning(w http.ResponseWriter, r *http.Request, v *vie
 }
 
 // provisioningFields are the ScimIntegration fields the provisioning form manages, as an apply
-// configuration: the wizard owns these and nothing else of the object.
-func provisioningFields(scim *v1alpha1.ScimIntegration) map[string]any {
+// configuration: the wizard owns these and nothing else of the object. withGroupRoles sends
+// spec.provisioning.groupRoles (an atomic list: whoever applies it owns all of it), empty or not.
+func provisioningFields(scim *v1alpha1.ScimIntegration, withGroupRoles bool) map[string]any {
 	p := scim.Spec.Provisioning
 	deprovision := map[string]any{}
 	setIf(deprovision, "onDeactivate", string(p.Deprovision.OnDeactivate), p.Deprovision.OnDeactivate != "")
@@ -141,6 +172,13 @@ func provisioningFields(scim *v1alpha1.ScimIntegration) map[string]any {
 	}
 	provisioning := map[string]any{"autoActivate": *p.AutoActivate, "mode": string(p.Mode), "deprovision": deprovision}
 	setIf(provisioning, "defaultRoleTemplate", p.DefaultRoleTemplate, p.DefaultRoleTemplate != "")
+	if withGroupRoles {
+		mappings := make([]any, 0, len(p.GroupRoles))
+		for _, m := range p.GroupRoles {
+			mappings = append(mappings, map[string]any{"group": m.Group, "roleTemplate": m.RoleTemplate})
+		}
+		provisioning["groupRoles"] = mappings
+	}
 	return map[string]any{"spec": map[string]any{
 		"identityRef":  map[string]any{"name": scim.Spec.IdentityRef.Name},
 		"enabled":      *scim.Spec.Enabled,

@@ -113,6 +113,45 @@ func TestAdminAPIWithRBAC(t *testing.T) {
 	g.Expect(status).To(Equal(http.StatusOK))
 	g.Expect(body["members"]).To(HaveKeyWithValue("Active", 1.0))
 
+	By("members carry their emails, name, groups and their role's permissions")
+	var ada string
+	g.Eventually(func() int {
+		status, body := call(t, "POST", scim.Status.BaseURL+"/Users", tok, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],
+			"userName":"ada@acme.example","name":{"givenName":"Ada","familyName":"Lovelace"},
+			"emails":[{"value":"ada@acme.example","type":"work","primary":true},{"value":"ada@home.example","type":"home"}]}`)
+		var created map[string]any
+		_ = json.Unmarshal([]byte(body), &created)
+		ada, _ = created["id"].(string)
+		return status
+	}).Should(Equal(http.StatusCreated))
+	status, created := call(t, "POST", scim.Status.BaseURL+"/Groups", tok,
+		`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Engineering","members":[{"value":"`+ada+`"}]}`)
+	g.Expect(status).To(Equal(http.StatusCreated), created)
+	status, body = as("bob", "GET", "/members/"+ada)
+	g.Expect(status).To(Equal(http.StatusOK), fmt.Sprint(body))
+	g.Expect(body).To(SatisfyAll(
+		HaveKeyWithValue("name", And(HaveKeyWithValue("givenName", "Ada"), HaveKeyWithValue("familyName", "Lovelace"))),
+		HaveKeyWithValue("emails", ConsistOf(
+			And(HaveKeyWithValue("value", "ada@acme.example"), HaveKeyWithValue("type", "work"), HaveKeyWithValue("primary", true)),
+			And(HaveKeyWithValue("value", "ada@home.example"), HaveKeyWithValue("type", "home")))),
+		HaveKeyWithValue("groups", ConsistOf(HaveKeyWithValue("displayName", "Engineering"))),
+		HaveKeyWithValue("role", "member"), HaveKeyWithValue("roleDisplayName", "Member"),
+		HaveKeyWithValue("permissions", ConsistOf("projects:read", "profile:write")), HaveKeyWithValue("roleTemplateMissing", false),
+		HaveKey("history")))
+	status, body = as("bob", "GET", "/members?q=ada")
+	g.Expect(status).To(Equal(http.StatusOK), fmt.Sprint(body))
+	g.Expect(body["items"]).To(ConsistOf(SatisfyAll(HaveKeyWithValue("id", ada),
+		HaveKeyWithValue("emails", ContainElement(HaveKeyWithValue("value", "ada@acme.example"))),
+		HaveKeyWithValue("groups", ConsistOf(HaveKeyWithValue("displayName", "Engineering"))),
+		HaveKeyWithValue("permissions", ConsistOf("projects:read", "profile:write")))))
+
+	By("a role whose RoleTemplate is gone grants no permissions, and the member says so")
+	sys.kubectl(t, "-n", "acme", "delete", "roletemplate", "member")
+	g.Eventually(func() map[string]any {
+		_, body := as("bob", "GET", "/members/"+ada)
+		return body
+	}).Should(SatisfyAll(HaveKeyWithValue("role", "member"), HaveKeyWithValue("roleTemplateMissing", true), HaveKeyWithValue("permissions", BeEmpty())))
+
 	By("releasing held deprovisionings is an action")
 	status, _ = as("bob", "POST", "/deprovisioning/release")
 	g.Expect(status).To(Equal(http.StatusForbidden))

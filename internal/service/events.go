@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
 	"github.com/z8z8/enterprise-identity-operator/internal/events"
@@ -94,6 +96,23 @@ func (s *Service) subscription(ctx context.Context, org *tenant.Organization, na
 		return nil, Refuse(http.StatusNotFound, "No EventSubscription %q delivers the events of organization %s", name, org.Name)
 	}
 	return sub, nil
+}
+
+// Subscriptions lists the EventSubscriptions that deliver the organization's events, with their
+// status (delivery health as the controller reports it).
+func (s *Service) Subscriptions(ctx context.Context, org *tenant.Organization) ([]v1alpha1.EventSubscription, error) {
+	list := &v1alpha1.EventSubscriptionList{}
+	if err := s.Client.List(ctx, list, client.InNamespace(org.Integration.Namespace)); err != nil {
+		return nil, s.internal(err)
+	}
+	out := make([]v1alpha1.EventSubscription, 0, len(list.Items))
+	for _, sub := range list.Items {
+		if len(sub.Spec.Organizations) == 0 || slices.Contains(sub.Spec.Organizations, org.Name) {
+			out = append(out, sub)
+		}
+	}
+	slices.SortFunc(out, func(a, b v1alpha1.EventSubscription) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
 }
 
 // DeadLetters lists the events a subscription gave up on for the organization.

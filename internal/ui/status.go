@@ -7,6 +7,8 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+
 	"github.com/z8z8/enterprise-identity-operator/internal/service"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
@@ -21,10 +23,12 @@ type statusView struct {
 	// ScimIntegration's status: a first time is not something the store summarizes).
 	ConnectionVerifiedAt *metav1.Time
 	Conditions           []metav1.Condition
-	Events               []store.AuditEvent
-	Filter               url.Values
-	NextURL              string
-	FirstURL             string
+	// Subscriptions deliver the organization's events to applications.
+	Subscriptions []v1alpha1.EventSubscription
+	Events        []store.AuditEvent
+	Filter        url.Values
+	NextURL       string
+	FirstURL      string
 }
 
 func (s *Server) statusPage(w http.ResponseWriter, r *http.Request, v *view) {
@@ -54,6 +58,10 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request, v *view) {
 	if p := v.Org.Scim.Status.Provisioning; p != nil {
 		data.ConnectionVerifiedAt = p.ConnectionVerifiedAt
 	}
+	if data.Subscriptions, err = s.Service.Subscriptions(r.Context(), org); err != nil {
+		s.failWith(w, r, err)
+		return
+	}
 	v.Data = data
 	q, err := service.ParseAuditQuery(r.URL.Query())
 	if err != nil {
@@ -79,6 +87,9 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request, v *view) {
 	if r.URL.Query().Get("cursor") != "" {
 		data.FirstURL = v.Org.URL() + "/status?" + filter.Encode()
 	}
+	if n := r.URL.Query().Get("replayed"); n != "" {
+		v.Notice = "Replaying " + n + " dead-lettered event(s): delivery restarts at the oldest; the receiver deduplicates what it already has by event id."
+	}
 	if n := r.URL.Query().Get("released"); n != "" {
 		v.Notice = "Released " + n + " held deprovisioning(s); they were applied in the order they arrived."
 	}
@@ -99,4 +110,20 @@ func (s *Server) release(w http.ResponseWriter, r *http.Request, v *view) {
 		return
 	}
 	seeOther(w, r, v.Org.URL()+"/status?released="+strconv.Itoa(n))
+}
+
+// replay delivers a subscription's dead letters again.
+func (s *Server) replay(w http.ResponseWriter, r *http.Request, v *view) {
+	who := s.who(r)
+	org, err := s.served(r, v, "update")
+	if err != nil {
+		s.failWith(w, r, err)
+		return
+	}
+	n, err := s.Service.Replay(r.Context(), org, actor(r, who), r.PathValue("subscription"))
+	if err != nil {
+		s.failWith(w, r, err)
+		return
+	}
+	seeOther(w, r, v.Org.URL()+"/status?replayed="+strconv.Itoa(n))
 }

@@ -106,6 +106,7 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.Handle("POST "+org+"/connect/self-test", s.inOrganization(s.selfTest))
 	mux.Handle("GET "+org+"/status", s.inOrganization(s.statusPage))
 	mux.Handle("POST "+org+"/deprovisioning/release", s.inOrganization(s.release))
+	mux.Handle("POST "+org+"/event-subscriptions/{subscription}/replay", s.inOrganization(s.replay))
 	mux.Handle("GET "+org+"/members", s.inOrganization(s.membersPage))
 	mux.Handle("GET "+org+"/members/{id}", s.inOrganization(s.memberPage))
 	mux.Handle("POST "+org+"/members/{id}/{decision}", s.inOrganization(s.review))

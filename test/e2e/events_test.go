@@ -208,5 +208,22 @@ func TestEventsReachTheApplication(t *testing.T) {
 	g.Eventually(done).Should(Receive(&waited))
 	g.Expect(waited["items"]).To(HaveLen(1))
 	g.Expect(waited["items"].([]any)[0].(map[string]any)["type"]).To(Equal("member.provisioned"))
-	g.Expect(strings.Join(rc.types(), ",")).To(HaveSuffix("member.provisioned"), "and the webhook follows")
+	g.Eventually(func() string { return strings.Join(rc.types(), ",") }).Should(HaveSuffix("membership.removed,member.provisioned"),
+		"and the webhook follows")
+
+	t.Log("the wizard's status step shows the delivery to an admin of the namespace")
+	sys.kubectl(t, "create", "clusterrole", "org-ops", "--verb=get,list,watch",
+		"--resource=scimintegrations.enterprise.z8z8.io,enterpriseidentities.enterprise.z8z8.io,eventsubscriptions.enterprise.z8z8.io")
+	sys.kubectl(t, "-n", "acme", "create", "rolebinding", "ops", "--clusterrole=org-ops", "--user=ops")
+	g.Eventually(func() string {
+		req, _ := http.NewRequestWithContext(context.Background(), "GET", sys.baseURL+"/settings/enterprise/identity-setup/acme/acme/status", nil)
+		req.Header.Set("X-Remote-User", "ops")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err.Error()
+		}
+		defer func() { _ = resp.Body.Close() }()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}).Should(And(ContainSubstring(`id="subscriptions"`), ContainSubstring("hr-app"), ContainSubstring("Delivering")))
 }

@@ -62,3 +62,25 @@ func TestControlFailsClosed(t *testing.T) {
 		t.Fatal("a zoned link-local address was let through")
 	}
 }
+
+// Webhook receivers may live in the cluster: Private opens exactly the private ranges, and the
+// metadata service, loopback and the rest stay refused.
+func TestPrivateOpensOnlyPrivateRanges(t *testing.T) {
+	g := &guard{allow: normalize(Private())}
+	for addr, want := range map[string]string{
+		"10.96.0.10": "", "172.20.0.5": "", "192.168.3.4": "", "100.64.1.1": "", "fd12::1": "",
+		"169.254.169.254": "link-local", "127.0.0.1": "loopback", "::1": "loopback", "0.0.0.0": "unspecified",
+		"::ffff:169.254.169.254": "link-local",
+	} {
+		err := g.check(netip.MustParseAddr(addr))
+		if want == "" {
+			if err != nil {
+				t.Errorf("%s refused: %v", addr, err)
+			}
+			continue
+		}
+		if b, ok := err.(*BlockedError); !ok || b.Range != want {
+			t.Errorf("%s: got %v, want a refusal as %s", addr, err, want)
+		}
+	}
+}

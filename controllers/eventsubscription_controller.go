@@ -25,7 +25,7 @@ import (
 
 // EventDeliveries is what the EventSubscription controller needs from the store.
 type EventDeliveries interface {
-	Delivery(ctx context.Context, subscription, org string) (*store.Delivery, error)
+	Delivery(ctx context.Context, subscription, org string, from time.Time) (*store.Delivery, error)
 	ForgetSubscription(ctx context.Context, subscription string) error
 }
 
@@ -178,7 +178,7 @@ func (r *EventSubscriptionReconciler) reportDelivery(ctx context.Context, sub *v
 	status := &v1alpha1.DeliveryStatus{}
 	var oldest time.Time
 	for _, org := range orgs {
-		d, err := r.Data.Delivery(ctx, string(sub.UID), org)
+		d, err := r.Data.Delivery(ctx, string(sub.UID), org, sub.CreationTimestamp.Time)
 		if err != nil {
 			return err
 		}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -68,7 +69,13 @@ func (d *Deliverer) Start(ctx context.Context) error {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
-		d.Pass(ctx)
+		if d.Pass(ctx) {
+			// A full batch went out: more are waiting, so the next pass runs at once.
+			if ctx.Err() != nil {
+				return nil
+			}
+			continue
+		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -84,12 +91,13 @@ type job struct {
 	key string
 }
 
-// Pass serves every subscription once.
-func (d *Deliverer) Pass(ctx context.Context) {
+// Pass serves every subscription once; it reports whether a pair had a full batch to send (more
+// may be waiting).
+func (d *Deliverer) Pass(ctx context.Context) bool {
 	var subs v1alpha1.EventSubscriptionList
 	if err := d.Client.List(ctx, &subs); err != nil {
 		d.Log.Error(err, "Listing event subscriptions")
-		return
+		return false
 	}
 	var jobs []job
 	for i := range subs.Items {
@@ -110,18 +118,26 @@ func (d *Deliverer) Pass(ctx context.Context) {
 		workers = 8
 	}
 	sem := make(chan struct{}, workers)
-	var wg sync.WaitGroup
+	var (
+		wg   sync.WaitGroup
+		more atomic.Bool
+	)
 	for _, j := range jobs {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if err := d.deliver(ctx, j); err != nil && ctx.Err() == nil {
+			full, err := d.deliver(ctx, j)
+			if err != nil && ctx.Err() == nil {
 				d.Log.Error(err, "Delivering events", "subscription", client.ObjectKeyFromObject(j.sub), "organization", j.org.Name)
+			}
+			if full && err == nil {
+				more.Store(true)
 			}
 		}()
 	}
 	wg.Wait()
+	return more.Load()
 }
 
 // Covered lists the organizations a subscription receives: those served from its own namespace,
@@ -143,19 +159,20 @@ func (d *Deliverer) now() time.Time {
 	return time.Now()
 }
 
-// deliver sends one organization's pending events to one subscription, until one fails.
-func (d *Deliverer) deliver(ctx context.Context, j job) error {
+// deliver sends one organization's pending events to one subscription, until one fails; it
+// reports whether it read a full batch.
+func (d *Deliverer) deliver(ctx context.Context, j job) (bool, error) {
 	subID := string(j.sub.UID)
-	st, err := d.Store.Delivery(ctx, subID, j.org.Name)
+	st, err := d.Store.Delivery(ctx, subID, j.org.Name, j.sub.CreationTimestamp.Time)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if d.now().Before(st.NextAttempt) {
-		return nil
+		return false, nil
 	}
 	pending, err := d.Store.Events(ctx, j.org.Name, st.DeliveredSeq, batch)
 	if err != nil {
-		return err
+		return false, err
 	}
 	skipped := int64(0)
 	permissions := d.permissions(ctx, j.org.Integration.Namespace)
@@ -167,24 +184,30 @@ func (d *Deliverer) deliver(ctx context.Context, j job) error {
 		}
 		body, err := Render(j.org.Name, r, permissions)
 		if err != nil {
-			return err
+			return false, err
 		}
 		failure, retryAfter := d.send(ctx, j, r, body)
 		if failure == "" {
 			skipped = 0
 			d.Metrics.observe(resultDelivered, r.Time)
 			if err := d.Store.RecordDelivery(ctx, subID, j.org.Name, r.Seq, store.DeliveryOutcome{Kind: store.Delivered, At: d.now()}); err != nil {
-				return err
+				return false, err
 			}
 			st.Attempts, st.FirstFailure = 0, time.Time{}
 			continue
 		}
-		return d.failed(ctx, j, st, r, failure, retryAfter)
+		if skipped > 0 { // the failure is recorded against the event after the last one passed
+			if err := d.Store.RecordDelivery(ctx, subID, j.org.Name, skipped, store.DeliveryOutcome{Kind: store.Skipped, At: d.now()}); err != nil {
+				return false, err
+			}
+		}
+		return false, d.failed(ctx, j, st, r, failure, retryAfter)
 	}
+	full := len(pending) == batch
 	if skipped > 0 {
-		return d.Store.RecordDelivery(ctx, subID, j.org.Name, skipped, store.DeliveryOutcome{Kind: store.Skipped})
+		return full, d.Store.RecordDelivery(ctx, subID, j.org.Name, skipped, store.DeliveryOutcome{Kind: store.Skipped, At: d.now()})
 	}
-	return nil
+	return full, nil
 }
 
 // failed records a failed attempt: a retry after a backoff (at least the receiver's

@@ -95,7 +95,7 @@ func TestDeliveryRetriesDeadLettersAndReplays(t *testing.T) {
 	sub := &v1alpha1.EventSubscription{ObjectMeta: metav1.ObjectMeta{Namespace: "acme", Name: "hr", UID: types.UID("sub-uid")},
 		Spec: v1alpha1.EventSubscriptionSpec{URL: srv.URL, Types: []string{"member.*"}, RetryFor: &metav1.Duration{Duration: time.Hour}}}
 	j := job{sub: sub, org: tenant.Organization{Name: "acme", Integration: types.NamespacedName{Namespace: "acme", Name: "acme"}}, key: key}
-	if err := d.deliver(ctx, j); err != nil { // starts the subscription at the newest event: none yet
+	if _, err := d.deliver(ctx, j); err != nil { // starts the subscription at the newest event: none yet
 		t.Fatal(err)
 	}
 	p := provisioning.DefaultPolicy
@@ -115,12 +115,12 @@ func TestDeliveryRetriesDeadLettersAndReplays(t *testing.T) {
 	step := func(advance time.Duration) {
 		t.Helper()
 		now = now.Add(advance)
-		if err := d.deliver(ctx, j); err != nil {
+		if _, err := d.deliver(ctx, j); err != nil {
 			t.Fatal(err)
 		}
 	}
 	step(0)
-	state, _ := st.Delivery(ctx, "sub-uid", "acme")
+	state, _ := st.Delivery(ctx, "sub-uid", "acme", time.Time{})
 	if state.Attempts != 1 || state.NextAttempt.Sub(now) < 120*time.Second || state.LastError != "HTTP 503" {
 		t.Fatalf("after a 503 with Retry-After 120: %+v", state)
 	}
@@ -141,7 +141,7 @@ func TestDeliveryRetriesDeadLettersAndReplays(t *testing.T) {
 	if got := rc.sequences(); fmt.Sprint(got) != "[2 3]" {
 		t.Fatalf("after recovery the receiver got %v, want [2 3] (the group event is not wanted)", got)
 	}
-	state, _ = st.Delivery(ctx, "sub-uid", "acme")
+	state, _ = st.Delivery(ctx, "sub-uid", "acme", time.Time{})
 	if state.DeliveredSeq != 4 || state.Attempts != 0 || state.DeadLettered != 1 {
 		t.Fatalf("after recovery: %+v", state)
 	}
@@ -186,4 +186,42 @@ func TestMetricsRegisterTwice(t *testing.T) {
 		t.Fatalf("a second manager in one process: %v", err)
 	}
 	m.observe(resultDelivered, time.Now())
+}
+
+// A failure right after events the subscription does not want is recorded (backoff, and in time a
+// dead letter): the skipped events are passed first.
+func TestFailureAfterSkippedEventsBacksOff(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "identity.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = st.Close() }()
+	key, _ := NewSigningKey()
+	rc := &flaky{key: key, status: http.StatusBadGateway}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	now := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	d := &Deliverer{Store: st, HTTP: srv.Client(), Now: func() time.Time { return now }}
+	sub := &v1alpha1.EventSubscription{ObjectMeta: metav1.ObjectMeta{Namespace: "acme", Name: "hr", UID: types.UID("sub-2")},
+		Spec: v1alpha1.EventSubscriptionSpec{URL: srv.URL, Types: []string{"member.*"}}}
+	j := job{sub: sub, org: tenant.Organization{Name: "acme", Integration: types.NamespacedName{Namespace: "acme", Name: "acme"}}, key: key}
+	if _, err := d.deliver(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	p := provisioning.DefaultPolicy
+	g := &store.Resource{Org: "acme", Kind: store.KindGroup, ID: "g1", Name: "Team", Doc: []byte(`{}`), Created: now, Modified: now, Version: 1}
+	u := &store.Resource{Org: "acme", Kind: store.KindUser, ID: "u1", Name: "ada", Active: true, Doc: []byte(`{}`), Created: now, Modified: now, Version: 1}
+	for _, r := range []*store.Resource{g, u} {
+		if err := st.Create(ctx, r, nil, store.Write{Policy: &p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := d.deliver(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	state, _ := st.Delivery(ctx, "sub-2", "acme", time.Time{})
+	if state.DeliveredSeq != 1 || state.Attempts != 1 || state.LastError != "HTTP 502" || !state.NextAttempt.After(now) {
+		t.Fatalf("the failure after a skipped event is recorded: %+v", state)
+	}
 }

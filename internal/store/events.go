@@ -81,10 +81,10 @@ type GroupSnapshot struct {
 type Deliveries interface {
 	// Events pages through an organization's events in sequence order, after a sequence number.
 	Events(ctx context.Context, org string, after int64, limit int) ([]EventRecord, error)
-	// Delivery returns a subscription's state for an organization, starting it at the
-	// organization's latest event when there is none (a new subscription receives what happens
-	// from now on).
-	Delivery(ctx context.Context, subscription, org string) (*Delivery, error)
+	// Delivery returns a subscription's state for an organization. A subscription seen for the
+	// first time starts after the organization's last event before from (its creation: it
+	// receives what happens from then on); a zero from starts it after the newest event.
+	Delivery(ctx context.Context, subscription, org string, from time.Time) (*Delivery, error)
 	// RecordDelivery records what became of the event seq: delivered, skipped (not a type the
 	// subscription wants), failed (retry at the given time) or dead-lettered. It never moves a
 	// subscription backwards.

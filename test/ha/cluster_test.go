@@ -48,8 +48,9 @@ type cluster struct {
 }
 
 // newCluster starts envtest, creates a fresh PostgreSQL database, builds the manager and starts
-// n replicas, waiting until each is ready. Everything stops when the test ends.
-func newCluster(t *testing.T, n int) *cluster {
+// n replicas with the extra flags args, waiting until each is ready. Everything stops when the
+// test ends.
+func newCluster(t *testing.T, n int, args ...string) *cluster {
 	t.Helper()
 	dsn := os.Getenv("EIO_TEST_POSTGRES_DSN")
 	if dsn == "" {
@@ -84,7 +85,9 @@ func newCluster(t *testing.T, n int) *cluster {
 	}
 	c := &cluster{k8s: k8s, dsn: freshDatabase(t, dsn)}
 	for i := range n {
-		c.replicas = append(c.replicas, newReplica(t, "r"+strconv.Itoa(i), binary, dir, kubeconfig, c.dsn))
+		r := newReplica(t, "r"+strconv.Itoa(i), binary, dir, kubeconfig, c.dsn)
+		r.args = append(r.args, args...)
+		c.replicas = append(c.replicas, r)
 	}
 	// Cleanups run last-registered first: the replicas stop before the API server.
 	t.Cleanup(func() {

@@ -11,9 +11,10 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 )
 
-// haFull writes the full 10,000 users through the kill -9; make test writes fewer to stay
-// quick on two shared cores: go test ./test/ha -run HighAvailability -ha-full -v.
-var haFull = flag.Bool("ha-full", false, "write 10,000 users under the kill -9 instead of the quicker default")
+// haFull writes the issues' full loads through the kill -9 (10,000 users; 5,000 with a webhook
+// subscribed); make test writes fewer to stay quick on two shared cores:
+// go test ./test/ha -run HighAvailability -ha-full -v.
+var haFull = flag.Bool("ha-full", false, "write 10,000 users (5,000 with a webhook) under the kill -9 instead of the quicker defaults")
 
 // failoverBound is the longest a failover may take after kill -9 of the leader: a lease duration
 // for the lease to expire, then generous room for a retry period and a loaded API server.
@@ -59,7 +60,7 @@ func TestHighAvailabilityOnPostgres(t *testing.T) {
 	if *haFull {
 		n = 10000
 	}
-	c.writeThroughKill(ctx, t, token, n, workers)
+	c.writeThroughKill(ctx, t, token, "kill", n, workers, nil)
 
 	// SIGTERM: unready, the in-flight request finished, queued audit events recorded, exit 0.
 	drained := (c.waitLeader(t, failoverBound) + 1) % len(c.replicas)
@@ -74,27 +75,35 @@ func TestHighAvailabilityOnPostgres(t *testing.T) {
 	c.checkControllersOnlyOn(t, c.waitLeader(t, failoverBound))
 }
 
-// writeThroughKill creates n users from workers clients spread over the replicas, kills the
-// leader with SIGKILL a third of the way, restarts it two thirds of the way, and checks that every
-// acknowledged user is stored and no userName twice.
-func (c *cluster) writeThroughKill(ctx context.Context, t *testing.T, token string, n, workers int) {
+// writeThroughKill creates n users named by prefix from workers clients spread over the replicas,
+// kills the leader with SIGKILL a third of the way, restarts it two thirds of the way, and checks
+// that every acknowledged user is stored and no userName twice. kill, when not nil, kills the
+// leader at a moment of its choosing. It returns the load's outcome, when the leader was killed
+// and when the last write was answered.
+func (c *cluster) writeThroughKill(ctx context.Context, t *testing.T, token, prefix string, n, workers int,
+	kill func(leader *replica)) (w *writes, killed, ended time.Time) {
 	t.Helper()
 	client := newSCIMClient(c, "alpha", token, workers)
 	victim := c.replicas[c.waitLeader(t, failoverBound)]
 	var done atomic.Int64
 	result := make(chan *writes, 1)
 	began := time.Now()
-	go func() { result <- client.createUsers(ctx, "kill", n, workers, &done) }()
+	go func() { result <- client.createUsers(ctx, prefix, n, workers, &done) }()
 	waitFor(10*time.Minute, func() bool { return done.Load() >= int64(n/3) })
-	victim.kill(t)
+	if kill == nil {
+		kill = func(r *replica) { r.kill(t) }
+	}
+	kill(victim)
+	killed = time.Now()
 	t.Logf("killed %s (the leader) with SIGKILL after %d of %d writes", victim.name, done.Load(), n)
 	waitFor(10*time.Minute, func() bool { return done.Load() >= int64(2*n/3) })
 	victim.start(t)
 	victim.waitReady(t)
-	w := <-result
-	elapsed := time.Since(began)
+	w = <-result
+	ended = time.Now()
+	elapsed := ended.Sub(began)
 	stored := storedUsers(t, c.replicas[(c.waitLeader(t, failoverBound)+1)%len(c.replicas)], "alpha", token)
-	count := checkStored(t, w, stored, "kill")
+	count := checkStored(t, w, stored, prefix)
 	t.Logf("FIGURE write load through kill -9: %d writes in %s by %d clients; %d acknowledged (201), %d committed with the answer lost "+
 		"(409 on the retry), %d failed; %d attempts got no answer and were retried; %d users stored, none twice",
 		n, elapsed.Round(100*time.Millisecond), workers, len(w.acknowledged), len(w.unacknowledged), len(w.failed),
@@ -105,6 +114,7 @@ func (c *cluster) writeThroughKill(ctx context.Context, t *testing.T, token stri
 	if count != n {
 		t.Errorf("%d users of %d are stored", count, n)
 	}
+	return w, killed, ended
 }
 
 // rollingRestart restarts the replicas one at a time (SIGTERM, start, ready) under a load of

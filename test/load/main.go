@@ -6,6 +6,7 @@
 //	go run ./test/load                      # SQLite, full sizes (make bench)
 //	go run ./test/load -users 10000 -members 5000
 //	EIO_TEST_POSTGRES_DSN=postgres://… go run ./test/load -store postgres
+//	go run ./test/load -only delivery       # webhook delivery throughput and lag (delivery.go)
 package main
 
 import (
@@ -54,7 +55,7 @@ var (
 	concurrency = flag.Int("concurrency", 8, "concurrent clients")
 	duration    = flag.Duration("duration", 5*time.Second, "how long each timed scenario runs")
 	storeKind   = flag.String("store", "sqlite", "sqlite or postgres (EIO_TEST_POSTGRES_DSN)")
-	only        = flag.String("only", "", "run only one scenario (lookup, mix or noisy), for profiling")
+	only        = flag.String("only", "", "run only one scenario (lookup, mix, noisy or delivery), for profiling")
 	cpuProfile  = flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 )
 
@@ -80,6 +81,10 @@ func main() {
 			*storeKind, *concurrency, *duration, runtime.NumCPU(), time.Now().UTC().Format(time.DateOnly))
 		fmt.Printf("%-44s %10s %10s %10s\n", "scenario", "ops/s", "p50", "p99")
 		noisyNeighbour(ctx, st)
+		return
+	}
+	if *only == "delivery" {
+		deliveryScenario(ctx, st)
 		return
 	}
 	base, stop := serve(st)

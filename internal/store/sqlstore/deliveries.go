@@ -11,8 +11,9 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
 
-// Delivery returns a subscription's state in an organization, starting it at the newest event.
-func (s *Store) Delivery(ctx context.Context, subscription, org string) (*store.Delivery, error) {
+// Delivery returns a subscription's state in an organization, starting it after the last event
+// before from (the newest when from is zero).
+func (s *Store) Delivery(ctx context.Context, subscription, org string, from time.Time) (*store.Delivery, error) {
 	d := &store.Delivery{}
 	if err := s.queryRow(ctx, nil, s.q(`SELECT COALESCE(MAX(last), 0) FROM event_sequences WHERE org = ?`), org).Scan(&d.LatestSeq); err != nil {
 		return nil, fmt.Errorf("reading the newest event of %s: %w", org, err)
@@ -25,14 +26,21 @@ func (s *Store) Delivery(ctx context.Context, subscription, org string) (*store.
 		FROM event_deliveries WHERE subscription = ? AND org = ?`), subscription, org).
 		Scan(&d.DeliveredSeq, &d.Attempts, &first, &next, &delivered, &lastError)
 	if errors.Is(err, sql.ErrNoRows) {
+		start := d.LatestSeq
+		if !from.IsZero() {
+			if err := s.queryRow(ctx, nil, s.q(`SELECT COALESCE(MAX(seq), 0) FROM provisioning_events WHERE org = ? AND at_us < ?`),
+				org, from.UnixMicro()).Scan(&start); err != nil {
+				return nil, fmt.Errorf("finding where delivery of %s starts: %w", org, err)
+			}
+		}
 		if err := s.inTx(ctx, func(tx *sql.Tx) error {
 			_, err := s.exec(ctx, tx, s.q(s.d.insertIgnore(`INSERT INTO event_deliveries (subscription, org, delivered_seq) VALUES (?, ?, ?)`)),
-				subscription, org, d.LatestSeq)
+				subscription, org, start)
 			return err
 		}); err != nil {
 			return nil, fmt.Errorf("starting delivery of %s to %s: %w", org, subscription, err)
 		}
-		return s.Delivery(ctx, subscription, org)
+		return s.Delivery(ctx, subscription, org, from)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading delivery of %s to %s: %w", org, subscription, err)
@@ -70,8 +78,8 @@ func (s *Store) RecordDelivery(ctx context.Context, subscription, org string, se
 				seq, subscription, org, seq)
 		case store.Failed:
 			_, err = s.exec(ctx, tx, s.q(`UPDATE event_deliveries SET attempts = attempts + 1, first_failure_us = COALESCE(first_failure_us, ?),
-				next_attempt_us = ?, last_error = ? WHERE subscription = ? AND org = ? AND delivered_seq = ?`),
-				now, o.RetryAt.UnixMicro(), clip(o.Error), subscription, org, seq-1)
+				next_attempt_us = ?, last_error = ? WHERE subscription = ? AND org = ? AND delivered_seq < ?`),
+				now, o.RetryAt.UnixMicro(), clip(o.Error), subscription, org, seq)
 		case store.DeadLettered:
 			if _, err = s.exec(ctx, tx, s.q(s.d.insertIgnore(`INSERT INTO dead_letters (subscription, org, seq, event_id, type, attempts, last_error, at_us)
 				SELECT subscription, org, ?, ?, ?, attempts, ?, ? FROM event_deliveries WHERE subscription = ? AND org = ?`)),

@@ -63,15 +63,20 @@ func testDeliveries(t *testing.T, s store.Store) {
 	org := newOrg()
 	p := provisioning.DefaultPolicy
 	must(t, s.Create(ctx, user(org, "u0", "before", `{}`), nil, writeOf(&p, "c")))
-	d, err := s.Delivery(ctx, "sub-1", org)
+	d, err := s.Delivery(ctx, "sub-1", org, time.Time{})
 	must(t, err)
 	if d.DeliveredSeq != 1 || d.LatestSeq != 1 || !d.OldestPending.IsZero() {
 		t.Fatalf("a new subscription starts at the newest event: %+v", d)
 	}
+	created := time.Now()
+	time.Sleep(2 * time.Millisecond)
 	for _, id := range []string{"u1", "u2", "u3"} {
 		must(t, s.Create(ctx, user(org, id, "name-"+id, `{}`), nil, writeOf(&p, "c")))
 	}
-	d, _ = s.Delivery(ctx, "sub-1", org)
+	if late, _ := s.Delivery(ctx, "sub-late", org, created); late.DeliveredSeq != 1 {
+		t.Fatalf("a subscription first seen after events written since its creation still gets them: %+v", late)
+	}
+	d, _ = s.Delivery(ctx, "sub-1", org, time.Time{})
 	if d.LatestSeq != 4 || d.OldestPending.IsZero() {
 		t.Fatalf("three pending: %+v", d)
 	}
@@ -80,30 +85,30 @@ func testDeliveries(t *testing.T, s store.Store) {
 	retry := time.Now().Add(time.Minute).UTC().Truncate(time.Microsecond)
 	must(t, s.RecordDelivery(ctx, "sub-1", org, 3, store.DeliveryOutcome{Kind: store.Failed, RetryAt: retry, Error: "503 Service Unavailable"}))
 	must(t, s.RecordDelivery(ctx, "sub-1", org, 3, store.DeliveryOutcome{Kind: store.Failed, RetryAt: retry, Error: "503 Service Unavailable"}))
-	d, _ = s.Delivery(ctx, "sub-1", org)
+	d, _ = s.Delivery(ctx, "sub-1", org, time.Time{})
 	if d.DeliveredSeq != 2 || d.Attempts != 2 || !d.NextAttempt.Equal(retry) || d.LastError != "503 Service Unavailable" || d.FirstFailure.IsZero() {
 		t.Fatalf("after two failures: %+v", d)
 	}
 	must(t, s.RecordDelivery(ctx, "sub-1", org, 3, store.DeliveryOutcome{Kind: store.DeadLettered, EventID: "evt_x", Type: "member.provisioned",
 		Error: "503 Service Unavailable"}))
 	must(t, s.RecordDelivery(ctx, "sub-1", org, 4, store.DeliveryOutcome{Kind: store.Delivered}))
-	d, _ = s.Delivery(ctx, "sub-1", org)
+	d, _ = s.Delivery(ctx, "sub-1", org, time.Time{})
 	letters, err := s.DeadLetters(ctx, "sub-1", org, 10)
 	must(t, err)
 	if d.DeliveredSeq != 4 || d.Attempts != 0 || d.DeadLettered != 1 || len(letters) != 1 || letters[0].Seq != 3 || letters[0].Attempts != 2 {
 		t.Fatalf("dead letter: %+v %+v", d, letters)
 	}
-	if other, _ := s.Delivery(ctx, "sub-2", org); other.DeliveredSeq != 4 || other.DeadLettered != 0 {
+	if other, _ := s.Delivery(ctx, "sub-2", org, time.Time{}); other.DeliveredSeq != 4 || other.DeadLettered != 0 {
 		t.Fatalf("another subscription has its own state: %+v", other)
 	}
 	n, err := s.Replay(ctx, "sub-1", org)
 	must(t, err)
-	d, _ = s.Delivery(ctx, "sub-1", org)
+	d, _ = s.Delivery(ctx, "sub-1", org, time.Time{})
 	if n != 1 || d.DeliveredSeq != 2 || d.DeadLettered != 0 {
 		t.Fatalf("replay rewinds to before the dead letter: %d, %+v", n, d)
 	}
 	must(t, s.ForgetSubscription(ctx, "sub-1"))
-	if d, _ = s.Delivery(ctx, "sub-1", org); d.DeliveredSeq != 4 {
+	if d, _ = s.Delivery(ctx, "sub-1", org, time.Time{}); d.DeliveredSeq != 4 {
 		t.Fatalf("a forgotten subscription starts afresh: %+v", d)
 	}
 }

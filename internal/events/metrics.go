@@ -32,6 +32,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help:    "Time from an event's write to its receiver's acknowledgement.",
 			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600}}),
 	}
+	// Every result is exported from the start, at 0, so alerts see the series before a delivery.
+	for _, r := range []string{resultDelivered, resultFailed, resultDeadLettered, resultSkipped} {
+		m.deliveries.WithLabelValues(r)
+	}
 	// A process that starts several managers (the tests) shares the series: counters add up.
 	if err := reg.Register(m.deliveries); err != nil {
 		are := prometheus.AlreadyRegisteredError{}

@@ -18,6 +18,9 @@ import (
 // follow an IdP's test, rarely enough that a busy IdP causes no status write storm.
 const summaryInterval = 30 * time.Second
 
+// idleSummaryInterval is how often an organization whose store saw nothing new is looked at.
+const idleSummaryInterval = 2 * time.Minute
+
 // reconcileSummary reports members per state and the last request in status.provisioning, from
 // store.Summarize (the computation the admin API and the wizard show too). An organization whose
 // store has seen nothing since the last full summary is only requeued.
@@ -33,7 +36,9 @@ func (r *ScimIntegrationReconciler) reconcileSummary(ctx context.Context, s *sci
 	}
 	if !isConditionReason(s.scim.Status.Conditions, v1alpha1.ConditionErrorBurst, v1alpha1.ReasonManyErrors) &&
 		r.summaries.fresh(s.scim.UID, activity, s.scim.Generation, now) {
-		s.requeue.in(summaryInterval)
+		// Idle: look less often. A generated token's use wakes the integration anyway (the
+		// token Secret's last-used annotation), and the admin API and wizard read the store live.
+		s.requeue.in(idleSummaryInterval)
 		return nil
 	}
 	sum, err := store.Summarize(ctx, r.Data, org)

@@ -29,11 +29,29 @@ func CreateMissing(ctx context.Context, c client.Client, dir string) error {
 		return objects[i].GetKind() == "Namespace" && objects[j].GetKind() != "Namespace"
 	})
 	for _, obj := range objects {
+		liftRateLimit(obj)
 		if err := c.Create(ctx, obj, client.FieldOwner("make-run")); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("creating %s %s: %w", obj.GetKind(), obj.GetName(), err)
 		}
 	}
 	return nil
+}
+
+// LocalRateLimit is the rate limit `make run` gives the sample organizations that set none: the
+// default (100 requests a second) protects a shared installation from one organization's flood,
+// but on a developer's machine it would make every load test measure the limiter, not the server.
+// Applying the samples with kubectl keeps the default.
+const LocalRateLimit = 100000
+
+func liftRateLimit(obj *unstructured.Unstructured) {
+	if obj.GetKind() != "ScimIntegration" {
+		return
+	}
+	if _, found, _ := unstructured.NestedMap(obj.Object, "spec", "rateLimit"); found {
+		return
+	}
+	_ = unstructured.SetNestedMap(obj.Object, map[string]any{"requestsPerSecond": int64(LocalRateLimit), "burst": int64(LocalRateLimit)},
+		"spec", "rateLimit")
 }
 
 func readObjects(dir string) ([]*unstructured.Unstructured, error) {

@@ -13,8 +13,9 @@ import (
 	"strconv"
 	"strings"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
-	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
 //go:embed migrations
@@ -49,10 +50,18 @@ func OpenSQLite(ctx context.Context, file string) (*Store, error) {
 
 // OpenPostgres connects to PostgreSQL (a pgx connection string or URL) and applies migrations.
 func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
-	db, err := sql.Open("pgx", dsn)
+	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("opening PostgreSQL: %w", err)
 	}
+	// Every statement is prepared once per connection (pgx's statement cache) and its parameters
+	// are values, never shapes: a generic plan serves them all. Left to choose, PostgreSQL kept
+	// planning the user list (with its groups subquery) on every call, which cost more than
+	// running it (pg_stat_statements, docs/performance.md).
+	if _, set := cfg.RuntimeParams["plan_cache_mode"]; !set {
+		cfg.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	}
+	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(4 * runtime.NumCPU())
 	db.SetMaxIdleConns(4 * runtime.NumCPU())
 	return open(ctx, db, postgresDialect{})

@@ -55,6 +55,21 @@ type Deliverer struct {
 	Log      logr.Logger
 	Metrics  *Metrics
 	Now      func() time.Time
+
+	// brought caches brought signing keys (read from the API server, not the manager's cache) for
+	// broughtKeyTTL, so a pass does not cost each subscription a request to the API server.
+	mu      sync.Mutex
+	brought map[types.UID]broughtKey
+}
+
+// broughtKeyTTL is how long a brought signing key is used before it is read again: a key changed
+// in its Secret is used within this time.
+const broughtKeyTTL = time.Minute
+
+type broughtKey struct {
+	key        string
+	generation int64
+	fetched    time.Time
 }
 
 // NeedLeaderElection is true: one replica delivers (the store records progress for all).
@@ -100,6 +115,7 @@ func (d *Deliverer) Pass(ctx context.Context) bool {
 		return false
 	}
 	var jobs []job
+	d.forgetBroughtKeys(subs.Items)
 	for i := range subs.Items {
 		sub := &subs.Items[i]
 		if sub.Spec.Paused || !sub.DeletionTimestamp.IsZero() {
@@ -294,9 +310,48 @@ func (d *Deliverer) permissions(ctx context.Context, namespace string) Permissio
 	}
 }
 
-// signingKey reads a subscription's key: the generated Secret (cached) or the brought one.
+// signingKey reads a subscription's key: the generated Secret (from the manager's cache) or the
+// brought one (read again after broughtKeyTTL, or when the subscription changed).
 func (d *Deliverer) signingKey(ctx context.Context, sub *v1alpha1.EventSubscription) (string, error) {
-	return SigningKey(ctx, d.Client, d.APIReader, sub)
+	if sub.Spec.SigningKey == nil {
+		return SigningKey(ctx, d.Client, d.APIReader, sub)
+	}
+	now := d.now()
+	d.mu.Lock()
+	cached, ok := d.brought[sub.UID]
+	d.mu.Unlock()
+	if ok && cached.generation == sub.Generation && now.Sub(cached.fetched) < broughtKeyTTL {
+		return cached.key, nil
+	}
+	key, err := SigningKey(ctx, d.Client, d.APIReader, sub)
+	if err != nil {
+		return "", err
+	}
+	d.mu.Lock()
+	if d.brought == nil {
+		d.brought = map[types.UID]broughtKey{}
+	}
+	d.brought[sub.UID] = broughtKey{key: key, generation: sub.Generation, fetched: now}
+	d.mu.Unlock()
+	return key, nil
+}
+
+// forgetBroughtKeys drops the cached keys of subscriptions that no longer exist or no longer
+// bring a key, so the cache stays the size of the subscriptions.
+func (d *Deliverer) forgetBroughtKeys(subs []v1alpha1.EventSubscription) {
+	live := make(map[types.UID]bool, len(subs))
+	for i := range subs {
+		if subs[i].Spec.SigningKey != nil {
+			live[subs[i].UID] = true
+		}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for uid := range d.brought {
+		if !live[uid] {
+			delete(d.brought, uid)
+		}
+	}
 }
 
 // SigningKey reads a subscription's signing key and checks its form.

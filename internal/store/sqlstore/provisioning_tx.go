@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -159,7 +160,7 @@ func (p provisioningTx) TakeHolds(ctx context.Context, org string) ([]provisioni
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	slices.SortFunc(list, func(a, b held) int { return int(a.seq - b.seq) })
+	slices.SortFunc(list, func(a, b held) int { return cmp.Compare(a.seq, b.seq) })
 	out := make([]provisioning.Hold, 0, len(list))
 	for _, h := range list {
 		out = append(out, h.hold)

@@ -46,6 +46,7 @@ type options struct {
 	metricsAddr          string
 	metrics              metricsServing
 	probeAddr            string
+	pprofAddr            string
 	election             leaderElection
 	externalURL          string
 	dataPlaneService     string
@@ -72,6 +73,8 @@ func main() {
 	flag.StringVar(&o.metricsAddr, "metrics-bind-address", ":8082", "Address of the Prometheus metrics endpoint (/metrics); 0 disables it.")
 	o.metrics.bindFlags(flag.CommandLine)
 	flag.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
+	flag.StringVar(&o.pprofAddr, "pprof-bind-address", "0",
+		"Address of Go's profiling endpoints (/debug/pprof/), for finding where time goes; 0 (the default) disables them. Never expose it.")
 	o.election.bindFlags(flag.CommandLine)
 	flag.StringVar(&o.bindAddress, "bind-address", "127.0.0.1:8080", "Address of the data plane: SCIM, admin API and wizard. Use :8080 in a cluster.")
 	flag.StringVar(&o.sqlitePath, "sqlite-path", "identity.db", "SQLite database file of the embedded store (with --local: <local-dir>/identity.db).")
@@ -146,6 +149,7 @@ func run(ctx context.Context, o options) error {
 		Cache:                  secrets.CacheOptions(),
 		Metrics:                o.metrics.options(o.metricsAddr),
 		HealthProbeBindAddress: o.probeAddr,
+		PprofBindAddress:       o.pprofAddr,
 		LeaderElectionID:       "enterprise-identity-operator.enterprise.z8z8.io",
 	}
 	o.election.apply(&mgrOptions)

@@ -15,6 +15,11 @@ import (
 // before from (the newest when from is zero).
 func (s *Store) Delivery(ctx context.Context, subscription, org string, from time.Time) (*store.Delivery, error) {
 	d := &store.Delivery{}
+	if s.numberer != nil {
+		if err := s.numberer.catchUp(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.queryRow(ctx, nil, s.q(`SELECT COALESCE(MAX(last), 0) FROM event_sequences WHERE org = ?`), org).Scan(&d.LatestSeq); err != nil {
 		return nil, fmt.Errorf("reading the newest event of %s: %w", org, err)
 	}

@@ -64,7 +64,12 @@ func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(4 * runtime.NumCPU())
 	db.SetMaxIdleConns(4 * runtime.NumCPU())
-	return open(ctx, db, postgresDialect{})
+	s, err := open(ctx, db, postgresDialect{})
+	if err != nil {
+		return nil, err
+	}
+	s.numberer = newNumberer(s)
+	return s, nil
 }
 
 func open(ctx context.Context, db *sql.DB, d dialect) (*Store, error) {

@@ -23,6 +23,8 @@ type Store struct {
 	// allows one writer, waiting on its busy handler sleeps in coarse steps, and each commit
 	// pays an fsync (see groupcommit.go).
 	committer *committer
+	// numberer, on PostgreSQL, numbers events after their writes commit (numbering.go).
+	numberer *numberer
 }
 
 var _ store.Store = (*Store)(nil)
@@ -40,6 +42,9 @@ func table(kind store.Kind) string {
 func (s *Store) Close() error {
 	if s.committer != nil {
 		s.committer.close()
+	}
+	if s.numberer != nil {
+		s.numberer.close()
 	}
 	s.closeStatements()
 	return s.db.Close()

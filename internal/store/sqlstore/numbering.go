@@ -1,0 +1,311 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// On PostgreSQL a write records its events without sequence numbers: each row takes a position
+// from one global sequence (nextval, which holds no lock), and the numberer gives committed
+// events their organization's sequence numbers afterwards, in position order. Numbering inside
+// the write (one counter row per organization, updated last and locked until commit) made every
+// write of an organization wait for the previous one's commit: 708 creates/s against 1,443/s
+// without events (docs/performance.md, decision 0013).
+//
+// Why position order is a right order: a write appends its events last, after every row it
+// locked or read. A write that depends on another (waited for its lock, read what it committed)
+// therefore takes its positions after the other committed, so depending changes are numbered
+// after what they depend on, and each organization's numbers follow one another without gaps.
+//
+// Why nothing is skipped: positions are taken before commit, so a reader can see position p+1
+// committed while p is still in flight. The numberer stops at such a gap and notes the newest
+// transaction id the database had handed out (the snapshot's xmax). The writer that holds p took
+// it before p+1's writer committed, and had a transaction id by then (it wrote rows before its
+// events; the insert also asks for the id first), so its id is below that mark. Once every
+// transaction below the mark has ended (the snapshot's xmin passes it), p is either committed and
+// visible, or gone for good (a rolled-back write, positions lost in a crash) and skipped.
+
+// numberingLock is the advisory lock numbering rounds take, so replicas number one at a time.
+const numberingLock = 7316236
+
+// maxNumberedPerRound bounds the rows one round reads and updates.
+const maxNumberedPerRound = 5000
+
+// numberingInterval is how often each replica numbers on its own, for events nobody reads yet.
+const numberingInterval = time.Second
+
+// numberer runs numbering rounds one at a time; callers that need every event committed before
+// their call numbered (the Events API, the deliverer) wait for a round that starts after they ask.
+type numberer struct {
+	s *Store
+
+	mu      sync.Mutex
+	running bool
+	waiting []chan error // callers served by the next round
+	// gapAt and gapMark: the first missing position and the xmax of the snapshot that saw it.
+	gapAt, gapMark int64
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+func newNumberer(s *Store) *numberer {
+	n := &numberer{s: s, stop: make(chan struct{}), done: make(chan struct{})}
+	go n.tick()
+	return n
+}
+
+func (n *numberer) close() {
+	close(n.stop)
+	<-n.done
+}
+
+// tick numbers events nobody asks for, so rows do not wait unnumbered until the first reader.
+func (n *numberer) tick() {
+	defer close(n.done)
+	t := time.NewTicker(numberingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if err := n.catchUp(ctx); err != nil && ctx.Err() == nil {
+				slog.Warn("Numbering events failed; the next round tries again", "error", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// catchUp returns once a round that started after the call has ended: every event committed
+// before the call is numbered, unless an older write is still in flight.
+func (n *numberer) catchUp(ctx context.Context) error {
+	ch := make(chan error, 1)
+	n.mu.Lock()
+	n.waiting = append(n.waiting, ch)
+	if !n.running {
+		n.running = true
+		go n.rounds() //nolint:gosec // a round serves every waiting caller: one caller leaving must not end it
+	}
+	n.mu.Unlock()
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// rounds runs rounds while callers wait; those who asked during a round are served by the next.
+func (n *numberer) rounds() {
+	for {
+		n.mu.Lock()
+		batch := n.waiting
+		n.waiting = nil
+		if len(batch) == 0 {
+			n.running = false
+			n.mu.Unlock()
+			return
+		}
+		n.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := n.round(ctx)
+		cancel()
+		for _, ch := range batch {
+			ch <- err
+		}
+	}
+}
+
+// round numbers what can be numbered, in passes of at most maxNumberedPerRound events.
+func (n *numberer) round(ctx context.Context) error {
+	retried := false
+	for range 100 { // bounded: 500,000 events per round at most
+		var pending bool
+		if err := n.s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM provisioning_events WHERE seq IS NULL)`).Scan(&pending); err != nil {
+			return fmt.Errorf("looking for events to number: %w", err)
+		}
+		if !pending {
+			return nil
+		}
+		var next passEnd
+		if err := n.s.inTx(ctx, func(tx *sql.Tx) error {
+			var err error
+			next, err = n.pass(ctx, tx)
+			return err
+		}); err != nil {
+			return fmt.Errorf("numbering events: %w", err)
+		}
+		switch next {
+		case newGap:
+			// Most gaps are rolled-back writes long gone: a second look, with a newer
+			// snapshot, closes them at once. A gap still open after it waits for its writer.
+			if retried {
+				return nil
+			}
+			retried = true
+		case caughtUp:
+			return nil
+		}
+	}
+	return nil
+}
+
+// passEnd is why a numbering pass stopped.
+type passEnd int
+
+const (
+	caughtUp passEnd = iota // nothing more to number now
+	full                    // the pass read its limit: more may follow
+	newGap                  // a gap first seen by this pass: a second look may close it
+)
+
+type unnumbered struct {
+	position int64
+	org      string
+}
+
+// pass numbers the events after the horizon up to the first gap that may still fill.
+func (n *numberer) pass(ctx context.Context, tx *sql.Tx) (passEnd, error) {
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, numberingLock); err != nil {
+		return caughtUp, err
+	}
+	// Read Committed: each statement below sees what the previous holder of the lock committed.
+	var horizon int64
+	if err := tx.QueryRowContext(ctx, `SELECT horizon FROM event_numbering WHERE id = 1`).Scan(&horizon); err != nil {
+		return caughtUp, fmt.Errorf("reading the numbering horizon: %w", err)
+	}
+	found, xmin, xmax, err := readUnnumbered(ctx, tx)
+	if err != nil {
+		return caughtUp, err
+	}
+	var (
+		take    []unnumbered
+		stopped bool
+		end     = caughtUp
+	)
+	for _, u := range found {
+		if next := horizon + 1; u.position > next {
+			closed, seen := n.gapClosed(next, xmin, xmax)
+			if !closed {
+				stopped, end = true, newGap
+				if seen {
+					end = caughtUp
+				}
+				break
+			}
+		}
+		// Positions at or below the horizon cannot be here (their writer had ended when the
+		// horizon passed them); should one be, it is numbered rather than lost.
+		take = append(take, u)
+		horizon = max(horizon, u.position)
+	}
+	read := len(found)
+	if !stopped && read == maxNumberedPerRound {
+		end = full
+	}
+	if len(take) == 0 {
+		return end, nil
+	}
+	if err := n.number(ctx, tx, take); err != nil {
+		return caughtUp, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE event_numbering SET horizon = $1 WHERE id = 1`, horizon); err != nil {
+		return caughtUp, fmt.Errorf("moving the numbering horizon: %w", err)
+	}
+	return end, nil
+}
+
+// readUnnumbered reads the oldest events without numbers, with the bounds of the snapshot that
+// read them: one statement, one snapshot, so the rows and the transaction ids agree.
+func readUnnumbered(ctx context.Context, tx *sql.Tx) (found []unnumbered, xmin, xmax int64, err error) {
+	rows, err := tx.QueryContext(ctx, `SELECT position, org, pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
+		pg_snapshot_xmax(pg_current_snapshot())::text::bigint FROM provisioning_events WHERE seq IS NULL ORDER BY position LIMIT $1`,
+		maxNumberedPerRound)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	defer func() { _ = rows.Close() }()
+	for rows.Next() {
+		var u unnumbered
+		if err := rows.Scan(&u.position, &u.org, &xmin, &xmax); err != nil {
+			return nil, 0, 0, err
+		}
+		found = append(found, u)
+	}
+	return found, xmin, xmax, rows.Err()
+}
+
+// gapClosed tells whether the missing position at can no longer appear: every transaction that
+// could hold it, all those below the mark noted when the gap was first seen, has ended. seen
+// tells whether the gap had been seen before.
+func (n *numberer) gapClosed(at, xmin, xmax int64) (closed, seen bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.gapAt != at {
+		n.gapAt, n.gapMark = at, xmax
+		return false, false
+	}
+	return xmin >= n.gapMark, true
+}
+
+// number gives the events their organizations' next sequence numbers, in position order.
+func (n *numberer) number(ctx context.Context, tx *sql.Tx, take []unnumbered) error {
+	orgs := make([]string, 0, 4)
+	seen := map[string]bool{}
+	for _, u := range take {
+		if !seen[u.org] {
+			seen[u.org] = true
+			orgs = append(orgs, u.org)
+		}
+	}
+	last, err := readLasts(ctx, tx, orgs)
+	if err != nil {
+		return err
+	}
+	positions, seqs := make([]int64, len(take)), make([]int64, len(take))
+	for i, u := range take {
+		last[u.org]++
+		positions[i], seqs[i] = u.position, last[u.org]
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE provisioning_events AS e SET seq = v.seq
+		FROM unnest($1::bigint[], $2::bigint[]) AS v(position, seq) WHERE e.position = v.position AND e.seq IS NULL`, positions, seqs); err != nil {
+		return fmt.Errorf("numbering events: %w", err)
+	}
+	lasts := make([]int64, len(orgs))
+	for i, org := range orgs {
+		lasts[i] = last[org]
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO event_sequences (org, last) SELECT * FROM unnest($1::text[], $2::bigint[])
+		ON CONFLICT (org) DO UPDATE SET last = excluded.last`, orgs, lasts); err != nil {
+		return fmt.Errorf("recording sequence numbers: %w", err)
+	}
+	return nil
+}
+
+// readLasts reads the organizations' last sequence numbers.
+func readLasts(ctx context.Context, tx *sql.Tx, orgs []string) (map[string]int64, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT org, last FROM event_sequences WHERE org = ANY($1)`, orgs)
+	if err != nil {
+		return nil, fmt.Errorf("reading sequence numbers: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	last := make(map[string]int64, len(orgs))
+	for rows.Next() {
+		var (
+			org string
+			l   int64
+		)
+		if err := rows.Scan(&org, &l); err != nil {
+			return nil, err
+		}
+		last[org] = l
+	}
+	return last, rows.Err()
+}

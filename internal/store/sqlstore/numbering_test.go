@@ -1,0 +1,137 @@
+package sqlstore_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
+	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
+)
+
+// On PostgreSQL events are numbered after commit (numbering.go). These tests hold a write open
+// with a lower position than one that commits, and follow the sequence while writers race.
+
+// openEventWrite begins a transaction that records one event of org, the way a write does (its
+// transaction id first), and leaves it open.
+func openEventWrite(t *testing.T, s *sqlstore.Store, org, typ string) *sql.Tx {
+	t.Helper()
+	tx, err := s.DB().BeginTx(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback() })
+	if _, err := tx.ExecContext(context.Background(), `SELECT pg_current_xact_id()`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(context.Background(), `INSERT INTO provisioning_events (org, id, type, subject, at_us) VALUES ($1, $2, $3, 'held', $4)`,
+		org, fmt.Sprintf("evt_%s_%d", typ, time.Now().UnixNano()), typ, time.Now().UnixMicro()); err != nil {
+		t.Fatal(err)
+	}
+	return tx
+}
+
+func eventsOf(t *testing.T, s store.Store, org string) []store.EventRecord {
+	t.Helper()
+	page, err := s.Events(context.Background(), org, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return page
+}
+
+func TestPostgresEventsWaitForAnOlderWriteAndSkipARolledBackOne(t *testing.T) {
+	a, b := replicas(t)
+	org := fmt.Sprintf("numbering-%d", time.Now().UnixNano())
+	p := &provisioning.Policy{AutoActivate: true}
+
+	held := openEventWrite(t, a, org, "test.held")
+	createUsers(t, b, org, 1, p) // commits, with a later position than the open write's
+	if got := eventsOf(t, a, org); len(got) != 0 {
+		t.Fatalf("an event was numbered past an older write still in flight: %+v", got)
+	}
+	if got := eventsOf(t, b, org); len(got) != 0 {
+		t.Fatalf("the other replica numbered past an older write still in flight: %+v", got)
+	}
+	if err := held.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	got := eventsOf(t, b, org)
+	if len(got) != 2 || got[0].Seq != 1 || string(got[0].Event.Type) != "test.held" || got[1].Seq != 2 ||
+		got[1].Event.Type != provisioning.MemberProvisioned {
+		t.Fatalf("after the older write committed: %+v", got)
+	}
+
+	gone := openEventWrite(t, a, org, "test.rolledback")
+	if err := deactivate(b, org, 0, p); err != nil {
+		t.Fatal(err)
+	}
+	if got := eventsOf(t, a, org); len(got) != 2 {
+		t.Fatalf("numbered past a write still in flight: %+v", got)
+	}
+	if err := gone.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	got = eventsOf(t, a, org)
+	if len(got) != 3 || got[2].Seq != 3 || got[2].Event.Type != provisioning.MemberSuspended {
+		t.Fatalf("after the older write rolled back, its position is skipped and numbering goes on: %+v", got)
+	}
+}
+
+// A reader that follows the sequence while two replicas write misses nothing and sees nothing
+// twice: what the numbering promises the deliverer and the Events API.
+func TestPostgresFollowingTheSequenceMissesNoEvent(t *testing.T) {
+	a, b := replicas(t)
+	org := fmt.Sprintf("following-%d", time.Now().UnixNano())
+	p := &provisioning.Policy{AutoActivate: true}
+	const writes = 300
+
+	var (
+		done    atomic.Bool
+		wg      sync.WaitGroup
+		seen    = map[string]bool{}
+		after   int64
+		readErr error
+	)
+	wg.Add(1)
+	go func() { // the follower, on replica a, reads while the writers write
+		defer wg.Done()
+		for {
+			finished := done.Load()
+			page, err := a.Events(context.Background(), org, after, 50)
+			if err != nil {
+				readErr = err
+				return
+			}
+			for _, e := range page {
+				if e.Seq != after+1 || seen[e.ID] {
+					readErr = fmt.Errorf("event %d (%s) after %d, seen before: %v", e.Seq, e.ID, after, seen[e.ID])
+					return
+				}
+				seen[e.ID], after = true, e.Seq
+			}
+			if finished && len(page) == 0 {
+				return
+			}
+		}
+	}()
+	parallel(t, writes, a, b, func(s store.Store, i int) error {
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		return s.Create(context.Background(), &store.Resource{Org: org, Kind: store.KindUser, ID: fmt.Sprintf("f%d", i),
+			Name: fmt.Sprintf("follower%d", i), Active: true, Doc: []byte(`{}`), Created: now, Modified: now, Version: 1}, nil,
+			store.Write{Policy: p})
+	})
+	done.Store(true)
+	wg.Wait()
+	if readErr != nil {
+		t.Fatal(readErr)
+	}
+	if len(seen) != writes {
+		t.Fatalf("the follower saw %d events of %d writes", len(seen), writes)
+	}
+}

@@ -86,6 +86,7 @@ func newCluster(t *testing.T, n int, args ...string) *cluster {
 	c := &cluster{k8s: k8s, dsn: freshDatabase(t, dsn)}
 	for i := range n {
 		r := newReplica(t, "r"+strconv.Itoa(i), binary, dir, kubeconfig, c.dsn)
+		r.extra = args
 		r.args = append(r.args, args...)
 		c.replicas = append(c.replicas, r)
 	}

@@ -24,9 +24,14 @@ type replica struct {
 	scim, probe, metrics string
 	args                 []string
 	binary, dir          string
+	kubeconfig, dsn      string
+	extra                []string // arguments the test adds
 	starts               int
-	cmd                  *exec.Cmd
-	logPath              string
+	// portRetries counts first starts retried on new ports; ready is set once it was ready.
+	portRetries int
+	ready       bool
+	cmd         *exec.Cmd
+	logPath     string
 	// done is closed when the current process has exited; exit is then its result.
 	done chan struct{}
 	exit error
@@ -34,14 +39,24 @@ type replica struct {
 
 func newReplica(t *testing.T, name, binary, dir, kubeconfig, dsn string) *replica {
 	t.Helper()
-	r := &replica{name: name, binary: binary, dir: dir, scim: freeAddress(t), probe: freeAddress(t), metrics: freeAddress(t)}
-	r.args = []string{"--kubeconfig", kubeconfig, "--postgres-url", dsn,
+	r := &replica{name: name, binary: binary, dir: dir, kubeconfig: kubeconfig, dsn: dsn}
+	r.pickAddresses(t)
+	return r
+}
+
+// pickAddresses chooses free ports for the replica. A port found free can be taken again before
+// the replica binds it (an outgoing connection's ephemeral port): waitReady then picks anew, on a
+// first start only (clients read the addresses once the replica is ready).
+func (r *replica) pickAddresses(t *testing.T) {
+	t.Helper()
+	r.scim, r.probe, r.metrics = freeAddress(t), freeAddress(t), freeAddress(t)
+	r.args = []string{"--kubeconfig", r.kubeconfig, "--postgres-url", r.dsn,
 		"--bind-address", r.scim, "--external-url", "http://" + r.scim,
 		"--health-probe-bind-address", r.probe, "--metrics-bind-address", r.metrics,
 		"--leader-elect", "--leader-election-namespace", leaseNamespace,
 		"--leader-elect-lease-duration", leaseDuration.String(), "--leader-elect-renew-deadline", renewDeadline.String(),
 		"--leader-elect-retry-period", retryPeriod.String()}
-	return r
+	r.args = append(r.args, r.extra...)
 }
 
 // start runs a new process of the replica, logging to a file of its own.
@@ -111,10 +126,18 @@ func (r *replica) waitReady(t *testing.T) {
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
 		if !r.running() {
+			if log, _ := os.ReadFile(r.logPath); strings.Contains(string(log), "address already in use") && !r.ready && r.portRetries < 3 {
+				r.portRetries++
+				t.Logf("%s found a port taken; starting it again on new ports", r.name)
+				r.pickAddresses(t)
+				r.start(t)
+				continue
+			}
 			r.dumpLog(t)
 			t.Fatalf("%s exited before it was ready: %v", r.name, r.exit)
 		}
 		if status, _ := get(t, "http://"+r.probe+"/readyz"); status == http.StatusOK {
+			r.ready = true
 			return
 		}
 		time.Sleep(200 * time.Millisecond)

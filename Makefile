@@ -77,11 +77,15 @@ screenshots: control-plane chromium ## Walk the wizard in headless Chromium and 
 	KUBEBUILDER_ASSETS="$$(./hack/control-plane.sh)" AXE_JS="$$(./hack/axe.sh)" EIO_SCREENSHOTS=$(CURDIR)/docs/images go test -count=1 -run '^(TestWizardInBrowser|TestWizardEditsGroupRoles)$$' ./test/e2e
 
 .PHONY: bench
-bench: control-plane ## Run the benchmarks, the SCIM load tool (SQLite, the noisy-neighbour scenario, PostgreSQL, webhook delivery on both) and 1,000 organizations at rest; print their figures.
+bench: control-plane ## Run the benchmarks: the SCIM load tool against a server in a separate process (SQLite and PostgreSQL: operations, first sync, growth), the noisy neighbour, webhook delivery and 1,000 organizations at rest; print their figures.
 	go test -run '^$$' -bench . -benchmem ./...
-	go run ./test/load
+	go run ./test/load -external
+	go run ./test/load -external -only sync
+	go run ./test/load -external -only flat
 	go run ./test/load -only noisy
-	./hack/with-postgres.sh go run ./test/load -store postgres
+	./hack/with-postgres.sh go run ./test/load -external -store postgres
+	./hack/with-postgres.sh go run ./test/load -external -store postgres -only sync
+	./hack/with-postgres.sh go run ./test/load -external -store postgres -only flat
 	go run ./test/load -only delivery
 	./hack/with-postgres.sh go run ./test/load -store postgres -only delivery
 	KUBEBUILDER_ASSETS="$$(./hack/control-plane.sh)" go run ./test/scale

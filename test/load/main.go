@@ -55,7 +55,7 @@ var (
 	concurrency = flag.Int("concurrency", 8, "concurrent clients")
 	duration    = flag.Duration("duration", 5*time.Second, "how long each timed scenario runs")
 	storeKind   = flag.String("store", "sqlite", "sqlite or postgres (EIO_TEST_POSTGRES_DSN)")
-	only        = flag.String("only", "", "run only one scenario (lookup, mix, noisy or delivery), for profiling")
+	only        = flag.String("only", "", "run only one scenario (lookup, mix, noisy, delivery, sync or flat)")
 	cpuProfile  = flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 )
 
@@ -68,38 +68,67 @@ func main() {
 		check(pprof.StartCPUProfile(f))
 		defer pprof.StopCPUProfile()
 	}
+	if *serveDir != "" {
+		serveChild(ctx)
+		return
+	}
 	dir, err := os.MkdirTemp("", "eio-load-")
 	check(err)
 	defer func() { _ = os.RemoveAll(dir) }()
 
-	rssStart := rssMiB()
-	st, err := openStore(ctx, filepath.Join(dir, "identity.db"))
-	check(err)
-	defer func() { _ = st.Close() }()
-	if *only == "noisy" {
-		fmt.Printf("# noisy neighbour on loopback: %s store, %d clients for the quiet org, %s per phase, %d CPUs, %s\n",
-			*storeKind, *concurrency, *duration, runtime.NumCPU(), time.Now().UTC().Format(time.DateOnly))
-		fmt.Printf("%-44s %10s %10s %10s\n", "scenario", "ops/s", "p50", "p99")
-		noisyNeighbour(ctx, st)
-		return
+	var b backend
+	if *external && *only != "noisy" && *only != "delivery" {
+		b = startChild(dir)
+		server = b
+	} else {
+		st, err := openStore(ctx, filepath.Join(dir, "identity.db"))
+		check(err)
+		defer func() { _ = st.Close() }()
+		if *only == "noisy" {
+			fmt.Printf("# noisy neighbour on loopback: %s store, %d clients for the quiet org, %s per phase, %d CPUs, %s\n",
+				*storeKind, *concurrency, *duration, runtime.NumCPU(), time.Now().UTC().Format(time.DateOnly))
+			fmt.Printf("%-44s %10s %10s %10s\n", "scenario", "ops/s", "p50", "p99")
+			noisyNeighbour(ctx, st)
+			return
+		}
+		if *only == "delivery" {
+			deliveryScenario(ctx, st)
+			return
+		}
+		b = newInProcess(ctx, st)
 	}
-	if *only == "delivery" {
-		deliveryScenario(ctx, st)
-		return
-	}
-	base, stop := serve(st)
-	defer stop()
-	noop, stopNoop := serveNoop()
-	defer stopNoop()
+	defer b.close()
+	runScenarios(b, dir)
+}
+
+// server, with -external, is the child whose CPU time each timed scenario reports per operation.
+var server backend
+
+// runScenarios runs the SCIM scenarios against the backend and prints the targets.
+func runScenarios(b backend, dir string) {
+	rssStart := b.rssMiB()
+	base, noop := b.urls()
 	c := &client{http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}, base: base}
 
-	fmt.Printf("# SCIM load on loopback: %s store, %d clients, %s per timed scenario, %d CPUs, %s\n",
-		*storeKind, *concurrency, *duration, runtime.NumCPU(), time.Now().UTC().Format(time.DateOnly))
-	fmt.Printf("%-44s %10s %10s %10s\n", "scenario", "ops/s", "p50", "p99")
+	where := "the same process"
+	if server != nil {
+		where = "a separate server process"
+	}
+	fmt.Printf("# SCIM load on loopback: %s store in %s, %d clients, %s per timed scenario, %d CPUs, %s\n",
+		*storeKind, where, *concurrency, *duration, runtime.NumCPU(), time.Now().UTC().Format(time.DateOnly))
+	fmt.Printf("%-44s %10s %10s %10s %14s\n", "scenario", "ops/s", "p50", "p99", "server CPU/op")
 
 	noopResult := timed("baseline: no-op HTTP handler", func(int) error { return c.get(noop + "/") })
+	switch *only {
+	case "sync":
+		initialSync(c)
+		return
+	case "flat":
+		flatness(b, c)
+		return
+	}
 	if *only == "lookup" {
-		fill(ctx, st, *users)
+		b.fill(*users)
 		timed("userName eq lookup", func(int) error {
 			u := fmt.Sprintf("user-%07d@bench.example", rand.IntN(*users))
 			return c.get(base + "/Users?filter=" + url.QueryEscape(`userName eq "`+u+`"`))
@@ -111,7 +140,7 @@ func main() {
 		return
 	}
 	if *only == "mix" {
-		fill(ctx, st, *users)
+		b.fill(*users)
 		groupWith(c, *members)
 		var n atomic.Int64
 		timed("mix 70% read / 20% patch / 10% create", func(int) error { return mixOp(c, base, &n) })
@@ -126,9 +155,9 @@ func main() {
 	})
 
 	fmt.Printf("# filling the organization to %d users…\n", *users)
-	fill(ctx, st, *users)
-	settle(ctx, st)
-	rssFull := rssMiB()
+	b.fill(*users)
+	b.settle()
+	rssFull := b.rssMiB()
 	lookupResult := timed(fmt.Sprintf("userName eq lookup (%d users)", *users), func(int) error {
 		u := fmt.Sprintf("user-%07d@bench.example", rand.IntN(*users))
 		return c.get(base + "/Users?filter=" + url.QueryEscape(`userName eq "`+u+`"`))
@@ -191,6 +220,10 @@ func timed(name string, op func(int) error) result {
 		wg        sync.WaitGroup
 		failures  atomic.Int64
 	)
+	cpu0 := 0.0
+	if server != nil {
+		cpu0 = server.cpuSeconds()
+	}
 	deadline := time.Now().Add(*duration)
 	start := time.Now()
 	for w := range *concurrency {
@@ -215,10 +248,15 @@ func timed(name string, op func(int) error) result {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	return report(name, latencies, elapsed, failures.Load())
+	cpu := 0.0
+	if server != nil {
+		cpu = server.cpuSeconds() - cpu0
+	}
+	return report(name, latencies, elapsed, failures.Load(), cpu)
 }
 
-func report(name string, latencies []time.Duration, elapsed time.Duration, failures int64) result {
+// report prints a scenario's figures; cpu is the server's CPU seconds during it (0: unknown).
+func report(name string, latencies []time.Duration, elapsed time.Duration, failures int64, cpu float64) result {
 	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
 	r := result{opsPerSec: float64(len(latencies)) / elapsed.Seconds()}
 	if n := len(latencies); n > 0 {
@@ -228,7 +266,11 @@ func report(name string, latencies []time.Duration, elapsed time.Duration, failu
 	if failures > 0 {
 		suffix = fmt.Sprintf("  (%d failed)", failures)
 	}
-	fmt.Printf("%-44s %10.0f %10s %10s%s\n", name, r.opsPerSec, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), suffix)
+	perOp := "—"
+	if cpu > 0 && len(latencies) > 0 {
+		perOp = fmt.Sprintf("%.3f ms", cpu*1000/float64(len(latencies)))
+	}
+	fmt.Printf("%-44s %10.0f %10s %10s %14s%s\n", name, r.opsPerSec, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), perOp, suffix)
 	return r
 }
 
@@ -291,6 +333,9 @@ func listen(h http.Handler) (string, func()) {
 // and indexes) with the same durability settings, each in its own transaction, from the same
 // number of goroutines: the database's cost of a create, without HTTP or SCIM processing.
 func rawInserts(file string) result {
+	saved := server
+	server = nil // this runs in our process: the server's CPU says nothing about it
+	defer func() { server = saved }()
 	seed, err := sqlstore.OpenSQLite(context.Background(), file) // creates the schema
 	check(err)
 	check(seed.Close())
@@ -316,19 +361,21 @@ func rawInserts(file string) result {
 }
 
 // fill creates users u0000000… directly in the store (the create scenario measured HTTP).
-func fill(ctx context.Context, st store.Store, n int) { fillOrg(ctx, st, org, n) }
+func fillOrg(ctx context.Context, st store.Store, org string, n int) { fillRange(ctx, st, org, 0, n) }
 
-func fillOrg(ctx context.Context, st store.Store, org string, n int) {
+// fillRange creates the organization's users from…to-1 directly in the store.
+func fillRange(ctx context.Context, st store.Store, org string, from, to int) {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	var wg sync.WaitGroup
 	next := atomic.Int64{}
+	next.Store(int64(from))
 	for range 4 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
 				i := int(next.Add(1)) - 1
-				if i >= n {
+				if i >= to {
 					return
 				}
 				name := fmt.Sprintf("user-%07d@bench.example", i)

@@ -92,7 +92,7 @@ func paced(name string, perSecond int, op func(int) error) result {
 		}()
 	}
 	wg.Wait()
-	return report(name, latencies, time.Since(start), failures)
+	return report(name, latencies, time.Since(start), failures, 0)
 }
 
 // startNoise runs the noisy organization's clients until ctx ends; the returned function waits

@@ -38,12 +38,22 @@ func (s *Store) RecordRefusals(ctx context.Context, refusals []store.Refusal) er
 }
 
 func (s *Store) insertAudit(ctx context.Context, tx *sql.Tx, e store.AuditEvent) error {
-	_, err := s.exec(ctx, tx, s.q(`INSERT INTO audit_events (`+strings.Join(auditColumns, ", ")+`) VALUES (`+inList(len(auditColumns))+`)`),
-		auditValues(e)...)
-	if err != nil {
+	w := auditWrite(e)
+	if _, err := s.exec(ctx, tx, s.q(w.query), w.args...); err != nil {
 		return fmt.Errorf("recording audit event: %w", err)
 	}
 	return nil
+}
+
+// auditInsert is the statement that records one audit event.
+var (
+	auditInsertPrefix = `INSERT INTO audit_events (` + strings.Join(auditColumns, ", ") + `) VALUES `
+	auditInsert       = auditInsertPrefix + `(` + inList(len(auditColumns)) + `)`
+)
+
+// auditWrite records one audit event as a held write (pending_writes.go).
+func auditWrite(e store.AuditEvent) heldWrite {
+	return heldWrite{table: "audit_events", inserts: true, audit: true, query: auditInsert, args: auditValues(e)}
 }
 
 var auditColumns = []string{"org", "at_us", "request_id", "action", "client", "token_fingerprint", "method", "path",

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 // provisioning, inside the write's transaction. apply is nil for a write that changed nothing.
 func (s *Store) effects(ctx context.Context, tx *sql.Tx, w store.Write, org, resourceID string,
 	apply func(provisioning.Tx, provisioning.Origin) error) error {
+	p := s.newProvisioningTx(tx)
 	if w.Audit != nil {
 		e := *w.Audit
 		e.Org = org
@@ -21,14 +23,16 @@ func (s *Store) effects(ctx context.Context, tx *sql.Tx, w store.Write, org, res
 			e.ResourceID = resourceID
 		}
 		// The request first, then what it did to the member.
-		if err := s.insertAudit(ctx, tx, e); err != nil {
+		if err := p.write(ctx, auditWrite(e)); err != nil {
+			return fmt.Errorf("recording audit event: %w", err)
+		}
+	}
+	if w.Policy != nil && apply != nil {
+		if err := apply(p, originOf(w.Audit)); err != nil {
 			return err
 		}
 	}
-	if w.Policy == nil || apply == nil {
-		return nil
-	}
-	return apply(provisioningTx{s, tx}, originOf(w.Audit))
+	return p.finish(ctx)
 }
 
 // originOf is who made a write and when, from its audit event.

@@ -25,25 +25,18 @@ var eventColumns = []string{"org", "seq", "id", "type", "subject", "group_id", "
 func (p provisioningTx) Append(ctx context.Context, org string, o provisioning.Origin, events []provisioning.Event) error {
 	real := 0
 	for _, e := range events {
-		if action := e.AuditAction(); action != "" {
-			resourceType := "Member"
-			if strings.HasPrefix(string(e.Type), "group.") {
-				resourceType = "Group"
-			}
-			if err := p.s.insertAudit(ctx, p.tx, store.AuditEvent{Org: org, Time: o.Time, RequestID: o.RequestID, Action: action,
-				ResourceType: resourceType, ResourceID: e.Subject, Status: 200, Detail: e.Detail}); err != nil {
-				return err
-			}
-		}
 		if !e.DryRun {
 			real++
 		}
 	}
+	if p.s.numberer != nil && real > 0 {
+		return p.appendUnnumbered(ctx, org, o, events)
+	}
+	if err := p.auditEvents(ctx, org, o, events); err != nil {
+		return err
+	}
 	if real == 0 {
 		return nil
-	}
-	if p.s.numberer != nil {
-		return p.appendUnnumbered(ctx, org, o, events)
 	}
 	var last int64
 	if err := p.s.queryRow(ctx, p.tx, p.s.q(`INSERT INTO event_sequences (org, last) VALUES (?, ?)
@@ -58,7 +51,7 @@ func (p provisioningTx) Append(ctx context.Context, org string, o provisioning.O
 		if len(rows) == 0 {
 			return nil
 		}
-		_, err := p.exec(ctx, `INSERT INTO provisioning_events (`+strings.Join(eventColumns, ", ")+`) VALUES `+strings.Join(rows, ", "), args...)
+		err := p.exec(ctx, `INSERT INTO provisioning_events (`+strings.Join(eventColumns, ", ")+`) VALUES `+strings.Join(rows, ", "), args...)
 		rows, args = rows[:0], args[:0]
 		if err != nil {
 			return fmt.Errorf("recording events of %s: %w", org, err)
@@ -88,10 +81,33 @@ func (p provisioningTx) Append(ctx context.Context, org string, o provisioning.O
 	return flush()
 }
 
+// auditEvents records the audit rows of the events that have an audit action.
+func (p provisioningTx) auditEvents(ctx context.Context, org string, o provisioning.Origin, events []provisioning.Event) error {
+	for _, e := range events {
+		action := e.AuditAction()
+		if action == "" {
+			continue
+		}
+		resourceType := "Member"
+		if strings.HasPrefix(string(e.Type), "group.") {
+			resourceType = "Group"
+		}
+		if err := p.write(ctx, auditWrite(store.AuditEvent{Org: org, Time: o.Time, RequestID: o.RequestID, Action: action,
+			ResourceType: resourceType, ResourceID: e.Subject, Status: 200, Detail: e.Detail})); err != nil {
+			return fmt.Errorf("recording audit event: %w", err)
+		}
+	}
+	return nil
+}
+
 // appendUnnumbered inserts events for the numberer (PostgreSQL): positions come from the global
 // sequence as the rows are inserted, sequence numbers after commit (numbering.go). The statement
 // asks for the transaction's id before it takes a position, which the numberer's gap rule needs.
+// It carries the write's held statements (pending_writes.go).
 func (p provisioningTx) appendUnnumbered(ctx context.Context, org string, o provisioning.Origin, events []provisioning.Event) error {
+	if p.w == nil {
+		p.w = &pendingWrites{}
+	}
 	columns := make([]string, 0, len(eventColumns)-1)
 	for _, c := range eventColumns {
 		if c != "seq" {
@@ -105,6 +121,22 @@ func (p provisioningTx) appendUnnumbered(ctx context.Context, org string, o prov
 			row[i] = "?::bigint"
 		}
 	}
+	// Snapshots first: their reads send the write's held statements. The audit rows are then held
+	// and go with the first events statement.
+	snapshots := newSnapshots(p, org)
+	data := make([]string, len(events))
+	for i, e := range events {
+		if e.DryRun {
+			continue
+		}
+		var err error
+		if data[i], err = snapshots.data(ctx, e); err != nil {
+			return err
+		}
+	}
+	if err := p.auditEvents(ctx, org, o, events); err != nil {
+		return err
+	}
 	const perStatement = 50
 	rows := make([]string, 0, perStatement)
 	args := make([]any, 0, perStatement*len(columns))
@@ -112,28 +144,24 @@ func (p provisioningTx) appendUnnumbered(ctx context.Context, org string, o prov
 		if len(rows) == 0 {
 			return nil
 		}
-		_, err := p.exec(ctx, `WITH x AS MATERIALIZED (SELECT pg_current_xact_id() AS xid)
-			INSERT INTO provisioning_events (`+strings.Join(columns, ", ")+`) SELECT v.* FROM x, (VALUES `+strings.Join(rows, ", ")+
-			`) AS v WHERE x.xid IS NOT NULL`, args...)
+		insert := `INSERT INTO provisioning_events (` + strings.Join(columns, ", ") + `) SELECT v.* FROM x, (VALUES ` + strings.Join(rows, ", ") +
+			`) AS v WHERE x.xid IS NOT NULL`
+		query, held := p.w.take(`x AS MATERIALIZED (SELECT pg_current_xact_id() AS xid)`, insert)
+		_, err := p.s.exec(ctx, p.tx, p.s.q(query), append(held, args...)...)
 		rows, args = rows[:0], args[:0]
 		if err != nil {
 			return fmt.Errorf("recording events of %s: %w", org, err)
 		}
 		return nil
 	}
-	snapshots := newSnapshots(p, org)
-	for _, e := range events {
+	for i, e := range events {
 		if e.DryRun {
 			continue
-		}
-		data, err := snapshots.data(ctx, e)
-		if err != nil {
-			return err
 		}
 		rows = append(rows, "("+strings.Join(row, ", ")+")")
 		args = append(args, org, newEventID(), string(e.Type), e.Subject, nullString(e.Group), nullString(string(e.From)),
 			nullString(string(e.To)), nullString(e.Role), nullString(e.PreviousRole), nullString(string(e.Trigger)), nullString(o.RequestID),
-			nullString(o.Actor), o.Time.UnixMicro(), data)
+			nullString(o.Actor), o.Time.UnixMicro(), data[i])
 		if len(rows) == perStatement {
 			if err := flush(); err != nil {
 				return err

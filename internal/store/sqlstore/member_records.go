@@ -126,7 +126,11 @@ func (s *Store) ReviewMember(ctx context.Context, org, userID string, approve bo
 		if err := s.insertAudit(ctx, tx, audit); err != nil {
 			return err
 		}
-		err := provisioning.Review(ctx, provisioningTx{s, tx}, org, userID, approve, originOf(&audit))
+		pt := s.newProvisioningTx(tx)
+		err := provisioning.Review(ctx, pt, org, userID, approve, originOf(&audit))
+		if err == nil {
+			err = pt.finish(ctx)
+		}
 		if errors.Is(err, provisioning.ErrNoMember) {
 			return store.ErrNotFound
 		}
@@ -150,7 +154,11 @@ func (s *Store) HeldDeprovisions(ctx context.Context, org string) (int64, error)
 func (s *Store) ReleaseDeprovisions(ctx context.Context, org string, p provisioning.Policy, audit store.AuditEvent) (int, error) {
 	released := 0
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		n, err := provisioning.Release(ctx, provisioningTx{s, tx}, p, org, originOf(&audit))
+		pt := s.newProvisioningTx(tx)
+		n, err := provisioning.Release(ctx, pt, p, org, originOf(&audit))
+		if err == nil {
+			err = pt.finish(ctx)
+		}
 		if err != nil {
 			return err
 		}

@@ -19,15 +19,23 @@ import (
 type provisioningTx struct {
 	s  *Store
 	tx *sql.Tx
+	w  *pendingWrites // PostgreSQL: writes held for the next statement (pending_writes.go); nil on SQLite
 }
 
 var _ provisioning.Tx = provisioningTx{}
 
-func (p provisioningTx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return p.s.exec(ctx, p.tx, p.s.q(query), args...)
+func (p provisioningTx) exec(ctx context.Context, query string, args ...any) error {
+	if err := p.flush(ctx); err != nil {
+		return err
+	}
+	_, err := p.s.exec(ctx, p.tx, p.s.q(query), args...)
+	return err
 }
 
 func (p provisioningTx) count(ctx context.Context, query string, args ...any) (int, error) {
+	if err := p.flush(ctx); err != nil {
+		return 0, err
+	}
 	var n int
 	err := p.s.queryRow(ctx, p.tx, p.s.q(query), args...).Scan(&n)
 	return n, err
@@ -37,6 +45,9 @@ func (p provisioningTx) count(ctx context.Context, query string, args ...any) (i
 func (p provisioningTx) LockGuard(ctx context.Context, org string) error {
 	if p.s.d.name() != "postgres" {
 		return nil
+	}
+	if err := p.flush(ctx); err != nil {
+		return err
 	}
 	h := fnv.New64a()
 	_, _ = h.Write([]byte("eio-deprovisioning-guard/" + org))
@@ -52,6 +63,9 @@ func (p provisioningTx) LoadMember(ctx context.Context, org, userID string) (*pr
 		state                     string
 		approved, deleted, active any
 	)
+	if err := p.flush(ctx); err != nil {
+		return nil, err
+	}
 	err := p.s.queryRow(ctx, p.tx, p.s.q(`SELECT m.state, m.role, m.approved, m.scim_deleted, COALESCE(e.active, m.approved)
 		FROM members m LEFT JOIN employee_records e ON e.org = m.org AND e.user_id = m.user_id WHERE m.org = ? AND m.user_id = ?`+
 		p.s.d.forUpdateOf("m")), org, userID).Scan(&state, &m.Role, &approved, &deleted, &active)
@@ -67,15 +81,15 @@ func (p provisioningTx) LoadMember(ctx context.Context, org, userID string) (*pr
 
 func (p provisioningTx) SaveMember(ctx context.Context, org, userID, userName string, m provisioning.Member) error {
 	now := time.Now().UTC().UnixMicro()
-	if _, err := p.exec(ctx, `INSERT INTO members (org, user_id, user_name, user_name_lower, state, role, approved, scim_deleted,
+	if err := p.write(ctx, heldWrite{table: "members", query: `INSERT INTO members (org, user_id, user_name, user_name_lower, state, role, approved, scim_deleted,
 			created_us, modified_us, source)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'scim')
 		ON CONFLICT (org, user_id) DO UPDATE SET user_name = CASE WHEN excluded.user_name = '' THEN members.user_name ELSE excluded.user_name END,
 			user_name_lower = CASE WHEN excluded.user_name = '' THEN members.user_name_lower ELSE excluded.user_name_lower END,
 			state = excluded.state, role = excluded.role, approved = excluded.approved, scim_deleted = excluded.scim_deleted,
 			modified_us = excluded.modified_us`,
-		org, userID, userName, strings.ToLower(userName), string(m.State), m.Role, p.s.d.columnBool(m.Approved), p.s.d.columnBool(m.Deleted),
-		now, now); err != nil {
+		args: []any{org, userID, userName, strings.ToLower(userName), string(m.State), m.Role, p.s.d.columnBool(m.Approved),
+			p.s.d.columnBool(m.Deleted), now, now}}); err != nil {
 		return fmt.Errorf("recording member %s: %w", userID, err)
 	}
 	return nil
@@ -84,18 +98,18 @@ func (p provisioningTx) SaveMember(ctx context.Context, org, userID, userName st
 func (p provisioningTx) SaveEmployee(ctx context.Context, org, userID string, active bool, profile *provisioning.Profile) error {
 	now := time.Now().UTC().UnixMicro()
 	if profile == nil {
-		_, err := p.exec(ctx, `UPDATE employee_records SET active = ?, modified_us = ? WHERE org = ? AND user_id = ?`,
-			p.s.d.columnBool(active), now, org, userID)
-		return err
+		return p.write(ctx, heldWrite{table: "employee_records", query: `UPDATE employee_records SET active = ?, modified_us = ? WHERE org = ? AND user_id = ?`,
+			args: []any{p.s.d.columnBool(active), now, org, userID}})
 	}
 	e := profile
-	_, err := p.exec(ctx, `INSERT INTO employee_records (org, user_id, active, display_name, title, employee_number, department, cost_center,
+	err := p.write(ctx, heldWrite{table: "employee_records", query: `INSERT INTO employee_records (org, user_id, active, display_name, title,
+			employee_number, department, cost_center,
 			division, organization, manager_id, modified_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (org, user_id) DO UPDATE SET active = excluded.active, display_name = excluded.display_name, title = excluded.title,
 			employee_number = excluded.employee_number, department = excluded.department, cost_center = excluded.cost_center,
 			division = excluded.division, organization = excluded.organization, manager_id = excluded.manager_id, modified_us = excluded.modified_us`,
-		org, userID, p.s.d.columnBool(active), nullString(e.DisplayName), nullString(e.Title), nullString(e.EmployeeNumber), nullString(e.Department),
-		nullString(e.CostCenter), nullString(e.Division), nullString(e.Organization), nullString(e.ManagerID), now)
+		args: []any{org, userID, p.s.d.columnBool(active), nullString(e.DisplayName), nullString(e.Title), nullString(e.EmployeeNumber),
+			nullString(e.Department), nullString(e.CostCenter), nullString(e.Division), nullString(e.Organization), nullString(e.ManagerID), now}})
 	if err != nil {
 		return fmt.Errorf("recording employee record %s: %w", userID, err)
 	}
@@ -103,9 +117,9 @@ func (p provisioningTx) SaveEmployee(ctx context.Context, org, userID string, ac
 }
 
 func (p provisioningTx) AppendHistory(ctx context.Context, org, userID string, t provisioning.Transition, o provisioning.Origin) error {
-	if _, err := p.exec(ctx, `INSERT INTO member_history (org, user_id, at_us, from_state, to_state, kind, reason, request_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		org, userID, o.Time.UnixMicro(), string(t.From), string(t.To), string(t.Type), t.Reason, o.RequestID); err != nil {
+	if err := p.write(ctx, heldWrite{table: "member_history", inserts: true, query: `INSERT INTO member_history (org, user_id, at_us, from_state,
+		to_state, kind, reason, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		args: []any{org, userID, o.Time.UnixMicro(), string(t.From), string(t.To), string(t.Type), t.Reason, o.RequestID}}); err != nil {
 		return fmt.Errorf("recording member history: %w", err)
 	}
 	return nil
@@ -129,8 +143,9 @@ func (p provisioningTx) CountHeld(ctx context.Context, org string) (int, error) 
 }
 
 func (p provisioningTx) Hold(ctx context.Context, org, userID string, trigger provisioning.Trigger, o provisioning.Origin) error {
-	if _, err := p.exec(ctx, `INSERT INTO held_deprovisions (org, user_id, event, at_us, request_id) VALUES (?, ?, ?, ?, ?)`,
-		org, userID, string(trigger), o.Time.UnixMicro(), o.RequestID); err != nil {
+	if err := p.write(ctx, heldWrite{table: "held_deprovisions", inserts: true,
+		query: `INSERT INTO held_deprovisions (org, user_id, event, at_us, request_id) VALUES (?, ?, ?, ?, ?)`,
+		args:  []any{org, userID, string(trigger), o.Time.UnixMicro(), o.RequestID}}); err != nil {
 		return fmt.Errorf("holding a deprovisioning: %w", err)
 	}
 	return nil
@@ -138,6 +153,9 @@ func (p provisioningTx) Hold(ctx context.Context, org, userID string, trigger pr
 
 // TakeHolds deletes the holds and returns exactly the rows deleted (RETURNING), oldest first.
 func (p provisioningTx) TakeHolds(ctx context.Context, org string) ([]provisioning.Hold, error) {
+	if err := p.flush(ctx); err != nil {
+		return nil, err
+	}
 	rows, err := p.tx.QueryContext(ctx, p.s.q(`DELETE FROM held_deprovisions WHERE org = ? RETURNING seq, user_id, event`), org)
 	if err != nil {
 		return nil, fmt.Errorf("taking held deprovisionings: %w", err)
@@ -169,6 +187,9 @@ func (p provisioningTx) TakeHolds(ctx context.Context, org string) ([]provisioni
 }
 
 func (p provisioningTx) LoadUser(ctx context.Context, org, userID string) (*provisioning.User, error) {
+	if err := p.flush(ctx); err != nil {
+		return nil, err
+	}
 	r, err := p.s.get(ctx, p.tx, org, store.KindUser, userID, "")
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
@@ -188,6 +209,9 @@ func (p provisioningTx) MemberNotFromSCIM(ctx context.Context, org, userName str
 }
 
 func (p provisioningTx) GroupsOf(ctx context.Context, org, id string) ([]provisioning.Group, error) {
+	if err := p.flush(ctx); err != nil {
+		return nil, err
+	}
 	rows, err := p.tx.QueryContext(ctx, p.s.q(`SELECT g.name, COALESCE(g.external_id, '') FROM scim_group_members m CROSS JOIN scim_groups g
 		WHERE g.org = m.org AND g.id = m.group_id AND m.org = ? AND m.member_id = ?`), org, id)
 	if err != nil {
@@ -206,6 +230,9 @@ func (p provisioningTx) GroupsOf(ctx context.Context, org, id string) ([]provisi
 }
 
 func (p provisioningTx) GroupMembers(ctx context.Context, org, groupID string) ([]string, error) {
+	if err := p.flush(ctx); err != nil {
+		return nil, err
+	}
 	return p.s.column(ctx, p.tx, `SELECT member_id FROM scim_group_members WHERE org = ? AND group_id = ?`, org, groupID)
 }
 

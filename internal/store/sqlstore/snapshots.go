@@ -27,6 +27,9 @@ func newSnapshots(p provisioningTx, org string) *snapshots {
 
 // data is an event's snapshot as stored (JSON).
 func (s *snapshots) data(ctx context.Context, e provisioning.Event) (string, error) {
+	if err := s.p.flush(ctx); err != nil { // the write's own rows, before reading them
+		return "", err
+	}
 	d := store.EventData{Trigger: e.Trigger, PreviousRole: e.PreviousRole}
 	if e.IsTransition() {
 		d.PreviousState = e.From

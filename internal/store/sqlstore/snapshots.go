@@ -84,11 +84,14 @@ func (s *snapshots) member(ctx context.Context, id string) (*store.MemberSnapsho
 		display, title, number, dept sql.NullString
 		cost, division, orgName, mgr sql.NullString
 	)
-	err := s.p.s.queryRow(ctx, s.p.tx, s.p.s.q(`SELECT m.user_name, m.state, m.role, u.doc, e.active, e.display_name, e.title, e.employee_number,
-		e.department, e.cost_center, e.division, e.organization, e.manager_id
-		FROM members m LEFT JOIN scim_users u ON u.org = m.org AND u.id = m.user_id
-		LEFT JOIN employee_records e ON e.org = m.org AND e.user_id = m.user_id WHERE m.org = ? AND m.user_id = ?`), s.org, id).
-		Scan(&userName, &state, &role, &doc, &active, &display, &title, &number, &dept, &cost, &division, &orgName, &mgr)
+	var groups sql.NullString
+	// One query for the member, its user, its record and its groups (userGroups reads r.org, r.id).
+	err := s.p.s.queryRow(ctx, s.p.tx, s.p.s.q(`SELECT r.user_name, r.state, r.role, u.doc, e.active, e.display_name, e.title, e.employee_number,
+		e.department, e.cost_center, e.division, e.organization, e.manager_id, `+s.p.s.d.userGroups()+`
+		FROM (SELECT org, user_id AS id, user_name, state, role FROM members WHERE org = ? AND user_id = ?) r
+		LEFT JOIN scim_users u ON u.org = r.org AND u.id = r.id
+		LEFT JOIN employee_records e ON e.org = r.org AND e.user_id = r.id`), s.org, id).
+		Scan(&userName, &state, &role, &doc, &active, &display, &title, &number, &dept, &cost, &division, &orgName, &mgr, &groups)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		s.members[id] = m // a nested group, or a user without a member (no policy)
@@ -111,32 +114,15 @@ func (s *snapshots) member(ctx context.Context, id string) (*store.MemberSnapsho
 		_ = json.Unmarshal([]byte(doc.String), &u)
 		m.DisplayName, m.Name, m.Emails = u.DisplayName, u.Name, u.Emails
 	}
-	groups, err := s.p.s.column2(ctx, s.p.tx, `SELECT g.id, g.name FROM scim_group_members gm CROSS JOIN scim_groups g
-		WHERE g.org = gm.org AND g.id = gm.group_id AND gm.org = ? AND gm.member_id = ? ORDER BY g.seq`, s.org, id)
-	if err != nil {
-		return nil, fmt.Errorf("reading the groups of %s for its event: %w", id, err)
-	}
-	for _, g := range groups {
-		m.Groups = append(m.Groups, store.GroupRef{ID: g[0], DisplayName: g[1]})
+	if groups.Valid {
+		list, err := decodeGroups(groups.String)
+		if err != nil {
+			return nil, err
+		}
+		for _, g := range list {
+			m.Groups = append(m.Groups, store.GroupRef{ID: g.Value, DisplayName: g.Display})
+		}
 	}
 	s.members[id] = m
 	return m, nil
-}
-
-// column2 reads a two-column result inside a transaction.
-func (s *Store) column2(ctx context.Context, tx *sql.Tx, query string, args ...any) ([][2]string, error) {
-	rows, err := tx.QueryContext(ctx, s.q(query), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = rows.Close() }()
-	var out [][2]string
-	for rows.Next() {
-		var v [2]string
-		if err := rows.Scan(&v[0], &v[1]); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
 }

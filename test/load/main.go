@@ -369,7 +369,11 @@ func fillRange(ctx context.Context, st store.Store, org string, from, to int) {
 	var wg sync.WaitGroup
 	next := atomic.Int64{}
 	next.Store(int64(from))
-	for range 4 {
+	workers := 4 // SQLite: one writer, group commit
+	if *storeKind == "postgres" {
+		workers = 16 // PostgreSQL: a transaction per write, latency-bound
+	}
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

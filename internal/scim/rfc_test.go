@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/scim"
 )
 
 const userSchema = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -302,6 +304,13 @@ func TestEntraDefaultAndFlaggedFormsAgree(t *testing.T) {
 // with current names; excludedAttributes=groups leaves them out.
 func TestListedUsersCarryTheirGroups(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
+		refused := scim.FastRenderingRefused()
+		defer func() {
+			// Both stores' documents (SQLite's text, PostgreSQL's jsonb) take the fast path.
+			if n := scim.FastRenderingRefused() - refused; n != 0 {
+				t.Errorf("%d listed resources were left to render", n)
+			}
+		}()
 		in := h.create(t, newUser("grouped@example.com", nil))
 		out := h.create(t, newUser("alone@example.com", nil))
 		first := h.do("POST", "/Groups", map[string]any{"displayName": "First", "members": []any{map[string]any{"value": in}}}).want(t, 201).body["id"].(string)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -47,18 +48,8 @@ func appendResource(buf []byte, rt *schema.ResourceType, r *store.Resource, loca
 			return buf, false
 		}
 	}
-	buf = append(buf, `{"schemas":[`...)
-	buf = appendJSONString(buf, rt.Schema.ID)
-	for _, e := range rt.Extensions {
-		for _, k := range keys {
-			if k == e.ID {
-				buf = append(buf, ',')
-				buf = appendJSONString(buf, e.ID)
-				break
-			}
-		}
-	}
-	buf = append(buf, `],"id":`...)
+	buf = appendSchemas(append(buf, `{"schemas":`...), rt, keys)
+	buf = append(buf, `,"id":`...)
 	buf = appendJSONString(buf, r.ID)
 	if len(inner) > 0 {
 		buf = append(buf, ',')
@@ -76,32 +67,44 @@ func appendResource(buf []byte, rt *schema.ResourceType, r *store.Resource, loca
 	buf = appendJSONString(buf, etag(r.Version))
 	buf = append(buf, '}')
 	if withMemberships && len(memberships) > 0 {
-		base := strings.TrimSuffix(location, "/"+r.ID)
-		base = base[:strings.LastIndexByte(base, '/')]
-		buf = append(buf, `,"`+membershipKey+`":[`...)
-		for i, m := range memberships {
-			if i > 0 {
-				buf = append(buf, ',')
-			}
-			endpoint := "/Users/"
-			if m.Type == store.KindGroup {
-				endpoint = "/Groups/"
-			}
-			buf = append(buf, `{"$ref":`...)
-			buf = appendJSONString(buf, base+endpoint+m.Value)
-			if m.Display != "" {
-				buf = append(buf, `,"display":`...)
-				buf = appendJSONString(buf, m.Display)
-			}
-			buf = append(buf, `,"type":`...)
-			buf = appendJSONString(buf, string(m.Type))
-			buf = append(buf, `,"value":`...)
-			buf = appendJSONString(buf, m.Value)
-			buf = append(buf, '}')
-		}
-		buf = append(buf, ']')
+		buf = appendMemberships(append(buf, `,"`+membershipKey+`":`...), location, r.ID, memberships)
 	}
 	return append(buf, '}'), true
+}
+
+// appendSchemas appends the resource's schemas: the core one and the extensions it holds.
+func appendSchemas(buf []byte, rt *schema.ResourceType, keys []string) []byte {
+	buf = appendJSONString(append(buf, '['), rt.Schema.ID)
+	for _, e := range rt.Extensions {
+		if slices.Contains(keys, e.ID) {
+			buf = appendJSONString(append(buf, ','), e.ID)
+		}
+	}
+	return append(buf, ']')
+}
+
+// appendMemberships appends a user's groups or a group's members, as render writes them.
+func appendMemberships(buf []byte, location, id string, memberships []store.Member) []byte {
+	base := strings.TrimSuffix(location, "/"+id)
+	base = base[:strings.LastIndexByte(base, '/')]
+	buf = append(buf, '[')
+	for i, m := range memberships {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		endpoint := "/Users/"
+		if m.Type == store.KindGroup {
+			endpoint = "/Groups/"
+		}
+		buf = appendJSONString(append(buf, `{"$ref":`...), base+endpoint+m.Value)
+		if m.Display != "" {
+			buf = appendJSONString(append(buf, `,"display":`...), m.Display)
+		}
+		buf = appendJSONString(append(buf, `,"type":`...), string(m.Type))
+		buf = appendJSONString(append(buf, `,"value":`...), m.Value)
+		buf = append(buf, '}')
+	}
+	return append(buf, ']')
 }
 
 // topLevelKeys returns the keys of a JSON object and its members without the braces (PostgreSQL

@@ -15,11 +15,6 @@ import (
 // before from (the newest when from is zero).
 func (s *Store) Delivery(ctx context.Context, subscription, org string, from time.Time) (*store.Delivery, error) {
 	d := &store.Delivery{}
-	if s.numberer != nil {
-		if err := s.numberer.catchUp(ctx); err != nil {
-			return nil, err
-		}
-	}
 	if err := s.queryRow(ctx, nil, s.q(`SELECT COALESCE(MAX(last), 0) FROM event_sequences WHERE org = ?`), org).Scan(&d.LatestSeq); err != nil {
 		return nil, fmt.Errorf("reading the newest event of %s: %w", org, err)
 	}
@@ -31,6 +26,16 @@ func (s *Store) Delivery(ctx context.Context, subscription, org string, from tim
 		FROM event_deliveries WHERE subscription = ? AND org = ?`), subscription, org).
 		Scan(&d.DeliveredSeq, &d.Attempts, &first, &next, &delivered, &lastError)
 	if errors.Is(err, sql.ErrNoRows) {
+		// Where a new subscription starts depends on what is numbered: number first (PostgreSQL).
+		// Afterwards the deliverer's Events call numbers, and LatestSeq only feeds the status.
+		if s.numberer != nil {
+			if err := s.numberer.catchUp(ctx); err != nil {
+				return nil, err
+			}
+			if err := s.queryRow(ctx, nil, s.q(`SELECT COALESCE(MAX(last), 0) FROM event_sequences WHERE org = ?`), org).Scan(&d.LatestSeq); err != nil {
+				return nil, fmt.Errorf("reading the newest event of %s: %w", org, err)
+			}
+		}
 		start := d.LatestSeq
 		if !from.IsZero() {
 			if err := s.queryRow(ctx, nil, s.q(`SELECT COALESCE(MAX(seq), 0) FROM provisioning_events WHERE org = ? AND at_us < ?`),

@@ -355,6 +355,23 @@ func (h *resourceHandler) respond(w http.ResponseWriter, r *http.Request, c *ten
 func (h *resourceHandler) respondWith(w http.ResponseWriter, r *http.Request, c *tenant.Caller, status int, res *store.Resource, memberships bool) {
 	get := queryGetter(r.URL.Query())
 	proj := parseProjection(h.rt, get("attributes"), get("excludedAttributes"))
+	if proj.include == nil && proj.exclude == nil { // no projection: written from the stored document
+		var list map[string][]store.Member
+		if memberships {
+			var err error
+			if list, err = h.memberships(r.Context(), c.Organization.Name, []*store.Resource{res}, proj); err != nil {
+				h.fail(w, err)
+				return
+			}
+		}
+		if b, ok := resourceJSON(h.rt, res, h.location(r, res.ID), list[res.ID], list != nil); ok {
+			w.Header().Set("ETag", etag(res.Version))
+			w.Header().Set("Content-Type", contentType)
+			w.WriteHeader(status)
+			_, _ = w.Write(append(b, '\n')) //nolint:gosec // JSON sent as application/scim+json, never HTML
+			return
+		}
+	}
 	if !memberships {
 		proj = proj.without(h.membershipKey())
 	}
@@ -377,7 +394,7 @@ func (h *resourceHandler) listFast(w http.ResponseWriter, r *http.Request, c *te
 	}
 	out := make([][]byte, 0, len(page.Resources))
 	for _, res := range page.Resources {
-		b, ok := appendResource(nil, h.rt, res, h.location(r, res.ID), memberships[res.ID], memberships != nil)
+		b, ok := resourceJSON(h.rt, res, h.location(r, res.ID), memberships[res.ID], memberships != nil)
 		if !ok {
 			return false, nil
 		}

@@ -26,10 +26,10 @@ import (
 // the fast path).
 var fastRenderingRefused atomic.Int64
 
-// appendResource appends a resource as render would write it; ok is false when the fast path
-// does not apply (the caller renders it the slow way).
-func appendResource(buf []byte, rt *schema.ResourceType, r *store.Resource, location string, memberships []store.Member,
-	withMemberships bool) (out []byte, ok bool) {
+// resourceJSON writes a resource as render would; ok is false when the fast path does not
+// apply (the caller renders it the slow way).
+func resourceJSON(rt *schema.ResourceType, r *store.Resource, location string, memberships []store.Member,
+	withMemberships bool) (buf []byte, ok bool) {
 	defer func() {
 		if !ok {
 			fastRenderingRefused.Add(1)
@@ -41,13 +41,16 @@ func appendResource(buf []byte, rt *schema.ResourceType, r *store.Resource, loca
 	}
 	keys, inner, ok := topLevelKeys(r.Doc)
 	if !ok {
-		return buf, false
+		return nil, false
 	}
 	for _, k := range keys {
-		if k == "schemas" || k == "id" || k == "meta" || (withMemberships && len(memberships) > 0 && k == membershipKey) {
-			return buf, false
+		// A membership key kept in the document would be replaced by the memberships, or left out
+		// when they are not returned: render's work.
+		if k == "schemas" || k == "id" || k == "meta" || k == membershipKey {
+			return nil, false
 		}
 	}
+	buf = make([]byte, 0, len(r.Doc)+320+64*len(memberships))
 	buf = appendSchemas(append(buf, `{"schemas":`...), rt, keys)
 	buf = append(buf, `,"id":`...)
 	buf = appendJSONString(buf, r.ID)

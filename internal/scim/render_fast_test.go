@@ -49,7 +49,7 @@ func TestFastRenderingMatchesRender(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fast, ok := appendResource(nil, c.rt, c.res, location, c.memberships, c.with)
+		fast, ok := resourceJSON(c.rt, c.res, location, c.memberships, c.with)
 		if !ok {
 			t.Fatalf("%s: the fast path refused", c.name)
 		}
@@ -72,7 +72,7 @@ func TestFastRenderingMatchesRender(t *testing.T) {
 		"groups kept in the document": `{"groups":[],"userName":"a"}`,
 	} {
 		res := &store.Resource{Kind: store.KindUser, ID: "u1", Doc: []byte(doc)}
-		if _, ok := appendResource(nil, schema.UserType, res, "http://x/scim/v2/o/Users/u1", groups, true); ok {
+		if _, ok := resourceJSON(schema.UserType, res, "http://x/scim/v2/o/Users/u1", groups, true); ok {
 			t.Errorf("%s: the fast path must leave it to render", name)
 		}
 	}

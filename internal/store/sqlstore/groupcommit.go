@@ -13,8 +13,9 @@ const maxBatch = 64
 
 // committer runs SQLite writes through one goroutine, several per transaction ("group commit"):
 // SQLite has a single writer and every commit pays an fsync, so writes that queue up while one
-// commits are run together, each inside its own savepoint. A write that fails is rolled back to
-// its savepoint alone; every write is acknowledged only after the shared commit, so nothing
+// commits are run together. A batch first runs without savepoints; when one of its writes fails,
+// it runs again with each write inside its own savepoint, and the failed write is rolled back to
+// its savepoint alone. Every write is acknowledged only after the shared commit, so nothing
 // acknowledged can be lost.
 type committer struct {
 	db   *sql.DB
@@ -109,6 +110,14 @@ func (c *committer) commit(batch []*writeRequest) {
 		fail(nil)
 		return
 	}
+	if c.commitWithoutSavepoints(tx, batch, start) {
+		return
+	}
+	// A write failed: run the batch again, each write inside a savepoint of its own.
+	if tx, err = c.db.BeginTx(context.Background(), nil); err != nil {
+		storeFailed(fmt.Errorf("beginning a transaction: %w", err))
+		return
+	}
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			results[i] = err
@@ -138,6 +147,36 @@ func (c *committer) commit(batch []*writeRequest) {
 	for i, r := range batch {
 		r.done <- results[i]
 	}
+}
+
+// commitWithoutSavepoints runs the batch's writes in tx without savepoints (two statements less
+// per write) and commits them, answering every write; when one fails it rolls everything back and
+// returns false, and the batch runs again with savepoints. Writes fail rarely, and each reads what
+// it decides on inside the transaction, so running one again is safe.
+func (c *committer) commitWithoutSavepoints(tx *sql.Tx, batch []*writeRequest, start time.Time) bool {
+	results := make([]error, len(batch))
+	for i, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			results[i] = err // left out, in both ways of running the batch
+			continue
+		}
+		if err := runWrite(r.fn, tx); err != nil {
+			_ = tx.Rollback()
+			return false
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		observeCommit(start, len(batch), err)
+		for _, r := range batch {
+			r.done <- fmt.Errorf("committing: %w", err)
+		}
+		return true
+	}
+	observeCommit(start, len(batch), nil)
+	for i, r := range batch {
+		r.done <- results[i]
+	}
+	return true
 }
 
 // runWrite runs one write, turning a panic into its error so the other writes of the batch and

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -28,48 +27,13 @@ var (
 
 // initialSync creates syncUsers users through SCIM, as Entra ID does on day one.
 func initialSync(c *client) {
-	var (
-		next      atomic.Int64
-		failures  atomic.Int64
-		mu        sync.Mutex
-		latencies []time.Duration
-		wg        sync.WaitGroup
-	)
-	cpu0 := 0.0
-	if server != nil {
-		cpu0 = server.cpuSeconds()
-	}
-	start := time.Now()
-	for range *concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var local []time.Duration
-			for {
-				n := next.Add(1)
-				if n > int64(*syncUsers) {
-					break
-				}
-				t0 := time.Now()
-				if err := c.send("POST", "/Users", userBody(fmt.Sprintf("sync-%07d@bench.example", n)), http.StatusCreated, nil); err != nil {
-					failures.Add(1)
-					continue
-				}
-				local = append(local, time.Since(t0))
-			}
-			mu.Lock()
-			latencies = append(latencies, local...)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	cpu := 0.0
-	if server != nil {
-		cpu = server.cpuSeconds() - cpu0
-	}
-	report(fmt.Sprintf("first sync: %d users", *syncUsers), latencies, elapsed, failures.Load(), cpu)
-	fmt.Printf("%-44s %10s (%d failed)\n", "first sync duration", elapsed.Round(100*time.Millisecond), failures.Load())
+	var claimed, made atomic.Int64 // each incremented once per create: a claim, then a name
+	_, elapsed, failed := measured(fmt.Sprintf("first sync: %d users", *syncUsers),
+		func() bool { return claimed.Add(1) <= int64(*syncUsers) },
+		func(int) error {
+			return c.send("POST", "/Users", userBody(fmt.Sprintf("sync-%07d@bench.example", made.Add(1))), http.StatusCreated, nil)
+		})
+	fmt.Printf("%-44s %10s (%d failed)\n", "first sync duration", elapsed.Round(100*time.Millisecond), failed)
 }
 
 // flatness measures lookups and PATCH at each size, then beside many other organizations.

@@ -214,6 +214,14 @@ type result struct {
 
 // timed runs op from concurrent clients for the scenario's duration and prints its figures.
 func timed(name string, op func(int) error) result {
+	deadline := time.Now().Add(*duration)
+	r, _, _ := measured(name, func() bool { return time.Now().Before(deadline) }, op)
+	return r
+}
+
+// measured runs op from concurrent clients while more says so and prints its figures; it also
+// returns how long that took and how many operations failed.
+func measured(name string, more func() bool, op func(int) error) (result, time.Duration, int64) {
 	var (
 		mu        sync.Mutex
 		latencies []time.Duration
@@ -224,14 +232,13 @@ func timed(name string, op func(int) error) result {
 	if server != nil {
 		cpu0 = server.cpuSeconds()
 	}
-	deadline := time.Now().Add(*duration)
 	start := time.Now()
 	for w := range *concurrency {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var local []time.Duration
-			for i := 0; time.Now().Before(deadline); i++ {
+			for i := 0; more(); i++ {
 				t0 := time.Now()
 				if err := op(w*1_000_000 + i); err != nil {
 					if failures.Add(1) == 1 {
@@ -252,7 +259,7 @@ func timed(name string, op func(int) error) result {
 	if server != nil {
 		cpu = server.cpuSeconds() - cpu0
 	}
-	return report(name, latencies, elapsed, failures.Load(), cpu)
+	return report(name, latencies, elapsed, failures.Load(), cpu), elapsed, failures.Load()
 }
 
 // report prints a scenario's figures; cpu is the server's CPU seconds during it (0: unknown).

@@ -100,6 +100,24 @@ func (p provisioningTx) auditEvents(ctx context.Context, org string, o provision
 	return nil
 }
 
+// unnumberedColumns and unnumberedRow are the columns and one typed VALUES row of an event
+// inserted without its sequence number (typed: VALUES in FROM has no target to infer them from).
+var unnumberedColumns, unnumberedRow = func() (string, string) {
+	var columns, row []string
+	for _, c := range eventColumns {
+		if c == "seq" {
+			continue
+		}
+		columns = append(columns, c)
+		if c == "at_us" {
+			row = append(row, "?::bigint")
+		} else {
+			row = append(row, "?::text")
+		}
+	}
+	return strings.Join(columns, ", "), "(" + strings.Join(row, ", ") + ")"
+}()
+
 // appendUnnumbered inserts events for the numberer (PostgreSQL): positions come from the global
 // sequence as the rows are inserted, sequence numbers after commit (numbering.go). The statement
 // asks for the transaction's id before it takes a position, which the numberer's gap rule needs.
@@ -107,19 +125,6 @@ func (p provisioningTx) auditEvents(ctx context.Context, org string, o provision
 func (p provisioningTx) appendUnnumbered(ctx context.Context, org string, o provisioning.Origin, events []provisioning.Event) error {
 	if p.w == nil {
 		p.w = &pendingWrites{}
-	}
-	columns := make([]string, 0, len(eventColumns)-1)
-	for _, c := range eventColumns {
-		if c != "seq" {
-			columns = append(columns, c)
-		}
-	}
-	row := make([]string, len(columns))
-	for i, c := range columns {
-		row[i] = "?::text"
-		if c == "at_us" {
-			row[i] = "?::bigint"
-		}
 	}
 	// Snapshots first: their reads send the write's held statements. The audit rows are then held
 	// and go with the first events statement.
@@ -139,12 +144,12 @@ func (p provisioningTx) appendUnnumbered(ctx context.Context, org string, o prov
 	}
 	const perStatement = 50
 	rows := make([]string, 0, perStatement)
-	args := make([]any, 0, perStatement*len(columns))
+	args := make([]any, 0, perStatement*(len(eventColumns)-1))
 	flush := func() error {
 		if len(rows) == 0 {
 			return nil
 		}
-		insert := `INSERT INTO provisioning_events (` + strings.Join(columns, ", ") + `) SELECT v.* FROM x, (VALUES ` + strings.Join(rows, ", ") +
+		insert := `INSERT INTO provisioning_events (` + unnumberedColumns + `) SELECT v.* FROM x, (VALUES ` + strings.Join(rows, ", ") +
 			`) AS v WHERE x.xid IS NOT NULL`
 		query, held := p.w.take(`x AS MATERIALIZED (SELECT pg_current_xact_id() AS xid)`, insert)
 		_, err := p.s.exec(ctx, p.tx, p.s.q(query), append(held, args...)...)
@@ -158,7 +163,7 @@ func (p provisioningTx) appendUnnumbered(ctx context.Context, org string, o prov
 		if e.DryRun {
 			continue
 		}
-		rows = append(rows, "("+strings.Join(row, ", ")+")")
+		rows = append(rows, unnumberedRow)
 		args = append(args, org, newEventID(), string(e.Type), e.Subject, nullString(e.Group), nullString(string(e.From)),
 			nullString(string(e.To)), nullString(e.Role), nullString(e.PreviousRole), nullString(string(e.Trigger)), nullString(o.RequestID),
 			nullString(o.Actor), o.Time.UnixMicro(), data[i])

@@ -357,7 +357,9 @@ func (h *resourceHandler) respondWith(w http.ResponseWriter, r *http.Request, c 
 	proj := parseProjection(h.rt, get("attributes"), get("excludedAttributes"))
 	if proj.include == nil && proj.exclude == nil { // no projection: written from the stored document
 		var list map[string][]store.Member
-		if memberships {
+		if memberships && res.GroupsLoaded {
+			list = map[string][]store.Member{res.ID: res.Groups}
+		} else if memberships {
 			var err error
 			if list, err = h.memberships(r.Context(), c.Organization.Name, []*store.Resource{res}, proj); err != nil {
 				h.fail(w, err)
@@ -375,7 +377,7 @@ func (h *resourceHandler) respondWith(w http.ResponseWriter, r *http.Request, c 
 	if !memberships {
 		proj = proj.without(h.membershipKey())
 	}
-	out, err := h.renderAll(r, c, []*store.Resource{res}, proj, false)
+	out, err := h.renderAll(r, c, []*store.Resource{res}, proj, memberships && res.GroupsLoaded)
 	if err != nil {
 		h.fail(w, err)
 		return

@@ -24,9 +24,9 @@ type prepareFunc func(current *store.Resource) (*store.Change, error)
 // updatePrepared runs a PUT or PATCH optimistically (docs/decisions/0009-bounded-request-work.md):
 // it reads the resource, prepares the change outside any transaction, then asks the store to
 // apply it only if the resource is still at the version read. The store's transaction — on
-// SQLite, on the one committer goroutine every organization shares — then only checks the version
-// and writes prepared rows. With If-Match the client's version is required and a mismatch is 412;
-// without it a lost race is prepared again, at most maxUpdateAttempts times.
+// SQLite, on the one committer goroutine every organization shares — then only writes prepared
+// rows, its UPDATE checking the version. With If-Match the client's version is required and a
+// mismatch is 412; without it a lost race is prepared again, at most maxUpdateAttempts times.
 func (h *resourceHandler) updatePrepared(ctx context.Context, org, id string, ifVersion int64, prepare prepareFunc, w store.Write) (*store.Resource, error) {
 	// Requests for one resource on this replica take turns, so they do not make each other
 	// prepare again; writes from other replicas are caught by the version check.
@@ -47,8 +47,7 @@ func (h *resourceHandler) updatePrepared(ctx context.Context, org, id string, if
 		if err != nil {
 			return nil, err
 		}
-		res, err := h.server.Store.Update(ctx, org, h.kind, id, current.Version,
-			func(*store.Resource) (*store.Change, error) { return change, nil }, w)
+		res, err := h.server.Store.Update(ctx, current, change, w)
 		if !errors.Is(err, store.ErrVersionMismatch) || ifVersion > 0 {
 			return res, err
 		}

@@ -74,8 +74,9 @@ type Resource struct {
 	Modified time.Time
 	// Version increases with every write; it is the ETag.
 	Version int64
-	// Groups are a user's groups, set only by List with Query.WithGroups.
-	Groups []Member
+	// Groups are a user's groups, set by Get and by List with Query.WithGroups (GroupsLoaded).
+	Groups       []Member
+	GroupsLoaded bool
 }
 
 // Member is one member of a group.
@@ -126,10 +127,12 @@ type Store interface {
 	Create(ctx context.Context, r *Resource, members []string, w Write) error
 	// Get returns one resource.
 	Get(ctx context.Context, org string, kind Kind, id string) (*Resource, error)
-	// Update runs fn on the current resource inside one transaction and applies the change it
-	// returns (nil: nothing to do). ifVersion > 0 requires that version. It returns the stored
-	// resource after the change.
-	Update(ctx context.Context, org string, kind Kind, id string, ifVersion int64, fn func(current *Resource) (*Change, error), w Write) (*Resource, error)
+	// Update applies change to current, the resource as Get returned it, only if the resource is
+	// still at current.Version: ErrVersionMismatch when it changed since, ErrNotFound when it is
+	// gone. A nil change writes no new version, only w's effects. It returns the stored resource
+	// after the change. Callers prepare the change from current outside the store's transaction
+	// (docs/decisions/0009-bounded-request-work.md) and must not change current.
+	Update(ctx context.Context, current *Resource, change *Change, w Write) (*Resource, error)
 	// Delete removes a resource and its memberships; ifVersion > 0 requires that version. A deleted
 	// user's member and employee record remain.
 	Delete(ctx context.Context, org string, kind Kind, id string, ifVersion int64, w Write) error

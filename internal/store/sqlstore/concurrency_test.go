@@ -11,6 +11,7 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
+	"github.com/z8z8/enterprise-identity-operator/internal/store/storetest"
 )
 
 // Two store instances on one PostgreSQL database stand in for two replicas; many goroutines on
@@ -75,7 +76,7 @@ func parallel(t *testing.T, n int, a, b store.Store, fn func(s store.Store, i in
 }
 
 func deactivate(s store.Store, org string, i int, p *provisioning.Policy) error {
-	_, err := s.Update(context.Background(), org, store.KindUser, fmt.Sprintf("u%d", i), 0, func(cur *store.Resource) (*store.Change, error) {
+	_, err := storetest.Update(context.Background(), s, org, store.KindUser, fmt.Sprintf("u%d", i), 0, func(cur *store.Resource) (*store.Change, error) {
 		next := *cur
 		next.Active = false
 		return &store.Change{Resource: &next}, nil

@@ -15,7 +15,14 @@ import (
 // provisioning, inside the write's transaction. apply is nil for a write that changed nothing.
 func (s *Store) effects(ctx context.Context, tx *sql.Tx, w store.Write, org, resourceID string,
 	apply func(provisioning.Tx, provisioning.Origin) error) error {
+	return s.effectsLoaded(ctx, tx, w, org, resourceID, nil, apply)
+}
+
+// effectsLoaded is effects with the written user's member already read and locked (update_row.go).
+func (s *Store) effectsLoaded(ctx context.Context, tx *sql.Tx, w store.Write, org, resourceID string, member *loadedMember,
+	apply func(provisioning.Tx, provisioning.Origin) error) error {
 	p := s.newProvisioningTx(tx)
+	p.loaded = member
 	if w.Audit != nil {
 		e := *w.Audit
 		e.Org = org

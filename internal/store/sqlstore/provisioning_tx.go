@@ -20,6 +20,9 @@ type provisioningTx struct {
 	s  *Store
 	tx *sql.Tx
 	w  *pendingWrites // PostgreSQL: writes held for the next statement (pending_writes.go); nil on SQLite
+	// loaded is a member the write already read and locked with its first statement
+	// (update_row.go): the first LoadMember of that user takes it instead of a query.
+	loaded *loadedMember
 }
 
 var _ provisioning.Tx = provisioningTx{}
@@ -58,25 +61,38 @@ func (p provisioningTx) LockGuard(ctx context.Context, org string) error {
 }
 
 func (p provisioningTx) LoadMember(ctx context.Context, org, userID string) (*provisioning.Member, error) {
-	var (
-		m                         provisioning.Member
-		state                     string
-		approved, deleted, active any
-	)
+	if m, ok := p.loaded.take(org, userID); ok {
+		return m, nil
+	}
 	if err := p.flush(ctx); err != nil {
 		return nil, err
 	}
-	err := p.s.queryRow(ctx, p.tx, p.s.q(`SELECT m.state, m.role, m.approved, m.scim_deleted, COALESCE(e.active, m.approved)
+	var (
+		state, role               sql.NullString
+		approved, deleted, active any
+	)
+	err := p.s.queryRow(ctx, p.tx, p.s.q(`SELECT `+memberColumns+`
 		FROM members m LEFT JOIN employee_records e ON e.org = m.org AND e.user_id = m.user_id WHERE m.org = ? AND m.user_id = ?`+
-		p.s.d.forUpdateOf("m")), org, userID).Scan(&state, &m.Role, &approved, &deleted, &active)
+		p.s.d.forUpdateOf("m")), org, userID).Scan(&state, &role, &approved, &deleted, &active)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading member %s: %w", userID, err)
 	}
-	m.State, m.Approved, m.Deleted, m.EmployeeActive = provisioning.State(state), truthy(approved), truthy(deleted), truthy(active)
-	return &m, nil
+	return memberOf(state, role, approved, deleted, active), nil
+}
+
+// memberColumns are what LoadMember reads of a member m and its employee record e.
+const memberColumns = `m.state, m.role, m.approved, m.scim_deleted, COALESCE(e.active, m.approved)`
+
+// memberOf builds a member from memberColumns; nil when there is none (a NULL state).
+func memberOf(state, role sql.NullString, approved, deleted, active any) *provisioning.Member {
+	if !state.Valid {
+		return nil
+	}
+	return &provisioning.Member{State: provisioning.State(state.String), Role: role.String, Approved: truthy(approved),
+		Deleted: truthy(deleted), EmployeeActive: truthy(active)}
 }
 
 func (p provisioningTx) SaveMember(ctx context.Context, org, userID, userName string, m provisioning.Member) error {

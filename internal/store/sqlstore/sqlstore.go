@@ -106,9 +106,25 @@ func (s *Store) insert(ctx context.Context, tx *sql.Tx, r *store.Resource) error
 	return nil
 }
 
-// Get returns one resource of the organization.
+// Get returns one resource of the organization; a user comes with its groups (one query).
 func (s *Store) Get(ctx context.Context, org string, kind store.Kind, id string) (*store.Resource, error) {
-	return s.get(ctx, nil, org, kind, id, "")
+	if kind != store.KindUser {
+		return s.get(ctx, nil, org, kind, id, "")
+	}
+	var groups string
+	row := s.queryRow(ctx, nil, s.q(`SELECT `+resourceColumns+`, `+s.d.userGroups()+` FROM scim_users r WHERE r.org = ? AND r.id = ?`), org, id)
+	r, err := s.scan(func(dest ...any) error { return row.Scan(append(dest, &groups)...) }, org, kind)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if r.Groups, err = decodeGroups(groups); err != nil {
+		return nil, err
+	}
+	r.GroupsLoaded = true
+	return r, nil
 }
 
 func (s *Store) get(ctx context.Context, tx *sql.Tx, org string, kind store.Kind, id, lock string) (*store.Resource, error) {
@@ -143,43 +159,26 @@ func (s *Store) scan(scan func(...any) error, org string, kind store.Kind) (*sto
 	return r, nil
 }
 
-// Update applies fn's change to the current resource in one transaction.
-func (s *Store) Update(ctx context.Context, org string, kind store.Kind, id string, ifVersion int64,
-	fn func(*store.Resource) (*store.Change, error), w store.Write) (*store.Resource, error) {
-	var result *store.Resource
+// Update writes a change prepared from current if the resource is still at current.Version. The
+// version check is the UPDATE's own WHERE clause: the row it locks is the row it checks (on
+// PostgreSQL a concurrent writer's commit is re-checked under the lock), so no read precedes it.
+func (s *Store) Update(ctx context.Context, current *store.Resource, change *store.Change, w store.Write) (*store.Resource, error) {
+	org, kind, id := current.Org, current.Kind, current.ID
+	if change == nil {
+		return current, s.inTx(ctx, func(tx *sql.Tx) error { return s.effects(ctx, tx, w, org, id, nil) })
+	}
+	next := *current
+	if change.Resource != nil {
+		next = *change.Resource
+	}
+	next.Org, next.Kind, next.ID, next.Created = org, kind, id, current.Created
+	next.Version = current.Version + 1
+	next.Modified = time.Now().UTC().Truncate(time.Microsecond)
+	next.Groups, next.GroupsLoaded = current.Groups, current.GroupsLoaded // a user's write never changes its groups
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		current, err := s.get(ctx, tx, org, kind, id, s.d.forUpdate())
+		member, err := s.updateRow(ctx, tx, &next, current.Version, w.Policy != nil)
 		if err != nil {
 			return err
-		}
-		if ifVersion > 0 && current.Version != ifVersion {
-			return store.ErrVersionMismatch
-		}
-		change, err := fn(current)
-		if err != nil {
-			return err
-		}
-		if change == nil {
-			result = current
-			return s.effects(ctx, tx, w, org, id, nil)
-		}
-		// current may be changed in place: keep what provisioning compares.
-		beforeUser, beforeGroup, beforeDisplay := userBefore(current), groupOf(current), current.DisplayName
-		next := current
-		if change.Resource != nil {
-			next = change.Resource
-		}
-		next.Org, next.Kind, next.ID, next.Created = org, kind, id, current.Created
-		next.Version = current.Version + 1
-		next.Modified = time.Now().UTC().Truncate(time.Microsecond)
-		if _, err := s.exec(ctx, tx, s.q(`UPDATE `+table(kind)+` SET name = ?, name_lower = ?, external_id = ?, display_name = ?,
-			email_lower = ?, active = ?, doc = `+s.d.doc()+`, modified_us = ?, version = ? WHERE org = ? AND id = ?`),
-			next.Name, strings.ToLower(next.Name), nullString(next.ExternalID), nullString(next.DisplayName), nullString(strings.ToLower(next.Email)),
-			s.d.columnBool(next.Active), string(next.Doc), next.Modified.UnixMicro(), next.Version, org, id); err != nil {
-			if s.d.isUniqueViolation(err) {
-				return store.ErrUniqueness
-			}
-			return fmt.Errorf("updating %s %s: %w", kind, id, err)
 		}
 		var added, removed []string
 		if change.Members != nil {
@@ -187,22 +186,24 @@ func (s *Store) Update(ctx context.Context, org string, kind store.Kind, id stri
 				return err
 			}
 		}
-		if kind == store.KindUser && (next.DisplayName != beforeDisplay || next.Name != beforeUser.UserName) {
-			if err := s.refreshMemberDisplay(ctx, tx, org, next); err != nil {
+		if kind == store.KindUser && (next.DisplayName != current.DisplayName || next.Name != current.Name) {
+			if err := s.refreshMemberDisplay(ctx, tx, org, &next); err != nil {
 				return err
 			}
 		}
-		result = next
-		return s.effects(ctx, tx, w, org, id, func(ptx provisioning.Tx, o provisioning.Origin) error {
+		return s.effectsLoaded(ctx, tx, w, org, id, member, func(ptx provisioning.Tx, o provisioning.Origin) error {
 			if kind == store.KindGroup {
-				return provisioning.GroupWritten(ctx, ptx, *w.Policy, provisioning.GroupWrite{Org: org, GroupID: id, Before: beforeGroup,
-					After: groupOf(next), Added: added, Removed: removed, Origin: o})
+				return provisioning.GroupWritten(ctx, ptx, *w.Policy, provisioning.GroupWrite{Org: org, GroupID: id, Before: groupOf(current),
+					After: groupOf(&next), Added: added, Removed: removed, Origin: o})
 			}
-			return provisioning.UserWritten(ctx, ptx, *w.Policy, provisioning.UserWrite{Org: org, UserID: id, Before: beforeUser,
-				After: userAfter(next), Origin: o})
+			return provisioning.UserWritten(ctx, ptx, *w.Policy, provisioning.UserWrite{Org: org, UserID: id, Before: userBefore(current),
+				After: userAfter(&next), Origin: o})
 		})
 	})
-	return result, err
+	if err != nil {
+		return nil, err
+	}
+	return &next, nil
 }
 
 // Delete removes a resource and every membership naming it.

@@ -82,11 +82,11 @@ func testPolicyMatrix(t *testing.T, s store.Store) {
 					}
 					step(provisioning.UserCreated, func() error { return s.Create(ctx, user(org, "u1", "ada", `{}`), nil, writeOf(&p, "c")) })
 					step(provisioning.UserDeactivated, func() error {
-						_, err := s.Update(ctx, org, store.KindUser, "u1", 0, setActive(false), writeOf(&p, "d"))
+						_, err := Update(ctx, s, org, store.KindUser, "u1", 0, setActive(false), writeOf(&p, "d"))
 						return err
 					})
 					step(provisioning.UserReactivated, func() error {
-						_, err := s.Update(ctx, org, store.KindUser, "u1", 0, setActive(true), writeOf(&p, "r"))
+						_, err := Update(ctx, s, org, store.KindUser, "u1", 0, setActive(true), writeOf(&p, "r"))
 						return err
 					})
 					step(provisioning.UserDeleted, func() error { return s.Delete(ctx, org, store.KindUser, "u1", 0, writeOf(&p, "x")) })
@@ -111,7 +111,7 @@ func testGuard(t *testing.T, s store.Store) {
 		must(t, s.Create(ctx, user(org, fmt.Sprintf("u%d", i), fmt.Sprintf("user%d", i), `{}`), nil, writeOf(&p, "c")))
 	}
 	for i := range 3 {
-		_, err := s.Update(ctx, org, store.KindUser, fmt.Sprintf("u%d", i), 0, setActive(false), writeOf(&p, "d"))
+		_, err := Update(ctx, s, org, store.KindUser, fmt.Sprintf("u%d", i), 0, setActive(false), writeOf(&p, "d"))
 		must(t, err)
 	}
 	must(t, s.Delete(ctx, org, store.KindUser, "u3", 0, writeOf(&p, "x")))
@@ -189,14 +189,14 @@ func testGroupRoles(t *testing.T, s store.Store) {
 	if role("u1") != "admin" || role("u2") != "engineer" || role("u3") != "member" {
 		t.Fatalf("roles: %s %s %s", role("u1"), role("u2"), role("u3"))
 	}
-	_, err := s.Update(ctx, org, store.KindGroup, "g1", 0, func(*store.Resource) (*store.Change, error) {
+	_, err := Update(ctx, s, org, store.KindGroup, "g1", 0, func(*store.Resource) (*store.Change, error) {
 		return &store.Change{Members: &store.MemberChange{Replace: true, Add: []string{"u2", "u3"}}}, nil
 	}, writeOf(&p, "replace"))
 	must(t, err)
 	if role("u1") != "engineer" || role("u2") != "admin" || role("u3") != "admin" {
 		t.Fatalf("after replacing the admins: %s %s %s", role("u1"), role("u2"), role("u3"))
 	}
-	_, err = s.Update(ctx, org, store.KindGroup, "g1", 0, func(cur *store.Resource) (*store.Change, error) {
+	_, err = Update(ctx, s, org, store.KindGroup, "g1", 0, func(cur *store.Resource) (*store.Change, error) {
 		next := *cur
 		next.Name = "Former admins"
 		return &store.Change{Resource: &next}, nil
@@ -255,19 +255,19 @@ func testEventSequence(t *testing.T, s store.Store) {
 	must(t, s.Create(ctx, user(other, "u1", "ada", `{}`), nil, writeOf(&p, "o1")))
 	// A failed write takes no number.
 	boom := errors.New("boom")
-	if _, err := s.Update(ctx, org, store.KindUser, "u1", 0, func(*store.Resource) (*store.Change, error) { return nil, boom }, writeOf(&p, "f")); !errors.Is(err, boom) {
+	if _, err := Update(ctx, s, org, store.KindUser, "u1", 0, func(*store.Resource) (*store.Change, error) { return nil, boom }, writeOf(&p, "f")); !errors.Is(err, boom) {
 		t.Fatal(err)
 	}
-	_, err := s.Update(ctx, org, store.KindUser, "u1", 0, func(cur *store.Resource) (*store.Change, error) {
+	_, err := Update(ctx, s, org, store.KindUser, "u1", 0, func(cur *store.Resource) (*store.Change, error) {
 		next := *cur
 		next.Doc = []byte(`{"title":"Staff Engineer"}`)
 		return &store.Change{Resource: &next}, nil
 	}, writeOf(&p, "u"))
 	must(t, err)
 	must(t, s.Create(ctx, group(org, "g1", "Team"), []string{"u1"}, writeOf(&p, "g")))
-	_, err = s.Update(ctx, org, store.KindUser, "u1", 0, setActive(false), writeOf(&p, "d"))
+	_, err = Update(ctx, s, org, store.KindUser, "u1", 0, setActive(false), writeOf(&p, "d"))
 	must(t, err)
-	_, err = s.Update(ctx, org, store.KindUser, "u1", 0, setActive(true), writeOf(&p, "r"))
+	_, err = Update(ctx, s, org, store.KindUser, "u1", 0, setActive(true), writeOf(&p, "r"))
 	must(t, err)
 	must(t, s.Delete(ctx, org, store.KindUser, "u1", 0, writeOf(&p, "x")))
 	got := strings.Join(eventTypes(t, s, org), ",")
@@ -292,7 +292,7 @@ func testDryRun(t *testing.T, s store.Store) {
 	must(t, s.Create(ctx, user(org, "u1", "ada", `{}`), nil, writeOf(&live, "c")))
 	dry := live
 	dry.DryRun = true
-	_, err := s.Update(ctx, org, store.KindUser, "u1", 0, setActive(false), writeOf(&dry, "d"))
+	_, err := Update(ctx, s, org, store.KindUser, "u1", 0, setActive(false), writeOf(&dry, "d"))
 	must(t, err)
 	rec, err := s.Member(ctx, org, "u1")
 	must(t, err)

@@ -115,7 +115,7 @@ func testEffects(t *testing.T, s store.Store) {
 		return &store.Change{Resource: &next}, nil
 	}
 	boom := errors.New("boom")
-	if _, err := s.Update(ctx, org, store.KindUser, "u1", 0, func(cur *store.Resource) (*store.Change, error) {
+	if _, err := Update(ctx, s, org, store.KindUser, "u1", 0, func(cur *store.Resource) (*store.Change, error) {
 		if _, err := deactivate(cur); err != nil {
 			return nil, err
 		}
@@ -123,7 +123,7 @@ func testEffects(t *testing.T, s store.Store) {
 	}, w("failed")); !errors.Is(err, boom) {
 		t.Fatal(err)
 	}
-	if _, err := s.Update(ctx, org, store.KindUser, "u1", 7, deactivate, w("stale")); !errors.Is(err, store.ErrVersionMismatch) {
+	if _, err := Update(ctx, s, org, store.KindUser, "u1", 7, deactivate, w("stale")); !errors.Is(err, store.ErrVersionMismatch) {
 		t.Fatal(err)
 	}
 	m, err := s.Member(ctx, org, "u1")
@@ -137,7 +137,7 @@ func testEffects(t *testing.T, s store.Store) {
 		t.Fatalf("failed writes left audit events: %+v", events)
 	}
 
-	_, err = s.Update(ctx, org, store.KindUser, "u1", 0, deactivate, w("deactivate"))
+	_, err = Update(ctx, s, org, store.KindUser, "u1", 0, deactivate, w("deactivate"))
 	must(t, err)
 	must(t, s.Delete(ctx, org, store.KindUser, "u1", 0, w("delete")))
 	m, err = s.Member(ctx, org, "u1")
@@ -218,7 +218,7 @@ func testUniqueness(t *testing.T, s store.Store) {
 	}
 	must(t, s.Create(ctx, user(other, "u2", "bob@example.com", `{}`), nil, store.Write{}))
 	must(t, s.Create(ctx, user(org, "u3", "carol@example.com", `{}`), nil, store.Write{}))
-	_, err := s.Update(ctx, org, store.KindUser, "u3", 0, func(cur *store.Resource) (*store.Change, error) {
+	_, err := Update(ctx, s, org, store.KindUser, "u3", 0, func(cur *store.Resource) (*store.Change, error) {
 		next := *cur
 		next.Name = "Bob@Example.com"
 		return &store.Change{Resource: &next}, nil
@@ -231,12 +231,12 @@ func testUniqueness(t *testing.T, s store.Store) {
 func testUpdate(t *testing.T, s store.Store) {
 	org := newOrg()
 	must(t, s.Create(ctx, user(org, "u1", "dan", `{"title":"a"}`), nil, store.Write{}))
-	got, err := s.Update(ctx, org, store.KindUser, "u1", 0, func(*store.Resource) (*store.Change, error) { return nil, nil }, store.Write{})
+	got, err := Update(ctx, s, org, store.KindUser, "u1", 0, func(*store.Resource) (*store.Change, error) { return nil, nil }, store.Write{})
 	must(t, err)
 	if got.Version != 1 {
 		t.Fatalf("a no-op update changed the version to %d", got.Version)
 	}
-	got, err = s.Update(ctx, org, store.KindUser, "u1", 1, func(cur *store.Resource) (*store.Change, error) {
+	got, err = Update(ctx, s, org, store.KindUser, "u1", 1, func(cur *store.Resource) (*store.Change, error) {
 		next := *cur
 		next.Doc, next.Active = []byte(`{"title":"b"}`), false
 		return &store.Change{Resource: &next}, nil
@@ -250,15 +250,46 @@ func testUpdate(t *testing.T, s store.Store) {
 	if again.Version != 2 || again.Active {
 		t.Fatalf("update not stored: %+v", again)
 	}
-	if _, err := s.Update(ctx, org, store.KindUser, "u1", 1, func(*store.Resource) (*store.Change, error) { return nil, nil }, store.Write{}); !errors.Is(err, store.ErrVersionMismatch) {
+	if _, err := Update(ctx, s, org, store.KindUser, "u1", 1, func(*store.Resource) (*store.Change, error) { return nil, nil }, store.Write{}); !errors.Is(err, store.ErrVersionMismatch) {
 		t.Fatalf("a stale version must be refused, got %v", err)
 	}
 	boom := errors.New("boom")
-	if _, err := s.Update(ctx, org, store.KindUser, "u1", 0, func(*store.Resource) (*store.Change, error) { return nil, boom }, store.Write{}); !errors.Is(err, boom) {
+	if _, err := Update(ctx, s, org, store.KindUser, "u1", 0, func(*store.Resource) (*store.Change, error) { return nil, boom }, store.Write{}); !errors.Is(err, boom) {
 		t.Fatalf("the callback's error must come back, got %v", err)
 	}
-	if _, err := s.Update(ctx, newOrg(), store.KindUser, "u1", 0, func(*store.Resource) (*store.Change, error) { return nil, nil }, store.Write{}); !errors.Is(err, store.ErrNotFound) {
+	if _, err := Update(ctx, s, newOrg(), store.KindUser, "u1", 0, func(*store.Resource) (*store.Change, error) { return nil, nil }, store.Write{}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("updating another organization's user must be not found, got %v", err)
+	}
+	testUpdateChecksTheVersionRead(t, s, org)
+}
+
+// testUpdateChecksTheVersionRead: a change prepared from a snapshot lands only on that version.
+func testUpdateChecksTheVersionRead(t *testing.T, s store.Store, org string) {
+	stale, err := s.Get(ctx, org, store.KindUser, "u1")
+	must(t, err)
+	rename := func(cur *store.Resource, name string) *store.Change {
+		next := *cur
+		next.Name = name
+		return &store.Change{Resource: &next}
+	}
+	_, err = s.Update(ctx, stale, rename(stale, "first"), store.Write{})
+	must(t, err)
+	if _, err := s.Update(ctx, stale, rename(stale, "second"), store.Write{}); !errors.Is(err, store.ErrVersionMismatch) {
+		t.Fatalf("a change prepared from an older version must be refused, got %v", err)
+	}
+	if got, _ := s.Get(ctx, org, store.KindUser, "u1"); got == nil || got.Name != "first" {
+		t.Fatalf("the refused change was written: %+v", got)
+	}
+	elsewhere := *stale
+	elsewhere.Org, elsewhere.Version = newOrg(), stale.Version+1
+	if _, err := s.Update(ctx, &elsewhere, rename(&elsewhere, "x"), store.Write{}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a snapshot moved to another organization must find nothing, got %v", err)
+	}
+	current, err := s.Get(ctx, org, store.KindUser, "u1")
+	must(t, err)
+	must(t, s.Delete(ctx, org, store.KindUser, "u1", 0, store.Write{}))
+	if _, err := s.Update(ctx, current, rename(current, "gone"), store.Write{}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("updating a deleted user must be not found, got %v", err)
 	}
 }
 
@@ -295,7 +326,7 @@ func testMembers(t *testing.T, s store.Store) {
 	must(t, s.Create(ctx, group(org, "g2", "All"), []string{"g1"}, store.Write{}))
 
 	change := func(c store.MemberChange) error {
-		_, err := s.Update(ctx, org, store.KindGroup, "g1", 0, func(*store.Resource) (*store.Change, error) {
+		_, err := Update(ctx, s, org, store.KindGroup, "g1", 0, func(*store.Resource) (*store.Change, error) {
 			return &store.Change{Members: &c}, nil
 		}, store.Write{})
 		return err
@@ -343,6 +374,16 @@ func testMembers(t *testing.T, s store.Store) {
 	must(t, err)
 	if len(groups["u1"]) != 1 || groups["u1"][0].Value != "g1" || len(groups["u2"]) != 0 || groups["g1"][0].Value != "g2" {
 		t.Fatalf("GroupsOf gave %+v", groups)
+	}
+	u1, err := s.Get(ctx, org, store.KindUser, "u1")
+	must(t, err)
+	if !u1.GroupsLoaded || len(u1.Groups) != 1 || u1.Groups[0].Value != "g1" || u1.Groups[0].Display != "Engineering" {
+		t.Fatalf("Get must return a user with its groups: %v %+v", u1.GroupsLoaded, u1.Groups)
+	}
+	u2, err := s.Get(ctx, org, store.KindUser, "u2")
+	must(t, err)
+	if !u2.GroupsLoaded || len(u2.Groups) != 0 {
+		t.Fatalf("a user in no group has none: %v %+v", u2.GroupsLoaded, u2.Groups)
 	}
 }
 

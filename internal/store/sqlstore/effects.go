@@ -18,11 +18,11 @@ func (s *Store) effects(ctx context.Context, tx *sql.Tx, w store.Write, org, res
 	return s.effectsLoaded(ctx, tx, w, org, resourceID, nil, apply)
 }
 
-// effectsLoaded is effects with the written user's member already read and locked (update_row.go).
-func (s *Store) effectsLoaded(ctx context.Context, tx *sql.Tx, w store.Write, org, resourceID string, member *loadedMember,
+// effectsLoaded is effects with what the write's first statement read for provisioning (read_ahead.go).
+func (s *Store) effectsLoaded(ctx context.Context, tx *sql.Tx, w store.Write, org, resourceID string, ahead *readAhead,
 	apply func(provisioning.Tx, provisioning.Origin) error) error {
 	p := s.newProvisioningTx(tx)
-	p.loaded = member
+	p.ahead = ahead
 	if w.Audit != nil {
 		e := *w.Audit
 		e.Org = org

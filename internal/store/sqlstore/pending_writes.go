@@ -62,9 +62,7 @@ type heldWrite struct {
 // write runs a statement whose result nothing reads; on PostgreSQL it is held for the next
 // statement of the write (flush).
 func (p provisioningTx) write(ctx context.Context, w heldWrite) error {
-	if p.loaded != nil && (w.table == "members" || w.table == "employee_records") {
-		p.loaded.taken = true // what was read ahead is no longer the member
-	}
+	p.ahead.written(w.table)
 	if p.w == nil {
 		return p.exec(ctx, w.query, w.args...)
 	}

@@ -20,9 +20,8 @@ type provisioningTx struct {
 	s  *Store
 	tx *sql.Tx
 	w  *pendingWrites // PostgreSQL: writes held for the next statement (pending_writes.go); nil on SQLite
-	// loaded is a member the write already read and locked with its first statement
-	// (update_row.go): the first LoadMember of that user takes it instead of a query.
-	loaded *loadedMember
+	// ahead is what the write's first statement read for provisioning (read_ahead.go).
+	ahead *readAhead
 }
 
 var _ provisioning.Tx = provisioningTx{}
@@ -61,7 +60,7 @@ func (p provisioningTx) LockGuard(ctx context.Context, org string) error {
 }
 
 func (p provisioningTx) LoadMember(ctx context.Context, org, userID string) (*provisioning.Member, error) {
-	if m, ok := p.loaded.take(org, userID); ok {
+	if m, ok := p.ahead.takeMember(org, userID); ok {
 		return m, nil
 	}
 	if err := p.flush(ctx); err != nil {
@@ -82,6 +81,9 @@ func (p provisioningTx) LoadMember(ctx context.Context, org, userID string) (*pr
 	}
 	return memberOf(state, role, approved, deleted, active), nil
 }
+
+// foreignMembers are the members not created by SCIM holding a userName (org, lowercase name).
+const foreignMembers = `members WHERE org = ? AND user_name_lower = ? AND source <> 'scim'`
 
 // memberColumns are what LoadMember reads of a member m and its employee record e.
 const memberColumns = `m.state, m.role, m.approved, m.scim_deleted, COALESCE(e.active, m.approved)`
@@ -217,7 +219,10 @@ func (p provisioningTx) LoadUser(ctx context.Context, org, userID string) (*prov
 }
 
 func (p provisioningTx) MemberNotFromSCIM(ctx context.Context, org, userName string) (bool, error) {
-	n, err := p.count(ctx, `SELECT COUNT(*) FROM members WHERE org = ? AND user_name_lower = ? AND source <> 'scim'`, org, strings.ToLower(userName))
+	if foreign, ok := p.ahead.takeForeign(org, strings.ToLower(userName)); ok {
+		return foreign, nil
+	}
+	n, err := p.count(ctx, `SELECT COUNT(*) FROM `+foreignMembers, org, strings.ToLower(userName))
 	if err != nil {
 		return false, fmt.Errorf("checking for an existing member: %w", err)
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
 
@@ -26,11 +25,11 @@ func (s *Store) updateArgs(next *store.Resource, was int64) []any {
 // withMember (a user's write under a provisioning policy, on PostgreSQL) also reads and locks the
 // user's member in the same statement, for provisioning's LoadMember that comes next: one round
 // trip less on every PATCH and PUT. SQLite runs in the process and needs no such saving.
-func (s *Store) updateRow(ctx context.Context, tx *sql.Tx, next *store.Resource, was int64, withMember bool) (*loadedMember, error) {
+func (s *Store) updateRow(ctx context.Context, tx *sql.Tx, next *store.Resource, was int64, withMember bool) (*readAhead, error) {
 	update := `UPDATE ` + table(next.Kind) + ` SET ` + updateColumns + s.d.doc() + `, modified_us = ?, version = ? WHERE org = ? AND id = ? AND version = ?`
 	var (
 		n      int64
-		loaded *loadedMember
+		loaded *readAhead
 		err    error
 	)
 	if withMember && next.Kind == store.KindUser && s.d.name() == "postgres" {
@@ -60,7 +59,7 @@ func (s *Store) updateRow(ctx context.Context, tx *sql.Tx, next *store.Resource,
 // updateLoadingMember runs update and reads the member FOR UPDATE in one statement. A locking
 // clause may not name the nullable side of an outer join, so the member is locked in its own
 // WITH query and joined to a one-row relation.
-func (s *Store) updateLoadingMember(ctx context.Context, tx *sql.Tx, update string, next *store.Resource, was int64) (*loadedMember, int64, error) {
+func (s *Store) updateLoadingMember(ctx context.Context, tx *sql.Tx, update string, next *store.Resource, was int64) (*readAhead, int64, error) {
 	query := `WITH u AS (` + update + ` RETURNING 1),
 		m AS (SELECT ` + memberColumns + ` FROM members m LEFT JOIN employee_records e ON e.org = m.org AND e.user_id = m.user_id
 			WHERE m.org = ? AND m.user_id = ? FOR UPDATE OF m)
@@ -75,22 +74,5 @@ func (s *Store) updateLoadingMember(ctx context.Context, tx *sql.Tx, update stri
 	if err != nil {
 		return nil, 0, err
 	}
-	return &loadedMember{org: next.Org, userID: next.ID, member: memberOf(state, role, approved, deleted, active)}, n, nil
-}
-
-// loadedMember is a member read and locked ahead of provisioning's LoadMember (nil: none).
-type loadedMember struct {
-	org, userID string
-	member      *provisioning.Member
-	taken       bool
-}
-
-// take hands the member to the first LoadMember of its user; later reads query again, since the
-// write may have changed it by then.
-func (l *loadedMember) take(org, userID string) (*provisioning.Member, bool) {
-	if l == nil || l.taken || l.org != org || l.userID != userID {
-		return nil, false
-	}
-	l.taken = true
-	return l.member, true
+	return &readAhead{org: next.Org, userID: next.ID, member: memberOf(state, role, approved, deleted, active), hasMember: true}, n, nil
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
 	"github.com/z8z8/enterprise-identity-operator/internal/adminapi"
+	"github.com/z8z8/enterprise-identity-operator/internal/gctune"
 	"github.com/z8z8/enterprise-identity-operator/internal/localenv"
 	"github.com/z8z8/enterprise-identity-operator/internal/operator"
 	"github.com/z8z8/enterprise-identity-operator/internal/outbound"
@@ -69,6 +70,7 @@ type options struct {
 }
 
 func main() {
+	gctune.Apply()
 	var o options
 	flag.StringVar(&o.metricsAddr, "metrics-bind-address", ":8082", "Address of the Prometheus metrics endpoint (/metrics); 0 disables it.")
 	o.metrics.bindFlags(flag.CommandLine)

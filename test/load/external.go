@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/z8z8/enterprise-identity-operator/internal/gctune"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
 
@@ -144,6 +145,7 @@ func (c *child) close() {
 // serveChild is the -external child: it serves the store and answers the parent's commands until
 // its stdin closes.
 func serveChild(ctx context.Context) {
+	gctune.Apply() // as the manager does
 	st, err := openStore(ctx, filepath.Join(*serveDir, "identity.db"))
 	check(err)
 	b := newInProcess(ctx, st)

@@ -98,6 +98,7 @@ func memberOf(state, role sql.NullString, approved, deleted, active any) *provis
 }
 
 func (p provisioningTx) SaveMember(ctx context.Context, org, userID, userName string, m provisioning.Member) error {
+	p.ahead.memberSaved(org, userID, userName, m)
 	now := time.Now().UTC().UnixMicro()
 	if err := p.write(ctx, heldWrite{table: "members", query: `INSERT INTO members (org, user_id, user_name, user_name_lower, state, role, approved, scim_deleted,
 			created_us, modified_us, source)
@@ -114,6 +115,7 @@ func (p provisioningTx) SaveMember(ctx context.Context, org, userID, userName st
 }
 
 func (p provisioningTx) SaveEmployee(ctx context.Context, org, userID string, active bool, profile *provisioning.Profile) error {
+	p.ahead.employeeSaved(org, userID, active, profile)
 	now := time.Now().UTC().UnixMicro()
 	if profile == nil {
 		return p.write(ctx, heldWrite{table: "employee_records", query: `UPDATE employee_records SET active = ?, modified_us = ? WHERE org = ? AND user_id = ?`,

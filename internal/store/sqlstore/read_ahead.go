@@ -11,10 +11,12 @@ import (
 // userName, read with its INSERT (Create). Each answer is given once, to the first read of it;
 // a write to the member takes the member's back (it is no longer current).
 //
-// A user created with no member or employee record left under its id (always, for a new SCIM id)
-// has nothing in the database but what its write stores: created and saved hold that, and its
-// event snapshot is built from them instead of read back (snapshots.go). On PostgreSQL the
-// write's held statements then go with its events, in one statement.
+// The user a write leaves behind, its member and employee record may be known without reading
+// them back: a user created with nothing left under its id (always, for a new SCIM id) has only
+// what its write stores; an updated user's member was read and locked with its UPDATE, with its
+// employee record and groups. user and saved hold that, followed through the write's own saves,
+// and its event snapshot is built from them (snapshots.go), so the write's held statements go
+// with its events in one statement.
 type readAhead struct {
 	org, userID string
 	member      *provisioning.Member
@@ -23,11 +25,12 @@ type readAhead struct {
 	userNameLower string
 	foreign       bool
 	hasForeign    bool
-	created       *store.Resource
-	saved         *savedMember
+	user          *store.Resource // the user as the write leaves it; nil: read the snapshot back
+	saved         *savedMember    // its member as stored so far (nil: none)
+	groups        []store.GroupRef
 }
 
-// savedMember is what a write stored of its created user's member and employee record.
+// savedMember is a known user's member and employee record, as stored so far in the write.
 type savedMember struct {
 	userName, role string
 	state          provisioning.State
@@ -59,23 +62,23 @@ func (r *readAhead) written(table string) {
 	}
 }
 
-// isCreated reports whether userID is the user this write created from nothing.
-func (r *readAhead) isCreated(org, userID string) bool {
-	return r != nil && r.created != nil && r.org == org && r.created.ID == userID
+// isKnown reports whether userID is the user whose member the write knows.
+func (r *readAhead) isKnown(org, userID string) bool {
+	return r != nil && r.user != nil && r.org == org && r.user.ID == userID
 }
 
-// savedMemberOf is what the write stored of the member of the user it created, as the snapshot
-// query would read it back; ok is false for any other user.
-func (r *readAhead) savedMemberOf(org, userID string) (saved *savedMember, user *store.Resource, ok bool) {
-	if !r.isCreated(org, userID) {
-		return nil, nil, false
+// knownMember is the known user's snapshot as the snapshot query would read it back; ok is false
+// for any other user.
+func (r *readAhead) knownMember(org, userID string) (*store.MemberSnapshot, bool) {
+	if !r.isKnown(org, userID) {
+		return nil, false
 	}
-	return r.saved, r.created, true
+	return memberFromWrite(userID, r.saved, r.user, r.groups), true
 }
 
 // memberSaved follows SaveMember's upsert: an empty userName keeps the one stored.
 func (r *readAhead) memberSaved(org, userID, userName string, m provisioning.Member) {
-	if !r.isCreated(org, userID) {
+	if !r.isKnown(org, userID) {
 		return
 	}
 	if r.saved == nil {
@@ -89,11 +92,11 @@ func (r *readAhead) memberSaved(org, userID, userName string, m provisioning.Mem
 // employeeSaved follows SaveEmployee: a profile writes the whole record, none only its active flag
 // (and only when there is a record).
 func (r *readAhead) employeeSaved(org, userID string, active bool, profile *provisioning.Profile) {
-	if !r.isCreated(org, userID) {
+	if !r.isKnown(org, userID) {
 		return
 	}
 	if r.saved == nil {
-		r.created = nil // a record before its member: no such write today; read it back
+		r.user = nil // a record before its member: no such write today; read it back
 		return
 	}
 	switch {

@@ -78,9 +78,8 @@ func (s *snapshots) member(ctx context.Context, id string) (*store.MemberSnapsho
 	if m, ok := s.members[id]; ok {
 		return m, nil
 	}
-	if saved, user, ok := s.p.ahead.savedMemberOf(s.org, id); ok {
+	if m, ok := s.p.ahead.knownMember(s.org, id); ok {
 		builtFromWrites.Add(1)
-		m := memberFromWrite(id, saved, user)
 		s.members[id] = m
 		return m, nil
 	}
@@ -89,19 +88,17 @@ func (s *snapshots) member(ctx context.Context, id string) (*store.MemberSnapsho
 	}
 	m := &store.MemberSnapshot{ID: id}
 	var (
-		userName, state, role, doc   sql.NullString
-		active                       any
-		display, title, number, dept sql.NullString
-		cost, division, orgName, mgr sql.NullString
+		userName, state, role, doc sql.NullString
+		active                     any
+		profile                    [8]sql.NullString
+		groups                     sql.NullString
 	)
-	var groups sql.NullString
 	// One query for the member, its user, its record and its groups (userGroups reads r.org, r.id).
-	err := s.p.s.queryRow(ctx, s.p.tx, s.p.s.q(`SELECT r.user_name, r.state, r.role, u.doc, e.active, e.display_name, e.title, e.employee_number,
-		e.department, e.cost_center, e.division, e.organization, e.manager_id, `+s.p.s.d.userGroups()+`
+	err := s.p.s.queryRow(ctx, s.p.tx, s.p.s.q(`SELECT r.user_name, r.state, r.role, u.doc, `+employeeColumns+`, `+s.p.s.d.userGroups()+`
 		FROM (SELECT org, user_id AS id, user_name, state, role FROM members WHERE org = ? AND user_id = ?) r
 		LEFT JOIN scim_users u ON u.org = r.org AND u.id = r.id
 		LEFT JOIN employee_records e ON e.org = r.org AND e.user_id = r.id`), s.org, id).
-		Scan(&userName, &state, &role, &doc, &active, &display, &title, &number, &dept, &cost, &division, &orgName, &mgr, &groups)
+		Scan(append([]any{&userName, &state, &role, &doc, &active}, append(profileDest(&profile), &groups)...)...)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		s.members[id] = m // a nested group, or a user without a member (no policy)
@@ -110,21 +107,13 @@ func (s *snapshots) member(ctx context.Context, id string) (*store.MemberSnapsho
 		return nil, fmt.Errorf("reading member %s for its event: %w", id, err)
 	}
 	m.UserName, m.State, m.Role = userName.String, provisioning.State(state.String), role.String
-	if active != nil {
-		m.Employee = &store.EmployeeRecord{Active: truthy(active), Profile: provisioning.Profile{DisplayName: display.String, Title: title.String,
-			EmployeeNumber: number.String, Department: dept.String, CostCenter: cost.String, Division: division.String,
-			Organization: orgName.String, ManagerID: mgr.String}}
-	}
+	m.Employee = employeeOf(active, profile)
 	if doc.Valid {
 		m.DisplayName, m.Name, m.Emails = snapshotOfDoc(doc.String)
 	}
 	if groups.Valid {
-		list, err := decodeGroups(groups.String)
-		if err != nil {
+		if m.Groups, err = groupRefs(groups.String); err != nil {
 			return nil, err
-		}
-		for _, g := range list {
-			m.Groups = append(m.Groups, store.GroupRef{ID: g.Value, DisplayName: g.Display})
 		}
 	}
 	s.members[id] = m
@@ -138,12 +127,12 @@ var (
 	builtFromWrites     atomic.Int64
 )
 
-// memberFromWrite is the snapshot of a member whose user the write created: what the snapshot
-// query would read back, from what the write stored (read_ahead.go). A new user is in no group.
-func memberFromWrite(id string, saved *savedMember, user *store.Resource) *store.MemberSnapshot {
+// memberFromWrite is the snapshot of a known user's member (read_ahead.go): what the snapshot
+// query would read back, from what the write read and stored.
+func memberFromWrite(id string, saved *savedMember, user *store.Resource, groups []store.GroupRef) *store.MemberSnapshot {
 	m := &store.MemberSnapshot{ID: id}
 	if saved == nil {
-		return m // no member was stored: as the query finds no row
+		return m // no member: as the query finds no row
 	}
 	m.UserName, m.State, m.Role = saved.userName, saved.state, saved.role
 	if saved.employee != nil {
@@ -151,7 +140,43 @@ func memberFromWrite(id string, saved *savedMember, user *store.Resource) *store
 		m.Employee = &e
 	}
 	m.DisplayName, m.Name, m.Emails = snapshotOfDoc(string(user.Doc))
+	m.Groups = groups
 	return m
+}
+
+// employeeColumns are an employee record e as a snapshot reads it: active, then the profile in
+// the order of profileDest.
+const employeeColumns = `e.active, e.display_name, e.title, e.employee_number, e.department, e.cost_center, e.division, e.organization, e.manager_id`
+
+func profileDest(p *[8]sql.NullString) []any {
+	out := make([]any, len(p))
+	for i := range p {
+		out[i] = &p[i]
+	}
+	return out
+}
+
+// employeeOf is the record read with employeeColumns; nil when there is none (a NULL active).
+func employeeOf(active any, p [8]sql.NullString) *store.EmployeeRecord {
+	if active == nil {
+		return nil
+	}
+	return &store.EmployeeRecord{Active: truthy(active), Profile: provisioning.Profile{DisplayName: p[0].String, Title: p[1].String,
+		EmployeeNumber: p[2].String, Department: p[3].String, CostCenter: p[4].String, Division: p[5].String,
+		Organization: p[6].String, ManagerID: p[7].String}}
+}
+
+// groupRefs reads userGroups' JSON array as a snapshot's groups.
+func groupRefs(raw string) ([]store.GroupRef, error) {
+	list, err := decodeGroups(raw)
+	if err != nil {
+		return nil, err
+	}
+	var out []store.GroupRef
+	for _, g := range list {
+		out = append(out, store.GroupRef{ID: g.Value, DisplayName: g.Display})
+	}
+	return out, nil
 }
 
 // snapshotOfDoc reads what a member snapshot shows of a user document.

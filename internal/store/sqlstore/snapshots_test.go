@@ -13,10 +13,12 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
 )
 
-// On PostgreSQL the event snapshot of a user created from nothing is built from what its write
-// stored instead of read back (read_ahead.go). Both ways must give the same events, for every
-// policy and user shape; a user id with a member left from before is read back.
-func TestSnapshotsOfCreatedUsersMatchWhatIsReadBack(t *testing.T) {
+// On PostgreSQL the event snapshot of a user a write created from nothing, or updated, is built
+// from what the write read and stored instead of read back (read_ahead.go). Both ways must give
+// the same events, for every policy and user shape, through creation, a group, deactivation,
+// reactivation, a new profile and a new userName; a user id with a member left from before is
+// read back.
+func TestSnapshotsOfWrittenUsersMatchWhatIsReadBack(t *testing.T) {
 	dsn := os.Getenv("EIO_TEST_POSTGRES_DSN")
 	if dsn == "" {
 		t.Skip("EIO_TEST_POSTGRES_DSN is not set; make test starts a throwaway PostgreSQL server and sets it")
@@ -50,8 +52,30 @@ func TestSnapshotsOfCreatedUsersMatchWhatIsReadBack(t *testing.T) {
 		now := time.Now().UTC().Truncate(time.Microsecond)
 		u := &store.Resource{Org: org, Kind: store.KindUser, ID: "u1", Name: "Ada@X.example", Active: active, Doc: []byte(doc),
 			Created: now, Modified: now, Version: 1}
-		if err := s.Create(ctx, u, nil, store.Write{Policy: &policy, Audit: &store.AuditEvent{RequestID: "r", Action: "c", Status: 201}}); err != nil {
+		w := store.Write{Policy: &policy, Audit: &store.AuditEvent{RequestID: "r", Action: "c", Status: 201}}
+		if err := s.Create(ctx, u, nil, w); err != nil {
 			t.Fatal(err)
+		}
+		g := &store.Resource{Org: org, Kind: store.KindGroup, ID: "g1", Name: "Engineering", Doc: []byte(`{"displayName":"Engineering"}`),
+			Created: now, Modified: now, Version: 1}
+		if err := s.Create(ctx, g, []string{"u1"}, w); err != nil {
+			t.Fatal(err)
+		}
+		for _, change := range []func(*store.Resource){
+			func(r *store.Resource) { r.Active = false },
+			func(r *store.Resource) { r.Active = true },
+			func(r *store.Resource) { r.Doc = []byte(`{"title":"Chief","displayName":"New"}`) },
+			func(r *store.Resource) { r.Name = "renamed@x.example" },
+		} {
+			current, err := s.Get(ctx, org, store.KindUser, "u1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			next := *current
+			change(&next)
+			if _, err := s.Update(ctx, current, &store.Change{Resource: &next}, w); err != nil {
+				t.Fatal(err)
+			}
 		}
 		return eventData(t, s, org)
 	}

@@ -117,7 +117,7 @@ func (s *Store) insert(ctx context.Context, tx *sql.Tx, r *store.Resource, withF
 			append(args, r.Org, strings.ToLower(r.Name), r.Org, r.ID, r.Org, r.ID)...).Scan(&n, &leftover)
 		ahead = &readAhead{org: r.Org, userNameLower: strings.ToLower(r.Name), foreign: n > 0, hasForeign: true}
 		if !leftover && snapshotsFromWrites {
-			ahead.created = r
+			ahead.user = r
 		}
 	} else {
 		_, err = s.exec(ctx, tx, s.q(insert), args...)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
 
@@ -56,23 +57,37 @@ func (s *Store) updateRow(ctx context.Context, tx *sql.Tx, next *store.Resource,
 	return nil, store.ErrVersionMismatch
 }
 
-// updateLoadingMember runs update and reads the member FOR UPDATE in one statement. A locking
-// clause may not name the nullable side of an outer join, so the member is locked in its own
-// WITH query and joined to a one-row relation.
+// updateLoadingMember runs update and reads the member FOR UPDATE in one statement, with what
+// the event snapshot needs besides the user: the member's userName, its employee record and the
+// user's groups (read_ahead.go). A locking clause may not name the nullable side of an outer
+// join, so the member is locked in its own WITH query, joined to a one-row relation r that
+// userGroups reads.
 func (s *Store) updateLoadingMember(ctx context.Context, tx *sql.Tx, update string, next *store.Resource, was int64) (*readAhead, int64, error) {
 	query := `WITH u AS (` + update + ` RETURNING 1),
-		m AS (SELECT ` + memberColumns + ` FROM members m LEFT JOIN employee_records e ON e.org = m.org AND e.user_id = m.user_id
-			WHERE m.org = ? AND m.user_id = ? FOR UPDATE OF m)
-		SELECT (SELECT count(*) FROM u), m.* FROM (SELECT 1) AS one LEFT JOIN m ON true`
+		m AS (SELECT ` + memberColumns + `, m.user_name, ` + employeeColumns + ` FROM members m
+			LEFT JOIN employee_records e ON e.org = m.org AND e.user_id = m.user_id WHERE m.org = ? AND m.user_id = ? FOR UPDATE OF m)
+		SELECT (SELECT count(*) FROM u), m.*, ` + s.d.userGroups() + ` FROM (SELECT CAST(? AS text) AS org, CAST(? AS text) AS id) AS r LEFT JOIN m ON true`
 	var (
-		n                         int64
-		state, role               sql.NullString
-		approved, deleted, active any
+		n                                 int64
+		state, role, userName, groups     sql.NullString
+		approved, deleted, active, record any
+		profile                           [8]sql.NullString
 	)
-	err := s.queryRow(ctx, tx, s.q(query), append(s.updateArgs(next, was), next.Org, next.ID)...).
-		Scan(&n, &state, &role, &approved, &deleted, &active)
-	if err != nil {
+	dest := append([]any{&n, &state, &role, &approved, &deleted, &active, &userName, &record}, append(profileDest(&profile), &groups)...)
+	if err := s.queryRow(ctx, tx, s.q(query), append(s.updateArgs(next, was), next.Org, next.ID, next.Org, next.ID)...).Scan(dest...); err != nil {
 		return nil, 0, err
 	}
-	return &readAhead{org: next.Org, userID: next.ID, member: memberOf(state, role, approved, deleted, active), hasMember: true}, n, nil
+	ahead := &readAhead{org: next.Org, userID: next.ID, member: memberOf(state, role, approved, deleted, active), hasMember: true}
+	if state.Valid && snapshotsFromWrites {
+		ahead.user = next
+		ahead.saved = &savedMember{userName: userName.String, state: provisioning.State(state.String), role: role.String,
+			employee: employeeOf(record, profile)}
+		if groups.Valid {
+			var err error
+			if ahead.groups, err = groupRefs(groups.String); err != nil {
+				return nil, 0, err
+			}
+		}
+	}
+	return ahead, n, nil
 }

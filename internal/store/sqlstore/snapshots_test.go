@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -19,17 +20,31 @@ import (
 // reactivation, a new profile and a new userName; a user id with a member left from before is
 // read back.
 func TestSnapshotsOfWrittenUsersMatchWhatIsReadBack(t *testing.T) {
-	dsn := os.Getenv("EIO_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		t.Skip("EIO_TEST_POSTGRES_DSN is not set; make test starts a throwaway PostgreSQL server and sets it")
-	}
 	ctx := context.Background()
-	s, err := sqlstore.OpenPostgres(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = s.Close() }()
+	t.Run("sqlite", func(t *testing.T) {
+		s, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "identity.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = s.Close() }()
+		testSnapshotsMatch(t, s)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		dsn := os.Getenv("EIO_TEST_POSTGRES_DSN")
+		if dsn == "" {
+			t.Skip("EIO_TEST_POSTGRES_DSN is not set; make test starts a throwaway PostgreSQL server and sets it")
+		}
+		s, err := sqlstore.OpenPostgres(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = s.Close() }()
+		testSnapshotsMatch(t, s)
+	})
+}
 
+func testSnapshotsMatch(t *testing.T, s store.Store) {
+	ctx := context.Background()
 	pending := provisioning.Policy{OnDeactivate: provisioning.Deactivate, OnDelete: provisioning.Suspend, DefaultRole: "viewer"}
 	withRole := provisioning.DefaultPolicy
 	withRole.DefaultRole = "member"

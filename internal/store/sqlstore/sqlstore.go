@@ -92,41 +92,54 @@ func (s *Store) Create(ctx context.Context, r *store.Resource, members []string,
 	})
 }
 
-// insert stores a new resource. withForeign (a user under a provisioning policy, on PostgreSQL)
-// also asks, in the same statement, whether a member not created by SCIM holds its userName
-// (provisioning's takeover check) and whether a member or employee record is left under its id
-// (none: its event snapshot is built from the write, read_ahead.go). Two round trips less on
-// every create.
+// insert stores a new resource. withForeign (a user under a provisioning policy) also asks
+// whether a member not created by SCIM holds its userName (provisioning's takeover check) and
+// whether a member or employee record is left under its id (none: its event snapshot is built
+// from the write, read_ahead.go). On PostgreSQL that is the INSERT's own statement: two round
+// trips less on every create.
 func (s *Store) insert(ctx context.Context, tx *sql.Tx, r *store.Resource, withForeign bool) (*readAhead, error) {
 	insert := `INSERT INTO ` + table(r.Kind) + `
 		(org, id, name, name_lower, external_id, display_name, email_lower, active, doc, created_us, modified_us, version)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ` + s.d.doc() + `, ?, ?, ?)`
 	args := []any{r.Org, r.ID, r.Name, strings.ToLower(r.Name), nullString(r.ExternalID), nullString(r.DisplayName),
 		nullString(strings.ToLower(r.Email)), s.d.columnBool(r.Active), string(r.Doc), r.Created.UnixMicro(), r.Modified.UnixMicro(), r.Version}
+	withForeign = withForeign && r.Kind == store.KindUser
 	var (
 		ahead *readAhead
 		err   error
 	)
-	if withForeign && r.Kind == store.KindUser && s.d.name() == "postgres" {
-		var (
-			n        int
-			leftover bool
-		)
-		err = s.queryRow(ctx, tx, s.q(`WITH i AS (`+insert+` RETURNING 1) SELECT (SELECT COUNT(*) FROM `+foreignMembers+`),
-			EXISTS (SELECT 1 FROM members WHERE org = ? AND user_id = ?) OR EXISTS (SELECT 1 FROM employee_records WHERE org = ? AND user_id = ?)`),
-			append(args, r.Org, strings.ToLower(r.Name), r.Org, r.ID, r.Org, r.ID)...).Scan(&n, &leftover)
-		ahead = &readAhead{org: r.Org, userNameLower: strings.ToLower(r.Name), foreign: n > 0, hasForeign: true}
-		if !leftover && snapshotsFromWrites {
-			ahead.user = r
-		}
+	if withForeign && s.d.name() == "postgres" {
+		ahead, err = s.readCreatedAhead(ctx, tx, `WITH i AS (`+insert+` RETURNING 1) `, args, r)
 	} else {
-		_, err = s.exec(ctx, tx, s.q(insert), args...)
+		if _, err = s.exec(ctx, tx, s.q(insert), args...); err == nil && withForeign {
+			ahead, err = s.readCreatedAhead(ctx, tx, "", nil, r)
+		}
 	}
 	if s.d.isUniqueViolation(err) {
 		return nil, store.ErrUniqueness
 	}
 	if err != nil {
 		return nil, fmt.Errorf("inserting %s: %w", r.Kind, err)
+	}
+	return ahead, nil
+}
+
+// readCreatedAhead asks, after the statement before, whether a non-SCIM member holds r's userName
+// and whether anything is left under its id.
+func (s *Store) readCreatedAhead(ctx context.Context, tx *sql.Tx, before string, beforeArgs []any, r *store.Resource) (*readAhead, error) {
+	var (
+		n        int
+		leftover bool
+	)
+	err := s.queryRow(ctx, tx, s.q(before+`SELECT (SELECT COUNT(*) FROM `+foreignMembers+`),
+		EXISTS (SELECT 1 FROM members WHERE org = ? AND user_id = ?) OR EXISTS (SELECT 1 FROM employee_records WHERE org = ? AND user_id = ?)`),
+		append(beforeArgs, r.Org, strings.ToLower(r.Name), r.Org, r.ID, r.Org, r.ID)...).Scan(&n, &leftover)
+	if err != nil {
+		return nil, err
+	}
+	ahead := &readAhead{org: r.Org, userNameLower: strings.ToLower(r.Name), foreign: n > 0, hasForeign: true}
+	if !leftover && snapshotsFromWrites {
+		ahead.user = r
 	}
 	return ahead, nil
 }

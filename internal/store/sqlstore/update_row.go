@@ -23,22 +23,28 @@ func (s *Store) updateArgs(next *store.Resource, was int64) []any {
 // first, ErrNotFound when the resource is gone. The row it locks is the row it checks: on
 // PostgreSQL, an UPDATE that waited for a concurrent writer checks the version that writer left.
 //
-// withMember (a user's write under a provisioning policy, on PostgreSQL) also reads and locks the
-// user's member in the same statement, for provisioning's LoadMember that comes next: one round
-// trip less on every PATCH and PUT. SQLite runs in the process and needs no such saving.
+// withMember (a user's write under a provisioning policy) also reads the user's member, for
+// provisioning's LoadMember that comes next, with what the event snapshot needs besides the user
+// (read_ahead.go). On PostgreSQL that read locks the member and goes in the UPDATE's statement:
+// one round trip less on every PATCH and PUT, and the snapshot's read saved.
 func (s *Store) updateRow(ctx context.Context, tx *sql.Tx, next *store.Resource, was int64, withMember bool) (*readAhead, error) {
 	update := `UPDATE ` + table(next.Kind) + ` SET ` + updateColumns + s.d.doc() + `, modified_us = ?, version = ? WHERE org = ? AND id = ? AND version = ?`
+	withMember = withMember && next.Kind == store.KindUser
 	var (
-		n      int64
-		loaded *readAhead
-		err    error
+		n     int64
+		ahead *readAhead
+		err   error
 	)
-	if withMember && next.Kind == store.KindUser && s.d.name() == "postgres" {
-		loaded, n, err = s.updateLoadingMember(ctx, tx, update, next, was)
+	if withMember && s.d.name() == "postgres" {
+		ahead, n, err = s.readMemberAhead(ctx, tx, `u AS (`+update+` RETURNING 1), `, `(SELECT count(*) FROM u)`,
+			s.updateArgs(next, was), next)
 	} else {
 		var res sql.Result
 		if res, err = s.exec(ctx, tx, s.q(update), s.updateArgs(next, was)...); err == nil {
 			n, err = res.RowsAffected()
+		}
+		if err == nil && n == 1 && withMember {
+			ahead, _, err = s.readMemberAhead(ctx, tx, "", "1", nil, next)
 		}
 	}
 	if s.d.isUniqueViolation(err) {
@@ -48,7 +54,7 @@ func (s *Store) updateRow(ctx context.Context, tx *sql.Tx, next *store.Resource,
 		return nil, fmt.Errorf("updating %s %s: %w", next.Kind, next.ID, err)
 	}
 	if n == 1 {
-		return loaded, nil
+		return ahead, nil
 	}
 	// Rare: tell a lost race from a deleted resource.
 	if _, err := s.get(ctx, tx, next.Org, next.Kind, next.ID, ""); err != nil {
@@ -57,16 +63,15 @@ func (s *Store) updateRow(ctx context.Context, tx *sql.Tx, next *store.Resource,
 	return nil, store.ErrVersionMismatch
 }
 
-// updateLoadingMember runs update and reads the member FOR UPDATE in one statement, with what
-// the event snapshot needs besides the user: the member's userName, its employee record and the
-// user's groups (read_ahead.go). A locking clause may not name the nullable side of an outer
-// join, so the member is locked in its own WITH query, joined to a one-row relation r that
-// userGroups reads.
-func (s *Store) updateLoadingMember(ctx context.Context, tx *sql.Tx, update string, next *store.Resource, was int64) (*readAhead, int64, error) {
-	query := `WITH u AS (` + update + ` RETURNING 1),
-		m AS (SELECT ` + memberColumns + `, m.user_name, ` + employeeColumns + ` FROM members m
-			LEFT JOIN employee_records e ON e.org = m.org AND e.user_id = m.user_id WHERE m.org = ? AND m.user_id = ? FOR UPDATE OF m)
-		SELECT (SELECT count(*) FROM u), m.*, ` + s.d.userGroups() + ` FROM (SELECT CAST(? AS text) AS org, CAST(? AS text) AS id) AS r LEFT JOIN m ON true`
+// readMemberAhead reads the member of the user next (FOR UPDATE on PostgreSQL), its userName, its
+// employee record and the user's groups; before and first (with firstArgs) put a statement ahead
+// of the read and its first column (PostgreSQL: the UPDATE, and how many rows it changed). A
+// locking clause may not name the nullable side of an outer join, so the member is locked in its
+// own WITH query, joined to a one-row relation r that userGroups reads.
+func (s *Store) readMemberAhead(ctx context.Context, tx *sql.Tx, before, first string, firstArgs []any, next *store.Resource) (*readAhead, int64, error) {
+	query := `WITH ` + before + `m AS (SELECT ` + memberColumns + `, m.user_name, ` + employeeColumns + ` FROM members m
+			LEFT JOIN employee_records e ON e.org = m.org AND e.user_id = m.user_id WHERE m.org = ? AND m.user_id = ?` + s.d.forUpdateOf("m") + `)
+		SELECT ` + first + `, m.*, ` + s.d.userGroups() + ` FROM (SELECT CAST(? AS text) AS org, CAST(? AS text) AS id) AS r LEFT JOIN m ON true`
 	var (
 		n                                 int64
 		state, role, userName, groups     sql.NullString
@@ -74,7 +79,7 @@ func (s *Store) updateLoadingMember(ctx context.Context, tx *sql.Tx, update stri
 		profile                           [8]sql.NullString
 	)
 	dest := append([]any{&n, &state, &role, &approved, &deleted, &active, &userName, &record}, append(profileDest(&profile), &groups)...)
-	if err := s.queryRow(ctx, tx, s.q(query), append(s.updateArgs(next, was), next.Org, next.ID, next.Org, next.ID)...).Scan(dest...); err != nil {
+	if err := s.queryRow(ctx, tx, s.q(query), append(firstArgs, next.Org, next.ID, next.Org, next.ID)...).Scan(dest...); err != nil {
 		return nil, 0, err
 	}
 	ahead := &readAhead{org: next.Org, userID: next.ID, member: memberOf(state, role, approved, deleted, active), hasMember: true}

@@ -1,7 +1,7 @@
 package sqlstore
 
 // SetSnapshotsFromWrites turns building created users' snapshots from their writes on or off.
-func SetSnapshotsFromWrites(on bool) { snapshotsFromWrites = on }
+func SetSnapshotsFromWrites(on bool) { readBackSnapshots.Store(!on) }
 
 // BuiltFromWrites counts the snapshots built from their writes so far.
 func BuiltFromWrites() int64 { return builtFromWrites.Load() }

@@ -120,11 +120,11 @@ func (s *snapshots) member(ctx context.Context, id string) (*store.MemberSnapsho
 	return m, nil
 }
 
-// snapshotsFromWrites lets a test turn off building a created user's snapshot from its write, to
+// readBackSnapshots lets a test turn off building a written user's snapshot from its write, to
 // compare both ways; builtFromWrites counts the snapshots built so (tests check the path is taken).
 var (
-	snapshotsFromWrites = true
-	builtFromWrites     atomic.Int64
+	readBackSnapshots atomic.Bool
+	builtFromWrites   atomic.Int64
 )
 
 // memberFromWrite is the snapshot of a known user's member (read_ahead.go): what the snapshot

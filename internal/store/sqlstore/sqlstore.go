@@ -138,7 +138,7 @@ func (s *Store) readCreatedAhead(ctx context.Context, tx *sql.Tx, before string,
 		return nil, err
 	}
 	ahead := &readAhead{org: r.Org, userNameLower: strings.ToLower(r.Name), foreign: n > 0, hasForeign: true}
-	if !leftover && snapshotsFromWrites {
+	if !leftover && !readBackSnapshots.Load() {
 		ahead.user = r
 	}
 	return ahead, nil

@@ -83,7 +83,7 @@ func (s *Store) readMemberAhead(ctx context.Context, tx *sql.Tx, before, first s
 		return nil, 0, err
 	}
 	ahead := &readAhead{org: next.Org, userID: next.ID, member: memberOf(state, role, approved, deleted, active), hasMember: true}
-	if state.Valid && snapshotsFromWrites {
+	if state.Valid && !readBackSnapshots.Load() {
 		ahead.user = next
 		ahead.saved = &savedMember{userName: userName.String, state: provisioning.State(state.String), role: role.String,
 			employee: employeeOf(record, profile)}

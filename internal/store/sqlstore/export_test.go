@@ -5,3 +5,6 @@ func SetSnapshotsFromWrites(on bool) { readBackSnapshots.Store(!on) }
 
 // BuiltFromWrites counts the snapshots built from their writes so far.
 func BuiltFromWrites() int64 { return builtFromWrites.Load() }
+
+// BatchedLookups counts the statements the userName lookup batcher ran so far.
+func BatchedLookups() int64 { return batchedLookups.Load() }

@@ -19,6 +19,9 @@ func (s *Store) List(ctx context.Context, org string, kind store.Kind, q store.Q
 		}
 		where += " AND " + cond
 	}
+	if page, ok, err := s.batchedLookup(ctx, org, kind, where, t.args, q); ok {
+		return page, err
+	}
 	page := &store.Page{}
 	filterArgs := append([]any(nil), t.args...)
 	count := func() error {
@@ -100,4 +103,30 @@ func decodeGroups(raw string) ([]store.Member, error) {
 		out[i] = store.Member{Value: p[0], Type: store.KindGroup, Display: p[1]}
 	}
 	return out, nil
+}
+
+// userNameEquals is the translation of `userName eq "…"` (filter.go): arguments org and the
+// lower-cased userName.
+const userNameEquals = "r.org = ? AND (r.name_lower IS NOT NULL AND r.name_lower = ?)"
+
+// batchedLookup answers `userName eq` (the filter's translation is exactly the organization and
+// the lower-cased userName) from the lookup batcher, on PostgreSQL (lookups.go).
+func (s *Store) batchedLookup(ctx context.Context, org string, kind store.Kind, where string, args []any, q store.Query) (*store.Page, bool, error) {
+	if s.lookups == nil || kind != store.KindUser || where != userNameEquals || q.SortBy != "" ||
+		max(q.StartIndex, 1) != 1 || q.Count < 1 || len(args) != 2 {
+		return nil, false, nil
+	}
+	name, ok := args[1].(string)
+	if !ok {
+		return nil, false, nil
+	}
+	r, err := s.lookups.find(ctx, org, name)
+	if err != nil {
+		return nil, true, err
+	}
+	page := &store.Page{}
+	if r != nil {
+		page.Total, page.Resources = 1, []*store.Resource{r}
+	}
+	return page, true, nil
 }

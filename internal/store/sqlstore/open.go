@@ -69,6 +69,7 @@ func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
 		return nil, err
 	}
 	s.numberer = newNumberer(s)
+	s.lookups = newLookupBatcher(s)
 	return s, nil
 }
 

@@ -25,6 +25,8 @@ type Store struct {
 	committer *committer
 	// numberer, on PostgreSQL, numbers events after their writes commit (numbering.go).
 	numberer *numberer
+	// lookups, on PostgreSQL, answers concurrent userName lookups with one statement (lookups.go).
+	lookups *lookupBatcher
 }
 
 var _ store.Store = (*Store)(nil)

@@ -1,0 +1,129 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
+)
+
+// lookupBatcher answers concurrent `userName eq` lookups, the query identity providers send before
+// every create and most updates, with one statement for many on PostgreSQL. Each statement costs
+// PostgreSQL and the manager about as much CPU again as running it (the protocol, a wake-up and a
+// system call pair on each side: docs/performance.md), so lookups that arrive while others are in
+// flight wait for the next statement and share it.
+//
+// A lookup waits for at most one statement before its own, and every lookup of a batch gets only
+// the row of its own organization and userName (the statement joins on both): organizations share
+// statements, never rows. Batches and running statements are bounded, so the batcher holds no more
+// than the requests in flight.
+type lookupBatcher struct {
+	s       *Store
+	mu      sync.Mutex
+	pending []*lookup
+	running int
+}
+
+const (
+	// maxLookupsPerStatement bounds one statement's keys.
+	maxLookupsPerStatement = 64
+	// maxLookupStatements bounds the statements in flight, leaving pooled connections to writes.
+	maxLookupStatements = 3
+	// lookupTimeout bounds a batch's statement: it runs apart from any one request's context.
+	lookupTimeout = 30 * time.Second
+)
+
+type lookup struct {
+	org, nameLower string
+	done           chan struct{}
+	res            *store.Resource
+	err            error
+}
+
+func newLookupBatcher(s *Store) *lookupBatcher { return &lookupBatcher{s: s} }
+
+// batchedLookups counts the batcher's statements (tests check the path is taken).
+var batchedLookups atomic.Int64
+
+// find returns the user of org whose lower-cased userName is nameLower (nil when there is none),
+// with its groups.
+func (b *lookupBatcher) find(ctx context.Context, org, nameLower string) (*store.Resource, error) {
+	l := &lookup{org: org, nameLower: nameLower, done: make(chan struct{})}
+	b.mu.Lock()
+	b.pending = append(b.pending, l)
+	start := b.running < maxLookupStatements
+	if start {
+		b.running++
+	}
+	b.mu.Unlock()
+	if start {
+		go b.run()
+	}
+	select {
+	case <-l.done:
+		return l.res, l.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// run answers batches while lookups are pending.
+func (b *lookupBatcher) run() {
+	for {
+		b.mu.Lock()
+		n := min(len(b.pending), maxLookupsPerStatement)
+		if n == 0 {
+			b.running--
+			b.mu.Unlock()
+			return
+		}
+		batch := b.pending[:n:n]
+		b.pending = append([]*lookup(nil), b.pending[n:]...)
+		b.mu.Unlock()
+		b.answer(batch)
+	}
+}
+
+// answer runs one statement for a batch and hands each lookup its row.
+func (b *lookupBatcher) answer(batch []*lookup) {
+	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
+	defer cancel()
+	orgs, names := make([]string, len(batch)), make([]string, len(batch))
+	for i, l := range batch {
+		orgs[i], names[i] = l.org, l.nameLower
+	}
+	batchedLookups.Add(1)
+	found := make(map[[2]string]*store.Resource, len(batch))
+	// LATERAL keeps one index lookup per key: a generic plan cannot know how many keys come.
+	err := b.s.eachRow(ctx, `SELECT x.*, k.org, k.name FROM unnest(?::text[], ?::text[]) AS k(org, name)
+		CROSS JOIN LATERAL (SELECT `+resourceColumns+`, `+b.s.d.userGroups()+` AS groups FROM scim_users r
+			WHERE r.org = k.org AND r.name_lower = k.name) AS x`,
+		[]any{orgs, names}, func(scan func(...any) error) error {
+			var groups, org, name string
+			r, err := b.s.scan(func(dest ...any) error { return scan(append(dest, &groups, &org, &name)...) }, "", store.KindUser)
+			if err != nil {
+				return err
+			}
+			r.Org = org
+			if r.Groups, err = decodeGroups(groups); err != nil {
+				return err
+			}
+			r.GroupsLoaded = true
+			found[[2]string{org, name}] = r
+			return nil
+		})
+	if err != nil {
+		err = fmt.Errorf("looking users up by userName: %w", err)
+	}
+	for _, l := range batch {
+		l.err = err
+		if r := found[[2]string{l.org, l.nameLower}]; err == nil && r != nil {
+			own := *r // a lookup of the same user twice in a batch: each request its own copy
+			l.res = &own
+		}
+		close(l.done)
+	}
+}

@@ -1,0 +1,99 @@
+package sqlstore_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	filter "github.com/scim2/filter-parser/v2"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
+	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
+)
+
+// On PostgreSQL concurrent `userName eq` lookups share statements (lookups.go). Organizations with
+// the same userNames, looked up at once and in any case, each get their own user only, with its
+// groups; a userName nobody has finds nothing.
+func TestBatchedLookupsAnswerEachOrganizationItsOwnUser(t *testing.T) {
+	dsn := os.Getenv("EIO_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		t.Skip("EIO_TEST_POSTGRES_DSN is not set; make test starts a throwaway PostgreSQL server and sets it")
+	}
+	ctx := context.Background()
+	s, err := sqlstore.OpenPostgres(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()
+	const users = 40
+	orgs := []string{fmt.Sprintf("look-a-%d", time.Now().UnixNano()), fmt.Sprintf("look-b-%d", time.Now().UnixNano())}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	for _, org := range orgs {
+		for i := range users {
+			u := &store.Resource{Org: org, Kind: store.KindUser, ID: fmt.Sprintf("%s-u%d", org, i), Name: fmt.Sprintf("User%d@Example.com", i),
+				Active: true, Doc: []byte(`{}`), Created: now, Modified: now, Version: 1}
+			if err := s.Create(ctx, u, nil, store.Write{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		g := &store.Resource{Org: org, Kind: store.KindGroup, ID: org + "-g", Name: "G " + org, Doc: []byte(`{}`), Created: now, Modified: now, Version: 1}
+		if err := s.Create(ctx, g, []string{org + "-u0"}, store.Write{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := sqlstore.BatchedLookups()
+	var wg sync.WaitGroup
+	errs := make(chan error, 4*users)
+	for _, org := range orgs {
+		for i := range users + 1 { // the last one: nobody has that userName
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs <- checkLookup(ctx, s, org, i, users)
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if n := sqlstore.BatchedLookups() - before; n == 0 || n >= 2*(users+1) {
+		t.Fatalf("%d lookups ran %d batched statements: the batcher was not used, or never batched", 2*(users+1), n)
+	}
+}
+
+func checkLookup(ctx context.Context, s store.Store, org string, i, users int) error {
+	name := fmt.Sprintf("user%d@EXAMPLE.com", i)
+	expr, err := filter.ParseFilter([]byte(`userName eq "` + name + `"`))
+	if err != nil {
+		return err
+	}
+	page, err := s.List(ctx, org, store.KindUser, store.Query{Filter: expr, StartIndex: 1, Count: 10, WithGroups: true})
+	if err != nil {
+		return err
+	}
+	if i == users {
+		if page.Total != 0 || len(page.Resources) != 0 {
+			return fmt.Errorf("%s: nobody has %s, found %+v", org, name, page.Resources)
+		}
+		return nil
+	}
+	if page.Total != 1 || len(page.Resources) != 1 {
+		return fmt.Errorf("%s: %s found %d", org, name, len(page.Resources))
+	}
+	r := page.Resources[0]
+	if r.Org != org || r.ID != fmt.Sprintf("%s-u%d", org, i) || !strings.EqualFold(r.Name, name) {
+		return fmt.Errorf("%s: %s found %s/%s (%s)", org, name, r.Org, r.ID, r.Name)
+	}
+	if wantGroups := i == 0; wantGroups != (len(r.Groups) == 1 && r.Groups[0].Value == org+"-g") {
+		return fmt.Errorf("%s: %s has groups %+v", org, name, r.Groups)
+	}
+	return nil
+}

@@ -8,3 +8,6 @@ func BuiltFromWrites() int64 { return builtFromWrites.Load() }
 
 // BatchedLookups counts the statements the userName lookup batcher ran so far.
 func BatchedLookups() int64 { return batchedLookups.Load() }
+
+// ReadAheadsGivenUp counts member read-aheads given up because the member changed while waiting.
+func ReadAheadsGivenUp() int64 { return readAheadsGivenUp.Load() }

@@ -216,7 +216,11 @@ func (s *Store) Update(ctx context.Context, current *store.Resource, change *sto
 	next.Modified = time.Now().UTC().Truncate(time.Microsecond)
 	next.Groups, next.GroupsLoaded = current.Groups, current.GroupsLoaded // a user's write never changes its groups
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		member, err := s.updateRow(ctx, tx, &next, current.Version, w.Policy != nil)
+		// Locks in the order every write takes them: the resource's row, its memberships' rows, the
+		// member. A rename refreshes memberships first, so its member is read after (read_ahead.go).
+		renamed := kind == store.KindUser && (next.DisplayName != current.DisplayName || next.Name != current.Name)
+		readAheadUser := w.Policy != nil && kind == store.KindUser
+		member, err := s.updateRow(ctx, tx, &next, current.Version, readAheadUser && !renamed)
 		if err != nil {
 			return err
 		}
@@ -226,9 +230,14 @@ func (s *Store) Update(ctx context.Context, current *store.Resource, change *sto
 				return err
 			}
 		}
-		if kind == store.KindUser && (next.DisplayName != current.DisplayName || next.Name != current.Name) {
+		if renamed {
 			if err := s.refreshMemberDisplay(ctx, tx, org, &next); err != nil {
 				return err
+			}
+		}
+		if readAheadUser && member == nil {
+			if member, _, err = s.readMemberAhead(ctx, tx, "", "1", nil, &next); err != nil {
+				return fmt.Errorf("reading member %s: %w", id, err)
 			}
 		}
 		return s.effectsLoaded(ctx, tx, w, org, id, member, func(ptx provisioning.Tx, o provisioning.Origin) error {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
@@ -23,28 +24,23 @@ func (s *Store) updateArgs(next *store.Resource, was int64) []any {
 // first, ErrNotFound when the resource is gone. The row it locks is the row it checks: on
 // PostgreSQL, an UPDATE that waited for a concurrent writer checks the version that writer left.
 //
-// withMember (a user's write under a provisioning policy) also reads the user's member, for
-// provisioning's LoadMember that comes next, with what the event snapshot needs besides the user
-// (read_ahead.go). On PostgreSQL that read locks the member and goes in the UPDATE's statement:
-// one round trip less on every PATCH and PUT, and the snapshot's read saved.
+// withMember (a user's write under a provisioning policy, on PostgreSQL) also reads and locks the
+// user's member in the UPDATE's statement, after the user's row (readMemberAhead): one round trip
+// less on every PATCH and PUT. Elsewhere the caller reads the member after the UPDATE.
 func (s *Store) updateRow(ctx context.Context, tx *sql.Tx, next *store.Resource, was int64, withMember bool) (*readAhead, error) {
 	update := `UPDATE ` + table(next.Kind) + ` SET ` + updateColumns + s.d.doc() + `, modified_us = ?, version = ? WHERE org = ? AND id = ? AND version = ?`
-	withMember = withMember && next.Kind == store.KindUser
 	var (
 		n     int64
 		ahead *readAhead
 		err   error
 	)
-	if withMember && s.d.name() == "postgres" {
+	if withMember && next.Kind == store.KindUser && s.d.name() == "postgres" {
 		ahead, n, err = s.readMemberAhead(ctx, tx, `u AS (`+update+` RETURNING 1), `, `(SELECT count(*) FROM u)`,
 			s.updateArgs(next, was), next)
 	} else {
 		var res sql.Result
 		if res, err = s.exec(ctx, tx, s.q(update), s.updateArgs(next, was)...); err == nil {
 			n, err = res.RowsAffected()
-		}
-		if err == nil && n == 1 && withMember {
-			ahead, _, err = s.readMemberAhead(ctx, tx, "", "1", nil, next)
 		}
 	}
 	if s.d.isUniqueViolation(err) {
@@ -67,20 +63,41 @@ func (s *Store) updateRow(ctx context.Context, tx *sql.Tx, next *store.Resource,
 // employee record and the user's groups; before and first (with firstArgs) put a statement ahead
 // of the read and its first column (PostgreSQL: the UPDATE, and how many rows it changed). A
 // locking clause may not name the nullable side of an outer join, so the member is locked in its
-// own WITH query, joined to a one-row relation r that userGroups reads.
+// own WITH query, joined to a one-row relation r that userGroups reads; it waits for u (the
+// UPDATE) to have locked the user's row, the order every write locks them in.
+//
+// A member locked after waiting for another write is its newest version, but the statement's
+// employee record and groups are from before that write. PostgreSQL tells it: the locked row's
+// xmin differs from the one the statement's snapshot sees. The member is then read again by
+// LoadMember, and the event snapshot read back, as without read-ahead.
 func (s *Store) readMemberAhead(ctx context.Context, tx *sql.Tx, before, first string, firstArgs []any, next *store.Resource) (*readAhead, int64, error) {
-	query := `WITH ` + before + `m AS (SELECT ` + memberColumns + `, m.user_name, ` + employeeColumns + ` FROM members m
-			LEFT JOIN employee_records e ON e.org = m.org AND e.user_id = m.user_id WHERE m.org = ? AND m.user_id = ?` + s.d.forUpdateOf("m") + `)
-		SELECT ` + first + `, m.*, ` + s.d.userGroups() + ` FROM (SELECT CAST(? AS text) AS org, CAST(? AS text) AS id) AS r LEFT JOIN m ON true`
+	afterU, lockedVersion, seenVersion := "", "''", "''"
+	if before != "" {
+		afterU = " AND EXISTS (SELECT 1 FROM u)"
+	}
+	if s.d.name() == "postgres" {
+		lockedVersion, seenVersion = "m.xmin::text", "(SELECT xmin::text FROM members WHERE org = r.org AND user_id = r.id)"
+	}
+	query := `WITH ` + before + `m AS (SELECT ` + memberColumns + `, m.user_name, ` + employeeColumns + `, ` + lockedVersion + ` AS locked_version
+			FROM members m LEFT JOIN employee_records e ON e.org = m.org AND e.user_id = m.user_id
+			WHERE m.org = ? AND m.user_id = ?` + afterU + s.d.forUpdateOf("m") + `)
+		SELECT ` + first + `, m.*, ` + s.d.userGroups() + `, ` + seenVersion + `
+		FROM (SELECT CAST(? AS text) AS org, CAST(? AS text) AS id) AS r LEFT JOIN m ON true`
 	var (
 		n                                 int64
 		state, role, userName, groups     sql.NullString
 		approved, deleted, active, record any
 		profile                           [8]sql.NullString
+		locked, seen                      sql.NullString
 	)
-	dest := append([]any{&n, &state, &role, &approved, &deleted, &active, &userName, &record}, append(profileDest(&profile), &groups)...)
+	dest := append([]any{&n, &state, &role, &approved, &deleted, &active, &userName, &record}, profileDest(&profile)...)
+	dest = append(dest, &locked, &groups, &seen)
 	if err := s.queryRow(ctx, tx, s.q(query), append(firstArgs, next.Org, next.ID, next.Org, next.ID)...).Scan(dest...); err != nil {
 		return nil, 0, err
+	}
+	if locked.String != seen.String {
+		readAheadsGivenUp.Add(1)
+		return nil, n, nil // waited for another write of the member: read it all again
 	}
 	ahead := &readAhead{org: next.Org, userID: next.ID, member: memberOf(state, role, approved, deleted, active), hasMember: true}
 	if state.Valid && !readBackSnapshots.Load() {
@@ -96,3 +113,7 @@ func (s *Store) readMemberAhead(ctx context.Context, tx *sql.Tx, before, first s
 	}
 	return ahead, n, nil
 }
+
+// readAheadsGivenUp counts read-aheads given up because the member changed while the statement
+// waited for it (tests check the path is taken).
+var readAheadsGivenUp atomic.Int64

@@ -1,0 +1,128 @@
+package sqlstore_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
+	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
+	"github.com/z8z8/enterprise-identity-operator/internal/store/storetest"
+)
+
+// An update reads its member ahead in the UPDATE's statement (update_row.go). These tests hold
+// rows in a transaction of their own, as a concurrent write would, and watch the update wait.
+
+// blockedOn waits until a backend waits for a lock, and fails the test after 10 s.
+func blockedOn(t *testing.T, s *sqlstore.Store) {
+	t.Helper()
+	for range 1000 {
+		var n int
+		if err := s.DB().QueryRowContext(context.Background(),
+			`SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("the update never waited for the held row")
+}
+
+func deactivateAsync(s store.Store, org, id string, p *provisioning.Policy) chan error {
+	done := make(chan error, 1)
+	go func() {
+		_, err := storetest.Update(context.Background(), s, org, store.KindUser, id, 0, func(cur *store.Resource) (*store.Change, error) {
+			next := *cur
+			next.Active = false
+			return &store.Change{Resource: &next}, nil
+		}, store.Write{Policy: p})
+		done <- err
+	}()
+	return done
+}
+
+// The member is locked after the user's row, as every other write locks them (Delete, group
+// writes): an update waiting for the user's row holds no lock on the member.
+func TestPostgresReadAheadLocksTheUserBeforeTheMember(t *testing.T) {
+	s, _ := replicas(t)
+	ctx := context.Background()
+	org := fmt.Sprintf("order-%d", time.Now().UnixNano())
+	p := provisioning.DefaultPolicy
+	createUsers(t, s, org, 1, &p)
+	hold, err := s.DB().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = hold.Rollback() }()
+	if _, err := hold.ExecContext(ctx, `SELECT 1 FROM scim_users WHERE org = $1 AND id = 'u0' FOR UPDATE`, org); err != nil {
+		t.Fatal(err)
+	}
+	done := deactivateAsync(s, org, "u0", &p)
+	blockedOn(t, s)
+	probe, err := s.DB().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, probeErr := probe.ExecContext(ctx, `SELECT 1 FROM members WHERE org = $1 AND user_id = 'u0' FOR UPDATE NOWAIT`, org)
+	_ = probe.Rollback()
+	if probeErr != nil {
+		t.Fatalf("an update waiting for the user's row already holds its member: %v", probeErr)
+	}
+	if err := hold.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A write that changed the member (and the user's groups) while the update waited for the member:
+// the update's event snapshot shows what that write committed, not what the update's statement
+// saw when it started.
+func TestPostgresReadAheadAfterWaitingReadsAgain(t *testing.T) {
+	s, _ := replicas(t)
+	ctx := context.Background()
+	org := fmt.Sprintf("stale-%d", time.Now().UnixNano())
+	p := provisioning.DefaultPolicy
+	createUsers(t, s, org, 1, &p)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	g := &store.Resource{Org: org, Kind: store.KindGroup, ID: "g1", Name: "Late", Doc: []byte(`{}`), Created: now, Modified: now, Version: 1}
+	if err := s.Create(ctx, g, nil, store.Write{}); err != nil {
+		t.Fatal(err)
+	}
+	hold, err := s.DB().BeginTx(ctx, &sql.TxOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = hold.Rollback() }()
+	for _, q := range []string{
+		`UPDATE members SET role = 'late-role' WHERE org = $1 AND user_id = 'u0'`,
+		`INSERT INTO scim_group_members (org, group_id, member_id, member_type, display) VALUES ($1, 'g1', 'u0', 'User', 'user0')`,
+	} {
+		if _, err := hold.ExecContext(ctx, q, org); err != nil {
+			t.Fatal(err)
+		}
+	}
+	givenUp := sqlstore.ReadAheadsGivenUp()
+	done := deactivateAsync(s, org, "u0", &p)
+	blockedOn(t, s)
+	if err := hold.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if sqlstore.ReadAheadsGivenUp() == givenUp {
+		t.Fatal("the read-ahead after waiting for the member was kept")
+	}
+	events := eventsOf(t, s, org)
+	last := events[len(events)-1]
+	if m := last.Data.Member; m == nil || m.Role != "late-role" || len(m.Groups) != 1 || m.Groups[0].ID != "g1" {
+		t.Fatalf("the deactivation's snapshot misses what committed while it waited: %+v", last.Data.Member)
+	}
+}

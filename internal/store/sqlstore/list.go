@@ -34,18 +34,9 @@ func (s *Store) List(ctx context.Context, org string, kind store.Kind, q store.Q
 	if q.Count <= 0 {
 		return page, count()
 	}
-	order := "r.seq"
-	if q.SortBy != "" {
-		expr, err := t.sortExpression(q.SortBy)
-		if err != nil {
-			return nil, err
-		}
-		dir := " ASC"
-		if q.SortDescending {
-			dir = " DESC"
-		}
-		// Resources without the attribute sort last either way; seq keeps the order stable.
-		order = "(" + expr + " IS NULL), " + expr + dir + ", r.seq"
+	order, err := listOrder(t, q)
+	if err != nil {
+		return nil, err
 	}
 	start := max(q.StartIndex, 1)
 	columns := resourceColumns
@@ -129,4 +120,22 @@ func (s *Store) batchedLookup(ctx context.Context, org string, kind store.Kind, 
 		page.Total, page.Resources = 1, []*store.Resource{r}
 	}
 	return page, true, nil
+}
+
+// listOrder is a list's ORDER BY: creation order, or the sort attribute's with creation order
+// breaking ties.
+func listOrder(t *translator, q store.Query) (string, error) {
+	if q.SortBy == "" {
+		return "r.seq", nil
+	}
+	expr, err := t.sortExpression(q.SortBy)
+	if err != nil {
+		return "", err
+	}
+	dir := " ASC"
+	if q.SortDescending {
+		dir = " DESC"
+	}
+	// Resources without the attribute sort last either way; seq keeps the order stable.
+	return "(" + expr + " IS NULL), " + expr + dir + ", r.seq", nil
 }

@@ -23,3 +23,14 @@ func TestApplyDefaultsUnlessGOGCIsSet(t *testing.T) {
 		t.Fatalf("without GOGC the target is %d, got %d", DefaultGCPercent, got)
 	}
 }
+
+func TestSoftLimitIsAShareOfTheContainerLimit(t *testing.T) {
+	if got, ok := softLimit("536870912\n"); !ok || got != 483183820 {
+		t.Fatalf("a 512 MiB limit gave %d, %v", got, ok)
+	}
+	for _, none := range []string{"max\n", "", "-1", "garbage"} {
+		if _, ok := softLimit(none); ok {
+			t.Fatalf("%q is no limit", none)
+		}
+	}
+}

@@ -16,6 +16,23 @@ import (
 // An update reads its member ahead in the UPDATE's statement (update_row.go). These tests hold
 // rows in a transaction of their own, as a concurrent write would, and watch the update wait.
 
+// holdRows runs statements of org in a transaction left open, as a concurrent write holding
+// their rows; the test commits it, or it is rolled back at the end.
+func holdRows(t *testing.T, s *sqlstore.Store, org string, statements ...string) *sql.Tx {
+	t.Helper()
+	hold, err := s.DB().BeginTx(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = hold.Rollback() })
+	for _, q := range statements {
+		if _, err := hold.ExecContext(context.Background(), q, org); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return hold
+}
+
 // blockedOn waits until a backend waits for a lock, and fails the test after 10 s.
 func blockedOn(t *testing.T, s *sqlstore.Store) {
 	t.Helper()
@@ -54,14 +71,7 @@ func TestPostgresReadAheadLocksTheUserBeforeTheMember(t *testing.T) {
 	org := fmt.Sprintf("order-%d", time.Now().UnixNano())
 	p := provisioning.DefaultPolicy
 	createUsers(t, s, org, 1, &p)
-	hold, err := s.DB().BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = hold.Rollback() }()
-	if _, err := hold.ExecContext(ctx, `SELECT 1 FROM scim_users WHERE org = $1 AND id = 'u0' FOR UPDATE`, org); err != nil {
-		t.Fatal(err)
-	}
+	hold := holdRows(t, s, org, `SELECT 1 FROM scim_users WHERE org = $1 AND id = 'u0' FOR UPDATE`)
 	done := deactivateAsync(s, org, "u0", &p)
 	blockedOn(t, s)
 	probe, err := s.DB().BeginTx(ctx, nil)
@@ -95,19 +105,8 @@ func TestPostgresReadAheadAfterWaitingReadsAgain(t *testing.T) {
 	if err := s.Create(ctx, g, nil, store.Write{}); err != nil {
 		t.Fatal(err)
 	}
-	hold, err := s.DB().BeginTx(ctx, &sql.TxOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = hold.Rollback() }()
-	for _, q := range []string{
-		`UPDATE members SET role = 'late-role' WHERE org = $1 AND user_id = 'u0'`,
-		`INSERT INTO scim_group_members (org, group_id, member_id, member_type, display) VALUES ($1, 'g1', 'u0', 'User', 'user0')`,
-	} {
-		if _, err := hold.ExecContext(ctx, q, org); err != nil {
-			t.Fatal(err)
-		}
-	}
+	hold := holdRows(t, s, org, `UPDATE members SET role = 'late-role' WHERE org = $1 AND user_id = 'u0'`,
+		`INSERT INTO scim_group_members (org, group_id, member_id, member_type, display) VALUES ($1, 'g1', 'u0', 'User', 'user0')`)
 	givenUp := sqlstore.ReadAheadsGivenUp()
 	done := deactivateAsync(s, org, "u0", &p)
 	blockedOn(t, s)

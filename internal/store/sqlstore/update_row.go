@@ -68,8 +68,9 @@ func (s *Store) updateRow(ctx context.Context, tx *sql.Tx, next *store.Resource,
 //
 // A member locked after waiting for another write is its newest version, but the statement's
 // employee record and groups are from before that write. PostgreSQL tells it: the locked row's
-// xmin differs from the one the statement's snapshot sees. The member is then read again by
-// LoadMember, and the event snapshot read back, as without read-ahead.
+// xmin differs from the one the statement's snapshot sees. readMemberAhead then returns no
+// read-ahead, and Update reads it again in a statement of its own: its snapshot is after the wait,
+// and the member is already this write's.
 func (s *Store) readMemberAhead(ctx context.Context, tx *sql.Tx, before, first string, firstArgs []any, next *store.Resource) (*readAhead, int64, error) {
 	afterU, lockedVersion, seenVersion := "", "''", "''"
 	if before != "" {

@@ -6,6 +6,7 @@
 #
 #   hack/profile-postgres.sh create-users 20     # workload, seconds profiled
 #   OUT=/tmp/prof hack/profile-postgres.sh filter-users
+#   STORE=sqlite hack/profile-postgres.sh filter-users   # the same against the embedded SQLite store
 #
 # Needs PostgreSQL (apt-get install -y postgresql) and the scimload sources beside the project.
 set -uo pipefail
@@ -19,20 +20,26 @@ cd "$ROOT"
 [[ -d "$SCIMLOAD_SRC" ]] || { echo "profile: no scimload sources at $SCIMLOAD_SRC (set SCIMLOAD_SRC)" >&2; exit 2; }
 (cd "$SCIMLOAD_SRC" && go build -o "$OUT/scimload" .) || exit 1
 make build >/dev/null || exit 1
-
-initdb=$(ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -1)
-[[ -n "$initdb" ]] || { echo "profile: PostgreSQL is not installed (apt-get install -y postgresql)" >&2; exit 2; }
-PGBIN=$(dirname "$initdb")
-as_pg() { if [[ "$(id -u)" == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-PGDIR="$OUT/pg"
-mkdir -p "$PGDIR" && chmod 755 "$PGDIR" && { [[ "$(id -u)" != 0 ]] || chown postgres "$PGDIR"; }
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-as_pg "$PGBIN/initdb" -D "$PGDIR/data" -U eio --auth=trust -E UTF8 --locale=C >/dev/null
-as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/log" -w -o "-c listen_addresses=127.0.0.1 -p $port -k $PGDIR -c fsync=on \
-  -c max_connections=200 -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_planning=on" start >/dev/null || exit 1
-PG_PID=$(head -1 "$PGDIR/data/postmaster.pid")
-export EIO_POSTGRES_URL="postgres://eio@127.0.0.1:$port/postgres?sslmode=disable"
-psql "$EIO_POSTGRES_URL" -qc 'CREATE EXTENSION pg_stat_statements' || exit 1
+STORE=${STORE:-postgres}
+PG_PID=
+if [[ "$STORE" == postgres ]]; then
+  initdb=$(ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -1)
+  [[ -n "$initdb" ]] || { echo "profile: PostgreSQL is not installed (apt-get install -y postgresql)" >&2; exit 2; }
+  PGBIN=$(dirname "$initdb")
+  as_pg() { if [[ "$(id -u)" == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+  PGDIR="$OUT/pg"
+  mkdir -p "$PGDIR" && chmod 755 "$PGDIR" && { [[ "$(id -u)" != 0 ]] || chown postgres "$PGDIR"; }
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  as_pg "$PGBIN/initdb" -D "$PGDIR/data" -U eio --auth=trust -E UTF8 --locale=C >/dev/null
+  as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/log" -w -o "-c listen_addresses=127.0.0.1 -p $port -k $PGDIR -c fsync=on \
+    -c max_connections=200 -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_planning=on" start >/dev/null || exit 1
+  PG_PID=$(head -1 "$PGDIR/data/postmaster.pid")
+  export EIO_POSTGRES_URL="postgres://eio@127.0.0.1:$port/postgres?sslmode=disable"
+  psql "$EIO_POSTGRES_URL" -qc 'CREATE EXTENSION pg_stat_statements' || exit 1
+else
+  unset EIO_POSTGRES_URL
+fi
+pg() { [[ "$STORE" != postgres ]] || psql "$EIO_POSTGRES_URL" "$@"; }
 
 # The manager is our child (it stops with its parent), so this shell waits for it at the end.
 KUBEBUILDER_ASSETS="$(./hack/control-plane.sh)" bin/manager --local --local-dir "$OUT/local" --pprof-bind-address 127.0.0.1:6060 \
@@ -40,7 +47,7 @@ KUBEBUILDER_ASSETS="$(./hack/control-plane.sh)" bin/manager --local --local-dir 
 MANAGER=$!
 stop() {
   kill -INT "$MANAGER" 2>/dev/null && wait "$MANAGER" 2>/dev/null
-  as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -m fast stop >/dev/null 2>&1
+  [[ "$STORE" != postgres ]] || as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -m fast stop >/dev/null 2>&1
 }
 trap stop EXIT
 k=(bin/kubectl --kubeconfig "$OUT/local/kubeconfig")
@@ -58,15 +65,15 @@ TOKEN=$("${k[@]}" -n "$ns" get secret "$secret" -o jsonpath='{.data.token}' | ba
 
 load() { "$OUT/scimload" -base "$BASE" -token "$TOKEN" -workload "$W" -concurrency 16 -progress 0 "$@"; }
 [[ "$W" == create-users ]] || load -duration 3s -users 10000 >/dev/null 2>&1 # the user pool, unmeasured
-psql "$EIO_POSTGRES_URL" -qc 'SELECT pg_stat_statements_reset()' >/dev/null
+pg -qc 'SELECT pg_stat_statements_reset()' >/dev/null
 curl -s "http://127.0.0.1:6060/debug/pprof/profile?seconds=$S" -o "$OUT/$W.pprof" &
 CURL=$!
-load -duration "$((S + 2))s" -users 0 -server-pids "$MANAGER,$PG_PID" 2>&1 | grep -v '^RESULT' | tee "$OUT/$W.load"
+load -duration "$((S + 2))s" -users 0 -server-pids "$MANAGER${PG_PID:+,$PG_PID}" 2>&1 | grep -v '^RESULT' | tee "$OUT/$W.load"
 wait "$CURL"
 echo
 go tool pprof -top -cum -nodecount=40 bin/manager "$OUT/$W.pprof" 2>/dev/null | tee "$OUT/$W.top" | head -50
 echo
-psql "$EIO_POSTGRES_URL" -c "SELECT calls, round(total_exec_time::numeric, 0) AS exec_ms, round(total_plan_time::numeric, 0) AS plan_ms,
+pg -c "SELECT calls, round(total_exec_time::numeric, 0) AS exec_ms, round(total_plan_time::numeric, 0) AS plan_ms,
   round((total_exec_time / greatest(calls, 1))::numeric, 3) AS ms_per_call, left(regexp_replace(query, '\s+', ' ', 'g'), 100) AS statement
   FROM pg_stat_statements ORDER BY total_exec_time + total_plan_time DESC LIMIT 20" | tee "$OUT/$W.statements"
 echo "profile: everything is in $OUT"

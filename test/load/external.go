@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +40,10 @@ type backend interface {
 	rssMiB() float64
 	// cpuSeconds is the server's CPU time so far (user and system); 0 when it shares our process.
 	cpuSeconds() float64
+	// profile starts writing the server's CPU profile to file, unprofile stops it; no-ops when
+	// the server shares our process (-cpuprofile profiles both then).
+	profile(file string)
+	unprofile()
 	close()
 }
 
@@ -74,6 +79,8 @@ func (b *inProcess) fillOthers(k, n int) {
 func (b *inProcess) settle()             { settle(b.ctx, b.st) }
 func (b *inProcess) rssMiB() float64     { return rssMiB() }
 func (b *inProcess) cpuSeconds() float64 { return 0 }
+func (b *inProcess) profile(string)      {}
+func (b *inProcess) unprofile()          {}
 func (b *inProcess) close()              { b.stopS(); b.stopNoop() }
 
 // child is the server in a process of its own.
@@ -131,6 +138,9 @@ func (c *child) cpuSeconds() float64 {
 	return v
 }
 
+func (c *child) profile(file string) { c.ask("profile " + file) }
+func (c *child) unprofile()          { c.ask("unprofile") }
+
 func (c *child) close() {
 	_ = c.in.Close()
 	done := make(chan struct{})
@@ -151,6 +161,7 @@ func serveChild(ctx context.Context) {
 	b := newInProcess(ctx, st)
 	fmt.Println(b.base, b.noop)
 	in := bufio.NewScanner(os.Stdin)
+	var profile *os.File
 	for in.Scan() {
 		command, arg, _ := strings.Cut(in.Text(), " ")
 		switch command {
@@ -174,6 +185,16 @@ func serveChild(ctx context.Context) {
 			fmt.Printf("%.1f\n", rssMiB())
 		case "cpu":
 			fmt.Printf("%.3f\n", ownCPUSeconds())
+		case "profile":
+			f, err := os.Create(arg) //nolint:gosec // a file the parent names
+			check(err)
+			check(pprof.StartCPUProfile(f))
+			profile = f
+			fmt.Println("ok")
+		case "unprofile":
+			pprof.StopCPUProfile()
+			check(profile.Close())
+			fmt.Println("ok")
 		default:
 			fmt.Println("unknown")
 		}

@@ -56,7 +56,8 @@ var (
 	duration    = flag.Duration("duration", 5*time.Second, "how long each timed scenario runs")
 	storeKind   = flag.String("store", "sqlite", "sqlite or postgres (EIO_TEST_POSTGRES_DSN)")
 	only        = flag.String("only", "", "run only one scenario (lookup, mix, noisy, delivery, sync or flat)")
-	cpuProfile  = flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	cpuProfile  = flag.String("cpuprofile", "", "write a CPU profile of the run to this file; with -external, the server's of each timed scenario to\n"+
+		"this file.server.<scenario>")
 )
 
 func main() {
@@ -230,6 +231,10 @@ func measured(name string, more func() bool, op func(int) error) (result, time.D
 	)
 	cpu0 := 0.0
 	if server != nil {
+		if *cpuProfile != "" {
+			server.profile(*cpuProfile + ".server." + fileNamePart(name))
+			defer server.unprofile()
+		}
 		cpu0 = server.cpuSeconds()
 	}
 	start := time.Now()
@@ -260,6 +265,16 @@ func measured(name string, more func() bool, op func(int) error) (result, time.D
 		cpu = server.cpuSeconds() - cpu0
 	}
 	return report(name, latencies, elapsed, failures.Load(), cpu), elapsed, failures.Load()
+}
+
+// fileNamePart is a scenario's name as part of a file name.
+func fileNamePart(name string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '-'
+	}, name)
 }
 
 // report prints a scenario's figures; cpu is the server's CPU seconds during it (0: unknown).

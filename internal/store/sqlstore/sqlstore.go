@@ -220,7 +220,7 @@ func (s *Store) Update(ctx context.Context, current *store.Resource, change *sto
 		// member. A rename refreshes memberships first, so its member is read after (read_ahead.go).
 		renamed := kind == store.KindUser && (next.DisplayName != current.DisplayName || next.Name != current.Name)
 		readAheadUser := w.Policy != nil && kind == store.KindUser
-		member, err := s.updateRow(ctx, tx, &next, current.Version, readAheadUser && !renamed)
+		member, err := s.updateRow(ctx, tx, current, &next, readAheadUser && !renamed)
 		if err != nil {
 			return err
 		}

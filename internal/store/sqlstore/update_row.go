@@ -11,35 +11,54 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
 
-// updateColumns is the SET list of a resource's UPDATE, in the order of updateArgs.
-const updateColumns = `name = ?, name_lower = ?, external_id = ?, display_name = ?, email_lower = ?, active = ?, doc = `
-
-func (s *Store) updateArgs(next *store.Resource, was int64) []any {
-	return []any{next.Name, strings.ToLower(next.Name), nullString(next.ExternalID), nullString(next.DisplayName),
-		nullString(strings.ToLower(next.Email)), s.d.columnBool(next.Active), string(next.Doc), next.Modified.UnixMicro(), next.Version,
-		next.Org, next.ID, was}
+// updateSet is the SET list of a resource's UPDATE and its arguments. An indexed column (the
+// name, externalId, email) is set only when it changes: SQLite rewrites an index's entry whenever
+// one of its columns is SET, even to the value it holds, and for an organization of 100,000 users
+// those entries lie on pages no other write of the commit touches, each one more page to log and
+// checkpoint (docs/performance.md). Leaving them out is safe because the UPDATE applies only at
+// the version current was read at, whose row holds current's values.
+func (s *Store) updateSet(current, next *store.Resource) (string, []any) {
+	var set strings.Builder
+	args := make([]any, 0, 12)
+	if next.Name != current.Name {
+		set.WriteString(`name = ?, name_lower = ?, `)
+		args = append(args, next.Name, strings.ToLower(next.Name))
+	}
+	if next.ExternalID != current.ExternalID {
+		set.WriteString(`external_id = ?, `)
+		args = append(args, nullString(next.ExternalID))
+	}
+	// The stored column is the lowercase email: compare that (EqualFold would call "ſ" and "s" equal).
+	if email := strings.ToLower(next.Email); email != strings.ToLower(current.Email) {
+		set.WriteString(`email_lower = ?, `)
+		args = append(args, nullString(email))
+	}
+	set.WriteString(`display_name = ?, active = ?, doc = ` + s.d.doc() + `, modified_us = ?, version = ?`)
+	args = append(args, nullString(next.DisplayName), s.d.columnBool(next.Active), string(next.Doc), next.Modified.UnixMicro(), next.Version,
+		next.Org, next.ID, current.Version)
+	return set.String(), args
 }
 
-// updateRow writes next over the row at version was: ErrVersionMismatch when another write came
+// updateRow writes next over the row at current's version: ErrVersionMismatch when another write came
 // first, ErrNotFound when the resource is gone. The row it locks is the row it checks: on
 // PostgreSQL, an UPDATE that waited for a concurrent writer checks the version that writer left.
 //
 // withMember (a user's write under a provisioning policy, on PostgreSQL) also reads and locks the
 // user's member in the UPDATE's statement, after the user's row (readMemberAhead): one round trip
 // less on every PATCH and PUT. Elsewhere the caller reads the member after the UPDATE.
-func (s *Store) updateRow(ctx context.Context, tx *sql.Tx, next *store.Resource, was int64, withMember bool) (*readAhead, error) {
-	update := `UPDATE ` + table(next.Kind) + ` SET ` + updateColumns + s.d.doc() + `, modified_us = ?, version = ? WHERE org = ? AND id = ? AND version = ?`
+func (s *Store) updateRow(ctx context.Context, tx *sql.Tx, current, next *store.Resource, withMember bool) (*readAhead, error) {
+	set, args := s.updateSet(current, next)
+	update := `UPDATE ` + table(next.Kind) + ` SET ` + set + ` WHERE org = ? AND id = ? AND version = ?`
 	var (
 		n     int64
 		ahead *readAhead
 		err   error
 	)
 	if withMember && next.Kind == store.KindUser && s.d.name() == "postgres" {
-		ahead, n, err = s.readMemberAhead(ctx, tx, `u AS (`+update+` RETURNING 1), `, `(SELECT count(*) FROM u)`,
-			s.updateArgs(next, was), next)
+		ahead, n, err = s.readMemberAhead(ctx, tx, `u AS (`+update+` RETURNING 1), `, `(SELECT count(*) FROM u)`, args, next)
 	} else {
 		var res sql.Result
-		if res, err = s.exec(ctx, tx, s.q(update), s.updateArgs(next, was)...); err == nil {
+		if res, err = s.exec(ctx, tx, s.q(update), args...); err == nil {
 			n, err = res.RowsAffected()
 		}
 	}

@@ -28,6 +28,7 @@ func Run(t *testing.T, s store.Store) {
 	t.Run("create and get stay inside the organization", func(t *testing.T) { testCreateGet(t, s) })
 	t.Run("userName is unique per organization, case-insensitively", func(t *testing.T) { testUniqueness(t, s) })
 	t.Run("update is versioned and skips no-op changes", func(t *testing.T) { testUpdate(t, s) })
+	t.Run("an update writes the indexed columns it changes, alone or together", func(t *testing.T) { testIndexedColumns(t, s) })
 	t.Run("delete removes the resource and its memberships", func(t *testing.T) { testDelete(t, s) })
 	t.Run("group membership", func(t *testing.T) { testMembers(t, s) })
 	t.Run("filters run in the database", func(t *testing.T) { testFilters(t, s) })

@@ -15,8 +15,9 @@ S=${2:-20}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/eio-profile.XXXXXX")}
 SCIMLOAD_SRC=${SCIMLOAD_SRC:-$ROOT/../shared/bench/scimload}
-mkdir -p "$OUT"
+mkdir -p "$OUT" && chmod 755 "$OUT" # PostgreSQL runs as its own user below it
 cd "$ROOT"
+[[ -x bin/kubectl ]] || make control-plane >/dev/null || exit 1
 [[ -d "$SCIMLOAD_SRC" ]] || { echo "profile: no scimload sources at $SCIMLOAD_SRC (set SCIMLOAD_SRC)" >&2; exit 2; }
 (cd "$SCIMLOAD_SRC" && go build -o "$OUT/scimload" .) || exit 1
 make build >/dev/null || exit 1

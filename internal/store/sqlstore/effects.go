@@ -23,6 +23,12 @@ func (s *Store) effectsLoaded(ctx context.Context, tx *sql.Tx, w store.Write, or
 	apply func(provisioning.Tx, provisioning.Origin) error) error {
 	p := s.newProvisioningTx(tx)
 	p.ahead = ahead
+	return s.effectsOn(ctx, p, w, org, resourceID, apply)
+}
+
+// effectsOn is effects on a provisioning transaction the caller made.
+func (s *Store) effectsOn(ctx context.Context, p provisioningTx, w store.Write, org, resourceID string,
+	apply func(provisioning.Tx, provisioning.Origin) error) error {
 	if w.Audit != nil {
 		e := *w.Audit
 		e.Org = org

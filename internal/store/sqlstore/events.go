@@ -151,6 +151,12 @@ func (p provisioningTx) appendUnnumbered(ctx context.Context, org string, o prov
 		}
 		insert := `INSERT INTO provisioning_events (` + unnumberedColumns + `) SELECT v.* FROM x, (VALUES ` + strings.Join(rows, ", ") +
 			`) AS v WHERE x.xid IS NOT NULL`
+		if p.speculation != nil { // held: the write's one statement defines x (createInOneStatement)
+			p.w.stmts = append(p.w.stmts, insert)
+			p.w.args = append(p.w.args, args...)
+			rows, args = rows[:0], args[:0]
+			return nil
+		}
 		query, held := p.w.take(`x AS MATERIALIZED (SELECT pg_current_xact_id() AS xid)`, insert)
 		_, err := p.s.exec(ctx, p.tx, p.s.q(query), append(held, args...)...)
 		rows, args = rows[:0], args[:0]

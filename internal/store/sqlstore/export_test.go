@@ -11,3 +11,8 @@ func BatchedLookups() int64 { return batchedLookups.Load() }
 
 // ReadAheadsGivenUp counts member read-aheads given up because the member changed while waiting.
 func ReadAheadsGivenUp() int64 { return readAheadsGivenUp.Load() }
+
+// OneStatementCreates counts creates made in one statement, and SpeculationsGivenUp those that
+// ran again the usual way.
+func OneStatementCreates() int64 { return oneStatementCreates.Load() }
+func SpeculationsGivenUp() int64 { return speculationsGivenUp.Load() }

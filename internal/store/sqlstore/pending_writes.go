@@ -89,6 +89,9 @@ func (p provisioningTx) write(ctx context.Context, w heldWrite) error {
 
 // flush sends the held statements before any other statement of the write.
 func (p provisioningTx) flush(ctx context.Context) error {
+	if p.speculation != nil {
+		return errSpeculation
+	}
 	if p.w == nil || len(p.w.stmts) == 0 {
 		return nil
 	}
@@ -97,7 +100,7 @@ func (p provisioningTx) flush(ctx context.Context) error {
 
 // finish sends everything still held, the audit rows too: the write's last statement.
 func (p provisioningTx) finish(ctx context.Context) error {
-	if p.w == nil {
+	if p.w == nil || p.speculation != nil { // a speculation's caller sends it all (createInOneStatement)
 		return nil
 	}
 	p.w.takeAudit()

@@ -22,6 +22,9 @@ type provisioningTx struct {
 	w  *pendingWrites // PostgreSQL: writes held for the next statement (pending_writes.go); nil on SQLite
 	// ahead is what the write's first statement read for provisioning (read_ahead.go).
 	ahead *readAhead
+	// speculation, for a write made in one statement, is what it assumed; every statement is
+	// held until its end, and a read gives it up (one_statement_create.go).
+	speculation *speculation
 }
 
 var _ provisioning.Tx = provisioningTx{}

@@ -79,7 +79,11 @@ func (s *snapshots) member(ctx context.Context, id string) (*store.MemberSnapsho
 		return m, nil
 	}
 	if m, ok := s.p.ahead.knownMember(s.org, id); ok {
-		builtFromWrites.Add(1)
+		if s.p.speculation != nil {
+			s.p.speculation.built++ // counted if it lands
+		} else {
+			builtFromWrites.Add(1)
+		}
 		s.members[id] = m
 		return m, nil
 	}

@@ -188,6 +188,15 @@ func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows
 	return s.db.QueryContext(ctx, query, args...)
 }
 
+// execOutsideTx runs a statement in a transaction of its own (autocommit).
+func (s *Store) execOutsideTx(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if cs := s.prepared(ctx, query); cs != nil {
+		defer s.stmts.release(cs)
+		return cs.st.ExecContext(ctx, args...)
+	}
+	return s.db.ExecContext(ctx, query, args...)
+}
+
 func (s *Store) exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
 	if cs := s.inTxStatement(query); cs != nil {
 		defer s.stmts.release(cs)

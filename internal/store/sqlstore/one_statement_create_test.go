@@ -20,11 +20,14 @@ func TestPostgresCreateIsOneStatementWhenItsAssumptionsHold(t *testing.T) {
 	ctx := context.Background()
 	org := fmt.Sprintf("one-statement-%d", time.Now().UnixNano())
 	p := provisioning.DefaultPolicy
+	mapped := provisioning.Policy{OnDeactivate: provisioning.Deactivate, OnDelete: provisioning.Suspend, DefaultRole: "viewer",
+		GroupRoles: []provisioning.GroupRole{{Group: "Engineering", Role: "engineer"}}, MaxDeprovisionsPerHour: 1}
 	made, gaveUp := sqlstore.OneStatementCreates(), sqlstore.SpeculationsGivenUp()
 	createUsers(t, s, org, 3, &p)
+	createUsers(t, s, org+"-mapped", 2, &mapped)
 	createUsers(t, s, org+"-no-policy", 2, nil)
-	if n := sqlstore.OneStatementCreates() - made; n != 5 {
-		t.Fatalf("%d of 5 creates were one statement", n)
+	if n := sqlstore.OneStatementCreates() - made; n != 7 {
+		t.Fatalf("%d of 7 creates were one statement", n)
 	}
 	if members, _, err := s.ListMembers(ctx, org, store.MemberQuery{Limit: 10}); err != nil || len(members) != 3 {
 		t.Fatalf("members after three creates: %+v, %v", members, err)

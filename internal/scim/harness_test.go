@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -58,7 +57,7 @@ func eachStore(t *testing.T, fn func(t *testing.T, h *harness)) {
 		fn(t, newHarness(t, st))
 	})
 	t.Run("postgres", func(t *testing.T) {
-		dsn := os.Getenv("EIO_TEST_POSTGRES_DSN")
+		dsn := postgresDSN(t)
 		if dsn == "" {
 			t.Skip("EIO_TEST_POSTGRES_DSN is not set; make test starts a throwaway PostgreSQL server and sets it")
 		}

@@ -149,7 +149,11 @@ func (p provisioningTx) appendUnnumbered(ctx context.Context, org string, o prov
 		if len(rows) == 0 {
 			return nil
 		}
-		insert := `INSERT INTO provisioning_events (` + unnumberedColumns + `) SELECT v.* FROM x, (VALUES ` + strings.Join(rows, ", ") +
+		from := "x"
+		if p.speculation != nil && p.speculation.eventsAfter != "" {
+			from += ", " + p.speculation.eventsAfter // one row: runs it, and any wait of it, first
+		}
+		insert := `INSERT INTO provisioning_events (` + unnumberedColumns + `) SELECT v.* FROM ` + from + `, (VALUES ` + strings.Join(rows, ", ") +
 			`) AS v WHERE x.xid IS NOT NULL`
 		if p.speculation != nil { // held: the write's one statement defines x (createInOneStatement)
 			p.w.stmts = append(p.w.stmts, insert)

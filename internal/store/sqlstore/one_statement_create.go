@@ -34,6 +34,11 @@ type speculation struct {
 	assumed string
 	args    []any
 	built   int64 // snapshots built from the write (builtFromWrites, once it lands)
+	// eventsAfter names the WITH query (with RETURNING) the events' INSERT reads, so that it runs
+	// first: PostgreSQL runs a statement's data-modifying WITH queries in no promised order (in
+	// fact last to first), and the INSERT that may wait for a lock must not run after the events
+	// took their positions (decision 0013's gap rule, decision 0015).
+	eventsAfter string
 }
 
 // oneStatementCreates counts creates made in one statement, and speculationsGivenUp those that
@@ -57,7 +62,10 @@ func (s *Store) createInOneStatement(ctx context.Context, r *store.Resource, w s
 	p := s.newProvisioningTx(nil)
 	p.speculation = spec
 	p.ahead = &readAhead{org: r.Org, userNameLower: strings.ToLower(r.Name), hasForeign: true, user: r}
-	if err := p.write(ctx, heldWrite{table: table(r.Kind), inserts: true, query: insert, args: args}); err != nil {
+	// The user's INSERT is the first held statement, w0: the only one that can wait for another
+	// write (on the userName's unique index); the member's and record's rows are under a new id.
+	spec.eventsAfter = "w0"
+	if err := p.write(ctx, heldWrite{table: table(r.Kind), inserts: true, query: insert + ` RETURNING 1`, args: args}); err != nil {
 		return false, nil //nolint:nilerr // only errSpeculation: go the usual way
 	}
 	if err := s.effectsOn(ctx, p, w, r.Org, r.ID, func(ptx provisioning.Tx, o provisioning.Origin) error {
@@ -74,7 +82,7 @@ func (s *Store) createInOneStatement(ctx context.Context, r *store.Resource, w s
 	_, err = s.execOutsideTx(ctx, s.q(query), append(spec.args, held...)...)
 	switch {
 	case err == nil:
-		observeCommit(start, 1, nil)
+		observeCommit(start, 1, nil) // a refused statement is the write's error, as inside a transaction
 		oneStatementCreates.Add(1)
 		builtFromWrites.Add(spec.built)
 		return true, nil
@@ -84,7 +92,6 @@ func (s *Store) createInOneStatement(ctx context.Context, r *store.Resource, w s
 		speculationsGivenUp.Add(1)
 		return false, nil
 	}
-	observeCommit(start, 1, err)
 	return true, fmt.Errorf("inserting %s: %w", r.Kind, err)
 }
 

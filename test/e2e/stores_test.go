@@ -2,18 +2,14 @@ package e2e
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
+	"github.com/z8z8/enterprise-identity-operator/test/pgtest"
 )
 
 // postgresTests lists the tests that run on PostgreSQL (onPostgres), each in a database of its
@@ -50,22 +46,9 @@ func openTestStore(t *testing.T, ctx context.Context) store.Store {
 // freshPostgresDatabase creates an empty database on the test server and returns its URL.
 func freshPostgresDatabase(t *testing.T, ctx context.Context) string {
 	t.Helper()
-	dsn := os.Getenv("EIO_TEST_POSTGRES_DSN")
-	conn, err := pgx.Connect(ctx, dsn)
+	dsn, err := pgtest.CreateDatabase(ctx, os.Getenv("EIO_TEST_POSTGRES_DSN"), "e2e")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = conn.Close(context.Background()) }()
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := "e2e_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
+	return dsn
 }

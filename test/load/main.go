@@ -474,24 +474,25 @@ func (c *client) do(req *http.Request, want int, out any) error {
 	return nil
 }
 
+// userFields is a bench user's attributes.
+func userFields(userName string) map[string]any {
+	return map[string]any{"userName": userName, "active": true,
+		"name":   map[string]any{"givenName": "Bench", "familyName": "User"},
+		"emails": []any{map[string]any{"value": userName, "type": "work", "primary": true}}}
+}
+
 // storedUserDoc is userBody as the SCIM layer stores it (canonicalize drops schemas, id and
 // meta): users filled straight into the store must be what a POST leaves, or their reads take
 // the slow rendering a stored "schemas" key sends them to, which no real user does.
 func storedUserDoc(userName string) []byte {
-	b, _ := json.Marshal(map[string]any{
-		"userName": userName, "active": true,
-		"name":   map[string]any{"givenName": "Bench", "familyName": "User"},
-		"emails": []any{map[string]any{"value": userName, "type": "work", "primary": true}},
-	})
+	b, _ := json.Marshal(userFields(userName))
 	return b
 }
 
 func userBody(userName string) []byte {
-	b, _ := json.Marshal(map[string]any{
-		"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": userName, "active": true,
-		"name":   map[string]any{"givenName": "Bench", "familyName": "User"},
-		"emails": []any{map[string]any{"value": userName, "type": "work", "primary": true}},
-	})
+	fields := userFields(userName)
+	fields["schemas"] = []string{"urn:ietf:params:scim:schemas:core:2.0:User"}
+	b, _ := json.Marshal(fields)
 	return b
 }
 

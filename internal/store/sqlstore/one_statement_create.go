@@ -52,7 +52,9 @@ func (s *Store) createInOneStatement(ctx context.Context, r *store.Resource, w s
 		return false, nil
 	}
 	insert, args := s.insertStatement(r)
-	spec := &speculation{assumed: "TRUE"}
+	// The user's INSERT is the first held statement, w0: the only one that can wait for another
+	// write (on the userName's unique index); the member's and record's rows are under a new id.
+	spec := &speculation{assumed: "TRUE", eventsAfter: "w0"}
 	if w.Policy != nil {
 		spec.assumed = `(SELECT COUNT(*) FROM ` + foreignMembers + `) = 0
 			AND NOT EXISTS (SELECT 1 FROM members WHERE org = ? AND user_id = ?)
@@ -62,9 +64,6 @@ func (s *Store) createInOneStatement(ctx context.Context, r *store.Resource, w s
 	p := s.newProvisioningTx(nil)
 	p.speculation = spec
 	p.ahead = &readAhead{org: r.Org, userNameLower: strings.ToLower(r.Name), hasForeign: true, user: r}
-	// The user's INSERT is the first held statement, w0: the only one that can wait for another
-	// write (on the userName's unique index); the member's and record's rows are under a new id.
-	spec.eventsAfter = "w0"
 	if err := p.write(ctx, heldWrite{table: table(r.Kind), inserts: true, query: insert + ` RETURNING 1`, args: args}); err != nil {
 		return false, nil //nolint:nilerr // only errSpeculation: go the usual way
 	}

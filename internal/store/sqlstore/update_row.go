@@ -11,12 +11,13 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
 
-// updateSet is the SET list of a resource's UPDATE and its arguments. An indexed column (the
-// name, externalId, email) is set only when it changes: SQLite rewrites an index's entry whenever
-// one of its columns is SET, even to the value it holds, and for an organization of 100,000 users
-// those entries lie on pages no other write of the commit touches, each one more page to log and
-// checkpoint (docs/performance.md). Leaving them out is safe because the UPDATE applies only at
-// the version current was read at, whose row holds current's values.
+// updateSet is the SET list of a resource's UPDATE and the UPDATE's arguments (the SET list's,
+// then the WHERE clause's org, id and version read). An indexed column (the name, externalId,
+// email) is set only when it changes: SQLite rewrites an index's entry whenever one of its columns
+// is SET, even to the value it holds, and for an organization of 100,000 users those entries lie
+// on pages no other write of the commit touches, each one more page to log and checkpoint
+// (docs/performance.md). Leaving them out is safe because the UPDATE applies only at the version
+// current was read at, whose row holds current's values.
 func (s *Store) updateSet(current, next *store.Resource) (string, []any) {
 	var set strings.Builder
 	args := make([]any, 0, 12)

@@ -9,6 +9,8 @@ func BuiltFromWrites() int64 { return builtFromWrites.Load() }
 // BatchedLookups counts the statements the userName lookup batcher ran so far.
 func BatchedLookups() int64 { return batchedLookups.Load() }
 
+func BatchedReadsByID() int64 { return batchedReadsByID.Load() }
+
 // ReadAheadsGivenUp counts member read-aheads given up because the member changed while waiting.
 func ReadAheadsGivenUp() int64 { return readAheadsGivenUp.Load() }
 

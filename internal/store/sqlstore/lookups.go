@@ -11,8 +11,10 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
 
-// lookupBatcher answers concurrent `userName eq` lookups, the query identity providers send before
-// every create and most updates, with one statement for many on PostgreSQL. Each statement costs
+// lookupBatcher answers concurrent reads of one user each with one statement for many on
+// PostgreSQL: `userName eq` lookups, the query identity providers send before every create and
+// most updates (by userName), and reads by id, which every PATCH, PUT and GET of a user starts
+// with (by id). Each statement costs
 // PostgreSQL and the manager about as much CPU again as running it (the protocol, a wake-up and a
 // system call pair on each side: docs/performance.md), so lookups that arrive while others are in
 // flight wait for the next statement and share it.
@@ -31,7 +33,19 @@ type lookupBatcher struct {
 	// lookup's cost: on 2 CPUs one statement at a time served 19 % more lookups than three, with
 	// lower latency (docs/performance.md). It also leaves pooled connections to writes.
 	maxStatements int
+	key           batchKey
 }
+
+// batchKey is the column a batcher looks users up by, and the counter of its statements.
+type batchKey struct {
+	column     string // of scim_users r: the lower-cased userName, or the id
+	statements *atomic.Int64
+}
+
+var (
+	byUserName = batchKey{column: "r.name_lower", statements: &batchedLookups}
+	byID       = batchKey{column: "r.id", statements: &batchedReadsByID}
+)
 
 const (
 	// maxLookupsPerStatement bounds one statement's keys.
@@ -41,23 +55,23 @@ const (
 )
 
 type lookup struct {
-	org, nameLower string
-	done           chan struct{}
-	res            *store.Resource
-	err            error
+	org, key string
+	done     chan struct{}
+	res      *store.Resource
+	err      error
 }
 
-func newLookupBatcher(s *Store) *lookupBatcher {
-	return &lookupBatcher{s: s, maxStatements: max(1, runtime.GOMAXPROCS(0)/2)}
+func newLookupBatcher(s *Store, key batchKey) *lookupBatcher {
+	return &lookupBatcher{s: s, maxStatements: max(1, runtime.GOMAXPROCS(0)/2), key: key}
 }
 
-// batchedLookups counts the batcher's statements (tests check the path is taken).
-var batchedLookups atomic.Int64
+// batchedLookups and batchedReadsByID count the batchers' statements (tests check the path is taken).
+var batchedLookups, batchedReadsByID atomic.Int64
 
-// find returns the user of org whose lower-cased userName is nameLower (nil when there is none),
-// with its groups.
-func (b *lookupBatcher) find(ctx context.Context, org, nameLower string) (*store.Resource, error) {
-	l := &lookup{org: org, nameLower: nameLower, done: make(chan struct{})}
+// find returns the user of org whose key (the lower-cased userName, or the id) is key, with its
+// groups; nil when there is none.
+func (b *lookupBatcher) find(ctx context.Context, org, key string) (*store.Resource, error) {
+	l := &lookup{org: org, key: key, done: make(chan struct{})}
 	b.mu.Lock()
 	b.pending = append(b.pending, l)
 	start := b.running < b.maxStatements
@@ -97,19 +111,19 @@ func (b *lookupBatcher) run() {
 func (b *lookupBatcher) answer(batch []*lookup) {
 	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
 	defer cancel()
-	orgs, names := make([]string, len(batch)), make([]string, len(batch))
+	orgs, keys := make([]string, len(batch)), make([]string, len(batch))
 	for i, l := range batch {
-		orgs[i], names[i] = l.org, l.nameLower
+		orgs[i], keys[i] = l.org, l.key
 	}
-	batchedLookups.Add(1)
+	b.key.statements.Add(1)
 	found := make(map[[2]string]*store.Resource, len(batch))
 	// LATERAL keeps one index lookup per key: a generic plan cannot know how many keys come.
-	err := b.s.eachRow(ctx, `SELECT x.*, k.org, k.name FROM unnest(?::text[], ?::text[]) AS k(org, name)
+	err := b.s.eachRow(ctx, `SELECT x.*, k.org, k.key FROM unnest(?::text[], ?::text[]) AS k(org, key)
 		CROSS JOIN LATERAL (SELECT `+resourceColumns+`, `+b.s.d.userGroups()+` AS groups FROM scim_users r
-			WHERE r.org = k.org AND r.name_lower = k.name) AS x`,
-		[]any{orgs, names}, func(scan func(...any) error) error {
-			var groups, org, name string
-			r, err := b.s.scan(func(dest ...any) error { return scan(append(dest, &groups, &org, &name)...) }, "", store.KindUser)
+			WHERE r.org = k.org AND `+b.key.column+` = k.key) AS x`,
+		[]any{orgs, keys}, func(scan func(...any) error) error {
+			var groups, org, key string
+			r, err := b.s.scan(func(dest ...any) error { return scan(append(dest, &groups, &org, &key)...) }, "", store.KindUser)
 			if err != nil {
 				return err
 			}
@@ -118,15 +132,15 @@ func (b *lookupBatcher) answer(batch []*lookup) {
 				return err
 			}
 			r.GroupsLoaded = true
-			found[[2]string{org, name}] = r
+			found[[2]string{org, key}] = r
 			return nil
 		})
 	if err != nil {
-		err = fmt.Errorf("looking users up by userName: %w", err)
+		err = fmt.Errorf("reading users by %s: %w", b.key.column, err)
 	}
 	for _, l := range batch {
 		l.err = err
-		if r := found[[2]string{l.org, l.nameLower}]; err == nil && r != nil {
+		if r := found[[2]string{l.org, l.key}]; err == nil && r != nil {
 			own := *r // a lookup of the same user twice in a batch: each request its own copy
 			l.res = &own
 		}

@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -96,4 +97,71 @@ func checkLookup(ctx context.Context, s store.Store, org string, i, users int) e
 		return fmt.Errorf("%s: %s has groups %+v", org, name, r.Groups)
 	}
 	return nil
+}
+
+// On PostgreSQL concurrent reads of users by id share statements too. Two organizations holding
+// users under the same ids, read at once, each get their own user only, with its groups; an id
+// only the other organization holds, or nobody, is not found.
+func TestBatchedReadsByIDAnswerEachOrganizationItsOwnUser(t *testing.T) {
+	dsn := os.Getenv("EIO_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		t.Skip("EIO_TEST_POSTGRES_DSN is not set; make test starts a throwaway PostgreSQL server and sets it")
+	}
+	ctx := context.Background()
+	s, err := sqlstore.OpenPostgres(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()
+	const users = 40
+	run := time.Now().UnixNano()
+	orgs := []string{fmt.Sprintf("byid-a-%d", run), fmt.Sprintf("byid-b-%d", run)}
+	id := func(i int) string { return fmt.Sprintf("id-%d-%d", run, i) }
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	for o, org := range orgs {
+		for i := range users {
+			if o == 1 && i == users-1 {
+				continue // only the first organization has the last id
+			}
+			u := &store.Resource{Org: org, Kind: store.KindUser, ID: id(i), Name: fmt.Sprintf("%s-user%d", org, i),
+				Active: true, Doc: []byte(`{}`), Created: now, Modified: now, Version: 1}
+			if err := s.Create(ctx, u, nil, store.Write{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		g := &store.Resource{Org: org, Kind: store.KindGroup, ID: org + "-g", Name: "G " + org, Doc: []byte(`{}`), Created: now, Modified: now, Version: 1}
+		if err := s.Create(ctx, g, []string{id(0)}, store.Write{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := sqlstore.BatchedReadsByID()
+	var wg sync.WaitGroup
+	errs := make(chan error, 4*users)
+	for o, org := range orgs {
+		for i := range users + 1 { // id(users): nobody has it
+			wg.Go(func() {
+				r, err := s.Get(ctx, org, store.KindUser, id(i))
+				missing := i == users || (o == 1 && i == users-1)
+				switch {
+				case missing && !errors.Is(err, store.ErrNotFound):
+					errs <- fmt.Errorf("%s: %s is not there, read %+v, %v", org, id(i), r, err)
+				case missing:
+				case err != nil:
+					errs <- fmt.Errorf("%s: %s: %w", org, id(i), err)
+				case r.Org != org || r.ID != id(i) || r.Name != fmt.Sprintf("%s-user%d", org, i):
+					errs <- fmt.Errorf("%s: %s read %s/%s (%s)", org, id(i), r.Org, r.ID, r.Name)
+				case (i == 0) != (len(r.Groups) == 1 && r.Groups[0].Value == org+"-g") || !r.GroupsLoaded:
+					errs <- fmt.Errorf("%s: %s has groups %+v", org, id(i), r.Groups)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n := sqlstore.BatchedReadsByID() - before; n == 0 || n >= 2*(users+1) {
+		t.Fatalf("%d reads ran %d batched statements: the batcher was not used, or never batched", 2*(users+1), n)
+	}
 }

@@ -69,7 +69,7 @@ func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
 		return nil, err
 	}
 	s.numberer = newNumberer(s)
-	s.lookups = newLookupBatcher(s)
+	s.lookups, s.reads = newLookupBatcher(s, byUserName), newLookupBatcher(s, byID)
 	return s, nil
 }
 

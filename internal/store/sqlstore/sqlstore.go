@@ -25,8 +25,9 @@ type Store struct {
 	committer *committer
 	// numberer, on PostgreSQL, numbers events after their writes commit (numbering.go).
 	numberer *numberer
-	// lookups, on PostgreSQL, answers concurrent userName lookups with one statement (lookups.go).
-	lookups *lookupBatcher
+	// lookups and reads, on PostgreSQL, answer concurrent reads of a user by userName and by id
+	// with one statement for many (lookups.go).
+	lookups, reads *lookupBatcher
 }
 
 var _ store.Store = (*Store)(nil)
@@ -156,10 +157,18 @@ func (s *Store) readCreatedAhead(ctx context.Context, tx *sql.Tx, before string,
 	return ahead, nil
 }
 
-// Get returns one resource of the organization; a user comes with its groups (one query).
+// Get returns one resource of the organization; a user comes with its groups, in one query (on
+// PostgreSQL one shared by concurrent reads: lookups.go).
 func (s *Store) Get(ctx context.Context, org string, kind store.Kind, id string) (*store.Resource, error) {
 	if kind != store.KindUser {
 		return s.get(ctx, nil, org, kind, id, "")
+	}
+	if s.reads != nil {
+		r, err := s.reads.find(ctx, org, id)
+		if err == nil && r == nil {
+			err = store.ErrNotFound
+		}
+		return r, err
 	}
 	var groups string
 	row := s.queryRow(ctx, nil, s.q(`SELECT `+resourceColumns+`, `+s.d.userGroups()+` FROM scim_users r WHERE r.org = ? AND r.id = ?`), org, id)

@@ -162,7 +162,7 @@ func (p provisioningTx) appendUnnumbered(ctx context.Context, org string, o prov
 			return nil
 		}
 		query, held := p.w.take(`x AS MATERIALIZED (SELECT pg_current_xact_id() AS xid)`, insert)
-		_, err := p.s.exec(ctx, p.tx, p.s.q(query), append(held, args...)...)
+		_, err := p.s.exec(holdUntilNext(ctx), p.tx, p.s.q(query), append(held, args...)...) // goes with the COMMIT, or the next statement
 		rows, args = rows[:0], args[:0]
 		if err != nil {
 			return fmt.Errorf("recording events of %s: %w", org, err)

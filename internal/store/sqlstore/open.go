@@ -61,7 +61,8 @@ func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
 	if _, set := cfg.RuntimeParams["plan_cache_mode"]; !set {
 		cfg.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
 	}
-	db := stdlib.OpenDB(*cfg)
+	// Transactions send BEGIN and COMMIT with their neighbours (pipelined_tx.go).
+	db := sql.OpenDB(pipelinedConnector{stdlib.GetConnector(*cfg)})
 	db.SetMaxOpenConns(4 * runtime.NumCPU())
 	db.SetMaxIdleConns(4 * runtime.NumCPU())
 	s, err := open(ctx, db, postgresDialect{})

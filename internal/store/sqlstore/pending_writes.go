@@ -110,9 +110,11 @@ func (p provisioningTx) finish(ctx context.Context) error {
 	return p.send(ctx)
 }
 
+// send sends the held statements as one, itself held in the transaction until its next
+// statement or its COMMIT (pipelined_tx.go): nobody reads its result.
 func (p provisioningTx) send(ctx context.Context) error {
 	query, args := p.w.take("", "")
-	if _, err := p.s.exec(ctx, p.tx, p.s.q(query), args...); err != nil {
+	if _, err := p.s.exec(holdUntilNext(ctx), p.tx, p.s.q(query), args...); err != nil {
 		return fmt.Errorf("recording the write: %w", err)
 	}
 	return nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -20,16 +19,8 @@ import (
 // the same userNames, looked up at once and in any case, each get their own user only, with its
 // groups; a userName nobody has finds nothing.
 func TestBatchedLookupsAnswerEachOrganizationItsOwnUser(t *testing.T) {
-	dsn := os.Getenv("EIO_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		t.Skip("EIO_TEST_POSTGRES_DSN is not set; make test starts a throwaway PostgreSQL server and sets it")
-	}
 	ctx := context.Background()
-	s, err := sqlstore.OpenPostgres(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = s.Close() }()
+	s := postgresStore(t)
 	const users = 40
 	orgs := []string{fmt.Sprintf("look-a-%d", time.Now().UnixNano()), fmt.Sprintf("look-b-%d", time.Now().UnixNano())}
 	now := time.Now().UTC().Truncate(time.Microsecond)
@@ -103,16 +94,8 @@ func checkLookup(ctx context.Context, s store.Store, org string, i, users int) e
 // users under the same ids, read at once, each get their own user only, with its groups; an id
 // only the other organization holds, or nobody, is not found.
 func TestBatchedReadsByIDAnswerEachOrganizationItsOwnUser(t *testing.T) {
-	dsn := os.Getenv("EIO_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		t.Skip("EIO_TEST_POSTGRES_DSN is not set; make test starts a throwaway PostgreSQL server and sets it")
-	}
 	ctx := context.Background()
-	s, err := sqlstore.OpenPostgres(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = s.Close() }()
+	s := postgresStore(t)
 	const users = 40
 	run := time.Now().UnixNano()
 	orgs := []string{fmt.Sprintf("byid-a-%d", run), fmt.Sprintf("byid-b-%d", run)}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -77,15 +76,7 @@ func TestCommitsAreOnMetrics(t *testing.T) {
 		check(t, s, false)
 	})
 	t.Run("postgres", func(t *testing.T) {
-		dsn := os.Getenv("EIO_TEST_POSTGRES_DSN")
-		if dsn == "" {
-			t.Skip("EIO_TEST_POSTGRES_DSN is not set; make test starts a throwaway PostgreSQL server and sets it")
-		}
-		s, err := sqlstore.OpenPostgres(context.Background(), dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer func() { _ = s.Close() }()
+		s := postgresStore(t)
 		check(t, s, true)
 	})
 }

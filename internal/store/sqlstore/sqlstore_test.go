@@ -23,6 +23,15 @@ func TestSQLiteConformance(t *testing.T) {
 }
 
 func TestPostgresConformance(t *testing.T) {
+	s := postgresStore(t)
+	storetest.Run(t, s)
+	storetest.RunProvisioning(t, s, storetest.Options{AddInvitedMember: invitedMember(s)})
+	storetest.RunEvents(t, s)
+}
+
+// postgresStore opens the store on the test PostgreSQL, closed when the test ends.
+func postgresStore(t *testing.T) *sqlstore.Store {
+	t.Helper()
 	dsn := os.Getenv("EIO_TEST_POSTGRES_DSN")
 	if dsn == "" {
 		t.Skip("EIO_TEST_POSTGRES_DSN is not set; make test starts a throwaway PostgreSQL server and sets it")
@@ -31,10 +40,8 @@ func TestPostgresConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = s.Close() }()
-	storetest.Run(t, s)
-	storetest.RunProvisioning(t, s, storetest.Options{AddInvitedMember: invitedMember(s)})
-	storetest.RunEvents(t, s)
+	t.Cleanup(func() { _ = s.Close() })
+	return s
 }
 
 // invitedMember stores a member SCIM did not create, as invitations (not built yet) would.

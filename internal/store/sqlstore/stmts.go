@@ -38,6 +38,10 @@ type stmtCache struct {
 	lru       *sizedlru.Cache[string, *cachedStmt]
 	preparing map[string]bool
 	closed    bool
+	// background counts the preparations in the background (inTxStatement): each holds a
+	// pooled connection, which must be back before the store closes its database, or it
+	// outlives Close (and, on SQLite, writes its files after the caller removed them).
+	background sync.WaitGroup
 }
 
 func newStmtCache(maxEntries int, maxBytes int64) *stmtCache {
@@ -101,11 +105,13 @@ func (c *stmtCache) add(query string, st *sql.Stmt) *cachedStmt {
 	return cs
 }
 
-// close releases every statement; statements in use close when released.
+// close releases every statement, after the preparations in the background; statements in use
+// close when released.
 func (c *stmtCache) close() {
 	c.mu.Lock()
 	c.closed = true
 	c.mu.Unlock()
+	c.background.Wait()
 	c.lru.Purge()
 }
 
@@ -141,9 +147,13 @@ func (s *Store) inTxStatement(query string) *cachedStmt {
 	c.mu.Lock()
 	busy := c.preparing[query] || c.closed
 	c.preparing[query] = true
+	if !busy {
+		c.background.Add(1) // under mu: close cannot have begun waiting
+	}
 	c.mu.Unlock()
 	if !busy {
 		go func() {
+			defer c.background.Done()
 			if cs := s.prepared(context.Background(), query); cs != nil {
 				c.release(cs)
 			}

@@ -122,3 +122,28 @@ func TestFilterTranslationIsLinear(t *testing.T) {
 		t.Fatalf("8× the terms allocated %.1f× the bytes (%d → %d)", ratio, small, large)
 	}
 }
+
+// Closing the store waits for the statements being prepared in the background: each holds a
+// pooled connection, which would otherwise outlive Close (and, on SQLite, write the database's
+// files after the caller removed them).
+func TestCloseWaitsForBackgroundPreparations(t *testing.T) {
+	s, err := OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "identity.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 20
+	for i := range n {
+		s.inTxStatement(fmt.Sprintf("SELECT %d FROM scim_users WHERE org = ?", i)) // not cached: prepared in the background
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s.stmts.mu.Lock()
+	defer s.stmts.mu.Unlock()
+	if len(s.stmts.preparing) != 0 {
+		t.Fatalf("Close returned with %d statements still being prepared", len(s.stmts.preparing))
+	}
+	if open := s.db.Stats().OpenConnections; open != 0 {
+		t.Fatalf("Close returned with %d connections open", open)
+	}
+}

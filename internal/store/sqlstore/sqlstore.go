@@ -80,15 +80,9 @@ func (s *Store) Create(ctx context.Context, r *store.Resource, members []string,
 		if err != nil {
 			return err
 		}
-		added := make([]string, 0, len(members))
-		for _, m := range members {
-			inserted, err := s.addMember(ctx, tx, r.Org, r.ID, m)
-			if err != nil {
-				return err
-			}
-			if inserted {
-				added = append(added, m)
-			}
+		added, err := s.addMembers(ctx, tx, r.Org, r.ID, members)
+		if err != nil {
+			return err
 		}
 		return s.effectsLoaded(ctx, tx, w, r.Org, r.ID, ahead, func(ptx provisioning.Tx, o provisioning.Origin) error {
 			if r.Kind == store.KindGroup {

@@ -11,7 +11,7 @@ import (
 // ids; ids that name no user of the organization are left out.
 func (s *Store) UsersByID(ctx context.Context, org string, ids []string) (map[string]*store.Resource, error) {
 	out := make(map[string]*store.Resource, len(ids))
-	for _, chunk := range chunks(ids, 500) {
+	for _, chunk := range chunks(ids) {
 		err := s.eachRow(ctx, `SELECT `+resourceColumns+` FROM scim_users r WHERE r.org = ? AND r.id IN (`+inList(len(chunk))+`)`,
 			append([]any{org}, stringsToAny(chunk)...), func(scan func(...any) error) error {
 				r, err := s.scan(scan, org, store.KindUser)

@@ -353,6 +353,19 @@ func testMembers(t *testing.T, s store.Store) {
 	if got := ids(); !slices.Equal(got, []string{"u1", "u2"}) {
 		t.Fatalf("a refused change must leave members unchanged, got %v", got)
 	}
+	// The first id in order that names nothing of the organization, or the group itself, is the
+	// one refused; the members before it are not added either.
+	for _, c := range []struct {
+		add     []string
+		refused string
+	}{{[]string{"u3", "nobody", "x1"}, "nobody"}, {[]string{"u3", "g1", "nobody"}, "g1"}, {[]string{"g2", "u3", "x1", "u3"}, "x1"}} {
+		if err := change(store.MemberChange{Add: c.add}); !errors.As(err, &invalid) || invalid.ID != c.refused {
+			t.Fatalf("adding %v must be refused for %s, got %v", c.add, c.refused, err)
+		}
+		if got := ids(); !slices.Equal(got, []string{"u1", "u2"}) {
+			t.Fatalf("the refused change %v left members %v", c.add, got)
+		}
+	}
 	must(t, change(store.MemberChange{Remove: []string{"u1", "nobody"}}))
 	if got := ids(); !slices.Equal(got, []string{"u2"}) {
 		t.Fatalf("removing a member gave %v", got)

@@ -59,6 +59,9 @@ func (p provisioningTx) Append(ctx context.Context, org string, o provisioning.O
 		return nil
 	}
 	snapshots := newSnapshots(p, org)
+	if err := snapshots.prefetch(ctx, events); err != nil {
+		return err
+	}
 	for _, e := range events {
 		if e.DryRun {
 			continue
@@ -129,6 +132,9 @@ func (p provisioningTx) appendUnnumbered(ctx context.Context, org string, o prov
 	// Snapshots first: their reads send the write's held statements. The audit rows are then held
 	// and go with the first events statement.
 	snapshots := newSnapshots(p, org)
+	if err := snapshots.prefetch(ctx, events); err != nil {
+		return err
+	}
 	data := make([]string, len(events))
 	for i, e := range events {
 		if e.DryRun {

@@ -18,3 +18,8 @@ func ReadAheadsGivenUp() int64 { return readAheadsGivenUp.Load() }
 // ran again the usual way.
 func OneStatementCreates() int64 { return oneStatementCreates.Load() }
 func SpeculationsGivenUp() int64 { return speculationsGivenUp.Load() }
+
+// SetPrefetchSnapshots turns reading the members of a write's events together on or off.
+func SetPrefetchSnapshots(on bool) { noPrefetch.Store(!on) }
+
+func PrefetchedMembers() int64 { return prefetchedMembers.Load() }

@@ -71,7 +71,7 @@ func (s *Store) changeMembers(ctx context.Context, tx *sql.Tx, org, groupID stri
 // (docs/performance.md). On SQLite, in the process, a statement each costs less than building one.
 func (s *Store) addMembers(ctx context.Context, tx *sql.Tx, org, groupID string, ids []string) ([]string, error) {
 	var added []string
-	if s.d.name() != "postgres" {
+	if s.d.name() != "postgres" || len(ids) == 1 {
 		for _, id := range ids {
 			if id == groupID {
 				return nil, &store.InvalidMemberError{ID: id}
@@ -89,14 +89,17 @@ func (s *Store) addMembers(ctx context.Context, tx *sql.Tx, org, groupID string,
 	others := slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return id == groupID })
 	inserted := make(map[string]bool, len(ids))
 	for _, chunk := range chunks(others) {
-		// A user before a group of the same id, as addMember tries them.
+		// A user before a group of the same id, as addMember tries them. LATERAL keeps one index
+		// lookup per id: a generic plan cannot know how many ids come (as in lookups.go).
 		got, err := s.column(ctx, tx, `INSERT INTO scim_group_members (org, group_id, member_id, member_type, display)
-			SELECT u.org, ?, u.id, ?, COALESCE(u.display_name, u.name) FROM scim_users u WHERE u.org = ? AND u.id = ANY(?::text[])
+			SELECT u.org, ?, u.id, ?, COALESCE(u.display_name, u.name) FROM unnest(?::text[]) AS k(id)
+				CROSS JOIN LATERAL (SELECT org, id, display_name, name FROM scim_users WHERE org = ? AND id = k.id) AS u
 			UNION ALL
-			SELECT g.org, ?, g.id, ?, g.name FROM scim_groups g WHERE g.org = ? AND g.id = ANY(?::text[])
-				AND NOT EXISTS (SELECT 1 FROM scim_users u WHERE u.org = g.org AND u.id = g.id)
+			SELECT g.org, ?, g.id, ?, g.name FROM unnest(?::text[]) AS k(id)
+				CROSS JOIN LATERAL (SELECT org, id, name FROM scim_groups WHERE org = ? AND id = k.id) AS g
+				WHERE NOT EXISTS (SELECT 1 FROM scim_users u WHERE u.org = g.org AND u.id = g.id)
 			ON CONFLICT DO NOTHING RETURNING member_id`,
-			groupID, string(store.KindUser), org, chunk, groupID, string(store.KindGroup), org, chunk)
+			groupID, string(store.KindUser), chunk, org, groupID, string(store.KindGroup), chunk, org)
 		if err != nil {
 			return nil, fmt.Errorf("adding members to %s: %w", groupID, err)
 		}
@@ -121,8 +124,9 @@ func (s *Store) addMembers(ctx context.Context, tx *sql.Tx, org, groupID string,
 	}
 	exists := make(map[string]bool, len(rest))
 	for _, chunk := range chunks(rest) {
-		got, err := s.column(ctx, tx, `SELECT id FROM scim_users WHERE org = ? AND id = ANY(?::text[])
-			UNION ALL SELECT id FROM scim_groups WHERE org = ? AND id = ANY(?::text[])`, org, chunk, org, chunk)
+		got, err := s.column(ctx, tx, `SELECT k.id FROM unnest(?::text[]) AS k(id)
+			WHERE EXISTS (SELECT 1 FROM scim_users WHERE org = ? AND id = k.id) OR EXISTS (SELECT 1 FROM scim_groups WHERE org = ? AND id = k.id)`,
+			chunk, org, org)
 		if err != nil {
 			return nil, fmt.Errorf("looking up members of %s: %w", groupID, err)
 		}
@@ -142,7 +146,9 @@ func (s *Store) addMembers(ctx context.Context, tx *sql.Tx, org, groupID string,
 // each once; on PostgreSQL in one statement per 500 ids (see addMembers).
 func (s *Store) removeMembers(ctx context.Context, tx *sql.Tx, org, groupID string, ids []string) ([]string, error) {
 	var removed []string
-	if s.d.name() != "postgres" {
+	if s.d.name() != "postgres" || len(ids) == 1 {
+		// One id (what identity providers mostly send) is one index lookup for any group size; the
+		// batch's generic plan, not knowing how many ids come, may scan the group's members.
 		for _, id := range ids {
 			res, err := s.exec(ctx, tx, s.q(`DELETE FROM scim_group_members WHERE org = ? AND group_id = ? AND member_id = ?`), org, groupID, id)
 			if err != nil {
@@ -156,8 +162,8 @@ func (s *Store) removeMembers(ctx context.Context, tx *sql.Tx, org, groupID stri
 	}
 	deleted := make(map[string]bool, len(ids))
 	for _, chunk := range chunks(ids) {
-		got, err := s.column(ctx, tx, `DELETE FROM scim_group_members WHERE org = ? AND group_id = ? AND member_id = ANY(?::text[]) RETURNING member_id`,
-			org, groupID, chunk)
+		got, err := s.column(ctx, tx, `DELETE FROM scim_group_members WHERE org = ? AND group_id = ? AND member_id = ANY(?::text[])
+			RETURNING member_id`, org, groupID, chunk)
 		if err != nil {
 			return nil, fmt.Errorf("removing members of %s: %w", groupID, err)
 		}

@@ -90,6 +90,101 @@ func (s *snapshots) member(ctx context.Context, id string) (*store.MemberSnapsho
 	if err := s.p.flush(ctx); err != nil { // the write's own rows, before reading them
 		return nil, err
 	}
+	var ignored string
+	row := s.p.s.queryRow(ctx, s.p.tx, s.p.s.q(memberSnapshotQuery(s.p.s.d, false, 1)), s.org, id)
+	m, err := readMemberSnapshot(func(dest ...any) error { return row.Scan(append(dest, &ignored)...) }, id)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		m = &store.MemberSnapshot{ID: id} // a nested group, or a user without a member (no policy)
+	case err != nil:
+		return nil, fmt.Errorf("reading member %s for its event: %w", id, err)
+	}
+	s.members[id] = m
+	return m, nil
+}
+
+// prefetch reads, in one query per 500, the members the events' snapshots need that the write
+// does not already know: a group change adding a hundred members read them one statement each.
+func (s *snapshots) prefetch(ctx context.Context, events []provisioning.Event) error {
+	if s.p.speculation != nil || noPrefetch.Load() {
+		return nil // a one-statement create reads nothing (one_statement_create.go)
+	}
+	var ids []string
+	seen := map[string]bool{}
+	for _, e := range events {
+		id := e.Subject
+		if e.DryRun || strings.HasPrefix(string(e.Type), "group.") || seen[id] || s.members[id] != nil || s.p.ahead.isKnown(s.org, id) {
+			continue
+		}
+		seen[id] = true
+		ids = append(ids, id)
+	}
+	if len(ids) < 2 {
+		return nil // member reads one as it comes
+	}
+	if err := s.p.flush(ctx); err != nil { // the write's own rows, before reading them
+		return err
+	}
+	for _, chunk := range chunks(ids) {
+		if err := s.readMembers(ctx, chunk); err != nil {
+			return fmt.Errorf("reading members for their events: %w", err)
+		}
+	}
+	for _, id := range ids {
+		if s.members[id] == nil {
+			s.members[id] = &store.MemberSnapshot{ID: id} // a nested group, or a user without a member
+		}
+	}
+	return nil
+}
+
+// readMembers reads the snapshots of the members of ids that exist, in one query.
+func (s *snapshots) readMembers(ctx context.Context, ids []string) error {
+	args := append([]any{s.org}, stringsToAny(ids)...)
+	if s.p.s.d.name() == "postgres" {
+		args = []any{ids, s.org}
+	}
+	rows, err := s.p.tx.QueryContext(ctx, s.p.s.q(memberSnapshotQuery(s.p.s.d, true, len(ids))), args...)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = rows.Close() }()
+	for rows.Next() {
+		var id string
+		m, err := readMemberSnapshot(func(dest ...any) error { return rows.Scan(append(dest, &id)...) }, "")
+		if err != nil {
+			return err
+		}
+		m.ID = id
+		s.members[id] = m
+		prefetchedMembers.Add(1)
+	}
+	return rows.Err()
+}
+
+// memberSnapshotQuery reads a member with its user, employee record and groups (userGroups reads
+// r.org and r.id), of the user id given; with many (batch), of each id in an array (PostgreSQL:
+// one index lookup per id, whatever the generic plan guesses of the array) or an IN list of n
+// (SQLite), with the id as the last column.
+func memberSnapshotQuery(d dialect, batch bool, n int) string {
+	one := func(id string) string {
+		return `SELECT r.user_name, r.state, r.role, u.doc, ` + employeeColumns + `, ` + d.userGroups() + `, r.id
+		FROM (SELECT org, user_id AS id, user_name, state, role FROM members WHERE org = ? AND user_id ` + id + `) r
+		LEFT JOIN scim_users u ON u.org = r.org AND u.id = r.id
+		LEFT JOIN employee_records e ON e.org = r.org AND e.user_id = r.id`
+	}
+	switch {
+	case !batch:
+		return one("= ?")
+	case d.name() == "postgres":
+		return `SELECT x.* FROM unnest(?::text[]) AS k(id) CROSS JOIN LATERAL (` + one("= k.id") + `) AS x`
+	default:
+		return one("IN (" + inList(n) + ")")
+	}
+}
+
+// readMemberSnapshot scans one row of memberSnapshotQuery.
+func readMemberSnapshot(scan func(...any) error, id string) (*store.MemberSnapshot, error) {
 	m := &store.MemberSnapshot{ID: id}
 	var (
 		userName, state, role, doc sql.NullString
@@ -97,18 +192,8 @@ func (s *snapshots) member(ctx context.Context, id string) (*store.MemberSnapsho
 		profile                    [8]sql.NullString
 		groups                     sql.NullString
 	)
-	// One query for the member, its user, its record and its groups (userGroups reads r.org, r.id).
-	err := s.p.s.queryRow(ctx, s.p.tx, s.p.s.q(`SELECT r.user_name, r.state, r.role, u.doc, `+employeeColumns+`, `+s.p.s.d.userGroups()+`
-		FROM (SELECT org, user_id AS id, user_name, state, role FROM members WHERE org = ? AND user_id = ?) r
-		LEFT JOIN scim_users u ON u.org = r.org AND u.id = r.id
-		LEFT JOIN employee_records e ON e.org = r.org AND e.user_id = r.id`), s.org, id).
-		Scan(append([]any{&userName, &state, &role, &doc, &active}, append(profileDest(&profile), &groups)...)...)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		s.members[id] = m // a nested group, or a user without a member (no policy)
-		return m, nil
-	case err != nil:
-		return nil, fmt.Errorf("reading member %s for its event: %w", id, err)
+	if err := scan(append([]any{&userName, &state, &role, &doc, &active}, append(profileDest(&profile), &groups)...)...); err != nil {
+		return nil, err
 	}
 	m.UserName, m.State, m.Role = userName.String, provisioning.State(state.String), role.String
 	m.Employee = employeeOf(active, profile)
@@ -116,13 +201,20 @@ func (s *snapshots) member(ctx context.Context, id string) (*store.MemberSnapsho
 		m.DisplayName, m.Name, m.Emails = snapshotOfDoc(doc.String)
 	}
 	if groups.Valid {
+		var err error
 		if m.Groups, err = groupRefs(groups.String); err != nil {
 			return nil, err
 		}
 	}
-	s.members[id] = m
 	return m, nil
 }
+
+// noPrefetch lets a test read each member as its event comes, to compare both ways;
+// prefetchedMembers counts the members read together (tests check the path is taken).
+var (
+	noPrefetch        atomic.Bool
+	prefetchedMembers atomic.Int64
+)
 
 // readBackSnapshots lets a test turn off building a written user's snapshot from its write, to
 // compare both ways; builtFromWrites counts the snapshots built so (tests check the path is taken).

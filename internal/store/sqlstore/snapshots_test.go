@@ -12,6 +12,7 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
+	"github.com/z8z8/enterprise-identity-operator/internal/store/storetest"
 )
 
 // On PostgreSQL the event snapshot of a user a write created from nothing, or updated, is built
@@ -131,6 +132,71 @@ func testSnapshotsMatch(t *testing.T, s store.Store) {
 	}
 	if sqlstore.BuiltFromWrites() != before {
 		t.Fatal("a user id with a member left from before must have its snapshot read back")
+	}
+}
+
+// The members of a group change's events are read together (one query per 500), and their
+// snapshots are the ones read one by one: users with and without a record, in another group
+// already, a nested group, and removed and added back.
+func TestSnapshotsOfAGroupsMembersAreReadTogether(t *testing.T) {
+	ctx := context.Background()
+	t.Run("sqlite", func(t *testing.T) {
+		s, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "identity.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = s.Close() }()
+		testGroupSnapshotsMatch(t, s)
+	})
+	t.Run("postgres", func(t *testing.T) { testGroupSnapshotsMatch(t, postgresStore(t)) })
+}
+
+func testGroupSnapshotsMatch(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	policy := provisioning.DefaultPolicy
+	policy.DefaultRole = "member"
+	policy.GroupRoles = []provisioning.GroupRole{{Group: "Engineering", Role: "engineer"}}
+	w := store.Write{Policy: &policy, Audit: &store.AuditEvent{RequestID: "r", Action: "c", Status: 201}}
+	run := func(prefetch bool) []string {
+		sqlstore.SetPrefetchSnapshots(prefetch)
+		defer sqlstore.SetPrefetchSnapshots(true)
+		org := fmt.Sprintf("snap-group-%d", time.Now().UnixNano())
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		for i, doc := range []string{`{}`, `{"displayName":"Ada","title":"Engineer","emails":[{"value":"ada@x.example","primary":true}]}`,
+			`{"displayName":"Off"}`, `{"name":{"givenName":"Bo"}}`} {
+			u := &store.Resource{Org: org, Kind: store.KindUser, ID: fmt.Sprintf("u%d", i), Name: fmt.Sprintf("user%d@x.example", i),
+				Active: i != 2, Doc: []byte(doc), Created: now, Modified: now, Version: 1}
+			if err := s.Create(ctx, u, nil, w); err != nil {
+				t.Fatal(err)
+			}
+		}
+		group := func(id, name string, members []string) {
+			g := &store.Resource{Org: org, Kind: store.KindGroup, ID: id, Name: name, Doc: []byte(`{"displayName":"` + name + `"}`),
+				Created: now, Modified: now, Version: 1}
+			if err := s.Create(ctx, g, members, w); err != nil {
+				t.Fatal(err)
+			}
+		}
+		group("g0", "Other", []string{"u1"})
+		group("g1", "Engineering", []string{"u0", "u1", "u2", "u3", "g0"})
+		for _, c := range []store.MemberChange{{Remove: []string{"u1", "u2"}}, {Add: []string{"u2", "u1"}}} {
+			_, err := storetest.Update(ctx, s, org, store.KindGroup, "g1", 0, func(*store.Resource) (*store.Change, error) {
+				return &store.Change{Members: &c}, nil
+			}, w)
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		return eventData(t, s, org)
+	}
+	before := sqlstore.PrefetchedMembers()
+	together := run(true)
+	if n := sqlstore.PrefetchedMembers() - before; n < 6 {
+		t.Fatalf("%d members were read together, want the group's creation's four and the change's two", n)
+	}
+	oneByOne := run(false)
+	if fmt.Sprint(together) != fmt.Sprint(oneByOne) {
+		t.Errorf("read together\n  %v\none by one\n  %v", together, oneByOne)
 	}
 }
 

@@ -107,7 +107,7 @@ func (s *snapshots) member(ctx context.Context, id string) (*store.MemberSnapsho
 // does not already know: a group change adding a hundred members read them one statement each.
 func (s *snapshots) prefetch(ctx context.Context, events []provisioning.Event) error {
 	if s.p.speculation != nil || noPrefetch.Load() {
-		return nil // a one-statement create reads nothing (one_statement_create.go)
+		return nil // a one-statement create reads nothing (one_statement_create.go); tests compare both ways
 	}
 	var ids []string
 	seen := map[string]bool{}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -67,18 +66,8 @@ func TestCommitsAreOnMetrics(t *testing.T) {
 			t.Errorf("%v commit errors", got)
 		}
 	}
-	t.Run("sqlite", func(t *testing.T) {
-		s, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "identity.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer func() { _ = s.Close() }()
-		check(t, s, false)
-	})
-	t.Run("postgres", func(t *testing.T) {
-		s := postgresStore(t)
-		check(t, s, true)
-	})
+	t.Run("sqlite", func(t *testing.T) { check(t, sqliteStore(t), false) })
+	t.Run("postgres", func(t *testing.T) { check(t, postgresStore(t), true) })
 }
 
 // scrape reads a /metrics page over HTTP into series → value (the text format's sample lines).

@@ -95,11 +95,11 @@ func (c *pipelinedConn) PrepareContext(ctx context.Context, query string) (drive
 }
 
 func (c *pipelinedConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	t := c.tx
-	if t == nil || (t.begun && len(t.held) == 0 && ctx.Value(holdKey{}) == nil) {
+	t, hold := c.tx, ctx.Value(holdKey{}) != nil
+	if t == nil || (t.begun && len(t.held) == 0 && !hold) {
 		return c.Conn.ExecContext(ctx, query, args)
 	}
-	if ctx.Value(holdKey{}) != nil && len(t.held) < maxHeldStatements {
+	if hold && len(t.held) < maxHeldStatements {
 		t.held = append(t.held, heldStatement{query: query, args: namedArgs(args)})
 		return heldResult{}, nil
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -21,27 +19,7 @@ import (
 // reactivation, a new profile and a new userName; a user id with a member left from before is
 // read back.
 func TestSnapshotsOfWrittenUsersMatchWhatIsReadBack(t *testing.T) {
-	ctx := context.Background()
-	t.Run("sqlite", func(t *testing.T) {
-		s, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "identity.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer func() { _ = s.Close() }()
-		testSnapshotsMatch(t, s)
-	})
-	t.Run("postgres", func(t *testing.T) {
-		dsn := os.Getenv("EIO_TEST_POSTGRES_DSN")
-		if dsn == "" {
-			t.Skip("EIO_TEST_POSTGRES_DSN is not set; make test starts a throwaway PostgreSQL server and sets it")
-		}
-		s, err := sqlstore.OpenPostgres(ctx, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer func() { _ = s.Close() }()
-		testSnapshotsMatch(t, s)
-	})
+	onEachStore(t, func(t *testing.T, s *sqlstore.Store) { testSnapshotsMatch(t, s) })
 }
 
 func testSnapshotsMatch(t *testing.T, s store.Store) {
@@ -139,16 +117,7 @@ func testSnapshotsMatch(t *testing.T, s store.Store) {
 // snapshots are the ones read one by one: users with and without a record, in another group
 // already, a nested group, and removed and added back.
 func TestSnapshotsOfAGroupsMembersAreReadTogether(t *testing.T) {
-	ctx := context.Background()
-	t.Run("sqlite", func(t *testing.T) {
-		s, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "identity.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer func() { _ = s.Close() }()
-		testGroupSnapshotsMatch(t, s)
-	})
-	t.Run("postgres", func(t *testing.T) { testGroupSnapshotsMatch(t, postgresStore(t)) })
+	onEachStore(t, func(t *testing.T, s *sqlstore.Store) { testGroupSnapshotsMatch(t, s) })
 }
 
 func testGroupSnapshotsMatch(t *testing.T, s store.Store) {

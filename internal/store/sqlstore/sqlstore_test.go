@@ -12,11 +12,7 @@ import (
 )
 
 func TestSQLiteConformance(t *testing.T) {
-	s, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "identity.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = s.Close() }()
+	s := sqliteStore(t)
 	storetest.Run(t, s)
 	storetest.RunProvisioning(t, s, storetest.Options{AddInvitedMember: invitedMember(s)})
 	storetest.RunEvents(t, s)
@@ -27,6 +23,23 @@ func TestPostgresConformance(t *testing.T) {
 	storetest.Run(t, s)
 	storetest.RunProvisioning(t, s, storetest.Options{AddInvitedMember: invitedMember(s)})
 	storetest.RunEvents(t, s)
+}
+
+// sqliteStore opens the store on a SQLite file of the test's own, closed when the test ends.
+func sqliteStore(t *testing.T) *sqlstore.Store {
+	t.Helper()
+	s, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "identity.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// onEachStore runs test on SQLite and on the test PostgreSQL, as subtests.
+func onEachStore(t *testing.T, test func(t *testing.T, s *sqlstore.Store)) {
+	t.Run("sqlite", func(t *testing.T) { test(t, sqliteStore(t)) })
+	t.Run("postgres", func(t *testing.T) { test(t, postgresStore(t)) })
 }
 
 // postgresStore opens the store on the test PostgreSQL, closed when the test ends.

@@ -67,7 +67,8 @@ func truncateUTF8(s string, n int) string {
 
 // auditLog records the events of requests that write nothing (reads, refusals) in batches, so
 // auditing a read costs a channel send rather than a transaction. Writes record theirs in their
-// own transaction. Refusals are aggregated (refusals.go) and recorded once a second.
+// own transaction. Identical requests between two batches are one event with a count
+// (audit_tally.go). Refusals are aggregated (refusals.go) and recorded once a second.
 //
 // A full queue drops events rather than block requests, and a failed batch loses its events:
 // both are counted (dropped, exported as Server.DroppedAuditEvents) and logged at most once a
@@ -130,20 +131,24 @@ func (a *auditLog) close() {
 
 func (a *auditLog) run() {
 	defer close(a.done)
-	batch := make([]store.AuditEvent, 0, 256)
+	// At most maxTallied distinct events wait for a flush; identical ones fold into one.
+	const maxTallied = 256
+	var tally auditTally
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	var ticks int
 	var reported uint64
 	var reportedAt time.Time
 	flush := func() {
+		batch := tally.drain()
 		if len(batch) == 0 {
 			return
 		}
 		if err := a.st.RecordAudit(context.Background(), batch); err != nil {
-			a.dropped.Add(uint64(len(batch)))
+			for _, e := range batch {
+				a.dropped.Add(uint64(max(e.Count, 1)))
+			}
 		}
-		batch = batch[:0]
 	}
 	flushRefusals := func() {
 		refused := a.refused.drain()
@@ -164,8 +169,7 @@ func (a *auditLog) run() {
 		}
 	}
 	add := func(e store.AuditEvent) {
-		batch = append(batch, e)
-		if len(batch) == cap(batch) {
+		if tally.add(e) == maxTallied {
 			flush()
 		}
 	}

@@ -34,9 +34,10 @@ type AuditEvent struct {
 	ScimType         string    `json:"scimType,omitempty"`
 	Detail           string    `json:"detail,omitempty"`
 	Attributes       []string  `json:"attributes,omitempty"`
-	// Count is how many requests the event stands for: 1, except for aggregated refusals (see
-	// Refusal), which stand for every refused request of one source and status in a minute. Zero
-	// is read as 1 when recording.
+	// Count is how many requests the event stands for: 1 for a write; for requests that wrote
+	// nothing, every identical one in the same 100 ms batch (Time and RequestID are the latest's);
+	// for aggregated refusals (see Refusal), every refused request of one source and status in a
+	// minute. Zero is read as 1 when recording.
 	Count int `json:"count"`
 	// Source is the client address of an aggregated refusal ("other" once a minute has seen many).
 	Source string `json:"source,omitempty"`

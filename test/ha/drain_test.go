@@ -97,7 +97,7 @@ func (c *cluster) checkSIGTERMDrains(t *testing.T, r *replica, org, token string
 	audited := 0
 	for _, e := range events {
 		if e.Method == http.MethodGet {
-			audited++
+			audited += max(e.Count, 1) // identical reads fold into one event
 		}
 	}
 	if audited != reads {

@@ -23,6 +23,9 @@ var (
 
 // parseFilter normalises and parses a filter expression.
 func parseFilter(raw string) (filter.Expression, error) {
+	if expr, ok := simpleComparison(raw); ok {
+		return expr, nil
+	}
 	text := normalizeFilter(raw)
 	expr, err := parseCached(text)
 	if err != nil {

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -32,8 +34,9 @@ func TestLostAuditEventsAreCountedAndLogged(t *testing.T) {
 	s := &Server{Store: st, Log: slog.New(slog.NewTextHandler(&logged, nil))}
 	s.init()
 	const sent = 6000 // above the queue (4096) and the batch (256) together
-	for range sent {
-		s.audit.record(st, &store.AuditEvent{Org: "org", Action: "user.read"})
+	for i := range sent {
+		// Reads of distinct users: identical reads would fold into one event and never fill a batch.
+		s.audit.record(st, &store.AuditEvent{Org: "org", Action: "user.read", ResourceID: strconv.Itoa(i)})
 	}
 	queued := sent - int(s.DroppedAuditEvents())
 	if s.DroppedAuditEvents() == 0 {
@@ -46,5 +49,21 @@ func TestLostAuditEventsAreCountedAndLogged(t *testing.T) {
 	}
 	if !strings.Contains(logged.String(), "Audit events were lost") || !strings.Contains(logged.String(), "lostSinceStart=6000") {
 		t.Fatalf("no log line about the lost events: %s", logged.String())
+	}
+}
+
+// A refused batch loses every request its events stand for, folded ones included.
+func TestLostFoldedAuditEventsCountEveryRequest(t *testing.T) {
+	st := &blockingStore{release: make(chan struct{})}
+	s := &Server{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	s.init()
+	const sent = 1000 // identical: they fold into one event
+	for range sent {
+		s.audit.record(st, &store.AuditEvent{Org: "org", Action: "user.list", Status: 200})
+	}
+	close(st.release)
+	s.Close()
+	if got := s.DroppedAuditEvents(); got != sent {
+		t.Fatalf("%d requests counted as lost of %d", got, sent)
 	}
 }

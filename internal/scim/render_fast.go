@@ -3,6 +3,7 @@ package scim
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -50,7 +51,7 @@ func resourceJSON(rt *schema.ResourceType, r *store.Resource, location string, m
 			return nil, false
 		}
 	}
-	buf = make([]byte, 0, len(r.Doc)+320+64*len(memberships))
+	buf = make([]byte, 0, renderedSize(r, location, memberships, withMemberships))
 	buf = appendSchemas(append(buf, `{"schemas":`...), rt, keys)
 	buf = append(buf, `,"id":`...)
 	buf = appendJSONString(buf, r.ID)
@@ -73,6 +74,19 @@ func resourceJSON(rt *schema.ResourceType, r *store.Resource, location string, m
 		buf = appendMemberships(append(buf, `,"`+membershipKey+`":`...), location, r.ID, memberships)
 	}
 	return append(buf, '}'), true
+}
+
+// renderedSize is about what resourceJSON writes, so that its buffer is allocated once: the
+// document, the schemas, id and meta around it (location included), and each membership (its
+// $ref about as long as the location).
+func renderedSize(r *store.Resource, location string, memberships []store.Member, withMemberships bool) int {
+	n := len(r.Doc) + len(location) + 400
+	if withMemberships {
+		for _, m := range memberships {
+			n += len(location) + len(m.Display) + 100
+		}
+	}
+	return n
 }
 
 // appendSchemas appends the resource's schemas: the core one and the extensions it holds.
@@ -180,19 +194,18 @@ func appendJSONString(buf []byte, s string) []byte {
 }
 
 // writeListPage writes a ListResponse whose resources are already JSON.
+// The resources go to the response's own buffer as they are, not copied into one page first.
 func writeListPage(w http.ResponseWriter, total, startIndex int, resources [][]byte) {
-	size := 160
-	for _, r := range resources {
-		size += len(r) + 1
-	}
-	buf := make([]byte, 0, size)
-	buf = append(buf, `{"Resources":[`...)
+	w.Header().Set("Content-Type", contentType)
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, `{"Resources":[`)
 	for i, r := range resources {
 		if i > 0 {
-			buf = append(buf, ',')
+			_, _ = io.WriteString(w, ",")
 		}
-		buf = append(buf, r...)
+		_, _ = w.Write(r) //nolint:gosec // JSON sent as application/scim+json, never HTML
 	}
+	buf := make([]byte, 0, 160)
 	buf = append(buf, `],"itemsPerPage":`...)
 	buf = strconv.AppendInt(buf, int64(len(resources)), 10)
 	buf = append(buf, `,"schemas":["`+listResponseURN+`"],"startIndex":`...)
@@ -200,7 +213,5 @@ func writeListPage(w http.ResponseWriter, total, startIndex int, resources [][]b
 	buf = append(buf, `,"totalResults":`...)
 	buf = strconv.AppendInt(buf, int64(total), 10)
 	buf = append(buf, "}\n"...)
-	w.Header().Set("Content-Type", contentType)
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(buf) //nolint:gosec // JSON sent as application/scim+json, never HTML
+	_, _ = w.Write(buf)
 }

@@ -44,9 +44,15 @@ func (s *Store) List(ctx context.Context, org string, kind store.Kind, q store.Q
 	if withGroups {
 		columns += ", " + s.d.userGroups()
 	}
-	query := `SELECT ` + columns + ` FROM ` + table(kind) + ` r WHERE ` + where +
-		` ORDER BY ` + order + ` LIMIT ` + t.arg(q.Count) + ` OFFSET ` + t.arg(start-1)
-	rows, err := s.query(ctx, s.q(query), t.args...)
+	var query string
+	if withGroups && where == userNameEquals && q.SortBy == "" { // a lookup: bounded_reads.go
+		query, ctx = s.boundedStatements().userByName, bounded(ctx)
+		t.args = append(t.args, q.Count, start-1)
+	} else {
+		query = s.q(`SELECT ` + columns + ` FROM ` + table(kind) + ` r WHERE ` + where +
+			` ORDER BY ` + order + ` LIMIT ` + t.arg(q.Count) + ` OFFSET ` + t.arg(start-1))
+	}
+	rows, err := s.query(ctx, query, t.args...)
 	if err != nil {
 		return nil, fmt.Errorf("listing %ss: %w", kind, err)
 	}

@@ -28,6 +28,8 @@ type Store struct {
 	// lookups and reads, on PostgreSQL, answer concurrent reads of a user by userName and by id
 	// with one statement for many (lookups.go).
 	lookups, reads *lookupBatcher
+	// boundedStmts holds the statements of the reads whose work is bounded (bounded_reads.go).
+	boundedStmts boundedReads
 }
 
 var _ store.Store = (*Store)(nil)
@@ -165,7 +167,7 @@ func (s *Store) Get(ctx context.Context, org string, kind store.Kind, id string)
 		return r, err
 	}
 	var groups string
-	row := s.queryRow(ctx, nil, s.q(`SELECT `+resourceColumns+`, `+s.d.userGroups()+` FROM scim_users r WHERE r.org = ? AND r.id = ?`), org, id)
+	row := s.queryRow(bounded(ctx), nil, s.boundedStatements().userByID, org, id) // bounded_reads.go
 	r, err := s.scan(func(dest ...any) error { return row.Scan(append(dest, &groups)...) }, org, kind)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound

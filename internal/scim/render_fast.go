@@ -213,5 +213,5 @@ func writeListPage(w http.ResponseWriter, total, startIndex int, resources [][]b
 	buf = append(buf, `,"totalResults":`...)
 	buf = strconv.AppendInt(buf, int64(total), 10)
 	buf = append(buf, "}\n"...)
-	_, _ = w.Write(buf)
+	_, _ = w.Write(buf) //nolint:gosec // JSON sent as application/scim+json, never HTML
 }

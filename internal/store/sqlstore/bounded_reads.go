@@ -27,7 +27,7 @@ func (s *Store) boundedStatements() *boundedReads {
 	b := &s.boundedStmts
 	b.once.Do(func() {
 		withGroups := resourceColumns + ", " + s.d.userGroups()
-		b.userByName = s.q(`SELECT ` + withGroups + ` FROM scim_users r WHERE ` + userNameEquals + ` ORDER BY r.seq LIMIT ? OFFSET ?`)
+		b.userByName = s.q(`SELECT ` + withGroups + ` FROM scim_users r WHERE ` + userNameEquals + ` ORDER BY ` + defaultOrder + ` LIMIT ? OFFSET ?`)
 		b.userByID = s.q(`SELECT ` + withGroups + ` FROM scim_users r WHERE r.org = ? AND r.id = ?`)
 	})
 	return b

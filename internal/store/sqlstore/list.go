@@ -39,18 +39,10 @@ func (s *Store) List(ctx context.Context, org string, kind store.Kind, q store.Q
 		return nil, err
 	}
 	start := max(q.StartIndex, 1)
-	columns := resourceColumns
 	withGroups := q.WithGroups && kind == store.KindUser
-	if withGroups {
-		columns += ", " + s.d.userGroups()
-	}
-	var query string
-	if withGroups && where == userNameEquals && q.SortBy == "" { // a lookup: bounded_reads.go
-		query, ctx = s.boundedStatements().userByName, bounded(ctx)
-		t.args = append(t.args, q.Count, start-1)
-	} else {
-		query = s.q(`SELECT ` + columns + ` FROM ` + table(kind) + ` r WHERE ` + where +
-			` ORDER BY ` + order + ` LIMIT ` + t.arg(q.Count) + ` OFFSET ` + t.arg(start-1))
+	query, isBounded := s.listStatement(t, kind, where, order, q.Count, start, withGroups)
+	if isBounded {
+		ctx = bounded(ctx)
 	}
 	rows, err := s.query(ctx, query, t.args...)
 	if err != nil {
@@ -84,6 +76,21 @@ func (s *Store) List(ctx context.Context, org string, kind store.Kind, q store.Q
 		return page, nil
 	}
 	return page, count()
+}
+
+// listStatement is List's page statement, adding its LIMIT and OFFSET to t's arguments; bounded
+// says it is a lookup by userName, built once and run without cancellation (bounded_reads.go).
+func (s *Store) listStatement(t *translator, kind store.Kind, where, order string, count, start int, withGroups bool) (query string, isBounded bool) {
+	if withGroups && where == userNameEquals && order == defaultOrder {
+		t.args = append(t.args, count, start-1)
+		return s.boundedStatements().userByName, true
+	}
+	columns := resourceColumns
+	if withGroups {
+		columns += ", " + s.d.userGroups()
+	}
+	return s.q(`SELECT ` + columns + ` FROM ` + table(kind) + ` r WHERE ` + where +
+		` ORDER BY ` + order + ` LIMIT ` + t.arg(count) + ` OFFSET ` + t.arg(start-1)), false
 }
 
 // decodeGroups reads userGroups' JSON array of [id, name] pairs.
@@ -130,9 +137,12 @@ func (s *Store) batchedLookup(ctx context.Context, org string, kind store.Kind, 
 
 // listOrder is a list's ORDER BY: creation order, or the sort attribute's with creation order
 // breaking ties.
+// defaultOrder is a page's order without sortBy: creation.
+const defaultOrder = "r.seq"
+
 func listOrder(t *translator, q store.Query) (string, error) {
 	if q.SortBy == "" {
-		return "r.seq", nil
+		return defaultOrder, nil
 	}
 	expr, err := t.sortExpression(q.SortBy)
 	if err != nil {

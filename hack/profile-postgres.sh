@@ -69,7 +69,7 @@ load() { "$OUT/scimload" -base "$BASE" -token "$TOKEN" -workload "$W" -concurren
 pg -qc 'SELECT pg_stat_statements_reset()' >/dev/null
 curl -s "http://127.0.0.1:6060/debug/pprof/profile?seconds=$S" -o "$OUT/$W.pprof" &
 CURL=$!
-load -duration "$((S + 2))s" -users 0 -server-pids "$MANAGER${PG_PID:+,$PG_PID}" 2>&1 | tee "$OUT/$W.result" | grep -v '^RESULT' | tee "$OUT/$W.load"
+load -duration "$((S + 2))s" -users "${USERS:-0}" -server-pids "$MANAGER${PG_PID:+,$PG_PID}" 2>&1 | tee "$OUT/$W.result" | grep -v '^RESULT' | tee "$OUT/$W.load"
 # The server's CPU in the measured phase: the manager's, and PostgreSQL's with its backends.
 sed -n 's/^RESULT //p' "$OUT/$W.result" | python3 -c 'import json,sys; r=json.load(sys.stdin); print("  server cpu: %.2fs, %.3f ms per op (the manager and PostgreSQL)" % (r.get("server_cpu_s",0), 1000*r.get("server_cpu_s",0)/max(r["ops"],1)))' |
   tee -a "$OUT/$W.load"

@@ -7,6 +7,7 @@
 #   hack/profile-postgres.sh create-users 20     # workload, seconds profiled
 #   OUT=/tmp/prof hack/profile-postgres.sh filter-users
 #   STORE=sqlite hack/profile-postgres.sh filter-users   # the same against the embedded SQLite store
+#   USERS=10000 hack/profile-postgres.sh filter-users     # look up among 10,000 users, as compare.sh does
 #
 # Needs PostgreSQL (apt-get install -y postgresql) and the scimload sources beside the project.
 set -uo pipefail

@@ -41,7 +41,9 @@ func write(c *tenant.Caller, e *store.AuditEvent) store.Write {
 func changedAttributes(before, after map[string]any) []string {
 	var out []string
 	for k, v := range after {
-		if !equalValues(before[k], v) {
+		// An attribute the document did not have changed unless it is null: no need to encode it
+		// to tell (a create compares against nothing).
+		if b, had := before[k]; !had && v != nil || had && !equalValues(b, v) {
 			out = append(out, k)
 		}
 	}

@@ -14,6 +14,9 @@ import (
 
 // Member returns a member with its employee record and history.
 func (s *Store) Member(ctx context.Context, org, userID string) (*store.MemberRecord, error) {
+	if namesNothing(userID) {
+		return nil, store.ErrNotFound
+	}
 	rec := &store.MemberRecord{UserID: userID}
 	var (
 		state                            string
@@ -121,6 +124,9 @@ func (s *Store) ListMembers(ctx context.Context, org string, q store.MemberQuery
 // ReviewMember approves or rejects a member waiting for review (provisioning decides), with the
 // admin's audit event, in one transaction.
 func (s *Store) ReviewMember(ctx context.Context, org, userID string, approve bool, audit store.AuditEvent) (*store.MemberRecord, error) {
+	if namesNothing(userID) {
+		return nil, store.ErrNotFound
+	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		audit.Org, audit.ResourceType, audit.ResourceID = org, "Member", userID
 		if err := s.insertAudit(ctx, tx, audit); err != nil {

@@ -156,6 +156,9 @@ func (s *Store) readCreatedAhead(ctx context.Context, tx *sql.Tx, before string,
 // Get returns one resource of the organization; a user comes with its groups, in one query (on
 // PostgreSQL one shared by concurrent reads: lookups.go).
 func (s *Store) Get(ctx context.Context, org string, kind store.Kind, id string) (*store.Resource, error) {
+	if namesNothing(id) {
+		return nil, store.ErrNotFound
+	}
 	if kind != store.KindUser {
 		return s.get(ctx, nil, org, kind, id, "")
 	}
@@ -272,6 +275,9 @@ func (s *Store) Update(ctx context.Context, current *store.Resource, change *sto
 
 // Delete removes a resource and every membership naming it.
 func (s *Store) Delete(ctx context.Context, org string, kind store.Kind, id string, ifVersion int64, w store.Write) error {
+	if namesNothing(id) {
+		return store.ErrNotFound
+	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		current, err := s.get(ctx, tx, org, kind, id, s.d.forUpdate())
 		if err != nil {

@@ -1,0 +1,30 @@
+package sqlstore_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
+	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
+)
+
+// Keys from URLs that are not valid UTF-8 name nothing, on both stores (PostgreSQL refuses such
+// text outright; the reads and writes that take a client's key answer not found instead).
+func TestKeysThatAreNotUTF8NameNothing(t *testing.T) {
+	onEachStore(t, func(t *testing.T, s *sqlstore.Store) {
+		ctx, org, bad := context.Background(), "utf8-org", "a\xffb"
+		if _, err := s.Get(ctx, org, store.KindUser, bad); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("Get: %v", err)
+		}
+		if err := s.Delete(ctx, org, store.KindGroup, bad, 0, store.Write{}); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("Delete: %v", err)
+		}
+		if _, err := s.Member(ctx, org, bad); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("Member: %v", err)
+		}
+		if _, err := s.ReviewMember(ctx, org, bad, true, store.AuditEvent{Action: "member.approve"}); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("ReviewMember: %v", err)
+		}
+	})
+}

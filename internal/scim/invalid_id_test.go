@@ -20,3 +20,16 @@ func TestIDsThatAreNotUTF8AreNotFound(t *testing.T) {
 		}
 	})
 }
+
+// A filter that is not valid UTF-8 is the client's mistake (its strings are JSON strings): 400
+// invalidFilter on both stores, whatever the attribute (PostgreSQL answered case-exact ones with
+// a 500).
+func TestFiltersThatAreNotUTF8AreInvalid(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		for _, f := range []string{"externalId eq \"a\xffb\"", "id eq \"\xff\"", "userName eq \"a\xffb\"", "emails[value co \"\xff\"]"} {
+			for _, resource := range []string{"/Users", "/Groups"} {
+				h.do("GET", resource+"?filter="+url.QueryEscape(f), nil).wantError(t, 400, "invalidFilter")
+			}
+		}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/z8z8/enterprise-identity-operator/internal/schema"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
@@ -30,6 +31,10 @@ func parseListParams(rt *schema.ResourceType, get func(string) string) (*listPar
 		// Bounded before parsing: the filter's length here, its terms and nesting in limits.go.
 		if err := checkFilterLength(f); err != nil {
 			return nil, err
+		}
+		// A filter's strings are JSON strings: Unicode. PostgreSQL refuses other bytes outright.
+		if !utf8.ValidString(f) {
+			return nil, badRequest(typeInvalidFilter, "the filter is not valid UTF-8")
 		}
 		if err := checkFilterSize(f, typeInvalidFilter); err != nil {
 			return nil, err

@@ -512,7 +512,6 @@ func sameDocument(a, b []byte) bool {
 	return bytes.Equal(ea, eb)
 }
 
-// newID is an opaque random UUID (version 4).
 // newResourceID is a new user's or group's id: a UUID ordered by time (version 7, RFC 9562).
 // Every table holding a resource (the resource, its member, employee record, history and
 // memberships) is keyed by organization and id, so random ids put each create on a random leaf
@@ -522,6 +521,7 @@ func sameDocument(a, b []byte) bool {
 // organization by its token).
 func newResourceID() string { return uuid.Must(uuid.NewV7()).String() }
 
+// newID is an opaque random UUID (version 4): a request's id in the audit log.
 func newID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])

@@ -100,6 +100,9 @@ func (s *Store) RecordAudit(ctx context.Context, events []store.AuditEvent) erro
 
 // AuditEvents pages through an organization's audit log, newest first.
 func (s *Store) AuditEvents(ctx context.Context, org string, q store.AuditQuery) ([]store.AuditEvent, error) {
+	if namesNothing(q.Action, q.ResourceID) {
+		return nil, nil
+	}
 	limit := q.Limit
 	if limit <= 0 || limit > 1000 {
 		limit = 100

@@ -1,9 +1,6 @@
 package sqlstore
 
-import (
-	"context"
-	"sync"
-)
+import "context"
 
 // The two reads an identity provider's traffic is made of: a user by userName (Entra and Okta
 // look one up before almost every write) and a user by id (every PATCH, PUT and GET starts with
@@ -19,18 +16,15 @@ import (
 // Statements whose work depends on what the client sends (other filters, sorting, paging) keep
 // the request's context, so a client that goes away stops them.
 type boundedReads struct {
-	once                 sync.Once
 	userByName, userByID string // List's userName eq page (ORDER BY seq LIMIT ? OFFSET ?); Get's user by id
 }
 
-func (s *Store) boundedStatements() *boundedReads {
-	b := &s.boundedStmts
-	b.once.Do(func() {
-		withGroups := resourceColumns + ", " + s.d.userGroups()
-		b.userByName = s.q(`SELECT ` + withGroups + ` FROM scim_users r WHERE ` + userNameEquals + ` ORDER BY ` + defaultOrder + ` LIMIT ? OFFSET ?`)
-		b.userByID = s.q(`SELECT ` + withGroups + ` FROM scim_users r WHERE r.org = ? AND r.id = ?`)
-	})
-	return b
+func newBoundedReads(s *Store) boundedReads {
+	withGroups := resourceColumns + ", " + s.d.userGroups()
+	return boundedReads{
+		userByName: s.q(`SELECT ` + withGroups + ` FROM scim_users r WHERE ` + userNameEquals + ` ORDER BY ` + defaultOrder + ` LIMIT ? OFFSET ?`),
+		userByID:   s.q(`SELECT ` + withGroups + ` FROM scim_users r WHERE r.org = ? AND r.id = ?`),
+	}
 }
 
 // bounded is the context a bounded read runs under: the request's values, not its cancellation.

@@ -9,8 +9,8 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
 )
 
-// Keys from URLs that are not valid UTF-8 name nothing, on both stores (PostgreSQL refuses such
-// text outright; the reads and writes that take a client's key answer not found instead).
+// Keys and filter values from URLs that are not valid UTF-8 name nothing, on both stores
+// (PostgreSQL refuses such text outright): reads by key answer not found, lists answer nothing.
 func TestKeysThatAreNotUTF8NameNothing(t *testing.T) {
 	onEachStore(t, func(t *testing.T, s *sqlstore.Store) {
 		ctx, org, bad := context.Background(), "utf8-org", "a\xffb"
@@ -25,6 +25,16 @@ func TestKeysThatAreNotUTF8NameNothing(t *testing.T) {
 		}
 		if _, err := s.ReviewMember(ctx, org, bad, true, store.AuditEvent{Action: "member.approve"}); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("ReviewMember: %v", err)
+		}
+		for _, q := range []store.AuditQuery{{Action: bad}, {ResourceID: bad}} {
+			if events, err := s.AuditEvents(ctx, org, q); err != nil || len(events) != 0 {
+				t.Fatalf("AuditEvents %+v: %v, %v", q, events, err)
+			}
+		}
+		for _, q := range []store.MemberQuery{{State: bad}, {After: bad}} {
+			if members, next, err := s.ListMembers(ctx, org, q); err != nil || len(members) != 0 || next != "" {
+				t.Fatalf("ListMembers %+v: %v, %q, %v", q, members, next, err)
+			}
 		}
 	})
 }

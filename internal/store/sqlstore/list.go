@@ -83,7 +83,7 @@ func (s *Store) List(ctx context.Context, org string, kind store.Kind, q store.Q
 func (s *Store) listStatement(t *translator, kind store.Kind, where, order string, count, start int, withGroups bool) (query string, isBounded bool) {
 	if withGroups && where == userNameEquals && order == defaultOrder {
 		t.args = append(t.args, count, start-1)
-		return s.boundedStatements().userByName, true
+		return s.boundedStmts.userByName, true
 	}
 	columns := resourceColumns
 	if withGroups {

@@ -74,6 +74,9 @@ func (s *Store) MemberCounts(ctx context.Context, org string) (map[string]int64,
 
 // ListMembers pages through an organization's members by user id.
 func (s *Store) ListMembers(ctx context.Context, org string, q store.MemberQuery) ([]store.MemberRecord, string, error) {
+	if namesNothing(q.State, q.After) {
+		return nil, "", nil
+	}
 	limit := q.Limit
 	if limit <= 0 || limit > 500 {
 		limit = 50

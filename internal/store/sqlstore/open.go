@@ -76,6 +76,7 @@ func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
 
 func open(ctx context.Context, db *sql.DB, d dialect) (*Store, error) {
 	s := &Store{db: db, d: d, stmts: newStmtCache(maxCachedStatements, maxStatementBytes)}
+	s.boundedStmts = newBoundedReads(s)
 	if err := s.migrate(ctx); err != nil {
 		_ = db.Close()
 		return nil, err

@@ -170,7 +170,7 @@ func (s *Store) Get(ctx context.Context, org string, kind store.Kind, id string)
 		return r, err
 	}
 	var groups string
-	row := s.queryRow(bounded(ctx), nil, s.boundedStatements().userByID, org, id) // bounded_reads.go
+	row := s.queryRow(bounded(ctx), nil, s.boundedStmts.userByID, org, id) // bounded_reads.go
 	r, err := s.scan(func(dest ...any) error { return row.Scan(append(dest, &groups)...) }, org, kind)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound

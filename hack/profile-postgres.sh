@@ -66,7 +66,7 @@ secret=$("${k[@]}" -n "$ns" get scimintegration "$sc" -o jsonpath='{.status.toke
 TOKEN=$("${k[@]}" -n "$ns" get secret "$secret" -o jsonpath='{.data.token}' | base64 -d)
 
 load() { "$OUT/scimload" -base "$BASE" -token "$TOKEN" -workload "$W" -concurrency 16 -progress 0 "$@"; }
-[[ "$W" == create-users ]] || load -duration 3s -users 10000 >/dev/null 2>&1 # the user pool, unmeasured
+[[ "$W" == create-users ]] || load -duration 3s -users "${USERS:-1000}" >/dev/null 2>&1 # the user pool, unmeasured
 pg -qc 'SELECT pg_stat_statements_reset()' >/dev/null
 curl -s "http://127.0.0.1:6060/debug/pprof/profile?seconds=$S" -o "$OUT/$W.pprof" &
 CURL=$!

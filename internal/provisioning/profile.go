@@ -2,8 +2,6 @@ package provisioning
 
 import (
 	"encoding/json"
-
-	"github.com/z8z8/enterprise-identity-operator/internal/schema"
 )
 
 // Profile is the employee record's profile, from the SCIM user and its enterprise extension.
@@ -18,16 +16,14 @@ type Profile struct {
 	ManagerID      string `json:"managerId,omitempty"`
 }
 
-// ProfileFrom reads the profile fields of a canonical user document.
-func ProfileFrom(doc []byte) Profile {
-	var d struct {
-		DisplayName string `json:"displayName"`
-		Title       string `json:"title"`
-	}
-	var whole map[string]json.RawMessage
-	_ = json.Unmarshal(doc, &d)
-	_ = json.Unmarshal(doc, &whole)
-	var ext struct {
+// profileDoc is what ProfileFrom reads of a user document, in one pass: every create, PUT and
+// PATCH reads it, and decoding the document a second time into a map to reach the extension
+// cost as much again (profiled). The extension's key is schema.EnterpriseUserURN, which a test
+// checks, since a struct tag cannot name the constant.
+type profileDoc struct {
+	DisplayName string `json:"displayName"`
+	Title       string `json:"title"`
+	Enterprise  struct {
 		EmployeeNumber string `json:"employeeNumber"`
 		Department     string `json:"department"`
 		CostCenter     string `json:"costCenter"`
@@ -36,8 +32,15 @@ func ProfileFrom(doc []byte) Profile {
 		Manager        struct {
 			Value string `json:"value"`
 		} `json:"manager"`
-	}
-	_ = json.Unmarshal(whole[schema.EnterpriseUserURN], &ext)
-	return Profile{DisplayName: d.DisplayName, Title: d.Title, EmployeeNumber: ext.EmployeeNumber, Department: ext.Department,
-		CostCenter: ext.CostCenter, Division: ext.Division, Organization: ext.Organization, ManagerID: ext.Manager.Value}
+	} `json:"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"`
+}
+
+// ProfileFrom reads the profile fields of a canonical user document. A field of the wrong type
+// reads as empty, as the canonical form never has one.
+func ProfileFrom(doc []byte) Profile {
+	var d profileDoc
+	_ = json.Unmarshal(doc, &d)
+	e := d.Enterprise
+	return Profile{DisplayName: d.DisplayName, Title: d.Title, EmployeeNumber: e.EmployeeNumber, Department: e.Department,
+		CostCenter: e.CostCenter, Division: e.Division, Organization: e.Organization, ManagerID: e.Manager.Value}
 }

@@ -2,7 +2,6 @@ package scim
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"net/http"
 	"sort"
@@ -43,7 +42,7 @@ func changedAttributes(before, after map[string]any) []string {
 	for k, v := range after {
 		// An attribute the document did not have changed unless it is null: no need to encode it
 		// to tell (a create compares against nothing).
-		if b, had := before[k]; !had && v != nil || had && !equalValues(b, v) {
+		if b, had := before[k]; !had && v != nil || had && !equalJSON(b, v) {
 			out = append(out, k)
 		}
 	}
@@ -199,12 +198,6 @@ func (a *auditLog) run() {
 			}
 		}
 	}
-}
-
-func equalValues(a, b any) bool {
-	ja, _ := json.Marshal(a)
-	jb, _ := json.Marshal(b)
-	return string(ja) == string(jb)
 }
 
 func actionName(kind store.Kind, verb string) string {

@@ -1,7 +1,6 @@
 package scim
 
 import (
-	"encoding/json"
 	"strings"
 
 	filter "github.com/scim2/filter-parser/v2"
@@ -643,13 +642,11 @@ func setOrDelete(m map[string]any, key string, v any) {
 	m[key] = v
 }
 
-// deepCopy copies a JSON-shaped map.
+// deepCopy copies a JSON-shaped map as encoding and decoding it would (copyJSON).
 func deepCopy(m map[string]any) map[string]any {
 	if m == nil {
 		return nil
 	}
-	b, _ := json.Marshal(m)
-	var out map[string]any
-	_ = json.Unmarshal(b, &out)
+	out, _ := copyJSON(m).(map[string]any)
 	return out
 }

@@ -276,10 +276,6 @@ func (h *resourceHandler) patch(w http.ResponseWriter, r *http.Request, c *tenan
 			if err := checkGrowth(doc, next); err != nil {
 				return nil, err
 			}
-			before, err := json.Marshal(doc)
-			if err != nil {
-				return nil, err
-			}
 			updated := *current
 			if err := h.fill(&updated, next); err != nil {
 				return nil, err
@@ -288,8 +284,8 @@ func (h *resourceHandler) patch(w http.ResponseWriter, r *http.Request, c *tenan
 			if members != nil {
 				e.Attributes = append(e.Attributes, "members")
 			}
-			// Compared re-encoded: PostgreSQL returns jsonb in its own spelling.
-			if bytes.Equal(updated.Doc, before) && members == nil {
+			// Compared as JSON, not as the stored bytes: PostgreSQL returns jsonb in its own spelling.
+			if members == nil && equalJSON(doc, next) {
 				return nil, nil // nothing changed: no new version, lastModified kept
 			}
 			return &store.Change{Resource: &updated, Members: members}, nil

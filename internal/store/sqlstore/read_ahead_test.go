@@ -125,3 +125,43 @@ func TestPostgresReadAheadAfterWaitingReadsAgain(t *testing.T) {
 		t.Fatalf("the deactivation's snapshot misses what committed while it waited: %+v", last.Data.Member)
 	}
 }
+
+// A group's change of one member reads and locks the member in the change's statement
+// (changeOneMember): it waits for a write holding the member, and its event then shows what that
+// write committed, with the group the change added.
+func TestPostgresGroupChangeOfOneMemberAfterWaitingReadsAgain(t *testing.T) {
+	s, _ := replicas(t)
+	ctx := context.Background()
+	org := fmt.Sprintf("stale-group-%d", time.Now().UnixNano())
+	p := provisioning.DefaultPolicy
+	createUsers(t, s, org, 1, &p)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	g := &store.Resource{Org: org, Kind: store.KindGroup, ID: "g1", Name: "Team", Doc: []byte(`{}`), Created: now, Modified: now, Version: 1}
+	if err := s.Create(ctx, g, nil, store.Write{}); err != nil {
+		t.Fatal(err)
+	}
+	hold := holdRows(t, s, org, `UPDATE members SET role = 'late-role' WHERE org = $1 AND user_id = 'u0'`)
+	givenUp := sqlstore.ReadAheadsGivenUp()
+	done := make(chan error, 1)
+	go func() {
+		_, err := storetest.Update(ctx, s, org, store.KindGroup, "g1", 0, func(cur *store.Resource) (*store.Change, error) {
+			return &store.Change{Members: &store.MemberChange{Add: []string{"u0"}}}, nil
+		}, store.Write{Policy: &p})
+		done <- err
+	}()
+	blockedOn(t, s)
+	if err := hold.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if sqlstore.ReadAheadsGivenUp() == givenUp {
+		t.Fatal("the read-ahead after waiting for the member was kept")
+	}
+	events := eventsOf(t, s, org)
+	last := events[len(events)-1]
+	if m := last.Data.Member; last.Event.Type != provisioning.MembershipAdded || m == nil || m.Role != "late-role" || len(m.Groups) != 1 || m.Groups[0].ID != "g1" {
+		t.Fatalf("the group change's snapshot misses what committed while it waited: %s %+v", last.Event.Type, last.Data.Member)
+	}
+}

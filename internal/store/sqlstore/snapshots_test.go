@@ -3,7 +3,9 @@ package sqlstore_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,15 +76,47 @@ func testSnapshotsMatch(t *testing.T, s store.Store) {
 				t.Fatal(err)
 			}
 		}
+		// One member at a time, as identity providers change groups (on PostgreSQL the change reads
+		// the member ahead, changeOneMember): into a second group, out of the first (its role
+		// mapping goes), back in (the groups in their order), twice, a member that is not one, a
+		// nested group in and out, and an id that names nothing.
+		if err := s.Create(ctx, &store.Resource{Org: org, Kind: store.KindGroup, ID: "g2", Name: "Ops", Doc: []byte(`{"displayName":"Ops"}`),
+			Created: now, Modified: now, Version: 1}, nil, w); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			group  string
+			change store.MemberChange
+		}{
+			{"g2", store.MemberChange{Add: []string{"u1"}}}, {"g1", store.MemberChange{Remove: []string{"u1"}}},
+			{"g1", store.MemberChange{Add: []string{"u1"}}}, {"g1", store.MemberChange{Add: []string{"u1"}}},
+			{"g2", store.MemberChange{Remove: []string{"nosuch"}}}, {"g1", store.MemberChange{Add: []string{"g2"}}},
+			{"g1", store.MemberChange{Remove: []string{"g2"}}}, {"g2", store.MemberChange{Add: []string{"nosuch"}}},
+		} {
+			current, err := s.Get(ctx, org, store.KindGroup, c.group)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = s.Update(ctx, current, &store.Change{Members: &c.change}, w)
+			var invalid *store.InvalidMemberError
+			if wantInvalid := len(c.change.Add) == 1 && c.change.Add[0] == "nosuch"; wantInvalid != errors.As(err, &invalid) || !wantInvalid && err != nil {
+				t.Fatalf("%s %+v: %v", c.group, c.change, err)
+			}
+		}
 		return eventData(t, s, org)
 	}
 	for pn, p := range policies {
 		for dn, d := range docs {
 			before := sqlstore.BuiltFromWrites()
 			fromWrites := run(true, p, d.doc, d.active)
-			// The create and each of the four updates build their snapshot (once per write).
-			if built := sqlstore.BuiltFromWrites() - before; built < 5 {
-				t.Fatalf("%s/%s: %d of the user's five writes built their snapshots from the write", pn, dn, built)
+			// The create and each of the four updates build their snapshot (once per write); on
+			// PostgreSQL, so do the three single-member group changes that change something.
+			want := 5
+			if strings.HasSuffix(t.Name(), "postgres") {
+				want = 8
+			}
+			if built := sqlstore.BuiltFromWrites() - before; built < int64(want) {
+				t.Fatalf("%s/%s: %d of the %d writes built their snapshots from the write", pn, dn, built, want)
 			}
 			readBack := run(false, p, d.doc, d.active)
 			if fmt.Sprint(fromWrites) != fmt.Sprint(readBack) {

@@ -244,8 +244,12 @@ func (s *Store) Update(ctx context.Context, current *store.Resource, change *sto
 		}
 		var added, removed []string
 		if change.Members != nil {
-			if added, removed, err = s.changeMembers(ctx, tx, org, id, change.Members); err != nil {
+			var ahead *readAhead
+			if added, removed, ahead, err = s.changeGroupMembers(ctx, tx, org, id, change.Members, w); err != nil {
 				return err
+			}
+			if ahead != nil {
+				member = ahead
 			}
 		}
 		if renamed {
@@ -254,7 +258,7 @@ func (s *Store) Update(ctx context.Context, current *store.Resource, change *sto
 			}
 		}
 		if readAheadUser && member == nil {
-			if member, _, err = s.readMemberAhead(ctx, tx, "", "1", nil, &next); err != nil {
+			if member, _, err = s.readMemberAhead(ctx, tx, memberRead{first: "1"}, &next); err != nil {
 				return fmt.Errorf("reading member %s: %w", id, err)
 			}
 		}

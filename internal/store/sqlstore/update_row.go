@@ -56,7 +56,7 @@ func (s *Store) updateRow(ctx context.Context, tx *sql.Tx, current, next *store.
 		err   error
 	)
 	if withMember && next.Kind == store.KindUser && s.d.name() == "postgres" {
-		ahead, n, err = s.readMemberAhead(ctx, tx, `u AS (`+update+` RETURNING 1), `, `(SELECT count(*) FROM u)`, args, next)
+		ahead, n, err = s.readMemberAhead(ctx, tx, memberRead{before: `u AS (` + update + ` RETURNING 1), `, first: `(SELECT count(*) FROM u)`, args: args}, next)
 	} else {
 		var res sql.Result
 		if res, err = s.exec(ctx, tx, s.q(update), args...); err == nil {
@@ -79,6 +79,17 @@ func (s *Store) updateRow(ctx context.Context, tx *sql.Tx, current, next *store.
 	return nil, store.ErrVersionMismatch
 }
 
+// memberRead is what readMemberAhead puts around its read of a member.
+type memberRead struct {
+	before, first string // a WITH query u ahead of the read, and the read's first column (about u)
+	args          []any  // before's and first's
+	// groups is the user's groups as the write leaves them, when u changes them (a group's
+	// member change); "" reads them as they are (userGroups).
+	groups string
+	// userDoc reads the user's document too: a group's write does not have it.
+	userDoc bool
+}
+
 // readMemberAhead reads the member of the user next (FOR UPDATE on PostgreSQL), its userName, its
 // employee record and the user's groups; before and first (with firstArgs) put a statement ahead
 // of the read and its first column (PostgreSQL: the UPDATE, and how many rows it changed). A
@@ -91,7 +102,15 @@ func (s *Store) updateRow(ctx context.Context, tx *sql.Tx, current, next *store.
 // xmin differs from the one the statement's snapshot sees. readMemberAhead then returns no
 // read-ahead, and Update reads it again in a statement of its own: its snapshot is after the wait,
 // and the member is already this write's.
-func (s *Store) readMemberAhead(ctx context.Context, tx *sql.Tx, before, first string, firstArgs []any, next *store.Resource) (*readAhead, int64, error) {
+func (s *Store) readMemberAhead(ctx context.Context, tx *sql.Tx, r memberRead, next *store.Resource) (*readAhead, int64, error) {
+	before, first, firstArgs := r.before, r.first, r.args
+	groups, doc := s.d.userGroups(), "NULL"
+	if r.groups != "" {
+		groups = r.groups
+	}
+	if r.userDoc {
+		doc = `(SELECT doc::text FROM scim_users WHERE org = r.org AND id = r.id)`
+	}
 	afterU, lockedVersion, seenVersion := "", "''", "''"
 	if before != "" {
 		afterU = " AND EXISTS (SELECT 1 FROM u)"
@@ -102,17 +121,18 @@ func (s *Store) readMemberAhead(ctx context.Context, tx *sql.Tx, before, first s
 	query := `WITH ` + before + `m AS (SELECT ` + memberColumns + `, m.user_name, ` + employeeColumns + `, ` + lockedVersion + ` AS locked_version
 			FROM members m LEFT JOIN employee_records e ON e.org = m.org AND e.user_id = m.user_id
 			WHERE m.org = ? AND m.user_id = ?` + afterU + s.d.forUpdateOf("m") + `)
-		SELECT ` + first + `, m.*, ` + s.d.userGroups() + `, ` + seenVersion + `
+		SELECT ` + first + `, m.*, ` + groups + `, ` + seenVersion + `, ` + doc + `
 		FROM (SELECT CAST(? AS text) AS org, CAST(? AS text) AS id) AS r LEFT JOIN m ON true`
 	var (
 		n                                 int64
-		state, role, userName, groups     sql.NullString
+		state, role, userName, groupList  sql.NullString
+		userDoc                           sql.NullString
 		approved, deleted, active, record any
 		profile                           [8]sql.NullString
 		locked, seen                      sql.NullString
 	)
 	dest := append([]any{&n, &state, &role, &approved, &deleted, &active, &userName, &record}, profileDest(&profile)...)
-	dest = append(dest, &locked, &groups, &seen)
+	dest = append(dest, &locked, &groupList, &seen, &userDoc)
 	if err := s.queryRow(ctx, tx, s.q(query), append(firstArgs, next.Org, next.ID, next.Org, next.ID)...).Scan(dest...); err != nil {
 		return nil, 0, err
 	}
@@ -121,13 +141,18 @@ func (s *Store) readMemberAhead(ctx context.Context, tx *sql.Tx, before, first s
 		return nil, n, nil // waited for another write of the member: read it all again
 	}
 	ahead := &readAhead{org: next.Org, userID: next.ID, member: memberOf(state, role, approved, deleted, active), hasMember: true}
-	if state.Valid && !readBackSnapshots.Load() {
+	if r.userDoc && userDoc.Valid {
+		user := *next
+		user.Doc = []byte(userDoc.String)
+		next = &user
+	}
+	if state.Valid && !readBackSnapshots.Load() && (!r.userDoc || userDoc.Valid) {
 		ahead.user = next
 		ahead.saved = &savedMember{userName: userName.String, state: provisioning.State(state.String), role: role.String,
 			employee: employeeOf(record, profile)}
-		if groups.Valid {
+		if groupList.Valid {
 			var err error
-			if ahead.groups, err = groupRefs(groups.String); err != nil {
+			if ahead.groups, err = groupRefs(groupList.String); err != nil {
 				return nil, 0, err
 			}
 		}

@@ -96,31 +96,10 @@ func TestPostgresReadAheadLocksTheUserBeforeTheMember(t *testing.T) {
 // saw when it started.
 func TestPostgresReadAheadAfterWaitingReadsAgain(t *testing.T) {
 	s, _ := replicas(t)
-	ctx := context.Background()
-	org := fmt.Sprintf("stale-%d", time.Now().UnixNano())
-	p := provisioning.DefaultPolicy
-	createUsers(t, s, org, 1, &p)
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	g := &store.Resource{Org: org, Kind: store.KindGroup, ID: "g1", Name: "Late", Doc: []byte(`{}`), Created: now, Modified: now, Version: 1}
-	if err := s.Create(ctx, g, nil, store.Write{}); err != nil {
-		t.Fatal(err)
-	}
+	org, p := userAndGroup(t, s, "stale")
 	hold := holdRows(t, s, org, `UPDATE members SET role = 'late-role' WHERE org = $1 AND user_id = 'u0'`,
 		`INSERT INTO scim_group_members (org, group_id, member_id, member_type, display) VALUES ($1, 'g1', 'u0', 'User', 'user0')`)
-	givenUp := sqlstore.ReadAheadsGivenUp()
-	done := deactivateAsync(s, org, "u0", &p)
-	blockedOn(t, s)
-	if err := hold.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if sqlstore.ReadAheadsGivenUp() == givenUp {
-		t.Fatal("the read-ahead after waiting for the member was kept")
-	}
-	events := eventsOf(t, s, org)
-	last := events[len(events)-1]
+	last := lastEventAfterWaiting(t, s, org, hold, func() chan error { return deactivateAsync(s, org, "u0", &p) })
 	if m := last.Data.Member; m == nil || m.Role != "late-role" || len(m.Groups) != 1 || m.Groups[0].ID != "g1" {
 		t.Fatalf("the deactivation's snapshot misses what committed while it waited: %+v", last.Data.Member)
 	}
@@ -131,24 +110,43 @@ func TestPostgresReadAheadAfterWaitingReadsAgain(t *testing.T) {
 // write committed, with the group the change added.
 func TestPostgresGroupChangeOfOneMemberAfterWaitingReadsAgain(t *testing.T) {
 	s, _ := replicas(t)
-	ctx := context.Background()
-	org := fmt.Sprintf("stale-group-%d", time.Now().UnixNano())
+	org, p := userAndGroup(t, s, "stale-group")
+	hold := holdRows(t, s, org, `UPDATE members SET role = 'late-role' WHERE org = $1 AND user_id = 'u0'`)
+	last := lastEventAfterWaiting(t, s, org, hold, func() chan error {
+		done := make(chan error, 1)
+		go func() {
+			_, err := storetest.Update(context.Background(), s, org, store.KindGroup, "g1", 0, func(cur *store.Resource) (*store.Change, error) {
+				return &store.Change{Members: &store.MemberChange{Add: []string{"u0"}}}, nil
+			}, store.Write{Policy: &p})
+			done <- err
+		}()
+		return done
+	})
+	if m := last.Data.Member; last.Event.Type != provisioning.MembershipAdded || m == nil || m.Role != "late-role" || len(m.Groups) != 1 || m.Groups[0].ID != "g1" {
+		t.Fatalf("the group change's snapshot misses what committed while it waited: %s %+v", last.Event.Type, last.Data.Member)
+	}
+}
+
+// userAndGroup makes an organization with a user u0 under the default policy and an empty group g1.
+func userAndGroup(t *testing.T, s *sqlstore.Store, prefix string) (string, provisioning.Policy) {
+	t.Helper()
+	org := fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano())
 	p := provisioning.DefaultPolicy
 	createUsers(t, s, org, 1, &p)
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	g := &store.Resource{Org: org, Kind: store.KindGroup, ID: "g1", Name: "Team", Doc: []byte(`{}`), Created: now, Modified: now, Version: 1}
-	if err := s.Create(ctx, g, nil, store.Write{}); err != nil {
+	if err := s.Create(context.Background(), g, nil, store.Write{}); err != nil {
 		t.Fatal(err)
 	}
-	hold := holdRows(t, s, org, `UPDATE members SET role = 'late-role' WHERE org = $1 AND user_id = 'u0'`)
+	return org, p
+}
+
+// lastEventAfterWaiting starts a write, lets it wait for the rows hold holds, commits hold, and
+// returns org's last event once the write is done; the write must have given its read-ahead up.
+func lastEventAfterWaiting(t *testing.T, s *sqlstore.Store, org string, hold *sql.Tx, start func() chan error) store.EventRecord {
+	t.Helper()
 	givenUp := sqlstore.ReadAheadsGivenUp()
-	done := make(chan error, 1)
-	go func() {
-		_, err := storetest.Update(ctx, s, org, store.KindGroup, "g1", 0, func(cur *store.Resource) (*store.Change, error) {
-			return &store.Change{Members: &store.MemberChange{Add: []string{"u0"}}}, nil
-		}, store.Write{Policy: &p})
-		done <- err
-	}()
+	done := start()
 	blockedOn(t, s)
 	if err := hold.Commit(); err != nil {
 		t.Fatal(err)
@@ -160,8 +158,5 @@ func TestPostgresGroupChangeOfOneMemberAfterWaitingReadsAgain(t *testing.T) {
 		t.Fatal("the read-ahead after waiting for the member was kept")
 	}
 	events := eventsOf(t, s, org)
-	last := events[len(events)-1]
-	if m := last.Data.Member; last.Event.Type != provisioning.MembershipAdded || m == nil || m.Role != "late-role" || len(m.Groups) != 1 || m.Groups[0].ID != "g1" {
-		t.Fatalf("the group change's snapshot misses what committed while it waited: %s %+v", last.Event.Type, last.Data.Member)
-	}
+	return events[len(events)-1]
 }

@@ -333,6 +333,10 @@ func (s *Store) changeOneMember(ctx context.Context, tx *sql.Tx, org, groupID st
 	}
 	read := memberRead{first: `(SELECT count(*) FROM u)`, userDoc: true}
 	if add {
+		// 1 added, 0 a user already a member, -1 no such user: a redundant add (identity providers
+		// send them) is answered here, without addMember's two statements after it.
+		read.first = `CASE WHEN EXISTS (SELECT 1 FROM u) THEN 1
+			WHEN EXISTS (SELECT 1 FROM scim_users WHERE org = r.org AND id = r.id) THEN 0 ELSE -1 END`
 		read.before = `u AS (INSERT INTO scim_group_members (org, group_id, member_id, member_type, display)
 			SELECT org, ?, id, ?, COALESCE(display_name, name) FROM scim_users WHERE org = ? AND id = ?
 			ON CONFLICT DO NOTHING RETURNING group_id), `
@@ -351,11 +355,11 @@ func (s *Store) changeOneMember(ctx context.Context, tx *sql.Tx, org, groupID st
 		return []string{id}, nil, ahead, true, nil
 	case n == 1:
 		return nil, []string{id}, ahead, true, nil
-	case !add:
-		return nil, nil, nil, true, nil // not a member: nothing to remove
+	case n == 0:
+		return nil, nil, nil, true, nil // a member already, or not one: nothing to add or remove
 	}
-	// Nothing added, and nothing read (the read waits for u to change a row): a user already a
-	// member, or an id that names no user, which addMember tells apart.
+	// Nothing added, and nothing read (the read waits for u to change a row): an id that names no
+	// user, which addMember tries as a group.
 	inserted, err := s.addMember(ctx, tx, org, groupID, id)
 	if err != nil || !inserted {
 		return nil, nil, nil, true, err

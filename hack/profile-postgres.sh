@@ -81,4 +81,7 @@ echo
 pg -c "SELECT calls, round(total_exec_time::numeric, 0) AS exec_ms, round(total_plan_time::numeric, 0) AS plan_ms,
   round((total_exec_time / greatest(calls, 1))::numeric, 3) AS ms_per_call, left(regexp_replace(query, '\s+', ' ', 'g'), 100) AS statement
   FROM pg_stat_statements ORDER BY total_exec_time + total_plan_time DESC LIMIT 20" | tee "$OUT/$W.statements"
+# Rows and index entries each table took in the run: updates that were HOT wrote no index entries.
+pg -c "SELECT relname AS table, n_tup_ins AS inserted, n_tup_upd AS updated, n_tup_hot_upd AS hot, n_tup_del AS deleted
+  FROM pg_stat_user_tables WHERE n_tup_ins + n_tup_upd + n_tup_del > 0 ORDER BY relname" | tee "$OUT/$W.tables"
 echo "profile: everything is in $OUT"

@@ -67,6 +67,16 @@ func (r *readAhead) isKnown(org, userID string) bool {
 	return r != nil && r.user != nil && r.org == org && r.user.ID == userID
 }
 
+// stored is the known user's member and employee record as the write's statements leave them
+// (nil: no member row, or not the known user). A member read ahead was locked with its read, and
+// one saved earlier in the write stays: either way its row is there for an UPDATE.
+func (r *readAhead) stored(org, userID string) *savedMember {
+	if !r.isKnown(org, userID) {
+		return nil
+	}
+	return r.saved
+}
+
 // knownMember is the known user's snapshot as the snapshot query would read it back; ok is false
 // for any other user.
 func (r *readAhead) knownMember(org, userID string) (*store.MemberSnapshot, bool) {

@@ -8,6 +8,7 @@
 #   OUT=/tmp/prof hack/profile-postgres.sh filter-users
 #   STORE=sqlite hack/profile-postgres.sh filter-users   # the same against the embedded SQLite store
 #   USERS=10000 hack/profile-postgres.sh filter-users     # look up among 10,000 users, as compare.sh does
+#   EXPLAIN=0.002 hack/profile-postgres.sh patch-active     # also log EXPLAIN (ANALYZE, BUFFERS) of 0.2 % of statements
 #
 # Needs PostgreSQL (apt-get install -y postgresql) and the scimload sources beside the project.
 set -uo pipefail
@@ -34,7 +35,9 @@ if [[ "$STORE" == postgres ]]; then
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   as_pg "$PGBIN/initdb" -D "$PGDIR/data" -U eio --auth=trust -E UTF8 --locale=C >/dev/null
   as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/log" -w -o "-c listen_addresses=127.0.0.1 -p $port -k $PGDIR -c fsync=on \
-    -c max_connections=200 -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_planning=on" start >/dev/null || exit 1
+    -c max_connections=200 -c shared_preload_libraries=pg_stat_statements${EXPLAIN:+,auto_explain} -c pg_stat_statements.track_planning=on \
+    ${EXPLAIN:+-c auto_explain.log_min_duration=0 -c auto_explain.sample_rate=$EXPLAIN -c auto_explain.log_analyze=on -c auto_explain.log_buffers=on}" \
+    start >/dev/null || exit 1
   PG_PID=$(head -1 "$PGDIR/data/postmaster.pid")
   export EIO_POSTGRES_URL="postgres://eio@127.0.0.1:$port/postgres?sslmode=disable"
   psql "$EIO_POSTGRES_URL" -qc 'CREATE EXTENSION pg_stat_statements' || exit 1
@@ -84,4 +87,5 @@ pg -c "SELECT calls, round(total_exec_time::numeric, 0) AS exec_ms, round(total_
 # Rows and index entries each table took in the run: updates that were HOT wrote no index entries.
 pg -c "SELECT relname AS table, n_tup_ins AS inserted, n_tup_upd AS updated, n_tup_hot_upd AS hot, n_tup_del AS deleted
   FROM pg_stat_user_tables WHERE n_tup_ins + n_tup_upd + n_tup_del > 0 ORDER BY relname" | tee "$OUT/$W.tables"
+[[ -z "${EXPLAIN:-}" ]] || echo "profile: sampled plans (auto_explain) are in $PGDIR/log"
 echo "profile: everything is in $OUT"

@@ -33,7 +33,7 @@ func (h *resourceHandler) updatePrepared(ctx context.Context, org, id string, if
 	unlock := resourceLocks.lock(org + "\x00" + string(h.kind) + "\x00" + id)
 	defer unlock()
 	for attempt := 1; ; attempt++ {
-		current, err := h.server.Store.Get(ctx, org, h.kind, id)
+		current, err := h.server.Store.GetForUpdate(ctx, org, h.kind, id)
 		if err != nil {
 			return nil, err
 		}

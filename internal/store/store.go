@@ -77,6 +77,9 @@ type Resource struct {
 	// Groups are a user's groups, set by Get and by List with Query.WithGroups (GroupsLoaded).
 	Groups       []Member
 	GroupsLoaded bool
+	// ReadForUpdate is what GetForUpdate read with the resource for the Update that follows
+	// (the store's own; callers pass it on untouched).
+	ReadForUpdate any
 }
 
 // Member is one member of a group.
@@ -127,6 +130,9 @@ type Store interface {
 	Create(ctx context.Context, r *Resource, members []string, w Write) error
 	// Get returns one resource.
 	Get(ctx context.Context, org string, kind Kind, id string) (*Resource, error)
+	// GetForUpdate is Get for an Update of the resource that follows: the store may read with it
+	// what the Update would otherwise read in its transaction.
+	GetForUpdate(ctx context.Context, org string, kind Kind, id string) (*Resource, error)
 	// Update applies change to current, the resource as Get returned it, only if the resource is
 	// still at current.Version: ErrVersionMismatch when it changed since, ErrNotFound when it is
 	// gone. A nil change writes no new version, only w's effects. It returns the stored resource

@@ -19,7 +19,20 @@ func ReadAheadsGivenUp() int64 { return readAheadsGivenUp.Load() }
 func OneStatementCreates() int64 { return oneStatementCreates.Load() }
 func SpeculationsGivenUp() int64 { return speculationsGivenUp.Load() }
 
+// OneStatementUpdates counts user updates made in one statement.
+func OneStatementUpdates() int64 { return oneStatementUpdates.Load() }
+
 // SetPrefetchSnapshots turns reading the members of a write's events together on or off.
 func SetPrefetchSnapshots(on bool) { noPrefetch.Store(!on) }
 
 func PrefetchedMembers() int64 { return prefetchedMembers.Load() }
+
+// BatchedReads are the statements of the batched reads on PostgreSQL, with their parameters' types.
+func BatchedReads(s *Store) []struct{ Name, Query, Types string } {
+	return []struct{ Name, Query, Types string }{
+		{"by userName", s.q(s.lookups.query), "text[], text[]"},
+		{"by id", s.q(s.reads.query), "text[], text[]"},
+		{"by id for an update", s.q(s.readsForUpdate.query), "text[], text[]"},
+		{"member snapshots", s.q(memberSnapshotQuery(s.d, true, 0)), "text[], text"},
+	}
+}

@@ -75,15 +75,10 @@ func (s *Store) createInOneStatement(ctx context.Context, r *store.Resource, w s
 		return false, nil //nolint:nilerr // see above
 	}
 	// The answers are checked in x, which the numberer's gap rule also needs first (appendUnnumbered).
-	query, held := p.w.take(`x AS MATERIALIZED (SELECT pg_current_xact_id() AS xid, 1 / (CASE WHEN `+spec.assumed+` THEN 1 ELSE 0 END) AS ok)`,
-		`SELECT ok FROM x`)
-	start := time.Now()
-	_, err = s.execOutsideTx(ctx, s.q(query), append(spec.args, held...)...)
+	err = s.land(ctx, p, `x AS MATERIALIZED (SELECT pg_current_xact_id() AS xid, 1 / (CASE WHEN `+spec.assumed+` THEN 1 ELSE 0 END) AS ok)`)
 	switch {
 	case err == nil:
-		observeCommit(start, 1, nil) // a refused statement is the write's error, as inside a transaction
 		oneStatementCreates.Add(1)
-		builtFromWrites.Add(spec.built)
 		return true, nil
 	case s.d.isUniqueViolation(err):
 		return true, store.ErrUniqueness
@@ -92,6 +87,19 @@ func (s *Store) createInOneStatement(ctx context.Context, r *store.Resource, w s
 		return false, nil
 	}
 	return true, fmt.Errorf("inserting %s: %w", r.Kind, err)
+}
+
+// land sends a speculation's one statement: the WITH queries in with, whose x checks what it
+// assumed, then its held statements; the statement's error as it is.
+func (s *Store) land(ctx context.Context, p provisioningTx, with string) error {
+	query, held := p.w.take(with, `SELECT ok FROM x`)
+	start := time.Now()
+	if err := s.execOutsideTx(ctx, s.q(query), append(p.speculation.args, held...)...); err != nil {
+		return err
+	}
+	observeCommit(start, 1, nil) // a refused statement is the write's error, as inside a transaction
+	builtFromWrites.Add(p.speculation.built)
+	return nil
 }
 
 // assumptionFailed reports the statement's check failing: its division by zero.

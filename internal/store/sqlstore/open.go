@@ -70,7 +70,7 @@ func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
 		return nil, err
 	}
 	s.numberer = newNumberer(s)
-	s.lookups, s.reads = newLookupBatcher(s, byUserName), newLookupBatcher(s, byID)
+	s.lookups, s.reads, s.readsForUpdate = newLookupBatcher(s, byUserName), newLookupBatcher(s, byID), newLookupBatcher(s, byIDForUpdate)
 	return s, nil
 }
 

@@ -28,6 +28,8 @@ type Store struct {
 	// lookups and reads, on PostgreSQL, answer concurrent reads of a user by userName and by id
 	// with one statement for many (lookups.go).
 	lookups, reads *lookupBatcher
+	// readsForUpdate reads users by id with their members, for the update that follows.
+	readsForUpdate *lookupBatcher
 	// boundedStmts holds the statements of the reads whose work is bounded (bounded_reads.go).
 	boundedStmts boundedReads
 }
@@ -153,6 +155,19 @@ func (s *Store) readCreatedAhead(ctx context.Context, tx *sql.Tx, before string,
 	return ahead, nil
 }
 
+// GetForUpdate is Get; on PostgreSQL a user comes with its member too, for an update of it in
+// one statement (one_statement_update.go).
+func (s *Store) GetForUpdate(ctx context.Context, org string, kind store.Kind, id string) (*store.Resource, error) {
+	if kind != store.KindUser || s.readsForUpdate == nil || namesNothing(id) {
+		return s.Get(ctx, org, kind, id)
+	}
+	r, err := s.readsForUpdate.find(ctx, org, id)
+	if err == nil && r == nil {
+		err = store.ErrNotFound
+	}
+	return r, err
+}
+
 // Get returns one resource of the organization; a user comes with its groups, in one query (on
 // PostgreSQL one shared by concurrent reads: lookups.go).
 func (s *Store) Get(ctx context.Context, org string, kind store.Kind, id string) (*store.Resource, error) {
@@ -233,6 +248,10 @@ func (s *Store) Update(ctx context.Context, current *store.Resource, change *sto
 	next.Version = current.Version + 1
 	next.Modified = time.Now().UTC().Truncate(time.Microsecond)
 	next.Groups, next.GroupsLoaded = current.Groups, current.GroupsLoaded // a user's write never changes its groups
+	next.ReadForUpdate = nil
+	if res, done, err := s.updateInOneStatement(ctx, current, &next, change, w); done {
+		return res, err
+	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		// Locks in the order every write takes them: the resource's row, its memberships' rows, the
 		// member. A rename refreshes memberships first, so its member is read after (read_ahead.go).

@@ -199,12 +199,14 @@ func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows
 }
 
 // execOutsideTx runs a statement in a transaction of its own (autocommit).
-func (s *Store) execOutsideTx(ctx context.Context, query string, args ...any) (sql.Result, error) {
+func (s *Store) execOutsideTx(ctx context.Context, query string, args ...any) error {
 	if cs := s.prepared(ctx, query); cs != nil {
 		defer s.stmts.release(cs)
-		return cs.st.ExecContext(ctx, args...)
+		_, err := cs.st.ExecContext(ctx, args...)
+		return err
 	}
-	return s.db.ExecContext(ctx, query, args...)
+	_, err := s.db.ExecContext(ctx, query, args...)
+	return err
 }
 
 func (s *Store) exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {

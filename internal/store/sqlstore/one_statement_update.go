@@ -72,7 +72,7 @@ func (s *Store) updateInOneStatement(ctx context.Context, current, next *store.R
 	res *store.Resource, done bool, err error) {
 	read, ok := current.ReadForUpdate.(*memberForUpdate)
 	if !ok || w.Policy == nil || readBackSnapshots.Load() || change.Members != nil || next.Name != current.Name ||
-		next.DisplayName != current.DisplayName {
+		next.DisplayName != current.DisplayName || guarded(*w.Policy, current, next) {
 		return nil, false, nil
 	}
 	org, id := current.Org, current.ID
@@ -112,4 +112,10 @@ func (s *Store) updateInOneStatement(ctx context.Context, current, next *store.R
 	default:
 		return nil, true, fmt.Errorf("updating user %s: %w", id, err)
 	}
+}
+
+// guarded reports a deactivation under the mass-deprovisioning guard, which locks and counts in
+// the database before it decides: one statement would be given up after provisioning's work.
+func guarded(p provisioning.Policy, current, next *store.Resource) bool {
+	return p.MaxDeprovisionsPerHour > 0 && !p.DryRun && current.Active && !next.Active
 }

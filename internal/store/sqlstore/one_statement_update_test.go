@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -245,5 +246,42 @@ func TestPostgresUpdateInOneStatementLocksTheUserBeforeTheMember(t *testing.T) {
 	}
 	if sqlstore.OneStatementUpdates() != made+1 {
 		t.Fatal("the update was not one statement")
+	}
+}
+
+// A deactivation under the mass-deprovisioning guard needs the database before its end (the guard
+// takes a lock and counts): it runs the usual way without trying one statement first, and the
+// guard holds what passes its limit.
+func TestPostgresUpdateUnderTheGuardRunsTheUsualWay(t *testing.T) {
+	s, _ := replicas(t)
+	ctx := context.Background()
+	org := fmt.Sprintf("guarded-%d", time.Now().UnixNano())
+	p := provisioning.Policy{AutoActivate: true, OnDeactivate: provisioning.Suspend, OnDelete: provisioning.Deactivate, DefaultRole: "member",
+		MaxDeprovisionsPerHour: 1}
+	createUsers(t, s, org, 2, &p)
+	made, gaveUp := sqlstore.OneStatementUpdates(), sqlstore.SpeculationsGivenUp()
+	for _, id := range []string{"u0", "u1"} {
+		read, err := s.GetForUpdate(ctx, org, store.KindUser, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := writeRead(s, read, func(next *store.Resource) { next.Active = false }, &p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if sqlstore.OneStatementUpdates() != made || sqlstore.SpeculationsGivenUp() != gaveUp {
+		t.Fatalf("under the guard: %d one statement, %d given up; want neither",
+			sqlstore.OneStatementUpdates()-made, sqlstore.SpeculationsGivenUp()-gaveUp)
+	}
+	counts, err := s.MemberCounts(ctx, org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := s.HeldDeprovisions(ctx, org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts["Suspended"] != 1 || counts["Active"] != 1 || held != 1 {
+		t.Fatalf("the guard at 1 an hour: counts %v, %d held", counts, held)
 	}
 }

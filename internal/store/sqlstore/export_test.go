@@ -36,3 +36,6 @@ func BatchedReads(s *Store) []struct{ Name, Query, Types string } {
 		{"member snapshots", s.q(memberSnapshotQuery(s.d, true, 0)), "text[], text"},
 	}
 }
+
+// GroupUpdatesWithTheirChange counts groups' UPDATEs made in their change of one member's statement.
+func GroupUpdatesWithTheirChange() int64 { return groupUpdatesWithTheirChange.Load() }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
@@ -290,79 +291,103 @@ func chunks(ids []string) [][]string {
 	return out
 }
 
-// changeGroupMembers applies a group's member change (changeOneMember, or changeMembers) and
-// returns the members it really added and removed, and its member read ahead, if any.
+// changeGroupMembers applies a group's member change and returns the members it really added and
+// removed, and its member read ahead, if any. update, the group's own UPDATE, is given for a
+// change of one member (oneMemberChange), which changeOneMember makes in one statement with it;
+// any other change runs after the caller's UPDATE (changeMembers).
 func (s *Store) changeGroupMembers(ctx context.Context, tx *sql.Tx, org, groupID string, c *store.MemberChange,
-	w store.Write) (added, removed []string, ahead *readAhead, err error) {
-	if w.Policy != nil && !readBackSnapshots.Load() {
-		var one bool
-		if added, removed, ahead, one, err = s.changeOneMember(ctx, tx, org, groupID, c); one || err != nil {
-			return added, removed, ahead, err
-		}
+	update *groupUpdate) (added, removed []string, ahead *readAhead, err error) {
+	if update != nil {
+		return s.changeOneMember(ctx, tx, org, groupID, c, *update)
 	}
 	added, removed, err = s.changeMembers(ctx, tx, org, groupID, c)
 	return added, removed, nil, err
 }
 
-// changeOneMember makes a group's change of one member on PostgreSQL, under a provisioning
-// policy, in the statement that reads and locks the user's member for provisioning and for its
-// event's snapshot (readMemberAhead), with the user's groups as the change leaves them: one round
-// trip where the change and the snapshot's read were two, for the change identity providers send
-// most (Entra and Okta add and remove one member per request). The member is locked as
-// provisioning's LoadMember locks it, in the order every write takes its locks (the group's row,
-// then its memberships', then the member's). ok is false, and nothing is done, for any other
-// change; an id that names no user is left to addMember (a nested group, or none).
-func (s *Store) changeOneMember(ctx context.Context, tx *sql.Tx, org, groupID string,
-	c *store.MemberChange) (added, removed []string, ahead *readAhead, ok bool, err error) {
-	if s.d.name() != "postgres" || c.Replace || len(c.Add)+len(c.Remove) != 1 {
-		return nil, nil, nil, false, nil
-	}
+// oneMemberChange reports a change changeOneMember makes: of one member, on PostgreSQL, under a
+// provisioning policy.
+func (s *Store) oneMemberChange(c *store.MemberChange, groupID string, w store.Write) bool {
+	return w.Policy != nil && !readBackSnapshots.Load() && s.d.name() == "postgres" && !c.Replace && len(c.Add)+len(c.Remove) == 1 &&
+		!slices.Contains(c.Add, groupID) && !slices.Contains(c.Remove, groupID)
+}
+
+// groupUpdatesWithTheirChange counts groups' UPDATEs made in their change of one member's
+// statement (tests check the path is taken).
+var groupUpdatesWithTheirChange atomic.Int64
+
+// groupUpdate is a group's UPDATE at the version read (updateSet), for changeOneMember's statement.
+type groupUpdate struct {
+	set  string
+	args []any
+}
+
+// changeOneMember makes a group's change of one member (oneMemberChange) in the statement that
+// reads and locks the user's member for provisioning and for its event's snapshot
+// (readMemberAhead), with the user's groups as the change leaves them, and with the group's own
+// UPDATE (update) ahead of it: one round trip where the group's UPDATE, the change and the
+// snapshot's read were three, for the change identity providers send most (Entra and Okta add and
+// remove one member per request). The locks come in the order every write takes them: the
+// group's row (the change waits for the UPDATE), its memberships', then the member's, locked as
+// provisioning's LoadMember locks it. An id that names no user is left to addMember (a nested
+// group, or none).
+func (s *Store) changeOneMember(ctx context.Context, tx *sql.Tx, org, groupID string, c *store.MemberChange,
+	update groupUpdate) (added, removed []string, ahead *readAhead, err error) {
 	add, id := len(c.Add) == 1, ""
 	if add {
 		id = c.Add[0]
 	} else {
 		id = c.Remove[0]
 	}
-	if id == groupID {
-		return nil, nil, nil, false, nil
-	}
+	// gu, the group's UPDATE: the change runs only after it changed the row (-2 when it did not).
+	gu, afterGU := `gu AS (UPDATE scim_groups SET `+update.set+` WHERE org = ? AND id = ? AND version = ? RETURNING 1), `, ` AND EXISTS (SELECT 1 FROM gu)`
 	// The user's groups as the change leaves them: the statement's own reads do not see its u.
 	groups := func(from string) string {
 		return `(SELECT COALESCE(json_agg(json_build_array(g.id, g.name) ORDER BY g.seq), '[]'::json)::text
 			FROM (` + from + `) gm JOIN scim_groups g ON g.org = r.org AND g.id = gm.group_id)`
 	}
-	read := memberRead{first: `(SELECT count(*) FROM u)`, userDoc: true}
+	read := memberRead{first: `CASE WHEN NOT EXISTS (SELECT 1 FROM gu) THEN -2 ELSE (SELECT count(*) FROM u) END`, userDoc: true}
 	if add {
 		// 1 added, 0 a user already a member, -1 no such user: a redundant add (identity providers
 		// send them) is answered here, without addMember's two statements after it.
-		read.first = `CASE WHEN EXISTS (SELECT 1 FROM u) THEN 1
+		read.first = `CASE WHEN NOT EXISTS (SELECT 1 FROM gu) THEN -2 WHEN EXISTS (SELECT 1 FROM u) THEN 1
 			WHEN EXISTS (SELECT 1 FROM scim_users WHERE org = r.org AND id = r.id) THEN 0 ELSE -1 END`
-		read.before = `u AS (INSERT INTO scim_group_members (org, group_id, member_id, member_type, display)
-			SELECT org, ?, id, ?, COALESCE(display_name, name) FROM scim_users WHERE org = ? AND id = ?
+		read.before = gu + `u AS (INSERT INTO scim_group_members (org, group_id, member_id, member_type, display)
+			SELECT org, ?, id, ?, COALESCE(display_name, name) FROM scim_users WHERE org = ? AND id = ?` + afterGU + `
 			ON CONFLICT DO NOTHING RETURNING group_id), `
-		read.args = []any{groupID, string(store.KindUser), org, id}
+		read.args = append(update.args, groupID, string(store.KindUser), org, id)
 		read.groups = groups(`SELECT group_id FROM scim_group_members WHERE org = r.org AND member_id = r.id UNION ALL SELECT group_id FROM u`)
 	} else {
-		read.before = `u AS (DELETE FROM scim_group_members WHERE org = ? AND group_id = ? AND member_id = ? RETURNING group_id), `
-		read.args = []any{org, groupID, id}
+		read.before = gu + `u AS (DELETE FROM scim_group_members WHERE org = ? AND group_id = ? AND member_id = ?` + afterGU + ` RETURNING group_id), `
+		read.args = append(update.args, org, groupID, id)
 		read.groups = groups(`SELECT group_id FROM scim_group_members WHERE org = r.org AND member_id = r.id AND group_id NOT IN (SELECT group_id FROM u)`)
 	}
 	ahead, n, err := s.readMemberAhead(ctx, tx, read, &store.Resource{Org: org, Kind: store.KindUser, ID: id})
 	switch {
+	case s.d.isUniqueViolation(err):
+		return nil, nil, nil, store.ErrUniqueness // as updateRow answers it
 	case err != nil:
-		return nil, nil, nil, true, fmt.Errorf("changing member %s of %s: %w", id, groupID, err)
+		return nil, nil, nil, fmt.Errorf("changing member %s of %s: %w", id, groupID, err)
+	case n == -2:
+		// Rare: the group changed or went since it was read. Tell a lost race from a deleted group.
+		if _, err := s.get(ctx, tx, org, store.KindGroup, groupID, ""); err != nil {
+			return nil, nil, nil, err
+		}
+		return nil, nil, nil, store.ErrVersionMismatch
+	}
+	groupUpdatesWithTheirChange.Add(1)
+	switch {
 	case n == 1 && add:
-		return []string{id}, nil, ahead, true, nil
+		return []string{id}, nil, ahead, nil
 	case n == 1:
-		return nil, []string{id}, ahead, true, nil
+		return nil, []string{id}, ahead, nil
 	case n == 0:
-		return nil, nil, nil, true, nil // a member already, or not one: nothing to add or remove
+		return nil, nil, nil, nil // a member already, or not one: nothing to add or remove
 	}
 	// Nothing added, and nothing read (the read waits for u to change a row): an id that names no
 	// user, which addMember tries as a group.
 	inserted, err := s.addMember(ctx, tx, org, groupID, id)
 	if err != nil || !inserted {
-		return nil, nil, nil, true, err
+		return nil, nil, nil, err
 	}
-	return []string{id}, nil, nil, true, nil
+	return []string{id}, nil, nil, nil
 }

@@ -257,19 +257,9 @@ func (s *Store) Update(ctx context.Context, current *store.Resource, change *sto
 		// member. A rename refreshes memberships first, so its member is read after (read_ahead.go).
 		renamed := kind == store.KindUser && (next.DisplayName != current.DisplayName || next.Name != current.Name)
 		readAheadUser := w.Policy != nil && kind == store.KindUser
-		member, err := s.updateRow(ctx, tx, current, &next, readAheadUser && !renamed)
+		member, added, removed, err := s.writeRow(ctx, tx, current, &next, change, w, readAheadUser && !renamed)
 		if err != nil {
 			return err
-		}
-		var added, removed []string
-		if change.Members != nil {
-			var ahead *readAhead
-			if added, removed, ahead, err = s.changeGroupMembers(ctx, tx, org, id, change.Members, w); err != nil {
-				return err
-			}
-			if ahead != nil {
-				member = ahead
-			}
 		}
 		if renamed {
 			if err := s.refreshMemberDisplay(ctx, tx, org, &next); err != nil {
@@ -294,6 +284,32 @@ func (s *Store) Update(ctx context.Context, current *store.Resource, change *sto
 		return nil, err
 	}
 	return &next, nil
+}
+
+// writeRow writes next over current and a group's member change, with the member read ahead, if
+// any (withMember: a user's, updateRow). A group's change of one member makes the group's UPDATE
+// in its own statement (changeOneMember).
+func (s *Store) writeRow(ctx context.Context, tx *sql.Tx, current, next *store.Resource, change *store.Change, w store.Write,
+	withMember bool) (member *readAhead, added, removed []string, err error) {
+	oneMember := next.Kind == store.KindGroup && change.Members != nil && s.oneMemberChange(change.Members, next.ID, w)
+	if !oneMember {
+		if member, err = s.updateRow(ctx, tx, current, next, withMember); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	if change.Members == nil {
+		return member, nil, nil, nil
+	}
+	var update *groupUpdate
+	if oneMember {
+		set, args := s.updateSet(current, next)
+		update = &groupUpdate{set: set, args: args}
+	}
+	added, removed, ahead, err := s.changeGroupMembers(ctx, tx, next.Org, next.ID, change.Members, update)
+	if ahead != nil {
+		member = ahead
+	}
+	return member, added, removed, err
 }
 
 // Delete removes a resource and every membership naming it.

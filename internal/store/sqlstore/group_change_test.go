@@ -97,14 +97,8 @@ func TestPostgresGroupChangeOfOneMemberLocksTheGroupFirst(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- addOne(s, current, "u0", "") }()
 	blockedOn(t, s)
-	probe, err := s.DB().BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, probeErr := probe.ExecContext(ctx, `SELECT 1 FROM members WHERE org = $1 AND user_id = 'u0' FOR UPDATE NOWAIT`, org)
-	_ = probe.Rollback()
-	if probeErr != nil {
-		t.Fatalf("a change waiting for the group's row already holds the member: %v", probeErr)
+	if err := memberLockFree(t, s, org, "u0"); err != nil {
+		t.Fatalf("a change waiting for the group's row already holds the member: %v", err)
 	}
 	if err := hold.Commit(); err != nil {
 		t.Fatal(err)

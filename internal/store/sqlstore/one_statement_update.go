@@ -55,9 +55,8 @@ func (m *memberForUpdate) done(groups string) any {
 	if !m.state.Valid || !m.version.Valid {
 		return nil
 	}
-	read := *m
-	read.groups = groups
-	return &read
+	m.groups = groups
+	return m
 }
 
 // oneStatementUpdates counts updates made in one statement (tests check the path is taken); those

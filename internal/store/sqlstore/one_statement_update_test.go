@@ -15,11 +15,10 @@ import (
 
 // updateAfterRead is the SCIM handlers' read-prepare-write (internal/scim/update.go) with the read
 // for an update, which on PostgreSQL reads the member too: the write then goes in one statement.
-func updateAfterRead(t *testing.T, s store.Store, org, id string, change func(next *store.Resource)) (*store.Resource, error) {
-	t.Helper()
+func updateAfterRead(s store.Store, org, id string, change func(next *store.Resource)) (*store.Resource, error) {
 	current, err := s.GetForUpdate(context.Background(), org, store.KindUser, id)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	return writeRead(s, current, change, nil)
 }
@@ -48,7 +47,7 @@ func TestPostgresUpdateIsOneStatementWhenNothingChangedSinceItsRead(t *testing.T
 		next.Active = false
 		next.Doc = []byte(`{"title":"Engineer","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"R&D"}}`)
 	}
-	if _, err := updateAfterRead(t, s, org, "u0", deactivate); err != nil {
+	if _, err := updateAfterRead(s, org, "u0", deactivate); err != nil {
 		t.Fatal(err)
 	}
 	if sqlstore.OneStatementUpdates() != made+1 || sqlstore.SpeculationsGivenUp() != gaveUp {
@@ -68,7 +67,7 @@ func TestPostgresUpdateIsOneStatementWhenNothingChangedSinceItsRead(t *testing.T
 	// And with the snapshots read back after the write rather than built from it.
 	createUsers(t, s, org+"-read-back", 1, &p)
 	sqlstore.SetSnapshotsFromWrites(false)
-	_, err = updateAfterRead(t, s, org+"-read-back", "u0", deactivate)
+	_, err = updateAfterRead(s, org+"-read-back", "u0", deactivate)
 	sqlstore.SetSnapshotsFromWrites(true)
 	if err != nil {
 		t.Fatal(err)
@@ -154,7 +153,7 @@ func TestPostgresUpdateInOneStatementAfterWaitingForTheMember(t *testing.T) {
 	gaveUp := sqlstore.SpeculationsGivenUp()
 	done := make(chan error, 1)
 	go func() {
-		_, err := updateAfterRead(t, s, org, "u0", func(next *store.Resource) { next.Active = false })
+		_, err := updateAfterRead(s, org, "u0", func(next *store.Resource) { next.Active = false })
 		done <- err
 	}()
 	blockedOn(t, s)
@@ -219,24 +218,17 @@ func storedOf(t *testing.T, s *sqlstore.Store, org, id string) stored {
 // for the user's row it holds no lock on the member.
 func TestPostgresUpdateInOneStatementLocksTheUserBeforeTheMember(t *testing.T) {
 	s, _ := replicas(t)
-	ctx := context.Background()
 	org, _ := userAndGroup(t, s, "one-statement-order")
 	hold := holdRows(t, s, org, `SELECT 1 FROM scim_users WHERE org = $1 AND id = 'u0' FOR UPDATE`)
 	made := sqlstore.OneStatementUpdates()
 	done := make(chan error, 1)
 	go func() {
-		_, err := updateAfterRead(t, s, org, "u0", func(next *store.Resource) { next.Active = false })
+		_, err := updateAfterRead(s, org, "u0", func(next *store.Resource) { next.Active = false })
 		done <- err
 	}()
 	blockedOn(t, s)
-	probe, err := s.DB().BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, probeErr := probe.ExecContext(ctx, `SELECT 1 FROM members WHERE org = $1 AND user_id = 'u0' FOR UPDATE NOWAIT`, org)
-	_ = probe.Rollback()
-	if probeErr != nil {
-		t.Fatalf("an update waiting for the user's row already holds its member: %v", probeErr)
+	if err := memberLockFree(t, s, org, "u0"); err != nil {
+		t.Fatalf("an update waiting for the user's row already holds its member: %v", err)
 	}
 	if err := hold.Commit(); err != nil {
 		t.Fatal(err)

@@ -50,6 +50,18 @@ func blockedOn(t *testing.T, s *sqlstore.Store) {
 	t.Fatal("the update never waited for the held row")
 }
 
+// memberLockFree tries to lock a member without waiting: an error when another transaction holds it.
+func memberLockFree(t *testing.T, s *sqlstore.Store, org, userID string) error {
+	t.Helper()
+	probe, err := s.DB().BeginTx(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = probe.Rollback() }()
+	_, err = probe.ExecContext(context.Background(), `SELECT 1 FROM members WHERE org = $1 AND user_id = $2 FOR UPDATE NOWAIT`, org, userID)
+	return err
+}
+
 func deactivateAsync(s store.Store, org, id string, p *provisioning.Policy) chan error {
 	done := make(chan error, 1)
 	go func() {
@@ -67,21 +79,14 @@ func deactivateAsync(s store.Store, org, id string, p *provisioning.Policy) chan
 // writes): an update waiting for the user's row holds no lock on the member.
 func TestPostgresReadAheadLocksTheUserBeforeTheMember(t *testing.T) {
 	s, _ := replicas(t)
-	ctx := context.Background()
 	org := fmt.Sprintf("order-%d", time.Now().UnixNano())
 	p := provisioning.DefaultPolicy
 	createUsers(t, s, org, 1, &p)
 	hold := holdRows(t, s, org, `SELECT 1 FROM scim_users WHERE org = $1 AND id = 'u0' FOR UPDATE`)
 	done := deactivateAsync(s, org, "u0", &p)
 	blockedOn(t, s)
-	probe, err := s.DB().BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, probeErr := probe.ExecContext(ctx, `SELECT 1 FROM members WHERE org = $1 AND user_id = 'u0' FOR UPDATE NOWAIT`, org)
-	_ = probe.Rollback()
-	if probeErr != nil {
-		t.Fatalf("an update waiting for the user's row already holds its member: %v", probeErr)
+	if err := memberLockFree(t, s, org, "u0"); err != nil {
+		t.Fatalf("an update waiting for the user's row already holds its member: %v", err)
 	}
 	if err := hold.Commit(); err != nil {
 		t.Fatal(err)

@@ -26,8 +26,9 @@ import (
 // transaction id the database had handed out (the snapshot's xmax). The writer that holds p took
 // it before p+1's writer committed, and had a transaction id by then (it wrote rows before its
 // events; the insert also asks for the id first), so its id is below that mark. Once every
-// transaction below the mark has ended (the snapshot's xmin passes it), p is either committed and
-// visible, or gone for good (a rolled-back write, positions lost in a crash) and skipped.
+// transaction of this database below the mark has ended (the snapshot's xmin passes it, or none
+// of them is left in pg_stat_activity), p is either committed and visible, or gone for good (a
+// rolled-back write, positions lost in a crash) and skipped.
 
 // numberingLock is the advisory lock numbering rounds take, so replicas number one at a time.
 const numberingLock = 7316236
@@ -192,7 +193,10 @@ func (n *numberer) pass(ctx context.Context, tx *sql.Tx) (passEnd, error) {
 	)
 	for _, u := range found {
 		if next := horizon + 1; u.position > next {
-			closed, seen := n.gapClosed(next, xmin, xmax)
+			closed, seen, err := n.gapClosed(ctx, tx, next, xmin, xmax)
+			if err != nil {
+				return caughtUp, err
+			}
 			if !closed {
 				stopped, end = true, newGap
 				if seen {
@@ -245,14 +249,44 @@ func readUnnumbered(ctx context.Context, tx *sql.Tx) (found []unnumbered, xmin, 
 // gapClosed tells whether the missing position at can no longer appear: every transaction that
 // could hold it, all those below the mark noted when the gap was first seen, has ended. seen
 // tells whether the gap had been seen before.
-func (n *numberer) gapClosed(at, xmin, xmax int64) (closed, seen bool) {
+//
+// The snapshot's xmin spans the whole server: a transaction open in another database (another
+// application, another test package) keeps it below the mark although it cannot hold one of our
+// positions. So when xmin has not passed the mark, the transactions still running below it are
+// looked up, and only those of this database count.
+func (n *numberer) gapClosed(ctx context.Context, tx *sql.Tx, at, xmin, xmax int64) (closed, seen bool, err error) {
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	if n.gapAt != at {
 		n.gapAt, n.gapMark = at, xmax
-		return false, false
+		n.mu.Unlock()
+		return false, false, nil
 	}
-	return xmin >= n.gapMark, true
+	mark := n.gapMark
+	n.mu.Unlock()
+	if xmin >= mark {
+		return true, true, nil
+	}
+	running, err := ourWritersBelow(ctx, tx, mark)
+	return !running, true, err
+}
+
+// ourWritersBelow tells whether a transaction of this database with an id below mark is still
+// running, or prepared. pg_stat_activity shows every backend's transaction id (32 bits, the low
+// half of the 64-bit id) to every role; a snapshot's list of running ids is read alongside so
+// the comparison with the mark is done on 64-bit ids.
+func ourWritersBelow(ctx context.Context, tx *sql.Tx, mark int64) (bool, error) {
+	var running bool
+	err := tx.QueryRowContext(ctx, `WITH below AS (
+			SELECT ((x::text::bigint % 4294967296)::text)::xid AS xid
+			FROM pg_snapshot_xip(pg_current_snapshot()) AS x WHERE x::text::bigint < $1)
+		SELECT EXISTS (SELECT 1 FROM below JOIN pg_stat_activity AS a ON a.backend_xid = below.xid
+				WHERE a.datname = current_database())
+			OR EXISTS (SELECT 1 FROM below JOIN pg_prepared_xacts AS p ON p.transaction = below.xid
+				WHERE p.database = current_database())`, mark).Scan(&running)
+	if err != nil {
+		return false, fmt.Errorf("looking for writes still running below the numbering mark: %w", err)
+	}
+	return running, nil
 }
 
 // number gives the events their organizations' next sequence numbers, in position order.

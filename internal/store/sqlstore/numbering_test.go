@@ -4,14 +4,18 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
+	"github.com/z8z8/enterprise-identity-operator/test/pgtest"
 )
 
 // On PostgreSQL events are numbered after commit (numbering.go). These tests hold a write open
@@ -85,6 +89,46 @@ func TestPostgresEventsWaitForAnOlderWriteAndSkipARolledBackOne(t *testing.T) {
 
 // A reader that follows the sequence while two replicas write misses nothing and sees nothing
 // twice: what the numbering promises the deliverer and the Events API.
+// A transaction open in another database of the same server cannot hold one of this database's
+// positions: a rolled-back write's gap closes without waiting for it. Transaction ids span the
+// server, so a mark read from the snapshot alone would wait (decision 0013).
+func TestPostgresAGapDoesNotWaitForAnotherDatabasesTransaction(t *testing.T) {
+	a, b := replicas(t)
+	ctx := context.Background()
+	otherDSN, err := pgtest.CreateDatabase(ctx, os.Getenv("EIO_TEST_POSTGRES_DSN"), "numbering_other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, otherDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close(context.Background()) })
+	elsewhere, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = elsewhere.Rollback(context.Background()) })
+	if _, err := elsewhere.Exec(ctx, `SELECT pg_current_xact_id()`); err != nil {
+		t.Fatal(err)
+	}
+
+	org := fmt.Sprintf("numbering-elsewhere-%d", time.Now().UnixNano())
+	p := &provisioning.Policy{AutoActivate: true}
+	gone := openEventWrite(t, a, org, "test.rolledback")
+	createUsers(t, b, org, 1, p)
+	if got := eventsOf(t, a, org); len(got) != 0 {
+		t.Fatalf("numbered past a write still in flight: %+v", got)
+	}
+	if err := gone.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	got := eventsOf(t, a, org)
+	if len(got) != 1 || got[0].Seq != 1 || got[0].Event.Type != provisioning.MemberProvisioned {
+		t.Fatalf("the rolled-back write's gap waited for a transaction of another database: %+v", got)
+	}
+}
+
 func TestPostgresFollowingTheSequenceMissesNoEvent(t *testing.T) {
 	a, b := replicas(t)
 	org := fmt.Sprintf("following-%d", time.Now().UnixNano())

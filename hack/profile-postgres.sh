@@ -71,12 +71,19 @@ TOKEN=$("${k[@]}" -n "$ns" get secret "$secret" -o jsonpath='{.data.token}' | ba
 load() { "$OUT/scimload" -base "$BASE" -token "$TOKEN" -workload "$W" -concurrency 16 -progress 0 "$@"; }
 [[ "$W" == create-users ]] || load -duration 3s -users "${USERS:-1000}" >/dev/null 2>&1 # the user pool, unmeasured
 pg -qc 'SELECT pg_stat_statements_reset()' >/dev/null
+LSN0=$(pg -tAc 'SELECT pg_current_wal_lsn()')
 curl -s "http://127.0.0.1:6060/debug/pprof/profile?seconds=$S" -o "$OUT/$W.pprof" &
 CURL=$!
 load -duration "$((S + 2))s" -users "${USERS:-0}" -server-pids "$MANAGER${PG_PID:+,$PG_PID}" 2>&1 | tee "$OUT/$W.result" | grep -v '^RESULT' | tee "$OUT/$W.load"
 # The server's CPU in the measured phase: the manager's, and PostgreSQL's with its backends.
 sed -n 's/^RESULT //p' "$OUT/$W.result" | python3 -c 'import json,sys; r=json.load(sys.stdin); print("  server cpu: %.2fs, %.3f ms per op (the manager and PostgreSQL)" % (r.get("server_cpu_s",0), 1000*r.get("server_cpu_s",0)/max(r["ops"],1)))' |
   tee -a "$OUT/$W.load"
+# What each operation wrote to the WAL (every row, index entry and commit record): it does not
+# move with the machine's speed as throughput does, so it shows small write-path changes.
+if [[ -n "$LSN0" ]]; then
+  ops=$(sed -n 's/^RESULT //p' "$OUT/$W.result" | python3 -c 'import json,sys; print(json.load(sys.stdin)["ops"])')
+  pg -tAc "SELECT '  wal: ' || round(pg_wal_lsn_diff(pg_current_wal_lsn(), '$LSN0') / greatest($ops, 1)) || ' bytes per op'" | tee -a "$OUT/$W.load"
+fi
 wait "$CURL"
 echo
 go tool pprof -top -cum -nodecount=40 bin/manager "$OUT/$W.pprof" 2>/dev/null | tee "$OUT/$W.top" | head -50

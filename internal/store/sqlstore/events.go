@@ -159,7 +159,7 @@ func (p provisioningTx) appendUnnumbered(ctx context.Context, org string, o prov
 		if p.speculation != nil && p.speculation.eventsAfter != "" {
 			from += ", " + p.speculation.eventsAfter // one row: runs it, and any wait of it, first
 		}
-		insert := `INSERT INTO provisioning_events (` + unnumberedColumns + `) SELECT v.* FROM ` + from + `, (VALUES ` + strings.Join(rows, ", ") +
+		insert := `INSERT INTO provisioning_event_rows (` + unnumberedColumns + `) SELECT v.* FROM ` + from + `, (VALUES ` + strings.Join(rows, ", ") +
 			`) AS v WHERE x.xid IS NOT NULL`
 		if p.speculation != nil { // held: the write's one statement defines x (createInOneStatement)
 			p.w.stmts = append(p.w.stmts, insert)
@@ -237,6 +237,17 @@ func (s *Store) Events(ctx context.Context, org string, after int64, limit int) 
 func (s *Store) PruneEvents(ctx context.Context, org string, before time.Time) (int64, error) {
 	var n int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if s.numberer != nil { // the events' rows and their numbers (numbering.go)
+			if err := s.holdNumbering(ctx, tx); err != nil {
+				return err
+			}
+			if err := s.queryRow(ctx, tx, `WITH d AS (DELETE FROM provisioning_event_rows WHERE org = $1 AND at_us < $2 RETURNING position),
+				n AS (DELETE FROM event_numbers WHERE org = $1 AND position IN (SELECT position FROM d))
+				SELECT COUNT(*) FROM d`, org, before.UnixMicro()).Scan(&n); err != nil {
+				return fmt.Errorf("pruning the events of %s: %w", org, err)
+			}
+			return nil
+		}
 		res, err := s.exec(ctx, tx, s.q(`DELETE FROM provisioning_events WHERE org = ? AND at_us < ?`), org, before.UnixMicro())
 		if err != nil {
 			return fmt.Errorf("pruning the events of %s: %w", org, err)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -33,7 +34,7 @@ func openEventWrite(t *testing.T, s *sqlstore.Store, org, typ string) *sql.Tx {
 	if _, err := tx.ExecContext(context.Background(), `SELECT pg_current_xact_id()`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tx.ExecContext(context.Background(), `INSERT INTO provisioning_events (org, id, type, subject, at_us) VALUES ($1, $2, $3, 'held', $4)`,
+	if _, err := tx.ExecContext(context.Background(), `INSERT INTO provisioning_event_rows (org, id, type, subject, at_us) VALUES ($1, $2, $3, 'held', $4)`,
 		org, fmt.Sprintf("evt_%s_%d", typ, time.Now().UnixNano()), typ, time.Now().UnixMicro()); err != nil {
 		t.Fatal(err)
 	}
@@ -177,5 +178,85 @@ func TestPostgresFollowingTheSequenceMissesNoEvent(t *testing.T) {
 	}
 	if len(seen) != writes {
 		t.Fatalf("the follower saw %d events of %d writes", len(seen), writes)
+	}
+}
+
+// An event's number is a row of its own on PostgreSQL (event_numbers): pruning the event and
+// deleting its organization remove the number with it, so nothing is left behind, and an
+// organization provisioned again numbers from 1 without colliding with numbers of its past.
+func TestPostgresEventNumbersGoWithTheirEvents(t *testing.T) {
+	s, _ := replicas(t)
+	ctx := context.Background()
+	org := fmt.Sprintf("numbers-%d", time.Now().UnixNano())
+	p := &provisioning.Policy{AutoActivate: true}
+	numbers := func() (rows, numbers int) {
+		t.Helper()
+		if err := s.DB().QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM provisioning_event_rows WHERE org = $1),
+			(SELECT COUNT(*) FROM event_numbers WHERE org = $1)`, org).Scan(&rows, &numbers); err != nil {
+			t.Fatal(err)
+		}
+		return rows, numbers
+	}
+
+	createUsers(t, s, org, 3, p)
+	if got := eventsOf(t, s, org); len(got) != 3 || got[2].Seq != 3 {
+		t.Fatalf("events: %+v", got)
+	}
+	if r, n := numbers(); r != 3 || n != 3 {
+		t.Fatalf("3 numbered events: %d rows, %d numbers", r, n)
+	}
+	if n, err := s.PruneEvents(ctx, org, time.Now().Add(time.Hour)); err != nil || n != 3 {
+		t.Fatalf("pruning removed %d events (%v), want 3", n, err)
+	}
+	if r, n := numbers(); r != 0 || n != 0 {
+		t.Fatalf("after pruning: %d rows, %d numbers left", r, n)
+	}
+
+	if err := deactivate(s, org, 0, p); err != nil {
+		t.Fatal(err)
+	}
+	if got := eventsOf(t, s, org); len(got) != 1 || got[0].Seq != 4 {
+		t.Fatalf("numbering goes on after pruning: %+v", got)
+	}
+	if err := s.DeleteOrganization(ctx, org, ""); err != nil {
+		t.Fatal(err)
+	}
+	if r, n := numbers(); r != 0 || n != 0 {
+		t.Fatalf("after deleting the organization: %d rows, %d numbers left", r, n)
+	}
+	createUsers(t, s, org, 5, p)
+	if got := eventsOf(t, s, org); len(got) != 5 || got[0].Seq != 1 || got[4].Seq != 5 {
+		t.Fatalf("an organization provisioned again numbers from 1: %+v", got)
+	}
+}
+
+// Reading an organization's events walks its numbers by index and finds each event by position,
+// among many events of other organizations: no scan of either table under the generic plan.
+func TestPostgresEventsReadByIndex(t *testing.T) {
+	s, _ := replicas(t)
+	ctx := context.Background()
+	org := fmt.Sprintf("event-plans-%d", time.Now().UnixNano())
+	createUsers(t, s, org, 100, &provisioning.Policy{AutoActivate: true})
+	// Other organizations' events, numbered as any: a table of realistic size for the planner.
+	if _, err := s.DB().ExecContext(ctx, `INSERT INTO provisioning_event_rows (org, id, type, subject, at_us, data)
+		SELECT $1 || (g % 20), 'evt_' || $1 || g, 'member.provisioned', 'u' || g, g, repeat('x', 300) FROM generate_series(1, 20000) AS g`,
+		org+"-other-"); err != nil {
+		t.Fatal(err)
+	}
+	eventsOf(t, s, org)
+	conn, err := s.DB().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close() }()
+	for _, q := range []string{`SET plan_cache_mode = force_generic_plan`, `ANALYZE provisioning_event_rows, event_numbers`,
+		`PREPARE events_plan(text, bigint, int) AS SELECT seq, id, data FROM provisioning_events WHERE org = $1 AND seq > $2 ORDER BY seq LIMIT $3`} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plan := explain(t, conn, `EXPLAIN EXECUTE events_plan('`+org+`', 10, 100)`)
+	if strings.Contains(plan, "Seq Scan") || !strings.Contains(plan, "event_numbers_pkey") {
+		t.Fatalf("reading events does not walk the numbers' index:\n%s", plan)
 	}
 }

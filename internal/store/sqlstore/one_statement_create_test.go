@@ -99,7 +99,7 @@ func TestPostgresCreateWaitingForAUserNameIsNumberedAfterWhatItWaitedFor(t *test
 			if len(got) != 1 {
 				t.Fatalf("another organization's committed create, while a create waits: %d events numbered (%v), want 1", len(got), err)
 			}
-			if _, err := del.ExecContext(ctx, `INSERT INTO provisioning_events (org, id, type, subject, at_us) VALUES ($1, 'evt-delete', 'member.suspended', 'old', $2)`,
+			if _, err := del.ExecContext(ctx, `INSERT INTO provisioning_event_rows (org, id, type, subject, at_us) VALUES ($1, 'evt-delete', 'member.suspended', 'old', $2)`,
 				org, time.Now().UnixMicro()); err != nil {
 				t.Fatal(err)
 			}

@@ -69,7 +69,10 @@ func (s *Store) DeleteOrganization(ctx context.Context, org, claim string) error
 		if owner != "" && owner != claim {
 			return &store.ClaimMismatchError{Organization: org, Owner: owner}
 		}
-		for _, t := range organizationTables {
+		if err := s.holdNumbering(ctx, tx); err != nil {
+			return err
+		}
+		for _, t := range s.organizationTables() {
 			if _, err := s.exec(ctx, tx, s.q(`DELETE FROM `+t+` WHERE org = ?`), org); err != nil {
 				return fmt.Errorf("deleting %s of %s: %w", t, org, err)
 			}
@@ -78,7 +81,15 @@ func (s *Store) DeleteOrganization(ctx context.Context, org, claim string) error
 	})
 }
 
-// organizationTables hold an organization's data, all keyed by org; the binding goes last.
-var organizationTables = []string{"scim_users", "scim_groups", "scim_group_members", "members", "employee_records",
-	"member_history", "audit_events", "held_deprovisions", "provisioning_events", "event_sequences", "event_deliveries", "dead_letters",
-	"organization_owners"}
+// organizationTables hold an organization's data, all keyed by org; the binding goes last. On
+// PostgreSQL an event is a row and its number (provisioning_events is a view of both there).
+func (s *Store) organizationTables() []string {
+	events := []string{"provisioning_events"}
+	if s.numberer != nil {
+		events = []string{"provisioning_event_rows", "event_numbers"}
+	}
+	tables := []string{"scim_users", "scim_groups", "scim_group_members", "members", "employee_records", "member_history", "audit_events",
+		"held_deprovisions"}
+	tables = append(tables, events...)
+	return append(tables, "event_sequences", "event_deliveries", "dead_letters", "organization_owners")
+}

@@ -16,11 +16,12 @@ type Profile struct {
 	ManagerID      string `json:"managerId,omitempty"`
 }
 
-// profileDoc is what ProfileFrom reads of a user document, in one pass: every create, PUT and
-// PATCH reads it, and decoding the document a second time into a map to reach the extension
-// cost as much again (profiled). The extension's key is schema.EnterpriseUserURN, which a test
-// checks, since a struct tag cannot name the constant.
-type profileDoc struct {
+// ProfileDocument is what ProfileFrom reads of a user document, in one pass: every create, PUT
+// and PATCH reads it, and decoding the document a second time into a map to reach the extension
+// cost as much again (profiled). A store that reads more of the document embeds it, so one
+// decode serves both. The extension's key is schema.EnterpriseUserURN, which a test checks, since
+// a struct tag cannot name the constant.
+type ProfileDocument struct {
 	DisplayName string `json:"displayName"`
 	Title       string `json:"title"`
 	Enterprise  struct {
@@ -35,12 +36,17 @@ type profileDoc struct {
 	} `json:"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"`
 }
 
-// ProfileFrom reads the profile fields of a canonical user document. A field of the wrong type
-// reads as empty, as the canonical form never has one.
-func ProfileFrom(doc []byte) Profile {
-	var d profileDoc
-	_ = json.Unmarshal(doc, &d)
+// Profile is the profile the document holds.
+func (d *ProfileDocument) Profile() Profile {
 	e := d.Enterprise
 	return Profile{DisplayName: d.DisplayName, Title: d.Title, EmployeeNumber: e.EmployeeNumber, Department: e.Department,
 		CostCenter: e.CostCenter, Division: e.Division, Organization: e.Organization, ManagerID: e.Manager.Value}
+}
+
+// ProfileFrom reads the profile fields of a canonical user document. A field of the wrong type
+// reads as empty, as the canonical form never has one.
+func ProfileFrom(doc []byte) Profile {
+	var d ProfileDocument
+	_ = json.Unmarshal(doc, &d)
+	return d.Profile()
 }

@@ -8,11 +8,11 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/internal/schema"
 )
 
-// The extension's key in profileDoc's tag is the schema's URN.
+// The extension's key in ProfileDocument's tag is the schema's URN.
 func TestProfileDocReadsTheEnterpriseExtensionsURN(t *testing.T) {
-	field, _ := reflect.TypeFor[profileDoc]().FieldByName("Enterprise")
+	field, _ := reflect.TypeFor[ProfileDocument]().FieldByName("Enterprise")
 	if got := field.Tag.Get("json"); got != schema.EnterpriseUserURN {
-		t.Fatalf("profileDoc reads the extension under %q, the schema's URN is %q", got, schema.EnterpriseUserURN)
+		t.Fatalf("ProfileDocument reads the extension under %q, the schema's URN is %q", got, schema.EnterpriseUserURN)
 	}
 }
 

@@ -68,7 +68,7 @@ func (s *Store) createInOneStatement(ctx context.Context, r *store.Resource, w s
 		return false, nil //nolint:nilerr // only errSpeculation: go the usual way
 	}
 	if err := s.effectsOn(ctx, p, w, r.Org, r.ID, func(ptx provisioning.Tx, o provisioning.Origin) error {
-		return provisioning.UserWritten(ctx, ptx, *w.Policy, provisioning.UserWrite{Org: r.Org, UserID: r.ID, After: userAfter(r), Origin: o})
+		return provisioning.UserWritten(ctx, ptx, *w.Policy, provisioning.UserWrite{Org: r.Org, UserID: r.ID, After: userAfter(r, p.ahead), Origin: o})
 	}); err != nil {
 		// A decision made on assumed answers is not the write's: the usual way makes it again.
 		speculationsGivenUp.Add(1)

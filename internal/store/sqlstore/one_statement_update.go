@@ -93,7 +93,7 @@ func (s *Store) updateInOneStatement(ctx context.Context, current, next *store.R
 		saved: &savedMember{userName: read.userName.String, state: member.State, role: member.Role, employee: employeeOf(read.record, read.profile)}}
 	if err := s.effectsOn(ctx, p, w, org, id, func(ptx provisioning.Tx, o provisioning.Origin) error {
 		return provisioning.UserWritten(ctx, ptx, *w.Policy, provisioning.UserWrite{Org: org, UserID: id, Before: userBefore(current),
-			After: userAfter(next), Origin: o})
+			After: userAfter(next, p.ahead), Origin: o})
 	}); err != nil {
 		// A decision made on assumed answers is not the write's: the usual way makes it again.
 		speculationsGivenUp.Add(1)

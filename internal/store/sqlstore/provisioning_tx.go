@@ -245,7 +245,7 @@ func (p provisioningTx) LoadUser(ctx context.Context, org, userID string) (*prov
 	if err != nil {
 		return nil, err
 	}
-	return userAfter(r), nil
+	return userAfter(r, nil), nil
 }
 
 func (p provisioningTx) MemberNotFromSCIM(ctx context.Context, org, userName string) (bool, error) {
@@ -292,7 +292,8 @@ func userBefore(r *store.Resource) *provisioning.User {
 	return &provisioning.User{ID: r.ID, UserName: r.Name, Active: r.Active}
 }
 
-// userAfter is a user after a write, with the profile its employee record keeps.
-func userAfter(r *store.Resource) *provisioning.User {
-	return &provisioning.User{ID: r.ID, UserName: r.Name, Active: r.Active, Profile: provisioning.ProfileFrom(r.Doc)}
+// userAfter is a user after a write, with the profile its employee record keeps; ahead (may be
+// nil) decodes the document once for this and the member's snapshot when it holds the same user.
+func userAfter(r *store.Resource, ahead *readAhead) *provisioning.User {
+	return &provisioning.User{ID: r.ID, UserName: r.Name, Active: r.Active, Profile: ahead.documentOf(r).Profile()}
 }

@@ -225,7 +225,7 @@ var (
 
 // memberFromWrite is the snapshot of a known user's member (read_ahead.go): what the snapshot
 // query would read back, from what the write read and stored.
-func memberFromWrite(id string, saved *savedMember, user *store.Resource, groups []store.GroupRef) *store.MemberSnapshot {
+func memberFromWrite(id string, saved *savedMember, user *userDocument, groups []store.GroupRef) *store.MemberSnapshot {
 	m := &store.MemberSnapshot{ID: id}
 	if saved == nil {
 		return m // no member: as the query finds no row
@@ -235,7 +235,7 @@ func memberFromWrite(id string, saved *savedMember, user *store.Resource, groups
 		e := *saved.employee
 		m.Employee = &e
 	}
-	m.DisplayName, m.Name, m.Emails = snapshotOfDoc(string(user.Doc))
+	m.DisplayName, m.Name, m.Emails = user.DisplayName, user.Name, user.Emails
 	m.Groups = groups
 	return m
 }

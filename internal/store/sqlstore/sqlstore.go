@@ -93,7 +93,7 @@ func (s *Store) Create(ctx context.Context, r *store.Resource, members []string,
 				return provisioning.GroupWritten(ctx, ptx, *w.Policy, provisioning.GroupWrite{Org: r.Org, GroupID: r.ID, After: groupOf(r),
 					Added: added, Origin: o})
 			}
-			return provisioning.UserWritten(ctx, ptx, *w.Policy, provisioning.UserWrite{Org: r.Org, UserID: r.ID, After: userAfter(r), Origin: o})
+			return provisioning.UserWritten(ctx, ptx, *w.Policy, provisioning.UserWrite{Org: r.Org, UserID: r.ID, After: userAfter(r, ahead), Origin: o})
 		})
 	})
 }
@@ -277,7 +277,7 @@ func (s *Store) Update(ctx context.Context, current *store.Resource, change *sto
 					After: groupOf(&next), Added: added, Removed: removed, Origin: o})
 			}
 			return provisioning.UserWritten(ctx, ptx, *w.Policy, provisioning.UserWrite{Org: org, UserID: id, Before: userBefore(current),
-				After: userAfter(&next), Origin: o})
+				After: userAfter(&next, member), Origin: o})
 		})
 	})
 	if err != nil {

@@ -38,8 +38,14 @@ func (s *Store) Delivery(ctx context.Context, subscription, org string, from tim
 		}
 		start := d.LatestSeq
 		if !from.IsZero() {
-			if err := s.queryRow(ctx, nil, s.q(`SELECT COALESCE(MAX(seq), 0) FROM provisioning_events WHERE org = ? AND at_us < ?`),
-				org, from.UnixMicro()).Scan(&start); err != nil {
+			// ORDER BY … LIMIT 1, not MAX: on PostgreSQL the events are a view of two tables, where
+			// MIN and MAX are not answered from the end of an index.
+			err := s.queryRow(ctx, nil, s.q(`SELECT seq FROM provisioning_events WHERE org = ? AND at_us < ? ORDER BY seq DESC LIMIT 1`),
+				org, from.UnixMicro()).Scan(&start)
+			if errors.Is(err, sql.ErrNoRows) {
+				start, err = 0, nil
+			}
+			if err != nil {
 				return nil, fmt.Errorf("finding where delivery of %s starts: %w", org, err)
 			}
 		}
@@ -57,8 +63,8 @@ func (s *Store) Delivery(ctx context.Context, subscription, org string, from tim
 	}
 	d.FirstFailure, d.NextAttempt, d.LastDelivered, d.LastError = micros(first), micros(next), micros(delivered), lastError.String
 	var oldest sql.NullInt64
-	if err := s.queryRow(ctx, nil, s.q(`SELECT MIN(at_us) FROM provisioning_events WHERE org = ? AND seq = (
-			SELECT MIN(seq) FROM provisioning_events WHERE org = ? AND seq > ?)`), org, org, d.DeliveredSeq).Scan(&oldest); err != nil {
+	err = s.queryRow(ctx, nil, s.q(oldestPending), org, d.DeliveredSeq).Scan(&oldest)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("reading the oldest pending event of %s: %w", org, err)
 	}
 	d.OldestPending = micros(oldest)
@@ -68,6 +74,11 @@ func (s *Store) Delivery(ctx context.Context, subscription, org string, from tim
 	}
 	return d, nil
 }
+
+// oldestPending reads when the oldest event after a sequence number happened. ORDER BY … LIMIT 1,
+// not MIN: on PostgreSQL the events are a view of two tables, where MIN and MAX are not answered
+// from the end of an index.
+const oldestPending = `SELECT at_us FROM provisioning_events WHERE org = ? AND seq > ? ORDER BY seq LIMIT 1`
 
 // RecordDelivery records what became of event seq; a subscription never moves backwards.
 func (s *Store) RecordDelivery(ctx context.Context, subscription, org string, seq int64, o store.DeliveryOutcome) error {

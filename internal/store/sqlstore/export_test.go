@@ -1,5 +1,10 @@
 package sqlstore
 
+import (
+	"context"
+	"database/sql"
+)
+
 // SetSnapshotsFromWrites turns building created users' snapshots from their writes on or off.
 func SetSnapshotsFromWrites(on bool) { readBackSnapshots.Store(!on) }
 
@@ -39,3 +44,18 @@ func BatchedReads(s *Store) []struct{ Name, Query, Types string } {
 
 // GroupUpdatesWithTheirChange counts groups' UPDATEs made in their change of one member's statement.
 func GroupUpdatesWithTheirChange() int64 { return groupUpdatesWithTheirChange.Load() }
+
+// SetAfterGapCheck runs f once, in the next numbering pass, between its look at a gap's writers
+// and its read of the events.
+func SetAfterGapCheck(f func()) { afterGapCheck.Store(&f) }
+
+// MigratePostgresThrough applies the PostgreSQL migrations up to and including version last to
+// db, as OpenPostgres would, so a test can fill a database as an older release left it.
+func MigratePostgresThrough(ctx context.Context, db *sql.DB, last int) error {
+	s := &Store{db: db, d: postgresDialect{}}
+	return s.migrateThrough(ctx, last)
+}
+
+// EventReads are the reads of events through the view on PostgreSQL: the Events API's page (text,
+// bigint, int) and the deliverer's oldest pending event (text, bigint).
+func EventReads(s *Store) (page, oldest string) { return s.q(eventsPage), s.q(oldestPending) }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -25,13 +26,15 @@ import (
 // after what they depend on, and each organization's numbers follow one another without gaps.
 //
 // Why nothing is skipped: positions are taken before commit, so a reader can see position p+1
-// committed while p is still in flight. The numberer stops at such a gap and notes the newest
-// transaction id the database had handed out (the snapshot's xmax). The writer that holds p took
-// it before p+1's writer committed, and had a transaction id by then (it wrote rows before its
-// events; the insert also asks for the id first), so its id is below that mark. Once every
-// transaction of this database below the mark has ended (the snapshot's xmin passes it, or none
-// of them is left in pg_stat_activity), p is either committed and visible, or gone for good (a
-// rolled-back write, positions lost in a crash) and skipped.
+// committed while p is still in flight. The numberer stops at such a gap and notes a mark: a
+// transaction id it takes after the snapshot that saw the gap (not the snapshot's xmax, which is
+// only above the newest ended transaction: a newer writer may hold p while an older one committed
+// p+1). The writer that holds p took it before p+1's writer committed, and had a transaction id
+// by then (it wrote rows before its events; the insert also asks for the id first), so its id is
+// below the mark. Once every transaction of this database below the mark has ended (a later
+// snapshot's xmin passes it, or none of them is left in pg_stat_activity before the events are
+// read again), p is either committed and visible, or gone for good (a rolled-back write,
+// positions lost in a crash) and skipped.
 
 // numberingLock is the advisory lock numbering rounds take, so replicas number one at a time.
 const numberingLock = 7316236
@@ -188,7 +191,20 @@ func (n *numberer) pass(ctx context.Context, tx *sql.Tx) (passEnd, error) {
 	if err := tx.QueryRowContext(ctx, `SELECT horizon FROM event_numbering WHERE id = 1`).Scan(&horizon); err != nil {
 		return caughtUp, fmt.Errorf("reading the numbering horizon: %w", err)
 	}
-	found, xmin, xmax, err := readUnnumbered(ctx, tx, horizon)
+	// A gap seen before: have its possible writers ended? Asked before the events are read, so
+	// the read's newer snapshot sees whatever those writers committed.
+	gap := n.openGap()
+	if gap.at > horizon {
+		running, err := ourWritersBefore(ctx, tx, gap.mark)
+		if err != nil {
+			return caughtUp, err
+		}
+		gap.ended = !running
+	}
+	if h := afterGapCheck.Swap(nil); h != nil {
+		(*h)()
+	}
+	found, xmin, mark, err := readUnnumbered(ctx, tx, horizon)
 	if err != nil {
 		return caughtUp, err
 	}
@@ -199,10 +215,7 @@ func (n *numberer) pass(ctx context.Context, tx *sql.Tx) (passEnd, error) {
 	)
 	for _, u := range found {
 		if next := horizon + 1; u.position > next {
-			closed, seen, err := n.gapClosed(ctx, tx, next, xmin, xmax)
-			if err != nil {
-				return caughtUp, err
-			}
+			closed, seen := n.gapClosed(next, gap, xmin, mark)
 			if !closed {
 				stopped, end = true, newGap
 				if seen {
@@ -230,13 +243,18 @@ func (n *numberer) pass(ctx context.Context, tx *sql.Tx) (passEnd, error) {
 	return end, nil
 }
 
+// afterGapCheck, when set, runs once in the next pass between its look at the writers of a gap
+// and its read of the events (tests: a writer ending in between).
+var afterGapCheck atomic.Pointer[func()]
+
 // readUnnumbered reads the oldest events without numbers, those after the horizon, with the
-// bounds of the snapshot that read them: one statement, one snapshot, so the rows and the
-// transaction ids agree. No event at or below the horizon is without a number: its writer had
-// ended when the horizon passed it.
-func readUnnumbered(ctx context.Context, tx *sql.Tx, horizon int64) (found []unnumbered, xmin, xmax int64, err error) {
+// xmin of the snapshot that read them and a mark: the transaction id this pass takes in the same
+// statement, after its snapshot, so above the id of every writer that held a position before
+// the snapshot. No event at or below the horizon is without a number: its writer had ended when
+// the horizon passed it.
+func readUnnumbered(ctx context.Context, tx *sql.Tx, horizon int64) (found []unnumbered, xmin, mark int64, err error) {
 	rows, err := tx.QueryContext(ctx, `SELECT position, org, pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
-		pg_snapshot_xmax(pg_current_snapshot())::text::bigint FROM provisioning_event_rows WHERE position > $1 ORDER BY position LIMIT $2`,
+		pg_current_xact_id()::text::bigint FROM provisioning_event_rows WHERE position > $1 ORDER BY position LIMIT $2`,
 		horizon, maxNumberedPerRound)
 	if err != nil {
 		return nil, 0, 0, err
@@ -244,51 +262,58 @@ func readUnnumbered(ctx context.Context, tx *sql.Tx, horizon int64) (found []unn
 	defer func() { _ = rows.Close() }()
 	for rows.Next() {
 		var u unnumbered
-		if err := rows.Scan(&u.position, &u.org, &xmin, &xmax); err != nil {
+		if err := rows.Scan(&u.position, &u.org, &xmin, &mark); err != nil {
 			return nil, 0, 0, err
 		}
 		found = append(found, u)
 	}
-	return found, xmin, xmax, rows.Err()
+	return found, xmin, mark, rows.Err()
+}
+
+// seenGap is a gap an earlier pass saw: its position, its mark, and whether this pass found every
+// transaction of this database below the mark ended before it read the events.
+type seenGap struct {
+	at, mark int64
+	ended    bool
+}
+
+func (n *numberer) openGap() seenGap {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return seenGap{at: n.gapAt, mark: n.gapMark}
 }
 
 // gapClosed tells whether the missing position at can no longer appear: every transaction that
-// could hold it, all those below the mark noted when the gap was first seen, has ended. seen
-// tells whether the gap had been seen before.
+// could hold it, all those with an id below the mark noted when the gap was first seen, has
+// ended. seen tells whether the gap had been seen before.
 //
-// The snapshot's xmin spans the whole server: a transaction open in another database (another
-// application, another test package) keeps it below the mark although it cannot hold one of our
-// positions. So when xmin has not passed the mark, the transactions still running below it are
-// looked up, and only those of this database count.
-func (n *numberer) gapClosed(ctx context.Context, tx *sql.Tx, at, xmin, xmax int64) (closed, seen bool, err error) {
-	n.mu.Lock()
-	if n.gapAt != at {
-		n.gapAt, n.gapMark = at, xmax
+// The mark is the id of the pass that first saw the gap, which has ended since: so a later
+// snapshot lists every transaction below the mark still running, and its xmin passing the mark
+// says they have all ended. That xmin spans the whole server, though: a transaction open in
+// another database (another application, another test package) keeps it below the mark although
+// it cannot hold one of our positions. So the pass also looks, before its read, for this
+// database's transactions below the mark (gap.ended).
+func (n *numberer) gapClosed(at int64, gap seenGap, xmin, mark int64) (closed, seen bool) {
+	if gap.at != at {
+		n.mu.Lock()
+		n.gapAt, n.gapMark = at, mark
 		n.mu.Unlock()
-		return false, false, nil
+		return false, false
 	}
-	mark := n.gapMark
-	n.mu.Unlock()
-	if xmin >= mark {
-		return true, true, nil
-	}
-	running, err := ourWritersBelow(ctx, tx, mark)
-	return !running, true, err
+	return xmin >= gap.mark || gap.ended, true
 }
 
-// ourWritersBelow tells whether a transaction of this database with an id below mark is still
-// running, or prepared. pg_stat_activity shows every backend's transaction id (32 bits, the low
-// half of the 64-bit id) to every role; a snapshot's list of running ids is read alongside so
-// the comparison with the mark is done on 64-bit ids.
-func ourWritersBelow(ctx context.Context, tx *sql.Tx, mark int64) (bool, error) {
+// ourWritersBefore tells whether a transaction of this database with an id below mark is still
+// running, or prepared. pg_stat_activity shows every backend's database and transaction id (the
+// low 32 bits) to every role; age() orders 32-bit ids that are less than 2^31 apart, as running
+// ones and a recent mark are.
+func ourWritersBefore(ctx context.Context, tx *sql.Tx, mark int64) (bool, error) {
 	var running bool
-	err := tx.QueryRowContext(ctx, `WITH below AS (
-			SELECT ((x::text::bigint % 4294967296)::text)::xid AS xid
-			FROM pg_snapshot_xip(pg_current_snapshot()) AS x WHERE x::text::bigint < $1)
-		SELECT EXISTS (SELECT 1 FROM below JOIN pg_stat_activity AS a ON a.backend_xid = below.xid
-				WHERE a.datname = current_database())
-			OR EXISTS (SELECT 1 FROM below JOIN pg_prepared_xacts AS p ON p.transaction = below.xid
-				WHERE p.database = current_database())`, mark).Scan(&running)
+	err := tx.QueryRowContext(ctx, `WITH m AS (SELECT age((($1::bigint % 4294967296)::text)::xid) AS age)
+		SELECT EXISTS (SELECT 1 FROM pg_stat_activity AS a, m WHERE a.datname = current_database()
+				AND a.backend_xid IS NOT NULL AND age(a.backend_xid) > m.age)
+			OR EXISTS (SELECT 1 FROM pg_prepared_xacts AS p, m WHERE p.database = current_database()
+				AND age(p.transaction) > m.age)`, mark).Scan(&running)
 	if err != nil {
 		return false, fmt.Errorf("looking for writes still running below the numbering mark: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
@@ -249,14 +250,142 @@ func TestPostgresEventsReadByIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = conn.Close() }()
+	page, oldest := sqlstore.EventReads(s) // the Events API's page, the deliverer's oldest pending event
 	for _, q := range []string{`SET plan_cache_mode = force_generic_plan`, `ANALYZE provisioning_event_rows, event_numbers`,
-		`PREPARE events_plan(text, bigint, int) AS SELECT seq, id, data FROM provisioning_events WHERE org = $1 AND seq > $2 ORDER BY seq LIMIT $3`} {
+		`PREPARE events_plan(text, bigint, int) AS ` + page, `PREPARE pending_plan(text, bigint) AS ` + oldest} {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
 			t.Fatal(err)
 		}
 	}
-	plan := explain(t, conn, `EXPLAIN EXECUTE events_plan('`+org+`', 10, 100)`)
-	if strings.Contains(plan, "Seq Scan") || !strings.Contains(plan, "event_numbers_pkey") {
-		t.Fatalf("reading events does not walk the numbers' index:\n%s", plan)
+	for _, run := range []string{`EXECUTE events_plan('` + org + `', 10, 100)`, `EXECUTE pending_plan('` + org + `', 10)`} {
+		plan := explain(t, conn, `EXPLAIN `+run)
+		if strings.Contains(plan, "Seq Scan") || strings.Contains(plan, "Hash") || !strings.Contains(plan, "event_numbers_pkey") {
+			t.Errorf("%s does not walk the numbers' index:\n%s", run, plan)
+		}
+	}
+}
+
+// A gap's writer that ends between the pass's look at the writers and its read of the events is
+// seen by the read: its event is numbered, not skipped. (A look after the read, in a newer
+// snapshot, closed the gap on a write the read had not seen, and lost its event.)
+func TestPostgresAWriterEndingDuringAPassIsNumbered(t *testing.T) {
+	a, b := replicas(t)
+	org := fmt.Sprintf("numbering-during-%d", time.Now().UnixNano())
+	p := &provisioning.Policy{AutoActivate: true}
+	held := openEventWrite(t, a, org, "test.held")
+	createUsers(t, b, org, 1, p)
+	if got := eventsOf(t, a, org); len(got) != 0 {
+		t.Fatalf("numbered past a write in flight: %+v", got)
+	}
+	committed := make(chan error, 1)
+	sqlstore.SetAfterGapCheck(func() { committed <- held.Commit() })
+	eventsOf(t, a, org) // the pass that runs the hook
+	if err := <-committed; err != nil {
+		t.Fatal(err)
+	}
+	if got := eventsOf(t, a, org); len(got) != 2 || string(got[0].Event.Type) != "test.held" {
+		t.Fatalf("the write that ended during the pass: %+v", got)
+	}
+}
+
+// An older transaction takes the later position and commits while a newer one holds the earlier
+// position: the gap waits for the newer one. A snapshot's xmax is only above the newest ended
+// transaction, so as a mark it let the gap close under a newer writer still running.
+func TestPostgresAGapWaitsForANewerWriterHoldingIt(t *testing.T) {
+	a, _ := replicas(t)
+	ctx := context.Background()
+	org := fmt.Sprintf("numbering-newer-%d", time.Now().UnixNano())
+	older, err := a.DB().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = older.Rollback() })
+	if _, err := older.ExecContext(ctx, `SELECT pg_current_xact_id()`); err != nil {
+		t.Fatal(err)
+	}
+	newer := openEventWrite(t, a, org, "test.newer") // a newer transaction id, the earlier position
+	if _, err := older.ExecContext(ctx, `INSERT INTO provisioning_event_rows (org, id, type, subject, at_us) VALUES ($1, $2, 'test.older', 'o', 1)`,
+		org, fmt.Sprintf("evt_older_%d", time.Now().UnixNano())); err != nil {
+		t.Fatal(err)
+	}
+	if err := older.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if got := eventsOf(t, a, org); len(got) != 0 {
+		t.Fatalf("numbered past a newer write still holding the earlier position: %+v", got)
+	}
+	if err := newer.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if got := eventsOf(t, a, org); len(got) != 2 || string(got[0].Event.Type) != "test.newer" || got[0].Seq != 1 {
+		t.Fatalf("after the newer write committed, its event comes first: %+v", got)
+	}
+}
+
+// Upgrading a database the previous release left: an event it left unnumbered below the horizon
+// is numbered, and that release's replicas, still running during a rolling upgrade, insert and
+// delete events through the name provisioning_events.
+func TestPostgresEventNumbersMigration(t *testing.T) {
+	ctx := context.Background()
+	dsn, err := pgtest.CreateDatabase(ctx, os.Getenv("EIO_TEST_POSTGRES_DSN"), "numbers_migration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	if err := sqlstore.MigratePostgresThrough(ctx, db, 11); err != nil {
+		t.Fatal(err)
+	}
+	// As the previous release left it: seq 1 and 2 numbered, position 3 stranded below the
+	// horizon (4), position 5 not numbered yet.
+	for _, q := range []string{
+		`INSERT INTO provisioning_events (org, seq, id, type, subject, at_us, position) VALUES
+			('acme', 1, 'evt_1', 'member.provisioned', 'u1', 1, 1), ('acme', 2, 'evt_2', 'member.provisioned', 'u2', 2, 2),
+			('acme', NULL, 'evt_3', 'member.suspended', 'u1', 3, 3), ('other', 1, 'evt_4', 'member.provisioned', 'v1', 4, 4),
+			('acme', NULL, 'evt_5', 'member.suspended', 'u2', 5, 5)`,
+		`SELECT setval('provisioning_event_positions', 5)`,
+		`INSERT INTO event_sequences (org, last) VALUES ('acme', 2), ('other', 1)`,
+		`UPDATE event_numbering SET horizon = 4`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	s, err := sqlstore.OpenPostgres(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	var got []string
+	for _, e := range eventsOf(t, s, "acme") {
+		got = append(got, fmt.Sprintf("%d:%s", e.Seq, e.ID))
+	}
+	if strings.Join(got, " ") != "1:evt_1 2:evt_2 3:evt_3 4:evt_5" {
+		t.Fatalf("events after the migration: %v", got)
+	}
+
+	// The previous release's writes: a create's events (its statement's form), a deletion.
+	if _, err := db.ExecContext(ctx, `WITH x AS MATERIALIZED (SELECT pg_current_xact_id() AS xid),
+		w AS (INSERT INTO provisioning_events (org, id, type, subject, at_us) SELECT v.* FROM x,
+			(VALUES ('acme', 'evt_6', 'member.provisioned', 'u3', 6::bigint)) AS v WHERE x.xid IS NOT NULL)
+		SELECT 1 FROM x`); err != nil {
+		t.Fatalf("an insert as the previous release makes it: %v", err)
+	}
+	if events := eventsOf(t, s, "acme"); len(events) != 5 || events[4].Seq != 5 || events[4].ID != "evt_6" {
+		t.Fatalf("an event inserted as the previous release does: %+v", events)
+	}
+	if _, err := db.ExecContext(ctx, `DELETE FROM provisioning_events WHERE org = 'other'`); err != nil {
+		t.Fatalf("a deletion as the previous release makes it: %v", err)
+	}
+	var rows, numbers int
+	if err := db.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM provisioning_event_rows WHERE org = 'other'),
+		(SELECT COUNT(*) FROM event_numbers WHERE org = 'other')`).Scan(&rows, &numbers); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 0 || numbers != 0 {
+		t.Fatalf("after deleting through the view: %d rows, %d numbers", rows, numbers)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"math"
 	"net/url"
 	"path"
 	"runtime"
@@ -87,7 +88,10 @@ func open(ctx context.Context, db *sql.DB, d dialect) (*Store, error) {
 // migrate applies the embedded migrations of the dialect that are newer than the database, each
 // in its own transaction with its version recorded. On PostgreSQL each transaction first takes an
 // advisory lock, so replicas starting together apply every migration exactly once.
-func (s *Store) migrate(ctx context.Context) error {
+func (s *Store) migrate(ctx context.Context) error { return s.migrateThrough(ctx, math.MaxInt) }
+
+// migrateThrough applies the migrations up to and including version last.
+func (s *Store) migrateThrough(ctx context.Context, last int) error {
 	dir := path.Join("migrations", s.d.name())
 	entries, err := fs.ReadDir(migrations, dir)
 	if err != nil {
@@ -98,6 +102,9 @@ func (s *Store) migrate(ctx context.Context) error {
 		version, err := strconv.Atoi(strings.SplitN(e.Name(), "_", 2)[0])
 		if err != nil {
 			return fmt.Errorf("migration %s has no numeric prefix", e.Name())
+		}
+		if version > last {
+			break
 		}
 		body, err := migrations.ReadFile(path.Join(dir, e.Name()))
 		if err != nil {

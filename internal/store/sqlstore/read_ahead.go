@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"encoding/json"
+
 	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )

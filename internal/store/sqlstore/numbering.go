@@ -20,6 +20,10 @@ import (
 // write of an organization wait for the previous one's commit: 708 creates/s against 1,443/s
 // without events (docs/performance.md, decision 0013).
 //
+// Positions come from a sequence without a per-session cache (CACHE 1, the default: migration
+// 0010): with one, a session could take a lower position after another session's higher one,
+// and both orders below would break.
+//
 // Why position order is a right order: a write appends its events last, after every row it
 // locked or read. A write that depends on another (waited for its lock, read what it committed)
 // therefore takes its positions after the other committed, so depending changes are numbered
@@ -53,8 +57,10 @@ type numberer struct {
 	mu      sync.Mutex
 	running bool
 	waiting []chan error // callers served by the next round
-	// gapAt and gapMark: the first missing position and the xmax of the snapshot that saw it.
-	gapAt, gapMark int64
+	// gapAt, gapMark, gapUpTo: the first missing position, the mark taken when it was seen (a
+	// transaction id taken after the snapshot that saw it), and the first position visible after it
+	// then: the mark covers the missing positions below that one only.
+	gapAt, gapMark, gapUpTo int64
 
 	stop chan struct{}
 	done chan struct{}
@@ -183,10 +189,14 @@ type unnumbered struct {
 
 // pass numbers the events after the horizon up to the first gap that may still fill.
 func (n *numberer) pass(ctx context.Context, tx *sql.Tx) (passEnd, error) {
-	if err := n.s.holdNumbering(ctx, tx); err != nil {
+	// Read Committed, whatever the server's default: each statement below sees what committed
+	// before it, the lock's previous holder's work and the writers' (the gap's reasoning needs it).
+	if _, err := tx.ExecContext(ctx, `SET TRANSACTION ISOLATION LEVEL READ COMMITTED`); err != nil {
 		return caughtUp, err
 	}
-	// Read Committed: each statement below sees what the previous holder of the lock committed.
+	if err := lockNumbering(ctx, tx); err != nil {
+		return caughtUp, err
+	}
 	var horizon int64
 	if err := tx.QueryRowContext(ctx, `SELECT horizon FROM event_numbering WHERE id = 1`).Scan(&horizon); err != nil {
 		return caughtUp, fmt.Errorf("reading the numbering horizon: %w", err)
@@ -215,7 +225,7 @@ func (n *numberer) pass(ctx context.Context, tx *sql.Tx) (passEnd, error) {
 	)
 	for _, u := range found {
 		if next := horizon + 1; u.position > next {
-			closed, seen := n.gapClosed(next, gap, xmin, mark)
+			closed, seen := n.gapClosed(next, u.position, gap, xmin, mark)
 			if !closed {
 				stopped, end = true, newGap
 				if seen {
@@ -273,19 +283,21 @@ func readUnnumbered(ctx context.Context, tx *sql.Tx, horizon int64) (found []unn
 // seenGap is a gap an earlier pass saw: its position, its mark, and whether this pass found every
 // transaction of this database below the mark ended before it read the events.
 type seenGap struct {
-	at, mark int64
-	ended    bool
+	at, mark, upTo int64
+	ended          bool
 }
 
 func (n *numberer) openGap() seenGap {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return seenGap{at: n.gapAt, mark: n.gapMark}
+	return seenGap{at: n.gapAt, mark: n.gapMark, upTo: n.gapUpTo}
 }
 
-// gapClosed tells whether the missing position at can no longer appear: every transaction that
-// could hold it, all those with an id below the mark noted when the gap was first seen, has
-// ended. seen tells whether the gap had been seen before.
+// gapClosed tells whether the missing positions from at up to upTo (the first visible one) can no
+// longer appear: every transaction that could hold them, all those with an id below the mark
+// noted when the gap was first seen, has ended. seen tells whether the gap had been seen before.
+// A gap that grew since (the position visible after it then was deleted: its organization's data
+// was) is seen anew: positions taken after the mark may be in it.
 //
 // The mark is the id of the pass that first saw the gap, which has ended since: so a later
 // snapshot lists every transaction below the mark still running, and its xmin passing the mark
@@ -293,10 +305,10 @@ func (n *numberer) openGap() seenGap {
 // another database (another application, another test package) keeps it below the mark although
 // it cannot hold one of our positions. So the pass also looks, before its read, for this
 // database's transactions below the mark (gap.ended).
-func (n *numberer) gapClosed(at int64, gap seenGap, xmin, mark int64) (closed, seen bool) {
-	if gap.at != at {
+func (n *numberer) gapClosed(at, upTo int64, gap seenGap, xmin, mark int64) (closed, seen bool) {
+	if gap.at != at || upTo > gap.upTo {
 		n.mu.Lock()
-		n.gapAt, n.gapMark = at, mark
+		n.gapAt, n.gapMark, n.gapUpTo = at, mark, upTo
 		n.mu.Unlock()
 		return false, false
 	}
@@ -358,13 +370,10 @@ func (n *numberer) number(ctx context.Context, tx *sql.Tx, take []unnumbered) er
 	return nil
 }
 
-// holdNumbering takes the numbering's lock for the rest of tx: numbering passes, and deletions of
-// events, run one at a time, so a pass never numbers an event a deletion is removing (its number
-// would outlive it, and could collide with the organization's numbers once they restart).
-func (s *Store) holdNumbering(ctx context.Context, tx *sql.Tx) error {
-	if s.numberer == nil {
-		return nil
-	}
+// lockNumbering takes the numbering's lock for the rest of tx: numbering passes, and the deletion
+// of an organization's numbers, run one at a time, so a pass never leaves a number behind an
+// event deleted with its organization (owners.go).
+func lockNumbering(ctx context.Context, tx *sql.Tx) error {
 	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, numberingLock); err != nil {
 		return fmt.Errorf("taking the numbering lock: %w", err)
 	}

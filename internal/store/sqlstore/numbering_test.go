@@ -389,3 +389,122 @@ func TestPostgresEventNumbersMigration(t *testing.T) {
 		t.Fatalf("after deleting through the view: %d rows, %d numbers", rows, numbers)
 	}
 }
+
+// A gap whose first visible position after it is deleted (its organization's data was) grows
+// past positions taken after its mark: it is seen anew, and a newer writer holding one of them
+// is waited for. The old mark closed the grown gap and lost that writer's event.
+func TestPostgresAGapThatGrowsIsSeenAnew(t *testing.T) {
+	ctx := context.Background()
+	dsn, err := pgtest.CreateDatabase(ctx, os.Getenv("EIO_TEST_POSTGRES_DSN"), "numbering_grows")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := sqlstore.OpenPostgres(ctx, dsn) // a database of its own: the test follows every position
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	x, y := "org-x", "org-y"
+	held := openEventWrite(t, s, x, "test.held") // p, in flight
+	after := openEventWrite(t, s, x, "test.after")
+	if err := after.Commit(); err != nil { // p+1
+		t.Fatal(err)
+	}
+	if got := eventsOf(t, s, x); len(got) != 0 { // sees the gap at p, notes its mark
+		t.Fatalf("numbered past a write in flight: %+v", got)
+	}
+	if err := s.DeleteOrganization(ctx, x, ""); err != nil { // p+1 goes
+		t.Fatal(err)
+	}
+	newer := openEventWrite(t, s, y, "test.newer") // p+2, a transaction newer than the mark, in flight
+	last := openEventWrite(t, s, y, "test.last")
+	if err := last.Commit(); err != nil { // p+3
+		t.Fatal(err)
+	}
+	if err := held.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if got := eventsOf(t, s, y); len(got) != 0 {
+		t.Fatalf("numbered past a newer write in flight in the grown gap: %+v", got)
+	}
+	if err := newer.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if got := eventsOf(t, s, y); len(got) != 2 || string(got[0].Event.Type) != "test.newer" {
+		t.Fatalf("after the newer write committed: %+v", got)
+	}
+}
+
+// A write of the previous release still in flight while migration 0012 runs, whose position that
+// release's numberer had passed (the flaw the migration repairs): the migration waits for it and
+// numbers its event.
+func TestPostgresEventNumbersMigrationWaitsForAWriteInFlight(t *testing.T) {
+	ctx := context.Background()
+	dsn, err := pgtest.CreateDatabase(ctx, os.Getenv("EIO_TEST_POSTGRES_DSN"), "numbers_inflight")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	if err := sqlstore.MigratePostgresThrough(ctx, db, 11); err != nil {
+		t.Fatal(err)
+	}
+	inFlight, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = inFlight.Rollback() })
+	if _, err := inFlight.ExecContext(ctx, `INSERT INTO provisioning_events (org, id, type, subject, at_us) VALUES ('acme', 'evt_1', 'test.inflight', 'u', 1)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{ // that release's numberer numbered position 2 and passed 1
+		`INSERT INTO provisioning_events (org, seq, id, type, subject, at_us) VALUES ('acme', 1, 'evt_2', 'test.numbered', 'u', 2)`,
+		`INSERT INTO event_sequences (org, last) VALUES ('acme', 1)`,
+		`UPDATE event_numbering SET horizon = 2`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	opened := make(chan *sqlstore.Store, 1)
+	go func() {
+		s, err := sqlstore.OpenPostgres(ctx, dsn)
+		if err != nil {
+			t.Error(err)
+		}
+		opened <- s
+	}()
+	// The migration waits for the write's lock on the table (bounded: 30 s).
+	for i := 0; ; i++ {
+		var waiting int
+		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database()
+			AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		if i == 300 {
+			t.Fatal("the migration never waited for the write in flight")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := inFlight.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	s := <-opened
+	if s == nil {
+		t.FailNow()
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	var got []string
+	for _, e := range eventsOf(t, s, "acme") {
+		got = append(got, fmt.Sprintf("%d:%s", e.Seq, e.Event.Type))
+	}
+	if strings.Join(got, " ") != "1:test.numbered 2:test.inflight" {
+		t.Fatalf("events after the upgrade: %v", got)
+	}
+}

@@ -76,7 +76,7 @@ func (s *Store) DeleteOrganization(ctx context.Context, org, claim string) error
 				// (and no longer sees the rows): no number outlives its event to collide with the
 				// organization's new ones once its numbers restart. Taken this late, the lock
 				// (which every organization's numbering needs) is held only for the small rest.
-				if err := s.holdNumbering(ctx, tx); err != nil {
+				if err := lockNumbering(ctx, tx); err != nil {
 					return err
 				}
 			}

@@ -6,7 +6,9 @@
 
 -- An event left without a number at or below the horizon (an earlier numberer could close a gap
 -- while a newer transaction still held it) is numbered now, after its organization's last, rather
--- than hidden below the horizon for good.
+-- than hidden below the horizon for good. The table's lock first: a writer takes it before its
+-- positions, so no write still in flight holds one once the lock is held.
+LOCK TABLE provisioning_events IN ACCESS EXCLUSIVE MODE;
 WITH stranded AS (
     SELECT e.position, COALESCE(s.last, 0) + row_number() OVER (PARTITION BY e.org ORDER BY e.position) AS seq
     FROM provisioning_events e LEFT JOIN event_sequences s ON s.org = e.org

@@ -1,9 +1,5 @@
 package provisioning
 
-import (
-	"encoding/json"
-)
-
 // Profile is the employee record's profile, from the SCIM user and its enterprise extension.
 type Profile struct {
 	DisplayName    string `json:"displayName,omitempty"`
@@ -16,11 +12,13 @@ type Profile struct {
 	ManagerID      string `json:"managerId,omitempty"`
 }
 
-// ProfileDocument is what ProfileFrom reads of a user document, in one pass: every create, PUT
-// and PATCH reads it, and decoding the document a second time into a map to reach the extension
-// cost as much again (profiled). A store that reads more of the document embeds it, so one
-// decode serves both. The extension's key is schema.EnterpriseUserURN, which a test checks, since
-// a struct tag cannot name the constant.
+// ProfileDocument is what the employee profile reads of a user document, decoded with
+// encoding/json in one pass: every create, PUT and PATCH reads it, and decoding the document a
+// second time into a map to reach the extension cost as much again (profiled). The store embeds
+// it in what it reads of the document, so one decode serves the profile and the member's
+// snapshot. A field of the wrong type reads as empty, as the canonical form never has one. The
+// extension's key is schema.EnterpriseUserURN, which a test checks, since a struct tag cannot
+// name the constant.
 type ProfileDocument struct {
 	DisplayName string `json:"displayName"`
 	Title       string `json:"title"`
@@ -41,12 +39,4 @@ func (d *ProfileDocument) Profile() Profile {
 	e := d.Enterprise
 	return Profile{DisplayName: d.DisplayName, Title: d.Title, EmployeeNumber: e.EmployeeNumber, Department: e.Department,
 		CostCenter: e.CostCenter, Division: e.Division, Organization: e.Organization, ManagerID: e.Manager.Value}
-}
-
-// ProfileFrom reads the profile fields of a canonical user document. A field of the wrong type
-// reads as empty, as the canonical form never has one.
-func ProfileFrom(doc []byte) Profile {
-	var d ProfileDocument
-	_ = json.Unmarshal(doc, &d)
-	return d.Profile()
 }

@@ -1,6 +1,7 @@
 package provisioning
 
 import (
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -16,7 +17,14 @@ func TestProfileDocReadsTheEnterpriseExtensionsURN(t *testing.T) {
 	}
 }
 
-func TestProfileFromReadsTheUserAndItsExtension(t *testing.T) {
+// profileOf decodes a document as the store does (ProfileDocument, embedded in what it reads).
+func profileOf(doc []byte) Profile {
+	var d ProfileDocument
+	_ = json.Unmarshal(doc, &d)
+	return d.Profile()
+}
+
+func TestProfileDocumentReadsTheUserAndItsExtension(t *testing.T) {
 	ext := `"` + schema.EnterpriseUserURN + `"`
 	cases := []struct {
 		name, doc string
@@ -36,19 +44,19 @@ func TestProfileFromReadsTheUserAndItsExtension(t *testing.T) {
 		{"another extension's fields", `{"urn:example:other":{"department":"X"}}`, Profile{}},
 	}
 	for _, c := range cases {
-		if got := ProfileFrom([]byte(c.doc)); got != c.want {
-			t.Errorf("%s: ProfileFrom = %+v, want %+v", c.name, got, c.want)
+		if got := profileOf([]byte(c.doc)); got != c.want {
+			t.Errorf("%s: profile = %+v, want %+v", c.name, got, c.want)
 		}
 	}
 }
 
-func BenchmarkProfileFrom(b *testing.B) {
+func BenchmarkProfileDocument(b *testing.B) {
 	doc := []byte(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","` + schema.EnterpriseUserURN + `"],"userName":"ann@example.com",
 		"name":{"givenName":"Ann","familyName":"Lee","formatted":"Ann Lee"},"displayName":"Ann Lee","title":"Engineer","active":true,
 		"emails":[{"value":"ann@example.com","type":"work","primary":true}],"` + schema.EnterpriseUserURN + `":{"employeeNumber":"1234",
 		"department":"R&D","costCenter":"C1","manager":{"value":"` + strings.Repeat("m", 36) + `"}}}`)
 	b.ReportAllocs()
 	for b.Loop() {
-		_ = ProfileFrom(doc)
+		_ = profileOf(doc)
 	}
 }

@@ -18,23 +18,34 @@ import (
 // Migration 0012 moves events' numbers to a table of their own (decision 0013): these tests fill a
 // database as the previous release left it and upgrade it.
 
+// databaseBeforeEventNumbers is a new database of its own migrated up to 0011, as the previous
+// release left it.
+func databaseBeforeEventNumbers(t *testing.T, prefix string) (dsn string, db *sql.DB) {
+	t.Helper()
+	dsn = os.Getenv("EIO_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		t.Skip("EIO_TEST_POSTGRES_DSN is not set; make test starts a throwaway PostgreSQL server and sets it")
+	}
+	dsn, err := pgtest.CreateDatabase(context.Background(), dsn, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if db, err = sql.Open("pgx", dsn); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	if err := sqlstore.MigratePostgresThrough(context.Background(), db, 11); err != nil {
+		t.Fatal(err)
+	}
+	return dsn, db
+}
+
 // Upgrading a database the previous release left: an event it left unnumbered below the horizon
 // is numbered, and that release's replicas, still running during a rolling upgrade, insert and
 // delete events through the name provisioning_events.
 func TestPostgresEventNumbersMigration(t *testing.T) {
 	ctx := context.Background()
-	dsn, err := pgtest.CreateDatabase(ctx, os.Getenv("EIO_TEST_POSTGRES_DSN"), "numbers_migration")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	if err := sqlstore.MigratePostgresThrough(ctx, db, 11); err != nil {
-		t.Fatal(err)
-	}
+	dsn, db := databaseBeforeEventNumbers(t, "numbers_migration")
 	// As the previous release left it: seq 1 and 2 numbered, position 3 stranded below the
 	// horizon (4), position 5 not numbered yet.
 	for _, q := range []string{
@@ -91,18 +102,7 @@ func TestPostgresEventNumbersMigration(t *testing.T) {
 // numbers its event.
 func TestPostgresEventNumbersMigrationWaitsForAWriteInFlight(t *testing.T) {
 	ctx := context.Background()
-	dsn, err := pgtest.CreateDatabase(ctx, os.Getenv("EIO_TEST_POSTGRES_DSN"), "numbers_inflight")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	if err := sqlstore.MigratePostgresThrough(ctx, db, 11); err != nil {
-		t.Fatal(err)
-	}
+	dsn, db := databaseBeforeEventNumbers(t, "numbers_inflight")
 	inFlight, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)

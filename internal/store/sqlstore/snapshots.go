@@ -198,7 +198,8 @@ func readMemberSnapshot(scan func(...any) error, id string) (*store.MemberSnapsh
 	m.UserName, m.State, m.Role = userName.String, provisioning.State(state.String), role.String
 	m.Employee = employeeOf(active, profile)
 	if doc.Valid {
-		m.DisplayName, m.Name, m.Emails = snapshotOfDoc(doc.String)
+		u := decodeUserDocument([]byte(doc.String))
+		m.DisplayName, m.Name, m.Emails = u.DisplayName, u.Name, u.Emails
 	}
 	if groups.Valid {
 		var err error
@@ -273,15 +274,4 @@ func groupRefs(raw string) ([]store.GroupRef, error) {
 		out = append(out, store.GroupRef{ID: g.Value, DisplayName: g.Display})
 	}
 	return out, nil
-}
-
-// snapshotOfDoc reads what a member snapshot shows of a user document.
-func snapshotOfDoc(doc string) (string, *store.PersonName, []store.Email) {
-	var u struct {
-		DisplayName string            `json:"displayName"`
-		Name        *store.PersonName `json:"name"`
-		Emails      []store.Email     `json:"emails"`
-	}
-	_ = json.Unmarshal([]byte(doc), &u)
-	return u.DisplayName, u.Name, u.Emails
 }

@@ -316,7 +316,7 @@ func TestRefusalAggregatesAddUp(t *testing.T) {
 		if len(events) != 1 || events[0].Count != 6 || events[0].Source != "192.0.2.1" {
 			t.Fatalf("want one row counting 6: %+v", events)
 		}
-		if err := h.st.RecordAudit(ctx, []store.AuditEvent{{Org: h.orgA, RequestID: "r2", Action: "user.read", Status: 200}}); err != nil {
+		if err := h.st.RecordAudit(ctx, []store.AuditEvent{{Org: h.orgA, RequestID: "r2", Action: "user.read", Status: 200, Claim: claimOf(h.orgA)}}); err != nil {
 			t.Fatal(err)
 		}
 		events, _ = h.st.AuditEvents(ctx, h.orgA, store.AuditQuery{Limit: 1})

@@ -67,6 +67,10 @@ func toError(err error, log *slog.Logger) *Error {
 			Detail: "A member with this userName already exists in the organization and was not created by SCIM; it is never taken over"}
 	case errors.Is(err, store.ErrUniqueness):
 		return &Error{Status: http.StatusConflict, ScimType: typeUniqueness, Detail: "userName is already taken in this organization"}
+	case errors.Is(err, store.ErrOrganizationReleased):
+		// The organization was deleted or re-bound while the request was in flight: nothing was
+		// written; a retry meets the organization as it is now.
+		return &Error{Status: http.StatusServiceUnavailable, Detail: "The organization is being deleted or moved; nothing was written"}
 	case errors.Is(err, store.ErrVersionMismatch):
 		return &Error{Status: http.StatusPreconditionFailed, Detail: "The resource changed since the version in If-Match"}
 	}

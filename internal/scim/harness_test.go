@@ -37,6 +37,7 @@ type harness struct {
 	st     store.Store
 	reg    *tenant.Registry
 	srv    *httptest.Server
+	scim   *scim.Server
 	orgA   string
 	orgB   string
 	token  string
@@ -80,8 +81,12 @@ func newHarness(t *testing.T, st store.Store) *harness {
 	reg := tenant.NewRegistry()
 	h.st, h.reg = st, reg
 	for org, tok := range map[string]string{h.orgA: tokenA, h.orgB: tokenB} {
+		// Bound to a claim and served under it, as the operator does (the organization's fence).
+		if err := st.BindOrganization(context.Background(), org, claimOf(org), ""); err != nil {
+			t.Fatal(err)
+		}
 		reg.Set(&tenant.Organization{
-			Name: org, Enabled: true,
+			Name: org, Claim: claimOf(org), Enabled: true,
 			Integration: types.NamespacedName{Namespace: "ns", Name: org},
 			Credentials: []tenant.Credential{credential(tok)},
 			Policy:      provisioning.DefaultPolicy,
@@ -89,7 +94,7 @@ func newHarness(t *testing.T, st store.Store) *harness {
 	}
 	reg.MarkListening(true)
 	s := &scim.Server{Store: st, Tenants: reg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	h.srv = httptest.NewServer(s.Handler())
+	h.scim, h.srv = s, httptest.NewServer(s.Handler())
 	// Cleanups run last-registered first: stop serving, then record the queued audit events, then
 	// (registered earlier) close the store.
 	t.Cleanup(s.Close)
@@ -97,6 +102,9 @@ func newHarness(t *testing.T, st store.Store) *harness {
 	h.org, h.token = h.orgA, tokenA
 	return h
 }
+
+// claimOf is the OrganizationClaim UID an organization of the harness is bound to.
+func claimOf(org string) string { return "claim-of-" + org }
 
 func credential(tok string) tenant.Credential {
 	var c tenant.Credential
@@ -109,7 +117,7 @@ func credential(tok string) tenant.Credential {
 // setPolicy changes organization A's provisioning policy.
 func (h *harness) setPolicy(p provisioning.Policy) {
 	h.reg.Set(&tenant.Organization{
-		Name: h.orgA, Enabled: true, Integration: types.NamespacedName{Namespace: "ns", Name: h.orgA},
+		Name: h.orgA, Claim: claimOf(h.orgA), Enabled: true, Integration: types.NamespacedName{Namespace: "ns", Name: h.orgA},
 		Credentials: []tenant.Credential{credential(tokenA)}, Policy: p,
 	})
 }

@@ -44,6 +44,9 @@ func (s *Service) internal(err error) error {
 	if errors.Is(err, store.ErrNotFound) {
 		return Refuse(http.StatusNotFound, "No such member in this organization")
 	}
+	if errors.Is(err, store.ErrOrganizationReleased) {
+		return Refuse(http.StatusConflict, "The organization's data was deleted or moved to another claim; nothing was changed")
+	}
 	s.Log.Error("Admin operation failed", "error", err)
 	return Refuse(http.StatusInternalServerError, "Internal error; the service logged the cause")
 }

@@ -14,6 +14,12 @@ import (
 type Write struct {
 	Policy *provisioning.Policy
 	Audit  *AuditEvent
+	// Claim is the UID of the OrganizationClaim the request was authenticated under. The write
+	// lands only while that claim owns the organization's data ("" only while nothing is bound);
+	// otherwise ErrOrganizationReleased and nothing is written. A request that passed
+	// authentication just before its organization was deleted or re-bound cannot leave rows for
+	// the organization's next owner (docs/decisions/0020-organization-fence.md).
+	Claim string
 }
 
 // AuditEvent is one entry of the SCIM audit log. Values are never recorded: Attributes names what
@@ -41,6 +47,10 @@ type AuditEvent struct {
 	Count int `json:"count"`
 	// Source is the client address of an aggregated refusal ("other" once a minute has seen many).
 	Source string `json:"source,omitempty"`
+	// Claim is the OrganizationClaim the event's request acted under, as Write.Claim: RecordAudit
+	// drops an event whose claim no longer owns the organization, and ReviewMember and
+	// ReleaseDeprovisions fail with ErrOrganizationReleased. Never stored (Refusal events have none).
+	Claim string `json:"-"`
 }
 
 // AuditQuery pages through an organization's audit log, newest first.

@@ -33,6 +33,9 @@ var (
 	// ErrTakeover: a member with this userName exists and was not created by SCIM; SCIM never
 	// takes it over (decided by provisioning).
 	ErrTakeover = provisioning.ErrTakeover
+	// ErrOrganizationReleased: the organization's data no longer belongs to the claim the write
+	// was made under (deleted, or bound to another claim since); nothing was written.
+	ErrOrganizationReleased = errors.New("the organization's data is no longer held by the claim the request was authenticated under")
 )
 
 // ClaimMismatchError: the organization's data belongs to another OrganizationClaim than the
@@ -190,6 +193,9 @@ type Store interface {
 	OrganizationOwner(ctx context.Context, org string) (string, error)
 	// DeleteOrganization removes every resource of the organization and its binding, when the
 	// claim owns it (or nothing is bound); otherwise *ClaimMismatchError and nothing is deleted.
+	// It waits for the organization's writes in flight, which land before it and are deleted
+	// with the rest; a write after it fails with ErrOrganizationReleased. BindOrganization
+	// fences writes the same way.
 	DeleteOrganization(ctx context.Context, org, claim string) error
 	// Ping checks that the database answers (readiness).
 	Ping(ctx context.Context) error

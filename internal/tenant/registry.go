@@ -38,6 +38,9 @@ type Credential struct {
 // Organization is one served organization.
 type Organization struct {
 	Name string
+	// Claim is the UID of the OrganizationClaim the organization is served under: its writes
+	// land only while that claim owns the organization's data (store.Write.Claim).
+	Claim string
 	// Integration is the ScimIntegration serving it.
 	Integration types.NamespacedName
 	Enabled     bool

@@ -112,44 +112,47 @@ func (s *Source) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, 
 		}
 		return ctrl.Result{}, err
 	}
-	held, err := s.holdsOrganization(ctx, scim)
+	claim, err := s.heldClaim(ctx, scim)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	org, ok := s.organization(ctx, scim)
-	if !held || !ok {
+	if claim == nil || !ok {
 		s.Registry.Remove(req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
+	org.Claim = string(claim.UID)
 	s.Registry.Set(org)
 	return ctrl.Result{}, nil
 }
 
-// holdsOrganization checks that the integration provisions its organization now: its
-// EnterpriseIdentity holds the organization's claim and it is the identity's chosen integration.
-func (s *Source) holdsOrganization(ctx context.Context, scim *v1alpha1.ScimIntegration) (bool, error) {
+// heldClaim returns the organization's claim when the integration provisions its organization
+// now: its EnterpriseIdentity holds the claim and it is the identity's chosen integration; nil
+// otherwise.
+func (s *Source) heldClaim(ctx context.Context, scim *v1alpha1.ScimIntegration) (*v1alpha1.OrganizationClaim, error) {
 	if !scim.Serving() || !scim.DeletionTimestamp.IsZero() {
-		return false, nil
+		return nil, nil
 	}
 	identity := &v1alpha1.EnterpriseIdentity{}
 	err := s.Get(ctx, types.NamespacedName{Namespace: scim.Namespace, Name: scim.Spec.IdentityRef.Name}, identity)
 	if apierrors.IsNotFound(err) {
-		return false, nil
+		return nil, nil
 	}
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	if identity.Spec.Organization != scim.Status.Organization || !identity.DeletionTimestamp.IsZero() {
-		return false, nil
+		return nil, nil
 	}
-	if _, held, err := claims.HeldBy(ctx, s.Client, identity); err != nil || !held {
-		return false, err
+	claim, held, err := claims.HeldBy(ctx, s.Client, identity)
+	if err != nil || !held {
+		return nil, err
 	}
 	chosen, err := claims.ChosenIntegration(ctx, s.Client, scim.Namespace, identity.Name)
-	if err != nil {
-		return false, err
+	if err != nil || chosen == nil || chosen.Name != scim.Name {
+		return nil, err
 	}
-	return chosen != nil && chosen.Name == scim.Name, nil
+	return claim, nil
 }
 
 // organization reads what the data plane needs to serve the integration; false when it has no

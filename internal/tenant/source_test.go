@@ -84,6 +84,10 @@ func TestOnlyTheClaimHolderIsServedInEitherOrder(t *testing.T) {
 		if err != nil || caller.Organization.Integration != (types.NamespacedName{Namespace: "acme", Name: "acme"}) {
 			t.Fatalf("order %v: acme is not served for its own integration (%v)", order, err)
 		}
+		// Its writes are fenced by the claim it holds (store.Write.Claim).
+		if caller.Organization.Claim != string(claim.UID) || claim.UID == "" {
+			t.Fatalf("order %v: acme is served under claim %q, want %q", order, caller.Organization.Claim, claim.UID)
+		}
 	}
 }
 

@@ -75,12 +75,18 @@ func auditValues(e store.AuditEvent) []any {
 
 // RecordAudit appends audit events in one transaction, many rows per statement (the events of
 // reads arrive in batches; one statement per event would cost a read much of its throughput).
+// An event whose claim no longer owns its organization is dropped: its request was made just
+// before the organization was deleted or re-bound, and its audit log went with the data.
 func (s *Store) RecordAudit(ctx context.Context, events []store.AuditEvent) error {
 	if len(events) == 0 {
 		return nil
 	}
 	const perStatement = 64
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		events, err := s.ofHeldOrganizations(ctx, tx, events)
+		if err != nil {
+			return err
+		}
 		for start := 0; start < len(events); start += perStatement {
 			chunk := events[start:min(start+perStatement, len(events))]
 			rows := make([]string, 0, len(chunk))
@@ -182,4 +188,28 @@ func (s *Store) PruneAudit(ctx context.Context, org string, before time.Time) (i
 		return nil
 	})
 	return n, err
+}
+
+// ofHeldOrganizations keeps the events whose claims own their organizations, fenced for the rest
+// of tx (fence.go).
+func (s *Store) ofHeldOrganizations(ctx context.Context, tx *sql.Tx, events []store.AuditEvent) ([]store.AuditEvent, error) {
+	var pairs []orgClaim
+	seen := map[orgClaim]bool{}
+	for _, e := range events {
+		if p := (orgClaim{e.Org, e.Claim}); !seen[p] {
+			seen[p] = true
+			pairs = append(pairs, p)
+		}
+	}
+	held, err := s.heldOrganizations(ctx, tx, pairs)
+	if err != nil || len(held) == len(pairs) {
+		return events, err
+	}
+	kept := make([]store.AuditEvent, 0, len(events))
+	for _, e := range events {
+		if held[orgClaim{e.Org, e.Claim}] {
+			kept = append(kept, e)
+		}
+	}
+	return kept, nil
 }

@@ -59,3 +59,13 @@ func MigratePostgresThrough(ctx context.Context, db *sql.DB, last int) error {
 // EventReads are the reads of events through the view on PostgreSQL: the Events API's page (text,
 // bigint, int) and the deliverer's oldest pending event (text, bigint).
 func EventReads(s *Store) (page, oldest string) { return s.q(eventsPage), s.q(oldestPending) }
+
+// SetAfterOrganizationLocked runs f once, in the next DeleteOrganization, once it holds the
+// organization's fence and before it deletes anything.
+func SetAfterOrganizationLocked(f func()) { afterOrganizationLocked.Store(&f) }
+
+// OrganizationTables are the tables holding an organization's rows.
+func OrganizationTables(s *Store) []string { return s.organizationTables() }
+
+// OneStatementsSent counts the writes sent as one statement, whatever their outcome.
+func OneStatementsSent() int64 { return oneStatementsSent.Load() }

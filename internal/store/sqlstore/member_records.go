@@ -131,6 +131,9 @@ func (s *Store) ReviewMember(ctx context.Context, org, userID string, approve bo
 		return nil, store.ErrNotFound
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.fence(ctx, tx, org, audit.Claim); err != nil {
+			return err
+		}
 		audit.Org, audit.ResourceType, audit.ResourceID = org, "Member", userID
 		if err := s.insertAudit(ctx, tx, audit); err != nil {
 			return err
@@ -163,6 +166,9 @@ func (s *Store) HeldDeprovisions(ctx context.Context, org string) (int64, error)
 func (s *Store) ReleaseDeprovisions(ctx context.Context, org string, p provisioning.Policy, audit store.AuditEvent) (int, error) {
 	released := 0
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.fence(ctx, tx, org, audit.Claim); err != nil {
+			return err
+		}
 		pt := s.newProvisioningTx(tx)
 		n, err := provisioning.Release(ctx, pt, p, org, originOf(&audit))
 		if err == nil {

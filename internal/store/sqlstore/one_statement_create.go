@@ -42,8 +42,9 @@ type speculation struct {
 }
 
 // oneStatementCreates counts creates made in one statement, and speculationsGivenUp those that
-// ran again the usual way (tests check the path is taken).
-var oneStatementCreates, speculationsGivenUp atomic.Int64
+// ran again the usual way; oneStatementsSent counts the one statements sent, whatever their
+// outcome (tests check the path is taken).
+var oneStatementCreates, speculationsGivenUp, oneStatementsSent atomic.Int64
 
 // createInOneStatement makes the create of user r in one statement; done is false when it must
 // run the usual way instead (nothing was written).
@@ -75,7 +76,7 @@ func (s *Store) createInOneStatement(ctx context.Context, r *store.Resource, w s
 		return false, nil //nolint:nilerr // see above
 	}
 	// The answers are checked in x, which the numberer's gap rule also needs first (appendUnnumbered).
-	err = s.land(ctx, p, `x AS MATERIALIZED (SELECT pg_current_xact_id() AS xid, 1 / (CASE WHEN `+spec.assumed+` THEN 1 ELSE 0 END) AS ok)`)
+	err = s.land(ctx, p, orgClaim{r.Org, w.Claim}, `x AS MATERIALIZED (SELECT pg_current_xact_id() AS xid, 1 / (CASE WHEN `+spec.assumed+` THEN 1 ELSE 0 END) AS ok)`)
 	switch {
 	case err == nil:
 		oneStatementCreates.Add(1)
@@ -86,14 +87,18 @@ func (s *Store) createInOneStatement(ctx context.Context, r *store.Resource, w s
 		speculationsGivenUp.Add(1)
 		return false, nil
 	}
-	return true, fmt.Errorf("inserting %s: %w", r.Kind, err)
+	return true, released(fmt.Errorf("inserting %s: %w", r.Kind, err))
 }
 
 // land sends a speculation's one statement: the WITH queries in with, whose x checks what it
-// assumed, then its held statements; the statement's error as it is.
-func (s *Store) land(ctx context.Context, p provisioningTx, with string) error {
+// assumed, then its held statements; the statement's error as it is. The organization's fence
+// goes first in the same pipeline and implicit transaction (fence.go), so its lock is taken before
+// any of the statement's and held until its commit.
+func (s *Store) land(ctx context.Context, p provisioningTx, fenced orgClaim, with string) error {
 	query, held := p.w.take(with, `SELECT ok FROM x`)
 	start := time.Now()
+	ctx = afterLead(ctx, fenceSQL, fenced.org, fenced.claim)
+	oneStatementsSent.Add(1)
 	if err := s.execOutsideTx(ctx, s.q(query), append(p.speculation.args, held...)...); err != nil {
 		return err
 	}

@@ -99,7 +99,7 @@ func (s *Store) updateInOneStatement(ctx context.Context, current, next *store.R
 		speculationsGivenUp.Add(1)
 		return nil, false, nil //nolint:nilerr // see above
 	}
-	switch err := s.land(ctx, p, with); {
+	switch err := s.land(ctx, p, orgClaim{org, w.Claim}, with); {
 	case err == nil:
 		oneStatementUpdates.Add(1)
 		return next, true, nil
@@ -109,7 +109,7 @@ func (s *Store) updateInOneStatement(ctx context.Context, current, next *store.R
 		speculationsGivenUp.Add(1)
 		return nil, false, nil
 	default:
-		return nil, true, fmt.Errorf("updating user %s: %w", id, err)
+		return nil, true, released(fmt.Errorf("updating user %s: %w", id, err))
 	}
 }
 

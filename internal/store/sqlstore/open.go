@@ -62,6 +62,10 @@ func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
 	if _, set := cfg.RuntimeParams["plan_cache_mode"]; !set {
 		cfg.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
 	}
+	// The store's transactions are Read Committed whatever the server's or role's default: a
+	// write's fence (fence.go) and the numbering's gap rule (numbering.go) need a statement to see
+	// what committed before it started.
+	cfg.RuntimeParams["default_transaction_isolation"] = "read committed"
 	// Transactions send BEGIN and COMMIT with their neighbours (pipelined_tx.go).
 	db := sql.OpenDB(pipelinedConnector{stdlib.GetConnector(*cfg)})
 	db.SetMaxOpenConns(4 * runtime.NumCPU())

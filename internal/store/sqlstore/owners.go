@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
@@ -17,6 +18,10 @@ func (s *Store) BindOrganization(ctx context.Context, org, claim, adoptFrom stri
 		return errors.New("binding an organization needs a claim")
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		// A write in flight under the old owner lands first; one after sees the new owner.
+		if err := s.lockOrganization(ctx, tx, org); err != nil {
+			return err
+		}
 		owner, err := s.ownerIn(ctx, tx, org)
 		if err != nil {
 			return err
@@ -59,9 +64,16 @@ func (s *Store) ownerIn(ctx context.Context, tx *sql.Tx, org string) (string, er
 }
 
 // DeleteOrganization removes every resource, membership, member record and audit event of an
-// organization, and its binding, in one transaction, when claim owns the data.
+// organization, and its binding, in one transaction, when claim owns the data. It first waits for
+// the organization's writes in flight (fence.go): they land before it, and it deletes them too.
 func (s *Store) DeleteOrganization(ctx context.Context, org, claim string) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockOrganization(ctx, tx, org); err != nil {
+			return err
+		}
+		if h := afterOrganizationLocked.Swap(nil); h != nil {
+			(*h)()
+		}
 		owner, err := s.ownerIn(ctx, tx, org)
 		if err != nil {
 			return err
@@ -100,3 +112,7 @@ func (s *Store) organizationTables() []string {
 	tables = append(tables, events...)
 	return append(tables, "event_sequences", "event_deliveries", "dead_letters", "organization_owners")
 }
+
+// afterOrganizationLocked, when set, runs once in the next DeleteOrganization, once it holds the
+// organization's fence (tests).
+var afterOrganizationLocked atomic.Pointer[func()]

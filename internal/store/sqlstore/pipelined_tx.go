@@ -94,8 +94,21 @@ func (c *pipelinedConn) PrepareContext(ctx context.Context, query string) (drive
 	return &pipelinedStmt{Stmt: st, c: c, query: query}, nil
 }
 
+// leadKey marks a statement outside a transaction that goes after another (afterLead).
+type leadKey struct{}
+
+// afterLead marks a statement run outside a transaction on PostgreSQL to go after lead in one
+// pipeline. A pipeline without BEGIN is one implicit transaction: what lead takes (the
+// organization's fence) is held until the statement commits, for no round trip of its own.
+func afterLead(ctx context.Context, query string, args ...any) context.Context {
+	return context.WithValue(ctx, leadKey{}, heldStatement{query: query, args: args})
+}
+
 func (c *pipelinedConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
 	t, hold := c.tx, ctx.Value(holdKey{}) != nil
+	if lead, ok := ctx.Value(leadKey{}).(heldStatement); ok && t == nil {
+		return c.execAfter(ctx, lead, query, namedArgs(args))
+	}
 	if t == nil || (t.begun && len(t.held) == 0 && !hold) {
 		return c.Conn.ExecContext(ctx, query, args)
 	}
@@ -132,6 +145,27 @@ func (c *pipelinedConn) QueryContext(ctx context.Context, query string, args []d
 		return nil, err
 	}
 	return newBatchRows(c.Conn.Conn(), rows, br)
+}
+
+// execAfter runs lead and then the statement, in one pipeline and one implicit transaction.
+func (c *pipelinedConn) execAfter(ctx context.Context, lead heldStatement, query string, args []any) (driver.Result, error) {
+	b := &pgx.Batch{}
+	b.Queue(lead.query, lead.args...)
+	b.Queue(query, args...)
+	pipelinedRoundTrips.Add(1)
+	br := c.Conn.Conn().SendBatch(ctx, b)
+	_, err := br.Exec()
+	var tag pgconn.CommandTag
+	if err == nil {
+		tag, err = br.Exec()
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return driver.RowsAffected(tag.RowsAffected()), nil
 }
 
 // ResetSession forgets a transaction database/sql has let go of (it always ends one with Commit

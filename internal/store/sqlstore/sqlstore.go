@@ -80,6 +80,9 @@ func (s *Store) Create(ctx context.Context, r *store.Resource, members []string,
 		}
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.fence(ctx, tx, r.Org, w.Claim); err != nil {
+			return err
+		}
 		ahead, err := s.insert(ctx, tx, r, w.Policy != nil)
 		if err != nil {
 			return err
@@ -238,7 +241,12 @@ func (s *Store) scan(scan func(...any) error, org string, kind store.Kind) (*sto
 func (s *Store) Update(ctx context.Context, current *store.Resource, change *store.Change, w store.Write) (*store.Resource, error) {
 	org, kind, id := current.Org, current.Kind, current.ID
 	if change == nil {
-		return current, s.inTx(ctx, func(tx *sql.Tx) error { return s.effects(ctx, tx, w, org, id, nil) })
+		return current, s.inTx(ctx, func(tx *sql.Tx) error {
+			if err := s.fence(ctx, tx, org, w.Claim); err != nil {
+				return err
+			}
+			return s.effects(ctx, tx, w, org, id, nil)
+		})
 	}
 	next := *current
 	if change.Resource != nil {
@@ -253,8 +261,12 @@ func (s *Store) Update(ctx context.Context, current *store.Resource, change *sto
 		return res, err
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		// Locks in the order every write takes them: the resource's row, its memberships' rows, the
-		// member. A rename refreshes memberships first, so its member is read after (read_ahead.go).
+		if err := s.fence(ctx, tx, org, w.Claim); err != nil {
+			return err
+		}
+		// Locks in the order every write takes them: the organization's fence, the resource's row,
+		// its memberships' rows, the member. A rename refreshes memberships first, so its member is
+		// read after (read_ahead.go).
 		renamed := kind == store.KindUser && (next.DisplayName != current.DisplayName || next.Name != current.Name)
 		readAheadUser := w.Policy != nil && kind == store.KindUser
 		member, added, removed, err := s.writeRow(ctx, tx, current, &next, change, w, readAheadUser && !renamed)
@@ -318,6 +330,9 @@ func (s *Store) Delete(ctx context.Context, org string, kind store.Kind, id stri
 		return store.ErrNotFound
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.fence(ctx, tx, org, w.Claim); err != nil {
+			return err
+		}
 		current, err := s.get(ctx, tx, org, kind, id, s.d.forUpdate())
 		if err != nil {
 			return err
@@ -365,7 +380,7 @@ func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	var err error
 	for range maxAttempts {
 		if err = s.txOnce(ctx, fn); !s.d.isRetryable(err) {
-			return err
+			return released(err)
 		}
 	}
 	return err

@@ -35,6 +35,7 @@ func Run(t *testing.T, s store.Store) {
 	t.Run("pagination and sorting", func(t *testing.T) { testPagination(t, s) })
 	t.Run("deleting an organization leaves others alone", func(t *testing.T) { testDeleteOrganization(t, s) })
 	t.Run("an organization's data belongs to one claim", func(t *testing.T) { testOrganizationOwner(t, s) })
+	t.Run("writes land only under the claim owning the organization", func(t *testing.T) { testWritesFollowTheOwner(t, s) })
 	t.Run("member effects and audit events commit with the write, or not at all", func(t *testing.T) { testEffects(t, s) })
 	t.Run("members are listed, searched and reviewed", func(t *testing.T) { testReview(t, s) })
 	t.Run("users are read by id, many at once", func(t *testing.T) { testUsersByID(t, s) })
@@ -582,7 +583,7 @@ func testOrganizationOwner(t *testing.T, s store.Store) {
 	}
 	must(t, s.BindOrganization(ctx, org, "claim-1", ""))
 	must(t, s.BindOrganization(ctx, org, "claim-1", "")) // idempotent
-	must(t, s.Create(ctx, user(org, "u1", "kept", `{}`), nil, store.Write{}))
+	must(t, s.Create(ctx, user(org, "u1", "kept", `{}`), nil, store.Write{Claim: "claim-1"}))
 	if err := s.BindOrganization(ctx, org, "claim-2", ""); !errors.As(err, &mismatch) || mismatch.Owner != "claim-1" {
 		t.Fatalf("a second claim bound the organization: %v", err)
 	}

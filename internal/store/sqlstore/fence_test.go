@@ -1,0 +1,184 @@
+package sqlstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
+	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
+)
+
+// The organization fence (fence.go) on PostgreSQL, with writes really in flight: a deletion waits
+// for the organization's writes and deletes what they wrote; a write that waited for a deletion
+// is refused and writes nothing.
+
+const fenceClaim = "claim-1"
+
+func fencedWrite(p *provisioning.Policy, request string) store.Write {
+	return store.Write{Policy: p, Claim: fenceClaim, Audit: &store.AuditEvent{RequestID: request, Action: request, Status: 200, Claim: fenceClaim}}
+}
+
+func newUser(org, id, name string) *store.Resource {
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	return &store.Resource{Org: org, Kind: store.KindUser, ID: id, Name: name, Active: true, Doc: []byte(`{}`), Created: now, Modified: now, Version: 1}
+}
+
+// waitUntil polls query (a count) until it is positive; it fails if done has a result first.
+func waitUntil(t *testing.T, s *sqlstore.Store, what, query string, done chan error) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		select {
+		case err := <-done:
+			t.Fatalf("finished before %s: %v", what, err)
+		default:
+		}
+		var n int
+		if err := s.DB().QueryRowContext(context.Background(), query).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+// waitingForTheFence counts transactions waiting for an organization's fence.
+const waitingForTheFence = `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 7316236 AND objsubid = 2 AND NOT granted`
+
+// leftRows fails when any table still holds rows of org.
+func leftRows(t *testing.T, s *sqlstore.Store, org string) {
+	t.Helper()
+	for _, table := range sqlstore.OrganizationTables(s) {
+		var n int
+		if err := s.DB().QueryRowContext(context.Background(), `SELECT count(*) FROM `+table+` WHERE org = $1`, org).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			t.Errorf("%d rows of the deleted organization are left in %s", n, table)
+		}
+	}
+}
+
+func TestPostgresADeletionWaitsForTheOrganizationsWritesInFlight(t *testing.T) {
+	s, _ := replicas(t)
+	ctx := context.Background()
+	org := fmt.Sprintf("fence-inflight-%d", time.Now().UnixNano())
+	p := &provisioning.Policy{AutoActivate: true}
+	if err := s.BindOrganization(ctx, org, fenceClaim, ""); err != nil {
+		t.Fatal(err)
+	}
+	// Another transaction holds the userName the create inserts: the create waits on the unique
+	// index, in its one statement, past its fence.
+	blocker, err := s.DB().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = blocker.Rollback() })
+	if _, err := blocker.ExecContext(ctx, `INSERT INTO scim_users (org, id, name, name_lower, active, doc, created_us, modified_us, version)
+		VALUES ($1, 'blocker', 'ada', 'ada', true, '{}', 0, 0, 1)`, org); err != nil {
+		t.Fatal(err)
+	}
+	oneStatement := sqlstore.OneStatementCreates()
+	created := make(chan error, 1)
+	go func() { created <- s.Create(ctx, newUser(org, "u1", "ada"), nil, fencedWrite(p, "create")) }()
+	waitUntil(t, s, "the create waits for the userName", `SELECT count(*) FROM pg_stat_activity
+		WHERE datname = current_database() AND wait_event = 'transactionid' AND query LIKE '%INSERT INTO scim_users%'`, created)
+
+	deleted := make(chan error, 1)
+	go func() { deleted <- s.DeleteOrganization(ctx, org, fenceClaim) }()
+	waitUntil(t, s, "the deletion waits for the write in flight", waitingForTheFence, deleted)
+	if err := blocker.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-created; err != nil {
+		t.Fatalf("the write in flight: %v", err)
+	}
+	if err := <-deleted; err != nil {
+		t.Fatal(err)
+	}
+	if sqlstore.OneStatementCreates() == oneStatement {
+		t.Fatal("the create did not take its one statement")
+	}
+	leftRows(t, s, org)
+}
+
+func TestPostgresAWriteThatWaitedForADeletionWritesNothing(t *testing.T) {
+	s, _ := replicas(t)
+	ctx := context.Background()
+	p := &provisioning.Policy{AutoActivate: true}
+	writes := []struct {
+		name    string
+		write   func(org string) error
+		counter func() int64 // counts the write's own path, when it has one
+	}{
+		{"a create in one statement", func(org string) error {
+			return s.Create(ctx, newUser(org, "u2", "bob"), nil, fencedWrite(p, "create"))
+		}, sqlstore.OneStatementsSent},
+		{"an update in one statement", func(org string) error {
+			cur, err := s.GetForUpdate(ctx, org, store.KindUser, "u1")
+			if err != nil {
+				return err
+			}
+			next := *cur
+			next.Active = false
+			_, err = s.Update(ctx, cur, &store.Change{Resource: &next}, fencedWrite(p, "deactivate"))
+			return err
+		}, sqlstore.OneStatementsSent},
+		{"a group's create in a transaction", func(org string) error {
+			return s.Create(ctx, &store.Resource{Org: org, Kind: store.KindGroup, ID: "g2", Name: "Staff", Doc: []byte(`{}`), Version: 1},
+				[]string{"u1"}, fencedWrite(p, "create-group"))
+		}, nil},
+		{"a delete", func(org string) error { return s.Delete(ctx, org, store.KindUser, "u1", 0, fencedWrite(p, "delete")) }, nil},
+		{"a review", func(org string) error {
+			_, err := s.ReviewMember(ctx, org, "u1", true, store.AuditEvent{RequestID: "review", Action: "member.approve", Claim: fenceClaim})
+			return err
+		}, nil},
+		{"read audit events", func(org string) error {
+			err := s.RecordAudit(ctx, []store.AuditEvent{{Org: org, RequestID: "read", Action: "users.list", Status: 200, Claim: fenceClaim}})
+			if err == nil {
+				err = store.ErrOrganizationReleased // dropped, not refused: leftRows checks
+			}
+			return err
+		}, nil},
+	}
+	for _, w := range writes {
+		t.Run(w.name, func(t *testing.T) {
+			org := fmt.Sprintf("fence-after-%d", time.Now().UnixNano())
+			if err := s.BindOrganization(ctx, org, fenceClaim, ""); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Create(ctx, newUser(org, "u1", "ada"), nil, fencedWrite(p, "seed")); err != nil {
+				t.Fatal(err)
+			}
+			locked, release := make(chan struct{}), make(chan struct{})
+			sqlstore.SetAfterOrganizationLocked(func() { close(locked); <-release })
+			deleted := make(chan error, 1)
+			go func() { deleted <- s.DeleteOrganization(ctx, org, fenceClaim) }()
+			<-locked
+			var before int64
+			if w.counter != nil {
+				before = w.counter()
+			}
+			givenUp := sqlstore.SpeculationsGivenUp()
+			written := make(chan error, 1)
+			go func() { written <- w.write(org) }()
+			waitUntil(t, s, "the write waits for the deletion", waitingForTheFence, written)
+			close(release)
+			if err := <-deleted; err != nil {
+				t.Fatal(err)
+			}
+			if err := <-written; !errors.Is(err, store.ErrOrganizationReleased) {
+				t.Fatalf("the write after the deletion: %v, want ErrOrganizationReleased", err)
+			}
+			if w.counter != nil && (w.counter() != before+1 || sqlstore.SpeculationsGivenUp() != givenUp) {
+				t.Fatal("the write was not refused in its one statement")
+			}
+			leftRows(t, s, org)
+		})
+	}
+}

@@ -1,0 +1,95 @@
+package storetest
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
+)
+
+// testWritesFollowTheOwner: a write lands only under the claim owning the organization's data,
+// so a request authenticated just before its organization was deleted or re-bound writes nothing
+// the organization's next owner could find (decision 0020).
+func testWritesFollowTheOwner(t *testing.T, s store.Store) {
+	org := newOrg()
+	p := provisioning.DefaultPolicy
+	under := func(claim, request string) store.Write {
+		w := writeOf(&p, request)
+		w.Claim, w.Audit.Claim = claim, claim
+		return w
+	}
+	refused := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, store.ErrOrganizationReleased) {
+			t.Fatalf("%s: %v, want ErrOrganizationReleased", what, err)
+		}
+	}
+	must(t, s.BindOrganization(ctx, org, "claim-1", ""))
+	must(t, s.Create(ctx, user(org, "u1", "ada", `{}`), nil, under("claim-1", "create-u1")))
+	must(t, s.Create(ctx, group(org, "g1", "Staff"), []string{"u1"}, under("claim-1", "create-g1")))
+	before := eventTypes(t, s, org)
+
+	// Under another claim, or none, nothing lands: creates, updates, deletes, reviews, releases.
+	for _, claim := range []string{"claim-2", ""} {
+		refused("create under "+claim, s.Create(ctx, user(org, "u2", "bob", `{}`), nil, under(claim, "create-u2")))
+		refused("group create under "+claim, s.Create(ctx, group(org, "g2", "Other"), []string{"u1"}, under(claim, "create-g2")))
+		_, err := Update(ctx, s, org, store.KindUser, "u1", 0, setActive(false), under(claim, "deactivate-u1"))
+		refused("update under "+claim, err)
+		_, err = Update(ctx, s, org, store.KindUser, "u1", 0, func(*store.Resource) (*store.Change, error) { return nil, nil }, under(claim, "no-op"))
+		refused("an update changing nothing under "+claim, err)
+		refused("delete under "+claim, s.Delete(ctx, org, store.KindGroup, "g1", 0, under(claim, "delete-g1")))
+		_, err = s.ReviewMember(ctx, org, "u1", true, store.AuditEvent{RequestID: "review", Action: "member.approve", Claim: claim})
+		refused("review under "+claim, err)
+		_, err = s.ReleaseDeprovisions(ctx, org, p, store.AuditEvent{RequestID: "release", Action: "deprovisioning.release", Claim: claim})
+		refused("release under "+claim, err)
+	}
+	if _, err := s.Get(ctx, org, store.KindUser, "u2"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a refused create stored its user: %v", err)
+	}
+	if u, err := s.Get(ctx, org, store.KindUser, "u1"); err != nil || !u.Active {
+		t.Fatalf("a refused update changed the user: %+v %v", u, err)
+	}
+	if _, err := s.Get(ctx, org, store.KindGroup, "g1"); err != nil {
+		t.Fatalf("a refused delete removed the group: %v", err)
+	}
+	if after := eventTypes(t, s, org); len(after) != len(before) {
+		t.Fatalf("refused writes emitted events: %v, before %v", after, before)
+	}
+
+	// Read audit events are recorded under their claim only.
+	must(t, s.RecordAudit(ctx, []store.AuditEvent{
+		{Org: org, RequestID: "read-1", Action: "users.list", Status: 200, Claim: "claim-1"},
+		{Org: org, RequestID: "read-2", Action: "users.list", Status: 200, Claim: "claim-2"},
+	}))
+	audit, err := s.AuditEvents(ctx, org, store.AuditQuery{Limit: 100})
+	must(t, err)
+	for _, e := range audit {
+		switch e.RequestID {
+		case "read-2", "create-u2", "create-g2", "deactivate-u1", "no-op", "delete-g1", "review", "release":
+			t.Fatalf("a refused request left its audit event: %+v", e)
+		}
+	}
+	if len(audit) == 0 || audit[0].RequestID != "read-1" {
+		t.Fatalf("the owner's read was not recorded: %+v", audit)
+	}
+
+	// Adopted by another claim: the old one's writes are refused, the new one's land.
+	must(t, s.BindOrganization(ctx, org, "claim-2", "claim-1"))
+	refused("create under the adopted claim", s.Create(ctx, user(org, "u3", "cy", `{}`), nil, under("claim-1", "create-u3")))
+	must(t, s.Create(ctx, user(org, "u3", "cy", `{}`), nil, under("claim-2", "create-u3")))
+
+	// Deleted: the last owner's writes find nothing to write into, and leave nothing.
+	must(t, s.DeleteOrganization(ctx, org, "claim-2"))
+	refused("create after the deletion", s.Create(ctx, user(org, "u4", "dee", `{}`), nil, under("claim-2", "create-u4")))
+	must(t, s.RecordAudit(ctx, []store.AuditEvent{{Org: org, RequestID: "late-read", Action: "users.list", Status: 200, Claim: "claim-2"}}))
+	if page, err := s.List(ctx, org, store.KindUser, store.Query{Count: 10}); err != nil || page.Total != 0 {
+		t.Fatalf("a write after the deletion left users: %+v %v", page, err)
+	}
+	if audit, err := s.AuditEvents(ctx, org, store.AuditQuery{Limit: 10}); err != nil || len(audit) != 0 {
+		t.Fatalf("a request after the deletion left audit events: %+v %v", audit, err)
+	}
+	if events, err := s.Events(ctx, org, 0, 10); err != nil || len(events) != 0 {
+		t.Fatalf("a write after the deletion left events: %+v %v", events, err)
+	}
+}

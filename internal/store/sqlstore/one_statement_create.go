@@ -76,7 +76,8 @@ func (s *Store) createInOneStatement(ctx context.Context, r *store.Resource, w s
 		return false, nil //nolint:nilerr // see above
 	}
 	// The answers are checked in x, which the numberer's gap rule also needs first (appendUnnumbered).
-	err = s.land(ctx, p, orgClaim{r.Org, w.Claim}, `x AS MATERIALIZED (SELECT pg_current_xact_id() AS xid, 1 / (CASE WHEN `+spec.assumed+` THEN 1 ELSE 0 END) AS ok)`)
+	x := `x AS MATERIALIZED (SELECT pg_current_xact_id() AS xid, 1 / (CASE WHEN ` + spec.assumed + ` THEN 1 ELSE 0 END) AS ok)`
+	err = s.land(ctx, p, orgClaim{r.Org, w.Claim}, x)
 	switch {
 	case err == nil:
 		oneStatementCreates.Add(1)

@@ -303,7 +303,7 @@ func TestRefusalAggregatesAddUp(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
 		ctx := context.Background()
 		e := store.AuditEvent{Org: h.orgA, Time: time.Now().UTC(), RequestID: "r1", Action: "auth.refused", Method: "GET",
-			Path: "/scim/v2/x", Status: 401, Count: 3, Source: "192.0.2.1"}
+			Path: "/scim/v2/x", Status: 401, Count: 3, Source: "192.0.2.1", Claim: claimOf(h.orgA)}
 		for range 2 {
 			if err := h.st.RecordRefusals(ctx, []store.Refusal{{Key: "401 192.0.2.1 1", Event: e}}); err != nil {
 				t.Fatal(err)

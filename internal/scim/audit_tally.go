@@ -21,16 +21,17 @@ type auditTally struct {
 	events []store.AuditEvent
 }
 
-// tallyKey is everything an audit event records except its time, request id and count.
+// tallyKey is everything an audit event records except its time, request id and count, and the
+// claim it is recorded under (its fence).
 type tallyKey struct {
-	org, action, client, token, method, path, resourceType, resourceID string
-	status                                                             int
-	scimType, detail, source, attributes                               string
+	org, claim, action, client, token, method, path, resourceType, resourceID string
+	status                                                                    int
+	scimType, detail, source, attributes                                      string
 }
 
 func keyOf(e *store.AuditEvent) tallyKey {
 	return tallyKey{
-		org: e.Org, action: e.Action, client: e.Client, token: e.TokenFingerprint, method: e.Method, path: e.Path,
+		org: e.Org, claim: e.Claim, action: e.Action, client: e.Client, token: e.TokenFingerprint, method: e.Method, path: e.Path,
 		resourceType: e.ResourceType, resourceID: e.ResourceID, status: e.Status, scimType: e.ScimType, detail: e.Detail,
 		source: e.Source, attributes: joinNames(e.Attributes),
 	}

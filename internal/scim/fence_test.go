@@ -5,7 +5,11 @@ import (
 	"net/http"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
+	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
 )
 
 // A request authenticated while its organization was being deleted (the replica had not yet
@@ -43,6 +47,43 @@ func TestAWriteAfterItsOrganizationWasDeletedWritesNothing(t *testing.T) {
 		}
 		if events, err := h.st.AuditEvents(ctx, h.orgB, store.AuditQuery{Limit: 10}); err != nil || len(events) == 0 {
 			t.Fatalf("organization B's audit events were dropped: %+v %v", events, err)
+		}
+	})
+}
+
+// Refused requests are recorded in aggregates about once a second: those of an organization made
+// before its deletion (throttled with a valid token, or refused for a wrong one) are dropped when
+// they reach the store after it, so the next owner of the slug does not find the previous
+// owner's token fingerprint, paths and clients. Found in review.
+func TestRefusalsQueuedBeforeADeletionAreNotRecordedAfterIt(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		ctx := context.Background()
+		h.reg.Set(&tenant.Organization{
+			Name: h.orgA, Claim: claimOf(h.orgA), Enabled: true, Integration: types.NamespacedName{Namespace: "ns", Name: h.orgA},
+			Credentials: []tenant.Credential{credential(tokenA)}, Policy: provisioning.DefaultPolicy,
+			RateLimit: tenant.RateLimit{RequestsPerSecond: 0.001, Burst: 1},
+		})
+		h.do(http.MethodGet, "/Users/an-old-user-id", nil).want(t, http.StatusNotFound)
+		h.do(http.MethodGet, "/Users/an-old-user-id", nil).want(t, http.StatusTooManyRequests)
+		wrong := *h
+		wrong.token = "eio_scim_not-the-token-of-a"
+		wrong.do(http.MethodGet, "/Users/another-old-user-id", nil).want(t, http.StatusUnauthorized)
+		b := h.asB()
+		b.token = "eio_scim_not-the-token-of-b"
+		b.do(http.MethodGet, "/Users", nil).want(t, http.StatusUnauthorized)
+		if err := h.st.DeleteOrganization(ctx, h.orgA, claimOf(h.orgA)); err != nil {
+			t.Fatal(err)
+		}
+		h.srv.Close()
+		h.scim.Close() // records the queued events and refusals
+		if err := h.st.BindOrganization(ctx, h.orgA, "claim-of-the-next-owner", ""); err != nil {
+			t.Fatal(err)
+		}
+		if events, err := h.st.AuditEvents(ctx, h.orgA, store.AuditQuery{Limit: 10}); err != nil || len(events) != 0 {
+			t.Fatalf("the next owner finds the previous owner's refused requests: %+v %v", events, err)
+		}
+		if events, err := h.st.AuditEvents(ctx, h.orgB, store.AuditQuery{Failed: true, Limit: 10}); err != nil || len(events) != 1 {
+			t.Fatalf("organization B's refusal: %+v %v", events, err)
 		}
 	})
 }

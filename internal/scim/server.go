@@ -159,9 +159,10 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, org string, refu
 		refusalsThrottled.Inc()
 		s.hold(r, wait)
 	}
-	if org != "" && s.Tenants.Serving(org) {
+	if claim, served := s.Tenants.ServedClaim(org); org != "" && served {
 		e := requestAudit(r, nil, action, "")
-		e.Org, e.Status, e.Detail = org, refused.Status, refused.Detail
+		// Recorded under the claim served now, like its requests: fenced (store.AuditEvent.Claim).
+		e.Org, e.Claim, e.Status, e.Detail = org, claim, refused.Status, refused.Detail
 		s.audit.refuse(s.Store, e, source)
 	}
 	writeError(w, refused)

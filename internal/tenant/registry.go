@@ -174,6 +174,19 @@ func (r *Registry) Serving(org string) bool {
 	return ok
 }
 
+// ServedClaim returns the claim an organization is served under, and whether it is served.
+func (r *Registry) ServedClaim(org string) (string, bool) {
+	if !r.listen.Load() {
+		return "", false
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if o, ok := r.byOrg[org]; ok {
+		return o.Claim, true
+	}
+	return "", false
+}
+
 // Authenticate checks a presented bearer token for an organization, comparing SHA-256 hashes in
 // constant time.
 func (r *Registry) Authenticate(org, presented string) (*Caller, error) {

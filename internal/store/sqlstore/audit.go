@@ -1,10 +1,12 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,14 +21,19 @@ var refusalUpsert = `INSERT INTO audit_events (` + strings.Join(auditColumns, ",
 	inList(len(auditColumns)+1) + `) ON CONFLICT (org, refusal_key) WHERE refusal_key IS NOT NULL
 	DO UPDATE SET event_count = audit_events.event_count + excluded.event_count, at_us = excluded.at_us`
 
-// RecordRefusals adds aggregated refusals to their rows, in one transaction.
+// RecordRefusals adds aggregated refusals to their rows, in one transaction. Those whose claim
+// no longer owns their organization are dropped, as RecordAudit's events.
 func (s *Store) RecordRefusals(ctx context.Context, refusals []store.Refusal) error {
 	if len(refusals) == 0 {
 		return nil
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		held, err := s.heldOrganizations(ctx, tx, pairsOf(len(refusals), func(i int) store.AuditEvent { return refusals[i].Event }))
+		if err != nil {
+			return err
+		}
 		for _, r := range refusals {
-			if r.Key == "" || r.Event.Org == "" {
+			if r.Key == "" || r.Event.Org == "" || !held[orgClaim{r.Event.Org, r.Event.Claim}] {
 				continue
 			}
 			if _, err := s.exec(ctx, tx, s.q(refusalUpsert), append(auditValues(r.Event), r.Key)...); err != nil {
@@ -193,14 +200,7 @@ func (s *Store) PruneAudit(ctx context.Context, org string, before time.Time) (i
 // ofHeldOrganizations keeps the events whose claims own their organizations, fenced for the rest
 // of tx (fence.go).
 func (s *Store) ofHeldOrganizations(ctx context.Context, tx *sql.Tx, events []store.AuditEvent) ([]store.AuditEvent, error) {
-	var pairs []orgClaim
-	seen := map[orgClaim]bool{}
-	for _, e := range events {
-		if p := (orgClaim{e.Org, e.Claim}); !seen[p] {
-			seen[p] = true
-			pairs = append(pairs, p)
-		}
-	}
+	pairs := pairsOf(len(events), func(i int) store.AuditEvent { return events[i] })
 	held, err := s.heldOrganizations(ctx, tx, pairs)
 	if err != nil || len(held) == len(pairs) {
 		return events, err
@@ -212,4 +212,23 @@ func (s *Store) ofHeldOrganizations(ctx context.Context, tx *sql.Tx, events []st
 		}
 	}
 	return kept, nil
+}
+
+// pairsOf lists the distinct organizations and claims of n events, in one order whatever the
+// events' (by organization, then claim): batches fence their organizations in the same order, so
+// two of them and two deletions cannot wait for each other in a cycle.
+func pairsOf(n int, event func(int) store.AuditEvent) []orgClaim {
+	seen := make(map[orgClaim]bool, n)
+	var pairs []orgClaim
+	for i := range n {
+		e := event(i)
+		if p := (orgClaim{e.Org, e.Claim}); !seen[p] {
+			seen[p] = true
+			pairs = append(pairs, p)
+		}
+	}
+	slices.SortFunc(pairs, func(a, b orgClaim) int {
+		return cmp.Or(strings.Compare(a.org, b.org), strings.Compare(a.claim, b.claim))
+	})
+	return pairs
 }

@@ -60,8 +60,8 @@ func MigratePostgresThrough(ctx context.Context, db *sql.DB, last int) error {
 // bigint, int) and the deliverer's oldest pending event (text, bigint).
 func EventReads(s *Store) (page, oldest string) { return s.q(eventsPage), s.q(oldestPending) }
 
-// SetAfterOrganizationLocked runs f once, in the next DeleteOrganization, once it holds the
-// organization's fence and before it deletes anything.
+// SetAfterOrganizationLocked runs f once, in the next DeleteOrganization or BindOrganization,
+// once it holds the organization's fence and before it changes anything.
 func SetAfterOrganizationLocked(f func()) { afterOrganizationLocked.Store(&f) }
 
 // OrganizationTables are the tables holding an organization's rows.

@@ -25,6 +25,15 @@ import (
 // organization's lock shared for the rest of the transaction.
 const fenceSQL = `SELECT organization_fence($1, $2)`
 
+// fenceLockSQL only takes the organization's fence shared: a write made in one statement sends
+// it ahead of the statement, which checks the owner itself (ownerHeld), in a snapshot taken
+// after the lock was granted. Cheaper than organization_fence's PL/pgSQL on the hottest paths.
+const fenceLockSQL = `SELECT pg_advisory_xact_lock_shared(7316236, hashtext($1))`
+
+// ownerHeld is a condition on an organization and a claim (its two arguments): the claim owns
+// the organization's data ("" while nothing is bound).
+const ownerHeld = `COALESCE((SELECT claim_uid FROM organization_owners WHERE org = ?), '') = ?`
+
 // fenceRefused is the SQLSTATE organization_fence raises.
 const fenceRefused = "EIO01"
 

@@ -175,10 +175,62 @@ func TestPostgresAWriteThatWaitedForADeletionWritesNothing(t *testing.T) {
 			if err := <-written; !errors.Is(err, store.ErrOrganizationReleased) {
 				t.Fatalf("the write after the deletion: %v, want ErrOrganizationReleased", err)
 			}
-			if w.counter != nil && (w.counter() != before+1 || sqlstore.SpeculationsGivenUp() != givenUp) {
-				t.Fatal("the write was not refused in its one statement")
+			// Sent as one statement, which waited at the fence, found the owner gone and was
+			// given up; the usual way refused it.
+			if w.counter != nil && (w.counter() != before+1 || sqlstore.SpeculationsGivenUp() != givenUp+1) {
+				t.Fatal("the write did not wait at the fence in its one statement")
 			}
 			leftRows(t, s, org)
 		})
+	}
+}
+
+// An administrator moved the organization's data to another claim (adoptDataOf) while an update
+// under the old claim waited at the fence: the update's one statement finds the owner changed, and
+// nothing of it is written (the rows are still there: only the owner check can refuse it).
+func TestPostgresAnUpdateThatWaitedForAnAdoptionWritesNothing(t *testing.T) {
+	s, _ := replicas(t)
+	ctx := context.Background()
+	p := &provisioning.Policy{AutoActivate: true}
+	org := fmt.Sprintf("fence-adopted-%d", time.Now().UnixNano())
+	if err := s.BindOrganization(ctx, org, fenceClaim, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Create(ctx, newUser(org, "u1", "ada"), nil, fencedWrite(p, "seed")); err != nil {
+		t.Fatal(err)
+	}
+	cur, err := s.GetForUpdate(ctx, org, store.KindUser, "u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	locked, release := make(chan struct{}), make(chan struct{})
+	sqlstore.SetAfterOrganizationLocked(func() { close(locked); <-release })
+	adopted := make(chan error, 1)
+	go func() { adopted <- s.BindOrganization(ctx, org, "claim-2", fenceClaim) }()
+	<-locked
+	sent, givenUp := sqlstore.OneStatementsSent(), sqlstore.SpeculationsGivenUp()
+	updated := make(chan error, 1)
+	go func() {
+		next := *cur
+		next.Active = false
+		_, err := s.Update(ctx, cur, &store.Change{Resource: &next}, fencedWrite(p, "deactivate"))
+		updated <- err
+	}()
+	waitUntil(t, s, "the update waits for the adoption", waitingForTheFence, updated)
+	close(release)
+	if err := <-adopted; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-updated; !errors.Is(err, store.ErrOrganizationReleased) {
+		t.Fatalf("the update under the old claim: %v, want ErrOrganizationReleased", err)
+	}
+	if sqlstore.OneStatementsSent() != sent+1 || sqlstore.SpeculationsGivenUp() != givenUp+1 {
+		t.Fatal("the update did not wait at the fence in its one statement")
+	}
+	if u, err := s.Get(ctx, org, store.KindUser, "u1"); err != nil || !u.Active || u.Version != 1 {
+		t.Fatalf("the refused update changed the user: %+v %v", u, err)
+	}
+	if events, err := s.Events(ctx, org, 0, 10); err != nil || len(events) != 1 {
+		t.Fatalf("the refused update emitted events: %+v %v", events, err)
 	}
 }

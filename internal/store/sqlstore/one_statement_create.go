@@ -55,12 +55,13 @@ func (s *Store) createInOneStatement(ctx context.Context, r *store.Resource, w s
 	insert, args := s.insertStatement(r)
 	// The user's INSERT is the first held statement, w0: the only one that can wait for another
 	// write (on the userName's unique index); the member's and record's rows are under a new id.
-	spec := &speculation{assumed: "TRUE", eventsAfter: "w0"}
+	// It assumes the claim owns the organization too (its fence, land).
+	spec := &speculation{assumed: ownerHeld, args: []any{r.Org, w.Claim}, eventsAfter: "w0"}
 	if w.Policy != nil {
-		spec.assumed = `(SELECT COUNT(*) FROM ` + foreignMembers + `) = 0
+		spec.assumed += ` AND (SELECT COUNT(*) FROM ` + foreignMembers + `) = 0
 			AND NOT EXISTS (SELECT 1 FROM members WHERE org = ? AND user_id = ?)
 			AND NOT EXISTS (SELECT 1 FROM employee_records WHERE org = ? AND user_id = ?)`
-		spec.args = []any{r.Org, strings.ToLower(r.Name), r.Org, r.ID, r.Org, r.ID}
+		spec.args = append(spec.args, r.Org, strings.ToLower(r.Name), r.Org, r.ID, r.Org, r.ID)
 	}
 	p := s.newProvisioningTx(nil)
 	p.speculation = spec
@@ -77,7 +78,7 @@ func (s *Store) createInOneStatement(ctx context.Context, r *store.Resource, w s
 	}
 	// The answers are checked in x, which the numberer's gap rule also needs first (appendUnnumbered).
 	x := `x AS MATERIALIZED (SELECT pg_current_xact_id() AS xid, 1 / (CASE WHEN ` + spec.assumed + ` THEN 1 ELSE 0 END) AS ok)`
-	err = s.land(ctx, p, orgClaim{r.Org, w.Claim}, x)
+	err = s.land(ctx, p, r.Org, x)
 	switch {
 	case err == nil:
 		oneStatementCreates.Add(1)
@@ -88,17 +89,19 @@ func (s *Store) createInOneStatement(ctx context.Context, r *store.Resource, w s
 		speculationsGivenUp.Add(1)
 		return false, nil
 	}
-	return true, released(fmt.Errorf("inserting %s: %w", r.Kind, err))
+	return true, fmt.Errorf("inserting %s: %w", r.Kind, err)
 }
 
 // land sends a speculation's one statement: the WITH queries in with, whose x checks what it
 // assumed, then its held statements; the statement's error as it is. The organization's fence
-// goes first in the same pipeline and implicit transaction (fence.go), so its lock is taken before
-// any of the statement's and held until its commit.
-func (s *Store) land(ctx context.Context, p provisioningTx, fenced orgClaim, with string) error {
+// lock goes first, in the same pipeline and implicit transaction (fence.go): it is taken before
+// any of the statement's locks and held until its commit, and the statement, whose snapshot is
+// taken after it, checks the owner in x (ownerHeld). A write refused there runs again the usual
+// way, whose fence answers ErrOrganizationReleased.
+func (s *Store) land(ctx context.Context, p provisioningTx, org, with string) error {
 	query, held := p.w.take(with, `SELECT ok FROM x`)
 	start := time.Now()
-	ctx = afterLead(ctx, fenceSQL, fenced.org, fenced.claim)
+	ctx = afterLead(ctx, fenceLockSQL, org)
 	oneStatementsSent.Add(1)
 	if err := s.execOutsideTx(ctx, s.q(query), append(p.speculation.args, held...)...); err != nil {
 		return err

@@ -80,11 +80,12 @@ func (s *Store) updateInOneStatement(ctx context.Context, current, next *store.R
 		return nil, false, nil //nolint:nilerr // the usual way reads them again
 	}
 	set, args := s.updateSet(current, next)
-	spec := &speculation{args: append(args, org, id, read.version.String, org, id, read.groups)}
+	spec := &speculation{args: append(args, org, id, read.version.String, org, id, read.groups, org, w.Claim)}
 	with := `u AS (UPDATE scim_users SET ` + set + ` WHERE org = ? AND id = ? AND version = ? RETURNING 1),
 		m AS (SELECT xmin::text AS v FROM members WHERE org = ? AND user_id = ? AND EXISTS (SELECT 1 FROM u) FOR UPDATE),
 		x AS MATERIALIZED (SELECT pg_current_xact_id() AS xid, 1 / (CASE WHEN (SELECT v FROM m) = ?
-			AND (SELECT ` + s.d.userGroups() + ` FROM (SELECT CAST(? AS text) AS org, CAST(? AS text) AS id) AS r) = ? THEN 1 ELSE 0 END) AS ok)`
+			AND (SELECT ` + s.d.userGroups() + ` FROM (SELECT CAST(? AS text) AS org, CAST(? AS text) AS id) AS r) = ?
+			AND ` + ownerHeld + ` THEN 1 ELSE 0 END) AS ok)`
 
 	p := s.newProvisioningTx(nil)
 	p.speculation = spec
@@ -99,17 +100,17 @@ func (s *Store) updateInOneStatement(ctx context.Context, current, next *store.R
 		speculationsGivenUp.Add(1)
 		return nil, false, nil //nolint:nilerr // see above
 	}
-	switch err := s.land(ctx, p, orgClaim{org, w.Claim}, with); {
+	switch err := s.land(ctx, p, org, with); {
 	case err == nil:
 		oneStatementUpdates.Add(1)
 		return next, true, nil
 	case assumptionFailed(err) || s.d.isRetryable(err) || s.d.isUniqueViolation(err):
-		// A lost race, a deleted user, a changed member or groups, a uniqueness conflict: the
-		// usual way tells them apart and answers each.
+		// A lost race, a deleted user, a changed member or groups, a uniqueness conflict, an
+		// organization released: the usual way tells them apart and answers each.
 		speculationsGivenUp.Add(1)
 		return nil, false, nil
 	default:
-		return nil, true, released(fmt.Errorf("updating user %s: %w", id, err))
+		return nil, true, fmt.Errorf("updating user %s: %w", id, err)
 	}
 }
 

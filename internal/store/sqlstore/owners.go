@@ -22,6 +22,9 @@ func (s *Store) BindOrganization(ctx context.Context, org, claim, adoptFrom stri
 		if err := s.lockOrganization(ctx, tx, org); err != nil {
 			return err
 		}
+		if h := afterOrganizationLocked.Swap(nil); h != nil {
+			(*h)()
+		}
 		owner, err := s.ownerIn(ctx, tx, org)
 		if err != nil {
 			return err
@@ -113,6 +116,6 @@ func (s *Store) organizationTables() []string {
 	return append(tables, "event_sequences", "event_deliveries", "dead_letters", "organization_owners")
 }
 
-// afterOrganizationLocked, when set, runs once in the next DeleteOrganization, once it holds the
-// organization's fence (tests).
+// afterOrganizationLocked, when set, runs once in the next DeleteOrganization or
+// BindOrganization, once it holds the organization's fence (tests).
 var afterOrganizationLocked atomic.Pointer[func()]

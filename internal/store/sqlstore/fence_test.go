@@ -27,6 +27,19 @@ func newUser(org, id, name string) *store.Resource {
 	return &store.Resource{Org: org, Kind: store.KindUser, ID: id, Name: name, Active: true, Doc: []byte(`{}`), Created: now, Modified: now, Version: 1}
 }
 
+// boundWithAUser returns a new organization bound to fenceClaim, with user u1 (ada).
+func boundWithAUser(t *testing.T, s *sqlstore.Store, prefix string, p *provisioning.Policy) string {
+	t.Helper()
+	org := fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano())
+	if err := s.BindOrganization(context.Background(), org, fenceClaim, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Create(context.Background(), newUser(org, "u1", "ada"), nil, fencedWrite(p, "seed")); err != nil {
+		t.Fatal(err)
+	}
+	return org
+}
+
 // waitUntil polls query (a count) until it is positive; it fails if done has a result first.
 func waitUntil(t *testing.T, s *sqlstore.Store, what, query string, done chan error) {
 	t.Helper()
@@ -148,13 +161,7 @@ func TestPostgresAWriteThatWaitedForADeletionWritesNothing(t *testing.T) {
 	}
 	for _, w := range writes {
 		t.Run(w.name, func(t *testing.T) {
-			org := fmt.Sprintf("fence-after-%d", time.Now().UnixNano())
-			if err := s.BindOrganization(ctx, org, fenceClaim, ""); err != nil {
-				t.Fatal(err)
-			}
-			if err := s.Create(ctx, newUser(org, "u1", "ada"), nil, fencedWrite(p, "seed")); err != nil {
-				t.Fatal(err)
-			}
+			org := boundWithAUser(t, s, "fence-after", p)
 			locked, release := make(chan struct{}), make(chan struct{})
 			sqlstore.SetAfterOrganizationLocked(func() { close(locked); <-release })
 			deleted := make(chan error, 1)
@@ -192,13 +199,7 @@ func TestPostgresAnUpdateThatWaitedForAnAdoptionWritesNothing(t *testing.T) {
 	s, _ := replicas(t)
 	ctx := context.Background()
 	p := &provisioning.Policy{AutoActivate: true}
-	org := fmt.Sprintf("fence-adopted-%d", time.Now().UnixNano())
-	if err := s.BindOrganization(ctx, org, fenceClaim, ""); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Create(ctx, newUser(org, "u1", "ada"), nil, fencedWrite(p, "seed")); err != nil {
-		t.Fatal(err)
-	}
+	org := boundWithAUser(t, s, "fence-adopted", p)
 	cur, err := s.GetForUpdate(ctx, org, store.KindUser, "u1")
 	if err != nil {
 		t.Fatal(err)

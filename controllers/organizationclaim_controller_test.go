@@ -7,6 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
 	"github.com/z8z8/enterprise-identity-operator/test/localidp"
 )
 
@@ -39,7 +40,7 @@ var _ = Describe("OrganizationClaim", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(claim.Spec.Namespace).To(Equal(eid.Namespace))
 		Expect(claim.Spec.Holder.Name).To(Equal(eid.Name))
-		Expect(scimData.BindOrganization(ctx, eid.Spec.Organization, string(claim.UID), "")).To(Succeed())
+		Expect(scimData.BindOrganization(ctx, eid.Spec.Organization, store.Binding{Claim: string(claim.UID)}, "")).To(Succeed())
 		return claim
 	}
 

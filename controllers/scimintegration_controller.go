@@ -35,7 +35,8 @@ type DataPlane interface {
 // ScimIntegration with deletionPolicy Delete goes away.
 type OrganizationData interface {
 	ClaimData
-	BindOrganization(ctx context.Context, organization, claim, adoptFrom string) error
+	BindOrganization(ctx context.Context, organization string, b store.Binding, adoptFrom string) error
+	OrganizationBinding(ctx context.Context, organization string) (store.Binding, error)
 	MemberCounts(ctx context.Context, organization string) (map[string]int64, error)
 	HeldDeprovisions(ctx context.Context, organization string) (int64, error)
 	List(ctx context.Context, organization string, kind store.Kind, q store.Query) (*store.Page, error)

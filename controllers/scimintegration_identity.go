@@ -95,19 +95,21 @@ func (r *ScimIntegrationReconciler) claimIdentity(ctx context.Context, s *scimSc
 	return nil
 }
 
-// bindData makes sure the organization's data in the store belongs to this claim: the first claim
-// binds it; data retained under an earlier claim is never served under a new one unless a
-// cluster administrator names it in the claim's spec.adoptDataOf.
+// bindData makes sure the organization's data in the store belongs to this claim and is served
+// by this integration: the first claim binds it; data retained under an earlier claim is never
+// served under a new one unless a cluster administrator names it in the claim's spec.adoptDataOf.
+// Binding this integration refuses the writes still in flight from the one before, such as one
+// deleted with its data (decision 0020).
 func (r *ScimIntegrationReconciler) bindData(ctx context.Context, s *scimScope) error {
 	org := s.identity.Spec.Organization
 	if r.Data != nil {
-		uid := string(s.claim.UID)
-		owner, err := r.Data.OrganizationOwner(ctx, org)
+		binding := store.Binding{Claim: string(s.claim.UID), Integration: string(s.scim.UID)}
+		bound, err := r.Data.OrganizationBinding(ctx, org)
 		if err != nil {
 			return err
 		}
-		if owner != uid {
-			err = r.Data.BindOrganization(ctx, org, uid, s.claim.Spec.AdoptDataOf)
+		if bound != binding {
+			err = r.Data.BindOrganization(ctx, org, binding, s.claim.Spec.AdoptDataOf)
 		}
 		var mismatch *store.ClaimMismatchError
 		if errors.As(err, &mismatch) {

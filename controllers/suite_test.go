@@ -134,7 +134,7 @@ func (s *servedOrganizations) set(org string, serving bool) {
 type deletedOrganizations struct {
 	mu       sync.Mutex
 	orgs     []string
-	owners   map[string]string
+	owners   map[string]store.Binding
 	held     map[string]int64
 	failures map[string]int64
 	// changes counts what the tests changed per organization: its activity mark.
@@ -174,7 +174,7 @@ func (d *deletedOrganizations) setHeld(org string, n int64) {
 func (d *deletedOrganizations) DeleteOrganization(_ context.Context, org, claim string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if owner := d.owners[org]; owner != "" && owner != claim {
+	if owner := d.owners[org].Claim; owner != "" && owner != claim {
 		return &store.ClaimMismatchError{Organization: org, Owner: owner}
 	}
 	delete(d.owners, org)
@@ -184,20 +184,26 @@ func (d *deletedOrganizations) DeleteOrganization(_ context.Context, org, claim 
 
 // BindOrganization and OrganizationOwner follow the store's rule (tested against real
 // databases by the conformance suite): the first claim owns the data.
-func (d *deletedOrganizations) BindOrganization(_ context.Context, org, claim, adoptFrom string) error {
+func (d *deletedOrganizations) BindOrganization(_ context.Context, org string, b store.Binding, adoptFrom string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.owners == nil {
-		d.owners = map[string]string{}
+		d.owners = map[string]store.Binding{}
 	}
-	if owner := d.owners[org]; owner != "" && owner != claim && owner != adoptFrom {
+	if owner := d.owners[org].Claim; owner != "" && owner != b.Claim && owner != adoptFrom {
 		return &store.ClaimMismatchError{Organization: org, Owner: owner}
 	}
-	d.owners[org] = claim
+	d.owners[org] = b
 	return nil
 }
 
 func (d *deletedOrganizations) OrganizationOwner(_ context.Context, org string) (string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.owners[org].Claim, nil
+}
+
+func (d *deletedOrganizations) OrganizationBinding(_ context.Context, org string) (store.Binding, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.owners[org], nil

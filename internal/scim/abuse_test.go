@@ -303,7 +303,7 @@ func TestRefusalAggregatesAddUp(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
 		ctx := context.Background()
 		e := store.AuditEvent{Org: h.orgA, Time: time.Now().UTC(), RequestID: "r1", Action: "auth.refused", Method: "GET",
-			Path: "/scim/v2/x", Status: 401, Count: 3, Source: "192.0.2.1", Claim: claimOf(h.orgA)}
+			Path: "/scim/v2/x", Status: 401, Count: 3, Source: "192.0.2.1", Binding: bindingOf(h.orgA)}
 		for range 2 {
 			if err := h.st.RecordRefusals(ctx, []store.Refusal{{Key: "401 192.0.2.1 1", Event: e}}); err != nil {
 				t.Fatal(err)
@@ -316,7 +316,7 @@ func TestRefusalAggregatesAddUp(t *testing.T) {
 		if len(events) != 1 || events[0].Count != 6 || events[0].Source != "192.0.2.1" {
 			t.Fatalf("want one row counting 6: %+v", events)
 		}
-		if err := h.st.RecordAudit(ctx, []store.AuditEvent{{Org: h.orgA, RequestID: "r2", Action: "user.read", Status: 200, Claim: claimOf(h.orgA)}}); err != nil {
+		if err := h.st.RecordAudit(ctx, []store.AuditEvent{{Org: h.orgA, RequestID: "r2", Action: "user.read", Status: 200, Binding: bindingOf(h.orgA)}}); err != nil {
 			t.Fatal(err)
 		}
 		events, _ = h.st.AuditEvents(ctx, h.orgA, store.AuditQuery{Limit: 1})

@@ -25,16 +25,16 @@ func requestAudit(r *http.Request, c *tenant.Caller, action, resourceType string
 		ResourceID: truncateUTF8(r.PathValue("id"), maxAuditPath),
 	}
 	if c != nil {
-		e.Org, e.Claim, e.TokenFingerprint = c.Organization.Name, c.Organization.Claim, c.Fingerprint
+		e.Org, e.Binding, e.TokenFingerprint = c.Organization.Name, c.Organization.Binding, c.Fingerprint
 	}
 	return e
 }
 
 // write is the store.Write of a request: the organization's policy, its audit event, and the
-// claim the organization is served under (its fence).
+// binding the organization is served under (its fence).
 func write(c *tenant.Caller, e *store.AuditEvent) store.Write {
 	p := c.Organization.Policy
-	return store.Write{Policy: &p, Audit: e, Claim: c.Organization.Claim}
+	return store.Write{Policy: &p, Audit: e, Binding: c.Organization.Binding}
 }
 
 // changedAttributes names the top-level attributes that differ between two documents.

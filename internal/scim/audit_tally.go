@@ -22,16 +22,17 @@ type auditTally struct {
 }
 
 // tallyKey is everything an audit event records except its time, request id and count, and the
-// claim it is recorded under (its fence).
+// binding it is recorded under (its fence).
 type tallyKey struct {
-	org, claim, action, client, token, method, path, resourceType, resourceID string
-	status                                                                    int
-	scimType, detail, source, attributes                                      string
+	org, action, client, token, method, path, resourceType, resourceID string
+	binding                                                            store.Binding
+	status                                                             int
+	scimType, detail, source, attributes                               string
 }
 
 func keyOf(e *store.AuditEvent) tallyKey {
 	return tallyKey{
-		org: e.Org, claim: e.Claim, action: e.Action, client: e.Client, token: e.TokenFingerprint, method: e.Method, path: e.Path,
+		org: e.Org, binding: e.Binding, action: e.Action, client: e.Client, token: e.TokenFingerprint, method: e.Method, path: e.Path,
 		resourceType: e.ResourceType, resourceID: e.ResourceID, status: e.Status, scimType: e.ScimType, detail: e.Detail,
 		source: e.Source, attributes: joinNames(e.Attributes),
 	}

@@ -21,7 +21,7 @@ func TestAWriteAfterItsOrganizationWasDeletedWritesNothing(t *testing.T) {
 		ctx := context.Background()
 		h.create(t, map[string]any{"userName": "ada@example.com"})
 		h.asB().create(t, map[string]any{"userName": "bea@example.com"})
-		if err := h.st.DeleteOrganization(ctx, h.orgA, claimOf(h.orgA)); err != nil {
+		if err := h.st.DeleteOrganization(ctx, h.orgA, bindingOf(h.orgA).Claim); err != nil {
 			t.Fatal(err)
 		}
 		// The registry still serves A: the window between the deletion and this replica seeing it.
@@ -33,7 +33,7 @@ func TestAWriteAfterItsOrganizationWasDeletedWritesNothing(t *testing.T) {
 		h.do(http.MethodGet, "/Users?filter=userName%20eq%20%22late@example.com%22", nil).want(t, http.StatusOK)
 		h.srv.Close()
 		h.scim.Close() // records the queued audit events
-		if err := h.st.BindOrganization(ctx, h.orgA, "claim-of-the-next-owner", ""); err != nil {
+		if err := h.st.BindOrganization(ctx, h.orgA, store.Binding{Claim: "claim-of-the-next-owner"}, ""); err != nil {
 			t.Fatal(err)
 		}
 		if page, err := h.st.List(ctx, h.orgA, store.KindUser, store.Query{Count: 10}); err != nil || page.Total != 0 {
@@ -59,7 +59,7 @@ func TestRefusalsQueuedBeforeADeletionAreNotRecordedAfterIt(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
 		ctx := context.Background()
 		h.reg.Set(&tenant.Organization{
-			Name: h.orgA, Claim: claimOf(h.orgA), Enabled: true, Integration: types.NamespacedName{Namespace: "ns", Name: h.orgA},
+			Name: h.orgA, Binding: bindingOf(h.orgA), Enabled: true, Integration: types.NamespacedName{Namespace: "ns", Name: h.orgA},
 			Credentials: []tenant.Credential{credential(tokenA)}, Policy: provisioning.DefaultPolicy,
 			RateLimit: tenant.RateLimit{RequestsPerSecond: 0.001, Burst: 1},
 		})
@@ -71,12 +71,12 @@ func TestRefusalsQueuedBeforeADeletionAreNotRecordedAfterIt(t *testing.T) {
 		b := h.asB()
 		b.token = "eio_scim_not-the-token-of-b"
 		b.do(http.MethodGet, "/Users", nil).want(t, http.StatusUnauthorized)
-		if err := h.st.DeleteOrganization(ctx, h.orgA, claimOf(h.orgA)); err != nil {
+		if err := h.st.DeleteOrganization(ctx, h.orgA, bindingOf(h.orgA).Claim); err != nil {
 			t.Fatal(err)
 		}
 		h.srv.Close()
 		h.scim.Close() // records the queued events and refusals
-		if err := h.st.BindOrganization(ctx, h.orgA, "claim-of-the-next-owner", ""); err != nil {
+		if err := h.st.BindOrganization(ctx, h.orgA, store.Binding{Claim: "claim-of-the-next-owner"}, ""); err != nil {
 			t.Fatal(err)
 		}
 		if events, err := h.st.AuditEvents(ctx, h.orgA, store.AuditQuery{Limit: 10}); err != nil || len(events) != 0 {

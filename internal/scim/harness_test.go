@@ -82,11 +82,11 @@ func newHarness(t *testing.T, st store.Store) *harness {
 	h.st, h.reg = st, reg
 	for org, tok := range map[string]string{h.orgA: tokenA, h.orgB: tokenB} {
 		// Bound to a claim and served under it, as the operator does (the organization's fence).
-		if err := st.BindOrganization(context.Background(), org, claimOf(org), ""); err != nil {
+		if err := st.BindOrganization(context.Background(), org, bindingOf(org), ""); err != nil {
 			t.Fatal(err)
 		}
 		reg.Set(&tenant.Organization{
-			Name: org, Claim: claimOf(org), Enabled: true,
+			Name: org, Binding: bindingOf(org), Enabled: true,
 			Integration: types.NamespacedName{Namespace: "ns", Name: org},
 			Credentials: []tenant.Credential{credential(tok)},
 			Policy:      provisioning.DefaultPolicy,
@@ -103,8 +103,10 @@ func newHarness(t *testing.T, st store.Store) *harness {
 	return h
 }
 
-// claimOf is the OrganizationClaim UID an organization of the harness is bound to.
-func claimOf(org string) string { return "claim-of-" + org }
+// bindingOf is what an organization of the harness is bound to: its claim and integration UIDs.
+func bindingOf(org string) store.Binding {
+	return store.Binding{Claim: "claim-of-" + org, Integration: "integration-of-" + org}
+}
 
 func credential(tok string) tenant.Credential {
 	var c tenant.Credential
@@ -117,7 +119,7 @@ func credential(tok string) tenant.Credential {
 // setPolicy changes organization A's provisioning policy.
 func (h *harness) setPolicy(p provisioning.Policy) {
 	h.reg.Set(&tenant.Organization{
-		Name: h.orgA, Claim: claimOf(h.orgA), Enabled: true, Integration: types.NamespacedName{Namespace: "ns", Name: h.orgA},
+		Name: h.orgA, Binding: bindingOf(h.orgA), Enabled: true, Integration: types.NamespacedName{Namespace: "ns", Name: h.orgA},
 		Credentials: []tenant.Credential{credential(tokenA)}, Policy: p,
 	})
 }

@@ -182,7 +182,7 @@ func TestMassDeprovisioningGuard(t *testing.T) {
 		if n, _ := h.st.HeldDeprovisions(ctx, h.org); n != 2 {
 			t.Fatalf("held %d, want 2", n)
 		}
-		n, err := h.st.ReleaseDeprovisions(ctx, h.org, p, store.AuditEvent{RequestID: "release", Action: "deprovisioning.release", Status: 200, Claim: claimOf(h.org)})
+		n, err := h.st.ReleaseDeprovisions(ctx, h.org, p, store.AuditEvent{RequestID: "release", Action: "deprovisioning.release", Status: 200, Binding: bindingOf(h.org)})
 		if err != nil || n != 2 {
 			t.Fatalf("released %d (%v)", n, err)
 		}

@@ -244,7 +244,7 @@ func (h *harness) storeUsers(t *testing.T, n int) []string {
 				name := fmt.Sprintf("member-%05d@example.com", i)
 				r := &store.Resource{Org: h.orgA, Kind: store.KindUser, ID: fmt.Sprintf("u%05d", i), Name: name, Active: true,
 					Doc: []byte(`{"userName":"` + name + `","active":true}`), Created: now, Modified: now, Version: 1}
-				if err := h.st.Create(context.Background(), r, nil, store.Write{Claim: claimOf(h.orgA)}); err != nil {
+				if err := h.st.Create(context.Background(), r, nil, store.Write{Binding: bindingOf(h.orgA)}); err != nil {
 					mu.Lock()
 					failed = err
 					mu.Unlock()

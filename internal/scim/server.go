@@ -159,10 +159,10 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, org string, refu
 		refusalsThrottled.Inc()
 		s.hold(r, wait)
 	}
-	if claim, served := s.Tenants.ServedClaim(org); org != "" && served {
+	if binding, served := s.Tenants.ServedBinding(org); org != "" && served {
 		e := requestAudit(r, nil, action, "")
-		// Recorded under the claim served now, like its requests: fenced (store.AuditEvent.Claim).
-		e.Org, e.Claim, e.Status, e.Detail = org, claim, refused.Status, refused.Detail
+		// Recorded under the binding served now, like its requests: fenced (store.AuditEvent.Binding).
+		e.Org, e.Binding, e.Status, e.Detail = org, binding, refused.Status, refused.Detail
 		s.audit.refuse(s.Store, e, source)
 	}
 	writeError(w, refused)

@@ -59,7 +59,7 @@ func (s *Service) auditAdmin(ctx context.Context, org *tenant.Organization, who 
 	if err := s.Store.RecordAudit(ctx, []store.AuditEvent{{
 		Org: org.Name, Time: time.Now().UTC(), RequestID: requestID(), Action: action, Client: "admin:" + who.User,
 		Method: who.Method, Path: who.Path, ResourceType: "ScimIntegration", ResourceID: org.Integration.Name,
-		Status: http.StatusOK, Detail: detail, Claim: org.Claim,
+		Status: http.StatusOK, Detail: detail, Binding: org.Binding,
 	}}); err != nil {
 		s.Log.Error("Recording an admin action in the audit log failed", "organization", org.Name, "action", action, "error", err)
 	}

@@ -41,7 +41,7 @@ func (s *Service) Review(ctx context.Context, org *tenant.Organization, who Acto
 	}
 	rec, err := s.Store.ReviewMember(ctx, org.Name, id, approve, store.AuditEvent{
 		Time: time.Now().UTC(), RequestID: requestID(), Action: action, Client: "admin:" + who.User,
-		Method: who.Method, Path: who.Path, Status: http.StatusOK, Claim: org.Claim,
+		Method: who.Method, Path: who.Path, Status: http.StatusOK, Binding: org.Binding,
 	})
 	if err != nil {
 		return nil, s.internal(err)
@@ -62,7 +62,7 @@ func (s *Service) Release(ctx context.Context, org *tenant.Organization, who Act
 	n, err := s.Store.ReleaseDeprovisions(ctx, org.Name, org.Policy, store.AuditEvent{
 		Time: time.Now().UTC(), RequestID: requestID(), Action: "deprovisioning.release", Client: "admin:" + who.User,
 		Method: who.Method, Path: who.Path, ResourceType: "ScimIntegration", ResourceID: org.Integration.Name, Status: http.StatusOK,
-		Claim: org.Claim,
+		Binding: org.Binding,
 	})
 	if err != nil {
 		return 0, s.internal(err)

@@ -14,12 +14,12 @@ import (
 type Write struct {
 	Policy *provisioning.Policy
 	Audit  *AuditEvent
-	// Claim is the UID of the OrganizationClaim the request was authenticated under. The write
-	// lands only while that claim owns the organization's data ("" only while nothing is bound);
+	// Binding is the organization's binding the request was authenticated under. The write lands
+	// only while it is the organization's (the zero Binding only while nothing is bound);
 	// otherwise ErrOrganizationReleased and nothing is written. A request that passed
 	// authentication just before its organization was deleted or re-bound cannot leave rows for
 	// the organization's next owner (docs/decisions/0020-organization-fence.md).
-	Claim string
+	Binding Binding
 }
 
 // AuditEvent is one entry of the SCIM audit log. Values are never recorded: Attributes names what
@@ -47,10 +47,10 @@ type AuditEvent struct {
 	Count int `json:"count"`
 	// Source is the client address of an aggregated refusal ("other" once a minute has seen many).
 	Source string `json:"source,omitempty"`
-	// Claim is the OrganizationClaim the event's request acted under, as Write.Claim: RecordAudit
-	// drops an event whose claim no longer owns the organization, and ReviewMember and
-	// ReleaseDeprovisions fail with ErrOrganizationReleased. Never stored (Refusal events have none).
-	Claim string `json:"-"`
+	// Binding is the organization's binding the event's request acted under, as Write.Binding:
+	// RecordAudit and RecordRefusals drop an event whose binding is no longer the organization's,
+	// and ReviewMember and ReleaseDeprovisions fail with ErrOrganizationReleased. Never stored.
+	Binding Binding `json:"-"`
 }
 
 // AuditQuery pages through an organization's audit log, newest first.

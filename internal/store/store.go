@@ -33,9 +33,10 @@ var (
 	// ErrTakeover: a member with this userName exists and was not created by SCIM; SCIM never
 	// takes it over (decided by provisioning).
 	ErrTakeover = provisioning.ErrTakeover
-	// ErrOrganizationReleased: the organization's data no longer belongs to the claim the write
-	// was made under (deleted, or bound to another claim since); nothing was written.
-	ErrOrganizationReleased = errors.New("the organization's data is no longer held by the claim the request was authenticated under")
+	// ErrOrganizationReleased: the organization is no longer bound as when the write's request
+	// was authenticated (its data deleted, or bound to another claim or integration since);
+	// nothing was written.
+	ErrOrganizationReleased = errors.New("the organization is no longer bound as when the request was authenticated")
 )
 
 // ClaimMismatchError: the organization's data belongs to another OrganizationClaim than the
@@ -48,6 +49,17 @@ type ClaimMismatchError struct {
 
 func (e *ClaimMismatchError) Error() string {
 	return "the data of organization " + e.Organization + " belongs to OrganizationClaim " + e.Owner
+}
+
+// Binding is what an organization's data is bound to: the OrganizationClaim owning it and the
+// ScimIntegration serving it (UIDs). Writes carry the binding their request was authenticated
+// under and land only while it is the organization's (docs/decisions/0020-organization-fence.md):
+// the claim must own the data, and the integration must be the one bound ("" in a binding
+// recorded before integrations were: any of the claim's). The zero Binding stands for
+// "nothing bound".
+type Binding struct {
+	Claim       string
+	Integration string
 }
 
 // InvalidMemberError names a group member that is not a User or Group of the organization.
@@ -184,13 +196,17 @@ type Store interface {
 	ActivityMark(ctx context.Context, org string) (ActivityMark, error)
 	// PruneAudit deletes an organization's audit events older than before; it returns how many.
 	PruneAudit(ctx context.Context, org string, before time.Time) (int64, error)
-	// BindOrganization records that the claim (an OrganizationClaim's UID) owns the
-	// organization's data. The first claim to bind owns it; another claim takes it over only
-	// when adoptFrom names the current owner; otherwise *ClaimMismatchError.
-	BindOrganization(ctx context.Context, org, claim, adoptFrom string) error
+	// BindOrganization records that b.Claim (an OrganizationClaim's UID) owns the organization's
+	// data and b.Integration (a ScimIntegration's UID) serves it. The first claim to bind owns it;
+	// another claim takes it over only when adoptFrom names the current owner; otherwise
+	// *ClaimMismatchError. The owner binding another integration moves the binding to it: writes
+	// made under the one before are refused from then on.
+	BindOrganization(ctx context.Context, org string, b Binding, adoptFrom string) error
 	// OrganizationOwner returns the UID of the claim owning the organization's data ("" when
 	// nothing is bound).
 	OrganizationOwner(ctx context.Context, org string) (string, error)
+	// OrganizationBinding returns the organization's binding (zero when nothing is bound).
+	OrganizationBinding(ctx context.Context, org string) (Binding, error)
 	// DeleteOrganization removes every resource of the organization and its binding, when the
 	// claim owns it (or nothing is bound); otherwise *ClaimMismatchError and nothing is deleted.
 	// It waits for the organization's writes in flight, which land before it and are deleted

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
 	"github.com/z8z8/enterprise-identity-operator/internal/token"
 )
 
@@ -38,9 +39,10 @@ type Credential struct {
 // Organization is one served organization.
 type Organization struct {
 	Name string
-	// Claim is the UID of the OrganizationClaim the organization is served under: its writes
-	// land only while that claim owns the organization's data (store.Write.Claim).
-	Claim string
+	// Binding is what the organization is served under, the UIDs of its claim and of the
+	// integration: its writes land only while the organization's data is bound to them
+	// (store.Write.Binding).
+	Binding store.Binding
 	// Integration is the ScimIntegration serving it.
 	Integration types.NamespacedName
 	Enabled     bool
@@ -174,17 +176,17 @@ func (r *Registry) Serving(org string) bool {
 	return ok
 }
 
-// ServedClaim returns the claim an organization is served under, and whether it is served.
-func (r *Registry) ServedClaim(org string) (string, bool) {
+// ServedBinding returns the binding an organization is served under, and whether it is served.
+func (r *Registry) ServedBinding(org string) (store.Binding, bool) {
 	if !r.listen.Load() {
-		return "", false
+		return store.Binding{}, false
 	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if o, ok := r.byOrg[org]; ok {
-		return o.Claim, true
+		return o.Binding, true
 	}
-	return "", false
+	return store.Binding{}, false
 }
 
 // Authenticate checks a presented bearer token for an organization, comparing SHA-256 hashes in

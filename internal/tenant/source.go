@@ -21,6 +21,7 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/internal/index"
 	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
 	"github.com/z8z8/enterprise-identity-operator/internal/secrets"
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
 	"github.com/z8z8/enterprise-identity-operator/internal/token"
 )
 
@@ -121,7 +122,7 @@ func (s *Source) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, 
 		s.Registry.Remove(req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
-	org.Claim = string(claim.UID)
+	org.Binding = store.Binding{Claim: string(claim.UID), Integration: string(scim.UID)}
 	s.Registry.Set(org)
 	return ctrl.Result{}, nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
 	"github.com/z8z8/enterprise-identity-operator/internal/index"
 	"github.com/z8z8/enterprise-identity-operator/internal/secrets"
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
 	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
 	"github.com/z8z8/enterprise-identity-operator/internal/token"
 )
@@ -84,9 +85,11 @@ func TestOnlyTheClaimHolderIsServedInEitherOrder(t *testing.T) {
 		if err != nil || caller.Organization.Integration != (types.NamespacedName{Namespace: "acme", Name: "acme"}) {
 			t.Fatalf("order %v: acme is not served for its own integration (%v)", order, err)
 		}
-		// Its writes are fenced by the claim it holds (store.Write.Claim).
-		if caller.Organization.Claim != string(claim.UID) || claim.UID == "" {
-			t.Fatalf("order %v: acme is served under claim %q, want %q", order, caller.Organization.Claim, claim.UID)
+		// Its writes are fenced by the claim it holds and its integration (store.Write.Binding).
+		acmeScim := &v1alpha1.ScimIntegration{}
+		must(t, k8s.Get(ctx, types.NamespacedName{Namespace: "acme", Name: "acme"}, acmeScim))
+		if want := (store.Binding{Claim: string(claim.UID), Integration: string(acmeScim.UID)}); caller.Organization.Binding != want || claim.UID == "" {
+			t.Fatalf("order %v: acme is served under %+v, want %+v", order, caller.Organization.Binding, want)
 		}
 	}
 }

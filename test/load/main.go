@@ -388,8 +388,8 @@ func fillOrg(ctx context.Context, st store.Store, org string, n int) { fillRange
 // fillRange creates the organization's users from…to-1 directly in the store.
 func fillRange(ctx context.Context, st store.Store, org string, from, to int) {
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	// Writes land under the claim owning the organization (none when nothing bound it).
-	claim, err := st.OrganizationOwner(ctx, org)
+	// Writes land under the organization's binding (none when nothing bound it).
+	binding, err := st.OrganizationBinding(ctx, org)
 	check(err)
 	var wg sync.WaitGroup
 	next := atomic.Int64{}
@@ -410,7 +410,7 @@ func fillRange(ctx context.Context, st store.Store, org string, from, to int) {
 				name := fmt.Sprintf("user-%07d@bench.example", i)
 				r := &store.Resource{Org: org, Kind: store.KindUser, ID: fmt.Sprintf("u%07d", i), Name: name, Email: name, Active: true,
 					Doc: storedUserDoc(name), Created: now, Modified: now, Version: 1}
-				check(st.Create(ctx, r, nil, store.Write{Claim: claim}))
+				check(st.Create(ctx, r, nil, store.Write{Binding: binding}))
 			}
 		}()
 	}

@@ -21,8 +21,8 @@ var refusalUpsert = `INSERT INTO audit_events (` + strings.Join(auditColumns, ",
 	inList(len(auditColumns)+1) + `) ON CONFLICT (org, refusal_key) WHERE refusal_key IS NOT NULL
 	DO UPDATE SET event_count = audit_events.event_count + excluded.event_count, at_us = excluded.at_us`
 
-// RecordRefusals adds aggregated refusals to their rows, in one transaction. Those whose claim
-// no longer owns their organization are dropped, as RecordAudit's events.
+// RecordRefusals adds aggregated refusals to their rows, in one transaction. Those whose binding
+// is no longer their organization's are dropped, as RecordAudit's events.
 func (s *Store) RecordRefusals(ctx context.Context, refusals []store.Refusal) error {
 	if len(refusals) == 0 {
 		return nil
@@ -33,7 +33,7 @@ func (s *Store) RecordRefusals(ctx context.Context, refusals []store.Refusal) er
 			return err
 		}
 		for _, r := range refusals {
-			if r.Key == "" || r.Event.Org == "" || !held[orgClaim{r.Event.Org, r.Event.Claim}] {
+			if r.Key == "" || r.Event.Org == "" || !held[orgBinding{r.Event.Org, r.Event.Binding}] {
 				continue
 			}
 			if _, err := s.exec(ctx, tx, s.q(refusalUpsert), append(auditValues(r.Event), r.Key)...); err != nil {
@@ -82,7 +82,7 @@ func auditValues(e store.AuditEvent) []any {
 
 // RecordAudit appends audit events in one transaction, many rows per statement (the events of
 // reads arrive in batches; one statement per event would cost a read much of its throughput).
-// An event whose claim no longer owns its organization is dropped: its request was made just
+// An event whose binding is no longer its organization's is dropped: its request was made just
 // before the organization was deleted or re-bound, and its audit log went with the data.
 func (s *Store) RecordAudit(ctx context.Context, events []store.AuditEvent) error {
 	if len(events) == 0 {
@@ -197,7 +197,7 @@ func (s *Store) PruneAudit(ctx context.Context, org string, before time.Time) (i
 	return n, err
 }
 
-// ofHeldOrganizations keeps the events whose claims own their organizations, fenced for the rest
+// ofHeldOrganizations keeps the events whose bindings are their organizations', fenced for the rest
 // of tx (fence.go).
 func (s *Store) ofHeldOrganizations(ctx context.Context, tx *sql.Tx, events []store.AuditEvent) ([]store.AuditEvent, error) {
 	pairs := pairsOf(len(events), func(i int) store.AuditEvent { return events[i] })
@@ -207,28 +207,28 @@ func (s *Store) ofHeldOrganizations(ctx context.Context, tx *sql.Tx, events []st
 	}
 	kept := make([]store.AuditEvent, 0, len(events))
 	for _, e := range events {
-		if held[orgClaim{e.Org, e.Claim}] {
+		if held[orgBinding{e.Org, e.Binding}] {
 			kept = append(kept, e)
 		}
 	}
 	return kept, nil
 }
 
-// pairsOf lists the distinct organizations and claims of n events, in one order whatever the
-// events' (by organization, then claim): batches fence their organizations in the same order, so
+// pairsOf lists the distinct organizations and bindings of n events, in one order whatever the
+// events' (by organization, then binding): batches fence their organizations in the same order, so
 // two of them and two deletions cannot wait for each other in a cycle.
-func pairsOf(n int, event func(int) store.AuditEvent) []orgClaim {
-	seen := make(map[orgClaim]bool, n)
-	var pairs []orgClaim
+func pairsOf(n int, event func(int) store.AuditEvent) []orgBinding {
+	seen := make(map[orgBinding]bool, n)
+	var pairs []orgBinding
 	for i := range n {
 		e := event(i)
-		if p := (orgClaim{e.Org, e.Claim}); !seen[p] {
+		if p := (orgBinding{e.Org, e.Binding}); !seen[p] {
 			seen[p] = true
 			pairs = append(pairs, p)
 		}
 	}
-	slices.SortFunc(pairs, func(a, b orgClaim) int {
-		return cmp.Or(strings.Compare(a.org, b.org), strings.Compare(a.claim, b.claim))
+	slices.SortFunc(pairs, func(x, y orgBinding) int {
+		return cmp.Or(strings.Compare(x.org, y.org), strings.Compare(x.b.Claim, y.b.Claim), strings.Compare(x.b.Integration, y.b.Integration))
 	})
 	return pairs
 }

@@ -11,48 +11,61 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
 
-// The organization fence (decision 0020): a write lands only while the OrganizationClaim its
-// request was authenticated under owns the organization's data. Deleting or re-binding an
-// organization waits for its writes in flight, and a write after it is refused: nothing a request
-// of the organization's last owner writes can outlive the deletion into the next owner's data.
+// The organization fence (decision 0020): a write lands only while the organization is bound as
+// when its request was authenticated (store.Binding: the claim owning the data, the integration
+// serving it). Deleting or re-binding an organization waits for its writes in flight, and a write
+// after it is refused: nothing a request writes can outlive the deletion into the data of the
+// organization's next owner, or of its next integration.
 //
 // On PostgreSQL a write's first statement is organization_fence (migration 0013), which holds the
 // organization's lock shared until the write's end; DeleteOrganization and BindOrganization take
-// it exclusively. SQLite has one writer at a time: reading the owner in the write's transaction
+// it exclusively. SQLite has one writer at a time: reading the binding in the write's transaction
 // is the fence.
 
-// fenceSQL refuses (SQLSTATE EIO01) unless the claim owns the organization, after taking the
-// organization's lock shared for the rest of the transaction.
-const fenceSQL = `SELECT organization_fence($1, $2)`
+// fenceSQL refuses (SQLSTATE EIO01) unless the organization is bound as the write says, after
+// taking the organization's lock shared for the rest of the transaction.
+const fenceSQL = `SELECT organization_fence($1, $2, $3)`
 
 // fenceLockSQL only takes the organization's fence shared: a write made in one statement sends
-// it ahead of the statement, which checks the owner itself (ownerHeld), in a snapshot taken
+// it ahead of the statement, which checks the binding itself (bindingHeld), in a snapshot taken
 // after the lock was granted. Cheaper than organization_fence's PL/pgSQL on the hottest paths.
 const fenceLockSQL = `SELECT pg_advisory_xact_lock_shared(7316236, hashtext($1))`
 
-// ownerHeld is a condition on an organization and a claim (its two arguments): the claim owns
-// the organization's data ("" while nothing is bound).
-const ownerHeld = `COALESCE((SELECT claim_uid FROM organization_owners WHERE org = ?), '') = ?`
+// bindingHeld is a condition on an organization, a claim and an integration (its arguments, in
+// bindingArgs' order): the organization is bound to them, as organization_held decides.
+const bindingHeld = `COALESCE((SELECT claim_uid = ? AND integration_uid IN ('', ?) FROM organization_owners WHERE org = ?), CAST(? AS text) = '')`
+
+// bindingArgs are bindingHeld's arguments.
+func bindingArgs(org string, b store.Binding) []any { return []any{b.Claim, b.Integration, org, b.Claim} }
 
 // fenceRefused is the SQLSTATE organization_fence raises.
 const fenceRefused = "EIO01"
 
-// fence makes tx's writes of org land only while claim owns it. On PostgreSQL the check is held
-// (pending_writes.go): it goes ahead of the transaction's next statement in the same round trip,
-// and its refusal is that statement's error (released maps it).
-func (s *Store) fence(ctx context.Context, tx *sql.Tx, org, claim string) error {
+// fence makes tx's writes of org land only while it is bound as b says. On PostgreSQL the check
+// is held (pending_writes.go): it goes ahead of the transaction's next statement in the same
+// round trip, and its refusal is that statement's error (released maps it).
+func (s *Store) fence(ctx context.Context, tx *sql.Tx, org string, b store.Binding) error {
 	if s.d.name() == "postgres" {
-		_, err := s.exec(holdUntilNext(ctx), tx, fenceSQL, org, claim)
+		_, err := s.exec(holdUntilNext(ctx), tx, fenceSQL, org, b.Claim, b.Integration)
 		return err
 	}
-	owner, err := s.ownerIn(ctx, tx, org)
+	held, err := s.bindingHeldIn(ctx, tx, org, b)
 	if err != nil {
 		return err
 	}
-	if owner != claim {
+	if !held {
 		return store.ErrOrganizationReleased
 	}
 	return nil
+}
+
+// bindingHeldIn reads whether org is bound as b says, in tx.
+func (s *Store) bindingHeldIn(ctx context.Context, tx *sql.Tx, org string, b store.Binding) (bool, error) {
+	bound, err := s.bindingIn(ctx, tx, org)
+	if err != nil {
+		return false, err
+	}
+	return bound.Claim == b.Claim && (bound.Integration == "" || bound.Integration == b.Integration), nil
 }
 
 // lockOrganization takes org's fence exclusively for the rest of tx: it waits for the
@@ -68,37 +81,41 @@ func (s *Store) lockOrganization(ctx context.Context, tx *sql.Tx, org string) er
 	return nil
 }
 
-// orgClaim is an organization and the claim a request acted under.
-type orgClaim struct{ org, claim string }
+// orgBinding is an organization and the binding a request acted under.
+type orgBinding struct {
+	org string
+	b   store.Binding
+}
 
-// heldOrganizations returns the pairs whose claims own their organizations, each fenced for the
-// rest of tx as a write's (organization_held on PostgreSQL).
-func (s *Store) heldOrganizations(ctx context.Context, tx *sql.Tx, pairs []orgClaim) (map[orgClaim]bool, error) {
-	held := make(map[orgClaim]bool, len(pairs))
+// heldOrganizations returns the pairs whose organizations are bound as they say, each fenced for
+// the rest of tx as a write's (organization_held on PostgreSQL).
+func (s *Store) heldOrganizations(ctx context.Context, tx *sql.Tx, pairs []orgBinding) (map[orgBinding]bool, error) {
+	held := make(map[orgBinding]bool, len(pairs))
 	if s.d.name() != "postgres" {
 		for _, p := range pairs {
-			owner, err := s.ownerIn(ctx, tx, p.org)
+			ok, err := s.bindingHeldIn(ctx, tx, p.org, p.b)
 			if err != nil {
 				return nil, err
 			}
-			if owner == p.claim {
+			if ok {
 				held[p] = true
 			}
 		}
 		return held, nil
 	}
-	orgs, claims := make([]string, len(pairs)), make([]string, len(pairs))
+	orgs, claims, integrations := make([]string, len(pairs)), make([]string, len(pairs)), make([]string, len(pairs))
 	for i, p := range pairs {
-		orgs[i], claims[i] = p.org, p.claim
+		orgs[i], claims[i], integrations[i] = p.org, p.b.Claim, p.b.Integration
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT o, c FROM unnest($1::text[], $2::text[]) AS t(o, c) WHERE organization_held(o, c)`, orgs, claims)
+	rows, err := tx.QueryContext(ctx, `SELECT o, c, i FROM unnest($1::text[], $2::text[], $3::text[]) AS t(o, c, i) WHERE organization_held(o, c, i)`,
+		orgs, claims, integrations)
 	if err != nil {
-		return nil, fmt.Errorf("checking the organizations' owners: %w", err)
+		return nil, fmt.Errorf("checking the organizations' bindings: %w", err)
 	}
 	defer func() { _ = rows.Close() }()
 	for rows.Next() {
-		var p orgClaim
-		if err := rows.Scan(&p.org, &p.claim); err != nil {
+		var p orgBinding
+		if err := rows.Scan(&p.org, &p.b.Claim, &p.b.Integration); err != nil {
 			return nil, err
 		}
 		held[p] = true

@@ -16,10 +16,11 @@ import (
 // for the organization's writes and deletes what they wrote; a write that waited for a deletion
 // is refused and writes nothing.
 
-const fenceClaim = "claim-1"
+// fenced is the binding the tests' organizations are bound to.
+var fenced = store.Binding{Claim: "claim-1", Integration: "integration-1"}
 
 func fencedWrite(p *provisioning.Policy, request string) store.Write {
-	return store.Write{Policy: p, Claim: fenceClaim, Audit: &store.AuditEvent{RequestID: request, Action: request, Status: 200, Claim: fenceClaim}}
+	return store.Write{Policy: p, Binding: fenced, Audit: &store.AuditEvent{RequestID: request, Action: request, Status: 200, Binding: fenced}}
 }
 
 func newUser(org, id, name string) *store.Resource {
@@ -27,11 +28,11 @@ func newUser(org, id, name string) *store.Resource {
 	return &store.Resource{Org: org, Kind: store.KindUser, ID: id, Name: name, Active: true, Doc: []byte(`{}`), Created: now, Modified: now, Version: 1}
 }
 
-// boundWithAUser returns a new organization bound to fenceClaim, with user u1 (ada).
+// boundWithAUser returns a new organization bound to fenced, with user u1 (ada).
 func boundWithAUser(t *testing.T, s *sqlstore.Store, prefix string, p *provisioning.Policy) string {
 	t.Helper()
 	org := fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano())
-	if err := s.BindOrganization(context.Background(), org, fenceClaim, ""); err != nil {
+	if err := s.BindOrganization(context.Background(), org, fenced, ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Create(context.Background(), newUser(org, "u1", "ada"), nil, fencedWrite(p, "seed")); err != nil {
@@ -40,8 +41,9 @@ func boundWithAUser(t *testing.T, s *sqlstore.Store, prefix string, p *provision
 	return org
 }
 
-// waitUntil polls query (a count) until it is positive; it fails if done has a result first.
-func waitUntil(t *testing.T, s *sqlstore.Store, what, query string, done chan error) {
+// waitUntil polls query (a count, with args) until it is positive; it fails if done has a result
+// first. Queries name what the test itself waits for: other packages share the server.
+func waitUntil(t *testing.T, s *sqlstore.Store, what string, done chan error, query string, args ...any) {
 	t.Helper()
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		select {
@@ -50,7 +52,7 @@ func waitUntil(t *testing.T, s *sqlstore.Store, what, query string, done chan er
 		default:
 		}
 		var n int
-		if err := s.DB().QueryRowContext(context.Background(), query).Scan(&n); err != nil {
+		if err := s.DB().QueryRowContext(context.Background(), query, args...).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		if n > 0 {
@@ -60,8 +62,10 @@ func waitUntil(t *testing.T, s *sqlstore.Store, what, query string, done chan er
 	t.Fatalf("timed out waiting for %s", what)
 }
 
-// waitingForTheFence counts transactions waiting for an organization's fence.
-const waitingForTheFence = `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 7316236 AND objsubid = 2 AND NOT granted`
+// waitingForTheFence counts transactions waiting for the fence of an organization (its argument;
+// pg_locks shows the lock's key, hashtext's int4, as an unsigned oid).
+const waitingForTheFence = `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 7316236 AND objsubid = 2 AND NOT granted
+	AND objid::bigint = (hashtext($1)::bigint + 4294967296) % 4294967296`
 
 // leftRows fails when any table still holds rows of org.
 func leftRows(t *testing.T, s *sqlstore.Store, org string) {
@@ -82,7 +86,7 @@ func TestPostgresADeletionWaitsForTheOrganizationsWritesInFlight(t *testing.T) {
 	ctx := context.Background()
 	org := fmt.Sprintf("fence-inflight-%d", time.Now().UnixNano())
 	p := &provisioning.Policy{AutoActivate: true}
-	if err := s.BindOrganization(ctx, org, fenceClaim, ""); err != nil {
+	if err := s.BindOrganization(ctx, org, fenced, ""); err != nil {
 		t.Fatal(err)
 	}
 	// Another transaction holds the userName the create inserts: the create waits on the unique
@@ -96,15 +100,19 @@ func TestPostgresADeletionWaitsForTheOrganizationsWritesInFlight(t *testing.T) {
 		VALUES ($1, 'blocker', 'ada', 'ada', true, '{}', 0, 0, 1)`, org); err != nil {
 		t.Fatal(err)
 	}
+	var blockerXID string
+	if err := blocker.QueryRowContext(ctx, `SELECT pg_current_xact_id()::text`).Scan(&blockerXID); err != nil {
+		t.Fatal(err)
+	}
 	oneStatement := sqlstore.OneStatementCreates()
 	created := make(chan error, 1)
 	go func() { created <- s.Create(ctx, newUser(org, "u1", "ada"), nil, fencedWrite(p, "create")) }()
-	waitUntil(t, s, "the create waits for the userName", `SELECT count(*) FROM pg_stat_activity
-		WHERE datname = current_database() AND wait_event = 'transactionid' AND query LIKE '%INSERT INTO scim_users%'`, created)
+	waitUntil(t, s, "the create waits for the userName", created,
+		`SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted AND transactionid::text = $1`, blockerXID)
 
 	deleted := make(chan error, 1)
-	go func() { deleted <- s.DeleteOrganization(ctx, org, fenceClaim) }()
-	waitUntil(t, s, "the deletion waits for the write in flight", waitingForTheFence, deleted)
+	go func() { deleted <- s.DeleteOrganization(ctx, org, fenced.Claim) }()
+	waitUntil(t, s, "the deletion waits for the write in flight", deleted, waitingForTheFence, org)
 	if err := blocker.Rollback(); err != nil {
 		t.Fatal(err)
 	}
@@ -148,11 +156,11 @@ func TestPostgresAWriteThatWaitedForADeletionWritesNothing(t *testing.T) {
 		}, nil},
 		{"a delete", func(org string) error { return s.Delete(ctx, org, store.KindUser, "u1", 0, fencedWrite(p, "delete")) }, nil},
 		{"a review", func(org string) error {
-			_, err := s.ReviewMember(ctx, org, "u1", true, store.AuditEvent{RequestID: "review", Action: "member.approve", Claim: fenceClaim})
+			_, err := s.ReviewMember(ctx, org, "u1", true, store.AuditEvent{RequestID: "review", Action: "member.approve", Binding: fenced})
 			return err
 		}, nil},
 		{"read audit events", func(org string) error {
-			err := s.RecordAudit(ctx, []store.AuditEvent{{Org: org, RequestID: "read", Action: "users.list", Status: 200, Claim: fenceClaim}})
+			err := s.RecordAudit(ctx, []store.AuditEvent{{Org: org, RequestID: "read", Action: "users.list", Status: 200, Binding: fenced}})
 			if err == nil {
 				err = store.ErrOrganizationReleased // dropped, not refused: leftRows checks
 			}
@@ -165,7 +173,7 @@ func TestPostgresAWriteThatWaitedForADeletionWritesNothing(t *testing.T) {
 			locked, release := make(chan struct{}), make(chan struct{})
 			sqlstore.SetAfterOrganizationLocked(func() { close(locked); <-release })
 			deleted := make(chan error, 1)
-			go func() { deleted <- s.DeleteOrganization(ctx, org, fenceClaim) }()
+			go func() { deleted <- s.DeleteOrganization(ctx, org, fenced.Claim) }()
 			<-locked
 			var before int64
 			if w.counter != nil {
@@ -174,7 +182,7 @@ func TestPostgresAWriteThatWaitedForADeletionWritesNothing(t *testing.T) {
 			givenUp := sqlstore.SpeculationsGivenUp()
 			written := make(chan error, 1)
 			go func() { written <- w.write(org) }()
-			waitUntil(t, s, "the write waits for the deletion", waitingForTheFence, written)
+			waitUntil(t, s, "the write waits for the deletion", written, waitingForTheFence, org)
 			close(release)
 			if err := <-deleted; err != nil {
 				t.Fatal(err)
@@ -207,7 +215,7 @@ func TestPostgresAnUpdateThatWaitedForAnAdoptionWritesNothing(t *testing.T) {
 	locked, release := make(chan struct{}), make(chan struct{})
 	sqlstore.SetAfterOrganizationLocked(func() { close(locked); <-release })
 	adopted := make(chan error, 1)
-	go func() { adopted <- s.BindOrganization(ctx, org, "claim-2", fenceClaim) }()
+	go func() { adopted <- s.BindOrganization(ctx, org, store.Binding{Claim: "claim-2", Integration: "integration-2"}, fenced.Claim) }()
 	<-locked
 	sent, givenUp := sqlstore.OneStatementsSent(), sqlstore.SpeculationsGivenUp()
 	updated := make(chan error, 1)
@@ -217,7 +225,7 @@ func TestPostgresAnUpdateThatWaitedForAnAdoptionWritesNothing(t *testing.T) {
 		_, err := s.Update(ctx, cur, &store.Change{Resource: &next}, fencedWrite(p, "deactivate"))
 		updated <- err
 	}()
-	waitUntil(t, s, "the update waits for the adoption", waitingForTheFence, updated)
+	waitUntil(t, s, "the update waits for the adoption", updated, waitingForTheFence, org)
 	close(release)
 	if err := <-adopted; err != nil {
 		t.Fatal(err)

@@ -131,7 +131,7 @@ func (s *Store) ReviewMember(ctx context.Context, org, userID string, approve bo
 		return nil, store.ErrNotFound
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := s.fence(ctx, tx, org, audit.Claim); err != nil {
+		if err := s.fence(ctx, tx, org, audit.Binding); err != nil {
 			return err
 		}
 		audit.Org, audit.ResourceType, audit.ResourceID = org, "Member", userID
@@ -166,7 +166,7 @@ func (s *Store) HeldDeprovisions(ctx context.Context, org string) (int64, error)
 func (s *Store) ReleaseDeprovisions(ctx context.Context, org string, p provisioning.Policy, audit store.AuditEvent) (int, error) {
 	released := 0
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := s.fence(ctx, tx, org, audit.Claim); err != nil {
+		if err := s.fence(ctx, tx, org, audit.Binding); err != nil {
 			return err
 		}
 		pt := s.newProvisioningTx(tx)

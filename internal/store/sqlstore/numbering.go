@@ -138,7 +138,7 @@ func (n *numberer) rounds() {
 
 // round numbers what can be numbered, in passes of at most maxNumberedPerRound events.
 func (n *numberer) round(ctx context.Context) error {
-	retried := false
+	retriedAt := int64(-1) // the gap given its second look in this round
 	for range 100 { // bounded: 500,000 events per round at most
 		var pending bool
 		// The newest position (the end of the primary key) against the horizon: EXISTS with a
@@ -162,10 +162,13 @@ func (n *numberer) round(ctx context.Context) error {
 		case newGap:
 			// Most gaps are rolled-back writes long gone: a second look, with a newer
 			// snapshot, closes them at once. A gap still open after it waits for its writer.
-			if retried {
+			// Each gap gets its look: refused writes leave several in a row, and one look per
+			// round left every event after the second unnumbered until the next round.
+			at := n.openGap().at
+			if at == retriedAt {
 				return nil
 			}
-			retried = true
+			retriedAt = at
 		case caughtUp:
 			return nil
 		}

@@ -366,3 +366,22 @@ func TestPostgresAGapThatGrowsIsSeenAnew(t *testing.T) {
 		t.Fatalf("after the newer write committed: %+v", got)
 	}
 }
+
+// Two rolled-back writes leave two gaps in a row (refused writes do: decision 0020); a reader
+// finds the event committed after both at once. A round gave one second look in all, so the event
+// behind the second gap waited for the next round.
+func TestPostgresEventsAfterTwoRolledBackWritesAreNumberedAtOnce(t *testing.T) {
+	a, _ := replicas(t)
+	org := fmt.Sprintf("numbering-two-gaps-%d", time.Now().UnixNano())
+	p := &provisioning.Policy{AutoActivate: true}
+	for range 2 {
+		if err := openEventWrite(t, a, org, "test.rolledback").Rollback(); err != nil {
+			t.Fatal(err)
+		}
+		createUsers(t, a, fmt.Sprintf("%s-other-%d", org, time.Now().UnixNano()), 1, p) // a committed event between the gaps
+	}
+	createUsers(t, a, org, 1, p)
+	if got := eventsOf(t, a, org); len(got) != 1 || got[0].Event.Type != provisioning.MemberProvisioned {
+		t.Fatalf("the event after two rolled-back writes: %+v", got)
+	}
+}

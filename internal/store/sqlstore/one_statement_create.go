@@ -55,8 +55,8 @@ func (s *Store) createInOneStatement(ctx context.Context, r *store.Resource, w s
 	insert, args := s.insertStatement(r)
 	// The user's INSERT is the first held statement, w0: the only one that can wait for another
 	// write (on the userName's unique index); the member's and record's rows are under a new id.
-	// It assumes the claim owns the organization too (its fence, land).
-	spec := &speculation{assumed: ownerHeld, args: []any{r.Org, w.Claim}, eventsAfter: "w0"}
+	// It assumes the organization is bound as the write says, too (its fence, land).
+	spec := &speculation{assumed: bindingHeld, args: bindingArgs(r.Org, w.Binding), eventsAfter: "w0"}
 	if w.Policy != nil {
 		spec.assumed += ` AND (SELECT COUNT(*) FROM ` + foreignMembers + `) = 0
 			AND NOT EXISTS (SELECT 1 FROM members WHERE org = ? AND user_id = ?)
@@ -96,7 +96,7 @@ func (s *Store) createInOneStatement(ctx context.Context, r *store.Resource, w s
 // assumed, then its held statements; the statement's error as it is. The organization's fence
 // lock goes first, in the same pipeline and implicit transaction (fence.go): it is taken before
 // any of the statement's locks and held until its commit, and the statement, whose snapshot is
-// taken after it, checks the owner in x (ownerHeld). A write refused there runs again the usual
+// taken after it, checks the binding in x (bindingHeld). A write refused there runs again the usual
 // way, whose fence answers ErrOrganizationReleased.
 func (s *Store) land(ctx context.Context, p provisioningTx, org, with string) error {
 	query, held := p.w.take(with, `SELECT ok FROM x`)

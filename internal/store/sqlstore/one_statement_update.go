@@ -80,12 +80,13 @@ func (s *Store) updateInOneStatement(ctx context.Context, current, next *store.R
 		return nil, false, nil //nolint:nilerr // the usual way reads them again
 	}
 	set, args := s.updateSet(current, next)
-	spec := &speculation{args: append(args, org, id, read.version.String, org, id, read.groups, org, w.Claim)}
+	spec := &speculation{args: append(args, org, id, read.version.String, org, id, read.groups)}
+	spec.args = append(spec.args, bindingArgs(org, w.Binding)...)
 	with := `u AS (UPDATE scim_users SET ` + set + ` WHERE org = ? AND id = ? AND version = ? RETURNING 1),
 		m AS (SELECT xmin::text AS v FROM members WHERE org = ? AND user_id = ? AND EXISTS (SELECT 1 FROM u) FOR UPDATE),
 		x AS MATERIALIZED (SELECT pg_current_xact_id() AS xid, 1 / (CASE WHEN (SELECT v FROM m) = ?
 			AND (SELECT ` + s.d.userGroups() + ` FROM (SELECT CAST(? AS text) AS org, CAST(? AS text) AS id) AS r) = ?
-			AND ` + ownerHeld + ` THEN 1 ELSE 0 END) AS ok)`
+			AND ` + bindingHeld + ` THEN 1 ELSE 0 END) AS ok)`
 
 	p := s.newProvisioningTx(nil)
 	p.speculation = spec

@@ -10,40 +10,42 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
 
-// BindOrganization records which claim owns an organization's data (see store.Store). The row is
-// read and written in one transaction; on PostgreSQL the insert's primary key decides a race
-// between two replicas, and the loser re-reads the winner.
-func (s *Store) BindOrganization(ctx context.Context, org, claim, adoptFrom string) error {
-	if claim == "" {
+// BindOrganization records which claim owns an organization's data and which integration
+// serves it (see store.Store). The row is read and written in one transaction, under the
+// organization's fence (fence.go); on PostgreSQL the insert's primary key decides a race between
+// two replicas, and the loser re-reads the winner.
+func (s *Store) BindOrganization(ctx context.Context, org string, b store.Binding, adoptFrom string) error {
+	if b.Claim == "" {
 		return errors.New("binding an organization needs a claim")
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		// A write in flight under the old owner lands first; one after sees the new owner.
+		// A write in flight under the old binding lands first; one after sees the new binding.
 		if err := s.lockOrganization(ctx, tx, org); err != nil {
 			return err
 		}
 		if h := afterOrganizationLocked.Swap(nil); h != nil {
 			(*h)()
 		}
-		owner, err := s.ownerIn(ctx, tx, org)
+		bound, err := s.bindingIn(ctx, tx, org)
 		if err != nil {
 			return err
 		}
 		switch {
-		case owner == claim:
+		case bound == b:
 			return nil
-		case owner == "":
-			_, err = s.exec(ctx, tx, s.q(`INSERT INTO organization_owners (org, claim_uid) VALUES (?, ?)`), org, claim)
+		case bound.Claim == "":
+			_, err = s.exec(ctx, tx, s.q(`INSERT INTO organization_owners (org, claim_uid, integration_uid) VALUES (?, ?, ?)`), org, b.Claim, b.Integration)
 			if s.d.isUniqueViolation(err) {
 				return fmt.Errorf("organization %s was bound concurrently; try again: %w", org, err)
 			}
-		case adoptFrom != "" && owner == adoptFrom:
-			_, err = s.exec(ctx, tx, s.q(`UPDATE organization_owners SET claim_uid = ? WHERE org = ? AND claim_uid = ?`), claim, org, owner)
+		case bound.Claim == b.Claim || adoptFrom != "" && bound.Claim == adoptFrom:
+			_, err = s.exec(ctx, tx, s.q(`UPDATE organization_owners SET claim_uid = ?, integration_uid = ? WHERE org = ? AND claim_uid = ?`),
+				b.Claim, b.Integration, org, bound.Claim)
 		default:
-			return &store.ClaimMismatchError{Organization: org, Owner: owner}
+			return &store.ClaimMismatchError{Organization: org, Owner: bound.Claim}
 		}
 		if err != nil {
-			return fmt.Errorf("binding organization %s to claim %s: %w", org, claim, err)
+			return fmt.Errorf("binding organization %s to claim %s: %w", org, b.Claim, err)
 		}
 		return nil
 	})
@@ -54,16 +56,26 @@ func (s *Store) OrganizationOwner(ctx context.Context, org string) (string, erro
 	return s.ownerIn(ctx, nil, org)
 }
 
+// OrganizationBinding returns an organization's binding, zero when none.
+func (s *Store) OrganizationBinding(ctx context.Context, org string) (store.Binding, error) {
+	return s.bindingIn(ctx, nil, org)
+}
+
 func (s *Store) ownerIn(ctx context.Context, tx *sql.Tx, org string) (string, error) {
-	var owner string
-	err := s.queryRow(ctx, tx, s.q(`SELECT claim_uid FROM organization_owners WHERE org = ?`), org).Scan(&owner)
+	b, err := s.bindingIn(ctx, tx, org)
+	return b.Claim, err
+}
+
+func (s *Store) bindingIn(ctx context.Context, tx *sql.Tx, org string) (store.Binding, error) {
+	var b store.Binding
+	err := s.queryRow(ctx, tx, s.q(`SELECT claim_uid, integration_uid FROM organization_owners WHERE org = ?`), org).Scan(&b.Claim, &b.Integration)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
+		return store.Binding{}, nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("reading the owner of organization %s: %w", org, err)
+		return store.Binding{}, fmt.Errorf("reading the binding of organization %s: %w", org, err)
 	}
-	return owner, nil
+	return b, nil
 }
 
 // DeleteOrganization removes every resource, membership, member record and audit event of an

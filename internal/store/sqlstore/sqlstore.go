@@ -80,7 +80,7 @@ func (s *Store) Create(ctx context.Context, r *store.Resource, members []string,
 		}
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := s.fence(ctx, tx, r.Org, w.Claim); err != nil {
+		if err := s.fence(ctx, tx, r.Org, w.Binding); err != nil {
 			return err
 		}
 		ahead, err := s.insert(ctx, tx, r, w.Policy != nil)
@@ -242,7 +242,7 @@ func (s *Store) Update(ctx context.Context, current *store.Resource, change *sto
 	org, kind, id := current.Org, current.Kind, current.ID
 	if change == nil {
 		return current, s.inTx(ctx, func(tx *sql.Tx) error {
-			if err := s.fence(ctx, tx, org, w.Claim); err != nil {
+			if err := s.fence(ctx, tx, org, w.Binding); err != nil {
 				return err
 			}
 			return s.effects(ctx, tx, w, org, id, nil)
@@ -261,7 +261,7 @@ func (s *Store) Update(ctx context.Context, current *store.Resource, change *sto
 		return res, err
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := s.fence(ctx, tx, org, w.Claim); err != nil {
+		if err := s.fence(ctx, tx, org, w.Binding); err != nil {
 			return err
 		}
 		// Locks in the order every write takes them: the organization's fence, the resource's row,
@@ -330,7 +330,7 @@ func (s *Store) Delete(ctx context.Context, org string, kind store.Kind, id stri
 		return store.ErrNotFound
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := s.fence(ctx, tx, org, w.Claim); err != nil {
+		if err := s.fence(ctx, tx, org, w.Binding); err != nil {
 			return err
 		}
 		current, err := s.get(ctx, tx, org, kind, id, s.d.forUpdate())

@@ -8,15 +8,21 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
 
-// testWritesFollowTheOwner: a write lands only under the claim owning the organization's data,
-// so a request authenticated just before its organization was deleted or re-bound writes nothing
-// the organization's next owner could find (decision 0020).
+// testWritesFollowTheOwner: a write lands only under the binding of the organization (the claim
+// owning its data and the integration serving it), so a request authenticated just before its
+// organization was deleted or re-bound writes nothing the organization's next owner, or its next
+// integration, could find (decision 0020).
 func testWritesFollowTheOwner(t *testing.T, s store.Store) {
 	org := newOrg()
 	p := provisioning.DefaultPolicy
+	bindings := map[string]store.Binding{
+		"claim-1": {Claim: "claim-1", Integration: "integration-1"},
+		"claim-2": {Claim: "claim-2", Integration: "integration-2"},
+		"":        {},
+	}
 	under := func(claim, request string) store.Write {
 		w := writeOf(&p, request)
-		w.Claim, w.Audit.Claim = claim, claim
+		w.Binding, w.Audit.Binding = bindings[claim], bindings[claim]
 		return w
 	}
 	refused := func(what string, err error) {
@@ -25,7 +31,7 @@ func testWritesFollowTheOwner(t *testing.T, s store.Store) {
 			t.Fatalf("%s: %v, want ErrOrganizationReleased", what, err)
 		}
 	}
-	must(t, s.BindOrganization(ctx, org, "claim-1", ""))
+	must(t, s.BindOrganization(ctx, org, bindings["claim-1"], ""))
 	must(t, s.Create(ctx, user(org, "u1", "ada", `{}`), nil, under("claim-1", "create-u1")))
 	must(t, s.Create(ctx, group(org, "g1", "Staff"), []string{"u1"}, under("claim-1", "create-g1")))
 	before := eventTypes(t, s, org)
@@ -39,9 +45,9 @@ func testWritesFollowTheOwner(t *testing.T, s store.Store) {
 		_, err = Update(ctx, s, org, store.KindUser, "u1", 0, func(*store.Resource) (*store.Change, error) { return nil, nil }, under(claim, "no-op"))
 		refused("an update changing nothing under "+claim, err)
 		refused("delete under "+claim, s.Delete(ctx, org, store.KindGroup, "g1", 0, under(claim, "delete-g1")))
-		_, err = s.ReviewMember(ctx, org, "u1", true, store.AuditEvent{RequestID: "review", Action: "member.approve", Claim: claim})
+		_, err = s.ReviewMember(ctx, org, "u1", true, store.AuditEvent{RequestID: "review", Action: "member.approve", Binding: bindings[claim]})
 		refused("review under "+claim, err)
-		_, err = s.ReleaseDeprovisions(ctx, org, p, store.AuditEvent{RequestID: "release", Action: "deprovisioning.release", Claim: claim})
+		_, err = s.ReleaseDeprovisions(ctx, org, p, store.AuditEvent{RequestID: "release", Action: "deprovisioning.release", Binding: bindings[claim]})
 		refused("release under "+claim, err)
 	}
 	if _, err := s.Get(ctx, org, store.KindUser, "u2"); !errors.Is(err, store.ErrNotFound) {
@@ -59,8 +65,8 @@ func testWritesFollowTheOwner(t *testing.T, s store.Store) {
 
 	// Read audit events are recorded under their claim only.
 	must(t, s.RecordAudit(ctx, []store.AuditEvent{
-		{Org: org, RequestID: "read-1", Action: "users.list", Status: 200, Claim: "claim-1"},
-		{Org: org, RequestID: "read-2", Action: "users.list", Status: 200, Claim: "claim-2"},
+		{Org: org, RequestID: "read-1", Action: "users.list", Status: 200, Binding: bindings["claim-1"]},
+		{Org: org, RequestID: "read-2", Action: "users.list", Status: 200, Binding: bindings["claim-2"]},
 	}))
 	audit, err := s.AuditEvents(ctx, org, store.AuditQuery{Limit: 100})
 	must(t, err)
@@ -75,14 +81,14 @@ func testWritesFollowTheOwner(t *testing.T, s store.Store) {
 	}
 
 	// Adopted by another claim: the old one's writes are refused, the new one's land.
-	must(t, s.BindOrganization(ctx, org, "claim-2", "claim-1"))
+	must(t, s.BindOrganization(ctx, org, bindings["claim-2"], "claim-1"))
 	refused("create under the adopted claim", s.Create(ctx, user(org, "u3", "cy", `{}`), nil, under("claim-1", "create-u3")))
 	must(t, s.Create(ctx, user(org, "u3", "cy", `{}`), nil, under("claim-2", "create-u3")))
 
 	// Deleted: the last owner's writes find nothing to write into, and leave nothing.
 	must(t, s.DeleteOrganization(ctx, org, "claim-2"))
 	refused("create after the deletion", s.Create(ctx, user(org, "u4", "dee", `{}`), nil, under("claim-2", "create-u4")))
-	must(t, s.RecordAudit(ctx, []store.AuditEvent{{Org: org, RequestID: "late-read", Action: "users.list", Status: 200, Claim: "claim-2"}}))
+	must(t, s.RecordAudit(ctx, []store.AuditEvent{{Org: org, RequestID: "late-read", Action: "users.list", Status: 200, Binding: bindings["claim-2"]}}))
 	if page, err := s.List(ctx, org, store.KindUser, store.Query{Count: 10}); err != nil || page.Total != 0 {
 		t.Fatalf("a write after the deletion left users: %+v %v", page, err)
 	}
@@ -92,4 +98,23 @@ func testWritesFollowTheOwner(t *testing.T, s store.Store) {
 	if events, err := s.Events(ctx, org, 0, 10); err != nil || len(events) != 0 {
 		t.Fatalf("a write after the deletion left events: %+v %v", events, err)
 	}
+
+	// Bound again by the same claim, served by a new integration (the one before was deleted with
+	// its data): a write of the deleted integration still finds nothing to write into.
+	again := store.Binding{Claim: "claim-2", Integration: "integration-3"}
+	must(t, s.BindOrganization(ctx, org, again, ""))
+	refused("create of the integration before", s.Create(ctx, user(org, "u5", "eve", `{}`), nil, under("claim-2", "create-u5")))
+	w := under("claim-2", "create-u5")
+	w.Binding = again
+	must(t, s.Create(ctx, user(org, "u5", "eve", `{}`), nil, w))
+	if b, err := s.OrganizationBinding(ctx, org); err != nil || b != again {
+		t.Fatalf("the binding is %+v (%v), want %+v", b, err, again)
+	}
+
+	// A binding recorded without an integration (before integrations were recorded) takes any
+	// integration of its claim, until the claim's integration binds.
+	legacy := newOrg()
+	must(t, s.BindOrganization(ctx, legacy, store.Binding{Claim: "claim-1"}, ""))
+	must(t, s.Create(ctx, user(legacy, "u1", "ada", `{}`), nil, under("claim-1", "create-legacy")))
+	refused("create of another claim in a legacy binding", s.Create(ctx, user(legacy, "u2", "bob", `{}`), nil, under("claim-2", "create-legacy-2")))
 }

@@ -581,13 +581,13 @@ func testOrganizationOwner(t *testing.T, s store.Store) {
 	if owner, err := s.OrganizationOwner(ctx, org); err != nil || owner != "" {
 		t.Fatalf("a new organization has owner %q (%v)", owner, err)
 	}
-	must(t, s.BindOrganization(ctx, org, "claim-1", ""))
-	must(t, s.BindOrganization(ctx, org, "claim-1", "")) // idempotent
-	must(t, s.Create(ctx, user(org, "u1", "kept", `{}`), nil, store.Write{Claim: "claim-1"}))
-	if err := s.BindOrganization(ctx, org, "claim-2", ""); !errors.As(err, &mismatch) || mismatch.Owner != "claim-1" {
+	must(t, s.BindOrganization(ctx, org, store.Binding{Claim: "claim-1"}, ""))
+	must(t, s.BindOrganization(ctx, org, store.Binding{Claim: "claim-1"}, "")) // idempotent
+	must(t, s.Create(ctx, user(org, "u1", "kept", `{}`), nil, store.Write{Binding: store.Binding{Claim: "claim-1"}}))
+	if err := s.BindOrganization(ctx, org, store.Binding{Claim: "claim-2"}, ""); !errors.As(err, &mismatch) || mismatch.Owner != "claim-1" {
 		t.Fatalf("a second claim bound the organization: %v", err)
 	}
-	if err := s.BindOrganization(ctx, org, "claim-2", "claim-other"); !errors.As(err, &mismatch) {
+	if err := s.BindOrganization(ctx, org, store.Binding{Claim: "claim-2"}, "claim-other"); !errors.As(err, &mismatch) {
 		t.Fatalf("adopting from a claim that is not the owner bound the organization: %v", err)
 	}
 	if err := s.DeleteOrganization(ctx, org, "claim-2"); !errors.As(err, &mismatch) {
@@ -596,7 +596,7 @@ func testOrganizationOwner(t *testing.T, s store.Store) {
 	if _, err := s.Get(ctx, org, store.KindUser, "u1"); err != nil {
 		t.Fatalf("a refused deletion lost data: %v", err)
 	}
-	must(t, s.BindOrganization(ctx, org, "claim-2", "claim-1")) // the explicit adoption
+	must(t, s.BindOrganization(ctx, org, store.Binding{Claim: "claim-2"}, "claim-1")) // the explicit adoption
 	if owner, _ := s.OrganizationOwner(ctx, org); owner != "claim-2" {
 		t.Fatalf("after adoption the owner is %q", owner)
 	}

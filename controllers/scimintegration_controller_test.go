@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
 	"github.com/z8z8/enterprise-identity-operator/internal/token"
 	"github.com/z8z8/enterprise-identity-operator/test/localidp"
 )
@@ -322,6 +323,9 @@ var _ = Describe("ScimIntegration", func() {
 				Expect(k8s.Create(ctx, scim)).To(Succeed())
 				eventually(condition(scim, v1alpha1.ConditionTokenIssued)).Should(beTrue("Issued"))
 				Expect(scim.Finalizers).To(ContainElement("enterprise.z8z8.io/scim-data"))
+				bound, err := scimData.OrganizationBinding(ctx, org)
+				Expect(err).NotTo(HaveOccurred())
+				Expect(bound.Integration).To(Equal(string(scim.UID)), "the data is bound to the integration serving it")
 
 				Expect(k8s.Delete(ctx, scim)).To(Succeed())
 				eventually(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(scim), scim)) }).Should(BeTrue())
@@ -330,6 +334,14 @@ var _ = Describe("ScimIntegration", func() {
 				} else {
 					Expect(scimData.deleted()).NotTo(ContainElement(org))
 				}
+
+				By("binding the identity's next integration under the same claim: the deleted one's writes are refused from then on")
+				next := scimIntegration(ns, "scim-next", "identity")
+				Expect(k8s.Create(ctx, next)).To(Succeed())
+				eventually(condition(next, v1alpha1.ConditionTokenIssued)).Should(beTrue("Issued"))
+				rebound, err := scimData.OrganizationBinding(ctx, org)
+				Expect(err).NotTo(HaveOccurred())
+				Expect(rebound).To(Equal(store.Binding{Claim: bound.Claim, Integration: string(next.UID)}))
 			},
 			Entry("Retain keeps the organization's SCIM data", v1alpha1.DeletionPolicyRetain, false),
 			Entry("Delete removes the organization's SCIM data", v1alpha1.DeletionPolicyDelete, true),

@@ -36,7 +36,9 @@ const fenceLockSQL = `SELECT pg_advisory_xact_lock_shared(7316236, hashtext($1))
 const bindingHeld = `COALESCE((SELECT claim_uid = ? AND integration_uid IN ('', ?) FROM organization_owners WHERE org = ?), CAST(? AS text) = '')`
 
 // bindingArgs are bindingHeld's arguments.
-func bindingArgs(org string, b store.Binding) []any { return []any{b.Claim, b.Integration, org, b.Claim} }
+func bindingArgs(org string, b store.Binding) []any {
+	return []any{b.Claim, b.Integration, org, b.Claim}
+}
 
 // fenceRefused is the SQLSTATE organization_fence raises.
 const fenceRefused = "EIO01"

@@ -215,7 +215,9 @@ func TestPostgresAnUpdateThatWaitedForAnAdoptionWritesNothing(t *testing.T) {
 	locked, release := make(chan struct{}), make(chan struct{})
 	sqlstore.SetAfterOrganizationLocked(func() { close(locked); <-release })
 	adopted := make(chan error, 1)
-	go func() { adopted <- s.BindOrganization(ctx, org, store.Binding{Claim: "claim-2", Integration: "integration-2"}, fenced.Claim) }()
+	go func() {
+		adopted <- s.BindOrganization(ctx, org, store.Binding{Claim: "claim-2", Integration: "integration-2"}, fenced.Claim)
+	}()
 	<-locked
 	sent, givenUp := sqlstore.OneStatementsSent(), sqlstore.SpeculationsGivenUp()
 	updated := make(chan error, 1)

@@ -139,7 +139,7 @@ func (n *numberer) rounds() {
 // round numbers what can be numbered, in passes of at most maxNumberedPerRound events.
 func (n *numberer) round(ctx context.Context) error {
 	retriedAt := int64(-1) // the gap given its second look in this round
-	for range 100 { // bounded: 500,000 events per round at most
+	for range 100 {        // bounded: 500,000 events per round at most
 		var pending bool
 		// The newest position (the end of the primary key) against the horizon: EXISTS with a
 		// condition on a value the planner cannot see scanned the events from the oldest.

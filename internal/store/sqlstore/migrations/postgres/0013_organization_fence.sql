@@ -16,16 +16,17 @@ ALTER TABLE organization_owners ADD COLUMN integration_uid TEXT NOT NULL DEFAULT
 CREATE FUNCTION organization_held(o TEXT, claim TEXT, integration TEXT) RETURNS BOOLEAN
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
-    bound organization_owners%ROWTYPE;
+    bound_claim TEXT;
+    bound_integration TEXT;
 BEGIN
     -- 7316236: the fence's class of advisory locks (two-key: apart from the one-key locks of
     -- migrations and numbering). Organizations whose names hash alike share a lock: harmless.
     PERFORM pg_advisory_xact_lock_shared(7316236, hashtext(o));
-    SELECT * INTO bound FROM organization_owners WHERE org = o;
+    SELECT claim_uid, integration_uid INTO bound_claim, bound_integration FROM organization_owners WHERE org = o;
     IF NOT FOUND THEN
         RETURN claim = '';
     END IF;
-    RETURN bound.claim_uid = claim AND bound.integration_uid IN ('', integration);
+    RETURN bound_claim = claim AND bound_integration IN ('', integration);
 END $$;
 
 CREATE FUNCTION organization_fence(o TEXT, claim TEXT, integration TEXT) RETURNS VOID

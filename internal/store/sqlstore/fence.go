@@ -29,7 +29,11 @@ const fenceSQL = `SELECT organization_fence($1, $2, $3)`
 // fenceLockSQL only takes the organization's fence shared: a write made in one statement sends
 // it ahead of the statement, which checks the binding itself (bindingHeld), in a snapshot taken
 // after the lock was granted. Cheaper than organization_fence's PL/pgSQL on the hottest paths.
-const fenceLockSQL = `SELECT pg_advisory_xact_lock_shared(7316236, hashtext($1))`
+const fenceLockSQL = `SELECT pg_advisory_xact_lock_shared(` + fenceKey + `)`
+
+// fenceKey is an organization's ($1) fence lock: class 7316236 of two-key advisory locks, as in
+// migration 0013's organization_held.
+const fenceKey = `7316236, hashtext($1)`
 
 // bindingHeld is a condition on an organization, a claim and an integration (its arguments, in
 // bindingArgs' order): the organization is bound to them, as organization_held decides.
@@ -42,6 +46,17 @@ func bindingArgs(org string, b store.Binding) []any {
 
 // fenceRefused is the SQLSTATE organization_fence raises.
 const fenceRefused = "EIO01"
+
+// inFencedTx runs fn in a transaction (inTx) whose writes of org land only while it is bound as
+// b says: the fence is the transaction's first statement, before any lock fn takes.
+func (s *Store) inFencedTx(ctx context.Context, org string, b store.Binding, fn func(*sql.Tx) error) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.fence(ctx, tx, org, b); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+}
 
 // fence makes tx's writes of org land only while it is bound as b says. On PostgreSQL the check
 // is held (pending_writes.go): it goes ahead of the transaction's next statement in the same
@@ -77,7 +92,7 @@ func (s *Store) lockOrganization(ctx context.Context, tx *sql.Tx, org string) er
 	if s.d.name() != "postgres" {
 		return nil
 	}
-	if _, err := s.exec(ctx, tx, `SELECT pg_advisory_xact_lock(7316236, hashtext($1))`, org); err != nil {
+	if _, err := s.exec(ctx, tx, `SELECT pg_advisory_xact_lock(`+fenceKey+`)`, org); err != nil {
 		return fmt.Errorf("waiting for the writes of organization %s: %w", org, err)
 	}
 	return nil

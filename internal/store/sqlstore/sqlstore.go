@@ -79,10 +79,7 @@ func (s *Store) Create(ctx context.Context, r *store.Resource, members []string,
 			return err
 		}
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := s.fence(ctx, tx, r.Org, w.Binding); err != nil {
-			return err
-		}
+	return s.inFencedTx(ctx, r.Org, w.Binding, func(tx *sql.Tx) error {
 		ahead, err := s.insert(ctx, tx, r, w.Policy != nil)
 		if err != nil {
 			return err
@@ -241,12 +238,7 @@ func (s *Store) scan(scan func(...any) error, org string, kind store.Kind) (*sto
 func (s *Store) Update(ctx context.Context, current *store.Resource, change *store.Change, w store.Write) (*store.Resource, error) {
 	org, kind, id := current.Org, current.Kind, current.ID
 	if change == nil {
-		return current, s.inTx(ctx, func(tx *sql.Tx) error {
-			if err := s.fence(ctx, tx, org, w.Binding); err != nil {
-				return err
-			}
-			return s.effects(ctx, tx, w, org, id, nil)
-		})
+		return current, s.inFencedTx(ctx, org, w.Binding, func(tx *sql.Tx) error { return s.effects(ctx, tx, w, org, id, nil) })
 	}
 	next := *current
 	if change.Resource != nil {
@@ -260,10 +252,7 @@ func (s *Store) Update(ctx context.Context, current *store.Resource, change *sto
 	if res, done, err := s.updateInOneStatement(ctx, current, &next, change, w); done {
 		return res, err
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := s.fence(ctx, tx, org, w.Binding); err != nil {
-			return err
-		}
+	err := s.inFencedTx(ctx, org, w.Binding, func(tx *sql.Tx) error {
 		// Locks in the order every write takes them: the organization's fence, the resource's row,
 		// its memberships' rows, the member. A rename refreshes memberships first, so its member is
 		// read after (read_ahead.go).
@@ -329,10 +318,7 @@ func (s *Store) Delete(ctx context.Context, org string, kind store.Kind, id stri
 	if namesNothing(id) {
 		return store.ErrNotFound
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := s.fence(ctx, tx, org, w.Binding); err != nil {
-			return err
-		}
+	return s.inFencedTx(ctx, org, w.Binding, func(tx *sql.Tx) error {
 		current, err := s.get(ctx, tx, org, kind, id, s.d.forUpdate())
 		if err != nil {
 			return err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
@@ -32,28 +33,11 @@ func (s *Store) Delivery(ctx context.Context, subscription, org string, from tim
 			if err := s.numberer.catchUp(ctx); err != nil {
 				return nil, err
 			}
-			if err := s.queryRow(ctx, nil, s.q(`SELECT COALESCE(MAX(last), 0) FROM event_sequences WHERE org = ?`), org).Scan(&d.LatestSeq); err != nil {
-				return nil, fmt.Errorf("reading the newest event of %s: %w", org, err)
-			}
 		}
-		start := d.LatestSeq
-		if !from.IsZero() {
-			// ORDER BY … LIMIT 1, not MAX: on PostgreSQL the events are a view of two tables, where
-			// MIN and MAX are not answered from the end of an index.
-			err := s.queryRow(ctx, nil, s.q(`SELECT seq FROM provisioning_events WHERE org = ? AND at_us < ? ORDER BY seq DESC LIMIT 1`),
-				org, from.UnixMicro()).Scan(&start)
-			if errors.Is(err, sql.ErrNoRows) {
-				start, err = 0, nil
-			}
-			if err != nil {
-				return nil, fmt.Errorf("finding where delivery of %s starts: %w", org, err)
-			}
+		if h := beforeDeliveryStarts.Swap(nil); h != nil {
+			(*h)()
 		}
-		if err := s.inTx(ctx, func(tx *sql.Tx) error {
-			_, err := s.exec(ctx, tx, s.q(s.d.insertIgnore(`INSERT INTO event_deliveries (subscription, org, delivered_seq) VALUES (?, ?, ?)`)),
-				subscription, org, start)
-			return err
-		}); err != nil {
+		if err := s.inTx(ctx, func(tx *sql.Tx) error { return s.startDelivery(ctx, tx, subscription, org, from) }); err != nil {
 			return nil, fmt.Errorf("starting delivery of %s to %s: %w", org, subscription, err)
 		}
 		return s.Delivery(ctx, subscription, org, from)
@@ -74,6 +58,42 @@ func (s *Store) Delivery(ctx context.Context, subscription, org string, from tim
 	}
 	return d, nil
 }
+
+// startDelivery records where a subscription's delivery of org starts: after the last event
+// before from, or after the newest when from is zero. The start is read in the transaction that
+// records it, behind the organization's fence (shared, as a write's): read before a deletion of
+// the organization's data and recorded after it, it would skip the re-created organization's
+// first events, numbered from 1 again.
+func (s *Store) startDelivery(ctx context.Context, tx *sql.Tx, subscription, org string, from time.Time) error {
+	if s.d.name() == "postgres" {
+		if _, err := s.exec(ctx, tx, fenceLockSQL, org); err != nil {
+			return err
+		}
+	}
+	var start int64
+	var err error
+	if from.IsZero() {
+		err = s.queryRow(ctx, tx, s.q(`SELECT COALESCE(MAX(last), 0) FROM event_sequences WHERE org = ?`), org).Scan(&start)
+	} else {
+		// ORDER BY … LIMIT 1, not MAX: on PostgreSQL the events are a view of two tables, where
+		// MIN and MAX are not answered from the end of an index.
+		err = s.queryRow(ctx, tx, s.q(`SELECT seq FROM provisioning_events WHERE org = ? AND at_us < ? ORDER BY seq DESC LIMIT 1`),
+			org, from.UnixMicro()).Scan(&start)
+		if errors.Is(err, sql.ErrNoRows) {
+			start, err = 0, nil
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("finding where delivery of %s starts: %w", org, err)
+	}
+	_, err = s.exec(ctx, tx, s.q(s.d.insertIgnore(`INSERT INTO event_deliveries (subscription, org, delivered_seq) VALUES (?, ?, ?)`)),
+		subscription, org, start)
+	return err
+}
+
+// beforeDeliveryStarts, when set, runs once in the next Delivery that starts a subscription,
+// before the transaction recording its start (tests).
+var beforeDeliveryStarts atomic.Pointer[func()]
 
 // oldestPending reads when the oldest event after a sequence number happened. ORDER BY … LIMIT 1,
 // not MIN: on PostgreSQL the events are a view of two tables, where MIN and MAX are not answered

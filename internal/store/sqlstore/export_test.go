@@ -69,3 +69,13 @@ func OrganizationTables(s *Store) []string { return s.organizationTables() }
 
 // OneStatementsSent counts the writes sent as one statement, whatever their outcome.
 func OneStatementsSent() int64 { return oneStatementsSent.Load() }
+
+// SetBeforeDeliveryStarts runs f once, in the next Delivery that starts a subscription, before
+// the transaction that reads and records its start.
+func SetBeforeDeliveryStarts(f func()) {
+	if f == nil {
+		beforeDeliveryStarts.Store(nil)
+		return
+	}
+	beforeDeliveryStarts.Store(&f)
+}

@@ -1,0 +1,99 @@
+package sqlstore_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
+	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
+)
+
+// A subscription's start is read where it is recorded: an organization's data deleted and
+// re-created in between (deletionPolicy: Delete, then a new integration) numbers its events from
+// 1 again, and a start read before the deletion would skip them.
+func TestADeliveryStartedAcrossADeletionSkipsNoEventOfTheNewData(t *testing.T) {
+	onEachStore(t, func(t *testing.T, s *sqlstore.Store) {
+		ctx := context.Background()
+		p := &provisioning.Policy{AutoActivate: true}
+		org := boundWithAUser(t, s, "delivery-start", p)
+		for _, id := range []string{"u2", "u3"} {
+			if err := s.Create(ctx, newUser(org, id, id), nil, fencedWrite(p, "seed")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before, err := s.Events(ctx, org, 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(before) < 3 {
+			t.Fatalf("the seed wrote %d events, want 3 or more", len(before))
+		}
+		subscribed := time.Now()
+		time.Sleep(2 * time.Millisecond)
+
+		next := store.Binding{Claim: fenced.Claim, Integration: "integration-2"}
+		sqlstore.SetBeforeDeliveryStarts(func() {
+			if err := s.DeleteOrganization(ctx, org, fenced.Claim); err != nil {
+				t.Error(err)
+			}
+			if err := s.BindOrganization(ctx, org, next, ""); err != nil {
+				t.Error(err)
+			}
+			w := fencedWrite(p, "after")
+			w.Binding, w.Audit.Binding = next, next
+			if err := s.Create(ctx, newUser(org, "u9", "grace"), nil, w); err != nil {
+				t.Error(err)
+			}
+		})
+		t.Cleanup(func() { sqlstore.SetBeforeDeliveryStarts(nil) })
+
+		d, err := s.Delivery(ctx, "subscription-1", org, subscribed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.DeliveredSeq != 0 {
+			after, _ := s.Events(ctx, org, 0, 100)
+			t.Fatalf("the delivery starts after event %d; the re-created organization's events are %+v", d.DeliveredSeq, after)
+		}
+	})
+}
+
+// On PostgreSQL a deletion in flight is waited for: the start is read once the organization's
+// data is gone, not from the rows the deletion is about to delete.
+func TestPostgresADeliveryStartWaitsForADeletionInFlight(t *testing.T) {
+	s := postgresStore(t)
+	ctx := context.Background()
+	p := &provisioning.Policy{AutoActivate: true}
+	org := boundWithAUser(t, s, "delivery-wait", p)
+	time.Sleep(2 * time.Millisecond)
+	subscribed := time.Now()
+
+	locked, release := make(chan struct{}), make(chan struct{})
+	sqlstore.SetAfterOrganizationLocked(func() { close(locked); <-release })
+	deleted := make(chan error, 1)
+	go func() { deleted <- s.DeleteOrganization(ctx, org, fenced.Claim) }()
+	<-locked
+	type started struct {
+		d   *store.Delivery
+		err error
+	}
+	delivery := make(chan started, 1)
+	go func() {
+		d, err := s.Delivery(ctx, "subscription-1", org, subscribed)
+		delivery <- started{d, err}
+	}()
+	waitUntil(t, s, "the delivery's start waits for the deletion", nil, waitingForTheFence, org)
+	close(release)
+	if err := <-deleted; err != nil {
+		t.Fatal(err)
+	}
+	got := <-delivery
+	if got.err != nil {
+		t.Fatal(got.err)
+	}
+	if got.d.DeliveredSeq != 0 {
+		t.Fatalf("the delivery starts after event %d of the deleted data", got.d.DeliveredSeq)
+	}
+}

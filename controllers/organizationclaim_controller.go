@@ -13,13 +13,14 @@ import (
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
 	"github.com/z8z8/enterprise-identity-operator/internal/claims"
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
 
 // ClaimData is what the claim controller needs from the store: which claim owns an
 // organization's data, and removing it.
 type ClaimData interface {
 	OrganizationOwner(ctx context.Context, organization string) (string, error)
-	DeleteOrganization(ctx context.Context, organization, claim string) error
+	DeleteOrganization(ctx context.Context, organization string, b store.Binding) error
 }
 
 // OrganizationClaimReconciler frees organization slugs nobody needs any more: a released claim
@@ -86,7 +87,7 @@ func (r *OrganizationClaimReconciler) finalize(
 		return ctrl.Result{}, err
 	}
 	if owner == string(claim.UID) {
-		if err := r.Data.DeleteOrganization(ctx, claim.Name, owner); err != nil {
+		if err := r.Data.DeleteOrganization(ctx, claim.Name, store.Binding{Claim: owner}); err != nil {
 			return ctrl.Result{}, fmt.Errorf("deleting the data of organization %s: %w", claim.Name, err)
 		}
 		r.Recorder.Eventf(claim, nil, corev1.EventTypeNormal, EventDataDeleted, "Delete", "Deleted the retained data of organization %s", claim.Name)

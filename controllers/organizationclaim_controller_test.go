@@ -64,7 +64,7 @@ var _ = Describe("OrganizationClaim", func() {
 		Expect(released.Spec.Namespace).To(Equal(ns))
 
 		By("the namespace deletes the data; the claim is freed and the slug goes to the waiting claimant")
-		Expect(scimData.DeleteOrganization(ctx, org, string(claim.UID))).To(Succeed())
+		Expect(scimData.DeleteOrganization(ctx, org, store.Binding{Claim: string(claim.UID)})).To(Succeed())
 		poke(released)
 		eventually(condition(second, v1alpha1.ConditionReady)).Should(beTrue("Ready"))
 		held, err := claimOf(org)()

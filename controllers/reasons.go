@@ -19,6 +19,7 @@ const (
 	EventTokenExpired       = "TokenExpired"
 	EventEndpointReady      = "EndpointReady"
 	EventDataDeleted        = "ScimDataDeleted"
+	EventDataKept           = "ScimDataKept"
 	EventIdPConnected       = "IdentityProviderConnected"
 	EventDeprovisioningHeld = "DeprovisioningHeld"
 	EventErrorBurst         = "ScimErrorBurst"

@@ -346,5 +346,29 @@ var _ = Describe("ScimIntegration", func() {
 			Entry("Retain keeps the organization's SCIM data", v1alpha1.DeletionPolicyRetain, false),
 			Entry("Delete removes the organization's SCIM data", v1alpha1.DeletionPolicyDelete, true),
 		)
+
+		It("keeps the data a sibling integration took over while Delete was pending", func() {
+			first := scimIntegration(ns, "scim", "identity")
+			first.Spec.DeletionPolicy = v1alpha1.DeletionPolicyDelete
+			Expect(k8s.Create(ctx, first)).To(Succeed())
+			eventually(condition(first, v1alpha1.ConditionTokenIssued)).Should(beTrue("Issued"))
+			sibling := scimIntegration(ns, "scim-sibling", "identity")
+			Expect(k8s.Create(ctx, sibling)).To(Succeed())
+			eventually(condition(sibling, v1alpha1.ConditionSSOReady)).Should(beFalse("Conflict"))
+
+			By("deleting the first while its data cannot be deleted yet: the sibling is chosen and binds the organization")
+			scimData.setUnavailable(org, true)
+			Expect(k8s.Delete(ctx, first)).To(Succeed())
+			eventually(func() string { b, _ := scimData.OrganizationBinding(ctx, org); return b.Integration }).Should(Equal(string(sibling.UID)))
+
+			By("the first's finalizer runs again: the data is the sibling's now, and stays")
+			scimData.setUnavailable(org, false)
+			eventually(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(first), first)) }).Should(BeTrue())
+			Expect(scimData.deleted()).NotTo(ContainElement(org))
+			eventually(eventNotes(ns)).Should(ContainElement(ContainSubstring("ScimDataKept: Kept the SCIM data of organization " + org)))
+			bound, err := scimData.OrganizationBinding(ctx, org)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(bound.Integration).To(Equal(string(sibling.UID)))
+		})
 	})
 })

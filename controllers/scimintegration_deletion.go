@@ -42,10 +42,19 @@ func (r *ScimIntegrationReconciler) finalize(ctx context.Context, scim *v1alpha1
 
 func (r *ScimIntegrationReconciler) deleteData(ctx context.Context, scim *v1alpha1.ScimIntegration, claim *v1alpha1.OrganizationClaim) error {
 	org := claim.Name
-	err := r.Data.DeleteOrganization(ctx, org, string(claim.UID))
+	err := r.Data.DeleteOrganization(ctx, org, store.Binding{Claim: string(claim.UID), Integration: string(scim.UID)})
 	var mismatch *store.ClaimMismatchError
 	if errors.As(err, &mismatch) {
 		ctrl.LoggerFrom(ctx).Info("Not deleting SCIM data owned by another claim", "organization", org, "owner", mismatch.Owner)
+		return nil
+	}
+	var elsewhere *store.ServedElsewhereError
+	if errors.As(err, &elsewhere) {
+		// A sibling integration of the identity took the organization over while this one was
+		// being deleted: the data is its now, and deletionPolicy was this integration's.
+		r.Recorder.Eventf(scim, nil, corev1.EventTypeNormal, EventDataKept, "Delete",
+			"Kept the SCIM data of organization %s: another ScimIntegration of its EnterpriseIdentity serves it", org)
+		ctrl.LoggerFrom(ctx).Info("Not deleting SCIM data another integration serves", "organization", org, "integration", elsewhere.Integration)
 		return nil
 	}
 	if err != nil {

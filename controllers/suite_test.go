@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -137,6 +138,8 @@ type deletedOrganizations struct {
 	owners   map[string]store.Binding
 	held     map[string]int64
 	failures map[string]int64
+	// unavailable makes deleting these organizations fail, as an unreachable database would.
+	unavailable map[string]bool
 	// changes counts what the tests changed per organization: its activity mark.
 	changes map[string]int64
 }
@@ -171,15 +174,32 @@ func (d *deletedOrganizations) setHeld(org string, n int64) {
 	d.changed(org)
 }
 
-func (d *deletedOrganizations) DeleteOrganization(_ context.Context, org, claim string) error {
+func (d *deletedOrganizations) DeleteOrganization(_ context.Context, org string, b store.Binding) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if owner := d.owners[org].Claim; owner != "" && owner != claim {
-		return &store.ClaimMismatchError{Organization: org, Owner: owner}
+	if d.unavailable[org] {
+		return errors.New("the database is unavailable")
+	}
+	bound := d.owners[org]
+	if bound.Claim != "" && bound.Claim != b.Claim {
+		return &store.ClaimMismatchError{Organization: org, Owner: bound.Claim}
+	}
+	if b.Integration != "" && bound.Integration != "" && bound.Integration != b.Integration {
+		return &store.ServedElsewhereError{Organization: org, Integration: bound.Integration}
 	}
 	delete(d.owners, org)
 	d.orgs = append(d.orgs, org)
 	return nil
+}
+
+// setUnavailable makes deleting org fail (on) or work again (off).
+func (d *deletedOrganizations) setUnavailable(org string, on bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.unavailable == nil {
+		d.unavailable = map[string]bool{}
+	}
+	d.unavailable[org] = on
 }
 
 // BindOrganization and OrganizationOwner follow the store's rule (tested against real

@@ -21,7 +21,7 @@ func TestAWriteAfterItsOrganizationWasDeletedWritesNothing(t *testing.T) {
 		ctx := context.Background()
 		h.create(t, map[string]any{"userName": "ada@example.com"})
 		h.asB().create(t, map[string]any{"userName": "bea@example.com"})
-		if err := h.st.DeleteOrganization(ctx, h.orgA, bindingOf(h.orgA).Claim); err != nil {
+		if err := h.st.DeleteOrganization(ctx, h.orgA, bindingOf(h.orgA)); err != nil {
 			t.Fatal(err)
 		}
 		// The registry still serves A: the window between the deletion and this replica seeing it.
@@ -71,7 +71,7 @@ func TestRefusalsQueuedBeforeADeletionAreNotRecordedAfterIt(t *testing.T) {
 		b := h.asB()
 		b.token = "eio_scim_not-the-token-of-b"
 		b.do(http.MethodGet, "/Users", nil).want(t, http.StatusUnauthorized)
-		if err := h.st.DeleteOrganization(ctx, h.orgA, bindingOf(h.orgA).Claim); err != nil {
+		if err := h.st.DeleteOrganization(ctx, h.orgA, bindingOf(h.orgA)); err != nil {
 			t.Fatal(err)
 		}
 		h.srv.Close()

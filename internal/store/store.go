@@ -51,6 +51,18 @@ func (e *ClaimMismatchError) Error() string {
 	return "the data of organization " + e.Organization + " belongs to OrganizationClaim " + e.Owner
 }
 
+// ServedElsewhereError: the organization's data is bound to another ScimIntegration of its
+// claim than the one deleting it; nothing was changed.
+type ServedElsewhereError struct {
+	Organization string
+	// Integration is the UID of the integration serving the data.
+	Integration string
+}
+
+func (e *ServedElsewhereError) Error() string {
+	return "the data of organization " + e.Organization + " is served by ScimIntegration " + e.Integration
+}
+
 // Binding is what an organization's data is bound to: the OrganizationClaim owning it and the
 // ScimIntegration serving it (UIDs). Writes carry the binding their request was authenticated
 // under and land only while it is the organization's (docs/decisions/0020-organization-fence.md):
@@ -207,12 +219,14 @@ type Store interface {
 	OrganizationOwner(ctx context.Context, org string) (string, error)
 	// OrganizationBinding returns the organization's binding (zero when nothing is bound).
 	OrganizationBinding(ctx context.Context, org string) (Binding, error)
-	// DeleteOrganization removes every resource of the organization and its binding, when the
+	// DeleteOrganization removes every resource of the organization and its binding, when b's
 	// claim owns it (or nothing is bound); otherwise *ClaimMismatchError and nothing is deleted.
-	// It waits for the organization's writes in flight, which land before it and are deleted
-	// with the rest; a write after it fails with ErrOrganizationReleased. BindOrganization
-	// fences writes the same way.
-	DeleteOrganization(ctx context.Context, org, claim string) error
+	// With an integration in b, the organization must not be bound to another integration:
+	// otherwise *ServedElsewhereError and nothing is deleted (an integration's deletionPolicy
+	// does not take the data its successor serves). It waits for the organization's writes in
+	// flight, which land before it and are deleted with the rest; a write after it fails with
+	// ErrOrganizationReleased. BindOrganization fences writes the same way.
+	DeleteOrganization(ctx context.Context, org string, b Binding) error
 	// Ping checks that the database answers (readiness).
 	Ping(ctx context.Context) error
 	// Close releases the database.

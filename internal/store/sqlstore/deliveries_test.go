@@ -35,7 +35,7 @@ func TestADeliveryStartedAcrossADeletionSkipsNoEventOfTheNewData(t *testing.T) {
 
 		next := store.Binding{Claim: fenced.Claim, Integration: "integration-2"}
 		sqlstore.SetBeforeDeliveryStarts(func() {
-			if err := s.DeleteOrganization(ctx, org, fenced.Claim); err != nil {
+			if err := s.DeleteOrganization(ctx, org, fenced); err != nil {
 				t.Error(err)
 			}
 			if err := s.BindOrganization(ctx, org, next, ""); err != nil {
@@ -73,7 +73,7 @@ func TestPostgresADeliveryStartWaitsForADeletionInFlight(t *testing.T) {
 	locked, release := make(chan struct{}), make(chan struct{})
 	sqlstore.SetAfterOrganizationLocked(func() { close(locked); <-release })
 	deleted := make(chan error, 1)
-	go func() { deleted <- s.DeleteOrganization(ctx, org, fenced.Claim) }()
+	go func() { deleted <- s.DeleteOrganization(ctx, org, fenced) }()
 	<-locked
 	type started struct {
 		d   *store.Delivery

@@ -111,7 +111,7 @@ func TestPostgresADeletionWaitsForTheOrganizationsWritesInFlight(t *testing.T) {
 		`SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted AND transactionid::text = $1`, blockerXID)
 
 	deleted := make(chan error, 1)
-	go func() { deleted <- s.DeleteOrganization(ctx, org, fenced.Claim) }()
+	go func() { deleted <- s.DeleteOrganization(ctx, org, fenced) }()
 	waitUntil(t, s, "the deletion waits for the write in flight", deleted, waitingForTheFence, org)
 	if err := blocker.Rollback(); err != nil {
 		t.Fatal(err)
@@ -173,7 +173,7 @@ func TestPostgresAWriteThatWaitedForADeletionWritesNothing(t *testing.T) {
 			locked, release := make(chan struct{}), make(chan struct{})
 			sqlstore.SetAfterOrganizationLocked(func() { close(locked); <-release })
 			deleted := make(chan error, 1)
-			go func() { deleted <- s.DeleteOrganization(ctx, org, fenced.Claim) }()
+			go func() { deleted <- s.DeleteOrganization(ctx, org, fenced) }()
 			<-locked
 			var before int64
 			if w.counter != nil {

@@ -219,7 +219,7 @@ func TestPostgresEventNumbersGoWithTheirEvents(t *testing.T) {
 	if got := eventsOf(t, s, org); len(got) != 1 || got[0].Seq != 4 {
 		t.Fatalf("numbering goes on after pruning: %+v", got)
 	}
-	if err := s.DeleteOrganization(ctx, org, ""); err != nil {
+	if err := s.DeleteOrganization(ctx, org, store.Binding{}); err != nil {
 		t.Fatal(err)
 	}
 	if r, n := numbers(); r != 0 || n != 0 {
@@ -345,7 +345,7 @@ func TestPostgresAGapThatGrowsIsSeenAnew(t *testing.T) {
 	if got := eventsOf(t, s, x); len(got) != 0 { // sees the gap at p, notes its mark
 		t.Fatalf("numbered past a write in flight: %+v", got)
 	}
-	if err := s.DeleteOrganization(ctx, x, ""); err != nil { // p+1 goes
+	if err := s.DeleteOrganization(ctx, x, store.Binding{}); err != nil { // p+1 goes
 		t.Fatal(err)
 	}
 	newer := openEventWrite(t, s, y, "test.newer") // p+2, a transaction newer than the mark, in flight

@@ -79,9 +79,10 @@ func (s *Store) bindingIn(ctx context.Context, tx *sql.Tx, org string) (store.Bi
 }
 
 // DeleteOrganization removes every resource, membership, member record and audit event of an
-// organization, and its binding, in one transaction, when claim owns the data. It first waits for
-// the organization's writes in flight (fence.go): they land before it, and it deletes them too.
-func (s *Store) DeleteOrganization(ctx context.Context, org, claim string) error {
+// organization, and its binding, in one transaction, when b's claim owns the data and no other
+// integration than b's serves it. It first waits for the organization's writes in flight
+// (fence.go): they land before it, and it deletes them too.
+func (s *Store) DeleteOrganization(ctx context.Context, org string, b store.Binding) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := s.lockOrganization(ctx, tx, org); err != nil {
 			return err
@@ -89,12 +90,15 @@ func (s *Store) DeleteOrganization(ctx context.Context, org, claim string) error
 		if h := afterOrganizationLocked.Swap(nil); h != nil {
 			(*h)()
 		}
-		owner, err := s.ownerIn(ctx, tx, org)
+		bound, err := s.bindingIn(ctx, tx, org)
 		if err != nil {
 			return err
 		}
-		if owner != "" && owner != claim {
-			return &store.ClaimMismatchError{Organization: org, Owner: owner}
+		if bound.Claim != "" && bound.Claim != b.Claim {
+			return &store.ClaimMismatchError{Organization: org, Owner: bound.Claim}
+		}
+		if b.Integration != "" && bound.Integration != "" && bound.Integration != b.Integration {
+			return &store.ServedElsewhereError{Organization: org, Integration: bound.Integration}
 		}
 		for _, t := range s.organizationTables() {
 			if t == "event_numbers" {

@@ -86,7 +86,7 @@ func testWritesFollowTheOwner(t *testing.T, s store.Store) {
 	must(t, s.Create(ctx, user(org, "u3", "cy", `{}`), nil, under("claim-2", "create-u3")))
 
 	// Deleted: the last owner's writes find nothing to write into, and leave nothing.
-	must(t, s.DeleteOrganization(ctx, org, "claim-2"))
+	must(t, s.DeleteOrganization(ctx, org, store.Binding{Claim: "claim-2"}))
 	refused("create after the deletion", s.Create(ctx, user(org, "u4", "dee", `{}`), nil, under("claim-2", "create-u4")))
 	must(t, s.RecordAudit(ctx, []store.AuditEvent{{Org: org, RequestID: "late-read", Action: "users.list", Status: 200, Binding: bindings["claim-2"]}}))
 	if page, err := s.List(ctx, org, store.KindUser, store.Query{Count: 10}); err != nil || page.Total != 0 {
@@ -111,10 +111,34 @@ func testWritesFollowTheOwner(t *testing.T, s store.Store) {
 		t.Fatalf("the binding is %+v (%v), want %+v", b, err, again)
 	}
 
+	// An integration's deletion does not take the data its successor of the same claim serves:
+	// nothing is deleted, and the successor goes on writing.
+	deletedIntegration := store.Binding{Claim: "claim-2", Integration: "integration-2"}
+	var elsewhere *store.ServedElsewhereError
+	if err := s.DeleteOrganization(ctx, org, deletedIntegration); !errors.As(err, &elsewhere) || elsewhere.Integration != again.Integration {
+		t.Fatalf("deleting as a predecessor of the serving integration: %v, want a ServedElsewhereError naming %s", err, again.Integration)
+	}
+	w = under("claim-2", "create-u6")
+	w.Binding = again
+	must(t, s.Create(ctx, user(org, "u6", "fay", `{}`), nil, w))
+	if page, err := s.List(ctx, org, store.KindUser, store.Query{Count: 10}); err != nil || page.Total != 2 {
+		t.Fatalf("the successor's users after its predecessor's deletion: %+v %v, want u5 and u6", page, err)
+	}
+	// Its own deletion deletes.
+	must(t, s.DeleteOrganization(ctx, org, again))
+	if page, err := s.List(ctx, org, store.KindUser, store.Query{Count: 10}); err != nil || page.Total != 0 {
+		t.Fatalf("the serving integration's deletion left users: %+v %v", page, err)
+	}
+
 	// A binding recorded without an integration (before integrations were recorded) takes any
 	// integration of its claim, until the claim's integration binds.
 	legacy := newOrg()
 	must(t, s.BindOrganization(ctx, legacy, store.Binding{Claim: "claim-1"}, ""))
 	must(t, s.Create(ctx, user(legacy, "u1", "ada", `{}`), nil, under("claim-1", "create-legacy")))
 	refused("create of another claim in a legacy binding", s.Create(ctx, user(legacy, "u2", "bob", `{}`), nil, under("claim-2", "create-legacy-2")))
+	// Any integration of the claim may delete it, as any may write to it.
+	must(t, s.DeleteOrganization(ctx, legacy, store.Binding{Claim: "claim-1", Integration: "integration-9"}))
+	if page, err := s.List(ctx, legacy, store.KindUser, store.Query{Count: 10}); err != nil || page.Total != 0 {
+		t.Fatalf("deleting a legacy binding left users: %+v %v", page, err)
+	}
 }

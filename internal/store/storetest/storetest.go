@@ -165,7 +165,7 @@ func testEffects(t *testing.T, s store.Store) {
 	if n, err := s.PruneAudit(ctx, org, time.Now().Add(time.Hour)); err != nil || n != 6 {
 		t.Fatalf("pruning everything removed %d (%v), want 6", n, err)
 	}
-	must(t, s.DeleteOrganization(ctx, org, ""))
+	must(t, s.DeleteOrganization(ctx, org, store.Binding{}))
 	if _, err := s.Member(ctx, org, "u1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("deleting the organization keeps its members: %v", err)
 	}
@@ -561,7 +561,7 @@ func testDeleteOrganization(t *testing.T, s store.Store) {
 	must(t, s.Create(ctx, user(org, "u1", "f", `{}`), nil, store.Write{}))
 	must(t, s.Create(ctx, group(org, "g1", "G"), []string{"u1"}, store.Write{}))
 	must(t, s.Create(ctx, user(other, "u1", "f", `{}`), nil, store.Write{}))
-	must(t, s.DeleteOrganization(ctx, org, ""))
+	must(t, s.DeleteOrganization(ctx, org, store.Binding{}))
 	if _, err := s.Get(ctx, org, store.KindUser, "u1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("user of the deleted organization remains: %v", err)
 	}
@@ -590,7 +590,7 @@ func testOrganizationOwner(t *testing.T, s store.Store) {
 	if err := s.BindOrganization(ctx, org, store.Binding{Claim: "claim-2"}, "claim-other"); !errors.As(err, &mismatch) {
 		t.Fatalf("adopting from a claim that is not the owner bound the organization: %v", err)
 	}
-	if err := s.DeleteOrganization(ctx, org, "claim-2"); !errors.As(err, &mismatch) {
+	if err := s.DeleteOrganization(ctx, org, store.Binding{Claim: "claim-2"}); !errors.As(err, &mismatch) {
 		t.Fatalf("a claim that does not own the data deleted it: %v", err)
 	}
 	if _, err := s.Get(ctx, org, store.KindUser, "u1"); err != nil {
@@ -600,7 +600,7 @@ func testOrganizationOwner(t *testing.T, s store.Store) {
 	if owner, _ := s.OrganizationOwner(ctx, org); owner != "claim-2" {
 		t.Fatalf("after adoption the owner is %q", owner)
 	}
-	must(t, s.DeleteOrganization(ctx, org, "claim-2"))
+	must(t, s.DeleteOrganization(ctx, org, store.Binding{Claim: "claim-2"}))
 	if owner, _ := s.OrganizationOwner(ctx, org); owner != "" {
 		t.Fatalf("deleting the organization kept its binding to %q", owner)
 	}

@@ -61,8 +61,8 @@ type ScimIntegrationReconciler struct {
 	DataPlane DataPlane
 	// Data deletes an organization's SCIM data; nil when no store is configured.
 	Data OrganizationData
-	// APIReader reads bring-your-own token Secrets, which the manager does not cache; nil reads
-	// through Client.
+	// APIReader reads bring-your-own token Secrets, which the manager does not cache, and whether
+	// a sibling integration is alive when one is deleted; nil reads through Client.
 	APIReader client.Reader
 	// SecretNames tells which Secrets changed (names only); nil watches none.
 	SecretNames *secrets.Names

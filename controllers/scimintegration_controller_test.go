@@ -370,5 +370,47 @@ var _ = Describe("ScimIntegration", func() {
 			Expect(err).NotTo(HaveOccurred())
 			Expect(bound.Integration).To(Equal(string(sibling.UID)))
 		})
+
+		// deletedWhenItBinds deletes an integration the moment it binds the organization: its
+		// status (status.organization) is then never saved.
+		deletedWhenItBinds := func(scim *v1alpha1.ScimIntegration) {
+			scimData.setOnBind(org, func(b store.Binding) {
+				if b.Integration == string(scim.UID) {
+					Expect(k8s.Delete(ctx, scim.DeepCopy())).To(Succeed())
+				}
+			})
+			DeferCleanup(func() { scimData.setOnBind(org, nil) })
+		}
+
+		It("deletes the data of an integration deleted before its status named the organization", func() {
+			scim := scimIntegration(ns, "scim", "identity")
+			scim.Spec.DeletionPolicy = v1alpha1.DeletionPolicyDelete
+			scim.Finalizers = []string{"enterprise.z8z8.io/scim-data"} // bound before its first status
+			Expect(k8s.Create(ctx, scim)).To(Succeed())
+			deletedWhenItBinds(scim)
+			eventually(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(scim), scim)) }).Should(BeTrue())
+			Expect(scimData.deleted()).To(ContainElement(org))
+		})
+
+		It("deletes the data when the sibling that took it over is deleted as well", func() {
+			first := scimIntegration(ns, "scim", "identity")
+			first.Spec.DeletionPolicy = v1alpha1.DeletionPolicyDelete
+			Expect(k8s.Create(ctx, first)).To(Succeed())
+			eventually(condition(first, v1alpha1.ConditionTokenIssued)).Should(beTrue("Issued"))
+			sibling := scimIntegration(ns, "scim-sibling", "identity")
+			sibling.Spec.DeletionPolicy = v1alpha1.DeletionPolicyDelete
+			Expect(k8s.Create(ctx, sibling)).To(Succeed())
+			eventually(condition(sibling, v1alpha1.ConditionSSOReady)).Should(beFalse("Conflict"))
+
+			scimData.setUnavailable(org, true)
+			deletedWhenItBinds(sibling)
+			Expect(k8s.Delete(ctx, first)).To(Succeed())
+			eventually(func() string { b, _ := scimData.OrganizationBinding(ctx, org); return b.Integration }).Should(Equal(string(sibling.UID)))
+			scimData.setUnavailable(org, false)
+			for _, s := range []*v1alpha1.ScimIntegration{first, sibling} {
+				eventually(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(s), s)) }).Should(BeTrue())
+			}
+			Expect(scimData.deleted()).To(ContainElement(org))
+		})
 	})
 })

@@ -140,6 +140,8 @@ type deletedOrganizations struct {
 	failures map[string]int64
 	// unavailable makes deleting these organizations fail, as an unreachable database would.
 	unavailable map[string]bool
+	// onBind runs when an organization's binding changes (tests deleting an integration then).
+	onBind map[string]func(store.Binding)
 	// changes counts what the tests changed per organization: its activity mark.
 	changes map[string]int64
 }
@@ -206,15 +208,31 @@ func (d *deletedOrganizations) setUnavailable(org string, on bool) {
 // databases by the conformance suite): the first claim owns the data.
 func (d *deletedOrganizations) BindOrganization(_ context.Context, org string, b store.Binding, adoptFrom string) error {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	if d.owners == nil {
 		d.owners = map[string]store.Binding{}
 	}
 	if owner := d.owners[org].Claim; owner != "" && owner != b.Claim && owner != adoptFrom {
+		d.mu.Unlock()
 		return &store.ClaimMismatchError{Organization: org, Owner: owner}
 	}
+	moved := d.owners[org] != b
 	d.owners[org] = b
+	hook := d.onBind[org]
+	d.mu.Unlock()
+	if moved && hook != nil {
+		hook(b)
+	}
 	return nil
+}
+
+// setOnBind runs f (outside the lock) each time org's binding changes; nil stops it.
+func (d *deletedOrganizations) setOnBind(org string, f func(store.Binding)) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.onBind == nil {
+		d.onBind = map[string]func(store.Binding){}
+	}
+	d.onBind[org] = f
 }
 
 func (d *deletedOrganizations) OrganizationOwner(_ context.Context, org string) (string, error) {

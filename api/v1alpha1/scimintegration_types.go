@@ -23,7 +23,8 @@ type DeletionPolicy string
 const (
 	// DeletionPolicyRetain keeps users, groups, members and audit events in the store.
 	DeletionPolicyRetain DeletionPolicy = "Retain"
-	// DeletionPolicyDelete removes the organization's SCIM data from the store.
+	// DeletionPolicyDelete removes the organization's SCIM data from the store, unless another
+	// ScimIntegration of the same EnterpriseIdentity has taken the organization over.
 	DeletionPolicyDelete DeletionPolicy = "Delete"
 )
 
@@ -74,7 +75,8 @@ type ScimIntegrationSpec struct {
 	RateLimit RateLimitSpec `json:"rateLimit,omitempty"`
 
 	// deletionPolicy says what happens to the organization's SCIM data (users, groups, members,
-	// audit events) when this object is deleted: Retain keeps it, Delete removes it.
+	// audit events) when this object is deleted: Retain keeps it, Delete removes it unless
+	// another ScimIntegration of the same EnterpriseIdentity serves it by then.
 	// +optional
 	// +kubebuilder:default=Retain
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`

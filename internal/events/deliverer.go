@@ -190,11 +190,11 @@ func (d *Deliverer) deliver(ctx context.Context, j job) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	skipped := int64(0)
+	skipped, skippedID := int64(0), ""
 	permissions := d.permissions(ctx, j.org.Integration.Namespace)
 	for _, r := range pending {
 		if !Wants(j.sub.Spec.Types, string(r.Event.Type)) {
-			skipped = r.Seq
+			skipped, skippedID = r.Seq, r.ID
 			d.Metrics.observe(resultSkipped, time.Time{})
 			continue
 		}
@@ -206,14 +206,14 @@ func (d *Deliverer) deliver(ctx context.Context, j job) (bool, error) {
 		if failure == "" {
 			skipped = 0
 			d.Metrics.observe(resultDelivered, r.Time)
-			if err := d.Store.RecordDelivery(ctx, subID, j.org.Name, r.Seq, store.DeliveryOutcome{Kind: store.Delivered, At: d.now()}); err != nil {
+			if err := d.Store.RecordDelivery(ctx, subID, j.org.Name, r.Seq, store.DeliveryOutcome{Kind: store.Delivered, At: d.now(), EventID: r.ID}); err != nil {
 				return false, err
 			}
 			st.Attempts, st.FirstFailure = 0, time.Time{}
 			continue
 		}
 		if skipped > 0 { // the failure is recorded against the event after the last one passed
-			if err := d.Store.RecordDelivery(ctx, subID, j.org.Name, skipped, store.DeliveryOutcome{Kind: store.Skipped, At: d.now()}); err != nil {
+			if err := d.Store.RecordDelivery(ctx, subID, j.org.Name, skipped, store.DeliveryOutcome{Kind: store.Skipped, At: d.now(), EventID: skippedID}); err != nil {
 				return false, err
 			}
 		}
@@ -221,7 +221,7 @@ func (d *Deliverer) deliver(ctx context.Context, j job) (bool, error) {
 	}
 	full := len(pending) == batch
 	if skipped > 0 {
-		return full, d.Store.RecordDelivery(ctx, subID, j.org.Name, skipped, store.DeliveryOutcome{Kind: store.Skipped, At: d.now()})
+		return full, d.Store.RecordDelivery(ctx, subID, j.org.Name, skipped, store.DeliveryOutcome{Kind: store.Skipped, At: d.now(), EventID: skippedID})
 	}
 	return full, nil
 }
@@ -242,7 +242,7 @@ func (d *Deliverer) failed(ctx context.Context, j job, st *store.Delivery, r sto
 	}
 	d.Metrics.observe(resultFailed, time.Time{})
 	wait := max(Backoff(st.Attempts+1), min(retryAfter, maxBackoff))
-	return d.Store.RecordDelivery(ctx, subID, j.org.Name, r.Seq, store.DeliveryOutcome{Kind: store.Failed, At: now,
+	return d.Store.RecordDelivery(ctx, subID, j.org.Name, r.Seq, store.DeliveryOutcome{Kind: store.Failed, At: now, EventID: r.ID,
 		RetryAt: now.Add(wait), Error: failure})
 }
 

@@ -124,7 +124,9 @@ type DeliveryOutcome struct {
 	// connection error, never a response body).
 	RetryAt time.Time
 	Error   string
-	// EventID and Type name a dead-lettered event.
+	// EventID names the event at the outcome's sequence number (every kind): the outcome is
+	// recorded only while that event is still numbered so (the organization's data deleted,
+	// numbers restart). Type names a dead-lettered event's type.
 	EventID, Type string
 }
 

@@ -100,36 +100,43 @@ var beforeDeliveryStarts atomic.Pointer[func()]
 // from the end of an index.
 const oldestPending = `SELECT at_us FROM provisioning_events WHERE org = ? AND seq > ? ORDER BY seq LIMIT 1`
 
-// RecordDelivery records what became of event seq; a subscription never moves backwards.
+// RecordDelivery records what became of event seq; a subscription never moves backwards. It
+// records nothing unless the event is still seq (eventStillSeq): after a deletion of the
+// organization's data, numbers restart, and a deliverer's round over the old events must not move
+// a subscription past the new ones.
 func (s *Store) RecordDelivery(ctx context.Context, subscription, org string, seq int64, o store.DeliveryOutcome) error {
+	if o.EventID == "" {
+		return fmt.Errorf("recording delivery of event %d of %s: the event's ID is missing", seq, org)
+	}
 	at := o.At
 	if at.IsZero() {
 		at = time.Now()
 	}
 	now := at.UTC().UnixMicro()
+	still := []any{org, seq, o.EventID}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		switch o.Kind {
 		case store.Delivered:
 			_, err = s.exec(ctx, tx, s.q(`UPDATE event_deliveries SET delivered_seq = ?, attempts = 0, first_failure_us = NULL,
-				next_attempt_us = NULL, last_delivered_us = ?, last_error = NULL WHERE subscription = ? AND org = ? AND delivered_seq < ?`),
-				seq, now, subscription, org, seq)
+				next_attempt_us = NULL, last_delivered_us = ?, last_error = NULL WHERE subscription = ? AND org = ? AND delivered_seq < ? AND `+eventStillSeq),
+				append([]any{seq, now, subscription, org, seq}, still...)...)
 		case store.Skipped:
-			_, err = s.exec(ctx, tx, s.q(`UPDATE event_deliveries SET delivered_seq = ? WHERE subscription = ? AND org = ? AND delivered_seq < ?`),
-				seq, subscription, org, seq)
+			_, err = s.exec(ctx, tx, s.q(`UPDATE event_deliveries SET delivered_seq = ? WHERE subscription = ? AND org = ? AND delivered_seq < ? AND `+eventStillSeq),
+				append([]any{seq, subscription, org, seq}, still...)...)
 		case store.Failed:
 			_, err = s.exec(ctx, tx, s.q(`UPDATE event_deliveries SET attempts = attempts + 1, first_failure_us = COALESCE(first_failure_us, ?),
-				next_attempt_us = ?, last_error = ? WHERE subscription = ? AND org = ? AND delivered_seq < ?`),
-				now, o.RetryAt.UnixMicro(), clip(o.Error), subscription, org, seq)
+				next_attempt_us = ?, last_error = ? WHERE subscription = ? AND org = ? AND delivered_seq < ? AND `+eventStillSeq),
+				append([]any{now, o.RetryAt.UnixMicro(), clip(o.Error), subscription, org, seq}, still...)...)
 		case store.DeadLettered:
 			if _, err = s.exec(ctx, tx, s.q(s.d.insertIgnore(`INSERT INTO dead_letters (subscription, org, seq, event_id, type, attempts, last_error, at_us)
-				SELECT subscription, org, ?, ?, ?, attempts, ?, ? FROM event_deliveries WHERE subscription = ? AND org = ?`)),
-				seq, o.EventID, o.Type, clip(o.Error), now, subscription, org); err != nil {
+				SELECT subscription, org, ?, ?, ?, attempts, ?, ? FROM event_deliveries WHERE subscription = ? AND org = ? AND `+eventStillSeq)),
+				append([]any{seq, o.EventID, o.Type, clip(o.Error), now, subscription, org}, still...)...); err != nil {
 				return err
 			}
 			_, err = s.exec(ctx, tx, s.q(`UPDATE event_deliveries SET delivered_seq = ?, attempts = 0, first_failure_us = NULL,
-				next_attempt_us = NULL, last_error = ? WHERE subscription = ? AND org = ? AND delivered_seq < ?`),
-				seq, clip(o.Error), subscription, org, seq)
+				next_attempt_us = NULL, last_error = ? WHERE subscription = ? AND org = ? AND delivered_seq < ? AND `+eventStillSeq),
+				append([]any{seq, clip(o.Error), subscription, org, seq}, still...)...)
 		}
 		if err != nil {
 			return fmt.Errorf("recording delivery of event %d of %s to %s: %w", seq, org, subscription, err)
@@ -137,6 +144,10 @@ func (s *Store) RecordDelivery(ctx context.Context, subscription, org string, se
 		return nil
 	})
 }
+
+// eventStillSeq is a condition on an organization, a sequence number and an event ID (its
+// arguments): the event numbered so in the organization is that one.
+const eventStillSeq = `EXISTS (SELECT 1 FROM provisioning_events WHERE org = ? AND seq = ? AND id = ?)`
 
 // DeadLetters lists dead letters oldest first.
 func (s *Store) DeadLetters(ctx context.Context, subscription, org string, limit int) ([]store.DeadLetter, error) {

@@ -97,3 +97,58 @@ func TestPostgresADeliveryStartWaitsForADeletionInFlight(t *testing.T) {
 		t.Fatalf("the delivery starts after event %d of the deleted data", got.d.DeliveredSeq)
 	}
 }
+
+// A deliverer's round over the events of data deleted since (the deliverer read them, then the
+// organization's data was deleted and re-created) records nothing: its outcomes name events of
+// the old data, whose numbers the new data's events reuse.
+func TestOutcomesOfDeletedDataDoNotMoveTheNewDatasDelivery(t *testing.T) {
+	onEachStore(t, func(t *testing.T, s *sqlstore.Store) {
+		ctx := context.Background()
+		p := &provisioning.Policy{AutoActivate: true}
+		subscribed := time.Now()
+		time.Sleep(2 * time.Millisecond)
+		org := boundWithAUser(t, s, "delivery-round", p)
+		for _, id := range []string{"u2", "u3"} {
+			if err := s.Create(ctx, newUser(org, id, id), nil, fencedWrite(p, "seed")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.Delivery(ctx, "subscription-1", org, subscribed); err != nil {
+			t.Fatal(err)
+		}
+		old, err := s.Events(ctx, org, 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		if err := s.DeleteOrganization(ctx, org, fenced); err != nil {
+			t.Fatal(err)
+		}
+		next := store.Binding{Claim: fenced.Claim, Integration: "integration-2"}
+		if err := s.BindOrganization(ctx, org, next, ""); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{"u7", "u8", "u9"} {
+			w := fencedWrite(p, "after")
+			w.Binding, w.Audit.Binding = next, next
+			if err := s.Create(ctx, newUser(org, id, id), nil, w); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.Delivery(ctx, "subscription-1", org, subscribed); err != nil { // the status's read starts it again
+			t.Fatal(err)
+		}
+		for _, e := range old {
+			if err := s.RecordDelivery(ctx, "subscription-1", org, e.Seq, store.DeliveryOutcome{Kind: store.Delivered, EventID: e.ID}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		d, err := s.Delivery(ctx, "subscription-1", org, subscribed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.DeliveredSeq != 0 || d.LatestSeq != 3 {
+			t.Fatalf("the new data's delivery after the old round's outcomes: %+v, want at 0 of 3", d)
+		}
+	})
+}

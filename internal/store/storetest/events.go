@@ -80,18 +80,33 @@ func testDeliveries(t *testing.T, s store.Store) {
 	if d.LatestSeq != 4 || d.OldestPending.IsZero() {
 		t.Fatalf("three pending: %+v", d)
 	}
-	must(t, s.RecordDelivery(ctx, "sub-1", org, 2, store.DeliveryOutcome{Kind: store.Delivered}))
-	must(t, s.RecordDelivery(ctx, "sub-1", org, 2, store.DeliveryOutcome{Kind: store.Skipped})) // stale: no effect
+	evs, err := s.Events(ctx, org, 0, 10)
+	must(t, err)
+	if len(evs) != 4 {
+		t.Fatalf("four events: %+v", evs)
+	}
+	id := func(seq int64) string { return evs[seq-1].ID }
+	if s.RecordDelivery(ctx, "sub-1", org, 2, store.DeliveryOutcome{Kind: store.Delivered}) == nil {
+		t.Fatal("an outcome without its event's ID was recorded")
+	}
+	// An outcome naming another event than the one numbered seq records nothing: a round over
+	// the organization's data before a deletion must not move a subscription in the new data.
+	must(t, s.RecordDelivery(ctx, "sub-1", org, 2, store.DeliveryOutcome{Kind: store.Delivered, EventID: id(3)}))
+	if d, _ = s.Delivery(ctx, "sub-1", org, time.Time{}); d.DeliveredSeq != 1 {
+		t.Fatalf("an outcome naming another event moved the subscription: %+v", d)
+	}
+	must(t, s.RecordDelivery(ctx, "sub-1", org, 2, store.DeliveryOutcome{Kind: store.Delivered, EventID: id(2)}))
+	must(t, s.RecordDelivery(ctx, "sub-1", org, 2, store.DeliveryOutcome{Kind: store.Skipped, EventID: id(2)})) // stale: no effect
 	retry := time.Now().Add(time.Minute).UTC().Truncate(time.Microsecond)
-	must(t, s.RecordDelivery(ctx, "sub-1", org, 3, store.DeliveryOutcome{Kind: store.Failed, RetryAt: retry, Error: "503 Service Unavailable"}))
-	must(t, s.RecordDelivery(ctx, "sub-1", org, 3, store.DeliveryOutcome{Kind: store.Failed, RetryAt: retry, Error: "503 Service Unavailable"}))
+	must(t, s.RecordDelivery(ctx, "sub-1", org, 3, store.DeliveryOutcome{Kind: store.Failed, EventID: id(3), RetryAt: retry, Error: "503 Service Unavailable"}))
+	must(t, s.RecordDelivery(ctx, "sub-1", org, 3, store.DeliveryOutcome{Kind: store.Failed, EventID: id(3), RetryAt: retry, Error: "503 Service Unavailable"}))
 	d, _ = s.Delivery(ctx, "sub-1", org, time.Time{})
 	if d.DeliveredSeq != 2 || d.Attempts != 2 || !d.NextAttempt.Equal(retry) || d.LastError != "503 Service Unavailable" || d.FirstFailure.IsZero() {
 		t.Fatalf("after two failures: %+v", d)
 	}
-	must(t, s.RecordDelivery(ctx, "sub-1", org, 3, store.DeliveryOutcome{Kind: store.DeadLettered, EventID: "evt_x", Type: "member.provisioned",
+	must(t, s.RecordDelivery(ctx, "sub-1", org, 3, store.DeliveryOutcome{Kind: store.DeadLettered, EventID: id(3), Type: "member.provisioned",
 		Error: "503 Service Unavailable"}))
-	must(t, s.RecordDelivery(ctx, "sub-1", org, 4, store.DeliveryOutcome{Kind: store.Delivered}))
+	must(t, s.RecordDelivery(ctx, "sub-1", org, 4, store.DeliveryOutcome{Kind: store.Delivered, EventID: id(4)}))
 	d, _ = s.Delivery(ctx, "sub-1", org, time.Time{})
 	letters, err := s.DeadLetters(ctx, "sub-1", org, 10)
 	must(t, err)

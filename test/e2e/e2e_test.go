@@ -165,7 +165,9 @@ func TestSampleOrganizationProvisionedOverHTTP(t *testing.T) {
 	}
 
 	By("the operator issues a token and the data plane serves the organization")
-	g.Eventually(condition(v1alpha1.ConditionEndpointReady)).Should(Equal("True/Serving"))
+	// The first reconciles wait for the control plane's caches and SSO validation: under make
+	// test's parallel packages that once took longer than the default 30 s.
+	g.Eventually(condition(v1alpha1.ConditionEndpointReady), 90*time.Second).Should(Equal("True/Serving"))
 	g.Eventually(condition(v1alpha1.ConditionReady)).Should(Equal("True/Ready"))
 	g.Expect(scim.Status.BaseURL).To(Equal(baseURL + "/scim/v2/acme"))
 	g.Expect(scim.Status.Token.Retrievable).To(BeTrue())

@@ -37,6 +37,7 @@ type OrganizationData interface {
 	ClaimData
 	BindOrganization(ctx context.Context, organization string, b store.Binding, adoptFrom string) error
 	OrganizationBinding(ctx context.Context, organization string) (store.Binding, error)
+	OrganizationBoundTo(ctx context.Context, integration string) (string, error)
 	MemberCounts(ctx context.Context, organization string) (map[string]int64, error)
 	HeldDeprovisions(ctx context.Context, organization string) (int64, error)
 	List(ctx context.Context, organization string, kind store.Kind, q store.Query) (*store.Page, error)
@@ -61,8 +62,8 @@ type ScimIntegrationReconciler struct {
 	DataPlane DataPlane
 	// Data deletes an organization's SCIM data; nil when no store is configured.
 	Data OrganizationData
-	// APIReader reads bring-your-own token Secrets, which the manager does not cache, and whether
-	// a sibling integration is alive when one is deleted; nil reads through Client.
+	// APIReader reads bring-your-own token Secrets, which the manager does not cache; nil reads
+	// through Client.
 	APIReader client.Reader
 	// SecretNames tells which Secrets changed (names only); nil watches none.
 	SecretNames *secrets.Names

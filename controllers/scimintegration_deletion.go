@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -48,27 +47,13 @@ func (r *ScimIntegrationReconciler) finalize(ctx context.Context, scim *v1alpha1
 
 // servedOrganization is the organization whose data the integration may have written:
 // status.organization, or, when the status was not saved (an integration deleted right after it
-// bound the organization), its identity's organization if the store binds it to this integration.
+// bound the organization, its status patch losing to the deletion), the organization the store
+// binds to it.
 func (r *ScimIntegrationReconciler) servedOrganization(ctx context.Context, scim *v1alpha1.ScimIntegration) (string, error) {
 	if scim.Status.Organization != "" {
 		return scim.Status.Organization, nil
 	}
-	identity := &v1alpha1.EnterpriseIdentity{}
-	err := r.Get(ctx, client.ObjectKey{Namespace: scim.Namespace, Name: scim.Spec.IdentityRef.Name}, identity)
-	if apierrors.IsNotFound(err) || err == nil && identity.Spec.Organization == "" {
-		return "", nil
-	}
-	if err != nil {
-		return "", err
-	}
-	bound, err := r.Data.OrganizationBinding(ctx, identity.Spec.Organization)
-	if err != nil {
-		return "", err
-	}
-	if bound.Integration != string(scim.UID) {
-		return "", nil
-	}
-	return identity.Spec.Organization, nil
+	return r.Data.OrganizationBoundTo(ctx, string(scim.UID))
 }
 
 func (r *ScimIntegrationReconciler) deleteData(ctx context.Context, scim *v1alpha1.ScimIntegration, claim *v1alpha1.OrganizationClaim) error {
@@ -76,21 +61,13 @@ func (r *ScimIntegrationReconciler) deleteData(ctx context.Context, scim *v1alph
 	err := r.Data.DeleteOrganization(ctx, org, store.Binding{Claim: string(claim.UID), Integration: string(scim.UID)})
 	var elsewhere *store.ServedElsewhereError
 	if errors.As(err, &elsewhere) {
-		alive, lookErr := r.integrationAlive(ctx, scim.Namespace, elsewhere.Integration)
-		if lookErr != nil {
-			return lookErr
-		}
-		if alive {
-			// A sibling integration of the identity took the organization over while this one
-			// was being deleted: the data is its now, and deletionPolicy was this integration's.
-			r.Recorder.Eventf(scim, nil, corev1.EventTypeNormal, EventDataKept, "Delete",
-				"Kept the SCIM data of organization %s: another ScimIntegration of its EnterpriseIdentity serves it", org)
-			ctrl.LoggerFrom(ctx).Info("Not deleting SCIM data another integration serves", "organization", org, "integration", elsewhere.Integration)
-			return nil
-		}
-		// The integration it is bound to is gone or going too: nobody keeps it, and its own
-		// finalizer may not know it bound it (its status was not saved).
-		err = r.Data.DeleteOrganization(ctx, org, store.Binding{Claim: string(claim.UID)})
+		// Another integration of the identity took the organization over while this one was
+		// being deleted: the data is its now, and follows its deletionPolicy (its own finalizer
+		// finds the organization through the binding even without a status).
+		r.Recorder.Eventf(scim, nil, corev1.EventTypeNormal, EventDataKept, "Delete",
+			"Kept the SCIM data of organization %s: another ScimIntegration of its EnterpriseIdentity serves it", org)
+		ctrl.LoggerFrom(ctx).Info("Not deleting SCIM data another integration serves", "organization", org, "integration", elsewhere.Integration)
+		return nil
 	}
 	var mismatch *store.ClaimMismatchError
 	if errors.As(err, &mismatch) {
@@ -110,22 +87,6 @@ func (r *ScimIntegrationReconciler) deleteData(ctx context.Context, scim *v1alph
 		}
 	}
 	return nil
-}
-
-// integrationAlive says whether the ScimIntegration with this UID exists in the namespace and is
-// not being deleted. Read from the API server, not the cache: a sibling deleted a moment ago must
-// not keep the data (its own finalizer deletes it too when the store binds it to the sibling).
-func (r *ScimIntegrationReconciler) integrationAlive(ctx context.Context, namespace, uid string) (bool, error) {
-	list := &v1alpha1.ScimIntegrationList{}
-	if err := readerOr(r.APIReader, r.Client).List(ctx, list, client.InNamespace(namespace)); err != nil {
-		return false, fmt.Errorf("listing ScimIntegrations of %s: %w", namespace, err)
-	}
-	for i := range list.Items {
-		if string(list.Items[i].UID) == uid {
-			return list.Items[i].DeletionTimestamp.IsZero(), nil
-		}
-	}
-	return false, nil
 }
 
 // mayDeleteData says whether a ScimIntegration may act on its organization's stored data: the

@@ -241,6 +241,17 @@ func (d *deletedOrganizations) OrganizationOwner(_ context.Context, org string) 
 	return d.owners[org].Claim, nil
 }
 
+func (d *deletedOrganizations) OrganizationBoundTo(_ context.Context, integration string) (string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for org, b := range d.owners {
+		if integration != "" && b.Integration == integration {
+			return org, nil
+		}
+	}
+	return "", nil
+}
+
 func (d *deletedOrganizations) OrganizationBinding(_ context.Context, org string) (store.Binding, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -76,7 +76,8 @@ type ScimIntegrationSpec struct {
 
 	// deletionPolicy says what happens to the organization's SCIM data (users, groups, members,
 	// audit events) when this object is deleted: Retain keeps it, Delete removes it unless
-	// another ScimIntegration of the same EnterpriseIdentity serves it by then.
+	// another ScimIntegration of the same EnterpriseIdentity serves it by then (whose own
+	// deletionPolicy then applies).
 	// +optional
 	// +kubebuilder:default=Retain
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`

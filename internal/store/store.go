@@ -219,6 +219,9 @@ type Store interface {
 	OrganizationOwner(ctx context.Context, org string) (string, error)
 	// OrganizationBinding returns the organization's binding (zero when nothing is bound).
 	OrganizationBinding(ctx context.Context, org string) (Binding, error)
+	// OrganizationBoundTo returns the organization bound to a ScimIntegration (its UID), "" when
+	// none is.
+	OrganizationBoundTo(ctx context.Context, integration string) (string, error)
 	// DeleteOrganization removes every resource of the organization and its binding, when b's
 	// claim owns it (or nothing is bound); otherwise *ClaimMismatchError and nothing is deleted.
 	// With an integration in b, the organization must not be bound to another integration:

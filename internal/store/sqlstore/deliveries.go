@@ -105,15 +105,12 @@ const oldestPending = `SELECT at_us FROM provisioning_events WHERE org = ? AND s
 // organization's data, numbers restart, and a deliverer's round over the old events must not move
 // a subscription past the new ones.
 func (s *Store) RecordDelivery(ctx context.Context, subscription, org string, seq int64, o store.DeliveryOutcome) error {
-	if o.EventID == "" {
-		return fmt.Errorf("recording delivery of event %d of %s: the event's ID is missing", seq, org)
-	}
 	at := o.At
 	if at.IsZero() {
 		at = time.Now()
 	}
 	now := at.UTC().UnixMicro()
-	still := []any{org, seq, o.EventID}
+	still := []any{org, seq, o.EventID, org, seq, seq, org}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		switch o.Kind {
@@ -146,8 +143,12 @@ func (s *Store) RecordDelivery(ctx context.Context, subscription, org string, se
 }
 
 // eventStillSeq is a condition on an organization, a sequence number and an event ID (its
-// arguments): the event numbered so in the organization is that one.
-const eventStillSeq = `EXISTS (SELECT 1 FROM provisioning_events WHERE org = ? AND seq = ? AND id = ?)`
+// arguments, in RecordDelivery's still): the event numbered so in the organization is that one,
+// or none is and the number was given (the event was pruned since it was read). Events written
+// before they had IDs match the empty ID.
+const eventStillSeq = `(EXISTS (SELECT 1 FROM provisioning_events WHERE org = ? AND seq = ? AND COALESCE(id, '') = ?)
+	OR NOT EXISTS (SELECT 1 FROM provisioning_events WHERE org = ? AND seq = ?)
+		AND ? <= (SELECT COALESCE(MAX(last), 0) FROM event_sequences WHERE org = ?))`
 
 // DeadLetters lists dead letters oldest first.
 func (s *Store) DeadLetters(ctx context.Context, subscription, org string, limit int) ([]store.DeadLetter, error) {

@@ -152,3 +152,35 @@ func TestOutcomesOfDeletedDataDoNotMoveTheNewDatasDelivery(t *testing.T) {
 		}
 	})
 }
+
+// An event pruned between the deliverer's read and its outcome still moves the subscription: its
+// number was given in this organization's data, and nothing newer may wait behind it.
+func TestAnOutcomeOfAPrunedEventIsRecorded(t *testing.T) {
+	onEachStore(t, func(t *testing.T, s *sqlstore.Store) {
+		ctx := context.Background()
+		p := &provisioning.Policy{AutoActivate: true}
+		subscribed := time.Now()
+		time.Sleep(2 * time.Millisecond)
+		org := boundWithAUser(t, s, "delivery-pruned", p)
+		if _, err := s.Delivery(ctx, "subscription-1", org, subscribed); err != nil {
+			t.Fatal(err)
+		}
+		read, err := s.Events(ctx, org, 0, 100)
+		if err != nil || len(read) != 1 {
+			t.Fatalf("events %+v (%v), want one", read, err)
+		}
+		if n, err := s.PruneEvents(ctx, org, time.Now().Add(time.Hour)); err != nil || n != 1 {
+			t.Fatalf("pruned %d (%v), want 1", n, err)
+		}
+		if err := s.RecordDelivery(ctx, "subscription-1", org, read[0].Seq, store.DeliveryOutcome{Kind: store.Delivered, EventID: read[0].ID}); err != nil {
+			t.Fatal(err)
+		}
+		d, err := s.Delivery(ctx, "subscription-1", org, subscribed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.DeliveredSeq != read[0].Seq {
+			t.Fatalf("the subscription after its pruned event's outcome: %+v, want at %d", d, read[0].Seq)
+		}
+	})
+}

@@ -110,6 +110,12 @@ func testWritesFollowTheOwner(t *testing.T, s store.Store) {
 	if b, err := s.OrganizationBinding(ctx, org); err != nil || b != again {
 		t.Fatalf("the binding is %+v (%v), want %+v", b, err, again)
 	}
+	if bound, err := s.OrganizationBoundTo(ctx, again.Integration); err != nil || bound != org {
+		t.Fatalf("the organization bound to %s is %q (%v), want %s", again.Integration, bound, err, org)
+	}
+	if bound, err := s.OrganizationBoundTo(ctx, "integration-2"); err != nil || bound != "" {
+		t.Fatalf("an integration bound to nothing now is bound to %q (%v)", bound, err)
+	}
 
 	// An integration's deletion does not take the data its successor of the same claim serves:
 	// nothing is deleted, and the successor goes on writing.

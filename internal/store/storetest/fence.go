@@ -110,10 +110,16 @@ func testWritesFollowTheOwner(t *testing.T, s store.Store) {
 	if b, err := s.OrganizationBinding(ctx, org); err != nil || b != again {
 		t.Fatalf("the binding is %+v (%v), want %+v", b, err, again)
 	}
-	if bound, err := s.OrganizationBoundTo(ctx, again.Integration); err != nil || bound != org {
-		t.Fatalf("the organization bound to %s is %q (%v), want %s", again.Integration, bound, err, org)
+	// The organization an integration serves, found by its UID (UIDs of this test's own: other
+	// tests share the database).
+	served := newOrg()
+	servedBy := store.Binding{Claim: "claim-1", Integration: "integration-of-" + served}
+	must(t, s.BindOrganization(ctx, served, servedBy, ""))
+	if bound, err := s.OrganizationBoundTo(ctx, servedBy.Integration); err != nil || bound != served {
+		t.Fatalf("the organization bound to %s is %q (%v), want %s", servedBy.Integration, bound, err, served)
 	}
-	if bound, err := s.OrganizationBoundTo(ctx, "integration-2"); err != nil || bound != "" {
+	must(t, s.BindOrganization(ctx, served, store.Binding{Claim: "claim-1", Integration: "next-of-" + served}, ""))
+	if bound, err := s.OrganizationBoundTo(ctx, servedBy.Integration); err != nil || bound != "" {
 		t.Fatalf("an integration bound to nothing now is bound to %q (%v)", bound, err)
 	}
 

@@ -373,10 +373,13 @@ var _ = Describe("ScimIntegration", func() {
 
 		// deletedWhenItBinds deletes an integration the moment it binds the organization: its
 		// status (status.organization) is then never saved.
+		// Set before the integration is created: the controller may bind at once.
 		deletedWhenItBinds := func(scim *v1alpha1.ScimIntegration) {
+			key := client.ObjectKeyFromObject(scim)
 			scimData.setOnBind(org, func(b store.Binding) {
-				if b.Integration == string(scim.UID) {
-					Expect(k8s.Delete(ctx, scim.DeepCopy())).To(Succeed())
+				current := &v1alpha1.ScimIntegration{}
+				if k8s.Get(ctx, key, current) == nil && b.Integration == string(current.UID) {
+					Expect(k8s.Delete(ctx, current)).To(Succeed())
 				}
 			})
 			DeferCleanup(func() { scimData.setOnBind(org, nil) })
@@ -386,8 +389,8 @@ var _ = Describe("ScimIntegration", func() {
 			scim := scimIntegration(ns, "scim", "identity")
 			scim.Spec.DeletionPolicy = v1alpha1.DeletionPolicyDelete
 			scim.Finalizers = []string{"enterprise.z8z8.io/scim-data"} // bound before its first status
-			Expect(k8s.Create(ctx, scim)).To(Succeed())
 			deletedWhenItBinds(scim)
+			Expect(k8s.Create(ctx, scim)).To(Succeed())
 			eventually(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(scim), scim)) }).Should(BeTrue())
 			Expect(scimData.deleted()).To(ContainElement(org))
 		})

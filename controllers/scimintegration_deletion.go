@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -47,11 +48,26 @@ func (r *ScimIntegrationReconciler) finalize(ctx context.Context, scim *v1alpha1
 
 // servedOrganization is the organization whose data the integration may have written:
 // status.organization, or, when the status was not saved (an integration deleted right after it
-// bound the organization, its status patch losing to the deletion), the organization the store
-// binds to it.
+// bound the organization, its status patch losing to the deletion), the store's: its identity's
+// organization if the store binds it to this integration, else the one organization the store
+// binds to it (the identity gone). Otherwise none, and the data is kept.
 func (r *ScimIntegrationReconciler) servedOrganization(ctx context.Context, scim *v1alpha1.ScimIntegration) (string, error) {
 	if scim.Status.Organization != "" {
 		return scim.Status.Organization, nil
+	}
+	identity := &v1alpha1.EnterpriseIdentity{}
+	err := r.Get(ctx, client.ObjectKey{Namespace: scim.Namespace, Name: scim.Spec.IdentityRef.Name}, identity)
+	switch {
+	case err == nil && identity.Spec.Organization != "":
+		bound, err := r.Data.OrganizationBinding(ctx, identity.Spec.Organization)
+		if err != nil {
+			return "", err
+		}
+		if bound.Integration == string(scim.UID) {
+			return identity.Spec.Organization, nil
+		}
+	case err != nil && !apierrors.IsNotFound(err):
+		return "", err
 	}
 	return r.Data.OrganizationBoundTo(ctx, string(scim.UID))
 }

@@ -244,12 +244,16 @@ func (d *deletedOrganizations) OrganizationOwner(_ context.Context, org string) 
 func (d *deletedOrganizations) OrganizationBoundTo(_ context.Context, integration string) (string, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	bound := ""
 	for org, b := range d.owners {
 		if integration != "" && b.Integration == integration {
-			return org, nil
+			if bound != "" {
+				return "", nil // several, as the store answers
+			}
+			bound = org
 		}
 	}
-	return "", nil
+	return bound, nil
 }
 
 func (d *deletedOrganizations) OrganizationBinding(_ context.Context, org string) (store.Binding, error) {

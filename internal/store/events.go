@@ -125,8 +125,9 @@ type DeliveryOutcome struct {
 	RetryAt time.Time
 	Error   string
 	// EventID names the event at the outcome's sequence number (every kind): the outcome is
-	// recorded only while that event is still numbered so, or was pruned (the organization's
-	// data deleted, numbers restart). Type names a dead-lettered event's type.
+	// recorded only while that event is still numbered so, or was pruned, and not after the
+	// organization's data was deleted and its numbers restarted. Type names a dead-lettered
+	// event's type.
 	EventID, Type string
 }
 

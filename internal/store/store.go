@@ -220,7 +220,7 @@ type Store interface {
 	// OrganizationBinding returns the organization's binding (zero when nothing is bound).
 	OrganizationBinding(ctx context.Context, org string) (Binding, error)
 	// OrganizationBoundTo returns the organization bound to a ScimIntegration (its UID), "" when
-	// none is.
+	// none or several are.
 	OrganizationBoundTo(ctx context.Context, integration string) (string, error)
 	// DeleteOrganization removes every resource of the organization and its binding, when b's
 	// claim owns it (or nothing is bound); otherwise *ClaimMismatchError and nothing is deleted.

@@ -101,9 +101,9 @@ var beforeDeliveryStarts atomic.Pointer[func()]
 const oldestPending = `SELECT at_us FROM provisioning_events WHERE org = ? AND seq > ? ORDER BY seq LIMIT 1`
 
 // RecordDelivery records what became of event seq; a subscription never moves backwards. It
-// records nothing unless the event is still seq (eventStillSeq): after a deletion of the
-// organization's data, numbers restart, and a deliverer's round over the old events must not move
-// a subscription past the new ones.
+// records nothing unless the event is still seq, or was pruned (eventStillSeq): after a deletion
+// of the organization's data, numbers restart, and a deliverer's round over the old events must
+// not move a subscription past the new ones.
 func (s *Store) RecordDelivery(ctx context.Context, subscription, org string, seq int64, o store.DeliveryOutcome) error {
 	at := o.At
 	if at.IsZero() {

@@ -61,22 +61,31 @@ func (s *Store) OrganizationBinding(ctx context.Context, org string) (store.Bind
 	return s.bindingIn(ctx, nil, org)
 }
 
-// OrganizationBoundTo returns the organization bound to an integration, "" when none. The table
-// has a row per organization; this runs only when an integration is deleted without knowing its
-// organization.
+// OrganizationBoundTo returns the organization bound to an integration, "" when none or several
+// are (an identity re-created with another organization leaves the first bound to its
+// integration too). The table has a row per organization; this runs only when an integration is
+// deleted without knowing its organization.
 func (s *Store) OrganizationBoundTo(ctx context.Context, integration string) (string, error) {
 	if integration == "" {
 		return "", nil
 	}
-	var org string
-	err := s.queryRow(ctx, nil, s.q(`SELECT org FROM organization_owners WHERE integration_uid = ? ORDER BY org LIMIT 1`), integration).Scan(&org)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
-	}
+	var orgs []string
+	err := s.eachRow(ctx, `SELECT org FROM organization_owners WHERE integration_uid = ? LIMIT 2`, []any{integration},
+		func(scan func(...any) error) error {
+			var org string
+			if err := scan(&org); err != nil {
+				return err
+			}
+			orgs = append(orgs, org)
+			return nil
+		})
 	if err != nil {
 		return "", fmt.Errorf("reading the organization bound to integration %s: %w", integration, err)
 	}
-	return org, nil
+	if len(orgs) != 1 {
+		return "", nil
+	}
+	return orgs[0], nil
 }
 
 func (s *Store) ownerIn(ctx context.Context, tx *sql.Tx, org string) (string, error) {

@@ -118,6 +118,14 @@ func testWritesFollowTheOwner(t *testing.T, s store.Store) {
 	if bound, err := s.OrganizationBoundTo(ctx, servedBy.Integration); err != nil || bound != served {
 		t.Fatalf("the organization bound to %s is %q (%v), want %s", servedBy.Integration, bound, err, served)
 	}
+	// An identity re-created with another organization: its integration binds that one too, and
+	// which of the two it served is not the store's to say.
+	second := newOrg()
+	must(t, s.BindOrganization(ctx, second, servedBy, ""))
+	if bound, err := s.OrganizationBoundTo(ctx, servedBy.Integration); err != nil || bound != "" {
+		t.Fatalf("an integration bound to two organizations is bound to %q (%v), want none", bound, err)
+	}
+	must(t, s.DeleteOrganization(ctx, second, servedBy))
 	must(t, s.BindOrganization(ctx, served, store.Binding{Claim: "claim-1", Integration: "next-of-" + served}, ""))
 	if bound, err := s.OrganizationBoundTo(ctx, servedBy.Integration); err != nil || bound != "" {
 		t.Fatalf("an integration bound to nothing now is bound to %q (%v)", bound, err)

@@ -144,7 +144,8 @@ func (s *Store) RecordDelivery(ctx context.Context, subscription, org string, se
 
 // eventStillSeq is a condition on an organization, a sequence number and an event ID (its
 // arguments, in RecordDelivery's still): the event numbered so in the organization is that one,
-// or none is and the number was given (the event was pruned since it was read). Events written
+// or none is and the number is at most the organization's latest (the event was pruned since it
+// was read; after a deletion the numbers restart, and a number not yet given again fails). Events written
 // before they had IDs match the empty ID.
 const eventStillSeq = `(EXISTS (SELECT 1 FROM provisioning_events WHERE org = ? AND seq = ? AND COALESCE(id, '') = ?)
 	OR NOT EXISTS (SELECT 1 FROM provisioning_events WHERE org = ? AND seq = ?)

@@ -347,14 +347,22 @@ var _ = Describe("ScimIntegration", func() {
 			Entry("Delete removes the organization's SCIM data", v1alpha1.DeletionPolicyDelete, true),
 		)
 
-		It("keeps the data a sibling integration took over while Delete was pending", func() {
-			first := scimIntegration(ns, "scim", "identity")
+		// firstAndSibling creates an integration with deletionPolicy Delete that provisions the
+		// organization, then a sibling of the same identity (siblingPolicy) waiting in conflict.
+		firstAndSibling := func(siblingPolicy v1alpha1.DeletionPolicy) (first, sibling *v1alpha1.ScimIntegration) {
+			first = scimIntegration(ns, "scim", "identity")
 			first.Spec.DeletionPolicy = v1alpha1.DeletionPolicyDelete
 			Expect(k8s.Create(ctx, first)).To(Succeed())
 			eventually(condition(first, v1alpha1.ConditionTokenIssued)).Should(beTrue("Issued"))
-			sibling := scimIntegration(ns, "scim-sibling", "identity")
+			sibling = scimIntegration(ns, "scim-sibling", "identity")
+			sibling.Spec.DeletionPolicy = siblingPolicy
 			Expect(k8s.Create(ctx, sibling)).To(Succeed())
 			eventually(condition(sibling, v1alpha1.ConditionSSOReady)).Should(beFalse("Conflict"))
+			return first, sibling
+		}
+
+		It("keeps the data a sibling integration took over while Delete was pending", func() {
+			first, sibling := firstAndSibling(v1alpha1.DeletionPolicyRetain)
 
 			By("deleting the first while its data cannot be deleted yet: the sibling is chosen and binds the organization")
 			scimData.setUnavailable(org, true)
@@ -396,14 +404,7 @@ var _ = Describe("ScimIntegration", func() {
 		})
 
 		It("deletes the data when the sibling that took it over is deleted as well", func() {
-			first := scimIntegration(ns, "scim", "identity")
-			first.Spec.DeletionPolicy = v1alpha1.DeletionPolicyDelete
-			Expect(k8s.Create(ctx, first)).To(Succeed())
-			eventually(condition(first, v1alpha1.ConditionTokenIssued)).Should(beTrue("Issued"))
-			sibling := scimIntegration(ns, "scim-sibling", "identity")
-			sibling.Spec.DeletionPolicy = v1alpha1.DeletionPolicyDelete
-			Expect(k8s.Create(ctx, sibling)).To(Succeed())
-			eventually(condition(sibling, v1alpha1.ConditionSSOReady)).Should(beFalse("Conflict"))
+			first, sibling := firstAndSibling(v1alpha1.DeletionPolicyDelete)
 
 			scimData.setUnavailable(org, true)
 			deletedWhenItBinds(sibling)

@@ -10,6 +10,32 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
 )
 
+// createdUnder creates users (ids) in org under binding b.
+func createdUnder(t *testing.T, s *sqlstore.Store, org string, b store.Binding, p *provisioning.Policy, ids ...string) {
+	t.Helper()
+	for _, id := range ids {
+		w := fencedWrite(p, "create-"+id)
+		w.Binding, w.Audit.Binding = b, b
+		if err := s.Create(context.Background(), newUser(org, id, id), nil, w); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// recreated deletes org's data (bound to fenced), binds it to a new integration of the same
+// claim, and creates users (ids) there: the new data's events are numbered from 1 again.
+func recreated(t *testing.T, s *sqlstore.Store, org string, p *provisioning.Policy, ids ...string) {
+	t.Helper()
+	if err := s.DeleteOrganization(context.Background(), org, fenced); err != nil {
+		t.Fatal(err)
+	}
+	next := store.Binding{Claim: fenced.Claim, Integration: "integration-2"}
+	if err := s.BindOrganization(context.Background(), org, next, ""); err != nil {
+		t.Fatal(err)
+	}
+	createdUnder(t, s, org, next, p, ids...)
+}
+
 // A subscription's start is read where it is recorded: an organization's data deleted and
 // re-created in between (deletionPolicy: Delete, then a new integration) numbers its events from
 // 1 again, and a start read before the deletion would skip them.
@@ -18,11 +44,7 @@ func TestADeliveryStartedAcrossADeletionSkipsNoEventOfTheNewData(t *testing.T) {
 		ctx := context.Background()
 		p := &provisioning.Policy{AutoActivate: true}
 		org := boundWithAUser(t, s, "delivery-start", p)
-		for _, id := range []string{"u2", "u3"} {
-			if err := s.Create(ctx, newUser(org, id, id), nil, fencedWrite(p, "seed")); err != nil {
-				t.Fatal(err)
-			}
-		}
+		createdUnder(t, s, org, fenced, p, "u2", "u3")
 		before, err := s.Events(ctx, org, 0, 100)
 		if err != nil {
 			t.Fatal(err)
@@ -33,20 +55,8 @@ func TestADeliveryStartedAcrossADeletionSkipsNoEventOfTheNewData(t *testing.T) {
 		subscribed := time.Now()
 		time.Sleep(2 * time.Millisecond)
 
-		next := store.Binding{Claim: fenced.Claim, Integration: "integration-2"}
-		sqlstore.SetBeforeDeliveryStarts(func() {
-			if err := s.DeleteOrganization(ctx, org, fenced); err != nil {
-				t.Error(err)
-			}
-			if err := s.BindOrganization(ctx, org, next, ""); err != nil {
-				t.Error(err)
-			}
-			w := fencedWrite(p, "after")
-			w.Binding, w.Audit.Binding = next, next
-			if err := s.Create(ctx, newUser(org, "u9", "grace"), nil, w); err != nil {
-				t.Error(err)
-			}
-		})
+		// Run by Delivery on the test's goroutine, between catching up and recording the start.
+		sqlstore.SetBeforeDeliveryStarts(func() { recreated(t, s, org, p, "u9") })
 		t.Cleanup(func() { sqlstore.SetBeforeDeliveryStarts(nil) })
 
 		d, err := s.Delivery(ctx, "subscription-1", org, subscribed)
@@ -108,11 +118,7 @@ func TestOutcomesOfDeletedDataDoNotMoveTheNewDatasDelivery(t *testing.T) {
 		subscribed := time.Now()
 		time.Sleep(2 * time.Millisecond)
 		org := boundWithAUser(t, s, "delivery-round", p)
-		for _, id := range []string{"u2", "u3"} {
-			if err := s.Create(ctx, newUser(org, id, id), nil, fencedWrite(p, "seed")); err != nil {
-				t.Fatal(err)
-			}
-		}
+		createdUnder(t, s, org, fenced, p, "u2", "u3")
 		if _, err := s.Delivery(ctx, "subscription-1", org, subscribed); err != nil {
 			t.Fatal(err)
 		}
@@ -121,20 +127,7 @@ func TestOutcomesOfDeletedDataDoNotMoveTheNewDatasDelivery(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		if err := s.DeleteOrganization(ctx, org, fenced); err != nil {
-			t.Fatal(err)
-		}
-		next := store.Binding{Claim: fenced.Claim, Integration: "integration-2"}
-		if err := s.BindOrganization(ctx, org, next, ""); err != nil {
-			t.Fatal(err)
-		}
-		for _, id := range []string{"u7", "u8", "u9"} {
-			w := fencedWrite(p, "after")
-			w.Binding, w.Audit.Binding = next, next
-			if err := s.Create(ctx, newUser(org, id, id), nil, w); err != nil {
-				t.Fatal(err)
-			}
-		}
+		recreated(t, s, org, p, "u7", "u8", "u9")
 		if _, err := s.Delivery(ctx, "subscription-1", org, subscribed); err != nil { // the status's read starts it again
 			t.Fatal(err)
 		}

@@ -105,7 +105,7 @@ func (a *auditLog) record(st store.Store, e *store.AuditEvent) {
 	}
 	a.start(st)
 	select {
-	case a.events <- *e:
+	case a.events <- e.Bounded(): // the queue and the tally hold events of bounded size
 	default: // the log is saturated: never block a request on it
 		a.dropped.Add(1)
 	}
@@ -117,7 +117,7 @@ func (a *auditLog) refuse(st store.Store, e *store.AuditEvent, source string) {
 		return
 	}
 	a.start(st)
-	a.refused.add(*e, source)
+	a.refused.add(e.Bounded(), source)
 }
 
 // close records the queued events and stops the writer; the store must still be open.

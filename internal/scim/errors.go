@@ -47,9 +47,23 @@ func badRequest(scimType, format string, args ...any) *Error {
 	return &Error{Status: http.StatusBadRequest, ScimType: scimType, Detail: fmt.Sprintf(format, args...)}
 }
 
-// toError maps any error to the SCIM error the client sees: domain errors to their statuses,
-// everything else to a 500 without internals (the cause is logged).
-func toError(err error, log *slog.Logger) *Error {
+// bounded is e with its detail cut to store.MaxAuditDetail bytes. A detail may quote what the
+// client sent (a sortBy, a PATCH path, a member id), and neither the answer nor the audit event
+// recording it may grow with the request: an 800 KiB sortBy quoted with %q was a 2.4 MB answer.
+func (e *Error) bounded() *Error {
+	if len(e.Detail) <= store.MaxAuditDetail {
+		return e
+	}
+	c := *e
+	c.Detail = store.Clip(e.Detail, store.MaxAuditDetail)
+	return &c
+}
+
+// toError maps any error to the SCIM error the client sees, its detail bounded: domain errors to
+// their statuses, everything else to a 500 without internals (the cause is logged).
+func toError(err error, log *slog.Logger) *Error { return unboundedError(err, log).bounded() }
+
+func unboundedError(err error, log *slog.Logger) *Error {
 	var se *Error
 	var fe *store.FilterError
 	var me *store.InvalidMemberError
@@ -80,6 +94,7 @@ func toError(err error, log *slog.Logger) *Error {
 
 // writeError writes an RFC 7644 §3.12 error body; status is a string, as the RFC and Okta ask.
 func writeError(w http.ResponseWriter, e *Error) {
+	e = e.bounded()
 	body := map[string]any{"schemas": []string{errorURN}, "status": strconv.Itoa(e.Status), "detail": e.Detail}
 	if e.ScimType != "" {
 		body["scimType"] = e.ScimType

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/z8z8/enterprise-identity-operator/internal/scim"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
@@ -262,4 +263,39 @@ func (h *harness) storeUsers(t *testing.T, n int) []string {
 		t.Fatal(failed)
 	}
 	return ids
+}
+
+// An error's detail may quote what the client sent. Neither the answer nor the audit event that
+// records it grows with the request: an 800 KiB sortBy quoted with %q was a 2.4 MB answer, and
+// as many bytes in the audit writer every organization shares and in the audit table.
+func TestErrorDetailsQuotingTheRequestAreBounded(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		h, srv := limitedHarness(t, h.st, nil)
+		id := h.create(t, newUser("quoted", nil))
+		refused := []response{
+			h.do("POST", "/Users/.search", map[string]any{"sortBy": strings.Repeat("\u0080", 400<<10), "count": 1}),
+			h.do("GET", "/Users?sortBy="+url.QueryEscape(strings.Repeat("é", 8<<10)), nil),
+			h.do("PATCH", "/Users/"+id, patchOps(map[string]any{"op": "replace", "path": strings.Repeat("é", 15<<10) + "[", "value": "v"})),
+		}
+		for i, r := range refused {
+			r.want(t, http.StatusBadRequest)
+			detail, _ := r.body["detail"].(string)
+			if len(detail) > store.MaxAuditDetail || !strings.HasSuffix(detail, "…") || !utf8.ValidString(detail) {
+				t.Errorf("request %d: a detail of %d bytes, want at most %d ending in …: %.80s", i, len(detail), store.MaxAuditDetail, detail)
+			}
+		}
+		srv.Close() // records what the audit writer holds
+		events, err := h.st.AuditEvents(context.Background(), h.orgA, store.AuditQuery{Failed: true, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(events) != len(refused) {
+			t.Fatalf("%d refused requests recorded, want %d", len(events), len(refused))
+		}
+		for _, e := range events {
+			if len(e.Detail) > store.MaxAuditDetail {
+				t.Errorf("an audit event of %s records a detail of %d bytes", e.Action, len(e.Detail))
+			}
+		}
+	})
 }

@@ -67,6 +67,7 @@ var auditColumns = []string{"org", "at_us", "request_id", "action", "client", "t
 	"resource_type", "resource_id", "status", "scim_type", "detail", "attributes", "event_count", "source"}
 
 func auditValues(e store.AuditEvent) []any {
+	e = e.Bounded() // whatever path an event came by, a row does not grow with a request
 	var attrs sql.NullString
 	if len(e.Attributes) > 0 {
 		b, _ := json.Marshal(e.Attributes)

@@ -30,6 +30,7 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/internal/service"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
+	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
 )
 
 var (
@@ -67,6 +68,8 @@ type options struct {
 	localDir             string
 	crdDir               string
 	samplesDir           string
+	maxOrganizationRate  int
+	maxOrganizationBurst int
 }
 
 func main() {
@@ -106,6 +109,11 @@ func main() {
 		"Label SCIM metrics with the organization; turn off with very many organizations to bound the series.")
 	flag.StringVar(&o.sessionKeyFile, "session-key-file", "",
 		"File holding the key (at least 32 bytes) that signs the wizard's sessions; share it between replicas. Empty: a random key per process.")
+	flag.IntVar(&o.maxOrganizationRate, "max-organization-rate-limit", 1000,
+		"SCIM: the most requests per second (per replica) one organization is served at, whatever its ScimIntegration's spec.rateLimit asks: "+
+			"tenants write their own. 0: no maximum (the default with --local).")
+	flag.IntVar(&o.maxOrganizationBurst, "max-organization-burst", 2000,
+		"SCIM: the largest burst one organization is allowed, whatever its spec.rateLimit asks. 0: no maximum (the default with --local).")
 	flag.BoolVar(&o.local, "local", false, "Run everything locally: start kube-apiserver and etcd, install the CRDs, apply the samples.")
 	flag.StringVar(&o.localDir, "local-dir", ".local", "With --local: folder for the kubeconfig, etcd data and the SQLite database.")
 	flag.StringVar(&o.crdDir, "crd-dir", "config/crd/bases", "With --local: CRD manifests to install.")
@@ -115,6 +123,7 @@ func main() {
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	o.liftLocalRateMaximum()
 
 	ctx := ctrl.SetupSignalHandler()
 	if o.local {
@@ -182,6 +191,7 @@ func run(ctx context.Context, o options) error {
 		LocalUser:                  localUser(o),
 		SessionKey:                 sessionKey,
 		NoMetricsOrganizationLabel: !o.metricsOrgLabel,
+		MaxRateLimit:               tenant.RateLimit{RequestsPerSecond: float64(max(o.maxOrganizationRate, 0)), Burst: max(o.maxOrganizationBurst, 0)},
 	}); err != nil {
 		return err
 	}
@@ -192,6 +202,23 @@ func run(ctx context.Context, o options) error {
 	}
 	setupLog.Info("Starting manager")
 	return mgr.Start(ctx)
+}
+
+// liftLocalRateMaximum leaves organizations uncapped with --local unless a maximum was given: a
+// developer's machine has one tenant, whose samples `make run` gives a limit that load tests do
+// not meet (localenv.LocalRateLimit).
+func (o *options) liftLocalRateMaximum() {
+	if !o.local {
+		return
+	}
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !set["max-organization-rate-limit"] {
+		o.maxOrganizationRate = 0
+	}
+	if !set["max-organization-burst"] {
+		o.maxOrganizationBurst = 0
+	}
 }
 
 // localUser is who the admin API trusts with --local: the local kubeconfig's cluster admin.

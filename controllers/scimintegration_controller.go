@@ -21,6 +21,7 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/internal/index"
 	"github.com/z8z8/enterprise-identity-operator/internal/secrets"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
+	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
 )
 
 // DataPlane is what the controller needs from the SCIM data plane: whether it serves an
@@ -69,6 +70,9 @@ type ScimIntegrationReconciler struct {
 	SecretNames *secrets.Names
 	// Metrics receives the provisioning summary's counts for /metrics; nil exports none.
 	Metrics *ProvisioningMetrics
+	// MaxRateLimit is the most any organization is served at, whatever its spec.rateLimit asks
+	// (the data plane's tenant.Source applies the same); zero caps nothing.
+	MaxRateLimit tenant.RateLimit
 
 	// summaries skips the summary of organizations whose store saw nothing new.
 	summaries summaryMarks
@@ -128,6 +132,7 @@ func (r *ScimIntegrationReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		r.bindData,
 		r.reconcileToken,
 		r.checkPolicy,
+		r.checkRateLimit,
 		r.reconcileEndpoint,
 		r.reconcileSummary,
 	)

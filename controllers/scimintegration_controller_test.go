@@ -222,6 +222,18 @@ var _ = Describe("ScimIntegration", func() {
 			Expect(condition(scim, v1alpha1.ConditionPolicyReady)().Message).To(ContainSubstring("groupRoles[0]"))
 		})
 
+		It("says when spec.rateLimit asks more than the installation allows, and clears it once within", func() {
+			scim := scimIntegration(ns, "scim", "identity")
+			scim.Spec.RateLimit = v1alpha1.RateLimitSpec{RequestsPerSecond: ptr.To[int32](100000), Burst: ptr.To[int32](100000)}
+			Expect(k8s.Create(ctx, scim)).To(Succeed())
+			eventually(condition(scim, v1alpha1.ConditionRateLimitCapped)).Should(beTrue("AboveInstallationMaximum"))
+			Expect(condition(scim, v1alpha1.ConditionRateLimitCapped)().Message).To(And(ContainSubstring("asks 100000 requests per second"),
+				ContainSubstring("served at 1000 requests per second with a burst of 2000")))
+
+			Expect(update(scim, func(s *v1alpha1.ScimIntegration) { s.Spec.RateLimit = v1alpha1.RateLimitSpec{} })).To(Succeed())
+			eventually(condition(scim, v1alpha1.ConditionRateLimitCapped)).Should(BeNil())
+		})
+
 		It("reports deprovisionings held by the guard, with a warning, until they are released", func() {
 			scim := scimIntegration(ns, "scim", "identity")
 			Expect(k8s.Create(ctx, scim)).To(Succeed())

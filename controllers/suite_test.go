@@ -29,6 +29,7 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/internal/index"
 	"github.com/z8z8/enterprise-identity-operator/internal/secrets"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
+	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
 )
 
 // These suites run the controllers in a manager against a real kube-apiserver and etcd
@@ -94,6 +95,7 @@ var _ = BeforeSuite(func() {
 		Data:                 scimData,
 		APIReader:            mgr.GetAPIReader(),
 		SecretNames:          names,
+		MaxRateLimit:         tenant.RateLimit{RequestsPerSecond: 1000, Burst: 2000},
 	}).SetupWithManager(mgr)).To(Succeed())
 	Expect((&controllers.OrganizationClaimReconciler{
 		Client:   mgr.GetClient(),

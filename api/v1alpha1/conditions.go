@@ -19,6 +19,10 @@ const (
 	// ConditionErrorBurst is True while the endpoint refuses or fails many requests (at least 20
 	// in five minutes): a misconfigured identity provider, a wrong token, a broken mapping.
 	ConditionErrorBurst = "ErrorBurst"
+	// ConditionRateLimitCapped is True while spec.rateLimit asks more than the installation allows
+	// one organization (the manager's --max-organization-rate-limit and --max-organization-burst);
+	// the installation's maximum applies. Absent when it does not.
+	ConditionRateLimitCapped = "RateLimitCapped"
 )
 
 // Annotations shared by the operator, the data plane and users.

@@ -69,6 +69,9 @@ const (
 	// DeprovisioningHeld.
 	ReasonHeld    = "Held"
 	ReasonNotHeld = "NotHeld"
+
+	// RateLimitCapped.
+	ReasonAboveInstallationMaximum = "AboveInstallationMaximum"
 )
 
 // IsTransientReason says a condition is set while the operator is still at work, not because

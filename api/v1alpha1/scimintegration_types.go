@@ -281,7 +281,10 @@ type EventsSpec struct {
 	Retention *metav1.Duration `json:"retention,omitempty"`
 }
 
-// RateLimitSpec is a token bucket: requestsPerSecond sustained, burst at once.
+// RateLimitSpec is a token bucket: requestsPerSecond sustained, burst at once, per replica. The
+// installation may allow an organization less (the manager's --max-organization-rate-limit and
+// --max-organization-burst, Helm's maxOrganizationRateLimit: 1,000 per second and a burst of 2,000
+// by default); the RateLimitCapped condition then says what is served.
 type RateLimitSpec struct {
 	// requestsPerSecond is the sustained rate of requests accepted. The default, 100, is four
 	// times the 25 per second Microsoft asks gallery SCIM endpoints to sustain: an initial sync of

@@ -58,6 +58,9 @@ type Options struct {
 	// NoMetricsOrganizationLabel leaves the SCIM metrics' organization label empty (very many
 	// organizations).
 	NoMetricsOrganizationLabel bool
+	// MaxRateLimit is the most one organization is served at, whatever its ScimIntegration's
+	// spec.rateLimit asks (a tenant writes its own); zero fields cap nothing.
+	MaxRateLimit tenant.RateLimit
 }
 
 // Add registers everything on mgr, serving SCIM from st.
@@ -73,7 +76,8 @@ func Add(ctx context.Context, mgr ctrl.Manager, st store.Store, o Options) error
 		return err
 	}
 	registry := tenant.NewRegistry()
-	if err := (&tenant.Source{Client: mgr.GetClient(), Registry: registry, APIReader: mgr.GetAPIReader(), SecretNames: names}).SetupWithManager(mgr); err != nil {
+	if err := (&tenant.Source{Client: mgr.GetClient(), Registry: registry, APIReader: mgr.GetAPIReader(), SecretNames: names,
+		MaxRateLimit: o.MaxRateLimit}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the tenant registry: %w", err)
 	}
 	if err := mgr.Add(&tenant.UsageRecorder{Client: mgr.GetClient(), Registry: registry}); err != nil {
@@ -137,6 +141,7 @@ func Add(ctx context.Context, mgr ctrl.Manager, st store.Store, o Options) error
 		APIReader:            mgr.GetAPIReader(),
 		SecretNames:          names,
 		Metrics:              provisioningMetrics,
+		MaxRateLimit:         o.MaxRateLimit,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the ScimIntegration controller: %w", err)
 	}

@@ -1,6 +1,10 @@
 package tenant
 
-import "github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+import (
+	"fmt"
+
+	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+)
 
 // Defaults of an organization's rate limit: the ScimIntegration CRD's defaults (spec.rateLimit,
 // where the choice is explained), applied here too for fields an object lacks.
@@ -21,8 +25,28 @@ type RateLimit struct {
 // Unlimited reports the zero value.
 func (l RateLimit) Unlimited() bool { return l.RequestsPerSecond <= 0 }
 
-// rateLimit reads spec.rateLimit, with the CRD's defaults for unset fields.
-func rateLimit(spec v1alpha1.RateLimitSpec) RateLimit {
+// Capped is l lowered to limit where limit is lower, and whether anything was lowered; a zero
+// field of limit lowers nothing. A ScimIntegration is written in its tenant's namespace, so its
+// spec.rateLimit is the tenant's own choice: the installation's maximum (the manager's
+// --max-organization-rate-limit and --max-organization-burst) keeps one organization from
+// giving itself the data plane every organization shares.
+func (l RateLimit) Capped(limit RateLimit) (RateLimit, bool) {
+	capped := false
+	if limit.RequestsPerSecond > 0 && (l.Unlimited() || l.RequestsPerSecond > limit.RequestsPerSecond) {
+		l.RequestsPerSecond, capped = limit.RequestsPerSecond, true
+	}
+	if limit.Burst > 0 && (l.Burst <= 0 || l.Burst > limit.Burst) {
+		l.Burst, capped = limit.Burst, true
+	}
+	return l, capped
+}
+
+func (l RateLimit) String() string {
+	return fmt.Sprintf("%g requests per second with a burst of %d", l.RequestsPerSecond, l.Burst)
+}
+
+// RateLimitOf reads spec.rateLimit, with the CRD's defaults for unset fields.
+func RateLimitOf(spec v1alpha1.RateLimitSpec) RateLimit {
 	out := RateLimit{RequestsPerSecond: DefaultRequestsPerSecond, Burst: DefaultBurst}
 	if spec.RequestsPerSecond != nil && *spec.RequestsPerSecond > 0 {
 		out.RequestsPerSecond = float64(*spec.RequestsPerSecond)

@@ -19,11 +19,33 @@ func TestRateLimitFromSpec(t *testing.T) {
 		{v1alpha1.RateLimitSpec{RequestsPerSecond: ptr.To[int32](5)}, RateLimit{RequestsPerSecond: 5, Burst: DefaultBurst}},
 		{v1alpha1.RateLimitSpec{RequestsPerSecond: ptr.To[int32](500), Burst: ptr.To[int32](1000)}, RateLimit{RequestsPerSecond: 500, Burst: 1000}},
 	} {
-		if got := rateLimit(c.spec); got != c.want || got.Unlimited() {
+		if got := RateLimitOf(c.spec); got != c.want || got.Unlimited() {
 			t.Fatalf("%+v: got %+v, want %+v", c.spec, got, c.want)
 		}
 	}
 	if !(RateLimit{}).Unlimited() {
 		t.Fatal("the zero value (organizations built by hand) is unlimited")
+	}
+}
+
+// A tenant writes its own ScimIntegration, so the installation's maximum lowers what it asks;
+// a zero maximum lowers nothing.
+func TestTheInstallationsMaximumCapsWhatAnOrganizationAsks(t *testing.T) {
+	limit := RateLimit{RequestsPerSecond: 1000, Burst: 2000}
+	for _, c := range []struct {
+		asked, limit, want RateLimit
+		capped             bool
+	}{
+		{RateLimit{RequestsPerSecond: 100, Burst: 200}, limit, RateLimit{RequestsPerSecond: 100, Burst: 200}, false},
+		{RateLimit{RequestsPerSecond: 100000, Burst: 100000}, limit, limit, true},
+		{RateLimit{RequestsPerSecond: 500, Burst: 5000}, limit, RateLimit{RequestsPerSecond: 500, Burst: 2000}, true},
+		{RateLimit{RequestsPerSecond: 5000, Burst: 50}, limit, RateLimit{RequestsPerSecond: 1000, Burst: 50}, true},
+		{RateLimit{}, limit, limit, true}, // unlimited (built by hand) is above any maximum
+		{RateLimit{RequestsPerSecond: 100000, Burst: 100000}, RateLimit{}, RateLimit{RequestsPerSecond: 100000, Burst: 100000}, false},
+		{RateLimit{RequestsPerSecond: 100000, Burst: 100000}, RateLimit{Burst: 10}, RateLimit{RequestsPerSecond: 100000, Burst: 10}, true},
+	} {
+		if got, capped := c.asked.Capped(c.limit); got != c.want || capped != c.capped {
+			t.Errorf("%+v capped by %+v: %+v (capped %v), want %+v (%v)", c.asked, c.limit, got, capped, c.want, c.capped)
+		}
 	}
 }

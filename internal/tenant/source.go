@@ -39,6 +39,8 @@ type Source struct {
 	APIReader client.Reader
 	// SecretNames tells which Secrets changed (names only); nil watches none.
 	SecretNames *secrets.Names
+	// MaxRateLimit caps every organization's spec.rateLimit (RateLimit.Capped); zero caps nothing.
+	MaxRateLimit RateLimit
 }
 
 // SetupWithManager registers the source as a controller that needs no leader election.
@@ -164,7 +166,7 @@ func (s *Source) organization(ctx context.Context, scim *v1alpha1.ScimIntegratio
 		Integration: client.ObjectKeyFromObject(scim),
 		Enabled:     scim.IsEnabled(),
 		Policy:      policy(scim.Spec.Provisioning),
-		RateLimit:   rateLimit(scim.Spec.RateLimit),
+		RateLimit:   s.rateLimit(scim),
 	}
 	org.AuditRetention, org.EventRetention = 90*24*time.Hour, 30*24*time.Hour
 	if r := scim.Spec.Audit.Retention; r != nil {
@@ -241,4 +243,10 @@ func credential(hexHash string, notAfter time.Time, current bool) Credential {
 	b, _ := hex.DecodeString(hexHash)
 	copy(c.SHA256[:], b)
 	return c
+}
+
+// rateLimit is the limit an integration is served at: its spec's, within the installation's.
+func (s *Source) rateLimit(scim *v1alpha1.ScimIntegration) RateLimit {
+	l, _ := RateLimitOf(scim.Spec.RateLimit).Capped(s.MaxRateLimit)
+	return l
 }

@@ -92,6 +92,19 @@ func TestOnlyTheClaimHolderIsServedInEitherOrder(t *testing.T) {
 			t.Fatalf("order %v: acme is served under %+v, want %+v", order, caller.Organization.Binding, want)
 		}
 	}
+
+	// A tenant writes its own spec.rateLimit: the installation's maximum lowers what it asks.
+	registry := tenant.NewRegistry()
+	limit := tenant.RateLimit{RequestsPerSecond: 50, Burst: 60}
+	source := &tenant.Source{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Registry: registry, MaxRateLimit: limit}
+	if _, err := source.Reconcile(ctx, ctrl.Request{NamespacedName: types.NamespacedName{Namespace: "acme", Name: "acme"}}); err != nil {
+		t.Fatal(err)
+	}
+	caller, err := registry.Authenticate("acme", acmeToken)
+	if err != nil || caller.Organization.RateLimit != limit {
+		t.Fatalf("acme asks the default %d per second and is served at %+v, want the installation's %+v (%v)",
+			tenant.DefaultRequestsPerSecond, caller.Organization.RateLimit, limit, err)
+	}
 }
 
 // organization creates an EnterpriseIdentity for acme in ns and its ScimIntegration (both named

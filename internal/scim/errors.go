@@ -85,6 +85,9 @@ func unboundedError(err error, log *slog.Logger) *Error {
 		// The organization was deleted or re-bound while the request was in flight: nothing was
 		// written; a retry meets the organization as it is now.
 		return &Error{Status: http.StatusServiceUnavailable, Detail: "The organization is being deleted or moved; nothing was written"}
+	case errors.Is(err, store.ErrBusy):
+		// Only this organization's reads are held back: others' go on.
+		return &Error{Status: http.StatusTooManyRequests, Detail: "Too many of this organization's requests are waiting; retry in a moment"}
 	case errors.Is(err, store.ErrVersionMismatch):
 		return &Error{Status: http.StatusPreconditionFailed, Detail: "The resource changed since the version in If-Match"}
 	}
@@ -102,8 +105,9 @@ func writeError(w http.ResponseWriter, e *Error) {
 	if e.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="scim"`)
 	}
-	// A 503 here is a lost race on a busy resource (update.go): worth retrying at once.
-	if e.Status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+	// A 503 here is a lost race on a busy resource (update.go), a 429 without its own
+	// Retry-After a full queue of the organization's reads: both worth retrying at once.
+	if (e.Status == http.StatusServiceUnavailable || e.Status == http.StatusTooManyRequests) && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", "1")
 	}
 	writeJSON(w, e.Status, body)

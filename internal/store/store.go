@@ -37,6 +37,9 @@ var (
 	// was authenticated (its data deleted, or bound to another claim or integration since);
 	// nothing was written.
 	ErrOrganizationReleased = errors.New("the organization is no longer bound as when the request was authenticated")
+	// ErrBusy: the organization already has as many reads waiting as it may; nothing was read,
+	// and a retry in a moment finds room. Other organizations' reads are not held back by it.
+	ErrBusy = errors.New("the organization has too many reads waiting")
 )
 
 // ClaimMismatchError: the organization's data belongs to another OrganizationClaim than the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,14 +20,18 @@ import (
 // system call pair on each side: docs/performance.md), so lookups that arrive while others are in
 // flight wait for the next statement and share it.
 //
-// A lookup waits for at most one statement before its own, and every lookup of a batch gets only
-// the row of its own organization and userName (the statement joins on both): organizations share
-// statements, never rows. Batches and running statements are bounded, so the batcher holds no more
-// than the requests in flight.
+// Organizations share statements, never rows: every lookup of a batch gets only the row of its
+// own organization and key (the statement joins on both). They share the wait fairly: each
+// organization's lookups queue apart, and a batch takes one of each waiting organization's in
+// turn, so a lookup waits for at most the statement in flight and the one before its own
+// however many another organization has queued. An organization's queue is bounded by count and
+// by the bytes of its keys (ErrBusy past either), and a lookup whose request went away is
+// dropped when its turn comes rather than read.
 type lookupBatcher struct {
 	s       *Store
 	mu      sync.Mutex
-	pending []*lookup
+	queues  map[string]*orgLookups // by organization; only organizations with lookups waiting
+	turns   []string               // organizations with lookups waiting, the next batch's first first
 	running int
 	// maxStatements bounds the statements in flight: one per two of the manager's CPUs. Fewer
 	// statements carry more keys each, and a statement's overhead, not its keys, is most of a
@@ -35,6 +40,12 @@ type lookupBatcher struct {
 	maxStatements int
 	key           batchKey
 	query         string // statement()
+}
+
+// orgLookups is one organization's waiting lookups, oldest first, and the bytes of their keys.
+type orgLookups struct {
+	waiting []*lookup
+	bytes   int
 }
 
 // batchKey is the column a batcher looks users up by, and the counter of its statements.
@@ -54,6 +65,11 @@ var (
 const (
 	// maxLookupsPerStatement bounds one statement's keys.
 	maxLookupsPerStatement = 64
+	// maxWaitingLookups and maxWaitingKeyBytes bound one organization's queue. A burst at the
+	// highest rate an installation allows (2,000 by default) fits; keys are userNames and ids,
+	// and a userName eq filter may carry up to 32 KiB.
+	maxWaitingLookups  = 4096
+	maxWaitingKeyBytes = 4 << 20
 	// lookupTimeout bounds a batch's statement: it runs apart from any one request's context.
 	lookupTimeout = 30 * time.Second
 )
@@ -63,6 +79,8 @@ type lookup struct {
 	done     chan struct{}
 	res      *store.Resource
 	err      error
+	// abandoned is set when the request stopped waiting: the batch leaves the lookup out.
+	abandoned atomic.Bool
 }
 
 func newLookupBatcher(s *Store, key batchKey) *lookupBatcher {
@@ -75,16 +93,13 @@ func newLookupBatcher(s *Store, key batchKey) *lookupBatcher {
 var batchedLookups, batchedReadsByID atomic.Int64
 
 // find returns the user of org whose key (the lower-cased userName, or the id) is key, with its
-// groups; nil when there is none.
+// groups; nil when there is none. ErrBusy when org already has as many lookups waiting as it may.
 func (b *lookupBatcher) find(ctx context.Context, org, key string) (*store.Resource, error) {
 	l := &lookup{org: org, key: key, done: make(chan struct{})}
-	b.mu.Lock()
-	b.pending = append(b.pending, l)
-	start := b.running < b.maxStatements
-	if start {
-		b.running++
+	start, err := b.enqueue(l)
+	if err != nil {
+		return nil, err
 	}
-	b.mu.Unlock()
 	if start {
 		go b.run()
 	}
@@ -92,24 +107,82 @@ func (b *lookupBatcher) find(ctx context.Context, org, key string) (*store.Resou
 	case <-l.done:
 		return l.res, l.err
 	case <-ctx.Done():
+		l.abandoned.Store(true)
 		return nil, ctx.Err()
 	}
 }
 
-// run answers batches while lookups are pending.
+// enqueue adds l to its organization's queue, and reports whether a statement should start.
+func (b *lookupBatcher) enqueue(l *lookup) (start bool, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	q := b.queues[l.org]
+	if q == nil {
+		if b.queues == nil {
+			b.queues = map[string]*orgLookups{}
+		}
+		q = &orgLookups{}
+		b.queues[l.org] = q
+		b.turns = append(b.turns, l.org)
+	}
+	if len(q.waiting) >= maxWaitingLookups || q.bytes+len(l.key) > maxWaitingKeyBytes {
+		if len(q.waiting) == 0 { // a key larger than the whole budget: nothing else waits
+			b.dropQueue(l.org)
+		}
+		return false, store.ErrBusy
+	}
+	q.waiting = append(q.waiting, l)
+	q.bytes += len(l.key)
+	if b.running < b.maxStatements {
+		b.running++
+		return true, nil
+	}
+	return false, nil
+}
+
+// run answers batches while lookups are waiting.
 func (b *lookupBatcher) run() {
 	for {
 		b.mu.Lock()
-		n := min(len(b.pending), maxLookupsPerStatement)
-		if n == 0 {
+		batch := b.nextBatch()
+		if len(batch) == 0 {
 			b.running--
 			b.mu.Unlock()
 			return
 		}
-		batch := b.pending[:n:n]
-		b.pending = append([]*lookup(nil), b.pending[n:]...)
 		b.mu.Unlock()
 		b.answer(batch)
+	}
+}
+
+// nextBatch takes up to maxLookupsPerStatement lookups, one of each waiting organization's in
+// turn, leaving out those whose request went away. b.mu is held.
+func (b *lookupBatcher) nextBatch() []*lookup {
+	var batch []*lookup
+	for len(batch) < maxLookupsPerStatement && len(b.turns) > 0 {
+		org := b.turns[0]
+		b.turns = b.turns[1:]
+		q := b.queues[org]
+		l := q.waiting[0]
+		q.waiting[0] = nil
+		q.waiting, q.bytes = q.waiting[1:], q.bytes-len(l.key)
+		if !l.abandoned.Load() {
+			batch = append(batch, l)
+		}
+		if len(q.waiting) == 0 {
+			delete(b.queues, org)
+		} else {
+			b.turns = append(b.turns, org)
+		}
+	}
+	return batch
+}
+
+// dropQueue forgets org's empty queue. b.mu is held.
+func (b *lookupBatcher) dropQueue(org string) {
+	delete(b.queues, org)
+	if i := slices.Index(b.turns, org); i >= 0 {
+		b.turns = slices.Delete(b.turns, i, i+1)
 	}
 }
 

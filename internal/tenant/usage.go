@@ -26,6 +26,7 @@ type UsageRecorder struct {
 
 	mu      sync.Mutex
 	written map[string]time.Time
+	swept   time.Time // when forgetOlderThan last looked through written
 }
 
 // NeedLeaderElection is false: each replica reports the requests it served.
@@ -55,6 +56,7 @@ func (u *UsageRecorder) record(ctx context.Context, c Caller) {
 	last := u.written[c.Fingerprint]
 	due := acknowledge || now.Sub(last) >= lastUsedInterval
 	if due {
+		u.forgetOlderThan(now.Add(-lastUsedInterval))
 		u.written[c.Fingerprint] = now
 	}
 	u.mu.Unlock()
@@ -72,3 +74,21 @@ func (u *UsageRecorder) record(ctx context.Context, c Caller) {
 		ctrl.Log.WithName("tenant").Error(err, "Recording token use", "organization", o.Name, "token", c.Fingerprint)
 	}
 }
+
+// forgetOlderThan drops the tokens last written before t once there are many, at most once an
+// interval: an entry that old decides nothing (the next use is due anyway), and tokens come and
+// go with every rotation. u.mu is held.
+func (u *UsageRecorder) forgetOlderThan(t time.Time) {
+	if len(u.written) < maxRememberedTokens || u.swept.After(t) {
+		return
+	}
+	u.swept = t.Add(lastUsedInterval)
+	for fingerprint, at := range u.written {
+		if at.Before(t) {
+			delete(u.written, fingerprint)
+		}
+	}
+}
+
+// maxRememberedTokens is how many tokens' last writes are kept before the old ones are dropped.
+const maxRememberedTokens = 1024

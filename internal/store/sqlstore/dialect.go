@@ -17,6 +17,9 @@ import (
 type dialect interface {
 	name() string
 	rebind(query string) string
+	// rebindShaped is rebind for a statement shaped by what a client sent (a filter, a sort):
+	// never kept, so no client's shapes take the cache from the code's own statements.
+	rebindShaped(query string) string
 	// jsonText is the text value at path inside the JSON column col. Paths are schema attribute
 	// names (never request text) and are inlined as quoted literals, so an expression can be
 	// repeated in a condition without repeating arguments.
@@ -59,6 +62,7 @@ func (sqliteDialect) userGroups() string {
 		ORDER BY g.seq) x)`
 }
 func (sqliteDialect) rebind(q string) string    { return q }
+func (sqliteDialect) rebindShaped(q string) string { return q }
 func (sqliteDialect) doc() string               { return "?" }
 func (sqliteDialect) forUpdate() string         { return "" } // the write transaction already holds the lock
 func (sqliteDialect) forUpdateOf(string) string { return "" }
@@ -133,10 +137,20 @@ func (postgresDialect) insertIgnore(q string) string {
 // rebind turns '?' placeholders into $1, $2, … (the queries have no '?' inside literals). The
 // result of every query up to rebindCacheBytes long is kept, up to rebindCacheEntries of them:
 // rewriting each statement on every call cost 5 % of the manager's CPU on a create.
-func (postgresDialect) rebind(q string) string {
+func (d postgresDialect) rebind(q string) string {
 	if v, ok := rebound.Load(q); ok {
 		return v.(string)
 	}
+	out := d.rebindShaped(q)
+	if len(q) <= rebindCacheBytes && reboundEntries.Load() < rebindCacheEntries {
+		if _, loaded := rebound.LoadOrStore(q, out); !loaded {
+			reboundEntries.Add(1)
+		}
+	}
+	return out
+}
+
+func (postgresDialect) rebindShaped(q string) string {
 	var b strings.Builder
 	b.Grow(len(q) + 16)
 	n := 0
@@ -149,17 +163,12 @@ func (postgresDialect) rebind(q string) string {
 		}
 		b.WriteByte(q[i])
 	}
-	out := b.String()
-	if len(q) <= rebindCacheBytes && reboundEntries.Load() < rebindCacheEntries {
-		if _, loaded := rebound.LoadOrStore(q, out); !loaded {
-			reboundEntries.Add(1)
-		}
-	}
-	return out
+	return b.String()
 }
 
 // The rebind cache is bounded by entries and by the length of what it keeps (at most 4 MiB of
-// keys): queries are the code's own, but filters and IN lists give them many shapes.
+// keys): it keeps the code's own statements, IN lists giving some of them many shapes; statements
+// shaped by a client's filter are rebound apart (rebindShaped) and never fill it.
 const (
 	rebindCacheEntries = 1024
 	rebindCacheBytes   = 4096

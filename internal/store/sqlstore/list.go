@@ -25,7 +25,7 @@ func (s *Store) List(ctx context.Context, org string, kind store.Kind, q store.Q
 	page := &store.Page{}
 	filterArgs := append([]any(nil), t.args...)
 	count := func() error {
-		err := s.queryRow(ctx, nil, s.q(`SELECT COUNT(*) FROM `+table(kind)+` r WHERE `+where), filterArgs...).Scan(&page.Total)
+		err := s.queryRow(ctx, nil, s.qShaped(`SELECT COUNT(*) FROM `+table(kind)+` r WHERE `+where), filterArgs...).Scan(&page.Total)
 		if err != nil {
 			return fmt.Errorf("counting %ss: %w", kind, err)
 		}
@@ -89,7 +89,7 @@ func (s *Store) listStatement(t *translator, kind store.Kind, where, order strin
 	if withGroups {
 		columns += ", " + s.d.userGroups()
 	}
-	return s.q(`SELECT ` + columns + ` FROM ` + table(kind) + ` r WHERE ` + where +
+	return s.qShaped(`SELECT ` + columns + ` FROM ` + table(kind) + ` r WHERE ` + where +
 		` ORDER BY ` + order + ` LIMIT ` + t.arg(count) + ` OFFSET ` + t.arg(start-1)), false
 }
 

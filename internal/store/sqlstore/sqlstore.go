@@ -72,6 +72,9 @@ func (s *Store) DB() *sql.DB { return s.db }
 
 func (s *Store) q(query string) string { return s.d.rebind(query) }
 
+// qShaped is q for a statement shaped by what a client sent (dialect.rebindShaped).
+func (s *Store) qShaped(query string) string { return s.d.rebindShaped(query) }
+
 // Create stores a new resource, its members and its effects in one transaction.
 func (s *Store) Create(ctx context.Context, r *store.Resource, members []string, w store.Write) error {
 	if s.d.name() == "postgres" && r.Kind == store.KindUser && len(members) == 0 {

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -145,5 +146,29 @@ func TestCloseWaitsForBackgroundPreparations(t *testing.T) {
 	}
 	if open := s.db.Stats().OpenConnections; open != 0 {
 		t.Fatalf("Close returned with %d connections open", open)
+	}
+}
+
+// Statements shaped by a client's filter are rebound apart: listing with many shapes leaves the
+// rebind cache to the code's own statements (before, one organization's 1,024 shapes filled it
+// for good, and every other statement was rewritten on every call from then on).
+func TestFilterShapesDoNotFillTheRebindCache(t *testing.T) {
+	dsn := os.Getenv("EIO_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		t.Skip("EIO_TEST_POSTGRES_DSN is not set; make test starts a throwaway PostgreSQL server and sets it")
+	}
+	s, err := OpenPostgres(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	before := reboundEntries.Load()
+	for i := 1; i <= 300; i++ {
+		if _, err := s.List(context.Background(), "rebind-shapes", store.KindUser, store.Query{Filter: shapeFilter(t, i), Count: 10, StartIndex: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if grown := reboundEntries.Load() - before; grown > 5 {
+		t.Fatalf("300 filter shapes added %d statements to the rebind cache", grown)
 	}
 }

@@ -61,14 +61,14 @@ func (sqliteDialect) userGroups() string {
 		CROSS JOIN scim_groups g WHERE g.org = m.org AND g.id = m.group_id AND m.org = r.org AND m.member_id = r.id
 		ORDER BY g.seq) x)`
 }
-func (sqliteDialect) rebind(q string) string    { return q }
+func (sqliteDialect) rebind(q string) string       { return q }
 func (sqliteDialect) rebindShaped(q string) string { return q }
-func (sqliteDialect) doc() string               { return "?" }
-func (sqliteDialect) forUpdate() string         { return "" } // the write transaction already holds the lock
-func (sqliteDialect) forUpdateOf(string) string { return "" }
-func (sqliteDialect) isRetryable(error) bool    { return false } // one writer: no deadlocks
-func (sqliteDialect) jsonBool(b bool) any       { return boolInt(b) }
-func (sqliteDialect) columnBool(b bool) any     { return boolInt(b) }
+func (sqliteDialect) doc() string                  { return "?" }
+func (sqliteDialect) forUpdate() string            { return "" } // the write transaction already holds the lock
+func (sqliteDialect) forUpdateOf(string) string    { return "" }
+func (sqliteDialect) isRetryable(error) bool       { return false } // one writer: no deadlocks
+func (sqliteDialect) jsonBool(b bool) any          { return boolInt(b) }
+func (sqliteDialect) columnBool(b bool) any        { return boolInt(b) }
 func (sqliteDialect) insertIgnore(q string) string {
 	return strings.Replace(q, "INSERT INTO", "INSERT OR IGNORE INTO", 1)
 }

@@ -2,8 +2,12 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	filter "github.com/scim2/filter-parser/v2"
 
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
@@ -25,7 +29,10 @@ func (s *Store) List(ctx context.Context, org string, kind store.Kind, q store.Q
 	page := &store.Page{}
 	filterArgs := append([]any(nil), t.args...)
 	count := func() error {
-		err := s.queryRow(ctx, nil, s.qShaped(`SELECT COUNT(*) FROM `+table(kind)+` r WHERE `+where), filterArgs...).Scan(&page.Total)
+		rows, err := s.listQuery(ctx, s.qShaped(`SELECT COUNT(*) FROM `+table(kind)+` r WHERE `+where), q, filterArgs)
+		if err == nil {
+			err = scanOne(rows, &page.Total)
+		}
 		if err != nil {
 			return fmt.Errorf("counting %ss: %w", kind, err)
 		}
@@ -44,7 +51,7 @@ func (s *Store) List(ctx context.Context, org string, kind store.Kind, q store.Q
 	if isBounded {
 		ctx = bounded(ctx)
 	}
-	rows, err := s.query(ctx, query, t.args...)
+	rows, err := s.listQuery(ctx, query, q, t.args)
 	if err != nil {
 		return nil, fmt.Errorf("listing %ss: %w", kind, err)
 	}
@@ -76,6 +83,42 @@ func (s *Store) List(ctx context.Context, org string, kind store.Kind, q store.Q
 		return page, nil
 	}
 	return page, count()
+}
+
+// listQuery runs a statement of List. On PostgreSQL a statement of a compound filter (and, or,
+// not, a value path) is run unprepared: such shapes are as many as clients care to send, and
+// each prepared one would hold a generic plan in every pooled connection's server process until
+// evicted. A filter of one comparison has a shape the schema bounds (an attribute and an
+// operator), and stays prepared as every other statement is.
+func (s *Store) listQuery(ctx context.Context, query string, q store.Query, args []any) (*sql.Rows, error) {
+	if s.d.name() != "postgres" || !compound(q.Filter) {
+		return s.query(ctx, query, args...)
+	}
+	return s.db.QueryContext(ctx, query, append([]any{pgx.QueryExecModeCacheDescribe}, args...)...)
+}
+
+// compound reports a filter of more than one comparison.
+func compound(e filter.Expression) bool {
+	switch e.(type) {
+	case nil, *filter.AttributeExpression:
+		return false
+	}
+	return true
+}
+
+// scanOne reads the one row of rows into dest and closes rows.
+func scanOne(rows *sql.Rows, dest ...any) error {
+	defer func() { _ = rows.Close() }()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return sql.ErrNoRows
+	}
+	if err := rows.Scan(dest...); err != nil {
+		return err
+	}
+	return rows.Close()
 }
 
 // listStatement is List's page statement, adding its LIMIT and OFFSET to t's arguments; bounded

@@ -172,3 +172,47 @@ func TestFilterShapesDoNotFillTheRebindCache(t *testing.T) {
 		t.Fatalf("300 filter shapes added %d statements to the rebind cache", grown)
 	}
 }
+
+// On PostgreSQL a compound filter's statements are not prepared: their shapes are as many as
+// clients send, and each prepared one holds a generic plan in the server process of every
+// pooled connection that ran it. Filters of one comparison stay prepared.
+func TestCompoundFilterShapesAreNotPreparedOnPostgres(t *testing.T) {
+	dsn := os.Getenv("EIO_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		t.Skip("EIO_TEST_POSTGRES_DSN is not set; make test starts a throwaway PostgreSQL server and sets it")
+	}
+	s, err := OpenPostgres(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	s.db.SetMaxOpenConns(1) // every statement on the connection whose prepared statements are counted
+	ctx := context.Background()
+	prepared := func() (n int) {
+		if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM pg_prepared_statements`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := prepared()
+	for i := 1; i <= 100; i++ {
+		if _, err := s.List(ctx, "prepared-shapes", store.KindUser, store.Query{Filter: shapeFilter(t, i*7+1), Count: 10, StartIndex: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if grown := prepared() - before; grown > 5 {
+		t.Fatalf("100 compound filter shapes left %d prepared statements on the connection", grown)
+	}
+	for _, text := range []string{`externalId eq "x"`, `title sw "a"`, `displayName co "b"`} {
+		expr, err := filter.ParseFilter([]byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.List(ctx, "prepared-shapes", store.KindUser, store.Query{Filter: expr, Count: 10, StartIndex: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if grown := prepared() - before; grown < 3 {
+		t.Fatalf("filters of one comparison left %d prepared statements, want theirs kept", grown)
+	}
+}

@@ -94,7 +94,8 @@ func (s *Store) listQuery(ctx context.Context, query string, q store.Query, args
 	if s.d.name() != "postgres" || !compound(q.Filter) {
 		return s.query(ctx, query, args...)
 	}
-	return s.db.QueryContext(ctx, query, append([]any{pgx.QueryExecModeCacheDescribe}, args...)...)
+	unprepared := append([]any{pgx.QueryExecModeCacheDescribe}, args...)
+	return s.db.QueryContext(ctx, query, unprepared...) //nolint:gosec // schema paths; client values are parameters (filter.go)
 }
 
 // compound reports a filter of more than one comparison.

@@ -68,7 +68,7 @@ type options struct {
 	localDir             string
 	crdDir               string
 	samplesDir           string
-	maxOrganizationRate  int
+	maxOrganizationRate  float64
 	maxOrganizationBurst int
 }
 
@@ -109,7 +109,7 @@ func main() {
 		"Label SCIM metrics with the organization; turn off with very many organizations to bound the series.")
 	flag.StringVar(&o.sessionKeyFile, "session-key-file", "",
 		"File holding the key (at least 32 bytes) that signs the wizard's sessions; share it between replicas. Empty: a random key per process.")
-	flag.IntVar(&o.maxOrganizationRate, "max-organization-rate-limit", 1000,
+	flag.Float64Var(&o.maxOrganizationRate, "max-organization-rate-limit", 1000,
 		"SCIM: the most requests per second (per replica) one organization is served at, whatever its ScimIntegration's spec.rateLimit asks: "+
 			"tenants write their own. 0: no maximum (the default with --local).")
 	flag.IntVar(&o.maxOrganizationBurst, "max-organization-burst", 2000,
@@ -191,7 +191,7 @@ func run(ctx context.Context, o options) error {
 		LocalUser:                  localUser(o),
 		SessionKey:                 sessionKey,
 		NoMetricsOrganizationLabel: !o.metricsOrgLabel,
-		MaxRateLimit:               tenant.RateLimit{RequestsPerSecond: float64(max(o.maxOrganizationRate, 0)), Burst: max(o.maxOrganizationBurst, 0)},
+		MaxRateLimit:               tenant.RateLimit{RequestsPerSecond: max(o.maxOrganizationRate, 0), Burst: max(o.maxOrganizationBurst, 0)},
 	}); err != nil {
 		return err
 	}

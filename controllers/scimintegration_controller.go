@@ -127,12 +127,12 @@ func (r *ScimIntegrationReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	}()
 
 	err := runSteps(ctx, s,
+		r.checkRateLimit, // the spec and the flags alone: true whatever the later steps meet
 		r.resolveIdentity,
 		r.claimIdentity,
 		r.bindData,
 		r.reconcileToken,
 		r.checkPolicy,
-		r.checkRateLimit,
 		r.reconcileEndpoint,
 		r.reconcileSummary,
 	)

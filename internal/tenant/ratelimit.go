@@ -1,7 +1,7 @@
 package tenant
 
 import (
-	"fmt"
+	"strconv"
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
 )
@@ -42,7 +42,7 @@ func (l RateLimit) Capped(limit RateLimit) (RateLimit, bool) {
 }
 
 func (l RateLimit) String() string {
-	return fmt.Sprintf("%g requests per second with a burst of %d", l.RequestsPerSecond, l.Burst)
+	return strconv.FormatFloat(l.RequestsPerSecond, 'f', -1, 64) + " requests per second with a burst of " + strconv.Itoa(l.Burst)
 }
 
 // RateLimitOf reads spec.rateLimit, with the CRD's defaults for unset fields.

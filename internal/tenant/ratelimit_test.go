@@ -49,3 +49,13 @@ func TestTheInstallationsMaximumCapsWhatAnOrganizationAsks(t *testing.T) {
 		}
 	}
 }
+
+// The condition's message names large limits in full (not 1e+06).
+func TestARateLimitReadsInFull(t *testing.T) {
+	if got := (RateLimit{RequestsPerSecond: 1e6, Burst: 5}).String(); got != "1000000 requests per second with a burst of 5" {
+		t.Fatal(got)
+	}
+	if got := (RateLimit{RequestsPerSecond: 0.5, Burst: 1}).String(); got != "0.5 requests per second with a burst of 1" {
+		t.Fatal(got)
+	}
+}

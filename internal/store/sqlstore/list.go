@@ -86,16 +86,17 @@ func (s *Store) List(ctx context.Context, org string, kind store.Kind, q store.Q
 }
 
 // listQuery runs a statement of List. On PostgreSQL a statement of a compound filter (and, or,
-// not, a value path) is run unprepared: such shapes are as many as clients care to send, and
-// each prepared one would hold a generic plan in every pooled connection's server process until
-// evicted. A filter of one comparison has a shape the schema bounds (an attribute and an
+// not, a value path) is run unprepared, its description not cached either (one round trip more):
+// such shapes are as many as clients care to send, and each prepared one would hold a generic
+// plan in every pooled connection's server process until evicted, each cached description up to
+// 40 KB of text in the manager. A filter of one comparison has a shape the schema bounds (an attribute and an
 // operator), and stays prepared as every other statement is.
 func (s *Store) listQuery(ctx context.Context, query string, q store.Query, args []any) (*sql.Rows, error) {
 	if s.d.name() != "postgres" || !compound(q.Filter) {
 		return s.query(ctx, query, args...)
 	}
-	unprepared := append([]any{pgx.QueryExecModeCacheDescribe}, args...)
-	return s.db.QueryContext(ctx, query, unprepared...) //nolint:gosec // schema paths; client values are parameters (filter.go)
+	unprepared := append([]any{pgx.QueryExecModeDescribeExec}, args...) // nothing kept, on either side
+	return s.db.QueryContext(ctx, query, unprepared...)                 //nolint:gosec // schema paths; client values are parameters (filter.go)
 }
 
 // compound reports a filter of more than one comparison.

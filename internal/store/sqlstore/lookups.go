@@ -23,8 +23,8 @@ import (
 // Organizations share statements, never rows: every lookup of a batch gets only the row of its
 // own organization and key (the statement joins on both). They share the wait fairly: each
 // organization's lookups queue apart, and a batch takes one of each waiting organization's in
-// turn, so a lookup waits for at most the statement in flight and the one before its own
-// however many another organization has queued. An organization's queue is bounded by count and
+// turn, so a lookup waits behind at most one lookup of each other waiting organization, however
+// many they have queued. An organization's queue is bounded by count and
 // by the bytes of its keys (ErrBusy past either), and a lookup whose request went away is
 // dropped when its turn comes rather than read.
 type lookupBatcher struct {
@@ -70,6 +70,8 @@ const (
 	// and a userName eq filter may carry up to 32 KiB.
 	maxWaitingLookups  = 4096
 	maxWaitingKeyBytes = 4 << 20
+	// maxKeyBytesPerStatement bounds one statement's keys by size (a first key alone may pass it).
+	maxKeyBytesPerStatement = 256 << 10
 	// lookupTimeout bounds a batch's statement: it runs apart from any one request's context.
 	lookupTimeout = 30 * time.Second
 )
@@ -159,15 +161,19 @@ func (b *lookupBatcher) run() {
 // turn, leaving out those whose request went away. b.mu is held.
 func (b *lookupBatcher) nextBatch() []*lookup {
 	var batch []*lookup
+	size := 0
 	for len(batch) < maxLookupsPerStatement && len(b.turns) > 0 {
 		org := b.turns[0]
+		if head := b.queues[org].waiting[0]; len(batch) > 0 && size+len(head.key) > maxKeyBytesPerStatement {
+			break // the statement's text stays small whatever keys one organization sends
+		}
 		b.turns = b.turns[1:]
 		q := b.queues[org]
 		l := q.waiting[0]
 		q.waiting[0] = nil
 		q.waiting, q.bytes = q.waiting[1:], q.bytes-len(l.key)
 		if !l.abandoned.Load() {
-			batch = append(batch, l)
+			batch, size = append(batch, l), size+len(l.key)
 		}
 		if len(q.waiting) == 0 {
 			delete(b.queues, org)

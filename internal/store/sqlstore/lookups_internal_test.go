@@ -93,3 +93,28 @@ func TestAnOrganizationsWaitingLookupsAreBounded(t *testing.T) {
 	}
 	mustEnqueue(t, b, "flood", "after")
 }
+
+// A statement carries at most maxKeyBytesPerStatement of keys, whatever one organization sends;
+// the other organization's lookup still comes in the first statement.
+func TestAStatementsKeysAreBoundedBySize(t *testing.T) {
+	b := held()
+	big := strings.Repeat("k", 32<<10)
+	for range 100 {
+		mustEnqueue(t, b, "big-keys", big)
+	}
+	quiet := mustEnqueue(t, b, "quiet", "alice")
+	batch := b.nextBatch()
+	size := 0
+	for _, l := range batch {
+		size += len(l.key)
+	}
+	if size > maxKeyBytesPerStatement || len(batch) < 2 || batch[1] != quiet {
+		t.Fatalf("a statement of %d lookups and %d bytes of keys (bound %d); the quiet organization's second: %v",
+			len(batch), size, maxKeyBytesPerStatement, len(batch) > 1 && batch[1] == quiet)
+	}
+	huge := held()
+	mustEnqueue(t, huge, "huge", strings.Repeat("k", maxKeyBytesPerStatement+1))
+	if n := len(huge.nextBatch()); n != 1 {
+		t.Fatalf("a key larger than the bound alone: a batch of %d, want it taken", n)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -137,6 +138,10 @@ func main() {
 
 func run(ctx context.Context, o options) error {
 	// Checked before anything starts: a mistake here is a flag to fix, not a running control plane.
+	if !(o.maxOrganizationRate >= 0) || math.IsInf(o.maxOrganizationRate, 0) || o.maxOrganizationBurst < 0 {
+		return fmt.Errorf("--max-organization-rate-limit %g and --max-organization-burst %d: want numbers of at least 0 (0: no maximum)",
+			o.maxOrganizationRate, o.maxOrganizationBurst)
+	}
 	trustedProxies, err := adminapi.ParseCIDRs(o.trustedProxyCIDRs)
 	if err != nil {
 		return fmt.Errorf("--trusted-proxy-cidrs: %w", err)
@@ -191,7 +196,7 @@ func run(ctx context.Context, o options) error {
 		LocalUser:                  localUser(o),
 		SessionKey:                 sessionKey,
 		NoMetricsOrganizationLabel: !o.metricsOrgLabel,
-		MaxRateLimit:               tenant.RateLimit{RequestsPerSecond: max(o.maxOrganizationRate, 0), Burst: max(o.maxOrganizationBurst, 0)},
+		MaxRateLimit:               tenant.RateLimit{RequestsPerSecond: o.maxOrganizationRate, Burst: o.maxOrganizationBurst},
 	}); err != nil {
 		return err
 	}

@@ -75,6 +75,7 @@ func TestHelmChart(t *testing.T) {
 		ContainSubstring("kind: PersistentVolumeClaim"), ContainSubstring("helm.sh/resource-policy: keep"),
 		ContainSubstring("--data-plane-service=eio-enterprise-identity-operator.eio-system.svc.cluster.local"),
 		ContainSubstring("type: Recreate"), Not(ContainSubstring("EIO_POSTGRES_URL")),
+		ContainSubstring("--max-organization-rate-limit=1000"), ContainSubstring("--max-organization-burst=2000"),
 		ContainSubstring("--session-key-file=/etc/enterprise-identity/session/key"), ContainSubstring("name: eio-enterprise-identity-operator-session")))
 	sys.kubectl(t, "apply", "--server-side", "--force-conflicts", "-n", "eio-system", "-f", sqlite)
 

@@ -55,7 +55,9 @@ func (r *replica) pickAddresses(t *testing.T) {
 		"--health-probe-bind-address", r.probe, "--metrics-bind-address", r.metrics,
 		"--leader-elect", "--leader-election-namespace", leaseNamespace,
 		"--leader-elect-lease-duration", leaseDuration.String(), "--leader-elect-renew-deadline", renewDeadline.String(),
-		"--leader-elect-retry-period", retryPeriod.String()}
+		"--leader-elect-retry-period", retryPeriod.String(),
+		// The tests give their organizations limits of their own, above the installation's default maximum.
+		"--max-organization-rate-limit=0", "--max-organization-burst=0"}
 	r.args = append(r.args, r.extra...)
 }
 

@@ -164,7 +164,7 @@ func (b *lookupBatcher) nextBatch() []*lookup {
 	size := 0
 	for len(batch) < maxLookupsPerStatement && len(b.turns) > 0 {
 		org := b.turns[0]
-		if head := b.queues[org].waiting[0]; len(batch) > 0 && size+len(head.key) > maxKeyBytesPerStatement {
+		if head := b.queues[org].waiting[0]; len(batch) > 0 && !head.abandoned.Load() && size+len(head.key) > maxKeyBytesPerStatement {
 			break // the statement's text stays small whatever keys one organization sends
 		}
 		b.turns = b.turns[1:]

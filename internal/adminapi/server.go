@@ -163,6 +163,9 @@ func (s *Server) member(w http.ResponseWriter, r *http.Request, org *tenant.Orga
 	}
 	out := memberJSON(rec)
 	out["history"] = rec.History
+	if rec.HistoryTruncated {
+		out["historyTruncated"] = true // the newest store.MaxMemberHistory entries are shown
+	}
 	writeJSON(w, http.StatusOK, out)
 }
 

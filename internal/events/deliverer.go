@@ -35,6 +35,12 @@ const (
 	DefaultRetryFor = 72 * time.Hour
 )
 
+// jobTimeBudget is how long one (subscription, organization) pair sends in a pass before the
+// rest of its batch waits for the next: a pass waits for all its pairs, and a receiver answering
+// each event just inside the send timeout would otherwise hold every organization's next batch
+// for a batch of such sends (about 16 minutes). A variable for the tests.
+var jobTimeBudget = 5 * time.Second
+
 // Deliverer sends each EventSubscription the events of the organizations it covers, in order per
 // organization, at least once: an event is recorded as delivered only after the receiver's 2xx,
 // so a crash in between sends it again (its id makes that harmless). It runs on the elected
@@ -49,7 +55,9 @@ type Deliverer struct {
 	// HTTP sends the webhooks; it must refuse addresses tenants may not reach (internal/outbound).
 	HTTP *http.Client
 	// Interval between passes (default 1s); Workers bounds the (subscription, organization)
-	// pairs served at once (default 8), so one slow receiver holds up only its own pairs.
+	// pairs served at once (default 8). A pass waits for all its pairs, and a pair sends for at
+	// most jobTimeBudget (and one send's timeout) before giving its worker back, so a slow
+	// receiver delays other organizations' deliveries by seconds, not by its batch of slow sends.
 	Interval time.Duration
 	Workers  int
 	Log      logr.Logger
@@ -192,7 +200,12 @@ func (d *Deliverer) deliver(ctx context.Context, j job) (bool, error) {
 	}
 	skipped, skippedID := int64(0), ""
 	permissions := d.permissions(ctx, j.org.Integration.Namespace)
-	for _, r := range pending {
+	started, cut := time.Now(), false
+	for i, r := range pending {
+		if i > 0 && time.Since(started) > jobTimeBudget {
+			cut = true // a slow receiver gives its worker back; the rest goes in the next pass
+			break
+		}
 		if !Wants(j.sub.Spec.Types, string(r.Event.Type)) {
 			skipped, skippedID = r.Seq, r.ID
 			d.Metrics.observe(resultSkipped, time.Time{})
@@ -219,7 +232,7 @@ func (d *Deliverer) deliver(ctx context.Context, j job) (bool, error) {
 		}
 		return false, d.failed(ctx, j, st, r, failure, retryAfter)
 	}
-	full := len(pending) == batch
+	full := len(pending) == batch || cut
 	if skipped > 0 {
 		return full, d.Store.RecordDelivery(ctx, subID, j.org.Name, skipped, store.DeliveryOutcome{Kind: store.Skipped, At: d.now(), EventID: skippedID})
 	}

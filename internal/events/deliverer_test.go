@@ -225,3 +225,70 @@ func TestFailureAfterSkippedEventsBacksOff(t *testing.T) {
 		t.Fatalf("the failure after a skipped event is recorded: %+v", state)
 	}
 }
+
+// A receiver that answers slowly gives its worker back after the pass's budget: another
+// organization's event is delivered in the same pass, long before the slow receiver's batch
+// would have been sent, and the slow one's next events wait for the next pass.
+func TestASlowReceiverDoesNotHoldOtherOrganizationsDeliveries(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "identity.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = st.Close() }()
+	defer func(b time.Duration) { jobTimeBudget = b }(jobTimeBudget)
+	jobTimeBudget = 200 * time.Millisecond
+
+	key, _ := NewSigningKey()
+	fast := &flaky{key: key, status: http.StatusOK}
+	slowSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(100 * time.Millisecond)
+		fast.ServeHTTP(w, r)
+	}))
+	defer slowSrv.Close()
+	fastSrv := httptest.NewServer(fast)
+	defer fastSrv.Close()
+
+	now := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	d := &Deliverer{Store: st, HTTP: fastSrv.Client(), Now: func() time.Time { return now }}
+	jobFor := func(org, url string) job {
+		sub := &v1alpha1.EventSubscription{ObjectMeta: metav1.ObjectMeta{Namespace: org, Name: "app", UID: types.UID("sub-" + org)},
+			Spec: v1alpha1.EventSubscriptionSpec{URL: url}}
+		return job{sub: sub, org: tenant.Organization{Name: org, Integration: types.NamespacedName{Namespace: org, Name: org}}, key: key}
+	}
+	slow, quick := jobFor("slow", slowSrv.URL), jobFor("quick", fastSrv.URL)
+	for _, j := range []job{slow, quick} {
+		if _, err := d.deliver(ctx, j); err != nil { // starts each subscription at its newest event: none yet
+			t.Fatal(err)
+		}
+	}
+	p := provisioning.DefaultPolicy
+	for i := range 30 {
+		r := &store.Resource{Org: "slow", Kind: store.KindUser, ID: fmt.Sprintf("u%d", i), Name: fmt.Sprintf("user%d", i), Active: true,
+			Doc: []byte(`{}`), Created: now, Modified: now, Version: 1}
+		if err := st.Create(ctx, r, nil, store.Write{Policy: &p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := &store.Resource{Org: "quick", Kind: store.KindUser, ID: "q", Name: "quick", Active: true, Doc: []byte(`{}`), Created: now, Modified: now, Version: 1}
+	if err := st.Create(ctx, r, nil, store.Write{Policy: &p}); err != nil {
+		t.Fatal(err)
+	}
+
+	start := time.Now()
+	more, err := d.deliver(ctx, slow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.deliver(ctx, quick); err != nil {
+		t.Fatal(err)
+	}
+	elapsed := time.Since(start)
+	state, _ := st.Delivery(ctx, "sub-slow", "slow", time.Time{})
+	if !more || state.DeliveredSeq == 0 || state.DeliveredSeq >= 30 {
+		t.Fatalf("the slow receiver's pair sent up to event %d of 30 (more: %v): want it cut short and called again", state.DeliveredSeq, more)
+	}
+	if got, _ := st.Delivery(ctx, "sub-quick", "quick", time.Time{}); got.DeliveredSeq != 1 || elapsed > 2*time.Second {
+		t.Fatalf("the other organization's event was delivered up to %d after %s (30 slow sends take 3 s)", got.DeliveredSeq, elapsed)
+	}
+}

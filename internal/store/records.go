@@ -75,10 +75,17 @@ type MemberRecord struct {
 	UserName string
 	Member   provisioning.Member
 	Employee EmployeeRecord
-	History  []HistoryEntry
-	Created  time.Time
-	Modified time.Time
+	// History is the member's lifecycle, oldest first: its newest MaxMemberHistory entries, and
+	// HistoryTruncated when there were more (an identity provider toggling a user for hours
+	// writes thousands).
+	History          []HistoryEntry
+	HistoryTruncated bool
+	Created          time.Time
+	Modified         time.Time
 }
+
+// MaxMemberHistory bounds the history a member's record carries.
+const MaxMemberHistory = 200
 
 // EmployeeRecord is the profile part of a member, from the SCIM user and its enterprise extension.
 type EmployeeRecord struct {

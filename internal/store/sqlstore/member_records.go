@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,8 +43,9 @@ func (s *Store) Member(ctx context.Context, org, userID string) (*store.MemberRe
 	rec.Employee = store.EmployeeRecord{Active: truthy(active), Profile: provisioning.Profile{DisplayName: display.String, Title: title.String,
 		EmployeeNumber: number.String, Department: dept.String, CostCenter: cost.String, Division: division.String, Organization: orgName.String,
 		ManagerID: manager.String}}
+	// The newest entries first, one more than kept to tell whether there were more.
 	err = s.eachRow(ctx, `SELECT at_us, from_state, to_state, kind, reason, COALESCE(request_id, '') FROM member_history
-		WHERE org = ? AND user_id = ? ORDER BY seq`, []any{org, userID}, func(scan func(...any) error) error {
+		WHERE org = ? AND user_id = ? ORDER BY seq DESC LIMIT ?`, []any{org, userID, store.MaxMemberHistory + 1}, func(scan func(...any) error) error {
 		var h store.HistoryEntry
 		var at int64
 		var from, to, kind string
@@ -54,6 +56,10 @@ func (s *Store) Member(ctx context.Context, org, userID string) (*store.MemberRe
 		rec.History = append(rec.History, h)
 		return nil
 	})
+	if len(rec.History) > store.MaxMemberHistory {
+		rec.History, rec.HistoryTruncated = rec.History[:store.MaxMemberHistory], true
+	}
+	slices.Reverse(rec.History) // oldest first
 	return rec, err
 }
 

@@ -27,9 +27,11 @@ const (
 	// eventPoll is how often a waiting request looks again: new events may come from any replica.
 	eventPoll = 500 * time.Millisecond
 	// Waiting requests hold a goroutine and poll the store: at most this many at once per
-	// organization and in all; beyond, a request answers at once, as without wait.
-	maxWaitersPerOrg = 16
-	maxWaiters       = 512
+	// organization, per namespace (a tenant with many organizations) and in all; beyond, a
+	// request answers at once, as without wait.
+	maxWaitersPerOrg       = 16
+	maxWaitersPerNamespace = 64
+	maxWaiters             = 512
 )
 
 // EventPage is a page of the Events API: events in sequence order, and the cursor after them.
@@ -51,7 +53,7 @@ func (s *Service) Events(ctx context.Context, org *tenant.Organization, after in
 	waiting := false
 	defer func() {
 		if waiting {
-			s.waiters.release(org.Name)
+			s.waiters.release(org.Name, org.Integration.Namespace)
 		}
 	}()
 	for {
@@ -59,7 +61,7 @@ func (s *Service) Events(ctx context.Context, org *tenant.Organization, after in
 		if err != nil {
 			return nil, s.internal(err)
 		}
-		if len(records) > 0 || !time.Now().Before(deadline) || (!waiting && !s.waiters.acquire(org.Name)) {
+		if len(records) > 0 || !time.Now().Before(deadline) || (!waiting && !s.waiters.acquire(org.Name, org.Integration.Namespace)) {
 			page := &EventPage{Items: make([]events.Event, 0, len(records)), Next: after}
 			for _, r := range records {
 				page.Items = append(page.Items, events.Wire(org.Name, r, permissions))
@@ -148,30 +150,35 @@ func (s *Service) Replay(ctx context.Context, org *tenant.Organization, who Acto
 
 // eventWaiters bounds the requests waiting for events.
 type eventWaiters struct {
-	mu    sync.Mutex
-	total int
-	byOrg map[string]int
+	mu          sync.Mutex
+	total       int
+	byOrg       map[string]int
+	byNamespace map[string]int
 }
 
-func (w *eventWaiters) acquire(org string) bool {
+func (w *eventWaiters) acquire(org, namespace string) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.byOrg == nil {
-		w.byOrg = map[string]int{}
+		w.byOrg, w.byNamespace = map[string]int{}, map[string]int{}
 	}
-	if w.total >= maxWaiters || w.byOrg[org] >= maxWaitersPerOrg {
+	if w.total >= maxWaiters || w.byOrg[org] >= maxWaitersPerOrg || w.byNamespace[namespace] >= maxWaitersPerNamespace {
 		return false
 	}
 	w.total++
 	w.byOrg[org]++
+	w.byNamespace[namespace]++
 	return true
 }
 
-func (w *eventWaiters) release(org string) {
+func (w *eventWaiters) release(org, namespace string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.total--
 	if w.byOrg[org]--; w.byOrg[org] <= 0 {
 		delete(w.byOrg, org)
+	}
+	if w.byNamespace[namespace]--; w.byNamespace[namespace] <= 0 {
+		delete(w.byNamespace, namespace)
 	}
 }

@@ -197,7 +197,7 @@ func (p *probe) do(method, path string, body any) (int, map[string]any, error) {
 		return 0, nil, fmt.Errorf("could not reach the endpoint: %w", err)
 	}
 	defer func() { _ = resp.Body.Close() }()
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	var decoded map[string]any
 	_ = json.Unmarshal(raw, &decoded)
 	return resp.StatusCode, decoded, nil
@@ -223,3 +223,7 @@ func randomHex() string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// maxAnswer bounds what the self-test reads of an answer: the endpoint is the tenant's (its
+// Ingress), and a SCIM answer of one user is about a kilobyte.
+const maxAnswer = 64 << 10

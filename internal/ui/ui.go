@@ -63,6 +63,8 @@ type Server struct {
 
 	key   []byte
 	pages map[string]*template.Template
+	// selfTests are the organizations whose self-test runs (selftest_guard.go).
+	selfTests selfTestGuard
 }
 
 // Routes registers the wizard's pages.

@@ -56,12 +56,12 @@ func (s *Server) selfTest(w http.ResponseWriter, r *http.Request, v *view) {
 		s.render(w, http.StatusUnprocessableEntity, "connect", v)
 		return
 	}
-	if !s.selfTests.start(v.Org.Name()) {
+	if !s.selfTests.start(v.Org.Name(), v.Org.Identity.Namespace) {
 		v.Error = "A self-test is already running; try again in a few seconds."
 		s.render(w, http.StatusTooManyRequests, "connect", v)
 		return
 	}
-	defer s.selfTests.done(v.Org.Name())
+	defer s.selfTests.done(v.Org.Name(), v.Org.Identity.Namespace)
 	data.Ran = true
 	data.Steps = selftest.Run(r.Context(), s.SelfTestClient, data.BaseURL, tok)
 	if unreachable(data.Steps) && s.LocalSCIMURL != "" {

@@ -121,8 +121,19 @@ func singleSignOnURL(idp entityDescriptor) string {
 	return ""
 }
 
+// largeDecodes bounds the metadata documents over largeMetadata decoded at once: decoding takes
+// about five times a document's size in memory, and a federation's metadata (up to 8 MiB, the
+// fetch's bound) decoded by every reconcile worker at once would take hundreds of megabytes.
+var largeDecodes = make(chan struct{}, 2)
+
+const largeMetadata = 1 << 20
+
 // decodeEntities accepts a single EntityDescriptor or an EntitiesDescriptor (possibly nested).
 func decodeEntities(metadata []byte) ([]entityDescriptor, error) {
+	if len(metadata) > largeMetadata {
+		largeDecodes <- struct{}{}
+		defer func() { <-largeDecodes }()
+	}
 	var probe struct{ XMLName xml.Name }
 	if err := xml.Unmarshal(metadata, &probe); err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/base32"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -209,6 +210,7 @@ func (s *Store) Events(ctx context.Context, org string, after int64, limit int) 
 		}
 	}
 	var out []store.EventRecord
+	size := 0
 	err := s.eachRow(ctx, eventsPage, []any{org, after, limit},
 		func(scan func(...any) error) error {
 			var (
@@ -222,6 +224,9 @@ func (s *Store) Events(ctx context.Context, org string, after int64, limit int) 
 			}
 			r.Event.Type, r.Event.From, r.Event.To = provisioning.EventType(typ), provisioning.State(from), provisioning.State(to)
 			r.Event.Trigger, r.Time = provisioning.Trigger(trigger), time.UnixMicro(at).UTC()
+			if size += len(data); len(out) > 0 && size > maxEventPageBytes {
+				return errPageFull // this one starts the next page
+			}
 			if data != "" {
 				if err := json.Unmarshal([]byte(data), &r.Data); err != nil {
 					return fmt.Errorf("event %d: %w", r.Seq, err)
@@ -230,11 +235,18 @@ func (s *Store) Events(ctx context.Context, org string, after int64, limit int) 
 			out = append(out, r)
 			return nil
 		})
-	if err != nil {
+	if err != nil && !errors.Is(err, errPageFull) {
 		return nil, fmt.Errorf("reading events of %s: %w", org, err)
 	}
 	return out, nil
 }
+
+// maxEventPageBytes bounds a page of events by their snapshots' size, whatever its count: a
+// member in thousands of groups has an event of hundreds of kilobytes, and a page of 500 of
+// them, decoded, would take a manager's memory. A page always has at least one event.
+const maxEventPageBytes = 1 << 20
+
+var errPageFull = errors.New("the page is full")
 
 // PruneEvents deletes an organization's events older than before.
 func (s *Store) PruneEvents(ctx context.Context, org string, before time.Time) (int64, error) {

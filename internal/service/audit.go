@@ -40,6 +40,10 @@ func ParseAuditQuery(q url.Values) (store.AuditQuery, error) {
 
 // AuditEvents reads a page of the organization's audit log, newest first, and the next cursor.
 func (s *Service) AuditEvents(ctx context.Context, org *tenant.Organization, q store.AuditQuery) ([]store.AuditEvent, string, error) {
+	if err := s.heavyReads.start(ctx, org.Integration.Namespace); err != nil {
+		return nil, "", err
+	}
+	defer s.heavyReads.done(org.Integration.Namespace)
 	events, err := s.Store.AuditEvents(ctx, org.Name, q)
 	if err != nil {
 		return nil, "", s.internal(err)

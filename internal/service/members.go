@@ -13,6 +13,10 @@ import (
 // Members pages through the organization's members (state filter, text search, cursor), each
 // with its emails, name, groups and permissions.
 func (s *Service) Members(ctx context.Context, org *tenant.Organization, q store.MemberQuery) ([]MemberDetails, string, error) {
+	if err := s.heavyReads.start(ctx, org.Integration.Namespace); err != nil {
+		return nil, "", err
+	}
+	defer s.heavyReads.done(org.Integration.Namespace)
 	list, next, err := s.Store.ListMembers(ctx, org.Name, q)
 	if err != nil {
 		return nil, "", s.internal(err)

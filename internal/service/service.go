@@ -36,6 +36,8 @@ type Service struct {
 	signIns signInGuard
 	// waiters bounds the Events API's waiting requests.
 	waiters eventWaiters
+	// heavyReads bounds the reads whose cost grows with an organization's data (read_guard.go).
+	heavyReads readGuard
 }
 
 // Actor is who acts, and where their request came in (for the audit log).

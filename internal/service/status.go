@@ -27,6 +27,10 @@ type Status struct {
 
 // Status reads where the organization's provisioning stands.
 func (s *Service) Status(ctx context.Context, org *tenant.Organization) (*Status, error) {
+	if err := s.heavyReads.start(ctx, org.Integration.Namespace); err != nil {
+		return nil, err
+	}
+	defer s.heavyReads.done(org.Integration.Namespace)
 	sum, err := store.Summarize(ctx, s.Store, org.Name)
 	if err != nil {
 		return nil, s.internal(err)

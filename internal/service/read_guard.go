@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"net/http"
 	"sync"
 )
 
@@ -45,7 +46,7 @@ func (g *readGuard) start(ctx context.Context, namespace string) error {
 	case n.turns <- struct{}{}:
 	case <-ctx.Done():
 		g.leave(namespace, n)
-		return ctx.Err()
+		return errNoTurn
 	}
 	select {
 	case g.all <- struct{}{}:
@@ -53,9 +54,13 @@ func (g *readGuard) start(ctx context.Context, namespace string) error {
 	case <-ctx.Done():
 		<-n.turns
 		g.leave(namespace, n)
-		return ctx.Err()
+		return errNoTurn
 	}
 }
+
+// errNoTurn answers a request that gave up (or timed out) waiting for its turn: nothing failed
+// to be logged, and a retry may find one.
+var errNoTurn = Refuse(http.StatusServiceUnavailable, "Busy with other reads of this kind; try again in a moment")
 
 func (g *readGuard) done(namespace string) {
 	<-g.all

@@ -19,7 +19,7 @@ func TestHeavyReadsWaitTheirNamespacesTurn(t *testing.T) {
 	}
 	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
-	if err := g.start(short, "greedy"); !errors.Is(err, context.DeadlineExceeded) {
+	if err := g.start(short, "greedy"); !errors.Is(err, errNoTurn) {
 		t.Fatalf("a third read of one namespace: %v, want it to wait", err)
 	}
 	for range maxHeavyReads - maxHeavyReadsPerNamespace {

@@ -57,7 +57,7 @@ func (s *Server) selfTest(w http.ResponseWriter, r *http.Request, v *view) {
 		return
 	}
 	if !s.selfTests.start(v.Org.Name(), v.Org.Identity.Namespace) {
-		v.Error = "A self-test is already running; try again in a few seconds."
+		v.Error = "Other self-tests are running (of this organization, of its namespace, or enough of them in all); try again in a few seconds."
 		s.render(w, http.StatusTooManyRequests, "connect", v)
 		return
 	}

@@ -25,6 +25,21 @@ func openTestSQLite(t *testing.T) *Store {
 	return s
 }
 
+// openTestPostgres opens the store on the test PostgreSQL, closed when the test ends.
+func openTestPostgres(t *testing.T) *Store {
+	t.Helper()
+	dsn := os.Getenv("EIO_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		t.Skip("EIO_TEST_POSTGRES_DSN is not set; make test starts a throwaway PostgreSQL server and sets it")
+	}
+	s, err := OpenPostgres(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
 // shapeFilter is the i-th of many distinct filter shapes (each a different list statement).
 func shapeFilter(t *testing.T, i int) filter.Expression {
 	t.Helper()
@@ -153,15 +168,7 @@ func TestCloseWaitsForBackgroundPreparations(t *testing.T) {
 // rebind cache to the code's own statements (before, one organization's 1,024 shapes filled it
 // for good, and every other statement was rewritten on every call from then on).
 func TestFilterShapesDoNotFillTheRebindCache(t *testing.T) {
-	dsn := os.Getenv("EIO_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		t.Skip("EIO_TEST_POSTGRES_DSN is not set; make test starts a throwaway PostgreSQL server and sets it")
-	}
-	s, err := OpenPostgres(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	s := openTestPostgres(t)
 	before := reboundEntries.Load()
 	for i := 1; i <= 300; i++ {
 		if _, err := s.List(context.Background(), "rebind-shapes", store.KindUser, store.Query{Filter: shapeFilter(t, i), Count: 10, StartIndex: 1}); err != nil {
@@ -177,15 +184,7 @@ func TestFilterShapesDoNotFillTheRebindCache(t *testing.T) {
 // clients send, and each prepared one holds a generic plan in the server process of every
 // pooled connection that ran it. Filters of one comparison stay prepared.
 func TestCompoundFilterShapesAreNotPreparedOnPostgres(t *testing.T) {
-	dsn := os.Getenv("EIO_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		t.Skip("EIO_TEST_POSTGRES_DSN is not set; make test starts a throwaway PostgreSQL server and sets it")
-	}
-	s, err := OpenPostgres(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	s := openTestPostgres(t)
 	s.db.SetMaxOpenConns(1) // every statement on the connection whose prepared statements are counted
 	ctx := context.Background()
 	prepared := func() (n int) {

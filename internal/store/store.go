@@ -195,7 +195,8 @@ type Store interface {
 	ReleaseDeprovisions(ctx context.Context, org string, p provisioning.Policy, audit AuditEvent) (int, error)
 	// Deliveries: the events outbox and where event subscriptions stand.
 	Deliveries
-	// PruneEvents deletes an organization's events older than before; it returns how many.
+	// PruneEvents deletes an organization's events and dead letters older than before; it returns
+	// how many events.
 	PruneEvents(ctx context.Context, org string, before time.Time) (int64, error)
 	// MemberCounts counts an organization's members per state.
 	MemberCounts(ctx context.Context, org string) (map[string]int64, error)

@@ -177,3 +177,39 @@ func TestAnOutcomeOfAPrunedEventIsRecorded(t *testing.T) {
 		}
 	})
 }
+
+// Dead letters leave with the events past the retention, and only the pruned organization's:
+// kept, they would grow without end and a replay would rewind to events no longer there.
+func TestPruningEventsTakesTheirDeadLetters(t *testing.T) {
+	onEachStore(t, func(t *testing.T, s *sqlstore.Store) {
+		ctx := context.Background()
+		p := &provisioning.Policy{AutoActivate: true}
+		subscribed := time.Now()
+		time.Sleep(2 * time.Millisecond)
+		var orgs []string
+		for _, name := range []string{"dead-pruned", "dead-kept"} {
+			org := boundWithAUser(t, s, name, p)
+			if _, err := s.Delivery(ctx, "subscription-1", org, subscribed); err != nil {
+				t.Fatal(err)
+			}
+			read, err := s.Events(ctx, org, 0, 100)
+			if err != nil || len(read) != 1 {
+				t.Fatalf("events %+v (%v), want one", read, err)
+			}
+			if err := s.RecordDelivery(ctx, "subscription-1", org, read[0].Seq, store.DeliveryOutcome{
+				Kind: store.DeadLettered, EventID: read[0].ID, Type: "user.created", Error: "HTTP 500"}); err != nil {
+				t.Fatal(err)
+			}
+			orgs = append(orgs, org)
+		}
+		if n, err := s.PruneEvents(ctx, orgs[0], time.Now().Add(time.Hour)); err != nil || n != 1 {
+			t.Fatalf("pruned %d (%v), want 1", n, err)
+		}
+		for i, want := range []int{0, 1} {
+			dead, err := s.DeadLetters(ctx, "subscription-1", orgs[i], 100)
+			if err != nil || len(dead) != want {
+				t.Fatalf("dead letters of %s after pruning %s: %+v (%v), want %d", orgs[i], orgs[0], dead, err, want)
+			}
+		}
+	})
+}

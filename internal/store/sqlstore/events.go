@@ -252,6 +252,11 @@ var errPageFull = errors.New("the page is full")
 func (s *Store) PruneEvents(ctx context.Context, org string, before time.Time) (int64, error) {
 	var n int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// Dead letters go with the events they name: kept past the retention they would only
+		// grow, and replaying them would rewind to events no longer there.
+		if _, err := s.exec(ctx, tx, s.q(`DELETE FROM dead_letters WHERE org = ? AND at_us < ?`), org, before.UnixMicro()); err != nil {
+			return fmt.Errorf("pruning the dead letters of %s: %w", org, err)
+		}
 		if s.numberer != nil { // the events' rows and their numbers (numbering.go)
 			// No numbering lock: events this old were numbered long ago. Should a stalled numberer
 			// number one while it goes, the number is left without its event, unseen (the view

@@ -105,12 +105,11 @@ func (s *Service) Can(ctx context.Context, who Identity, verb, group, resource, 
 }
 
 func (s *Service) organization(name string) (*tenant.Organization, bool) {
-	for _, o := range s.Tenants.Organizations() {
-		if o.Name == name {
-			return &o, true
-		}
+	o, ok := s.Tenants.Organization(name)
+	if !ok {
+		return nil, false
 	}
-	return nil, false
+	return &o, true
 }
 
 func (s *Service) allowedOn(ctx context.Context, who Identity, attrs *authorizationv1.ResourceAttributes) (bool, error) {

@@ -159,6 +159,18 @@ func (r *Registry) Organizations() []Organization {
 	return out
 }
 
+// Organization returns the organization served under a name (a copy), without listing them all:
+// the admin API asks it on every request.
+func (r *Registry) Organization(name string) (Organization, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	o, ok := r.byOrg[name]
+	if !ok {
+		return Organization{}, false
+	}
+	return *o, true
+}
+
 // MarkListening records that the HTTP server accepts connections.
 func (r *Registry) MarkListening(ok bool) { r.listen.Store(ok) }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -110,9 +111,10 @@ func conditionOf(conds []metav1.Condition, typ string, generation int64) conditi
 	return condition{State: "failed", Reason: c.Reason, Text: c.Message}
 }
 
-// can asks Kubernetes RBAC whether who may verb a resource of the API group in a namespace.
-func (s *Server) can(ctx context.Context, who service.Identity, verb, resource, namespace, name string) bool {
-	ok, err := s.Service.Can(ctx, who, verb, "enterprise.z8z8.io", resource, namespace, name)
+// mayGet asks Kubernetes RBAC whether who may get a resource of the API group in a namespace (all
+// of the kind there when name is "", in every namespace when namespace is "" too).
+func (s *Server) mayGet(ctx context.Context, who service.Identity, resource, namespace, name string) bool {
+	ok, err := s.Service.Can(ctx, who, "get", "enterprise.z8z8.io", resource, namespace, name)
 	if err != nil {
 		s.Log.Error("SubjectAccessReview failed", "error", err)
 	}
@@ -123,10 +125,10 @@ func (s *Server) can(ctx context.Context, who service.Identity, verb, resource, 
 // its ScimIntegration (the namespace's admin and view roles grant both). What they may change,
 // RBAC decides when they try.
 func (s *Server) mayAdminister(ctx context.Context, who service.Identity, o *organization) bool {
-	if !s.can(ctx, who, "get", "enterpriseidentities", o.Identity.Namespace, o.Identity.Name) {
+	if !s.mayGet(ctx, who, "enterpriseidentities", o.Identity.Namespace, o.Identity.Name) {
 		return false
 	}
-	return o.Scim == nil || s.can(ctx, who, "get", "scimintegrations", o.Scim.Namespace, o.Scim.Name)
+	return o.Scim == nil || s.mayGet(ctx, who, "scimintegrations", o.Scim.Namespace, o.Scim.Name)
 }
 
 // served is the organization as the data plane serves it, for reading (verb get) or acting
@@ -182,7 +184,31 @@ func (s *Server) inOrganization(next pageHandler) http.Handler {
 	})
 }
 
-// organizationsPage lists the organizations the admin administers and where each stands.
+// organizationsPage is the organizations page's data: one page of the organizations the admin
+// administers, in name order.
+type organizationsPage struct {
+	Rows []*organization
+	// Page counts from 1; Total is how many organizations the admin administers (on all pages).
+	Page, Pages, Total int
+	// Unchecked names the namespaces where some organizations were not checked (organization_access.go).
+	Unchecked []string
+}
+
+// PreviousURL and NextURL are the neighbouring pages, or "".
+func (p *organizationsPage) PreviousURL() string { return p.pageURL(p.Page - 1) }
+func (p *organizationsPage) NextURL() string     { return p.pageURL(p.Page + 1) }
+
+func (p *organizationsPage) pageURL(n int) string {
+	if n < 1 || n > p.Pages {
+		return ""
+	}
+	return Path + "?page=" + strconv.Itoa(n)
+}
+
+// organizationsPerPage bounds the rows of the organizations page, and so its live status reads.
+const organizationsPerPage = 50
+
+// organizations lists the organizations the admin administers and where each stands.
 func (s *Server) organizations(w http.ResponseWriter, r *http.Request, v *view) {
 	c, cancel := ctx(r)
 	defer cancel()
@@ -191,50 +217,83 @@ func (s *Server) organizations(w http.ResponseWriter, r *http.Request, v *view) 
 		s.failWith(w, r, err)
 		return
 	}
+	items := list.Items
+	sort.Slice(items, func(i, j int) bool {
+		if items[i].Namespace != items[j].Namespace {
+			return items[i].Namespace < items[j].Namespace
+		}
+		return items[i].Name < items[j].Name
+	})
 	who := s.who(r)
-	// Each organization costs a few SubjectAccessReviews and store reads: check them side by
-	// side, a bounded number at a time.
-	found := make([]*organization, len(list.Items))
-	failed := make([]bool, len(list.Items))
-	var wg sync.WaitGroup
-	limit := make(chan struct{}, organizationChecks)
-	for i := range list.Items {
-		wg.Add(1)
-		limit <- struct{}{}
-		go func(i int) {
-			defer func() {
-				if p := recover(); p != nil { // net/http recovers only the handler's own goroutine
-					s.Log.Error("Checking an organization panicked", "panic", p)
-					failed[i] = true
-				}
-				<-limit
-				wg.Done()
-			}()
-			found[i], failed[i] = s.visible(r.WithContext(c), who, list.Items[i].Namespace, list.Items[i].Name)
-		}(i)
+	access := s.newAccessChecker(c, who, items)
+	var checkable []int
+	for i := range items {
+		if access.reserve(&items[i]) {
+			checkable = append(checkable, i)
+		}
 	}
-	wg.Wait()
-	var rows []*organization
-	for i, o := range found {
-		if failed[i] {
+	// Checking an organization may cost SubjectAccessReviews: check them side by side, a
+	// bounded number at a time.
+	found := make([]*organization, len(checkable))
+	failed := make([]bool, len(checkable))
+	eachBounded(s, len(checkable), func(k int) {
+		i := checkable[k]
+		found[k], failed[k] = s.visible(c, access, items[i].Namespace, items[i].Name)
+	}, func(k int) { failed[k] = true })
+	page := &organizationsPage{Unchecked: access.uncheckedNamespaces()}
+	for k, o := range found {
+		if failed[k] {
 			v.Error = "Some organizations could not be read just now and are missing below; reload the page."
 		}
 		if o != nil {
-			rows = append(rows, o)
+			page.Rows = append(page.Rows, o)
 		}
 	}
-	sort.Slice(rows, func(i, j int) bool { return rows[i].Name() < rows[j].Name() })
-	v.Title, v.Data = "Organizations", rows
+	sort.Slice(page.Rows, func(i, j int) bool { return page.Rows[i].Name() < page.Rows[j].Name() })
+	page.Total = len(page.Rows)
+	page.Pages = max(1, (page.Total+organizationsPerPage-1)/organizationsPerPage)
+	page.Page = 1
+	if n, err := strconv.Atoi(r.URL.Query().Get("page")); err == nil && n >= 1 {
+		page.Page = min(n, page.Pages)
+	}
+	from := (page.Page - 1) * organizationsPerPage
+	page.Rows = page.Rows[from:min(from+organizationsPerPage, page.Total)]
+	// Live status only for the rows shown: each is a read of the store.
+	eachBounded(s, len(page.Rows), func(k int) { s.readLive(r.WithContext(c), page.Rows[k]) }, func(int) {})
+	v.Title, v.Data = "Organizations", page
 	s.render(w, http.StatusOK, "organizations", v)
 }
 
 // organizationChecks bounds how many organizations the list page checks at once.
 const organizationChecks = 8
 
-// visible loads an organization with its live status when who administers it; failed says it
-// could not be read (an organization deleted meanwhile is simply absent).
-func (s *Server) visible(r *http.Request, who service.Identity, namespace, name string) (o *organization, failed bool) {
-	o, err := s.load(r.Context(), who, namespace, name)
+// eachBounded runs do(0..n-1), organizationChecks at a time; panicked(i) marks a panic of do(i)
+// (net/http recovers only the handler's own goroutine).
+func eachBounded(s *Server, n int, do func(int), panicked func(int)) {
+	var wg sync.WaitGroup
+	limit := make(chan struct{}, organizationChecks)
+	for i := range n {
+		wg.Add(1)
+		limit <- struct{}{}
+		go func() {
+			defer func() {
+				if p := recover(); p != nil {
+					s.Log.Error("Checking an organization panicked", "panic", p)
+					panicked(i)
+				}
+				<-limit
+				wg.Done()
+			}()
+			do(i)
+		}()
+	}
+	wg.Wait()
+}
+
+// visible loads an organization when who administers it; failed says it could not be read (an
+// organization deleted meanwhile is simply absent).
+func (s *Server) visible(ctx context.Context, access *accessChecker, namespace, name string) (o *organization, failed bool) {
+	o, err := s.load(ctx, access.who, namespace, name)
 	if apierrors.IsNotFound(err) {
 		return nil, false
 	}
@@ -242,15 +301,19 @@ func (s *Server) visible(r *http.Request, who service.Identity, namespace, name 
 		s.Log.Error("Reading an organization for the wizard", "namespace", namespace, "name", name, "error", err)
 		return nil, true
 	}
-	if !s.mayAdminister(r.Context(), who, o) {
+	if !access.mayAdminister(ctx, o) {
 		return nil, false
 	}
+	return o, false
+}
+
+// readLive adds the organization's live status when the data plane serves it to the admin.
+func (s *Server) readLive(r *http.Request, o *organization) {
 	if o.Serving() {
 		if org, err := s.served(r, &view{Org: o}, "get"); err == nil {
 			o.Live, _ = s.Service.Status(r.Context(), org)
 		}
 	}
-	return o, false
 }
 
 // members summarises member counts for the organizations page.

@@ -1,0 +1,177 @@
+package ui
+
+import (
+	"context"
+	"sort"
+	"sync"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+
+	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+	"github.com/z8z8/enterprise-identity-operator/internal/service"
+)
+
+// The organizations page lists every EnterpriseIdentity of the cluster the admin may read. Asking
+// RBAC once per object would let one tenant, by creating thousands of them in its own namespace,
+// make every admin's page cost thousands of SubjectAccessReviews. So RBAC is asked per namespace
+// (may who read all of a kind there?). Where that is refused, the admin's own rules in the
+// namespace (a SelfSubjectRulesReview, as the admin) name the objects a per-object grant reaches,
+// and only those are checked, each with a SubjectAccessReview (the rules are a hint, the review
+// decides), at most namedChecksPerNamespace of them. Where the rules cannot be listed (an
+// authorizer that does not enumerate), the namespace's objects are checked in name order within
+// that budget. What the budget leaves out is opened from its own URL; the page says where.
+
+// namedChecksPerNamespace bounds the per-object SubjectAccessReviews of one namespace per page view.
+const namedChecksPerNamespace = 32
+
+// namespaceAccess is what who may read in a namespace as a whole.
+type namespaceAccess struct {
+	identities, integrations bool
+	// named, when known, are the identities a per-object grant may reach (nil: unknown, any).
+	names map[string]bool
+	// named is how many per-object checks the namespace has left; guarded by mu.
+	mu    sync.Mutex
+	named int
+}
+
+// takeNamedCheck spends one of the namespace's per-object checks, if any are left.
+func (a *namespaceAccess) takeNamedCheck() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.named == 0 {
+		return false
+	}
+	a.named--
+	return true
+}
+
+// accessChecker answers "may who read this organization" for one page view.
+type accessChecker struct {
+	s          *Server
+	who        service.Identity
+	namespaces map[string]*namespaceAccess
+	// unchecked counts, per namespace, organizations left out for want of per-object checks.
+	mu        sync.Mutex
+	unchecked map[string]int
+}
+
+// newAccessChecker asks RBAC what who may read in each namespace that holds an identity: once
+// for the whole cluster (a platform admin), otherwise twice per namespace, a bounded number at a
+// time.
+func (s *Server) newAccessChecker(ctx context.Context, who service.Identity, identities []v1alpha1.EnterpriseIdentity) *accessChecker {
+	a := &accessChecker{s: s, who: who, namespaces: map[string]*namespaceAccess{}, unchecked: map[string]int{}}
+	for i := range identities {
+		a.namespaces[identities[i].Namespace] = &namespaceAccess{named: namedChecksPerNamespace}
+	}
+	clusterIdentities := s.mayGet(ctx, who, "enterpriseidentities", "", "")
+	clusterIntegrations := clusterIdentities && s.mayGet(ctx, who, "scimintegrations", "", "")
+	if clusterIdentities && clusterIntegrations {
+		for _, n := range a.namespaces {
+			n.identities, n.integrations = true, true
+		}
+		return a
+	}
+	var wg sync.WaitGroup
+	limit := make(chan struct{}, organizationChecks)
+	for ns, n := range a.namespaces {
+		wg.Add(1)
+		limit <- struct{}{}
+		go func() {
+			defer func() { <-limit; wg.Done() }()
+			n.identities = clusterIdentities || s.mayGet(ctx, who, "enterpriseidentities", ns, "")
+			n.integrations = s.mayGet(ctx, who, "scimintegrations", ns, "")
+			if !n.identities {
+				n.names = s.namedInRules(ctx, who, ns)
+			}
+		}()
+	}
+	wg.Wait()
+	return a
+}
+
+// reserve says whether an organization of the namespace may be checked: always where who reads
+// the namespace's identities as a whole, otherwise while its per-object checks last. The page
+// reserves in name order before checking side by side, so what is left out does not depend on
+// timing.
+func (a *accessChecker) reserve(identity *v1alpha1.EnterpriseIdentity) bool {
+	n := a.namespaces[identity.Namespace]
+	if n == nil || n.identities && n.integrations {
+		return true
+	}
+	if !n.identities && n.names != nil && !n.names[identity.Name] {
+		return false // no rule of who's in the namespace names it
+	}
+	if n.takeNamedCheck() {
+		return true
+	}
+	a.mu.Lock()
+	a.unchecked[identity.Namespace]++
+	a.mu.Unlock()
+	return false
+}
+
+// mayAdminister is Server.mayAdminister with the namespace's answers: a per-object check only
+// of what the namespace as a whole refuses.
+func (a *accessChecker) mayAdminister(ctx context.Context, o *organization) bool {
+	n := a.namespaces[o.Identity.Namespace]
+	if n == nil { // not in the listing the checker was built from: ask as for one page
+		return a.s.mayAdminister(ctx, a.who, o)
+	}
+	if !n.identities && !a.s.mayGet(ctx, a.who, "enterpriseidentities", o.Identity.Namespace, o.Identity.Name) {
+		return false
+	}
+	return o.Scim == nil || n.integrations || a.s.mayGet(ctx, a.who, "scimintegrations", o.Scim.Namespace, o.Scim.Name)
+}
+
+// uncheckedNamespaces lists the namespaces some of whose organizations were left unchecked.
+func (a *accessChecker) uncheckedNamespaces() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]string, 0, len(a.unchecked))
+	for ns := range a.unchecked {
+		out = append(out, ns)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// namedInRules lists the EnterpriseIdentities who's rules in a namespace name for get, or nil
+// when the rules cannot tell (they cannot be listed, or a rule reaches every name, which the
+// namespace-wide review refused: another authorizer decides).
+func (s *Server) namedInRules(ctx context.Context, who service.Identity, namespace string) map[string]bool {
+	as, err := s.Impersonate(who)
+	if err != nil {
+		return nil
+	}
+	review := &authorizationv1.SelfSubjectRulesReview{Spec: authorizationv1.SelfSubjectRulesReviewSpec{Namespace: namespace}}
+	if err := as.Create(ctx, review); err != nil {
+		s.Log.Error("SelfSubjectRulesReview failed", "namespace", namespace, "error", err)
+		return nil
+	}
+	if review.Status.Incomplete {
+		return nil
+	}
+	names := map[string]bool{}
+	for _, rule := range review.Status.ResourceRules {
+		if !matches(rule.Verbs, "get") || !matches(rule.APIGroups, v1alpha1.GroupVersion.Group) || !matches(rule.Resources, "enterpriseidentities") {
+			continue
+		}
+		if len(rule.ResourceNames) == 0 {
+			return nil
+		}
+		for _, name := range rule.ResourceNames {
+			names[name] = true
+		}
+	}
+	return names
+}
+
+// matches says whether an RBAC rule's list holds the value or the wildcard.
+func matches(list []string, value string) bool {
+	for _, v := range list {
+		if v == value || v == "*" {
+			return true
+		}
+	}
+	return false
+}

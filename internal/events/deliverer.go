@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -25,7 +24,7 @@ import (
 
 // Delivery bounds.
 const (
-	// batch is how many events one pass sends to one subscription for one organization.
+	// batch is how many events one turn of a pair reads for one subscription and organization.
 	batch = 100
 	// maxBackoff caps the wait between attempts, and a receiver's Retry-After.
 	maxBackoff = time.Hour
@@ -35,10 +34,10 @@ const (
 	DefaultRetryFor = 72 * time.Hour
 )
 
-// jobTimeBudget is how long one (subscription, organization) pair sends in a pass before the
-// rest of its batch waits for the next: a pass waits for all its pairs, and a receiver answering
-// each event just inside the send timeout would otherwise hold every organization's next batch
-// for a batch of such sends (about 16 minutes). A variable for the tests.
+// jobTimeBudget is how long one (subscription, organization) pair sends before the rest of its
+// batch waits for its next turn: a receiver answering each event just inside the send timeout
+// would otherwise hold a worker for a batch of such sends (about 16 minutes). A variable for the
+// tests.
 var jobTimeBudget = 5 * time.Second
 
 // Deliverer sends each EventSubscription the events of the organizations it covers, in order per
@@ -54,10 +53,11 @@ type Deliverer struct {
 	Registry  *tenant.Registry
 	// HTTP sends the webhooks; it must refuse addresses tenants may not reach (internal/outbound).
 	HTTP *http.Client
-	// Interval between passes (default 1s); Workers bounds the (subscription, organization)
-	// pairs served at once (default 8). A pass waits for all its pairs, and a pair sends for at
-	// most jobTimeBudget (and one send's timeout) before giving its worker back, so a slow
-	// receiver delays other organizations' deliveries by seconds, not by its batch of slow sends.
+	// Interval is how long a pair with nothing left waits before it is served again (default
+	// 1s); Workers bounds the (subscription, organization) pairs served at once (default 8), a
+	// quarter of them (at least one) for one namespace. A pair sends for at most jobTimeBudget
+	// (and one send's timeout) before giving its worker back, so a slow receiver delays other
+	// organizations' deliveries by seconds, not by its batch of slow sends (schedule.go).
 	Interval time.Duration
 	Workers  int
 	Log      logr.Logger
@@ -83,28 +83,19 @@ type broughtKey struct {
 // NeedLeaderElection is true: one replica delivers (the store records progress for all).
 func (d *Deliverer) NeedLeaderElection() bool { return true }
 
-// Start delivers until ctx ends.
+// Start delivers until ctx ends (schedule.go).
 func (d *Deliverer) Start(ctx context.Context) error {
 	interval := d.Interval
 	if interval <= 0 {
 		interval = time.Second
 	}
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		if d.Pass(ctx) {
-			// A full batch went out: more are waiting, so the next pass runs at once.
-			if ctx.Err() != nil {
-				return nil
-			}
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
+	workers := d.Workers
+	if workers <= 0 {
+		workers = 8
 	}
+	s := &schedule{workers: workers, perNamespace: max(1, workers/4), interval: interval}
+	s.run(ctx, func() []job { return d.jobs(ctx) }, func(j job) bool { return d.deliverLogged(ctx, j) })
+	return nil
 }
 
 // job is one subscription's delivery for one organization.
@@ -114,16 +105,17 @@ type job struct {
 	key string
 }
 
-// Pass serves every subscription once; it reports whether a pair had a full batch to send (more
-// may be waiting).
-func (d *Deliverer) Pass(ctx context.Context) bool {
+// jobs lists the pairs to serve: every subscription that is not paused, with a usable signing
+// key, for each organization it covers.
+func (d *Deliverer) jobs(ctx context.Context) []job {
 	var subs v1alpha1.EventSubscriptionList
 	if err := d.Client.List(ctx, &subs); err != nil {
 		d.Log.Error(err, "Listing event subscriptions")
-		return false
+		return nil
 	}
 	var jobs []job
 	d.forgetBroughtKeys(subs.Items)
+	orgs := d.Registry.Organizations()
 	for i := range subs.Items {
 		sub := &subs.Items[i]
 		if sub.Spec.Paused || !sub.DeletionTimestamp.IsZero() {
@@ -133,35 +125,11 @@ func (d *Deliverer) Pass(ctx context.Context) bool {
 		if err != nil {
 			continue // the controller reports it on the subscription
 		}
-		for _, org := range Covered(sub, d.Registry.Organizations()) {
+		for _, org := range Covered(sub, orgs) {
 			jobs = append(jobs, job{sub: sub, org: org, key: key})
 		}
 	}
-	workers := d.Workers
-	if workers <= 0 {
-		workers = 8
-	}
-	sem := make(chan struct{}, workers)
-	var (
-		wg   sync.WaitGroup
-		more atomic.Bool
-	)
-	for _, j := range jobs {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			full, err := d.deliver(ctx, j)
-			if err != nil && ctx.Err() == nil {
-				d.Log.Error(err, "Delivering events", "subscription", client.ObjectKeyFromObject(j.sub), "organization", j.org.Name)
-			}
-			if full && err == nil {
-				more.Store(true)
-			}
-		}()
-	}
-	wg.Wait()
-	return more.Load()
+	return jobs
 }
 
 // Covered lists the organizations a subscription receives: those served from its own namespace,

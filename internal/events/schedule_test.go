@@ -1,0 +1,142 @@
+package events
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
+	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
+	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
+)
+
+// inFlight is a slow receiver on loopback that counts the requests it serves at once.
+type inFlight struct {
+	mu        sync.Mutex
+	now, most int
+	received  int
+	delay     time.Duration
+}
+
+func (f *inFlight) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	f.mu.Lock()
+	f.now++
+	f.most = max(f.most, f.now)
+	f.mu.Unlock()
+	time.Sleep(f.delay)
+	f.mu.Lock()
+	f.now--
+	f.received++
+	f.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (f *inFlight) counts() (most, received int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.most, f.received
+}
+
+// A namespace with many subscriptions to a slow receiver holds at most its share of the workers
+// (a quarter), and another namespace's event goes out while the slow namespace's backlog is
+// still being sent: workers are shared between namespaces, and no pair waits for a pass of all.
+func TestANamespacesManySlowSubscriptionsHoldOnlyItsShareOfTheWorkers(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "identity.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = st.Close() }()
+	key, _ := NewSigningKey()
+	slow := &inFlight{delay: 100 * time.Millisecond}
+	slowSrv := httptest.NewServer(slow)
+	defer slowSrv.Close()
+	quick := &inFlight{}
+	quickSrv := httptest.NewServer(quick)
+	defer quickSrv.Close()
+
+	d := &Deliverer{Store: st, HTTP: slowSrv.Client()}
+	jobFor := func(namespace, name, url string) job {
+		sub := &v1alpha1.EventSubscription{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, UID: types.UID(namespace + "-" + name)},
+			Spec: v1alpha1.EventSubscriptionSpec{URL: url}}
+		return job{sub: sub, org: tenant.Organization{Name: namespace, Integration: types.NamespacedName{Namespace: namespace, Name: namespace}}, key: key}
+	}
+	const subscriptions, events = 8, 4
+	var jobs []job
+	for i := range subscriptions {
+		jobs = append(jobs, jobFor("crowd", fmt.Sprintf("app-%d", i), slowSrv.URL))
+	}
+	jobs = append(jobs, jobFor("quiet", "app", quickSrv.URL))
+	for _, j := range jobs {
+		if _, err := d.deliver(ctx, j); err != nil { // starts each subscription at its newest event: none yet
+			t.Fatal(err)
+		}
+	}
+	p := provisioning.DefaultPolicy
+	now := time.Now()
+	create := func(org string, i int) {
+		r := &store.Resource{Org: org, Kind: store.KindUser, ID: fmt.Sprintf("u%d", i), Name: fmt.Sprintf("user%d", i), Active: true,
+			Doc: []byte(`{}`), Created: now, Modified: now, Version: 1}
+		if err := st.Create(ctx, r, nil, store.Write{Policy: &p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range events {
+		create("crowd", i)
+	}
+	create("quiet", 0)
+
+	var slowWhenQuickArrived int
+	quickArrived := make(chan struct{})
+	go func() {
+		for {
+			if _, got := quick.counts(); got > 0 {
+				_, slowWhenQuickArrived = slow.counts()
+				close(quickArrived)
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	s := &schedule{workers: 8, perNamespace: 2, interval: 50 * time.Millisecond}
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		s.run(ctx, func() []job { return jobs }, func(j job) bool { return d.deliverLogged(ctx, j) })
+	}()
+	deadline := time.After(30 * time.Second)
+	for {
+		if _, got := slow.counts(); got == subscriptions*events {
+			break
+		}
+		select {
+		case <-deadline:
+			_, got := slow.counts()
+			t.Fatalf("the slow receiver got %d of %d events", got, subscriptions*events)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	<-quickArrived
+	cancel()
+	<-stopped
+	most, _ := slow.counts()
+	if most > 2 {
+		t.Fatalf("the crowded namespace had %d sends at once, want at most its share of 2", most)
+	}
+	if slowWhenQuickArrived >= subscriptions*events/2 {
+		t.Fatalf("the quiet namespace's event arrived after %d of the crowded namespace's %d", slowWhenQuickArrived, subscriptions*events)
+	}
+	t.Logf("the quiet namespace's event arrived after %d of the crowded namespace's %d; at most %d of those at once",
+		slowWhenQuickArrived, subscriptions*events, most)
+}

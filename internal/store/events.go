@@ -46,7 +46,24 @@ type MemberSnapshot struct {
 	Name        *PersonName        `json:"name,omitempty"`
 	Emails      []Email            `json:"emails,omitempty"`
 	Employee    *EmployeeRecord    `json:"employee,omitempty"`
-	Groups      []GroupRef         `json:"groups,omitempty"`
+	// Groups are the member's first MaxSnapshotGroups groups (oldest first); GroupsTruncated
+	// says it has more (membership events name every group it joins or leaves).
+	Groups          []GroupRef `json:"groups,omitempty"`
+	GroupsTruncated bool       `json:"groupsTruncated,omitempty"`
+}
+
+// MaxSnapshotGroups bounds the groups a member's snapshot carries: every event about a member
+// stores its snapshot, so a member in thousands of groups would otherwise make each of its
+// events (each membership added, one by one) hundreds of kilobytes, and their sum grow with the
+// square of its groups.
+const MaxSnapshotGroups = 100
+
+// SetGroups sets the snapshot's groups, at most MaxSnapshotGroups of them.
+func (m *MemberSnapshot) SetGroups(groups []GroupRef) {
+	m.Groups, m.GroupsTruncated = groups, false
+	if len(groups) > MaxSnapshotGroups {
+		m.Groups, m.GroupsTruncated = groups[:MaxSnapshotGroups:MaxSnapshotGroups], true
+	}
 }
 
 // PersonName is a SCIM user's name parts.

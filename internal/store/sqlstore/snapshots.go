@@ -202,10 +202,11 @@ func readMemberSnapshot(scan func(...any) error, id string) (*store.MemberSnapsh
 		m.DisplayName, m.Name, m.Emails = u.DisplayName, u.Name, u.Emails
 	}
 	if groups.Valid {
-		var err error
-		if m.Groups, err = groupRefs(groups.String); err != nil {
+		refs, err := groupRefs(groups.String)
+		if err != nil {
 			return nil, err
 		}
+		m.SetGroups(refs)
 	}
 	return m, nil
 }
@@ -237,7 +238,7 @@ func memberFromWrite(id string, saved *savedMember, user *userDocument, groups [
 		m.Employee = &e
 	}
 	m.DisplayName, m.Name, m.Emails = user.DisplayName, user.Name, user.Emails
-	m.Groups = groups
+	m.SetGroups(groups)
 	return m
 }
 

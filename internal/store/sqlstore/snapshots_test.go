@@ -220,3 +220,61 @@ func eventData(t *testing.T, s store.Store, org string) []string {
 	}
 	return out
 }
+
+// A member in more groups than a snapshot carries: every event about it names its first
+// MaxSnapshotGroups groups and says there are more, whether the snapshot is built from the write
+// or read back; so each event stays bounded however many groups the member joins.
+func TestASnapshotCarriesABoundedNumberOfGroups(t *testing.T) {
+	onEachStore(t, func(t *testing.T, s *sqlstore.Store) {
+		ctx := context.Background()
+		groups := store.MaxSnapshotGroups + 20
+		for _, fromWrites := range []bool{true, false} {
+			sqlstore.SetSnapshotsFromWrites(fromWrites)
+			org := fmt.Sprintf("snap-groups-%d", time.Now().UnixNano())
+			p := provisioning.DefaultPolicy
+			w := store.Write{Policy: &p}
+			now := time.Now().UTC().Truncate(time.Microsecond)
+			u := &store.Resource{Org: org, Kind: store.KindUser, ID: "u1", Name: "ada", Active: true, Doc: []byte(`{}`), Created: now, Modified: now, Version: 1}
+			if err := s.Create(ctx, u, nil, w); err != nil {
+				t.Fatal(err)
+			}
+			for i := range groups {
+				g := &store.Resource{Org: org, Kind: store.KindGroup, ID: fmt.Sprintf("g%03d", i), Name: fmt.Sprintf("Team %03d", i),
+					Doc: []byte(`{}`), Created: now, Modified: now, Version: 1}
+				if err := s.Create(ctx, g, []string{"u1"}, w); err != nil {
+					t.Fatal(err)
+				}
+			}
+			current, err := s.Get(ctx, org, store.KindUser, "u1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(current.Groups) != groups {
+				t.Fatalf("the user reads back in %d groups, want all %d (SCIM's groups are never cut)", len(current.Groups), groups)
+			}
+			next := *current
+			next.Doc = []byte(`{"displayName":"Ada"}`)
+			if _, err := s.Update(ctx, current, &store.Change{Resource: &next}, w); err != nil {
+				t.Fatal(err)
+			}
+			var last []store.EventRecord
+			for after := int64(0); ; {
+				page, err := s.Events(ctx, org, after, 100)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(page) == 0 {
+					break
+				}
+				last, after = page, page[len(page)-1].Seq
+			}
+			for _, e := range last[len(last)-2:] { // the last group's membership, and the update
+				m := e.Data.Member
+				if m == nil || len(m.Groups) != store.MaxSnapshotGroups || !m.GroupsTruncated || m.Groups[0].DisplayName != "Team 000" {
+					t.Fatalf("from the write %v: %s's member: %+v, want the first %d groups and groupsTruncated", fromWrites, e.Event.Type, m, store.MaxSnapshotGroups)
+				}
+			}
+		}
+		sqlstore.SetSnapshotsFromWrites(true)
+	})
+}

@@ -200,7 +200,9 @@ func (d *Deliverer) deliver(ctx context.Context, j job) (bool, error) {
 		}
 		return false, d.failed(ctx, j, st, r, failure, retryAfter)
 	}
-	full := len(pending) == batch || cut
+	// More wait when the batch was cut (by time, or by the page's size) or is followed by newer
+	// events: then the pair runs again as soon as a worker is free, not an interval later.
+	full := len(pending) == batch || cut || len(pending) > 0 && pending[len(pending)-1].Seq < st.LatestSeq
 	if skipped > 0 {
 		return full, d.Store.RecordDelivery(ctx, subID, j.org.Name, skipped, store.DeliveryOutcome{Kind: store.Skipped, At: d.now(), EventID: skippedID})
 	}

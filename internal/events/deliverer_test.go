@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -290,5 +291,54 @@ func TestASlowReceiverDoesNotHoldOtherOrganizationsDeliveries(t *testing.T) {
 	}
 	if got, _ := st.Delivery(ctx, "sub-quick", "quick", time.Time{}); got.DeliveredSeq != 1 || elapsed > 2*time.Second {
 		t.Fatalf("the other organization's event was delivered up to %d after %s (30 slow sends take 3 s)", got.DeliveredSeq, elapsed)
+	}
+}
+
+// A batch cut short by the page's size (large snapshots) leaves its pair due at once: the
+// deliverer reports more waiting, rather than the rest waiting an interval per megabyte.
+func TestABatchCutBySizeRunsAgainAtOnce(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "identity.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = st.Close() }()
+	key, _ := NewSigningKey()
+	rc := &flaky{key: key, status: http.StatusOK}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	d := &Deliverer{Store: st, HTTP: srv.Client()}
+	sub := &v1alpha1.EventSubscription{ObjectMeta: metav1.ObjectMeta{Namespace: "acme", Name: "hr", UID: types.UID("sub-big")},
+		Spec: v1alpha1.EventSubscriptionSpec{URL: srv.URL}}
+	j := job{sub: sub, org: tenant.Organization{Name: "acme", Integration: types.NamespacedName{Namespace: "acme", Name: "acme"}}, key: key}
+	if _, err := d.deliver(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	p := provisioning.DefaultPolicy
+	now := time.Now()
+	big := strings.Repeat("x", 200<<10)
+	const users = 8 // 8 events of about 400 KiB: more than one page of 1 MiB, far fewer than a batch
+	for i := range users {
+		doc, _ := json.Marshal(map[string]any{"displayName": big, "title": big})
+		u := &store.Resource{Org: "acme", Kind: store.KindUser, ID: fmt.Sprint("u", i), Name: fmt.Sprintf("user%d", i), Active: true,
+			DisplayName: big, Doc: doc, Created: now, Modified: now, Version: 1}
+		if err := st.Create(ctx, u, nil, store.Write{Policy: &p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runs := 0
+	for more := true; more; runs++ {
+		if runs > users {
+			t.Fatal("the pair kept asking to run again")
+		}
+		if more, err = d.deliver(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+		if got := len(rc.sequences()); more != (got < users) {
+			t.Fatalf("after run %d, %d of %d events sent, and more waiting: %v", runs+1, got, users, more)
+		}
+	}
+	if runs < 2 {
+		t.Fatalf("all %d large events went in one page of %d runs", users, runs)
 	}
 }

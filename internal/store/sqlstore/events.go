@@ -198,6 +198,28 @@ const eventsPage = `SELECT seq, COALESCE(id, ''), type, subject, COALESCE(group_
 		COALESCE(role, ''), COALESCE(previous_role, ''), COALESCE(cause, ''), COALESCE(request_id, ''), COALESCE(actor, ''), at_us,
 		COALESCE(data, '') FROM provisioning_events WHERE org = ? AND seq > ? ORDER BY seq LIMIT ?`
 
+// eventsPageBySize is eventsPage on PostgreSQL: the server sends only the events that start
+// within maxEventPageBytes of snapshots (and the one that starts the next page), not all the
+// limit's, which the client would read to the end of the result after the page is full. The
+// running sum is of the stored sizes (octet_length reads a TOASTed value's size without
+// decompressing it), so the rows past the cut are neither sent nor decoded.
+const eventsPageBySize = `SELECT seq, id, type, subject, group_id, from_state, to_state, role, previous_role, cause, request_id, actor, at_us, data
+	FROM (SELECT seq, COALESCE(id, '') AS id, type, subject, COALESCE(group_id, '') AS group_id, COALESCE(from_state, '') AS from_state,
+		COALESCE(to_state, '') AS to_state, COALESCE(role, '') AS role, COALESCE(previous_role, '') AS previous_role,
+		COALESCE(cause, '') AS cause, COALESCE(request_id, '') AS request_id, COALESCE(actor, '') AS actor, at_us,
+		COALESCE(data, '') AS data,
+		SUM(COALESCE(octet_length(data), 0)) OVER (ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - COALESCE(octet_length(data), 0) AS before
+		FROM provisioning_events WHERE org = ? AND seq > ? ORDER BY seq LIMIT ?) page
+	WHERE before <= ` + maxEventPageBytesText + ` ORDER BY seq`
+
+// eventsPageQuery is the page's statement for the store's dialect.
+func (s *Store) eventsPageQuery() string {
+	if s.d.name() == "postgres" {
+		return eventsPageBySize
+	}
+	return eventsPage
+}
+
 // Events pages through an organization's events in sequence order. On PostgreSQL it first
 // numbers the events committed before the call (numbering.go).
 func (s *Store) Events(ctx context.Context, org string, after int64, limit int) ([]store.EventRecord, error) {
@@ -211,7 +233,7 @@ func (s *Store) Events(ctx context.Context, org string, after int64, limit int) 
 	}
 	var out []store.EventRecord
 	size := 0
-	err := s.eachRow(ctx, eventsPage, []any{org, after, limit},
+	err := s.eachRow(ctx, s.eventsPageQuery(), []any{org, after, limit},
 		func(scan func(...any) error) error {
 			var (
 				r                            store.EventRecord
@@ -245,6 +267,9 @@ func (s *Store) Events(ctx context.Context, org string, after int64, limit int) 
 // member in thousands of groups has an event of hundreds of kilobytes, and a page of 500 of
 // them, decoded, would take a manager's memory. A page always has at least one event.
 const maxEventPageBytes = 1 << 20
+
+// maxEventPageBytesText is maxEventPageBytes in SQL.
+const maxEventPageBytesText = "1048576"
 
 var errPageFull = errors.New("the page is full")
 

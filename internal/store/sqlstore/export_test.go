@@ -58,7 +58,7 @@ func MigratePostgresThrough(ctx context.Context, db *sql.DB, last int) error {
 
 // EventReads are the reads of events through the view on PostgreSQL: the Events API's page (text,
 // bigint, int) and the deliverer's oldest pending event (text, bigint).
-func EventReads(s *Store) (page, oldest string) { return s.q(eventsPage), s.q(oldestPending) }
+func EventReads(s *Store) (page, oldest string) { return s.q(s.eventsPageQuery()), s.q(oldestPending) }
 
 // SetAfterOrganizationLocked runs f once, in the next DeleteOrganization or BindOrganization,
 // once it holds the organization's fence and before it changes anything.
@@ -78,4 +78,19 @@ func SetBeforeDeliveryStarts(f func()) {
 		return
 	}
 	beforeDeliveryStarts.Store(&f)
+}
+
+// EventPageRowsSent runs the Events page's statement and counts every row the server sends,
+// read to the end of the result (as the driver does when a page stops early).
+func EventPageRowsSent(ctx context.Context, s *Store, org string, after int64, limit int) (int, error) {
+	rows, err := s.query(ctx, s.q(s.eventsPageQuery()), org, after, limit)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = rows.Close() }()
+	n := 0
+	for rows.Next() {
+		n++
+	}
+	return n, rows.Err()
 }

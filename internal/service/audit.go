@@ -44,6 +44,17 @@ func (s *Service) AuditEvents(ctx context.Context, org *tenant.Organization, q s
 		return nil, "", err
 	}
 	defer s.heavyReads.done(org.Integration.Namespace)
+	if q.Filtered() { // walk at most store.AuditScanWindow events of the log
+		top := q.Before
+		if top <= 0 {
+			mark, err := s.Store.ActivityMark(ctx, org.Name)
+			if err != nil {
+				return nil, "", s.internal(err)
+			}
+			top = mark.Seq + 1
+		}
+		q.Floor = store.FloorBelow(top)
+	}
 	events, err := s.Store.AuditEvents(ctx, org.Name, q)
 	if err != nil {
 		return nil, "", s.internal(err)
@@ -51,9 +62,16 @@ func (s *Service) AuditEvents(ctx context.Context, org *tenant.Organization, q s
 	if events == nil {
 		events = []store.AuditEvent{}
 	}
+	limit := q.Limit
+	if limit <= 0 || limit > 1000 {
+		limit = 100 // the store's default and cap
+	}
 	next := ""
-	if len(events) > 0 && (q.Limit <= 0 || len(events) == q.Limit) {
+	switch {
+	case len(events) == limit:
 		next = strconv.FormatInt(events[len(events)-1].Seq, 10)
+	case q.Floor > 0: // the window ended before the page filled: go on below it
+		next = strconv.FormatInt(q.Floor, 10)
 	}
 	return events, next, nil
 }

@@ -117,6 +117,30 @@ func (s *Store) AuditEvents(ctx context.Context, org string, q store.AuditQuery)
 	if namesNothing(q.Action, q.ResourceID) {
 		return nil, nil
 	}
+	query, args := auditSelect(org, q)
+	var out []store.AuditEvent
+	err := s.eachRow(ctx, query, args,
+		func(scan func(...any) error) error {
+			e := store.AuditEvent{Org: org}
+			var at int64
+			var attrs string
+			if err := scan(&e.Seq, &at, &e.RequestID, &e.Action, &e.Client, &e.TokenFingerprint, &e.Method, &e.Path,
+				&e.ResourceType, &e.ResourceID, &e.Status, &e.ScimType, &e.Detail, &attrs, &e.Count, &e.Source); err != nil {
+				return err
+			}
+			e.Time = time.UnixMicro(at).UTC()
+			if attrs != "" {
+				_ = json.Unmarshal([]byte(attrs), &e.Attributes)
+			}
+			out = append(out, e)
+			return nil
+		})
+	return out, err
+}
+
+// auditSelect is the statement (and its arguments) of an AuditEvents read: newest first, through
+// the primary key (org, seq), or the failures' own index when only failures are wanted.
+func auditSelect(org string, q store.AuditQuery) (string, []any) {
 	limit := q.Limit
 	if limit <= 0 || limit > 1000 {
 		limit = 100
@@ -151,26 +175,13 @@ func (s *Store) AuditEvents(ctx context.Context, org string, q store.AuditQuery)
 	if q.Succeeded {
 		where += " AND status < 400"
 	}
-	var out []store.AuditEvent
-	err := s.eachRow(ctx, `SELECT seq, at_us, request_id, action, COALESCE(client, ''), COALESCE(token_fingerprint, ''), COALESCE(method, ''),
+	if q.Floor > 0 {
+		where += " AND seq >= ?"
+		args = append(args, q.Floor)
+	}
+	return `SELECT seq, at_us, request_id, action, COALESCE(client, ''), COALESCE(token_fingerprint, ''), COALESCE(method, ''),
 		COALESCE(path, ''), COALESCE(resource_type, ''), COALESCE(resource_id, ''), status, COALESCE(scim_type, ''), COALESCE(detail, ''),
-		COALESCE(attributes, ''), event_count, COALESCE(source, '') FROM audit_events WHERE `+where+` ORDER BY seq DESC LIMIT ?`, append(args, limit),
-		func(scan func(...any) error) error {
-			e := store.AuditEvent{Org: org}
-			var at int64
-			var attrs string
-			if err := scan(&e.Seq, &at, &e.RequestID, &e.Action, &e.Client, &e.TokenFingerprint, &e.Method, &e.Path,
-				&e.ResourceType, &e.ResourceID, &e.Status, &e.ScimType, &e.Detail, &attrs, &e.Count, &e.Source); err != nil {
-				return err
-			}
-			e.Time = time.UnixMicro(at).UTC()
-			if attrs != "" {
-				_ = json.Unmarshal([]byte(attrs), &e.Attributes)
-			}
-			out = append(out, e)
-			return nil
-		})
-	return out, err
+		COALESCE(attributes, ''), event_count, COALESCE(source, '') FROM audit_events WHERE ` + where + ` ORDER BY seq DESC LIMIT ?`, append(args, limit)
 }
 
 // ActivityMark reads the newest audit sequence number and time of the organization: one probe of

@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
 
 // SetSnapshotsFromWrites turns building created users' snapshots from their writes on or off.
@@ -93,4 +95,10 @@ func EventPageRowsSent(ctx context.Context, s *Store, org string, after int64, l
 		n++
 	}
 	return n, rows.Err()
+}
+
+// AuditSelect is an AuditEvents read's statement, rebound for the store, and its arguments.
+func AuditSelect(s *Store, org string, q store.AuditQuery) (string, []any) {
+	query, args := auditSelect(org, q)
+	return s.q(query), args
 }

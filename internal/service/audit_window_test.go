@@ -1,0 +1,83 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
+	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
+	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
+)
+
+// A filtered read of the audit log walks at most AuditScanWindow events below its cursor: an
+// action that matches only old events answers pages that may be empty, each with a cursor to go
+// on from, until it finds them; the status's summary looks only at the window's newest events.
+func TestAFilteredAuditReadWalksABoundedWindow(t *testing.T) {
+	defer func(w int64) { store.AuditScanWindow = w }(store.AuditScanWindow)
+	store.AuditScanWindow = 50
+	ctx := context.Background()
+	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "identity.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = st.Close() }()
+	const org = "acme"
+	var events []store.AuditEvent
+	for i := range 200 {
+		action, status := "user.update", 200
+		switch {
+		case i < 3:
+			action = "user.delete" // the oldest three: 150 and more events below the newest
+		case i == 10:
+			status = 409 // a failure, 190 events ago
+		}
+		events = append(events, store.AuditEvent{Org: org, Time: time.Now().UTC(), RequestID: fmt.Sprint("r", i), Action: action,
+			Method: "PATCH", Path: "/scim/v2/acme/Users/u1", ResourceType: "User", ResourceID: "u1", Status: status})
+	}
+	if err := st.RecordAudit(ctx, events); err != nil {
+		t.Fatal(err)
+	}
+	s := &Service{Store: st}
+	o := &tenant.Organization{Name: org, Integration: types.NamespacedName{Namespace: "acme", Name: "acme"}}
+
+	var found []store.AuditEvent
+	cursor, pages := int64(0), 0
+	for ; pages < 10; pages++ {
+		page, next, err := s.AuditEvents(ctx, o, store.AuditQuery{Action: "user.delete", Before: cursor, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		found = append(found, page...)
+		if next == "" {
+			break
+		}
+		n, _ := strconv.ParseInt(next, 10, 64)
+		if cursor != 0 && n >= cursor {
+			t.Fatalf("the cursor went from %d to %d", cursor, n)
+		}
+		cursor = n
+	}
+	if len(found) != 3 || pages < 3 {
+		t.Fatalf("found %d deletions in %d pages of a window of 50 over 200 events, want all 3 after at least 3 pages", len(found), pages+1)
+	}
+
+	// Unfiltered and failures-only reads are not windowed: the index finds them.
+	page, _, err := s.AuditEvents(ctx, o, store.AuditQuery{Failed: true, Limit: 10})
+	if err != nil || len(page) != 1 || page[0].Status != 409 {
+		t.Fatalf("failures: %+v (%v), want the one 190 events ago", page, err)
+	}
+	// The summary looks for the latest failure among the newest 50: none.
+	sum, err := store.Summarize(ctx, st, org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.LastRequest == nil || sum.LastError != nil || sum.LastSuccessAt == nil {
+		t.Fatalf("summary: last request %v, last error %v, last success %v; want no failure among the newest 50", sum.LastRequest, sum.LastError, sum.LastSuccessAt)
+	}
+}

@@ -6,6 +6,9 @@ import (
 	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
 )
 
 // The deliverer runs each (subscription, organization) pair on its own clock, not in passes that
@@ -36,6 +39,9 @@ type schedule struct {
 	running               map[pairKey]bool
 	inNamespace           map[string]int
 	due                   map[pairKey]time.Time
+	// started is when each pair last started: a namespace's turn goes to its pair that waited
+	// longest, so pairs that always have more to send do not keep its other pairs out.
+	started map[pairKey]time.Time
 	// turn rotates which namespace is served first.
 	turn int
 }
@@ -43,7 +49,7 @@ type schedule struct {
 // run schedules the pairs jobs lists (read again every interval) until ctx ends; run(j) delivers
 // one pair and reports whether it left events waiting.
 func (s *schedule) run(ctx context.Context, jobs func() []job, deliver func(job) bool) {
-	s.running, s.inNamespace, s.due = map[pairKey]bool{}, map[string]int{}, map[pairKey]time.Time{}
+	s.running, s.inNamespace, s.due, s.started = map[pairKey]bool{}, map[string]int{}, map[pairKey]time.Time{}, map[pairKey]time.Time{}
 	done := make(chan finished, s.workers)
 	tick := time.NewTicker(s.interval)
 	defer tick.Stop()
@@ -82,8 +88,11 @@ func (s *schedule) start(ctx context.Context, jobs []job, done chan<- finished, 
 		byNamespace[j.sub.Namespace] = append(byNamespace[j.sub.Namespace], j)
 	}
 	namespaces := make([]string, 0, len(byNamespace))
-	for ns := range byNamespace {
+	for ns, waiting := range byNamespace {
 		namespaces = append(namespaces, ns)
+		sort.SliceStable(waiting, func(a, b int) bool {
+			return s.started[waiting[a].pairKey()].Before(s.started[waiting[b].pairKey()])
+		})
 	}
 	if len(namespaces) == 0 {
 		return
@@ -105,6 +114,7 @@ func (s *schedule) start(ctx context.Context, jobs []job, done chan<- finished, 
 			j := waiting[0]
 			byNamespace[ns] = waiting[1:]
 			s.running[j.pairKey()] = true
+			s.started[j.pairKey()] = now
 			s.inNamespace[ns]++
 			progress = true
 			go func() {
@@ -131,7 +141,7 @@ func (s *schedule) finish(f finished) {
 	s.due[f.key] = time.Now().Add(s.interval)
 }
 
-// forgetGone drops the due times of pairs no longer listed, so the schedule stays the size of
+// forgetGone drops the due and start times of pairs no longer listed, so the schedule stays the size of
 // the subscriptions.
 func (s *schedule) forgetGone(jobs []job) {
 	listed := make(map[pairKey]bool, len(jobs))
@@ -143,14 +153,53 @@ func (s *schedule) forgetGone(jobs []job) {
 			delete(s.due, k)
 		}
 	}
+	for k := range s.started {
+		if !listed[k] {
+			delete(s.started, k)
+		}
+	}
 }
 
 // deliverLogged delivers one pair and logs what failed; it reports whether events were left
 // waiting.
 func (d *Deliverer) deliverLogged(ctx context.Context, j job) bool {
+	j, ok := d.current(ctx, j)
+	if !ok {
+		return false
+	}
 	full, err := d.deliver(ctx, j)
 	if err != nil && ctx.Err() == nil {
 		d.Log.Error(err, "Delivering events", "subscription", client.ObjectKeyFromObject(j.sub), "organization", j.org.Name)
 	}
 	return full && err == nil
+}
+
+// current is the pair with its subscription as the cache has it now: the schedule's list is up to
+// an interval old, and a subscription deleted, paused or narrowed since must not be served from
+// it (a deleted one's state, once forgotten, would start again from its creation).
+func (d *Deliverer) current(ctx context.Context, j job) (job, bool) {
+	if d.Registry != nil {
+		if org, ok := d.Registry.Organization(j.org.Name); !ok || org.Integration != j.org.Integration {
+			return j, false // no longer served, or served for another integration
+		}
+	}
+	if d.Client == nil {
+		return j, true
+	}
+	sub := &v1alpha1.EventSubscription{}
+	if err := d.Client.Get(ctx, client.ObjectKeyFromObject(j.sub), sub); err != nil {
+		return j, false
+	}
+	if sub.UID != j.sub.UID || sub.Spec.Paused || !sub.DeletionTimestamp.IsZero() || len(Covered(sub, []tenant.Organization{j.org})) == 0 {
+		return j, false
+	}
+	if sub.Generation != j.sub.Generation {
+		key, err := d.signingKey(ctx, sub)
+		if err != nil {
+			return j, false
+		}
+		j.key = key
+	}
+	j.sub = sub
+	return j, true
 }

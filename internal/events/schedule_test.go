@@ -140,3 +140,37 @@ func TestANamespacesManySlowSubscriptionsHoldOnlyItsShareOfTheWorkers(t *testing
 	t.Logf("the quiet namespace's event arrived after %d of the crowded namespace's %d; at most %d of those at once",
 		slowWhenQuickArrived, subscriptions*events, most)
 }
+
+// Pairs that always have more to send do not keep their namespace's other pairs out: a
+// namespace's turn goes to its pair that waited longest.
+func TestPairsAlwaysFullDoNotStarveTheirNamespacesOthers(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var jobs []job
+	for _, name := range []string{"busy-1", "busy-2", "quiet"} {
+		sub := &v1alpha1.EventSubscription{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: name, UID: types.UID(name)}}
+		jobs = append(jobs, job{sub: sub, org: tenant.Organization{Name: "a"}})
+	}
+	var mu sync.Mutex
+	runs := map[string]int{}
+	s := &schedule{workers: 8, perNamespace: 2, interval: 10 * time.Millisecond}
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		s.run(ctx, func() []job { return jobs }, func(j job) bool {
+			time.Sleep(2 * time.Millisecond)
+			mu.Lock()
+			defer mu.Unlock()
+			runs[j.sub.Name]++
+			return j.sub.Name != "quiet" // the busy pairs always have more
+		})
+	}()
+	time.Sleep(300 * time.Millisecond)
+	cancel()
+	<-stopped
+	mu.Lock()
+	defer mu.Unlock()
+	if runs["quiet"] < 3 {
+		t.Fatalf("runs %v: the quiet pair waited behind the busy ones", runs)
+	}
+	t.Logf("runs in 300 ms: %v", runs)
+}

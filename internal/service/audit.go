@@ -44,16 +44,8 @@ func (s *Service) AuditEvents(ctx context.Context, org *tenant.Organization, q s
 		return nil, "", err
 	}
 	defer s.heavyReads.done(org.Integration.Namespace)
-	if q.Filtered() { // walk at most store.AuditScanWindow events of the log
-		top := q.Before
-		if top <= 0 {
-			mark, err := s.Store.ActivityMark(ctx, org.Name)
-			if err != nil {
-				return nil, "", s.internal(err)
-			}
-			top = mark.Seq + 1
-		}
-		q.Floor = store.FloorBelow(top)
+	if q.Filtered() { // look through at most store.AuditScanWindow of the organization's events
+		q.Window = store.AuditScanWindow
 	}
 	events, err := s.Store.AuditEvents(ctx, org.Name, q)
 	if err != nil {
@@ -66,14 +58,22 @@ func (s *Service) AuditEvents(ctx context.Context, org *tenant.Organization, q s
 	if limit <= 0 || limit > 1000 {
 		limit = 100 // the store's default and cap
 	}
-	next := ""
-	switch {
-	case len(events) == limit:
-		next = strconv.FormatInt(events[len(events)-1].Seq, 10)
-	case q.Floor > 0: // the window ended before the page filled: go on below it
-		next = strconv.FormatInt(q.Floor, 10)
+	if len(events) == limit {
+		return events, strconv.FormatInt(events[len(events)-1].Seq, 10), nil
 	}
-	return events, next, nil
+	if q.Window == 0 {
+		return events, "", nil
+	}
+	// The window ended before the page filled: go on below its oldest event, unless that is the
+	// log's end or older than since.
+	end, at, more, err := s.Store.AuditWindowEnd(ctx, org.Name, q)
+	if err != nil {
+		return nil, "", s.internal(err)
+	}
+	if !more || !q.Since.IsZero() && at < q.Since.UnixMicro() {
+		return events, "", nil
+	}
+	return events, strconv.FormatInt(end, 10), nil
 }
 
 // auditAdmin records an admin action (never a token).

@@ -19,7 +19,7 @@ import (
 // action that matches only old events answers pages that may be empty, each with a cursor to go
 // on from, until it finds them; the status's summary looks only at the window's newest events.
 func TestAFilteredAuditReadWalksABoundedWindow(t *testing.T) {
-	defer func(w int64) { store.AuditScanWindow = w }(store.AuditScanWindow)
+	defer func(w int) { store.AuditScanWindow = w }(store.AuditScanWindow)
 	store.AuditScanWindow = 50
 	ctx := context.Background()
 	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "identity.db"))
@@ -29,7 +29,18 @@ func TestAFilteredAuditReadWalksABoundedWindow(t *testing.T) {
 	defer func() { _ = st.Close() }()
 	const org = "acme"
 	var events []store.AuditEvent
+	// Another organization's events in between count against nothing of acme's: the window is
+	// acme's own events.
+	other := func(n int) {
+		for i := range n {
+			events = append(events, store.AuditEvent{Org: "globex", Time: time.Now().UTC(), RequestID: fmt.Sprint("g", i), Action: "user.update",
+				Method: "PATCH", Path: "/scim/v2/globex/Users/u1", Status: 200})
+		}
+	}
 	for i := range 200 {
+		if i%20 == 0 {
+			other(30)
+		}
 		action, status := "user.update", 200
 		switch {
 		case i < 3:
@@ -72,12 +83,31 @@ func TestAFilteredAuditReadWalksABoundedWindow(t *testing.T) {
 	if err != nil || len(page) != 1 || page[0].Status != 409 {
 		t.Fatalf("failures: %+v (%v), want the one 190 events ago", page, err)
 	}
-	// The summary looks for the latest failure among the newest 50: none.
+	// The summary looks for the latest failure among the newest 50 failures: the one 190 events ago.
 	sum, err := store.Summarize(ctx, st, org)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.LastRequest == nil || sum.LastError != nil || sum.LastSuccessAt == nil {
-		t.Fatalf("summary: last request %v, last error %v, last success %v; want no failure among the newest 50", sum.LastRequest, sum.LastError, sum.LastSuccessAt)
+	if sum.LastRequest == nil || sum.LastError == nil || sum.LastError.Status != 409 || sum.LastSuccessAt == nil {
+		t.Fatalf("summary: last request %v, last error %v, last success %v", sum.LastRequest, sum.LastError, sum.LastSuccessAt)
+	}
+	// A busy neighbour's 100 newer events leave acme's summary as it was.
+	events = nil
+	other(100)
+	if err := st.RecordAudit(ctx, events); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := store.Summarize(ctx, st, org); err != nil || again.LastRequest == nil || again.LastRequest.Seq != sum.LastRequest.Seq || again.LastError == nil {
+		t.Fatalf("after another organization's events: %+v (%v), want as before", again, err)
+	}
+	// A page of successes looks through acme's newest 50 events: 10 of them, and a cursor.
+	page, next, err := s.AuditEvents(ctx, o, store.AuditQuery{Action: "user.update", Limit: 10})
+	if err != nil || len(page) != 10 || next == "" {
+		t.Fatalf("updates: %d (%v), next %q", len(page), err, next)
+	}
+	// A since newer than the window's oldest event ends the paging there.
+	_, next, err = s.AuditEvents(ctx, o, store.AuditQuery{Action: "user.delete", Since: time.Now().Add(time.Hour), Limit: 10})
+	if err != nil || next != "" {
+		t.Fatalf("a since after every event: next %q (%v), want none", next, err)
 	}
 }

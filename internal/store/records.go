@@ -67,28 +67,24 @@ type AuditQuery struct {
 	// SCIMRequests keeps only the identity provider's requests (not member transitions or admin
 	// actions, which are events of their own).
 	SCIMRequests bool
-	// Floor, when positive, keeps only events numbered Floor or above: it bounds how much of the
-	// log a filtered read walks (AuditScanWindow).
-	Floor int64
+	// Window, when positive, looks only through the organization's Window newest events below
+	// Before (of its failures, with Failed): it bounds how much of the log a filtered read walks
+	// (AuditScanWindow).
+	Window int
 }
 
 // Filtered says whether the query keeps only some events, so that finding a page may walk more
-// of the log than the page holds. Failed alone is not: failures have an index of their own.
+// of the log than the page holds.
 func (q AuditQuery) Filtered() bool {
-	return q.Action != "" || q.ResourceID != "" || q.Succeeded || q.SCIMRequests || !q.Since.IsZero() || !q.Until.IsZero()
+	return q.Action != "" || q.ResourceID != "" || q.Failed || q.Succeeded || q.SCIMRequests || !q.Since.IsZero() || !q.Until.IsZero()
 }
 
-// AuditScanWindow bounds how far below its cursor one filtered read of an audit log looks: an
-// action, resource or outcome that matches nothing would otherwise walk an organization's
-// whole log (millions of rows) on every request. A page that found fewer events than its limit
-// within the window ends with a cursor at the window's floor, to go on from. A variable for the
-// tests.
-var AuditScanWindow int64 = 100_000
-
-// FloorBelow is the floor of a filtered read starting below before (0: none).
-func FloorBelow(before int64) int64 {
-	return max(0, before-AuditScanWindow)
-}
+// AuditScanWindow bounds how many of an organization's audit events one filtered read looks
+// through below its cursor: an action, resource or outcome that matches nothing would otherwise
+// walk the organization's whole log (millions of rows) on every request. A page that found fewer
+// events than its limit within the window ends with a cursor at the window's oldest event, to go
+// on from. A variable for the tests.
+var AuditScanWindow = 100_000
 
 // MemberRecord is a member with its employee record and history.
 type MemberRecord struct {

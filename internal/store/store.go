@@ -207,6 +207,10 @@ type Store interface {
 	RecordRefusals(ctx context.Context, refusals []Refusal) error
 	// AuditEvents pages through an organization's audit log, newest first.
 	AuditEvents(ctx context.Context, org string, q AuditQuery) ([]AuditEvent, error)
+	// AuditWindowEnd reads the oldest event (its sequence number and time) of a windowed read's
+	// window; more is false when the window held fewer events than q.Window, so the read looked
+	// through the rest of the log.
+	AuditWindowEnd(ctx context.Context, org string, q AuditQuery) (seq, atMicros int64, more bool, err error)
 	// ActivityMark moves with every request, write and refusal the organization's audit log
 	// records, so a reader can tell cheaply that nothing happened since it last looked.
 	ActivityMark(ctx context.Context, org string) (ActivityMark, error)

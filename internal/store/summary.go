@@ -27,7 +27,6 @@ type SummaryReader interface {
 	HeldDeprovisions(ctx context.Context, org string) (int64, error)
 	List(ctx context.Context, org string, kind Kind, q Query) (*Page, error)
 	AuditEvents(ctx context.Context, org string, q AuditQuery) ([]AuditEvent, error)
-	ActivityMark(ctx context.Context, org string) (ActivityMark, error)
 }
 
 // Summarize reads an organization's Summary.
@@ -45,16 +44,12 @@ func Summarize(ctx context.Context, s SummaryReader, org string) (*Summary, erro
 	if out.Held, err = s.HeldDeprovisions(ctx, org); err != nil {
 		return nil, fmt.Errorf("counting held deprovisionings of %s: %w", org, err)
 	}
-	// The latest requests are looked for among the newest AuditScanWindow audit events: an
-	// older failure is history, and the summary of an organization with millions of events in a
-	// row without a success (or with no SCIM request at all) costs no more than another's.
-	mark, err := s.ActivityMark(ctx, org)
-	if err != nil {
-		return nil, fmt.Errorf("reading the audit log of %s: %w", org, err)
-	}
-	floor := FloorBelow(mark.Seq + 1)
+	// The latest requests are looked for among the organization's newest AuditScanWindow audit
+	// events (its failures, for the last failure): an older one is history, and the summary of
+	// an organization with millions of events in a row without a success (or with no SCIM
+	// request at all) costs no more than another's.
 	latest := func(q AuditQuery) (*AuditEvent, error) {
-		q.Limit, q.SCIMRequests, q.Floor = 1, true, floor
+		q.Limit, q.SCIMRequests, q.Window = 1, true, AuditScanWindow
 		events, err := s.AuditEvents(ctx, org, q)
 		if err != nil || len(events) == 0 {
 			return nil, err

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -139,7 +140,9 @@ func (s *Store) AuditEvents(ctx context.Context, org string, q store.AuditQuery)
 }
 
 // auditSelect is the statement (and its arguments) of an AuditEvents read: newest first, through
-// the primary key (org, seq), or the failures' own index when only failures are wanted.
+// the primary key (org, seq), or the failures' own index when only failures are wanted. With a
+// window the filters apply to the organization's window newest events (failures) below the
+// cursor, read in a subquery that stops there.
 func auditSelect(org string, q store.AuditQuery) (string, []any) {
 	limit := q.Limit
 	if limit <= 0 || limit > 1000 {
@@ -149,39 +152,77 @@ func auditSelect(org string, q store.AuditQuery) (string, []any) {
 	if before <= 0 {
 		before = 1 << 62
 	}
-	where, args := "org = ? AND seq < ?", []any{org, before}
+	inner, args := auditWalk(org, q.Failed, before)
+	var filters []string
+	var filterArgs []any
 	if !q.Since.IsZero() {
-		where += " AND at_us >= ?"
-		args = append(args, q.Since.UnixMicro())
+		filters = append(filters, "at_us >= ?")
+		filterArgs = append(filterArgs, q.Since.UnixMicro())
 	}
 	if !q.Until.IsZero() {
-		where += " AND at_us < ?"
-		args = append(args, q.Until.UnixMicro())
+		filters = append(filters, "at_us < ?")
+		filterArgs = append(filterArgs, q.Until.UnixMicro())
 	}
 	if q.Action != "" {
-		where += " AND action = ?"
-		args = append(args, q.Action)
+		filters = append(filters, "action = ?")
+		filterArgs = append(filterArgs, q.Action)
 	}
 	if q.ResourceID != "" {
-		where += " AND resource_id = ?"
-		args = append(args, q.ResourceID)
-	}
-	if q.Failed {
-		where += " AND status >= 400"
+		filters = append(filters, "resource_id = ?")
+		filterArgs = append(filterArgs, q.ResourceID)
 	}
 	if q.SCIMRequests {
-		where += " AND path LIKE '/scim/%'"
+		filters = append(filters, "path LIKE '/scim/%'")
 	}
 	if q.Succeeded {
-		where += " AND status < 400"
+		filters = append(filters, "status < 400")
 	}
-	if q.Floor > 0 {
-		where += " AND seq >= ?"
-		args = append(args, q.Floor)
-	}
-	return `SELECT seq, at_us, request_id, action, COALESCE(client, ''), COALESCE(token_fingerprint, ''), COALESCE(method, ''),
+	const columns = `seq, at_us, request_id, action, COALESCE(client, ''), COALESCE(token_fingerprint, ''), COALESCE(method, ''),
 		COALESCE(path, ''), COALESCE(resource_type, ''), COALESCE(resource_id, ''), status, COALESCE(scim_type, ''), COALESCE(detail, ''),
-		COALESCE(attributes, ''), event_count, COALESCE(source, '') FROM audit_events WHERE ` + where + ` ORDER BY seq DESC LIMIT ?`, append(args, limit)
+		COALESCE(attributes, ''), event_count, COALESCE(source, '')`
+	if q.Window > 0 {
+		where := "1 = 1"
+		if len(filters) > 0 {
+			where = strings.Join(filters, " AND ")
+		}
+		args = append(append(append(args, q.Window), filterArgs...), limit)
+		return `SELECT ` + columns + ` FROM (SELECT * FROM audit_events WHERE ` + inner + ` ORDER BY seq DESC LIMIT ?) w
+			WHERE ` + where + ` ORDER BY seq DESC LIMIT ?`, args
+	}
+	where := strings.Join(append([]string{inner}, filters...), " AND ")
+	return `SELECT ` + columns + ` FROM audit_events WHERE ` + where + ` ORDER BY seq DESC LIMIT ?`, append(append(args, filterArgs...), limit)
+}
+
+// auditWalk is the part of an audit read's condition its index walks: the organization's events
+// (failures) below the cursor.
+func auditWalk(org string, failed bool, before int64) (string, []any) {
+	if failed {
+		return "org = ? AND seq < ? AND status >= 400", []any{org, before}
+	}
+	return "org = ? AND seq < ?", []any{org, before}
+}
+
+// AuditWindowEnd reads the oldest event of a windowed read's window (q.Window events, or
+// failures, of the organization below q.Before); more is false when the window held fewer, so
+// the read looked through the rest of the log.
+func (s *Store) AuditWindowEnd(ctx context.Context, org string, q store.AuditQuery) (seq, atMicros int64, more bool, err error) {
+	if q.Window <= 0 {
+		return 0, 0, false, nil
+	}
+	before := q.Before
+	if before <= 0 {
+		before = 1 << 62
+	}
+	walk, args := auditWalk(org, q.Failed, before)
+	err = s.queryRow(ctx, nil, s.q(`SELECT seq, at_us FROM audit_events WHERE `+walk+` ORDER BY seq DESC LIMIT 1 OFFSET ?`),
+		append(args, q.Window-1)...).Scan(&seq, &atMicros)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, false, nil
+	}
+	if err != nil {
+		return 0, 0, false, fmt.Errorf("reading the audit log of %s: %w", org, err)
+	}
+	return seq, atMicros, true, nil
 }
 
 // ActivityMark reads the newest audit sequence number and time of the organization: one probe of

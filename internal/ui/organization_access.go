@@ -17,9 +17,10 @@ import (
 // (may who read all of a kind there?). Where that is refused, the admin's own rules in the
 // namespace (a SelfSubjectRulesReview, as the admin) name the objects a per-object grant reaches,
 // and only those are checked, each with a SubjectAccessReview (the rules are a hint, the review
-// decides), at most namedChecksPerNamespace of them. Where the rules cannot be listed (an
-// authorizer that does not enumerate), the namespace's objects are checked in name order within
-// that budget. What the budget leaves out is opened from its own URL; the page says where.
+// decides), at most namedChecksPerNamespace of them; the page says in which namespaces the admin
+// was granted more, to open from their own URLs. A grant the rules cannot list (an authorizer
+// other than RBAC that does not enumerate) is not found on the list either; such an organization
+// is opened from its own URL, where it is checked alone.
 
 // namedChecksPerNamespace bounds the per-object SubjectAccessReviews of one namespace per page view.
 const namedChecksPerNamespace = 32
@@ -27,7 +28,8 @@ const namedChecksPerNamespace = 32
 // namespaceAccess is what who may read in a namespace as a whole.
 type namespaceAccess struct {
 	identities, integrations bool
-	// named, when known, are the identities a per-object grant may reach (nil: unknown, any).
+	// names, where the identities are not readable as a whole, are those the admin's rules
+	// grant by name.
 	names map[string]bool
 	// named is how many per-object checks the namespace has left; guarded by mu.
 	mu    sync.Mutex
@@ -79,8 +81,9 @@ func (s *Server) newAccessChecker(ctx context.Context, who service.Identity, ide
 		go func() {
 			defer func() { <-limit; wg.Done() }()
 			n.identities = clusterIdentities || s.mayGet(ctx, who, "enterpriseidentities", ns, "")
-			n.integrations = s.mayGet(ctx, who, "scimintegrations", ns, "")
-			if !n.identities {
+			if n.identities {
+				n.integrations = s.mayGet(ctx, who, "scimintegrations", ns, "")
+			} else {
 				n.names = s.namedInRules(ctx, who, ns)
 			}
 		}()
@@ -98,7 +101,7 @@ func (a *accessChecker) reserve(identity *v1alpha1.EnterpriseIdentity) bool {
 	if n == nil || n.identities && n.integrations {
 		return true
 	}
-	if !n.identities && n.names != nil && !n.names[identity.Name] {
+	if !n.identities && !n.names[identity.Name] {
 		return false // no rule of who's in the namespace names it
 	}
 	if n.takeNamedCheck() {
@@ -135,32 +138,26 @@ func (a *accessChecker) uncheckedNamespaces() []string {
 	return out
 }
 
-// namedInRules lists the EnterpriseIdentities who's rules in a namespace name for get, or nil
-// when the rules cannot tell (they cannot be listed, or a rule reaches every name, which the
-// namespace-wide review refused: another authorizer decides).
+// namedInRules lists the EnterpriseIdentities who's rules in a namespace grant get on by name:
+// none when the rules cannot be listed (a failure is logged), or for a rule granting every name,
+// which the namespace-wide review refused (another authorizer decided).
 func (s *Server) namedInRules(ctx context.Context, who service.Identity, namespace string) map[string]bool {
+	names := map[string]bool{}
 	as, err := s.Impersonate(who)
 	if err != nil {
-		return nil
+		return names
 	}
 	review := &authorizationv1.SelfSubjectRulesReview{Spec: authorizationv1.SelfSubjectRulesReviewSpec{Namespace: namespace}}
 	if err := as.Create(ctx, review); err != nil {
 		s.Log.Error("SelfSubjectRulesReview failed", "namespace", namespace, "error", err)
-		return nil
+		return names
 	}
-	if review.Status.Incomplete {
-		return nil
-	}
-	names := map[string]bool{}
+	// An incomplete answer (an authorizer that does not enumerate) still lists RBAC's rules.
 	for _, rule := range review.Status.ResourceRules {
-		if !matches(rule.Verbs, "get") || !matches(rule.APIGroups, v1alpha1.GroupVersion.Group) || !matches(rule.Resources, "enterpriseidentities") {
-			continue
-		}
-		if len(rule.ResourceNames) == 0 {
-			return nil
-		}
-		for _, name := range rule.ResourceNames {
-			names[name] = true
+		if matches(rule.Verbs, "get") && matches(rule.APIGroups, v1alpha1.GroupVersion.Group) && matches(rule.Resources, "enterpriseidentities") {
+			for _, name := range rule.ResourceNames {
+				names[name] = true
+			}
 		}
 	}
 	return names

@@ -249,7 +249,16 @@ func (s *Server) organizations(w http.ResponseWriter, r *http.Request, v *view) 
 			page.Rows = append(page.Rows, o)
 		}
 	}
-	sort.Slice(page.Rows, func(i, j int) bool { return page.Rows[i].Name() < page.Rows[j].Name() })
+	sort.Slice(page.Rows, func(i, j int) bool { // by name; two identities may claim one name
+		a, b := page.Rows[i], page.Rows[j]
+		if a.Name() != b.Name() {
+			return a.Name() < b.Name()
+		}
+		if a.Identity.Namespace != b.Identity.Namespace {
+			return a.Identity.Namespace < b.Identity.Namespace
+		}
+		return a.Identity.Name < b.Identity.Name
+	})
 	page.Total = len(page.Rows)
 	page.Pages = max(1, (page.Total+organizationsPerPage-1)/organizationsPerPage)
 	page.Page = 1

@@ -52,8 +52,8 @@ func TestOrganizationsPageCostDoesNotGrowWithAnotherTenantsIdentities(t *testing
 	reviews := subjectAccessReviews(t, sys) - before
 	g.Expect(body).To(ContainSubstring("Acme Corporation"))
 	g.Expect(body).NotTo(SatisfyAny(ContainSubstring("crowd-"), ContainSubstring("organizations-unchecked"), ContainSubstring("Page 1 of")))
-	// One review for the cluster, two per namespace (acme, crowd), acme's live status, and the
-	// rules in crowd: 7.
+	// One review for the cluster, two for acme (identities, integrations), one for crowd and the
+	// rules there, and acme's live status: 6.
 	t.Logf("alice's page: %.0f access reviews beside %d identities of another namespace", reviews, crowdSize)
 	g.Expect(reviews).To(BeNumerically("<=", 10), "access reviews for one view of the page")
 

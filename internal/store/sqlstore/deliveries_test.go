@@ -187,8 +187,13 @@ func TestPruningEventsTakesTheirDeadLetters(t *testing.T) {
 		subscribed := time.Now()
 		time.Sleep(2 * time.Millisecond)
 		var orgs []string
+		var created time.Time
 		for _, name := range []string{"dead-pruned", "dead-kept"} {
 			org := boundWithAUser(t, s, name, p)
+			if created.IsZero() {
+				created = time.Now() // the pruned organization's event is older than the cut, its dead letter newer
+			}
+			time.Sleep(20 * time.Millisecond)
 			if _, err := s.Delivery(ctx, "subscription-1", org, subscribed); err != nil {
 				t.Fatal(err)
 			}
@@ -202,7 +207,7 @@ func TestPruningEventsTakesTheirDeadLetters(t *testing.T) {
 			}
 			orgs = append(orgs, org)
 		}
-		if n, err := s.PruneEvents(ctx, orgs[0], time.Now().Add(time.Hour)); err != nil || n != 1 {
+		if n, err := s.PruneEvents(ctx, orgs[0], created); err != nil || n != 1 {
 			t.Fatalf("pruned %d (%v), want 1", n, err)
 		}
 		for i, want := range []int{0, 1} {

@@ -277,9 +277,15 @@ var errPageFull = errors.New("the page is full")
 func (s *Store) PruneEvents(ctx context.Context, org string, before time.Time) (int64, error) {
 	var n int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		// Dead letters go with the events they name: kept past the retention they would only
-		// grow, and replaying them would rewind to events no longer there.
-		if _, err := s.exec(ctx, tx, s.q(`DELETE FROM dead_letters WHERE org = ? AND at_us < ?`), org, before.UnixMicro()); err != nil {
+		// Dead letters go with the events they name (and any older than the retention): kept,
+		// they would only grow, and replaying them would rewind to events no longer there.
+		var newest int64
+		if err := s.queryRow(ctx, tx, s.q(`SELECT COALESCE(MAX(seq), 0) FROM provisioning_events WHERE org = ? AND at_us < ?`),
+			org, before.UnixMicro()).Scan(&newest); err != nil {
+			return fmt.Errorf("reading the newest event of %s to prune: %w", org, err)
+		}
+		if _, err := s.exec(ctx, tx, s.q(`DELETE FROM dead_letters WHERE org = ? AND (at_us < ? OR seq <= ?)`),
+			org, before.UnixMicro(), newest); err != nil {
 			return fmt.Errorf("pruning the dead letters of %s: %w", org, err)
 		}
 		if s.numberer != nil { // the events' rows and their numbers (numbering.go)

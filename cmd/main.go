@@ -71,6 +71,8 @@ type options struct {
 	samplesDir           string
 	maxOrganizationRate  float64
 	maxOrganizationBurst int
+	// maxOrganizationsPerNamespace bounds the organizations one namespace holds.
+	maxOrganizationsPerNamespace int
 }
 
 func main() {
@@ -115,6 +117,9 @@ func main() {
 			"tenants write their own. 0: no maximum (the default with --local).")
 	flag.IntVar(&o.maxOrganizationBurst, "max-organization-burst", 2000,
 		"SCIM: the largest burst one organization is allowed, whatever its spec.rateLimit asks. 0: no maximum (the default with --local).")
+	flag.IntVar(&o.maxOrganizationsPerNamespace, "max-organizations-per-namespace", 20,
+		"The most organizations one namespace's EnterpriseIdentities may hold; one more is refused with a condition saying why. "+
+			"0: no maximum (the default with --local).")
 	flag.BoolVar(&o.local, "local", false, "Run everything locally: start kube-apiserver and etcd, install the CRDs, apply the samples.")
 	flag.StringVar(&o.localDir, "local-dir", ".local", "With --local: folder for the kubeconfig, etcd data and the SQLite database.")
 	flag.StringVar(&o.crdDir, "crd-dir", "config/crd/bases", "With --local: CRD manifests to install.")
@@ -141,6 +146,9 @@ func run(ctx context.Context, o options) error {
 	if !(o.maxOrganizationRate >= 0) || math.IsInf(o.maxOrganizationRate, 0) || o.maxOrganizationBurst < 0 {
 		return fmt.Errorf("--max-organization-rate-limit %g and --max-organization-burst %d: want numbers of at least 0 (0: no maximum)",
 			o.maxOrganizationRate, o.maxOrganizationBurst)
+	}
+	if o.maxOrganizationsPerNamespace < 0 {
+		return fmt.Errorf("--max-organizations-per-namespace %d: want a number of at least 0 (0: no maximum)", o.maxOrganizationsPerNamespace)
 	}
 	trustedProxies, err := adminapi.ParseCIDRs(o.trustedProxyCIDRs)
 	if err != nil {
@@ -183,20 +191,21 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	if err := operator.Add(ctx, mgr, st, operator.Options{
-		BindAddress:                o.bindAddress,
-		ExternalURL:                o.externalURL,
-		DataPlaneService:           o.dataPlaneService,
-		DataPlaneServicePort:       int32(o.dataPlaneServicePort), //nolint:gosec // a port number
-		SSORecheckInterval:         o.ssoRecheck,
-		SSOTimeout:                 o.ssoTimeout,
-		OutboundAllow:              outboundAllow(o),
-		TrustProxyHeaders:          o.trustProxyHeaders,
-		TrustedProxyCIDRs:          trustedProxies,
-		ForwardedForCIDRs:          forwardedFor,
-		LocalUser:                  localUser(o),
-		SessionKey:                 sessionKey,
-		NoMetricsOrganizationLabel: !o.metricsOrgLabel,
-		MaxRateLimit:               tenant.RateLimit{RequestsPerSecond: o.maxOrganizationRate, Burst: o.maxOrganizationBurst},
+		BindAddress:                  o.bindAddress,
+		ExternalURL:                  o.externalURL,
+		DataPlaneService:             o.dataPlaneService,
+		DataPlaneServicePort:         int32(o.dataPlaneServicePort), //nolint:gosec // a port number
+		SSORecheckInterval:           o.ssoRecheck,
+		SSOTimeout:                   o.ssoTimeout,
+		OutboundAllow:                outboundAllow(o),
+		TrustProxyHeaders:            o.trustProxyHeaders,
+		TrustedProxyCIDRs:            trustedProxies,
+		ForwardedForCIDRs:            forwardedFor,
+		LocalUser:                    localUser(o),
+		SessionKey:                   sessionKey,
+		NoMetricsOrganizationLabel:   !o.metricsOrgLabel,
+		MaxRateLimit:                 tenant.RateLimit{RequestsPerSecond: o.maxOrganizationRate, Burst: o.maxOrganizationBurst},
+		MaxOrganizationsPerNamespace: o.maxOrganizationsPerNamespace,
 	}); err != nil {
 		return err
 	}
@@ -211,7 +220,7 @@ func run(ctx context.Context, o options) error {
 
 // liftLocalRateMaximum leaves organizations uncapped with --local unless a maximum was given: a
 // developer's machine has one tenant, whose samples `make run` gives a limit that load tests do
-// not meet (localenv.LocalRateLimit).
+// not meet (localenv.LocalRateLimit), and which may set up as many organizations as it likes.
 func (o *options) liftLocalRateMaximum() {
 	if !o.local {
 		return
@@ -223,6 +232,9 @@ func (o *options) liftLocalRateMaximum() {
 	}
 	if !set["max-organization-burst"] {
 		o.maxOrganizationBurst = 0
+	}
+	if !set["max-organizations-per-namespace"] {
+		o.maxOrganizationsPerNamespace = 0
 	}
 }
 

@@ -37,6 +37,12 @@ type EnterpriseIdentityReconciler struct {
 	APIReader client.Reader
 	// SecretNames tells which Secrets changed (names only); nil watches none.
 	SecretNames *secrets.Names
+	// MaxOrganizationsPerNamespace bounds the organizations one namespace's identities hold
+	// (enterpriseidentity_limit.go); zero bounds nothing.
+	MaxOrganizationsPerNamespace int
+
+	// limits holds the places reserved by identities about to claim (enterpriseidentity_limit.go).
+	limits namespaceReservations
 }
 
 // identityScope carries one reconciliation of an EnterpriseIdentity through its steps.
@@ -64,6 +70,7 @@ func (r *EnterpriseIdentityReconciler) Reconcile(ctx context.Context, req ctrl.R
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !identity.DeletionTimestamp.IsZero() {
+		r.limits.release(identity.Namespace, identity.UID)
 		return ctrl.Result{}, r.releaseOrganization(ctx, identity)
 	}
 	// Finalizer first, in its own write, so no claim exists that nobody releases.
@@ -84,9 +91,13 @@ func (r *EnterpriseIdentityReconciler) Reconcile(ctx context.Context, req ctrl.R
 	}()
 
 	err := runSteps(ctx, s,
+		r.checkNamespaceLimit, // before SSO: an identity past the limit costs no identity provider a request
 		r.validateSSO,
 		r.claimOrganization,
 	)
+	if s.conflict != "" && s.conflictReason != v1alpha1.ReasonNamespaceOrganizationLimit {
+		r.limits.release(identity.Namespace, identity.UID) // another holds its organization: its place is free
+	}
 	// Ready is set once per pass: True then False in one pass would stamp a new transition time.
 	if s.conflict != "" {
 		setCondition(&identity.Status.Conditions, identity.Generation, v1alpha1.ConditionReady, false, s.conflictReason, s.conflict)
@@ -175,6 +186,13 @@ func (r *EnterpriseIdentityReconciler) claimantsOf(ctx context.Context, obj clie
 	requests := make([]reconcile.Request, 0, len(claimants.Items))
 	for i := range claimants.Items {
 		requests = append(requests, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&claimants.Items[i])})
+	}
+	// A claim of a namespace changed: one it released may let an identity refused for the
+	// namespace's limit claim its organization.
+	if claim, ok := obj.(*v1alpha1.OrganizationClaim); ok {
+		for _, key := range r.limitedIn(ctx, claim.Spec.Namespace) {
+			requests = append(requests, reconcile.Request{NamespacedName: key})
+		}
 	}
 	return requests
 }

@@ -13,6 +13,7 @@ const (
 	EventClaimed            = "OrganizationClaimed"
 	EventReleased           = "OrganizationReleased"
 	EventRetained           = "OrganizationRetained"
+	EventNamespaceLimit     = "NamespaceOrganizationLimit"
 	EventTokenIssued        = "TokenIssued"
 	EventTokenRotated       = "TokenRotated"
 	EventTokenAcked         = "TokenAcknowledged"

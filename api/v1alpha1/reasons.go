@@ -20,6 +20,9 @@ const (
 	// ReasonOrganizationRetained: the organization was released by another namespace, which
 	// keeps its data; only a cluster administrator can hand it over (OrganizationClaim spec.namespace).
 	ReasonOrganizationRetained = "OrganizationRetained"
+	// ReasonNamespaceOrganizationLimit: the namespace's EnterpriseIdentities hold as many
+	// organizations as the installation allows one namespace (--max-organizations-per-namespace).
+	ReasonNamespaceOrganizationLimit = "NamespaceOrganizationLimit"
 	// ReasonIdentityConflict: a ScimIntegration's EnterpriseIdentity does not hold its organization.
 	ReasonIdentityConflict = "IdentityConflict"
 	// ReasonDataOwnedByAnotherClaim: the store holds the organization's data for an earlier claim.
@@ -81,11 +84,12 @@ func IsTransientReason(reason string) bool {
 }
 
 // HeldElsewhere returns the identity's Ready condition when it says the organization is held by
-// another EnterpriseIdentity or kept by another namespace (nil otherwise), for the current spec.
+// another EnterpriseIdentity, kept by another namespace, or refused for the namespace's limit of
+// organizations (nil otherwise), for the current spec.
 func (e *EnterpriseIdentity) HeldElsewhere() *metav1.Condition {
 	c := meta.FindStatusCondition(e.Status.Conditions, ConditionReady)
 	if c == nil || c.Status != metav1.ConditionFalse || c.ObservedGeneration != e.Generation ||
-		(c.Reason != ReasonConflict && c.Reason != ReasonOrganizationRetained) {
+		(c.Reason != ReasonConflict && c.Reason != ReasonOrganizationRetained && c.Reason != ReasonNamespaceOrganizationLimit) {
 		return nil
 	}
 	return c

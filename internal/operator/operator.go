@@ -61,6 +61,9 @@ type Options struct {
 	// MaxRateLimit is the most one organization is served at, whatever its ScimIntegration's
 	// spec.rateLimit asks (a tenant writes its own); zero fields cap nothing.
 	MaxRateLimit tenant.RateLimit
+	// MaxOrganizationsPerNamespace bounds the organizations one namespace's EnterpriseIdentities
+	// hold; zero bounds nothing.
+	MaxOrganizationsPerNamespace int
 }
 
 // Add registers everything on mgr, serving SCIM from st.
@@ -112,13 +115,14 @@ func Add(ctx context.Context, mgr ctrl.Manager, st store.Store, o Options) error
 		return err
 	}
 	if err := (&controllers.EnterpriseIdentityReconciler{
-		Client:          mgr.GetClient(),
-		Recorder:        mgr.GetEventRecorder("enterpriseidentity-controller"),
-		Clock:           clock.RealClock{},
-		HTTPClient:      outbound.NewClient(outbound.Options{Allow: o.OutboundAllow, Timeout: o.SSOTimeout}),
-		RecheckInterval: o.SSORecheckInterval,
-		APIReader:       mgr.GetAPIReader(),
-		SecretNames:     names,
+		Client:                       mgr.GetClient(),
+		Recorder:                     mgr.GetEventRecorder("enterpriseidentity-controller"),
+		Clock:                        clock.RealClock{},
+		HTTPClient:                   outbound.NewClient(outbound.Options{Allow: o.OutboundAllow, Timeout: o.SSOTimeout}),
+		RecheckInterval:              o.SSORecheckInterval,
+		APIReader:                    mgr.GetAPIReader(),
+		SecretNames:                  names,
+		MaxOrganizationsPerNamespace: o.MaxOrganizationsPerNamespace,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the EnterpriseIdentity controller: %w", err)
 	}

@@ -51,6 +51,8 @@ func startManager(ctx context.Context, dir, kubeconfig string) (*manager, error)
 		"--health-probe-bind-address=127.0.0.1:"+ports[1],
 		"--metrics-bind-address="+m.metricsAddr,
 		"--sqlite-path="+filepath.Join(dir, "identity.db"),
+		// The scale run puts -per-namespace organizations (100 by default) in each namespace.
+		"--max-organizations-per-namespace=0",
 	)
 	m.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	m.cmd.Stdout, m.cmd.Stderr = logFile, logFile

@@ -64,6 +64,9 @@ type Deliverer struct {
 	Metrics  *Metrics
 	Now      func() time.Time
 
+	// idle passes over pairs with nothing new without reading the store (idle.go).
+	idle idlePairs
+
 	// brought caches brought signing keys (read from the API server, not the manager's cache) for
 	// broughtKeyTTL, so a pass does not cost each subscription a request to the API server.
 	mu      sync.Mutex
@@ -115,6 +118,11 @@ func (d *Deliverer) jobs(ctx context.Context) []job {
 	}
 	var jobs []job
 	d.forgetBroughtKeys(subs.Items)
+	positions, err := d.Store.DeliveryPositions(ctx)
+	if err != nil {
+		d.Log.Error(err, "Reading the deliveries' positions")
+	}
+	d.idle.set(positions) // nil on an error: every pair runs
 	orgs := d.Registry.Organizations()
 	for i := range subs.Items {
 		sub := &subs.Items[i]

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
@@ -163,6 +164,9 @@ func (s *schedule) forgetGone(jobs []job) {
 // deliverLogged delivers one pair and logs what failed; it reports whether events were left
 // waiting.
 func (d *Deliverer) deliverLogged(ctx context.Context, j job) bool {
+	if d.idle.skip(j.pairKey(), d.now()) {
+		return false // nothing new since its last run (idle.go)
+	}
 	j, ok := d.current(ctx, j)
 	if !ok {
 		return false
@@ -179,15 +183,20 @@ func (d *Deliverer) deliverLogged(ctx context.Context, j job) bool {
 // it (a deleted one's state, once forgotten, would start again from its creation).
 func (d *Deliverer) current(ctx context.Context, j job) (job, bool) {
 	if d.Registry != nil {
-		if org, ok := d.Registry.Organization(j.org.Name); !ok || org.Integration != j.org.Integration {
+		org, ok := d.Registry.Organization(j.org.Name)
+		if !ok || org.Integration != j.org.Integration {
 			return j, false // no longer served, or served for another integration
 		}
+		j.org = org
 	}
 	if d.Client == nil {
 		return j, true
 	}
 	sub := &v1alpha1.EventSubscription{}
 	if err := d.Client.Get(ctx, client.ObjectKeyFromObject(j.sub), sub); err != nil {
+		if !apierrors.IsNotFound(err) {
+			d.Log.Error(err, "Reading an event subscription", "subscription", client.ObjectKeyFromObject(j.sub))
+		}
 		return j, false
 	}
 	if sub.UID != j.sub.UID || sub.Spec.Paused || !sub.DeletionTimestamp.IsZero() || len(Covered(sub, []tenant.Organization{j.org})) == 0 {

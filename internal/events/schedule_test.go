@@ -174,3 +174,86 @@ func TestPairsAlwaysFullDoNotStarveTheirNamespacesOthers(t *testing.T) {
 	}
 	t.Logf("runs in 300 ms: %v", runs)
 }
+
+// countingDeliveries counts the delivery states a store read.
+type countingDeliveries struct {
+	store.Store
+	mu    sync.Mutex
+	reads int
+}
+
+func (c *countingDeliveries) Delivery(ctx context.Context, subscription, org string, from time.Time) (*store.Delivery, error) {
+	c.mu.Lock()
+	c.reads++
+	c.mu.Unlock()
+	return c.Store.Delivery(ctx, subscription, org, from)
+}
+
+func (c *countingDeliveries) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reads
+}
+
+// A pair with nothing new is passed over without reading the store, and runs again as soon as
+// its organization has a new event.
+func TestAnIdlePairCostsNoReads(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sqlite, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "identity.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sqlite.Close() }()
+	st := &countingDeliveries{Store: sqlite}
+	key, _ := NewSigningKey()
+	rc := &flaky{key: key, status: http.StatusOK}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	d := &Deliverer{Store: st, HTTP: srv.Client()}
+	sub := &v1alpha1.EventSubscription{ObjectMeta: metav1.ObjectMeta{Namespace: "acme", Name: "hr", UID: "sub-idle"}, Spec: v1alpha1.EventSubscriptionSpec{URL: srv.URL}}
+	j := job{sub: sub, org: tenant.Organization{Name: "acme", Integration: types.NamespacedName{Namespace: "acme", Name: "acme"}}, key: key}
+	p := provisioning.DefaultPolicy
+	create := func(id string) {
+		now := time.Now()
+		u := &store.Resource{Org: "acme", Kind: store.KindUser, ID: id, Name: id, Active: true, Doc: []byte(`{}`), Created: now, Modified: now, Version: 1}
+		if err := sqlite.Create(ctx, u, nil, store.Write{Policy: &p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	create("u0")
+	s := &schedule{workers: 8, perNamespace: 2, interval: 20 * time.Millisecond}
+	stopped := make(chan struct{})
+	defer func() { cancel(); <-stopped }() // before the store closes
+	go func() {
+		defer close(stopped)
+		s.run(ctx, func() []job {
+			positions, err := sqlite.DeliveryPositions(ctx)
+			if err != nil && ctx.Err() == nil {
+				t.Error(err)
+			}
+			d.idle.set(positions)
+			return []job{j}
+		}, func(j job) bool { return d.deliverLogged(ctx, j) })
+	}()
+
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !ok(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("waited 10 s for %s", what)
+			}
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // ten intervals: the first runs, then idle
+	before := st.count()
+	time.Sleep(400 * time.Millisecond) // twenty more intervals
+	if idle := st.count() - before; idle > 1 {
+		t.Fatalf("the idle pair read its state %d times in 20 intervals", idle)
+	}
+	create("u1")
+	waitFor("the new event", func() bool { return len(rc.sequences()) == 1 })
+	if got := rc.sequences(); got[0] != 2 {
+		t.Fatalf("the receiver got %v, want the new event 2 (the subscription started after event 1)", got)
+	}
+}

@@ -114,6 +114,18 @@ type Deliveries interface {
 	Replay(ctx context.Context, subscription, org string) (int, error)
 	// ForgetSubscription removes a subscription's state and dead letters in every organization.
 	ForgetSubscription(ctx context.Context, subscription string) error
+	// DeliveryPositions returns where every subscription stands in every organization it has
+	// started in, beside the organization's newest event number (those committed before the call
+	// numbered first), so the deliverer can pass over pairs with nothing new in one read.
+	DeliveryPositions(ctx context.Context) ([]DeliveryPosition, error)
+}
+
+// DeliveryPosition is where a subscription stands in an organization: DeliveredSeq of
+// LatestSeq, and when a failed event is tried again (zero: none waits).
+type DeliveryPosition struct {
+	Subscription, Org       string
+	DeliveredSeq, LatestSeq int64
+	NextAttempt             time.Time
 }
 
 // Delivery is a subscription's state in one organization.

@@ -222,3 +222,33 @@ func micros(v sql.NullInt64) time.Time {
 func clip(s string) string {
 	return strings.ToValidUTF8(s[:min(len(s), 512)], "")
 }
+
+// DeliveryPositions reads every delivery's position beside its organization's newest event: one
+// row per (subscription, organization).
+func (s *Store) DeliveryPositions(ctx context.Context) ([]store.DeliveryPosition, error) {
+	if s.numberer != nil {
+		if err := s.numberer.catchUp(ctx); err != nil {
+			return nil, err
+		}
+	}
+	var out []store.DeliveryPosition
+	err := s.eachRow(ctx, `SELECT d.subscription, d.org, d.delivered_seq, COALESCE(d.next_attempt_us, 0), COALESCE(n.last, 0)
+		FROM event_deliveries d LEFT JOIN event_sequences n ON n.org = d.org`, nil, func(scan func(...any) error) error {
+		var (
+			p    store.DeliveryPosition
+			next int64
+		)
+		if err := scan(&p.Subscription, &p.Org, &p.DeliveredSeq, &next, &p.LatestSeq); err != nil {
+			return err
+		}
+		if next > 0 {
+			p.NextAttempt = time.UnixMicro(next)
+		}
+		out = append(out, p)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the deliveries' positions: %w", err)
+	}
+	return out, nil
+}

@@ -218,3 +218,37 @@ func TestPruningEventsTakesTheirDeadLetters(t *testing.T) {
 		}
 	})
 }
+
+// Where every delivery stands is read in one statement, beside its organization's newest event
+// (on PostgreSQL, events committed before the call numbered first).
+func TestDeliveryPositionsSeeNewEvents(t *testing.T) {
+	onEachStore(t, func(t *testing.T, s *sqlstore.Store) {
+		ctx := context.Background()
+		p := &provisioning.Policy{AutoActivate: true}
+		org := boundWithAUser(t, s, "positions", p)
+		if _, err := s.Delivery(ctx, "subscription-positions", org, time.Time{}); err != nil { // starts after the newest
+			t.Fatal(err)
+		}
+		position := func() store.DeliveryPosition {
+			t.Helper()
+			all, err := s.DeliveryPositions(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, pos := range all {
+				if pos.Subscription == "subscription-positions" && pos.Org == org {
+					return pos
+				}
+			}
+			t.Fatalf("no position of the delivery among %d", len(all))
+			return store.DeliveryPosition{}
+		}
+		if pos := position(); pos.DeliveredSeq != 1 || pos.LatestSeq != 1 || !pos.NextAttempt.IsZero() {
+			t.Fatalf("a started delivery: %+v, want at the newest event 1", pos)
+		}
+		createdUnder(t, s, org, fenced, p, "u2")
+		if pos := position(); pos.DeliveredSeq != 1 || pos.LatestSeq != 2 {
+			t.Fatalf("after a new event: %+v, want 1 of 2", pos)
+		}
+	})
+}

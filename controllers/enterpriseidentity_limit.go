@@ -3,14 +3,17 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
 	"github.com/z8z8/enterprise-identity-operator/internal/claims"
+	"github.com/z8z8/enterprise-identity-operator/internal/index"
 )
 
 // A tenant with rights in its own namespace can create EnterpriseIdentities without end, and each
@@ -22,9 +25,14 @@ import (
 // limit (lowering the limit never takes an organization away). Identities reconciled side by side
 // reserve their place first (namespaceReservations), so together they do not pass the limit.
 
-// namespaceLimitRecheck is how often an identity refused for its namespace's limit looks again,
-// besides being woken when a claim of its namespace changes.
-const namespaceLimitRecheck = 10 * time.Minute
+// How soon an identity refused for its namespace's limit looks again, besides being woken when a
+// claim of its namespace changes: soon after its first refusal, within a minute while places are
+// reserved by identities that may not claim after all, else every ten minutes.
+const (
+	namespaceLimitFirstRecheck    = 5 * time.Second
+	namespaceLimitReservedRecheck = time.Minute
+	namespaceLimitRecheck         = 10 * time.Minute
+)
 
 // checkNamespaceLimit refuses the identity when its namespace's identities already hold
 // MaxOrganizationsPerNamespace organizations, or are about to, and this one holds none.
@@ -39,17 +47,11 @@ func (r *EnterpriseIdentityReconciler) checkNamespaceLimit(ctx context.Context, 
 		}
 		return err
 	}
-	list := &v1alpha1.OrganizationClaimList{}
-	if err := r.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
-		return fmt.Errorf("listing organization claims: %w", err)
+	holders, err := r.liveHolders(ctx, identity.Namespace)
+	if err != nil {
+		return err
 	}
-	holders := map[types.UID]bool{}
-	for i := range list.Items {
-		h := list.Items[i].Spec.Holder
-		if list.Items[i].Spec.Namespace == identity.Namespace && h != nil && h.Namespace == identity.Namespace {
-			holders[types.UID(h.UID)] = true
-		}
-	}
+	delete(holders, identity.UID)
 	held, reserved, ok := r.limits.reserve(identity.Namespace, identity.UID, holders, r.MaxOrganizationsPerNamespace, r.Clock.Now())
 	if ok {
 		return nil
@@ -58,17 +60,51 @@ func (r *EnterpriseIdentityReconciler) checkNamespaceLimit(ctx context.Context, 
 		"Namespace %s already holds %d organizations, the most this installation allows one namespace; "+
 			"delete an EnterpriseIdentity it no longer needs, or ask the platform team to raise --max-organizations-per-namespace",
 		identity.Namespace, held))
-	if reserved > 0 {
-		s.requeue.in(reservationTTL) // places reserved by identities that may not claim after all
-	} else {
+	switch {
+	case !isConditionReason(identity.Status.Conditions, v1alpha1.ConditionReady, v1alpha1.ReasonNamespaceOrganizationLimit):
+		// Newly refused: a place freed before this refusal is in its status is woken by no claim.
+		s.requeue.in(namespaceLimitFirstRecheck)
+	case reserved > 0:
+		s.requeue.in(namespaceLimitReservedRecheck) // places reserved by identities that may not claim after all
+	default:
 		s.requeue.in(namespaceLimitRecheck)
 	}
 	return errStop
 }
 
-// reservationTTL is how long an identity that passed the limit counts against its namespace
-// before its claim shows in the cache: its SSO check and its claim's creation.
-const reservationTTL = time.Minute
+// liveHolders lists the identities of a namespace that hold a claim there and still exist (a
+// claim whose holder was removed without its finalizer keeps a holder that holds nothing).
+func (r *EnterpriseIdentityReconciler) liveHolders(ctx context.Context, namespace string) (map[types.UID]bool, error) {
+	list := &v1alpha1.OrganizationClaimList{}
+	if err := r.List(ctx, list, client.MatchingFields{index.ClaimNamespace: namespace}, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, fmt.Errorf("listing the organization claims of namespace %s: %w", namespace, err)
+	}
+	holders := map[types.UID]bool{}
+	for i := range list.Items {
+		h := list.Items[i].Spec.Holder
+		if h == nil || h.Namespace != namespace {
+			continue
+		}
+		holder := &v1alpha1.EnterpriseIdentity{}
+		err := r.Get(ctx, types.NamespacedName{Namespace: h.Namespace, Name: h.Name}, holder, client.UnsafeDisableDeepCopy)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading EnterpriseIdentity %s/%s: %w", h.Namespace, h.Name, err)
+		}
+		if string(holder.UID) == h.UID && holder.Spec.Organization == list.Items[i].Name {
+			holders[holder.UID] = true
+		}
+	}
+	return holders, nil
+}
+
+// reservationTTL bounds how long an identity that passed the limit counts against its namespace
+// before its claim shows in the cache (its SSO check, two requests of --sso-timeout at most, and
+// its claim's creation). A reservation is released as soon as the claim shows, the identity is
+// refused its organization, or it goes; the time only bounds what an unforeseen path leaves.
+const reservationTTL = 5 * time.Minute
 
 // namespaceReservations remembers the identities that passed the limit and have no claim in the
 // cache yet, so identities reconciled side by side cannot all pass it. The leader alone claims;
@@ -113,6 +149,19 @@ func (n *namespaceReservations) reserve(namespace string, uid types.UID, holders
 	return count + 1, len(mine), true
 }
 
+// count is how many live reservations the namespace has, beside its holders.
+func (n *namespaceReservations) count(namespace string, holders map[types.UID]bool, now time.Time) int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	c := 0
+	for id, at := range n.reserved[namespace] {
+		if !holders[id] && now.Sub(at) <= reservationTTL {
+			c++
+		}
+	}
+	return c
+}
+
 // release drops uid's reservation: it holds its claim (and counts as a holder), or is going.
 func (n *namespaceReservations) release(namespace string, uid types.UID) {
 	n.mu.Lock()
@@ -125,21 +174,34 @@ func (n *namespaceReservations) release(namespace string, uid types.UID) {
 	}
 }
 
-// limitedIn lists the identities of a namespace refused for its limit, to wake when one of its
-// claims changes.
+// limitedIn lists the identities of a namespace refused for its limit that may claim now: as
+// many as the namespace has free places, oldest first (a claim event wakes a few, not thousands).
 func (r *EnterpriseIdentityReconciler) limitedIn(ctx context.Context, namespace string) []client.ObjectKey {
 	if r.MaxOrganizationsPerNamespace <= 0 || namespace == "" {
+		return nil
+	}
+	holders, err := r.liveHolders(ctx, namespace)
+	if err != nil {
+		return nil
+	}
+	free := r.MaxOrganizationsPerNamespace - len(holders) - r.limits.count(namespace, holders, r.Clock.Now())
+	if free <= 0 {
 		return nil
 	}
 	list := &v1alpha1.EnterpriseIdentityList{}
 	if err := r.List(ctx, list, client.InNamespace(namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return nil
 	}
-	var out []client.ObjectKey
+	var refused []*v1alpha1.EnterpriseIdentity
 	for i := range list.Items {
 		if isConditionReason(list.Items[i].Status.Conditions, v1alpha1.ConditionReady, v1alpha1.ReasonNamespaceOrganizationLimit) {
-			out = append(out, client.ObjectKeyFromObject(&list.Items[i]))
+			refused = append(refused, &list.Items[i])
 		}
+	}
+	sort.Slice(refused, func(i, j int) bool { return claims.Earlier(refused[i], refused[j]) })
+	out := make([]client.ObjectKey, 0, min(free, len(refused)))
+	for _, identity := range refused[:min(free, len(refused))] {
+		out = append(out, client.ObjectKeyFromObject(identity))
 	}
 	return out
 }

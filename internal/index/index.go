@@ -17,6 +17,8 @@ const (
 	IdentityRef    = "spec.identityRef.name"
 	TokenSecretRef = "spec.token.secretRef.name"          //nolint:gosec // a field path, not a credential
 	ClientSecret   = "spec.sso.oidc.clientSecretRef.name" //nolint:gosec // a field path, not a credential
+	// ClaimNamespace indexes OrganizationClaims by the namespace their organization belongs to.
+	ClaimNamespace = "spec.namespace"
 )
 
 // Setup registers the field indexes the controllers rely on. Call it once per manager.
@@ -32,6 +34,11 @@ func Setup(ctx context.Context, mgr ctrl.Manager) error {
 			return []string{oidc.ClientSecretRef.Name}
 		}
 		return nil
+	}); err != nil {
+		return err
+	}
+	if err := indexer.IndexField(ctx, &v1alpha1.OrganizationClaim{}, ClaimNamespace, func(o client.Object) []string {
+		return []string{o.(*v1alpha1.OrganizationClaim).Spec.Namespace}
 	}); err != nil {
 		return err
 	}

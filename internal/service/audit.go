@@ -46,6 +46,13 @@ func (s *Service) AuditEvents(ctx context.Context, org *tenant.Organization, q s
 	defer s.heavyReads.done(org.Integration.Namespace)
 	if q.Filtered() { // look through at most store.AuditScanWindow of the organization's events
 		q.Window = store.AuditScanWindow
+		if q.Before <= 0 { // the page and its window's end read below one same newest event
+			mark, err := s.Store.ActivityMark(ctx, org.Name)
+			if err != nil {
+				return nil, "", s.internal(err)
+			}
+			q.Before = mark.Seq + 1
+		}
 	}
 	events, err := s.Store.AuditEvents(ctx, org.Name, q)
 	if err != nil {

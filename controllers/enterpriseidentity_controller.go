@@ -43,6 +43,8 @@ type EnterpriseIdentityReconciler struct {
 
 	// limits holds the places reserved by identities about to claim (enterpriseidentity_limit.go).
 	limits namespaceReservations
+	// ssoTurns bounds the SSO checks one namespace runs at once (enterpriseidentity_sso_turns.go).
+	ssoTurns ssoTurns
 }
 
 // identityScope carries one reconciliation of an EnterpriseIdentity through its steps.
@@ -54,6 +56,9 @@ type identityScope struct {
 	conflict       string
 	conflictReason string
 	requeue        requeue
+	// deferred says the pass stopped before validating (its namespace's SSO checks were all
+	// running): it did not reconcile the spec, so observedGeneration stays.
+	deferred bool
 }
 
 // +kubebuilder:rbac:groups=enterprise.z8z8.io,resources=enterpriseidentities,verbs=get;list;watch;update;patch
@@ -80,7 +85,7 @@ func (r *EnterpriseIdentityReconciler) Reconcile(ctx context.Context, req ctrl.R
 	original := identity.DeepCopy()
 	s := &identityScope{identity: identity}
 	defer func() {
-		err := r.patchStatus(ctx, original, identity, reterr == nil && s.ssoErr == nil)
+		err := r.patchStatus(ctx, original, identity, reterr == nil && s.ssoErr == nil && !s.deferred)
 		switch {
 		case apierrors.IsConflict(err):
 			// Read from a stale cache; the next pass sees the latest object.

@@ -26,6 +26,14 @@ const certificateWarning = 30 * 24 * time.Hour
 // settled in this pass.
 func (r *EnterpriseIdentityReconciler) validateSSO(ctx context.Context, s *identityScope) error {
 	identity := s.identity
+	if asksIdentityProvider(identity) {
+		if !r.ssoTurns.take(identity.Namespace) { // enterpriseidentity_sso_turns.go
+			s.deferred = true
+			s.requeue.in(ssoBusyRetry)
+			return errStop
+		}
+		defer r.ssoTurns.done(identity.Namespace)
+	}
 	now := r.Clock.Now()
 	var (
 		learned = &v1alpha1.SSOStatus{}

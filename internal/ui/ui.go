@@ -13,6 +13,7 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -160,7 +161,40 @@ var crossOrigin = http.NewCrossOriginProtection()
 
 // public serves pages that need no sign-in (the login form).
 func (s *Server) public(next http.HandlerFunc) http.Handler {
-	return secured(crossOrigin.Handler(next))
+	return secured(crossOrigin.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && !s.readForm(w, r, maxPublicForm) {
+			return
+		}
+		next(w, r)
+	})))
+}
+
+// The wizard's forms are URL-encoded and small: a sign-in form holds a token, the largest form
+// (SSO) inline SAML metadata. A body is read only up to these sizes, and only URL-encoded: Go
+// would otherwise read a multipart form of 32 MiB of files into memory before the CSRF check,
+// and a handful of such requests, which need no sign-in, would take a replica's memory.
+const (
+	maxPublicForm = 64 << 10
+	maxForm       = 2 << 20
+)
+
+// readForm reads a posted form of at most limit bytes; false when it answered the request with
+// why it could not.
+func (s *Server) readForm(w http.ResponseWriter, r *http.Request, limit int64) bool {
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/x-www-form-urlencoded" {
+		s.fail(w, r, http.StatusUnsupportedMediaType, "The wizard takes its own forms only; reload the page and try again.")
+		return false
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	if err := r.ParseForm(); err != nil {
+		if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
+			s.fail(w, r, http.StatusRequestEntityTooLarge, "The form is larger than the wizard takes; shorten what you entered.")
+		} else {
+			s.fail(w, r, http.StatusBadRequest, "The form could not be read; reload the page and try again.")
+		}
+		return false
+	}
+	return true
 }
 
 type pageHandler func(w http.ResponseWriter, r *http.Request, v *view)
@@ -181,6 +215,9 @@ func (s *Server) signedIn(next pageHandler) http.Handler {
 		}
 		if !ok {
 			seeOther(w, r, Path+"/login")
+			return
+		}
+		if r.Method == http.MethodPost && !s.readForm(w, r, maxForm) {
 			return
 		}
 		if r.Method == http.MethodPost && !s.validCSRF(r) {

@@ -49,7 +49,7 @@ func (s *Service) Events(ctx context.Context, org *tenant.Organization, after in
 	}
 	limit = min(limit, MaxEventPage)
 	deadline := time.Now().Add(min(wait, MaxEventWait))
-	permissions := s.rolePermissions(ctx, org.Integration.Namespace)
+	permissions := memoized(s.rolePermissions(ctx, org.Integration.Namespace))
 	waiting := false
 	defer func() {
 		if waiting {
@@ -57,13 +57,20 @@ func (s *Service) Events(ctx context.Context, org *tenant.Organization, after in
 		}
 	}()
 	for {
-		records, err := s.Store.Events(ctx, org.Name, after, limit)
+		records, err := s.pageOfEvents(ctx, org, after, limit)
 		if err != nil {
-			return nil, s.internal(err)
+			return nil, err
 		}
 		if len(records) > 0 || !time.Now().Before(deadline) || (!waiting && !s.waiters.acquire(org.Name, org.Integration.Namespace)) {
 			page := &EventPage{Items: make([]events.Event, 0, len(records)), Next: after}
+			size := 0
 			for _, r := range records {
+				// The store cut the page at 1 MiB of snapshots; each member event also carries
+				// its role's permissions (up to 256 of 128 bytes), added here: the page stops
+				// at 2 MiB of both, so a role of many permissions cannot make it 17 MB.
+				if size += r.DataSize + permissionBytes(r, permissions); len(page.Items) > 0 && size > maxEventPageBytes {
+					break
+				}
 				page.Items = append(page.Items, events.Wire(org.Name, r, permissions))
 				page.Next = r.Seq
 			}
@@ -75,6 +82,50 @@ func (s *Service) Events(ctx context.Context, org *tenant.Organization, after in
 			return &EventPage{Items: []events.Event{}, Next: after}, nil
 		case <-time.After(min(eventPoll, time.Until(deadline))):
 		}
+	}
+}
+
+// maxEventPageBytes bounds a page of the Events API by its snapshots and permissions.
+const maxEventPageBytes = 2 << 20
+
+// pageOfEvents reads a page of the store's events as a heavy read (read_guard.go): its cost grows
+// with what the organization's events hold.
+func (s *Service) pageOfEvents(ctx context.Context, org *tenant.Organization, after int64, limit int) ([]store.EventRecord, error) {
+	if err := s.heavyReads.start(ctx, org.Integration.Namespace); err != nil {
+		return nil, err
+	}
+	defer s.heavyReads.done(org.Integration.Namespace)
+	records, err := s.Store.Events(ctx, org.Name, after, limit)
+	if err != nil {
+		return nil, s.internal(err)
+	}
+	return records, nil
+}
+
+// permissionBytes is about what an event's role permissions add to its JSON.
+func permissionBytes(r store.EventRecord, permissions events.Permissions) int {
+	m := r.Data.Member
+	if m == nil || m.Role == "" {
+		return 0
+	}
+	n := 0
+	for _, p := range permissions(m.Role) {
+		n += len(p) + 3
+	}
+	return n
+}
+
+// memoized reads each role's permissions once per request: a page of 500 events of one role
+// would otherwise copy its RoleTemplate from the cache 500 times.
+func memoized(permissions events.Permissions) events.Permissions {
+	seen := map[string][]string{}
+	return func(role string) []string {
+		if p, ok := seen[role]; ok {
+			return p
+		}
+		p := permissions(role)
+		seen[role] = p
+		return p
 	}
 }
 

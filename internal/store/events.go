@@ -18,8 +18,9 @@ type EventRecord struct {
 	// Actor is "token:<fingerprint>" for an identity provider's write, "admin:<user>" for an admin's.
 	Actor string
 	Event provisioning.Event
-	// Data is the subject as it was when the event happened.
-	Data EventData
+	// Data is the subject as it was when the event happened; DataSize its stored size in bytes.
+	Data     EventData
+	DataSize int
 }
 
 // EventData is an event's snapshot of its subject, as applications receive it (permissions are

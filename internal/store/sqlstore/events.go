@@ -249,6 +249,7 @@ func (s *Store) Events(ctx context.Context, org string, after int64, limit int) 
 			if size += len(data); len(out) > 0 && size > maxEventPageBytes {
 				return errPageFull // this one starts the next page
 			}
+			r.DataSize = len(data)
 			if data != "" {
 				if err := json.Unmarshal([]byte(data), &r.Data); err != nil {
 					return fmt.Errorf("event %d: %w", r.Seq, err)

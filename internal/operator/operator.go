@@ -79,6 +79,7 @@ func Add(ctx context.Context, mgr ctrl.Manager, st store.Store, o Options) error
 		return err
 	}
 	registry := tenant.NewRegistry()
+	registry.SetOnForget(scim.ForgetOrganization)
 	if err := (&tenant.Source{Client: mgr.GetClient(), Registry: registry, APIReader: mgr.GetAPIReader(), SecretNames: names,
 		MaxRateLimit: o.MaxRateLimit}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the tenant registry: %w", err)

@@ -47,6 +47,17 @@ var (
 	})
 )
 
+// ForgetOrganization drops an organization's series when it is no longer served: otherwise every
+// slug a tenant ever served (create, send requests, delete, again with a new slug) would keep its
+// series, about a thousand each, in every replica's memory and every scrape.
+func ForgetOrganization(org string) {
+	labels := prometheus.Labels{"organization": org}
+	requestsTotal.DeletePartialMatch(labels)
+	requestDuration.DeletePartialMatch(labels)
+	authFailures.DeletePartialMatch(labels)
+	rateLimited.DeletePartialMatch(labels)
+}
+
 // RegisterMetrics adds the SCIM metrics to reg (controller-runtime's registry in the operator).
 // Registering twice (several managers in one test process) keeps the first.
 func RegisterMetrics(reg prometheus.Registerer) error {

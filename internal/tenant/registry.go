@@ -85,6 +85,25 @@ type Registry struct {
 	// settled records the integrations the Source has decided on, until the data plane starts
 	// serving (WaitSettled); nil afterwards.
 	settled map[types.NamespacedName]bool
+	// forgotten is called, outside the lock, with each organization no longer served, so what is
+	// kept per organization elsewhere (its metrics' series) goes with it (SetOnForget).
+	forgotten atomic.Pointer[func(org string)]
+}
+
+// SetOnForget sets what is called with each organization the registry stops serving.
+func (r *Registry) SetOnForget(f func(org string)) { r.forgotten.Store(&f) }
+
+// forget reports organizations no longer served; the caller no longer holds the lock.
+func (r *Registry) forget(orgs ...string) {
+	f := r.forgotten.Load()
+	if f == nil {
+		return
+	}
+	for _, org := range orgs {
+		if org != "" && !r.Serving(org) {
+			(*f)(org)
+		}
+	}
 }
 
 // NewRegistry returns an empty registry. Successful authentications are reported on Uses (best
@@ -102,11 +121,14 @@ func (r *Registry) Uses() <-chan Caller { return r.uses }
 // an organization is its holder: it replaces an integration that served it before (which the
 // claim's change also removes).
 func (r *Registry) Set(org *Organization) {
+	var renamed string
+	defer func() { r.forget(renamed) }()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if old, ok := r.orgOf[org.Integration]; ok && old != org.Name {
 		if holder := r.byOrg[old]; holder != nil && holder.Integration == org.Integration {
 			delete(r.byOrg, old)
+			renamed = old
 		}
 	}
 	if holder, ok := r.byOrg[org.Name]; ok && holder.Integration != org.Integration {
@@ -137,12 +159,15 @@ func (r *Registry) ServingFor(org string, integration types.NamespacedName) bool
 
 // Remove stops serving what an integration served.
 func (r *Registry) Remove(integration types.NamespacedName) {
+	var removed string
+	defer func() { r.forget(removed) }()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.settle(integration)
 	if org, ok := r.orgOf[integration]; ok {
 		if holder := r.byOrg[org]; holder != nil && holder.Integration == integration {
 			delete(r.byOrg, org)
+			removed = org
 		}
 		delete(r.orgOf, integration)
 	}

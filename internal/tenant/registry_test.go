@@ -3,6 +3,7 @@ package tenant
 import (
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -96,5 +97,26 @@ func TestOneIntegrationPerOrganization(t *testing.T) {
 	r.MarkListening(false)
 	if r.Serving("renamed") {
 		t.Fatal("nothing is served while the HTTP server is down")
+	}
+}
+
+// An organization the registry stops serving (its integration removed, or renamed to another
+// slug) is reported once, after the lock, so its metrics go with it; one served by another
+// integration afterwards is not.
+func TestTheRegistryReportsOrganizationsNoLongerServed(t *testing.T) {
+	r := NewRegistry()
+	r.MarkListening(true)
+	var forgotten []string
+	r.SetOnForget(func(org string) {
+		_ = r.Serving(org) // called without the lock held: this would deadlock otherwise
+		forgotten = append(forgotten, org)
+	})
+	a := types.NamespacedName{Namespace: "acme", Name: "a"}
+	r.Set(&Organization{Name: "acme", Integration: a})
+	r.Set(&Organization{Name: "acme-renamed", Integration: a})
+	r.Remove(a)
+	r.Remove(a) // nothing left to forget
+	if got := fmt.Sprint(forgotten); got != "[acme acme-renamed]" {
+		t.Fatalf("forgotten %s, want [acme acme-renamed]", got)
 	}
 }

@@ -79,6 +79,7 @@ const broughtKeyTTL = time.Minute
 
 type broughtKey struct {
 	key        string
+	err        error // the read failed: not tried again before broughtKeyTTL either
 	generation int64
 	fetched    time.Time
 }
@@ -312,19 +313,18 @@ func (d *Deliverer) signingKey(ctx context.Context, sub *v1alpha1.EventSubscript
 	cached, ok := d.brought[sub.UID]
 	d.mu.Unlock()
 	if ok && cached.generation == sub.Generation && now.Sub(cached.fetched) < broughtKeyTTL {
-		return cached.key, nil
+		return cached.key, cached.err
 	}
+	// A failure is kept as long as a key: hundreds of subscriptions naming a missing Secret would
+	// otherwise cost the API server a read each, every interval, and the scheduler the time.
 	key, err := SigningKey(ctx, d.Client, d.APIReader, sub)
-	if err != nil {
-		return "", err
-	}
 	d.mu.Lock()
 	if d.brought == nil {
 		d.brought = map[types.UID]broughtKey{}
 	}
-	d.brought[sub.UID] = broughtKey{key: key, generation: sub.Generation, fetched: now}
+	d.brought[sub.UID] = broughtKey{key: key, err: err, generation: sub.Generation, fetched: now}
 	d.mu.Unlock()
-	return key, nil
+	return key, err
 }
 
 // forgetBroughtKeys drops the cached keys of subscriptions that no longer exist or no longer

@@ -10,13 +10,19 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
 	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
@@ -340,5 +346,31 @@ func TestABatchCutBySizeRunsAgainAtOnce(t *testing.T) {
 	}
 	if runs < 2 {
 		t.Fatalf("all %d large events went in one page of %d runs", users, runs)
+	}
+}
+
+// A brought signing key that cannot be read (its Secret is missing) is not read again every
+// interval: the failure is kept as long as a key would be.
+func TestAMissingBroughtKeyIsNotReadEveryInterval(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	var reads atomic.Int64
+	k8s := fake.NewClientBuilder().WithScheme(scheme).WithInterceptorFuncs(interceptor.Funcs{
+		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+			reads.Add(1)
+			return c.Get(ctx, key, obj, opts...)
+		}}).Build()
+	d := &Deliverer{Client: k8s, APIReader: k8s}
+	sub := &v1alpha1.EventSubscription{ObjectMeta: metav1.ObjectMeta{Namespace: "acme", Name: "hr", UID: "sub-missing", Generation: 1},
+		Spec: v1alpha1.EventSubscriptionSpec{SigningKey: &v1alpha1.SigningKeySpec{SecretRef: v1alpha1.SigningKeySecretRef{Name: "missing"}}}}
+	for range 10 {
+		if _, err := d.signingKey(context.Background(), sub); err == nil {
+			t.Fatal("a missing Secret gave a key")
+		}
+	}
+	if n := reads.Load(); n != 1 {
+		t.Fatalf("the missing Secret was read %d times in 10 intervals, want once", n)
 	}
 }

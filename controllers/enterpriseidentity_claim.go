@@ -127,6 +127,11 @@ func (r *EnterpriseIdentityReconciler) firstClaimant(ctx context.Context, org st
 	var first *v1alpha1.EnterpriseIdentity
 	for i := range list.Items {
 		c := &list.Items[i]
+		// One refused for its namespace's limit of organizations waits for none: otherwise a
+		// namespace at its limit could hold any number of slugs from others by naming them.
+		if isConditionReason(c.Status.Conditions, v1alpha1.ConditionReady, v1alpha1.ReasonNamespaceOrganizationLimit) {
+			continue
+		}
 		if c.DeletionTimestamp.IsZero() && (first == nil || claims.Earlier(c, first)) {
 			first = c
 		}

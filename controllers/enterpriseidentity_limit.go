@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -47,19 +46,19 @@ func (r *EnterpriseIdentityReconciler) checkNamespaceLimit(ctx context.Context, 
 		}
 		return err
 	}
-	holders, err := r.liveHolders(ctx, identity.Namespace)
+	held, err := r.namespaceClaims(ctx, identity.Namespace)
 	if err != nil {
 		return err
 	}
-	delete(holders, identity.UID)
-	held, reserved, ok := r.limits.reserve(identity.Namespace, identity.UID, holders, r.MaxOrganizationsPerNamespace, r.Clock.Now())
+	held.without(identity)
+	count, reserved, ok := r.limits.reserve(identity.Namespace, identity.UID, held, r.MaxOrganizationsPerNamespace, r.Clock.Now())
 	if ok {
 		return nil
 	}
 	r.refuseClaim(s, v1alpha1.ReasonNamespaceOrganizationLimit, EventNamespaceLimit, fmt.Sprintf(
 		"Namespace %s already holds %d organizations, the most this installation allows one namespace; "+
 			"delete an EnterpriseIdentity it no longer needs, or ask the platform team to raise --max-organizations-per-namespace",
-		identity.Namespace, held))
+		identity.Namespace, count))
 	switch {
 	case !isConditionReason(identity.Status.Conditions, v1alpha1.ConditionReady, v1alpha1.ReasonNamespaceOrganizationLimit):
 		// Newly refused: a place freed before this refusal is in its status is woken by no claim.
@@ -72,32 +71,37 @@ func (r *EnterpriseIdentityReconciler) checkNamespaceLimit(ctx context.Context, 
 	return errStop
 }
 
-// liveHolders lists the identities of a namespace that hold a claim there and still exist (a
-// claim whose holder was removed without its finalizer keeps a holder that holds nothing).
-func (r *EnterpriseIdentityReconciler) liveHolders(ctx context.Context, namespace string) (map[types.UID]bool, error) {
+// claimed is what a namespace's claims hold: the organizations (held or kept with their data
+// after their identity went), and the identities named as their holders.
+type claimed struct {
+	organizations map[string]bool
+	holders       map[types.UID]bool
+}
+
+// without leaves out the identity's own organization and the identity: taking over its own
+// slug's claim (a GitOps replace), or holding it already, adds no organization.
+func (c claimed) without(identity *v1alpha1.EnterpriseIdentity) {
+	delete(c.organizations, identity.Spec.Organization)
+	delete(c.holders, identity.UID)
+}
+
+// namespaceClaims reads the claims of a namespace's organizations. Every one counts against its
+// limit, held or not: an organization released with its data stays the namespace's (to take
+// back, or for a cluster administrator to remove), and claiming and releasing slugs in turn must
+// not pile up organizations past the limit.
+func (r *EnterpriseIdentityReconciler) namespaceClaims(ctx context.Context, namespace string) (claimed, error) {
 	list := &v1alpha1.OrganizationClaimList{}
 	if err := r.List(ctx, list, client.MatchingFields{index.ClaimNamespace: namespace}, client.UnsafeDisableDeepCopy); err != nil {
-		return nil, fmt.Errorf("listing the organization claims of namespace %s: %w", namespace, err)
+		return claimed{}, fmt.Errorf("listing the organization claims of namespace %s: %w", namespace, err)
 	}
-	holders := map[types.UID]bool{}
+	c := claimed{organizations: map[string]bool{}, holders: map[types.UID]bool{}}
 	for i := range list.Items {
-		h := list.Items[i].Spec.Holder
-		if h == nil || h.Namespace != namespace {
-			continue
-		}
-		holder := &v1alpha1.EnterpriseIdentity{}
-		err := r.Get(ctx, types.NamespacedName{Namespace: h.Namespace, Name: h.Name}, holder, client.UnsafeDisableDeepCopy)
-		if apierrors.IsNotFound(err) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reading EnterpriseIdentity %s/%s: %w", h.Namespace, h.Name, err)
-		}
-		if string(holder.UID) == h.UID && holder.Spec.Organization == list.Items[i].Name {
-			holders[holder.UID] = true
+		c.organizations[list.Items[i].Name] = true
+		if h := list.Items[i].Spec.Holder; h != nil && h.Namespace == namespace {
+			c.holders[types.UID(h.UID)] = true
 		}
 	}
-	return holders, nil
+	return c, nil
 }
 
 // reservationTTL bounds how long an identity that passed the limit counts against its namespace
@@ -117,7 +121,7 @@ type namespaceReservations struct {
 // reserve counts the namespace's organizations (the holders' and the reservations younger than
 // reservationTTL) and, when fewer than max and uid is not yet among them, reserves one for uid;
 // it reports the count, how many of it are reservations, and whether uid may claim.
-func (n *namespaceReservations) reserve(namespace string, uid types.UID, holders map[types.UID]bool, maximum int,
+func (n *namespaceReservations) reserve(namespace string, uid types.UID, held claimed, maximum int,
 	now time.Time) (count, reserved int, ok bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -126,11 +130,11 @@ func (n *namespaceReservations) reserve(namespace string, uid types.UID, holders
 	}
 	mine := n.reserved[namespace]
 	for id, at := range mine {
-		if holders[id] || now.Sub(at) > reservationTTL {
+		if held.holders[id] || now.Sub(at) > reservationTTL {
 			delete(mine, id) // claimed (the cache counts it now) or given up
 		}
 	}
-	count = len(holders) + len(mine)
+	count = len(held.organizations) + len(mine)
 	if _, ok := mine[uid]; ok {
 		mine[uid] = now
 		return count, len(mine), true
@@ -150,12 +154,12 @@ func (n *namespaceReservations) reserve(namespace string, uid types.UID, holders
 }
 
 // count is how many live reservations the namespace has, beside its holders.
-func (n *namespaceReservations) count(namespace string, holders map[types.UID]bool, now time.Time) int {
+func (n *namespaceReservations) count(namespace string, held claimed, now time.Time) int {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	c := 0
 	for id, at := range n.reserved[namespace] {
-		if !holders[id] && now.Sub(at) <= reservationTTL {
+		if !held.holders[id] && now.Sub(at) <= reservationTTL {
 			c++
 		}
 	}
@@ -180,11 +184,11 @@ func (r *EnterpriseIdentityReconciler) limitedIn(ctx context.Context, namespace 
 	if r.MaxOrganizationsPerNamespace <= 0 || namespace == "" {
 		return nil
 	}
-	holders, err := r.liveHolders(ctx, namespace)
+	held, err := r.namespaceClaims(ctx, namespace)
 	if err != nil {
 		return nil
 	}
-	free := r.MaxOrganizationsPerNamespace - len(holders) - r.limits.count(namespace, holders, r.Clock.Now())
+	free := r.MaxOrganizationsPerNamespace - len(held.organizations) - r.limits.count(namespace, held, r.Clock.Now())
 	if free <= 0 {
 		return nil
 	}

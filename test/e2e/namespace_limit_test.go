@@ -76,4 +76,11 @@ func TestANamespaceHoldsAtMostTheInstallationsOrganizations(t *testing.T) {
 	g.Expect(sys.k8s.Delete(sys.ctx, hostileIdentity("greedy", holder, ""))).To(Succeed())
 	g.Eventually(ready("greedy", refused)).Should(Equal("True/Ready"))
 	g.Expect(claimed(identity.Spec.Organization)()).To(BeTrue())
+
+	// At its limit again, the namespace cannot hold another team's slug by naming it: its
+	// refused identity waits for none, and the other namespace claims the slug.
+	g.Expect(sys.k8s.Create(sys.ctx, hostileIdentity("greedy", "squatter", "wanted"))).To(Succeed())
+	g.Eventually(ready("greedy", "squatter")).Should(Equal("False/" + v1alpha1.ReasonNamespaceOrganizationLimit))
+	g.Expect(sys.k8s.Create(sys.ctx, hostileIdentity("modest", "owner", "wanted"))).To(Succeed())
+	g.Eventually(ready("modest", "owner")).Should(Equal("True/Ready"))
 }

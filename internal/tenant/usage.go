@@ -13,8 +13,12 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
 )
 
-// lastUsedInterval bounds how often a token's last use is written to its Secret.
-const lastUsedInterval = time.Minute
+// lastUsedInterval bounds how often a token's last use is written to its Secret;
+// acknowledgeRetry how often its acknowledgement is, while the token is still retrievable.
+const (
+	lastUsedInterval = time.Minute
+	acknowledgeRetry = 5 * time.Second
+)
 
 // UsageRecorder turns successful authentications into Secret annotations: the first request with
 // a still-retrievable token acknowledges it (the identity provider evidently has it, so the
@@ -54,7 +58,11 @@ func (u *UsageRecorder) record(ctx context.Context, c Caller) {
 	acknowledge := o.Retrievable && c.Current
 	u.mu.Lock()
 	last := u.written[c.Fingerprint]
-	due := acknowledge || now.Sub(last) >= lastUsedInterval
+	// An acknowledgement is written at once, but not again for acknowledgeRetry: until the
+	// controller removes the plaintext, every request of the token asks for one, and one
+	// organization's identity provider at its rate limit would otherwise patch its Secret with
+	// each, while the other organizations' reports wait behind them (and are dropped).
+	due := now.Sub(last) >= lastUsedInterval || acknowledge && now.Sub(last) >= acknowledgeRetry
 	if due {
 		u.forgetOlderThan(now.Add(-lastUsedInterval))
 		u.written[c.Fingerprint] = now

@@ -14,6 +14,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -181,6 +182,9 @@ func (r *ScimIntegrationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&v1alpha1.ScimIntegration{}, handler.EnqueueRequestsFromMapFunc(r.integrationsOfSameIdentity), builder.WithPredicates(notStatusOnly())).
 		Watches(&v1alpha1.RoleTemplate{}, handler.EnqueueRequestsFromMapFunc(r.integrationsInNamespace)).
 		Named("scimintegration").
+		// Several workers: one organization's slow summary (millions of members) or a tenant's
+		// burst of wake-ups holds one of them, not every organization's token and endpoint work.
+		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 		Complete(r)
 }
 

@@ -3,13 +3,18 @@ package events
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -18,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+	"github.com/z8z8/enterprise-identity-operator/internal/outbound"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
 )
@@ -264,7 +270,7 @@ func (d *Deliverer) send(ctx context.Context, j job, r store.EventRecord, body [
 	}
 	resp, err := d.HTTP.Do(req)
 	if err != nil {
-		return "connection failed: " + err.Error(), 0
+		return connectionFailure(err), 0
 	}
 	defer func() { _ = resp.Body.Close() }()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponse))
@@ -366,4 +372,27 @@ func SigningKey(ctx context.Context, cached, uncached client.Reader, sub *v1alph
 		return "", err
 	}
 	return value, nil
+}
+
+// connectionFailure says why a send got no answer in a few words, never the addresses the error
+// names: lastError is shown to the tenant, and receivers may be anywhere in the cluster's private
+// ranges (which the subscription's own namespace may not otherwise learn about).
+func connectionFailure(err error) string {
+	var dnsErr *net.DNSError
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || os.IsTimeout(err):
+		return "connection failed: no answer within 10 s"
+	case errors.As(err, &dnsErr):
+		return "connection failed: the host name does not resolve"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection failed: refused"
+	}
+	if blocked := (*outbound.BlockedError)(nil); errors.As(err, &blocked) {
+		return "connection failed: the address is not allowed (" + blocked.Range + ")"
+	}
+	var tlsErr *tls.CertificateVerificationError
+	if errors.As(err, &tlsErr) {
+		return "connection failed: the receiver's TLS certificate is not trusted"
+	}
+	return "connection failed"
 }

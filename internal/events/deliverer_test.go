@@ -374,3 +374,38 @@ func TestAMissingBroughtKeyIsNotReadEveryInterval(t *testing.T) {
 		t.Fatalf("the missing Secret was read %d times in 10 intervals, want once", n)
 	}
 }
+
+// Why a send got no answer is said in a few words, never the address: lastError is shown to the
+// tenant, and receivers may be anywhere in the cluster's private ranges.
+func TestAConnectionFailureNamesNoAddress(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "identity.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = st.Close() }()
+	closed := httptest.NewServer(http.NotFoundHandler())
+	url := closed.URL
+	closed.Close() // nothing listens there now: refused
+	key, _ := NewSigningKey()
+	d := &Deliverer{Store: st, HTTP: &http.Client{}}
+	sub := &v1alpha1.EventSubscription{ObjectMeta: metav1.ObjectMeta{Namespace: "acme", Name: "hr", UID: "sub-refused"},
+		Spec: v1alpha1.EventSubscriptionSpec{URL: url}}
+	j := job{sub: sub, org: tenant.Organization{Name: "acme", Integration: types.NamespacedName{Namespace: "acme", Name: "acme"}}, key: key}
+	if _, err := d.deliver(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	p := provisioning.DefaultPolicy
+	now := time.Now()
+	u := &store.Resource{Org: "acme", Kind: store.KindUser, ID: "u1", Name: "ada", Active: true, Doc: []byte(`{}`), Created: now, Modified: now, Version: 1}
+	if err := st.Create(ctx, u, nil, store.Write{Policy: &p}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.deliver(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	state, _ := st.Delivery(ctx, "sub-refused", "acme", time.Time{})
+	if state.LastError != "connection failed: refused" {
+		t.Fatalf("lastError %q, want %q", state.LastError, "connection failed: refused")
+	}
+}

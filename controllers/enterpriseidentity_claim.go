@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -30,10 +31,13 @@ func (r *EnterpriseIdentityReconciler) claimOrganization(ctx context.Context, s 
 	if claim == nil {
 		// Of the identities waiting for a free slug the oldest creates the claim (as before
 		// claims existed, so an upgrade keeps every organization with its holder).
-		if first, err := r.firstClaimant(ctx, org); err != nil || (first != nil && first.UID != identity.UID) {
+		if first, err := r.firstClaimant(ctx, identity); err != nil || (first != nil && first.UID != identity.UID) {
 			if err == nil {
 				r.refuseClaim(s, v1alpha1.ReasonConflict, EventConflict, fmt.Sprintf(
 					"Organization %q is being claimed by %s; choose another organization slug", org, claimantName(identity, first)))
+				// No claim exists yet: the one ahead may never make it (refused for its
+				// namespace's limit since), and then no claim event would come.
+				s.requeue.in(unclaimedRecheck)
 			}
 			return err
 		}
@@ -119,7 +123,8 @@ func (r *EnterpriseIdentityReconciler) releaseOrganization(ctx context.Context, 
 }
 
 // firstClaimant is the oldest EnterpriseIdentity naming the organization that is not being deleted.
-func (r *EnterpriseIdentityReconciler) firstClaimant(ctx context.Context, org string) (*v1alpha1.EnterpriseIdentity, error) {
+func (r *EnterpriseIdentityReconciler) firstClaimant(ctx context.Context, identity *v1alpha1.EnterpriseIdentity) (*v1alpha1.EnterpriseIdentity, error) {
+	org := identity.Spec.Organization
 	list := &v1alpha1.EnterpriseIdentityList{}
 	if err := r.List(ctx, list, client.MatchingFields{index.Organization: org}); err != nil {
 		return nil, fmt.Errorf("listing claimants of organization %s: %w", org, err)
@@ -129,7 +134,8 @@ func (r *EnterpriseIdentityReconciler) firstClaimant(ctx context.Context, org st
 		c := &list.Items[i]
 		// One refused for its namespace's limit of organizations waits for none: otherwise a
 		// namespace at its limit could hold any number of slugs from others by naming them.
-		if isConditionReason(c.Status.Conditions, v1alpha1.ConditionReady, v1alpha1.ReasonNamespaceOrganizationLimit) {
+		// (The identity reconciled now passed the limit in this pass, whatever its status says.)
+		if c.UID != identity.UID && isConditionReason(c.Status.Conditions, v1alpha1.ConditionReady, v1alpha1.ReasonNamespaceOrganizationLimit) {
 			continue
 		}
 		if c.DeletionTimestamp.IsZero() && (first == nil || claims.Earlier(c, first)) {
@@ -138,6 +144,10 @@ func (r *EnterpriseIdentityReconciler) firstClaimant(ctx context.Context, org st
 	}
 	return first, nil
 }
+
+// unclaimedRecheck is how soon an identity waiting for an earlier claimant of a slug nobody
+// claimed yet looks again.
+const unclaimedRecheck = 10 * time.Second
 
 // claimantName names another claimant only to its own namespace: which namespaces hold which
 // organizations is not another tenant's business (a cluster administrator sees the claims).

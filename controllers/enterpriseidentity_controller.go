@@ -104,9 +104,12 @@ func (r *EnterpriseIdentityReconciler) Reconcile(ctx context.Context, req ctrl.R
 		r.limits.release(identity.Namespace, identity.UID) // another holds its organization: its place is free
 	}
 	// Ready is set once per pass: True then False in one pass would stamp a new transition time.
-	if s.conflict != "" {
+	switch {
+	case s.conflict != "":
 		setCondition(&identity.Status.Conditions, identity.Generation, v1alpha1.ConditionReady, false, s.conflictReason, s.conflict)
-	} else {
+	case s.deferred:
+		// Stopped before its SSO check and its claim: Ready stays what the last pass found.
+	default:
 		summarizeReady(&identity.Status.Conditions, identity.Generation, v1alpha1.ConditionSSOReady)
 	}
 	if err != nil {

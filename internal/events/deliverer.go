@@ -19,6 +19,7 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -212,6 +213,7 @@ func (d *Deliverer) deliver(ctx context.Context, j job) (bool, error) {
 			if err := d.Store.RecordDelivery(ctx, subID, j.org.Name, skipped, store.DeliveryOutcome{Kind: store.Skipped, At: d.now(), EventID: skippedID}); err != nil {
 				return false, err
 			}
+			st.Attempts, st.FirstFailure = 0, time.Time{} // this event's failure is its own
 		}
 		return false, d.failed(ctx, j, st, r, failure, retryAfter)
 	}
@@ -324,6 +326,9 @@ func (d *Deliverer) signingKey(ctx context.Context, sub *v1alpha1.EventSubscript
 	// A failure is kept as long as a key: hundreds of subscriptions naming a missing Secret would
 	// otherwise cost the API server a read each, every interval, and the scheduler the time.
 	key, err := SigningKey(ctx, d.Client, d.APIReader, sub)
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsForbidden(err) && !errors.Is(err, ErrBadSigningKey) {
+		return "", err // the API server's trouble, not the tenant's: tried again next interval
+	}
 	d.mu.Lock()
 	if d.brought == nil {
 		d.brought = map[types.UID]broughtKey{}

@@ -88,13 +88,20 @@ func (s *Service) Events(ctx context.Context, org *tenant.Organization, after in
 // maxEventPageBytes bounds a page of the Events API by its snapshots and permissions.
 const maxEventPageBytes = 2 << 20
 
-// pageOfEvents reads a page of the store's events as a heavy read (read_guard.go): its cost grows
-// with what the organization's events hold.
+// Event reads take turns of their own (read_guard.go): a page holds up to 2 MiB, so at most
+// maxEventReads are built at once, maxEventReadsPerNamespace of one tenant's.
+const (
+	maxEventReads             = 16
+	maxEventReadsPerNamespace = 4
+)
+
+// pageOfEvents reads a page of the store's events in its turn.
 func (s *Service) pageOfEvents(ctx context.Context, org *tenant.Organization, after int64, limit int) ([]store.EventRecord, error) {
-	if err := s.heavyReads.start(ctx, org.Integration.Namespace); err != nil {
+	s.eventReadsOnce.Do(func() { s.eventReads.inAll, s.eventReads.perNamespace = maxEventReads, maxEventReadsPerNamespace })
+	if err := s.eventReads.start(ctx, org.Integration.Namespace); err != nil {
 		return nil, err
 	}
-	defer s.heavyReads.done(org.Integration.Namespace)
+	defer s.eventReads.done(org.Integration.Namespace)
 	records, err := s.Store.Events(ctx, org.Name, after, limit)
 	if err != nil {
 		return nil, s.internal(err)

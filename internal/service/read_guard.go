@@ -18,6 +18,9 @@ const (
 )
 
 type readGuard struct {
+	// inAll and perNamespace are the turns (zero: maxHeavyReads, maxHeavyReadsPerNamespace).
+	inAll, perNamespace int
+
 	once        sync.Once
 	all         chan struct{}
 	mu          sync.Mutex
@@ -33,11 +36,16 @@ type namespaceTurns struct {
 // start waits for a turn of namespace's and then one of all (in that order, so a namespace's
 // waiting requests never sit on the turns every namespace shares); done must follow a nil.
 func (g *readGuard) start(ctx context.Context, namespace string) error {
-	g.once.Do(func() { g.all, g.byNamespace = make(chan struct{}, maxHeavyReads), map[string]*namespaceTurns{} })
+	g.once.Do(func() {
+		if g.inAll == 0 {
+			g.inAll, g.perNamespace = maxHeavyReads, maxHeavyReadsPerNamespace
+		}
+		g.all, g.byNamespace = make(chan struct{}, g.inAll), map[string]*namespaceTurns{}
+	})
 	g.mu.Lock()
 	n := g.byNamespace[namespace]
 	if n == nil {
-		n = &namespaceTurns{turns: make(chan struct{}, maxHeavyReadsPerNamespace)}
+		n = &namespaceTurns{turns: make(chan struct{}, g.perNamespace)}
 		g.byNamespace[namespace] = n
 	}
 	n.users++

@@ -9,6 +9,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -36,8 +37,12 @@ type Service struct {
 	signIns signInGuard
 	// waiters bounds the Events API's waiting requests.
 	waiters eventWaiters
-	// heavyReads bounds the reads whose cost grows with an organization's data (read_guard.go).
-	heavyReads readGuard
+	// heavyReads bounds the reads whose cost grows with an organization's data (read_guard.go);
+	// eventReads the Events API's reads, apart: its long polls read every half second, and must
+	// neither wait behind status and audit reads nor hold their turns.
+	heavyReads     readGuard
+	eventReads     readGuard
+	eventReadsOnce sync.Once
 }
 
 // Actor is who acts, and where their request came in (for the audit log).

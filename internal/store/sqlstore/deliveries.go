@@ -118,8 +118,9 @@ func (s *Store) RecordDelivery(ctx context.Context, subscription, org string, se
 			_, err = s.exec(ctx, tx, s.q(`UPDATE event_deliveries SET delivered_seq = ?, attempts = 0, first_failure_us = NULL,
 				next_attempt_us = NULL, last_delivered_us = ?, last_error = NULL WHERE subscription = ? AND org = ? AND delivered_seq < ? AND `+eventStillSeq),
 				append([]any{seq, now, subscription, org, seq}, still...)...)
-		case store.Skipped:
-			_, err = s.exec(ctx, tx, s.q(`UPDATE event_deliveries SET delivered_seq = ? WHERE subscription = ? AND org = ? AND delivered_seq < ? AND `+eventStillSeq),
+		case store.Skipped: // passing an event ends any failure of the one before: its retry state goes
+			_, err = s.exec(ctx, tx, s.q(`UPDATE event_deliveries SET delivered_seq = ?, attempts = 0, first_failure_us = NULL,
+				next_attempt_us = NULL, last_error = NULL WHERE subscription = ? AND org = ? AND delivered_seq < ? AND `+eventStillSeq),
 				append([]any{seq, subscription, org, seq}, still...)...)
 		case store.Failed:
 			_, err = s.exec(ctx, tx, s.q(`UPDATE event_deliveries SET attempts = attempts + 1, first_failure_us = COALESCE(first_failure_us, ?),

@@ -146,8 +146,8 @@ func (r *EnterpriseIdentityReconciler) firstClaimant(ctx context.Context, identi
 }
 
 // unclaimedRecheck is how soon an identity waiting for an earlier claimant of a slug nobody
-// claimed yet looks again.
-const unclaimedRecheck = 10 * time.Second
+// claimed yet looks again (each pass checks its SSO too: not every few seconds).
+const unclaimedRecheck = 2 * time.Minute
 
 // claimantName names another claimant only to its own namespace: which namespaces hold which
 // organizations is not another tenant's business (a cluster administrator sees the claims).

@@ -8,6 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -108,7 +109,14 @@ func (r *EnterpriseIdentityReconciler) Reconcile(ctx context.Context, req ctrl.R
 	case s.conflict != "":
 		setCondition(&identity.Status.Conditions, identity.Generation, v1alpha1.ConditionReady, false, s.conflictReason, s.conflict)
 	case s.deferred:
-		// Stopped before its SSO check and its claim: Ready stays what the last pass found.
+		// Stopped before its SSO check and its claim: Ready stays what the last pass found,
+		// unless it has none yet or says the namespace's limit refused it (which it passed now,
+		// and which other claimants of its slug would read as "not waiting").
+		if c := meta.FindStatusCondition(identity.Status.Conditions, v1alpha1.ConditionReady); c == nil ||
+			c.Reason == v1alpha1.ReasonNamespaceOrganizationLimit {
+			setCondition(&identity.Status.Conditions, identity.Generation, v1alpha1.ConditionReady, false, v1alpha1.ReasonReconciling,
+				"Waiting for a turn to check SSO with the identity provider")
+		}
 	default:
 		summarizeReady(&identity.Status.Conditions, identity.Generation, v1alpha1.ConditionSSOReady)
 	}

@@ -326,17 +326,27 @@ func (d *Deliverer) signingKey(ctx context.Context, sub *v1alpha1.EventSubscript
 	// A failure is kept as long as a key: hundreds of subscriptions naming a missing Secret would
 	// otherwise cost the API server a read each, every interval, and the scheduler the time.
 	key, err := SigningKey(ctx, d.Client, d.APIReader, sub)
+	entry := broughtKey{key: key, err: err, generation: sub.Generation, fetched: now}
 	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsForbidden(err) && !errors.Is(err, ErrBadSigningKey) {
-		return "", err // the API server's trouble, not the tenant's: tried again next interval
+		// The API server's trouble, not the tenant's: the key read before goes on serving, and
+		// either way the read is tried again in transientKeyRetry, not at every interval.
+		if ok && cached.generation == sub.Generation && cached.err == nil {
+			entry.key, entry.err = cached.key, nil
+		}
+		entry.fetched = now.Add(transientKeyRetry - broughtKeyTTL)
 	}
 	d.mu.Lock()
 	if d.brought == nil {
 		d.brought = map[types.UID]broughtKey{}
 	}
-	d.brought[sub.UID] = broughtKey{key: key, err: err, generation: sub.Generation, fetched: now}
+	d.brought[sub.UID] = entry
 	d.mu.Unlock()
-	return key, err
+	return entry.key, entry.err
 }
+
+// transientKeyRetry is how soon a brought key whose read failed for the API server's reasons
+// is read again.
+const transientKeyRetry = 5 * time.Second
 
 // forgetBroughtKeys drops the cached keys of subscriptions that no longer exist or no longer
 // bring a key, so the cache stays the size of the subscriptions.

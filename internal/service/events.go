@@ -88,11 +88,12 @@ func (s *Service) Events(ctx context.Context, org *tenant.Organization, after in
 // maxEventPageBytes bounds a page of the Events API by its snapshots and permissions.
 const maxEventPageBytes = 2 << 20
 
-// Event reads take turns of their own (read_guard.go): a page holds up to 2 MiB, so at most
-// maxEventReads are built at once, maxEventReadsPerNamespace of one tenant's.
+// Event reads take turns of their own (read_guard.go), apart from the heavy reads but as few: with
+// them they hold at most six of the store's connections (eight on a 2-CPU node), whatever the
+// number of long polls, and the SCIM traffic keeps the rest. A read takes milliseconds.
 const (
-	maxEventReads             = 16
-	maxEventReadsPerNamespace = 4
+	maxEventReads             = 2
+	maxEventReadsPerNamespace = 1
 )
 
 // pageOfEvents reads a page of the store's events in its turn.

@@ -215,12 +215,10 @@ func (s *Store) AuditWindowEnd(ctx context.Context, org string, q store.AuditQue
 	}
 	walk, args := auditWalk(org, q.Failed, before)
 	// The window's end by its index alone (seq only: no row is read for the events skipped),
-	// then that one event's time.
-	err = s.queryRow(ctx, nil, s.q(`SELECT seq FROM audit_events WHERE `+walk+` ORDER BY seq DESC LIMIT 1 OFFSET ?`),
-		append(args, q.Window-1)...).Scan(&seq)
-	if err == nil {
-		err = s.queryRow(ctx, nil, s.q(`SELECT at_us FROM audit_events WHERE org = ? AND seq = ?`), org, seq).Scan(&atMicros)
-	}
+	// then that one event's time, in one statement (one snapshot).
+	err = s.queryRow(ctx, nil, s.q(`SELECT seq, at_us FROM audit_events WHERE org = ? AND seq =
+		(SELECT seq FROM audit_events WHERE `+walk+` ORDER BY seq DESC LIMIT 1 OFFSET ?)`),
+		append(append([]any{org}, args...), q.Window-1)...).Scan(&seq, &atMicros)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, 0, false, nil
 	}

@@ -75,7 +75,7 @@ type Deliverer struct {
 	idle idlePairs
 
 	// brought caches brought signing keys (read from the API server, not the manager's cache) for
-	// broughtKeyTTL, so a pass does not cost each subscription a request to the API server.
+	// broughtKeyTTL, so an interval does not cost each subscription a request to the API server.
 	mu      sync.Mutex
 	brought map[types.UID]broughtKey
 }
@@ -187,7 +187,7 @@ func (d *Deliverer) deliver(ctx context.Context, j job) (bool, error) {
 	started, cut := time.Now(), false
 	for i, r := range pending {
 		if i > 0 && time.Since(started) > jobTimeBudget {
-			cut = true // a slow receiver gives its worker back; the rest goes in the next pass
+			cut = true // a slow receiver gives its worker back; the rest goes in its next turn
 			break
 		}
 		if !Wants(j.sub.Spec.Types, string(r.Event.Type)) {

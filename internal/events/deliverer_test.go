@@ -304,34 +304,23 @@ func TestASlowReceiverDoesNotHoldOtherOrganizationsDeliveries(t *testing.T) {
 // deliverer reports more waiting, rather than the rest waiting an interval per megabyte.
 func TestABatchCutBySizeRunsAgainAtOnce(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "identity.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = st.Close() }()
+	st := openStore(t)
 	key, _ := NewSigningKey()
 	rc := &flaky{key: key, status: http.StatusOK}
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
 	d := &Deliverer{Store: st, HTTP: srv.Client()}
-	sub := &v1alpha1.EventSubscription{ObjectMeta: metav1.ObjectMeta{Namespace: "acme", Name: "hr", UID: types.UID("sub-big")},
-		Spec: v1alpha1.EventSubscriptionSpec{URL: srv.URL}}
-	j := job{sub: sub, org: tenant.Organization{Name: "acme", Integration: types.NamespacedName{Namespace: "acme", Name: "acme"}}, key: key}
+	j := pairOf("acme", "hr", srv.URL, key)
 	if _, err := d.deliver(ctx, j); err != nil {
 		t.Fatal(err)
 	}
-	p := provisioning.DefaultPolicy
-	now := time.Now()
 	big := strings.Repeat("x", 200<<10)
 	const users = 8 // 8 events of about 400 KiB: more than one page of 1 MiB, far fewer than a batch
 	for i := range users {
 		doc, _ := json.Marshal(map[string]any{"displayName": big, "title": big})
-		u := &store.Resource{Org: "acme", Kind: store.KindUser, ID: fmt.Sprint("u", i), Name: fmt.Sprintf("user%d", i), Active: true,
-			DisplayName: big, Doc: doc, Created: now, Modified: now, Version: 1}
-		if err := st.Create(ctx, u, nil, store.Write{Policy: &p}); err != nil {
-			t.Fatal(err)
-		}
+		createUser(t, st, "acme", fmt.Sprint("u", i), doc)
 	}
+	var err error
 	runs := 0
 	for more := true; more; runs++ {
 		if runs > users {
@@ -379,32 +368,21 @@ func TestAMissingBroughtKeyIsNotReadEveryInterval(t *testing.T) {
 // tenant, and receivers may be anywhere in the cluster's private ranges.
 func TestAConnectionFailureNamesNoAddress(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "identity.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = st.Close() }()
+	st := openStore(t)
 	closed := httptest.NewServer(http.NotFoundHandler())
 	url := closed.URL
 	closed.Close() // nothing listens there now: refused
 	key, _ := NewSigningKey()
 	d := &Deliverer{Store: st, HTTP: &http.Client{}}
-	sub := &v1alpha1.EventSubscription{ObjectMeta: metav1.ObjectMeta{Namespace: "acme", Name: "hr", UID: "sub-refused"},
-		Spec: v1alpha1.EventSubscriptionSpec{URL: url}}
-	j := job{sub: sub, org: tenant.Organization{Name: "acme", Integration: types.NamespacedName{Namespace: "acme", Name: "acme"}}, key: key}
+	j := pairOf("acme", "hr", url, key)
 	if _, err := d.deliver(ctx, j); err != nil {
 		t.Fatal(err)
 	}
-	p := provisioning.DefaultPolicy
-	now := time.Now()
-	u := &store.Resource{Org: "acme", Kind: store.KindUser, ID: "u1", Name: "ada", Active: true, Doc: []byte(`{}`), Created: now, Modified: now, Version: 1}
-	if err := st.Create(ctx, u, nil, store.Write{Policy: &p}); err != nil {
-		t.Fatal(err)
-	}
+	createUser(t, st, "acme", "u1", []byte(`{}`))
 	if _, err := d.deliver(ctx, j); err != nil {
 		t.Fatal(err)
 	}
-	state, _ := st.Delivery(ctx, "sub-refused", "acme", time.Time{})
+	state, _ := st.Delivery(ctx, string(j.sub.UID), "acme", time.Time{})
 	if state.LastError != "connection failed: refused" {
 		t.Fatalf("lastError %q, want %q", state.LastError, "connection failed: refused")
 	}

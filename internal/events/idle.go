@@ -21,14 +21,11 @@ type idlePairs struct {
 	positions map[pairKey]store.DeliveryPosition
 }
 
-// set takes a read of the positions (nil: the read failed, every pair runs).
+// set takes a read of the positions (none after a failed read: every pair runs).
 func (p *idlePairs) set(positions []store.DeliveryPosition) {
 	byPair := make(map[pairKey]store.DeliveryPosition, len(positions))
 	for _, pos := range positions {
 		byPair[pairKey{subscription: pos.Subscription, org: pos.Org}] = pos
-	}
-	if positions == nil {
-		byPair = nil
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

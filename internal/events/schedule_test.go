@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -14,9 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
-	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
-	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
 	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
 )
 
@@ -53,11 +50,7 @@ func (f *inFlight) counts() (most, received int) {
 func TestANamespacesManySlowSubscriptionsHoldOnlyItsShareOfTheWorkers(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "identity.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = st.Close() }()
+	st := openStore(t)
 	key, _ := NewSigningKey()
 	slow := &inFlight{delay: 100 * time.Millisecond}
 	slowSrv := httptest.NewServer(slow)
@@ -67,35 +60,21 @@ func TestANamespacesManySlowSubscriptionsHoldOnlyItsShareOfTheWorkers(t *testing
 	defer quickSrv.Close()
 
 	d := &Deliverer{Store: st, HTTP: slowSrv.Client()}
-	jobFor := func(namespace, name, url string) job {
-		sub := &v1alpha1.EventSubscription{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, UID: types.UID(namespace + "-" + name)},
-			Spec: v1alpha1.EventSubscriptionSpec{URL: url}}
-		return job{sub: sub, org: tenant.Organization{Name: namespace, Integration: types.NamespacedName{Namespace: namespace, Name: namespace}}, key: key}
-	}
 	const subscriptions, events = 8, 4
 	var jobs []job
 	for i := range subscriptions {
-		jobs = append(jobs, jobFor("crowd", fmt.Sprintf("app-%d", i), slowSrv.URL))
+		jobs = append(jobs, pairOf("crowd", fmt.Sprintf("app-%d", i), slowSrv.URL, key))
 	}
-	jobs = append(jobs, jobFor("quiet", "app", quickSrv.URL))
+	jobs = append(jobs, pairOf("quiet", "app", quickSrv.URL, key))
 	for _, j := range jobs {
 		if _, err := d.deliver(ctx, j); err != nil { // starts each subscription at its newest event: none yet
 			t.Fatal(err)
 		}
 	}
-	p := provisioning.DefaultPolicy
-	now := time.Now()
-	create := func(org string, i int) {
-		r := &store.Resource{Org: org, Kind: store.KindUser, ID: fmt.Sprintf("u%d", i), Name: fmt.Sprintf("user%d", i), Active: true,
-			Doc: []byte(`{}`), Created: now, Modified: now, Version: 1}
-		if err := st.Create(ctx, r, nil, store.Write{Policy: &p}); err != nil {
-			t.Fatal(err)
-		}
-	}
 	for i := range events {
-		create("crowd", i)
+		createUser(t, st, "crowd", fmt.Sprint("u", i), []byte(`{}`))
 	}
-	create("quiet", 0)
+	createUser(t, st, "quiet", "u0", []byte(`{}`))
 
 	var slowWhenQuickArrived int
 	quickArrived := make(chan struct{})
@@ -200,28 +179,15 @@ func (c *countingDeliveries) count() int {
 func TestAnIdlePairCostsNoReads(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	sqlite, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "identity.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = sqlite.Close() }()
+	sqlite := openStore(t)
 	st := &countingDeliveries{Store: sqlite}
 	key, _ := NewSigningKey()
 	rc := &flaky{key: key, status: http.StatusOK}
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
 	d := &Deliverer{Store: st, HTTP: srv.Client()}
-	sub := &v1alpha1.EventSubscription{ObjectMeta: metav1.ObjectMeta{Namespace: "acme", Name: "hr", UID: "sub-idle"}, Spec: v1alpha1.EventSubscriptionSpec{URL: srv.URL}}
-	j := job{sub: sub, org: tenant.Organization{Name: "acme", Integration: types.NamespacedName{Namespace: "acme", Name: "acme"}}, key: key}
-	p := provisioning.DefaultPolicy
-	create := func(id string) {
-		now := time.Now()
-		u := &store.Resource{Org: "acme", Kind: store.KindUser, ID: id, Name: id, Active: true, Doc: []byte(`{}`), Created: now, Modified: now, Version: 1}
-		if err := sqlite.Create(ctx, u, nil, store.Write{Policy: &p}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	create("u0")
+	j := pairOf("acme", "hr", srv.URL, key)
+	createUser(t, sqlite, "acme", "u0", []byte(`{}`))
 	s := &schedule{workers: 8, perNamespace: 2, interval: 20 * time.Millisecond}
 	stopped := make(chan struct{})
 	defer func() { cancel(); <-stopped }() // before the store closes
@@ -251,7 +217,7 @@ func TestAnIdlePairCostsNoReads(t *testing.T) {
 	if idle := st.count() - before; idle > 1 {
 		t.Fatalf("the idle pair read its state %d times in 20 intervals", idle)
 	}
-	create("u1")
+	createUser(t, sqlite, "acme", "u1", []byte(`{}`))
 	waitFor("the new event", func() bool { return len(rc.sequences()) == 1 })
 	if got := rc.sequences(); got[0] != 2 {
 		t.Fatalf("the receiver got %v, want the new event 2 (the subscription started after event 1)", got)

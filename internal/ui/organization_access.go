@@ -3,7 +3,6 @@ package ui
 import (
 	"context"
 	"sort"
-	"sync"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 
@@ -31,29 +30,17 @@ type namespaceAccess struct {
 	// names, where the identities are not readable as a whole, are those the admin's rules
 	// grant by name.
 	names map[string]bool
-	// named is how many per-object checks the namespace has left; guarded by mu.
-	mu    sync.Mutex
+	// named is how many per-object checks the namespace has left (reserve spends them).
 	named int
 }
 
-// takeNamedCheck spends one of the namespace's per-object checks, if any are left.
-func (a *namespaceAccess) takeNamedCheck() bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.named == 0 {
-		return false
-	}
-	a.named--
-	return true
-}
-
-// accessChecker answers "may who read this organization" for one page view.
+// accessChecker answers "may who read this organization" for one page view. reserve is called
+// from one goroutine, in name order; mayAdminister side by side, reading only.
 type accessChecker struct {
 	s          *Server
 	who        service.Identity
 	namespaces map[string]*namespaceAccess
 	// unchecked counts, per namespace, organizations left out for want of per-object checks.
-	mu        sync.Mutex
 	unchecked map[string]int
 }
 
@@ -73,22 +60,19 @@ func (s *Server) newAccessChecker(ctx context.Context, who service.Identity, ide
 		}
 		return a
 	}
-	var wg sync.WaitGroup
-	limit := make(chan struct{}, organizationChecks)
-	for ns, n := range a.namespaces {
-		wg.Add(1)
-		limit <- struct{}{}
-		go func() {
-			defer func() { <-limit; wg.Done() }()
-			n.identities = clusterIdentities || s.mayGet(ctx, who, "enterpriseidentities", ns, "")
-			if n.identities {
-				n.integrations = s.mayGet(ctx, who, "scimintegrations", ns, "")
-			} else {
-				n.names = s.namedInRules(ctx, who, ns)
-			}
-		}()
+	namespaces := make([]string, 0, len(a.namespaces))
+	for ns := range a.namespaces {
+		namespaces = append(namespaces, ns)
 	}
-	wg.Wait()
+	eachBounded(s, len(namespaces), func(i int) {
+		ns, n := namespaces[i], a.namespaces[namespaces[i]]
+		n.identities = clusterIdentities || s.mayGet(ctx, who, "enterpriseidentities", ns, "")
+		if n.identities {
+			n.integrations = s.mayGet(ctx, who, "scimintegrations", ns, "")
+		} else {
+			n.names = s.namedInRules(ctx, who, ns)
+		}
+	}, func(int) {}) // a namespace whose checks panicked stays refused
 	return a
 }
 
@@ -104,12 +88,11 @@ func (a *accessChecker) reserve(identity *v1alpha1.EnterpriseIdentity) bool {
 	if !n.identities && !n.names[identity.Name] {
 		return false // no rule of who's in the namespace names it
 	}
-	if n.takeNamedCheck() {
+	if n.named > 0 {
+		n.named--
 		return true
 	}
-	a.mu.Lock()
 	a.unchecked[identity.Namespace]++
-	a.mu.Unlock()
 	return false
 }
 
@@ -128,8 +111,6 @@ func (a *accessChecker) mayAdminister(ctx context.Context, o *organization) bool
 
 // uncheckedNamespaces lists the namespaces some of whose organizations were left unchecked.
 func (a *accessChecker) uncheckedNamespaces() []string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
 	out := make([]string, 0, len(a.unchecked))
 	for ns := range a.unchecked {
 		out = append(out, ns)

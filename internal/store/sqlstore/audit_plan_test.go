@@ -27,6 +27,11 @@ func TestPostgresAuditReadsWalkABoundedPartOfTheLog(t *testing.T) {
 	if _, err := s.DB().ExecContext(ctx, `ANALYZE audit_events`); err != nil {
 		t.Fatal(err)
 	}
+	conn, err := s.DB().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close() }()
 	const window = 1000
 	removed := regexp.MustCompile(`Rows Removed by Filter: (\d+)`)
 	for name, q := range map[string]store.AuditQuery{
@@ -38,8 +43,7 @@ func TestPostgresAuditReadsWalkABoundedPartOfTheLog(t *testing.T) {
 		"time and act": {Action: "user.delete", Since: time.UnixMicro(0), Limit: 100, Window: window},
 	} {
 		query, args := sqlstore.AuditSelect(s, org, q)
-		plan := explainWith(t, s, `EXPLAIN (ANALYZE, BUFFERS) `+query, args...)
-		text := strings.Join(plan, "\n")
+		text := explain(t, conn, `EXPLAIN (ANALYZE, BUFFERS) `+query, args...)
 		if strings.Contains(text, "Seq Scan") {
 			t.Errorf("%s scans the table:\n%s", name, text)
 		}
@@ -52,26 +56,4 @@ func TestPostgresAuditReadsWalkABoundedPartOfTheLog(t *testing.T) {
 			t.Errorf("the newest failure is not found through the failures' index:\n%s", text)
 		}
 	}
-}
-
-// explainWith runs an EXPLAIN with arguments and returns its lines.
-func explainWith(t *testing.T, s *sqlstore.Store, query string, args ...any) []string {
-	t.Helper()
-	rows, err := s.DB().QueryContext(context.Background(), query, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = rows.Close() }()
-	var plan []string
-	for rows.Next() {
-		var line string
-		if err := rows.Scan(&line); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, line)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return plan
 }

@@ -51,9 +51,9 @@ func TestPostgresBatchedReadsUseTheIndexes(t *testing.T) {
 	}
 }
 
-func explain(t *testing.T, conn *sql.Conn, query string) string {
+func explain(t *testing.T, conn *sql.Conn, query string, args ...any) string {
 	t.Helper()
-	rows, err := conn.QueryContext(context.Background(), query)
+	rows, err := conn.QueryContext(context.Background(), query, args...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -106,7 +106,7 @@ func main() {
 	flag.StringVar(&o.trustedProxyCIDRs, "trusted-proxy-cidrs", "",
 		"Comma-separated networks (such as 127.0.0.1/32 for a proxy in the same pod) whose TCP peers may send the proxy headers; all others' headers are ignored.")
 	flag.StringVar(&o.forwardedForCIDRs, "forwarded-for-cidrs", "",
-		"SCIM: comma-separated networks of reverse proxies in front of the data plane (such as the ingress controller's pods) whose "+
+		"SCIM and admin sign-ins: comma-separated networks of reverse proxies in front of the data plane (such as the ingress controller's pods) whose "+
 			"X-Forwarded-For names the client address, for per-source rate limits and refused-request records. Empty: the TCP peer is the client.")
 	flag.BoolVar(&o.metricsOrgLabel, "metrics-organization-label", true,
 		"Label SCIM metrics with the organization; turn off with very many organizations to bound the series.")

@@ -394,7 +394,8 @@ type ProvisioningStatus struct {
 	// +optional
 	Groups int64 `json:"groups,omitempty"`
 
-	// lastRequestAt is when the identity provider last called the endpoint.
+	// lastRequestAt is when the identity provider last called the endpoint with a valid token
+	// (refused requests, which anyone can send, are lastError's).
 	// +optional
 	LastRequestAt *metav1.Time `json:"lastRequestAt,omitempty"`
 
@@ -407,7 +408,8 @@ type ProvisioningStatus struct {
 	// +optional
 	LastSuccessAt *metav1.Time `json:"lastSuccessAt,omitempty"`
 
-	// lastClient is the User-Agent of the last request, e.g. "Okta SCIM Client 1.0.0".
+	// lastClient is the User-Agent of the last request with a valid token, e.g. "Okta SCIM Client
+	// 1.0.0".
 	// +optional
 	LastClient string `json:"lastClient,omitempty"`
 

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/z8z8/enterprise-identity-operator/internal/clientaddr"
 	"github.com/z8z8/enterprise-identity-operator/internal/service"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
@@ -27,6 +28,9 @@ type Server struct {
 	// TrustedProxies (none: the headers are never believed).
 	TrustProxyHeaders bool
 	TrustedProxies    []netip.Prefix
+	// ForwardedFor are the reverse proxies (the ingress controller, --forwarded-for-cidrs) whose
+	// X-Forwarded-For names the client a failed sign-in is charged to; none: the TCP peer.
+	ForwardedFor []netip.Prefix
 	// TrustedOrigins are origins (scheme://host[:port]) besides the request's own Host from which
 	// browsers may send actions: the public --external-url.
 	TrustedOrigins []string
@@ -116,9 +120,10 @@ func (s *Server) identity(r *http.Request) (service.Identity, bool, error) {
 }
 
 // SignIn checks a Kubernetes token presented by a request (the wizard's sign-in form, an admin
-// API bearer token), charging failures to the request's source address.
+// API bearer token), charging failures to the request's source: the client behind the ingress
+// when ForwardedFor names it, else the TCP peer.
 func (s *Server) SignIn(r *http.Request, tok string) (service.Identity, bool, error) {
-	return s.Service.SignIn(r.Context(), sourceAddress(r), tok)
+	return s.Service.SignIn(r.Context(), clientaddr.Source(r, s.ForwardedFor), tok)
 }
 
 func (s *Server) proxyOrLocal(r *http.Request) (service.Identity, bool) {

@@ -101,7 +101,8 @@ func Add(ctx context.Context, mgr ctrl.Manager, st store.Store, o Options) error
 	svc := &service.Service{Store: st, Tenants: registry, Client: mgr.GetClient(), Impersonate: impersonate,
 		Log: slog.New(logr.ToSlogHandler(ctrl.Log.WithName("service")))}
 	admin := &adminapi.Server{Service: svc, TrustProxyHeaders: o.TrustProxyHeaders, TrustedProxies: o.TrustedProxyCIDRs,
-		TrustedOrigins: trustedOrigins(o.ExternalURL), LocalUser: o.LocalUser, Log: slog.New(logr.ToSlogHandler(ctrl.Log.WithName("adminapi")))}
+		ForwardedFor: o.ForwardedForCIDRs, TrustedOrigins: trustedOrigins(o.ExternalURL), LocalUser: o.LocalUser,
+		Log: slog.New(logr.ToSlogHandler(ctrl.Log.WithName("adminapi")))}
 	mux := http.NewServeMux()
 	mux.Handle("/scim/", scimServer.Handler())
 	admin.Routes(mux)

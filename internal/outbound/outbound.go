@@ -131,10 +131,16 @@ func (g *guard) control(_ context.Context, _, address string, _ syscall.RawConn)
 	return g.check(ap.Addr())
 }
 
-// check refuses addr when it is in a blocked range that no allowed prefix covers.
+// check refuses addr when it is in a blocked range that no allowed prefix covers, and a cloud
+// metadata service whatever is allowed.
 func (g *guard) check(addr netip.Addr) error {
 	addr = addr.WithZone("")
 	eff := effective(addr)
+	for _, p := range metadataAddrs {
+		if p.Contains(eff) {
+			return &BlockedError{Addr: addr, Range: metadata}
+		}
+	}
 	for _, p := range g.allow {
 		if p.Contains(eff) || p.Contains(addr) {
 			return nil

@@ -13,6 +13,7 @@ const (
 	multicast   = "multicast"
 	private     = "private"
 	reserved    = "reserved"
+	metadata    = "cloud metadata"
 )
 
 // blockedRange is a range the operator does not connect to unless allowed, and the word an
@@ -43,6 +44,16 @@ var blockedRanges = []blockedRange{
 	{netip.MustParsePrefix("fc00::/7"), private},
 	{netip.MustParsePrefix("fec0::/10"), private}, // deprecated site-local, still routed in places
 	{netip.MustParsePrefix("240.0.0.0/4"), reserved},
+}
+
+// metadataAddrs are cloud metadata services that live inside ranges an installation may allow
+// (the private ranges webhooks reach, an --allow-outbound-cidrs entry): they hand out the node's
+// credentials, so no allowance reaches them. 169.254.169.254 (AWS, GCP, Azure, Oracle) is
+// link-local and blocked already.
+var metadataAddrs = []netip.Prefix{
+	netip.MustParsePrefix("fd00:ec2::254/128"),  // AWS, IPv6 (inside fc00::/7)
+	netip.MustParsePrefix("fd20:ce::254/128"),   // GCP, IPv6 (inside fc00::/7)
+	netip.MustParsePrefix("100.100.100.200/32"), // Alibaba Cloud (inside 100.64.0.0/10)
 }
 
 // nat64 is the well-known NAT64 prefix (RFC 6052): 64:ff9b::a.b.c.d reaches a.b.c.d through the
@@ -80,5 +91,8 @@ type BlockedError struct {
 }
 
 func (e *BlockedError) Error() string {
+	if e.Range == metadata {
+		return fmt.Sprintf("address %s is a cloud metadata service, which is never reached", e.Addr)
+	}
 	return fmt.Sprintf("address %s is in a blocked range (%s); allow it with --allow-outbound-cidrs", e.Addr, e.Range)
 }

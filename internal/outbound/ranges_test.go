@@ -11,6 +11,7 @@ import (
 func TestGuardDecision(t *testing.T) {
 	allowTen := &guard{allow: normalize([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")})}
 	none := &guard{}
+	allowPrivate := &guard{allow: normalize(Private())} // what event delivery allows
 	cases := []struct {
 		name, addr string
 		g          *guard
@@ -35,6 +36,11 @@ func TestGuardDecision(t *testing.T) {
 		{"an allowed private address", "10.0.0.1", allowTen, ""},
 		{"an allowed address in its IPv4-mapped form", "::ffff:10.0.0.1", allowTen, ""},
 		{"allowing one range leaves the others blocked", "169.254.169.254", allowTen, "link-local"},
+		{"AWS's IPv6 metadata service, though the private ranges are allowed", "fd00:ec2::254", allowPrivate, "cloud metadata"},
+		{"GCP's IPv6 metadata service, though the private ranges are allowed", "fd20:ce::254", allowPrivate, "cloud metadata"},
+		{"Alibaba's metadata service, though the private ranges are allowed", "100.100.100.200", allowPrivate, "cloud metadata"},
+		{"a metadata address behind NAT64", "64:ff9b::6464:64c8", allowPrivate, "cloud metadata"},
+		{"its neighbour in the private ranges, allowed", "fd00:ec2::253", allowPrivate, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

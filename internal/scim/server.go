@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/z8z8/enterprise-identity-operator/internal/clientaddr"
 	"github.com/z8z8/enterprise-identity-operator/internal/schema"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
@@ -139,7 +140,7 @@ func (s *Server) authenticated(next func(http.ResponseWriter, *http.Request, *te
 			refused := tooManyRequests(w, wait)
 			e := requestAudit(r, caller, "request.throttled", "")
 			e.Status, e.Detail = refused.Status, refused.Detail
-			s.audit.refuse(s.Store, e, sourceOf(r, s.TrustedProxies))
+			s.audit.refuse(s.Store, e, clientaddr.Source(r, s.TrustedProxies))
 			writeError(w, refused)
 			return
 		}
@@ -152,7 +153,7 @@ func (s *Server) authenticated(next func(http.ResponseWriter, *http.Request, *te
 // the source's refusal budget the answer is 429 instead. Refusals are recorded, aggregated, for
 // served organizations only (no rows for made-up names), and never with any token material.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, org string, refused *Error) {
-	source := sourceOf(r, s.TrustedProxies)
+	source := clientaddr.Source(r, s.TrustedProxies)
 	action := "auth.refused"
 	if wait, limited := s.limits.refuse(source); limited {
 		refused, action = tooManyRequests(w, wait), "request.throttled"

@@ -49,7 +49,7 @@ func TestAFilteredAuditReadWalksABoundedWindow(t *testing.T) {
 			status = 409 // a failure, 190 events ago
 		}
 		events = append(events, store.AuditEvent{Org: org, Time: time.Now().UTC(), RequestID: fmt.Sprint("r", i), Action: action,
-			Method: "PATCH", Path: "/scim/v2/acme/Users/u1", ResourceType: "User", ResourceID: "u1", Status: status})
+			TokenFingerprint: "fp", Method: "PATCH", Path: "/scim/v2/acme/Users/u1", ResourceType: "User", ResourceID: "u1", Status: status})
 	}
 	if err := st.RecordAudit(ctx, events); err != nil {
 		t.Fatal(err)

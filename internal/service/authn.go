@@ -2,12 +2,14 @@ package service
 
 import (
 	"context"
+	"crypto/sha256"
 	"sync"
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 
 	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/hashicorp/golang-lru/v2/expirable"
 	"golang.org/x/time/rate"
 )
 
@@ -55,16 +57,50 @@ func (g *signInGuard) wait(source string, now time.Time) time.Duration {
 // failed charges a refused sign-in to its source.
 func (g *signInGuard) failed(source string, now time.Time) { g.limiter(source).AllowN(now, 1) }
 
+// acceptedTokenTTL is how long a token the API server accepted is taken without another
+// TokenReview, and maxAcceptedTokens how many are remembered (by their SHA-256, never the token).
+// An admin API script's calls cost one review a TTL rather than one each, and a token known good
+// is not refused because its source's failure budget is spent: behind one ingress every client
+// shares an address, and a flood of bad tokens would otherwise lock every admin out. A revoked
+// token stops working within the TTL, as with the API server's own token cache.
+const (
+	acceptedTokenTTL  = 30 * time.Second
+	maxAcceptedTokens = 4096
+)
+
+// acceptedTokens remembers recently accepted tokens' identities.
+type acceptedTokens struct {
+	once  sync.Once
+	cache *expirable.LRU[[sha256.Size]byte, Identity]
+}
+
+func (a *acceptedTokens) lru() *expirable.LRU[[sha256.Size]byte, Identity] {
+	a.once.Do(func() {
+		a.cache = expirable.NewLRU[[sha256.Size]byte, Identity](maxAcceptedTokens, nil, acceptedTokenTTL)
+	})
+	return a.cache
+}
+
 // SignIn checks a Kubernetes token presented from a source address (the wizard's sign-in form,
 // an admin API bearer token), refusing with *TooManySignIns a source whose failed attempts are
-// over budget.
+// over budget, unless the token was accepted within acceptedTokenTTL.
 func (s *Service) SignIn(ctx context.Context, source, tok string) (Identity, bool, error) {
+	if tok == "" {
+		return Identity{}, false, nil
+	}
+	key := sha256.Sum256([]byte(tok))
+	if who, ok := s.accepted.lru().Get(key); ok {
+		return who, true, nil
+	}
 	now := time.Now()
 	if wait := s.signIns.wait(source, now); wait > 0 {
 		return Identity{}, false, &TooManySignIns{RetryAfter: wait}
 	}
 	who, ok, err := s.AuthenticateToken(ctx, tok)
-	if err == nil && !ok && tok != "" {
+	switch {
+	case err == nil && ok:
+		s.accepted.lru().Add(key, who)
+	case err == nil:
 		s.signIns.failed(source, now)
 	}
 	return who, ok, err

@@ -35,6 +35,8 @@ type Service struct {
 
 	// signIns limits failed sign-ins per source address.
 	signIns signInGuard
+	// accepted remembers tokens the API server accepted a moment ago.
+	accepted acceptedTokens
 	// waiters bounds the Events API's waiting requests.
 	waiters eventWaiters
 	// heavyReads bounds the reads whose cost grows with an organization's data (read_guard.go);

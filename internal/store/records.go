@@ -67,6 +67,9 @@ type AuditQuery struct {
 	// SCIMRequests keeps only the identity provider's requests (not member transitions or admin
 	// actions, which are events of their own).
 	SCIMRequests bool
+	// Authenticated keeps only requests made with a valid token (those that record its
+	// fingerprint): not the refusals any client can cause.
+	Authenticated bool
 	// Window, when positive, looks only through the organization's Window newest events below
 	// Before (of its failures, with Failed): it bounds how much of the log a filtered read walks
 	// (AuditScanWindow).
@@ -76,7 +79,7 @@ type AuditQuery struct {
 // Filtered says whether the query keeps only some events, so that finding a page may walk more
 // of the log than the page holds.
 func (q AuditQuery) Filtered() bool {
-	return q.Action != "" || q.ResourceID != "" || q.Failed || q.Succeeded || q.SCIMRequests || !q.Since.IsZero() || !q.Until.IsZero()
+	return q.Action != "" || q.ResourceID != "" || q.Failed || q.Succeeded || q.SCIMRequests || q.Authenticated || !q.Since.IsZero() || !q.Until.IsZero()
 }
 
 // AuditScanWindow bounds how many of an organization's audit events one filtered read looks

@@ -14,8 +14,8 @@ type Summary struct {
 	Groups  int64
 	// Held counts deprovisionings the mass-deprovisioning guard holds.
 	Held int64
-	// LastRequest is the identity provider's latest request, LastError its latest refused or
-	// failed one (nil: none yet).
+	// LastRequest is the identity provider's latest request with a valid token (a refusal says
+	// nothing of who sent it), LastError its latest refused or failed one (nil: none yet).
 	LastRequest, LastError *AuditEvent
 	// LastSuccessAt is when a request of the identity provider last succeeded.
 	LastSuccessAt *time.Time
@@ -56,7 +56,7 @@ func Summarize(ctx context.Context, s SummaryReader, org string) (*Summary, erro
 		}
 		return &events[0], nil
 	}
-	if out.LastRequest, err = latest(AuditQuery{}); err != nil {
+	if out.LastRequest, err = latest(AuditQuery{Authenticated: true}); err != nil {
 		return nil, fmt.Errorf("reading the audit log of %s: %w", org, err)
 	}
 	if out.LastError, err = latest(AuditQuery{Failed: true}); err != nil {

@@ -177,6 +177,9 @@ func auditSelect(org string, q store.AuditQuery) (string, []any) {
 	if q.Succeeded {
 		filters = append(filters, "status < 400")
 	}
+	if q.Authenticated {
+		filters = append(filters, "COALESCE(token_fingerprint, '') <> ''")
+	}
 	const columns = `seq, at_us, request_id, action, COALESCE(client, ''), COALESCE(token_fingerprint, ''), COALESCE(method, ''),
 		COALESCE(path, ''), COALESCE(resource_type, ''), COALESCE(resource_id, ''), status, COALESCE(scim_type, ''), COALESCE(detail, ''),
 		COALESCE(attributes, ''), event_count, COALESCE(source, '')`

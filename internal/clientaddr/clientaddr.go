@@ -1,4 +1,6 @@
-package scim
+// Package clientaddr names the client a request comes from behind reverse proxies, for the
+// per-source limits of the SCIM endpoint and of admin sign-ins.
+package clientaddr
 
 import (
 	"net/http"
@@ -6,14 +8,14 @@ import (
 	"strings"
 )
 
-// sourceOf names the client a request comes from, for the per-source limit and the refusal
+// Source names the client a request comes from, for the per-source limit and the refusal
 // audit. It is the TCP peer, unless the peer is one of the configured reverse proxies (an
 // ingress controller): then X-Forwarded-For is read from the right, skipping trusted proxies,
 // and the first other address is the client. Only the entries the trusted proxies appended are
 // believed, so a client cannot choose its own source by sending the header. An IPv6 client is
 // named by its /64, the block one host or subscriber usually holds: rotating addresses inside it
 // must not buy a fresh limit each time.
-func sourceOf(r *http.Request, trusted []netip.Prefix) string {
+func Source(r *http.Request, trusted []netip.Prefix) string {
 	peer, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
 		return "unknown"

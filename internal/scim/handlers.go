@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -220,6 +221,7 @@ func (h *resourceHandler) replace(w http.ResponseWriter, r *http.Request, c *ten
 	res, err := h.updatePrepared(r.Context(), c.Organization.Name, r.PathValue("id"), ifVersion,
 		func(current *store.Resource) (*store.Change, error) {
 			next := *current
+			doc := keepActive(h.kind, doc, current)
 			if err := h.fill(&next, doc); err != nil {
 				return nil, err
 			}
@@ -237,6 +239,44 @@ func (h *resourceHandler) replace(w http.ResponseWriter, r *http.Request, c *ten
 		return
 	}
 	h.respond(w, r, c, http.StatusOK, res)
+}
+
+// deletedVersion is the version a DELETE requires (0: any): If-Match's one, or of several the
+// resource's own when it is among them (the store's delete checks it did not change since).
+func (h *resourceHandler) deletedVersion(ctx context.Context, org, id string, want []int64) (int64, error) {
+	switch len(want) {
+	case 0:
+		return 0, nil
+	case 1:
+		return want[0], nil
+	}
+	current, err := h.server.Store.Get(ctx, org, h.kind, id)
+	if err != nil {
+		return 0, err
+	}
+	if !slices.Contains(want, current.Version) {
+		return 0, store.ErrVersionMismatch
+	}
+	return current.Version, nil
+}
+
+// keepActive is a PUT's user document with the user's active state when the body leaves it
+// out: RFC 7644 §3.5.1 lets a server take an omitted attribute as not asserted, and a user
+// without active reads as active, so a PUT that forgot it would give a deactivated user access
+// back. doc itself is left as it is: a PUT prepared again starts from the body.
+func keepActive(kind store.Kind, doc map[string]any, current *store.Resource) map[string]any {
+	if kind != store.KindUser {
+		return doc
+	}
+	if v, given := doc["active"]; given && v != nil {
+		return doc
+	}
+	out := make(map[string]any, len(doc)+1)
+	for k, v := range doc {
+		out[k] = v
+	}
+	out["active"] = current.Active
+	return out
 }
 
 func (h *resourceHandler) patch(w http.ResponseWriter, r *http.Request, c *tenant.Caller) {
@@ -311,7 +351,11 @@ func (h *resourceHandler) delete(w http.ResponseWriter, r *http.Request, c *tena
 		return
 	}
 	e.Status = http.StatusNoContent
-	if err := h.server.Store.Delete(r.Context(), c.Organization.Name, h.kind, r.PathValue("id"), ifVersion, write(c, e)); err != nil {
+	version, err := h.deletedVersion(r.Context(), c.Organization.Name, r.PathValue("id"), ifVersion)
+	if err == nil {
+		err = h.server.Store.Delete(r.Context(), c.Organization.Name, h.kind, r.PathValue("id"), version, write(c, e))
+	}
+	if err != nil {
 		h.failAudited(w, err, e)
 		return
 	}
@@ -457,19 +501,27 @@ func (h *resourceHandler) memberships(ctx context.Context, org string, list []*s
 	return h.server.Store.GroupsOf(ctx, org, ids)
 }
 
-// ifMatch reads If-Match: 0 when absent or "*", else the version it names.
-func ifMatch(r *http.Request) (int64, error) {
+// ifMatch reads If-Match: nil when absent or "*", else the versions it names, any of which may
+// be the resource's (RFC 7232 §3.1).
+func ifMatch(r *http.Request) ([]int64, error) {
 	h := strings.TrimSpace(r.Header.Get("If-Match"))
 	if h == "" || h == "*" {
-		return 0, nil
+		return nil, nil
 	}
-	for _, part := range strings.Split(h, ",") {
-		if v, ok := parseETag(part); ok {
-			return v, nil
+	var versions []int64
+	for part := range strings.SplitSeq(h, ",") {
+		if v, ok := parseETag(part); ok && len(versions) < maxIfMatchTags {
+			versions = append(versions, v)
 		}
 	}
-	return 0, &Error{Status: http.StatusPreconditionFailed, Detail: "If-Match names no version of this resource"}
+	if len(versions) == 0 {
+		return nil, &Error{Status: http.StatusPreconditionFailed, Detail: "If-Match names no version of this resource"}
+	}
+	return versions, nil
 }
+
+// maxIfMatchTags bounds the versions one If-Match is checked against (a header may be 1 MiB).
+const maxIfMatchTags = 16
 
 func etagMatches(header string, version int64) bool {
 	for _, part := range strings.Split(header, ",") {

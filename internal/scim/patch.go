@@ -14,6 +14,8 @@ type patchOperation struct {
 	Op    string
 	Path  string
 	Value any
+	// HasValue: the operation carries "value", even null (which unassigns).
+	HasValue bool
 }
 
 // parsePatch reads a PatchOp body. Keys are matched case-insensitively ("Operations", "op",
@@ -48,11 +50,17 @@ func parsePatch(body map[string]any) ([]patchOperation, error) {
 			case "path":
 				op.Path, _ = v.(string)
 			case "value":
-				op.Value = v
+				op.Value, op.HasValue = v, true
 			}
 		}
 		switch op.Op {
-		case "add", "replace", "remove":
+		case "add", "replace":
+			// RFC 7644 §3.5.2.1 and §3.5.2.3: they MUST carry a value. Read as null it would
+			// unassign the attribute: a group's members, a user's active (which then reads true).
+			if !op.HasValue {
+				return nil, badRequest(typeInvalidValue, "operation %d: %s needs a value", i+1, op.Op)
+			}
+		case "remove":
 		default:
 			return nil, badRequest(typeInvalidSyntax, "operation %d: op must be add, replace or remove", i+1)
 		}
@@ -147,8 +155,8 @@ func (p *patcher) apply(op, path string, value any, explicit bool) error {
 	if p.kind == store.KindGroup && attr.Name == "members" {
 		return p.applyMembers(op, t.filter, value)
 	}
-	if op == "remove" && attr.Required && t.filter == nil && t.sub == nil {
-		return &Error{Status: 400, ScimType: typeMutability, Detail: attr.Name + " is required and cannot be removed"}
+	if err := p.checkRemovable(t, op, value); err != nil {
+		return err
 	}
 	container := p.container(t.resolved.Extension, op != "remove")
 	if container == nil {
@@ -164,6 +172,22 @@ func (p *patcher) apply(op, path string, value any, explicit bool) error {
 		return p.applySub(container, attr, t.sub, op, value)
 	}
 	return p.applyAttribute(container, attr, op, value)
+}
+
+// checkRemovable refuses to unassign what must stay: a required attribute, and a user's active
+// (a user without it reads as active: removing it must not give a deactivated user access back).
+func (p *patcher) checkRemovable(t *target, op string, value any) error {
+	attr := t.resolved.Attr
+	if t.filter != nil || t.sub != nil {
+		return nil
+	}
+	if op == "remove" && attr.Required {
+		return &Error{Status: 400, ScimType: typeMutability, Detail: attr.Name + " is required and cannot be removed"}
+	}
+	if p.kind == store.KindUser && t.resolved.Extension == nil && attr.Name == "active" && (op == "remove" || value == nil) {
+		return badRequest(typeInvalidValue, "active cannot be removed; set it to true or false")
+	}
+	return nil
 }
 
 // writable says whether a client may set an attribute, in a body or a PATCH (passwords are
@@ -231,6 +255,12 @@ func (p *patcher) parseTarget(path string) (*target, error) {
 	parsed, err := parsePatchPath(rest)
 	if err != nil {
 		return nil, badRequest(typeInvalidPath, "invalid path %q", path)
+	}
+	if prefix := parsed.AttributePath.URIPrefix; prefix != nil && *prefix != "" {
+		// A schema this resource type does not have (an identity provider's custom extension,
+		// urn:…:extension:acme:2.0:User:department): ignored as unknown attributes are, never
+		// resolved by its attribute name to a core or enterprise attribute of the same name.
+		return nil, nil
 	}
 	sub := ""
 	if parsed.AttributePath.SubAttribute != nil {

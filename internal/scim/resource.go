@@ -151,6 +151,11 @@ func coerceSingle(attr *schema.Attribute, v any) (any, error) {
 }
 
 func coerceComplex(attr *schema.Attribute, v any) (any, error) {
+	if list, isList := v.([]any); isList && len(list) == 1 && !attr.MultiValued {
+		// A single complex value sent as a list of one: an older Entra form of manager,
+		// [{"$ref": …, "value": "…"}].
+		v = list[0]
+	}
 	obj, ok := v.(map[string]any)
 	if !ok {
 		// A bare value for a complex attribute with a "value" sub-attribute: Entra's manager

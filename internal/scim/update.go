@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"sync"
 
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
@@ -27,7 +28,7 @@ type prepareFunc func(current *store.Resource) (*store.Change, error)
 // SQLite, on the one committer goroutine every organization shares — then only writes prepared
 // rows, its UPDATE checking the version. With If-Match the client's version is required and a
 // mismatch is 412; without it a lost race is prepared again, at most maxUpdateAttempts times.
-func (h *resourceHandler) updatePrepared(ctx context.Context, org, id string, ifVersion int64, prepare prepareFunc, w store.Write) (*store.Resource, error) {
+func (h *resourceHandler) updatePrepared(ctx context.Context, org, id string, ifVersions []int64, prepare prepareFunc, w store.Write) (*store.Resource, error) {
 	// Requests for one resource on this replica take turns, so they do not make each other
 	// prepare again; writes from other replicas are caught by the version check.
 	unlock := resourceLocks.lock(org + "\x00" + string(h.kind) + "\x00" + id)
@@ -37,7 +38,7 @@ func (h *resourceHandler) updatePrepared(ctx context.Context, org, id string, if
 		if err != nil {
 			return nil, err
 		}
-		if ifVersion > 0 && current.Version != ifVersion {
+		if len(ifVersions) > 0 && !slices.Contains(ifVersions, current.Version) {
 			return nil, store.ErrVersionMismatch
 		}
 		if hook := testHookPrepared; hook != nil {
@@ -48,7 +49,7 @@ func (h *resourceHandler) updatePrepared(ctx context.Context, org, id string, if
 			return nil, err
 		}
 		res, err := h.server.Store.Update(ctx, current, change, w)
-		if !errors.Is(err, store.ErrVersionMismatch) || ifVersion > 0 {
+		if !errors.Is(err, store.ErrVersionMismatch) || len(ifVersions) > 0 {
 			return res, err
 		}
 		if attempt == maxUpdateAttempts {

@@ -23,7 +23,7 @@ type membersView struct {
 func (s *Server) membersPage(w http.ResponseWriter, r *http.Request, v *view) {
 	q := r.URL.Query()
 	data := &membersView{State: q.Get("state"), Search: q.Get("q")}
-	v.Title, v.Step, v.Data = "Members", "members", data
+	v.Title, v.Step, v.Data = "Employee management", "members", data
 	if !v.Org.Serving() {
 		s.render(w, http.StatusOK, "members", v)
 		return

@@ -19,7 +19,7 @@ var steps = []struct{ Key, Label string }{
 	{"credentials", "Credentials"},
 	{"connect", "Connect your identity provider"},
 	{"status", "Status and logs"},
-	{"members", "Members"},
+	{"members", "Employee management"},
 }
 
 var funcs = template.FuncMap{

@@ -214,6 +214,11 @@ type Store interface {
 	// ActivityMark moves with every request, write and refusal the organization's audit log
 	// records, so a reader can tell cheaply that nothing happened since it last looked.
 	ActivityMark(ctx context.Context, org string) (ActivityMark, error)
+	// SignOut records that a wizard user (a key naming the identity) signed out at at: their
+	// sessions issued before it end, on every replica. Sign-outs older than at-keep are forgotten.
+	SignOut(ctx context.Context, user string, at time.Time, keep time.Duration) error
+	// SignedOutAt returns when a wizard user last signed out (zero: not since at-keep).
+	SignedOutAt(ctx context.Context, user string) (time.Time, error)
 	// PruneAudit deletes an organization's audit events older than before; it returns how many.
 	PruneAudit(ctx context.Context, org string, before time.Time) (int64, error)
 	// BindOrganization records that b.Claim (an OrganizationClaim's UID) owns the organization's

@@ -28,14 +28,24 @@ type session struct {
 	Extra   map[string][]string `json:"x,omitempty"`
 	CSRF    string              `json:"c"`
 	Expires time.Time           `json:"e"`
+	// Issued is when the user signed in (a sign-out ends the sessions issued before it), Seen
+	// when the session was last used, to the minute (an idle session ends).
+	Issued time.Time `json:"t,omitzero"`
+	Seen   time.Time `json:"s,omitzero"`
 }
 
 // maxCookieValue keeps the session cookie under browsers' 4 KB limit (a dropped cookie would
 // send the admin back to sign-in without a word).
 const maxCookieValue = 3800
 
-// sessionLifetime bounds a sign-in; the admin signs in again after it.
-const sessionLifetime = 8 * time.Hour
+// sessionLifetime bounds a sign-in; the admin signs in again after it. sessionIdle ends a
+// signed-in session unused for that long; seenEvery is how often a used session's cookie is
+// written again to say so.
+const (
+	sessionLifetime = 8 * time.Hour
+	sessionIdle     = 30 * time.Minute
+	seenEvery       = time.Minute
+)
 
 // cookieName is __Host- prefixed when the cookie is Secure: the browser then refuses it from any
 // other host or path, so a sibling subdomain cannot plant one.
@@ -90,7 +100,11 @@ func (s *Server) readSession(r *http.Request) (session, bool) {
 		return session{}, false
 	}
 	var sess session
-	if json.Unmarshal(payload, &sess) != nil || time.Now().After(sess.Expires) || sess.CSRF == "" {
+	now := time.Now()
+	if json.Unmarshal(payload, &sess) != nil || now.After(sess.Expires) || sess.CSRF == "" {
+		return session{}, false
+	}
+	if sess.User != "" && now.Sub(sess.Seen) > sessionIdle {
 		return session{}, false
 	}
 	return sess, true
@@ -138,9 +152,26 @@ func (s *Server) identify(r *http.Request) (service.Identity, bool, error) {
 	}
 	if sess, found := s.readSession(r); found && sess.User != "" {
 		// Only login writes a session with a user, from a TokenReview's answer.
-		return service.Identity{User: sess.User, UID: sess.UID, Groups: sess.Groups, Extra: sess.Extra, Source: service.Reviewed}, true, nil
+		who := service.Identity{User: sess.User, UID: sess.UID, Groups: sess.Groups, Extra: sess.Extra, Source: service.Reviewed}
+		out, err := s.Service.SignedOutAt(r.Context(), who)
+		if err != nil {
+			return service.Identity{}, false, err
+		}
+		if !out.IsZero() && !out.Before(sess.Issued) {
+			return service.Identity{}, false, nil // signed out since, perhaps in another browser
+		}
+		return who, true, nil
 	}
 	return service.Identity{}, false, nil
+}
+
+// touch writes a signed-in session back with the time it was used, once a seenEvery, so that
+// only an idle one ends after sessionIdle.
+func (s *Server) touch(w http.ResponseWriter, r *http.Request, sess session) {
+	if now := time.Now(); sess.User != "" && now.Sub(sess.Seen) >= seenEvery {
+		sess.Seen = now
+		s.writeSession(w, r, sess)
+	}
 }
 
 // validCSRF checks a form's csrf field against the session's token.
@@ -187,7 +218,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 			Error: "The Kubernetes API did not accept that token. Use a token of your own account, for example from kubectl create token."})
 		return
 	}
-	sess := session{User: who.User, UID: who.UID, Groups: who.Groups, Extra: who.Extra, CSRF: randomToken(), Expires: time.Now().Add(sessionLifetime)}
+	now := time.Now()
+	sess := session{User: who.User, UID: who.UID, Groups: who.Groups, Extra: who.Extra, CSRF: randomToken(),
+		Expires: now.Add(sessionLifetime), Issued: now, Seen: now}
 	if payload, _ := json.Marshal(sess); len(s.sign(payload)) > maxCookieValue {
 		s.fail(w, r, http.StatusRequestHeaderFieldsTooLarge, "Your account is in too many groups to fit a browser session; "+
 			"sign in through your organization's authenticating proxy instead, or ask a platform admin.")
@@ -201,6 +234,15 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	if !s.validCSRF(r) {
 		s.fail(w, r, http.StatusForbidden, "Your form expired; reload the page and try again.")
 		return
+	}
+	if sess, _ := s.readSession(r); sess.User != "" {
+		// Every copy of the session ends, and the user's other sessions with it.
+		who := service.Identity{User: sess.User, UID: sess.UID}
+		if err := s.Service.SignOut(r.Context(), who, time.Now(), sessionLifetime); err != nil {
+			s.Log.Error("Recording a sign-out", "error", err)
+			s.fail(w, r, http.StatusInternalServerError, "Could not sign you out; try again.")
+			return
+		}
 	}
 	s.clearSession(w, r)
 	seeOther(w, r, Path+"/login")

@@ -3,8 +3,11 @@ package ui
 import (
 	"crypto/tls"
 	"encoding/base64"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -12,6 +15,7 @@ import (
 
 	"github.com/z8z8/enterprise-identity-operator/internal/adminapi"
 	"github.com/z8z8/enterprise-identity-operator/internal/service"
+	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
 )
 
 func newTestServer() *Server { return &Server{key: []byte("0123456789abcdef0123456789abcdef")} }
@@ -31,7 +35,7 @@ func sessionCookie(t *testing.T, s *Server, r *http.Request, sess session) *http
 func TestSessionCookieIsSignedAndExpires(t *testing.T) {
 	s := newTestServer()
 	r := httptest.NewRequestWithContext(t.Context(), "GET", "http://127.0.0.1:8080/", nil)
-	good := session{User: "alice", Groups: []string{"admins"}, CSRF: "c", Expires: time.Now().Add(time.Hour)}
+	good := session{User: "alice", Groups: []string{"admins"}, CSRF: "c", Expires: time.Now().Add(time.Hour), Seen: time.Now()}
 	c := sessionCookie(t, s, r, good)
 	if !c.HttpOnly || c.SameSite != http.SameSiteStrictMode {
 		t.Fatalf("cookie flags: %+v", c)
@@ -66,18 +70,27 @@ func TestSessionCookieIsSignedAndExpires(t *testing.T) {
 	if _, ok := read(sessionCookie(t, s, r, expired)); ok {
 		t.Fatal("an expired session was accepted")
 	}
+	idle := good
+	idle.Seen = time.Now().Add(-sessionIdle - time.Minute)
+	if _, ok := read(sessionCookie(t, s, r, idle)); ok {
+		t.Fatal("a signed-in session unused for longer than sessionIdle was accepted")
+	}
+	anonymous := session{CSRF: "c", Expires: time.Now().Add(time.Hour)} // the sign-in form's
+	if _, ok := read(sessionCookie(t, s, r, anonymous)); !ok {
+		t.Fatal("a session without a user (the sign-in form's CSRF token) ended as idle")
+	}
 }
 
 func TestCookiesAreSecureExceptOnPlainLoopback(t *testing.T) {
 	s := newTestServer()
-	for url, secure := range map[string]bool{
+	for address, secure := range map[string]bool{
 		"http://127.0.0.1:8080/": false, "http://localhost:8080/": false, "http://[::1]:8080/": false,
 		"http://wizard.example.com/": true, "http://10.0.0.5:8080/": true,
 	} {
-		r := httptest.NewRequestWithContext(t.Context(), "GET", url, nil)
+		r := httptest.NewRequestWithContext(t.Context(), "GET", address, nil)
 		c := sessionCookie(t, s, r, session{CSRF: "c", Expires: time.Now().Add(time.Hour)})
 		if c.Secure != secure || strings.HasPrefix(c.Name, "__Host-") != secure {
-			t.Errorf("%s: Secure=%v name=%s, want secure=%v", url, c.Secure, c.Name, secure)
+			t.Errorf("%s: Secure=%v name=%s, want secure=%v", address, c.Secure, c.Name, secure)
 		}
 	}
 	r := httptest.NewRequestWithContext(t.Context(), "GET", "https://127.0.0.1:8443/", nil)
@@ -96,7 +109,7 @@ func TestSessionKeySharedBetweenReplicas(t *testing.T) {
 		s.Routes(http.NewServeMux())
 	}
 	r := httptest.NewRequestWithContext(t.Context(), "GET", "http://wizard.example.com/", nil)
-	c := sessionCookie(t, a, r, session{User: "alice", CSRF: "c", Expires: time.Now().Add(time.Hour)})
+	c := sessionCookie(t, a, r, session{User: "alice", CSRF: "c", Expires: time.Now().Add(time.Hour), Seen: time.Now()})
 	for name, s := range map[string]*Server{"replica with the same key": b, "process with its own key": lone} {
 		req := httptest.NewRequestWithContext(t.Context(), "GET", "http://wizard.example.com/", nil)
 		req.AddCookie(c)
@@ -110,16 +123,82 @@ func TestSessionKeySharedBetweenReplicas(t *testing.T) {
 // A signed-in session keeps the TokenReview's whole identity, so the wizard's writes impersonate
 // the UID and extras too, and it is the API server's word (Reviewed), not a proxy's.
 func TestSessionKeepsTheReviewedIdentity(t *testing.T) {
-	s := newTestServer()
-	s.Auth = &adminapi.Server{}
+	s := newSignInServer(t)
 	r := httptest.NewRequestWithContext(t.Context(), "GET", "http://127.0.0.1:8080/", nil)
 	extra := map[string][]string{"authentication.kubernetes.io/credential-id": {"JTI=1"}}
 	c := sessionCookie(t, s, r, session{User: "system:serviceaccount:acme:auditor", UID: "u-2", Extra: extra,
-		Groups: []string{"system:serviceaccounts"}, CSRF: "c", Expires: time.Now().Add(time.Hour)})
+		Groups: []string{"system:serviceaccounts"}, CSRF: "c", Expires: time.Now().Add(time.Hour), Issued: time.Now(), Seen: time.Now()})
 	req := httptest.NewRequestWithContext(t.Context(), "GET", "http://127.0.0.1:8080/", nil)
 	req.AddCookie(c)
 	who, ok, err := s.identify(req)
 	if err != nil || !ok || who.UID != "u-2" || !reflect.DeepEqual(who.Extra, extra) || who.Source != service.Reviewed {
 		t.Fatalf("got %+v, %v, %v", who, ok, err)
+	}
+}
+
+// newSignInServer is a wizard server with a store (sign-outs) and the admin API's authentication.
+func newSignInServer(t *testing.T) *Server {
+	t.Helper()
+	st, err := sqlstore.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "identity.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	s := newTestServer()
+	s.Auth, s.Service, s.Log = &adminapi.Server{}, &service.Service{Store: st}, slog.New(slog.DiscardHandler)
+	return s
+}
+
+// Signing out ends every copy of the session (a cookie copied before, another browser of the
+// same user), on every replica sharing the store: sessions are signed cookies, which the
+// browser's cleared cookie alone does not revoke. A sign-in after it starts a session that works.
+func TestASignOutEndsEveryCopyOfTheSession(t *testing.T) {
+	s := newSignInServer(t)
+	r := httptest.NewRequestWithContext(t.Context(), "GET", "http://127.0.0.1:8080/", nil)
+	issued := time.Now().Add(-time.Minute)
+	sess := session{User: "alice", UID: "u-1", CSRF: "c", Expires: time.Now().Add(time.Hour), Issued: issued, Seen: time.Now()}
+	copied := sessionCookie(t, s, r, sess)
+	identify := func(c *http.Cookie) bool {
+		req := httptest.NewRequestWithContext(t.Context(), "GET", "http://127.0.0.1:8080/", nil)
+		req.AddCookie(c)
+		_, ok, err := s.identify(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if !identify(copied) {
+		t.Fatal("the session does not work before the sign-out")
+	}
+
+	form := url.Values{"csrf": {"c"}}
+	logout := httptest.NewRequestWithContext(t.Context(), "POST", "http://127.0.0.1:8080"+Path+"/logout", strings.NewReader(form.Encode()))
+	logout.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	logout.AddCookie(copied)
+	w := httptest.NewRecorder()
+	s.logout(w, logout)
+	if w.Code != http.StatusSeeOther {
+		t.Fatalf("sign-out answered %d: %s", w.Code, w.Body)
+	}
+	if identify(copied) {
+		t.Fatal("a copy of the session taken before the sign-out still works")
+	}
+	replica := newTestServer()
+	replica.Auth, replica.Service = s.Auth, s.Service // another replica: its own process, the same store
+	req := httptest.NewRequestWithContext(t.Context(), "GET", "http://127.0.0.1:8080/", nil)
+	req.AddCookie(copied)
+	if _, ok, _ := replica.identify(req); ok {
+		t.Fatal("another replica still accepts the session")
+	}
+
+	again := sess
+	again.Issued = time.Now().Add(time.Millisecond)
+	if !identify(sessionCookie(t, s, r, again)) {
+		t.Fatal("a session issued after the sign-out does not work")
+	}
+	other := sess
+	other.User, other.UID = "bob", "u-2"
+	if !identify(sessionCookie(t, s, r, other)) {
+		t.Fatal("alice's sign-out ended bob's session")
 	}
 }

@@ -225,6 +225,9 @@ func (s *Server) signedIn(next pageHandler) http.Handler {
 			return
 		}
 		sess := s.ensureSession(w, r)
+		if sess.User != "" && sess.User == who.User {
+			s.touch(w, r, sess)
+		}
 		r = r.WithContext(context.WithValue(r.Context(), identityKey{}, who))
 		next(w, r, &view{User: who.User, CSRF: sess.CSRF, SignedIn: sess.User != "" && sess.User == who.User, Posted: r.Method == http.MethodPost})
 	})))

@@ -39,6 +39,7 @@ func Run(t *testing.T, s store.Store) {
 	t.Run("member effects and audit events commit with the write, or not at all", func(t *testing.T) { testEffects(t, s) })
 	t.Run("members are listed, searched and reviewed", func(t *testing.T) { testReview(t, s) })
 	t.Run("users are read by id, many at once", func(t *testing.T) { testUsersByID(t, s) })
+	t.Run("wizard sign-outs, one a user, forgotten after the sessions' lifetime", func(t *testing.T) { testSignOuts(t, s) })
 }
 
 func testReview(t *testing.T, s store.Store) {

@@ -132,17 +132,15 @@ func (g *guard) control(_ context.Context, _, address string, _ syscall.RawConn)
 }
 
 // check refuses addr when it is in a blocked range that no allowed prefix covers, and a cloud
-// metadata service whatever is allowed.
+// metadata service that one covers.
 func (g *guard) check(addr netip.Addr) error {
 	addr = addr.WithZone("")
 	eff := effective(addr)
-	for _, p := range metadataAddrs {
-		if p.Contains(eff) {
-			return &BlockedError{Addr: addr, Range: metadata}
-		}
-	}
 	for _, p := range g.allow {
 		if p.Contains(eff) || p.Contains(addr) {
+			if isMetadata(eff) {
+				return &BlockedError{Addr: addr, Range: metadata}
+			}
 			return nil
 		}
 	}

@@ -48,12 +48,23 @@ var blockedRanges = []blockedRange{
 
 // metadataAddrs are cloud metadata services that live inside ranges an installation may allow
 // (the private ranges webhooks reach, an --allow-outbound-cidrs entry): they hand out the node's
-// credentials, so no allowance reaches them. 169.254.169.254 (AWS, GCP, Azure, Oracle) is
-// link-local and blocked already.
+// credentials, so no allowance reaches them, not even one of link-local addresses (NodeLocal
+// DNSCache listens at 169.254.20.10).
 var metadataAddrs = []netip.Prefix{
+	netip.MustParsePrefix("169.254.169.254/32"), // AWS, GCP, Azure, Oracle
+	netip.MustParsePrefix("fd00:ec2::23/128"),   // the EKS Pod Identity agent (inside fc00::/7)
 	netip.MustParsePrefix("fd00:ec2::254/128"),  // AWS, IPv6 (inside fc00::/7)
 	netip.MustParsePrefix("fd20:ce::254/128"),   // GCP, IPv6 (inside fc00::/7)
 	netip.MustParsePrefix("100.100.100.200/32"), // Alibaba Cloud (inside 100.64.0.0/10)
+}
+
+func isMetadata(addr netip.Addr) bool {
+	for _, p := range metadataAddrs {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
 }
 
 // nat64 is the well-known NAT64 prefix (RFC 6052): 64:ff9b::a.b.c.d reaches a.b.c.d through the

@@ -12,6 +12,7 @@ func TestGuardDecision(t *testing.T) {
 	allowTen := &guard{allow: normalize([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")})}
 	none := &guard{}
 	allowPrivate := &guard{allow: normalize(Private())} // what event delivery allows
+	allowLinkLocal := &guard{allow: normalize([]netip.Prefix{netip.MustParsePrefix("169.254.0.0/16")})}
 	cases := []struct {
 		name, addr string
 		g          *guard
@@ -41,6 +42,9 @@ func TestGuardDecision(t *testing.T) {
 		{"Alibaba's metadata service, though the private ranges are allowed", "100.100.100.200", allowPrivate, "cloud metadata"},
 		{"a metadata address behind NAT64", "64:ff9b::6464:64c8", allowPrivate, "cloud metadata"},
 		{"its neighbour in the private ranges, allowed", "fd00:ec2::253", allowPrivate, ""},
+		{"the EKS Pod Identity agent, though the private ranges are allowed", "fd00:ec2::23", allowPrivate, "cloud metadata"},
+		{"the metadata service, though link-local is allowed", "169.254.169.254", allowLinkLocal, "cloud metadata"},
+		{"NodeLocal DNSCache, link-local allowed", "169.254.20.10", allowLinkLocal, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -63,43 +63,69 @@ func (g *signInGuard) failed(source string, now time.Time) { g.limiter(source).A
 // is not refused because its source's failure budget is spent: behind one ingress every client
 // shares an address, and a flood of bad tokens would otherwise lock every admin out. A revoked
 // token stops working within the TTL, as with the API server's own token cache.
+//
+// A token accepted within knownTokenTTL is reviewed again (after acceptedTokenTTL) whatever its
+// source's failure budget, so an admin at work keeps working through a flood that lasts longer.
 const (
 	acceptedTokenTTL  = 30 * time.Second
+	knownTokenTTL     = 8 * time.Hour
 	maxAcceptedTokens = 4096
 )
 
-// acceptedTokens remembers recently accepted tokens' identities.
+// acceptedTokens remembers recently accepted tokens' identities, and for longer that they were
+// accepted.
 type acceptedTokens struct {
 	once  sync.Once
 	cache *expirable.LRU[[sha256.Size]byte, Identity]
+	known *expirable.LRU[[sha256.Size]byte, struct{}]
 }
 
-func (a *acceptedTokens) lru() *expirable.LRU[[sha256.Size]byte, Identity] {
+func (a *acceptedTokens) init() {
 	a.once.Do(func() {
 		a.cache = expirable.NewLRU[[sha256.Size]byte, Identity](maxAcceptedTokens, nil, acceptedTokenTTL)
+		a.known = expirable.NewLRU[[sha256.Size]byte, struct{}](maxAcceptedTokens, nil, knownTokenTTL)
 	})
-	return a.cache
+}
+
+// get returns a copy of the identity accepted a moment ago: callers hand its groups to API
+// requests whose decoding may write into them.
+func (a *acceptedTokens) get(key [sha256.Size]byte) (Identity, bool) {
+	a.init()
+	who, ok := a.cache.Get(key)
+	return who.clone(), ok
+}
+
+// wasAccepted says whether the token was accepted within knownTokenTTL.
+func (a *acceptedTokens) wasAccepted(key [sha256.Size]byte) bool {
+	a.init()
+	return a.known.Contains(key)
+}
+
+func (a *acceptedTokens) add(key [sha256.Size]byte, who Identity) {
+	a.init()
+	a.cache.Add(key, who.clone())
+	a.known.Add(key, struct{}{})
 }
 
 // SignIn checks a Kubernetes token presented from a source address (the wizard's sign-in form,
 // an admin API bearer token), refusing with *TooManySignIns a source whose failed attempts are
-// over budget, unless the token was accepted within acceptedTokenTTL.
+// over budget, unless the token was accepted within knownTokenTTL.
 func (s *Service) SignIn(ctx context.Context, source, tok string) (Identity, bool, error) {
 	if tok == "" {
 		return Identity{}, false, nil
 	}
 	key := sha256.Sum256([]byte(tok))
-	if who, ok := s.accepted.lru().Get(key); ok {
+	if who, ok := s.accepted.get(key); ok {
 		return who, true, nil
 	}
 	now := time.Now()
-	if wait := s.signIns.wait(source, now); wait > 0 {
+	if wait := s.signIns.wait(source, now); wait > 0 && !s.accepted.wasAccepted(key) {
 		return Identity{}, false, &TooManySignIns{RetryAfter: wait}
 	}
 	who, ok, err := s.AuthenticateToken(ctx, tok)
 	switch {
 	case err == nil && ok:
-		s.accepted.lru().Add(key, who)
+		s.accepted.add(key, who)
 	case err == nil:
 		s.signIns.failed(source, now)
 	}

@@ -22,6 +22,19 @@ type Identity struct {
 	Source Source
 }
 
+// clone is a copy of the identity sharing no slice or map with it.
+func (i Identity) clone() Identity {
+	i.Groups = slices.Clone(i.Groups)
+	if i.Extra != nil {
+		extra := make(map[string][]string, len(i.Extra))
+		for k, v := range i.Extra {
+			extra[k] = slices.Clone(v)
+		}
+		i.Extra = extra
+	}
+	return i
+}
+
 // Source is who vouches for an Identity.
 type Source int
 

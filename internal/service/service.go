@@ -9,6 +9,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
@@ -121,7 +122,7 @@ func (s *Service) organization(name string) (*tenant.Organization, bool) {
 
 func (s *Service) allowedOn(ctx context.Context, who Identity, attrs *authorizationv1.ResourceAttributes) (bool, error) {
 	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
-		User: who.User, UID: who.UID, Groups: who.Groups, Extra: extraValues(who.Extra), ResourceAttributes: attrs,
+		User: who.User, UID: who.UID, Groups: slices.Clone(who.Groups), Extra: extraValues(who.Extra), ResourceAttributes: attrs,
 	}}
 	if err := s.Client.Create(ctx, sar); err != nil {
 		return false, err
@@ -136,7 +137,7 @@ func extraValues(extra map[string][]string) map[string]authorizationv1.ExtraValu
 	}
 	out := make(map[string]authorizationv1.ExtraValue, len(extra))
 	for k, v := range extra {
-		out[k] = v
+		out[k] = slices.Clone(v) // the review's decoding may write into it
 	}
 	return out
 }

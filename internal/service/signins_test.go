@@ -46,3 +46,23 @@ func TestRetryAfterRoundsUpToWholeSeconds(t *testing.T) {
 		t.Fatalf("Retry-After %d, want at least 1", got)
 	}
 }
+
+// The identity a cached token gives shares nothing with the cache: requests decode API answers
+// into their identity's groups, concurrently, and must not write into another's.
+func TestAnAcceptedTokensIdentityIsACopy(t *testing.T) {
+	var a acceptedTokens
+	key := [32]byte{1}
+	a.add(key, Identity{User: "alice", Groups: []string{"admins"}, Extra: map[string][]string{"k": {"v"}}})
+	who, ok := a.get(key)
+	if !ok || !a.wasAccepted(key) {
+		t.Fatal("an accepted token is not remembered")
+	}
+	who.Groups[0], who.Extra["k"][0] = "mallory", "x"
+	again, _ := a.get(key)
+	if again.Groups[0] != "admins" || again.Extra["k"][0] != "v" {
+		t.Fatalf("a caller's change reached the cache: %+v", again)
+	}
+	if a.wasAccepted([32]byte{2}) {
+		t.Fatal("a token never accepted is known")
+	}
+}

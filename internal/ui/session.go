@@ -79,8 +79,22 @@ func (s *Server) sign(payload []byte) string {
 	return base64.RawURLEncoding.EncodeToString(payload) + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 }
 
-// readSession returns the request's valid session, if any.
+// readSession returns the request's valid session, if any: signed, and neither expired nor idle.
 func (s *Server) readSession(r *http.Request) (session, bool) {
+	sess, ok := s.signedSession(r)
+	if !ok {
+		return session{}, false
+	}
+	now := time.Now()
+	if now.After(sess.Expires) || sess.User != "" && now.Sub(sess.Seen) > sessionIdle {
+		return session{}, false
+	}
+	return sess, true
+}
+
+// signedSession returns the request's session if this deployment signed it, however old: a
+// sign-out must end the copies of an idle session too.
+func (s *Server) signedSession(r *http.Request) (session, bool) {
 	c, err := r.Cookie(cookieName(secureRequest(r)))
 	if err != nil {
 		return session{}, false
@@ -100,11 +114,7 @@ func (s *Server) readSession(r *http.Request) (session, bool) {
 		return session{}, false
 	}
 	var sess session
-	now := time.Now()
-	if json.Unmarshal(payload, &sess) != nil || now.After(sess.Expires) || sess.CSRF == "" {
-		return session{}, false
-	}
-	if sess.User != "" && now.Sub(sess.Seen) > sessionIdle {
+	if json.Unmarshal(payload, &sess) != nil || sess.CSRF == "" {
 		return session{}, false
 	}
 	return sess, true
@@ -168,6 +178,9 @@ func (s *Server) identify(r *http.Request) (service.Identity, bool, error) {
 // touch writes a signed-in session back with the time it was used, once a seenEvery, so that
 // only an idle one ends after sessionIdle.
 func (s *Server) touch(w http.ResponseWriter, r *http.Request, sess session) {
+	if strings.HasSuffix(r.URL.Path, "/progress") {
+		return // the page's own polling while a step waits; an admin away from it is idle
+	}
 	if now := time.Now(); sess.User != "" && now.Sub(sess.Seen) >= seenEvery {
 		sess.Seen = now
 		s.writeSession(w, r, sess)
@@ -230,12 +243,16 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	seeOther(w, r, Path)
 }
 
+// logout ends the session, and every other session of its user (signedIn's identify refuses
+// sessions issued before a sign-out). An idle or expired session may sign out too: its copies
+// elsewhere may still be in use.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
-	if !s.validCSRF(r) {
+	sess, ok := s.signedSession(r)
+	if !ok || subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(sess.CSRF)) != 1 {
 		s.fail(w, r, http.StatusForbidden, "Your form expired; reload the page and try again.")
 		return
 	}
-	if sess, _ := s.readSession(r); sess.User != "" {
+	if sess.User != "" {
 		// Every copy of the session ends, and the user's other sessions with it.
 		who := service.Identity{User: sess.User, UID: sess.UID}
 		if err := s.Service.SignOut(r.Context(), who, time.Now(), sessionLifetime); err != nil {

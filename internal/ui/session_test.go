@@ -202,3 +202,38 @@ func TestASignOutEndsEveryCopyOfTheSession(t *testing.T) {
 		t.Fatal("alice's sign-out ended bob's session")
 	}
 }
+
+// A session gone idle can still sign out, and its sign-out ends the copies still in use
+// elsewhere (each refreshed by its own use). The page's own polling does not keep a session alive.
+func TestAnIdleSessionSignsOutItsCopies(t *testing.T) {
+	s := newSignInServer(t)
+	r := httptest.NewRequestWithContext(t.Context(), "GET", "http://127.0.0.1:8080/", nil)
+	now := time.Now()
+	sess := session{User: "alice", UID: "u-1", CSRF: "c", Expires: now.Add(time.Hour), Issued: now.Add(-time.Hour)}
+	idle, used := sess, sess
+	idle.Seen, used.Seen = now.Add(-sessionIdle-time.Minute), now
+	form := url.Values{"csrf": {"c"}}
+	logout := httptest.NewRequestWithContext(t.Context(), "POST", "http://127.0.0.1:8080"+Path+"/logout", strings.NewReader(form.Encode()))
+	logout.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	logout.AddCookie(sessionCookie(t, s, r, idle))
+	w := httptest.NewRecorder()
+	s.logout(w, logout)
+	if w.Code != http.StatusSeeOther {
+		t.Fatalf("an idle session's sign-out answered %d", w.Code)
+	}
+	req := httptest.NewRequestWithContext(t.Context(), "GET", "http://127.0.0.1:8080/", nil)
+	req.AddCookie(sessionCookie(t, s, r, used))
+	if _, ok, err := s.identify(req); ok || err != nil {
+		t.Fatalf("the copy in use survived the idle session's sign-out (%v)", err)
+	}
+
+	stale := used
+	stale.Seen = now.Add(-2 * seenEvery)
+	for path, refreshed := range map[string]bool{"/org/acme/progress": false, "/org/acme/members": true} {
+		w := httptest.NewRecorder()
+		s.touch(w, httptest.NewRequestWithContext(t.Context(), "GET", "http://127.0.0.1:8080"+Path+path, nil), stale)
+		if got := len(w.Result().Cookies()) == 1; got != refreshed {
+			t.Errorf("%s refreshed the session: %v, want %v", path, got, refreshed)
+		}
+	}
+}

@@ -182,6 +182,11 @@ func (d *Deliverer) deliver(ctx context.Context, j job) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	// pos is where this round found the subscription, then where its outcomes moved it: each
+	// outcome is recorded only while the subscription still stands there (store.DeliveryOutcome.From),
+	// so a replay during the round is not undone by the round's later outcomes.
+	pos := st.DeliveredSeq
+	from := func() *int64 { p := pos; return &p }
 	skipped, skippedID := int64(0), ""
 	permissions := d.permissions(ctx, j.org.Integration.Namespace)
 	started, cut := time.Now(), false
@@ -203,32 +208,35 @@ func (d *Deliverer) deliver(ctx context.Context, j job) (bool, error) {
 		if failure == "" {
 			skipped = 0
 			d.Metrics.observe(resultDelivered, r.Time)
-			if err := d.Store.RecordDelivery(ctx, subID, j.org.Name, r.Seq, store.DeliveryOutcome{Kind: store.Delivered, At: d.now(), EventID: r.ID}); err != nil {
+			if err := d.Store.RecordDelivery(ctx, subID, j.org.Name, r.Seq, store.DeliveryOutcome{Kind: store.Delivered, At: d.now(), EventID: r.ID,
+				From: from()}); err != nil {
 				return false, err
 			}
-			st.Attempts, st.FirstFailure = 0, time.Time{}
+			pos, st.Attempts, st.FirstFailure = r.Seq, 0, time.Time{}
 			continue
 		}
 		if skipped > 0 { // the failure is recorded against the event after the last one passed
-			if err := d.Store.RecordDelivery(ctx, subID, j.org.Name, skipped, store.DeliveryOutcome{Kind: store.Skipped, At: d.now(), EventID: skippedID}); err != nil {
+			if err := d.Store.RecordDelivery(ctx, subID, j.org.Name, skipped, store.DeliveryOutcome{Kind: store.Skipped, At: d.now(), EventID: skippedID,
+				From: from()}); err != nil {
 				return false, err
 			}
-			st.Attempts, st.FirstFailure = 0, time.Time{} // this event's failure is its own
+			pos, st.Attempts, st.FirstFailure = skipped, 0, time.Time{} // this event's failure is its own
 		}
-		return false, d.failed(ctx, j, st, r, failure, retryAfter)
+		return false, d.failed(ctx, j, st, r, pos, failure, retryAfter)
 	}
 	// More wait when the batch was cut (by time, or by the page's size) or is followed by newer
 	// events: then the pair runs again as soon as a worker is free, not an interval later.
 	full := len(pending) == batch || cut || len(pending) > 0 && pending[len(pending)-1].Seq < st.LatestSeq
 	if skipped > 0 {
-		return full, d.Store.RecordDelivery(ctx, subID, j.org.Name, skipped, store.DeliveryOutcome{Kind: store.Skipped, At: d.now(), EventID: skippedID})
+		return full, d.Store.RecordDelivery(ctx, subID, j.org.Name, skipped, store.DeliveryOutcome{Kind: store.Skipped, At: d.now(), EventID: skippedID,
+			From: from()})
 	}
 	return full, nil
 }
 
 // failed records a failed attempt: a retry after a backoff (at least the receiver's
 // Retry-After), or, once retryFor has passed since the first failure, a dead letter.
-func (d *Deliverer) failed(ctx context.Context, j job, st *store.Delivery, r store.EventRecord, failure string, retryAfter time.Duration) error {
+func (d *Deliverer) failed(ctx context.Context, j job, st *store.Delivery, r store.EventRecord, pos int64, failure string, retryAfter time.Duration) error {
 	now := d.now()
 	subID := string(j.sub.UID)
 	retryFor := DefaultRetryFor
@@ -238,12 +246,12 @@ func (d *Deliverer) failed(ctx context.Context, j job, st *store.Delivery, r sto
 	if !st.FirstFailure.IsZero() && now.Sub(st.FirstFailure) >= retryFor {
 		d.Metrics.observe(resultDeadLettered, time.Time{})
 		return d.Store.RecordDelivery(ctx, subID, j.org.Name, r.Seq, store.DeliveryOutcome{Kind: store.DeadLettered, At: now, EventID: r.ID,
-			Type: string(r.Event.Type), Error: failure})
+			Type: string(r.Event.Type), Error: failure, From: &pos})
 	}
 	d.Metrics.observe(resultFailed, time.Time{})
 	wait := max(Backoff(st.Attempts+1), min(retryAfter, maxBackoff))
 	return d.Store.RecordDelivery(ctx, subID, j.org.Name, r.Seq, store.DeliveryOutcome{Kind: store.Failed, At: now, EventID: r.ID,
-		RetryAt: now.Add(wait), Error: failure})
+		RetryAt: now.Add(wait), Error: failure, From: &pos})
 }
 
 // Backoff is the wait before attempt n (n ≥ 1): exponential from one second, capped at an hour,

@@ -387,3 +387,60 @@ func TestAConnectionFailureNamesNoAddress(t *testing.T) {
 		t.Fatalf("lastError %q, want %q", state.LastError, "connection failed: refused")
 	}
 }
+
+// An admin's replay while a round is sending (a slow receiver holds a turn for seconds) rewinds
+// the subscription for good: the round's later outcomes, which read the subscription before the
+// replay, no longer move it past the replayed events (store.DeliveryOutcome.From).
+func TestAReplayDuringARoundIsNotUndone(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	key, _ := NewSigningKey()
+	rc := &flaky{key: key, status: http.StatusOK}
+	sending, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(rc.sequences()) == 1 { // the round's second event: the admin replays meanwhile
+			once.Do(func() { close(sending); <-release })
+		}
+		rc.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	d := &Deliverer{Store: st, HTTP: srv.Client()}
+	j := pairOf("acme", "hr", srv.URL, key)
+	if _, err := d.deliver(ctx, j); err != nil { // starts the subscription: no events yet
+		t.Fatal(err)
+	}
+	createUser(t, st, "acme", "u1", []byte(`{}`))
+	events, err := st.Events(ctx, "acme", 0, 10)
+	if err != nil || len(events) != 1 {
+		t.Fatalf("events %+v (%v)", events, err)
+	}
+	// Event 1 was dead-lettered (its receiver refused it for retryFor).
+	zero := int64(0)
+	if err := st.RecordDelivery(ctx, string(j.sub.UID), "acme", 1, store.DeliveryOutcome{Kind: store.DeadLettered, EventID: events[0].ID,
+		Type: string(events[0].Event.Type), Error: "HTTP 500", From: &zero}); err != nil {
+		t.Fatal(err)
+	}
+	createUser(t, st, "acme", "u2", []byte(`{}`))
+	createUser(t, st, "acme", "u3", []byte(`{}`))
+
+	done := make(chan error, 1)
+	go func() { _, err := d.deliver(ctx, j); done <- err }()
+	<-sending // event 2 acknowledged, event 3 on its way
+	if n, err := st.Replay(ctx, string(j.sub.UID), "acme"); err != nil || n != 1 {
+		t.Fatalf("replay: %d (%v)", n, err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if state, _ := st.Delivery(ctx, string(j.sub.UID), "acme", time.Time{}); state.DeliveredSeq != 0 {
+		t.Fatalf("the round in flight undid the replay: the subscription is at %d, want 0", state.DeliveredSeq)
+	}
+	if _, err := d.deliver(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(rc.sequences()); got != "[2 3 1 2 3]" {
+		t.Fatalf("the receiver got %s, want the round's 2 3, then the replay's 1 2 3", got)
+	}
+}

@@ -159,6 +159,10 @@ type DeliveryOutcome struct {
 	// organization's data was deleted and its numbers restarted. Type names a dead-lettered
 	// event's type.
 	EventID, Type string
+	// From, when set, is where the deliverer found the subscription before this outcome: the
+	// outcome is recorded only while it still stands there. A replay that rewound it, or another
+	// replica's deliverer that moved it, meanwhile wins over a round that read it before.
+	From *int64
 }
 
 // DeliveryKind says what became of an event.

@@ -111,30 +111,34 @@ func (s *Store) RecordDelivery(ctx context.Context, subscription, org string, se
 	}
 	now := at.UTC().UnixMicro()
 	still := []any{org, seq, o.EventID, org, seq, seq, org}
+	// where: the subscription is behind seq (never moves backwards), at From when given, and the
+	// event is still seq.
+	where, whereArgs := `subscription = ? AND org = ? AND delivered_seq < ? AND `+eventStillSeq, append([]any{subscription, org, seq}, still...)
+	if o.From != nil {
+		where, whereArgs = `delivered_seq = ? AND `+where, append([]any{*o.From}, whereArgs...)
+	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		switch o.Kind {
 		case store.Delivered:
 			_, err = s.exec(ctx, tx, s.q(`UPDATE event_deliveries SET delivered_seq = ?, attempts = 0, first_failure_us = NULL,
-				next_attempt_us = NULL, last_delivered_us = ?, last_error = NULL WHERE subscription = ? AND org = ? AND delivered_seq < ? AND `+eventStillSeq),
-				append([]any{seq, now, subscription, org, seq}, still...)...)
+				next_attempt_us = NULL, last_delivered_us = ?, last_error = NULL WHERE `+where), append([]any{seq, now}, whereArgs...)...)
 		case store.Skipped: // passing an event ends any failure of the one before: its retry state goes
 			_, err = s.exec(ctx, tx, s.q(`UPDATE event_deliveries SET delivered_seq = ?, attempts = 0, first_failure_us = NULL,
-				next_attempt_us = NULL, last_error = NULL WHERE subscription = ? AND org = ? AND delivered_seq < ? AND `+eventStillSeq),
-				append([]any{seq, subscription, org, seq}, still...)...)
+				next_attempt_us = NULL, last_error = NULL WHERE `+where), append([]any{seq}, whereArgs...)...)
 		case store.Failed:
 			_, err = s.exec(ctx, tx, s.q(`UPDATE event_deliveries SET attempts = attempts + 1, first_failure_us = COALESCE(first_failure_us, ?),
-				next_attempt_us = ?, last_error = ? WHERE subscription = ? AND org = ? AND delivered_seq < ? AND `+eventStillSeq),
-				append([]any{now, o.RetryAt.UnixMicro(), clip(o.Error), subscription, org, seq}, still...)...)
+				next_attempt_us = ?, last_error = ? WHERE `+where), append([]any{now, o.RetryAt.UnixMicro(), clip(o.Error)}, whereArgs...)...)
 		case store.DeadLettered:
+			// The letter is written only where the subscription then moves past the event: an
+			// outcome of a round that a replay or another replica overtook leaves none.
 			if _, err = s.exec(ctx, tx, s.q(s.d.insertIgnore(`INSERT INTO dead_letters (subscription, org, seq, event_id, type, attempts, last_error, at_us)
-				SELECT subscription, org, ?, ?, ?, attempts, ?, ? FROM event_deliveries WHERE subscription = ? AND org = ? AND `+eventStillSeq)),
-				append([]any{seq, o.EventID, o.Type, clip(o.Error), now, subscription, org}, still...)...); err != nil {
+				SELECT subscription, org, ?, ?, ?, attempts, ?, ? FROM event_deliveries WHERE `+where)),
+				append([]any{seq, o.EventID, o.Type, clip(o.Error), now}, whereArgs...)...); err != nil {
 				return err
 			}
 			_, err = s.exec(ctx, tx, s.q(`UPDATE event_deliveries SET delivered_seq = ?, attempts = 0, first_failure_us = NULL,
-				next_attempt_us = NULL, last_error = ? WHERE subscription = ? AND org = ? AND delivered_seq < ? AND `+eventStillSeq),
-				append([]any{seq, clip(o.Error), subscription, org, seq}, still...)...)
+				next_attempt_us = NULL, last_error = ? WHERE `+where), append([]any{seq, clip(o.Error)}, whereArgs...)...)
 		}
 		if err != nil {
 			return fmt.Errorf("recording delivery of event %d of %s to %s: %w", seq, org, subscription, err)

@@ -122,6 +122,20 @@ func testDeliveries(t *testing.T, s store.Store) {
 	if n != 1 || d.DeliveredSeq != 2 || d.DeadLettered != 0 {
 		t.Fatalf("replay rewinds to before the dead letter: %d, %+v", n, d)
 	}
+	// An outcome of a round that read the subscription before the replay (at 4) records nothing,
+	// whatever its kind; one from where the subscription stands does.
+	before, at := int64(4), int64(2)
+	for _, kind := range []store.DeliveryKind{store.Delivered, store.Skipped, store.Failed, store.DeadLettered} {
+		must(t, s.RecordDelivery(ctx, "sub-1", org, 3, store.DeliveryOutcome{Kind: kind, EventID: id(3), Type: "member.provisioned",
+			RetryAt: retry, Error: "HTTP 500", From: &before}))
+	}
+	if d, _ = s.Delivery(ctx, "sub-1", org, time.Time{}); d.DeliveredSeq != 2 || d.Attempts != 0 || d.DeadLettered != 0 {
+		t.Fatalf("outcomes from before the replay moved the subscription: %+v", d)
+	}
+	must(t, s.RecordDelivery(ctx, "sub-1", org, 3, store.DeliveryOutcome{Kind: store.Delivered, EventID: id(3), From: &at}))
+	if d, _ = s.Delivery(ctx, "sub-1", org, time.Time{}); d.DeliveredSeq != 3 {
+		t.Fatalf("an outcome from where the subscription stands: %+v", d)
+	}
 	must(t, s.ForgetSubscription(ctx, "sub-1"))
 	if d, _ = s.Delivery(ctx, "sub-1", org, time.Time{}); d.DeliveredSeq != 4 {
 		t.Fatalf("a forgotten subscription starts afresh: %+v", d)

@@ -226,8 +226,8 @@ func TestPostgresEventNumbersGoWithTheirEvents(t *testing.T) {
 		t.Fatalf("after deleting the organization: %d rows, %d numbers left", r, n)
 	}
 	createUsers(t, s, org, 5, p)
-	if got := eventsOf(t, s, org); len(got) != 5 || got[0].Seq != 1 || got[4].Seq != 5 {
-		t.Fatalf("an organization provisioned again numbers from 1: %+v", got)
+	if got := eventsOf(t, s, org); len(got) != 5 || got[0].Seq != 5 || got[4].Seq != 9 {
+		t.Fatalf("an organization provisioned again numbers on from its deleted data's events (5 to 9): %+v", got)
 	}
 }
 

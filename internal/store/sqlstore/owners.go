@@ -131,8 +131,8 @@ func (s *Store) DeleteOrganization(ctx context.Context, org string, b store.Bind
 			if t == "event_numbers" {
 				// The events' rows are deleted. A numbering pass either ends before this takes
 				// the lock (the numbers it committed are deleted next) or starts after the commit
-				// (and no longer sees the rows): no number outlives its event to collide with the
-				// organization's new ones once its numbers restart. Taken this late, the lock
+				// (and no longer sees the rows): no number outlives its event to be read as one
+				// of the organization's new events. Taken this late, the lock
 				// (which every organization's numbering needs) is held only for the small rest.
 				if err := lockNumbering(ctx, tx); err != nil {
 					return err
@@ -148,6 +148,9 @@ func (s *Store) DeleteOrganization(ctx context.Context, org string, b store.Bind
 
 // organizationTables hold an organization's data, all keyed by org; the binding goes last. On
 // PostgreSQL an event is a row and its number (provisioning_events is a view of both there).
+// event_sequences is not among them: an organization's sequence numbers go on after its data is
+// deleted and its slug bound again, so a receiver's or an Events API client's "last sequence
+// applied" never makes it drop the new data's events as already seen.
 func (s *Store) organizationTables() []string {
 	events := []string{"provisioning_events"}
 	if s.numberer != nil {
@@ -156,7 +159,7 @@ func (s *Store) organizationTables() []string {
 	tables := []string{"scim_users", "scim_groups", "scim_group_members", "members", "employee_records", "member_history", "audit_events",
 		"held_deprovisions"}
 	tables = append(tables, events...)
-	return append(tables, "event_sequences", "event_deliveries", "dead_letters", "organization_owners")
+	return append(tables, "event_deliveries", "dead_letters", "organization_owners")
 }
 
 // afterOrganizationLocked, when set, runs once in the next DeleteOrganization or

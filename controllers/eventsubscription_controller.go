@@ -48,9 +48,12 @@ const (
 	deliveryStatusInterval = 30 * time.Second
 	// degradedAfter is how many consecutive failures make a subscription Degraded.
 	degradedAfter = 3
+	// lostRecently is how long events pruned before delivery keep a subscription Degraded.
+	lostRecently = 24 * time.Hour
 	// Event reasons.
 	EventDeliveryFailing = "EventDeliveryFailing"
 	EventDeadLettered    = "EventsDeadLettered"
+	EventEventsLost      = "EventsLost"
 )
 
 // +kubebuilder:rbac:groups=enterprise.z8z8.io,resources=eventsubscriptions,verbs=get;list;watch;update;patch
@@ -190,6 +193,10 @@ func (r *EventSubscriptionReconciler) reportDelivery(ctx context.Context, sub *v
 		}
 		status.Pending += max(d.LatestSeq-d.DeliveredSeq, 0)
 		status.DeadLettered += d.DeadLettered
+		status.Lost += d.Lost
+		if !d.LostAt.IsZero() && (status.LastLostAt == nil || d.LostAt.After(status.LastLostAt.Time)) {
+			status.LastLostAt = &metav1.Time{Time: d.LostAt.Truncate(time.Second)}
+		}
 		if int64(d.Attempts) > status.ConsecutiveFailures {
 			status.ConsecutiveFailures, status.LastError = int64(d.Attempts), d.LastError
 		}
@@ -206,11 +213,18 @@ func (r *EventSubscriptionReconciler) reportDelivery(ctx context.Context, sub *v
 	case status.DeadLettered > 0:
 		degraded, reason = true, v1alpha1.ReasonDeadLettered
 		message = fmt.Sprintf("%d events were given up on after spec.retryFor; replay them once the receiver works", status.DeadLettered)
+	case status.LastLostAt != nil && now.Sub(status.LastLostAt.Time) < lostRecently:
+		degraded, reason = true, v1alpha1.ReasonEventsLost
+		message = fmt.Sprintf("%d events were pruned (past the organization's spec.events.retention) before they were delivered; "+
+			"the receiver must rebuild its state from the Events API", status.Lost)
 	}
 	if degraded && !isConditionReason(sub.Status.Conditions, v1alpha1.ConditionDegraded, reason) {
 		event := EventDeliveryFailing
-		if reason == v1alpha1.ReasonDeadLettered {
+		switch reason {
+		case v1alpha1.ReasonDeadLettered:
 			event = EventDeadLettered
+		case v1alpha1.ReasonEventsLost:
+			event = EventEventsLost
 		}
 		r.Recorder.Eventf(sub, nil, corev1.EventTypeWarning, event, actionReconcile, "%s", message)
 	}

@@ -119,6 +119,13 @@ type DeliveryStatus struct {
 	// deadLettered counts events given up on after retryFor; an admin can replay them.
 	// +optional
 	DeadLettered int64 `json:"deadLettered,omitempty"`
+	// lost counts events pruned (past an organization's spec.events.retention) before they were
+	// delivered: delivery passed over them. A receiver must rebuild its state (docs/events.md).
+	// +optional
+	Lost int64 `json:"lost,omitempty"`
+	// lastLostAt is when delivery last passed over pruned events.
+	// +optional
+	LastLostAt *metav1.Time `json:"lastLostAt,omitempty"`
 	// lastError is the last failed attempt: a status code or connection error, never a body.
 	// +optional
 	// +kubebuilder:validation:MaxLength=512
@@ -160,8 +167,8 @@ type EventSubscriptionList struct {
 
 // Condition types of an EventSubscription (Ready is shared).
 const (
-	// ConditionDegraded: deliveries are failing (consecutive failures), or events were
-	// dead-lettered.
+	// ConditionDegraded: deliveries are failing (consecutive failures), events were
+	// dead-lettered, or events were pruned before delivery in the last day.
 	ConditionDegraded = "Degraded"
 )
 
@@ -170,6 +177,7 @@ const (
 	ReasonDelivering        = "Delivering"
 	ReasonDeliveryFailing   = "DeliveryFailing"
 	ReasonDeadLettered      = "DeadLettered"
+	ReasonEventsLost        = "EventsLost"
 	ReasonSigningKeyMissing = "SigningKeyMissing"
 	ReasonPaused            = "Paused"
 )

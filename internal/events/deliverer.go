@@ -187,6 +187,13 @@ func (d *Deliverer) deliver(ctx context.Context, j job) (bool, error) {
 	// so a replay during the round is not undone by the round's later outcomes.
 	pos := st.DeliveredSeq
 	from := func() *int64 { p := pos; return &p }
+	// lost: events after pos pruned (past the retention) before they were delivered. The first
+	// outcome that moves the subscription passes over them and counts them.
+	lost := int64(0)
+	if len(pending) > 0 {
+		lost = max(pending[0].Seq-pos-1, 0)
+	}
+	passed := func() int64 { n := lost; lost = 0; return n }
 	skipped, skippedID := int64(0), ""
 	permissions := d.permissions(ctx, j.org.Integration.Namespace)
 	started, cut := time.Now(), false
@@ -209,7 +216,7 @@ func (d *Deliverer) deliver(ctx context.Context, j job) (bool, error) {
 			skipped = 0
 			d.Metrics.observe(resultDelivered, r.Time)
 			if err := d.Store.RecordDelivery(ctx, subID, j.org.Name, r.Seq, store.DeliveryOutcome{Kind: store.Delivered, At: d.now(), EventID: r.ID,
-				From: from()}); err != nil {
+				From: from(), Lost: passed()}); err != nil {
 				return false, err
 			}
 			pos, st.Attempts, st.FirstFailure = r.Seq, 0, time.Time{}
@@ -217,26 +224,28 @@ func (d *Deliverer) deliver(ctx context.Context, j job) (bool, error) {
 		}
 		if skipped > 0 { // the failure is recorded against the event after the last one passed
 			if err := d.Store.RecordDelivery(ctx, subID, j.org.Name, skipped, store.DeliveryOutcome{Kind: store.Skipped, At: d.now(), EventID: skippedID,
-				From: from()}); err != nil {
+				From: from(), Lost: passed()}); err != nil {
 				return false, err
 			}
 			pos, st.Attempts, st.FirstFailure = skipped, 0, time.Time{} // this event's failure is its own
 		}
-		return false, d.failed(ctx, j, st, r, pos, failure, retryAfter)
+		return false, d.failed(ctx, j, st, r, pos, passed(), failure, retryAfter)
 	}
 	// More wait when the batch was cut (by time, or by the page's size) or is followed by newer
 	// events: then the pair runs again as soon as a worker is free, not an interval later.
 	full := len(pending) == batch || cut || len(pending) > 0 && pending[len(pending)-1].Seq < st.LatestSeq
 	if skipped > 0 {
 		return full, d.Store.RecordDelivery(ctx, subID, j.org.Name, skipped, store.DeliveryOutcome{Kind: store.Skipped, At: d.now(), EventID: skippedID,
-			From: from()})
+			From: from(), Lost: passed()})
 	}
 	return full, nil
 }
 
 // failed records a failed attempt: a retry after a backoff (at least the receiver's
 // Retry-After), or, once retryFor has passed since the first failure, a dead letter.
-func (d *Deliverer) failed(ctx context.Context, j job, st *store.Delivery, r store.EventRecord, pos int64, failure string, retryAfter time.Duration) error {
+// lost counts the pruned events right before r, which a dead letter passes over too (a retry
+// does not move the subscription: the next round counts them).
+func (d *Deliverer) failed(ctx context.Context, j job, st *store.Delivery, r store.EventRecord, pos, lost int64, failure string, retryAfter time.Duration) error {
 	now := d.now()
 	subID := string(j.sub.UID)
 	retryFor := DefaultRetryFor
@@ -246,7 +255,7 @@ func (d *Deliverer) failed(ctx context.Context, j job, st *store.Delivery, r sto
 	if !st.FirstFailure.IsZero() && now.Sub(st.FirstFailure) >= retryFor {
 		d.Metrics.observe(resultDeadLettered, time.Time{})
 		return d.Store.RecordDelivery(ctx, subID, j.org.Name, r.Seq, store.DeliveryOutcome{Kind: store.DeadLettered, At: now, EventID: r.ID,
-			Type: string(r.Event.Type), Error: failure, From: &pos})
+			Type: string(r.Event.Type), Error: failure, From: &pos, Lost: lost})
 	}
 	d.Metrics.observe(resultFailed, time.Time{})
 	wait := max(Backoff(st.Attempts+1), min(retryAfter, maxBackoff))

@@ -444,3 +444,50 @@ func TestAReplayDuringARoundIsNotUndone(t *testing.T) {
 		t.Fatalf("the receiver got %s, want the round's 2 3, then the replay's 1 2 3", got)
 	}
 }
+
+// Events pruned (past the retention) before a subscription delivered them are passed over and
+// counted, once, however often their successor is retried: status shows them and the receiver
+// learns it must rebuild, instead of delivery moving past them without a trace.
+func TestEventsPrunedBeforeDeliveryAreCounted(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	key, _ := NewSigningKey()
+	rc := &flaky{key: key, status: http.StatusServiceUnavailable}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	now := time.Now()
+	d := &Deliverer{Store: st, HTTP: srv.Client(), Now: func() time.Time { return now }}
+	j := pairOf("acme", "hr", srv.URL, key)
+	if _, err := d.deliver(ctx, j); err != nil { // starts the subscription: no events yet
+		t.Fatal(err)
+	}
+	createUser(t, st, "acme", "u1", []byte(`{}`))
+	createUser(t, st, "acme", "u2", []byte(`{}`))
+	time.Sleep(2 * time.Millisecond)
+	cut := time.Now()
+	time.Sleep(2 * time.Millisecond)
+	createUser(t, st, "acme", "u3", []byte(`{}`))
+	if n, err := st.PruneEvents(ctx, "acme", cut); err != nil || n != 2 {
+		t.Fatalf("pruned %d (%v), want events 1 and 2", n, err)
+	}
+	for range 2 { // event 3 fails twice: the gap before it is not counted yet
+		if _, err := d.deliver(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+		if state, _ := st.Delivery(ctx, string(j.sub.UID), "acme", time.Time{}); state.Lost != 0 || state.DeliveredSeq != 0 || state.Attempts == 0 {
+			t.Fatalf("a retry counted the gap: %+v", state)
+		}
+		now = now.Add(2 * time.Hour) // past the backoff, well within retryFor
+	}
+	rc.set(http.StatusOK, "")
+	if _, err := d.deliver(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	state, _ := st.Delivery(ctx, string(j.sub.UID), "acme", time.Time{})
+	if state.DeliveredSeq != 3 || state.Lost != 2 || state.LostAt.IsZero() {
+		t.Fatalf("after delivering event 3: %+v, want at 3 with 2 lost", state)
+	}
+	if got := fmt.Sprint(rc.sequences()); got != "[3]" {
+		t.Fatalf("the receiver got %s", got)
+	}
+}

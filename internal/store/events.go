@@ -143,6 +143,10 @@ type Delivery struct {
 	LatestSeq     int64
 	OldestPending time.Time
 	DeadLettered  int64
+	// Lost counts events pruned (past the retention) before they were delivered, which the
+	// subscription passed over; LostAt is when it last did.
+	Lost   int64
+	LostAt time.Time
 }
 
 // DeliveryOutcome is what became of one delivery attempt.
@@ -163,6 +167,9 @@ type DeliveryOutcome struct {
 	// outcome is recorded only while it still stands there. A replay that rewound it, or another
 	// replica's deliverer that moved it, meanwhile wins over a round that read it before.
 	From *int64
+	// Lost counts the events right before seq that were pruned before they were delivered: the
+	// outcome passes over them too (all but Failed, which does not move the subscription).
+	Lost int64
 }
 
 // DeliveryKind says what became of an event.

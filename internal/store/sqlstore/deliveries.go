@@ -20,12 +20,12 @@ func (s *Store) Delivery(ctx context.Context, subscription, org string, from tim
 		return nil, fmt.Errorf("reading the newest event of %s: %w", org, err)
 	}
 	var (
-		first, next, delivered sql.NullInt64
-		lastError              sql.NullString
+		first, next, delivered, lostAt sql.NullInt64
+		lastError                      sql.NullString
 	)
-	err := s.queryRow(ctx, nil, s.q(`SELECT delivered_seq, attempts, first_failure_us, next_attempt_us, last_delivered_us, last_error
+	err := s.queryRow(ctx, nil, s.q(`SELECT delivered_seq, attempts, first_failure_us, next_attempt_us, last_delivered_us, last_error, lost, lost_us
 		FROM event_deliveries WHERE subscription = ? AND org = ?`), subscription, org).
-		Scan(&d.DeliveredSeq, &d.Attempts, &first, &next, &delivered, &lastError)
+		Scan(&d.DeliveredSeq, &d.Attempts, &first, &next, &delivered, &lastError, &d.Lost, &lostAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		// Where a new subscription starts depends on what is numbered: number first (PostgreSQL).
 		// Afterwards the deliverer's Events call numbers, and LatestSeq only feeds the status.
@@ -46,6 +46,7 @@ func (s *Store) Delivery(ctx context.Context, subscription, org string, from tim
 		return nil, fmt.Errorf("reading delivery of %s to %s: %w", org, subscription, err)
 	}
 	d.FirstFailure, d.NextAttempt, d.LastDelivered, d.LastError = micros(first), micros(next), micros(delivered), lastError.String
+	d.LostAt = micros(lostAt)
 	var oldest sql.NullInt64
 	err = s.queryRow(ctx, nil, s.q(oldestPending), org, d.DeliveredSeq).Scan(&oldest)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -117,15 +118,21 @@ func (s *Store) RecordDelivery(ctx context.Context, subscription, org string, se
 	if o.From != nil {
 		where, whereArgs = `delivered_seq = ? AND `+where, append([]any{*o.From}, whereArgs...)
 	}
+	// lost: events passed over that were pruned before they were delivered.
+	lost, lostArgs := "", []any(nil)
+	if o.Lost > 0 {
+		lost, lostArgs = ", lost = lost + ?, lost_us = ?", []any{o.Lost, now}
+	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		switch o.Kind {
 		case store.Delivered:
 			_, err = s.exec(ctx, tx, s.q(`UPDATE event_deliveries SET delivered_seq = ?, attempts = 0, first_failure_us = NULL,
-				next_attempt_us = NULL, last_delivered_us = ?, last_error = NULL WHERE `+where), append([]any{seq, now}, whereArgs...)...)
+				next_attempt_us = NULL, last_delivered_us = ?, last_error = NULL`+lost+` WHERE `+where),
+				append(append([]any{seq, now}, lostArgs...), whereArgs...)...)
 		case store.Skipped: // passing an event ends any failure of the one before: its retry state goes
 			_, err = s.exec(ctx, tx, s.q(`UPDATE event_deliveries SET delivered_seq = ?, attempts = 0, first_failure_us = NULL,
-				next_attempt_us = NULL, last_error = NULL WHERE `+where), append([]any{seq}, whereArgs...)...)
+				next_attempt_us = NULL, last_error = NULL`+lost+` WHERE `+where), append(append([]any{seq}, lostArgs...), whereArgs...)...)
 		case store.Failed:
 			_, err = s.exec(ctx, tx, s.q(`UPDATE event_deliveries SET attempts = attempts + 1, first_failure_us = COALESCE(first_failure_us, ?),
 				next_attempt_us = ?, last_error = ? WHERE `+where), append([]any{now, o.RetryAt.UnixMicro(), clip(o.Error)}, whereArgs...)...)
@@ -138,7 +145,7 @@ func (s *Store) RecordDelivery(ctx context.Context, subscription, org string, se
 				return err
 			}
 			_, err = s.exec(ctx, tx, s.q(`UPDATE event_deliveries SET delivered_seq = ?, attempts = 0, first_failure_us = NULL,
-				next_attempt_us = NULL, last_error = ? WHERE `+where), append([]any{seq, clip(o.Error)}, whereArgs...)...)
+				next_attempt_us = NULL, last_error = ?`+lost+` WHERE `+where), append(append([]any{seq, clip(o.Error)}, lostArgs...), whereArgs...)...)
 		}
 		if err != nil {
 			return fmt.Errorf("recording delivery of event %d of %s to %s: %w", seq, org, subscription, err)

@@ -132,9 +132,9 @@ func testDeliveries(t *testing.T, s store.Store) {
 	if d, _ = s.Delivery(ctx, "sub-1", org, time.Time{}); d.DeliveredSeq != 2 || d.Attempts != 0 || d.DeadLettered != 0 {
 		t.Fatalf("outcomes from before the replay moved the subscription: %+v", d)
 	}
-	must(t, s.RecordDelivery(ctx, "sub-1", org, 3, store.DeliveryOutcome{Kind: store.Delivered, EventID: id(3), From: &at}))
-	if d, _ = s.Delivery(ctx, "sub-1", org, time.Time{}); d.DeliveredSeq != 3 {
-		t.Fatalf("an outcome from where the subscription stands: %+v", d)
+	must(t, s.RecordDelivery(ctx, "sub-1", org, 3, store.DeliveryOutcome{Kind: store.Delivered, EventID: id(3), From: &at, Lost: 5}))
+	if d, _ = s.Delivery(ctx, "sub-1", org, time.Time{}); d.DeliveredSeq != 3 || d.Lost != 5 || d.LostAt.IsZero() {
+		t.Fatalf("an outcome from where the subscription stands, passing over 5 pruned events: %+v", d)
 	}
 	must(t, s.ForgetSubscription(ctx, "sub-1"))
 	if d, _ = s.Delivery(ctx, "sub-1", org, time.Time{}); d.DeliveredSeq != 4 {

@@ -185,51 +185,55 @@ func (r *EventSubscriptionReconciler) reportDelivery(ctx context.Context, sub *v
 		if err != nil {
 			return err
 		}
-		if !d.LastDelivered.IsZero() && (status.LastDeliveredAt == nil || d.LastDelivered.After(status.LastDeliveredAt.Time)) {
-			status.LastDeliveredAt = &metav1.Time{Time: d.LastDelivered.Truncate(time.Second)}
-		}
-		if !d.OldestPending.IsZero() && (oldest.IsZero() || d.OldestPending.Before(oldest)) {
-			oldest = d.OldestPending
-		}
-		status.Pending += max(d.LatestSeq-d.DeliveredSeq, 0)
-		status.DeadLettered += d.DeadLettered
-		status.Lost += d.Lost
-		if !d.LostAt.IsZero() && (status.LastLostAt == nil || d.LostAt.After(status.LastLostAt.Time)) {
-			status.LastLostAt = &metav1.Time{Time: d.LostAt.Truncate(time.Second)}
-		}
-		if int64(d.Attempts) > status.ConsecutiveFailures {
-			status.ConsecutiveFailures, status.LastError = int64(d.Attempts), d.LastError
-		}
+		addDelivery(status, d, &oldest)
 	}
 	if !oldest.IsZero() {
 		status.LagSeconds = int64(now.Sub(oldest).Seconds())
 	}
 	sub.Status.Delivery = status
-	degraded, reason, message := false, v1alpha1.ReasonDelivering, "Deliveries succeed"
-	switch {
-	case status.ConsecutiveFailures >= degradedAfter:
-		degraded, reason = true, v1alpha1.ReasonDeliveryFailing
-		message = fmt.Sprintf("%d attempts in a row failed (last: %s); events wait and are retried", status.ConsecutiveFailures, status.LastError)
-	case status.DeadLettered > 0:
-		degraded, reason = true, v1alpha1.ReasonDeadLettered
-		message = fmt.Sprintf("%d events were given up on after spec.retryFor; replay them once the receiver works", status.DeadLettered)
-	case status.LastLostAt != nil && now.Sub(status.LastLostAt.Time) < lostRecently:
-		degraded, reason = true, v1alpha1.ReasonEventsLost
-		message = fmt.Sprintf("%d events were pruned (past the organization's spec.events.retention) before they were delivered; "+
-			"the receiver must rebuild its state from the Events API", status.Lost)
-	}
+	degraded, reason, message, event := degradation(status, now)
 	if degraded && !isConditionReason(sub.Status.Conditions, v1alpha1.ConditionDegraded, reason) {
-		event := EventDeliveryFailing
-		switch reason {
-		case v1alpha1.ReasonDeadLettered:
-			event = EventDeadLettered
-		case v1alpha1.ReasonEventsLost:
-			event = EventEventsLost
-		}
 		r.Recorder.Eventf(sub, nil, corev1.EventTypeWarning, event, actionReconcile, "%s", message)
 	}
 	setCondition(&sub.Status.Conditions, sub.Generation, v1alpha1.ConditionDegraded, degraded, reason, message)
 	return nil
+}
+
+// addDelivery adds one organization's delivery to the subscription's status; oldest is the
+// oldest pending event seen so far.
+func addDelivery(status *v1alpha1.DeliveryStatus, d *store.Delivery, oldest *time.Time) {
+	if !d.LastDelivered.IsZero() && (status.LastDeliveredAt == nil || d.LastDelivered.After(status.LastDeliveredAt.Time)) {
+		status.LastDeliveredAt = &metav1.Time{Time: d.LastDelivered.Truncate(time.Second)}
+	}
+	if !d.OldestPending.IsZero() && (oldest.IsZero() || d.OldestPending.Before(*oldest)) {
+		*oldest = d.OldestPending
+	}
+	status.Pending += max(d.LatestSeq-d.DeliveredSeq, 0)
+	status.DeadLettered += d.DeadLettered
+	status.Lost += d.Lost
+	if !d.LostAt.IsZero() && (status.LastLostAt == nil || d.LostAt.After(status.LastLostAt.Time)) {
+		status.LastLostAt = &metav1.Time{Time: d.LostAt.Truncate(time.Second)}
+	}
+	if int64(d.Attempts) > status.ConsecutiveFailures {
+		status.ConsecutiveFailures, status.LastError = int64(d.Attempts), d.LastError
+	}
+}
+
+// degradation is the Degraded condition a delivery status gives, and the Kubernetes Event that
+// announces it.
+func degradation(status *v1alpha1.DeliveryStatus, now time.Time) (degraded bool, reason, message, event string) {
+	switch {
+	case status.ConsecutiveFailures >= degradedAfter:
+		return true, v1alpha1.ReasonDeliveryFailing, fmt.Sprintf("%d attempts in a row failed (last: %s); events wait and are retried",
+			status.ConsecutiveFailures, status.LastError), EventDeliveryFailing
+	case status.DeadLettered > 0:
+		return true, v1alpha1.ReasonDeadLettered, fmt.Sprintf("%d events were given up on after spec.retryFor; replay them once the receiver works",
+			status.DeadLettered), EventDeadLettered
+	case status.LastLostAt != nil && now.Sub(status.LastLostAt.Time) < lostRecently:
+		return true, v1alpha1.ReasonEventsLost, fmt.Sprintf("%d events were pruned (past the organization's spec.events.retention) before they "+
+			"were delivered; the receiver must rebuild its state from the Events API", status.Lost), EventEventsLost
+	}
+	return false, v1alpha1.ReasonDelivering, "Deliveries succeed", ""
 }
 
 // coveredOrganizations are the organizations served from the subscription's namespace, narrowed

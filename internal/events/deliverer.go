@@ -245,7 +245,8 @@ func (d *Deliverer) deliver(ctx context.Context, j job) (bool, error) {
 // Retry-After), or, once retryFor has passed since the first failure, a dead letter.
 // lost counts the pruned events right before r, which a dead letter passes over too (a retry
 // does not move the subscription: the next round counts them).
-func (d *Deliverer) failed(ctx context.Context, j job, st *store.Delivery, r store.EventRecord, pos, lost int64, failure string, retryAfter time.Duration) error {
+func (d *Deliverer) failed(ctx context.Context, j job, st *store.Delivery, r store.EventRecord, pos, lost int64, failure string,
+	retryAfter time.Duration) error {
 	now := d.now()
 	subID := string(j.sub.UID)
 	retryFor := DefaultRetryFor

@@ -85,7 +85,7 @@ type Deliverer struct {
 const broughtKeyTTL = time.Minute
 
 type broughtKey struct {
-	key        string
+	keys       []string
 	err        error // the read failed: not tried again before broughtKeyTTL either
 	generation int64
 	fetched    time.Time
@@ -113,7 +113,8 @@ func (d *Deliverer) Start(ctx context.Context) error {
 type job struct {
 	sub *v1alpha1.EventSubscription
 	org tenant.Organization
-	key string
+	// keys sign the requests: the current key, then the previous one during a rotation.
+	keys []string
 }
 
 // jobs lists the pairs to serve: every subscription that is not paused, with a usable signing
@@ -137,12 +138,12 @@ func (d *Deliverer) jobs(ctx context.Context) []job {
 		if sub.Spec.Paused || !sub.DeletionTimestamp.IsZero() {
 			continue
 		}
-		key, err := d.signingKey(ctx, sub)
+		keys, err := d.signingKeys(ctx, sub)
 		if err != nil {
 			continue // the controller reports it on the subscription
 		}
 		for _, org := range Covered(sub, orgs) {
-			jobs = append(jobs, job{sub: sub, org: org, key: key})
+			jobs = append(jobs, job{sub: sub, org: org, keys: keys})
 		}
 	}
 	return jobs
@@ -285,7 +286,7 @@ func (d *Deliverer) send(ctx context.Context, j job, r store.EventRecord, body [
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "enterprise-identity-operator")
-	if err := Sign(req.Header, j.key, r.ID, d.now(), body); err != nil {
+	if err := Sign(req.Header, j.keys, r.ID, d.now(), body); err != nil {
 		return "signing failed", 0
 	}
 	resp, err := d.HTTP.Do(req)
@@ -328,28 +329,28 @@ func (d *Deliverer) permissions(ctx context.Context, namespace string) Permissio
 	}
 }
 
-// signingKey reads a subscription's key: the generated Secret (from the manager's cache) or the
+// signingKeys reads a subscription's keys: the generated Secret (from the manager's cache) or the
 // brought one (read again after broughtKeyTTL, or when the subscription changed).
-func (d *Deliverer) signingKey(ctx context.Context, sub *v1alpha1.EventSubscription) (string, error) {
+func (d *Deliverer) signingKeys(ctx context.Context, sub *v1alpha1.EventSubscription) ([]string, error) {
 	if sub.Spec.SigningKey == nil {
-		return SigningKey(ctx, d.Client, d.APIReader, sub)
+		return SigningKeys(ctx, d.Client, d.APIReader, sub)
 	}
 	now := d.now()
 	d.mu.Lock()
 	cached, ok := d.brought[sub.UID]
 	d.mu.Unlock()
 	if ok && cached.generation == sub.Generation && now.Sub(cached.fetched) < broughtKeyTTL {
-		return cached.key, cached.err
+		return cached.keys, cached.err
 	}
 	// A failure is kept as long as a key: hundreds of subscriptions naming a missing Secret would
 	// otherwise cost the API server a read each, every interval, and the scheduler the time.
-	key, err := SigningKey(ctx, d.Client, d.APIReader, sub)
-	entry := broughtKey{key: key, err: err, generation: sub.Generation, fetched: now}
+	keys, err := SigningKeys(ctx, d.Client, d.APIReader, sub)
+	entry := broughtKey{keys: keys, err: err, generation: sub.Generation, fetched: now}
 	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsForbidden(err) && !errors.Is(err, ErrBadSigningKey) {
-		// The API server's trouble, not the tenant's: the key read before goes on serving, and
+		// The API server's trouble, not the tenant's: the keys read before go on serving, and
 		// either way the read is tried again in transientKeyRetry, not at every interval.
 		if ok && cached.generation == sub.Generation && cached.err == nil {
-			entry.key, entry.err = cached.key, nil
+			entry.keys, entry.err = cached.keys, nil
 		}
 		entry.fetched = now.Add(transientKeyRetry - broughtKeyTTL)
 	}
@@ -359,7 +360,7 @@ func (d *Deliverer) signingKey(ctx context.Context, sub *v1alpha1.EventSubscript
 	}
 	d.brought[sub.UID] = entry
 	d.mu.Unlock()
-	return entry.key, entry.err
+	return entry.keys, entry.err
 }
 
 // transientKeyRetry is how soon a brought key whose read failed for the API server's reasons
@@ -384,8 +385,24 @@ func (d *Deliverer) forgetBroughtKeys(subs []v1alpha1.EventSubscription) {
 	}
 }
 
-// SigningKey reads a subscription's signing key and checks its form.
+// SigningKey reads a subscription's signing key and checks its form (and its previous key's,
+// when the Secret holds one).
 func SigningKey(ctx context.Context, cached, uncached client.Reader, sub *v1alpha1.EventSubscription) (string, error) {
+	keys, err := SigningKeys(ctx, cached, uncached, sub)
+	if err != nil {
+		return "", err
+	}
+	return keys[0], nil
+}
+
+// PreviousKeySuffix names, after the signing key's own key in its Secret, the key a rotation
+// replaced ("signing-key-previous"): while it is there, requests carry a signature by each, so
+// receivers can move to the new key at their pace.
+const PreviousKeySuffix = "-previous"
+
+// SigningKeys reads a subscription's signing key, and the previous one when its Secret holds it,
+// current first, each checked for its form.
+func SigningKeys(ctx context.Context, cached, uncached client.Reader, sub *v1alpha1.EventSubscription) ([]string, error) {
 	name, key, reader := v1alpha1.SigningKeySecretName(sub.Name), v1alpha1.SecretKeySigningKey, cached
 	if ref := sub.Spec.SigningKey; ref != nil {
 		name, key = ref.SecretRef.Name, ref.SecretRef.Key
@@ -398,13 +415,20 @@ func SigningKey(ctx context.Context, cached, uncached client.Reader, sub *v1alph
 	}
 	secret := &corev1.Secret{}
 	if err := reader.Get(ctx, types.NamespacedName{Namespace: sub.Namespace, Name: name}, secret); err != nil {
-		return "", err
+		return nil, err
 	}
-	value := string(secret.Data[key])
-	if err := CheckSigningKey(value); err != nil {
-		return "", err
+	current := string(secret.Data[key])
+	if err := CheckSigningKey(current); err != nil {
+		return nil, err
 	}
-	return value, nil
+	keys := []string{current}
+	if previous, ok := secret.Data[key+PreviousKeySuffix]; ok {
+		if err := CheckSigningKey(string(previous)); err != nil {
+			return nil, err
+		}
+		keys = append(keys, string(previous))
+	}
+	return keys, nil
 }
 
 // connectionFailure says why a send got no answer in a few words, never the addresses the error

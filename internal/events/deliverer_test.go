@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -101,7 +103,7 @@ func TestDeliveryRetriesDeadLettersAndReplays(t *testing.T) {
 	d := &Deliverer{Store: st, HTTP: srv.Client(), Now: func() time.Time { return now }}
 	sub := &v1alpha1.EventSubscription{ObjectMeta: metav1.ObjectMeta{Namespace: "acme", Name: "hr", UID: types.UID("sub-uid")},
 		Spec: v1alpha1.EventSubscriptionSpec{URL: srv.URL, Types: []string{"member.*"}, RetryFor: &metav1.Duration{Duration: time.Hour}}}
-	j := job{sub: sub, org: tenant.Organization{Name: "acme", Integration: types.NamespacedName{Namespace: "acme", Name: "acme"}}, key: key}
+	j := job{sub: sub, org: tenant.Organization{Name: "acme", Integration: types.NamespacedName{Namespace: "acme", Name: "acme"}}, keys: []string{key}}
 	if _, err := d.deliver(ctx, j); err != nil { // starts the subscription at the newest event: none yet
 		t.Fatal(err)
 	}
@@ -212,7 +214,7 @@ func TestFailureAfterSkippedEventsBacksOff(t *testing.T) {
 	d := &Deliverer{Store: st, HTTP: srv.Client(), Now: func() time.Time { return now }}
 	sub := &v1alpha1.EventSubscription{ObjectMeta: metav1.ObjectMeta{Namespace: "acme", Name: "hr", UID: types.UID("sub-2")},
 		Spec: v1alpha1.EventSubscriptionSpec{URL: srv.URL, Types: []string{"member.*"}}}
-	j := job{sub: sub, org: tenant.Organization{Name: "acme", Integration: types.NamespacedName{Namespace: "acme", Name: "acme"}}, key: key}
+	j := job{sub: sub, org: tenant.Organization{Name: "acme", Integration: types.NamespacedName{Namespace: "acme", Name: "acme"}}, keys: []string{key}}
 	if _, err := d.deliver(ctx, j); err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +263,7 @@ func TestASlowReceiverDoesNotHoldOtherOrganizationsDeliveries(t *testing.T) {
 	jobFor := func(org, url string) job {
 		sub := &v1alpha1.EventSubscription{ObjectMeta: metav1.ObjectMeta{Namespace: org, Name: "app", UID: types.UID("sub-" + org)},
 			Spec: v1alpha1.EventSubscriptionSpec{URL: url}}
-		return job{sub: sub, org: tenant.Organization{Name: org, Integration: types.NamespacedName{Namespace: org, Name: org}}, key: key}
+		return job{sub: sub, org: tenant.Organization{Name: org, Integration: types.NamespacedName{Namespace: org, Name: org}}, keys: []string{key}}
 	}
 	slow, quick := jobFor("slow", slowSrv.URL), jobFor("quick", fastSrv.URL)
 	for _, j := range []job{slow, quick} {
@@ -355,7 +357,7 @@ func TestAMissingBroughtKeyIsNotReadEveryInterval(t *testing.T) {
 	sub := &v1alpha1.EventSubscription{ObjectMeta: metav1.ObjectMeta{Namespace: "acme", Name: "hr", UID: "sub-missing", Generation: 1},
 		Spec: v1alpha1.EventSubscriptionSpec{SigningKey: &v1alpha1.SigningKeySpec{SecretRef: v1alpha1.SigningKeySecretRef{Name: "missing"}}}}
 	for range 10 {
-		if _, err := d.signingKey(context.Background(), sub); err == nil {
+		if _, err := d.signingKeys(context.Background(), sub); err == nil {
 			t.Fatal("a missing Secret gave a key")
 		}
 	}
@@ -489,5 +491,56 @@ func TestEventsPrunedBeforeDeliveryAreCounted(t *testing.T) {
 	}
 	if got := fmt.Sprint(rc.sequences()); got != "[3]" {
 		t.Fatalf("the receiver got %s", got)
+	}
+}
+
+// Rotating a signing key: while its Secret holds the replaced key beside the new one
+// ("signing-key-previous"), every request is signed by both, so a receiver still on the old key
+// and one already on the new accept it; a malformed previous key is refused like a malformed key.
+func TestARotatedKeySignsBesideThePreviousOne(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	oldKey, _ := NewSigningKey()
+	newKey, _ := NewSigningKey()
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "acme", Name: "hr-key"},
+		Data: map[string][]byte{"signing-key": []byte(newKey), "signing-key" + PreviousKeySuffix: []byte(oldKey)}}
+	k8s := fake.NewClientBuilder().WithScheme(scheme).WithObjects(secret).Build()
+	sub := &v1alpha1.EventSubscription{ObjectMeta: metav1.ObjectMeta{Namespace: "acme", Name: "hr", UID: "sub-rotating", Generation: 1},
+		Spec: v1alpha1.EventSubscriptionSpec{SigningKey: &v1alpha1.SigningKeySpec{SecretRef: v1alpha1.SigningKeySecretRef{Name: "hr-key"}}}}
+	d := &Deliverer{Client: k8s, APIReader: k8s}
+	keys, err := d.signingKeys(context.Background(), sub)
+	if err != nil || len(keys) != 2 || keys[0] != newKey || keys[1] != oldKey {
+		t.Fatalf("keys %d (%v), want the new one, then the previous", len(keys), err)
+	}
+
+	ctx := context.Background()
+	st := openStore(t)
+	for name, receiverKey := range map[string]string{"a receiver on the old key": oldKey, "a receiver on the new key": newKey} {
+		rc := &flaky{key: receiverKey, status: http.StatusOK}
+		srv := httptest.NewServer(rc)
+		j := pairOf("acme", name, srv.URL, "")
+		j.keys = keys
+		d := &Deliverer{Store: st, HTTP: srv.Client()}
+		if _, err := d.deliver(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+		createUser(t, st, "acme", name, []byte(`{}`))
+		if _, err := d.deliver(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+		srv.Close()
+		if len(rc.sequences()) != 1 {
+			t.Errorf("%s accepted %d events, want 1 (attempts %d)", name, len(rc.sequences()), rc.attempts)
+		}
+	}
+
+	secret.Data["signing-key"+PreviousKeySuffix] = []byte("not-a-key")
+	if err := k8s.Update(context.Background(), secret); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := SigningKeys(context.Background(), k8s, k8s, sub); !errors.Is(err, ErrBadSigningKey) {
+		t.Fatalf("a malformed previous key: %v, want ErrBadSigningKey", err)
 	}
 }

@@ -32,7 +32,7 @@ func openStore(t *testing.T) *sqlstore.Store {
 func pairOf(namespace, name, url, key string) job {
 	sub := &v1alpha1.EventSubscription{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, UID: types.UID(namespace + "-" + name)},
 		Spec: v1alpha1.EventSubscriptionSpec{URL: url}}
-	return job{sub: sub, org: tenant.Organization{Name: namespace, Integration: types.NamespacedName{Namespace: namespace, Name: namespace}}, key: key}
+	return job{sub: sub, org: tenant.Organization{Name: namespace, Integration: types.NamespacedName{Namespace: namespace, Name: namespace}}, keys: []string{key}}
 }
 
 // createUser creates a user of org with doc, under the default policy: one event.

@@ -203,11 +203,11 @@ func (d *Deliverer) current(ctx context.Context, j job) (job, bool) {
 		return j, false
 	}
 	if sub.Generation != j.sub.Generation {
-		key, err := d.signingKey(ctx, sub)
+		keys, err := d.signingKeys(ctx, sub)
 		if err != nil {
 			return j, false
 		}
-		j.key = key
+		j.keys = keys
 	}
 	j.sub = sub
 	return j, true

@@ -47,18 +47,27 @@ func KeyFingerprint(key string) string {
 	return hex.EncodeToString(sum[:])[:12]
 }
 
-// Sign sets the Standard Webhooks headers of a request carrying body.
-func Sign(h http.Header, key, id string, at time.Time, body []byte) error {
-	wh, err := standardwebhooks.NewWebhook(key)
-	if err != nil {
-		return err
+// Sign sets the Standard Webhooks headers of a request carrying body, with a signature by each
+// key (the current one, and during a rotation the previous): a receiver that knows either
+// accepts it.
+func Sign(h http.Header, keys []string, id string, at time.Time, body []byte) error {
+	if len(keys) == 0 {
+		return ErrBadSigningKey
 	}
-	signature, err := wh.Sign(id, at, body)
-	if err != nil {
-		return err
+	signatures := make([]string, 0, len(keys))
+	for _, key := range keys {
+		wh, err := standardwebhooks.NewWebhook(key)
+		if err != nil {
+			return err
+		}
+		signature, err := wh.Sign(id, at, body)
+		if err != nil {
+			return err
+		}
+		signatures = append(signatures, signature)
 	}
 	h.Set(standardwebhooks.HeaderWebhookID, id)
 	h.Set(standardwebhooks.HeaderWebhookTimestamp, strconv.FormatInt(at.Unix(), 10))
-	h.Set(standardwebhooks.HeaderWebhookSignature, signature)
+	h.Set(standardwebhooks.HeaderWebhookSignature, strings.Join(signatures, " "))
 	return nil
 }

@@ -90,6 +90,11 @@ func TestAManagerSentAsAListOfOneIsAccepted(t *testing.T) {
 		}
 		h.do("PATCH", "/Users/"+id, patchOps(map[string]any{"op": "Add", "path": enterpriseSchema + ":manager",
 			"value": []any{map[string]any{"value": boss}, map[string]any{"value": id}}})).wantError(t, http.StatusBadRequest, "invalidValue")
+		r = h.do("PATCH", "/Users/"+id, patchOps(map[string]any{"op": "Replace", "path": enterpriseSchema + ":manager", "value": []any{}})).
+			want(t, http.StatusOK)
+		if get(r.body, enterpriseSchema+".manager") != nil {
+			t.Fatalf("an empty list leaves the manager: %s", r.raw)
+		}
 	})
 }
 

@@ -9,6 +9,7 @@
 #   STORE=sqlite hack/profile-postgres.sh filter-users   # the same against the embedded SQLite store
 #   USERS=10000 hack/profile-postgres.sh filter-users     # look up among 10,000 users, as compare.sh does
 #   EXPLAIN=0.002 hack/profile-postgres.sh patch-active     # also log EXPLAIN (ANALYZE, BUFFERS) of 0.2 % of statements
+#   BEFORE="create-users 30" hack/profile-postgres.sh filter-users   # another workload first, unmeasured, as compare.sh does
 #
 # Needs PostgreSQL (apt-get install -y postgresql) and the scimload sources beside the project.
 set -uo pipefail
@@ -69,6 +70,10 @@ secret=$("${k[@]}" -n "$ns" get scimintegration "$sc" -o jsonpath='{.status.toke
 TOKEN=$("${k[@]}" -n "$ns" get secret "$secret" -o jsonpath='{.data.token}' | base64 -d)
 
 load() { "$OUT/scimload" -base "$BASE" -token "$TOKEN" -workload "$W" -concurrency 16 -progress 0 "$@"; }
+if [[ -n "${BEFORE:-}" ]]; then # another workload first, unmeasured, as compare.sh runs its workloads on one store
+  read -r bw bs <<<"$BEFORE"
+  "$OUT/scimload" -base "$BASE" -token "$TOKEN" -workload "$bw" -concurrency 16 -progress 0 -duration "${bs:-30}s" >"$OUT/before.result" 2>&1
+fi
 [[ "$W" == create-users ]] || load -duration 3s -users "${USERS:-1000}" >/dev/null 2>&1 # the user pool, unmeasured
 # The measured run first makes sure of its user pool (a POST per user, each a 409 by now): the
 # profile, the statements and the WAL start once it says so, and cover the measured phase only.

@@ -81,7 +81,11 @@ func (s *Store) startDelivery(ctx context.Context, tx *sql.Tx, subscription, org
 		err = s.queryRow(ctx, tx, s.q(`SELECT seq FROM provisioning_events WHERE org = ? AND at_us < ? ORDER BY seq DESC LIMIT 1`),
 			org, from.UnixMicro()).Scan(&start)
 		if errors.Is(err, sql.ErrNoRows) {
-			start, err = 0, nil
+			// No event before from: start before the organization's first event, or after its
+			// last number when it has none. Numbers go on after a deletion of its data, so 0
+			// would read the numbers given before as events pruned before delivery.
+			err = s.queryRow(ctx, tx, s.q(`SELECT COALESCE((SELECT seq - 1 FROM provisioning_events WHERE org = ? ORDER BY seq LIMIT 1),
+				(SELECT MAX(last) FROM event_sequences WHERE org = ?), 0)`), org, org).Scan(&start)
 		}
 	}
 	if err != nil {

@@ -188,13 +188,13 @@ func (d *Deliverer) deliver(ctx context.Context, j job) (bool, error) {
 	// so a replay during the round is not undone by the round's later outcomes.
 	pos := st.DeliveredSeq
 	from := func() *int64 { p := pos; return &p }
-	// lost: events after pos pruned (past the retention) before they were delivered. The first
-	// outcome that moves the subscription passes over them and counts them.
-	lost := int64(0)
-	if len(pending) > 0 {
-		lost = max(pending[0].Seq-pos-1, 0)
-	}
-	passed := func() int64 { n := lost; lost = 0; return n }
+	// lost: events pruned (past the retention) before they were delivered, found as gaps between
+	// the numbers read (an organization's numbers have none otherwise; pruning by time can leave
+	// one anywhere), not yet passed over. An outcome counts those before its event as it moves
+	// the subscription past them; lostToSkipped are those before the last skipped event.
+	lost, lostToSkipped, prev := int64(0), int64(0), pos
+	passed := func() int64 { n := lost; lost, lostToSkipped = 0, 0; return n }
+	passedToSkipped := func() int64 { n := lostToSkipped; lost, lostToSkipped = lost-n, 0; return n }
 	skipped, skippedID := int64(0), ""
 	permissions := d.permissions(ctx, j.org.Integration.Namespace)
 	started, cut := time.Now(), false
@@ -203,8 +203,10 @@ func (d *Deliverer) deliver(ctx context.Context, j job) (bool, error) {
 			cut = true // a slow receiver gives its worker back; the rest goes in its next turn
 			break
 		}
+		lost += max(r.Seq-prev-1, 0)
+		prev = r.Seq
 		if !Wants(j.sub.Spec.Types, string(r.Event.Type)) {
-			skipped, skippedID = r.Seq, r.ID
+			skipped, skippedID, lostToSkipped = r.Seq, r.ID, lost
 			d.Metrics.observe(resultSkipped, time.Time{})
 			continue
 		}
@@ -225,12 +227,12 @@ func (d *Deliverer) deliver(ctx context.Context, j job) (bool, error) {
 		}
 		if skipped > 0 { // the failure is recorded against the event after the last one passed
 			if err := d.Store.RecordDelivery(ctx, subID, j.org.Name, skipped, store.DeliveryOutcome{Kind: store.Skipped, At: d.now(), EventID: skippedID,
-				From: from(), Lost: passed()}); err != nil {
+				From: from(), Lost: passedToSkipped()}); err != nil {
 				return false, err
 			}
 			pos, st.Attempts, st.FirstFailure = skipped, 0, time.Time{} // this event's failure is its own
 		}
-		return false, d.failed(ctx, j, st, r, pos, passed(), failure, retryAfter)
+		return false, d.failed(ctx, j, st, r, pos, lost, failure, retryAfter)
 	}
 	// More wait when the batch was cut (by time, or by the page's size) or is followed by newer
 	// events: then the pair runs again as soon as a worker is free, not an interval later.
@@ -245,11 +247,15 @@ func (d *Deliverer) deliver(ctx context.Context, j job) (bool, error) {
 // failed records a failed attempt: a retry after a backoff (at least the receiver's
 // Retry-After), or, once retryFor has passed since the first failure, a dead letter.
 // lost counts the pruned events right before r, which a dead letter passes over too (a retry
-// does not move the subscription: the next round counts them).
+// does not move the subscription: the next round counts them). With some, the retry state
+// read was a pruned event's: r's failure is its own, and starts its retryFor now.
 func (d *Deliverer) failed(ctx context.Context, j job, st *store.Delivery, r store.EventRecord, pos, lost int64, failure string,
 	retryAfter time.Duration) error {
 	now := d.now()
 	subID := string(j.sub.UID)
+	if lost > 0 {
+		st.Attempts, st.FirstFailure = 0, time.Time{}
+	}
 	retryFor := DefaultRetryFor
 	if j.sub.Spec.RetryFor != nil {
 		retryFor = j.sub.Spec.RetryFor.Duration
@@ -262,7 +268,7 @@ func (d *Deliverer) failed(ctx context.Context, j job, st *store.Delivery, r sto
 	d.Metrics.observe(resultFailed, time.Time{})
 	wait := max(Backoff(st.Attempts+1), min(retryAfter, maxBackoff))
 	return d.Store.RecordDelivery(ctx, subID, j.org.Name, r.Seq, store.DeliveryOutcome{Kind: store.Failed, At: now, EventID: r.ID,
-		RetryAt: now.Add(wait), Error: failure, From: &pos})
+		RetryAt: now.Add(wait), Error: failure, From: &pos, Lost: lost})
 }
 
 // Backoff is the wait before attempt n (n ≥ 1): exponential from one second, capped at an hour,

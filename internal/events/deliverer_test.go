@@ -472,12 +472,12 @@ func TestEventsPrunedBeforeDeliveryAreCounted(t *testing.T) {
 	if n, err := st.PruneEvents(ctx, "acme", cut); err != nil || n != 2 {
 		t.Fatalf("pruned %d (%v), want events 1 and 2", n, err)
 	}
-	for range 2 { // event 3 fails twice: the gap before it is not counted yet
+	for attempt := 1; attempt <= 2; attempt++ { // event 3 fails twice: the gap before it is passed over and counted once
 		if _, err := d.deliver(ctx, j); err != nil {
 			t.Fatal(err)
 		}
-		if state, _ := st.Delivery(ctx, string(j.sub.UID), "acme", time.Time{}); state.Lost != 0 || state.DeliveredSeq != 0 || state.Attempts == 0 {
-			t.Fatalf("a retry counted the gap: %+v", state)
+		if state, _ := st.Delivery(ctx, string(j.sub.UID), "acme", time.Time{}); state.Lost != 2 || state.DeliveredSeq != 2 || state.Attempts != attempt {
+			t.Fatalf("after failure %d of event 3: %+v, want at 2 with 2 lost", attempt, state)
 		}
 		now = now.Add(2 * time.Hour) // past the backoff, well within retryFor
 	}
@@ -571,5 +571,42 @@ func TestASubscriptionOfARecreatedOrganizationLosesNothing(t *testing.T) {
 	state, _ := st.Delivery(ctx, string(j.sub.UID), "acme", time.Time{})
 	if got := fmt.Sprint(rc.sequences()); got != "[4]" || state.Lost != 0 {
 		t.Fatalf("the receiver got %s, %d counted lost; want the new data's event 4 and none lost", got, state.Lost)
+	}
+}
+
+// A failing event pruned while it is retried hands nothing of its retry state on: the next event's
+// failures are its own, with their own retryFor, not dead-lettered at once for the pruned one's.
+func TestAPrunedFailingEventsRetryStateIsNotInherited(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	key, _ := NewSigningKey()
+	rc := &flaky{key: key, status: http.StatusServiceUnavailable}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	now := time.Now()
+	d := &Deliverer{Store: st, HTTP: srv.Client(), Now: func() time.Time { return now }}
+	j := pairOf("acme", "hr", srv.URL, key)
+	j.sub.Spec.RetryFor = &metav1.Duration{Duration: time.Hour}
+	if _, err := d.deliver(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	createUser(t, st, "acme", "u1", []byte(`{}`))
+	time.Sleep(2 * time.Millisecond)
+	cut := time.Now()
+	time.Sleep(2 * time.Millisecond)
+	createUser(t, st, "acme", "u2", []byte(`{}`))
+	if _, err := d.deliver(ctx, j); err != nil { // event 1 fails at now
+		t.Fatal(err)
+	}
+	if n, err := st.PruneEvents(ctx, "acme", cut); err != nil || n != 1 {
+		t.Fatalf("pruned %d (%v), want event 1", n, err)
+	}
+	now = now.Add(61 * time.Minute) // past event 1's retryFor
+	if _, err := d.deliver(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	state, _ := st.Delivery(ctx, string(j.sub.UID), "acme", time.Time{})
+	if state.DeadLettered != 0 || state.Attempts != 1 || state.DeliveredSeq != 1 || state.Lost != 1 || !state.FirstFailure.Equal(now.Truncate(time.Microsecond)) {
+		t.Fatalf("event 2's first failure: %+v, want a retry of its own (attempt 1 from now), event 1 counted lost", state)
 	}
 }

@@ -160,15 +160,16 @@ type DeliveryOutcome struct {
 	Error   string
 	// EventID names the event at the outcome's sequence number (every kind): the outcome is
 	// recorded only while that event is still numbered so, or was pruned, and not after the
-	// organization's data was deleted and its numbers restarted. Type names a dead-lettered
+	// organization's data was deleted. Type names a dead-lettered
 	// event's type.
 	EventID, Type string
 	// From, when set, is where the deliverer found the subscription before this outcome: the
 	// outcome is recorded only while it still stands there. A replay that rewound it, or another
 	// replica's deliverer that moved it, meanwhile wins over a round that read it before.
 	From *int64
-	// Lost counts the events right before seq that were pruned before they were delivered: the
-	// outcome passes over them too (all but Failed, which does not move the subscription).
+	// Lost counts the events before seq that were pruned before they were delivered: the outcome
+	// passes over them too and counts them. A Failed outcome with Lost moves the subscription to
+	// just before seq and starts the retry state anew (the one recorded was a pruned event's).
 	Lost int64
 }
 

@@ -107,7 +107,7 @@ const oldestPending = `SELECT at_us FROM provisioning_events WHERE org = ? AND s
 
 // RecordDelivery records what became of event seq; a subscription never moves backwards. It
 // records nothing unless the event is still seq, or was pruned (eventStillSeq): after a deletion
-// of the organization's data, numbers restart, and a deliverer's round over the old events must
+// of the organization's data, a deliverer's round over the old events must
 // not move a subscription past the new ones.
 func (s *Store) RecordDelivery(ctx context.Context, subscription, org string, seq int64, o store.DeliveryOutcome) error {
 	at := o.At
@@ -138,6 +138,14 @@ func (s *Store) RecordDelivery(ctx context.Context, subscription, org string, se
 			_, err = s.exec(ctx, tx, s.q(`UPDATE event_deliveries SET delivered_seq = ?, attempts = 0, first_failure_us = NULL,
 				next_attempt_us = NULL, last_error = NULL`+lost+` WHERE `+where), append(append([]any{seq}, lostArgs...), whereArgs...)...)
 		case store.Failed:
+			if o.Lost > 0 {
+				// Pruned events before this one: the subscription passes over them to just before
+				// it, and the retry state (theirs) starts anew with this failure, its own.
+				_, err = s.exec(ctx, tx, s.q(`UPDATE event_deliveries SET delivered_seq = ?, attempts = 1, first_failure_us = ?,
+					next_attempt_us = ?, last_error = ?`+lost+` WHERE `+where),
+					append(append([]any{seq - 1, now, o.RetryAt.UnixMicro(), clip(o.Error)}, lostArgs...), whereArgs...)...)
+				break
+			}
 			_, err = s.exec(ctx, tx, s.q(`UPDATE event_deliveries SET attempts = attempts + 1, first_failure_us = COALESCE(first_failure_us, ?),
 				next_attempt_us = ?, last_error = ? WHERE `+where), append([]any{now, o.RetryAt.UnixMicro(), clip(o.Error)}, whereArgs...)...)
 		case store.DeadLettered:
@@ -161,7 +169,7 @@ func (s *Store) RecordDelivery(ctx context.Context, subscription, org string, se
 // eventStillSeq is a condition on an organization, a sequence number and an event ID (its
 // arguments, in RecordDelivery's still): the event numbered so in the organization is that one,
 // or none is and the number is at most the organization's latest (the event was pruned since it
-// was read; after a deletion the numbers restart, and a number not yet given again fails). Events written
+// was read). Events written
 // before they had IDs match the empty ID.
 const eventStillSeq = `(EXISTS (SELECT 1 FROM provisioning_events WHERE org = ? AND seq = ? AND COALESCE(id, '') = ?)
 	OR NOT EXISTS (SELECT 1 FROM provisioning_events WHERE org = ? AND seq = ?)

@@ -151,9 +151,9 @@ func coerceSingle(attr *schema.Attribute, v any) (any, error) {
 }
 
 func coerceComplex(attr *schema.Attribute, v any) (any, error) {
-	if list, isList := v.([]any); isList && len(list) <= 1 && !attr.MultiValued {
-		// A single complex value sent as a list of one: an older Entra form of manager,
-		// [{"$ref": …, "value": "…"}]; an empty list unassigns it, as "" does.
+	if list, isList := v.([]any); isList && len(list) <= 1 && !attr.MultiValued && attr.Sub("value") != nil {
+		// A single reference (a complex value with "value", as manager) sent as a list of one:
+		// an older Entra form, [{"$ref": …, "value": "…"}]; an empty list unassigns it, as "" does.
 		if len(list) == 0 {
 			return nil, nil
 		}

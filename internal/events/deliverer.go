@@ -169,8 +169,17 @@ func (d *Deliverer) now() time.Time {
 }
 
 // deliver sends one organization's pending events to one subscription, until one fails; it
-// reports whether it read a full batch.
+// reports whether it read a full batch. A round whose subscription moved under it (a replay,
+// another replica) ends there: the next round reads it anew.
 func (d *Deliverer) deliver(ctx context.Context, j job) (bool, error) {
+	full, err := d.round(ctx, j)
+	if errors.Is(err, store.ErrDeliveryMoved) {
+		return true, nil // run again at once, from where the subscription now stands
+	}
+	return full, err
+}
+
+func (d *Deliverer) round(ctx context.Context, j job) (bool, error) {
 	subID := string(j.sub.UID)
 	st, err := d.Store.Delivery(ctx, subID, j.org.Name, j.sub.CreationTimestamp.Time)
 	if err != nil {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
@@ -164,14 +165,20 @@ type DeliveryOutcome struct {
 	// event's type.
 	EventID, Type string
 	// From, when set, is where the deliverer found the subscription before this outcome: the
-	// outcome is recorded only while it still stands there. A replay that rewound it, or another
-	// replica's deliverer that moved it, meanwhile wins over a round that read it before.
+	// outcome is recorded only while it still stands there (else ErrDeliveryMoved). A replay
+	// that rewound it, or another replica's deliverer that moved it, meanwhile wins over a round
+	// that read it before.
 	From *int64
 	// Lost counts the events before seq that were pruned before they were delivered: the outcome
 	// passes over them too and counts them. A Failed outcome with Lost moves the subscription to
 	// just before seq and starts the retry state anew (the one recorded was a pruned event's).
 	Lost int64
 }
+
+// ErrDeliveryMoved: an outcome with From was not recorded, as the subscription no longer stands
+// there (a replay, another replica's deliverer, the organization's data deleted); the round that
+// read it should end and leave the pair to a round that reads it anew.
+var ErrDeliveryMoved = errors.New("the subscription's position moved since it was read")
 
 // DeliveryKind says what became of an event.
 type DeliveryKind int

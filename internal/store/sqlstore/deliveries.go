@@ -128,25 +128,28 @@ func (s *Store) RecordDelivery(ctx context.Context, subscription, org string, se
 		lost, lostArgs = ", lost = lost + ?, lost_us = ?", []any{o.Lost, now}
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		var err error
+		var (
+			res sql.Result
+			err error
+		)
 		switch o.Kind {
 		case store.Delivered:
-			_, err = s.exec(ctx, tx, s.q(`UPDATE event_deliveries SET delivered_seq = ?, attempts = 0, first_failure_us = NULL,
+			res, err = s.exec(ctx, tx, s.q(`UPDATE event_deliveries SET delivered_seq = ?, attempts = 0, first_failure_us = NULL,
 				next_attempt_us = NULL, last_delivered_us = ?, last_error = NULL`+lost+` WHERE `+where),
 				append(append([]any{seq, now}, lostArgs...), whereArgs...)...)
 		case store.Skipped: // passing an event ends any failure of the one before: its retry state goes
-			_, err = s.exec(ctx, tx, s.q(`UPDATE event_deliveries SET delivered_seq = ?, attempts = 0, first_failure_us = NULL,
+			res, err = s.exec(ctx, tx, s.q(`UPDATE event_deliveries SET delivered_seq = ?, attempts = 0, first_failure_us = NULL,
 				next_attempt_us = NULL, last_error = NULL`+lost+` WHERE `+where), append(append([]any{seq}, lostArgs...), whereArgs...)...)
 		case store.Failed:
 			if o.Lost > 0 {
 				// Pruned events before this one: the subscription passes over them to just before
 				// it, and the retry state (theirs) starts anew with this failure, its own.
-				_, err = s.exec(ctx, tx, s.q(`UPDATE event_deliveries SET delivered_seq = ?, attempts = 1, first_failure_us = ?,
+				res, err = s.exec(ctx, tx, s.q(`UPDATE event_deliveries SET delivered_seq = ?, attempts = 1, first_failure_us = ?,
 					next_attempt_us = ?, last_error = ?`+lost+` WHERE `+where),
 					append(append([]any{seq - 1, now, o.RetryAt.UnixMicro(), clip(o.Error)}, lostArgs...), whereArgs...)...)
 				break
 			}
-			_, err = s.exec(ctx, tx, s.q(`UPDATE event_deliveries SET attempts = attempts + 1, first_failure_us = COALESCE(first_failure_us, ?),
+			res, err = s.exec(ctx, tx, s.q(`UPDATE event_deliveries SET attempts = attempts + 1, first_failure_us = COALESCE(first_failure_us, ?),
 				next_attempt_us = ?, last_error = ? WHERE `+where), append([]any{now, o.RetryAt.UnixMicro(), clip(o.Error)}, whereArgs...)...)
 		case store.DeadLettered:
 			// The letter is written only where the subscription then moves past the event: an
@@ -156,11 +159,17 @@ func (s *Store) RecordDelivery(ctx context.Context, subscription, org string, se
 				append([]any{seq, o.EventID, o.Type, clip(o.Error), now}, whereArgs...)...); err != nil {
 				return err
 			}
-			_, err = s.exec(ctx, tx, s.q(`UPDATE event_deliveries SET delivered_seq = ?, attempts = 0, first_failure_us = NULL,
+			res, err = s.exec(ctx, tx, s.q(`UPDATE event_deliveries SET delivered_seq = ?, attempts = 0, first_failure_us = NULL,
 				next_attempt_us = NULL, last_error = ?`+lost+` WHERE `+where), append(append([]any{seq, clip(o.Error)}, lostArgs...), whereArgs...)...)
 		}
 		if err != nil {
 			return fmt.Errorf("recording delivery of event %d of %s to %s: %w", seq, org, subscription, err)
+		}
+		if res == nil {
+			return fmt.Errorf("recording delivery of event %d of %s: unknown outcome %d", seq, org, o.Kind)
+		}
+		if n, _ := res.RowsAffected(); n == 0 && o.From != nil {
+			return store.ErrDeliveryMoved
 		}
 		return nil
 	})

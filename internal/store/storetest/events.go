@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -123,11 +124,13 @@ func testDeliveries(t *testing.T, s store.Store) {
 		t.Fatalf("replay rewinds to before the dead letter: %d, %+v", n, d)
 	}
 	// An outcome of a round that read the subscription before the replay (at 4) records nothing,
-	// whatever its kind; one from where the subscription stands does.
+	// whatever its kind, and says so; one from where the subscription stands does.
 	before, at := int64(4), int64(2)
 	for _, kind := range []store.DeliveryKind{store.Delivered, store.Skipped, store.Failed, store.DeadLettered} {
-		must(t, s.RecordDelivery(ctx, "sub-1", org, 3, store.DeliveryOutcome{Kind: kind, EventID: id(3), Type: "member.provisioned",
-			RetryAt: retry, Error: "HTTP 500", From: &before}))
+		if err := s.RecordDelivery(ctx, "sub-1", org, 3, store.DeliveryOutcome{Kind: kind, EventID: id(3), Type: "member.provisioned",
+			RetryAt: retry, Error: "HTTP 500", From: &before}); !errors.Is(err, store.ErrDeliveryMoved) {
+			t.Fatalf("outcome %d from before the replay: %v, want ErrDeliveryMoved", kind, err)
+		}
 	}
 	if d, _ = s.Delivery(ctx, "sub-1", org, time.Time{}); d.DeliveredSeq != 2 || d.Attempts != 0 || d.DeadLettered != 0 {
 		t.Fatalf("outcomes from before the replay moved the subscription: %+v", d)

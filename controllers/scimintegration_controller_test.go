@@ -295,6 +295,29 @@ var _ = Describe("ScimIntegration", func() {
 			eventually(condition(scim, v1alpha1.ConditionReady)).Should(beFalse("Disabled"))
 		})
 
+		It("keeps the IngressClass the API server assigned to an Ingress without a className", func() {
+			scim := scimIntegration(ns, "scim", "identity")
+			scim.Spec.Endpoint.Ingress = v1alpha1.IngressSpec{Enabled: true, Host: "scim.example.com"}
+			Expect(k8s.Create(ctx, scim)).To(Succeed())
+			ing := &networkingv1.Ingress{}
+			key := types.NamespacedName{Namespace: ns, Name: "scim-scim"}
+			eventually(func() error { return k8s.Get(ctx, key, ing) }).Should(Succeed())
+			// What the DefaultIngressClass admission does on create where the cluster has a default.
+			if ing.Spec.IngressClassName == nil {
+				ing.Spec.IngressClassName = ptr.To("cluster-default")
+				Expect(k8s.Update(ctx, ing)).To(Succeed())
+			}
+			assigned := *ing.Spec.IngressClassName
+			poke(scim)
+			consistently(func() string {
+				got := &networkingv1.Ingress{}
+				if err := k8s.Get(ctx, key, got); err != nil || got.Spec.IngressClassName == nil {
+					return ""
+				}
+				return *got.Spec.IngressClassName
+			}).Should(Equal(assigned))
+		})
+
 		It("creates an Ingress for the organization's path when asked, and removes it when not", func() {
 			scim := scimIntegration(ns, "scim", "identity")
 			scim.Spec.Endpoint.Ingress = v1alpha1.IngressSpec{

@@ -73,7 +73,9 @@ func (r *ScimIntegrationReconciler) applyRouting(ctx context.Context, s *scimSco
 		svc.Labels = ownedLabels(s)
 		svc.Spec.Type = corev1.ServiceTypeExternalName
 		svc.Spec.ExternalName = r.DataPlaneService
-		svc.Spec.Ports = []corev1.ServicePort{{Name: "http", Port: r.DataPlaneServicePort, TargetPort: intstr.FromInt32(r.DataPlaneServicePort)}}
+		// Protocol as the API server defaults it, so an unchanged Service is not updated each pass.
+		svc.Spec.Ports = []corev1.ServicePort{{Name: "http", Protocol: corev1.ProtocolTCP, Port: r.DataPlaneServicePort,
+			TargetPort: intstr.FromInt32(r.DataPlaneServicePort)}}
 	}); err != nil || !ok {
 		return err
 	}
@@ -83,7 +85,11 @@ func (r *ScimIntegrationReconciler) applyRouting(ctx context.Context, s *scimSco
 	_, err := r.createOrUpdateOwned(ctx, s, ing, "Ingress", func() {
 		ing.Labels = ownedLabels(s)
 		ing.Annotations = spec.Annotations
-		ing.Spec = networkingv1.IngressSpec{}
+		// Without a className the API server's DefaultIngressClass admission names the cluster's
+		// default on create (and only then): keep what it chose, or the next update strips it and
+		// controllers that ignore class-less Ingresses drop the route.
+		assigned := ing.Spec.IngressClassName
+		ing.Spec = networkingv1.IngressSpec{IngressClassName: assigned}
 		if spec.ClassName != "" {
 			ing.Spec.IngressClassName = &spec.ClassName
 		}

@@ -34,6 +34,11 @@ var _ = Describe("CRD validation", func() {
 			e.Spec.SSO.OIDC.ClientSecretRef.Name = "s"
 			e.Spec.SSO.OIDC.ClientSecretRef.Key = "k"
 		}, "sso must set exactly one of oidc or saml"),
+		Entry("with an OIDC client secret naming no Secret", func(e *v1alpha1.EnterpriseIdentity) {
+			e.Spec.SSO.SAML = nil
+			e.Spec.SSO.OIDC = &v1alpha1.OIDCSpec{IssuerURL: "https://idp.example", ClientID: "x"}
+			e.Spec.SSO.OIDC.ClientSecretRef.Key = "client-secret"
+		}, "clientSecretRef.name must name a Secret"),
 		Entry("with neither oidc nor saml", func(e *v1alpha1.EnterpriseIdentity) { e.Spec.SSO.SAML = nil }, "sso must set exactly one of oidc or saml"),
 		Entry("with an organization that is not a DNS label", func(e *v1alpha1.EnterpriseIdentity) { e.Spec.Organization = "Acme Corp" }, "spec.organization"),
 		Entry("with SAML giving both a metadata URL and inline metadata", func(e *v1alpha1.EnterpriseIdentity) {

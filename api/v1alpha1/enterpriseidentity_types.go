@@ -67,6 +67,7 @@ type OIDCSpec struct {
 	// clientSecretRef selects the key of a Secret in this namespace that holds the client secret.
 	// The secret itself never appears in this object.
 	// +required
+	// +kubebuilder:validation:XValidation:rule="self.name != ''",message="clientSecretRef.name must name a Secret"
 	ClientSecretRef corev1.SecretKeySelector `json:"clientSecretRef"`
 }
 

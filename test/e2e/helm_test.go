@@ -112,6 +112,16 @@ func TestHelmChart(t *testing.T) {
 	g.Expect(plain).To(SatisfyAll(Not(ContainSubstring("--metrics-secure")), Not(ContainSubstring("metrics-reader")), ContainSubstring("scheme: http\n"),
 		Not(ContainSubstring("bearerTokenFile"))))
 
+	By("a ServiceMonitor's tlsConfig: the self-signed certificate accepted by default, checked once a CA is given")
+	insecure, err := helm(t, "template", "eio", chart, "--set", "externalURL=https://scim.example.com", "--set", "metrics.serviceMonitor.enabled=true")
+	g.Expect(err).NotTo(HaveOccurred(), insecure)
+	g.Expect(insecure).To(ContainSubstring("insecureSkipVerify: true"))
+	checked, err := helm(t, "template", "eio", chart, "--set", "externalURL=https://scim.example.com", "--set", "metrics.serviceMonitor.enabled=true",
+		"--set", "metrics.serviceMonitor.tlsConfig.serverName=eio.eio-system.svc", "--set", "metrics.serviceMonitor.tlsConfig.ca.secret.name=eio-metrics-ca",
+		"--set", "metrics.serviceMonitor.tlsConfig.ca.secret.key=ca.crt")
+	g.Expect(err).NotTo(HaveOccurred(), checked)
+	g.Expect(checked).To(SatisfyAll(ContainSubstring("serverName: eio.eio-system.svc"), Not(ContainSubstring("insecureSkipVerify"))))
+
 	By("monitoring by value: ServiceMonitor, PrometheusRule, Grafana dashboard, a bound reader, a certificate Secret")
 	monitoring := render("monitoring", "externalURL=https://scim.example.com", "metrics.serviceMonitor.enabled=true", "metrics.prometheusRule.enabled=true",
 		"metrics.dashboard.enabled=true", "metrics.certSecret=eio-metrics-tls", "metrics.readers[0].kind=ServiceAccount",

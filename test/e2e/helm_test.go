@@ -112,6 +112,11 @@ func TestHelmChart(t *testing.T) {
 	g.Expect(plain).To(SatisfyAll(Not(ContainSubstring("--metrics-secure")), Not(ContainSubstring("metrics-reader")), ContainSubstring("scheme: http\n"),
 		Not(ContainSubstring("bearerTokenFile"))))
 
+	By("a session key of the user's (GitOps): no generated Secret, which would change at every render")
+	own, err := helm(t, "template", "eio", chart, "--set", "externalURL=https://scim.example.com", "--set", "sessionKey.existingSecret=eio-session")
+	g.Expect(err).NotTo(HaveOccurred(), own)
+	g.Expect(own).To(SatisfyAll(ContainSubstring("secretName: eio-session\n"), Not(ContainSubstring("name: eio-enterprise-identity-operator-session"))))
+
 	By("a ServiceMonitor's tlsConfig: the self-signed certificate accepted by default, checked once a CA is given")
 	insecure, err := helm(t, "template", "eio", chart, "--set", "externalURL=https://scim.example.com", "--set", "metrics.serviceMonitor.enabled=true")
 	g.Expect(err).NotTo(HaveOccurred(), insecure)

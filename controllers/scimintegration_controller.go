@@ -8,6 +8,8 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
@@ -86,6 +88,8 @@ type scimScope struct {
 	// claim is the identity's OrganizationClaim, once the identity is known to hold it.
 	claim   *v1alpha1.OrganizationClaim
 	requeue requeue
+	// endpointChecked: the pass reached the endpoint step.
+	endpointChecked bool
 }
 
 func (s *scimScope) setCondition(typ string, ok bool, reason, message string) {
@@ -137,6 +141,13 @@ func (r *ScimIntegrationReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		r.reconcileEndpoint,
 		r.reconcileSummary,
 	)
+	if c := meta.FindStatusCondition(scim.Status.Conditions, v1alpha1.ConditionEndpointReady); !s.endpointChecked && c != nil &&
+		c.Status == metav1.ConditionTrue {
+		// An EndpointReady=True left from an earlier pass would say the endpoint serves while an
+		// earlier step (the identity gone, the token broken) stops the integration.
+		s.setCondition(v1alpha1.ConditionEndpointReady, false, v1alpha1.ReasonNotChecked,
+			"Not checked while an earlier step stops this integration (see Ready)")
+	}
 	summarizeReady(&scim.Status.Conditions, scim.Generation,
 		v1alpha1.ConditionSSOReady, v1alpha1.ConditionTokenIssued, v1alpha1.ConditionPolicyReady, v1alpha1.ConditionEndpointReady)
 	if err != nil {

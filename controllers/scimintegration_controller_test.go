@@ -281,6 +281,16 @@ var _ = Describe("ScimIntegration", func() {
 			consistently(tokenSecret(second)).Should(BeNil())
 		})
 
+		It("does not go on saying the endpoint serves once its identity is gone", func() {
+			scim := scimIntegration(ns, "scim", "identity")
+			Expect(k8s.Create(ctx, scim)).To(Succeed())
+			dataPlane.set(org, true)
+			poke(scim)
+			eventually(condition(scim, v1alpha1.ConditionEndpointReady)).Should(beTrue("Serving"))
+			Expect(k8s.Delete(ctx, identity)).To(Succeed())
+			eventually(condition(scim, v1alpha1.ConditionEndpointReady)).Should(beFalse(v1alpha1.ReasonNotChecked))
+		})
+
 		It("becomes Ready when the data plane serves the organization, and reports a disabled one", func() {
 			scim := scimIntegration(ns, "scim", "identity")
 			Expect(k8s.Create(ctx, scim)).To(Succeed())

@@ -24,6 +24,7 @@ const ScimPathPrefix = "/scim/v2/"
 // reconcileEndpoint computes the base URL, keeps the optional Ingress (and the Service it routes
 // to) in shape, and reports whether the data plane serves the organization.
 func (r *ScimIntegrationReconciler) reconcileEndpoint(ctx context.Context, s *scimScope) error {
+	s.endpointChecked = true
 	org := s.identity.Spec.Organization
 	ingress := s.scim.Spec.Endpoint.Ingress
 	if ingress.Enabled {

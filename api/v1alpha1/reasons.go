@@ -60,6 +60,9 @@ const (
 	ReasonDataPlaneNotServing = "DataPlaneNotServing"
 	ReasonIngressNotOwned     = "IngressNotOwned"
 	ReasonDisabled            = "Disabled"
+	// ReasonNotChecked: an earlier step stopped the pass, so the endpoint was not checked; an
+	// EndpointReady that said True no longer does.
+	ReasonNotChecked = "NotChecked"
 
 	// PolicyReady.
 	ReasonPolicyValid          = "Valid"

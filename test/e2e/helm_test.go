@@ -192,6 +192,7 @@ func TestHelmChart(t *testing.T) {
 		ContainSubstring("name: eio-postgres"), ContainSubstring("--trust-proxy-headers"), ContainSubstring("--trusted-proxy-cidrs=10.8.3.17/32,fd00::17/128"),
 		ContainSubstring("--allow-outbound-cidrs=10.20.0.0/24"), ContainSubstring("--forwarded-for-cidrs=10.244.3.0/24"),
 		ContainSubstring("kind: NetworkPolicy"), ContainSubstring("kubernetes.io/metadata.name: oauth2-proxy"),
-		Not(ContainSubstring("kind: PersistentVolumeClaim")), Not(ContainSubstring("--sqlite-path"))))
+		Not(ContainSubstring("kind: PersistentVolumeClaim")), Not(ContainSubstring("--sqlite-path")),
+		ContainSubstring("kind: PodDisruptionBudget"), ContainSubstring("podAntiAffinity"), ContainSubstring("mountPath: /tmp")))
 	sys.kubectl(t, "apply", "--dry-run=server", "-n", "eio-system", "-f", postgres)
 }

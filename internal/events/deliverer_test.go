@@ -453,21 +453,13 @@ func TestAReplayDuringARoundIsNotUndone(t *testing.T) {
 func TestEventsPrunedBeforeDeliveryAreCounted(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
-	key, _ := NewSigningKey()
-	rc := &flaky{key: key, status: http.StatusServiceUnavailable}
-	srv := httptest.NewServer(rc)
-	defer srv.Close()
-	now := time.Now()
-	d := &Deliverer{Store: st, HTTP: srv.Client(), Now: func() time.Time { return now }}
-	j := pairOf("acme", "hr", srv.URL, key)
+	rc, d, j, now := failingPair(t, st)
 	if _, err := d.deliver(ctx, j); err != nil { // starts the subscription: no events yet
 		t.Fatal(err)
 	}
 	createUser(t, st, "acme", "u1", []byte(`{}`))
 	createUser(t, st, "acme", "u2", []byte(`{}`))
-	time.Sleep(2 * time.Millisecond)
-	cut := time.Now()
-	time.Sleep(2 * time.Millisecond)
+	cut := aMoment()
 	createUser(t, st, "acme", "u3", []byte(`{}`))
 	if n, err := st.PruneEvents(ctx, "acme", cut); err != nil || n != 2 {
 		t.Fatalf("pruned %d (%v), want events 1 and 2", n, err)
@@ -479,7 +471,7 @@ func TestEventsPrunedBeforeDeliveryAreCounted(t *testing.T) {
 		if state, _ := st.Delivery(ctx, string(j.sub.UID), "acme", time.Time{}); state.Lost != 2 || state.DeliveredSeq != 2 || state.Attempts != attempt {
 			t.Fatalf("after failure %d of event 3: %+v, want at 2 with 2 lost", attempt, state)
 		}
-		now = now.Add(2 * time.Hour) // past the backoff, well within retryFor
+		*now = now.Add(2 * time.Hour) // past the backoff, well within retryFor
 	}
 	rc.set(http.StatusOK, "")
 	if _, err := d.deliver(ctx, j); err != nil {
@@ -579,21 +571,13 @@ func TestASubscriptionOfARecreatedOrganizationLosesNothing(t *testing.T) {
 func TestAPrunedFailingEventsRetryStateIsNotInherited(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
-	key, _ := NewSigningKey()
-	rc := &flaky{key: key, status: http.StatusServiceUnavailable}
-	srv := httptest.NewServer(rc)
-	defer srv.Close()
-	now := time.Now()
-	d := &Deliverer{Store: st, HTTP: srv.Client(), Now: func() time.Time { return now }}
-	j := pairOf("acme", "hr", srv.URL, key)
+	_, d, j, now := failingPair(t, st)
 	j.sub.Spec.RetryFor = &metav1.Duration{Duration: time.Hour}
 	if _, err := d.deliver(ctx, j); err != nil {
 		t.Fatal(err)
 	}
 	createUser(t, st, "acme", "u1", []byte(`{}`))
-	time.Sleep(2 * time.Millisecond)
-	cut := time.Now()
-	time.Sleep(2 * time.Millisecond)
+	cut := aMoment()
 	createUser(t, st, "acme", "u2", []byte(`{}`))
 	if _, err := d.deliver(ctx, j); err != nil { // event 1 fails at now
 		t.Fatal(err)
@@ -601,7 +585,7 @@ func TestAPrunedFailingEventsRetryStateIsNotInherited(t *testing.T) {
 	if n, err := st.PruneEvents(ctx, "acme", cut); err != nil || n != 1 {
 		t.Fatalf("pruned %d (%v), want event 1", n, err)
 	}
-	now = now.Add(61 * time.Minute) // past event 1's retryFor
+	*now = now.Add(61 * time.Minute) // past event 1's retryFor
 	if _, err := d.deliver(ctx, j); err != nil {
 		t.Fatal(err)
 	}

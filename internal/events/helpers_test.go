@@ -2,6 +2,8 @@ package events
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"testing"
 	"time"
@@ -44,4 +46,25 @@ func createUser(t *testing.T, st store.Store, org, id string, doc []byte) {
 	if err := st.Create(context.Background(), u, nil, store.Write{Policy: &p}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// failingPair is acme's subscription to a receiver answering 503, delivered by a deliverer on a
+// clock the test moves (*now).
+func failingPair(t *testing.T, st store.Store) (*flaky, *Deliverer, job, *time.Time) {
+	t.Helper()
+	key, _ := NewSigningKey()
+	rc := &flaky{key: key, status: http.StatusServiceUnavailable}
+	srv := httptest.NewServer(rc)
+	t.Cleanup(srv.Close)
+	now := time.Now()
+	return rc, &Deliverer{Store: st, HTTP: srv.Client(), Now: func() time.Time { return now }}, pairOf("acme", "hr", srv.URL, key), &now
+}
+
+// aMoment is a time strictly between what was written before and what is written after it: a
+// cut for pruning by time.
+func aMoment() time.Time {
+	time.Sleep(2 * time.Millisecond)
+	cut := time.Now()
+	time.Sleep(2 * time.Millisecond)
+	return cut
 }

@@ -441,7 +441,9 @@ func SigningKeys(ctx context.Context, cached, uncached client.Reader, sub *v1alp
 		if err := CheckSigningKey(string(previous)); err != nil {
 			return nil, err
 		}
-		keys = append(keys, string(previous))
+		if string(previous) != current { // the same key twice would only sign twice
+			keys = append(keys, string(previous))
+		}
 	}
 	return keys, nil
 }

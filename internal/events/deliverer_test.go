@@ -307,12 +307,7 @@ func TestASlowReceiverDoesNotHoldOtherOrganizationsDeliveries(t *testing.T) {
 func TestABatchCutBySizeRunsAgainAtOnce(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
-	key, _ := NewSigningKey()
-	rc := &flaky{key: key, status: http.StatusOK}
-	srv := httptest.NewServer(rc)
-	defer srv.Close()
-	d := &Deliverer{Store: st, HTTP: srv.Client()}
-	j := pairOf("acme", "hr", srv.URL, key)
+	rc, d, j := answeringPair(t, st, http.StatusOK)
 	if _, err := d.deliver(ctx, j); err != nil {
 		t.Fatal(err)
 	}
@@ -549,14 +544,9 @@ func TestASubscriptionOfARecreatedOrganizationLosesNothing(t *testing.T) {
 	if err := st.DeleteOrganization(ctx, "acme", store.Binding{}); err != nil {
 		t.Fatal(err)
 	}
-	key, _ := NewSigningKey()
-	rc := &flaky{key: key, status: http.StatusOK}
-	srv := httptest.NewServer(rc)
-	defer srv.Close()
-	j := pairOf("acme", "hr", srv.URL, key)
+	rc, d, j := answeringPair(t, st, http.StatusOK)
 	j.sub.CreationTimestamp = metav1.NewTime(time.Now().Add(-time.Hour)) // created before the deletion
 	createUser(t, st, "acme", "u4", []byte(`{}`))
-	d := &Deliverer{Store: st, HTTP: srv.Client()}
 	if _, err := d.deliver(ctx, j); err != nil {
 		t.Fatal(err)
 	}

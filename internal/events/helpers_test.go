@@ -48,16 +48,24 @@ func createUser(t *testing.T, st store.Store, org, id string, doc []byte) {
 	}
 }
 
+// answeringPair is acme's subscription to a receiver answering status, and its deliverer.
+func answeringPair(t *testing.T, st store.Store, status int) (*flaky, *Deliverer, job) {
+	t.Helper()
+	key, _ := NewSigningKey()
+	rc := &flaky{key: key, status: status}
+	srv := httptest.NewServer(rc)
+	t.Cleanup(srv.Close)
+	return rc, &Deliverer{Store: st, HTTP: srv.Client()}, pairOf("acme", "hr", srv.URL, key)
+}
+
 // failingPair is acme's subscription to a receiver answering 503, delivered by a deliverer on a
 // clock the test moves (*now).
 func failingPair(t *testing.T, st store.Store) (*flaky, *Deliverer, job, *time.Time) {
 	t.Helper()
-	key, _ := NewSigningKey()
-	rc := &flaky{key: key, status: http.StatusServiceUnavailable}
-	srv := httptest.NewServer(rc)
-	t.Cleanup(srv.Close)
+	rc, d, j := answeringPair(t, st, http.StatusServiceUnavailable)
 	now := time.Now()
-	return rc, &Deliverer{Store: st, HTTP: srv.Client(), Now: func() time.Time { return now }}, pairOf("acme", "hr", srv.URL, key), &now
+	d.Now = func() time.Time { return now }
+	return rc, d, j, &now
 }
 
 // aMoment is a time strictly between what was written before and what is written after it: a

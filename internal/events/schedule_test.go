@@ -181,12 +181,7 @@ func TestAnIdlePairCostsNoReads(t *testing.T) {
 	defer cancel()
 	sqlite := openStore(t)
 	st := &countingDeliveries{Store: sqlite}
-	key, _ := NewSigningKey()
-	rc := &flaky{key: key, status: http.StatusOK}
-	srv := httptest.NewServer(rc)
-	defer srv.Close()
-	d := &Deliverer{Store: st, HTTP: srv.Client()}
-	j := pairOf("acme", "hr", srv.URL, key)
+	rc, d, j := answeringPair(t, st, http.StatusOK)
 	createUser(t, sqlite, "acme", "u0", []byte(`{}`))
 	s := &schedule{workers: 8, perNamespace: 2, interval: 20 * time.Millisecond}
 	stopped := make(chan struct{})

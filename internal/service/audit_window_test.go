@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -11,7 +10,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
-	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
 	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
 )
 
@@ -22,11 +20,7 @@ func TestAFilteredAuditReadWalksABoundedWindow(t *testing.T) {
 	defer func(w int) { store.AuditScanWindow = w }(store.AuditScanWindow)
 	store.AuditScanWindow = 50
 	ctx := context.Background()
-	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "identity.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = st.Close() }()
+	st := openStore(t)
 	const org = "acme"
 	var events []store.AuditEvent
 	// Another organization's events in between count against nothing of acme's: the window is

@@ -101,6 +101,14 @@ func (a *acceptedTokens) wasAccepted(key [sha256.Size]byte) bool {
 	return a.known.Contains(key)
 }
 
+// forget drops a token the API server no longer accepts (revoked, expired): it is charged to
+// its source's budget again, or one revoked token would buy a TokenReview per request for hours.
+func (a *acceptedTokens) forget(key [sha256.Size]byte) {
+	a.init()
+	a.cache.Remove(key)
+	a.known.Remove(key)
+}
+
 func (a *acceptedTokens) add(key [sha256.Size]byte, who Identity) {
 	a.init()
 	a.cache.Add(key, who.clone())
@@ -127,6 +135,7 @@ func (s *Service) SignIn(ctx context.Context, source, tok string) (Identity, boo
 	case err == nil && ok:
 		s.accepted.add(key, who)
 	case err == nil:
+		s.accepted.forget(key)
 		s.signIns.failed(source, now)
 	}
 	return who, ok, err

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +17,6 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
 	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
-	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
 	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
 )
 
@@ -27,11 +25,7 @@ import (
 // of 33 KB each (17 MB built in memory per request), and the next page goes on from there.
 func TestAPageOfEventsIsBoundedWithItsPermissions(t *testing.T) {
 	ctx := t.Context()
-	db, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "identity.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
+	db := openStore(t)
 	scheme := runtime.NewScheme()
 	if err := v1alpha1.AddToScheme(scheme); err != nil {
 		t.Fatal(err)

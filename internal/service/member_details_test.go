@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"reflect"
 	"sync/atomic"
 	"testing"
@@ -20,7 +19,6 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
 	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
-	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
 	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
 )
 
@@ -49,11 +47,7 @@ func (c *countingStore) Get(ctx context.Context, org string, kind store.Kind, id
 // any length at the cost of one read of each kind; a role without its RoleTemplate says so.
 func TestMembersCarryEmailsGroupsAndPermissions(t *testing.T) {
 	ctx := t.Context()
-	db, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "identity.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
+	db := openStore(t)
 	st := &countingStore{Store: db}
 
 	scheme := runtime.NewScheme()

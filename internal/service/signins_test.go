@@ -1,9 +1,18 @@
 package service
 
 import (
+	"context"
+	"crypto/sha256"
+	"errors"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 )
 
 func TestSignInGuardChargesFailuresPerSource(t *testing.T) {
@@ -64,5 +73,35 @@ func TestAnAcceptedTokensIdentityIsACopy(t *testing.T) {
 	}
 	if a.wasAccepted([32]byte{2}) {
 		t.Fatal("a token never accepted is known")
+	}
+}
+
+// A token accepted once and revoked since is charged to its source's budget again from its first
+// refusal: were it still "known good", each of its requests would cost the API server a
+// TokenReview for hours, whatever the budget.
+func TestARevokedTokenIsChargedAgain(t *testing.T) {
+	var reviews atomic.Int64
+	k8s := fake.NewClientBuilder().WithInterceptorFuncs(interceptor.Funcs{
+		Create: func(_ context.Context, _ client.WithWatch, obj client.Object, _ ...client.CreateOption) error {
+			reviews.Add(1) // the API server's answer: the token is not (or no longer) valid
+			obj.(*authenticationv1.TokenReview).Status.Authenticated = false
+			return nil
+		}}).Build()
+	s := &Service{Client: k8s}
+	s.accepted.init()
+	revoked := "a-token-accepted-an-hour-ago"
+	s.accepted.known.Add(sha256.Sum256([]byte(revoked)), struct{}{})
+	limited := 0
+	for range failedSignInBurst + 10 {
+		_, ok, err := s.SignIn(context.Background(), "10.0.0.1", revoked)
+		if ok {
+			t.Fatal("a revoked token was accepted")
+		}
+		if e := (*TooManySignIns)(nil); errors.As(err, &e) {
+			limited++
+		}
+	}
+	if n := reviews.Load(); n != failedSignInBurst || limited != 10 {
+		t.Fatalf("%d TokenReviews and %d refusals for the budget, want %d and 10", n, limited, failedSignInBurst)
 	}
 }

@@ -2,12 +2,10 @@ package service
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
-	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
 )
 
 // Anyone can send a request without a token to an organization's path, with the User-Agent of
@@ -16,11 +14,7 @@ import (
 // IdPConnected event) and a lastClient that the sender chose.
 func TestARefusalIsNotTheIdentityProvidersLastRequest(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "identity.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = st.Close() }()
+	st := openStore(t)
 	refusal := func(at time.Time) store.AuditEvent {
 		return store.AuditEvent{Org: "acme", Time: at, RequestID: "refused", Action: "auth.refused", Client: "Okta SCIM Client 1.0.0",
 			Method: "GET", Path: "/scim/v2/acme/Users", Status: 401, Detail: "a valid bearer token is required"}

@@ -146,6 +146,9 @@ func (p provisioningTx) appendUnnumbered(ctx context.Context, org string, o prov
 			return err
 		}
 	}
+	if h := afterSnapshotsRead.Swap(nil); h != nil {
+		(*h)()
+	}
 	if err := p.auditEvents(ctx, org, o, events); err != nil {
 		return err
 	}

@@ -102,3 +102,7 @@ func AuditSelect(s *Store, org string, q store.AuditQuery) (string, []any) {
 	query, args := auditSelect(org, q)
 	return s.q(query), args
 }
+
+// SetAfterSnapshotsRead runs f once, in the next write of events on PostgreSQL, between reading
+// its events' snapshots and taking their positions.
+func SetAfterSnapshotsRead(f func()) { afterSnapshotsRead.Store(&f) }

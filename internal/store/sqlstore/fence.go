@@ -48,10 +48,14 @@ func bindingArgs(org string, b store.Binding) []any {
 const fenceRefused = "EIO01"
 
 // inFencedTx runs fn in a transaction (inTx) whose writes of org land only while it is bound as
-// b says: the fence is the transaction's first statement, before any lock fn takes.
-func (s *Store) inFencedTx(ctx context.Context, org string, b store.Binding, fn func(*sql.Tx) error) error {
+// b says: the fence is the transaction's first statement, before any lock fn takes. The locks of
+// the members whose events the write records come next (member_locks.go).
+func (s *Store) inFencedTx(ctx context.Context, org string, b store.Binding, members memberLocks, fn func(*sql.Tx) error) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := s.fence(ctx, tx, org, b); err != nil {
+			return err
+		}
+		if err := s.lockMembersOf(ctx, tx, org, members); err != nil {
 			return err
 		}
 		return fn(tx)

@@ -136,7 +136,7 @@ func (s *Store) ReviewMember(ctx context.Context, org, userID string, approve bo
 	if namesNothing(userID) {
 		return nil, store.ErrNotFound
 	}
-	err := s.inFencedTx(ctx, org, audit.Binding, func(tx *sql.Tx) error {
+	err := s.inFencedTx(ctx, org, audit.Binding, lockMember(userID), func(tx *sql.Tx) error {
 		audit.Org, audit.ResourceType, audit.ResourceID = org, "Member", userID
 		if err := s.insertAudit(ctx, tx, audit); err != nil {
 			return err
@@ -168,7 +168,7 @@ func (s *Store) HeldDeprovisions(ctx context.Context, org string) (int64, error)
 // admin's release, in one transaction.
 func (s *Store) ReleaseDeprovisions(ctx context.Context, org string, p provisioning.Policy, audit store.AuditEvent) (int, error) {
 	released := 0
-	err := s.inFencedTx(ctx, org, audit.Binding, func(tx *sql.Tx) error {
+	err := s.inFencedTx(ctx, org, audit.Binding, lockAllMembers, func(tx *sql.Tx) error {
 		pt := s.newProvisioningTx(tx)
 		n, err := provisioning.Release(ctx, pt, p, org, originOf(&audit))
 		if err == nil {

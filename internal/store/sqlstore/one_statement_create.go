@@ -78,7 +78,7 @@ func (s *Store) createInOneStatement(ctx context.Context, r *store.Resource, w s
 	}
 	// The answers are checked in x, which the numberer's gap rule also needs first (appendUnnumbered).
 	x := `x AS MATERIALIZED (SELECT pg_current_xact_id() AS xid, 1 / (CASE WHEN ` + spec.assumed + ` THEN 1 ELSE 0 END) AS ok)`
-	err = s.land(ctx, p, r.Org, x)
+	err = s.land(ctx, p, x, fenceLockSQL, r.Org)
 	switch {
 	case err == nil:
 		oneStatementCreates.Add(1)
@@ -93,15 +93,16 @@ func (s *Store) createInOneStatement(ctx context.Context, r *store.Resource, w s
 }
 
 // land sends a speculation's one statement: the WITH queries in with, whose x checks what it
-// assumed, then its held statements; the statement's error as it is. The organization's fence
-// lock goes first, in the same pipeline and implicit transaction (fence.go): it is taken before
+// assumed, then its held statements; the statement's error as it is. lead, the organization's
+// fence lock (with the member's lock for an update), goes first, in the same pipeline and
+// implicit transaction (fence.go): it is taken before
 // any of the statement's locks and held until its commit, and the statement, whose snapshot is
 // taken after it, checks the binding in x (bindingHeld). A write refused there runs again the usual
 // way, whose fence answers ErrOrganizationReleased.
-func (s *Store) land(ctx context.Context, p provisioningTx, org, with string) error {
+func (s *Store) land(ctx context.Context, p provisioningTx, with, lead string, leadArgs ...any) error {
 	query, held := p.w.take(with, `SELECT ok FROM x`)
 	start := time.Now()
-	ctx = afterLead(ctx, fenceLockSQL, org)
+	ctx = afterLead(ctx, lead, leadArgs...)
 	oneStatementsSent.Add(1)
 	if err := s.execOutsideTx(ctx, s.q(query), append(p.speculation.args, held...)...); err != nil {
 		return err

@@ -101,7 +101,10 @@ func (s *Store) updateInOneStatement(ctx context.Context, current, next *store.R
 		speculationsGivenUp.Add(1)
 		return nil, false, nil //nolint:nilerr // see above
 	}
-	switch err := s.land(ctx, p, org, with); {
+	// Ahead of it, the fence and the member's lock (member_locks.go): the statement's snapshot is
+	// then taken after any other write of the member ended, and its check of the groups read sees
+	// a group change that committed since.
+	switch err := s.land(ctx, p, with, fenceAndMemberLockSQL, org, id); {
 	case err == nil:
 		oneStatementUpdates.Add(1)
 		return next, true, nil

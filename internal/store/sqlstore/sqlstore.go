@@ -82,7 +82,11 @@ func (s *Store) Create(ctx context.Context, r *store.Resource, members []string,
 			return err
 		}
 	}
-	return s.inFencedTx(ctx, r.Org, w.Binding, func(tx *sql.Tx) error {
+	locks := lockMember(r.ID) // a member left under the id
+	if r.Kind == store.KindGroup {
+		locks = lockMembers(members)
+	}
+	return s.inFencedTx(ctx, r.Org, w.Binding, locks, func(tx *sql.Tx) error {
 		ahead, err := s.insert(ctx, tx, r, w.Policy != nil)
 		if err != nil {
 			return err
@@ -241,7 +245,7 @@ func (s *Store) scan(scan func(...any) error, org string, kind store.Kind) (*sto
 func (s *Store) Update(ctx context.Context, current *store.Resource, change *store.Change, w store.Write) (*store.Resource, error) {
 	org, kind, id := current.Org, current.Kind, current.ID
 	if change == nil {
-		return current, s.inFencedTx(ctx, org, w.Binding, func(tx *sql.Tx) error { return s.effects(ctx, tx, w, org, id, nil) })
+		return current, s.inFencedTx(ctx, org, w.Binding, memberLocks{}, func(tx *sql.Tx) error { return s.effects(ctx, tx, w, org, id, nil) })
 	}
 	next := *current
 	if change.Resource != nil {
@@ -255,7 +259,7 @@ func (s *Store) Update(ctx context.Context, current *store.Resource, change *sto
 	if res, done, err := s.updateInOneStatement(ctx, current, &next, change, w); done {
 		return res, err
 	}
-	err := s.inFencedTx(ctx, org, w.Binding, func(tx *sql.Tx) error {
+	err := s.inFencedTx(ctx, org, w.Binding, updateLocks(current, &next, change, w), func(tx *sql.Tx) error {
 		// Locks in the order every write takes them: the organization's fence, the resource's row,
 		// its memberships' rows, the member. A rename refreshes memberships first, so its member is
 		// read after (read_ahead.go).
@@ -321,7 +325,11 @@ func (s *Store) Delete(ctx context.Context, org string, kind store.Kind, id stri
 	if namesNothing(id) {
 		return store.ErrNotFound
 	}
-	return s.inFencedTx(ctx, org, w.Binding, func(tx *sql.Tx) error {
+	locks := lockMember(id)
+	if kind == store.KindGroup {
+		locks = lockAllMembers // not known before the group's row is locked
+	}
+	return s.inFencedTx(ctx, org, w.Binding, locks, func(tx *sql.Tx) error {
 		current, err := s.get(ctx, tx, org, kind, id, s.d.forUpdate())
 		if err != nil {
 			return err

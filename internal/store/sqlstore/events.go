@@ -277,7 +277,10 @@ const maxEventPageBytesText = "1048576"
 
 var errPageFull = errors.New("the page is full")
 
-// PruneEvents deletes an organization's events older than before.
+// PruneEvents deletes an organization's events older than before, and every event numbered
+// before the newest of them: an event's time is its request's, and a write that started later can
+// commit, and be numbered, earlier. Deleted by time alone, such an event would be kept behind a
+// hole in the stream, which readers and deliverers count as events lost.
 func (s *Store) PruneEvents(ctx context.Context, org string, before time.Time) (int64, error) {
 	var n int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -296,14 +299,15 @@ func (s *Store) PruneEvents(ctx context.Context, org string, before time.Time) (
 			// No numbering lock: events this old were numbered long ago. Should a stalled numberer
 			// number one while it goes, the number is left without its event, unseen (the view
 			// joins both) and harmless: the organization's numbers only grow.
-			if err := s.queryRow(ctx, tx, `WITH d AS (DELETE FROM provisioning_event_rows WHERE org = $1 AND at_us < $2 RETURNING position),
+			if err := s.queryRow(ctx, tx, `WITH d AS (DELETE FROM provisioning_event_rows WHERE org = $1
+					AND (at_us < $2 OR position IN (SELECT position FROM event_numbers WHERE org = $1 AND seq <= $3)) RETURNING position),
 				n AS (DELETE FROM event_numbers WHERE org = $1 AND position IN (SELECT position FROM d))
-				SELECT COUNT(*) FROM d`, org, before.UnixMicro()).Scan(&n); err != nil {
+				SELECT COUNT(*) FROM d`, org, before.UnixMicro(), newest).Scan(&n); err != nil {
 				return fmt.Errorf("pruning the events of %s: %w", org, err)
 			}
 			return nil
 		}
-		res, err := s.exec(ctx, tx, s.q(`DELETE FROM provisioning_events WHERE org = ? AND at_us < ?`), org, before.UnixMicro())
+		res, err := s.exec(ctx, tx, s.q(`DELETE FROM provisioning_events WHERE org = ? AND (at_us < ? OR seq <= ?)`), org, before.UnixMicro(), newest)
 		if err != nil {
 			return fmt.Errorf("pruning the events of %s: %w", org, err)
 		}

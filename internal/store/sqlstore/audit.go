@@ -242,18 +242,17 @@ func (s *Store) ActivityMark(ctx context.Context, org string) (store.ActivityMar
 	return mark, nil
 }
 
-// PruneAudit deletes an organization's audit events older than before.
+// PruneAudit deletes an organization's audit events older than before, in transactions of at
+// most pruneChunk rows (prune.go).
 func (s *Store) PruneAudit(ctx context.Context, org string, before time.Time) (int64, error) {
-	var n int64
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := s.exec(ctx, tx, s.q(`DELETE FROM audit_events WHERE org = ? AND at_us < ?`), org, before.UnixMicro())
+	return s.pruneInChunks(ctx, func(tx *sql.Tx, limit int) (int64, error) {
+		res, err := s.exec(ctx, tx, s.q(`DELETE FROM audit_events WHERE org = ? AND seq IN
+			(SELECT seq FROM audit_events WHERE org = ? AND at_us < ? LIMIT ?)`), org, org, before.UnixMicro(), limit)
 		if err != nil {
-			return fmt.Errorf("pruning the audit log of %s: %w", org, err)
+			return 0, fmt.Errorf("pruning the audit log of %s: %w", org, err)
 		}
-		n, _ = res.RowsAffected()
-		return nil
+		return res.RowsAffected()
 	})
-	return n, err
 }
 
 // ofHeldOrganizations keeps the events whose bindings are their organizations', fenced for the rest

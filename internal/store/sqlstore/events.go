@@ -280,13 +280,13 @@ var errPageFull = errors.New("the page is full")
 // PruneEvents deletes an organization's events older than before, and every event numbered
 // before the newest of them: an event's time is its request's, and a write that started later can
 // commit, and be numbered, earlier. Deleted by time alone, such an event would be kept behind a
-// hole in the stream, which readers and deliverers count as events lost.
+// hole in the stream, which readers and deliverers count as events lost. Events go in
+// transactions of at most pruneChunk, oldest first (prune.go).
 func (s *Store) PruneEvents(ctx context.Context, org string, before time.Time) (int64, error) {
-	var n int64
+	var newest int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		// Dead letters go with the events they name (and any older than the retention): kept,
 		// they would only grow, and replaying them would rewind to events no longer there.
-		var newest int64
 		if err := s.queryRow(ctx, tx, s.q(`SELECT COALESCE(MAX(seq), 0) FROM provisioning_events WHERE org = ? AND at_us < ?`),
 			org, before.UnixMicro()).Scan(&newest); err != nil {
 			return fmt.Errorf("reading the newest event of %s to prune: %w", org, err)
@@ -295,26 +295,51 @@ func (s *Store) PruneEvents(ctx context.Context, org string, before time.Time) (
 			org, before.UnixMicro(), newest); err != nil {
 			return fmt.Errorf("pruning the dead letters of %s: %w", org, err)
 		}
-		if s.numberer != nil { // the events' rows and their numbers (numbering.go)
-			// No numbering lock: events this old were numbered long ago. Should a stalled numberer
-			// number one while it goes, the number is left without its event, unseen (the view
-			// joins both) and harmless: the organization's numbers only grow.
-			if err := s.queryRow(ctx, tx, `WITH d AS (DELETE FROM provisioning_event_rows WHERE org = $1
-					AND (at_us < $2 OR position IN (SELECT position FROM event_numbers WHERE org = $1 AND seq <= $3)) RETURNING position),
-				n AS (DELETE FROM event_numbers WHERE org = $1 AND position IN (SELECT position FROM d))
-				SELECT COUNT(*) FROM d`, org, before.UnixMicro(), newest).Scan(&n); err != nil {
-				return fmt.Errorf("pruning the events of %s: %w", org, err)
-			}
-			return nil
-		}
-		res, err := s.exec(ctx, tx, s.q(`DELETE FROM provisioning_events WHERE org = ? AND (at_us < ? OR seq <= ?)`), org, before.UnixMicro(), newest)
-		if err != nil {
-			return fmt.Errorf("pruning the events of %s: %w", org, err)
-		}
-		n, _ = res.RowsAffected()
 		return nil
 	})
-	return n, err
+	if err != nil {
+		return 0, err
+	}
+	if s.numberer == nil {
+		return s.pruneInChunks(ctx, func(tx *sql.Tx, limit int) (int64, error) {
+			res, err := s.exec(ctx, tx, s.q(`DELETE FROM provisioning_events WHERE org = ? AND seq IN
+				(SELECT seq FROM provisioning_events WHERE org = ? AND seq <= ? ORDER BY seq LIMIT ?)`), org, org, newest, limit)
+			if err != nil {
+				return 0, fmt.Errorf("pruning the events of %s: %w", org, err)
+			}
+			return res.RowsAffected()
+		})
+	}
+	// PostgreSQL: the events' rows and their numbers (numbering.go), by number, then any left
+	// unnumbered that old. No numbering lock: events this old were numbered long ago. Should a
+	// stalled numberer number one while it goes, the number is left without its event, unseen (the
+	// view joins both) and harmless: the organization's numbers only grow.
+	n, err := s.pruneInChunks(ctx, func(tx *sql.Tx, limit int) (int64, error) {
+		var k int64
+		err := s.queryRow(ctx, tx, `WITH k AS (SELECT position FROM event_numbers WHERE org = $1 AND seq <= $2 ORDER BY seq LIMIT $3),
+				d AS (DELETE FROM provisioning_event_rows WHERE org = $1 AND position IN (SELECT position FROM k) RETURNING position),
+				n AS (DELETE FROM event_numbers WHERE org = $1 AND position IN (SELECT position FROM k))
+			SELECT COUNT(*) FROM d`, org, newest, limit).Scan(&k)
+		if err != nil {
+			return 0, fmt.Errorf("pruning the events of %s: %w", org, err)
+		}
+		return k, nil
+	})
+	if err != nil {
+		return n, err
+	}
+	unnumbered, err := s.pruneInChunks(ctx, func(tx *sql.Tx, limit int) (int64, error) {
+		var k int64
+		err := s.queryRow(ctx, tx, `WITH d AS (DELETE FROM provisioning_event_rows WHERE org = $1 AND position IN
+					(SELECT position FROM provisioning_event_rows WHERE org = $1 AND at_us < $2 LIMIT $3) RETURNING position),
+				n AS (DELETE FROM event_numbers WHERE org = $1 AND position IN (SELECT position FROM d))
+			SELECT COUNT(*) FROM d`, org, before.UnixMicro(), limit).Scan(&k)
+		if err != nil {
+			return 0, fmt.Errorf("pruning the events of %s: %w", org, err)
+		}
+		return k, nil
+	})
+	return n + unnumbered, err
 }
 
 // newEventID is a random, URL-safe event id ("evt_" and 26 base32 characters: 128 bits).

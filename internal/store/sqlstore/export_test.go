@@ -106,3 +106,13 @@ func AuditSelect(s *Store, org string, q store.AuditQuery) (string, []any) {
 // SetAfterSnapshotsRead runs f once, in the next write of events on PostgreSQL, between reading
 // its events' snapshots and taking their positions.
 func SetAfterSnapshotsRead(f func()) { afterSnapshotsRead.Store(&f) }
+
+// SetPruneChunk makes pruning delete at most n rows a transaction, and runs between (when not
+// nil) between two of them; restore puts both back.
+func SetPruneChunk(n int, between func()) (restore func()) {
+	before := pruneChunk.Swap(int64(n))
+	if between != nil {
+		betweenPruneChunks.Store(&between)
+	}
+	return func() { pruneChunk.Store(before); betweenPruneChunks.Store(nil) }
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
 	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
 )
 
@@ -41,6 +42,48 @@ func TestPruningLeavesNoHoleInTheStream(t *testing.T) {
 		}
 		if got, err := s.Events(ctx, org, 0, 100); err != nil || len(got) != 0 {
 			t.Fatalf("left %+v (%v)", got, err)
+		}
+	})
+}
+
+// Pruning a long backlog (a retention shortened over millions of rows) deletes it in transactions
+// of a bounded size, with other organizations' writes landing between them: on SQLite one
+// transaction held the one writer every organization's writes wait for.
+func TestPruningGivesOtherWritesTurns(t *testing.T) {
+	onEachStore(t, func(t *testing.T, s *sqlstore.Store) {
+		ctx := context.Background()
+		org, other := fmt.Sprintf("backlog-%d", time.Now().UnixNano()), fmt.Sprintf("beside-%d", time.Now().UnixNano())
+		p := provisioning.DefaultPolicy
+		createUsers(t, s, org, 5, &p)
+		eventsOf(t, s, org) // numbered (on PostgreSQL, after commit)
+		var between int
+		restore := sqlstore.SetPruneChunk(2, func() {
+			between++
+			u := newUser(other, fmt.Sprintf("u%d", between), fmt.Sprintf("user%d", between))
+			if err := s.Create(ctx, u, nil, store.Write{Policy: &p}); err != nil {
+				t.Error(err)
+			}
+		})
+		defer restore()
+		cut := time.Now().Add(time.Hour)
+		events, err := s.PruneEvents(ctx, org, cut)
+		if err != nil || events != 5 {
+			t.Fatalf("pruned %d events (%v), want 5", events, err)
+		}
+		audit, err := s.PruneAudit(ctx, org, cut)
+		if err != nil || audit < 5 {
+			t.Fatalf("pruned %d audit events (%v), want one or more a create", audit, err)
+		}
+		// 5 events 2 at a time, and at least 5 audit events: at least 2 + 2 turns between.
+		if between < 4 {
+			t.Fatalf("other writes had %d turns while pruning", between)
+		}
+		if got, err := s.Events(ctx, other, 0, 100); err != nil || len(got) != between {
+			t.Fatalf("the other organization's writes: %d events (%v), want %d", len(got), err, between)
+		}
+		left := 0
+		if err := s.DB().QueryRowContext(ctx, s.Rebind(`SELECT COUNT(*) FROM audit_events WHERE org = ?`), org).Scan(&left); err != nil || left != 0 {
+			t.Fatalf("%d audit events left (%v)", left, err)
 		}
 	})
 }

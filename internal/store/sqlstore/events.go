@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -277,20 +278,32 @@ const maxEventPageBytesText = "1048576"
 
 var errPageFull = errors.New("the page is full")
 
-// PruneEvents deletes an organization's events older than before, and every event numbered
-// before the newest of them: an event's time is its request's, and a write that started later can
-// commit, and be numbered, earlier. Deleted by time alone, such an event would be kept behind a
-// hole in the stream, which readers and deliverers count as events lost. Events go in
+// PruneEvents deletes an organization's events older than before, from the oldest number on,
+// up to the first event that is not: an event's time is its request's, and a write that started
+// later can commit, and be numbered, earlier. Deleted by time alone, an event numbered before an
+// older one would be kept behind a hole in the stream, which readers and deliverers count as
+// events lost; deleted by the newest old event's number, an event of a fast clock's replica would
+// take younger ones with it. An old event numbered after a younger one waits for it. Events go in
 // transactions of at most pruneChunk, oldest first (prune.go).
 func (s *Store) PruneEvents(ctx context.Context, org string, before time.Time) (int64, error) {
-	var newest int64
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		// Dead letters go with the events they name (and any older than the retention): kept,
-		// they would only grow, and replaying them would rewind to events no longer there.
-		if err := s.queryRow(ctx, tx, s.q(`SELECT COALESCE(MAX(seq), 0) FROM provisioning_events WHERE org = ? AND at_us < ?`),
-			org, before.UnixMicro()).Scan(&newest); err != nil {
-			return fmt.Errorf("reading the newest event of %s to prune: %w", org, err)
-		}
+	// Read apart from the deletes (on SQLite a reader, not the writer everyone waits for), walking
+	// the events in number order: it passes only events this pass deletes.
+	first := `SELECT seq - 1 FROM provisioning_events WHERE org = ? AND +at_us >= ? ORDER BY seq LIMIT 1` // +: by number, not by time
+	if s.numberer != nil {
+		first = `SELECT n.seq - 1 FROM event_numbers n WHERE n.org = ?
+			AND (SELECT r.at_us FROM provisioning_event_rows r WHERE r.position = n.position) >= ? ORDER BY n.seq LIMIT 1`
+	}
+	var newest int64 // the last event to delete
+	err := s.queryRow(ctx, nil, s.q(first), org, before.UnixMicro()).Scan(&newest)
+	if errors.Is(err, sql.ErrNoRows) {
+		newest, err = math.MaxInt64, nil // every event is old
+	}
+	if err != nil {
+		return 0, fmt.Errorf("reading the events of %s to prune: %w", org, err)
+	}
+	// Dead letters go with the events they name (and any older than the retention): kept, they
+	// would only grow, and replaying them would rewind to events no longer there.
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := s.exec(ctx, tx, s.q(`DELETE FROM dead_letters WHERE org = ? AND (at_us < ? OR seq <= ?)`),
 			org, before.UnixMicro(), newest); err != nil {
 			return fmt.Errorf("pruning the dead letters of %s: %w", org, err)
@@ -310,8 +323,8 @@ func (s *Store) PruneEvents(ctx context.Context, org string, before time.Time) (
 			return res.RowsAffected()
 		})
 	}
-	// PostgreSQL: the events' rows and their numbers (numbering.go), by number, then any left
-	// unnumbered that old. No numbering lock: events this old were numbered long ago. Should a
+	// PostgreSQL: the events' rows and their numbers (numbering.go), by number, then any that old
+	// left without a number (a numberer never reached them: not in the stream). No numbering lock: events this old were numbered long ago. Should a
 	// stalled numberer number one while it goes, the number is left without its event, unseen (the
 	// view joins both) and harmless: the organization's numbers only grow.
 	n, err := s.pruneInChunks(ctx, func(tx *sql.Tx, limit int) (int64, error) {
@@ -331,7 +344,8 @@ func (s *Store) PruneEvents(ctx context.Context, org string, before time.Time) (
 	unnumbered, err := s.pruneInChunks(ctx, func(tx *sql.Tx, limit int) (int64, error) {
 		var k int64
 		err := s.queryRow(ctx, tx, `WITH d AS (DELETE FROM provisioning_event_rows WHERE org = $1 AND position IN
-					(SELECT position FROM provisioning_event_rows WHERE org = $1 AND at_us < $2 LIMIT $3) RETURNING position),
+					(SELECT position FROM provisioning_event_rows r WHERE org = $1 AND at_us < $2
+						AND NOT EXISTS (SELECT 1 FROM event_numbers n WHERE n.position = r.position) LIMIT $3) RETURNING position),
 				n AS (DELETE FROM event_numbers WHERE org = $1 AND position IN (SELECT position FROM d))
 			SELECT COUNT(*) FROM d`, org, before.UnixMicro(), limit).Scan(&k)
 		if err != nil {

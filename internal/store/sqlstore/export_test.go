@@ -116,3 +116,6 @@ func SetPruneChunk(n int, between func()) (restore func()) {
 	}
 	return func() { pruneChunk.Store(before); betweenPruneChunks.Store(nil) }
 }
+
+// MemberLocksTaken counts the writes that took members' locks, and their organization's.
+func MemberLocksTaken() (few, all int64) { return memberLocksTaken.Load(), allMemberLocksTaken.Load() }

@@ -52,14 +52,18 @@ func lockMembers(ids []string) memberLocks {
 	return memberLocks{ids: ids}
 }
 
-// updateLocks are the member locks of an update of current to next: a user's own; for a group,
+// updateLocks are the member locks of an update of current to next (none without a policy: it
+// records no events): a user's own; for a group,
 // the members it adds or removes, or every member when it replaces them or when a new name
 // recomputes every member's role (provisioning.GroupWritten).
 func updateLocks(current, next *store.Resource, change *store.Change, w store.Write) memberLocks {
+	if w.Policy == nil {
+		return memberLocks{} // no events
+	}
 	if current.Kind == store.KindUser {
 		return lockMember(current.ID)
 	}
-	if w.Policy != nil && len(w.Policy.GroupRoles) > 0 && (next.Name != current.Name || next.ExternalID != current.ExternalID) {
+	if len(w.Policy.GroupRoles) > 0 && (next.Name != current.Name || next.ExternalID != current.ExternalID) {
 		return lockAllMembers
 	}
 	switch {
@@ -89,8 +93,9 @@ const oneMemberLockSQL = `SELECT pg_advisory_xact_lock_shared(` + orgMembersLock
 const fenceAndMemberLockSQL = `SELECT pg_advisory_xact_lock_shared(` + fenceKey + `), pg_advisory_xact_lock_shared(` + orgMembersLock + `),
 	pg_advisory_xact_lock(` + memberLock + `$2))`
 
-// memberLocksTaken counts the writes that took members' locks (tests check the paths take them).
-var memberLocksTaken atomic.Int64
+// memberLocksTaken and allMemberLocksTaken count the writes that took members' locks, and their
+// organization's exclusively (tests check the paths take them).
+var memberLocksTaken, allMemberLocksTaken atomic.Int64
 
 // lockMembersOf takes the locks of l in tx (PostgreSQL), held: they go ahead of tx's next
 // statement in its round trip, after the fence.
@@ -98,16 +103,18 @@ func (s *Store) lockMembersOf(ctx context.Context, tx *sql.Tx, org string, l mem
 	if s.d.name() != "postgres" || (!l.all && len(l.ids) == 0) {
 		return nil
 	}
-	memberLocksTaken.Add(1)
 	var err error
 	switch {
 	case l.all:
+		allMemberLocksTaken.Add(1)
 		_, err = s.exec(holdUntilNext(ctx), tx, `SELECT pg_advisory_xact_lock(`+orgMembersLock+`)`, org)
 	case len(l.ids) == 1:
+		memberLocksTaken.Add(1)
 		_, err = s.exec(holdUntilNext(ctx), tx, oneMemberLockSQL, org, l.ids[0])
 	default:
 		// In key order (volatile functions run after ORDER BY): two writes of the same members
 		// never hold one each of two locks the other waits for.
+		memberLocksTaken.Add(1)
 		ids := slices.Compact(slices.Sorted(slices.Values(l.ids)))
 		if _, err = s.exec(holdUntilNext(ctx), tx, `SELECT pg_advisory_xact_lock_shared(`+orgMembersLock+`)`, org); err == nil {
 			_, err = s.exec(holdUntilNext(ctx), tx, `SELECT pg_advisory_xact_lock(`+memberLock+`k.id)) FROM unnest($2::text[]) AS k(id)

@@ -63,7 +63,7 @@ func TestPostgresConcurrentWritesOfAMemberLeaveReceiversRight(t *testing.T) {
 				`SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid' AND transactionid::text = $1 AND NOT granted`, xid)
 			added := make(chan error, 1)
 			go func() { added <- addToGroup(org, ids...) }()
-			doneOrWaiting(t, s, added)
+			doneOrWaiting(t, s, added, org)
 			_ = tx.Rollback()
 			for _, c := range []chan error{patched, added} {
 				if err := <-c; err != nil {
@@ -93,7 +93,7 @@ func TestPostgresConcurrentWritesOfAMemberLeaveReceiversRight(t *testing.T) {
 			<-read
 			patched := make(chan error, 1)
 			go func() { patched <- deactivate(org) }()
-			doneOrWaiting(t, s, patched)
+			doneOrWaiting(t, s, patched, org)
 			close(resume)
 			for _, c := range []chan error{added, patched} {
 				if err := <-c; err != nil {
@@ -130,8 +130,8 @@ func holdTheUsersRow(t *testing.T, s *sqlstore.Store, org, id string) (interface
 }
 
 // doneOrWaiting waits until the write sending to done has finished (it is put back) or waits for
-// for a member lock: the other write's, of its member or of all of its organization's.
-func doneOrWaiting(t *testing.T, s *sqlstore.Store, done chan error) {
+// a member lock of org: the other write's, of u1 or of all of the organization's.
+func doneOrWaiting(t *testing.T, s *sqlstore.Store, done chan error, org string) {
 	t.Helper()
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		select {
@@ -141,7 +141,9 @@ func doneOrWaiting(t *testing.T, s *sqlstore.Store, done chan error) {
 		default:
 		}
 		var n int
-		if err := s.DB().QueryRowContext(context.Background(), `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid IN (7316237, 7316238) AND NOT granted`).Scan(&n); err != nil {
+		if err := s.DB().QueryRowContext(context.Background(), `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+			AND (classid, objid::bigint) IN ((7316237, (hashtext($1)::bigint + 4294967296) % 4294967296),
+				(7316238, (hashtext($1 || '/u1')::bigint + 4294967296) % 4294967296))`, org).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		if n > 0 {
@@ -193,5 +195,92 @@ func receiverIsRight(t *testing.T, s *sqlstore.Store, org, id string) {
 	}
 	if copyOf.State != member.Member.State || !slices.Equal(got, want) {
 		t.Fatalf("the receiver's copy of %s is %s in groups %v; the member is %s in groups %v", id, copyOf.State, got, member.Member.State, want)
+	}
+}
+
+// Every write whose events describe members takes their locks: one member's, a few named ones',
+// or its organization's when it names many or learns them as it goes. A write without a policy
+// records no events and takes none.
+func TestPostgresEveryWriteOfMembersLocksThem(t *testing.T) {
+	s, _ := replicas(t)
+	ctx := context.Background()
+	p := &provisioning.Policy{AutoActivate: true}
+	mapped := &provisioning.Policy{AutoActivate: true, GroupRoles: []provisioning.GroupRole{{Group: "Staff", Role: "staff"}}}
+	org := boundWithAUser(t, s, "member-locks-paths", p)
+	var many []string
+	for i := range 17 {
+		u := newUser(org, fmt.Sprintf("m%d", i), fmt.Sprintf("many%d", i))
+		if err := s.Create(ctx, u, nil, fencedWrite(p, "seed")); err != nil {
+			t.Fatal(err)
+		}
+		many = append(many, u.ID)
+	}
+	group := func(id string, members []string) {
+		g := &store.Resource{Org: org, Kind: store.KindGroup, ID: id, Name: "Staff", Doc: []byte(`{}`), Version: 1}
+		if err := s.Create(ctx, g, members, fencedWrite(p, "group")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	update := func(kind store.Kind, id string, w store.Write, change func(*store.Resource) *store.Change) error {
+		cur, err := s.Get(ctx, org, kind, id)
+		if err != nil {
+			return err
+		}
+		next := *cur
+		_, err = s.Update(ctx, cur, change(&next), w)
+		return err
+	}
+	for _, c := range []struct {
+		name     string
+		few, all int64
+		write    func() error
+	}{
+		{"a group created with its members", 1, 0, func() error { group("g1", []string{"u1", "m0"}); return nil }},
+		{"a user's rename (the usual way)", 1, 0, func() error {
+			return update(store.KindUser, "u1", fencedWrite(p, "rename"), func(r *store.Resource) *store.Change { r.DisplayName = "Ada L"; return &store.Change{Resource: r} })
+		}},
+		{"two members added", 1, 0, func() error {
+			return update(store.KindGroup, "g1", fencedWrite(p, "add"), func(*store.Resource) *store.Change {
+				return &store.Change{Members: &store.MemberChange{Add: []string{"m1", "m2"}}}
+			})
+		}},
+		{"seventeen members added", 0, 1, func() error {
+			return update(store.KindGroup, "g1", fencedWrite(p, "add"), func(*store.Resource) *store.Change {
+				return &store.Change{Members: &store.MemberChange{Add: many}}
+			})
+		}},
+		{"members replaced", 0, 1, func() error {
+			return update(store.KindGroup, "g1", fencedWrite(p, "replace"), func(*store.Resource) *store.Change {
+				return &store.Change{Members: &store.MemberChange{Add: []string{"u1"}, Replace: true}}
+			})
+		}},
+		{"a group renamed under role mappings", 0, 1, func() error {
+			return update(store.KindGroup, "g1", fencedWrite(mapped, "rename"), func(r *store.Resource) *store.Change { r.Name = "Staff 2"; return &store.Change{Resource: r} })
+		}},
+		{"a group renamed without them", 0, 0, func() error {
+			return update(store.KindGroup, "g1", fencedWrite(p, "rename"), func(r *store.Resource) *store.Change { r.Name = "Staff 3"; return &store.Change{Resource: r} })
+		}},
+		{"a write without a policy", 0, 0, func() error {
+			return update(store.KindUser, "u1", store.Write{Binding: fenced}, func(r *store.Resource) *store.Change { r.DisplayName = "Ada"; return &store.Change{Resource: r} })
+		}},
+		{"an admin's review", 1, 0, func() error {
+			_, err := s.ReviewMember(ctx, org, "m3", false, store.AuditEvent{RequestID: "review", Action: "member.reject", Binding: fenced})
+			return err
+		}},
+		{"held deprovisionings released", 0, 1, func() error {
+			_, err := s.ReleaseDeprovisions(ctx, org, *p, store.AuditEvent{RequestID: "release", Action: "release", Binding: fenced})
+			return err
+		}},
+		{"a user deleted", 1, 0, func() error { return s.Delete(ctx, org, store.KindUser, "m4", 0, fencedWrite(p, "delete")) }},
+		{"a group deleted", 0, 1, func() error { return s.Delete(ctx, org, store.KindGroup, "g1", 0, fencedWrite(p, "delete")) }},
+	} {
+		few, all := sqlstore.MemberLocksTaken()
+		if err := c.write(); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		afterFew, afterAll := sqlstore.MemberLocksTaken()
+		if afterFew-few != c.few || afterAll-all != c.all {
+			t.Errorf("%s took %d members' locks and %d of the organization's, want %d and %d", c.name, afterFew-few, afterAll-all, c.few, c.all)
+		}
 	}
 }

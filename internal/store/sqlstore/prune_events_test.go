@@ -12,37 +12,52 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
 )
 
-// An event's time is its request's, and a write that started later can be numbered earlier. Pruning
-// by time alone kept such an event behind the hole of the older ones deleted after it, which
-// readers and deliverers take for events lost; pruning takes every event numbered before the
-// newest one it deletes.
+// An event's time is its request's, and a write that started later can be numbered earlier.
+// Pruning by time alone kept such an event behind the hole of the older ones deleted after it,
+// which readers and deliverers take for events lost. Pruning deletes the stream's old prefix: an
+// old event numbered after a younger one waits for it, and no young event goes.
 func TestPruningLeavesNoHoleInTheStream(t *testing.T) {
 	onEachStore(t, func(t *testing.T, s *sqlstore.Store) {
 		ctx := context.Background()
 		org := fmt.Sprintf("prune-%d", time.Now().UnixNano())
 		p := provisioning.DefaultPolicy
-		createUsers(t, s, org, 3, &p)
-		now := time.Now()
-		// Event 1's request came last: an hour after the others, for the test.
-		later := now.Add(time.Hour).UnixMicro()
-		move := s.Rebind(`UPDATE provisioning_events SET at_us = ? WHERE org = ? AND seq = 1`)
-		if strings.HasSuffix(t.Name(), "/postgres") {
-			move = `UPDATE provisioning_event_rows SET at_us = $1 WHERE position = (SELECT position FROM event_numbers WHERE org = $2 AND seq = 1)`
-		}
-		if got := eventsOf(t, s, org); len(got) != 3 { // numbered (on PostgreSQL, after commit)
+		createUsers(t, s, org, 4, &p)
+		if got := eventsOf(t, s, org); len(got) != 4 { // numbered (on PostgreSQL, after commit)
 			t.Fatalf("events: %+v", got)
 		}
-		if res, err := s.DB().ExecContext(ctx, move, later, org); err != nil {
-			t.Fatal(err)
-		} else if n, _ := res.RowsAffected(); n != 1 {
-			t.Fatalf("moved %d events", n)
+		now := time.Now()
+		// Event 2's request came two hours ago, event 1's one hour ago, 3 and 4 now.
+		move := s.Rebind(`UPDATE provisioning_events SET at_us = ? WHERE org = ? AND seq = ?`)
+		if strings.HasSuffix(t.Name(), "/postgres") {
+			move = `UPDATE provisioning_event_rows SET at_us = $1 WHERE position = (SELECT position FROM event_numbers WHERE org = $2 AND seq = $3)`
 		}
-		if n, err := s.PruneEvents(ctx, org, now.Add(30*time.Minute)); err != nil || n != 3 {
-			t.Fatalf("pruning removed %d events (%v), want 3: the two older ones and the one numbered before them", n, err)
+		for seq, at := range map[int]time.Time{1: now.Add(-time.Hour), 2: now.Add(-2 * time.Hour)} {
+			if res, err := s.DB().ExecContext(ctx, move, at.UnixMicro(), org, seq); err != nil {
+				t.Fatal(err)
+			} else if n, _ := res.RowsAffected(); n != 1 {
+				t.Fatalf("moved %d events", n)
+			}
 		}
-		if got, err := s.Events(ctx, org, 0, 100); err != nil || len(got) != 0 {
-			t.Fatalf("left %+v (%v)", got, err)
+		kept := func(want ...int64) {
+			t.Helper()
+			var got []int64
+			for _, e := range eventsOf(t, s, org) {
+				got = append(got, e.Seq)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("kept events %v, want %v", got, want)
+			}
 		}
+		// Older than 90 minutes: event 2 alone, numbered after event 1, which is younger.
+		if n, err := s.PruneEvents(ctx, org, now.Add(-90*time.Minute)); err != nil || n != 0 {
+			t.Fatalf("pruning removed %d events (%v), want none: event 2 waits for event 1", n, err)
+		}
+		kept(1, 2, 3, 4)
+		// Older than 30 minutes: events 1 and 2; 3 and 4 stay.
+		if n, err := s.PruneEvents(ctx, org, now.Add(-30*time.Minute)); err != nil || n != 2 {
+			t.Fatalf("pruning removed %d events (%v), want 2", n, err)
+		}
+		kept(3, 4)
 	})
 }
 

@@ -83,7 +83,10 @@ func (s *Store) Create(ctx context.Context, r *store.Resource, members []string,
 		}
 	}
 	locks := lockMember(r.ID) // a member left under the id
-	if r.Kind == store.KindGroup {
+	switch {
+	case w.Policy == nil:
+		locks = memberLocks{} // no events
+	case r.Kind == store.KindGroup:
 		locks = lockMembers(members)
 	}
 	return s.inFencedTx(ctx, r.Org, w.Binding, locks, func(tx *sql.Tx) error {
@@ -326,7 +329,10 @@ func (s *Store) Delete(ctx context.Context, org string, kind store.Kind, id stri
 		return store.ErrNotFound
 	}
 	locks := lockMember(id)
-	if kind == store.KindGroup {
+	switch {
+	case w.Policy == nil:
+		locks = memberLocks{} // no events
+	case kind == store.KindGroup:
 		locks = lockAllMembers // not known before the group's row is locked
 	}
 	return s.inFencedTx(ctx, org, w.Binding, locks, func(tx *sql.Tx) error {

@@ -29,7 +29,7 @@ const (
 	fieldOwner              = "enterprise-identity-operator"
 	managedByLabel          = secrets.ManagedByLabel // the manager caches only Secrets with it
 	managedByValue          = secrets.ManagedByValue
-	organizationLabel       = "enterprise.z8z8.io/organization"
+	organizationLabel       = secrets.OrganizationLabel
 	scimDataFinalizer       = "enterprise.z8z8.io/scim-data"
 	endpointObjectSuffix    = "-scim"
 )

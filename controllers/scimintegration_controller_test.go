@@ -158,6 +158,31 @@ var _ = Describe("ScimIntegration", func() {
 			Expect(tokenSecret(scim)()["sha256"]).To(Equal(data["sha256"]))
 		})
 
+		It("keeps what a user put on the token Secret through a rotation", func() {
+			// The cache holds only the operator's fields of a token Secret (secrets.CacheOptions):
+			// an update from it would remove the rest.
+			scim := scimIntegration(ns, "scim", "identity")
+			Expect(k8s.Create(ctx, scim)).To(Succeed())
+			eventually(condition(scim, v1alpha1.ConditionTokenIssued)).Should(beTrue("Issued"))
+			secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: v1alpha1.TokenSecretName(scim.Name)}}
+			Expect(update(secret, func(s *corev1.Secret) {
+				s.Annotations["reflector.v1.k8s.emberstack.com/reflection-allowed"] = "true"
+				s.Labels["team"] = "identity"
+				s.Data["note"] = []byte("kept")
+			})).To(Succeed())
+
+			Expect(update(scim, func(s *v1alpha1.ScimIntegration) { s.Spec.Token.Rotation = 1 })).To(Succeed())
+			eventually(condition(scim, v1alpha1.ConditionTokenIssued)).Should(beTrue("Issued"))
+			eventually(func() int64 {
+				_ = k8s.Get(ctx, client.ObjectKeyFromObject(scim), scim)
+				return scim.Status.Token.Rotation
+			}).Should(Equal(int64(1)))
+			Expect(k8s.Get(ctx, client.ObjectKeyFromObject(secret), secret)).To(Succeed())
+			Expect(secret.Annotations).To(HaveKeyWithValue("reflector.v1.k8s.emberstack.com/reflection-allowed", "true"))
+			Expect(secret.Labels).To(HaveKeyWithValue("team", "identity"))
+			Expect(secret.Data).To(HaveKeyWithValue("note", []byte("kept")))
+		})
+
 		It("reports an expired token and issues a fresh one on rotation", func() {
 			scim := scimIntegration(ns, "scim", "identity")
 			scim.Spec.Token.ExpiresAfter = &metav1.Duration{Duration: 2 * time.Hour}
@@ -303,6 +328,26 @@ var _ = Describe("ScimIntegration", func() {
 
 			Expect(update(scim, func(s *v1alpha1.ScimIntegration) { s.Spec.Enabled = ptr.To(false) })).To(Succeed())
 			eventually(condition(scim, v1alpha1.ConditionReady)).Should(beFalse("Disabled"))
+		})
+
+		It("leaves alone an Ingress of the same name that is not its own", func() {
+			// The cache holds only the operator's Ingresses (secrets.CacheOptions): this one is
+			// found by the create it refuses.
+			pathType := networkingv1.PathTypePrefix
+			foreign := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "scim-scim"},
+				Spec: networkingv1.IngressSpec{Rules: []networkingv1.IngressRule{{Host: "other.example.com",
+					IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{{
+						Path: "/", PathType: &pathType, Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{
+							Name: "other", Port: networkingv1.ServiceBackendPort{Number: 80}}}}}}}}}}}
+			Expect(k8s.Create(ctx, foreign)).To(Succeed())
+			scim := scimIntegration(ns, "scim", "identity")
+			scim.Spec.Endpoint.Ingress = v1alpha1.IngressSpec{Enabled: true, Host: "scim.example.com"}
+			Expect(k8s.Create(ctx, scim)).To(Succeed())
+			eventually(condition(scim, v1alpha1.ConditionEndpointReady)).Should(beFalse(v1alpha1.ReasonIngressNotOwned))
+			got := &networkingv1.Ingress{}
+			Expect(k8s.Get(ctx, client.ObjectKeyFromObject(foreign), got)).To(Succeed())
+			Expect(got.Spec.Rules[0].Host).To(Equal("other.example.com"))
+			Expect(got.OwnerReferences).To(BeEmpty())
 		})
 
 		It("keeps the IngressClass the API server assigned to an Ingress without a className", func() {

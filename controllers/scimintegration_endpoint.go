@@ -127,10 +127,17 @@ func (r *ScimIntegrationReconciler) createOrUpdateOwned(ctx context.Context, s *
 		r.refuseForeignObject(s, v1alpha1.ConditionEndpointReady, v1alpha1.ReasonIngressNotOwned, kind, obj.GetName())
 		return false, errStop
 	}
-	if _, err := controllerutil.CreateOrUpdate(ctx, r.Client, obj, func() error {
+	_, err = controllerutil.CreateOrUpdate(ctx, r.Client, obj, func() error {
 		mutate()
 		return controllerutil.SetControllerReference(s.scim, obj, r.Scheme())
-	}); err != nil {
+	})
+	switch {
+	case apierrors.IsAlreadyExists(err):
+		// The cache holds only objects labelled as the operator's (secrets.CacheOptions): one of
+		// the same name without the label is someone else's.
+		r.refuseForeignObject(s, v1alpha1.ConditionEndpointReady, v1alpha1.ReasonIngressNotOwned, kind, obj.GetName())
+		return false, errStop
+	case err != nil:
 		return false, fmt.Errorf("applying %s %s: %w", kind, obj.GetName(), err)
 	}
 	return true, nil

@@ -119,8 +119,11 @@ func (r *ScimIntegrationReconciler) maintainToken(ctx context.Context, s *scimSc
 	if !changed {
 		return nil
 	}
+	// A patch of what changed: the cached copy holds only the operator's fields (secrets.CacheOptions),
+	// and an update from it would remove everything else a user put on the Secret.
+	original := secret.DeepCopy()
 	content.WriteTo(secret)
-	if err := r.Update(ctx, secret); err != nil {
+	if err := r.Patch(ctx, secret, client.MergeFromWithOptions(original, client.MergeFromWithOptimisticLock{})); err != nil {
 		return fmt.Errorf("updating token Secret %s: %w", secret.Name, err)
 	}
 	return nil

@@ -2,7 +2,9 @@ package secrets_test
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,7 +48,16 @@ func TestOnlyManagedSecretsAreCached(t *testing.T) {
 		Data: map[string][]byte{"client-secret": []byte("secret")}}
 	managed := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "acme-scim-token",
 		Labels: map[string]string{secrets.ManagedByLabel: secrets.ManagedByValue}}, Data: map[string][]byte{"sha256": []byte("x")}}
-	for _, s := range []*corev1.Secret{tenant, managed} {
+	// A tenant's Secret with the managed label, forged: the cache keeps no more of it than of a
+	// token Secret.
+	labelsOf := map[string]string{secrets.ManagedByLabel: secrets.ManagedByValue}
+	for i := range 200 {
+		labelsOf[fmt.Sprintf("padding-%d", i)] = strings.Repeat("x", 63)
+	}
+	forged := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "forged", Labels: labelsOf,
+		Annotations: map[string]string{"padding": strings.Repeat("a", 200<<10), "enterprise.z8z8.io/issued-at": strings.Repeat("b", 8<<10)}},
+		Data: map[string][]byte{"payload": make([]byte, 900<<10), "token": make([]byte, 64<<10), "sha256": []byte("kept")}}
+	for _, s := range []*corev1.Secret{tenant, managed, forged} {
 		if err := k8s.Create(ctx, s); err != nil {
 			t.Fatal(err)
 		}
@@ -84,8 +95,29 @@ func TestOnlyManagedSecretsAreCached(t *testing.T) {
 	if err := c.List(ctx, list); err != nil {
 		t.Fatal(err)
 	}
-	if len(list.Items) != 1 || list.Items[0].Name != managed.Name {
-		t.Fatalf("the Secret cache holds %d Secrets; want only %s", len(list.Items), managed.Name)
+	byName := map[string]corev1.Secret{}
+	for _, s := range list.Items {
+		byName[s.Name] = s
+	}
+	if _, ok := byName[managed.Name]; len(list.Items) != 2 || !ok {
+		t.Fatalf("the Secret cache holds %d Secrets; want only %s and %s", len(list.Items), managed.Name, forged.Name)
+	}
+	if string(byName[managed.Name].Data["sha256"]) != "x" {
+		t.Fatalf("the cache lost a token Secret's hash: %v", byName[managed.Name].Data)
+	}
+	cached := byName[forged.Name]
+	size := 0
+	for k, v := range cached.Data {
+		size += len(k) + len(v)
+	}
+	for k, v := range cached.Annotations {
+		size += len(k) + len(v)
+	}
+	for k, v := range cached.Labels {
+		size += len(k) + len(v)
+	}
+	if size > 1<<10 || string(cached.Data["sha256"]) != "kept" {
+		t.Fatalf("the cache holds %d bytes of a forged Secret's data, labels and annotations (%v)", size, cached.Data)
 	}
 	next := func() reconcile.Request {
 		t.Helper()

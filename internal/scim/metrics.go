@@ -11,8 +11,9 @@ import (
 )
 
 // SCIM metrics (docs/observability.md). Labels are bounded: organization is a served
-// organization's slug (or "" when the label is turned off or the name is not served, so made-up
-// names in a flood cannot create series), resource and method come from fixed lists.
+// organization's slug on requests its token was accepted for (or "" when the label is turned off,
+// the name is not served or the request not the organization's own, so a flood without tokens
+// cannot create series), resource and method come from fixed lists.
 var (
 	requestsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "eio_scim_requests_total",
@@ -94,10 +95,27 @@ func (s *Server) metricLabels(r *http.Request) (org, resource, method string) {
 	return org, resource, method
 }
 
-// statusRecorder remembers the status code a handler wrote.
+// statusRecorder remembers the status code a handler wrote, and whether the request was the
+// organization's own (its token accepted).
 type statusRecorder struct {
 	http.ResponseWriter
-	status int
+	status        int
+	authenticated bool
+}
+
+// markAuthenticated notes on w's recorder that the request's token was accepted.
+func markAuthenticated(w http.ResponseWriter) {
+	for {
+		switch rw := w.(type) {
+		case *statusRecorder:
+			rw.authenticated = true
+			return
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = rw.Unwrap()
+		default:
+			return
+		}
+	}
 }
 
 func (w *statusRecorder) WriteHeader(code int) {
@@ -124,6 +142,11 @@ func (s *Server) measured(next http.Handler) http.Handler {
 		rec := &statusRecorder{ResponseWriter: w}
 		defer func() {
 			org, resource, method := s.metricLabels(r)
+			if !rec.authenticated {
+				// Anyone can send requests without a token to every resource and method of every
+				// served organization: a thousand series each, in every replica and scrape.
+				org = ""
+			}
 			code := rec.status
 			if code == 0 {
 				code = http.StatusOK

@@ -3,6 +3,7 @@ package scim_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,6 +39,20 @@ func TestRequestsAreCountedWithBoundedLabels(t *testing.T) {
 	h.do("GET", "/Users", nil, "Authorization", "Bearer wrong").wantError(t, http.StatusUnauthorized, "")
 	if got := metricValue(t, reg, "eio_scim_auth_failures_total", h.orgA) - failures; got != 1 {
 		t.Fatalf("a wrong token counted as %v auth failures", got)
+	}
+	// Requests without the organization's token, which anyone can send to every resource and
+	// method, are counted without its name: they would make a thousand series an organization.
+	unnamed := count("", "Groups", "DELETE", "401")
+	for _, method := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		for _, path := range []string{"/Users", "/Groups", "/Groups/x", "/Schemas", "/Bulk"} {
+			h.do(method, path, nil, "Authorization", "Bearer wrong").want(t, http.StatusUnauthorized)
+			if got := count(h.orgA, strings.Split(path[1:], "/")[0], method, "401"); got != 0 {
+				t.Fatalf("%s %s without a token made a series of the organization's", method, path)
+			}
+		}
+	}
+	if got := count("", "Groups", "DELETE", "401") - unnamed; got != 2 {
+		t.Fatalf("2 refused DELETEs of groups counted as %v without an organization", got)
 	}
 	req, _ := http.NewRequestWithContext(context.Background(), "GET", h.srv.URL+"/scim/v2/made-up-name-1234/Users", nil)
 	resp, err := h.client.Do(req)

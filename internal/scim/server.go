@@ -135,6 +135,7 @@ func (s *Server) authenticated(next func(http.ResponseWriter, *http.Request, *te
 			s.refuse(w, r, org, &Error{Status: http.StatusUnauthorized, Detail: "A valid bearer token for this organization is required"})
 			return
 		}
+		markAuthenticated(w)
 		if wait, limited := s.limits.admit(caller.Organization, requestCost(r)); limited {
 			s.countRateLimited(org)
 			refused := tooManyRequests(w, wait)

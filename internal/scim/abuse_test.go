@@ -371,3 +371,31 @@ func TestRefusalsOverBudgetAreHeld(t *testing.T) {
 		t.Fatalf("%d of 3 refusals over the budget were held", n)
 	}
 }
+
+// A request naming many group members costs its organization's rate limit by the members too:
+// one PATCH of 200 members is 21 requests' worth, where its size alone made it one. Adding one
+// member, as Entra and Okta do, costs what any request does.
+func TestGroupMembersAreChargedToTheRateLimit(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		h, _ = limitedHarness(t, h.st, nil)
+		h.setRateLimit(0.001, 30)
+		var members []string
+		for i := range 200 {
+			members = append(members, fmt.Sprintf(`{"value":"nobody-%d"}`, i))
+		}
+		many := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[` +
+			strings.Join(members, ",") + `]}]}`
+		group := h.do("POST", "/Groups", map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": "Staff"})
+		group.want(t, 201)
+		path := "/Groups/" + group.body["id"].(string)
+		// 30: the group's create 1, then 21 for 200 members (refused: none of them exists), 8 left.
+		h.do("PATCH", path, many).want(t, 400)
+		r := h.do("PATCH", path, many)
+		r.wantError(t, 429, "")
+		if r.header.Get("Retry-After") == "" {
+			t.Fatal("429 without Retry-After")
+		}
+		one := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value":"nobody"}]}]}`
+		h.do("PATCH", path, one).want(t, 400) // 1 of what is left
+	})
+}

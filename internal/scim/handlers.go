@@ -188,6 +188,9 @@ func (h *resourceHandler) create(w http.ResponseWriter, r *http.Request, c *tena
 		h.failAudited(w, err, e)
 		return
 	}
+	if !h.server.charge(w, r, c, membersCost(len(members))) {
+		return
+	}
 	now := time.Now().UTC().Truncate(time.Microsecond) // the stores keep microseconds
 	res := &store.Resource{Org: c.Organization.Name, Kind: h.kind, ID: newResourceID(), Created: now, Modified: now, Version: 1}
 	if err := h.fill(res, doc); err != nil {
@@ -215,6 +218,9 @@ func (h *resourceHandler) replace(w http.ResponseWriter, r *http.Request, c *ten
 	doc, members, err := h.readResource(w, r)
 	if err != nil {
 		h.failAudited(w, err, e)
+		return
+	}
+	if !h.server.charge(w, r, c, membersCost(len(members))) {
 		return
 	}
 	e.Status = http.StatusOK
@@ -291,9 +297,12 @@ func (h *resourceHandler) patch(w http.ResponseWriter, r *http.Request, c *tenan
 		h.failAudited(w, err, e)
 		return
 	}
-	ops, err := parsePatch(body)
+	ops, members, err := parsePatchCounted(body)
 	if err != nil {
 		h.failAudited(w, err, e)
+		return
+	}
+	if !h.server.charge(w, r, c, membersCost(members)) {
 		return
 	}
 	groupResponse := h.kind == store.KindGroup && queryGetter(r.URL.Query())("attributes") == ""

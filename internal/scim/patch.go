@@ -22,6 +22,12 @@ type patchOperation struct {
 // "Path"), and ops may be capitalised (Entra sends "Add", "Replace", "Remove"). The request
 // limits (limits.go) are checked here, before any operation is applied.
 func parsePatch(body map[string]any) ([]patchOperation, error) {
+	ops, _, err := parsePatchCounted(body)
+	return ops, err
+}
+
+// parsePatchCounted is parsePatch, with how many group members the operations name.
+func parsePatchCounted(body map[string]any) ([]patchOperation, int, error) {
 	var raw []any
 	for k, v := range body {
 		if strings.EqualFold(k, "Operations") {
@@ -29,17 +35,17 @@ func parsePatch(body map[string]any) ([]patchOperation, error) {
 		}
 	}
 	if len(raw) == 0 {
-		return nil, badRequest(typeInvalidValue, "the PATCH request has no Operations")
+		return nil, 0, badRequest(typeInvalidValue, "the PATCH request has no Operations")
 	}
 	if len(raw) > maxPatchOperations {
-		return nil, tooMany("a PATCH request may have at most %d operations", maxPatchOperations)
+		return nil, 0, tooMany("a PATCH request may have at most %d operations", maxPatchOperations)
 	}
 	var budget valueBudget
 	ops := make([]patchOperation, 0, len(raw))
 	for i, r := range raw {
 		m, ok := r.(map[string]any)
 		if !ok {
-			return nil, badRequest(typeInvalidSyntax, "operation %d is not an object", i+1)
+			return nil, 0, badRequest(typeInvalidSyntax, "operation %d is not an object", i+1)
 		}
 		var op patchOperation
 		for k, v := range m {
@@ -58,18 +64,18 @@ func parsePatch(body map[string]any) ([]patchOperation, error) {
 			// RFC 7644 §3.5.2.1 and §3.5.2.3: they MUST carry a value. Read as null it would
 			// unassign the attribute: a group's members, a user's active (which then reads true).
 			if !op.HasValue {
-				return nil, badRequest(typeInvalidValue, "operation %d: %s needs a value", i+1, op.Op)
+				return nil, 0, badRequest(typeInvalidValue, "operation %d: %s needs a value", i+1, op.Op)
 			}
 		case "remove":
 		default:
-			return nil, badRequest(typeInvalidSyntax, "operation %d: op must be add, replace or remove", i+1)
+			return nil, 0, badRequest(typeInvalidSyntax, "operation %d: op must be add, replace or remove", i+1)
 		}
 		if err := budget.check(pathAttribute(op.Path), op.Value); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		ops = append(ops, op)
 	}
-	return ops, nil
+	return ops, budget.members, nil
 }
 
 // patcher applies operations to a canonical document; group membership becomes a member change.

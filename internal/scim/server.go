@@ -136,18 +136,31 @@ func (s *Server) authenticated(next func(http.ResponseWriter, *http.Request, *te
 			return
 		}
 		markAuthenticated(w)
-		if wait, limited := s.limits.admit(caller.Organization, requestCost(r)); limited {
-			s.countRateLimited(org)
-			refused := tooManyRequests(w, wait)
-			e := requestAudit(r, caller, "request.throttled", "")
-			e.Status, e.Detail = refused.Status, refused.Detail
-			s.audit.refuse(s.Store, e, clientaddr.Source(r, s.TrustedProxies))
-			writeError(w, refused)
+		if !s.charge(w, r, caller, requestCost(r)) {
 			return
 		}
 		ctx := context.WithValue(r.Context(), callerKey{}, caller)
 		next(w, r.WithContext(ctx), caller)
 	})
+}
+
+// charge takes cost from the caller's organization's rate limit; over it, it answers 429 (audited)
+// and returns false.
+func (s *Server) charge(w http.ResponseWriter, r *http.Request, caller *tenant.Caller, cost int) bool {
+	if cost <= 0 {
+		return true
+	}
+	wait, limited := s.limits.admit(caller.Organization, cost)
+	if !limited {
+		return true
+	}
+	s.countRateLimited(caller.Organization.Name)
+	refused := tooManyRequests(w, wait)
+	e := requestAudit(r, caller, "request.throttled", "")
+	e.Status, e.Detail = refused.Status, refused.Detail
+	s.audit.refuse(s.Store, e, clientaddr.Source(r, s.TrustedProxies))
+	writeError(w, refused)
+	return false
 }
 
 // refuse answers a request refused before authentication succeeded, charged to its source: over

@@ -2,15 +2,16 @@ package tenant
 
 import (
 	"context"
-	"encoding/json"
 	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+	"github.com/z8z8/enterprise-identity-operator/internal/token"
 )
 
 // lastUsedInterval bounds how often a token's last use is written to its Secret;
@@ -71,15 +72,40 @@ func (u *UsageRecorder) record(ctx context.Context, c Caller) {
 	if !due {
 		return
 	}
-	annotations := map[string]any{v1alpha1.AnnotationTokenLastUsedAt: now.Format(time.RFC3339)}
-	if acknowledge {
-		annotations[v1alpha1.AnnotationTokenAcknowledged] = "first-authenticated-request"
-	}
-	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": annotations}})
+	u.write(ctx, c, now, acknowledge)
+}
+
+// write records the use on the token Secret as this replica's cache has it, with an optimistic
+// lock: a Secret rotated since (a replica that has not seen the rotation yet still accepts the
+// old token as current) fails the patch, and the new token's plaintext is not acknowledged by a
+// use of the old one. Only a use of the Secret's current token acknowledges it, and a last use
+// another replica wrote within the interval is left as it is: N replicas behind one ingress
+// would otherwise patch each Secret N times a minute, each waking the controller.
+func (u *UsageRecorder) write(ctx context.Context, c Caller, now time.Time, acknowledge bool) {
+	o := c.Organization
+	log := ctrl.Log.WithName("tenant")
 	secret := &corev1.Secret{}
-	secret.Namespace, secret.Name = o.TokenSecret.Namespace, o.TokenSecret.Name
-	if err := u.Client.Patch(ctx, secret, client.RawPatch("application/merge-patch+json", patch)); err != nil {
-		ctrl.Log.WithName("tenant").Error(err, "Recording token use", "organization", o.Name, "token", c.Fingerprint)
+	if err := u.Client.Get(ctx, o.TokenSecret, secret); err != nil {
+		log.Error(err, "Reading the token Secret to record its use", "organization", o.Name, "token", c.Fingerprint)
+		return
+	}
+	current := token.Fingerprint(string(secret.Data[v1alpha1.SecretKeySHA256])) == c.Fingerprint
+	acknowledge = acknowledge && current && secret.Annotations[v1alpha1.AnnotationTokenAcknowledged] == ""
+	if last, err := time.Parse(time.RFC3339, secret.Annotations[v1alpha1.AnnotationTokenLastUsedAt]); !acknowledge && err == nil &&
+		now.Sub(last) < lastUsedInterval {
+		return
+	}
+	original := secret.DeepCopy()
+	if secret.Annotations == nil {
+		secret.Annotations = map[string]string{}
+	}
+	secret.Annotations[v1alpha1.AnnotationTokenLastUsedAt] = now.Format(time.RFC3339)
+	if acknowledge {
+		secret.Annotations[v1alpha1.AnnotationTokenAcknowledged] = "first-authenticated-request"
+	}
+	err := u.Client.Patch(ctx, secret, client.MergeFromWithOptions(original, client.MergeFromWithOptimisticLock{}))
+	if err != nil && !apierrors.IsConflict(err) { // a conflict: the Secret changed; the next use writes again
+		log.Error(err, "Recording token use", "organization", o.Name, "token", c.Fingerprint)
 	}
 }
 

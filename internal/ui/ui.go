@@ -83,6 +83,7 @@ func (s *Server) Routes(mux *http.ServeMux) {
 		s.LocalClient = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{},
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
+	s.settingsRoutes(mux)
 	static, _ := fs.Sub(staticFiles, "static")
 	mux.Handle("GET "+staticPath, secured(http.StripPrefix(staticPath, http.FileServerFS(static))))
 

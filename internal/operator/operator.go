@@ -87,6 +87,9 @@ func Add(ctx context.Context, mgr ctrl.Manager, st store.Store, o Options) error
 	if err := mgr.Add(&tenant.UsageRecorder{Client: mgr.GetClient(), Registry: registry}); err != nil {
 		return err
 	}
+	if err := mgr.Add(&tenant.BindingCheck{Store: st, Registry: registry, Log: ctrl.Log.WithName("tenant")}); err != nil {
+		return err
+	}
 	if err := mgr.Add(&audit.Pruner{Store: st, Registry: registry, Interval: time.Hour}); err != nil {
 		return err
 	}

@@ -3,7 +3,9 @@ package scim_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 
@@ -84,6 +86,56 @@ func TestRefusalsQueuedBeforeADeletionAreNotRecordedAfterIt(t *testing.T) {
 		}
 		if events, err := h.st.AuditEvents(ctx, h.orgB, store.AuditQuery{Failed: true, Limit: 10}); err != nil || len(events) != 1 {
 			t.Fatalf("organization B's refusal: %+v %v", events, err)
+		}
+	})
+}
+
+// A replica whose view of Kubernetes stalled keeps serving an organization as it knew it. Once
+// its data is deleted and the slug bound to the next owner, the old identity provider's token
+// must not read the next owner's users: the replica's binding check sees the store bind the
+// data otherwise (twice in a row) and answers 503 until its view catches up. Organization B is
+// untouched; a replica that catches up serves the new owner again.
+func TestAStaleReplicaDoesNotServeTheNextOwnersData(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		ctx := context.Background()
+		check := &tenant.BindingCheck{Store: h.st, Registry: h.reg}
+		check.Check(ctx)
+		if err := h.st.DeleteOrganization(ctx, h.orgA, bindingOf(h.orgA)); err != nil {
+			t.Fatal(err)
+		}
+		next := store.Binding{Claim: "claim-of-the-next-owner", Integration: "integration-of-the-next-owner"}
+		if err := h.st.BindOrganization(ctx, h.orgA, next, ""); err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now().UTC()
+		secret := &store.Resource{Org: h.orgA, Kind: store.KindUser, ID: "next-owners-user", Name: "secret@next.example", Active: true,
+			Doc: []byte(`{"userName":"secret@next.example"}`), Created: now, Modified: now, Version: 1}
+		if err := h.st.Create(ctx, secret, nil, store.Write{Binding: next}); err != nil {
+			t.Fatal(err)
+		}
+		// The replica still serves A under its old binding, with its old token.
+		check.Check(ctx) // a mismatch seen once: maybe a moment's lag
+		h.do(http.MethodGet, "/Users", nil).want(t, http.StatusOK)
+		check.Check(ctx)
+		r := h.do(http.MethodGet, "/Users", nil)
+		r.wantError(t, http.StatusServiceUnavailable, "")
+		if strings.Contains(r.raw, "secret@next.example") || r.header.Get("Retry-After") == "" {
+			t.Fatalf("the stale replica answered: %d %s", r.status, r.raw)
+		}
+		h.do(http.MethodGet, "/Users/next-owners-user", nil).wantError(t, http.StatusServiceUnavailable, "")
+		h.asB().do(http.MethodGet, "/Users", nil).want(t, http.StatusOK)
+		if _, served := h.reg.Organization(h.orgA); served {
+			t.Fatal("the admin and events APIs still see the organization as served")
+		}
+
+		// The replica's view catches up: it serves the next owner (its own token) again.
+		h.reg.Set(&tenant.Organization{Name: h.orgA, Binding: next, Enabled: true,
+			Integration: types.NamespacedName{Namespace: "next", Name: h.orgA}, Credentials: []tenant.Credential{credential(tokenB)},
+			Policy: provisioning.DefaultPolicy})
+		b := *h
+		b.token = tokenB
+		if got := b.do(http.MethodGet, "/Users", nil).want(t, http.StatusOK); !strings.Contains(got.raw, "secret@next.example") {
+			t.Fatalf("the next owner does not see its user: %s", got.raw)
 		}
 	})
 }

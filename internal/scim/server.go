@@ -126,6 +126,12 @@ func (s *Server) authenticated(next func(http.ResponseWriter, *http.Request, *te
 		org := r.PathValue("org")
 		caller, err := s.Tenants.Authenticate(org, bearerToken(r))
 		switch {
+		case errors.Is(err, tenant.ErrUnbound):
+			// The store binds the organization's data otherwise than this replica serves it
+			// (tenant.BindingCheck): its view of Kubernetes lags. A retry meets it as it is.
+			markAuthenticated(w)
+			writeError(w, &Error{Status: http.StatusServiceUnavailable, Detail: "The organization is being deleted or moved; retry shortly"})
+			return
 		case errors.Is(err, tenant.ErrDisabled):
 			s.countAuthFailure(org)
 			s.refuse(w, r, org, &Error{Status: http.StatusForbidden, Detail: "SCIM provisioning is disabled for this organization"})

@@ -66,6 +66,13 @@ func (e *ServedElsewhereError) Error() string {
 	return "the data of organization " + e.Organization + " is served by ScimIntegration " + e.Integration
 }
 
+// Holds reports whether a write under served lands on data bound as b says (the fence's rule,
+// decision 0020): the same claim, and the same integration or one recorded before integrations
+// were; the zero Binding (nothing bound) holds only for the zero Binding.
+func (b Binding) Holds(served Binding) bool {
+	return b.Claim == served.Claim && (b.Integration == "" || b.Integration == served.Integration)
+}
+
 // Binding is what an organization's data is bound to: the OrganizationClaim owning it and the
 // ScimIntegration serving it (UIDs). Writes carry the binding their request was authenticated
 // under and land only while it is the organization's (docs/decisions/0020-organization-fence.md):
@@ -232,6 +239,9 @@ type Store interface {
 	OrganizationOwner(ctx context.Context, org string) (string, error)
 	// OrganizationBinding returns the organization's binding (zero when nothing is bound).
 	OrganizationBinding(ctx context.Context, org string) (Binding, error)
+	// OrganizationBindings returns the bindings of the organizations named (none for those with
+	// nothing bound).
+	OrganizationBindings(ctx context.Context, orgs []string) (map[string]Binding, error)
 	// OrganizationBoundTo returns the organization bound to a ScimIntegration (its UID), "" when
 	// none or several are.
 	OrganizationBoundTo(ctx context.Context, integration string) (string, error)

@@ -26,6 +26,10 @@ var (
 	ErrUnauthorized = errors.New("unauthorized")
 	// ErrDisabled: the token is right but the integration is switched off.
 	ErrDisabled = errors.New("provisioning is disabled for this organization")
+	// ErrUnbound: the token is right, but the store says the organization's data is no longer
+	// bound as this replica serves it (BindingCheck): deleted or moved while this replica's view of
+	// Kubernetes lags.
+	ErrUnbound = errors.New("the organization's data is not bound as this replica serves it")
 )
 
 // Credential is a token hash that may call an organization until NotAfter (zero: no end).
@@ -88,6 +92,9 @@ type Registry struct {
 	// forgotten is called, outside the lock, with each organization no longer served, so what is
 	// kept per organization elsewhere (its metrics' series) goes with it (SetOnForget).
 	forgotten atomic.Pointer[func(org string)]
+	// unbound are the served organizations whose data the store says is bound otherwise
+	// (BindingCheck); nil: none.
+	unbound atomic.Pointer[map[string]bool]
 }
 
 // SetOnForget sets what is called with each organization the registry stops serving.
@@ -137,6 +144,7 @@ func (r *Registry) Set(org *Organization) {
 	r.byOrg[org.Name] = org
 	r.orgOf[org.Integration] = org.Name
 	r.settle(org.Integration)
+	r.clearUnbound(org.Name) // served anew: the next binding check decides again
 }
 
 // ServedBy returns the integration an organization is served for.
@@ -187,6 +195,9 @@ func (r *Registry) Organizations() []Organization {
 // Organization returns the organization served under a name (a copy), without listing them all:
 // the admin API asks it on every request.
 func (r *Registry) Organization(name string) (Organization, bool) {
+	if r.isUnbound(name) {
+		return Organization{}, false
+	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	o, ok := r.byOrg[name]
@@ -248,6 +259,9 @@ func (r *Registry) Authenticate(org, presented string) (*Caller, error) {
 	}
 	if match == nil {
 		return nil, ErrUnauthorized
+	}
+	if r.isUnbound(org) {
+		return nil, ErrUnbound
 	}
 	if !o.Enabled {
 		return nil, ErrDisabled

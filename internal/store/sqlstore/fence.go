@@ -86,7 +86,7 @@ func (s *Store) bindingHeldIn(ctx context.Context, tx *sql.Tx, org string, b sto
 	if err != nil {
 		return false, err
 	}
-	return bound.Claim == b.Claim && (bound.Integration == "" || bound.Integration == b.Integration), nil
+	return bound.Holds(b), nil
 }
 
 // lockOrganization takes org's fence exclusively for the rest of tx: it waits for the

@@ -61,6 +61,27 @@ func (s *Store) OrganizationBinding(ctx context.Context, org string) (store.Bind
 	return s.bindingIn(ctx, nil, org)
 }
 
+// OrganizationBindings returns the bindings of the organizations named, in one query per 500.
+func (s *Store) OrganizationBindings(ctx context.Context, orgs []string) (map[string]store.Binding, error) {
+	out := make(map[string]store.Binding, len(orgs))
+	for _, chunk := range chunks(orgs) {
+		err := s.eachRow(ctx, `SELECT org, claim_uid, integration_uid FROM organization_owners WHERE org IN (`+inList(len(chunk))+`)`,
+			stringsToAny(chunk), func(scan func(...any) error) error {
+				var org string
+				var b store.Binding
+				if err := scan(&org, &b.Claim, &b.Integration); err != nil {
+					return err
+				}
+				out[org] = b
+				return nil
+			})
+		if err != nil {
+			return nil, fmt.Errorf("reading the organizations' bindings: %w", err)
+		}
+	}
+	return out, nil
+}
+
 // OrganizationBoundTo returns the organization bound to an integration, "" when none or several
 // are (an identity re-created with another organization leaves the first bound to its
 // integration too). The table has a row per organization; this runs only when an integration is

@@ -28,10 +28,14 @@ type session struct {
 	Extra   map[string][]string `json:"x,omitempty"`
 	CSRF    string              `json:"c"`
 	Expires time.Time           `json:"e"`
-	// Issued is when the user signed in (a sign-out ends the sessions issued before it), Seen
-	// when the session was last used, to the minute (an idle session ends).
+	// Issued is when the user signed in, Seen when the session was last used, to the minute
+	// (an idle session ends).
 	Issued time.Time `json:"t,omitzero"`
 	Seen   time.Time `json:"s,omitzero"`
+	// OutSeen is the user's last sign-out as the store had it when the session began (Unix
+	// microseconds, 0: none): a sign-out since, on any replica, changes it and ends the session.
+	// Compared for equality, not by time, so replicas' clocks need not agree.
+	OutSeen int64 `json:"o,omitempty"`
 }
 
 // maxCookieValue keeps the session cookie under browsers' 4 KB limit (a dropped cookie would
@@ -167,7 +171,7 @@ func (s *Server) identify(r *http.Request) (service.Identity, bool, error) {
 		if err != nil {
 			return service.Identity{}, false, err
 		}
-		if !out.IsZero() && !out.Before(sess.Issued) {
+		if !out.IsZero() && out.UnixMicro() != sess.OutSeen {
 			return service.Identity{}, false, nil // signed out since, perhaps in another browser
 		}
 		return who, true, nil
@@ -231,9 +235,18 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 			Error: "The Kubernetes API did not accept that token. Use a token of your own account, for example from kubectl create token."})
 		return
 	}
+	out, err := s.Service.SignedOutAt(r.Context(), who)
+	if err != nil {
+		s.Log.Error("Reading the user's last sign-out", "error", err)
+		s.fail(w, r, http.StatusInternalServerError, "Could not sign you in; try again.")
+		return
+	}
 	now := time.Now()
 	sess := session{User: who.User, UID: who.UID, Groups: who.Groups, Extra: who.Extra, CSRF: randomToken(),
 		Expires: now.Add(sessionLifetime), Issued: now, Seen: now}
+	if !out.IsZero() {
+		sess.OutSeen = out.UnixMicro()
+	}
 	if payload, _ := json.Marshal(sess); len(s.sign(payload)) > maxCookieValue {
 		s.fail(w, r, http.StatusRequestHeaderFieldsTooLarge, "Your account is in too many groups to fit a browser session; "+
 			"sign in through your organization's authenticating proxy instead, or ask a platform admin.")
@@ -244,7 +257,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 }
 
 // logout ends the session, and every other session of its user (signedIn's identify refuses
-// sessions issued before a sign-out). An idle or expired session may sign out too: its copies
+// sessions begun before a sign-out: OutSeen). An idle or expired session may sign out too: its copies
 // elsewhere may still be in use.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	sess, ok := s.signedSession(r)

@@ -192,9 +192,22 @@ func TestASignOutEndsEveryCopyOfTheSession(t *testing.T) {
 	}
 
 	again := sess
-	again.Issued = time.Now().Add(time.Millisecond)
+	out, err := s.Service.SignedOutAt(t.Context(), service.Identity{User: "alice", UID: "u-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again.Issued, again.OutSeen = time.Now(), out.UnixMicro() // as login writes it
 	if !identify(sessionCookie(t, s, r, again)) {
 		t.Fatal("a session issued after the sign-out does not work")
+	}
+
+	// A replica whose clock is two minutes behind records the next sign-out: it still ends the
+	// session begun since, wherever it was begun.
+	if err := s.Service.SignOut(t.Context(), service.Identity{User: "alice", UID: "u-1"}, time.Now().Add(-2*time.Minute), sessionLifetime); err != nil {
+		t.Fatal(err)
+	}
+	if identify(sessionCookie(t, s, r, again)) {
+		t.Fatal("a sign-out recorded by a replica whose clock is behind left the session working")
 	}
 	other := sess
 	other.User, other.UID = "bob", "u-2"

@@ -82,6 +82,9 @@ type auditLog struct {
 	log     *slog.Logger
 	refused refusals
 	dropped atomic.Uint64
+	// queuedMu guards queued: the events of each organization in the queue.
+	queuedMu sync.Mutex
+	queued   map[string]int
 	// stop asks the writer to record what is queued and end; done says it has.
 	stop, done chan struct{}
 	closed     sync.Once
@@ -93,7 +96,8 @@ func (a *auditLog) start(st store.Store) {
 		if a.log == nil {
 			a.log = slog.Default()
 		}
-		a.events = make(chan store.AuditEvent, 4096)
+		a.events = make(chan store.AuditEvent, auditQueue)
+		a.queued = map[string]int{}
 		a.stop, a.done = make(chan struct{}), make(chan struct{})
 		go a.run()
 	})
@@ -104,11 +108,38 @@ func (a *auditLog) record(st store.Store, e *store.AuditEvent) {
 		return
 	}
 	a.start(st)
+	// One organization's share of the queue is bounded: an identity provider reading distinct
+	// users at its rate limit (no two reads fold into one event) must not fill the queue and have
+	// the other organizations' read audit events dropped.
+	a.queuedMu.Lock()
+	if a.queued[e.Org] >= auditQueuePerOrganization {
+		a.queuedMu.Unlock()
+		a.dropped.Add(1)
+		return
+	}
+	a.queued[e.Org]++
+	a.queuedMu.Unlock()
 	select {
 	case a.events <- e.Bounded(): // the queue and the tally hold events of bounded size
 	default: // the log is saturated: never block a request on it
+		a.taken(e.Org)
 		a.dropped.Add(1)
 	}
+}
+
+// The audit queue's size, and one organization's share of it.
+const (
+	auditQueue                = 4096
+	auditQueuePerOrganization = auditQueue / 8
+)
+
+// taken notes that an event of org left the queue.
+func (a *auditLog) taken(org string) {
+	a.queuedMu.Lock()
+	if a.queued[org]--; a.queued[org] <= 0 {
+		delete(a.queued, org)
+	}
+	a.queuedMu.Unlock()
 }
 
 // refuse counts a refused request of an organization from source.
@@ -171,6 +202,7 @@ func (a *auditLog) run() {
 		}
 	}
 	add := func(e store.AuditEvent) {
+		a.taken(e.Org)
 		if tally.add(e) == maxTallied {
 			flush()
 		}

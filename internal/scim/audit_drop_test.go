@@ -67,3 +67,24 @@ func TestLostFoldedAuditEventsCountEveryRequest(t *testing.T) {
 		t.Fatalf("%d requests counted as lost of %d", got, sent)
 	}
 }
+
+// One organization reading distinct users faster than the store takes their audit events fills
+// only its share of the queue: another organization's read is still recorded.
+func TestOneOrganizationCannotFillTheAuditQueue(t *testing.T) {
+	st := &blockingStore{release: make(chan struct{})}
+	s := &Server{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	s.init()
+	for i := range 6000 {
+		s.audit.record(st, &store.AuditEvent{Org: "noisy", Action: "user.read", ResourceID: strconv.Itoa(i)})
+	}
+	dropped := s.DroppedAuditEvents()
+	if dropped == 0 {
+		t.Fatal("the noisy organization's events were all queued")
+	}
+	s.audit.record(st, &store.AuditEvent{Org: "quiet", Action: "user.read", ResourceID: "u1"})
+	if got := s.DroppedAuditEvents(); got != dropped {
+		t.Fatalf("the quiet organization's read was dropped (%d lost, %d before it)", got, dropped)
+	}
+	close(st.release)
+	s.Close()
+}

@@ -47,6 +47,9 @@ func (p *Pruner) Prune(ctx context.Context) {
 	}
 	log := ctrl.Log.WithName("audit")
 	for _, o := range p.Registry.Organizations() {
+		if _, served := p.Registry.Organization(o.Name); !served {
+			continue // the store binds its data otherwise (tenant.BindingCheck): not this retention's to prune
+		}
 		if o.AuditRetention > 0 {
 			n, err := p.Store.PruneAudit(ctx, o.Name, now().Add(-o.AuditRetention))
 			if err != nil {

@@ -397,5 +397,17 @@ func TestGroupMembersAreChargedToTheRateLimit(t *testing.T) {
 		}
 		one := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value":"nobody"}]}]}`
 		h.do("PATCH", path, one).want(t, 400) // 1 of what is left
+
+		// A group pushed with more members than the burst pays for is never refused for good: a
+		// full bucket takes it (1 for the request, at most 29 for its 400 members).
+		h.setRateLimit(1000, 30)
+		h.do("GET", "/Users", nil).want(t, 200) // the bucket takes the new rate (at its next request)
+		time.Sleep(50 * time.Millisecond)       // and fills
+		var pushed []map[string]any
+		for i := range 400 {
+			pushed = append(pushed, map[string]any{"value": fmt.Sprintf("nobody-%d", i)})
+		}
+		h.do("PUT", path, map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": "Staff",
+			"members": pushed}).want(t, 400) // charged, then refused for its unknown members
 	})
 }

@@ -128,6 +128,13 @@ func TestAStaleReplicaDoesNotServeTheNextOwnersData(t *testing.T) {
 			t.Fatal("the admin and events APIs still see the organization as served")
 		}
 
+		// The stale view set again as it was (another event of the same stale objects): still refused.
+		stale, _ := h.reg.ServedBinding(h.orgA)
+		h.reg.Set(&tenant.Organization{Name: h.orgA, Binding: stale, Enabled: true,
+			Integration: types.NamespacedName{Namespace: "ns", Name: h.orgA}, Credentials: []tenant.Credential{credential(tokenA)},
+			Policy: provisioning.DefaultPolicy})
+		h.do(http.MethodGet, "/Users", nil).wantError(t, http.StatusServiceUnavailable, "")
+
 		// The replica's view catches up: it serves the next owner (its own token) again.
 		h.reg.Set(&tenant.Organization{Name: h.orgA, Binding: next, Enabled: true,
 			Integration: types.NamespacedName{Namespace: "next", Name: h.orgA}, Credentials: []tenant.Credential{credential(tokenB)},

@@ -188,7 +188,7 @@ func (h *resourceHandler) create(w http.ResponseWriter, r *http.Request, c *tena
 		h.failAudited(w, err, e)
 		return
 	}
-	if !h.server.charge(w, r, c, membersCost(len(members))) {
+	if !h.server.chargeMembers(w, r, c, len(members)) {
 		return
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond) // the stores keep microseconds
@@ -220,7 +220,7 @@ func (h *resourceHandler) replace(w http.ResponseWriter, r *http.Request, c *ten
 		h.failAudited(w, err, e)
 		return
 	}
-	if !h.server.charge(w, r, c, membersCost(len(members))) {
+	if !h.server.chargeMembers(w, r, c, len(members)) {
 		return
 	}
 	e.Status = http.StatusOK
@@ -302,7 +302,7 @@ func (h *resourceHandler) patch(w http.ResponseWriter, r *http.Request, c *tenan
 		h.failAudited(w, err, e)
 		return
 	}
-	if !h.server.charge(w, r, c, membersCost(members)) {
+	if !h.server.chargeMembers(w, r, c, members) {
 		return
 	}
 	groupResponse := h.kind == store.KindGroup && queryGetter(r.URL.Query())("attributes") == ""

@@ -169,6 +169,18 @@ func (s *Server) charge(w http.ResponseWriter, r *http.Request, caller *tenant.C
 	return false
 }
 
+// chargeMembers charges a request for the n group members it names (membersCost), after the
+// charge for the request itself: together at most the organization's burst, so that a full bucket
+// always takes the request (a group pushed with thousands of members waits, but is never refused
+// for good).
+func (s *Server) chargeMembers(w http.ResponseWriter, r *http.Request, caller *tenant.Caller, n int) bool {
+	cost := membersCost(n)
+	if rl := caller.Organization.RateLimit; !rl.Unlimited() {
+		cost = min(cost, max(rl.Burst, 1)-requestCost(r))
+	}
+	return s.charge(w, r, caller, cost)
+}
+
 // refuse answers a request refused before authentication succeeded, charged to its source: over
 // the source's refusal budget the answer is 429 instead. Refusals are recorded, aggregated, for
 // served organizations only (no rows for made-up names), and never with any token material.

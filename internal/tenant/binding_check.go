@@ -78,6 +78,9 @@ func (c *BindingCheck) Check(ctx context.Context) {
 		if bound[o.Name].Holds(o.Binding) {
 			continue
 		}
+		if now, ok := c.Registry.ServedBinding(o.Name); !ok || now != o.Binding {
+			continue // set anew while the store was asked: the next check decides
+		}
 		seen[o.Name] = true
 		if c.seen[o.Name] {
 			unbound[o.Name] = true

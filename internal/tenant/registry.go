@@ -138,13 +138,16 @@ func (r *Registry) Set(org *Organization) {
 			renamed = old
 		}
 	}
-	if holder, ok := r.byOrg[org.Name]; ok && holder.Integration != org.Integration {
+	holder, held := r.byOrg[org.Name]
+	if held && holder.Integration != org.Integration {
 		delete(r.orgOf, holder.Integration)
+	}
+	if !held || holder.Binding != org.Binding {
+		defer r.clearUnbound(org.Name) // served anew: the next binding check decides again
 	}
 	r.byOrg[org.Name] = org
 	r.orgOf[org.Integration] = org.Name
 	r.settle(org.Integration)
-	r.clearUnbound(org.Name) // served anew: the next binding check decides again
 }
 
 // ServedBy returns the integration an organization is served for.

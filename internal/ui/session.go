@@ -36,6 +36,9 @@ type session struct {
 	// microseconds, 0: none): a sign-out since, on any replica, changes it and ends the session.
 	// Compared for equality, not by time, so replicas' clocks need not agree.
 	OutSeen int64 `json:"o,omitempty"`
+	// Epoch marks a session that carries OutSeen; one begun by an earlier release is compared
+	// by time, as that release did, until it expires (8 hours), so an upgrade signs nobody out.
+	Epoch bool `json:"oe,omitempty"`
 }
 
 // maxCookieValue keeps the session cookie under browsers' 4 KB limit (a dropped cookie would
@@ -171,7 +174,7 @@ func (s *Server) identify(r *http.Request) (service.Identity, bool, error) {
 		if err != nil {
 			return service.Identity{}, false, err
 		}
-		if !out.IsZero() && out.UnixMicro() != sess.OutSeen {
+		if !out.IsZero() && (sess.Epoch && out.UnixMicro() != sess.OutSeen || !sess.Epoch && !out.Before(sess.Issued)) {
 			return service.Identity{}, false, nil // signed out since, perhaps in another browser
 		}
 		return who, true, nil
@@ -243,7 +246,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	now := time.Now()
 	sess := session{User: who.User, UID: who.UID, Groups: who.Groups, Extra: who.Extra, CSRF: randomToken(),
-		Expires: now.Add(sessionLifetime), Issued: now, Seen: now}
+		Expires: now.Add(sessionLifetime), Issued: now, Seen: now, Epoch: true}
 	if !out.IsZero() {
 		sess.OutSeen = out.UnixMicro()
 	}

@@ -196,7 +196,7 @@ func TestASignOutEndsEveryCopyOfTheSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	again.Issued, again.OutSeen = time.Now(), out.UnixMicro() // as login writes it
+	again.Issued, again.OutSeen, again.Epoch = time.Now(), out.UnixMicro(), true // as login writes it
 	if !identify(sessionCookie(t, s, r, again)) {
 		t.Fatal("a session issued after the sign-out does not work")
 	}

@@ -247,7 +247,7 @@ func (s *Store) ActivityMark(ctx context.Context, org string) (store.ActivityMar
 func (s *Store) PruneAudit(ctx context.Context, org string, before time.Time) (int64, error) {
 	return s.pruneInChunks(ctx, func(tx *sql.Tx, limit int) (int64, error) {
 		res, err := s.exec(ctx, tx, s.q(`DELETE FROM audit_events WHERE org = ? AND seq IN
-			(SELECT seq FROM audit_events WHERE org = ? AND at_us < ? LIMIT ?)`), org, org, before.UnixMicro(), limit)
+			(SELECT seq FROM audit_events WHERE org = ? AND at_us < ? ORDER BY seq LIMIT ?)`), org, org, before.UnixMicro(), limit)
 		if err != nil {
 			return 0, fmt.Errorf("pruning the audit log of %s: %w", org, err)
 		}

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"strings"
 	"time"
 
@@ -296,7 +295,13 @@ func (s *Store) PruneEvents(ctx context.Context, org string, before time.Time) (
 	var newest int64 // the last event to delete
 	err := s.queryRow(ctx, nil, s.q(first), org, before.UnixMicro()).Scan(&newest)
 	if errors.Is(err, sql.ErrNoRows) {
-		newest, err = math.MaxInt64, nil // every event is old
+		// Every event is old: up to the newest one now. Events written while the pass runs (its
+		// transactions give writes turns) are young, and stay.
+		last := `SELECT COALESCE(MAX(seq), 0) FROM provisioning_events WHERE org = ?`
+		if s.numberer != nil {
+			last = `SELECT COALESCE(MAX(seq), 0) FROM event_numbers WHERE org = ?`
+		}
+		err = s.queryRow(ctx, nil, s.q(last), org).Scan(&newest)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("reading the events of %s to prune: %w", org, err)
@@ -323,23 +328,27 @@ func (s *Store) PruneEvents(ctx context.Context, org string, before time.Time) (
 			return res.RowsAffected()
 		})
 	}
+	var numbersDeleted int64
 	// PostgreSQL: the events' rows and their numbers (numbering.go), by number, then any that old
 	// left without a number (a numberer never reached them: not in the stream). No numbering lock: events this old were numbered long ago. Should a
 	// stalled numberer number one while it goes, the number is left without its event, unseen (the
 	// view joins both) and harmless: the organization's numbers only grow.
-	n, err := s.pruneInChunks(ctx, func(tx *sql.Tx, limit int) (int64, error) {
-		var k int64
+	_, err = s.pruneInChunks(ctx, func(tx *sql.Tx, limit int) (int64, error) {
+		// Counted by the numbers taken, so a number left without its event does not end the
+		// pass early; the events deleted are what the pass reports.
+		var taken, deleted int64
 		err := s.queryRow(ctx, tx, `WITH k AS (SELECT position FROM event_numbers WHERE org = $1 AND seq <= $2 ORDER BY seq LIMIT $3),
 				d AS (DELETE FROM provisioning_event_rows WHERE org = $1 AND position IN (SELECT position FROM k) RETURNING position),
 				n AS (DELETE FROM event_numbers WHERE org = $1 AND position IN (SELECT position FROM k))
-			SELECT COUNT(*) FROM d`, org, newest, limit).Scan(&k)
+			SELECT (SELECT COUNT(*) FROM k), (SELECT COUNT(*) FROM d)`, org, newest, limit).Scan(&taken, &deleted)
 		if err != nil {
 			return 0, fmt.Errorf("pruning the events of %s: %w", org, err)
 		}
-		return k, nil
+		numbersDeleted += deleted
+		return taken, nil
 	})
 	if err != nil {
-		return n, err
+		return numbersDeleted, err
 	}
 	unnumbered, err := s.pruneInChunks(ctx, func(tx *sql.Tx, limit int) (int64, error) {
 		var k int64
@@ -353,7 +362,7 @@ func (s *Store) PruneEvents(ctx context.Context, org string, before time.Time) (
 		}
 		return k, nil
 	})
-	return n + unnumbered, err
+	return numbersDeleted + unnumbered, err
 }
 
 // newEventID is a random, URL-safe event id ("evt_" and 26 base32 characters: 128 bits).

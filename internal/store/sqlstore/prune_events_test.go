@@ -102,3 +102,32 @@ func TestPruningGivesOtherWritesTurns(t *testing.T) {
 		}
 	})
 }
+
+// Events written while a pass prunes (its transactions give writes turns) are young, and stay,
+// even when every event the pass found was old.
+func TestPruningKeepsWhatIsWrittenWhileItRuns(t *testing.T) {
+	onEachStore(t, func(t *testing.T, s *sqlstore.Store) {
+		ctx := context.Background()
+		org := fmt.Sprintf("prune-live-%d", time.Now().UnixNano())
+		p := provisioning.DefaultPolicy
+		createUsers(t, s, org, 5, &p)
+		eventsOf(t, s, org) // numbered (on PostgreSQL, after commit)
+		cut := time.Now()
+		time.Sleep(2 * time.Millisecond)
+		var written int
+		restore := sqlstore.SetPruneChunk(2, func() {
+			written++
+			if err := s.Create(ctx, newUser(org, fmt.Sprintf("live%d", written), fmt.Sprintf("live%d", written)), nil, store.Write{Policy: &p}); err != nil {
+				t.Error(err)
+			}
+			eventsOf(t, s, org) // numbered at once, as a reader would have them
+		})
+		defer restore()
+		if n, err := s.PruneEvents(ctx, org, cut); err != nil || n != 5 {
+			t.Fatalf("pruned %d events (%v), want the 5 old ones", n, err)
+		}
+		if got := eventsOf(t, s, org); written == 0 || len(got) != written {
+			t.Fatalf("%d events left of the %d written while pruning", len(got), written)
+		}
+	})
+}

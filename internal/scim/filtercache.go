@@ -3,6 +3,7 @@ package scim
 import (
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -18,14 +19,55 @@ import (
 //
 // Clients choose the shapes, so the cache is an LRU bounded by estimated bytes as well as
 // entries, and a long shape is parsed every time rather than cached: the few shapes real
-// identity providers send are short, and one huge shape must not evict them.
+// identity providers send are short, and one huge shape must not evict them. The cache is shared
+// by every organization (Entra's shapes are the same everywhere), so each organization brings
+// at most maxShapesPerOrganization into it: one cycling thousands of shapes parses its own every
+// time, and never pushes the others' out.
 const (
-	maxFilterShapes     = 1024
-	maxFilterShapeBytes = 1 << 20
-	maxCachedShape      = 4 << 10
+	maxFilterShapes          = 1024
+	maxFilterShapeBytes      = 1 << 20
+	maxCachedShape           = 4 << 10
+	maxShapesPerOrganization = 64
 )
 
-var shapes = sizedlru.New[string, filter.Expression](maxFilterShapes, maxFilterShapeBytes, nil)
+// cachedShape is a shape's parsed template and the organization that brought it in.
+type cachedShape struct {
+	tmpl filter.Expression
+	org  string
+}
+
+var (
+	shapes = sizedlru.New[string, cachedShape](maxFilterShapes, maxFilterShapeBytes, func(_ string, s cachedShape) {
+		shapeOwners.left(s.org) // under the cache's lock: quick, and never the cache itself
+	})
+	shapeOwners = &owners{n: map[string]int{}}
+)
+
+// owners counts the cached shapes each organization brought in.
+type owners struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+// take reserves a place for org, false when it has its share.
+func (o *owners) take(org string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.n[org] >= maxShapesPerOrganization {
+		return false
+	}
+	o.n[org]++
+	return true
+}
+
+// left gives a place of org back.
+func (o *owners) left(org string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.n[org]--; o.n[org] <= 0 {
+		delete(o.n, org)
+	}
+}
 
 // shapeCost estimates a cached shape's memory: its key, and an AST of a few small structs per
 // token, which grows with the shape's text.
@@ -36,11 +78,14 @@ const placeholderPrefix = "\ue000v" // a private-use character: valid in a filte
 // parseCached parses a normalised filter through the shape cache. Whitespace outside quoted
 // strings is collapsed first, for every filter alike, so "a  eq  b" and "a eq b" are one shape
 // and a filter parses the same whether or not its shape is cached.
-func parseCached(text string) (filter.Expression, error) {
+func parseCached(text string) (filter.Expression, error) { return parseCachedFor(text, "") }
+
+// parseCachedFor is parseCached for organization org, within its share of the cache.
+func parseCachedFor(text, org string) (filter.Expression, error) {
 	text = collapseSpace(text)
 	shape, values := splitValues(text)
-	if tmpl, ok := shapes.Get(shape); ok && validStrings(values) {
-		return withValues(tmpl, values), nil
+	if cached, ok := shapes.Get(shape); ok && validStrings(values) {
+		return withValues(cached.tmpl, values), nil
 	}
 	// Parse the real text first: placeholders must never hide a syntax error.
 	expr, err := filter.ParseFilter([]byte(text))
@@ -54,8 +99,10 @@ func parseCached(text string) (filter.Expression, error) {
 	if err != nil {
 		return expr, nil
 	}
-	if countTerms(tmpl) <= maxFilterTerms {
-		shapes.Add(shape, tmpl, shapeCost(shape))
+	if countTerms(tmpl) <= maxFilterTerms && shapeOwners.take(org) {
+		if !shapes.Add(shape, cachedShape{tmpl: tmpl, org: org}, shapeCost(shape)) {
+			shapeOwners.left(org) // not stored
+		}
 	}
 	return expr, nil
 }

@@ -64,11 +64,12 @@ func TestFilterShapeCacheStaysWithinItsBounds(t *testing.T) {
 	saved := shapes
 	defer func() { shapes = saved }()
 	const maxEntries, maxBytes = 50, 16 << 10
-	shapes = sizedlru.New[string, filter.Expression](maxEntries, maxBytes, nil)
+	shapes = sizedlru.New[string, cachedShape](maxEntries, maxBytes, func(_ string, s cachedShape) { shapeOwners.left(s.org) })
 	for i := range 400 {
-		// Distinct shapes (unquoted numbers stay in the shape), short ones and long ones.
+		// Distinct shapes (unquoted numbers stay in the shape), short ones and long ones, from
+		// many organizations (each has a share of the cache).
 		f := fmt.Sprintf("title eq %d", i) + strings.Repeat(` or userName pr`, i%12)
-		if _, err := parseCached(f); err != nil {
+		if _, err := parseCachedFor(f, fmt.Sprint("org-", i%10)); err != nil {
 			t.Fatal(err)
 		}
 		if b, n := shapes.Bytes(), shapes.Len(); b > maxBytes || n > maxEntries {
@@ -81,5 +82,28 @@ func TestFilterShapeCacheStaysWithinItsBounds(t *testing.T) {
 		if err != nil || e.(*filter.AttributeExpression).CompareValue != "x@example.com" {
 			t.Fatalf("%v %v", e, err)
 		}
+	}
+}
+
+// The shape cache is shared by every organization: one cycling a thousand shapes within its
+// rate limit parses its own every time past its share, and never pushes another's out.
+func TestOneOrganizationCannotEvictAnothersFilterShapes(t *testing.T) {
+	quiet := `emails[type eq "work" and value eq "ada@quiet.example"]`
+	if _, err := parseCachedFor(quiet, "quiet"); err != nil {
+		t.Fatal(err)
+	}
+	shape, _ := splitValues(collapseSpace(quiet))
+	if _, ok := shapes.Get(shape); !ok {
+		t.Fatal("the quiet organization's shape was not cached")
+	}
+	for i := range 2 * maxFilterShapes {
+		f := fmt.Sprintf("title eq %d", i) // distinct shapes: unquoted numbers stay in the shape
+		e, err := parseCachedFor(f, "noisy")
+		if err != nil || e == nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+	}
+	if _, ok := shapes.Get(shape); !ok {
+		t.Fatal("the noisy organization's shapes pushed the quiet one's out of the cache")
 	}
 }

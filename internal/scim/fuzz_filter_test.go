@@ -54,7 +54,7 @@ func FuzzFilterParse(f *testing.F) {
 				return text
 			}
 			return ""
-		})
+		}, "")
 		var se *Error
 		if err != nil {
 			if !errors.As(err, &se) || se.Status != http.StatusBadRequest {
@@ -144,7 +144,7 @@ func FuzzFilterSQL(f *testing.F) {
 					return filterText
 				}
 				return ""
-			})
+			}, "")
 			if err != nil || params.query.Filter == nil {
 				return nil, nil, false
 			}

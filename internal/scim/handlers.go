@@ -48,7 +48,7 @@ func (h *resourceHandler) audited(e *store.AuditEvent, status int) {
 func (h *resourceHandler) collection(w http.ResponseWriter, r *http.Request, c *tenant.Caller) {
 	switch r.Method {
 	case http.MethodGet:
-		params, err := parseListParams(h.rt, queryGetter(r.URL.Query()))
+		params, err := parseListParams(h.rt, queryGetter(r.URL.Query()), c.Organization.Name)
 		if err != nil {
 			h.failAudited(w, err, requestAudit(r, c, actionName(h.kind, "list"), string(h.kind)))
 			return
@@ -106,7 +106,7 @@ func (h *resourceHandler) search(w http.ResponseWriter, r *http.Request, c *tena
 		}
 		return ""
 	}
-	params, err := parseListParams(h.rt, get)
+	params, err := parseListParams(h.rt, get, c.Organization.Name)
 	if err != nil {
 		h.fail(w, err)
 		return

@@ -21,13 +21,13 @@ var (
 	literal       = regexp.MustCompile(`^(?i:true|false|null|-?\d+(\.\d+)?([eE][-+]?\d+)?)$`)
 )
 
-// parseFilter normalises and parses a filter expression.
-func parseFilter(raw string) (filter.Expression, error) {
+// parseFilter normalises and parses a filter expression of organization org.
+func parseFilter(raw, org string) (filter.Expression, error) {
 	if expr, ok := simpleComparison(raw); ok {
 		return expr, nil
 	}
 	text := normalizeFilter(raw)
-	expr, err := parseCached(text)
+	expr, err := parseCachedFor(text, org)
 	if err != nil {
 		return nil, badRequest(typeInvalidFilter, "the filter %q cannot be parsed", raw)
 	}

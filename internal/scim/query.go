@@ -24,8 +24,9 @@ type listParams struct {
 
 // parseListParams reads filter, startIndex, count, sortBy, sortOrder, attributes and
 // excludedAttributes. Parameter names are matched case-insensitively; unknown ones (such as
-// Entra's aadOptscim062020) are ignored.
-func parseListParams(rt *schema.ResourceType, get func(string) string) (*listParams, error) {
+// Entra's aadOptscim062020) are ignored. org is the organization asking (its share of the filter
+// shape cache).
+func parseListParams(rt *schema.ResourceType, get func(string) string, org string) (*listParams, error) {
 	p := &listParams{query: store.Query{StartIndex: 1, Count: defaultCount}}
 	if f := strings.TrimSpace(get("filter")); f != "" {
 		// Bounded before parsing: the filter's length here, its terms and nesting in limits.go.
@@ -39,7 +40,7 @@ func parseListParams(rt *schema.ResourceType, get func(string) string) (*listPar
 		if err := checkFilterSize(f, typeInvalidFilter); err != nil {
 			return nil, err
 		}
-		expr, err := parseFilter(f)
+		expr, err := parseFilter(f, org)
 		if err != nil {
 			return nil, err
 		}

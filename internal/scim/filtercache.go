@@ -21,52 +21,62 @@ import (
 // entries, and a long shape is parsed every time rather than cached: the few shapes real
 // identity providers send are short, and one huge shape must not evict them. The cache is shared
 // by every organization (Entra's shapes are the same everywhere), so each organization brings
-// at most maxShapesPerOrganization into it: one cycling thousands of shapes parses its own every
-// time, and never pushes the others' out.
+// at most a sixteenth of it, by entries and by bytes: one cycling thousands of shapes, or long
+// ones, parses its own every time past its share, and pushes out at most what fifteen others
+// leave free.
 const (
 	maxFilterShapes          = 1024
 	maxFilterShapeBytes      = 1 << 20
 	maxCachedShape           = 4 << 10
-	maxShapesPerOrganization = 64
+	maxShapesPerOrganization = maxFilterShapes / 16
+	maxShapeBytesPerOrg      = maxFilterShapeBytes / 16
 )
 
-// cachedShape is a shape's parsed template and the organization that brought it in.
+// cachedShape is a shape's parsed template, the organization that brought it in and its cost.
 type cachedShape struct {
 	tmpl filter.Expression
 	org  string
+	cost int64
 }
 
 var (
 	shapes = sizedlru.New[string, cachedShape](maxFilterShapes, maxFilterShapeBytes, func(_ string, s cachedShape) {
-		shapeOwners.left(s.org) // under the cache's lock: quick, and never the cache itself
+		shapeOwners.left(s.org, s.cost) // under the cache's lock: quick, and never the cache itself
 	})
-	shapeOwners = &owners{n: map[string]int{}}
+	shapeOwners = &owners{share: map[string]ownerShare{}}
 )
 
-// owners counts the cached shapes each organization brought in.
+// owners counts the cached shapes, and their bytes, each organization brought in.
 type owners struct {
-	mu sync.Mutex
-	n  map[string]int
+	mu    sync.Mutex
+	share map[string]ownerShare
 }
 
-// take reserves a place for org, false when it has its share.
-func (o *owners) take(org string) bool {
+type ownerShare struct{ entries, bytes int64 }
+
+// take reserves a place of cost bytes for org, false when it has its share.
+func (o *owners) take(org string, cost int64) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.n[org] >= maxShapesPerOrganization {
+	s := o.share[org]
+	if s.entries >= maxShapesPerOrganization || s.bytes+cost > maxShapeBytesPerOrg {
 		return false
 	}
-	o.n[org]++
+	o.share[org] = ownerShare{s.entries + 1, s.bytes + cost}
 	return true
 }
 
 // left gives a place of org back.
-func (o *owners) left(org string) {
+func (o *owners) left(org string, cost int64) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.n[org]--; o.n[org] <= 0 {
-		delete(o.n, org)
+	s := o.share[org]
+	if s.entries--; s.entries <= 0 {
+		delete(o.share, org)
+		return
 	}
+	s.bytes -= cost
+	o.share[org] = s
 }
 
 // shapeCost estimates a cached shape's memory: its key, and an AST of a few small structs per
@@ -99,9 +109,9 @@ func parseCachedFor(text, org string) (filter.Expression, error) {
 	if err != nil {
 		return expr, nil
 	}
-	if countTerms(tmpl) <= maxFilterTerms && shapeOwners.take(org) {
-		if !shapes.Add(shape, cachedShape{tmpl: tmpl, org: org}, shapeCost(shape)) {
-			shapeOwners.left(org) // not stored
+	if cost := shapeCost(shape); countTerms(tmpl) <= maxFilterTerms && shapeOwners.take(org, cost) {
+		if !shapes.Add(shape, cachedShape{tmpl: tmpl, org: org, cost: cost}, cost) {
+			shapeOwners.left(org, cost) // not stored
 		}
 	}
 	return expr, nil

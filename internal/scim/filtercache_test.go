@@ -64,7 +64,8 @@ func TestFilterShapeCacheStaysWithinItsBounds(t *testing.T) {
 	saved := shapes
 	defer func() { shapes = saved }()
 	const maxEntries, maxBytes = 50, 16 << 10
-	shapes = sizedlru.New[string, cachedShape](maxEntries, maxBytes, func(_ string, s cachedShape) { shapeOwners.left(s.org) })
+	shapes = sizedlru.New[string, cachedShape](maxEntries, maxBytes, func(_ string, s cachedShape) { shapeOwners.left(s.org, s.cost) })
+	defer shapes.Purge() // the shares it holds go back
 	for i := range 400 {
 		// Distinct shapes (unquoted numbers stay in the shape), short ones and long ones, from
 		// many organizations (each has a share of the cache).
@@ -98,6 +99,9 @@ func TestOneOrganizationCannotEvictAnothersFilterShapes(t *testing.T) {
 	}
 	for i := range 2 * maxFilterShapes {
 		f := fmt.Sprintf("title eq %d", i) // distinct shapes: unquoted numbers stay in the shape
+		if i%2 == 1 {                      // and long ones, each near the largest cached
+			f += strings.Repeat(" or title eq "+strings.Repeat("9", 60), 50)
+		}
 		e, err := parseCachedFor(f, "noisy")
 		if err != nil || e == nil {
 			t.Fatalf("%s: %v", f, err)

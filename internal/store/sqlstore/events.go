@@ -285,30 +285,25 @@ var errPageFull = errors.New("the page is full")
 // take younger ones with it. An old event numbered after a younger one waits for it. Events go in
 // transactions of at most pruneChunk, oldest first (prune.go).
 func (s *Store) PruneEvents(ctx context.Context, org string, before time.Time) (int64, error) {
-	// Read apart from the deletes (on SQLite a reader, not the writer everyone waits for), walking
-	// the events in number order: it passes only events this pass deletes.
-	first := `SELECT seq - 1 FROM provisioning_events WHERE org = ? AND +at_us >= ? ORDER BY seq LIMIT 1` // +: by number, not by time
+	// Read apart from the deletes (on SQLite a reader, not the writer everyone waits for), in one
+	// statement (one snapshot): the number before the first young event, walking the events in
+	// number order (it passes only events this pass deletes), or when every event is old the
+	// newest number now. Events numbered later (written while the pass runs: its transactions
+	// give writes turns) are young, and stay.
+	query := `SELECT COALESCE((SELECT seq - 1 FROM provisioning_events WHERE org = ? AND +at_us >= ? ORDER BY seq LIMIT 1),
+		(SELECT MAX(seq) FROM provisioning_events WHERE org = ?), 0)` // +: by number, not by time
 	if s.numberer != nil {
-		first = `SELECT n.seq - 1 FROM event_numbers n WHERE n.org = ?
-			AND (SELECT r.at_us FROM provisioning_event_rows r WHERE r.position = n.position) >= ? ORDER BY n.seq LIMIT 1`
+		query = `SELECT COALESCE((SELECT n.seq - 1 FROM event_numbers n WHERE n.org = ?
+				AND (SELECT r.at_us FROM provisioning_event_rows r WHERE r.position = n.position) >= ? ORDER BY n.seq LIMIT 1),
+			(SELECT MAX(seq) FROM event_numbers WHERE org = ?), 0)`
 	}
 	var newest int64 // the last event to delete
-	err := s.queryRow(ctx, nil, s.q(first), org, before.UnixMicro()).Scan(&newest)
-	if errors.Is(err, sql.ErrNoRows) {
-		// Every event is old: up to the newest one now. Events written while the pass runs (its
-		// transactions give writes turns) are young, and stay.
-		last := `SELECT COALESCE(MAX(seq), 0) FROM provisioning_events WHERE org = ?`
-		if s.numberer != nil {
-			last = `SELECT COALESCE(MAX(seq), 0) FROM event_numbers WHERE org = ?`
-		}
-		err = s.queryRow(ctx, nil, s.q(last), org).Scan(&newest)
-	}
-	if err != nil {
+	if err := s.queryRow(ctx, nil, s.q(query), org, before.UnixMicro(), org).Scan(&newest); err != nil {
 		return 0, fmt.Errorf("reading the events of %s to prune: %w", org, err)
 	}
 	// Dead letters go with the events they name (and any older than the retention): kept, they
 	// would only grow, and replaying them would rewind to events no longer there.
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := s.exec(ctx, tx, s.q(`DELETE FROM dead_letters WHERE org = ? AND (at_us < ? OR seq <= ?)`),
 			org, before.UnixMicro(), newest); err != nil {
 			return fmt.Errorf("pruning the dead letters of %s: %w", org, err)

@@ -86,7 +86,9 @@ func main() {
 	o.election.bindFlags(flag.CommandLine)
 	flag.StringVar(&o.bindAddress, "bind-address", "127.0.0.1:8080", "Address of the data plane: SCIM, admin API and wizard. Use :8080 in a cluster.")
 	flag.StringVar(&o.sqlitePath, "sqlite-path", "identity.db", "SQLite database file of the embedded store (with --local: <local-dir>/identity.db).")
-	flag.StringVar(&o.postgresURL, "postgres-url", os.Getenv("EIO_POSTGRES_URL"),
+	// No default from the environment here: flag prints defaults in its usage text (on -h and on
+	// any flag error), and the URL carries the database password. $EIO_POSTGRES_URL is read after.
+	flag.StringVar(&o.postgresURL, "postgres-url", "",
 		"PostgreSQL connection URL; when set, the store is PostgreSQL instead of SQLite (default from $EIO_POSTGRES_URL).")
 	flag.StringVar(&o.externalURL, "external-url", "http://127.0.0.1:8080",
 		"URL the identity providers reach the data plane at when a ScimIntegration asks for no Ingress.")
@@ -128,6 +130,9 @@ func main() {
 	zapOpts := zap.Options{Development: true, StacktraceLevel: zapcore.DPanicLevel}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
+	if o.postgresURL == "" {
+		o.postgresURL = os.Getenv("EIO_POSTGRES_URL")
+	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	o.liftLocalRateMaximum()
 

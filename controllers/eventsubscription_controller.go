@@ -91,7 +91,11 @@ func (r *EventSubscriptionReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		ready, reason, message = false, v1alpha1.ReasonPaused, "Delivery is paused (spec.paused); events wait within the organizations' event retention"
 	}
 	if ready {
-		reason, message = v1alpha1.ReasonDelivering, "Events of this namespace's organizations are delivered to "+sub.Spec.URL
+		// The URL's scheme, host and path only: its user information or query may hold a credential
+		// the receiver asks for, and a condition is readable by whoever reads the subscription.
+		u, _ := url.Parse(sub.Spec.URL)
+		shown := &url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}
+		reason, message = v1alpha1.ReasonDelivering, "Events of this namespace's organizations are delivered to "+shown.String()
 	}
 	setCondition(&sub.Status.Conditions, sub.Generation, v1alpha1.ConditionReady, ready, reason, message)
 	if err := r.reportDelivery(ctx, sub); err != nil {

@@ -29,7 +29,9 @@ func parseFilter(raw, org string) (filter.Expression, error) {
 	text := normalizeFilter(raw)
 	expr, err := parseCachedFor(text, org)
 	if err != nil {
-		return nil, badRequest(typeInvalidFilter, "the filter %q cannot be parsed", raw)
+		// Not quoted: the detail is audited and shown in status, and filters carry personal data
+		// (the query string is never recorded, requestAudit).
+		return nil, badRequest(typeInvalidFilter, "the filter cannot be parsed (RFC 7644 §3.4.2.2)")
 	}
 	return expr, nil
 }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
 
 	"github.com/z8z8/enterprise-identity-operator/internal/outbound"
 )
@@ -14,29 +16,56 @@ import (
 // and metadata are a few kilobytes; a large federation metadata file still fits.
 const maxDocumentBytes = 8 << 20
 
-// fetch GETs url and returns its body, refusing non-2xx answers and oversized documents.
+// fetch GETs url and returns its body, refusing non-2xx answers and oversized documents. Its
+// errors never repeat the URL or anything the server sent (a redirect's Location, a reason
+// phrase): the URL may come from a fetched document (a jwks_uri), and errors are logged. They
+// wrap the cause, so errors.As still finds it (outbound.BlockedError).
 func fetch(ctx context.Context, client *http.Client, url string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return nil, err
+		return nil, fetchError{"the URL cannot be parsed", err}
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, fetchError{connectionFailure(err), err}
 	}
 	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		// The code and its standard text: resp.Status carries the server's own reason phrase.
-		return nil, fmt.Errorf("GET %s answered %d %s", url, resp.StatusCode, http.StatusText(resp.StatusCode))
+		return nil, fmt.Errorf("GET answered %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxDocumentBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", url, err)
+		return nil, fetchError{"reading the answer failed", err}
 	}
 	if len(body) > maxDocumentBytes {
-		return nil, fmt.Errorf("%s is larger than %d bytes", url, maxDocumentBytes)
+		return nil, fmt.Errorf("the document is larger than %d bytes", maxDocumentBytes)
 	}
 	return body, nil
+}
+
+// fetchError is a fetch failure in fixed words, around its cause.
+type fetchError struct {
+	msg string
+	err error
+}
+
+func (e fetchError) Error() string { return e.msg }
+func (e fetchError) Unwrap() error { return e.err }
+
+// connectionFailure says why a request got no answer, in fixed words.
+func connectionFailure(err error) string {
+	var dnsErr *net.DNSError
+	var blocked *outbound.BlockedError
+	switch {
+	case errors.As(err, &blocked):
+		return "the address is not allowed"
+	case errors.Is(err, context.DeadlineExceeded) || os.IsTimeout(err):
+		return "no answer within the timeout"
+	case errors.As(err, &dnsErr):
+		return "the host name does not resolve"
+	}
+	return "the request failed (connection, TLS or redirect)"
 }
 
 // fetchFailed is the validation error for a document that could not be fetched. what names the

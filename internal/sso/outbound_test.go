@@ -2,12 +2,18 @@ package sso_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	neturl "net/url"
 	"strings"
 	"testing"
 	"time"
@@ -115,8 +121,16 @@ func TestValidationErrorsQuoteNothingFetched(t *testing.T) {
 	const secret = "s3cr3t-internal-value"
 	var body string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/keys" {
+		switch {
+		case r.URL.Path == "/keys":
 			_, _ = w.Write([]byte(`{"keys": 1` + secret + `}`))
+			return
+		case r.URL.Path == "/redirect":
+			w.Header().Set("Location", "http://["+secret) // a Location the client cannot parse
+			w.WriteHeader(http.StatusFound)
+			return
+		case strings.HasPrefix(r.URL.Path, "/missing"):
+			http.NotFound(w, r)
 			return
 		}
 		_, _ = w.Write([]byte(body))
@@ -130,6 +144,13 @@ func TestValidationErrorsQuoteNothingFetched(t *testing.T) {
 		{"another issuer", `{"issuer": "https://` + secret + `.example"}`, sso.ReasonIssuerMismatch},
 		{"a key set that is not JSON", `{"issuer": "` + srv.URL + `", "authorization_endpoint": "https://` + secret + `/a", "token_endpoint": "x",
 			"jwks_uri": "` + srv.URL + `/keys"}`, sso.ReasonNoSigningKeys},
+		// The jwks_uri is the document's: a fetch of it fails without repeating it.
+		{"a jwks_uri that is not a URL", `{"issuer": "` + srv.URL + `", "authorization_endpoint": "a", "token_endpoint": "t",
+			"jwks_uri": "::` + secret + `"}`, sso.ReasonNoSigningKeys},
+		{"a jwks_uri that is not found", `{"issuer": "` + srv.URL + `", "authorization_endpoint": "a", "token_endpoint": "t",
+			"jwks_uri": "` + srv.URL + `/missing-` + secret + `"}`, sso.ReasonNoSigningKeys},
+		{"a jwks_uri redirecting to a Location that cannot be parsed", `{"issuer": "` + srv.URL + `", "authorization_endpoint": "a",
+			"token_endpoint": "t", "jwks_uri": "` + srv.URL + `/redirect"}`, sso.ReasonNoSigningKeys},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -143,6 +164,20 @@ func TestValidationErrorsQuoteNothingFetched(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a signing certificate the parser cannot read", func(t *testing.T) {
+		// Go's parser quotes a URI it cannot parse: the certificate's own content.
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour),
+			URIs: []*neturl.URL{{Scheme: "https", Host: secret + "[bad"}}}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = sso.ParseSAMLMetadata(localidp.SAMLMetadata("e", "https://idp.example/sso", der), "", time.Now())
+		if reasonOf(t, err) != sso.ReasonMetadataInvalid || strings.Contains(err.Error(), secret) {
+			t.Fatalf("got %v", err)
+		}
+	})
 	t.Run("SAML metadata that is not XML", func(t *testing.T) {
 		_, err := sso.ParseSAMLMetadata([]byte(`<md:EntityDescriptor><`+secret+`></md:EntityDescriptor>`), "", time.Now())
 		if reasonOf(t, err) != sso.ReasonMetadataInvalid || strings.Contains(err.Error(), secret) {

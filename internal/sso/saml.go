@@ -5,10 +5,14 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/xml"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
 )
+
+// maxSAMLName bounds an entity ID or sign-on URL taken from metadata into status.
+const maxSAMLName = 2048
 
 const (
 	bindingRedirect = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
@@ -69,6 +73,10 @@ func ParseSAMLMetadata(metadata []byte, entityID string, now time.Time) (*SAMLRe
 	result := &SAMLResult{EntityID: idp.EntityID, SSOURL: singleSignOnURL(idp)}
 	if result.SSOURL == "" {
 		return nil, invalid(ReasonMetadataInvalid, nil, "The SAML metadata has no SingleSignOnService with the HTTP-Redirect or HTTP-POST binding")
+	}
+	// Both go into the EnterpriseIdentity's status: text a tenant's URL returned, so bounded.
+	if len(result.EntityID) > maxSAMLName || len(result.SSOURL) > maxSAMLName {
+		return nil, invalid(ReasonMetadataInvalid, nil, "The SAML metadata's entityID or SingleSignOnService location is longer than %d characters", maxSAMLName)
 	}
 	certs, err := signingCertificates(idp)
 	if err != nil {
@@ -170,11 +178,12 @@ func signingCertificates(idp entityDescriptor) ([]*x509.Certificate, error) {
 			for _, encoded := range k.Certificates {
 				der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(encoded), ""))
 				if err != nil {
-					return nil, err
+					return nil, errors.New("a signing certificate is not valid base64")
 				}
 				cert, err := x509.ParseCertificate(der)
 				if err != nil {
-					return nil, err
+					// Not the parser's words: they quote the certificate's content (a URI it cannot parse).
+					return nil, errors.New("a signing certificate is not a valid X.509 certificate")
 				}
 				certs = append(certs, cert)
 			}

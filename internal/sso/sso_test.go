@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,6 +90,8 @@ func TestSAMLMetadata(t *testing.T) {
 		{"metadata without a signing certificate is refused", localidp.SAMLMetadata("e", "https://idp.example/sso"), "", sso.ReasonNoSigningCertificate},
 		{"metadata whose only certificate expired is refused", localidp.SAMLMetadata("e", "https://idp.example/sso", expired), "", sso.ReasonCertificateExpired},
 		{"a rollover with one expired certificate still validates", localidp.SAMLMetadata("e", "https://idp.example/sso", expired, valid), "", ""},
+		{"an entity ID longer than status should hold is refused", localidp.SAMLMetadata(strings.Repeat("e", 5000), "https://idp.example/sso", valid), "",
+			sso.ReasonMetadataInvalid},
 		{"metadata without an IdP descriptor is refused", []byte(`<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="sp"/>`), "", sso.ReasonNoIdentityProvider},
 	}
 	for _, c := range cases {

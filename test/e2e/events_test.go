@@ -95,13 +95,16 @@ func TestEventsReachTheApplication(t *testing.T) {
 	srv := httptest.NewServer(rc)
 	t.Cleanup(srv.Close)
 	sub := &v1alpha1.EventSubscription{ObjectMeta: metav1.ObjectMeta{Namespace: "acme", Name: "hr-app"},
-		Spec: v1alpha1.EventSubscriptionSpec{URL: srv.URL + "/webhooks", Types: []string{"member.*", "membership.*", "group.*"}}}
+		// A receiver that takes a credential in its URL's query: the condition never repeats it.
+		Spec: v1alpha1.EventSubscriptionSpec{URL: srv.URL + "/webhooks?key=receiver-s3cret", Types: []string{"member.*", "membership.*", "group.*"}}}
 	g.Expect(k8s.Create(ctx, sub)).To(Succeed())
 	subKey := types.NamespacedName{Namespace: "acme", Name: "hr-app"}
 	g.Eventually(func() bool {
 		_ = k8s.Get(ctx, subKey, sub)
 		return meta.IsStatusConditionTrue(sub.Status.Conditions, v1alpha1.ConditionReady) && sub.Status.SigningKey != nil
 	}).Should(BeTrue())
+	ready := meta.FindStatusCondition(sub.Status.Conditions, v1alpha1.ConditionReady)
+	g.Expect(ready.Message).To(SatisfyAll(ContainSubstring(srv.URL+"/webhooks"), Not(ContainSubstring("receiver-s3cret"))))
 	keySecret := &corev1.Secret{}
 	g.Expect(k8s.Get(ctx, types.NamespacedName{Namespace: "acme", Name: sub.Status.SigningKey.SecretName}, keySecret)).To(Succeed())
 	rc.mu.Lock()

@@ -187,3 +187,8 @@ func SigningKeySecretName(subscription string) string { return subscription + "-
 
 // SecretKeySigningKey is the key of a signing key in its Secret.
 const SecretKeySigningKey = "signing-key"
+
+// SecretKeyPreviousSuffix names, after a signing key's own key in its Secret, the key a rotation
+// replaced ("signing-key-previous"): while it is there, requests carry a signature by each, so
+// receivers can move to the new key at their pace (docs/events.md).
+const SecretKeyPreviousSuffix = "-previous"

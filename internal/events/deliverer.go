@@ -410,10 +410,8 @@ func SigningKey(ctx context.Context, cached, uncached client.Reader, sub *v1alph
 	return keys[0], nil
 }
 
-// PreviousKeySuffix names, after the signing key's own key in its Secret, the key a rotation
-// replaced ("signing-key-previous"): while it is there, requests carry a signature by each, so
-// receivers can move to the new key at their pace.
-const PreviousKeySuffix = "-previous"
+// PreviousKeySuffix is v1alpha1.SecretKeyPreviousSuffix.
+const PreviousKeySuffix = v1alpha1.SecretKeyPreviousSuffix
 
 // SigningKeys reads a subscription's signing key, and the previous one when its Secret holds it,
 // current first, each checked for its form.

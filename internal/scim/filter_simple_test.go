@@ -27,7 +27,7 @@ func TestSimpleComparisonsReadAsTheParserReadsThem(t *testing.T) {
 			t.Errorf("%q: not read by the fast path", text)
 			continue
 		}
-		general, err := parseCached(normalizeFilter(text))
+		general, err := parseCached(normalizeFilter(text), "")
 		if err != nil {
 			t.Fatalf("%q: %v", text, err)
 		}

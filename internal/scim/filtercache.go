@@ -87,11 +87,9 @@ const placeholderPrefix = "\ue000v" // a private-use character: valid in a filte
 
 // parseCached parses a normalised filter through the shape cache. Whitespace outside quoted
 // strings is collapsed first, for every filter alike, so "a  eq  b" and "a eq b" are one shape
-// and a filter parses the same whether or not its shape is cached.
-func parseCached(text string) (filter.Expression, error) { return parseCachedFor(text, "") }
-
-// parseCachedFor is parseCached for organization org, within its share of the cache.
-func parseCachedFor(text, org string) (filter.Expression, error) {
+// and a filter parses the same whether or not its shape is cached. org is the organization asking:
+// a shape it brings in counts against its share.
+func parseCached(text, org string) (filter.Expression, error) {
 	text = collapseSpace(text)
 	shape, values := splitValues(text)
 	if cached, ok := shapes.Get(shape); ok && validStrings(values) {

@@ -23,7 +23,7 @@ func TestCachedFiltersEqualFreshlyParsedOnes(t *testing.T) {
 			t.Fatal(err)
 		}
 		for range 2 { // the second comes from the cache
-			got, err := parseCached(f)
+			got, err := parseCached(f, "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -32,10 +32,10 @@ func TestCachedFiltersEqualFreshlyParsedOnes(t *testing.T) {
 			}
 		}
 	}
-	if _, err := parseCached(`userName eq "unterminated`); err == nil {
+	if _, err := parseCached(`userName eq "unterminated`, ""); err == nil {
 		t.Fatal("an unterminated string must not parse")
 	}
-	if _, err := parseCached(`userName eq "x" and (((`); err == nil {
+	if _, err := parseCached(`userName eq "x" and (((`, ""); err == nil {
 		t.Fatal("a syntax error must not hide behind a cached shape")
 	}
 }
@@ -44,7 +44,7 @@ func TestCachedFiltersEqualFreshlyParsedOnes(t *testing.T) {
 func TestWhitespaceVariantsShareOneShape(t *testing.T) {
 	before := shapes.Len()
 	for _, f := range []string{"nickName eq \"a\"", "nickName   eq \"b\"", "nickName\teq  \"c  d\""} {
-		e, err := parseCached(f)
+		e, err := parseCached(f, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -70,7 +70,7 @@ func TestFilterShapeCacheStaysWithinItsBounds(t *testing.T) {
 		// Distinct shapes (unquoted numbers stay in the shape), short ones and long ones, from
 		// many organizations (each has a share of the cache).
 		f := fmt.Sprintf("title eq %d", i) + strings.Repeat(` or userName pr`, i%12)
-		if _, err := parseCachedFor(f, fmt.Sprint("org-", i%10)); err != nil {
+		if _, err := parseCached(f, fmt.Sprint("org-", i%10)); err != nil {
 			t.Fatal(err)
 		}
 		if b, n := shapes.Bytes(), shapes.Len(); b > maxBytes || n > maxEntries {
@@ -79,7 +79,7 @@ func TestFilterShapeCacheStaysWithinItsBounds(t *testing.T) {
 	}
 	// A shape still gives the right answer after so much eviction, cached or not.
 	for range 2 {
-		e, err := parseCached(`userName eq "x@example.com"`)
+		e, err := parseCached(`userName eq "x@example.com"`, "")
 		if err != nil || e.(*filter.AttributeExpression).CompareValue != "x@example.com" {
 			t.Fatalf("%v %v", e, err)
 		}
@@ -90,7 +90,7 @@ func TestFilterShapeCacheStaysWithinItsBounds(t *testing.T) {
 // rate limit parses its own every time past its share, and never pushes another's out.
 func TestOneOrganizationCannotEvictAnothersFilterShapes(t *testing.T) {
 	quiet := `emails[type eq "work" and value eq "ada@quiet.example"]`
-	if _, err := parseCachedFor(quiet, "quiet"); err != nil {
+	if _, err := parseCached(quiet, "quiet"); err != nil {
 		t.Fatal(err)
 	}
 	shape, _ := splitValues(collapseSpace(quiet))
@@ -102,7 +102,7 @@ func TestOneOrganizationCannotEvictAnothersFilterShapes(t *testing.T) {
 		if i%2 == 1 {                      // and long ones, each near the largest cached
 			f += strings.Repeat(" or title eq "+strings.Repeat("9", 60), 50)
 		}
-		e, err := parseCachedFor(f, "noisy")
+		e, err := parseCached(f, "noisy")
 		if err != nil || e == nil {
 			t.Fatalf("%s: %v", f, err)
 		}

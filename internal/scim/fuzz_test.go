@@ -85,7 +85,7 @@ func FuzzPatch(f *testing.F) {
 		if !ok {
 			return
 		}
-		ops, err := parsePatch(body)
+		ops, _, err := parsePatch(body)
 		if err != nil {
 			wantClientError(t, "parsePatch", err)
 			return

@@ -297,7 +297,7 @@ func (h *resourceHandler) patch(w http.ResponseWriter, r *http.Request, c *tenan
 		h.failAudited(w, err, e)
 		return
 	}
-	ops, members, err := parsePatchCounted(body)
+	ops, members, err := parsePatch(body)
 	if err != nil {
 		h.failAudited(w, err, e)
 		return

@@ -27,7 +27,7 @@ func parseFilter(raw, org string) (filter.Expression, error) {
 		return expr, nil
 	}
 	text := normalizeFilter(raw)
-	expr, err := parseCachedFor(text, org)
+	expr, err := parseCached(text, org)
 	if err != nil {
 		// Not quoted: the detail is audited and shown in status, and filters carry personal data
 		// (the query string is never recorded, requestAudit).

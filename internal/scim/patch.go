@@ -21,13 +21,8 @@ type patchOperation struct {
 // parsePatch reads a PatchOp body. Keys are matched case-insensitively ("Operations", "op",
 // "Path"), and ops may be capitalised (Entra sends "Add", "Replace", "Remove"). The request
 // limits (limits.go) are checked here, before any operation is applied.
-func parsePatch(body map[string]any) ([]patchOperation, error) {
-	ops, _, err := parsePatchCounted(body)
-	return ops, err
-}
-
-// parsePatchCounted is parsePatch, with how many group members the operations name.
-func parsePatchCounted(body map[string]any) ([]patchOperation, int, error) {
+// It also returns how many group members the operations name (the rate limit charges them).
+func parsePatch(body map[string]any) (ops []patchOperation, members int, err error) {
 	var raw []any
 	for k, v := range body {
 		if strings.EqualFold(k, "Operations") {
@@ -41,7 +36,7 @@ func parsePatchCounted(body map[string]any) ([]patchOperation, int, error) {
 		return nil, 0, tooMany("a PATCH request may have at most %d operations", maxPatchOperations)
 	}
 	var budget valueBudget
-	ops := make([]patchOperation, 0, len(raw))
+	ops = make([]patchOperation, 0, len(raw))
 	for i, r := range raw {
 		m, ok := r.(map[string]any)
 		if !ok {

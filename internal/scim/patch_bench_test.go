@@ -66,7 +66,7 @@ func BenchmarkRefuseBigPatch(b *testing.B) {
 		if !ok {
 			b.Fatal("not decoded")
 		}
-		if _, err := parsePatch(doc); err == nil || err.(*Error).ScimType != typeTooMany {
+		if _, _, err := parsePatch(doc); err == nil || err.(*Error).ScimType != typeTooMany {
 			b.Fatalf("not refused: %v", err)
 		}
 	}

@@ -57,10 +57,10 @@ func CacheOptions() cache.Options {
 }
 
 // The data keys of the Secrets the operator writes: a token Secret's and a signing key's (with
-// the previous key of a rotation, events.PreviousKeySuffix).
+// the previous key of a rotation).
 var cachedDataKeys = map[string]bool{
 	v1alpha1.SecretKeyToken: true, v1alpha1.SecretKeySHA256: true, v1alpha1.SecretKeyPreviousSHA256: true,
-	v1alpha1.SecretKeySigningKey: true, v1alpha1.SecretKeySigningKey + "-previous": true,
+	v1alpha1.SecretKeySigningKey: true, v1alpha1.SecretKeySigningKey + v1alpha1.SecretKeyPreviousSuffix: true,
 }
 
 // The annotations and labels the operator writes on them (token.Secret).

@@ -62,10 +62,10 @@ func (c *BindingCheck) Start(ctx context.Context) error {
 // Check runs one comparison. A store that does not answer changes nothing: writes are fenced
 // anyway, and a database outage must not stop every organization's reads.
 func (c *BindingCheck) Check(ctx context.Context) {
-	served := c.Registry.Organizations()
-	names := make([]string, len(served))
-	for i, o := range served {
-		names[i] = o.Name
+	served := c.Registry.servedBindings()
+	names := make([]string, 0, len(served))
+	for org := range served {
+		names = append(names, org)
 	}
 	bound, err := c.Store.OrganizationBindings(ctx, names)
 	if err != nil {
@@ -74,16 +74,16 @@ func (c *BindingCheck) Check(ctx context.Context) {
 	}
 	seen := map[string]bool{}
 	unbound := map[string]bool{}
-	for _, o := range served {
-		if bound[o.Name].Holds(o.Binding) {
+	for org, b := range served {
+		if bound[org].Holds(b) {
 			continue
 		}
-		if now, ok := c.Registry.ServedBinding(o.Name); !ok || now != o.Binding {
+		if now, ok := c.Registry.ServedBinding(org); !ok || now != b {
 			continue // set anew while the store was asked: the next check decides
 		}
-		seen[o.Name] = true
-		if c.seen[o.Name] {
-			unbound[o.Name] = true
+		seen[org] = true
+		if c.seen[org] {
+			unbound[org] = true
 		}
 	}
 	for org := range unbound {
@@ -94,6 +94,18 @@ func (c *BindingCheck) Check(ctx context.Context) {
 	}
 	c.seen = seen
 	c.Registry.setUnbound(unbound)
+}
+
+// servedBindings returns each served organization's binding: every few seconds on every replica,
+// so not Organizations' copies of every organization's credentials and policy.
+func (r *Registry) servedBindings() map[string]store.Binding {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make(map[string]store.Binding, len(r.byOrg))
+	for name, o := range r.byOrg {
+		out[name] = o.Binding
+	}
+	return out
 }
 
 // setUnbound replaces the organizations not answered for.

@@ -325,9 +325,10 @@ func (s *Store) PruneEvents(ctx context.Context, org string, before time.Time) (
 	}
 	var numbersDeleted int64
 	// PostgreSQL: the events' rows and their numbers (numbering.go), by number, then any that old
-	// left without a number (a numberer never reached them: not in the stream). No numbering lock: events this old were numbered long ago. Should a
-	// stalled numberer number one while it goes, the number is left without its event, unseen (the
-	// view joins both) and harmless: the organization's numbers only grow.
+	// left without a number (a numberer never reached them: not in the stream). No numbering
+	// lock: events this old were numbered long ago. Should a stalled numberer number one while it
+	// goes, the number is left without its event, unseen (the view joins both) and harmless: the
+	// organization's numbers only grow.
 	_, err = s.pruneInChunks(ctx, func(tx *sql.Tx, limit int) (int64, error) {
 		// Counted by the numbers taken, so a number left without its event does not end the
 		// pass early; the events deleted are what the pass reports.

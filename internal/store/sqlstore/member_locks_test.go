@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,7 +55,7 @@ func TestPostgresConcurrentWritesOfAMemberLeaveReceiversRight(t *testing.T) {
 	// The PATCH's statement starts (its snapshot taken), then waits for the user's row; the group
 	// change commits meanwhile.
 	for _, ids := range [][]string{{"u1"}, {"u1", "u2"}} {
-		t.Run("a PATCH waiting while a group change of members "+join(ids)+" commits", func(t *testing.T) {
+		t.Run("a PATCH waiting while a group change of members "+strings.Join(ids, " ")+" commits", func(t *testing.T) {
 			org := setUp(t)
 			tx, xid := holdTheUsersRow(t, s, org, "u1")
 			patched := make(chan error, 1)
@@ -103,14 +104,6 @@ func TestPostgresConcurrentWritesOfAMemberLeaveReceiversRight(t *testing.T) {
 			receiverIsRight(t, s, org, "u1")
 		})
 	}
-}
-
-func join(ids []string) string {
-	out := ""
-	for _, id := range ids {
-		out += id + " "
-	}
-	return out[:len(out)-1]
 }
 
 // holdTheUsersRow locks a user's row in a transaction of its own (as a write does, without

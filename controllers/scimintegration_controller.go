@@ -41,6 +41,7 @@ type OrganizationData interface {
 	ClaimData
 	BindOrganization(ctx context.Context, organization string, b store.Binding, adoptFrom string) error
 	OrganizationBinding(ctx context.Context, organization string) (store.Binding, error)
+	RecordOrganizationTokens(ctx context.Context, organization string, b store.Binding, fingerprints []string) error
 	OrganizationBoundTo(ctx context.Context, integration string) (string, error)
 	MemberCounts(ctx context.Context, organization string) (map[string]int64, error)
 	HeldDeprovisions(ctx context.Context, organization string) (int64, error)
@@ -90,6 +91,8 @@ type scimScope struct {
 	requeue requeue
 	// endpointChecked: the pass reached the endpoint step.
 	endpointChecked bool
+	// tokens are the fingerprints of the tokens the integration accepts, once the token step knows them.
+	tokens []string
 }
 
 func (s *scimScope) setCondition(typ string, ok bool, reason, message string) {
@@ -137,6 +140,7 @@ func (r *ScimIntegrationReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		r.claimIdentity,
 		r.bindData,
 		r.reconcileToken,
+		r.recordTokens,
 		r.checkPolicy,
 		r.reconcileEndpoint,
 		r.reconcileSummary,

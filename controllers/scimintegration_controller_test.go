@@ -138,6 +138,11 @@ var _ = Describe("ScimIntegration", func() {
 			Expect(k8s.Create(ctx, scim)).To(Succeed())
 			eventually(condition(scim, v1alpha1.ConditionTokenIssued)).Should(beTrue("Issued"))
 			oldHash := string(tokenSecret(scim)()["sha256"])
+			// The store records the tokens the integration accepts: replicas whose view of
+			// Kubernetes lags refuse those it does not list (tenant.BindingCheck).
+			org := scim.Status.Organization
+			Expect(org).NotTo(BeEmpty())
+			eventually(scimData.recordedTokens(org)).Should(ConsistOf(token.Fingerprint(oldHash)))
 
 			Expect(update(scim, func(s *v1alpha1.ScimIntegration) { s.Spec.Token.Rotation = 1 })).To(Succeed())
 			eventually(func() string { return string(tokenSecret(scim)()["previous-sha256"]) }).Should(Equal(oldHash))
@@ -150,12 +155,14 @@ var _ = Describe("ScimIntegration", func() {
 			}).ShouldNot(BeNil())
 			Expect(scim.Status.Token.Rotation).To(Equal(int64(1)))
 			eventually(eventNotes(ns)).Should(ContainElement(ContainSubstring("TokenRotated")))
+			eventually(scimData.recordedTokens(org)).Should(ConsistOf(token.Fingerprint(oldHash), token.Fingerprint(string(data["sha256"]))))
 
 			By("dropping the previous hash when the overlap ends")
 			fakeClock.Step(2 * time.Hour)
 			poke(scim)
 			eventually(tokenSecret(scim)).ShouldNot(HaveKey("previous-sha256"))
 			Expect(tokenSecret(scim)()["sha256"]).To(Equal(data["sha256"]))
+			eventually(scimData.recordedTokens(org)).Should(ConsistOf(token.Fingerprint(string(data["sha256"]))))
 		})
 
 		It("keeps what a user put on the token Secret through a rotation", func() {
@@ -220,6 +227,12 @@ var _ = Describe("ScimIntegration", func() {
 			eventually(condition(scim, v1alpha1.ConditionTokenIssued)).Should(beTrue("BringYourOwnToken"))
 			Expect(scim.Status.Token.Fingerprint).To(Equal(token.Fingerprint(token.Hash("a-token-from-our-vault-0123456789abcdef"))))
 			eventually(tokenSecret(scim)).Should(BeNil())
+			eventually(scimData.recordedTokens(scim.Status.Organization)).Should(ConsistOf(scim.Status.Token.Fingerprint))
+
+			By("replacing the token in the Secret, as after a leak")
+			Expect(update(own, func(s *corev1.Secret) { s.Data["value"] = []byte("a-second-token-from-our-vault-0123456789") })).To(Succeed())
+			eventually(scimData.recordedTokens(scim.Status.Organization)).Should(ConsistOf(token.Fingerprint(token.Hash("a-second-token-from-our-vault-0123456789"))))
+			Expect(k8s.Get(ctx, client.ObjectKeyFromObject(scim), scim)).To(Succeed())
 
 			Expect(k8s.Get(ctx, client.ObjectKeyFromObject(own), own)).To(Succeed())
 			Expect(own.OwnerReferences).To(BeEmpty())

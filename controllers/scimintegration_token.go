@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
 	"github.com/z8z8/enterprise-identity-operator/internal/token"
 )
 
@@ -180,6 +181,10 @@ func (r *ScimIntegrationReconciler) reportGeneratedToken(s *scimScope, secret *c
 		s.requeue.in(until.Sub(now))
 	}
 	s.scim.Status.Token = status
+	s.tokens = []string{status.Fingerprint}
+	if token.ValidHash(content.PreviousHash) && !content.PreviousValidUntil.IsZero() {
+		s.tokens = append(s.tokens, token.Fingerprint(content.PreviousHash))
+	}
 
 	if exp := s.scim.Spec.Token.ExpiresAfter; exp != nil && !content.IssuedAt.IsZero() {
 		expiresAt := content.IssuedAt.Add(exp.Duration)
@@ -229,9 +234,21 @@ func (r *ScimIntegrationReconciler) reconcileOwnToken(ctx context.Context, s *sc
 		SecretName:  ref.Name,
 		Fingerprint: token.Fingerprint(token.Hash(value)),
 	}
+	s.tokens = []string{s.scim.Status.Token.Fingerprint}
 	s.setCondition(v1alpha1.ConditionTokenIssued, true, v1alpha1.ReasonBringYourOwnToken,
 		fmt.Sprintf("Using token %s from Secret %s", s.scim.Status.Token.Fingerprint, ref.Name))
 	return nil
+}
+
+// recordTokens records in the store which tokens the integration accepts. Every replica refuses
+// a token it still accepts that the record does not list (tenant.BindingCheck), so a token
+// rotated away or replaced stops working even where a replica's view of Kubernetes lags.
+func (r *ScimIntegrationReconciler) recordTokens(ctx context.Context, s *scimScope) error {
+	if r.Data == nil || s.claim == nil || s.tokens == nil {
+		return nil
+	}
+	binding := store.Binding{Claim: string(s.claim.UID), Integration: string(s.scim.UID)}
+	return r.Data.RecordOrganizationTokens(ctx, s.identity.Spec.Organization, binding, s.tokens)
 }
 
 // removeGeneratedSecret deletes a token this integration generated before it switched to a

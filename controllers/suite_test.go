@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -146,6 +147,32 @@ type deletedOrganizations struct {
 	onBind map[string]func(store.Binding)
 	// changes counts what the tests changed per organization: its activity mark.
 	changes map[string]int64
+	// tokens are the fingerprints recorded per organization (RecordOrganizationTokens).
+	tokens map[string][]string
+}
+
+// RecordOrganizationTokens follows the store's rule (tested against real databases by the
+// conformance suite): recorded only while the organization is bound as b says.
+func (d *deletedOrganizations) RecordOrganizationTokens(_ context.Context, org string, b store.Binding, fingerprints []string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.owners[org] != b {
+		return nil
+	}
+	if d.tokens == nil {
+		d.tokens = map[string][]string{}
+	}
+	d.tokens[org] = slices.Clone(fingerprints)
+	return nil
+}
+
+// recordedTokens returns what an organization's tokens were last recorded as.
+func (d *deletedOrganizations) recordedTokens(org string) func() []string {
+	return func() []string {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return slices.Clone(d.tokens[org])
+	}
 }
 
 func (d *deletedOrganizations) ActivityMark(_ context.Context, org string) (store.ActivityMark, error) {

@@ -12,6 +12,7 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
+	"github.com/z8z8/enterprise-identity-operator/internal/token"
 )
 
 // A request authenticated while its organization was being deleted (the replica had not yet
@@ -144,5 +145,84 @@ func TestAStaleReplicaDoesNotServeTheNextOwnersData(t *testing.T) {
 		if got := b.do(http.MethodGet, "/Users", nil).want(t, http.StatusOK); !strings.Contains(got.raw, "secret@next.example") {
 			t.Fatalf("the next owner does not see its user: %s", got.raw)
 		}
+	})
+}
+
+// The same stale replica keeps the tokens it last knew. Once the controller records that the
+// integration accepts another token (a rotation with no overlap, a bring-your-own Secret's token
+// replaced after a leak), the replica refuses the old one: 401 after seeing it unlisted twice in
+// a row. A token the replica learned moments ago (its view ahead of the controller's record) is
+// left alone for the grace, then refused too if still unlisted. Organization B is untouched; a
+// view that catches up serves the new token.
+func TestAStaleReplicaRefusesATokenRotatedAway(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		ctx := context.Background()
+		now := time.Now()
+		check := &tenant.BindingCheck{Store: h.st, Registry: h.reg, TokenGrace: time.Minute, Now: func() time.Time { return now }}
+		const rotated = "eio_scim_the-token-a-rotation-issued-0123456789"
+		fingerprint := func(tok string) []string { return []string{token.Fingerprint(token.Hash(tok))} }
+		record := func(org string, tokens []string) {
+			t.Helper()
+			if err := h.st.RecordOrganizationTokens(ctx, org, bindingOf(org), tokens); err != nil {
+				t.Fatal(err)
+			}
+		}
+		serveA := func(tok string) {
+			h.reg.Set(&tenant.Organization{Name: h.orgA, Binding: bindingOf(h.orgA), Enabled: true,
+				Integration: types.NamespacedName{Namespace: "ns", Name: h.orgA}, Credentials: []tenant.Credential{credential(tok)},
+				Policy: provisioning.DefaultPolicy})
+		}
+		as := func(tok string) *harness {
+			a := *h
+			a.token = tok
+			return &a
+		}
+
+		check.Check(ctx) // the replica's tokens, as first seen
+		now = now.Add(2 * time.Minute)
+		check.Check(ctx)
+		check.Check(ctx)
+		h.do(http.MethodGet, "/Users", nil).want(t, http.StatusOK) // nothing recorded yet (an earlier release): nothing refused
+		record(h.orgA, fingerprint(tokenA))
+		record(h.orgB, fingerprint(tokenB))
+		check.Check(ctx)
+		check.Check(ctx)
+		h.do(http.MethodGet, "/Users", nil).want(t, http.StatusOK)
+
+		// The controller rotated A's token; this replica's view of Kubernetes did not follow.
+		record(h.orgA, fingerprint(rotated))
+		check.Check(ctx) // unlisted once: maybe a moment's lag
+		h.do(http.MethodGet, "/Users", nil).want(t, http.StatusOK)
+		check.Check(ctx)
+		h.do(http.MethodGet, "/Users", nil).wantError(t, http.StatusUnauthorized, "")
+		h.do(http.MethodPost, "/Users", map[string]any{"userName": "late@example.com"}).wantError(t, http.StatusUnauthorized, "")
+		h.asB().do(http.MethodGet, "/Users", nil).want(t, http.StatusOK)
+		if _, served := h.reg.Organization(h.orgA); !served {
+			t.Fatal("the admin and events APIs no longer see the organization: its binding is right")
+		}
+
+		// The view catches up: the rotated token is served at once.
+		serveA(rotated)
+		as(rotated).do(http.MethodGet, "/Users", nil).want(t, http.StatusOK)
+		check.Check(ctx)
+		check.Check(ctx)
+		as(rotated).do(http.MethodGet, "/Users", nil).want(t, http.StatusOK)
+		h.do(http.MethodGet, "/Users", nil).wantError(t, http.StatusUnauthorized, "") // not served any more, as before
+
+		// A view ahead of the record: the token it learned is not refused within the grace...
+		const replaced = "eio_scim_a-token-replaced-after-a-leak-0123456789"
+		serveA(replaced)
+		check.Check(ctx)
+		check.Check(ctx)
+		as(replaced).do(http.MethodGet, "/Users", nil).want(t, http.StatusOK)
+		// ...and is once the grace has passed with the record still naming another.
+		now = now.Add(2 * time.Minute)
+		check.Check(ctx)
+		check.Check(ctx)
+		as(replaced).do(http.MethodGet, "/Users", nil).wantError(t, http.StatusUnauthorized, "")
+		record(h.orgA, fingerprint(replaced))
+		check.Check(ctx)
+		as(replaced).do(http.MethodGet, "/Users", nil).want(t, http.StatusOK)
+		h.asB().do(http.MethodGet, "/Users", nil).want(t, http.StatusOK)
 	})
 }

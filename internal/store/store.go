@@ -73,6 +73,21 @@ func (b Binding) Holds(served Binding) bool {
 	return b.Claim == served.Claim && (b.Integration == "" || b.Integration == served.Integration)
 }
 
+// BoundOrganization is an organization's row in the store: its binding, and the fingerprints of
+// the tokens its integration accepts as the controller last recorded them. Every replica refuses
+// a token its view of Kubernetes accepts but Tokens does not list (tenant.BindingCheck): a token
+// rotated away or replaced stops working there too.
+type BoundOrganization struct {
+	Binding
+	// Tokens is nil when none were recorded (a binding recorded before tokens were), and then
+	// nothing is refused.
+	Tokens []string
+}
+
+// MaxRecordedTokens bounds the fingerprints recorded per organization: an integration accepts
+// its current token and, during a rotation's overlap, the previous one.
+const MaxRecordedTokens = 8
+
 // Binding is what an organization's data is bound to: the OrganizationClaim owning it and the
 // ScimIntegration serving it (UIDs). Writes carry the binding their request was authenticated
 // under and land only while it is the organization's (docs/decisions/0020-organization-fence.md):
@@ -239,9 +254,13 @@ type Store interface {
 	OrganizationOwner(ctx context.Context, org string) (string, error)
 	// OrganizationBinding returns the organization's binding (zero when nothing is bound).
 	OrganizationBinding(ctx context.Context, org string) (Binding, error)
-	// OrganizationBindings returns the bindings of the organizations named (none for those with
-	// nothing bound).
-	OrganizationBindings(ctx context.Context, orgs []string) (map[string]Binding, error)
+	// OrganizationBindings returns the bindings of the organizations named, with the tokens their
+	// integrations accept (none for those with nothing bound).
+	OrganizationBindings(ctx context.Context, orgs []string) (map[string]BoundOrganization, error)
+	// RecordOrganizationTokens records the fingerprints of the tokens the organization's
+	// integration accepts, while the organization is bound as b says (nothing otherwise). At most
+	// MaxRecordedTokens, each a token.Fingerprint.
+	RecordOrganizationTokens(ctx context.Context, org string, b Binding, fingerprints []string) error
 	// OrganizationBoundTo returns the organization bound to a ScimIntegration (its UID), "" when
 	// none or several are.
 	OrganizationBoundTo(ctx context.Context, integration string) (string, error)

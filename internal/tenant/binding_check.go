@@ -2,11 +2,15 @@ package tenant
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"slices"
 	"time"
 
 	"github.com/go-logr/logr"
 
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
+	"github.com/z8z8/enterprise-identity-operator/internal/token"
 )
 
 // A replica learns which organizations it serves, and for which claim and integration, from its
@@ -20,12 +24,23 @@ import (
 // mismatch must be seen twice in a row: a healthy replica's watch catches up within moments of a
 // new binding, and a replica serving an organization just set up should not flap.
 
+// The same replica keeps accepting the tokens it last knew: one rotated away with no overlap, or
+// a bring-your-own Secret's token replaced after a leak. So the controller records in the store
+// the fingerprints of the tokens each integration accepts, and the check refuses (401) a token
+// the replica accepts but the store does not list, also after seeing it twice in a row. A token
+// this replica learned only moments ago is not refused for TokenGrace: its watch may be ahead of
+// the controller's record, and refusing the token an administrator just handed the identity
+// provider would be an outage. A revoked token is old by definition, so the grace costs nothing.
+
 // DefaultBindingCheckInterval is how often a replica compares its bindings with the store's.
 const DefaultBindingCheckInterval = 2 * time.Second
 
-// Bindings reads organizations' bindings (the store).
+// DefaultTokenGrace is how long a token new to this replica is accepted without being recorded.
+const DefaultTokenGrace = 10 * time.Minute
+
+// Bindings reads organizations' bindings and recorded tokens (the store).
 type Bindings interface {
-	OrganizationBindings(ctx context.Context, orgs []string) (map[string]store.Binding, error)
+	OrganizationBindings(ctx context.Context, orgs []string) (map[string]store.BoundOrganization, error)
 }
 
 // BindingCheck runs the comparison on every replica.
@@ -33,9 +48,21 @@ type BindingCheck struct {
 	Store    Bindings
 	Registry *Registry
 	Interval time.Duration
-	Log      logr.Logger
+	// TokenGrace is how long a token new to this replica is not refused (DefaultTokenGrace when zero).
+	TokenGrace time.Duration
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	Log logr.Logger
 
-	seen map[string]bool // mismatches seen in the last round
+	seen       map[string]bool             // binding mismatches seen in the last round
+	seenTokens map[credentialKey]bool      // tokens the store did not list in the last round
+	known      map[credentialKey]time.Time // when each served token was first seen by the check
+}
+
+// credentialKey names one token of one organization.
+type credentialKey struct {
+	org  string
+	hash [sha256.Size]byte
 }
 
 // NeedLeaderElection is false: every replica serves, so every replica checks.
@@ -62,7 +89,7 @@ func (c *BindingCheck) Start(ctx context.Context) error {
 // Check runs one comparison. A store that does not answer changes nothing: writes are fenced
 // anyway, and a database outage must not stop every organization's reads.
 func (c *BindingCheck) Check(ctx context.Context) {
-	served := c.Registry.servedBindings()
+	served := c.Registry.servedOrganizations()
 	names := make([]string, 0, len(served))
 	for org := range served {
 		names = append(names, org)
@@ -74,11 +101,11 @@ func (c *BindingCheck) Check(ctx context.Context) {
 	}
 	seen := map[string]bool{}
 	unbound := map[string]bool{}
-	for org, b := range served {
-		if bound[org].Holds(b) {
+	for org, sv := range served {
+		if bound[org].Holds(sv.Binding) {
 			continue
 		}
-		if now, ok := c.Registry.ServedBinding(org); !ok || now != b {
+		if now, ok := c.Registry.ServedBinding(org); !ok || now != sv.Binding {
 			continue // set anew while the store was asked: the next check decides
 		}
 		seen[org] = true
@@ -94,16 +121,70 @@ func (c *BindingCheck) Check(ctx context.Context) {
 	}
 	c.seen = seen
 	c.Registry.setUnbound(unbound)
+	c.Registry.setRefused(c.unlistedTokens(served, bound))
 }
 
-// servedBindings returns each served organization's binding: every few seconds on every replica,
-// so not Organizations' copies of every organization's credentials and policy.
-func (r *Registry) servedBindings() map[string]store.Binding {
+// unlistedTokens returns, per organization, the tokens this replica accepts that the store did
+// not list in this round and the last, leaving out those new to the replica.
+func (c *BindingCheck) unlistedTokens(served map[string]servedOrganization, bound map[string]store.BoundOrganization) map[string]map[[sha256.Size]byte]bool {
+	now := time.Now()
+	if c.Now != nil {
+		now = c.Now()
+	}
+	grace := c.TokenGrace
+	if grace <= 0 {
+		grace = DefaultTokenGrace
+	}
+	known := map[credentialKey]time.Time{}
+	seen := map[credentialKey]bool{}
+	refused := map[string]map[[sha256.Size]byte]bool{}
+	for org, sv := range served {
+		listed := bound[org].Tokens
+		for _, cred := range sv.Credentials {
+			key := credentialKey{org: org, hash: cred.SHA256}
+			first, ok := c.known[key]
+			if !ok {
+				first = now
+			}
+			known[key] = first
+			expired := !cred.NotAfter.IsZero() && !now.Before(cred.NotAfter)
+			if listed == nil || expired || now.Sub(first) < grace || !bound[org].Holds(sv.Binding) ||
+				slices.Contains(listed, token.Fingerprint(hex.EncodeToString(cred.SHA256[:]))) {
+				continue
+			}
+			seen[key] = true
+			if !c.seenTokens[key] {
+				continue
+			}
+			if refused[org] == nil {
+				refused[org] = map[[sha256.Size]byte]bool{}
+			}
+			refused[org][cred.SHA256] = true
+			if !c.Registry.isRefused(org, cred.SHA256) {
+				c.Log.Info("The store does not list a token this replica accepts for this organization "+
+					"(rotated away or replaced while this replica's view of Kubernetes lags); refusing it until they agree",
+					"organization", org, "token", token.Fingerprint(hex.EncodeToString(cred.SHA256[:])))
+			}
+		}
+	}
+	c.known, c.seenTokens = known, seen
+	return refused
+}
+
+// servedOrganization is what the check compares of a served organization.
+type servedOrganization struct {
+	Binding     store.Binding
+	Credentials []Credential
+}
+
+// servedOrganizations returns each served organization's binding and tokens: every few seconds
+// on every replica, so not Organizations' copies of every organization's policy.
+func (r *Registry) servedOrganizations() map[string]servedOrganization {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	out := make(map[string]store.Binding, len(r.byOrg))
+	out := make(map[string]servedOrganization, len(r.byOrg))
 	for name, o := range r.byOrg {
-		out[name] = o.Binding
+		out[name] = servedOrganization{Binding: o.Binding, Credentials: o.Credentials} // Set replaces the slice, never changes it
 	}
 	return out
 }
@@ -136,4 +217,34 @@ func (r *Registry) clearUnbound(org string) {
 func (r *Registry) isUnbound(org string) bool {
 	m := r.unbound.Load()
 	return m != nil && (*m)[org]
+}
+
+// setRefused replaces the tokens refused because the store does not list them.
+func (r *Registry) setRefused(refused map[string]map[[sha256.Size]byte]bool) {
+	if len(refused) == 0 {
+		r.refused.Store(nil)
+		return
+	}
+	r.refused.Store(&refused)
+}
+
+// clearRefused accepts org's tokens again, until the next check finds one unlisted.
+func (r *Registry) clearRefused(org string) {
+	m := r.refused.Load()
+	if m == nil || (*m)[org] == nil {
+		return
+	}
+	next := make(map[string]map[[sha256.Size]byte]bool, len(*m))
+	for k, v := range *m {
+		if k != org {
+			next[k] = v
+		}
+	}
+	r.setRefused(next)
+}
+
+// isRefused reports a token of org the store does not list.
+func (r *Registry) isRefused(org string, hash [sha256.Size]byte) bool {
+	m := r.refused.Load()
+	return m != nil && (*m)[org][hash]
 }

@@ -95,6 +95,9 @@ type Registry struct {
 	// unbound are the served organizations whose data the store says is bound otherwise
 	// (BindingCheck); nil: none.
 	unbound atomic.Pointer[map[string]bool]
+	// refused are tokens of served organizations that the store does not list (BindingCheck):
+	// rotated away or replaced while this replica's view lags; nil: none.
+	refused atomic.Pointer[map[string]map[[sha256.Size]byte]bool]
 }
 
 // SetOnForget sets what is called with each organization the registry stops serving.
@@ -144,6 +147,9 @@ func (r *Registry) Set(org *Organization) {
 	}
 	if !held || holder.Binding != org.Binding {
 		defer r.clearUnbound(org.Name) // served anew: the next binding check decides again
+	}
+	if !held || !sameTokens(holder.Credentials, org.Credentials) {
+		defer r.clearRefused(org.Name) // its tokens changed: the next check decides again
 	}
 	r.byOrg[org.Name] = org
 	r.orgOf[org.Integration] = org.Name
@@ -260,7 +266,7 @@ func (r *Registry) Authenticate(org, presented string) (*Caller, error) {
 			match = c
 		}
 	}
-	if match == nil {
+	if match == nil || r.isRefused(org, match.SHA256) {
 		return nil, ErrUnauthorized
 	}
 	if r.isUnbound(org) {
@@ -275,4 +281,17 @@ func (r *Registry) Authenticate(org, presented string) (*Caller, error) {
 	default:
 	}
 	return caller, nil
+}
+
+// sameTokens reports whether two credential lists accept the same tokens.
+func sameTokens(a, b []Credential) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].SHA256 != b[i].SHA256 {
+			return false
+		}
+	}
+	return true
 }

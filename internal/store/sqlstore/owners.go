@@ -5,13 +5,15 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync/atomic"
 
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
 
 // BindOrganization records which claim owns an organization's data and which integration
-// serves it (see store.Store). The row is read and written in one transaction, under the
+// serves it (see store.Store); the tokens recorded for the integration before are forgotten. The row is read and written in one transaction, under the
 // organization's fence (fence.go); on PostgreSQL the insert's primary key decides a race between
 // two replicas, and the loser re-reads the winner.
 func (s *Store) BindOrganization(ctx context.Context, org string, b store.Binding, adoptFrom string) error {
@@ -39,7 +41,7 @@ func (s *Store) BindOrganization(ctx context.Context, org string, b store.Bindin
 				return fmt.Errorf("organization %s was bound concurrently; try again: %w", org, err)
 			}
 		case bound.Claim == b.Claim || adoptFrom != "" && bound.Claim == adoptFrom:
-			_, err = s.exec(ctx, tx, s.q(`UPDATE organization_owners SET claim_uid = ?, integration_uid = ? WHERE org = ? AND claim_uid = ?`),
+			_, err = s.exec(ctx, tx, s.q(`UPDATE organization_owners SET claim_uid = ?, integration_uid = ?, token_fingerprints = NULL WHERE org = ? AND claim_uid = ?`),
 				b.Claim, b.Integration, org, bound.Claim)
 		default:
 			return &store.ClaimMismatchError{Organization: org, Owner: bound.Claim}
@@ -61,16 +63,21 @@ func (s *Store) OrganizationBinding(ctx context.Context, org string) (store.Bind
 	return s.bindingIn(ctx, nil, org)
 }
 
-// OrganizationBindings returns the bindings of the organizations named, in one query per 500.
-func (s *Store) OrganizationBindings(ctx context.Context, orgs []string) (map[string]store.Binding, error) {
-	out := make(map[string]store.Binding, len(orgs))
+// OrganizationBindings returns the bindings of the organizations named, with their recorded
+// tokens, in one query per 500.
+func (s *Store) OrganizationBindings(ctx context.Context, orgs []string) (map[string]store.BoundOrganization, error) {
+	out := make(map[string]store.BoundOrganization, len(orgs))
 	for _, chunk := range chunks(orgs) {
-		err := s.eachRow(ctx, `SELECT org, claim_uid, integration_uid FROM organization_owners WHERE org IN (`+inList(len(chunk))+`)`,
+		err := s.eachRow(ctx, `SELECT org, claim_uid, integration_uid, token_fingerprints FROM organization_owners WHERE org IN (`+inList(len(chunk))+`)`,
 			stringsToAny(chunk), func(scan func(...any) error) error {
 				var org string
-				var b store.Binding
-				if err := scan(&org, &b.Claim, &b.Integration); err != nil {
+				var b store.BoundOrganization
+				var tokens sql.NullString
+				if err := scan(&org, &b.Claim, &b.Integration, &tokens); err != nil {
 					return err
+				}
+				if tokens.Valid {
+					b.Tokens = splitFingerprints(tokens.String)
 				}
 				out[org] = b
 				return nil
@@ -80,6 +87,51 @@ func (s *Store) OrganizationBindings(ctx context.Context, orgs []string) (map[st
 		}
 	}
 	return out, nil
+}
+
+// RecordOrganizationTokens records the fingerprints of the tokens an organization's integration
+// accepts while it is bound as b says. A row already holding them is not written again: the
+// controller records them on every pass.
+func (s *Store) RecordOrganizationTokens(ctx context.Context, org string, b store.Binding, fingerprints []string) error {
+	if len(fingerprints) > store.MaxRecordedTokens {
+		return fmt.Errorf("recording %d token fingerprints for organization %s: at most %d", len(fingerprints), org, store.MaxRecordedTokens)
+	}
+	for _, f := range fingerprints {
+		if !validFingerprint(f) {
+			return fmt.Errorf("recording the tokens of organization %s: a fingerprint is not hexadecimal (at most 64 characters)", org)
+		}
+	}
+	sorted := slices.Sorted(slices.Values(fingerprints))
+	joined := strings.Join(slices.Compact(sorted), ",")
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := s.exec(ctx, tx, s.q(`UPDATE organization_owners SET token_fingerprints = ?
+			WHERE org = ? AND claim_uid = ? AND integration_uid = ? AND (token_fingerprints IS NULL OR token_fingerprints <> ?)`),
+			joined, org, b.Claim, b.Integration, joined)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("recording the tokens of organization %s: %w", org, err)
+	}
+	return nil
+}
+
+func splitFingerprints(joined string) []string {
+	if joined == "" {
+		return []string{}
+	}
+	return strings.Split(joined, ",")
+}
+
+func validFingerprint(f string) bool {
+	if f == "" || len(f) > 64 {
+		return false
+	}
+	for _, c := range f {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // OrganizationBoundTo returns the organization bound to an integration, "" when none or several

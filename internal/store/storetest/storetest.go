@@ -35,6 +35,7 @@ func Run(t *testing.T, s store.Store) {
 	t.Run("pagination and sorting", func(t *testing.T) { testPagination(t, s) })
 	t.Run("deleting an organization leaves others alone", func(t *testing.T) { testDeleteOrganization(t, s) })
 	t.Run("an organization's data belongs to one claim", func(t *testing.T) { testOrganizationOwner(t, s) })
+	t.Run("the tokens an organization accepts are recorded with its binding", func(t *testing.T) { testOrganizationTokens(t, s) })
 	t.Run("writes land only under the claim owning the organization", func(t *testing.T) { testWritesFollowTheOwner(t, s) })
 	t.Run("member effects and audit events commit with the write, or not at all", func(t *testing.T) { testEffects(t, s) })
 	t.Run("members are listed, searched and reviewed", func(t *testing.T) { testReview(t, s) })
@@ -607,5 +608,52 @@ func testOrganizationOwner(t *testing.T, s store.Store) {
 	}
 	if _, err := s.Get(ctx, org, store.KindUser, "u1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("the owner's deletion kept data: %v", err)
+	}
+}
+
+// The controller records the tokens each integration accepts; every replica reads them with the
+// bindings (tenant.BindingCheck). Only under the binding named, forgotten when the binding moves.
+func testOrganizationTokens(t *testing.T, s store.Store) {
+	org, other := newOrg(), newOrg()
+	first := store.Binding{Claim: "claim-1", Integration: "integration-1"}
+	must(t, s.BindOrganization(ctx, org, first, ""))
+	must(t, s.BindOrganization(ctx, other, store.Binding{Claim: "claim-9", Integration: "integration-9"}, ""))
+	read := func() map[string]store.BoundOrganization {
+		t.Helper()
+		bound, err := s.OrganizationBindings(ctx, []string{org, other, "nothing-bound"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bound
+	}
+	if got := read(); got[org].Tokens != nil || got[org].Binding != first || len(got) != 2 {
+		t.Fatalf("before any record: %+v", got)
+	}
+	must(t, s.RecordOrganizationTokens(ctx, org, first, []string{"bbbbbbbbbbbb", "aaaaaaaaaaaa"}))
+	must(t, s.RecordOrganizationTokens(ctx, org, first, []string{"aaaaaaaaaaaa", "bbbbbbbbbbbb"})) // the same again
+	if got := read(); !slices.Equal(got[org].Tokens, []string{"aaaaaaaaaaaa", "bbbbbbbbbbbb"}) || got[other].Tokens != nil {
+		t.Fatalf("recorded: %+v", got)
+	}
+	must(t, s.RecordOrganizationTokens(ctx, org, first, []string{}))
+	if got := read(); got[org].Tokens == nil || len(got[org].Tokens) != 0 {
+		t.Fatalf("an integration accepting no token is recorded as none, not as unknown: %+v", got[org])
+	}
+	// Another integration's pass (one not bound, or of another organization) records nothing.
+	must(t, s.RecordOrganizationTokens(ctx, org, store.Binding{Claim: "claim-1", Integration: "integration-2"}, []string{"cccccccccccc"}))
+	must(t, s.RecordOrganizationTokens(ctx, other, first, []string{"cccccccccccc"}))
+	if got := read(); len(got[org].Tokens) != 0 || got[other].Tokens != nil {
+		t.Fatalf("an unbound integration recorded tokens: %+v", got)
+	}
+	for _, bad := range [][]string{{"not-hex!"}, {strings.Repeat("a", 65)}, {""}, slices.Repeat([]string{"aaaaaaaaaaaa"}, store.MaxRecordedTokens+1)} {
+		if err := s.RecordOrganizationTokens(ctx, org, first, bad); err == nil {
+			t.Fatalf("recorded %d fingerprints of up to %d characters", len(bad), len(bad[0]))
+		}
+	}
+	// The binding moving to the next integration forgets the tokens of the one before.
+	must(t, s.RecordOrganizationTokens(ctx, org, first, []string{"aaaaaaaaaaaa"}))
+	next := store.Binding{Claim: "claim-1", Integration: "integration-2"}
+	must(t, s.BindOrganization(ctx, org, next, ""))
+	if got := read(); got[org].Tokens != nil || got[org].Binding != next {
+		t.Fatalf("after the binding moved: %+v", got[org])
 	}
 }

@@ -232,11 +232,16 @@ var _ = Describe("ScimIntegration", func() {
 			By("replacing the token in the Secret, as after a leak")
 			Expect(update(own, func(s *corev1.Secret) { s.Data["value"] = []byte("a-second-token-from-our-vault-0123456789") })).To(Succeed())
 			eventually(scimData.recordedTokens(scim.Status.Organization)).Should(ConsistOf(token.Fingerprint(token.Hash("a-second-token-from-our-vault-0123456789"))))
-			Expect(k8s.Get(ctx, client.ObjectKeyFromObject(scim), scim)).To(Succeed())
 
 			Expect(k8s.Get(ctx, client.ObjectKeyFromObject(own), own)).To(Succeed())
 			Expect(own.OwnerReferences).To(BeEmpty())
 			Expect(own.Data).To(HaveLen(1))
+
+			By("deleting the Secret: no token is accepted, and the store says so")
+			org := scim.Status.Organization
+			Expect(k8s.Delete(ctx, own)).To(Succeed())
+			eventually(condition(scim, v1alpha1.ConditionTokenIssued)).Should(beFalse("SecretNotFound"))
+			eventually(scimData.recordedTokens(org)).Should(Equal([]string{}))
 		})
 
 		It("says when the default RoleTemplate does not exist, and clears it once created", func() {
@@ -436,6 +441,9 @@ var _ = Describe("ScimIntegration", func() {
 					Expect(scimData.deleted()).To(ContainElement(org))
 				} else {
 					Expect(scimData.deleted()).NotTo(ContainElement(org))
+					// The binding stays until the next integration's: the store records that the
+					// deleted one accepts no token, for replicas whose view lags.
+					Expect(scimData.recordedTokens(org)()).To(Equal([]string{}))
 				}
 
 				By("binding the identity's next integration under the same claim: the deleted one's writes are refused from then on")

@@ -42,8 +42,28 @@ func (r *ScimIntegrationReconciler) finalize(ctx context.Context, scim *v1alpha1
 			}
 		}
 	}
+	if scim.Spec.DeletionPolicy != v1alpha1.DeletionPolicyDelete && r.Data != nil {
+		if err := r.retireTokens(ctx, scim); err != nil {
+			return err
+		}
+	}
 	r.summaries.forget(scim.UID)
 	return removeFinalizer(ctx, r.Client, scim, scimDataFinalizer)
+}
+
+// retireTokens records that an integration deleted with its data retained accepts no token: its
+// binding stays in the store until another integration binds the organization, and a replica
+// whose view lags would otherwise keep serving the retained data to the old token.
+func (r *ScimIntegrationReconciler) retireTokens(ctx context.Context, scim *v1alpha1.ScimIntegration) error {
+	org, err := r.servedOrganization(ctx, scim)
+	if err != nil || org == "" {
+		return err
+	}
+	bound, err := r.Data.OrganizationBinding(ctx, org)
+	if err != nil || bound.Integration != string(scim.UID) {
+		return err
+	}
+	return r.Data.RecordOrganizationTokens(ctx, org, bound, []string{})
 }
 
 // servedOrganization is the organization whose data the integration may have written:

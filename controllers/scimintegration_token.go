@@ -2,7 +2,9 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -18,8 +20,21 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/internal/token"
 )
 
-// reconcileToken makes sure a usable token exists: the user's own, or one generated once.
+// reconcileToken makes sure a usable token exists: the user's own, or one generated once. When
+// none is usable (a bring-your-own Secret deleted or emptied, as after a leak; a generated Secret
+// replaced), the data plane serves none, and the store records so for replicas whose view lags.
 func (r *ScimIntegrationReconciler) reconcileToken(ctx context.Context, s *scimScope) error {
+	err := r.reconcileTokenSecret(ctx, s)
+	if errors.Is(err, errStop) {
+		s.tokens = []string{}
+		if err := r.recordTokens(ctx, s); err != nil {
+			return err
+		}
+	}
+	return err
+}
+
+func (r *ScimIntegrationReconciler) reconcileTokenSecret(ctx context.Context, s *scimScope) error {
 	if ref := s.scim.Spec.Token.SecretRef; ref != nil {
 		if err := r.removeGeneratedSecret(ctx, s); err != nil {
 			return err
@@ -248,7 +263,11 @@ func (r *ScimIntegrationReconciler) recordTokens(ctx context.Context, s *scimSco
 		return nil
 	}
 	binding := store.Binding{Claim: string(s.claim.UID), Integration: string(s.scim.UID)}
-	return r.Data.RecordOrganizationTokens(ctx, s.identity.Spec.Organization, binding, s.tokens)
+	fingerprints := make([]string, len(s.tokens))
+	for i, f := range s.tokens {
+		fingerprints[i] = strings.ToLower(f) // as replicas compute them, whatever case the Secret's hash was written in
+	}
+	return r.Data.RecordOrganizationTokens(ctx, s.identity.Spec.Organization, binding, fingerprints)
 }
 
 // removeGeneratedSecret deletes a token this integration generated before it switched to a

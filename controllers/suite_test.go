@@ -246,6 +246,9 @@ func (d *deletedOrganizations) BindOrganization(_ context.Context, org string, b
 	}
 	moved := d.owners[org] != b
 	d.owners[org] = b
+	if moved {
+		delete(d.tokens, org) // as the store forgets the tokens recorded under the binding before
+	}
 	hook := d.onBind[org]
 	d.mu.Unlock()
 	if moved && hook != nil {

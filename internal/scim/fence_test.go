@@ -149,48 +149,57 @@ func TestAStaleReplicaDoesNotServeTheNextOwnersData(t *testing.T) {
 }
 
 // The same stale replica keeps the tokens it last knew. Once the controller records that the
-// integration accepts another token (a rotation with no overlap, a bring-your-own Secret's token
-// replaced after a leak), the replica refuses the old one: 401 after seeing it unlisted twice in
-// a row. A token the replica learned moments ago (its view ahead of the controller's record) is
-// left alone for the grace, then refused too if still unlisted. Organization B is untouched; a
-// view that catches up serves the new token.
+// integration accepts other tokens (a rotation with no overlap, the end of an overlap, a
+// bring-your-own Secret's token replaced after a leak), the replica refuses the old one: 401
+// after seeing it unlisted twice in a row. A replica whose view is ahead of the record (it
+// learned a token the controller has not recorded yet) refuses nothing until the record changes.
+// Organization B is untouched; a view that catches up serves the new token at once.
 func TestAStaleReplicaRefusesATokenRotatedAway(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
 		ctx := context.Background()
-		now := time.Now()
-		check := &tenant.BindingCheck{Store: h.st, Registry: h.reg, TokenGrace: time.Minute, Now: func() time.Time { return now }}
-		const rotated = "eio_scim_the-token-a-rotation-issued-0123456789"
-		fingerprint := func(tok string) []string { return []string{token.Fingerprint(token.Hash(tok))} }
-		record := func(org string, tokens []string) {
+		check := &tenant.BindingCheck{Store: h.st, Registry: h.reg}
+		const (
+			rotated  = "eio_scim_the-token-a-rotation-issued-0123456789"
+			replaced = "eio_scim_a-token-replaced-after-a-leak-0123456789"
+			next     = "eio_scim_the-next-rotation-with-an-overlap-01234"
+		)
+		fingerprints := func(toks ...string) []string {
+			var out []string
+			for _, tok := range toks {
+				out = append(out, token.Fingerprint(token.Hash(tok)))
+			}
+			return out
+		}
+		record := func(org string, toks ...string) {
 			t.Helper()
-			if err := h.st.RecordOrganizationTokens(ctx, org, bindingOf(org), tokens); err != nil {
+			if err := h.st.RecordOrganizationTokens(ctx, org, bindingOf(org), fingerprints(toks...)); err != nil {
 				t.Fatal(err)
 			}
 		}
-		serveA := func(tok string) {
+		serveA := func(toks ...string) {
+			var creds []tenant.Credential
+			for _, tok := range toks {
+				creds = append(creds, credential(tok))
+			}
 			h.reg.Set(&tenant.Organization{Name: h.orgA, Binding: bindingOf(h.orgA), Enabled: true,
-				Integration: types.NamespacedName{Namespace: "ns", Name: h.orgA}, Credentials: []tenant.Credential{credential(tok)},
-				Policy: provisioning.DefaultPolicy})
+				Integration: types.NamespacedName{Namespace: "ns", Name: h.orgA}, Credentials: creds, Policy: provisioning.DefaultPolicy})
 		}
 		as := func(tok string) *harness {
 			a := *h
 			a.token = tok
 			return &a
 		}
+		twice := func() { check.Check(ctx); check.Check(ctx) }
 
-		check.Check(ctx) // the replica's tokens, as first seen
-		now = now.Add(2 * time.Minute)
-		check.Check(ctx)
-		check.Check(ctx)
+		twice()
 		h.do(http.MethodGet, "/Users", nil).want(t, http.StatusOK) // nothing recorded yet (an earlier release): nothing refused
-		record(h.orgA, fingerprint(tokenA))
-		record(h.orgB, fingerprint(tokenB))
-		check.Check(ctx)
-		check.Check(ctx)
+		record(h.orgA, tokenA)
+		record(h.orgB, tokenB)
+		twice()
 		h.do(http.MethodGet, "/Users", nil).want(t, http.StatusOK)
 
 		// The controller rotated A's token; this replica's view of Kubernetes did not follow.
-		record(h.orgA, fingerprint(rotated))
+		record(h.orgA, rotated)
 		check.Check(ctx) // unlisted once: maybe a moment's lag
 		h.do(http.MethodGet, "/Users", nil).want(t, http.StatusOK)
 		check.Check(ctx)
@@ -204,25 +213,30 @@ func TestAStaleReplicaRefusesATokenRotatedAway(t *testing.T) {
 		// The view catches up: the rotated token is served at once.
 		serveA(rotated)
 		as(rotated).do(http.MethodGet, "/Users", nil).want(t, http.StatusOK)
-		check.Check(ctx)
-		check.Check(ctx)
+		twice()
 		as(rotated).do(http.MethodGet, "/Users", nil).want(t, http.StatusOK)
-		h.do(http.MethodGet, "/Users", nil).wantError(t, http.StatusUnauthorized, "") // not served any more, as before
 
-		// A view ahead of the record: the token it learned is not refused within the grace...
-		const replaced = "eio_scim_a-token-replaced-after-a-leak-0123456789"
+		// A view ahead of the record (the Secret's token replaced, the controller not yet there):
+		// the record has not changed since the replica learned the token, so it is not refused.
 		serveA(replaced)
-		check.Check(ctx)
-		check.Check(ctx)
+		twice()
+		twice()
 		as(replaced).do(http.MethodGet, "/Users", nil).want(t, http.StatusOK)
-		// ...and is once the grace has passed with the record still naming another.
-		now = now.Add(2 * time.Minute)
-		check.Check(ctx)
-		check.Check(ctx)
+		record(h.orgA, replaced)
+		twice()
+		as(replaced).do(http.MethodGet, "/Users", nil).want(t, http.StatusOK)
+
+		// A rotation with an overlap, seen by the replica: both tokens are listed and served...
+		record(h.orgA, replaced, next)
+		serveA(next, replaced)
+		twice()
+		as(replaced).do(http.MethodGet, "/Users", nil).want(t, http.StatusOK)
+		as(next).do(http.MethodGet, "/Users", nil).want(t, http.StatusOK)
+		// ...and the overlap's end, recorded while the replica's view stalls, refuses the previous one.
+		record(h.orgA, next)
+		twice()
 		as(replaced).do(http.MethodGet, "/Users", nil).wantError(t, http.StatusUnauthorized, "")
-		record(h.orgA, fingerprint(replaced))
-		check.Check(ctx)
-		as(replaced).do(http.MethodGet, "/Users", nil).want(t, http.StatusOK)
+		as(next).do(http.MethodGet, "/Users", nil).want(t, http.StatusOK)
 		h.asB().do(http.MethodGet, "/Users", nil).want(t, http.StatusOK)
 	})
 }

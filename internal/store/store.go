@@ -75,13 +75,17 @@ func (b Binding) Holds(served Binding) bool {
 
 // BoundOrganization is an organization's row in the store: its binding, and the fingerprints of
 // the tokens its integration accepts as the controller last recorded them. Every replica refuses
-// a token its view of Kubernetes accepts but Tokens does not list (tenant.BindingCheck): a token
-// rotated away or replaced stops working there too.
+// a token its view of Kubernetes accepts but Tokens no longer lists (tenant.BindingCheck): a
+// token rotated away or replaced stops working there too.
 type BoundOrganization struct {
 	Binding
 	// Tokens is nil when none were recorded (a binding recorded before tokens were), and then
 	// nothing is refused.
 	Tokens []string
+	// TokensVersion counts the changes of Tokens (and of the binding): a replica refuses a token
+	// Tokens does not list only when the record changed after the replica learned the token, so
+	// a replica whose view is ahead of the controller's record refuses nothing.
+	TokensVersion int64
 }
 
 // MaxRecordedTokens bounds the fingerprints recorded per organization: an integration accepts

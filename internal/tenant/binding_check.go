@@ -27,16 +27,14 @@ import (
 // The same replica keeps accepting the tokens it last knew: one rotated away with no overlap, or
 // a bring-your-own Secret's token replaced after a leak. So the controller records in the store
 // the fingerprints of the tokens each integration accepts, and the check refuses (401) a token
-// the replica accepts but the store does not list, also after seeing it twice in a row. A token
-// this replica learned only moments ago is not refused for TokenGrace: its watch may be ahead of
-// the controller's record, and refusing the token an administrator just handed the identity
-// provider would be an outage. A revoked token is old by definition, so the grace costs nothing.
+// the replica accepts that the record does not list, also after seeing it twice in a row, when
+// the record changed after the replica learned the token (its version moved). A replica whose
+// view is ahead of the controller's record (it learned a token before the controller recorded
+// it) refuses nothing: the record it sees has not changed since, and the controller's next
+// record lists the token. Revoking a token always changes the record.
 
 // DefaultBindingCheckInterval is how often a replica compares its bindings with the store's.
 const DefaultBindingCheckInterval = 2 * time.Second
-
-// DefaultTokenGrace is how long a token new to this replica is accepted without being recorded.
-const DefaultTokenGrace = 10 * time.Minute
 
 // Bindings reads organizations' bindings and recorded tokens (the store).
 type Bindings interface {
@@ -48,15 +46,11 @@ type BindingCheck struct {
 	Store    Bindings
 	Registry *Registry
 	Interval time.Duration
-	// TokenGrace is how long a token new to this replica is not refused (DefaultTokenGrace when zero).
-	TokenGrace time.Duration
-	// Now is the clock (time.Now when nil).
-	Now func() time.Time
-	Log logr.Logger
+	Log      logr.Logger
 
-	seen       map[string]bool             // binding mismatches seen in the last round
-	seenTokens map[credentialKey]bool      // tokens the store did not list in the last round
-	known      map[credentialKey]time.Time // when each served token was first seen by the check
+	seen       map[string]bool         // binding mismatches seen in the last round
+	seenTokens map[credentialKey]bool  // tokens the store did not list in the last round
+	known      map[credentialKey]int64 // the record's version when the check first saw each served token
 }
 
 // credentialKey names one token of one organization.
@@ -121,35 +115,29 @@ func (c *BindingCheck) Check(ctx context.Context) {
 	}
 	c.seen = seen
 	c.Registry.setUnbound(unbound)
-	c.Registry.setRefused(c.unlistedTokens(served, bound))
+	c.Registry.setRefused(c.unlistedTokens(served, bound), served)
 }
 
-// unlistedTokens returns, per organization, the tokens this replica accepts that the store did
-// not list in this round and the last, leaving out those new to the replica.
+// unlistedTokens returns, per organization, the tokens this replica accepts that the store's
+// record did not list in this round and the last, although it changed after the replica learned
+// them.
 func (c *BindingCheck) unlistedTokens(served map[string]servedOrganization, bound map[string]store.BoundOrganization) map[string]map[[sha256.Size]byte]bool {
 	now := time.Now()
-	if c.Now != nil {
-		now = c.Now()
-	}
-	grace := c.TokenGrace
-	if grace <= 0 {
-		grace = DefaultTokenGrace
-	}
-	known := map[credentialKey]time.Time{}
+	known := map[credentialKey]int64{}
 	seen := map[credentialKey]bool{}
 	refused := map[string]map[[sha256.Size]byte]bool{}
 	for org, sv := range served {
-		listed := bound[org].Tokens
+		record := bound[org]
 		for _, cred := range sv.Credentials {
 			key := credentialKey{org: org, hash: cred.SHA256}
-			first, ok := c.known[key]
+			learned, ok := c.known[key]
 			if !ok {
-				first = now
+				learned = record.TokensVersion
 			}
-			known[key] = first
-			expired := !cred.NotAfter.IsZero() && !now.Before(cred.NotAfter)
-			if listed == nil || expired || now.Sub(first) < grace || !bound[org].Holds(sv.Binding) ||
-				slices.Contains(listed, token.Fingerprint(hex.EncodeToString(cred.SHA256[:]))) {
+			known[key] = learned
+			expired := !cred.NotAfter.IsZero() && !now.Before(cred.NotAfter) // refused anyway
+			if record.Tokens == nil || expired || record.TokensVersion <= learned || !record.Holds(sv.Binding) ||
+				slices.Contains(record.Tokens, token.Fingerprint(hex.EncodeToString(cred.SHA256[:]))) {
 				continue
 			}
 			seen[key] = true
@@ -175,6 +163,7 @@ func (c *BindingCheck) unlistedTokens(served map[string]servedOrganization, boun
 type servedOrganization struct {
 	Binding     store.Binding
 	Credentials []Credential
+	set         *Organization // what Set served it as (a later Set decides anew)
 }
 
 // servedOrganizations returns each served organization's binding and tokens: every few seconds
@@ -184,7 +173,7 @@ func (r *Registry) servedOrganizations() map[string]servedOrganization {
 	defer r.mu.RUnlock()
 	out := make(map[string]servedOrganization, len(r.byOrg))
 	for name, o := range r.byOrg {
-		out[name] = servedOrganization{Binding: o.Binding, Credentials: o.Credentials} // Set replaces the slice, never changes it
+		out[name] = servedOrganization{Binding: o.Binding, Credentials: o.Credentials, set: o} // Set replaces the slice, never changes it
 	}
 	return out
 }
@@ -219,8 +208,21 @@ func (r *Registry) isUnbound(org string) bool {
 	return m != nil && (*m)[org]
 }
 
-// setRefused replaces the tokens refused because the store does not list them.
-func (r *Registry) setRefused(refused map[string]map[[sha256.Size]byte]bool) {
+// setRefused replaces the tokens refused because the store does not list them, leaving out the
+// organizations set anew since the check read them (the next check decides for those). Under the
+// registry's lock, as Set's clearRefused is: neither undoes the other.
+func (r *Registry) setRefused(refused map[string]map[[sha256.Size]byte]bool, checked map[string]servedOrganization) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for org := range refused {
+		if r.byOrg[org] != checked[org].set {
+			delete(refused, org)
+		}
+	}
+	r.storeRefused(refused)
+}
+
+func (r *Registry) storeRefused(refused map[string]map[[sha256.Size]byte]bool) {
 	if len(refused) == 0 {
 		r.refused.Store(nil)
 		return
@@ -228,7 +230,7 @@ func (r *Registry) setRefused(refused map[string]map[[sha256.Size]byte]bool) {
 	r.refused.Store(&refused)
 }
 
-// clearRefused accepts org's tokens again, until the next check finds one unlisted.
+// clearRefused accepts org's tokens again, until the next check finds one unlisted. r.mu is held.
 func (r *Registry) clearRefused(org string) {
 	m := r.refused.Load()
 	if m == nil || (*m)[org] == nil {
@@ -240,7 +242,7 @@ func (r *Registry) clearRefused(org string) {
 			next[k] = v
 		}
 	}
-	r.setRefused(next)
+	r.storeRefused(next)
 }
 
 // isRefused reports a token of org the store does not list.

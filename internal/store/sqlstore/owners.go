@@ -41,7 +41,8 @@ func (s *Store) BindOrganization(ctx context.Context, org string, b store.Bindin
 				return fmt.Errorf("organization %s was bound concurrently; try again: %w", org, err)
 			}
 		case bound.Claim == b.Claim || adoptFrom != "" && bound.Claim == adoptFrom:
-			_, err = s.exec(ctx, tx, s.q(`UPDATE organization_owners SET claim_uid = ?, integration_uid = ?, token_fingerprints = NULL WHERE org = ? AND claim_uid = ?`),
+			_, err = s.exec(ctx, tx, s.q(`UPDATE organization_owners SET claim_uid = ?, integration_uid = ?,
+				token_fingerprints = NULL, tokens_version = tokens_version + 1 WHERE org = ? AND claim_uid = ?`),
 				b.Claim, b.Integration, org, bound.Claim)
 		default:
 			return &store.ClaimMismatchError{Organization: org, Owner: bound.Claim}
@@ -68,12 +69,13 @@ func (s *Store) OrganizationBinding(ctx context.Context, org string) (store.Bind
 func (s *Store) OrganizationBindings(ctx context.Context, orgs []string) (map[string]store.BoundOrganization, error) {
 	out := make(map[string]store.BoundOrganization, len(orgs))
 	for _, chunk := range chunks(orgs) {
-		err := s.eachRow(ctx, `SELECT org, claim_uid, integration_uid, token_fingerprints FROM organization_owners WHERE org IN (`+inList(len(chunk))+`)`,
+		query := `SELECT org, claim_uid, integration_uid, token_fingerprints, tokens_version FROM organization_owners WHERE org IN (` + inList(len(chunk)) + `)`
+		err := s.eachRow(ctx, query,
 			stringsToAny(chunk), func(scan func(...any) error) error {
 				var org string
 				var b store.BoundOrganization
 				var tokens sql.NullString
-				if err := scan(&org, &b.Claim, &b.Integration, &tokens); err != nil {
+				if err := scan(&org, &b.Claim, &b.Integration, &tokens, &b.TokensVersion); err != nil {
 					return err
 				}
 				if tokens.Valid {
@@ -90,8 +92,9 @@ func (s *Store) OrganizationBindings(ctx context.Context, orgs []string) (map[st
 }
 
 // RecordOrganizationTokens records the fingerprints of the tokens an organization's integration
-// accepts while it is bound as b says. A row already holding them is not written again: the
-// controller records them on every pass.
+// accepts while it is bound as b says, counting the record's changes. A row already holding them
+// is not written again: the controller records them on every pass, and the count moves only when
+// the tokens do.
 func (s *Store) RecordOrganizationTokens(ctx context.Context, org string, b store.Binding, fingerprints []string) error {
 	if len(fingerprints) > store.MaxRecordedTokens {
 		return fmt.Errorf("recording %d token fingerprints for organization %s: at most %d", len(fingerprints), org, store.MaxRecordedTokens)
@@ -104,7 +107,7 @@ func (s *Store) RecordOrganizationTokens(ctx context.Context, org string, b stor
 	sorted := slices.Sorted(slices.Values(fingerprints))
 	joined := strings.Join(slices.Compact(sorted), ",")
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := s.exec(ctx, tx, s.q(`UPDATE organization_owners SET token_fingerprints = ?
+		_, err := s.exec(ctx, tx, s.q(`UPDATE organization_owners SET token_fingerprints = ?, tokens_version = tokens_version + 1
 			WHERE org = ? AND claim_uid = ? AND integration_uid = ? AND (token_fingerprints IS NULL OR token_fingerprints <> ?)`),
 			joined, org, b.Claim, b.Integration, joined)
 		return err

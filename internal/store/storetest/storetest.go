@@ -629,14 +629,20 @@ func testOrganizationTokens(t *testing.T, s store.Store) {
 	if got := read(); got[org].Tokens != nil || got[org].Binding != first || len(got) != 2 {
 		t.Fatalf("before any record: %+v", got)
 	}
+	before := read()[org].TokensVersion
 	must(t, s.RecordOrganizationTokens(ctx, org, first, []string{"bbbbbbbbbbbb", "aaaaaaaaaaaa"}))
 	must(t, s.RecordOrganizationTokens(ctx, org, first, []string{"aaaaaaaaaaaa", "bbbbbbbbbbbb"})) // the same again
-	if got := read(); !slices.Equal(got[org].Tokens, []string{"aaaaaaaaaaaa", "bbbbbbbbbbbb"}) || got[other].Tokens != nil {
+	got := read()
+	if !slices.Equal(got[org].Tokens, []string{"aaaaaaaaaaaa", "bbbbbbbbbbbb"}) || got[other].Tokens != nil {
 		t.Fatalf("recorded: %+v", got)
 	}
+	// The version counts changes only: replicas refuse an unlisted token once it moved after they learned it.
+	if got[org].TokensVersion != before+1 {
+		t.Fatalf("the record's version went from %d to %d over one change", before, got[org].TokensVersion)
+	}
 	must(t, s.RecordOrganizationTokens(ctx, org, first, []string{}))
-	if got := read(); got[org].Tokens == nil || len(got[org].Tokens) != 0 {
-		t.Fatalf("an integration accepting no token is recorded as none, not as unknown: %+v", got[org])
+	if got := read(); got[org].Tokens == nil || len(got[org].Tokens) != 0 || got[org].TokensVersion != before+2 {
+		t.Fatalf("an integration accepting no token is recorded as none, not as unknown, as a change: %+v", got[org])
 	}
 	// Another integration's pass (one not bound, or of another organization) records nothing.
 	must(t, s.RecordOrganizationTokens(ctx, org, store.Binding{Claim: "claim-1", Integration: "integration-2"}, []string{"cccccccccccc"}))
@@ -652,8 +658,9 @@ func testOrganizationTokens(t *testing.T, s store.Store) {
 	// The binding moving to the next integration forgets the tokens of the one before.
 	must(t, s.RecordOrganizationTokens(ctx, org, first, []string{"aaaaaaaaaaaa"}))
 	next := store.Binding{Claim: "claim-1", Integration: "integration-2"}
+	recorded := read()[org].TokensVersion
 	must(t, s.BindOrganization(ctx, org, next, ""))
-	if got := read(); got[org].Tokens != nil || got[org].Binding != next {
-		t.Fatalf("after the binding moved: %+v", got[org])
+	if got := read(); got[org].Tokens != nil || got[org].Binding != next || got[org].TokensVersion <= recorded {
+		t.Fatalf("after the binding moved: %+v (version %d before)", got[org], recorded)
 	}
 }

@@ -41,7 +41,7 @@ type OrganizationData interface {
 	ClaimData
 	BindOrganization(ctx context.Context, organization string, b store.Binding, adoptFrom string) error
 	OrganizationBinding(ctx context.Context, organization string) (store.Binding, error)
-	RecordOrganizationTokens(ctx context.Context, organization string, b store.Binding, fingerprints []string) error
+	RecordServing(ctx context.Context, organization string, b store.Binding, serving store.Serving) error
 	OrganizationBoundTo(ctx context.Context, integration string) (string, error)
 	MemberCounts(ctx context.Context, organization string) (map[string]int64, error)
 	HeldDeprovisions(ctx context.Context, organization string) (int64, error)
@@ -91,7 +91,8 @@ type scimScope struct {
 	requeue requeue
 	// endpointChecked: the pass reached the endpoint step.
 	endpointChecked bool
-	// tokens are the fingerprints of the tokens the integration accepts, once the token step knows them.
+	// tokens are the fingerprints of the tokens the integration accepts, once the token step
+	// knows them (recorded with whether it is switched on: recordServing).
 	tokens []string
 }
 
@@ -140,7 +141,7 @@ func (r *ScimIntegrationReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		r.claimIdentity,
 		r.bindData,
 		r.reconcileToken,
-		r.recordTokens,
+		r.recordServing,
 		r.checkPolicy,
 		r.reconcileEndpoint,
 		r.reconcileSummary,

@@ -344,8 +344,14 @@ var _ = Describe("ScimIntegration", func() {
 			eventually(condition(scim, v1alpha1.ConditionReady)).Should(beTrue("Ready"))
 			eventually(eventNotes(ns)).Should(ContainElement(ContainSubstring("EndpointReady")))
 
+			Expect(scimData.recordedDisabled(org)()).To(BeFalse())
+
 			Expect(update(scim, func(s *v1alpha1.ScimIntegration) { s.Spec.Enabled = ptr.To(false) })).To(Succeed())
 			eventually(condition(scim, v1alpha1.ConditionReady)).Should(beFalse("Disabled"))
+			// Recorded in the store, so replicas whose view lags answer as switched off too.
+			eventually(scimData.recordedDisabled(org)).Should(BeTrue())
+			Expect(update(scim, func(s *v1alpha1.ScimIntegration) { s.Spec.Enabled = ptr.To(true) })).To(Succeed())
+			eventually(scimData.recordedDisabled(org)).Should(BeFalse())
 		})
 
 		It("leaves alone an Ingress of the same name that is not its own", func() {
@@ -442,8 +448,9 @@ var _ = Describe("ScimIntegration", func() {
 				} else {
 					Expect(scimData.deleted()).NotTo(ContainElement(org))
 					// The binding stays until the next integration's: the store records that the
-					// deleted one accepts no token, for replicas whose view lags.
+					// deleted one serves nothing, for replicas whose view lags.
 					Expect(scimData.recordedTokens(org)()).To(Equal([]string{}))
+					Expect(scimData.recordedDisabled(org)()).To(BeTrue())
 				}
 
 				By("binding the identity's next integration under the same claim: the deleted one's writes are refused from then on")

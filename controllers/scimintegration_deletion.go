@@ -51,7 +51,7 @@ func (r *ScimIntegrationReconciler) finalize(ctx context.Context, scim *v1alpha1
 	return removeFinalizer(ctx, r.Client, scim, scimDataFinalizer)
 }
 
-// retireTokens records that an integration deleted with its data retained accepts no token: its
+// retireTokens records that an integration deleted with its data retained serves nothing: its
 // binding stays in the store until another integration binds the organization, and a replica
 // whose view lags would otherwise keep serving the retained data to the old token.
 func (r *ScimIntegrationReconciler) retireTokens(ctx context.Context, scim *v1alpha1.ScimIntegration) error {
@@ -63,7 +63,7 @@ func (r *ScimIntegrationReconciler) retireTokens(ctx context.Context, scim *v1al
 	if err != nil || bound.Integration != string(scim.UID) {
 		return err
 	}
-	return r.Data.RecordOrganizationTokens(ctx, org, bound, []string{})
+	return r.Data.RecordServing(ctx, org, bound, store.Serving{Tokens: []string{}, Disabled: true})
 }
 
 // servedOrganization is the organization whose data the integration may have written:

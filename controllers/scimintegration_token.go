@@ -27,7 +27,7 @@ func (r *ScimIntegrationReconciler) reconcileToken(ctx context.Context, s *scimS
 	err := r.reconcileTokenSecret(ctx, s)
 	if errors.Is(err, errStop) {
 		s.tokens = []string{}
-		if err := r.recordTokens(ctx, s); err != nil {
+		if err := r.recordServing(ctx, s); err != nil {
 			return err
 		}
 	}
@@ -255,10 +255,12 @@ func (r *ScimIntegrationReconciler) reconcileOwnToken(ctx context.Context, s *sc
 	return nil
 }
 
-// recordTokens records in the store which tokens the integration accepts. Every replica refuses
-// a token it still accepts that the record does not list (tenant.BindingCheck), so a token
-// rotated away or replaced stops working even where a replica's view of Kubernetes lags.
-func (r *ScimIntegrationReconciler) recordTokens(ctx context.Context, s *scimScope) error {
+// recordServing records in the store what the integration serves: which tokens it accepts, and
+// whether it is switched off. Every replica refuses a token it still accepts that the record no
+// longer lists, and answers as switched off once the record says so (tenant.BindingCheck), so a
+// token rotated away or replaced, or an integration switched off, stops working even where a
+// replica's view of Kubernetes lags.
+func (r *ScimIntegrationReconciler) recordServing(ctx context.Context, s *scimScope) error {
 	if r.Data == nil || s.claim == nil || s.tokens == nil {
 		return nil
 	}
@@ -267,7 +269,7 @@ func (r *ScimIntegrationReconciler) recordTokens(ctx context.Context, s *scimSco
 	for i, f := range s.tokens {
 		fingerprints[i] = strings.ToLower(f) // as replicas compute them, whatever case the Secret's hash was written in
 	}
-	return r.Data.RecordOrganizationTokens(ctx, s.identity.Spec.Organization, binding, fingerprints)
+	return r.Data.RecordServing(ctx, s.identity.Spec.Organization, binding, store.Serving{Tokens: fingerprints, Disabled: !s.scim.IsEnabled()})
 }
 
 // removeGeneratedSecret deletes a token this integration generated before it switched to a

@@ -147,22 +147,23 @@ type deletedOrganizations struct {
 	onBind map[string]func(store.Binding)
 	// changes counts what the tests changed per organization: its activity mark.
 	changes map[string]int64
-	// tokens are the fingerprints recorded per organization (RecordOrganizationTokens).
-	tokens map[string][]string
+	// serving is what was recorded per organization (RecordServing).
+	serving map[string]store.Serving
 }
 
-// RecordOrganizationTokens follows the store's rule (tested against real databases by the
-// conformance suite): recorded only while the organization is bound as b says.
-func (d *deletedOrganizations) RecordOrganizationTokens(_ context.Context, org string, b store.Binding, fingerprints []string) error {
+// RecordServing follows the store's rule (tested against real databases by the conformance
+// suite): recorded only while the organization is bound as b says.
+func (d *deletedOrganizations) RecordServing(_ context.Context, org string, b store.Binding, serving store.Serving) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.owners[org] != b {
 		return nil
 	}
-	if d.tokens == nil {
-		d.tokens = map[string][]string{}
+	if d.serving == nil {
+		d.serving = map[string]store.Serving{}
 	}
-	d.tokens[org] = slices.Clone(fingerprints)
+	serving.Tokens = slices.Clone(serving.Tokens)
+	d.serving[org] = serving
 	return nil
 }
 
@@ -171,7 +172,16 @@ func (d *deletedOrganizations) recordedTokens(org string) func() []string {
 	return func() []string {
 		d.mu.Lock()
 		defer d.mu.Unlock()
-		return slices.Clone(d.tokens[org])
+		return slices.Clone(d.serving[org].Tokens)
+	}
+}
+
+// recordedDisabled returns whether an organization's integration was last recorded as switched off.
+func (d *deletedOrganizations) recordedDisabled(org string) func() bool {
+	return func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return d.serving[org].Disabled
 	}
 }
 
@@ -247,7 +257,7 @@ func (d *deletedOrganizations) BindOrganization(_ context.Context, org string, b
 	moved := d.owners[org] != b
 	d.owners[org] = b
 	if moved {
-		delete(d.tokens, org) // as the store forgets the tokens recorded under the binding before
+		delete(d.serving, org) // as the store forgets what was recorded under the binding before
 	}
 	hook := d.onBind[org]
 	d.mu.Unlock()

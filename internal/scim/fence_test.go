@@ -151,7 +151,7 @@ func TestAStaleReplicaDoesNotServeTheNextOwnersData(t *testing.T) {
 // The same stale replica keeps the tokens it last knew. Once the controller records that the
 // integration accepts other tokens (a rotation with no overlap, the end of an overlap, a
 // bring-your-own Secret's token replaced after a leak), the replica refuses the old one: 401
-// after seeing it unlisted twice in a row. A replica whose view is ahead of the record (it
+// after seeing it unlisted twice in a row; once it records the integration switched off, 403. A replica whose view is ahead of the record (it
 // learned a token the controller has not recorded yet) refuses nothing until the record changes.
 // Organization B is untouched; a view that catches up serves the new token at once.
 func TestAStaleReplicaRefusesATokenRotatedAway(t *testing.T) {
@@ -170,12 +170,13 @@ func TestAStaleReplicaRefusesATokenRotatedAway(t *testing.T) {
 			}
 			return out
 		}
-		record := func(org string, toks ...string) {
+		recordServing := func(org string, disabled bool, toks ...string) {
 			t.Helper()
-			if err := h.st.RecordOrganizationTokens(ctx, org, bindingOf(org), fingerprints(toks...)); err != nil {
+			if err := h.st.RecordServing(ctx, org, bindingOf(org), store.Serving{Tokens: fingerprints(toks...), Disabled: disabled}); err != nil {
 				t.Fatal(err)
 			}
 		}
+		record := func(org string, toks ...string) { t.Helper(); recordServing(org, false, toks...) }
 		serveA := func(toks ...string) {
 			var creds []tenant.Credential
 			for _, tok := range toks {
@@ -238,5 +239,34 @@ func TestAStaleReplicaRefusesATokenRotatedAway(t *testing.T) {
 		as(replaced).do(http.MethodGet, "/Users", nil).wantError(t, http.StatusUnauthorized, "")
 		as(next).do(http.MethodGet, "/Users", nil).want(t, http.StatusOK)
 		h.asB().do(http.MethodGet, "/Users", nil).want(t, http.StatusOK)
+
+		// The integration switched off to stop its identity provider, recorded while the view stalls:
+		// answered as switched off (403), its writes refused, B untouched.
+		recordServing(h.orgA, true, next)
+		check.Check(ctx)
+		as(next).do(http.MethodGet, "/Users", nil).want(t, http.StatusOK) // once: maybe a moment's lag
+		check.Check(ctx)
+		as(next).do(http.MethodGet, "/Users", nil).wantError(t, http.StatusForbidden, "")
+		as(next).do(http.MethodPost, "/Users", map[string]any{"userName": "stopped@example.com"}).wantError(t, http.StatusForbidden, "")
+		h.asB().do(http.MethodGet, "/Users", nil).want(t, http.StatusOK)
+		// Switched on again: once the record says so, served at once.
+		record(h.orgA, next)
+		check.Check(ctx)
+		as(next).do(http.MethodGet, "/Users", nil).want(t, http.StatusOK)
+
+		// Switched off and on again, the view ahead of the record (which still says off): the
+		// record has not changed since the replica learned the integration is on, so it stops nothing.
+		h.reg.Set(&tenant.Organization{Name: h.orgA, Binding: bindingOf(h.orgA), Enabled: false,
+			Integration: types.NamespacedName{Namespace: "ns", Name: h.orgA}, Credentials: []tenant.Credential{credential(next)},
+			Policy: provisioning.DefaultPolicy})
+		as(next).do(http.MethodGet, "/Users", nil).wantError(t, http.StatusForbidden, "")
+		recordServing(h.orgA, true, next)
+		serveA(next)
+		twice()
+		twice()
+		as(next).do(http.MethodGet, "/Users", nil).want(t, http.StatusOK)
+		record(h.orgA, next)
+		twice()
+		as(next).do(http.MethodGet, "/Users", nil).want(t, http.StatusOK)
 	})
 }

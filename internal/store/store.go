@@ -73,19 +73,28 @@ func (b Binding) Holds(served Binding) bool {
 	return b.Claim == served.Claim && (b.Integration == "" || b.Integration == served.Integration)
 }
 
-// BoundOrganization is an organization's row in the store: its binding, and the fingerprints of
-// the tokens its integration accepts as the controller last recorded them. Every replica refuses
-// a token its view of Kubernetes accepts but Tokens no longer lists (tenant.BindingCheck): a
-// token rotated away or replaced stops working there too.
+// BoundOrganization is an organization's row in the store: its binding, and what its integration
+// serves as the controller last recorded it. Every replica refuses a token its view of
+// Kubernetes accepts but Tokens no longer lists, and answers as switched off for an integration
+// recorded Disabled since (tenant.BindingCheck): a token rotated away or replaced stops working,
+// and switching an integration off stops it, on a replica whose view lags too.
 type BoundOrganization struct {
 	Binding
-	// Tokens is nil when none were recorded (a binding recorded before tokens were), and then
-	// nothing is refused.
-	Tokens []string
-	// TokensVersion counts the changes of Tokens (and of the binding): a replica refuses a token
-	// Tokens does not list only when the record changed after the replica learned the token, so
-	// a replica whose view is ahead of the controller's record refuses nothing.
-	TokensVersion int64
+	// Serving is what was recorded; its Tokens are nil when nothing was (a binding recorded
+	// before tokens were), and then nothing is refused.
+	Serving
+	// Version counts the record's changes (and the binding's): a replica acts on a difference
+	// only when the record changed after the replica learned what it serves, so a replica whose
+	// view is ahead of the controller's record refuses nothing.
+	Version int64
+}
+
+// Serving is what an organization's integration serves: the fingerprints of the tokens it
+// accepts (token.Fingerprint, lower case; at most MaxRecordedTokens), and whether it is
+// switched off.
+type Serving struct {
+	Tokens   []string
+	Disabled bool
 }
 
 // MaxRecordedTokens bounds the fingerprints recorded per organization: an integration accepts
@@ -261,10 +270,9 @@ type Store interface {
 	// OrganizationBindings returns the bindings of the organizations named, with the tokens their
 	// integrations accept (none for those with nothing bound).
 	OrganizationBindings(ctx context.Context, orgs []string) (map[string]BoundOrganization, error)
-	// RecordOrganizationTokens records the fingerprints of the tokens the organization's
-	// integration accepts, while the organization is bound as b says (nothing otherwise). At most
-	// MaxRecordedTokens, each a token.Fingerprint.
-	RecordOrganizationTokens(ctx context.Context, org string, b Binding, fingerprints []string) error
+	// RecordServing records what the organization's integration serves (its tokens, whether it
+	// is switched off), while the organization is bound as b says (nothing otherwise).
+	RecordServing(ctx context.Context, org string, b Binding, serving Serving) error
 	// OrganizationBoundTo returns the organization bound to a ScimIntegration (its UID), "" when
 	// none or several are.
 	OrganizationBoundTo(ctx context.Context, integration string) (string, error)

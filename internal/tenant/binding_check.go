@@ -2,15 +2,11 @@ package tenant
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"slices"
 	"time"
 
 	"github.com/go-logr/logr"
 
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
-	"github.com/z8z8/enterprise-identity-operator/internal/token"
 )
 
 // A replica learns which organizations it serves, and for which claim and integration, from its
@@ -24,19 +20,10 @@ import (
 // mismatch must be seen twice in a row: a healthy replica's watch catches up within moments of a
 // new binding, and a replica serving an organization just set up should not flap.
 
-// The same replica keeps accepting the tokens it last knew: one rotated away with no overlap, or
-// a bring-your-own Secret's token replaced after a leak. So the controller records in the store
-// the fingerprints of the tokens each integration accepts, and the check refuses (401) a token
-// the replica accepts that the record does not list, also after seeing it twice in a row, when
-// the record changed after the replica learned the token (its version moved). A replica whose
-// view is ahead of the controller's record (it learned a token before the controller recorded
-// it) refuses nothing: the record it sees has not changed since, and the controller's next
-// record lists the token. Revoking a token always changes the record.
-
 // DefaultBindingCheckInterval is how often a replica compares its bindings with the store's.
 const DefaultBindingCheckInterval = 2 * time.Second
 
-// Bindings reads organizations' bindings and recorded tokens (the store).
+// Bindings reads organizations' bindings and what their integrations serve (the store).
 type Bindings interface {
 	OrganizationBindings(ctx context.Context, orgs []string) (map[string]store.BoundOrganization, error)
 }
@@ -48,15 +35,9 @@ type BindingCheck struct {
 	Interval time.Duration
 	Log      logr.Logger
 
-	seen       map[string]bool         // binding mismatches seen in the last round
-	seenTokens map[credentialKey]bool  // tokens the store did not list in the last round
-	known      map[credentialKey]int64 // the record's version when the check first saw each served token
-}
-
-// credentialKey names one token of one organization.
-type credentialKey struct {
-	org  string
-	hash [sha256.Size]byte
+	seen        map[string]bool      // binding mismatches seen in the last round
+	seenServing map[servingKey]bool  // differences from the store's record seen in the last round
+	known       map[servingKey]int64 // the record's version when the check first saw each
 }
 
 // NeedLeaderElection is false: every replica serves, so every replica checks.
@@ -115,66 +96,30 @@ func (c *BindingCheck) Check(ctx context.Context) {
 	}
 	c.seen = seen
 	c.Registry.setUnbound(unbound)
-	c.Registry.setRefused(c.unlistedTokens(served, bound), served)
-}
-
-// unlistedTokens returns, per organization, the tokens this replica accepts that the store's
-// record did not list in this round and the last, although it changed after the replica learned
-// them.
-func (c *BindingCheck) unlistedTokens(served map[string]servedOrganization, bound map[string]store.BoundOrganization) map[string]map[[sha256.Size]byte]bool {
-	now := time.Now()
-	known := map[credentialKey]int64{}
-	seen := map[credentialKey]bool{}
-	refused := map[string]map[[sha256.Size]byte]bool{}
-	for org, sv := range served {
-		record := bound[org]
-		for _, cred := range sv.Credentials {
-			key := credentialKey{org: org, hash: cred.SHA256}
-			learned, ok := c.known[key]
-			if !ok {
-				learned = record.TokensVersion
-			}
-			known[key] = learned
-			expired := !cred.NotAfter.IsZero() && !now.Before(cred.NotAfter) // refused anyway
-			if record.Tokens == nil || expired || record.TokensVersion <= learned || !record.Holds(sv.Binding) ||
-				slices.Contains(record.Tokens, token.Fingerprint(hex.EncodeToString(cred.SHA256[:]))) {
-				continue
-			}
-			seen[key] = true
-			if !c.seenTokens[key] {
-				continue
-			}
-			if refused[org] == nil {
-				refused[org] = map[[sha256.Size]byte]bool{}
-			}
-			refused[org][cred.SHA256] = true
-			if !c.Registry.isRefused(org, cred.SHA256) {
-				c.Log.Info("The store does not list a token this replica accepts for this organization "+
-					"(rotated away or replaced while this replica's view of Kubernetes lags); refusing it until they agree",
-					"organization", org, "token", token.Fingerprint(hex.EncodeToString(cred.SHA256[:])))
-			}
-		}
-	}
-	c.known, c.seenTokens = known, seen
-	return refused
+	c.Registry.setRefused(c.outdatedServing(served, bound), served)
 }
 
 // servedOrganization is what the check compares of a served organization.
 type servedOrganization struct {
 	Binding     store.Binding
 	Credentials []Credential
-	set         *Organization // what Set served it as (a later Set decides anew)
+	Enabled     bool
+	// switchedOn: this replica saw the integration switched on again since the last check.
+	switchedOn bool
+	set        *Organization // what Set served it as (a later Set decides anew)
 }
 
-// servedOrganizations returns each served organization's binding and tokens: every few seconds
+// servedOrganizations returns what each served organization is served as: every few seconds
 // on every replica, so not Organizations' copies of every organization's policy.
 func (r *Registry) servedOrganizations() map[string]servedOrganization {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	out := make(map[string]servedOrganization, len(r.byOrg))
 	for name, o := range r.byOrg {
-		out[name] = servedOrganization{Binding: o.Binding, Credentials: o.Credentials, set: o} // Set replaces the slice, never changes it
+		// Set replaces the slice, never changes it.
+		out[name] = servedOrganization{Binding: o.Binding, Credentials: o.Credentials, Enabled: o.Enabled, switchedOn: r.switchedOn[name], set: o}
 	}
+	r.switchedOn = nil
 	return out
 }
 
@@ -206,47 +151,4 @@ func (r *Registry) clearUnbound(org string) {
 func (r *Registry) isUnbound(org string) bool {
 	m := r.unbound.Load()
 	return m != nil && (*m)[org]
-}
-
-// setRefused replaces the tokens refused because the store does not list them, leaving out the
-// organizations set anew since the check read them (the next check decides for those). Under the
-// registry's lock, as Set's clearRefused is: neither undoes the other.
-func (r *Registry) setRefused(refused map[string]map[[sha256.Size]byte]bool, checked map[string]servedOrganization) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for org := range refused {
-		if r.byOrg[org] != checked[org].set {
-			delete(refused, org)
-		}
-	}
-	r.storeRefused(refused)
-}
-
-func (r *Registry) storeRefused(refused map[string]map[[sha256.Size]byte]bool) {
-	if len(refused) == 0 {
-		r.refused.Store(nil)
-		return
-	}
-	r.refused.Store(&refused)
-}
-
-// clearRefused accepts org's tokens again, until the next check finds one unlisted. r.mu is held.
-func (r *Registry) clearRefused(org string) {
-	m := r.refused.Load()
-	if m == nil || (*m)[org] == nil {
-		return
-	}
-	next := make(map[string]map[[sha256.Size]byte]bool, len(*m))
-	for k, v := range *m {
-		if k != org {
-			next[k] = v
-		}
-	}
-	r.storeRefused(next)
-}
-
-// isRefused reports a token of org the store does not list.
-func (r *Registry) isRefused(org string, hash [sha256.Size]byte) bool {
-	m := r.refused.Load()
-	return m != nil && (*m)[org][hash]
 }

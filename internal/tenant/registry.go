@@ -95,9 +95,13 @@ type Registry struct {
 	// unbound are the served organizations whose data the store says is bound otherwise
 	// (BindingCheck); nil: none.
 	unbound atomic.Pointer[map[string]bool]
-	// refused are tokens of served organizations that the store does not list (BindingCheck):
-	// rotated away or replaced while this replica's view lags; nil: none.
-	refused atomic.Pointer[map[string]map[[sha256.Size]byte]bool]
+	// refused is what this replica no longer serves of organizations because the store's record
+	// says so (BindingCheck: tokens rotated away or replaced, integrations switched off while
+	// this replica's view lags); nil: nothing.
+	refused atomic.Pointer[map[string]*refusal]
+	// switchedOn are the organizations whose integration this replica saw switched on again since
+	// the last BindingCheck (servedOrganizations takes them).
+	switchedOn map[string]bool
 }
 
 // SetOnForget sets what is called with each organization the registry stops serving.
@@ -148,8 +152,14 @@ func (r *Registry) Set(org *Organization) {
 	if !held || holder.Binding != org.Binding {
 		defer r.clearUnbound(org.Name) // served anew: the next binding check decides again
 	}
-	if !held || !sameTokens(holder.Credentials, org.Credentials) {
-		defer r.clearRefused(org.Name) // its tokens changed: the next check decides again
+	if !held || !sameTokens(holder.Credentials, org.Credentials) || holder.Enabled != org.Enabled {
+		defer r.clearRefused(org.Name) // served otherwise: the next check decides again
+	}
+	if held && !holder.Enabled && org.Enabled {
+		if r.switchedOn == nil {
+			r.switchedOn = map[string]bool{}
+		}
+		r.switchedOn[org.Name] = true
 	}
 	r.byOrg[org.Name] = org
 	r.orgOf[org.Integration] = org.Name
@@ -272,7 +282,7 @@ func (r *Registry) Authenticate(org, presented string) (*Caller, error) {
 	if r.isUnbound(org) {
 		return nil, ErrUnbound
 	}
-	if !o.Enabled {
+	if !o.Enabled || r.isSwitchedOff(org) {
 		return nil, ErrDisabled
 	}
 	caller := &Caller{Organization: o, Fingerprint: token.Fingerprint(hex.EncodeToString(sum[:])), Current: match.Current}

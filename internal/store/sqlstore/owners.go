@@ -42,7 +42,7 @@ func (s *Store) BindOrganization(ctx context.Context, org string, b store.Bindin
 			}
 		case bound.Claim == b.Claim || adoptFrom != "" && bound.Claim == adoptFrom:
 			_, err = s.exec(ctx, tx, s.q(`UPDATE organization_owners SET claim_uid = ?, integration_uid = ?,
-				token_fingerprints = NULL, tokens_version = tokens_version + 1 WHERE org = ? AND claim_uid = ?`),
+				token_fingerprints = NULL, serving_disabled = FALSE, tokens_version = tokens_version + 1 WHERE org = ? AND claim_uid = ?`),
 				b.Claim, b.Integration, org, bound.Claim)
 		default:
 			return &store.ClaimMismatchError{Organization: org, Owner: bound.Claim}
@@ -69,13 +69,14 @@ func (s *Store) OrganizationBinding(ctx context.Context, org string) (store.Bind
 func (s *Store) OrganizationBindings(ctx context.Context, orgs []string) (map[string]store.BoundOrganization, error) {
 	out := make(map[string]store.BoundOrganization, len(orgs))
 	for _, chunk := range chunks(orgs) {
-		query := `SELECT org, claim_uid, integration_uid, token_fingerprints, tokens_version FROM organization_owners WHERE org IN (` + inList(len(chunk)) + `)`
+		query := `SELECT org, claim_uid, integration_uid, token_fingerprints, serving_disabled, tokens_version
+			FROM organization_owners WHERE org IN (` + inList(len(chunk)) + `)`
 		err := s.eachRow(ctx, query,
 			stringsToAny(chunk), func(scan func(...any) error) error {
 				var org string
 				var b store.BoundOrganization
 				var tokens sql.NullString
-				if err := scan(&org, &b.Claim, &b.Integration, &tokens, &b.TokensVersion); err != nil {
+				if err := scan(&org, &b.Claim, &b.Integration, &tokens, &b.Disabled, &b.Version); err != nil {
 					return err
 				}
 				if tokens.Valid {
@@ -91,29 +92,28 @@ func (s *Store) OrganizationBindings(ctx context.Context, orgs []string) (map[st
 	return out, nil
 }
 
-// RecordOrganizationTokens records the fingerprints of the tokens an organization's integration
-// accepts while it is bound as b says, counting the record's changes. A row already holding them
-// is not written again: the controller records them on every pass, and the count moves only when
-// the tokens do.
-func (s *Store) RecordOrganizationTokens(ctx context.Context, org string, b store.Binding, fingerprints []string) error {
-	if len(fingerprints) > store.MaxRecordedTokens {
-		return fmt.Errorf("recording %d token fingerprints for organization %s: at most %d", len(fingerprints), org, store.MaxRecordedTokens)
+// RecordServing records what an organization's integration serves while it is bound as b says,
+// counting the record's changes. A row already holding it is not written again: the controller
+// records it on every pass, and the count moves only when what is served does.
+func (s *Store) RecordServing(ctx context.Context, org string, b store.Binding, serving store.Serving) error {
+	if len(serving.Tokens) > store.MaxRecordedTokens {
+		return fmt.Errorf("recording %d token fingerprints for organization %s: at most %d", len(serving.Tokens), org, store.MaxRecordedTokens)
 	}
-	for _, f := range fingerprints {
+	for _, f := range serving.Tokens {
 		if !validFingerprint(f) {
-			return fmt.Errorf("recording the tokens of organization %s: a fingerprint is not hexadecimal (at most 64 characters)", org)
+			return fmt.Errorf("recording the tokens of organization %s: a fingerprint is not lower-case hexadecimal (at most 64 characters)", org)
 		}
 	}
-	sorted := slices.Sorted(slices.Values(fingerprints))
+	sorted := slices.Sorted(slices.Values(serving.Tokens))
 	joined := strings.Join(slices.Compact(sorted), ",")
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := s.exec(ctx, tx, s.q(`UPDATE organization_owners SET token_fingerprints = ?, tokens_version = tokens_version + 1
-			WHERE org = ? AND claim_uid = ? AND integration_uid = ? AND (token_fingerprints IS NULL OR token_fingerprints <> ?)`),
-			joined, org, b.Claim, b.Integration, joined)
+		_, err := s.exec(ctx, tx, s.q(`UPDATE organization_owners SET token_fingerprints = ?, serving_disabled = ?, tokens_version = tokens_version + 1
+			WHERE org = ? AND claim_uid = ? AND integration_uid = ? AND (token_fingerprints IS NULL OR token_fingerprints <> ? OR serving_disabled <> ?)`),
+			joined, serving.Disabled, org, b.Claim, b.Integration, joined, serving.Disabled)
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("recording the tokens of organization %s: %w", org, err)
+		return fmt.Errorf("recording what organization %s serves: %w", org, err)
 	}
 	return nil
 }

@@ -35,7 +35,7 @@ func Run(t *testing.T, s store.Store) {
 	t.Run("pagination and sorting", func(t *testing.T) { testPagination(t, s) })
 	t.Run("deleting an organization leaves others alone", func(t *testing.T) { testDeleteOrganization(t, s) })
 	t.Run("an organization's data belongs to one claim", func(t *testing.T) { testOrganizationOwner(t, s) })
-	t.Run("the tokens an organization accepts are recorded with its binding", func(t *testing.T) { testOrganizationTokens(t, s) })
+	t.Run("what an organization's integration serves is recorded with its binding", func(t *testing.T) { testOrganizationTokens(t, s) })
 	t.Run("writes land only under the claim owning the organization", func(t *testing.T) { testWritesFollowTheOwner(t, s) })
 	t.Run("member effects and audit events commit with the write, or not at all", func(t *testing.T) { testEffects(t, s) })
 	t.Run("members are listed, searched and reviewed", func(t *testing.T) { testReview(t, s) })
@@ -611,8 +611,9 @@ func testOrganizationOwner(t *testing.T, s store.Store) {
 	}
 }
 
-// The controller records the tokens each integration accepts; every replica reads them with the
-// bindings (tenant.BindingCheck). Only under the binding named, forgotten when the binding moves.
+// The controller records what each integration serves (its tokens, whether it is switched off);
+// every replica reads it with the bindings (tenant.BindingCheck). Only under the binding named,
+// forgotten when the binding moves.
 func testOrganizationTokens(t *testing.T, s store.Store) {
 	org, other := newOrg(), newOrg()
 	first := store.Binding{Claim: "claim-1", Integration: "integration-1"}
@@ -629,38 +630,43 @@ func testOrganizationTokens(t *testing.T, s store.Store) {
 	if got := read(); got[org].Tokens != nil || got[org].Binding != first || len(got) != 2 {
 		t.Fatalf("before any record: %+v", got)
 	}
-	before := read()[org].TokensVersion
-	must(t, s.RecordOrganizationTokens(ctx, org, first, []string{"bbbbbbbbbbbb", "aaaaaaaaaaaa"}))
-	must(t, s.RecordOrganizationTokens(ctx, org, first, []string{"aaaaaaaaaaaa", "bbbbbbbbbbbb"})) // the same again
+	before := read()[org].Version
+	must(t, s.RecordServing(ctx, org, first, store.Serving{Tokens: []string{"bbbbbbbbbbbb", "aaaaaaaaaaaa"}}))
+	must(t, s.RecordServing(ctx, org, first, store.Serving{Tokens: []string{"aaaaaaaaaaaa", "bbbbbbbbbbbb"}})) // the same again
 	got := read()
 	if !slices.Equal(got[org].Tokens, []string{"aaaaaaaaaaaa", "bbbbbbbbbbbb"}) || got[other].Tokens != nil {
 		t.Fatalf("recorded: %+v", got)
 	}
 	// The version counts changes only: replicas refuse an unlisted token once it moved after they learned it.
-	if got[org].TokensVersion != before+1 {
-		t.Fatalf("the record's version went from %d to %d over one change", before, got[org].TokensVersion)
+	if got[org].Version != before+1 {
+		t.Fatalf("the record's version went from %d to %d over one change", before, got[org].Version)
 	}
-	must(t, s.RecordOrganizationTokens(ctx, org, first, []string{}))
-	if got := read(); got[org].Tokens == nil || len(got[org].Tokens) != 0 || got[org].TokensVersion != before+2 {
+	must(t, s.RecordServing(ctx, org, first, store.Serving{Tokens: []string{}}))
+	if got := read(); got[org].Tokens == nil || len(got[org].Tokens) != 0 || got[org].Version != before+2 {
 		t.Fatalf("an integration accepting no token is recorded as none, not as unknown, as a change: %+v", got[org])
 	}
 	// Another integration's pass (one not bound, or of another organization) records nothing.
-	must(t, s.RecordOrganizationTokens(ctx, org, store.Binding{Claim: "claim-1", Integration: "integration-2"}, []string{"cccccccccccc"}))
-	must(t, s.RecordOrganizationTokens(ctx, other, first, []string{"cccccccccccc"}))
+	must(t, s.RecordServing(ctx, org, store.Binding{Claim: "claim-1", Integration: "integration-2"}, store.Serving{Tokens: []string{"cccccccccccc"}}))
+	must(t, s.RecordServing(ctx, other, first, store.Serving{Tokens: []string{"cccccccccccc"}}))
 	if got := read(); len(got[org].Tokens) != 0 || got[other].Tokens != nil {
 		t.Fatalf("an unbound integration recorded tokens: %+v", got)
 	}
-	for _, bad := range [][]string{{"not-hex!"}, {strings.Repeat("a", 65)}, {""}, slices.Repeat([]string{"aaaaaaaaaaaa"}, store.MaxRecordedTokens+1)} {
-		if err := s.RecordOrganizationTokens(ctx, org, first, bad); err == nil {
+	for _, bad := range [][]string{{"not-hex!"}, {"AAAAAAAAAAAA"}, {strings.Repeat("a", 65)}, {""}, slices.Repeat([]string{"aaaaaaaaaaaa"}, store.MaxRecordedTokens+1)} {
+		if err := s.RecordServing(ctx, org, first, store.Serving{Tokens: bad}); err == nil {
 			t.Fatalf("recorded %d fingerprints of up to %d characters", len(bad), len(bad[0]))
 		}
 	}
-	// The binding moving to the next integration forgets the tokens of the one before.
-	must(t, s.RecordOrganizationTokens(ctx, org, first, []string{"aaaaaaaaaaaa"}))
+	// Switching the integration off is a change of the record too.
+	must(t, s.RecordServing(ctx, org, first, store.Serving{Tokens: []string{}, Disabled: true}))
+	if got := read(); !got[org].Disabled || got[org].Version != before+3 || got[other].Disabled {
+		t.Fatalf("switched off: %+v", got)
+	}
+	// The binding moving to the next integration forgets what the one before served.
+	must(t, s.RecordServing(ctx, org, first, store.Serving{Tokens: []string{"aaaaaaaaaaaa"}}))
 	next := store.Binding{Claim: "claim-1", Integration: "integration-2"}
-	recorded := read()[org].TokensVersion
+	recorded := read()[org].Version
 	must(t, s.BindOrganization(ctx, org, next, ""))
-	if got := read(); got[org].Tokens != nil || got[org].Binding != next || got[org].TokensVersion <= recorded {
+	if got := read(); got[org].Tokens != nil || got[org].Disabled || got[org].Binding != next || got[org].Version <= recorded {
 		t.Fatalf("after the binding moved: %+v (version %d before)", got[org], recorded)
 	}
 }

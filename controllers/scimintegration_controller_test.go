@@ -344,6 +344,7 @@ var _ = Describe("ScimIntegration", func() {
 			eventually(condition(scim, v1alpha1.ConditionReady)).Should(beTrue("Ready"))
 			eventually(eventNotes(ns)).Should(ContainElement(ContainSubstring("EndpointReady")))
 
+			eventually(scimData.recordedTokens(org)).Should(HaveLen(1))
 			Expect(scimData.recordedDisabled(org)()).To(BeFalse())
 
 			Expect(update(scim, func(s *v1alpha1.ScimIntegration) { s.Spec.Enabled = ptr.To(false) })).To(Succeed())
@@ -447,11 +448,12 @@ var _ = Describe("ScimIntegration", func() {
 					Expect(scimData.deleted()).To(ContainElement(org))
 				} else {
 					Expect(scimData.deleted()).NotTo(ContainElement(org))
-					// The binding stays until the next integration's: the store records that the
-					// deleted one serves nothing, for replicas whose view lags.
-					Expect(scimData.recordedTokens(org)()).To(Equal([]string{}))
-					Expect(scimData.recordedDisabled(org)()).To(BeTrue())
 				}
+				// Recorded first, whatever the policy (data kept stays bound until the next
+				// integration binds it): the deleted integration serves nothing, for replicas
+				// whose view lags.
+				Expect(scimData.recordedTokens(org)()).To(Equal([]string{}))
+				Expect(scimData.recordedDisabled(org)()).To(BeTrue())
 
 				By("binding the identity's next integration under the same claim: the deleted one's writes are refused from then on")
 				next := scimIntegration(ns, "scim-next", "identity")

@@ -23,6 +23,13 @@ func (r *ScimIntegrationReconciler) finalize(ctx context.Context, scim *v1alpha1
 	if !controllerutil.ContainsFinalizer(scim, scimDataFinalizer) {
 		return nil
 	}
+	if r.Data != nil {
+		// First, whatever the policy: the data may be kept even under Delete (another claim's,
+		// or not this namespace's to delete), and then its binding stays.
+		if err := r.retireTokens(ctx, scim); err != nil {
+			return err
+		}
+	}
 	if scim.Spec.DeletionPolicy == v1alpha1.DeletionPolicyDelete && r.Data != nil {
 		org, err := r.servedOrganization(ctx, scim)
 		if err != nil {
@@ -42,18 +49,13 @@ func (r *ScimIntegrationReconciler) finalize(ctx context.Context, scim *v1alpha1
 			}
 		}
 	}
-	if scim.Spec.DeletionPolicy != v1alpha1.DeletionPolicyDelete && r.Data != nil {
-		if err := r.retireTokens(ctx, scim); err != nil {
-			return err
-		}
-	}
 	r.summaries.forget(scim.UID)
 	return removeFinalizer(ctx, r.Client, scim, scimDataFinalizer)
 }
 
-// retireTokens records that an integration deleted with its data retained serves nothing: its
-// binding stays in the store until another integration binds the organization, and a replica
-// whose view lags would otherwise keep serving the retained data to the old token.
+// retireTokens records that an integration being deleted serves nothing. Where its data is kept,
+// its binding stays in the store until another integration binds the organization, and a replica
+// whose view lags would otherwise keep serving the kept data to the old token.
 func (r *ScimIntegrationReconciler) retireTokens(ctx context.Context, scim *v1alpha1.ScimIntegration) error {
 	org, err := r.servedOrganization(ctx, scim)
 	if err != nil || org == "" {

@@ -2,6 +2,7 @@ package scim_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -268,5 +269,64 @@ func TestAStaleReplicaRefusesATokenRotatedAway(t *testing.T) {
 		record(h.orgA, next)
 		twice()
 		as(next).do(http.MethodGet, "/Users", nil).want(t, http.StatusOK)
+
+		// The same, with the store out of reach for a round in between: what the replica saw is
+		// kept for the round that reaches it.
+		off := &tenant.Organization{Name: h.orgA, Binding: bindingOf(h.orgA), Enabled: false,
+			Integration: types.NamespacedName{Namespace: "ns", Name: h.orgA}, Credentials: []tenant.Credential{credential(next)},
+			Policy: provisioning.DefaultPolicy}
+		h.reg.Set(off)
+		serveA(next)
+		recordServing(h.orgA, true, next) // the controller's later "on" has not landed yet
+		unreachable := &tenant.BindingCheck{Store: failingBindings{}, Registry: h.reg}
+		unreachable.Check(ctx)
+		twice()
+		as(next).do(http.MethodGet, "/Users", nil).want(t, http.StatusOK)
+	})
+}
+
+// failingBindings is a store out of reach.
+type failingBindings struct{}
+
+func (failingBindings) OrganizationBindings(context.Context, []string) (map[string]store.BoundOrganization, error) {
+	return nil, errors.New("the database is unavailable")
+}
+
+// An organization deleted and bound anew counts its record's versions from the start again. A
+// replica that served it before, stalled, and learned of the next integration (using the same
+// bring-your-own token) must still act on the next integration's records: they are not the
+// previous binding's, whatever their versions.
+func TestARecordAfterTheOrganizationIsBoundAgainIsActedOn(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		ctx := context.Background()
+		check := &tenant.BindingCheck{Store: h.st, Registry: h.reg}
+		twice := func() { check.Check(ctx); check.Check(ctx) }
+		fingerprint := func(tok string) []string { return []string{token.Fingerprint(token.Hash(tok))} }
+		for range 5 { // the first binding's record changes five times
+			for _, tok := range []string{"eio_scim_some-other-token-0123456789abcdef", tokenA} {
+				if err := h.st.RecordServing(ctx, h.orgA, bindingOf(h.orgA), store.Serving{Tokens: fingerprint(tok)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		twice()
+		if err := h.st.DeleteOrganization(ctx, h.orgA, bindingOf(h.orgA)); err != nil {
+			t.Fatal(err)
+		}
+		next := store.Binding{Claim: bindingOf(h.orgA).Claim, Integration: "the-next-integration"}
+		if err := h.st.BindOrganization(ctx, h.orgA, next, ""); err != nil {
+			t.Fatal(err)
+		}
+		h.reg.Set(&tenant.Organization{Name: h.orgA, Binding: next, Enabled: true,
+			Integration: types.NamespacedName{Namespace: "ns", Name: "next"}, Credentials: []tenant.Credential{credential(tokenA)},
+			Policy: provisioning.DefaultPolicy})
+		h.do(http.MethodGet, "/Users", nil).want(t, http.StatusOK)
+		twice()
+		// The token is replaced (after a leak); the replica's view stalls again.
+		if err := h.st.RecordServing(ctx, h.orgA, next, store.Serving{Tokens: fingerprint("eio_scim_the-replacement-0123456789abcdef")}); err != nil {
+			t.Fatal(err)
+		}
+		twice()
+		h.do(http.MethodGet, "/Users", nil).wantError(t, http.StatusUnauthorized, "")
 	})
 }

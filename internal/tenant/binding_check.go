@@ -71,6 +71,7 @@ func (c *BindingCheck) Check(ctx context.Context) {
 	}
 	bound, err := c.Store.OrganizationBindings(ctx, names)
 	if err != nil {
+		c.Registry.keepSwitchedOn(served) // for the next round that reaches the store
 		c.Log.Error(err, "Comparing the served organizations' bindings with the store's")
 		return
 	}
@@ -151,4 +152,19 @@ func (r *Registry) clearUnbound(org string) {
 func (r *Registry) isUnbound(org string) bool {
 	m := r.unbound.Load()
 	return m != nil && (*m)[org]
+}
+
+// keepSwitchedOn puts back what servedOrganizations took of integrations switched on again, for a
+// round that did not reach the store.
+func (r *Registry) keepSwitchedOn(served map[string]servedOrganization) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for org, sv := range served {
+		if sv.switchedOn {
+			if r.switchedOn == nil {
+				r.switchedOn = map[string]bool{}
+			}
+			r.switchedOn[org] = true
+		}
+	}
 }

@@ -21,12 +21,18 @@ import (
 // So a replica whose view is ahead of the controller's record (it learned a token, or that the
 // integration is on again, before the controller recorded it) changes nothing: the record it
 // sees has not changed since, and the controller's next record agrees with it. Revoking a token
-// or switching an integration off always changes the record.
+// or switching an integration off always changes the record. One case costs a moment: a record
+// of a state the replica has already left behind (a bring-your-own Secret changed twice in
+// quick succession, the controller recording the first change) refuses the newest token until
+// the controller's next pass records it, within about a second. Tokens are compared by
+// fingerprint (token.Fingerprint, 48 bits of the hash), which names a token, never proves one.
 
-// servingKey names one thing a replica serves of an organization: a token, or (enabled) that
-// its integration is switched on.
+// servingKey names one thing a replica serves of an organization under a binding: a token, or
+// (enabled) that its integration is switched on. The binding is part of it: an organization
+// deleted and bound anew counts its record's versions from the start again.
 type servingKey struct {
 	org     string
+	binding store.Binding
 	hash    [sha256.Size]byte
 	enabled bool
 }
@@ -60,14 +66,16 @@ func (c *BindingCheck) outdatedServing(served map[string]servedOrganization, bou
 	}
 	for org, sv := range served {
 		record := bound[org]
-		if record.Tokens == nil || !record.Holds(sv.Binding) {
-			continue // nothing recorded (an earlier release), or bound otherwise (the binding check's)
-		}
+		// Nothing recorded (an earlier release) contradicts nothing, nor a record of another
+		// binding (the binding check's); what the replica serves is learned all the same, so the
+		// first record is acted on.
+		recorded := record.Tokens != nil && record.Holds(sv.Binding)
 		refuse := &refusal{}
 		for _, cred := range sv.Credentials {
 			expired := !cred.NotAfter.IsZero() && !now.Before(cred.NotAfter) // refused anyway
 			fingerprint := token.Fingerprint(hex.EncodeToString(cred.SHA256[:]))
-			if outdated(servingKey{org: org, hash: cred.SHA256}, record, !expired && !slices.Contains(record.Tokens, fingerprint), false) {
+			unlisted := recorded && !expired && !slices.Contains(record.Tokens, fingerprint)
+			if outdated(servingKey{org: org, binding: sv.Binding, hash: cred.SHA256}, record, unlisted, false) {
 				if refuse.tokens == nil {
 					refuse.tokens = map[[sha256.Size]byte]bool{}
 				}
@@ -80,7 +88,7 @@ func (c *BindingCheck) outdatedServing(served map[string]servedOrganization, bou
 			}
 		}
 		// Switched off and on again between two checks, the replica learned it is on anew.
-		if sv.Enabled && outdated(servingKey{org: org, enabled: true}, record, record.Disabled, sv.switchedOn) {
+		if sv.Enabled && outdated(servingKey{org: org, binding: sv.Binding, enabled: true}, record, recorded && record.Disabled, sv.switchedOn) {
 			refuse.disabled = true
 			if !c.Registry.isSwitchedOff(org) {
 				c.Log.Info("The store records this organization's integration as switched off while this replica's view of "+

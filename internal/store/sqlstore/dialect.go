@@ -102,11 +102,27 @@ func sqlitePath(path []string) string {
 	var b strings.Builder
 	b.WriteString("$")
 	for _, p := range path {
+		if isArrayIndex(p) { // an element of an array; SCIM attribute names start with a letter
+			b.WriteString("[" + p + "]")
+			continue
+		}
 		b.WriteString(`."`)
 		b.WriteString(strings.ReplaceAll(p, `"`, `\"`))
 		b.WriteString(`"`)
 	}
 	return b.String()
+}
+
+func isArrayIndex(p string) bool {
+	if p == "" || len(p) > 9 {
+		return false
+	}
+	for _, c := range p {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func boolInt(b bool) int {

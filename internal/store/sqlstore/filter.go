@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -123,6 +124,9 @@ func (t *translator) resolve(p filter.AttributePath) (schema.Resolved, error) {
 }
 
 func (t *translator) attributeExpression(e *filter.AttributeExpression) (string, error) {
+	if sql, handled, err := t.metaExpression(e); handled {
+		return sql, err
+	}
 	r, err := t.resolve(e.AttributePath)
 	if err != nil {
 		return "", err
@@ -193,17 +197,38 @@ func (t *translator) column(r schema.Resolved) (expr string, def *schema.Attribu
 	return "", nil, false
 }
 
-// membership filters on a group's members (or a user's groups) through the join table.
+// membership filters on a group's members (or a user's groups) through the join table: some
+// membership matches.
 func (t *translator) membership(attr, sub *schema.Attribute, op filter.CompareOperator, value any) (string, error) {
-	own, other := "m.group_id", "m.member_id"
+	if op == filter.PR && sub == nil {
+		return someMembership(attr, ""), nil
+	}
+	cond, err := t.membershipCondition(attr, sub, op, value)
+	if err != nil {
+		return "", err
+	}
+	return someMembership(attr, cond), nil
+}
+
+// someMembership is true when one membership row m of the resource meets cond (none: any).
+func someMembership(attr *schema.Attribute, cond string) string {
+	own := "m.group_id"
 	if attr.Name == "groups" {
-		own, other = "m.member_id", "m.group_id"
+		own = "m.member_id"
 	}
 	base := "EXISTS (SELECT 1 FROM scim_group_members m WHERE m.org = r.org AND " + own + " = r.id"
-	if op == filter.PR && sub == nil {
-		return base + ")", nil
+	if cond == "" {
+		return base + ")"
 	}
-	col, def := other, attr.Sub("value")
+	return base + " AND (" + cond + "))"
+}
+
+// membershipCondition compares a sub-attribute of the membership row m (value when sub is nil).
+func (t *translator) membershipCondition(attr, sub *schema.Attribute, op filter.CompareOperator, value any) (string, error) {
+	col, def := "m.group_id", attr.Sub("value")
+	if attr.Name == "members" {
+		col = "m.member_id"
+	}
 	if sub != nil {
 		switch sub.Name {
 		case "value":
@@ -215,11 +240,7 @@ func (t *translator) membership(attr, sub *schema.Attribute, op filter.CompareOp
 			return "", invalidFilter("filtering on %s.%s is not supported", attr.Name, sub.Name)
 		}
 	}
-	cond, err := t.compare(col, def, op, value, false)
-	if err != nil {
-		return "", err
-	}
-	return base + " AND " + cond + ")", nil
+	return t.compare(col, def, op, value, false)
 }
 
 // valuePath handles attr[subfilter]: some element of attr matches subfilter.
@@ -265,17 +286,30 @@ func (t *translator) elementFilter(b *strings.Builder, attr *schema.Attribute, a
 	return invalidFilter("unsupported expression inside %s[…]", attr.Name)
 }
 
+// memberValuePath handles members[…] (a user's groups[…]): one membership must meet the whole
+// value filter (RFC 7644 §3.4.2.2: a value filter applies to the same value), not each term
+// some membership of its own.
 func (t *translator) memberValuePath(b *strings.Builder, attr *schema.Attribute, e filter.Expression) error {
-	if ok, err := combine(b, e, func(b *strings.Builder, x filter.Expression) error { return t.memberValuePath(b, attr, x) }); ok {
+	var cond strings.Builder
+	if err := t.membershipFilter(&cond, attr, e); err != nil {
+		return err
+	}
+	b.WriteString(someMembership(attr, cond.String()))
+	return nil
+}
+
+// membershipFilter translates a value filter on the membership row m.
+func (t *translator) membershipFilter(b *strings.Builder, attr *schema.Attribute, e filter.Expression) error {
+	if ok, err := combine(b, e, func(b *strings.Builder, x filter.Expression) error { return t.membershipFilter(b, attr, x) }); ok {
 		return err
 	}
 	switch e := e.(type) {
 	case *filter.AttributeExpression:
 		sub := attr.Sub(e.AttributePath.AttributeName)
-		if sub == nil {
-			return invalidFilter("%q has no sub-attribute %q", attr.Name, e.AttributePath.AttributeName)
+		if sub == nil || e.AttributePath.SubAttribute != nil {
+			return invalidFilter("%q has no sub-attribute %q", attr.Name, e.AttributePath.String())
 		}
-		return write(b)(t.membership(attr, sub, e.Operator, e.CompareValue))
+		return write(b)(t.membershipCondition(attr, sub, e.Operator, e.CompareValue))
 	}
 	return invalidFilter("unsupported expression inside %s[…]", attr.Name)
 }
@@ -388,24 +422,49 @@ func (t *translator) sortExpression(path string) (string, error) {
 		}
 		return expr, nil
 	}
+	if t.kind == store.KindGroup && r.Attr.Name == "members" || t.kind == store.KindUser && r.Attr.Name == "groups" {
+		return "", invalidFilter("cannot sort by %q", path)
+	}
 	def, p := r.Attr, jsonPath(r.Extension, r.Attr.Name)
 	if r.Attr.MultiValued {
-		// RFC 7644 §3.4.2.3: a multi-valued attribute sorts by its primary (here: first) value.
-		p = append(p, "0")
-		if v := r.Attr.Sub("value"); v != nil {
-			def, p = v, append(p, "value")
-		}
-	} else if r.Sub != nil {
+		return t.multiValuedSort(r, p, path)
+	}
+	if r.Sub != nil {
 		def, p = r.Sub, append(p, r.Sub.Name)
 	}
 	if def.Type == schema.TypeComplex {
 		return "", invalidFilter("cannot sort by complex attribute %q", path)
 	}
-	expr := t.d.jsonText("r.doc", p)
-	if def.Type == schema.TypeString && !def.CaseExact {
-		expr = "lower(" + expr + ")"
+	return caseFolded(t.d.jsonText("r.doc", p), def), nil
+}
+
+// multiValuedSort sorts by a multi-valued attribute's value (or the sub-attribute named): of its
+// primary element if any, else of its first (RFC 7644 §3.4.2.3).
+func (t *translator) multiValuedSort(r schema.Resolved, p []string, path string) (string, error) {
+	def := r.Sub
+	if def == nil {
+		def = r.Attr.Sub("value")
 	}
-	return expr, nil
+	if def == nil || def.Type == schema.TypeComplex {
+		return "", invalidFilter("cannot sort by complex attribute %q", path)
+	}
+	first := t.d.jsonText("r.doc", append(slices.Clone(p), "0", def.Name))
+	if r.Attr.Sub("primary") == nil {
+		return caseFolded(first, def), nil
+	}
+	a := t.alias()
+	// The primary flag read as text on both databases: SQLite's JSON true is 1, PostgreSQL's "true".
+	primary := "(SELECT " + t.d.elementText(a, def.Name) + " FROM " + t.d.jsonElements("r.doc", p, a) +
+		" WHERE CAST(" + t.d.elementText(a, "primary") + " AS TEXT) IN ('true', '1') LIMIT 1)"
+	return caseFolded("COALESCE("+primary+", "+first+")", def), nil
+}
+
+// caseFolded lower-cases a case-insensitive string attribute's sort key.
+func caseFolded(expr string, def *schema.Attribute) string {
+	if def.Type == schema.TypeString && !def.CaseExact {
+		return "lower(" + expr + ")"
+	}
+	return expr
 }
 
 func jsonPath(ext *schema.Schema, name string) []string {

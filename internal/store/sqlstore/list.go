@@ -193,10 +193,10 @@ func listOrder(t *translator, q store.Query) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	dir := " ASC"
+	// Resources without the attribute sort last ascending, first descending (RFC 7644
+	// §3.4.2.3); seq keeps the order stable.
 	if q.SortDescending {
-		dir = " DESC"
+		return "(" + expr + " IS NULL) DESC, " + expr + " DESC, r.seq", nil
 	}
-	// Resources without the attribute sort last either way; seq keeps the order stable.
-	return "(" + expr + " IS NULL), " + expr + dir + ", r.seq", nil
+	return "(" + expr + " IS NULL), " + expr + " ASC, r.seq", nil
 }

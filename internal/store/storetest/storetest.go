@@ -32,6 +32,7 @@ func Run(t *testing.T, s store.Store) {
 	t.Run("delete removes the resource and its memberships", func(t *testing.T) { testDelete(t, s) })
 	t.Run("group membership", func(t *testing.T) { testMembers(t, s) })
 	t.Run("filters run in the database", func(t *testing.T) { testFilters(t, s) })
+	t.Run("sorting follows RFC 7644", func(t *testing.T) { testSorting(t, s) })
 	t.Run("pagination and sorting", func(t *testing.T) { testPagination(t, s) })
 	t.Run("deleting an organization leaves others alone", func(t *testing.T) { testDeleteOrganization(t, s) })
 	t.Run("an organization's data belongs to one claim", func(t *testing.T) { testOrganizationOwner(t, s) })
@@ -421,6 +422,7 @@ func testFilters(t *testing.T, s store.Store) {
 		must(t, s.Create(ctx, r, nil, store.Write{}))
 	}
 	must(t, s.Create(ctx, group(org, "g1", "Admins"), []string{"a", "b"}, store.Write{}))
+	must(t, s.Create(ctx, group(org, "g2", "Nobody"), nil, store.Write{}))
 	// The same userNames in another organization must never show up.
 	otherOrg := newOrg()
 	for _, u := range filterUsers {
@@ -464,6 +466,15 @@ func testFilters(t *testing.T, s store.Store) {
 		{`meta.created gt "2000-01-01T00:00:00Z"`, "abcd"},
 		{`meta.lastModified lt "2000-01-01T00:00:00Z"`, ""},
 		{`id eq "c"`, "c"},
+		// By schema (RFC 7644 §3.4.2.2) and by what every resource of the type shares.
+		{`schemas eq "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"`, "ab"},
+		{`schemas ne "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"`, "cd"},
+		{`schemas eq "urn:ietf:params:scim:schemas:core:2.0:User"`, "abcd"},
+		{`schemas eq "urn:ietf:params:scim:schemas:core:2.0:Group"`, ""},
+		{`schemas pr and title pr`, "ab"},
+		{`meta.resourceType eq "User"`, "abcd"},
+		{`not (meta.resourceType eq "User")`, ""},
+		{`meta.resourceType ne "Group" and userName sw "a"`, "a"},
 	}
 	for _, c := range cases {
 		t.Run(c.filter, func(t *testing.T) {
@@ -486,6 +497,12 @@ func testFilters(t *testing.T, s store.Store) {
 		{`members.value eq "a"`, "g1"},
 		{`members[value eq "c"]`, ""},
 		{`members[value eq "b" and type eq "User"]`, "g1"},
+		// A value filter applies to one member (RFC 7644 §3.4.2.2), not each term to some member.
+		{`members[value eq "a" and value eq "b"]`, ""},
+		{`members[value eq "a" or value eq "b"]`, "g1"},
+		{`members[not (value eq "a")]`, "g1"},
+		{`not (members[value eq "a"])`, "g2"},
+		{`members pr`, "g1"},
 	}
 	for _, c := range groupCases {
 		t.Run("groups: "+c.filter, func(t *testing.T) {
@@ -503,7 +520,8 @@ func testFilters(t *testing.T, s store.Store) {
 		})
 	}
 
-	invalid := []string{`active gt true`, `nosuch eq "x"`, `name eq "x"`, `userName eq true`, `meta.created gt "yesterday"`}
+	invalid := []string{`active gt true`, `nosuch eq "x"`, `name eq "x"`, `userName eq true`, `meta.created gt "yesterday"`,
+		`meta.version eq "W/\"1\""`, `meta.location co "Users"`, `schemas co "enterprise"`, `meta.resourceType gt "A"`}
 	for _, f := range invalid {
 		t.Run("refuses "+f, func(t *testing.T) {
 			expr, err := filter.ParseFilter([]byte(f))
@@ -555,6 +573,54 @@ func testPagination(t *testing.T, s store.Store) {
 	}
 	if _, err := s.List(ctx, org, store.KindUser, store.Query{Count: 1, SortBy: "nosuch"}); err == nil {
 		t.Fatal("sorting by an unknown attribute must fail")
+	}
+}
+
+// Sorting follows RFC 7644 §3.4.2.3: resources without the attribute last ascending and first
+// descending; a multi-valued attribute by its primary value, else its first; a sub-attribute of
+// one by the primary element's.
+func testSorting(t *testing.T, s store.Store) {
+	org := newOrg()
+	for _, u := range []struct{ id, doc string }{
+		{"1", `{"title":"b","emails":[{"value":"z@example.com","type":"work"},{"value":"a@example.com","type":"home","primary":true}],"addresses":[{"locality":"Oslo"}]}`},
+		{"2", `{"title":"a","emails":[{"value":"M@example.com"}]}`},
+		{"3", `{}`},
+	} {
+		must(t, s.Create(ctx, user(org, u.id, "user"+u.id, u.doc), nil, store.Write{}))
+	}
+	sorted := func(by string, descending bool) string {
+		t.Helper()
+		page, err := s.List(ctx, org, store.KindUser, store.Query{Count: 10, SortBy: by, SortDescending: descending})
+		must(t, err)
+		got := ""
+		for _, r := range page.Resources {
+			got += r.ID
+		}
+		return got
+	}
+	for _, c := range []struct {
+		by         string
+		descending bool
+		want       string
+	}{
+		{"title", false, "213"},
+		{"title", true, "312"},
+		{"emails", false, "123"}, // a@ (primary), m@ (first, case folded), none
+		{"emails", true, "321"},
+		{"emails.value", false, "123"},
+		{"emails.type", false, "123"}, // home (the primary's), none, none
+		{"emails.type", true, "231"},
+		{"addresses.locality", false, "123"},
+	} {
+		if got := sorted(c.by, c.descending); got != c.want {
+			t.Errorf("sortBy=%s descending=%v: %q, want %q", c.by, c.descending, got, c.want)
+		}
+	}
+	for _, by := range []string{"groups", "groups.display", "addresses", "name"} {
+		var fe *store.FilterError
+		if _, err := s.List(ctx, org, store.KindUser, store.Query{Count: 10, SortBy: by}); !errors.As(err, &fe) {
+			t.Errorf("sortBy=%s: want a FilterError, got %v", by, err)
+		}
 	}
 }
 

@@ -67,9 +67,13 @@ func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
 	// what committed before it started.
 	cfg.RuntimeParams["default_transaction_isolation"] = "read committed"
 	// Transactions send BEGIN and COMMIT with their neighbours (pipelined_tx.go).
+	maxConns, err := poolMaxConns(cfg)
+	if err != nil {
+		return nil, err
+	}
 	db := sql.OpenDB(pipelinedConnector{stdlib.GetConnector(*cfg)})
-	db.SetMaxOpenConns(4 * runtime.NumCPU())
-	db.SetMaxIdleConns(4 * runtime.NumCPU())
+	db.SetMaxOpenConns(maxConns)
+	db.SetMaxIdleConns(maxConns)
 	s, err := open(ctx, db, postgresDialect{})
 	if err != nil {
 		return nil, err
@@ -140,4 +144,25 @@ func (s *Store) migrateThrough(ctx context.Context, last int) error {
 		}
 	}
 	return nil
+}
+
+// minPoolConns is the fewest connections a replica works with: a write, the lookups' statement,
+// the event numberer and the pruner may each hold one at once.
+const minPoolConns = 4
+
+// poolMaxConns is how many connections one replica opens at most: pool_max_conns from the
+// connection string (pgx's name for it; taken out, as PostgreSQL does not know it), else four per
+// CPU the Go runtime may use, which follows the container's CPU limit, not the node's CPUs (every
+// replica on large nodes once asked PostgreSQL for more than its 100 connections).
+func poolMaxConns(cfg *pgx.ConnConfig) (int, error) {
+	v, set := cfg.RuntimeParams["pool_max_conns"]
+	if !set {
+		return max(minPoolConns, 4*runtime.GOMAXPROCS(0)), nil
+	}
+	delete(cfg.RuntimeParams, "pool_max_conns")
+	n, err := strconv.Atoi(v)
+	if err != nil || n < minPoolConns {
+		return 0, fmt.Errorf("opening PostgreSQL: pool_max_conns must be a whole number of at least %d", minPoolConns)
+	}
+	return n, nil
 }

@@ -195,4 +195,15 @@ func TestHelmChart(t *testing.T) {
 		Not(ContainSubstring("kind: PersistentVolumeClaim")), Not(ContainSubstring("--sqlite-path")),
 		ContainSubstring("kind: PodDisruptionBudget"), ContainSubstring("podAntiAffinity"), ContainSubstring("mountPath: /tmp")))
 	sys.kubectl(t, "apply", "--dry-run=server", "-n", "eio-system", "-f", postgres)
+
+	By("an authenticating proxy beside the manager: in its pod, and the Service sends traffic to it")
+	sidecar := render("sidecar", "externalURL=https://scim.example.com", "trustProxyHeaders=true", "trustedProxyCIDRs={127.0.0.1/32}",
+		"networkPolicy.enabled=true", `networkPolicy.allowFrom[0].namespaceSelector.matchLabels.kubernetes\.io/metadata\.name=ingress-nginx`,
+		"service.targetPort=proxy", "extraContainers[0].name=oauth2-proxy", "extraContainers[0].image=quay.io/oauth2-proxy/oauth2-proxy:v7.6.0",
+		"extraContainers[0].args={--upstream=http://127.0.0.1:8080,--skip-auth-route=^/scim/v2/}",
+		"extraContainers[0].ports[0].name=proxy", "extraContainers[0].ports[0].containerPort=4180")
+	rendered, _ = os.ReadFile(sidecar)
+	g.Expect(string(rendered)).To(SatisfyAll(ContainSubstring("name: oauth2-proxy"), ContainSubstring("targetPort: proxy"),
+		ContainSubstring("containerPort: 4180"), ContainSubstring("--trusted-proxy-cidrs=127.0.0.1/32")))
+	sys.kubectl(t, "apply", "--dry-run=server", "-n", "eio-system", "-f", sidecar)
 }

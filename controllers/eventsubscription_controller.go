@@ -20,6 +20,7 @@ import (
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
 	eioevents "github.com/z8z8/enterprise-identity-operator/internal/events"
+	"github.com/z8z8/enterprise-identity-operator/internal/outbound"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
 
@@ -93,9 +94,7 @@ func (r *EventSubscriptionReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	if ready {
 		// The URL's scheme, host and path only: its user information or query may hold a credential
 		// the receiver asks for, and a condition is readable by whoever reads the subscription.
-		u, _ := url.Parse(sub.Spec.URL)
-		shown := &url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}
-		reason, message = v1alpha1.ReasonDelivering, "Events of this namespace's organizations are delivered to "+shown.String()
+		reason, message = v1alpha1.ReasonDelivering, "Events of this namespace's organizations are delivered to "+outbound.Shown(sub.Spec.URL)
 	}
 	setCondition(&sub.Status.Conditions, sub.Generation, v1alpha1.ConditionReady, ready, reason, message)
 	if err := r.reportDelivery(ctx, sub); err != nil {

@@ -229,3 +229,16 @@ func TestParsePrefixesRefusesGarbage(t *testing.T) {
 		t.Fatalf("empty list: %v, %v", p, err)
 	}
 }
+
+func TestShownLeavesOutCredentials(t *testing.T) {
+	for raw, want := range map[string]string{
+		"https://user:secret@hooks.example.com/eio?token=secret#frag": "https://hooks.example.com/eio",
+		"http://receiver.apps.svc:8080/events":                        "http://receiver.apps.svc:8080/events",
+		"https://hooks.example.com/a%2Fb?sig=secret":                  "https://hooks.example.com/a/b",
+		"%zz": "",
+	} {
+		if got := outbound.Shown(raw); got != want {
+			t.Errorf("Shown(%q) = %q, want %q", raw, got, want)
+		}
+	}
+}

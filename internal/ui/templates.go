@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+	"github.com/z8z8/enterprise-identity-operator/internal/outbound"
 )
 
 // steps are the wizard's steps, in order.
@@ -45,6 +46,7 @@ var funcs = template.FuncMap{
 	},
 	"membersSummary": membersSummary,
 	"condition":      conditionOf,
+	"shownURL":       outbound.Shown,
 	"list":           func(items ...string) []string { return items },
 	"label":          conditionLabel,
 	"add":            func(a, b int) int { return a + b },

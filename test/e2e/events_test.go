@@ -228,5 +228,7 @@ func TestEventsReachTheApplication(t *testing.T) {
 		defer func() { _ = resp.Body.Close() }()
 		b, _ := io.ReadAll(resp.Body)
 		return string(b)
-	}).Should(And(ContainSubstring(`id="subscriptions"`), ContainSubstring("hr-app"), ContainSubstring("Delivering")))
+	}).Should(And(ContainSubstring(`id="subscriptions"`), ContainSubstring("hr-app"), ContainSubstring("Delivering"),
+		ContainSubstring(srv.URL+"/webhooks"), Not(ContainSubstring("receiver-s3cret"))),
+		"the receiver's URL without the credential its query carries: the page is for whoever may read the integration")
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -413,6 +414,9 @@ func SigningKey(ctx context.Context, cached, uncached client.Reader, sub *v1alph
 // PreviousKeySuffix is v1alpha1.SecretKeyPreviousSuffix.
 const PreviousKeySuffix = v1alpha1.SecretKeyPreviousSuffix
 
+// ErrSigningKeyNotOwned: the Secret named as the generated signing key's is not the subscription's.
+var ErrSigningKeyNotOwned = errors.New("the signing key Secret is not this subscription's")
+
 // SigningKeys reads a subscription's signing key, and the previous one when its Secret holds it,
 // current first, each checked for its form.
 func SigningKeys(ctx context.Context, cached, uncached client.Reader, sub *v1alpha1.EventSubscription) ([]string, error) {
@@ -429,6 +433,11 @@ func SigningKeys(ctx context.Context, cached, uncached client.Reader, sub *v1alp
 	secret := &corev1.Secret{}
 	if err := reader.Get(ctx, types.NamespacedName{Namespace: sub.Namespace, Name: name}, secret); err != nil {
 		return nil, err
+	}
+	if sub.Spec.SigningKey == nil && !metav1.IsControlledBy(secret, sub) {
+		// A Secret of the generated key's name that the subscription does not own holds a key
+		// someone else chose (planted before the subscription existed): never sign with it.
+		return nil, ErrSigningKeyNotOwned
 	}
 	current := string(secret.Data[key])
 	if err := CheckSigningKey(current); err != nil {

@@ -584,3 +584,30 @@ func TestAPrunedFailingEventsRetryStateIsNotInherited(t *testing.T) {
 		t.Fatalf("event 2's first failure: %+v, want a retry of its own (attempt 1 from now), event 1 counted lost", state)
 	}
 }
+
+// A Secret of the generated signing key's name that the subscription does not own (planted by
+// whoever may write Secrets in the namespace, before the subscription existed) is never signed
+// with: its key is someone else's choice. The subscription's own Secret is.
+func TestAPlantedSigningKeyIsNeverUsed(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	sub := &v1alpha1.EventSubscription{ObjectMeta: metav1.ObjectMeta{Namespace: "acme", Name: "hr", UID: "sub-uid", Generation: 1}}
+	planted, _ := NewSigningKey()
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "acme", Name: v1alpha1.SigningKeySecretName(sub.Name)},
+		Data: map[string][]byte{v1alpha1.SecretKeySigningKey: []byte(planted)}}
+	k8s := fake.NewClientBuilder().WithScheme(scheme).WithObjects(secret).Build()
+	if keys, err := SigningKeys(context.Background(), k8s, k8s, sub); !errors.Is(err, ErrSigningKeyNotOwned) {
+		t.Fatalf("signed with a planted key (%d keys, %v)", len(keys), err)
+	}
+	controller := true
+	secret.OwnerReferences = []metav1.OwnerReference{{APIVersion: v1alpha1.GroupVersion.String(), Kind: "EventSubscription",
+		Name: sub.Name, UID: sub.UID, Controller: &controller}}
+	if err := k8s.Update(context.Background(), secret); err != nil {
+		t.Fatal(err)
+	}
+	if keys, err := SigningKeys(context.Background(), k8s, k8s, sub); err != nil || len(keys) != 1 || keys[0] != planted {
+		t.Fatalf("the subscription's own key: %d keys, %v", len(keys), err)
+	}
+}

@@ -45,7 +45,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, org *tenant.Orga
 		writeFailure(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{itemsKey: page.Items, "next": strconv.FormatInt(page.Next, 10)})
+	s.writePage(w, org.Integration.Namespace, map[string]any{itemsKey: page.Items, "next": strconv.FormatInt(page.Next, 10)})
 }
 
 func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request, org *tenant.Organization, _ service.Actor) {

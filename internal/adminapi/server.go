@@ -40,6 +40,7 @@ type Server struct {
 	Log       *slog.Logger
 
 	origins *http.CrossOriginProtection
+	pages   pageWrites
 }
 
 // Routes registers the admin API. Every route authenticates the caller and authorizes them

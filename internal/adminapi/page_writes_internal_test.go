@@ -1,6 +1,7 @@
 package adminapi
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -56,7 +57,7 @@ func TestAPageNobodyReadsGivesItsTurnBack(t *testing.T) {
 		s.writePage(w, "slow", map[string]any{"items": []string{big}})
 	}))
 	defer srv.Close()
-	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	conn, err := (&net.Dialer{}).DialContext(context.Background(), "tcp", srv.Listener.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}

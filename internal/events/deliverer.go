@@ -62,8 +62,9 @@ type Deliverer struct {
 	// HTTP sends the webhooks; it must refuse addresses tenants may not reach (internal/outbound).
 	HTTP *http.Client
 	// Interval is how long a pair with nothing left waits before it is served again (default
-	// 1s); Workers bounds the (subscription, organization) pairs served at once (default 8), a
-	// quarter of them (at least one) for one namespace. A pair sends for at most jobTimeBudget
+	// 1s); Workers bounds the (subscription, organization) pairs served at once (default 32), a
+	// sixteenth of them (at least one) for one namespace; their store calls take turns
+	// (store_turns.go). A pair sends for at most jobTimeBudget
 	// (and one send's timeout) before giving its worker back, so a slow receiver delays other
 	// organizations' deliveries by seconds, not by its batch of slow sends (schedule.go).
 	Interval time.Duration
@@ -74,6 +75,9 @@ type Deliverer struct {
 
 	// idle passes over pairs with nothing new without reading the store (idle.go).
 	idle idlePairs
+	// turns is Store with the delivery calls in turns (store_turns.go).
+	turnsOnce sync.Once
+	turns     *storeTurns
 
 	// brought caches brought signing keys (read from the API server, not the manager's cache) for
 	// broughtKeyTTL, so an interval does not cost each subscription a request to the API server.
@@ -95,6 +99,12 @@ type broughtKey struct {
 // NeedLeaderElection is true: one replica delivers (the store records progress for all).
 func (d *Deliverer) NeedLeaderElection() bool { return true }
 
+// defaultWorkers is how many pairs are delivered at once. A run mostly waits on its receiver, so
+// workers are cheap; each namespace holds at most a sixteenth of them (two), so it takes sixteen
+// namespaces whose receivers answer just inside the time budget to hold them all, where four did
+// with eight workers.
+const defaultWorkers = 32
+
 // Start delivers until ctx ends (schedule.go).
 func (d *Deliverer) Start(ctx context.Context) error {
 	interval := d.Interval
@@ -103,9 +113,9 @@ func (d *Deliverer) Start(ctx context.Context) error {
 	}
 	workers := d.Workers
 	if workers <= 0 {
-		workers = 8
+		workers = defaultWorkers
 	}
-	s := &schedule{workers: workers, perNamespace: max(1, workers/4), interval: interval}
+	s := &schedule{workers: workers, perNamespace: max(1, workers/16), interval: interval}
 	s.run(ctx, func() []job { return d.jobs(ctx) }, func(j job) bool { return d.deliverLogged(ctx, j) })
 	return nil
 }
@@ -128,7 +138,7 @@ func (d *Deliverer) jobs(ctx context.Context) []job {
 	}
 	var jobs []job
 	d.forgetBroughtKeys(subs.Items)
-	positions, err := d.Store.DeliveryPositions(ctx)
+	positions, err := d.store().DeliveryPositions(ctx)
 	if err != nil {
 		d.Log.Error(err, "Reading the deliveries' positions")
 	}
@@ -182,14 +192,14 @@ func (d *Deliverer) deliver(ctx context.Context, j job) (bool, error) {
 
 func (d *Deliverer) round(ctx context.Context, j job) (bool, error) {
 	subID := string(j.sub.UID)
-	st, err := d.Store.Delivery(ctx, subID, j.org.Name, j.sub.CreationTimestamp.Time)
+	st, err := d.store().Delivery(ctx, subID, j.org.Name, j.sub.CreationTimestamp.Time)
 	if err != nil {
 		return false, err
 	}
 	if d.now().Before(st.NextAttempt) {
 		return false, nil
 	}
-	pending, err := d.Store.Events(ctx, j.org.Name, st.DeliveredSeq, batch)
+	pending, err := d.store().Events(ctx, j.org.Name, st.DeliveredSeq, batch)
 	if err != nil {
 		return false, err
 	}
@@ -228,7 +238,7 @@ func (d *Deliverer) round(ctx context.Context, j job) (bool, error) {
 		if failure == "" {
 			skipped = 0
 			d.Metrics.observe(resultDelivered, r.Time)
-			if err := d.Store.RecordDelivery(ctx, subID, j.org.Name, r.Seq, store.DeliveryOutcome{Kind: store.Delivered, At: d.now(), EventID: r.ID,
+			if err := d.store().RecordDelivery(ctx, subID, j.org.Name, r.Seq, store.DeliveryOutcome{Kind: store.Delivered, At: d.now(), EventID: r.ID,
 				From: from(), Lost: passed()}); err != nil {
 				return false, err
 			}
@@ -236,7 +246,7 @@ func (d *Deliverer) round(ctx context.Context, j job) (bool, error) {
 			continue
 		}
 		if skipped > 0 { // the failure is recorded against the event after the last one passed
-			if err := d.Store.RecordDelivery(ctx, subID, j.org.Name, skipped, store.DeliveryOutcome{Kind: store.Skipped, At: d.now(), EventID: skippedID,
+			if err := d.store().RecordDelivery(ctx, subID, j.org.Name, skipped, store.DeliveryOutcome{Kind: store.Skipped, At: d.now(), EventID: skippedID,
 				From: from(), Lost: passedToSkipped()}); err != nil {
 				return false, err
 			}
@@ -248,7 +258,7 @@ func (d *Deliverer) round(ctx context.Context, j job) (bool, error) {
 	// events: then the pair runs again as soon as a worker is free, not an interval later.
 	full := len(pending) == batch || cut || len(pending) > 0 && pending[len(pending)-1].Seq < st.LatestSeq
 	if skipped > 0 {
-		return full, d.Store.RecordDelivery(ctx, subID, j.org.Name, skipped, store.DeliveryOutcome{Kind: store.Skipped, At: d.now(), EventID: skippedID,
+		return full, d.store().RecordDelivery(ctx, subID, j.org.Name, skipped, store.DeliveryOutcome{Kind: store.Skipped, At: d.now(), EventID: skippedID,
 			From: from(), Lost: passed()})
 	}
 	return full, nil
@@ -272,12 +282,12 @@ func (d *Deliverer) failed(ctx context.Context, j job, st *store.Delivery, r sto
 	}
 	if !st.FirstFailure.IsZero() && now.Sub(st.FirstFailure) >= retryFor {
 		d.Metrics.observe(resultDeadLettered, time.Time{})
-		return d.Store.RecordDelivery(ctx, subID, j.org.Name, r.Seq, store.DeliveryOutcome{Kind: store.DeadLettered, At: now, EventID: r.ID,
+		return d.store().RecordDelivery(ctx, subID, j.org.Name, r.Seq, store.DeliveryOutcome{Kind: store.DeadLettered, At: now, EventID: r.ID,
 			Type: string(r.Event.Type), Error: failure, From: &pos, Lost: lost})
 	}
 	d.Metrics.observe(resultFailed, time.Time{})
 	wait := max(Backoff(st.Attempts+1), min(retryAfter, maxBackoff))
-	return d.Store.RecordDelivery(ctx, subID, j.org.Name, r.Seq, store.DeliveryOutcome{Kind: store.Failed, At: now, EventID: r.ID,
+	return d.store().RecordDelivery(ctx, subID, j.org.Name, r.Seq, store.DeliveryOutcome{Kind: store.Failed, At: now, EventID: r.ID,
 		RetryAt: now.Add(wait), Error: failure, From: &pos, Lost: lost})
 }
 

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"container/heap"
 	"context"
 	"sort"
 	"time"
@@ -18,6 +19,12 @@ import (
 // at most perNamespace pairs of one namespace run at once, and free workers go to the namespaces
 // in turn. So one tenant's many subscriptions to slow receivers hold at most its share of the
 // workers, and every other namespace's events keep flowing.
+//
+// The scheduler's work grows with the pairs it starts, not with the pairs there are: pairs wait
+// in a heap by the time they are due, and those due in one heap per namespace, longest waiting
+// first. Scanning and sorting every pair whenever a run finished made a tenant's thousands of
+// subscriptions cost the scheduler, which every namespace's deliveries wait on, the square of
+// their number each interval.
 
 // pairKey names a (subscription, organization) pair.
 type pairKey struct {
@@ -37,26 +44,53 @@ type finished struct {
 type schedule struct {
 	workers, perNamespace int
 	interval              time.Duration
+	jobs                  map[pairKey]job // the pairs listed, as last listed
 	running               map[pairKey]bool
 	inNamespace           map[string]int
-	due                   map[pairKey]time.Time
 	// started is when each pair last started: a namespace's turn goes to its pair that waited
 	// longest, so pairs that always have more to send do not keep its other pairs out.
 	started map[pairKey]time.Time
+	// ticket is a waiting pair's current entry; entries of a pair forgotten or queued again since
+	// are stale and dropped when they come up.
+	ticket map[pairKey]uint64
+	next   uint64
+	due    entries            // pairs waiting for their time, soonest first
+	ready  map[string]entries // per namespace, pairs whose time has come, longest waiting first
 	// turn rotates which namespace is served first.
 	turn int
+}
+
+// entry is a waiting pair in a heap: at is when it is due (due) or last started (ready).
+type entry struct {
+	at     time.Time
+	key    pairKey
+	ticket uint64
+}
+
+// entries is a min-heap by at.
+type entries []entry
+
+func (h entries) Len() int           { return len(h) }
+func (h entries) Less(a, b int) bool { return h[a].at.Before(h[b].at) }
+func (h entries) Swap(a, b int)      { h[a], h[b] = h[b], h[a] }
+func (h *entries) Push(x any)        { *h = append(*h, x.(entry)) }
+func (h *entries) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return e
 }
 
 // run schedules the pairs jobs lists (read again every interval) until ctx ends; run(j) delivers
 // one pair and reports whether it left events waiting.
 func (s *schedule) run(ctx context.Context, jobs func() []job, deliver func(job) bool) {
-	s.running, s.inNamespace, s.due, s.started = map[pairKey]bool{}, map[string]int{}, map[pairKey]time.Time{}, map[pairKey]time.Time{}
+	s.init()
 	done := make(chan finished, s.workers)
 	tick := time.NewTicker(s.interval)
 	defer tick.Stop()
-	current := jobs()
+	s.list(jobs())
 	for {
-		s.start(ctx, current, done, deliver)
+		s.start(ctx, done, deliver)
 		select {
 		case <-ctx.Done():
 			for len(s.running) > 0 { // let runs in flight record what they sent
@@ -67,33 +101,76 @@ func (s *schedule) run(ctx context.Context, jobs func() []job, deliver func(job)
 		case f := <-done:
 			s.finish(f)
 		case <-tick.C:
-			current = jobs()
-			s.forgetGone(current)
+			s.list(jobs())
 		}
 	}
 }
 
+func (s *schedule) init() {
+	s.jobs, s.running, s.inNamespace, s.started = map[pairKey]job{}, map[pairKey]bool{}, map[string]int{}, map[pairKey]time.Time{}
+	s.ticket, s.ready = map[pairKey]uint64{}, map[string]entries{}
+}
+
+// list takes the pairs listed now: new ones are due at once, gone ones are forgotten.
+func (s *schedule) list(jobs []job) {
+	listed := make(map[pairKey]bool, len(jobs))
+	for _, j := range jobs {
+		k := j.pairKey()
+		listed[k] = true
+		_, known := s.jobs[k]
+		s.jobs[k] = j
+		if !known && !s.running[k] {
+			s.queueReady(k)
+		}
+	}
+	for k := range s.jobs {
+		if !listed[k] {
+			delete(s.jobs, k)
+			delete(s.ticket, k)
+			if !s.running[k] {
+				delete(s.started, k)
+			}
+		}
+	}
+}
+
+// queueReady makes a listed pair wait for a worker; queueDue for its time.
+func (s *schedule) queueReady(k pairKey) {
+	s.next++
+	s.ticket[k] = s.next
+	ns := s.jobs[k].sub.Namespace
+	h := s.ready[ns]
+	heap.Push(&h, entry{at: s.started[k], key: k, ticket: s.next})
+	s.ready[ns] = h
+}
+
+func (s *schedule) queueDue(k pairKey, at time.Time) {
+	s.next++
+	s.ticket[k] = s.next
+	heap.Push(&s.due, entry{at: at, key: k, ticket: s.next})
+}
+
+// current reports whether e is its pair's entry (the pair listed and not queued again since).
+func (s *schedule) current(e entry) bool {
+	t, ok := s.ticket[e.key]
+	return ok && t == e.ticket
+}
+
 // start starts the due pairs that fit: namespaces in turn, one pair each round, until the
 // workers are busy or no namespace has a startable pair.
-func (s *schedule) start(ctx context.Context, jobs []job, done chan<- finished, deliver func(job) bool) {
+func (s *schedule) start(ctx context.Context, done chan<- finished, deliver func(job) bool) {
+	now := time.Now()
+	for len(s.due) > 0 && !s.due[0].at.After(now) {
+		if e := heap.Pop(&s.due).(entry); s.current(e) {
+			s.queueReady(e.key)
+		}
+	}
 	if len(s.running) >= s.workers {
 		return
 	}
-	now := time.Now()
-	byNamespace := map[string][]job{}
-	for _, j := range jobs {
-		k := j.pairKey()
-		if s.running[k] || now.Before(s.due[k]) {
-			continue
-		}
-		byNamespace[j.sub.Namespace] = append(byNamespace[j.sub.Namespace], j)
-	}
-	namespaces := make([]string, 0, len(byNamespace))
-	for ns, waiting := range byNamespace {
+	namespaces := make([]string, 0, len(s.ready))
+	for ns := range s.ready {
 		namespaces = append(namespaces, ns)
-		sort.SliceStable(waiting, func(a, b int) bool {
-			return s.started[waiting[a].pairKey()].Before(s.started[waiting[b].pairKey()])
-		})
 	}
 	if len(namespaces) == 0 {
 		return
@@ -108,12 +185,13 @@ func (s *schedule) start(ctx context.Context, jobs []job, done chan<- finished, 
 			if len(s.running) >= s.workers {
 				return
 			}
-			waiting := byNamespace[ns]
-			if len(waiting) == 0 || s.inNamespace[ns] >= s.perNamespace {
+			if s.inNamespace[ns] >= s.perNamespace {
 				continue
 			}
-			j := waiting[0]
-			byNamespace[ns] = waiting[1:]
+			j, ok := s.nextReady(ns)
+			if !ok {
+				continue
+			}
 			s.running[j.pairKey()] = true
 			s.started[j.pairKey()] = now
 			s.inNamespace[ns]++
@@ -129,36 +207,41 @@ func (s *schedule) start(ctx context.Context, jobs []job, done chan<- finished, 
 	}
 }
 
+// nextReady takes namespace ns's longest-waiting pair, dropping stale entries.
+func (s *schedule) nextReady(ns string) (job, bool) {
+	h := s.ready[ns]
+	defer func() {
+		if len(h) == 0 {
+			delete(s.ready, ns)
+		} else {
+			s.ready[ns] = h
+		}
+	}()
+	for len(h) > 0 {
+		e := heap.Pop(&h).(entry)
+		if s.current(e) {
+			delete(s.ticket, e.key)
+			return s.jobs[e.key], true
+		}
+	}
+	return job{}, false
+}
+
 // finish frees a pair's worker and sets when it runs next.
 func (s *schedule) finish(f finished) {
 	delete(s.running, f.key)
 	if s.inNamespace[f.namespace]--; s.inNamespace[f.namespace] <= 0 {
 		delete(s.inNamespace, f.namespace)
 	}
-	if f.full {
-		delete(s.due, f.key) // more are waiting: as soon as a worker is free
+	if _, listed := s.jobs[f.key]; !listed {
+		delete(s.started, f.key) // gone while it ran
 		return
 	}
-	s.due[f.key] = time.Now().Add(s.interval)
-}
-
-// forgetGone drops the due and start times of pairs no longer listed, so the schedule stays the size of
-// the subscriptions.
-func (s *schedule) forgetGone(jobs []job) {
-	listed := make(map[pairKey]bool, len(jobs))
-	for _, j := range jobs {
-		listed[j.pairKey()] = true
+	if f.full {
+		s.queueReady(f.key) // more are waiting: as soon as a worker is free
+		return
 	}
-	for k := range s.due {
-		if !listed[k] {
-			delete(s.due, k)
-		}
-	}
-	for k := range s.started {
-		if !listed[k] {
-			delete(s.started, k)
-		}
-	}
+	s.queueDue(f.key, time.Now().Add(s.interval))
 }
 
 // deliverLogged delivers one pair and logs what failed; it reports whether events were left

@@ -218,3 +218,67 @@ func TestAnIdlePairCostsNoReads(t *testing.T) {
 		t.Fatalf("the receiver got %v, want the new event 2 (the subscription started after event 1)", got)
 	}
 }
+
+// What the scheduler spends to start and finish one run, beside a tenant's many pairs: flat in
+// their number (pairs wait in heaps), where scanning and sorting them all on every finished run
+// cost the square of their number each interval.
+func BenchmarkSchedulingBesideManyPairs(b *testing.B) {
+	for _, n := range []int{1_000, 20_000} {
+		b.Run(fmt.Sprintf("pairs=%d", n), func(b *testing.B) {
+			s := &schedule{workers: 8, perNamespace: 2, interval: time.Hour}
+			s.init()
+			jobs := []job{pairOf("other", "app", "http://127.0.0.1:1", "")}
+			for i := range n {
+				jobs = append(jobs, pairOf("busy", fmt.Sprintf("sub-%d", i), "http://127.0.0.1:1", ""))
+			}
+			s.list(jobs)
+			done := make(chan finished, s.workers)
+			ctx := context.Background()
+			b.ResetTimer()
+			for range b.N {
+				s.start(ctx, done, func(job) bool { return true }) // always more to send: at once again
+				s.finish(<-done)
+			}
+			b.StopTimer()
+			for len(s.running) > 0 {
+				s.finish(<-done)
+			}
+		})
+	}
+}
+
+// concurrentEvents counts the Events calls that reach the store at once.
+type concurrentEvents struct {
+	store.Store
+	mu        sync.Mutex
+	now, most int
+}
+
+func (c *concurrentEvents) Events(ctx context.Context, org string, after int64, limit int) ([]store.EventRecord, error) {
+	c.mu.Lock()
+	c.now++
+	c.most = max(c.most, c.now)
+	c.mu.Unlock()
+	time.Sleep(5 * time.Millisecond) // long enough for the others to pile up
+	defer func() { c.mu.Lock(); c.now--; c.mu.Unlock() }()
+	return c.Store.Events(ctx, org, after, limit)
+}
+
+// However many runs are due together, the deliverer's store calls take turns: they hold at most
+// maxStoreCalls of the store's connections, and SCIM writes keep the rest.
+func TestDeliveriesHoldFewOfTheStoresConnections(t *testing.T) {
+	counted := &concurrentEvents{Store: openStore(t)}
+	d := &Deliverer{Store: counted}
+	var wg sync.WaitGroup
+	for range defaultWorkers {
+		wg.Go(func() {
+			if _, err := d.store().Events(context.Background(), "acme", 0, 10); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if counted.most > maxStoreCalls || counted.most < 2 {
+		t.Fatalf("%d store calls at once, want at most %d (and some at once)", counted.most, maxStoreCalls)
+	}
+}

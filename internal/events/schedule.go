@@ -123,6 +123,7 @@ func (s *schedule) list(jobs []job) {
 			s.queueReady(k)
 		}
 	}
+	forgot := false
 	for k := range s.jobs {
 		if !listed[k] {
 			delete(s.jobs, k)
@@ -130,6 +131,33 @@ func (s *schedule) list(jobs []job) {
 			if !s.running[k] {
 				delete(s.started, k)
 			}
+			forgot = true
+		}
+	}
+	if forgot {
+		s.compact()
+	}
+}
+
+// compact drops the entries of pairs forgotten, so the heaps stay the size of the pairs listed
+// (a list that failed once and came back would otherwise leave every pair's entry twice).
+func (s *schedule) compact() {
+	keep := func(h entries) entries {
+		kept := h[:0]
+		for _, e := range h {
+			if s.current(e) {
+				kept = append(kept, e)
+			}
+		}
+		heap.Init(&kept)
+		return kept
+	}
+	s.due = keep(s.due)
+	for ns, h := range s.ready {
+		if h = keep(h); len(h) == 0 {
+			delete(s.ready, ns)
+		} else {
+			s.ready[ns] = h
 		}
 	}
 }

@@ -282,3 +282,26 @@ func TestDeliveriesHoldFewOfTheStoresConnections(t *testing.T) {
 		t.Fatalf("%d store calls at once, want at most %d (and some at once)", counted.most, maxStoreCalls)
 	}
 }
+
+// Pairs forgotten (a listing that failed once, a subscription whose key could not be read) leave
+// nothing behind in the schedule: listed again, each waits once.
+func TestForgottenPairsLeaveNothingBehind(t *testing.T) {
+	s := &schedule{workers: 1, perNamespace: 1, interval: time.Hour}
+	s.init()
+	var jobs []job
+	for i := range 100 {
+		jobs = append(jobs, pairOf("busy", fmt.Sprintf("sub-%d", i), "http://127.0.0.1:1", ""))
+	}
+	for range 10 {
+		s.list(jobs)
+		s.list(nil) // the listing failed: every pair forgotten
+	}
+	s.list(jobs)
+	waiting := len(s.due)
+	for _, h := range s.ready {
+		waiting += len(h)
+	}
+	if waiting != len(jobs) || len(s.ticket) != len(jobs) || len(s.jobs) != len(jobs) {
+		t.Fatalf("%d entries and %d tickets for %d pairs", waiting, len(s.ticket), len(jobs))
+	}
+}

@@ -153,12 +153,6 @@ func (p *patcher) apply(op, path string, value any, explicit bool) error {
 		}
 		return nil
 	}
-	if t.sub != nil && t.sub.Mutability == schema.ReadOnly {
-		if explicit {
-			return &Error{Status: 400, ScimType: typeMutability, Detail: attr.Name + "." + t.sub.Name + " is read-only"}
-		}
-		return nil
-	}
 	if p.kind == store.KindGroup && attr.Name == "members" {
 		return p.applyMembers(op, t.filter, value)
 	}

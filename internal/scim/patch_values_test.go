@@ -110,26 +110,3 @@ func TestIfMatchWithSeveralTags(t *testing.T) {
 		h.do("DELETE", "/Users/"+id, nil, "If-Match", `W/"1", W/"2"`).want(t, http.StatusNoContent)
 	})
 }
-
-// A read-only sub-attribute (the enterprise manager's displayName, RFC 7643 §4.3) is the
-// server's: a value in a body is ignored, as a read-only attribute's is, and a PATCH naming it
-// is refused with mutability (RFC 7644 §3.5.2).
-func TestAReadOnlySubAttributeIsNotWritten(t *testing.T) {
-	eachStore(t, func(t *testing.T, h *harness) {
-		boss := h.create(t, newUser("boss", nil))
-		r := h.do("POST", "/Users", newUser("report", map[string]any{
-			enterpriseSchema: map[string]any{"manager": map[string]any{"value": boss, "displayName": "Forged Name"}},
-		})).want(t, http.StatusCreated)
-		if get(r.body, enterpriseSchema+".manager.value") != boss || get(r.body, enterpriseSchema+".manager.displayName") != nil {
-			t.Fatalf("the manager as created: %s", r.raw)
-		}
-		id := r.body["id"].(string)
-		h.do("PATCH", "/Users/"+id, patchOps(map[string]any{"op": "replace", "path": enterpriseSchema + ":manager.displayName",
-			"value": "Forged Name"})).wantError(t, http.StatusBadRequest, "mutability")
-		r = h.do("PATCH", "/Users/"+id, patchOps(map[string]any{"op": "replace", "path": enterpriseSchema + ":manager",
-			"value": map[string]any{"value": boss, "displayName": "Forged Name"}})).want(t, http.StatusOK)
-		if get(r.body, enterpriseSchema+".manager.value") != boss || get(r.body, enterpriseSchema+".manager.displayName") != nil {
-			t.Fatalf("the manager as replaced: %s", r.raw)
-		}
-	})
-}

@@ -174,8 +174,8 @@ func coerceComplex(attr *schema.Attribute, v any) (any, error) {
 	out := map[string]any{}
 	for k, sv := range obj {
 		sub := attr.Sub(k)
-		if sub == nil || sv == nil || sub.Mutability == schema.ReadOnly {
-			continue // a read-only sub-attribute's value is the server's (manager.displayName): ignored, as at the top
+		if sub == nil || sv == nil {
+			continue
 		}
 		c, err := coerceSingle(sub, sv)
 		if err != nil {

@@ -25,9 +25,11 @@ func (r *ScimIntegrationReconciler) finalize(ctx context.Context, scim *v1alpha1
 	}
 	if r.Data != nil {
 		// First, whatever the policy: the data may be kept even under Delete (another claim's,
-		// or not this namespace's to delete), and then its binding stays.
+		// or not this namespace's to delete), and then its binding stays. Best effort: a store out
+		// of reach must not keep a Retain integration from going (replicas whose view lags are then
+		// stopped only when the next integration binds the organization).
 		if err := r.retireTokens(ctx, scim); err != nil {
-			return err
+			ctrl.LoggerFrom(ctx).Error(err, "Recording that a deleted ScimIntegration serves nothing")
 		}
 	}
 	if scim.Spec.DeletionPolicy == v1alpha1.DeletionPolicyDelete && r.Data != nil {

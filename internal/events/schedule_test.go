@@ -45,7 +45,7 @@ func (f *inFlight) counts() (most, received int) {
 }
 
 // A namespace with many subscriptions to a slow receiver holds at most its share of the workers
-// (a quarter), and another namespace's event goes out while the slow namespace's backlog is
+// (here two of eight), and another namespace's event goes out while the slow namespace's backlog is
 // still being sent: workers are shared between namespaces, and no pair waits for a pass of all.
 func TestANamespacesManySlowSubscriptionsHoldOnlyItsShareOfTheWorkers(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())

@@ -10,8 +10,9 @@ import (
 // maxStoreCalls bounds the deliverer's store calls at once. Its workers mostly wait on receivers,
 // so there are many of them (defaultWorkers); their reads and records take turns, so that however
 // many runs are due together they never hold more than this many of the store's connections, and
-// the SCIM traffic keeps the rest (eight in all on a 2-CPU node).
-const maxStoreCalls = 4
+// the SCIM traffic keeps the rest (a replica has at least four: pool_max_conns). A call takes
+// milliseconds, so two serve hundreds of runs a second.
+const maxStoreCalls = 2
 
 // storeTurns is the store as the deliverer uses it: its delivery calls in turns.
 type storeTurns struct {

@@ -255,13 +255,15 @@ func TestAStaleReplicaRefusesATokenRotatedAway(t *testing.T) {
 		check.Check(ctx)
 		as(next).do(http.MethodGet, "/Users", nil).want(t, http.StatusOK)
 
-		// Switched off and on again, the view ahead of the record (which still says off): the
-		// record has not changed since the replica learned the integration is on, so it stops nothing.
-		h.reg.Set(&tenant.Organization{Name: h.orgA, Binding: bindingOf(h.orgA), Enabled: false,
+		// Switched off and on again, the view ahead of the record, which said off before the
+		// replica learned it is on again: the record has not changed since, so it stops nothing.
+		off := &tenant.Organization{Name: h.orgA, Binding: bindingOf(h.orgA), Enabled: false,
 			Integration: types.NamespacedName{Namespace: "ns", Name: h.orgA}, Credentials: []tenant.Credential{credential(next)},
-			Policy: provisioning.DefaultPolicy})
+			Policy: provisioning.DefaultPolicy}
+		h.reg.Set(off)
 		as(next).do(http.MethodGet, "/Users", nil).wantError(t, http.StatusForbidden, "")
 		recordServing(h.orgA, true, next)
+		check.Check(ctx)
 		serveA(next)
 		twice()
 		twice()
@@ -269,19 +271,38 @@ func TestAStaleReplicaRefusesATokenRotatedAway(t *testing.T) {
 		record(h.orgA, next)
 		twice()
 		as(next).do(http.MethodGet, "/Users", nil).want(t, http.StatusOK)
+		// Recorded off in the same round as the view went off and on again, the record is taken
+		// for the newer (as a revocation would be) until the controller records the switch back on.
+		h.reg.Set(off)
+		recordServing(h.orgA, true, next)
+		serveA(next)
+		twice()
+		as(next).do(http.MethodGet, "/Users", nil).wantError(t, http.StatusForbidden, "")
+		record(h.orgA, next)
+		check.Check(ctx)
+		as(next).do(http.MethodGet, "/Users", nil).want(t, http.StatusOK)
 
-		// The same, with the store out of reach for a round in between: what the replica saw is
-		// kept for the round that reaches it.
-		off := &tenant.Organization{Name: h.orgA, Binding: bindingOf(h.orgA), Enabled: false,
-			Integration: types.NamespacedName{Namespace: "ns", Name: h.orgA}, Credentials: []tenant.Credential{credential(next)},
-			Policy: provisioning.DefaultPolicy}
+		// The store out of reach for a round while the view went off and on again: what the
+		// replica saw is kept for the round that reaches it.
+		twice()
+		recordServing(h.orgA, true, next)
+		check.Check(ctx) // the view lags: off seen once
 		h.reg.Set(off)
 		serveA(next)
-		recordServing(h.orgA, true, next) // the controller's later "on" has not landed yet
 		unreachable := &tenant.BindingCheck{Store: failingBindings{}, Registry: h.reg}
 		unreachable.Check(ctx)
-		twice()
+		check.Check(ctx)
 		as(next).do(http.MethodGet, "/Users", nil).want(t, http.StatusOK)
+		record(h.orgA, next)
+		twice()
+
+		// A token the replica learned moments before it was replaced after a leak, the view then
+		// stalling: the replacement, recorded before the next round, still refuses it.
+		const leaked, replacement = "eio_scim_a-token-that-leaked-at-once-0123456789", "eio_scim_its-replacement-0123456789abcdefgh"
+		serveA(leaked)
+		record(h.orgA, replacement)
+		twice()
+		as(leaked).do(http.MethodGet, "/Users", nil).wantError(t, http.StatusUnauthorized, "")
 	})
 }
 

@@ -38,6 +38,7 @@ type BindingCheck struct {
 	seen        map[string]bool      // binding mismatches seen in the last round
 	seenServing map[servingKey]bool  // differences from the store's record seen in the last round
 	known       map[servingKey]int64 // the record's version when the check first saw each
+	versions    map[servingKey]int64 // each served organization's record version in the last round (org and binding)
 }
 
 // NeedLeaderElection is false: every replica serves, so every replica checks.

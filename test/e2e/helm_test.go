@@ -204,6 +204,7 @@ func TestHelmChart(t *testing.T) {
 		"extraContainers[0].ports[0].name=proxy", "extraContainers[0].ports[0].containerPort=4180")
 	rendered, _ = os.ReadFile(sidecar)
 	g.Expect(string(rendered)).To(SatisfyAll(ContainSubstring("name: oauth2-proxy"), ContainSubstring("targetPort: proxy"),
-		ContainSubstring("containerPort: 4180"), ContainSubstring("--trusted-proxy-cidrs=127.0.0.1/32")))
+		ContainSubstring("containerPort: 4180"), ContainSubstring("--trusted-proxy-cidrs=127.0.0.1/32"),
+		ContainSubstring("- port: proxy")), "the NetworkPolicy, which a proxy needs, lets its port be reached")
 	sys.kubectl(t, "apply", "--dry-run=server", "-n", "eio-system", "-f", sidecar)
 }

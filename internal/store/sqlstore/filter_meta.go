@@ -33,7 +33,7 @@ func (t *translator) metaExpression(e *filter.AttributeExpression) (sql string, 
 		sql, err = t.schemasExpression(e)
 		return sql, true, err
 	case strings.EqualFold(p.AttributeName, "meta") && strings.EqualFold(sub, "resourceType"):
-		sql, err = constantExpression(e, "meta.resourceType", t.rt.Name)
+		sql, err = constantExpression(e, "meta.resourceType", t.rt.Name) // caseExact false, as RFC 7643 §3.1 has it
 		return sql, true, err
 	case strings.EqualFold(p.AttributeName, "meta") && (strings.EqualFold(sub, "version") || strings.EqualFold(sub, "location")):
 		return "", true, invalidFilter("filtering on meta.%s is not supported", sub)
@@ -78,7 +78,7 @@ func constantExpression(e *filter.AttributeExpression, name, value string) (stri
 	if !ok || op != filter.EQ && op != filter.NE {
 		return "", invalidFilter("%s is compared with eq, ne or pr and a quoted value", name)
 	}
-	if (unescapeFilterString(compared) == value) == (op == filter.EQ) {
+	if strings.EqualFold(unescapeFilterString(compared), value) == (op == filter.EQ) {
 		return sqlTrue, nil
 	}
 	return sqlFalse, nil

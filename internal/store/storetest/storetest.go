@@ -473,6 +473,7 @@ func testFilters(t *testing.T, s store.Store) {
 		{`schemas eq "urn:ietf:params:scim:schemas:core:2.0:Group"`, ""},
 		{`schemas pr and title pr`, "ab"},
 		{`meta.resourceType eq "User"`, "abcd"},
+		{`meta.resourceType eq "user"`, "abcd"},
 		{`not (meta.resourceType eq "User")`, ""},
 		{`meta.resourceType ne "Group" and userName sw "a"`, "a"},
 	}

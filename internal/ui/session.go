@@ -215,7 +215,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusForbidden, "Your form expired; reload the page and try again.")
 		return
 	}
-	who, ok, err := s.Auth.SignIn(r, strings.TrimSpace(r.PostFormValue("token")))
+	token := strings.TrimSpace(r.PostFormValue("token"))
+	who, ok, err := s.Auth.SignIn(r, token)
 	if e := (*service.Error)(nil); errors.As(err, &e) { // a Kubernetes system identity
 		sess := s.ensureSession(w, r)
 		s.render(w, e.Status, "login", &view{Title: "Sign in", CSRF: sess.CSRF, Error: e.Message})
@@ -246,7 +247,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	now := time.Now()
 	sess := session{User: who.User, UID: who.UID, Groups: who.Groups, Extra: who.Extra, CSRF: randomToken(),
-		Expires: now.Add(sessionLifetime), Issued: now, Seen: now, Epoch: true}
+		Expires: sessionExpiry(token, now), Issued: now, Seen: now, Epoch: true}
 	if !out.IsZero() {
 		sess.OutSeen = out.UnixMicro()
 	}

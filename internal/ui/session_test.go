@@ -250,3 +250,28 @@ func TestAnIdleSessionSignsOutItsCopies(t *testing.T) {
 		}
 	}
 }
+
+// A session ends when the token it was begun with expires, if that is before its own lifetime: a
+// 10-minute token must not sign its holder in for 8 hours.
+func TestASessionEndsWithItsToken(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	jwt := func(claims string) string {
+		enc := base64.RawURLEncoding.EncodeToString
+		return enc([]byte(`{"alg":"RS256"}`)) + "." + enc([]byte(claims)) + "." + enc([]byte("signature"))
+	}
+	for name, c := range map[string]struct {
+		token string
+		want  time.Time
+	}{
+		"a 10-minute token":              {jwt(`{"exp":1800000600,"sub":"system:serviceaccount:acme:admin"}`), now.Add(10 * time.Minute)},
+		"a token valid for days":         {jwt(`{"exp":1800900000}`), now.Add(sessionLifetime)},
+		"a token without expiry":         {jwt(`{"sub":"static"}`), now.Add(sessionLifetime)},
+		"not a JWT":                      {"a-static-token-0123456789", now.Add(sessionLifetime)},
+		"a payload that is not JSON":     {"aGVhZA.bm90IGpzb24.c2ln", now.Add(sessionLifetime)},
+		"an expiry that is not a number": {jwt(`{"exp":"soon"}`), now.Add(sessionLifetime)},
+	} {
+		if got := sessionExpiry(c.token, now); !got.Equal(c.want) {
+			t.Errorf("%s: session ends %v, want %v", name, got, c.want)
+		}
+	}
+}

@@ -52,17 +52,38 @@ func (s *Server) newAccessChecker(ctx context.Context, who service.Identity, ide
 	for i := range identities {
 		a.namespaces[identities[i].Namespace] = &namespaceAccess{named: namedChecksPerNamespace}
 	}
+	namespaces := make([]string, 0, len(a.namespaces))
+	for ns := range a.namespaces {
+		namespaces = append(namespaces, ns)
+	}
+	sort.Strings(namespaces)
+	key := accessKey(who, namespaces)
+	if cached, ok := s.access.get(key); ok { // access_cache.go
+		for ns, n := range a.namespaces {
+			kept := cached.namespaces[ns]
+			n.identities, n.integrations, n.names = kept.identities, kept.integrations, kept.names
+		}
+		return a
+	}
+	a.ask(ctx, namespaces)
+	answers := &accessAnswers{namespaces: make(map[string]namespaceAccess, len(a.namespaces))}
+	for ns, n := range a.namespaces {
+		answers.namespaces[ns] = *n
+	}
+	s.access.put(key, answers)
+	return a
+}
+
+// ask asks RBAC what a.who may read in each namespace.
+func (a *accessChecker) ask(ctx context.Context, namespaces []string) {
+	s, who := a.s, a.who
 	clusterIdentities := s.mayGet(ctx, who, "enterpriseidentities", "", "")
 	clusterIntegrations := clusterIdentities && s.mayGet(ctx, who, "scimintegrations", "", "")
 	if clusterIdentities && clusterIntegrations {
 		for _, n := range a.namespaces {
 			n.identities, n.integrations = true, true
 		}
-		return a
-	}
-	namespaces := make([]string, 0, len(a.namespaces))
-	for ns := range a.namespaces {
-		namespaces = append(namespaces, ns)
+		return
 	}
 	eachBounded(s, len(namespaces), func(i int) {
 		ns, n := namespaces[i], a.namespaces[namespaces[i]]
@@ -73,7 +94,6 @@ func (s *Server) newAccessChecker(ctx context.Context, who service.Identity, ide
 			n.names = s.namedInRules(ctx, who, ns)
 		}
 	}, func(int) {}) // a namespace whose checks panicked stays refused
-	return a
 }
 
 // reserve says whether an organization of the namespace may be checked: always where who reads

@@ -225,6 +225,13 @@ func (s *Server) organizations(w http.ResponseWriter, r *http.Request, v *view) 
 		return items[i].Name < items[j].Name
 	})
 	who := s.who(r)
+	viewer := accessKey(who, nil)
+	if !s.access.begin(viewer) {
+		w.Header().Set("Retry-After", "1")
+		s.fail(w, r, http.StatusTooManyRequests, "Your previous view of this page is still being prepared; reload it in a moment.")
+		return
+	}
+	defer s.access.end(viewer)
 	access := s.newAccessChecker(c, who, items)
 	var checkable []int
 	for i := range items {

@@ -66,6 +66,8 @@ type Server struct {
 	pages map[string]*template.Template
 	// selfTests are the organizations whose self-test runs (selftest_guard.go).
 	selfTests selfTestGuard
+	// access keeps identities' RBAC answers for the organizations page (access_cache.go).
+	access accessCache
 }
 
 // Routes registers the wizard's pages.

@@ -66,10 +66,15 @@ func (g *signInGuard) failed(source string, now time.Time) { g.limiter(source).A
 //
 // A token accepted within knownTokenTTL is reviewed again (after acceptedTokenTTL) whatever its
 // source's failure budget, so an admin at work keeps working through a flood that lasts longer.
+//
+// One source adds at most maxKnownPerSource tokens to the known list within knownTokenTTL: a
+// tenant minting thousands of valid tokens for its own service accounts could otherwise push
+// every admin's out of it, then lock them out with a few bad tokens from the address they share.
 const (
 	acceptedTokenTTL  = 30 * time.Second
 	knownTokenTTL     = 8 * time.Hour
 	maxAcceptedTokens = 4096
+	maxKnownPerSource = 64
 )
 
 // acceptedTokens remembers recently accepted tokens' identities, and for longer that they were
@@ -78,12 +83,16 @@ type acceptedTokens struct {
 	once  sync.Once
 	cache *expirable.LRU[[sha256.Size]byte, Identity]
 	known *expirable.LRU[[sha256.Size]byte, struct{}]
+	// bySource counts, per source, the tokens it added to known within knownTokenTTL.
+	mu       sync.Mutex
+	bySource *expirable.LRU[string, int]
 }
 
 func (a *acceptedTokens) init() {
 	a.once.Do(func() {
 		a.cache = expirable.NewLRU[[sha256.Size]byte, Identity](maxAcceptedTokens, nil, acceptedTokenTTL)
 		a.known = expirable.NewLRU[[sha256.Size]byte, struct{}](maxAcceptedTokens, nil, knownTokenTTL)
+		a.bySource = expirable.NewLRU[string, int](maxAcceptedTokens, nil, knownTokenTTL)
 	})
 }
 
@@ -109,9 +118,21 @@ func (a *acceptedTokens) forget(key [sha256.Size]byte) {
 	a.known.Remove(key)
 }
 
-func (a *acceptedTokens) add(key [sha256.Size]byte, who Identity) {
+// add remembers an accepted token; as known good only within its source's share.
+func (a *acceptedTokens) add(key [sha256.Size]byte, who Identity, source string) {
 	a.init()
 	a.cache.Add(key, who.clone())
+	if a.known.Contains(key) {
+		a.known.Add(key, struct{}{}) // its TTL starts again
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n, _ := a.bySource.Get(source)
+	if n >= maxKnownPerSource {
+		return
+	}
+	a.bySource.Add(source, n+1)
 	a.known.Add(key, struct{}{})
 }
 
@@ -133,7 +154,7 @@ func (s *Service) SignIn(ctx context.Context, source, tok string) (Identity, boo
 	who, ok, err := s.AuthenticateToken(ctx, tok)
 	switch {
 	case err == nil && ok:
-		s.accepted.add(key, who)
+		s.accepted.add(key, who, source)
 	case err == nil:
 		s.accepted.forget(key)
 		s.signIns.failed(source, now)

@@ -61,7 +61,7 @@ func TestRetryAfterRoundsUpToWholeSeconds(t *testing.T) {
 func TestAnAcceptedTokensIdentityIsACopy(t *testing.T) {
 	var a acceptedTokens
 	key := [32]byte{1}
-	a.add(key, Identity{User: "alice", Groups: []string{"admins"}, Extra: map[string][]string{"k": {"v"}}})
+	a.add(key, Identity{User: "alice", Groups: []string{"admins"}, Extra: map[string][]string{"k": {"v"}}}, "10.0.0.1")
 	who, ok := a.get(key)
 	if !ok || !a.wasAccepted(key) {
 		t.Fatal("an accepted token is not remembered")
@@ -103,5 +103,37 @@ func TestARevokedTokenIsChargedAgain(t *testing.T) {
 	}
 	if n := reviews.Load(); n != failedSignInBurst || limited != 10 {
 		t.Fatalf("%d TokenReviews and %d refusals for the budget, want %d and 10", n, limited, failedSignInBurst)
+	}
+}
+
+// One source adds at most maxKnownPerSource tokens to the known-good list, so a tenant signing
+// in with thousands of its own valid tokens cannot push every admin's out of it (and then lock
+// them out with bad tokens from the address they share). Its tokens still work; other sources'
+// are kept.
+func TestOneSourceHoldsItsShareOfTheKnownTokens(t *testing.T) {
+	var a acceptedTokens
+	admin := sha256.Sum256([]byte("the-admin's-token"))
+	a.add(admin, Identity{User: "alice"}, "10.0.0.9")
+	for i := range maxAcceptedTokens {
+		a.add(sha256.Sum256([]byte("minted-"+strconv.Itoa(i))), Identity{User: "system:serviceaccount:evil:sa-" + strconv.Itoa(i)}, "10.0.0.66")
+	}
+	if !a.wasAccepted(admin) {
+		t.Fatal("the admin's token was pushed out of the known list")
+	}
+	known := 0
+	for i := range maxAcceptedTokens {
+		if a.wasAccepted(sha256.Sum256([]byte("minted-" + strconv.Itoa(i)))) {
+			known++
+		}
+	}
+	if known != maxKnownPerSource {
+		t.Fatalf("one source holds %d known tokens, want %d", known, maxKnownPerSource)
+	}
+	if _, ok := a.get(sha256.Sum256([]byte("minted-" + strconv.Itoa(maxAcceptedTokens-1)))); !ok {
+		t.Fatal("a token past the source's share is not taken without another review")
+	}
+	a.add(admin, Identity{User: "alice"}, "10.0.0.66") // known already: kept whatever the source
+	if !a.wasAccepted(admin) {
+		t.Fatal("a known token was forgotten")
 	}
 }

@@ -272,16 +272,24 @@ func (t *translator) valuePath(b *strings.Builder, v *filter.ValuePath) error {
 // elementFilter translates a value filter whose paths name sub-attributes of attr, evaluated on
 // the array element alias a.
 func (t *translator) elementFilter(b *strings.Builder, attr *schema.Attribute, a string, e filter.Expression) error {
-	if ok, err := combine(b, e, func(b *strings.Builder, x filter.Expression) error { return t.elementFilter(b, attr, a, x) }); ok {
+	return valueFilter(b, attr, e, func(sub *schema.Attribute, x *filter.AttributeExpression) (string, error) {
+		return t.compare(t.d.elementText(a, sub.Name), sub, x.Operator, x.CompareValue, false)
+	})
+}
+
+// valueFilter translates a value filter on attr's values, each of its comparisons of a
+// sub-attribute with term.
+func valueFilter(b *strings.Builder, attr *schema.Attribute, e filter.Expression,
+	term func(sub *schema.Attribute, x *filter.AttributeExpression) (string, error)) error {
+	if ok, err := combine(b, e, func(b *strings.Builder, x filter.Expression) error { return valueFilter(b, attr, x, term) }); ok {
 		return err
 	}
-	switch e := e.(type) {
-	case *filter.AttributeExpression:
-		sub := attr.Sub(e.AttributePath.AttributeName)
-		if sub == nil || e.AttributePath.SubAttribute != nil {
-			return invalidFilter("%q has no sub-attribute %q", attr.Name, e.AttributePath.String())
+	if x, ok := e.(*filter.AttributeExpression); ok {
+		sub := attr.Sub(x.AttributePath.AttributeName)
+		if sub == nil || x.AttributePath.SubAttribute != nil {
+			return invalidFilter("%q has no sub-attribute %q", attr.Name, x.AttributePath.String())
 		}
-		return write(b)(t.compare(t.d.elementText(a, sub.Name), sub, e.Operator, e.CompareValue, false))
+		return write(b)(term(sub, x))
 	}
 	return invalidFilter("unsupported expression inside %s[…]", attr.Name)
 }
@@ -300,18 +308,9 @@ func (t *translator) memberValuePath(b *strings.Builder, attr *schema.Attribute,
 
 // membershipFilter translates a value filter on the membership row m.
 func (t *translator) membershipFilter(b *strings.Builder, attr *schema.Attribute, e filter.Expression) error {
-	if ok, err := combine(b, e, func(b *strings.Builder, x filter.Expression) error { return t.membershipFilter(b, attr, x) }); ok {
-		return err
-	}
-	switch e := e.(type) {
-	case *filter.AttributeExpression:
-		sub := attr.Sub(e.AttributePath.AttributeName)
-		if sub == nil || e.AttributePath.SubAttribute != nil {
-			return invalidFilter("%q has no sub-attribute %q", attr.Name, e.AttributePath.String())
-		}
-		return write(b)(t.membershipCondition(attr, sub, e.Operator, e.CompareValue))
-	}
-	return invalidFilter("unsupported expression inside %s[…]", attr.Name)
+	return valueFilter(b, attr, e, func(sub *schema.Attribute, x *filter.AttributeExpression) (string, error) {
+		return t.membershipCondition(attr, sub, x.Operator, x.CompareValue)
+	})
 }
 
 // compare builds a two-valued comparison (never NULL, so NOT behaves) of expr with value.

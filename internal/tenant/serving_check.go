@@ -25,8 +25,9 @@ import (
 // last round is measured against that round's record, so a revocation recorded in between still
 // counts; the cost is a moment's refusal when the record in between is of a state the replica
 // has already left (a bring-your-own Secret changed twice in quick succession, the controller
-// recording the first change), until the controller's next pass, within about a second. Tokens are compared by
-// fingerprint (token.Fingerprint, 48 bits of the hash), which names a token, never proves one.
+// recording the first change), until the controller's next pass, within about a second. Tokens
+// are compared by fingerprint (token.Fingerprint, 48 bits of the hash), which names a token,
+// never proves one.
 
 // servingKey names one thing a replica serves of an organization under a binding: a token, or
 // (enabled) that its integration is switched on. The binding is part of it: an organization

@@ -2,6 +2,7 @@ package adminapi
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -84,5 +85,57 @@ func TestCrossSiteRefusalOverHTTP(t *testing.T) {
 		if resp.StatusCode != http.StatusForbidden || json.Unmarshal(b, &body) != nil || !strings.Contains(body["error"].(string), "Cross-site") {
 			t.Errorf("%s: %d %s", path, resp.StatusCode, b)
 		}
+	}
+}
+
+// With --local every request is the admin, so a page on another site that gives its own name to
+// the loopback address (DNS rebinding) would read and act as it, same-origin as far as the
+// browser knows. Only requests addressed by a loopback name or address, or by --external-url's
+// host, get the local admin.
+func TestLocalAdminOnlyAtLoopbackNames(t *testing.T) {
+	s := &Server{LocalUser: &service.Identity{User: "local-admin", Groups: []string{"system:masters"}, Source: service.Local},
+		TrustedOrigins: []string{"https://eio.example.com"}, Log: slog.New(slog.DiscardHandler)}
+	for host, refused := range map[string]bool{
+		"rebound.evil.example:8080": true,
+		"rebound.evil.example":      true,
+		"10.0.0.7:8080":             true,
+		"eio.example.com.evil:443":  true,
+		"localhost.evil.example":    true,
+		"":                          true,
+		"127.0.0.1:8080":            false,
+		"127.1.2.3":                 false,
+		"[::1]:8080":                false,
+		"[::ffff:127.0.0.1]:8080":   false,
+		"localhost:8080":            false,
+		"LOCALHOST.":                false,
+		"app.localhost:8080":        false,
+		"eio.example.com":           false,
+		"EIO.example.com:443":       false,
+	} {
+		r := httptest.NewRequestWithContext(t.Context(), "GET", "/api/v1alpha1/organizations/acme/status", nil)
+		r.Host = host
+		who, ok, err := s.identity(r)
+		var e *service.Error
+		if refused != (errors.As(err, &e) && e.Status == http.StatusMisdirectedRequest) || ok == refused {
+			t.Errorf("Host %q: %v %v %v, want refused=%v", host, who.User, ok, err, refused)
+		}
+	}
+
+	// Over HTTP the refusal is a 421 saying why, before any organization is looked at (the
+	// Server has no store or registry here: reaching them would panic).
+	mux := http.NewServeMux()
+	s.Routes(mux)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", srv.URL+"/api/v1alpha1/organizations/acme/status", nil)
+	req.Host = "rebound.evil.example:8080"
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusMisdirectedRequest || !strings.Contains(string(b), "DNS rebinding") {
+		t.Errorf("a rebound name: %d %s", resp.StatusCode, b)
 	}
 }

@@ -116,8 +116,7 @@ func (s *Server) identity(r *http.Request) (service.Identity, bool, error) {
 	if scheme, tok, found := strings.Cut(r.Header.Get("Authorization"), " "); found && strings.EqualFold(scheme, "Bearer") {
 		return s.SignIn(r, strings.TrimSpace(tok))
 	}
-	who, ok := s.proxyOrLocal(r)
-	return who, ok, nil
+	return s.proxyOrLocal(r)
 }
 
 // SignIn checks a Kubernetes token presented by a request (the wizard's sign-in form, an admin
@@ -127,14 +126,17 @@ func (s *Server) SignIn(r *http.Request, tok string) (service.Identity, bool, er
 	return s.Service.SignIn(r.Context(), clientaddr.Source(r, s.ForwardedFor), tok)
 }
 
-func (s *Server) proxyOrLocal(r *http.Request) (service.Identity, bool) {
+func (s *Server) proxyOrLocal(r *http.Request) (service.Identity, bool, error) {
 	if who, ok := s.proxyIdentity(r); ok {
-		return who, true
+		return who, true, nil
 	}
 	if s.LocalUser != nil {
-		return *s.LocalUser, true
+		if e := s.localHostRefusal(r); e != nil {
+			return service.Identity{}, false, e
+		}
+		return *s.LocalUser, true, nil
 	}
-	return service.Identity{}, false
+	return service.Identity{}, false, nil
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request, org *tenant.Organization, _ service.Actor) {

@@ -175,6 +175,28 @@ func TestAdminAPILocalUser(t *testing.T) {
 	status, body = rotateRetrying(t, api+"token/rotate", map[string]string{"X-EIO-Request": "1"})
 	g.Expect(status).To(Equal(http.StatusAccepted), body)
 	g.Expect(rotation(t, sys, acme)).To(Equal(int64(1)))
+
+	// A page on another site that gives its own name to this address (DNS rebinding) is refused
+	// the local admin, in the admin API and the wizard alike; 127.0.0.1 and localhost are not.
+	for path, want := range map[string]int{
+		"/api/v1alpha1/organizations/acme/status": http.StatusMisdirectedRequest,
+		"/settings/enterprise/identity-setup":     http.StatusMisdirectedRequest,
+	} {
+		for _, host := range []string{"rebound.evil.example", "localhost", "127.0.0.1"} {
+			req, _ := http.NewRequestWithContext(sys.ctx, "GET", sys.baseURL+path, nil)
+			req.Host = host
+			resp, err := http.DefaultClient.Do(req)
+			g.Expect(err).NotTo(HaveOccurred())
+			b, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			if host == "rebound.evil.example" {
+				g.Expect(resp.StatusCode).To(Equal(want), "%s at %s: %s", path, host, b)
+				g.Expect(string(b)).To(ContainSubstring("DNS rebinding"))
+			} else {
+				g.Expect(resp.StatusCode).To(Equal(http.StatusOK), "%s at %s: %s", path, host, b)
+			}
+		}
+	}
 }
 
 // managerImpersonates checks, with the API server's own answer (a SelfSubjectReview made through

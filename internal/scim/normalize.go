@@ -16,9 +16,12 @@ var (
 	entraValuePathPresent = regexp.MustCompile(`(?i)([A-Za-z][\w:.\-]*)\[([^\]]*)\]\.([A-Za-z$][\w$]*)\s+pr\b`)
 	// Unquoted string values (Entra's documentation, Microsoft's reference tests):
 	// externalId eq jyoung  →  externalId eq "jyoung"
+	// and unquoted numbers, kept as written: externalId eq 00123  →  externalId eq "00123". Every
+	// attribute a number could be compared with is a string (identifiers, employee numbers, phone
+	// numbers); parsed as a JSON number, 00123 would become 123 and the comparison fail.
 	unquotedValue = regexp.MustCompile(`(?i)(\s(?:eq|ne|co|sw|ew|gt|ge|lt|le)\s+)([^\s"()\[\]]+)`)
 	orSplit       = regexp.MustCompile(`(?i)\s+or\s+`)
-	literal       = regexp.MustCompile(`^(?i:true|false|null|-?\d+(\.\d+)?([eE][-+]?\d+)?)$`)
+	literal       = regexp.MustCompile(`^(?i:true|false|null)$`)
 )
 
 // parseFilter normalises and parses a filter expression of organization org.
@@ -66,8 +69,8 @@ func distribute(attr, inner, cond string) string {
 	return "(" + strings.Join(parts, " or ") + ")"
 }
 
-// quoteBareValues quotes comparison values that are neither quoted nor JSON literals, outside
-// quoted strings.
+// quoteBareValues quotes comparison values that are neither quoted nor true, false or null,
+// outside quoted strings.
 func quoteBareValues(text string) string {
 	var out strings.Builder
 	inQuote, escaped := false, false

@@ -51,6 +51,7 @@ func TestFiltersOverHTTP(t *testing.T) {
 		h.create(t, newUser("b", map[string]any{"title": "y", "name": map[string]any{"familyName": "Employee"}, "emails": []any{map[string]any{"value": "b@example.org", "type": "work"}}}))
 		h.create(t, newUser("c", map[string]any{"title": "z", "name": map[string]any{"familyName": "Other"}, "emails": []any{map[string]any{"value": "c@example.com", "type": "home"}}}))
 		h.create(t, newUser("testUser+test", nil))
+		h.create(t, newUser("numbered", map[string]any{"externalId": "00123", "title": "1.5e3"}))
 		cases := []struct{ filter, want string }{
 			{`title eq "x" or title eq "y" and userName eq "a"`, "a"},
 			{`(title eq "x" or title eq "y") and userName eq "b"`, "b"},
@@ -62,6 +63,12 @@ func TestFiltersOverHTTP(t *testing.T) {
 			{`Username Eq "A"`, "a"},
 			{`not (title pr)`, "testUser+test"},
 			{`userName sw "O"`, ""},
+			// Unquoted numbers compare as written, as unquoted words do: identifiers and employee
+			// numbers are strings, and 00123 is not 123.
+			{`externalId eq 00123`, "numbered"},
+			{`externalId eq 123`, ""},
+			{`externalId eq "00123" and title eq 1.5e3`, "numbered"},
+			{`title ne 1500 and externalId sw 001`, "numbered"},
 		}
 		for _, c := range cases {
 			r := h.do("GET", "/Users?sortBy=userName&filter="+url.QueryEscape(c.filter), nil).want(t, http.StatusOK)
@@ -69,7 +76,7 @@ func TestFiltersOverHTTP(t *testing.T) {
 				t.Errorf("%s: got %q, want %q", c.filter, got, c.want)
 			}
 		}
-		for _, bad := range []string{`active gt true`, `(((`, `userName regex "x"`, `nosuch eq "x"`} {
+		for _, bad := range []string{`active gt true`, `(((`, `userName regex "x"`, `nosuch eq "x"`, `active eq 1`, `meta.created gt 2026`} {
 			h.do("GET", "/Users?filter="+url.QueryEscape(bad), nil).wantError(t, http.StatusBadRequest, "invalidFilter")
 		}
 	})

@@ -3,7 +3,9 @@ package sqlstore
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -328,10 +330,11 @@ func (t *translator) compare(expr string, def *schema.Attribute, op filter.Compa
 	case schema.TypeDateTime:
 		return t.compareDateTime(expr, def, op, value)
 	case schema.TypeInteger, schema.TypeDecimal:
-		if _, ok := value.(string); ok {
+		n, ok := numberValue(value)
+		if !ok {
 			return "", invalidFilter("%s is a number", def.Name)
 		}
-		return t.ordering(expr, op, value)
+		return t.ordering(expr, op, n)
 	}
 	return t.compareString(expr, def, op, value, lowered)
 }
@@ -471,6 +474,23 @@ func jsonPath(ext *schema.Schema, name string) []string {
 		return []string{ext.ID, name}
 	}
 	return []string{name}
+}
+
+// numberValue is a filter's number: the parser's, or one written as a string (the SCIM layer
+// quotes unquoted numbers to keep their text for string attributes).
+func numberValue(v any) (any, bool) {
+	switch v := v.(type) {
+	case int, int64, float64, json.Number:
+		return v, true
+	case string:
+		if i, err := strconv.ParseInt(v, 10, 64); err == nil {
+			return i, true
+		}
+		if f, err := strconv.ParseFloat(v, 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
+			return f, true
+		}
+	}
+	return nil, false
 }
 
 func stringValue(v any) (string, bool) {

@@ -110,7 +110,7 @@ func TestHelmChart(t *testing.T) {
 		"--set", "metrics.serviceMonitor.enabled=true")
 	g.Expect(err).NotTo(HaveOccurred(), plain)
 	g.Expect(plain).To(SatisfyAll(Not(ContainSubstring("--metrics-secure")), Not(ContainSubstring("metrics-reader")), ContainSubstring("scheme: http\n"),
-		Not(ContainSubstring("bearerTokenFile"))))
+		Not(ContainSubstring("bearerTokenFile")), Not(ContainSubstring("metrics-scraper")), Not(ContainSubstring("authorization:"))))
 
 	By("a session key of the user's (GitOps): no generated Secret, which would change at every render")
 	own, err := helm(t, "template", "eio", chart, "--set", "externalURL=https://scim.example.com", "--set", "sessionKey.existingSecret=eio-session")
@@ -151,8 +151,12 @@ func TestHelmChart(t *testing.T) {
 		g.Expect(yaml.Unmarshal([]byte(doc), &obj)).To(Succeed(), doc)
 		switch obj.Kind {
 		case "ServiceMonitor":
+			// The chart's scraper token, not a file of Prometheus's (refused where prometheus-operator
+			// denies ServiceMonitors file access, and deprecated).
 			g.Expect(obj.Spec.Endpoints).To(ConsistOf(SatisfyAll(HaveKeyWithValue("port", "metrics"), HaveKeyWithValue("scheme", "https"),
-				HaveKey("bearerTokenFile"), HaveKey("tlsConfig"))))
+				HaveKeyWithValue("authorization", HaveKeyWithValue("credentials", map[string]any{
+					"name": "eio-enterprise-identity-operator-metrics-scraper-token", "key": "token"})),
+				Not(HaveKey("bearerTokenFile")), HaveKey("tlsConfig"))))
 		case "PrometheusRule":
 			for _, r := range obj.Spec.Groups[0].Rules {
 				g.Expect(r.Expr).To(ContainSubstring("eio_"), r.Alert)
@@ -179,6 +183,23 @@ func TestHelmChart(t *testing.T) {
 	sys.kubectl(t, "apply", "--server-side", "--force-conflicts", "-n", "eio-system", "-f", monitoring)
 	out = strings.TrimSpace(sys.kubectl(t, "auth", "can-i", "--as=system:serviceaccount:monitoring:prometheus", "get", "/metrics"))
 	g.Expect(out[strings.LastIndex(out, "\n")+1:]).To(Equal("yes"), "the bound reader may read /metrics")
+	scraper := "--as=system:serviceaccount:eio-system:eio-enterprise-identity-operator-metrics-scraper"
+	for check, want := range map[string]string{"get /metrics": "yes", "get secrets": "no", "list scimintegrations.enterprise.z8z8.io -A": "no"} {
+		// can-i exits 1 for "no".
+		got, _ := exec.CommandContext(t.Context(), filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"), //nolint:gosec // test kubectl
+			append([]string{"--kubeconfig", sys.kubeconfig, "auth", "can-i", scraper}, strings.Fields(check)...)...).CombinedOutput()
+		words := strings.Fields(string(got))
+		g.Expect(words).NotTo(BeEmpty())
+		g.Expect(words[len(words)-1]).To(Equal(want), "the ServiceMonitor's scraper: can-i %s", check)
+	}
+	g.Expect(sys.kubectl(t, "-n", "eio-system", "get", "secret", "eio-enterprise-identity-operator-metrics-scraper-token",
+		"-o", "jsonpath={.type} {.metadata.annotations.kubernetes\\.io/service-account\\.name}")).
+		To(Equal("kubernetes.io/service-account-token eio-enterprise-identity-operator-metrics-scraper"))
+	fileToken, err := helm(t, "template", "eio", chart, "--set", "externalURL=https://scim.example.com", "--set", "metrics.serviceMonitor.enabled=true",
+		"--set", "metrics.serviceMonitor.scraperToken=false")
+	g.Expect(err).NotTo(HaveOccurred(), fileToken)
+	g.Expect(fileToken).To(SatisfyAll(ContainSubstring("bearerTokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token"),
+		Not(ContainSubstring("metrics-scraper")), Not(ContainSubstring("authorization:"))))
 
 	By("the PostgreSQL install: replicas scale out, the URL comes from a Secret, no volume")
 	By("behind a proxy: only the proxy and the ingress controller may reach the data plane")

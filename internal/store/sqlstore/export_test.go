@@ -3,6 +3,11 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"io/fs"
+	"path"
+	"strconv"
+	"strings"
 
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
@@ -119,3 +124,31 @@ func SetPruneChunk(n int, between func()) (restore func()) {
 
 // MemberLocksTaken counts the writes that took members' locks, and their organization's.
 func MemberLocksTaken() (few, all int64) { return memberLocksTaken.Load(), allMemberLocksTaken.Load() }
+
+// ApplyMigrationAgain forgets that the store's migration named name (its file name after the
+// version, such as "legacy_event_ids") was applied and applies it again, as an upgrade from a
+// release before it would.
+func ApplyMigrationAgain(ctx context.Context, s *Store, name string) error {
+	entries, err := fs.ReadDir(migrations, path.Join("migrations", s.d.name()))
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		v, rest, _ := strings.Cut(e.Name(), "_")
+		if rest != name+".sql" {
+			continue
+		}
+		version, err := strconv.Atoi(v)
+		if err != nil {
+			return err
+		}
+		if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM schema_migrations WHERE version = ?`), version); err != nil {
+			return err
+		}
+		return s.migrateThrough(ctx, version)
+	}
+	return fmt.Errorf("no migration %q", name)
+}
+
+// Dialect is the store's SQL dialect: "sqlite" or "postgres".
+func (s *Store) Dialect() string { return s.d.name() }

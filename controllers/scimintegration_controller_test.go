@@ -165,6 +165,31 @@ var _ = Describe("ScimIntegration", func() {
 			eventually(scimData.recordedTokens(org)).Should(ConsistOf(token.Fingerprint(string(data["sha256"]))))
 		})
 
+		It("answers a long rotate-token request once, not at every reconcile", func() {
+			// Kept whole, a request longer than status.token.rotationRequest's 64 characters failed
+			// the status write, and past 1 KiB the Secret cache dropped it: never answered, so every
+			// reconcile rotated again, each rotation's Secret write waking the next.
+			scim := scimIntegration(ns, "scim", "identity")
+			Expect(k8s.Create(ctx, scim)).To(Succeed())
+			eventually(condition(scim, v1alpha1.ConditionTokenIssued)).Should(beTrue("Issued"))
+			for _, request := range []string{strings.Repeat("r", 1100), strings.Repeat("s", 100)} {
+				before := string(tokenSecret(scim)()["sha256"])
+				Expect(update(scim, func(s *v1alpha1.ScimIntegration) {
+					s.Annotations = map[string]string{v1alpha1.AnnotationRotateToken: request}
+				})).To(Succeed())
+				eventually(func() string {
+					_ = k8s.Get(ctx, client.ObjectKeyFromObject(scim), scim)
+					if scim.Status.Token == nil {
+						return ""
+					}
+					return scim.Status.Token.RotationRequest
+				}).Should(Equal(token.RotationRequestMark(request)))
+				rotated := string(tokenSecret(scim)()["sha256"])
+				Expect(rotated).NotTo(Equal(before))
+				consistently(func() string { return string(tokenSecret(scim)()["sha256"]) }).Should(Equal(rotated))
+			}
+		})
+
 		It("keeps what a user put on the token Secret through a rotation", func() {
 			// The cache holds only the operator's fields of a token Secret (secrets.CacheOptions):
 			// an update from it would remove the rest.

@@ -89,7 +89,7 @@ func (r *ScimIntegrationReconciler) issueToken(ctx context.Context, s *scimScope
 	}
 	// A request made before the first token needs no second one.
 	token.Secret{Plaintext: plaintext, Hash: token.Hash(plaintext), IssuedAt: now, Rotation: s.scim.Spec.Token.Rotation, RotationKnown: true,
-		RotationRequest: s.scim.Annotations[v1alpha1.AnnotationRotateToken]}.WriteTo(secret)
+		RotationRequest: token.RotationRequestMark(s.scim.Annotations[v1alpha1.AnnotationRotateToken])}.WriteTo(secret)
 	if err := controllerutil.SetControllerReference(s.scim, secret, r.Scheme()); err != nil {
 		return nil, err
 	}
@@ -114,7 +114,7 @@ func (r *ScimIntegrationReconciler) maintainToken(ctx context.Context, s *scimSc
 		content.Rotation, content.RotationKnown = s.scim.Spec.Token.Rotation, true
 		changed = true
 	}
-	request := s.scim.Annotations[v1alpha1.AnnotationRotateToken]
+	request := token.RotationRequestMark(s.scim.Annotations[v1alpha1.AnnotationRotateToken])
 	switch {
 	case content.Rotation < s.scim.Spec.Token.Rotation || (request != "" && request != content.RotationRequest):
 		if err := r.rotate(s, &content, now); err != nil {

@@ -1,6 +1,8 @@
 package token
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strconv"
 	"time"
 
@@ -30,6 +32,22 @@ type Secret struct {
 	Acknowledged string
 	// LastUsedAt is when a replica last accepted the token (zero: unknown).
 	LastUsedAt time.Time
+}
+
+// maxRotationRequest is the longest rotate-token annotation kept as it is (status.token's
+// rotationRequest holds 64 characters); a longer one is kept as a hash of it. Kept whole, a long
+// request failed the status write, and past 1 KiB the operator's cache of Secrets dropped it, so
+// it never read as answered and every reconcile rotated the token again.
+const maxRotationRequest = 64
+
+// RotationRequestMark is what a token Secret and the integration's status keep of a rotate-token
+// request: the request itself, or "sha256:" and 32 hex digits of its hash when it is longer.
+func RotationRequestMark(request string) string {
+	if len(request) <= maxRotationRequest {
+		return request
+	}
+	sum := sha256.Sum256([]byte(request))
+	return "sha256:" + hex.EncodeToString(sum[:16])
 }
 
 // ReadSecret reads a generated token Secret.

@@ -18,6 +18,7 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/internal/claims"
 	"github.com/z8z8/enterprise-identity-operator/internal/service"
 	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
+	"github.com/z8z8/enterprise-identity-operator/internal/token"
 )
 
 // organization is one EnterpriseIdentity and, once SCIM is set up, its ScimIntegration.
@@ -84,7 +85,7 @@ func (o *organization) Pending() bool {
 	// A rotation asked for in the spec or by the rotate-token annotation (the wizard's) that the
 	// current token does not answer yet: the page waits for the new token.
 	t := o.Scim.Status.Token
-	request := o.Scim.Annotations[v1alpha1.AnnotationRotateToken]
+	request := token.RotationRequestMark(o.Scim.Annotations[v1alpha1.AnnotationRotateToken])
 	unanswered := t == nil || t.Rotation != o.Scim.Spec.Token.Rotation || (request != "" && t.RotationRequest != request)
 	return o.Scim.Spec.Token.SecretRef == nil && unanswered &&
 		!meta.IsStatusConditionFalse(o.Scim.Status.Conditions, v1alpha1.ConditionSSOReady)

@@ -73,6 +73,7 @@ type options struct {
 	maxOrganizationBurst int
 	// maxOrganizationsPerNamespace bounds the organizations one namespace holds.
 	maxOrganizationsPerNamespace int
+	releasedOrganizationGrace    time.Duration
 }
 
 func main() {
@@ -122,6 +123,9 @@ func main() {
 	flag.IntVar(&o.maxOrganizationsPerNamespace, "max-organizations-per-namespace", 20,
 		"The most organizations one namespace's EnterpriseIdentities may hold; one more is refused with a condition saying why. "+
 			"0: no maximum (the default with --local).")
+	flag.DurationVar(&o.releasedOrganizationGrace, "released-organization-grace", 2*time.Minute,
+		"How long an organization released without data (its EnterpriseIdentity deleted) stays with its namespace, for the "+
+			"namespace's next EnterpriseIdentity (a rename, a GitOps replace, the namespace created again), before any namespace may claim its slug. 0: freed at once.")
 	flag.BoolVar(&o.local, "local", false, "Run everything locally: start kube-apiserver and etcd, install the CRDs, apply the samples.")
 	flag.StringVar(&o.localDir, "local-dir", ".local", "With --local: folder for the kubeconfig, etcd data and the SQLite database.")
 	flag.StringVar(&o.crdDir, "crd-dir", "config/crd/bases", "With --local: CRD manifests to install.")
@@ -211,6 +215,7 @@ func run(ctx context.Context, o options) error {
 		NoMetricsOrganizationLabel:   !o.metricsOrgLabel,
 		MaxRateLimit:                 tenant.RateLimit{RequestsPerSecond: o.maxOrganizationRate, Burst: o.maxOrganizationBurst},
 		MaxOrganizationsPerNamespace: o.maxOrganizationsPerNamespace,
+		ReleasedOrganizationGrace:    o.releasedOrganizationGrace,
 	}); err != nil {
 		return err
 	}

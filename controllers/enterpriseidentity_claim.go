@@ -101,7 +101,7 @@ func (r *EnterpriseIdentityReconciler) refuseClaim(s *identityScope, reason, eve
 // releaseOrganization is the identity's finalizer: the claim is released, never deleted, so the
 // organization's data stays with this namespace until a ScimIntegration with deletionPolicy
 // Delete or a cluster administrator removes it. A claim with no data is then deleted by the
-// OrganizationClaim controller, which frees the slug.
+// OrganizationClaim controller once its release is ReleaseGrace old, which frees the slug.
 func (r *EnterpriseIdentityReconciler) releaseOrganization(ctx context.Context, identity *v1alpha1.EnterpriseIdentity) error {
 	if !controllerutil.ContainsFinalizer(identity, v1alpha1.FinalizerOrganizationClaim) {
 		return nil
@@ -112,6 +112,10 @@ func (r *EnterpriseIdentityReconciler) releaseOrganization(ctx context.Context, 
 	}
 	if held {
 		claim.Spec.Holder = nil
+		if claim.Annotations == nil {
+			claim.Annotations = map[string]string{}
+		}
+		claim.Annotations[v1alpha1.AnnotationReleasedAt] = r.Clock.Now().UTC().Format(time.RFC3339)
 		if err := r.Update(ctx, claim); err != nil {
 			return fmt.Errorf("releasing OrganizationClaim %s: %w", claim.Name, err)
 		}

@@ -8,6 +8,7 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
 	"github.com/z8z8/enterprise-identity-operator/test/localidp"
@@ -152,6 +153,12 @@ var _ = Describe("EnterpriseIdentity", func() {
 			Expect(condition(first, v1alpha1.ConditionReady)()).To(beTrue("Ready"))
 
 			Expect(k8s.Delete(ctx, first)).To(Succeed())
+			// The released claim stays with its namespace for a while (for a replacement there).
+			eventually(condition(second, v1alpha1.ConditionReady)).Should(beFalse(v1alpha1.ReasonOrganizationRetained))
+			fakeClock.Step(11 * time.Minute)
+			claim := &v1alpha1.OrganizationClaim{}
+			Expect(k8s.Get(ctx, types.NamespacedName{Name: org}, claim)).To(Succeed())
+			poke(claim)
 			eventually(condition(second, v1alpha1.ConditionReady)).Should(beTrue("Ready"))
 		})
 	})

@@ -7,12 +7,14 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
 	"github.com/z8z8/enterprise-identity-operator/internal/claims"
+	"github.com/z8z8/enterprise-identity-operator/internal/index"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
 
@@ -31,6 +33,11 @@ type OrganizationClaimReconciler struct {
 	Recorder events.EventRecorder
 	// Data is the store; nil when none is configured (then every claim is kept).
 	Data ClaimData
+	// ReleaseGrace is how long a released claim without data stays with its namespace, for the
+	// namespace's next EnterpriseIdentity, before it is deleted (0: at once).
+	ReleaseGrace time.Duration
+	// Clock reads the time of releases (nil: the real clock).
+	Clock clock.PassiveClock
 }
 
 // heldClaimRetry is how often a deleted claim that is still held is looked at again.
@@ -62,11 +69,51 @@ func (r *OrganizationClaimReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	if owner != "" {
 		return ctrl.Result{}, nil // retained data keeps the organization with its namespace
 	}
+	// Released a moment ago, or an identity of the claim's own namespace names the slug: the
+	// namespace is replacing its EnterpriseIdentity (a rename, a GitOps replace, the namespace
+	// created again), and the replacement takes the claim over. Freed now, the slug would go to
+	// the oldest claimant anywhere, perhaps another tenant's identity waiting for exactly this.
+	if left := r.graceLeft(claim); left > 0 {
+		return ctrl.Result{RequeueAfter: left}, nil
+	}
+	if waiting, err := r.claimantInNamespace(ctx, claim); err != nil || waiting {
+		return ctrl.Result{RequeueAfter: heldClaimRetry}, err
+	}
 	if err := r.Delete(ctx, claim, client.Preconditions{UID: &claim.UID, ResourceVersion: &claim.ResourceVersion}); client.IgnoreNotFound(err) != nil {
 		return ctrl.Result{}, fmt.Errorf("deleting released OrganizationClaim %s: %w", claim.Name, err)
 	}
 	ctrl.LoggerFrom(ctx).Info("Freed a released organization with no data", "organization", claim.Name)
 	return ctrl.Result{}, nil
+}
+
+// graceLeft is how long the claim, released without data, still stays with its namespace (0: no
+// longer, or released before releases were stamped).
+func (r *OrganizationClaimReconciler) graceLeft(claim *v1alpha1.OrganizationClaim) time.Duration {
+	at, err := time.Parse(time.RFC3339, claim.Annotations[v1alpha1.AnnotationReleasedAt])
+	if err != nil || r.ReleaseGrace <= 0 {
+		return 0
+	}
+	now := time.Now()
+	if r.Clock != nil {
+		now = r.Clock.Now()
+	}
+	return min(at.Add(r.ReleaseGrace).Sub(now), r.ReleaseGrace) // a clock behind the stamp waits no longer
+}
+
+// claimantInNamespace says whether an EnterpriseIdentity of the claim's namespace, not being
+// deleted and not refused for its namespace's limit, names the claim's organization.
+func (r *OrganizationClaimReconciler) claimantInNamespace(ctx context.Context, claim *v1alpha1.OrganizationClaim) (bool, error) {
+	list := &v1alpha1.EnterpriseIdentityList{}
+	if err := r.List(ctx, list, client.InNamespace(claim.Spec.Namespace), client.MatchingFields{index.Organization: claim.Name}); err != nil {
+		return false, fmt.Errorf("listing claimants of organization %s: %w", claim.Name, err)
+	}
+	for i := range list.Items {
+		c := &list.Items[i]
+		if c.DeletionTimestamp.IsZero() && !isConditionReason(c.Status.Conditions, v1alpha1.ConditionReady, v1alpha1.ReasonNamespaceOrganizationLimit) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // finalize deletes the data a deleted claim owns, but only once nobody holds it: deleting the

@@ -1,6 +1,8 @@
 package controllers_test
 
 import (
+	"time"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -65,6 +67,7 @@ var _ = Describe("OrganizationClaim", func() {
 
 		By("the namespace deletes the data; the claim is freed and the slug goes to the waiting claimant")
 		Expect(scimData.DeleteOrganization(ctx, org, store.Binding{Claim: string(claim.UID)})).To(Succeed())
+		fakeClock.Step(11 * time.Minute) // past the release's grace for the namespace
 		poke(released)
 		eventually(condition(second, v1alpha1.ConditionReady)).Should(beTrue("Ready"))
 		held, err := claimOf(org)()
@@ -86,6 +89,41 @@ var _ = Describe("OrganizationClaim", func() {
 		Expect(k8s.Delete(ctx, eid)).To(Succeed())
 		eventually(claimGone(org)).Should(BeTrue())
 		Expect(scimData.deleted()).To(ContainElement(org))
+	})
+
+	It("keeps a replaced identity's slug with its namespace for a while, not with another's waiting identity", func() {
+		// No data yet (SSO only, or an integration not bound yet): freed at the release, the slug
+		// went to the oldest claimant anywhere, here another tenant's, waiting with a Conflict,
+		// before the namespace's replacement (a GitOps prune and create, a rename) could take it.
+		org := uniqueName("org")
+		first := samlIdentity(ns, "first", org, idp)
+		Expect(k8s.Create(ctx, first)).To(Succeed())
+		eventually(condition(first, v1alpha1.ConditionReady)).Should(beTrue("Ready"))
+		squatter := samlIdentity(newNamespace(), "squatter", org, idp)
+		Expect(k8s.Create(ctx, squatter)).To(Succeed())
+		eventually(condition(squatter, v1alpha1.ConditionReady)).Should(beFalse(v1alpha1.ReasonConflict))
+
+		Expect(k8s.Delete(ctx, first)).To(Succeed())
+		eventually(func() bool { c, err := claimOf(org)(); return err == nil && c.Spec.Holder == nil }).Should(BeTrue())
+		eventually(condition(squatter, v1alpha1.ConditionReady)).Should(beFalse(v1alpha1.ReasonOrganizationRetained))
+		consistently(claimGone(org)).Should(BeFalse())
+		replacement := samlIdentity(ns, "replacement", org, idp)
+		Expect(k8s.Create(ctx, replacement)).To(Succeed())
+		eventually(condition(replacement, v1alpha1.ConditionReady)).Should(beTrue("Ready"))
+		taken, err := claimOf(org)()
+		Expect(err).NotTo(HaveOccurred())
+		Expect([]string{taken.Spec.Namespace, taken.Spec.Holder.Name}).To(Equal([]string{ns, "replacement"}))
+		Expect(condition(squatter, v1alpha1.ConditionReady)()).NotTo(beTrue("Ready"))
+
+		By("once the namespace releases it and names it no more, it is freed after the grace")
+		Expect(k8s.Delete(ctx, replacement)).To(Succeed())
+		eventually(func() bool { c, err := claimOf(org)(); return err == nil && c.Spec.Holder == nil }).Should(BeTrue())
+		consistently(condition(squatter, v1alpha1.ConditionReady)).ShouldNot(beTrue("Ready"))
+		fakeClock.Step(11 * time.Minute)
+		released, err := claimOf(org)()
+		Expect(err).NotTo(HaveOccurred())
+		poke(released)
+		eventually(condition(squatter, v1alpha1.ConditionReady)).Should(beTrue("Ready"))
 	})
 
 	It("hands a released organization to a new identity of the same namespace", func() {

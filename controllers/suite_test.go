@@ -99,9 +99,11 @@ var _ = BeforeSuite(func() {
 		MaxRateLimit:         tenant.RateLimit{RequestsPerSecond: 1000, Burst: 2000},
 	}).SetupWithManager(mgr)).To(Succeed())
 	Expect((&controllers.OrganizationClaimReconciler{
-		Client:   mgr.GetClient(),
-		Recorder: mgr.GetEventRecorder("organizationclaim-controller"),
-		Data:     scimData,
+		Client:       mgr.GetClient(),
+		Recorder:     mgr.GetEventRecorder("organizationclaim-controller"),
+		Data:         scimData,
+		Clock:        fakeClock,
+		ReleaseGrace: 10 * time.Minute,
 	}).SetupWithManager(mgr)).To(Succeed())
 	go func() {
 		defer GinkgoRecover()

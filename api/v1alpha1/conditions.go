@@ -35,6 +35,10 @@ const (
 	// annotation they do not manage alone, so a sync neither undoes nor refuses it;
 	// spec.token.rotation stays the declarative way for those who rotate in Git.
 	AnnotationRotateToken = "enterprise.z8z8.io/rotate-token" //nolint:gosec // an annotation name, not a credential
+	// AnnotationReleasedAt on an OrganizationClaim is the RFC 3339 time its holder released it.
+	// A released claim without data stays with its namespace for a while after that
+	// (--released-organization-grace), for the namespace's next EnterpriseIdentity.
+	AnnotationReleasedAt = "enterprise.z8z8.io/released-at"
 	// AnnotationRotationRequest on a token Secret is the rotate-token request its token answers.
 	AnnotationRotationRequest = "enterprise.z8z8.io/rotation-request"
 	// AnnotationTokenLastUsedAt on a token Secret is the RFC 3339 time the data plane last

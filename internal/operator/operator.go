@@ -64,6 +64,9 @@ type Options struct {
 	// MaxOrganizationsPerNamespace bounds the organizations one namespace's EnterpriseIdentities
 	// hold; zero bounds nothing.
 	MaxOrganizationsPerNamespace int
+	// ReleasedOrganizationGrace is how long a released organization without data stays with its
+	// namespace before any namespace may claim its slug (0: freed at once).
+	ReleasedOrganizationGrace time.Duration
 }
 
 // Add registers everything on mgr, serving SCIM from st.
@@ -132,9 +135,11 @@ func Add(ctx context.Context, mgr ctrl.Manager, st store.Store, o Options) error
 		return fmt.Errorf("setting up the EnterpriseIdentity controller: %w", err)
 	}
 	if err := (&controllers.OrganizationClaimReconciler{
-		Client:   mgr.GetClient(),
-		Recorder: mgr.GetEventRecorder("organizationclaim-controller"),
-		Data:     st,
+		Client:       mgr.GetClient(),
+		Recorder:     mgr.GetEventRecorder("organizationclaim-controller"),
+		Data:         st,
+		Clock:        clock.RealClock{},
+		ReleaseGrace: o.ReleasedOrganizationGrace,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the OrganizationClaim controller: %w", err)
 	}

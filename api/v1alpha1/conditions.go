@@ -39,6 +39,9 @@ const (
 	// A released claim without data stays with its namespace for a while after that
 	// (--released-organization-grace), for the namespace's next EnterpriseIdentity.
 	AnnotationReleasedAt = "enterprise.z8z8.io/released-at"
+	// AnnotationDataDeletedAt on a released OrganizationClaim is the RFC 3339 time a
+	// ScimIntegration with deletionPolicy Delete deleted its data; the claim is then freed.
+	AnnotationDataDeletedAt = "enterprise.z8z8.io/data-deleted-at"
 	// AnnotationRotationRequest on a token Secret is the rotate-token request its token answers.
 	AnnotationRotationRequest = "enterprise.z8z8.io/rotation-request"
 	// AnnotationTokenLastUsedAt on a token Secret is the RFC 3339 time the data plane last

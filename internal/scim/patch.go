@@ -326,6 +326,11 @@ func (p *patcher) applyAttribute(c map[string]any, attr *schema.Attribute, op st
 	if err != nil {
 		return err
 	}
+	if val == nil && value != nil && op == "add" && !isReference(attr) {
+		// RFC 7644 §3.5.2.1: add never unassigns; an empty list or object adds nothing. An
+		// explicit null unassigns, as do the manager's empty forms ("", []).
+		return nil
+	}
 	switch {
 	case val == nil:
 		delete(c, attr.Name)
@@ -352,6 +357,12 @@ func (p *patcher) applyAttribute(c map[string]any, attr *schema.Attribute, op st
 		c[attr.Name] = val
 	}
 	return nil
+}
+
+// isReference says whether attr is a single reference to another resource (the manager): a
+// single-valued complex attribute with a "value" sub-attribute.
+func isReference(attr *schema.Attribute) bool {
+	return !attr.MultiValued && attr.Type == schema.TypeComplex && attr.Sub("value") != nil
 }
 
 // applySub handles "attr.sub" without a filter.

@@ -326,6 +326,17 @@ func (p *patcher) applyAttribute(c map[string]any, attr *schema.Attribute, op st
 	if err != nil {
 		return err
 	}
+	if obj, ok := value.(map[string]any); ok && attr.Type == schema.TypeComplex && !attr.MultiValued && attr.Name != "manager" {
+		// Complex single value: the given sub-attributes replace theirs; others stay.
+		merged, _ := c[attr.Name].(map[string]any)
+		merged = deepCopy(merged)
+		if merged == nil {
+			merged = map[string]any{}
+		}
+		mergeSubs(merged, attr, obj, val)
+		setOrDelete(c, attr.Name, merged)
+		return nil
+	}
 	if val == nil && value != nil && op == "add" && !isReference(attr) {
 		// RFC 7644 §3.5.2.1: add never unassigns; an empty list or object adds nothing. An
 		// explicit null unassigns, as do the manager's empty forms ("", []).
@@ -342,17 +353,6 @@ func (p *patcher) applyAttribute(c map[string]any, attr *schema.Attribute, op st
 	case attr.MultiValued:
 		list := asList(val)
 		c[attr.Name] = enforcePrimary(list, nil)
-	case attr.Type == schema.TypeComplex && attr.Name != "manager":
-		// Complex single value: the given sub-attributes replace theirs; others stay.
-		merged, _ := c[attr.Name].(map[string]any)
-		merged = deepCopy(merged)
-		if merged == nil {
-			merged = map[string]any{}
-		}
-		for k, v := range val.(map[string]any) {
-			merged[k] = v
-		}
-		c[attr.Name] = merged
 	default:
 		c[attr.Name] = val
 	}
@@ -496,12 +496,24 @@ func setElement(elem map[string]any, attr, sub *schema.Attribute, value any) err
 	if err != nil {
 		return err
 	}
-	if obj, ok := v.(map[string]any); ok {
-		for k, sv := range obj {
-			elem[k] = sv
-		}
+	if obj, ok := value.(map[string]any); ok {
+		mergeSubs(elem, attr, obj, v)
 	}
 	return nil
+}
+
+// mergeSubs sets the sub-attributes of raw, as coerced, in dst: a null one is unassigned (coerce
+// drops it, so it is read from raw), and those not given stay (RFC 7644 §3.5.2.3).
+func mergeSubs(dst map[string]any, attr *schema.Attribute, raw map[string]any, coerced any) {
+	for k, v := range raw {
+		if sub := attr.Sub(k); sub != nil && v == nil {
+			delete(dst, sub.Name)
+		}
+	}
+	obj, _ := coerced.(map[string]any)
+	for k, v := range obj {
+		dst[k] = v
+	}
 }
 
 // applyMembers turns membership operations into a member change.

@@ -37,3 +37,28 @@ func TestAnEmptyAddChangesNothing(t *testing.T) {
 		}
 	})
 }
+
+// A null sub-attribute of a complex value unassigns that sub-attribute alone, with a path or
+// without (RFC 7644 §3.5.2.3; null unassigns). It used to unassign the whole name, or, next to
+// other sub-attributes, nothing.
+func TestANullSubAttributeUnassignsOnlyItself(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		id := h.create(t, newUser("null-sub", map[string]any{
+			"name":   map[string]any{"givenName": "J", "familyName": "J1", "formatted": "J J1"},
+			"emails": []any{map[string]any{"value": "j@example.com", "type": "work", "primary": true}},
+		}))
+		r := h.do("PATCH", "/Users/"+id, patchOps(map[string]any{"op": "replace", "path": "name", "value": map[string]any{"givenName": nil}})).
+			want(t, http.StatusOK)
+		if get(r.body, "name.givenName") != nil || get(r.body, "name.familyName") != "J1" || get(r.body, "name.formatted") != "J J1" {
+			t.Fatalf("replace name {givenName: null}: %s", r.raw)
+		}
+		r = h.do("PATCH", "/Users/"+id, patchOps(
+			map[string]any{"op": "replace", "value": map[string]any{"name": map[string]any{"formatted": nil, "familyName": "J2"}}},
+			map[string]any{"op": "replace", "path": `emails[type eq "work"]`, "value": map[string]any{"primary": nil}},
+		)).want(t, http.StatusOK)
+		if get(r.body, "name.formatted") != nil || get(r.body, "name.familyName") != "J2" ||
+			get(r.body, "emails.0.primary") != nil || get(r.body, "emails.0.value") != "j@example.com" {
+			t.Fatalf("pathless name {formatted: null, familyName: J2} and an email's primary: null: %s", r.raw)
+		}
+	})
+}

@@ -147,13 +147,15 @@ func (p *patcher) apply(op, path string, value any, explicit bool) error {
 		return err
 	}
 	attr := t.resolved.Attr
-	if !writable(attr) {
-		if explicit && attr.Mutability != schema.WriteOnly {
-			return &Error{Status: 400, ScimType: typeMutability, Detail: attr.Name + " is read-only"}
-		}
-		return nil
+	members := p.kind == store.KindGroup && attr.Name == "members"
+	if members && t.sub != nil {
+		// A member is its id: "members.display" would have emptied or replaced the group.
+		return badRequest(typeInvalidPath, "members' sub-attributes cannot be changed one by one")
 	}
-	if p.kind == store.KindGroup && attr.Name == "members" {
+	if ok, err := writableTarget(t, explicit); !ok {
+		return err
+	}
+	if members {
 		return p.applyMembers(op, t.filter, value)
 	}
 	if err := p.checkRemovable(t, op, value); err != nil {
@@ -173,6 +175,25 @@ func (p *patcher) apply(op, path string, value any, explicit bool) error {
 		return p.applySub(container, attr, t.sub, op, value)
 	}
 	return p.applyAttribute(container, attr, op, value)
+}
+
+// writableTarget says whether a client may change t's attribute and sub-attribute: a path naming
+// a read-only one is refused (explicit), a pathless key naming one is ignored.
+func writableTarget(t *target, explicit bool) (bool, error) {
+	for _, a := range []*schema.Attribute{t.resolved.Attr, t.sub} {
+		if a == nil || writable(a) {
+			continue
+		}
+		if explicit && a.Mutability != schema.WriteOnly {
+			name := a.Name
+			if a == t.sub {
+				name = t.resolved.Attr.Name + "." + a.Name
+			}
+			return false, &Error{Status: 400, ScimType: typeMutability, Detail: name + " is read-only"}
+		}
+		return false, nil
+	}
+	return true, nil
 }
 
 // checkRemovable refuses to unassign what must stay: a required attribute, and a user's active

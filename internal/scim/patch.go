@@ -403,6 +403,7 @@ func (p *patcher) applySub(c map[string]any, attr, sub *schema.Attribute, op str
 			obj = map[string]any{}
 		}
 		setOrDelete(obj, sub.Name, val)
+		dropEmptyReference(attr, obj)
 		setOrDelete(c, attr.Name, obj)
 		return nil
 	}

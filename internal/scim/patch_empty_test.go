@@ -62,3 +62,34 @@ func TestANullSubAttributeUnassignsOnlyItself(t *testing.T) {
 		}
 	})
 }
+
+// "" names no manager: {"value": ""} unassigns the manager, as "" does, with any op and in a PUT;
+// it used to be stored as {"value": ""}. A name sent without an id (Okta) is kept.
+func TestAnEmptyManagerValueUnassignsTheManager(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		manager := enterpriseSchema + ":manager"
+		id := h.create(t, newUser("empty-manager", map[string]any{enterpriseSchema: map[string]any{"manager": map[string]any{"value": "m-1"}}}))
+		for _, op := range []map[string]any{
+			{"op": "replace", "path": manager, "value": map[string]any{"value": ""}},
+			{"op": "add", "path": manager, "value": map[string]any{"value": ""}},
+			{"op": "add", "path": manager, "value": ""},
+			{"op": "replace", "path": manager + ".value", "value": ""},
+		} {
+			h.do("PATCH", "/Users/"+id, patchOps(map[string]any{"op": "replace", "path": manager, "value": "m-1"})).want(t, http.StatusOK)
+			r := h.do("PATCH", "/Users/"+id, patchOps(op)).want(t, http.StatusOK)
+			if get(r.body, enterpriseSchema+".manager") != nil {
+				t.Fatalf("%v leaves a manager: %s", op, r.raw)
+			}
+		}
+		r := h.do("PATCH", "/Users/"+id, patchOps(map[string]any{"op": "replace", "path": manager,
+			"value": map[string]any{"value": "", "displayName": "Bob"}})).want(t, http.StatusOK)
+		if m, _ := get(r.body, enterpriseSchema+".manager").(map[string]any); len(m) != 1 || m["displayName"] != "Bob" {
+			t.Fatalf("a manager named without an id: %s", r.raw)
+		}
+		r = h.do("PUT", "/Users/"+id, newUser("empty-manager", map[string]any{enterpriseSchema: map[string]any{"manager": map[string]any{"value": ""}}})).
+			want(t, http.StatusOK)
+		if get(r.body, enterpriseSchema+".manager") != nil {
+			t.Fatalf("a PUT with manager {value: \"\"}: %s", r.raw)
+		}
+	})
+}

@@ -185,10 +185,19 @@ func coerceComplex(attr *schema.Attribute, v any) (any, error) {
 			out[sub.Name] = c
 		}
 	}
+	dropEmptyReference(attr, out)
 	if len(out) == 0 {
 		return nil, nil
 	}
 	return out, nil
+}
+
+// dropEmptyReference removes an empty "value" from a single reference (the manager): "" names no
+// one, so {"value": ""} unassigns it, and a name sent alone (Okta) is kept without it.
+func dropEmptyReference(attr *schema.Attribute, obj map[string]any) {
+	if isReference(attr) && obj["value"] == "" {
+		delete(obj, "value")
+	}
 }
 
 // coerceBoolean accepts JSON booleans and, for Entra ID's default job, "True"/"False" strings.

@@ -487,6 +487,9 @@ func (p *patcher) applyFiltered(c map[string]any, attr, sub *schema.Attribute, e
 		if !ok || (op == "replace" && sub == nil) {
 			return badRequest(typeNoTarget, "no %s value matches the filter", attr.Name)
 		}
+		if setsNothing(attr, sub, value) {
+			return nil // a null or empty value creates no element: there is nothing to unassign
+		}
 		list = append(list, seed)
 		matched = []int{len(list) - 1}
 	}
@@ -502,6 +505,19 @@ func (p *patcher) applyFiltered(c map[string]any, attr, sub *schema.Attribute, e
 	}
 	save(list)
 	return nil
+}
+
+// setsNothing says whether value, set on a new element, would give it nothing: null, "", or an
+// object of such values. An error is left to setElement.
+func setsNothing(attr, sub *schema.Attribute, value any) bool {
+	var v any
+	var err error
+	if sub != nil {
+		v, err = coerce(sub, value)
+	} else {
+		v, err = coerceSingle(attr, value)
+	}
+	return err == nil && (v == nil || v == "")
 }
 
 // setElement sets a sub-attribute of an element, or merges an object value into it.

@@ -93,3 +93,28 @@ func TestAnEmptyManagerValueUnassignsTheManager(t *testing.T) {
 		}
 	})
 }
+
+// Entra's "emails[type eq \"work\"].value" creates the element it names when none matches; with
+// a null or empty value there is nothing to create, and it used to leave a stub ({"type": "work"}).
+func TestAnEmptyValueCreatesNoElement(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		id := h.create(t, newUser("no-stub", map[string]any{"emails": []any{map[string]any{"value": "w@example.com", "type": "work"}}}))
+		for _, op := range []map[string]any{
+			{"op": "replace", "path": `addresses[type eq "work"].formatted`, "value": nil},
+			{"op": "add", "path": `emails[type eq "other"].value`, "value": ""},
+			{"op": "replace", "path": `emails[type eq "home"].value`, "value": ""},
+			{"op": "add", "path": `phoneNumbers[type eq "mobile"]`, "value": map[string]any{"value": nil}},
+		} {
+			r := h.do("PATCH", "/Users/"+id, patchOps(op)).want(t, http.StatusOK)
+			if get(r.body, "addresses") != nil || get(r.body, "phoneNumbers") != nil || get(r.body, "emails.1") != nil ||
+				r.header.Get("ETag") != `W/"1"` {
+				t.Fatalf("%v created an element: %s", op, r.raw)
+			}
+		}
+		r := h.do("PATCH", "/Users/"+id, patchOps(map[string]any{"op": "add", "path": `emails[type eq "other"].value`, "value": "o@example.com"})).
+			want(t, http.StatusOK)
+		if get(r.body, "emails.1.value") != "o@example.com" || get(r.body, "emails.1.type") != "other" {
+			t.Fatalf("a value for a missing element creates it: %s", r.raw)
+		}
+	})
+}

@@ -142,6 +142,9 @@ func (p *patcher) apply(op, path string, value any, explicit bool) error {
 	if path == "" {
 		return p.applyPathless(op, value)
 	}
+	if s := p.schemaNamed(path); s != nil {
+		return p.applySchema(op, s, value)
+	}
 	t, err := p.resolvePath(path)
 	if err != nil || t == nil {
 		return err
@@ -230,20 +233,51 @@ func (p *patcher) applyPathless(op string, value any) error {
 		return badRequest(typeInvalidValue, "%s without a path needs an object value", op)
 	}
 	for k, v := range obj {
-		if ext := p.rt.Extension(k); ext != nil {
-			if sub, ok := v.(map[string]any); ok {
-				for sk, sv := range sub {
-					if err := p.apply(op, ext.ID+":"+sk, sv, false); err != nil {
-						return err
-					}
-				}
-				continue
-			}
-		}
 		if err := p.apply(op, k, v, false); err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+// schemaNamed is the resource type's schema whose URN is path, if any.
+func (p *patcher) schemaNamed(path string) *schema.Schema {
+	if strings.EqualFold(path, p.rt.Schema.ID) {
+		return p.rt.Schema
+	}
+	return p.rt.Extension(path)
+}
+
+// applySchema handles a path or pathless key naming a whole schema: an object value's keys are
+// that schema's attributes, as in a pathless operation; remove or null unassigns them all, unless
+// one is required. It used to be ignored, as a schema this server does not serve is.
+func (p *patcher) applySchema(op string, s *schema.Schema, value any) error {
+	if op != "remove" && value != nil {
+		obj, ok := value.(map[string]any)
+		if !ok {
+			return badRequest(typeInvalidValue, "%s needs an object of its attributes", s.ID)
+		}
+		for k, v := range obj {
+			if err := p.apply(op, s.ID+":"+k, v, false); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var ext *schema.Schema
+	if s != p.rt.Schema {
+		ext = s
+	}
+	c := p.container(ext, false)
+	for _, a := range s.Attributes {
+		if a.Required {
+			return &Error{Status: 400, ScimType: typeMutability, Detail: s.ID + " has required attributes and cannot be removed"}
+		}
+		if c != nil && writable(a) {
+			delete(c, a.Name)
+		}
+	}
+	p.dropEmptyExtension(ext)
 	return nil
 }
 

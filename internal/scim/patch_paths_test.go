@@ -46,3 +46,28 @@ func TestAReadOnlySubAttributePathIsRefused(t *testing.T) {
 		}
 	})
 }
+
+// A path naming a whole schema applies its object as that schema's attributes, as a pathless
+// operation does with the object under the URN; remove unassigns them (unless one is required).
+// Both used to be ignored with 200. A schema this server does not serve is still ignored.
+func TestASchemaURNPathAppliesItsAttributes(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		id := h.create(t, newUser("urn-path", nil))
+		r := h.do("PATCH", "/Users/"+id, patchOps(
+			map[string]any{"op": "add", "path": enterpriseSchema, "value": map[string]any{"department": "Eng"}},
+			map[string]any{"op": "add", "value": map[string]any{userSchema: map[string]any{"nickName": "nn"}}},
+			map[string]any{"op": "replace", "path": userSchema, "value": map[string]any{"title": "T"}},
+			map[string]any{"op": "add", "path": "urn:ietf:params:scim:schemas:extension:acme:2.0:User", "value": map[string]any{"title": "X"}},
+		)).want(t, http.StatusOK)
+		if get(r.body, enterpriseSchema+".department") != "Eng" || get(r.body, "nickName") != "nn" || get(r.body, "title") != "T" {
+			t.Fatalf("schema URN paths: %s", r.raw)
+		}
+		h.do("PATCH", "/Users/"+id, patchOps(map[string]any{"op": "remove", "path": userSchema})).wantError(t, http.StatusBadRequest, "mutability")
+		h.do("PATCH", "/Users/"+id, patchOps(map[string]any{"op": "add", "path": enterpriseSchema, "value": "Eng"})).
+			wantError(t, http.StatusBadRequest, "invalidValue")
+		r = h.do("PATCH", "/Users/"+id, patchOps(map[string]any{"op": "remove", "path": enterpriseSchema})).want(t, http.StatusOK)
+		if get(r.body, enterpriseSchema) != nil || hasSchema(r.body, enterpriseSchema) || get(r.body, "nickName") != "nn" {
+			t.Fatalf("remove of the enterprise extension: %s", r.raw)
+		}
+	})
+}

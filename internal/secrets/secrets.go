@@ -10,6 +10,7 @@ package secrets
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -21,6 +22,7 @@ import (
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -155,16 +157,45 @@ func (n *Names) Start(ctx context.Context) error {
 }
 
 // Source watches Secret names, mapping each change to the requests fn returns. Without a names
-// watch (nil) it watches nothing: tests that do not exercise referenced Secrets.
+// watch (nil) it watches nothing: tests that do not exercise referenced Secrets. The source
+// subscribes when its controller starts it, and leaves when the controller stops: a controller
+// that runs only on the leader never starts on the other replicas, and a channel nobody drains
+// would fill and stop the watch for every subscriber there (the data plane's among them).
 func (n *Names) Source(fn func(ctx context.Context, namespace, name string) []reconcile.Request) source.TypedSource[reconcile.Request] {
+	return &namesSource{names: n, fn: fn}
+}
+
+type namesSource struct {
+	names *Names
+	fn    func(ctx context.Context, namespace, name string) []reconcile.Request
+}
+
+// Start subscribes a channel drained into the controller's queue until ctx ends. Changes before
+// it are not needed: a starting controller reconciles every object it watches.
+func (s *namesSource) Start(ctx context.Context, queue workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
 	ch := make(chan event.TypedGenericEvent[*metav1.PartialObjectMetadata], 1024)
-	n.mu.Lock()
-	n.subs = append(n.subs, ch)
-	n.mu.Unlock()
-	return source.TypedChannel(ch, handler.TypedEnqueueRequestsFromMapFunc(
+	drain := source.TypedChannel(ch, handler.TypedEnqueueRequestsFromMapFunc(
 		func(ctx context.Context, m *metav1.PartialObjectMetadata) []reconcile.Request {
-			return fn(ctx, m.Namespace, m.Name)
+			return s.fn(ctx, m.Namespace, m.Name)
 		}))
+	if err := drain.Start(ctx, queue); err != nil {
+		return err
+	}
+	s.names.subscribe(ch)
+	context.AfterFunc(ctx, func() { s.names.unsubscribe(ch) })
+	return nil
+}
+
+func (n *Names) subscribe(ch chan event.TypedGenericEvent[*metav1.PartialObjectMetadata]) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.subs = append(slices.Clone(n.subs), ch) // forward reads a snapshot without the lock
+}
+
+func (n *Names) unsubscribe(ch chan event.TypedGenericEvent[*metav1.PartialObjectMetadata]) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.subs = slices.DeleteFunc(slices.Clone(n.subs), func(c chan event.TypedGenericEvent[*metav1.PartialObjectMetadata]) bool { return c == ch })
 }
 
 // forwarder is the reflector's store: it passes each Secret's namespace and name on and keeps

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
@@ -98,6 +99,12 @@ func (r *EnterpriseIdentityReconciler) validateOIDC(ctx context.Context, identit
 }
 
 func (r *EnterpriseIdentityReconciler) checkClientSecret(ctx context.Context, namespace string, ref corev1.SecretKeySelector) error {
+	if len(validation.IsDNS1123Subdomain(ref.Name)) > 0 {
+		// Created before the CRD said so: the client would refuse it without asking, an error
+		// that is not the identity provider's, and the identity would never reach its claim.
+		return &sso.ValidationError{Reason: v1alpha1.ReasonClientSecretMissing,
+			Message: fmt.Sprintf("clientSecretRef.name %q is not a Secret name", ref.Name)}
+	}
 	secret := &corev1.Secret{}
 	err := readerOr(r.APIReader, r.Client).Get(ctx, types.NamespacedName{Namespace: namespace, Name: ref.Name}, secret)
 	if apierrors.IsNotFound(err) {

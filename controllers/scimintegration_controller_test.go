@@ -380,6 +380,20 @@ var _ = Describe("ScimIntegration", func() {
 			eventually(scimData.recordedDisabled(org)).Should(BeFalse())
 		})
 
+		It("says why when the API server refuses what its ingress needs", func() {
+			// A name with a dot makes no Service name: the reason was in the logs only, retried
+			// with backoff, and an EndpointReady=True from before stayed.
+			scim := scimIntegration(ns, "acme.prod", "identity")
+			Expect(k8s.Create(ctx, scim)).To(Succeed())
+			eventually(condition(scim, v1alpha1.ConditionTokenIssued)).Should(beTrue("Issued"))
+			Expect(update(scim, func(s *v1alpha1.ScimIntegration) {
+				s.Spec.Endpoint.Ingress = v1alpha1.IngressSpec{Enabled: true, Host: "scim.example.com"}
+			})).To(Succeed())
+			eventually(condition(scim, v1alpha1.ConditionEndpointReady)).Should(beFalse(v1alpha1.ReasonRoutingInvalid))
+			Expect(condition(scim, v1alpha1.ConditionEndpointReady)().Message).To(ContainSubstring("Service acme.prod-scim"))
+			Expect(condition(scim, v1alpha1.ConditionReady)()).NotTo(beTrue("Ready"))
+		})
+
 		It("leaves alone an Ingress of the same name that is not its own", func() {
 			// The cache holds only the operator's Ingresses (secrets.CacheOptions): this one is
 			// found by the create it refuses.

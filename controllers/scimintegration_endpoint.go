@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -137,10 +138,34 @@ func (r *ScimIntegrationReconciler) createOrUpdateOwned(ctx context.Context, s *
 		// the same name without the label is someone else's.
 		r.refuseForeignObject(s, v1alpha1.ConditionEndpointReady, v1alpha1.ReasonIngressNotOwned, kind, obj.GetName())
 		return false, errStop
+	case apierrors.IsInvalid(err):
+		// Retrying would not help, and the reason would be in the logs only.
+		s.setCondition(v1alpha1.ConditionEndpointReady, false, v1alpha1.ReasonRoutingInvalid, truncate(fmt.Sprintf(
+			"The API server refused %s %s that the endpoint's ingress needs: %s", kind, obj.GetName(), apiMessage(err)), 1024))
+		return false, errStop
 	case err != nil:
 		return false, fmt.Errorf("applying %s %s: %w", kind, obj.GetName(), err)
 	}
 	return true, nil
+}
+
+// truncate cuts s to at most n bytes, at a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// apiMessage is the API server's own words of an error.
+func apiMessage(err error) string {
+	if status, ok := err.(apierrors.APIStatus); ok { //nolint:errorlint // the API error itself, as apierrors reads it
+		return status.Status().Message
+	}
+	return err.Error()
 }
 
 // removeRouting deletes the Ingress and Service this integration created once ingress is off.

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -228,6 +229,11 @@ func (r *ScimIntegrationReconciler) reconcileOwnToken(ctx context.Context, s *sc
 	keyName := ref.Key
 	if keyName == "" {
 		keyName = v1alpha1.SecretKeyToken
+	}
+	if len(validation.IsDNS1123Subdomain(ref.Name)) > 0 { // created before the CRD said so
+		s.setCondition(v1alpha1.ConditionTokenIssued, false, v1alpha1.ReasonSecretNotFound,
+			fmt.Sprintf("spec.token.secretRef.name %q is not a Secret name", ref.Name))
+		return errStop
 	}
 	secret := &corev1.Secret{}
 	err := readerOr(r.APIReader, r.Client).Get(ctx, types.NamespacedName{Namespace: s.scim.Namespace, Name: ref.Name}, secret)

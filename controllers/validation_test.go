@@ -39,6 +39,13 @@ var _ = Describe("CRD validation", func() {
 			e.Spec.SSO.OIDC = &v1alpha1.OIDCSpec{IssuerURL: "https://idp.example", ClientID: "x"}
 			e.Spec.SSO.OIDC.ClientSecretRef.Key = "client-secret"
 		}, "clientSecretRef.name must name a Secret"),
+		Entry("with an OIDC client secret that is no Secret name", func(e *v1alpha1.EnterpriseIdentity) {
+			// The client refuses such a name before asking: the identity never reached its claim
+			// and kept the slug from every later claimant, invisibly.
+			e.Spec.SSO.SAML = nil
+			e.Spec.SSO.OIDC = &v1alpha1.OIDCSpec{IssuerURL: "https://idp.example", ClientID: "x"}
+			e.Spec.SSO.OIDC.ClientSecretRef.Name, e.Spec.SSO.OIDC.ClientSecretRef.Key = "a/b", "k"
+		}, "clientSecretRef.name must be a Secret name"),
 		Entry("with neither oidc nor saml", func(e *v1alpha1.EnterpriseIdentity) { e.Spec.SSO.SAML = nil }, "sso must set exactly one of oidc or saml"),
 		Entry("with an organization that is not a DNS label", func(e *v1alpha1.EnterpriseIdentity) { e.Spec.Organization = "Acme Corp" }, "spec.organization"),
 		Entry("with SAML giving both a metadata URL and inline metadata", func(e *v1alpha1.EnterpriseIdentity) {
@@ -81,6 +88,15 @@ var _ = Describe("CRD validation", func() {
 		Entry("with an overlap beyond 30 days", func(s *v1alpha1.ScimIntegration) {
 			s.Spec.Token.Overlap = &metav1.Duration{Duration: 1000 * 3600 * 1e9}
 		}, "token.overlap must be between 0s and 720h"),
+		Entry("with a token Secret that is no Secret name", func(s *v1alpha1.ScimIntegration) {
+			s.Spec.Token.SecretRef = &v1alpha1.TokenSecretRef{Name: "a/b"}
+		}, "spec.token.secretRef.name"),
+		Entry("with an IngressClass that is no object name", func(s *v1alpha1.ScimIntegration) {
+			s.Spec.Endpoint.Ingress = v1alpha1.IngressSpec{Enabled: true, Host: "scim.example.com", ClassName: "Nginx"}
+		}, "spec.endpoint.ingress.className"),
+		Entry("with a TLS Secret that is no Secret name", func(s *v1alpha1.ScimIntegration) {
+			s.Spec.Endpoint.Ingress = v1alpha1.IngressSpec{Enabled: true, Host: "scim.example.com", TLSSecretName: "tls_cert"}
+		}, "spec.endpoint.ingress.tlsSecretName"),
 		Entry("with an unknown deprovisioning action", func(s *v1alpha1.ScimIntegration) {
 			s.Spec.Provisioning.Deprovision.OnDelete = "Erase"
 		}, "Unsupported value: \"Erase\""),

@@ -68,6 +68,7 @@ type OIDCSpec struct {
 	// The secret itself never appears in this object.
 	// +required
 	// +kubebuilder:validation:XValidation:rule="self.name != ''",message="clientSecretRef.name must name a Secret"
+	// +kubebuilder:validation:XValidation:rule="size(self.name) <= 253 && self.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="clientSecretRef.name must be a Secret name (lower-case letters, digits, '-' and '.')"
 	ClientSecretRef corev1.SecretKeySelector `json:"clientSecretRef"`
 }
 

@@ -59,7 +59,10 @@ const (
 	ReasonServing             = "Serving"
 	ReasonDataPlaneNotServing = "DataPlaneNotServing"
 	ReasonIngressNotOwned     = "IngressNotOwned"
-	ReasonDisabled            = "Disabled"
+	// ReasonRoutingInvalid: the API server refused the Ingress or Service the endpoint needs (a
+	// ScimIntegration name that makes no Service name, an annotation key it refuses).
+	ReasonRoutingInvalid = "RoutingInvalid"
+	ReasonDisabled       = "Disabled"
 	// ReasonNotChecked: an earlier step stopped the pass, so the endpoint was not checked; an
 	// EndpointReady that said True no longer does.
 	ReasonNotChecked = "NotChecked"

@@ -215,6 +215,7 @@ type TokenSecretRef struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	Name string `json:"name"`
 
 	// key holding the token; at least 32 characters of it.
@@ -242,6 +243,7 @@ type IngressSpec struct {
 	// className is the IngressClass to use; the cluster default when empty.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	ClassName string `json:"className,omitempty"`
 
 	// host is the public host name the identity provider calls, for example scim.example.com.
@@ -254,6 +256,7 @@ type IngressSpec struct {
 	// the base URL is https.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	TLSSecretName string `json:"tlsSecretName,omitempty"`
 
 	// annotations are added to the Ingress (for example cert-manager or rate-limit settings).

@@ -48,6 +48,7 @@ func (r *EnterpriseIdentityReconciler) claimOrganization(ctx context.Context, s 
 		if err := r.Create(ctx, claim); err != nil {
 			if apierrors.IsAlreadyExists(err) {
 				s.requeue.in(conflictRetry) // another claimant was first; see who next pass
+				s.conflict, s.conflictReason = fmt.Sprintf("Organization %q was claimed a moment ago; looking again", org), v1alpha1.ReasonConflict
 				return errStop
 			}
 			return fmt.Errorf("creating OrganizationClaim %s: %w", org, err)
@@ -81,6 +82,8 @@ func (r *EnterpriseIdentityReconciler) claimOrganization(ctx context.Context, s 
 	if err := r.Update(ctx, claim); err != nil {
 		if apierrors.IsConflict(err) {
 			s.requeue.in(conflictRetry)
+			// Not Ready until the next pass knows who holds it (Ready would otherwise say SSO's).
+			s.conflict, s.conflictReason = fmt.Sprintf("Organization %q changed hands a moment ago; looking again", org), v1alpha1.ReasonConflict
 			return errStop
 		}
 		return fmt.Errorf("taking over OrganizationClaim %s: %w", org, err)

@@ -4,37 +4,35 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"strings"
-
-	"github.com/z8z8/enterprise-identity-operator/internal/service"
 )
 
-// localHostRefusal refuses --local's admin to a request not addressed to this machine by name:
-// the Host must be localhost (or a name under .localhost), a loopback address, or the host of a
-// trusted origin (--external-url). The local admin is ambient, every request carries it, and a
-// page on another site reaches a loopback listener under a name of its own by DNS rebinding:
-// the browser then holds the wizard for that site's origin, so its reads and its form posts are
-// same-origin (Origin and Sec-Fetch-Site agree) and only the Host it sends tells them apart.
-// Browsers resolve localhost and .localhost to loopback themselves, so no site can rebind them.
-func (s *Server) localHostRefusal(r *http.Request) *service.Error {
+// localHost says whether a request may be --local's admin: only when addressed to this machine
+// by a loopback name or address (localhost, a name under .localhost, 127.0.0.0/8, ::1). The local
+// admin is ambient, every request carries it, and a page on another site reaches a loopback
+// listener under a name of its own by DNS rebinding: the browser then holds the wizard for that
+// site's origin, so its reads and its form posts are same-origin (Origin and Sec-Fetch-Site
+// agree) and only the Host it sends tells them apart. Browsers resolve localhost and .localhost
+// to loopback themselves, so no site can rebind them. Any other host, --external-url's included
+// (a tunnel for a real identity provider), signs in as without --local.
+func localHost(r *http.Request) bool {
 	host := r.Host
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
 	host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		return nil
+		return true
 	}
-	if ip, err := netip.ParseAddr(host); err == nil && ip.Unmap().IsLoopback() {
-		return nil
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
+// notLocalHint says why a request with --local got no identity, when that is why.
+func (s *Server) notLocalHint(r *http.Request) string {
+	if s.LocalUser == nil || localHost(r) {
+		return ""
 	}
-	for _, o := range s.TrustedOrigins {
-		if u, err := url.Parse(o); err == nil && u.Hostname() != "" && strings.EqualFold(u.Hostname(), host) {
-			return nil
-		}
-	}
-	return service.Refuse(http.StatusMisdirectedRequest,
-		"With --local, the wizard and admin API answer only at localhost, a loopback address or the --external-url's host: "+
-			"a page on another site can give its own name to this machine's address (DNS rebinding) and act as the local admin")
+	return " (with --local, only requests addressed to localhost or a loopback address are the local admin, " +
+		"so that a page on another site cannot reach it under a name of its own by DNS rebinding; sign in with a token)"
 }

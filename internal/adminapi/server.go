@@ -90,7 +90,7 @@ func (s *Server) authorized(verb string, next handler) http.Handler {
 			return
 		}
 		if !ok {
-			writeError(w, http.StatusUnauthorized, "Sign in first: no authenticated user reached the admin API")
+			writeError(w, http.StatusUnauthorized, "Sign in first: no authenticated user reached the admin API"+s.notLocalHint(r))
 			return
 		}
 		// Before the organization is looked at: the refusal says nothing about it.
@@ -130,10 +130,7 @@ func (s *Server) proxyOrLocal(r *http.Request) (service.Identity, bool, error) {
 	if who, ok := s.proxyIdentity(r); ok {
 		return who, true, nil
 	}
-	if s.LocalUser != nil {
-		if e := s.localHostRefusal(r); e != nil {
-			return service.Identity{}, false, e
-		}
+	if s.LocalUser != nil && localHost(r) {
 		return *s.LocalUser, true, nil
 	}
 	return service.Identity{}, false, nil

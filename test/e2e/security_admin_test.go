@@ -176,24 +176,30 @@ func TestAdminAPILocalUser(t *testing.T) {
 	g.Expect(status).To(Equal(http.StatusAccepted), body)
 	g.Expect(rotation(t, sys, acme)).To(Equal(int64(1)))
 
-	// A page on another site that gives its own name to this address (DNS rebinding) is refused
-	// the local admin, in the admin API and the wizard alike; 127.0.0.1 and localhost are not.
-	for path, want := range map[string]int{
-		"/api/v1alpha1/organizations/acme/status": http.StatusMisdirectedRequest,
-		"/settings/enterprise/identity-setup":     http.StatusMisdirectedRequest,
-	} {
-		for _, host := range []string{"rebound.evil.example", "localhost", "127.0.0.1"} {
+	// A page on another site that gives its own name to this address (DNS rebinding) is not the
+	// local admin, in the admin API and the wizard alike; 127.0.0.1 and localhost are.
+	noRedirects := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, host := range []string{"rebound.evil.example", "localhost", "127.0.0.1"} {
+		local := host != "rebound.evil.example"
+		for path, refused := range map[string]int{
+			"/api/v1alpha1/organizations/acme/status": http.StatusUnauthorized,
+			"/settings/enterprise/identity-setup":     http.StatusSeeOther, // to sign-in
+		} {
 			req, _ := http.NewRequestWithContext(sys.ctx, "GET", sys.baseURL+path, nil)
 			req.Host = host
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := noRedirects.Do(req)
 			g.Expect(err).NotTo(HaveOccurred())
 			b, _ := io.ReadAll(resp.Body)
 			_ = resp.Body.Close()
-			if host == "rebound.evil.example" {
-				g.Expect(resp.StatusCode).To(Equal(want), "%s at %s: %s", path, host, b)
-				g.Expect(string(b)).To(ContainSubstring("DNS rebinding"))
-			} else {
+			if local {
 				g.Expect(resp.StatusCode).To(Equal(http.StatusOK), "%s at %s: %s", path, host, b)
+				continue
+			}
+			g.Expect(resp.StatusCode).To(Equal(refused), "%s at %s: %s", path, host, b)
+			if refused == http.StatusSeeOther {
+				g.Expect(resp.Header.Get("Location")).To(HaveSuffix("/login"))
+			} else {
+				g.Expect(string(b)).To(ContainSubstring("DNS rebinding"))
 			}
 		}
 	}

@@ -232,10 +232,11 @@ func (h *resourceHandler) replace(w http.ResponseWriter, r *http.Request, c *ten
 				return nil, err
 			}
 			e.Attributes = changedAttributes(decode(current.Doc), doc)
-			change := &store.Change{Resource: &next}
+			change := &store.Change{Resource: &next, KeepIfUnchanged: sameDocument(next.Doc, current.Doc)}
 			if h.kind == store.KindGroup {
+				// Okta pushes a group whole, often unchanged: the store writes nothing then.
 				change.Members = &store.MemberChange{Replace: true, Add: members}
-			} else if sameDocument(next.Doc, current.Doc) {
+			} else if change.KeepIfUnchanged {
 				return nil, nil
 			}
 			return change, nil
@@ -334,10 +335,13 @@ func (h *resourceHandler) patch(w http.ResponseWriter, r *http.Request, c *tenan
 				e.Attributes = append(e.Attributes, "members")
 			}
 			// Compared as JSON, not as the stored bytes: PostgreSQL returns jsonb in its own spelling.
-			if members == nil && equalJSON(doc, next) {
-				return nil, nil // nothing changed: no new version, lastModified kept
+			// Nothing changed: no new version, lastModified kept; a member change that changes no
+			// membership (Entra adds members again) the store tells in the write itself.
+			unchanged := equalJSON(doc, next)
+			if members == nil && unchanged {
+				return nil, nil
 			}
-			return &store.Change{Resource: &updated, Members: members}, nil
+			return &store.Change{Resource: &updated, Members: members, KeepIfUnchanged: unchanged}, nil
 		}, write(c, e))
 	if err != nil {
 		h.failAudited(w, err, e)

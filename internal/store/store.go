@@ -166,6 +166,11 @@ type MemberChange struct {
 type Change struct {
 	Resource *Resource
 	Members  *MemberChange
+	// KeepIfUnchanged says Resource's document is the stored one: when Members changes no
+	// membership either, nothing is written (no new version, lastModified kept, no event) and
+	// Update returns the resource as it was, with the write's audit recorded (RFC 7644 §3.5.2.1:
+	// adding a member already there changes nothing).
+	KeepIfUnchanged bool
 }
 
 // Query selects a page of resources.

@@ -262,7 +262,17 @@ func (s *Store) Update(ctx context.Context, current *store.Resource, change *sto
 	if res, done, err := s.updateInOneStatement(ctx, current, &next, change, w); done {
 		return res, err
 	}
+	unchanged := false
 	err := s.inFencedTx(ctx, org, w.Binding, updateLocks(current, &next, change, w), func(tx *sql.Tx) error {
+		if change.KeepIfUnchanged && change.Members != nil && s.d.name() != "postgres" {
+			same, err := s.membersUnchanged(ctx, tx, org, id, current.Version, change.Members)
+			if err != nil {
+				return err
+			}
+			if unchanged = same; same {
+				return s.effects(ctx, tx, w, org, id, nil) // the request's audit alone
+			}
+		}
 		// Locks in the order every write takes them: the organization's fence, the resource's row,
 		// its memberships' rows, the member. A rename refreshes memberships first, so its member is
 		// read after (read_ahead.go).
@@ -271,6 +281,9 @@ func (s *Store) Update(ctx context.Context, current *store.Resource, change *sto
 		member, added, removed, err := s.writeRow(ctx, tx, current, &next, change, w, readAheadUser && !renamed)
 		if err != nil {
 			return err
+		}
+		if change.KeepIfUnchanged && change.Members != nil && len(added)+len(removed) == 0 {
+			return errNothingChanged // rolled back: the new version and the member change that changed nothing
 		}
 		if renamed {
 			if err := s.refreshMemberDisplay(ctx, tx, org, &next); err != nil {
@@ -291,11 +304,22 @@ func (s *Store) Update(ctx context.Context, current *store.Resource, change *sto
 				After: userAfter(&next, member), Origin: o})
 		})
 	})
+	if errors.Is(err, errNothingChanged) {
+		return current, s.inFencedTx(ctx, org, w.Binding, memberLocks{}, func(tx *sql.Tx) error { return s.effects(ctx, tx, w, org, id, nil) })
+	}
 	if err != nil {
 		return nil, err
 	}
+	if unchanged {
+		return current, nil
+	}
 	return &next, nil
 }
+
+// errNothingChanged rolls back a write whose member change changed nothing (Change.KeepIfUnchanged),
+// on PostgreSQL: the change itself tells, in the statement that makes it (SQLite asks first,
+// membersUnchanged).
+var errNothingChanged = errors.New("the write changes nothing")
 
 // writeRow writes next over current and a group's member change, with the member read ahead, if
 // any (withMember: a user's, updateRow). A group's change of one member makes the group's UPDATE

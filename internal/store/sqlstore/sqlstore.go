@@ -264,14 +264,9 @@ func (s *Store) Update(ctx context.Context, current *store.Resource, change *sto
 	}
 	unchanged := false
 	err := s.inFencedTx(ctx, org, w.Binding, updateLocks(current, &next, change, w), func(tx *sql.Tx) error {
-		if change.KeepIfUnchanged && change.Members != nil && s.d.name() != "postgres" {
-			same, err := s.membersUnchanged(ctx, tx, org, id, current.Version, change.Members)
-			if err != nil {
-				return err
-			}
-			if unchanged = same; same {
-				return s.effects(ctx, tx, w, org, id, nil) // the request's audit alone
-			}
+		if kept, err := s.keptUnchanged(ctx, tx, current, change, w); err != nil || kept {
+			unchanged = kept
+			return err
 		}
 		// Locks in the order every write takes them: the organization's fence, the resource's row,
 		// its memberships' rows, the member. A rename refreshes memberships first, so its member is
@@ -304,16 +299,36 @@ func (s *Store) Update(ctx context.Context, current *store.Resource, change *sto
 				After: userAfter(&next, member), Origin: o})
 		})
 	})
-	if errors.Is(err, errNothingChanged) {
-		return current, s.inFencedTx(ctx, org, w.Binding, memberLocks{}, func(tx *sql.Tx) error { return s.effects(ctx, tx, w, org, id, nil) })
+	return s.updated(ctx, current, &next, unchanged, err, w)
+}
+
+// keptUnchanged, on SQLite, records a write that would change nothing (Change.KeepIfUnchanged,
+// membersUnchanged) as its audit alone, in its transaction, and says so.
+func (s *Store) keptUnchanged(ctx context.Context, tx *sql.Tx, current *store.Resource, change *store.Change, w store.Write) (bool, error) {
+	if !change.KeepIfUnchanged || change.Members == nil || s.d.name() == "postgres" {
+		return false, nil
 	}
-	if err != nil {
+	same, err := s.membersUnchanged(ctx, tx, current.Org, current.ID, current.Version, change.Members)
+	if err != nil || !same {
+		return false, err
+	}
+	return true, s.effects(ctx, tx, w, current.Org, current.ID, nil)
+}
+
+// updated is Update's answer: next, or current when nothing changed; a PostgreSQL write rolled
+// back for changing nothing (errNothingChanged) is recorded as its audit alone.
+func (s *Store) updated(ctx context.Context, current, next *store.Resource, unchanged bool, err error, w store.Write) (*store.Resource, error) {
+	switch {
+	case errors.Is(err, errNothingChanged):
+		return current, s.inFencedTx(ctx, current.Org, w.Binding, memberLocks{}, func(tx *sql.Tx) error {
+			return s.effects(ctx, tx, w, current.Org, current.ID, nil)
+		})
+	case err != nil:
 		return nil, err
-	}
-	if unchanged {
+	case unchanged:
 		return current, nil
 	}
-	return &next, nil
+	return next, nil
 }
 
 // errNothingChanged rolls back a write whose member change changed nothing (Change.KeepIfUnchanged),

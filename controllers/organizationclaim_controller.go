@@ -97,7 +97,10 @@ func (r *OrganizationClaimReconciler) graceLeft(claim *v1alpha1.OrganizationClai
 	if r.Clock != nil {
 		now = r.Clock.Now()
 	}
-	return min(at.Add(r.ReleaseGrace).Sub(now), r.ReleaseGrace) // a clock behind the stamp waits no longer
+	if at.Sub(now) > r.ReleaseGrace {
+		return 0 // stamped by a clock far ahead of this one: not worth waiting for
+	}
+	return min(at.Add(r.ReleaseGrace).Sub(now), r.ReleaseGrace)
 }
 
 // claimantInNamespace says whether an EnterpriseIdentity of the claim's namespace, not being

@@ -520,6 +520,26 @@ var _ = Describe("ScimIntegration", func() {
 			return first, sibling
 		}
 
+		It("frees the slug once an identity and its integration that deletes data go together", func() {
+			// As when their namespace is deleted: the integration's finalizer may read the claim
+			// still held, and marked only a released one; the claim controller, which had looked
+			// while the data was there, was woken by nothing, and the slug stayed taken.
+			scim := scimIntegration(ns, "scim", "identity")
+			scim.Spec.DeletionPolicy = v1alpha1.DeletionPolicyDelete
+			Expect(k8s.Create(ctx, scim)).To(Succeed())
+			eventually(condition(scim, v1alpha1.ConditionTokenIssued)).Should(beTrue("Issued"))
+			Expect(k8s.Delete(ctx, scim)).To(Succeed())
+			Expect(k8s.Delete(ctx, identity)).To(Succeed())
+			eventually(scimData.deleted).Should(ContainElement(org))
+			claim := &v1alpha1.OrganizationClaim{}
+			eventually(func() bool {
+				return k8s.Get(ctx, types.NamespacedName{Name: org}, claim) == nil && claim.Spec.Holder == nil
+			}).Should(BeTrue())
+			fakeClock.Step(11 * time.Minute) // past the namespace's grace
+			poke(claim)
+			eventually(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, types.NamespacedName{Name: org}, claim)) }).Should(BeTrue())
+		})
+
 		It("keeps the data a sibling integration took over while Delete was pending", func() {
 			first, sibling := firstAndSibling(v1alpha1.DeletionPolicyRetain)
 

@@ -121,19 +121,17 @@ func (r *ScimIntegrationReconciler) deleteData(ctx context.Context, scim *v1alph
 	r.Recorder.Eventf(scim, nil, corev1.EventTypeNormal, EventDataDeleted, "Delete",
 		"Deleted the SCIM data of organization %s (deletionPolicy: Delete)", org)
 	ctrl.LoggerFrom(ctx).Info("Deleted SCIM data of organization", "organization", org)
-	// A released claim has nothing left to keep: the OrganizationClaim controller frees the slug
-	// (after its namespace's grace), woken by this mark. Only the claim as read here is marked:
-	// one taken over since (a GitOps rename's new identity) is left alone, where deleting it
-	// would leave its next data to be deleted with it.
-	if claim.Spec.Holder == nil {
-		patch := client.MergeFromWithOptions(claim.DeepCopy(), client.MergeFromWithOptimisticLock{})
-		if claim.Annotations == nil {
-			claim.Annotations = map[string]string{}
-		}
-		claim.Annotations[v1alpha1.AnnotationDataDeletedAt] = r.Clock.Now().UTC().Format(time.RFC3339)
-		if err := r.Patch(ctx, claim, patch); client.IgnoreNotFound(err) != nil && !apierrors.IsConflict(err) {
-			return fmt.Errorf("marking released OrganizationClaim %s: %w", org, err)
-		}
+	// A claim released, or about to be (its identity deleted in the same sweep), has nothing left
+	// to keep: the OrganizationClaim controller frees the slug (after its namespace's grace),
+	// woken by this mark. It decides on the claim as it is then, holder and all; one taken over
+	// meanwhile (a GitOps rename's new identity) is kept.
+	patch := client.MergeFrom(claim.DeepCopy())
+	if claim.Annotations == nil {
+		claim.Annotations = map[string]string{}
+	}
+	claim.Annotations[v1alpha1.AnnotationDataDeletedAt] = r.Clock.Now().UTC().Format(time.RFC3339)
+	if err := r.Patch(ctx, claim, patch); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("marking OrganizationClaim %s: %w", org, err)
 	}
 	return nil
 }

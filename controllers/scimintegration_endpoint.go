@@ -139,7 +139,9 @@ func (r *ScimIntegrationReconciler) createOrUpdateOwned(ctx context.Context, s *
 		r.refuseForeignObject(s, v1alpha1.ConditionEndpointReady, v1alpha1.ReasonIngressNotOwned, kind, obj.GetName())
 		return false, errStop
 	case apierrors.IsInvalid(err):
-		// Retrying would not help, and the reason would be in the logs only.
+		// Retrying at once would not help, and the reason would be in the logs only. A refusal
+		// that is not the spec's (an admission policy fixed since) is tried again now and then.
+		s.requeue.in(routingInvalidRetry)
 		s.setCondition(v1alpha1.ConditionEndpointReady, false, v1alpha1.ReasonRoutingInvalid, truncate(fmt.Sprintf(
 			"The API server refused %s %s that the endpoint's ingress needs: %s", kind, obj.GetName(), apiMessage(err)), 1024))
 		return false, errStop
@@ -148,6 +150,9 @@ func (r *ScimIntegrationReconciler) createOrUpdateOwned(ctx context.Context, s *
 	}
 	return true, nil
 }
+
+// routingInvalidRetry is how soon routing the API server refused is tried again without a change.
+const routingInvalidRetry = 10 * time.Minute
 
 // truncate cuts s to at most n bytes, at a rune boundary.
 func truncate(s string, n int) string {

@@ -551,6 +551,14 @@ func setsNothing(attr, sub *schema.Attribute, value any) bool {
 	} else {
 		v, err = coerceSingle(attr, value)
 	}
+	if obj, ok := v.(map[string]any); ok && err == nil {
+		for _, x := range obj {
+			if x != nil && x != "" {
+				return false
+			}
+		}
+		return true // {"value": ""}: nothing either
+	}
 	return err == nil && (v == nil || v == "")
 }
 

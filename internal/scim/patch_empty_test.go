@@ -104,6 +104,7 @@ func TestAnEmptyValueCreatesNoElement(t *testing.T) {
 			{"op": "add", "path": `emails[type eq "other"].value`, "value": ""},
 			{"op": "replace", "path": `emails[type eq "home"].value`, "value": ""},
 			{"op": "add", "path": `phoneNumbers[type eq "mobile"]`, "value": map[string]any{"value": nil}},
+			{"op": "add", "path": `emails[type eq "other"]`, "value": map[string]any{"value": ""}},
 		} {
 			r := h.do("PATCH", "/Users/"+id, patchOps(op)).want(t, http.StatusOK)
 			if get(r.body, "addresses") != nil || get(r.body, "phoneNumbers") != nil || get(r.body, "emails.1") != nil ||

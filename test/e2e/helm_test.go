@@ -200,6 +200,11 @@ func TestHelmChart(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred(), fileToken)
 	g.Expect(fileToken).To(SatisfyAll(ContainSubstring("bearerTokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token"),
 		Not(ContainSubstring("metrics-scraper")), Not(ContainSubstring("authorization:"))))
+	// Without the chart's RBAC nothing binds the scraper: its token would get 403, so the file is used.
+	unbound, err := helm(t, "template", "eio", chart, "--set", "externalURL=https://scim.example.com", "--set", "metrics.serviceMonitor.enabled=true",
+		"--set", "rbac.create=false")
+	g.Expect(err).NotTo(HaveOccurred(), unbound)
+	g.Expect(unbound).To(SatisfyAll(ContainSubstring("bearerTokenFile:"), Not(ContainSubstring("metrics-scraper"))))
 
 	By("the PostgreSQL install: replicas scale out, the URL comes from a Secret, no volume")
 	By("behind a proxy: only the proxy and the ingress controller may reach the data plane")

@@ -343,3 +343,27 @@ func TestListedUsersCarryTheirGroups(t *testing.T) {
 		}
 	})
 }
+
+// A user's groups are filtered as they are rendered: display is the group's name and type
+// "Group". The membership row holds the member's own display and type, which the filter read:
+// groups[display eq "Engineering"] matched users named Engineering.
+func TestUsersFilteredByTheirGroups(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		inGroup := h.create(t, newUser("in-group", map[string]any{"displayName": "Ada"}))
+		h.create(t, newUser("named-like-it", map[string]any{"displayName": "Engineering"}))
+		h.do("POST", "/Groups", map[string]any{"displayName": "Engineering", "members": []any{map[string]any{"value": inGroup}}}).
+			want(t, http.StatusCreated)
+		for filter, want := range map[string]string{
+			`groups[display eq "Engineering"]`:             "in-group",
+			`groups.display eq "engineering"`:              "in-group",
+			`groups[type eq "Group" and display sw "Eng"]`: "in-group",
+			`groups.type eq "User"`:                        "",
+			`not (groups.type eq "Group")`:                 "named-like-it",
+		} {
+			r := h.do("GET", "/Users?sortBy=userName&filter="+url.QueryEscape(filter), nil).want(t, http.StatusOK)
+			if got := names(r); got != want {
+				t.Errorf("%s: got %q, want %q", filter, got, want)
+			}
+		}
+	})
+}

@@ -232,12 +232,21 @@ func (t *translator) membershipCondition(attr, sub *schema.Attribute, op filter.
 		col = "m.member_id"
 	}
 	if sub != nil {
+		// A row holds the member's type and display: a user's groups are typed and named as
+		// groups (as they are rendered), so those come from the group.
+		ofUser := attr.Name == "groups"
 		switch sub.Name {
 		case "value":
 		case "type":
 			col, def = "m.member_type", sub
+			if ofUser {
+				col = "'" + string(store.KindGroup) + "'"
+			}
 		case "display":
 			col, def = "m.display", sub
+			if ofUser {
+				col = "(SELECT g.name FROM scim_groups g WHERE g.org = m.org AND g.id = m.group_id)"
+			}
 		default:
 			return "", invalidFilter("filtering on %s.%s is not supported", attr.Name, sub.Name)
 		}

@@ -78,7 +78,6 @@ func (c *committer) run() {
 }
 
 func (c *committer) commit(batch []*writeRequest) {
-	results := make([]error, len(batch))
 	// fail (or, with nil, succeed) every write of the batch at once.
 	fail := func(err error) {
 		for _, r := range batch {
@@ -114,34 +113,59 @@ func (c *committer) commit(batch []*writeRequest) {
 		return
 	}
 	// A write failed: run the batch again, each write inside a savepoint of its own.
-	if tx, err = c.db.BeginTx(context.Background(), nil); err != nil {
-		storeFailed(fmt.Errorf("beginning a transaction: %w", err))
-		return
-	}
-	for i, r := range batch {
-		if err := r.ctx.Err(); err != nil {
-			results[i] = err
+	c.commitWithSavepoints(batch, start, storeFailed)
+}
+
+// commitWithSavepoints runs the batch's writes each inside a savepoint of its own, rolling a
+// failed one back to its savepoint alone, and commits. A write whose request went away while it
+// ran was interrupted, and SQLite rolls back the whole transaction for an interrupted write: the
+// batch then runs again without it (each time one write fewer, so at most once per write).
+func (c *committer) commitWithSavepoints(batch []*writeRequest, start time.Time, storeFailed func(error)) {
+	results := make([]error, len(batch))
+	decided := make([]bool, len(batch))
+	for again := true; again; {
+		again = false
+		tx, err := c.db.BeginTx(context.Background(), nil)
+		if err != nil {
+			storeFailed(fmt.Errorf("beginning a transaction: %w", err))
+			return
+		}
+		for i, r := range batch {
+			if decided[i] {
+				continue
+			}
+			if err := r.ctx.Err(); err != nil {
+				results[i], decided[i] = err, true
+				continue
+			}
+			if _, err := tx.ExecContext(context.Background(), `SAVEPOINT write`); err != nil {
+				_ = tx.Rollback()
+				storeFailed(fmt.Errorf("opening a savepoint: %w", err))
+				return
+			}
+			results[i] = runWrite(r.fn, tx)
+			if r.ctx.Err() != nil { // perhaps interrupted, perhaps not: the transaction is in doubt
+				results[i], decided[i], again = r.ctx.Err(), true, true
+				_ = tx.Rollback()
+				break
+			}
+			undo := `RELEASE write`
+			if results[i] != nil {
+				undo = `ROLLBACK TO write; RELEASE write`
+			}
+			if _, err := tx.ExecContext(context.Background(), undo); err != nil {
+				_ = tx.Rollback()
+				storeFailed(fmt.Errorf("closing a savepoint: %w", err))
+				return
+			}
+		}
+		if again {
 			continue
 		}
-		if _, err := tx.ExecContext(context.Background(), `SAVEPOINT write`); err != nil {
-			_ = tx.Rollback()
-			storeFailed(fmt.Errorf("opening a savepoint: %w", err))
+		if err := tx.Commit(); err != nil {
+			storeFailed(fmt.Errorf("committing: %w", err))
 			return
 		}
-		results[i] = runWrite(r.fn, tx)
-		undo := `RELEASE write`
-		if results[i] != nil {
-			undo = `ROLLBACK TO write; RELEASE write`
-		}
-		if _, err := tx.ExecContext(context.Background(), undo); err != nil {
-			_ = tx.Rollback()
-			storeFailed(fmt.Errorf("closing a savepoint: %w", err))
-			return
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		storeFailed(fmt.Errorf("committing: %w", err))
-		return
 	}
 	observeCommit(start, len(batch), nil)
 	for i, r := range batch {

@@ -100,3 +100,66 @@ func TestFailingWritesCostTheSharedWriterLittle(t *testing.T) {
 		t.Fatalf("%d writes ran %d times", n, r)
 	}
 }
+
+// A request that goes away while its write runs interrupts the statement, and SQLite then rolls
+// back the whole transaction, the batch's other writes with it. Those are run again without it:
+// before, closing its savepoint failed and every write of the batch, of any organization, got an
+// error.
+func TestAnInterruptedWriteFailsOnlyItself(t *testing.T) {
+	s, err := OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "identity.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()
+	bg := context.Background()
+	insert := func(org string) func(*sql.Tx) error {
+		return func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(bg, `INSERT INTO event_sequences (org, last) VALUES (?, 1)`, org)
+			return err
+		}
+	}
+	boom := errors.New("boom")
+	goingAway, cancel := context.WithCancel(bg)
+	defer cancel()
+	batch := []*writeRequest{
+		{ctx: bg, fn: insert("first")},
+		{ctx: bg, fn: func(tx *sql.Tx) error { _ = insert("failing")(tx); return boom }}, // the batch runs again with savepoints
+		{ctx: goingAway, fn: func(tx *sql.Tx) error {
+			time.AfterFunc(50*time.Millisecond, cancel)
+			_, err := tx.ExecContext(goingAway, `INSERT INTO event_sequences (org, last)
+				WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000000) SELECT 'long-' || x, x FROM c`)
+			return err
+		}},
+		{ctx: bg, fn: insert("last")},
+	}
+	for _, r := range batch {
+		r.done = make(chan error, 1)
+	}
+	s.committer.commit(batch)
+	got := make([]error, len(batch))
+	for i, r := range batch {
+		got[i] = <-r.done
+	}
+	if got[0] != nil || !errors.Is(got[1], boom) || got[2] == nil || got[3] != nil {
+		t.Fatalf("outcomes %v; want nil, boom, the interruption, nil", got)
+	}
+	var orgs []string
+	rows, err := s.db.QueryContext(bg, `SELECT org FROM event_sequences WHERE org NOT LIKE 'long-%' ORDER BY org`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = rows.Close() }()
+	for rows.Next() {
+		var o string
+		_ = rows.Scan(&o)
+		orgs = append(orgs, o)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	var long int
+	_ = s.db.QueryRowContext(bg, `SELECT COUNT(*) FROM event_sequences WHERE org LIKE 'long-%'`).Scan(&long)
+	if fmt.Sprint(orgs) != "[first last]" || long != 0 {
+		t.Fatalf("stored %v and %d rows of the interrupted write; want [first last] and none", orgs, long)
+	}
+}

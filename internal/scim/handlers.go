@@ -123,16 +123,25 @@ func (h *resourceHandler) list(w http.ResponseWriter, r *http.Request, c *tenant
 		h.failAudited(w, err, e)
 		return
 	}
-	if p.attributes.include == nil && p.attributes.exclude == nil {
-		if written, err := h.listFast(w, r, c, page, p.query.StartIndex, q.WithGroups); err != nil {
-			h.failAudited(w, err, e)
-			return
-		} else if written {
-			h.audited(e, http.StatusOK)
-			return
-		}
+	loaded, err := h.membershipsOf(r.Context(), c.Organization.Name, page.Resources, p.attributes, q.WithGroups)
+	if err != nil {
+		h.failAudited(w, err, e)
+		return
 	}
-	resources, err := h.renderAll(r, c, page.Resources, p.attributes, q.WithGroups)
+	if loaded.fit == 0 && len(page.Resources) > 0 {
+		h.failAudited(w, h.tooManyMembers(page.Resources[0]), e)
+		return
+	}
+	// A page may hold fewer resources than asked (RFC 7644 §3.4.2.4): the next starts after it.
+	page.Resources = page.Resources[:loaded.fit]
+	if !h.server.chargeRead(w, r, c, loaded.count) {
+		return
+	}
+	if p.attributes.include == nil && p.attributes.exclude == nil && h.listFast(w, r, page, p.query.StartIndex, loaded.byID) {
+		h.audited(e, http.StatusOK)
+		return
+	}
+	resources, err := h.renderAll(r, page.Resources, p.attributes, loaded.byID)
 	if err != nil {
 		h.failAudited(w, err, e)
 		return
@@ -160,8 +169,7 @@ func (h *resourceHandler) get(w http.ResponseWriter, r *http.Request, c *tenant.
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	h.audited(e, http.StatusOK)
-	h.respond(w, r, c, http.StatusOK, res)
+	h.respondRead(w, r, c, res, e)
 }
 
 // readResource reads a POST or PUT body as a canonical document, with a group's member ids apart.
@@ -204,7 +212,7 @@ func (h *resourceHandler) create(w http.ResponseWriter, r *http.Request, c *tena
 	}
 	w.Header().Set("Location", h.location(r, res.ID))
 	// A new user belongs to no group yet; a new group has the members it was created with.
-	h.respondWith(w, r, c, http.StatusCreated, res, h.kind == store.KindGroup)
+	h.respondWith(w, r, c, http.StatusCreated, res, h.kind == store.KindGroup, nil)
 }
 
 // replace is PUT: the body replaces the resource (group members included).
@@ -402,26 +410,53 @@ func (h *resourceHandler) location(r *http.Request, id string) string {
 	return baseURL(r) + h.rt.Endpoint + "/" + id
 }
 
-// respond writes one resource, honouring attributes/excludedAttributes.
+// respond writes one resource a write returns, honouring attributes/excludedAttributes.
 func (h *resourceHandler) respond(w http.ResponseWriter, r *http.Request, c *tenant.Caller, status int, res *store.Resource) {
-	h.respondWith(w, r, c, status, res, true)
+	h.respondWith(w, r, c, status, res, true, nil)
 }
 
-func (h *resourceHandler) respondWith(w http.ResponseWriter, r *http.Request, c *tenant.Caller, status int, res *store.Resource, memberships bool) {
+// respondRead writes one resource a read returns, and records the read (e).
+func (h *resourceHandler) respondRead(w http.ResponseWriter, r *http.Request, c *tenant.Caller, res *store.Resource, e *store.AuditEvent) {
+	h.respondWith(w, r, c, http.StatusOK, res, true, e)
+}
+
+// respondWith writes one resource, with its memberships when asked. A read (audited by e) of a
+// group with more members than a response carries is refused; a write's answer (e nil: the
+// write is done and recorded) leaves its members out instead.
+func (h *resourceHandler) respondWith(w http.ResponseWriter, r *http.Request, c *tenant.Caller, status int, res *store.Resource,
+	memberships bool, e *store.AuditEvent) {
 	get := queryGetter(r.URL.Query())
 	proj := parseProjection(h.rt, get("attributes"), get("excludedAttributes"))
-	if proj.include == nil && proj.exclude == nil { // no projection: written from the stored document
-		var list map[string][]store.Member
-		if memberships && res.GroupsLoaded {
-			list = map[string][]store.Member{res.ID: res.Groups}
-		} else if memberships {
-			var err error
-			if list, err = h.memberships(r.Context(), c.Organization.Name, []*store.Resource{res}, proj); err != nil {
-				h.fail(w, err)
-				return
-			}
+	fail := func(err error) {
+		if e != nil {
+			h.failAudited(w, err, e)
+		} else {
+			h.fail(w, err)
 		}
-		if b, ok := resourceJSON(h.rt, res, h.location(r, res.ID), list[res.ID], list != nil); ok {
+	}
+	var byID map[string][]store.Member
+	if memberships {
+		loaded, err := h.membershipsOf(r.Context(), c.Organization.Name, []*store.Resource{res}, proj, res.GroupsLoaded)
+		if err != nil {
+			fail(err)
+			return
+		}
+		switch {
+		case loaded.fit == 1:
+			byID = loaded.byID
+		case e != nil:
+			fail(h.tooManyMembers(res))
+			return
+		}
+		if e != nil && !h.server.chargeRead(w, r, c, loaded.count) {
+			return
+		}
+	}
+	if e != nil {
+		h.audited(e, status)
+	}
+	if proj.include == nil && proj.exclude == nil { // no projection: written from the stored document
+		if b, ok := resourceJSON(h.rt, res, h.location(r, res.ID), byID[res.ID], byID != nil); ok {
 			w.Header().Set("ETag", etag(res.Version))
 			w.Header().Set("Content-Type", contentType)
 			w.WriteHeader(status)
@@ -429,10 +464,10 @@ func (h *resourceHandler) respondWith(w http.ResponseWriter, r *http.Request, c 
 			return
 		}
 	}
-	if !memberships {
+	if byID == nil {
 		proj = proj.without(h.membershipKey())
 	}
-	out, err := h.renderAll(r, c, []*store.Resource{res}, proj, memberships && res.GroupsLoaded)
+	out, err := h.renderAll(r, []*store.Resource{res}, proj, byID)
 	if err != nil {
 		h.fail(w, err)
 		return
@@ -442,45 +477,23 @@ func (h *resourceHandler) respondWith(w http.ResponseWriter, r *http.Request, c 
 }
 
 // listFast writes a page without projection straight from the stored documents
-// (render_fast.go); written is false when one of them needs render.
-func (h *resourceHandler) listFast(w http.ResponseWriter, r *http.Request, c *tenant.Caller, page *store.Page, startIndex int,
-	groupsLoaded bool) (written bool, err error) {
-	memberships, err := h.membershipsOf(r, c, page.Resources, projection{}, groupsLoaded)
-	if err != nil {
-		return false, err
-	}
+// (render_fast.go); it reports false, having written nothing, when one of them needs render.
+func (h *resourceHandler) listFast(w http.ResponseWriter, r *http.Request, page *store.Page, startIndex int,
+	memberships map[string][]store.Member) bool {
 	out := make([][]byte, 0, len(page.Resources))
 	for _, res := range page.Resources {
 		b, ok := resourceJSON(h.rt, res, h.location(r, res.ID), memberships[res.ID], memberships != nil)
 		if !ok {
-			return false, nil
+			return false
 		}
 		out = append(out, b)
 	}
 	writeListPage(w, page.Total, startIndex, out)
-	return true, nil
+	return true
 }
 
-// membershipsOf is the memberships of the listed resources, loaded in one query when returned
-// (or already loaded with the users: groupsLoaded).
-func (h *resourceHandler) membershipsOf(r *http.Request, c *tenant.Caller, list []*store.Resource, proj projection,
-	groupsLoaded bool) (map[string][]store.Member, error) {
-	if groupsLoaded {
-		memberships := make(map[string][]store.Member, len(list))
-		for _, res := range list {
-			memberships[res.ID] = res.Groups
-		}
-		return memberships, nil
-	}
-	return h.memberships(r.Context(), c.Organization.Name, list, proj)
-}
-
-// renderAll renders resources with their memberships.
-func (h *resourceHandler) renderAll(r *http.Request, c *tenant.Caller, list []*store.Resource, proj projection, groupsLoaded bool) ([]any, error) {
-	memberships, err := h.membershipsOf(r, c, list, proj, groupsLoaded)
-	if err != nil {
-		return nil, err
-	}
+// renderAll renders resources with their memberships (nil: without).
+func (h *resourceHandler) renderAll(r *http.Request, list []*store.Resource, proj projection, memberships map[string][]store.Member) ([]any, error) {
 	out := make([]any, 0, len(list))
 	for _, res := range list {
 		m, err := render(h.rt, res, h.location(r, res.ID), memberships[res.ID], memberships != nil)
@@ -498,20 +511,6 @@ func (h *resourceHandler) membershipKey() string {
 		return "members"
 	}
 	return "groups"
-}
-
-func (h *resourceHandler) memberships(ctx context.Context, org string, list []*store.Resource, proj projection) (map[string][]store.Member, error) {
-	if len(list) == 0 || !proj.wants(h.membershipKey()) {
-		return nil, nil
-	}
-	ids := make([]string, len(list))
-	for i, res := range list {
-		ids[i] = res.ID
-	}
-	if h.kind == store.KindGroup {
-		return h.server.Store.Members(ctx, org, ids)
-	}
-	return h.server.Store.GroupsOf(ctx, org, ids)
 }
 
 // ifMatch reads If-Match: nil when absent or "*", else the versions it names, any of which may

@@ -185,7 +185,7 @@ func TestGroupMemberAddAtTheLimit(t *testing.T) {
 			want(t, http.StatusNoContent)
 		h.do("PATCH", "/Groups/"+group, patchOps(map[string]any{"op": "Remove", "path": "members", "value": memberValues(ids[:n/2])})).
 			want(t, http.StatusNoContent)
-		members, err := h.st.Members(context.Background(), h.org, []string{group})
+		members, _, err := h.st.Members(context.Background(), h.org, []string{group}, 1<<20)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -217,7 +217,7 @@ func TestConcurrentPatchesOfOneResourceAllApply(t *testing.T) {
 				t.Fatalf("PATCH %d: status %d", i, s)
 			}
 		}
-		members, err := h.st.Members(context.Background(), h.org, []string{group})
+		members, _, err := h.st.Members(context.Background(), h.org, []string{group}, 1<<20)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -45,6 +45,10 @@ type Server struct {
 	// NoOrganizationLabel leaves the organization label of the metrics empty, for installations
 	// with very many organizations.
 	NoOrganizationLabel bool
+	// MaxMembersPerResponse bounds the group members one response carries (zero:
+	// DefaultMaxMembersPerResponse). A page of groups is cut short before the group that would
+	// pass it; a read of one group over it is 400, tooMany (memberships.go).
+	MaxMembersPerResponse int
 
 	initOnce  sync.Once
 	limits    *limiters

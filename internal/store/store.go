@@ -214,8 +214,10 @@ type Store interface {
 	Delete(ctx context.Context, org string, kind Kind, id string, ifVersion int64, w Write) error
 	// List returns a page of resources matching the query, filtered in the database.
 	List(ctx context.Context, org string, kind Kind, q Query) (*Page, error)
-	// Members returns the members of groups, keyed by group id.
-	Members(ctx context.Context, org string, groupIDs []string) (map[string][]Member, error)
+	// Members returns the members of groups, keyed by group id, reading at most limit members in
+	// all: fit is how many of groupIDs, from the first, have all their members in the map (a
+	// group whose members would pass the limit, and those after it, are left out).
+	Members(ctx context.Context, org string, groupIDs []string, limit int) (members map[string][]Member, fit int, err error)
 	// GroupsOf returns the groups that directly contain each member, keyed by member id.
 	GroupsOf(ctx context.Context, org string, memberIDs []string) (map[string][]Member, error)
 	// UsersByID returns the organization's users with these ids, keyed by id; ids that name no

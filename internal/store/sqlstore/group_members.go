@@ -209,25 +209,70 @@ func (s *Store) refreshMemberDisplay(ctx context.Context, tx *sql.Tx, org string
 	return nil
 }
 
-// Members returns the members of each group.
-func (s *Store) Members(ctx context.Context, org string, groupIDs []string) (map[string][]store.Member, error) {
+// Members returns the members of each group, reading at most limit in all (store.Store): a
+// group of a million members is read as far as the limit, never whole. The common case is one
+// statement per 500 groups, stopped after limit+1 rows; only when the groups together pass the
+// limit are they read one by one, in order, each as far as what is left of it.
+func (s *Store) Members(ctx context.Context, org string, groupIDs []string, limit int) (map[string][]store.Member, int, error) {
 	out := map[string][]store.Member{}
+	read := 0
 	for _, chunk := range chunks(groupIDs) {
-		err := s.eachRow(ctx, `SELECT group_id, member_id, member_type, COALESCE(display, '') FROM scim_group_members
-			WHERE org = ? AND group_id IN (`+inList(len(chunk))+`) ORDER BY group_id, member_id`, append([]any{org}, stringsToAny(chunk)...),
-			func(scan func(...any) error) error {
-				var g, m, t, d string
-				if err := scan(&g, &m, &t, &d); err != nil {
-					return err
-				}
-				out[g] = append(out[g], store.Member{Value: m, Type: store.Kind(t), Display: d})
-				return nil
-			})
+		n, err := s.readMembers(ctx, out, `WHERE org = ? AND group_id IN (`+inList(len(chunk))+`)`,
+			append([]any{org}, stringsToAny(chunk)...), limit-read+1)
 		if err != nil {
-			return nil, fmt.Errorf("listing members: %w", err)
+			return nil, 0, err
+		}
+		if read += n; read > limit {
+			return s.membersOneByOne(ctx, org, groupIDs, limit)
 		}
 	}
-	return out, nil
+	return sortedMembers(out), len(groupIDs), nil
+}
+
+// sortedMembers orders each group's members by id, as they always were listed (the statements
+// are not ordered, so that their LIMIT stops them early).
+func sortedMembers(out map[string][]store.Member) map[string][]store.Member {
+	for _, list := range out {
+		slices.SortFunc(list, func(a, b store.Member) int { return strings.Compare(a.Value, b.Value) })
+	}
+	return out
+}
+
+// membersOneByOne is Members for groups that together pass the limit.
+func (s *Store) membersOneByOne(ctx context.Context, org string, groupIDs []string, limit int) (map[string][]store.Member, int, error) {
+	out := map[string][]store.Member{}
+	for i, id := range groupIDs {
+		n, err := s.readMembers(ctx, out, `WHERE org = ? AND group_id = ?`, []any{org, id}, limit+1)
+		if err != nil {
+			return nil, 0, err
+		}
+		if n > limit {
+			delete(out, id)
+			return sortedMembers(out), i, nil
+		}
+		limit -= n
+	}
+	return sortedMembers(out), len(groupIDs), nil
+}
+
+// readMembers adds at most most member rows matching where to out, and returns how many it read.
+func (s *Store) readMembers(ctx context.Context, out map[string][]store.Member, where string, args []any, most int) (int, error) {
+	read := 0
+	err := s.eachRow(ctx, `SELECT group_id, member_id, member_type, COALESCE(display, '') FROM scim_group_members `+where+
+		` LIMIT ?`, append(args, most),
+		func(scan func(...any) error) error {
+			var g, m, t, d string
+			if err := scan(&g, &m, &t, &d); err != nil {
+				return err
+			}
+			out[g] = append(out[g], store.Member{Value: m, Type: store.Kind(t), Display: d})
+			read++
+			return nil
+		})
+	if err != nil {
+		return 0, fmt.Errorf("listing members: %w", err)
+	}
+	return read, nil
 }
 
 // GroupsOf returns, for each member, the groups that directly contain it, with their current names.

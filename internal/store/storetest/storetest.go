@@ -31,6 +31,7 @@ func Run(t *testing.T, s store.Store) {
 	t.Run("an update writes the indexed columns it changes, alone or together", func(t *testing.T) { testIndexedColumns(t, s) })
 	t.Run("delete removes the resource and its memberships", func(t *testing.T) { testDelete(t, s) })
 	t.Run("group membership", func(t *testing.T) { testMembers(t, s) })
+	t.Run("members are read up to a limit, whole groups in order", func(t *testing.T) { testMembersLimit(t, s) })
 	t.Run("filters run in the database", func(t *testing.T) { testFilters(t, s) })
 	t.Run("sorting follows RFC 7644", func(t *testing.T) { testSorting(t, s) })
 	t.Run("pagination and sorting", func(t *testing.T) { testPagination(t, s) })
@@ -312,7 +313,7 @@ func testDelete(t *testing.T, s store.Store) {
 	if _, err := s.Get(ctx, org, store.KindUser, "u1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("deleted user still there: %v", err)
 	}
-	members, err := s.Members(ctx, org, []string{"g1"})
+	members, _, err := s.Members(ctx, org, []string{"g1"}, 10)
 	must(t, err)
 	if len(members["g1"]) != 0 {
 		t.Fatalf("membership of a deleted user remains: %+v", members)
@@ -337,7 +338,7 @@ func testMembers(t *testing.T, s store.Store) {
 		return err
 	}
 	ids := func() []string {
-		m, err := s.Members(ctx, org, []string{"g1"})
+		m, _, err := s.Members(ctx, org, []string{"g1"}, 10)
 		must(t, err)
 		out := make([]string, 0, len(m["g1"]))
 		for _, x := range m["g1"] {
@@ -378,8 +379,11 @@ func testMembers(t *testing.T, s store.Store) {
 	if got := ids(); !slices.Equal(got, []string{"u1", "u3"}) {
 		t.Fatalf("replacing members gave %v", got)
 	}
-	m, err := s.Members(ctx, org, []string{"g1", "g2"})
+	m, fit, err := s.Members(ctx, org, []string{"g1", "g2"}, 10)
 	must(t, err)
+	if fit != 2 {
+		t.Fatalf("the members of two small groups fit %d of them", fit)
+	}
 	if len(m["g2"]) != 1 || m["g2"][0].Type != store.KindGroup || m["g2"][0].Display != "Engineering" {
 		t.Fatalf("a group member has its type and display: %+v", m["g2"])
 	}
@@ -735,5 +739,50 @@ func testOrganizationTokens(t *testing.T, s store.Store) {
 	must(t, s.BindOrganization(ctx, org, next, ""))
 	if got := read(); got[org].Tokens != nil || got[org].Disabled || got[org].Binding != next || got[org].Version <= recorded {
 		t.Fatalf("after the binding moved: %+v (version %d before)", got[org], recorded)
+	}
+}
+
+// testMembersLimit: a page of groups reads at most limit members in all, and only whole groups
+// from the first (a response never carries part of a group's members).
+func testMembersLimit(t *testing.T, s store.Store) {
+	org := newOrg()
+	users := make([]string, 0, 12)
+	for i := range 12 {
+		id := fmt.Sprintf("u%02d", i)
+		users = append(users, id)
+		must(t, s.Create(ctx, user(org, id, "user-"+id, `{}`), nil, store.Write{}))
+	}
+	// g1: 3 members, g2: 6, g3: 2, empty: none; given in the order g3, g1, empty, g2.
+	must(t, s.Create(ctx, group(org, "g1", "One"), []string{users[5], users[0], users[9]}, store.Write{}))
+	must(t, s.Create(ctx, group(org, "g2", "Two"), users[:6], store.Write{}))
+	must(t, s.Create(ctx, group(org, "g3", "Three"), users[10:], store.Write{}))
+	must(t, s.Create(ctx, group(org, "empty", "Empty"), nil, store.Write{}))
+	order := []string{"g3", "g1", "empty", "g2"}
+	for _, c := range []struct {
+		limit, fit int
+	}{{11, 4}, {100, 4}, {10, 3}, {5, 3}, {4, 1}, {2, 1}, {1, 0}, {0, 0}} {
+		m, fit, err := s.Members(ctx, org, order, c.limit)
+		must(t, err)
+		if fit != c.fit {
+			t.Fatalf("limit %d: %d groups fit, want %d", c.limit, fit, c.fit)
+		}
+		read := 0
+		for i, id := range order {
+			got := m[id]
+			read += len(got)
+			want := map[string]int{"g1": 3, "g2": 6, "g3": 2, "empty": 0}[id]
+			if i >= fit {
+				want = 0
+			}
+			if len(got) != want {
+				t.Fatalf("limit %d: group %s has %d members, want %d", c.limit, id, len(got), want)
+			}
+			if !slices.IsSortedFunc(got, func(a, b store.Member) int { return strings.Compare(a.Value, b.Value) }) {
+				t.Fatalf("limit %d: members of %s not in order: %+v", c.limit, id, got)
+			}
+		}
+		if read > c.limit {
+			t.Fatalf("limit %d: %d members returned", c.limit, read)
+		}
 	}
 }

@@ -209,12 +209,16 @@ func (s *Server) auditEvents(w http.ResponseWriter, r *http.Request, org *tenant
 }
 
 func memberJSON(m *service.MemberDetails) map[string]any {
-	return map[string]any{
+	out := map[string]any{
 		"id": m.UserID, "userName": m.UserName, "name": m.Name, "emails": m.Emails, "groups": m.Groups,
 		"state": m.Member.State, "role": m.Member.Role, "roleDisplayName": m.RoleDisplayName, "permissions": m.Permissions,
 		"roleTemplateMissing": m.RoleTemplateMissing, "deletedByIdentityProvider": m.Member.Deleted, "employee": m.Employee,
 		"created": m.Created, "modified": m.Modified,
 	}
+	if m.GroupsTruncated {
+		out["groupsTruncated"] = true
+	}
+	return out
 }
 
 func writeError(w http.ResponseWriter, status int, message string) {

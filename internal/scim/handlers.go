@@ -117,7 +117,7 @@ func (h *resourceHandler) search(w http.ResponseWriter, r *http.Request, c *tena
 func (h *resourceHandler) list(w http.ResponseWriter, r *http.Request, c *tenant.Caller, p *listParams) {
 	e := requestAudit(r, c, actionName(h.kind, "list"), string(h.kind))
 	q := p.query
-	q.WithGroups = h.kind == store.KindUser && p.attributes.wants("groups") // one query instead of two
+	q.WithGroups = h.kind == store.KindUser && p.attributes.wants("groups") // a userName lookup reads them in its one query
 	page, err := h.server.Store.List(r.Context(), c.Organization.Name, h.kind, q)
 	if err != nil {
 		h.failAudited(w, err, e)

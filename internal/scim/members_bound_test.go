@@ -1,6 +1,7 @@
 package scim_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -98,5 +99,53 @@ func TestLargeGroupReadsAreCharged(t *testing.T) {
 			}
 		}
 		h.do("GET", "/Groups/"+group, nil).wantError(t, http.StatusTooManyRequests, "")
+	})
+}
+
+// A user's groups are bounded the same way: a user in more groups than a response carries is
+// read with excludedAttributes=groups, a page of users stops before it, and a write's answer
+// leaves its groups out.
+func TestUserReadsCarryBoundedGroups(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		h.scim.MaxMembersPerResponse = 5
+		var ids []string // in creation order: the first in 6 groups, the second in 2, the third in none
+		for i := range 3 {
+			ids = append(ids, h.create(t, map[string]any{"userName": fmt.Sprintf("member-%05d@example.com", i)}))
+		}
+		for i := range 6 {
+			members := ids[:1]
+			if i < 2 {
+				members = ids[:2]
+			}
+			h.do("POST", "/Groups", map[string]any{"displayName": "g" + string(rune('a'+i)), "members": memberValues(members)}).
+				want(t, http.StatusCreated)
+		}
+		groups := func(r response) int {
+			t.Helper()
+			list, _ := r.body["groups"].([]any)
+			return len(list)
+		}
+		if n := groups(h.do("GET", "/Users/"+ids[1], nil).want(t, http.StatusOK)); n != 2 {
+			t.Fatalf("a user in two groups read with %d", n)
+		}
+		refused := h.do("GET", "/Users/"+ids[0], nil)
+		refused.wantError(t, http.StatusBadRequest, "tooMany")
+		if !strings.Contains(refused.raw, "excludedAttributes=groups") {
+			t.Fatalf("the refusal says nothing of how to read the user: %s", refused.raw)
+		}
+		h.do("GET", `/Users?filter=userName+eq+"member-00000@example.com"`, nil).wantError(t, http.StatusBadRequest, "tooMany")
+		if r := h.do("GET", "/Users/"+ids[0]+"?excludedAttributes=groups", nil).want(t, http.StatusOK); groups(r) != 0 {
+			t.Fatalf("read without groups: %s", r.raw)
+		}
+		h.do("GET", "/Users?count=10", nil).wantError(t, http.StatusBadRequest, "tooMany") // the first user is over alone
+		r := h.do("GET", "/Users?count=10&startIndex=2", nil).want(t, http.StatusOK)
+		if r.body["itemsPerPage"].(float64) != 2 || r.body["totalResults"].(float64) != 3 {
+			t.Fatalf("the page after the user in many groups: %s", r.raw)
+		}
+		// A write's answer leaves the groups out rather than fail a write that was made.
+		r = h.do("PATCH", "/Users/"+ids[0], patchOps(map[string]any{"op": "replace", "path": "active", "value": false})).want(t, http.StatusOK)
+		if r.body["active"] != false || groups(r) != 0 {
+			t.Fatalf("PATCH of a user in many groups answered %s", r.raw)
+		}
 	})
 }

@@ -3,6 +3,7 @@ package scim
 import (
 	"context"
 	"net/http"
+	"slices"
 
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
@@ -21,9 +22,10 @@ const DefaultMaxMembersPerResponse = 50000
 // send (a user in a few groups, a group without its members) cost 1.
 const membershipsPerReadCost = 1000
 
+// maxMembersPerResponse is at most what the store reads (store.MaxMembershipsRead).
 func (s *Server) maxMembersPerResponse() int {
 	if s.MaxMembersPerResponse > 0 {
-		return s.MaxMembersPerResponse
+		return min(s.MaxMembersPerResponse, store.MaxMembershipsRead)
 	}
 	return DefaultMaxMembersPerResponse
 }
@@ -36,34 +38,39 @@ type loadedMemberships struct {
 	count int                       // memberships in byID
 }
 
-// membershipsOf loads the memberships of list that proj returns (or takes the users' groups
-// already loaded with them: groupsLoaded). Groups' members are read up to the server's
-// per-response limit: fit < len(list) when the groups after the fit-th would pass it.
+// membershipsOf loads the memberships of list that proj returns, or takes the users' groups the
+// store loaded with them (groupsLoaded, when each has them). They are read up to the server's
+// per-response limit: fit < len(list) when the resources after the fit-th would pass it.
 func (h *resourceHandler) membershipsOf(ctx context.Context, org string, list []*store.Resource, proj projection,
 	groupsLoaded bool) (loadedMemberships, error) {
+	limit := h.server.maxMembersPerResponse()
 	loaded := loadedMemberships{fit: len(list)}
 	switch {
-	case groupsLoaded:
-		loaded.byID = make(map[string][]store.Member, len(list))
-		for _, res := range list {
-			loaded.byID[res.ID] = res.Groups
-		}
 	case len(list) == 0 || !proj.wants(h.membershipKey()):
 		return loaded, nil
-	default:
-		ids := make([]string, len(list))
+	case groupsLoaded && !slices.ContainsFunc(list, func(r *store.Resource) bool { return !r.GroupsLoaded }):
+		loaded.byID = make(map[string][]store.Member, len(list))
 		for i, res := range list {
-			ids[i] = res.ID
+			if loaded.count+len(res.Groups) > limit {
+				loaded.fit = i
+				break
+			}
+			loaded.byID[res.ID] = res.Groups
+			loaded.count += len(res.Groups)
 		}
-		var err error
-		if h.kind == store.KindGroup {
-			loaded.byID, loaded.fit, err = h.server.Store.Members(ctx, org, ids, h.server.maxMembersPerResponse())
-		} else {
-			loaded.byID, err = h.server.Store.GroupsOf(ctx, org, ids)
-		}
-		if err != nil {
-			return loadedMemberships{}, err
-		}
+		return loaded, nil
+	}
+	ids := make([]string, len(list))
+	for i, res := range list {
+		ids[i] = res.ID
+	}
+	read := h.server.Store.GroupsOf
+	if h.kind == store.KindGroup {
+		read = h.server.Store.Members
+	}
+	var err error
+	if loaded.byID, loaded.fit, err = read(ctx, org, ids, limit); err != nil {
+		return loadedMemberships{}, err
 	}
 	for _, m := range loaded.byID {
 		loaded.count += len(m)
@@ -71,8 +78,13 @@ func (h *resourceHandler) membershipsOf(ctx context.Context, org string, list []
 	return loaded, nil
 }
 
-// tooManyMembers answers a read of a group with more members than one response carries.
+// tooManyMembers answers a read of a group with more members, or a user in more groups, than
+// one response carries.
 func (h *resourceHandler) tooManyMembers(res *store.Resource) *Error {
+	if h.kind == store.KindUser {
+		return tooMany("user %s is in more than %d groups, more than one response carries: read it with excludedAttributes=groups",
+			res.ID, h.server.maxMembersPerResponse())
+	}
 	return tooMany("group %s has more than %d members, more than one response carries: read it with excludedAttributes=members",
 		res.ID, h.server.maxMembersPerResponse())
 }

@@ -25,7 +25,10 @@ type MemberDetails struct {
 	Name   store.PersonName
 	Emails []store.Email
 	// Groups are the SCIM groups that directly contain the member, with their current names.
-	Groups []store.GroupRef
+	// GroupsTruncated says they were left out: the page's members are in more groups than one
+	// answer carries (store.MaxMembershipsRead), and this member's came after that.
+	Groups          []store.GroupRef
+	GroupsTruncated bool
 	// RoleDisplayName is the displayName of the member's RoleTemplate; Permissions are its
 	// spec.permissions.
 	RoleDisplayName string
@@ -51,7 +54,7 @@ func (s *Service) details(ctx context.Context, org *tenant.Organization, records
 	if err != nil {
 		return nil, fmt.Errorf("reading the users of members: %w", err)
 	}
-	groups, err := s.Store.GroupsOf(ctx, org.Name, ids)
+	groups, fit, err := s.Store.GroupsOf(ctx, org.Name, ids, store.MaxMembershipsRead)
 	if err != nil {
 		return nil, fmt.Errorf("reading the groups of members: %w", err)
 	}
@@ -66,6 +69,7 @@ func (s *Service) details(ctx context.Context, org *tenant.Organization, records
 			d.Name, d.Emails = personOf(u.Doc)
 		}
 		d.Emails = nonNil(d.Emails)
+		d.GroupsTruncated = i >= fit
 		d.Groups = make([]store.GroupRef, 0, len(groups[d.UserID]))
 		for _, g := range groups[d.UserID] {
 			d.Groups = append(d.Groups, store.GroupRef{ID: g.Value, DisplayName: g.Display})

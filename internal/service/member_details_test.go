@@ -33,9 +33,9 @@ func (c *countingStore) UsersByID(ctx context.Context, org string, ids []string)
 	return c.Store.UsersByID(ctx, org, ids)
 }
 
-func (c *countingStore) GroupsOf(ctx context.Context, org string, ids []string) (map[string][]store.Member, error) {
+func (c *countingStore) GroupsOf(ctx context.Context, org string, ids []string, limit int) (map[string][]store.Member, int, error) {
 	c.groupsOf.Add(1)
-	return c.Store.GroupsOf(ctx, org, ids)
+	return c.Store.GroupsOf(ctx, org, ids, limit)
 }
 
 func (c *countingStore) Get(ctx context.Context, org string, kind store.Kind, id string) (*store.Resource, error) {

@@ -48,8 +48,9 @@ type MemberSnapshot struct {
 	Name        *PersonName        `json:"name,omitempty"`
 	Emails      []Email            `json:"emails,omitempty"`
 	Employee    *EmployeeRecord    `json:"employee,omitempty"`
-	// Groups are the member's first MaxSnapshotGroups groups (oldest first); GroupsTruncated
-	// says it has more (membership events name every group it joins or leaves).
+	// Groups are the member's first MaxSnapshotGroups groups in id order (oldest first for the
+	// UUIDv7 ids the SCIM endpoint makes); GroupsTruncated says it has more (membership events
+	// name every group it joins or leaves).
 	Groups          []GroupRef `json:"groups,omitempty"`
 	GroupsTruncated bool       `json:"groupsTruncated,omitempty"`
 }

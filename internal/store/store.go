@@ -139,7 +139,8 @@ type Resource struct {
 	Modified time.Time
 	// Version increases with every write; it is the ETag.
 	Version int64
-	// Groups are a user's groups, set by Get and by List with Query.WithGroups (GroupsLoaded).
+	// Groups are a user's groups, set by Get and by List with Query.WithGroups (GroupsLoaded):
+	// at most MaxMembershipsRead+1 of them, so that a user in more can be told.
 	Groups       []Member
 	GroupsLoaded bool
 	// ReadForUpdate is what GetForUpdate read with the resource for the Update that follows
@@ -184,7 +185,9 @@ type Query struct {
 	StartIndex int
 	// Count is the most resources returned; 0 returns only the total.
 	Count int
-	// WithGroups (users only) loads each user's groups into Resource.Groups in the same query.
+	// WithGroups (users only) loads each user's groups into Resource.Groups in the same query
+	// (GroupsLoaded) when the query finds at most one user (a userName lookup); other pages are
+	// returned without them, for GroupsOf to read within a limit.
 	WithGroups bool
 }
 
@@ -218,8 +221,10 @@ type Store interface {
 	// all: fit is how many of groupIDs, from the first, have all their members in the map (a
 	// group whose members would pass the limit, and those after it, are left out).
 	Members(ctx context.Context, org string, groupIDs []string, limit int) (members map[string][]Member, fit int, err error)
-	// GroupsOf returns the groups that directly contain each member, keyed by member id.
-	GroupsOf(ctx context.Context, org string, memberIDs []string) (map[string][]Member, error)
+	// GroupsOf returns the groups that directly contain each member, keyed by member id, in
+	// group id order (creation order for the UUIDv7 ids the SCIM endpoint makes), reading at most
+	// limit in all: fit as Members'.
+	GroupsOf(ctx context.Context, org string, memberIDs []string, limit int) (groups map[string][]Member, fit int, err error)
 	// UsersByID returns the organization's users with these ids, keyed by id; ids that name no
 	// user of the organization are left out.
 	UsersByID(ctx context.Context, org string, ids []string) (map[string]*Resource, error)
@@ -305,3 +310,9 @@ type ActivityMark struct{ Seq, Time int64 }
 type FilterError struct{ Detail string }
 
 func (e *FilterError) Error() string { return e.Detail }
+
+// MaxMembershipsRead bounds the memberships one read of the store returns: a user's groups read
+// with the user (Get, List with WithGroups: at most MaxMembershipsRead+1 of them, so that a user
+// in more can be told), and the limit a response of the SCIM endpoint gives Members and GroupsOf.
+// Neither a group's size nor a user's groups are limited, so without it a read grew with them.
+const MaxMembershipsRead = 50000

@@ -61,7 +61,7 @@ func BenchmarkUserNameLookup10k(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			page, err := s.List(context.Background(), "bench", store.KindUser, store.Query{Filter: expr, Count: 100, StartIndex: 1})
+			page, err := s.List(context.Background(), "bench", store.KindUser, store.Query{Filter: expr, Count: 100, StartIndex: 1, WithGroups: true})
 			if err != nil || page.Total != 1 {
 				b.Fatalf("lookup: %v %+v", err, page)
 			}

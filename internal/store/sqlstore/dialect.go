@@ -10,6 +10,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
 
 // dialect is what differs between SQLite and PostgreSQL. Queries are written with '?' and
@@ -47,7 +49,8 @@ type dialect interface {
 	isRetryable(err error) bool
 	insertIgnore(insert string) string
 	// userGroups is a column of a user row r: the groups directly containing it, as a JSON array
-	// of [id, name] pairs in group creation order, so a list loads them in the same query.
+	// of [id, name] pairs in group id order (creation order for the ids this service makes,
+	// UUIDv7), so a read loads them in the same query.
 	userGroups() string
 }
 
@@ -55,12 +58,19 @@ type sqliteDialect struct{}
 
 func (sqliteDialect) name() string { return "sqlite" }
 
-// userGroups walks the member index first (CROSS JOIN fixes SQLite's join order), as GroupsOf.
+// userGroups walks the member index (org, member_id, group_id) in order and stops at its LIMIT
+// (userGroupsRead): no sort, and no more work for a user in a million groups than in 50,001.
+// CROSS JOIN fixes SQLite's join order, as in GroupsOf.
 func (sqliteDialect) userGroups() string {
 	return `(SELECT json_group_array(json_array(x.id, x.name)) FROM (SELECT g.id, g.name FROM scim_group_members m
 		CROSS JOIN scim_groups g WHERE g.org = m.org AND g.id = m.group_id AND m.org = r.org AND m.member_id = r.id
-		ORDER BY g.seq) x)`
+		ORDER BY m.group_id LIMIT ` + userGroupsRead + `) x)`
 }
+
+// userGroupsRead is how many groups userGroups reads of a user: one more than a read returns
+// (store.MaxMembershipsRead), so that a user in more can be told.
+var userGroupsRead = strconv.Itoa(store.MaxMembershipsRead + 1)
+
 func (sqliteDialect) rebind(q string) string       { return q }
 func (sqliteDialect) rebindShaped(q string) string { return q }
 func (sqliteDialect) doc() string                  { return "?" }
@@ -137,9 +147,9 @@ type postgresDialect struct{}
 func (postgresDialect) name() string { return "postgres" }
 
 func (postgresDialect) userGroups() string {
-	return `(SELECT COALESCE(json_agg(json_build_array(g.id, g.name) ORDER BY g.seq), '[]'::json)::text
-		FROM scim_group_members m JOIN scim_groups g ON g.org = m.org AND g.id = m.group_id
-		WHERE m.org = r.org AND m.member_id = r.id)`
+	return `(SELECT COALESCE(json_agg(json_build_array(g.id, g.name) ORDER BY m.group_id), '[]'::json)::text
+		FROM (SELECT group_id FROM scim_group_members WHERE org = r.org AND member_id = r.id ORDER BY group_id
+		LIMIT ` + userGroupsRead + `) m JOIN scim_groups g ON g.org = r.org AND g.id = m.group_id)`
 }
 func (postgresDialect) doc() string                     { return "?::jsonb" }
 func (postgresDialect) forUpdate() string               { return " FOR UPDATE" }

@@ -152,3 +152,11 @@ func ApplyMigrationAgain(ctx context.Context, s *Store, name string) error {
 
 // Dialect is the store's SQL dialect: "sqlite" or "postgres".
 func (s *Store) Dialect() string { return s.d.name() }
+
+// SetUserGroupsRead makes userGroups read at most n groups of a user, in statements built from
+// now on (a store opened after it), until the test ends.
+func SetUserGroupsRead(t interface{ Cleanup(func()) }, n int) {
+	before := userGroupsRead
+	userGroupsRead = strconv.Itoa(n)
+	t.Cleanup(func() { userGroupsRead = before })
+}

@@ -59,7 +59,7 @@ func TestPostgresGroupChangeOfOneMemberChecksTheGroup(t *testing.T) {
 	if err := addOne(s, current, "u0", ""); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("a change of one member to a deleted group: %v, want not found", err)
 	}
-	groups, err := s.GroupsOf(ctx, org, []string{"u0"})
+	groups, _, err := s.GroupsOf(ctx, org, []string{"u0"}, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestPostgresGroupChangeOfOneMemberChecksTheGroup(t *testing.T) {
 	if sqlstore.GroupUpdatesWithTheirChange() != made+1 {
 		t.Fatal("the group's UPDATE was not made in its change's statement")
 	}
-	if groups, err = s.GroupsOf(ctx, org, []string{"u0"}); err != nil || len(groups["u0"]) != 1 {
+	if groups, _, err = s.GroupsOf(ctx, org, []string{"u0"}, 10); err != nil || len(groups["u0"]) != 1 {
 		t.Fatalf("the change at the group's version: %+v, %v", groups, err)
 	}
 }

@@ -209,95 +209,102 @@ func (s *Store) refreshMemberDisplay(ctx context.Context, tx *sql.Tx, org string
 	return nil
 }
 
-// Members returns the members of each group, reading at most limit in all (store.Store): a
-// group of a million members is read as far as the limit, never whole. The common case is one
-// statement per 500 groups, stopped after limit+1 rows; only when the groups together pass the
-// limit are they read one by one, in order, each as far as what is left of it.
+// Members returns the members of each group, by member id, reading at most limit in all
+// (store.Store): a group of a million members is read as far as the limit, never whole.
 func (s *Store) Members(ctx context.Context, org string, groupIDs []string, limit int) (map[string][]store.Member, int, error) {
+	return s.boundedMemberships(ctx, org, groupIDs, limit, groupMembers)
+}
+
+// GroupsOf returns, for each member, the groups that directly contain it, with their current
+// names, in group id order as userGroups, reading at most limit in all (store.Store).
+func (s *Store) GroupsOf(ctx context.Context, org string, memberIDs []string, limit int) (map[string][]store.Member, int, error) {
+	return s.boundedMemberships(ctx, org, memberIDs, limit, memberGroups)
+}
+
+// membershipQuery reads memberships seen from one side: a group's members, or a member's groups.
+type membershipQuery struct {
+	// selectFrom reads columns key, value, type and display, for the key column compared with
+	// ids after its last condition.
+	selectFrom, key string
+}
+
+var (
+	groupMembers = membershipQuery{
+		selectFrom: `SELECT m.group_id, m.member_id, m.member_type, COALESCE(m.display, '') FROM scim_group_members m WHERE m.org = ?`,
+		key:        "m.group_id",
+	}
+	// CROSS JOIN makes SQLite walk the member index first; joining the other way round scans
+	// every member of a large group for each lookup. PostgreSQL plans it as an inner join.
+	memberGroups = membershipQuery{
+		selectFrom: `SELECT m.member_id, g.id, 'Group', g.name FROM scim_group_members m CROSS JOIN scim_groups g
+			WHERE g.org = m.org AND g.id = m.group_id AND m.org = ?`,
+		key: "m.member_id",
+	}
+)
+
+// boundedMemberships reads the memberships of ids, at most limit in all, and returns how many
+// ids, from the first, have all theirs read. The common case is one statement per 500 ids,
+// stopped after limit+1 rows; only when the ids together pass the limit are they read one by one,
+// in order, each as far as what is left of it. The statements are not ordered, so that their
+// LIMIT stops them early: the lists are sorted here.
+func (s *Store) boundedMemberships(ctx context.Context, org string, ids []string, limit int, q membershipQuery) (map[string][]store.Member, int, error) {
 	out := map[string][]store.Member{}
 	read := 0
-	for _, chunk := range chunks(groupIDs) {
-		n, err := s.readMembers(ctx, out, `WHERE org = ? AND group_id IN (`+inList(len(chunk))+`)`,
-			append([]any{org}, stringsToAny(chunk)...), limit-read+1)
+	for _, chunk := range chunks(ids) {
+		n, err := s.readMemberships(ctx, out, q, ` AND `+q.key+` IN (`+inList(len(chunk))+`)`, append([]any{org}, stringsToAny(chunk)...), limit-read+1)
 		if err != nil {
 			return nil, 0, err
 		}
 		if read += n; read > limit {
-			return s.membersOneByOne(ctx, org, groupIDs, limit)
+			return s.membershipsOneByOne(ctx, org, ids, limit, q)
 		}
 	}
-	return sortedMembers(out), len(groupIDs), nil
+	return sortedMemberships(out), len(ids), nil
 }
 
-// sortedMembers orders each group's members by id, as they always were listed (the statements
-// are not ordered, so that their LIMIT stops them early).
-func sortedMembers(out map[string][]store.Member) map[string][]store.Member {
-	for _, list := range out {
-		slices.SortFunc(list, func(a, b store.Member) int { return strings.Compare(a.Value, b.Value) })
-	}
-	return out
-}
-
-// membersOneByOne is Members for groups that together pass the limit.
-func (s *Store) membersOneByOne(ctx context.Context, org string, groupIDs []string, limit int) (map[string][]store.Member, int, error) {
+// membershipsOneByOne is boundedMemberships for ids that together pass the limit.
+func (s *Store) membershipsOneByOne(ctx context.Context, org string, ids []string, limit int, q membershipQuery) (map[string][]store.Member, int, error) {
 	out := map[string][]store.Member{}
-	for i, id := range groupIDs {
-		n, err := s.readMembers(ctx, out, `WHERE org = ? AND group_id = ?`, []any{org, id}, limit+1)
+	for i, id := range ids {
+		n, err := s.readMemberships(ctx, out, q, ` AND `+q.key+` = ?`, []any{org, id}, limit+1)
 		if err != nil {
 			return nil, 0, err
 		}
 		if n > limit {
 			delete(out, id)
-			return sortedMembers(out), i, nil
+			return sortedMemberships(out), i, nil
 		}
 		limit -= n
 	}
-	return sortedMembers(out), len(groupIDs), nil
+	return sortedMemberships(out), len(ids), nil
 }
 
-// readMembers adds at most most member rows matching where to out, and returns how many it read.
-func (s *Store) readMembers(ctx context.Context, out map[string][]store.Member, where string, args []any, most int) (int, error) {
+// readMemberships adds at most most memberships of q's statement completed by where to out, and
+// returns how many it read.
+func (s *Store) readMemberships(ctx context.Context, out map[string][]store.Member, q membershipQuery, where string, args []any, most int) (int, error) {
 	read := 0
-	err := s.eachRow(ctx, `SELECT group_id, member_id, member_type, COALESCE(display, '') FROM scim_group_members `+where+
-		` LIMIT ?`, append(args, most),
-		func(scan func(...any) error) error {
-			var g, m, t, d string
-			if err := scan(&g, &m, &t, &d); err != nil {
-				return err
-			}
-			out[g] = append(out[g], store.Member{Value: m, Type: store.Kind(t), Display: d})
-			read++
-			return nil
-		})
+	err := s.eachRow(ctx, q.selectFrom+where+` LIMIT ?`, append(args, most), func(scan func(...any) error) error {
+		var key, value, kind, display string
+		if err := scan(&key, &value, &kind, &display); err != nil {
+			return err
+		}
+		out[key] = append(out[key], store.Member{Value: value, Type: store.Kind(kind), Display: display})
+		read++
+		return nil
+	})
 	if err != nil {
-		return 0, fmt.Errorf("listing members: %w", err)
+		return 0, fmt.Errorf("listing memberships: %w", err)
 	}
 	return read, nil
 }
 
-// GroupsOf returns, for each member, the groups that directly contain it, with their current names.
-func (s *Store) GroupsOf(ctx context.Context, org string, memberIDs []string) (map[string][]store.Member, error) {
-	out := map[string][]store.Member{}
-	for _, chunk := range chunks(memberIDs) {
-		// CROSS JOIN makes SQLite walk the member index first; joining the other way round scans
-		// every member of a large group for each lookup. PostgreSQL plans it as an inner join.
-		err := s.eachRow(ctx, `SELECT m.member_id, g.id, g.name FROM scim_group_members m
-			CROSS JOIN scim_groups g
-			WHERE g.org = m.org AND g.id = m.group_id AND m.org = ? AND m.member_id IN (`+inList(len(chunk))+`)
-			ORDER BY g.seq`, append([]any{org}, stringsToAny(chunk)...),
-			func(scan func(...any) error) error {
-				var member, group, name string
-				if err := scan(&member, &group, &name); err != nil {
-					return err
-				}
-				out[member] = append(out[member], store.Member{Value: group, Type: store.KindGroup, Display: name})
-				return nil
-			})
-		if err != nil {
-			return nil, fmt.Errorf("listing groups of members: %w", err)
-		}
+// sortedMemberships orders each list by id: a group's members, and a user's groups as userGroups
+// lists them.
+func sortedMemberships(out map[string][]store.Member) map[string][]store.Member {
+	for _, list := range out {
+		slices.SortFunc(list, func(a, b store.Member) int { return strings.Compare(a.Value, b.Value) })
 	}
-	return out, nil
+	return out
 }
 
 // eachRow runs a query and calls row for every result row.

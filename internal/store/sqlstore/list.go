@@ -46,8 +46,8 @@ func (s *Store) List(ctx context.Context, org string, kind store.Kind, q store.Q
 		return nil, err
 	}
 	start := max(q.StartIndex, 1)
-	withGroups := q.WithGroups && kind == store.KindUser
-	query, isBounded := s.listStatement(t, kind, where, order, q.Count, start, withGroups)
+	query, isBounded := s.listStatement(t, kind, where, order, q.Count, start, q.WithGroups && kind == store.KindUser)
+	withGroups := isBounded // a page of one user at most: its groups come with it, within userGroupsRead
 	if isBounded {
 		ctx = bounded(ctx)
 	}
@@ -70,6 +70,7 @@ func (s *Store) List(ctx context.Context, org string, kind store.Kind, q store.Q
 			if r.Groups, err = decodeGroups(groups); err != nil {
 				return nil, err
 			}
+			r.GroupsLoaded = true
 		}
 		page.Resources = append(page.Resources, r)
 	}
@@ -124,17 +125,15 @@ func scanOne(rows *sql.Rows, dest ...any) error {
 }
 
 // listStatement is List's page statement, adding its LIMIT and OFFSET to t's arguments; bounded
-// says it is a lookup by userName, built once and run without cancellation (bounded_reads.go).
+// says it is a lookup by userName (one user at most), with its groups when asked, built once and
+// run without cancellation (bounded_reads.go). Other pages come without groups: a page of a
+// thousand users, each read with up to userGroupsRead groups, is no bounded read.
 func (s *Store) listStatement(t *translator, kind store.Kind, where, order string, count, start int, withGroups bool) (query string, isBounded bool) {
 	if withGroups && where == userNameEquals && order == defaultOrder {
 		t.args = append(t.args, count, start-1)
 		return s.boundedStmts.userByName, true
 	}
-	columns := resourceColumns
-	if withGroups {
-		columns += ", " + s.d.userGroups()
-	}
-	return s.qShaped(`SELECT ` + columns + ` FROM ` + table(kind) + ` r WHERE ` + where +
+	return s.qShaped(`SELECT ` + resourceColumns + ` FROM ` + table(kind) + ` r WHERE ` + where +
 		` ORDER BY ` + order + ` LIMIT ` + t.arg(count) + ` OFFSET ` + t.arg(start-1)), false
 }
 

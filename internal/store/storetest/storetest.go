@@ -392,7 +392,7 @@ func testMembers(t *testing.T, s store.Store) {
 			t.Fatalf("a user member has its type and display: %+v", x)
 		}
 	}
-	groups, err := s.GroupsOf(ctx, org, []string{"u1", "u2", "g1"})
+	groups, _, err := s.GroupsOf(ctx, org, []string{"u1", "u2", "g1"}, 10)
 	must(t, err)
 	if len(groups["u1"]) != 1 || groups["u1"][0].Value != "g1" || len(groups["u2"]) != 0 || groups["g1"][0].Value != "g2" {
 		t.Fatalf("GroupsOf gave %+v", groups)
@@ -783,6 +783,23 @@ func testMembersLimit(t *testing.T, s store.Store) {
 		}
 		if read > c.limit {
 			t.Fatalf("limit %d: %d members returned", c.limit, read)
+		}
+	}
+	// A user's groups likewise, in group creation order: u00 is in g1 and g2, u10 in g3.
+	for _, c := range []struct {
+		limit, fit int
+	}{{5, 3}, {4, 2}, {3, 2}, {2, 1}, {1, 0}} {
+		groups, fit, err := s.GroupsOf(ctx, org, []string{"u00", "u10", "u05"}, c.limit)
+		must(t, err)
+		if fit != c.fit {
+			t.Fatalf("groups of users, limit %d: %d users fit, want %d", c.limit, fit, c.fit)
+		}
+		if fit > 0 && (len(groups["u00"]) != 2 || groups["u00"][0].Value != "g1" || groups["u00"][1].Value != "g2" ||
+			groups["u00"][0].Type != store.KindGroup || groups["u00"][0].Display != "One") {
+			t.Fatalf("groups of u00, limit %d: %+v", c.limit, groups["u00"])
+		}
+		if fit < 3 && len(groups["u05"]) != 0 {
+			t.Fatalf("limit %d: groups of a user that did not fit: %+v", c.limit, groups["u05"])
 		}
 	}
 }

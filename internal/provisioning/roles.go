@@ -37,9 +37,13 @@ func GroupWritten(ctx context.Context, tx Tx, p Policy, w GroupWrite) error {
 	for _, id := range w.Removed {
 		events = append(events, Event{Type: MembershipRemoved, Subject: id, Group: w.GroupID, GroupNames: names})
 	}
-	if len(p.GroupRoles) > 0 && !p.DryRun {
+	// A group no mapping names, before or after the write, counts for no member's role: its writes
+	// (an Entra sync's many) cost no role reads, and a rename of a large group reads its members
+	// only when it changes which mappings name it.
+	before, after := mappingsNaming(p, w.Before), mappingsNaming(p, w.After)
+	if (len(before) > 0 || len(after) > 0) && !p.DryRun {
 		affected := append(slices.Clone(w.Added), w.Removed...)
-		if w.Before != nil && w.After != nil && *w.Before != *w.After {
+		if w.Before != nil && w.After != nil && !slices.Equal(before, after) {
 			members, err := tx.GroupMembers(ctx, w.Org, w.GroupID)
 			if err != nil {
 				return err
@@ -86,4 +90,19 @@ func refreshRoles(ctx context.Context, tx Tx, p Policy, org string, ids []string
 			Detail: fmt.Sprintf("Role %q → %q from group membership", previous, role)})
 	}
 	return events, nil
+}
+
+// mappingsNaming is the positions of the group role mappings that name g (RoleFor's match), in
+// order; none for a nil group.
+func mappingsNaming(p Policy, g *Group) []int {
+	if g == nil {
+		return nil
+	}
+	var out []int
+	for i, m := range p.GroupRoles {
+		if m.names(*g) {
+			out = append(out, i)
+		}
+	}
+	return out
 }

@@ -75,6 +75,12 @@ type GroupRole struct {
 	Role  string
 }
 
+// names says whether the mapping names group g: by displayName, case-insensitively, or by
+// externalId.
+func (m GroupRole) names(g Group) bool {
+	return strings.EqualFold(m.Group, g.DisplayName) || (g.ExternalID != "" && m.Group == g.ExternalID)
+}
+
 // Group identifies a group a member belongs to.
 type Group struct {
 	DisplayName string
@@ -86,7 +92,7 @@ type Group struct {
 func RoleFor(p Policy, groups []Group) string {
 	for _, m := range p.GroupRoles {
 		for _, g := range groups {
-			if strings.EqualFold(m.Group, g.DisplayName) || (g.ExternalID != "" && m.Group == g.ExternalID) {
+			if m.names(g) {
 				return m.Role
 			}
 		}

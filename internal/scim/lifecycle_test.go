@@ -240,6 +240,42 @@ func TestGroupRoles(t *testing.T) {
 	})
 }
 
+// A write to a group no mapping names costs no role work, however many members it has: a member's
+// role is recomputed when a mapped group changes (joined, left, deleted, or renamed so that other
+// mappings name it). A mapping edited later applies at the member's next such change.
+func TestOnlyMappedGroupsMoveRoles(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		ctx := context.Background()
+		p := provisioning.DefaultPolicy
+		p.DefaultRole = "member"
+		h.setPolicy(p)
+		id := h.create(t, newUser("late@x.example", nil))
+		role := func() string {
+			m, err := h.st.Member(ctx, h.org, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return m.Member.Role
+		}
+		admins := h.do("POST", "/Groups", map[string]any{"displayName": "Admins", "members": []any{map[string]any{"value": id}}}).
+			want(t, 201).body["id"].(string)
+		p.GroupRoles = []provisioning.GroupRole{{Group: "Admins", Role: "admin"}}
+		h.setPolicy(p)
+		other := h.do("POST", "/Groups", map[string]any{"displayName": "Other", "members": []any{map[string]any{"value": id}}}).
+			want(t, 201).body["id"].(string)
+		h.do("PATCH", "/Groups/"+other, patchOps(map[string]any{"op": "replace", "path": "displayName", "value": "Still other"})).want(t, 204)
+		h.do("PATCH", "/Groups/"+admins, patchOps(map[string]any{"op": "replace", "path": "displayName", "value": "ADMINS"})).want(t, 204)
+		if r := role(); r != "member" {
+			t.Fatalf("writes to unmapped groups, and a rename that keeps the same mappings, recomputed the role: %q", r)
+		}
+		h.do("PATCH", "/Groups/"+admins, patchOps(map[string]any{"op": "replace", "path": "displayName", "value": "Former admins"})).want(t, 204)
+		h.do("PATCH", "/Groups/"+admins, patchOps(map[string]any{"op": "replace", "path": "displayName", "value": "Admins"})).want(t, 204)
+		if r := role(); r != "admin" {
+			t.Fatalf("a rename onto a mapped name recomputes its members' roles: %q", r)
+		}
+	})
+}
+
 // SCIM never takes over a member it did not create: a userName held by such a member is refused
 // with 409 and a clear detail, and the refusal is audited.
 func TestNoTakeoverOfMembersNotCreatedBySCIM(t *testing.T) {

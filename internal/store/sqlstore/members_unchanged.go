@@ -27,11 +27,14 @@ func (s *Store) membersUnchanged(ctx context.Context, tx *sql.Tx, org, groupID s
 		return false, nil
 	}
 	if c.Replace {
-		members, err := s.column(ctx, tx, `SELECT member_id FROM scim_group_members WHERE org = ? AND group_id = ?`, org, groupID)
+		// A group with more members than the list names is changed by it: read no more than that,
+		// so that a PUT of a few members to a huge group does not read it whole in the shared writer.
+		members, err := s.column(ctx, tx, `SELECT member_id FROM scim_group_members WHERE org = ? AND group_id = ? LIMIT ?`,
+			org, groupID, len(c.Add)+1)
 		if err != nil {
 			return false, fmt.Errorf("reading members of %s: %w", groupID, err)
 		}
-		return sameSet(members, c.Add), nil
+		return len(members) <= len(c.Add) && sameSet(members, c.Add), nil
 	}
 	ids, _ := json.Marshal(append(append([]string{}, c.Add...), c.Remove...))
 	present, err := s.column(ctx, tx, `SELECT member_id FROM scim_group_members WHERE org = ? AND group_id = ?

@@ -134,9 +134,7 @@ func (h *resourceHandler) list(w http.ResponseWriter, r *http.Request, c *tenant
 	}
 	// A page may hold fewer resources than asked (RFC 7644 §3.4.2.4): the next starts after it.
 	page.Resources = page.Resources[:loaded.fit]
-	if !h.server.chargeRead(w, r, c, loaded.count) {
-		return
-	}
+	h.server.chargeRead(c, loaded.count)
 	if p.attributes.include == nil && p.attributes.exclude == nil && h.listFast(w, r, page, p.query.StartIndex, loaded.byID) {
 		h.audited(e, http.StatusOK)
 		return
@@ -448,8 +446,8 @@ func (h *resourceHandler) respondWith(w http.ResponseWriter, r *http.Request, c 
 			fail(h.tooManyMembers(res))
 			return
 		}
-		if e != nil && !h.server.chargeRead(w, r, c, loaded.count) {
-			return
+		if e != nil {
+			h.server.chargeRead(c, loaded.count)
 		}
 	}
 	if e != nil {

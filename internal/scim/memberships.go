@@ -2,7 +2,6 @@ package scim
 
 import (
 	"context"
-	"net/http"
 	"slices"
 
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
@@ -89,13 +88,9 @@ func (h *resourceHandler) tooManyMembers(res *store.Resource) *Error {
 		res.ID, h.server.maxMembersPerResponse())
 }
 
-// chargeRead charges a read for the memberships it renders (membershipsPerReadCost), as
-// chargeMembers charges a write for the members it names; over the organization's limit it
-// answers 429 and returns false.
-func (s *Server) chargeRead(w http.ResponseWriter, r *http.Request, caller *tenant.Caller, memberships int) bool {
-	cost := memberships / membershipsPerReadCost
-	if rl := caller.Organization.RateLimit; !rl.Unlimited() {
-		cost = min(cost, max(rl.Burst, 1)-requestCost(r))
-	}
-	return s.charge(w, r, caller, cost)
+// chargeRead charges a read, once it is made, for the memberships it renders
+// (membershipsPerReadCost): the organization's bucket goes into debt, so the requests after it wait
+// (limiters.owe).
+func (s *Server) chargeRead(caller *tenant.Caller, memberships int) {
+	s.limits.owe(caller.Organization, memberships/membershipsPerReadCost)
 }

@@ -101,8 +101,26 @@ func (l *limiters) admit(org *tenant.Organization, cost int) (time.Duration, boo
 	if org.RateLimit.Unlimited() {
 		return 0, false
 	}
-	perSecond, burst := org.RateLimit.RequestsPerSecond, max(org.RateLimit.Burst, 1)
 	now := l.now()
+	lim, burst := l.bucket(org, now)
+	return takeN(lim, now, min(cost, burst))
+}
+
+// owe charges an organization for work already done (a read's memberships): its bucket goes into
+// debt rather than refuse, so the requests after it wait. Refusing after the work would leave the
+// tokens in the bucket, and the next request could do the same work again for the price of one.
+func (l *limiters) owe(org *tenant.Organization, cost int) {
+	if org.RateLimit.Unlimited() || cost <= 0 {
+		return
+	}
+	now := l.now()
+	lim, burst := l.bucket(org, now)
+	lim.ReserveN(now, min(cost, burst)) // never cancelled: at most one burst of debt per request
+}
+
+// bucket is an organization's limiter, made or brought up to its ScimIntegration's limit.
+func (l *limiters) bucket(org *tenant.Organization, now time.Time) (*rate.Limiter, int) {
+	perSecond, burst := org.RateLimit.RequestsPerSecond, max(org.RateLimit.Burst, 1)
 	lim, ok := l.orgs.Get(org.Name)
 	if !ok {
 		lim = rate.NewLimiter(rate.Limit(perSecond), burst)
@@ -117,7 +135,7 @@ func (l *limiters) admit(org *tenant.Organization, cost int) (time.Duration, boo
 	if lim.Burst() != burst {
 		lim.SetBurstAt(now, burst)
 	}
-	return takeN(lim, now, min(cost, burst))
+	return lim, burst
 }
 
 // take takes a token, or reports how long until one is available (without taking it).

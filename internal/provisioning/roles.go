@@ -37,13 +37,13 @@ func GroupWritten(ctx context.Context, tx Tx, p Policy, w GroupWrite) error {
 	for _, id := range w.Removed {
 		events = append(events, Event{Type: MembershipRemoved, Subject: id, Group: w.GroupID, GroupNames: names})
 	}
-	// A group no mapping names, before or after the write, counts for no member's role: its writes
-	// (an Entra sync's many) cost no role reads, and a rename of a large group reads its members
-	// only when it changes which mappings name it.
-	before, after := mappingsNaming(p, w.Before), mappingsNaming(p, w.After)
-	if (len(before) > 0 || len(after) > 0) && !p.DryRun {
+	if len(p.GroupRoles) > 0 && !p.DryRun {
+		// The members a write adds or removes are looked at again, whatever the group: a role a
+		// mapping since removed gave must go when its group is left. A rename looks at every
+		// member only when it changes which mappings name the group; other renames change no role,
+		// and reading a large group's members for each would cost what its growth cost, each time.
 		affected := append(slices.Clone(w.Added), w.Removed...)
-		if w.Before != nil && w.After != nil && !slices.Equal(before, after) {
+		if w.Before != nil && w.After != nil && !slices.Equal(mappingsNaming(p, w.Before), mappingsNaming(p, w.After)) {
 			members, err := tx.GroupMembers(ctx, w.Org, w.GroupID)
 			if err != nil {
 				return err

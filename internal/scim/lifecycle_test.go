@@ -240,10 +240,12 @@ func TestGroupRoles(t *testing.T) {
 	})
 }
 
-// A write to a group no mapping names costs no role work, however many members it has: a member's
-// role is recomputed when a mapped group changes (joined, left, deleted, or renamed so that other
-// mappings name it). A mapping edited later applies at the member's next such change.
-func TestOnlyMappedGroupsMoveRoles(t *testing.T) {
+// A rename recomputes the roles of a group's members only when it changes which mappings name the
+// group: other renames, of however large a group, read none of them. The members a write adds or
+// removes are recomputed whatever the group, so a role whose mapping was since removed goes when
+// its group is left. (An edited mapping otherwise applies at a member's next such change, which
+// is what lets this test see which writes recompute.)
+func TestRenamesMoveRolesOnlyWhenTheyChangeMappings(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
 		ctx := context.Background()
 		p := provisioning.DefaultPolicy
@@ -257,21 +259,31 @@ func TestOnlyMappedGroupsMoveRoles(t *testing.T) {
 			}
 			return m.Member.Role
 		}
-		admins := h.do("POST", "/Groups", map[string]any{"displayName": "Admins", "members": []any{map[string]any{"value": id}}}).
-			want(t, 201).body["id"].(string)
+		group := func(name string) string {
+			return h.do("POST", "/Groups", map[string]any{"displayName": name, "members": []any{map[string]any{"value": id}}}).
+				want(t, 201).body["id"].(string)
+		}
+		rename := func(group, name string) {
+			h.do("PATCH", "/Groups/"+group, patchOps(map[string]any{"op": "replace", "path": "displayName", "value": name})).want(t, 204)
+		}
+		admins, other := group("Admins"), group("Other")
 		p.GroupRoles = []provisioning.GroupRole{{Group: "Admins", Role: "admin"}}
 		h.setPolicy(p)
-		other := h.do("POST", "/Groups", map[string]any{"displayName": "Other", "members": []any{map[string]any{"value": id}}}).
-			want(t, 201).body["id"].(string)
-		h.do("PATCH", "/Groups/"+other, patchOps(map[string]any{"op": "replace", "path": "displayName", "value": "Still other"})).want(t, 204)
-		h.do("PATCH", "/Groups/"+admins, patchOps(map[string]any{"op": "replace", "path": "displayName", "value": "ADMINS"})).want(t, 204)
+		rename(other, "Still other")
+		rename(admins, "ADMINS")
 		if r := role(); r != "member" {
-			t.Fatalf("writes to unmapped groups, and a rename that keeps the same mappings, recomputed the role: %q", r)
+			t.Fatalf("renames that change no mapping recomputed the role: %q", r)
 		}
-		h.do("PATCH", "/Groups/"+admins, patchOps(map[string]any{"op": "replace", "path": "displayName", "value": "Former admins"})).want(t, 204)
-		h.do("PATCH", "/Groups/"+admins, patchOps(map[string]any{"op": "replace", "path": "displayName", "value": "Admins"})).want(t, 204)
+		rename(admins, "Former admins")
+		rename(admins, "Admins")
 		if r := role(); r != "admin" {
 			t.Fatalf("a rename onto a mapped name recomputes its members' roles: %q", r)
+		}
+		p.GroupRoles = []provisioning.GroupRole{{Group: "Engineering", Role: "engineer"}}
+		h.setPolicy(p)
+		h.do("PATCH", "/Groups/"+admins, patchOps(map[string]any{"op": "remove", "path": "members[value eq \"" + id + "\"]"})).want(t, 204)
+		if r := role(); r != "member" {
+			t.Fatalf("leaving a group whose mapping was removed keeps its role: %q", r)
 		}
 	})
 }

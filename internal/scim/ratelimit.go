@@ -115,7 +115,11 @@ func (l *limiters) owe(org *tenant.Organization, cost int) {
 	}
 	now := l.now()
 	lim, burst := l.bucket(org, now)
-	lim.ReserveN(now, min(cost, burst)) // never cancelled: at most one burst of debt per request
+	// Never cancelled, and never more than one burst of debt in all, however many such requests
+	// ran at once.
+	if n := min(cost, burst, int(lim.TokensAt(now))+burst); n > 0 {
+		lim.ReserveN(now, n)
+	}
 }
 
 // bucket is an organization's limiter, made or brought up to its ScimIntegration's limit.

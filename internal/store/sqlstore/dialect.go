@@ -50,8 +50,11 @@ type dialect interface {
 	insertIgnore(insert string) string
 	// userGroups is a column of a user row r: the groups directly containing it, as a JSON array
 	// of [id, name] pairs in group id order (creation order for the ids this service makes,
-	// UUIDv7), so a read loads them in the same query.
+	// UUIDv7), so a read loads them in the same query; at most userGroupsRead of them.
 	userGroups() string
+	// userGroupsUpTo is userGroups reading at most limit groups (an event's snapshot keeps
+	// store.MaxSnapshotGroups: snapshotGroupsRead).
+	userGroupsUpTo(limit string) string
 }
 
 type sqliteDialect struct{}
@@ -61,15 +64,21 @@ func (sqliteDialect) name() string { return "sqlite" }
 // userGroups walks the member index (org, member_id, group_id) in order and stops at its LIMIT
 // (userGroupsRead): no sort, and no more work for a user in a million groups than in 50,001.
 // CROSS JOIN fixes SQLite's join order, as in GroupsOf.
-func (sqliteDialect) userGroups() string {
+func (d sqliteDialect) userGroups() string { return d.userGroupsUpTo(userGroupsRead) }
+
+func (sqliteDialect) userGroupsUpTo(limit string) string {
 	return `(SELECT json_group_array(json_array(x.id, x.name)) FROM (SELECT g.id, g.name FROM scim_group_members m
 		CROSS JOIN scim_groups g WHERE g.org = m.org AND g.id = m.group_id AND m.org = r.org AND m.member_id = r.id
-		ORDER BY m.group_id LIMIT ` + userGroupsRead + `) x)`
+		ORDER BY m.group_id LIMIT ` + limit + `) x)`
 }
 
 // userGroupsRead is how many groups userGroups reads of a user: one more than a read returns
-// (store.MaxMembershipsRead), so that a user in more can be told.
-var userGroupsRead = strconv.Itoa(store.MaxMembershipsRead + 1)
+// (store.MaxMembershipsRead), so that a user in more can be told; snapshotGroupsRead one more
+// than an event's snapshot keeps.
+var (
+	userGroupsRead     = strconv.Itoa(store.MaxMembershipsRead + 1)
+	snapshotGroupsRead = strconv.Itoa(store.MaxSnapshotGroups + 1)
+)
 
 func (sqliteDialect) rebind(q string) string       { return q }
 func (sqliteDialect) rebindShaped(q string) string { return q }
@@ -146,10 +155,18 @@ type postgresDialect struct{}
 
 func (postgresDialect) name() string { return "postgres" }
 
-func (postgresDialect) userGroups() string {
-	return `(SELECT COALESCE(json_agg(json_build_array(g.id, g.name) ORDER BY m.group_id), '[]'::json)::text
-		FROM (SELECT group_id FROM scim_group_members WHERE org = r.org AND member_id = r.id ORDER BY group_id
-		LIMIT ` + userGroupsRead + `) m JOIN scim_groups g ON g.org = r.org AND g.id = m.group_id)`
+func (d postgresDialect) userGroups() string { return d.userGroupsUpTo(userGroupsRead) }
+
+func (postgresDialect) userGroupsUpTo(limit string) string {
+	return postgresGroupsOf(`SELECT group_id FROM scim_group_members WHERE org = r.org AND member_id = r.id`, limit)
+}
+
+// postgresGroupsOf is userGroups over the group ids from selects (a column group_id, of user r's
+// organization): the first limit of them in id order, with their names, as a JSON array.
+func postgresGroupsOf(from, limit string) string {
+	return `(SELECT COALESCE(json_agg(json_build_array(g.id, g.name) ORDER BY gm.group_id), '[]'::json)::text
+		FROM (SELECT group_id FROM (` + from + `) f ORDER BY group_id LIMIT ` + limit + `) gm
+		JOIN scim_groups g ON g.org = r.org AND g.id = gm.group_id)`
 }
 func (postgresDialect) doc() string                     { return "?::jsonb" }
 func (postgresDialect) forUpdate() string               { return " FOR UPDATE" }

@@ -392,11 +392,9 @@ func (s *Store) changeOneMember(ctx context.Context, tx *sql.Tx, org, groupID st
 	}
 	// gu, the group's UPDATE: the change runs only after it changed the row (-2 when it did not).
 	gu, afterGU := `gu AS (UPDATE scim_groups SET `+update.set+` WHERE org = ? AND id = ? AND version = ? RETURNING 1), `, ` AND EXISTS (SELECT 1 FROM gu)`
-	// The user's groups as the change leaves them: the statement's own reads do not see its u.
-	groups := func(from string) string {
-		return `(SELECT COALESCE(json_agg(json_build_array(g.id, g.name) ORDER BY g.seq), '[]'::json)::text
-			FROM (` + from + `) gm JOIN scim_groups g ON g.org = r.org AND g.id = gm.group_id)`
-	}
+	// The user's groups as the change leaves them, for the event's snapshot (as many as it keeps):
+	// the statement's own reads do not see its u.
+	groups := func(from string) string { return postgresGroupsOf(from, snapshotGroupsRead) }
 	read := memberRead{first: `CASE WHEN NOT EXISTS (SELECT 1 FROM gu) THEN -2 ELSE (SELECT count(*) FROM u) END`, userDoc: true}
 	if add {
 		// 1 added, 0 a user already a member, -1 no such user: a redundant add (identity providers

@@ -118,8 +118,9 @@ func (c *committer) commit(batch []*writeRequest) {
 
 // commitWithSavepoints runs the batch's writes each inside a savepoint of its own, rolling a
 // failed one back to its savepoint alone, and commits. A write whose request went away while it
-// ran was interrupted, and SQLite rolls back the whole transaction for an interrupted write: the
-// batch then runs again without it (each time one write fewer, so at most once per write).
+// ran was interrupted, and SQLite rolls back the whole transaction for an interrupted write (as
+// for some other errors, which its savepoint's closing then tells): the batch then runs again
+// without it (each time one write fewer, so at most once per write).
 func (c *committer) commitWithSavepoints(batch []*writeRequest, start time.Time, storeFailed func(error)) {
 	results := make([]error, len(batch))
 	decided := make([]bool, len(batch))
@@ -154,9 +155,14 @@ func (c *committer) commitWithSavepoints(batch []*writeRequest, start time.Time,
 				undo = `ROLLBACK TO write; RELEASE write`
 			}
 			if _, err := tx.ExecContext(context.Background(), undo); err != nil {
+				// SQLite rolled back the whole transaction for this write (an interruption that
+				// came late, a full disk, no memory): it fails, and the rest run again without it.
+				if results[i] == nil {
+					results[i] = fmt.Errorf("closing a savepoint: %w", err)
+				}
+				decided[i], again = true, true
 				_ = tx.Rollback()
-				storeFailed(fmt.Errorf("closing a savepoint: %w", err))
-				return
+				break
 			}
 		}
 		if again {

@@ -238,11 +238,23 @@ func TestASnapshotCarriesABoundedNumberOfGroups(t *testing.T) {
 			if err := s.Create(ctx, u, nil, w); err != nil {
 				t.Fatal(err)
 			}
+			// Created in descending id order: a snapshot keeps the first groups by id, on every path
+			// (the last one joins by a change of one member, which PostgreSQL makes in one statement).
 			for i := range groups {
-				g := &store.Resource{Org: org, Kind: store.KindGroup, ID: fmt.Sprintf("g%03d", i), Name: fmt.Sprintf("Team %03d", i),
+				id := groups - 1 - i
+				g := &store.Resource{Org: org, Kind: store.KindGroup, ID: fmt.Sprintf("g%03d", id), Name: fmt.Sprintf("Team %03d", id),
 					Doc: []byte(`{}`), Created: now, Modified: now, Version: 1}
-				if err := s.Create(ctx, g, []string{"u1"}, w); err != nil {
+				members := []string{"u1"}
+				if i == groups-1 {
+					members = nil
+				}
+				if err := s.Create(ctx, g, members, w); err != nil {
 					t.Fatal(err)
+				}
+				if members == nil {
+					if err := addOne(s, g, "u1", ""); err != nil {
+						t.Fatal(err)
+					}
 				}
 			}
 			current, err := s.Get(ctx, org, store.KindUser, "u1")
@@ -270,7 +282,8 @@ func TestASnapshotCarriesABoundedNumberOfGroups(t *testing.T) {
 			}
 			for _, e := range last[len(last)-2:] { // the last group's membership, and the update
 				m := e.Data.Member
-				if m == nil || len(m.Groups) != store.MaxSnapshotGroups || !m.GroupsTruncated || m.Groups[0].DisplayName != "Team 000" {
+				if m == nil || len(m.Groups) != store.MaxSnapshotGroups || !m.GroupsTruncated || m.Groups[0].DisplayName != "Team 000" ||
+					m.Groups[store.MaxSnapshotGroups-1].DisplayName != fmt.Sprintf("Team %03d", store.MaxSnapshotGroups-1) {
 					t.Fatalf("from the write %v: %s's member: %+v, want the first %d groups and groupsTruncated", fromWrites, e.Event.Type, m, store.MaxSnapshotGroups)
 				}
 			}

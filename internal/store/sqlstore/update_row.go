@@ -104,7 +104,7 @@ type memberRead struct {
 // and the member is already this write's.
 func (s *Store) readMemberAhead(ctx context.Context, tx *sql.Tx, r memberRead, next *store.Resource) (*readAhead, int64, error) {
 	before, first, firstArgs := r.before, r.first, r.args
-	groups, doc := s.d.userGroups(), "NULL"
+	groups, doc := s.d.userGroupsUpTo(snapshotGroupsRead), "NULL" // the groups are the snapshot's
 	if r.groups != "" {
 		groups = r.groups
 	}

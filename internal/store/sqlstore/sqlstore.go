@@ -90,6 +90,11 @@ func (s *Store) Create(ctx context.Context, r *store.Resource, members []string,
 		locks = lockMembers(members)
 	}
 	return s.inFencedTx(ctx, r.Org, w.Binding, locks, func(tx *sql.Tx) error {
+		if r.Kind == store.KindGroup {
+			if err := s.claimGroupName(ctx, tx, r.Org, r.ID, r.Name); err != nil {
+				return err
+			}
+		}
 		ahead, err := s.insert(ctx, tx, r, w.Policy != nil)
 		if err != nil {
 			return err
@@ -341,6 +346,11 @@ var errNothingChanged = errors.New("the write changes nothing")
 // in its own statement (changeOneMember).
 func (s *Store) writeRow(ctx context.Context, tx *sql.Tx, current, next *store.Resource, change *store.Change, w store.Write,
 	withMember bool) (member *readAhead, added, removed []string, err error) {
+	if renamesGroup(current, next) {
+		if err := s.claimGroupName(ctx, tx, next.Org, next.ID, next.Name); err != nil {
+			return nil, nil, nil, err
+		}
+	}
 	oneMember := next.Kind == store.KindGroup && change.Members != nil && s.oneMemberChange(change.Members, next.ID, w)
 	if !oneMember {
 		if member, err = s.updateRow(ctx, tx, current, next, withMember); err != nil {

@@ -232,6 +232,31 @@ func testUniqueness(t *testing.T, s store.Store) {
 	if !errors.Is(err, store.ErrUniqueness) {
 		t.Fatalf("renaming onto an existing userName must conflict, got %v", err)
 	}
+
+	// A group's displayName likewise (Entra ID finds groups by it), with or without members.
+	must(t, s.Create(ctx, group(org, "g1", "Sales"), nil, store.Write{}))
+	if err := s.Create(ctx, group(org, "g2", "SALES"), []string{"u1"}, store.Write{}); !errors.Is(err, store.ErrUniqueness) {
+		t.Fatalf("a case variant of an existing group name must conflict, got %v", err)
+	}
+	must(t, s.Create(ctx, group(other, "g2", "Sales"), nil, store.Write{}))
+	must(t, s.Create(ctx, group(org, "g3", "Support"), nil, store.Write{}))
+	rename := func(id, name string, members *store.MemberChange) error {
+		_, err := Update(ctx, s, org, store.KindGroup, id, 0, func(cur *store.Resource) (*store.Change, error) {
+			next := *cur
+			next.Name = name
+			return &store.Change{Resource: &next, Members: members}, nil
+		}, store.Write{})
+		return err
+	}
+	if err := rename("g3", "sales", nil); !errors.Is(err, store.ErrUniqueness) {
+		t.Fatalf("renaming a group onto an existing name must conflict, got %v", err)
+	}
+	if err := rename("g3", "Sales", &store.MemberChange{Add: []string{"u1"}}); !errors.Is(err, store.ErrUniqueness) {
+		t.Fatalf("renaming a group onto an existing name with a member change must conflict, got %v", err)
+	}
+	must(t, rename("g1", "SALES", nil)) // its own name, in another case
+	must(t, rename("g3", "Help desk", &store.MemberChange{Add: []string{"u1"}}))
+	must(t, s.Create(ctx, group(org, "g4", "Support"), nil, store.Write{})) // a name given up is free
 }
 
 func testUpdate(t *testing.T, s store.Store) {

@@ -79,6 +79,8 @@ func unboundedError(err error, log *slog.Logger) *Error {
 	case errors.Is(err, store.ErrTakeover):
 		return &Error{Status: http.StatusConflict, ScimType: typeUniqueness,
 			Detail: "A member with this userName already exists in the organization and was not created by SCIM; it is never taken over"}
+	case errors.Is(err, store.ErrGroupNameTaken):
+		return &Error{Status: http.StatusConflict, ScimType: typeUniqueness, Detail: "displayName is already taken by another group of this organization"}
 	case errors.Is(err, store.ErrUniqueness):
 		return &Error{Status: http.StatusConflict, ScimType: typeUniqueness, Detail: "userName is already taken in this organization"}
 	case errors.Is(err, store.ErrOrganizationReleased):

@@ -2,6 +2,7 @@ package scim_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -11,7 +12,11 @@ import (
 func TestGroupDisplayNamesAreUnique(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
 		h.do("POST", "/Groups", map[string]any{"displayName": "Marketing"}).want(t, http.StatusCreated)
-		h.do("POST", "/Groups", map[string]any{"displayName": "MARKETING"}).wantError(t, http.StatusConflict, "uniqueness")
+		dup := h.do("POST", "/Groups", map[string]any{"displayName": "MARKETING"})
+		dup.wantError(t, http.StatusConflict, "uniqueness")
+		if !strings.Contains(dup.raw, "displayName is already taken") {
+			t.Fatalf("the conflict does not say what is taken: %s", dup.raw)
+		}
 		sales := h.do("POST", "/Groups", map[string]any{"displayName": "Sales"}).want(t, http.StatusCreated).body["id"].(string)
 		h.do("PATCH", "/Groups/"+sales, patchOps(map[string]any{"op": "replace", "path": "displayName", "value": "marketing"})).
 			wantError(t, http.StatusConflict, "uniqueness")

@@ -4,6 +4,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -41,6 +42,7 @@ type limiters struct {
 	refusalRate  rate.Limit
 	refusalBurst int
 	now          func() time.Time
+	owing        sync.Mutex // owe's look at the tokens and its reservation, together
 }
 
 func newLimiters(perSecond float64, burst, maxSources int) *limiters {
@@ -113,11 +115,13 @@ func (l *limiters) owe(org *tenant.Organization, cost int) {
 	if org.RateLimit.Unlimited() || cost <= 0 {
 		return
 	}
+	l.owing.Lock()
+	defer l.owing.Unlock()
 	now := l.now()
 	lim, burst := l.bucket(org, now)
 	// Never cancelled, and never more than one burst of debt in all, however many such requests
 	// ran at once.
-	if n := min(cost, burst, int(lim.TokensAt(now))+burst); n > 0 {
+	if n := min(cost, burst, int(math.Floor(lim.TokensAt(now)))+burst); n > 0 {
 		lim.ReserveN(now, n)
 	}
 }

@@ -6,6 +6,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	filter "github.com/scim2/filter-parser/v2"
@@ -28,6 +29,8 @@ var (
 	ErrNotFound = errors.New("resource not found")
 	// ErrUniqueness: another resource of the organization has this userName.
 	ErrUniqueness = errors.New("uniqueness violated")
+	// ErrGroupNameTaken is ErrUniqueness for a group's displayName.
+	ErrGroupNameTaken = fmt.Errorf("%w: another group of the organization has this displayName", ErrUniqueness)
 	// ErrVersionMismatch: the resource changed since the version the client holds (If-Match).
 	ErrVersionMismatch = errors.New("version mismatch")
 	// ErrTakeover: a member with this userName exists and was not created by SCIM; SCIM never

@@ -23,7 +23,7 @@ import (
 // own (member_locks.go has the others).
 const groupNameLock = `SELECT pg_advisory_xact_lock(7316239, hashtext(? || '/' || ?))`
 
-// claimGroupName fails with store.ErrUniqueness when a group of org other than id has the name.
+// claimGroupName fails with store.ErrGroupNameTaken when a group of org other than id has the name.
 func (s *Store) claimGroupName(ctx context.Context, tx *sql.Tx, org, id, name string) error {
 	lower := strings.ToLower(name)
 	if s.d.name() == "postgres" {
@@ -38,13 +38,14 @@ func (s *Store) claimGroupName(ctx context.Context, tx *sql.Tx, org, id, name st
 		return fmt.Errorf("looking for the group name: %w", err)
 	}
 	if taken {
-		return store.ErrUniqueness
+		return store.ErrGroupNameTaken
 	}
 	return nil
 }
 
 // renamesGroup says whether a write of a group gives it another name (a change of case alone
-// keeps the group's own name).
+// keeps the group's own name). Compared lower-cased as name_lower is stored: EqualFold calls "ſ"
+// and "s" equal, which the stored names are not.
 func renamesGroup(current, next *store.Resource) bool {
-	return next.Kind == store.KindGroup && !strings.EqualFold(current.Name, next.Name)
+	return next.Kind == store.KindGroup && strings.ToLower(current.Name) != strings.ToLower(next.Name) //nolint:staticcheck // EqualFold is what this must not be
 }

@@ -255,6 +255,12 @@ func testUniqueness(t *testing.T, s store.Store) {
 		t.Fatalf("renaming a group onto an existing name with a member change must conflict, got %v", err)
 	}
 	must(t, rename("g1", "SALES", nil)) // its own name, in another case
+	// "ſ" folds to "s" but does not lower-case to it: "ſales" is another name, and renaming it
+	// to "sales" takes one another group holds.
+	must(t, s.Create(ctx, group(org, "g5", "ſales"), nil, store.Write{}))
+	if err := rename("g5", "Sales", nil); !errors.Is(err, store.ErrUniqueness) {
+		t.Fatalf("a rename that only folds to the group's own name took another's: %v", err)
+	}
 	must(t, rename("g3", "Help desk", &store.MemberChange{Add: []string{"u1"}}))
 	must(t, s.Create(ctx, group(org, "g4", "Support"), nil, store.Write{})) // a name given up is free
 }

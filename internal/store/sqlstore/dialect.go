@@ -158,13 +158,14 @@ func (postgresDialect) name() string { return "postgres" }
 func (d postgresDialect) userGroups() string { return d.userGroupsUpTo(userGroupsRead) }
 
 func (postgresDialect) userGroupsUpTo(limit string) string {
-	return postgresGroupsOf(`SELECT group_id FROM scim_group_members WHERE org = r.org AND member_id = r.id`, limit)
+	return postgresGroupsOf(`SELECT group_id FROM scim_group_members WHERE org = r.org AND member_id = r.id`, limit, "g.name")
 }
 
 // postgresGroupsOf is userGroups over the group ids from selects (a column group_id, of user r's
-// organization): the first limit of them in id order, with their names, as a JSON array.
-func postgresGroupsOf(from, limit string) string {
-	return `(SELECT COALESCE(json_agg(json_build_array(g.id, g.name) ORDER BY gm.group_id), '[]'::json)::text
+// organization): the first limit of them in id order, with their names (name, an expression of
+// the group g), as a JSON array.
+func postgresGroupsOf(from, limit, name string) string {
+	return `(SELECT COALESCE(json_agg(json_build_array(g.id, ` + name + `) ORDER BY gm.group_id), '[]'::json)::text
 		FROM (SELECT group_id FROM (` + from + `) f ORDER BY group_id LIMIT ` + limit + `) gm
 		JOIN scim_groups g ON g.org = r.org AND g.id = gm.group_id)`
 }

@@ -391,10 +391,12 @@ func (s *Store) changeOneMember(ctx context.Context, tx *sql.Tx, org, groupID st
 		id = c.Remove[0]
 	}
 	// gu, the group's UPDATE: the change runs only after it changed the row (-2 when it did not).
-	gu, afterGU := `gu AS (UPDATE scim_groups SET `+update.set+` WHERE org = ? AND id = ? AND version = ? RETURNING 1), `, ` AND EXISTS (SELECT 1 FROM gu)`
+	gu, afterGU := `gu AS (UPDATE scim_groups SET `+update.set+` WHERE org = ? AND id = ? AND version = ? RETURNING id, name), `, ` AND EXISTS (SELECT 1 FROM gu)`
 	// The user's groups as the change leaves them, for the event's snapshot (as many as it keeps):
-	// the statement's own reads do not see its u.
-	groups := func(from string) string { return postgresGroupsOf(from, snapshotGroupsRead) }
+	// the statement's own reads see neither its u nor gu, the group's name if this write renames it.
+	groups := func(from string) string {
+		return postgresGroupsOf(from, snapshotGroupsRead, `COALESCE((SELECT gu.name FROM gu WHERE gu.id = g.id), g.name)`)
+	}
 	read := memberRead{first: `CASE WHEN NOT EXISTS (SELECT 1 FROM gu) THEN -2 ELSE (SELECT count(*) FROM u) END`, userDoc: true}
 	if add {
 		// 1 added, 0 a user already a member, -1 no such user: a redundant add (identity providers

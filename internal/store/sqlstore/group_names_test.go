@@ -47,3 +47,30 @@ func TestGroupNamesStayUniqueUnderRacingCreates(t *testing.T) {
 		}
 	})
 }
+
+// A PATCH that renames a group and adds one member (PostgreSQL makes it one statement): the
+// membership event's member lists the group under its new name, as a read back would.
+func TestAMembershipEventNamesTheGroupAsTheWriteLeftIt(t *testing.T) {
+	onEachStore(t, func(t *testing.T, s *sqlstore.Store) {
+		org, _ := userAndGroup(t, s, "renamed-with-member")
+		current, err := s.Get(context.Background(), org, store.KindGroup, "g1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		users, err := s.List(context.Background(), org, store.KindUser, store.Query{Count: 1, StartIndex: 1})
+		if err != nil || len(users.Resources) != 1 {
+			t.Fatalf("the user: %+v, %v", users, err)
+		}
+		if err := addOne(s, current, users.Resources[0].ID, "Renamed team"); err != nil {
+			t.Fatal(err)
+		}
+		events, err := s.Events(context.Background(), org, 0, 100)
+		if err != nil || len(events) == 0 {
+			t.Fatalf("events: %d, %v", len(events), err)
+		}
+		last := events[len(events)-1]
+		if m := last.Data.Member; last.Event.Type != "membership.added" || m == nil || len(m.Groups) != 1 || m.Groups[0].DisplayName != "Renamed team" {
+			t.Fatalf("the last event: %s, member %+v", last.Event.Type, last.Data.Member)
+		}
+	})
+}

@@ -13,8 +13,8 @@ import (
 // a group grown by PATCH to a million members would otherwise be read whole, into memory, by
 // every GET of it, and a page of a thousand such groups by one list. 50,000 members are about
 // 5 MB of JSON; Entra ID reads groups with excludedAttributes=members, and Okta's whole-list
-// pushes stop at about 13,000 (the 1 MiB body).
-const DefaultMaxMembersPerResponse = 50000
+// pushes stop at about 13,000 (the 1 MiB body). It is what the store reads at most.
+const DefaultMaxMembersPerResponse = store.MaxMembershipsRead
 
 // membershipsPerReadCost is how many memberships a read renders for one more request's cost: a
 // group read with 50,000 members costs what 51 small requests do, the reads identity providers

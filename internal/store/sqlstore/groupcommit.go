@@ -139,27 +139,14 @@ func (c *committer) commitWithSavepoints(batch []*writeRequest, start time.Time,
 				results[i], decided[i] = err, true
 				continue
 			}
-			if _, err := tx.ExecContext(context.Background(), `SAVEPOINT write`); err != nil {
+			var lost bool
+			results[i], lost, err = runInSavepoint(tx, r)
+			if err != nil {
 				_ = tx.Rollback()
-				storeFailed(fmt.Errorf("opening a savepoint: %w", err))
+				storeFailed(err)
 				return
 			}
-			results[i] = runWrite(r.fn, tx)
-			if r.ctx.Err() != nil { // perhaps interrupted, perhaps not: the transaction is in doubt
-				results[i], decided[i], again = r.ctx.Err(), true, true
-				_ = tx.Rollback()
-				break
-			}
-			undo := `RELEASE write`
-			if results[i] != nil {
-				undo = `ROLLBACK TO write; RELEASE write`
-			}
-			if _, err := tx.ExecContext(context.Background(), undo); err != nil {
-				// SQLite rolled back the whole transaction for this write (an interruption that
-				// came late, a full disk, no memory): it fails, and the rest run again without it.
-				if results[i] == nil {
-					results[i] = fmt.Errorf("closing a savepoint: %w", err)
-				}
+			if lost { // the rest run again without it
 				decided[i], again = true, true
 				_ = tx.Rollback()
 				break
@@ -218,4 +205,30 @@ func runWrite(fn func(*sql.Tx) error, tx *sql.Tx) (err error) {
 		}
 	}()
 	return fn(tx)
+}
+
+// runInSavepoint runs r's write inside a savepoint of its own, rolled back alone when the write
+// fails. lost says SQLite rolled back the whole transaction for it: its request went away while
+// it ran (perhaps interrupted, perhaps not: the transaction is in doubt), or the savepoint could
+// not be closed (an interruption that came late, a full disk, no memory). err is the database's
+// own failure to open a savepoint.
+func runInSavepoint(tx *sql.Tx, r *writeRequest) (result error, lost bool, err error) {
+	if _, err := tx.ExecContext(context.Background(), `SAVEPOINT write`); err != nil {
+		return nil, false, fmt.Errorf("opening a savepoint: %w", err)
+	}
+	result = runWrite(r.fn, tx)
+	if ctxErr := r.ctx.Err(); ctxErr != nil {
+		return ctxErr, true, nil
+	}
+	undo := `RELEASE write`
+	if result != nil {
+		undo = `ROLLBACK TO write; RELEASE write`
+	}
+	if _, err := tx.ExecContext(context.Background(), undo); err != nil {
+		if result == nil {
+			result = fmt.Errorf("closing a savepoint: %w", err)
+		}
+		return result, true, nil
+	}
+	return result, false, nil
 }

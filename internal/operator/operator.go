@@ -21,6 +21,7 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/internal/adminapi"
 	"github.com/z8z8/enterprise-identity-operator/internal/audit"
 	"github.com/z8z8/enterprise-identity-operator/internal/dataplane"
+	"github.com/z8z8/enterprise-identity-operator/internal/groupwork"
 	"github.com/z8z8/enterprise-identity-operator/internal/index"
 	"github.com/z8z8/enterprise-identity-operator/internal/outbound"
 	"github.com/z8z8/enterprise-identity-operator/internal/scim"
@@ -94,6 +95,9 @@ func Add(ctx context.Context, mgr ctrl.Manager, st store.Store, o Options) error
 		return err
 	}
 	if err := mgr.Add(&audit.Pruner{Store: st, Registry: registry, Interval: time.Hour}); err != nil {
+		return err
+	}
+	if err := mgr.Add(&groupwork.Worker{Store: st, Registry: registry, Log: ctrl.Log.WithName("groupwork")}); err != nil {
 		return err
 	}
 	scimServer := &scim.Server{Store: st, Tenants: registry, TrustedProxies: o.ForwardedForCIDRs, RefusalDelay: scim.DefaultRefusalDelay,

@@ -44,9 +44,16 @@ func GroupWritten(ctx context.Context, tx Tx, p Policy, w GroupWrite) error {
 		// and reading a large group's members for each would cost what its growth cost, each time.
 		affected := append(slices.Clone(w.Added), w.Removed...)
 		if w.Before != nil && w.After != nil && !slices.Equal(mappingsNaming(p, w.Before), mappingsNaming(p, w.After)) {
-			members, err := tx.GroupMembers(ctx, w.Org, w.GroupID)
+			members, err := tx.GroupMembers(ctx, w.Org, w.GroupID, "", MembersPerTransaction+1)
 			if err != nil {
 				return err
+			}
+			if len(members) > MembersPerTransaction {
+				// A large group's members are reviewed later, a transaction of them at a time.
+				if err := tx.DeferRoleReview(ctx, w.Org, w.GroupID, *w.After, w.Origin); err != nil {
+					return err
+				}
+				members = nil
 			}
 			affected = append(affected, members...)
 		}
@@ -57,6 +64,41 @@ func GroupWritten(ctx context.Context, tx Tx, p Policy, w GroupWrite) error {
 		events = append(events, changed...)
 	}
 	return tx.Append(ctx, w.Org, w.Origin, events)
+}
+
+// MembersPerTransaction bounds the members whose memberships a group's deletion ends, or whose
+// roles its rename reviews, in one transaction: a write of a larger group leaves them to the
+// group worker (store.GroupWork), which does them this many at a time. On SQLite a transaction
+// holds the one writer every organization shares. A variable for tests.
+var MembersPerTransaction = 500
+
+// MembershipsEnded records that a deleted group's memberships of members ended, with their events
+// (names: the group's names when it was deleted), and reviews the members' roles.
+func MembershipsEnded(ctx context.Context, tx Tx, p Policy, org, groupID string, names Group, members []string, origin Origin) error {
+	events := make([]Event, 0, len(members))
+	for _, id := range members {
+		events = append(events, Event{Type: MembershipRemoved, Subject: id, Group: groupID, GroupNames: &names})
+	}
+	if len(p.GroupRoles) > 0 && !p.DryRun {
+		changed, err := refreshRoles(ctx, tx, p, org, members)
+		if err != nil {
+			return err
+		}
+		events = append(events, changed...)
+	}
+	return tx.Append(ctx, org, origin, events)
+}
+
+// RolesReviewed reviews members' roles: a renamed group's, when the rename was deferred.
+func RolesReviewed(ctx context.Context, tx Tx, p Policy, org string, members []string, origin Origin) error {
+	if len(p.GroupRoles) == 0 || p.DryRun {
+		return nil
+	}
+	changed, err := refreshRoles(ctx, tx, p, org, members)
+	if err != nil {
+		return err
+	}
+	return tx.Append(ctx, org, origin, changed)
 }
 
 // refreshRoles recomputes the role of each member from its groups and stores changes; ids that

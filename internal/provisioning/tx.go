@@ -38,8 +38,12 @@ type Tx interface {
 	MemberNotFromSCIM(ctx context.Context, org, userName string) (bool, error)
 	// GroupsOf returns the groups that directly contain a member.
 	GroupsOf(ctx context.Context, org, memberID string) ([]Group, error)
-	// GroupMembers returns a group's direct members.
-	GroupMembers(ctx context.Context, org, groupID string) ([]string, error)
+	// GroupMembers returns a group's direct members in id order: at most limit of them, those
+	// after the id after ("" for the first).
+	GroupMembers(ctx context.Context, org, groupID, after string, limit int) ([]string, error)
+	// DeferRoleReview leaves the review of a renamed group's members' roles to the group worker
+	// (names: the group's names after the rename).
+	DeferRoleReview(ctx context.Context, org, groupID string, names Group, origin Origin) error
 	// Append records events: each real one in the organization's outbox with the next sequence
 	// number, and in the audit log where it has an audit action.
 	Append(ctx context.Context, org string, origin Origin, events []Event) error

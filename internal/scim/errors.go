@@ -83,6 +83,9 @@ func unboundedError(err error, log *slog.Logger) *Error {
 		return &Error{Status: http.StatusConflict, ScimType: typeUniqueness, Detail: "displayName is already taken by another group of this organization"}
 	case errors.Is(err, store.ErrUniqueness):
 		return &Error{Status: http.StatusConflict, ScimType: typeUniqueness, Detail: "userName is already taken in this organization"}
+	case errors.Is(err, store.ErrTooManyRemoved):
+		return tooMany("A write may remove at most %d members of a group; remove members with PATCH operations naming them, "+
+			"or delete the group", store.MaxMembersRemovedPerWrite)
 	case errors.Is(err, store.ErrOrganizationReleased):
 		// The organization was deleted or re-bound while the request was in flight: nothing was
 		// written; a retry meets the organization as it is now.

@@ -24,3 +24,12 @@ func TestAFullReadQueueIsATooManyRequestsWithRetryAfter(t *testing.T) {
 		t.Fatalf("answered %d with Retry-After %q", w.Code, w.Header().Get("Retry-After"))
 	}
 }
+
+// A write removing more members than one write may is the client's to change: 400 tooMany, with
+// what to do instead.
+func TestTooManyMembersRemovedIsTooMany(t *testing.T) {
+	e := toError(fmt.Errorf("replacing members: %w", store.ErrTooManyRemoved), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if e.Status != http.StatusBadRequest || e.ScimType != typeTooMany {
+		t.Fatalf("ErrTooManyRemoved answers %d %q, want 400 tooMany", e.Status, e.ScimType)
+	}
+}

@@ -40,6 +40,9 @@ var (
 	// was authenticated (its data deleted, or bound to another claim or integration since);
 	// nothing was written.
 	ErrOrganizationReleased = errors.New("the organization is no longer bound as when the request was authenticated")
+	// ErrTooManyRemoved: a write would end more than MaxMembersRemovedPerWrite of a group's
+	// memberships (a PUT or a PATCH replacing a large group's members); nothing was written.
+	ErrTooManyRemoved = fmt.Errorf("a write may remove at most %d members of a group", MaxMembersRemovedPerWrite)
 	// ErrBusy: the organization already has as many reads waiting as it may; nothing was read,
 	// and a retry in a moment finds room. Other organizations' reads are not held back by it.
 	ErrBusy = errors.New("the organization has too many reads waiting")
@@ -216,8 +219,18 @@ type Store interface {
 	// (docs/decisions/0009-bounded-request-work.md) and must not change current.
 	Update(ctx context.Context, current *Resource, change *Change, w Write) (*Resource, error)
 	// Delete removes a resource and its memberships; ifVersion > 0 requires that version. A deleted
-	// user's member and employee record remain.
+	// user's member and employee record remain. A group of more than
+	// provisioning.MembersPerTransaction members is gone when Delete returns, but its memberships end later (PendingGroupWork).
 	Delete(ctx context.Context, org string, kind Kind, id string, ifVersion int64, w Write) error
+	// PendingGroupWork lists the work group writes left for later (GroupWork), oldest first, at
+	// most limit items.
+	PendingGroupWork(ctx context.Context, limit int) ([]GroupWork, error)
+	// DoGroupWork does the next part of work, at most provisioning.MembersPerTransaction
+	// members, in
+	// one transaction under w (the organization's binding and current policy): the events and
+	// roles of the memberships a deleted group ends, or the roles of a renamed group's members.
+	// more says that some of it is left.
+	DoGroupWork(ctx context.Context, work GroupWork, w Write) (more bool, err error)
 	// List returns a page of resources matching the query, filtered in the database.
 	List(ctx context.Context, org string, kind Kind, q Query) (*Page, error)
 	// Members returns the members of groups, keyed by group id, reading at most limit members in
@@ -319,3 +332,24 @@ func (e *FilterError) Error() string { return e.Detail }
 // in more can be told), and the limit a response of the SCIM endpoint gives Members and GroupsOf.
 // Neither a group's size nor a user's groups are limited, so without it a read grew with them.
 const MaxMembershipsRead = 50000
+
+// MaxMembersRemovedPerWrite bounds the members one write removes from a group, as the SCIM
+// endpoint bounds the members a request names (20,000): a PUT or a PATCH replacing the members of
+// a group grown larger by many PATCHes would otherwise end every membership, each with its event
+// and role, in one transaction. A group is emptied by deleting it, or by PATCHes removing members
+// by value.
+const MaxMembersRemovedPerWrite = 20000
+
+// GroupWork is work a group write left for later (PendingGroupWork).
+type GroupWork struct {
+	Org     string
+	GroupID string
+	// Kind is GroupDeleted (memberships to end) or GroupRolesToReview.
+	Kind string
+}
+
+// Kinds of GroupWork.
+const (
+	GroupDeleted       = "deleted"
+	GroupRolesToReview = "roles"
+)

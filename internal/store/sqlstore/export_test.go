@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
 
@@ -159,4 +160,18 @@ func SetUserGroupsRead(t interface{ Cleanup(func()) }, n int) {
 	before := userGroupsRead
 	userGroupsRead = strconv.Itoa(n)
 	t.Cleanup(func() { userGroupsRead = before })
+}
+
+// SetMembersPerTransaction lowers provisioning.MembersPerTransaction for the test.
+func SetMembersPerTransaction(t interface{ Cleanup(func()) }, n int) {
+	before := provisioning.MembersPerTransaction
+	provisioning.MembersPerTransaction = n
+	t.Cleanup(func() { provisioning.MembersPerTransaction = before })
+}
+
+// SetMaxMembersRemoved lowers the members one write may remove from a group, for the test.
+func SetMaxMembersRemoved(t interface{ Cleanup(func()) }, n int) {
+	before := maxMembersRemoved
+	maxMembersRemoved = n
+	t.Cleanup(func() { maxMembersRemoved = before })
 }

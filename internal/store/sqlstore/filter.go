@@ -214,11 +214,13 @@ func (t *translator) membership(attr, sub *schema.Attribute, op filter.CompareOp
 
 // someMembership is true when one membership row m of the resource meets cond (none: any).
 func someMembership(attr *schema.Attribute, cond string) string {
-	own := "m.group_id"
+	base := "EXISTS (SELECT 1 FROM scim_group_members m WHERE m.org = r.org AND m.group_id = r.id"
 	if attr.Name == "groups" {
-		own = "m.member_id"
+		// A deleted group's memberships may wait for the group worker (group_work.go): a user's
+		// groups are those whose row is there, as everywhere else.
+		base = "EXISTS (SELECT 1 FROM scim_group_members m WHERE m.org = r.org AND m.member_id = r.id" +
+			" AND EXISTS (SELECT 1 FROM scim_groups g WHERE g.org = m.org AND g.id = m.group_id)"
 	}
-	base := "EXISTS (SELECT 1 FROM scim_group_members m WHERE m.org = r.org AND " + own + " = r.id"
 	if cond == "" {
 		return base + ")"
 	}

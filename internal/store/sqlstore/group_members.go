@@ -40,13 +40,23 @@ func (s *Store) addMember(ctx context.Context, tx *sql.Tx, org, groupID, memberI
 	return false, &store.InvalidMemberError{ID: memberID}
 }
 
+// maxMembersRemoved is store.MaxMembersRemovedPerWrite (a variable for tests).
+var maxMembersRemoved = store.MaxMembersRemovedPerWrite
+
 // changeMembers applies a group's member change and returns the members it really added and
 // removed (a replaced list counts only the difference).
 func (s *Store) changeMembers(ctx context.Context, tx *sql.Tx, org, groupID string, c *store.MemberChange) (added, removed []string, err error) {
 	var before []string
 	if c.Replace {
-		if before, err = s.column(ctx, tx, `SELECT member_id FROM scim_group_members WHERE org = ? AND group_id = ?`, org, groupID); err != nil {
+		// More members than it keeps plus the most one write may remove: refused before reading
+		// or removing them all (store.MaxMembersRemovedPerWrite).
+		most := maxMembersRemoved + len(c.Add)
+		if before, err = s.column(ctx, tx, `SELECT member_id FROM scim_group_members WHERE org = ? AND group_id = ? LIMIT ?`,
+			org, groupID, most+1); err != nil {
 			return nil, nil, fmt.Errorf("reading members of %s: %w", groupID, err)
+		}
+		if len(before) > most {
+			return nil, nil, store.ErrTooManyRemoved
 		}
 		if _, err := s.exec(ctx, tx, s.q(`DELETE FROM scim_group_members WHERE org = ? AND group_id = ?`), org, groupID); err != nil {
 			return nil, nil, fmt.Errorf("clearing members of %s: %w", groupID, err)
@@ -60,6 +70,9 @@ func (s *Store) changeMembers(ctx context.Context, tx *sql.Tx, org, groupID stri
 	}
 	if c.Replace {
 		added, removed = difference(added, before), difference(before, added)
+		if len(removed) > maxMembersRemoved {
+			return nil, nil, store.ErrTooManyRemoved
+		}
 	}
 	return added, removed, nil
 }

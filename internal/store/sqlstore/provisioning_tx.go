@@ -280,11 +280,19 @@ func (p provisioningTx) GroupsOf(ctx context.Context, org, id string) ([]provisi
 	return groups, rows.Err()
 }
 
-func (p provisioningTx) GroupMembers(ctx context.Context, org, groupID string) ([]string, error) {
+func (p provisioningTx) GroupMembers(ctx context.Context, org, groupID, after string, limit int) ([]string, error) {
 	if err := p.flush(ctx); err != nil {
 		return nil, err
 	}
-	return p.s.column(ctx, p.tx, `SELECT member_id FROM scim_group_members WHERE org = ? AND group_id = ?`, org, groupID)
+	return p.s.column(ctx, p.tx, `SELECT member_id FROM scim_group_members WHERE org = ? AND group_id = ? AND member_id > ?
+		ORDER BY member_id LIMIT ?`, org, groupID, after, limit)
+}
+
+func (p provisioningTx) DeferRoleReview(ctx context.Context, org, groupID string, names provisioning.Group, origin provisioning.Origin) error {
+	if err := p.flush(ctx); err != nil {
+		return err
+	}
+	return p.s.deferGroupWork(ctx, p.tx, org, groupID, store.GroupRolesToReview, names, origin)
 }
 
 // userBefore is what provisioning needs of a user before a write: whether it was active.

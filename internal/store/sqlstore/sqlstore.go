@@ -392,6 +392,12 @@ func (s *Store) Delete(ctx context.Context, org string, kind store.Kind, id stri
 		if ifVersion > 0 && current.Version != ifVersion {
 			return store.ErrVersionMismatch
 		}
+		if kind == store.KindGroup {
+			deferred, err := s.deleteGroupLater(ctx, tx, current, w)
+			if deferred || err != nil {
+				return err
+			}
+		}
 		// The memberships the deletion ends, for provisioning's events and roles.
 		var memberships []string
 		if w.Policy != nil {

@@ -1,0 +1,105 @@
+// Package groupwork does the work writes of large groups leave for later (store.GroupWork): the
+// memberships of a deleted group to end, the roles of a renamed group's members to review. A
+// write does at most provisioning.MembersPerTransaction members itself, so that no write of one
+// organization holds the database as long as its group is large; the worker does the rest a
+// transaction of that many at a time, organizations taking turns.
+package groupwork
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
+	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
+)
+
+// Worker does deferred group work on the elected leader (one replica is enough; the store is
+// shared, and a second one's transactions would only wait for the first's).
+type Worker struct {
+	Store    store.Store
+	Registry *tenant.Registry
+	// Interval between looks for work when none is left (default 2 s).
+	Interval time.Duration
+	Log      logr.Logger
+}
+
+// listed is how much pending work a pass looks at; perOrganization how many pieces of one
+// organization's it takes a part of, so that one organization's many deleted groups do not keep
+// another's waiting; perPass how many pieces in all.
+const (
+	listed          = 1000
+	perOrganization = 2
+	perPass         = 100
+)
+
+// NeedLeaderElection is true: one replica does the work.
+func (w *Worker) NeedLeaderElection() bool { return true }
+
+// Start works until ctx ends. While work is left it rests as long as each pass took, so that
+// deferred work takes at most about half of the store's time (on SQLite, of the one writer every
+// organization's writes share); else it looks once per Interval.
+func (w *Worker) Start(ctx context.Context) error {
+	interval := w.Interval
+	if interval <= 0 {
+		interval = 2 * time.Second
+	}
+	for {
+		start := time.Now()
+		wait := interval
+		if w.Pass(ctx) {
+			wait = time.Since(start)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+	}
+}
+
+// Pass does the next part of each piece of pending work it takes, under its organization's
+// binding and current policy, and reports whether any is left to do now. Work of an organization
+// this replica does not serve waits (its binding decides who may write its data); work that
+// failed waits for the next look.
+func (w *Worker) Pass(ctx context.Context) bool {
+	pending, err := w.Store.PendingGroupWork(ctx, listed)
+	if err != nil {
+		w.Log.Error(err, "Listing deferred group work")
+		return false
+	}
+	taken := map[string]int{}
+	done := 0
+	more, progressed := false, false
+	for _, work := range pending {
+		if done == perPass || ctx.Err() != nil {
+			return progressed
+		}
+		if taken[work.Org] == perOrganization {
+			more = true
+			continue
+		}
+		org, served := w.Registry.Organization(work.Org)
+		if !served {
+			continue
+		}
+		taken[work.Org]++
+		done++
+		policy := org.Policy
+		left, err := w.Store.DoGroupWork(ctx, work, store.Write{Policy: &policy, Binding: org.Binding})
+		switch {
+		case errors.Is(err, store.ErrOrganizationReleased):
+			// Deleted or bound elsewhere since the registry looked: its data's new owner decides.
+		case err != nil:
+			w.Log.Error(err, "Doing deferred group work", "organization", work.Org, "group", work.GroupID, "kind", work.Kind)
+		case left:
+			more, progressed = true, true
+		default:
+			progressed = true
+			w.Log.V(1).Info("Deferred group work done", "organization", work.Org, "group", work.GroupID, "kind", work.Kind)
+		}
+	}
+	return more && progressed
+}

@@ -8,6 +8,7 @@ package groupwork
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -24,7 +25,13 @@ type Worker struct {
 	// Interval between looks for work when none is left (default 2 s).
 	Interval time.Duration
 	Log      logr.Logger
+
+	pending atomic.Int64
 }
+
+// Pending is how many pieces of work the last pass found (at most 1,000), for the
+// eio_group_work_pending gauge; 0 on replicas that are not the leader.
+func (w *Worker) Pending() int64 { return w.pending.Load() }
 
 // listed is how much pending work a pass looks at; perOrganization how many pieces of one
 // organization's it takes a part of, so that one organization's many deleted groups do not keep
@@ -70,6 +77,7 @@ func (w *Worker) Pass(ctx context.Context) bool {
 		w.Log.Error(err, "Listing deferred group work")
 		return false
 	}
+	w.pending.Store(int64(len(pending)))
 	taken := map[string]int{}
 	done := 0
 	more, progressed := false, false

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/z8z8/enterprise-identity-operator/controllers"
+	"github.com/z8z8/enterprise-identity-operator/internal/groupwork"
 	"github.com/z8z8/enterprise-identity-operator/internal/scim"
 	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
 	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
@@ -14,7 +15,7 @@ import (
 
 // registerMetrics adds the operator's metrics (docs/observability.md) to reg and returns the
 // collector the ScimIntegration controller's summary fills.
-func registerMetrics(reg prometheus.Registerer, scimServer *scim.Server, registry *tenant.Registry,
+func registerMetrics(reg prometheus.Registerer, scimServer *scim.Server, registry *tenant.Registry, groupWork *groupwork.Worker,
 	noOrgLabel bool) (*controllers.ProvisioningMetrics, error) {
 	if err := scim.RegisterMetrics(reg); err != nil {
 		return nil, fmt.Errorf("registering the SCIM metrics: %w", err)
@@ -24,6 +25,12 @@ func registerMetrics(reg prometheus.Registerer, scimServer *scim.Server, registr
 	}
 	if err := sqlstore.RegisterMetrics(reg); err != nil {
 		return nil, fmt.Errorf("registering the store metrics: %w", err)
+	}
+	if err := registerReplacing(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "eio_group_work_pending",
+		Help: "Pieces of work deletions and renames of large groups left for the group worker (the leader's; at most 1000).",
+	}, func() float64 { return float64(groupWork.Pending()) })); err != nil {
+		return nil, fmt.Errorf("registering the group work metric: %w", err)
 	}
 	if err := registerReplacing(reg, &tenant.TokenMetrics{Registry: registry, NoOrganizationLabel: noOrgLabel}); err != nil {
 		return nil, fmt.Errorf("registering the token metrics: %w", err)

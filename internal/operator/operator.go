@@ -97,13 +97,14 @@ func Add(ctx context.Context, mgr ctrl.Manager, st store.Store, o Options) error
 	if err := mgr.Add(&audit.Pruner{Store: st, Registry: registry, Interval: time.Hour}); err != nil {
 		return err
 	}
-	if err := mgr.Add(&groupwork.Worker{Store: st, Registry: registry, Log: ctrl.Log.WithName("groupwork")}); err != nil {
+	groupWork := &groupwork.Worker{Store: st, Registry: registry, Log: ctrl.Log.WithName("groupwork")}
+	if err := mgr.Add(groupWork); err != nil {
 		return err
 	}
 	scimServer := &scim.Server{Store: st, Tenants: registry, TrustedProxies: o.ForwardedForCIDRs, RefusalDelay: scim.DefaultRefusalDelay,
 		Log: slog.New(logr.ToSlogHandler(ctrl.Log.WithName("scim")))}
 	scimServer.NoOrganizationLabel = o.NoMetricsOrganizationLabel
-	provisioningMetrics, err := registerMetrics(metrics.Registry, scimServer, registry, o.NoMetricsOrganizationLabel)
+	provisioningMetrics, err := registerMetrics(metrics.Registry, scimServer, registry, groupWork, o.NoMetricsOrganizationLabel)
 	if err != nil {
 		return err
 	}

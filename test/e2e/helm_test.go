@@ -174,9 +174,9 @@ func TestHelmChart(t *testing.T) {
 			known = append(known, doc)
 		}
 	}
-	g.Expect(alerts).To(HaveLen(9))
+	g.Expect(alerts).To(HaveLen(10))
 	g.Expect(alerts).To(SatisfyAll(HaveKey("EIOScimErrorBurst"), HaveKey("EIOScimTokenExpiringSoon"), HaveKey("EIOScimTokenUnused"),
-		HaveKey("EIODeprovisioningHeld"), HaveKey("EIOStoreCommitErrors"), HaveKey("EIOAuditEventsDropped"), HaveKey("EIOEventDeliveryFailing")))
+		HaveKey("EIODeprovisioningHeld"), HaveKey("EIOStoreCommitErrors"), HaveKey("EIOAuditEventsDropped"), HaveKey("EIOGroupWorkBehind"), HaveKey("EIOEventDeliveryFailing")))
 	g.Expect(string(rendered)).To(SatisfyAll(ContainSubstring("--metrics-cert-dir=/etc/enterprise-identity/metrics-tls"),
 		ContainSubstring("secretName: eio-metrics-tls")))
 	g.Expect(os.WriteFile(monitoring, []byte(strings.Join(known, "\n---\n")), 0o600)).To(Succeed())

@@ -27,19 +27,24 @@ type Worker struct {
 	Log      logr.Logger
 
 	pending atomic.Int64
+	// failed is when pieces that failed may be tried again (only the Start goroutine uses it).
+	failed map[store.GroupWork]time.Time
 }
 
 // Pending is how many pieces of work the last pass found (at most 1,000), for the
 // eio_group_work_pending gauge; 0 on replicas that are not the leader.
 func (w *Worker) Pending() int64 { return w.pending.Load() }
 
-// listed is how much pending work a pass looks at; perOrganization how many pieces of one
-// organization's it takes a part of, so that one organization's many deleted groups do not keep
-// another's waiting; perPass how many pieces in all.
+// listed is how many pieces of work a pass looks at, at most listedPerOrganization of each
+// organization; it takes a part of at most perOrganization of one organization's, so that one
+// organization's many deleted groups do not keep another's waiting, and of perPass in all. A
+// piece that failed rests for retryAfter, and the organization's next one takes its turn.
 const (
-	listed          = 1000
-	perOrganization = 2
-	perPass         = 100
+	listed                = 1000
+	listedPerOrganization = 8
+	perOrganization       = 2
+	perPass               = 100
+	retryAfter            = time.Minute
 )
 
 // NeedLeaderElection is true: one replica does the work.
@@ -72,12 +77,13 @@ func (w *Worker) Start(ctx context.Context) error {
 // this replica does not serve waits (its binding decides who may write its data); work that
 // failed waits for the next look.
 func (w *Worker) Pass(ctx context.Context) bool {
-	pending, err := w.Store.PendingGroupWork(ctx, listed)
+	pending, err := w.Store.PendingGroupWork(ctx, listedPerOrganization, listed)
 	if err != nil {
 		w.Log.Error(err, "Listing deferred group work")
 		return false
 	}
 	w.pending.Store(int64(len(pending)))
+	w.forgetFailures(pending)
 	taken := map[string]int{}
 	done := 0
 	more, progressed := false, false
@@ -87,6 +93,9 @@ func (w *Worker) Pass(ctx context.Context) bool {
 		}
 		if taken[work.Org] == perOrganization {
 			more = true
+			continue
+		}
+		if time.Now().Before(w.failed[work]) {
 			continue
 		}
 		org, served := w.Registry.Organization(work.Org)
@@ -102,6 +111,7 @@ func (w *Worker) Pass(ctx context.Context) bool {
 			// Deleted or bound elsewhere since the registry looked: its data's new owner decides.
 		case err != nil:
 			w.Log.Error(err, "Doing deferred group work", "organization", work.Org, "group", work.GroupID, "kind", work.Kind)
+			w.failed[work] = time.Now().Add(retryAfter)
 		case left:
 			more, progressed = true, true
 		default:
@@ -110,4 +120,15 @@ func (w *Worker) Pass(ctx context.Context) bool {
 		}
 	}
 	return more && progressed
+}
+
+// forgetFailures keeps the failures of pieces still pending, so the map stays as small as a list.
+func (w *Worker) forgetFailures(pending []store.GroupWork) {
+	kept := make(map[store.GroupWork]time.Time, len(w.failed))
+	for _, work := range pending {
+		if at, ok := w.failed[work]; ok {
+			kept[work] = at
+		}
+	}
+	w.failed = kept
 }

@@ -45,7 +45,7 @@ func deletedGroups(t *testing.T, st store.Store, org string, members, groups int
 
 func pendingPerOrganization(t *testing.T, st store.Store) map[string]int {
 	t.Helper()
-	work, err := st.PendingGroupWork(context.Background(), 1000)
+	work, err := st.PendingGroupWork(context.Background(), 1000, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -162,12 +162,14 @@ func (postgresDialect) userGroupsUpTo(limit string) string {
 }
 
 // postgresGroupsOf is userGroups over the group ids from selects (a column group_id, of user r's
-// organization): the first limit of them in id order, with their names (name, an expression of
-// the group g), as a JSON array.
+// organization): the first limit of them in id order whose group is there, with their names
+// (name, an expression of the group g), as a JSON array. The join goes before the LIMIT: a
+// deleted group's memberships may wait for the group worker (group_work.go), and must not take
+// the places of groups that are there.
 func postgresGroupsOf(from, limit, name string) string {
-	return `(SELECT COALESCE(json_agg(json_build_array(g.id, ` + name + `) ORDER BY gm.group_id), '[]'::json)::text
-		FROM (SELECT group_id FROM (` + from + `) f ORDER BY group_id LIMIT ` + limit + `) gm
-		JOIN scim_groups g ON g.org = r.org AND g.id = gm.group_id)`
+	return `(SELECT COALESCE(json_agg(json_build_array(gm.id, gm.name) ORDER BY gm.id), '[]'::json)::text
+		FROM (SELECT g.id, ` + name + ` AS name FROM (` + from + `) f JOIN scim_groups g ON g.org = r.org AND g.id = f.group_id
+			ORDER BY f.group_id LIMIT ` + limit + `) gm)`
 }
 func (postgresDialect) doc() string                     { return "?::jsonb" }
 func (postgresDialect) forUpdate() string               { return " FOR UPDATE" }

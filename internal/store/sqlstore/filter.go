@@ -218,8 +218,7 @@ func someMembership(attr *schema.Attribute, cond string) string {
 	if attr.Name == "groups" {
 		// A deleted group's memberships may wait for the group worker (group_work.go): a user's
 		// groups are those whose row is there, as everywhere else.
-		base = "EXISTS (SELECT 1 FROM scim_group_members m WHERE m.org = r.org AND m.member_id = r.id" +
-			" AND EXISTS (SELECT 1 FROM scim_groups g WHERE g.org = m.org AND g.id = m.group_id)"
+		base = "EXISTS (SELECT 1 FROM scim_group_members m WHERE m.org = r.org AND m.member_id = r.id" + groupIsThere
 	}
 	if cond == "" {
 		return base + ")"

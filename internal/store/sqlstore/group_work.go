@@ -38,9 +38,13 @@ func (s *Store) deferGroupWork(ctx context.Context, tx *sql.Tx, org, groupID, ki
 	return nil
 }
 
-// PendingGroupWork lists deferred group work, oldest first.
-func (s *Store) PendingGroupWork(ctx context.Context, limit int) ([]store.GroupWork, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT org, group_id, kind FROM group_backlog ORDER BY created_us LIMIT ?`), limit)
+// PendingGroupWork lists deferred group work of the kinds this release does, a few pieces of each
+// organization, oldest first: one organization's thousand deleted groups do not hide another's.
+func (s *Store) PendingGroupWork(ctx context.Context, perOrganization, limit int) ([]store.GroupWork, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT org, group_id, kind FROM (
+			SELECT org, group_id, kind, created_us, ROW_NUMBER() OVER (PARTITION BY org ORDER BY created_us, group_id, kind) AS n
+			FROM group_backlog WHERE kind IN (?, ?)) w
+		WHERE n <= ? ORDER BY created_us, org LIMIT ?`), store.GroupDeleted, store.GroupRolesToReview, perOrganization, limit)
 	if err != nil {
 		return nil, fmt.Errorf("listing deferred group work: %w", err)
 	}
@@ -85,6 +89,10 @@ func (s *Store) DoGroupWork(ctx context.Context, work store.GroupWork, w store.W
 			return fmt.Errorf("reading members of group %s: %w", work.GroupID, err)
 		}
 		more = len(members) == limit
+		if work.Kind == store.GroupRolesToReview && (len(policy.GroupRoles) == 0 || policy.DryRun) {
+			more = false // no role to review any more: the mappings are gone
+			members = nil
+		}
 		p := s.newProvisioningTx(tx)
 		switch work.Kind {
 		case store.GroupDeleted:

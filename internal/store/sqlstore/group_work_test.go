@@ -74,7 +74,7 @@ func eventCounts(t *testing.T, s *sqlstore.Store, org string) map[provisioning.E
 // pendingOf is the deferred group work of one organization.
 func pendingOf(t *testing.T, s *sqlstore.Store, org string) []store.GroupWork {
 	t.Helper()
-	all, err := s.PendingGroupWork(context.Background(), 1000)
+	all, err := s.PendingGroupWork(context.Background(), 1000, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,6 +258,125 @@ func TestAReplaceRemovesABoundedNumberOfMembers(t *testing.T) {
 		}
 		if n := membershipRows(t, s, org); n != 4 {
 			t.Fatalf("%d memberships after removing 3 of 7, want 4", n)
+		}
+	})
+}
+
+// makeGroup creates a group of the organization with these members.
+func makeGroup(t *testing.T, s *sqlstore.Store, org, id, name string, members []string, p provisioning.Policy) {
+	t.Helper()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	g := &store.Resource{Org: org, Kind: store.KindGroup, ID: id, Name: name, Doc: []byte(`{}`), Created: now, Modified: now, Version: 1}
+	if err := s.Create(context.Background(), g, members, store.Write{Policy: &p}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A deleted group's memberships that wait for the group worker take no place of a group that is
+// there in a user's bounded groups, and a user deleted meanwhile leaves them to the worker,
+// which ends them with the group's names.
+func TestADeletedGroupsWaitingMembershipsAreInNoOnesWay(t *testing.T) {
+	sqlstore.SetUserGroupsRead(t, 2)
+	onEachStore(t, func(t *testing.T, s *sqlstore.Store) {
+		ctx := context.Background()
+		sqlstore.SetMembersPerTransaction(t, 1)
+		p := adminsPolicy()
+		org := fmt.Sprintf("group-work-waiting-%d", time.Now().UnixNano())
+		createUsers(t, s, org, 2, &p)
+		makeGroup(t, s, org, "ga", "Admins", []string{"u0", "u1"}, p)
+		makeGroup(t, s, org, "gb", "B", []string{"u0"}, p)
+		makeGroup(t, s, org, "gc", "C", []string{"u0"}, p)
+		if err := s.Delete(ctx, org, store.KindGroup, "ga", 0, store.Write{Policy: &p}); err != nil {
+			t.Fatal(err)
+		}
+		u, err := s.Get(ctx, org, store.KindUser, "u0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(u.Groups) != 2 || u.Groups[0].Value != "gb" || u.Groups[1].Value != "gc" {
+			t.Fatalf("u0's groups read 2 at most: %+v, want gb and gc", u.Groups)
+		}
+
+		if err := s.Delete(ctx, org, store.KindUser, "u1", 0, store.Write{Policy: &p}); err != nil {
+			t.Fatal(err)
+		}
+		if got := eventCounts(t, s, org); got[provisioning.MembershipRemoved] != 0 {
+			t.Fatalf("events before the worker: %v", got)
+		}
+		work := pendingOf(t, s, org)
+		if len(work) != 1 {
+			t.Fatalf("pending work: %+v", work)
+		}
+		for more := true; more; {
+			if more, err = s.DoGroupWork(ctx, work[0], store.Write{Policy: &p}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		removed := map[string]bool{}
+		for _, e := range eventsOf(t, s, org) {
+			if e.Event.Type == provisioning.MembershipRemoved {
+				if e.Data.Group == nil || e.Data.Group.DisplayName != "Admins" {
+					t.Fatalf("the end of %s's membership names the group %+v", e.Event.Subject, e.Data.Group)
+				}
+				removed[e.Event.Subject] = true
+			}
+		}
+		if len(removed) != 2 {
+			t.Fatalf("memberships ended: %v, want u0 and u1 (deleted meanwhile)", removed)
+		}
+	})
+}
+
+// Pending work is listed a few pieces per organization, so one organization's many pieces do not
+// hide another's; a role review whose mappings are gone is dropped, not walked.
+func TestPendingGroupWorkTakesOrganizationsInTurns(t *testing.T) {
+	onEachStore(t, func(t *testing.T, s *sqlstore.Store) {
+		ctx := context.Background()
+		sqlstore.SetMembersPerTransaction(t, 1)
+		p := adminsPolicy()
+		busy := fmt.Sprintf("group-work-busy-%d", time.Now().UnixNano())
+		createUsers(t, s, busy, 2, &p)
+		for i := range 4 {
+			makeGroup(t, s, busy, fmt.Sprintf("g%d", i), fmt.Sprintf("Group %d", i), []string{"u0", "u1"}, p)
+			if err := s.Delete(ctx, busy, store.KindGroup, fmt.Sprintf("g%d", i), 0, store.Write{Policy: &p}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		quiet := fmt.Sprintf("group-work-quiet-%d", time.Now().UnixNano())
+		createUsers(t, s, quiet, 2, &p)
+		makeGroup(t, s, quiet, "g0", "Staff", []string{"u0", "u1"}, p)
+		if _, err := storetest.Update(ctx, s, quiet, store.KindGroup, "g0", 0, func(cur *store.Resource) (*store.Change, error) {
+			next := *cur
+			next.Name = "Admins"
+			return &store.Change{Resource: &next}, nil
+		}, store.Write{Policy: &p}); err != nil {
+			t.Fatal(err)
+		}
+
+		all, err := s.PendingGroupWork(ctx, 2, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		per := map[string][]string{}
+		for _, w := range all {
+			if w.Org == busy || w.Org == quiet {
+				per[w.Org] = append(per[w.Org], w.GroupID)
+			}
+		}
+		if fmt.Sprint(per[busy]) != "[g0 g1]" || fmt.Sprint(per[quiet]) != "[g0]" {
+			t.Fatalf("listed two per organization: %v", per)
+		}
+
+		noMappings := provisioning.DefaultPolicy
+		more, err := s.DoGroupWork(ctx, store.GroupWork{Org: quiet, GroupID: "g0", Kind: store.GroupRolesToReview}, store.Write{Policy: &noMappings})
+		if err != nil || more {
+			t.Fatalf("a role review without mappings: more %v, %v", more, err)
+		}
+		if work := pendingOf(t, s, quiet); len(work) != 0 {
+			t.Fatalf("a role review without mappings is still pending: %+v", work)
+		}
+		if got := rolesOf(t, s, quiet, 2); got["member"] != 2 {
+			t.Fatalf("roles after a review without mappings: %v", got)
 		}
 	})
 }

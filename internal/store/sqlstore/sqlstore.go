@@ -392,16 +392,18 @@ func (s *Store) Delete(ctx context.Context, org string, kind store.Kind, id stri
 		if ifVersion > 0 && current.Version != ifVersion {
 			return store.ErrVersionMismatch
 		}
-		if kind == store.KindGroup {
+		if kind == store.KindGroup && w.Policy != nil {
 			deferred, err := s.deleteGroupLater(ctx, tx, current, w)
 			if deferred || err != nil {
 				return err
 			}
 		}
-		// The memberships the deletion ends, for provisioning's events and roles.
+		// The memberships the deletion ends, for provisioning's events and roles. A user's
+		// memberships of deleted groups waiting for the group worker (group_work.go) are left to
+		// it, which ends them with their group's names.
 		var memberships []string
 		if w.Policy != nil {
-			query := `SELECT group_id FROM scim_group_members WHERE org = ? AND member_id = ?`
+			query := `SELECT m.group_id FROM scim_group_members m WHERE m.org = ? AND m.member_id = ?` + groupIsThere
 			if kind == store.KindGroup {
 				query = `SELECT member_id FROM scim_group_members WHERE org = ? AND group_id = ?`
 			}
@@ -412,8 +414,18 @@ func (s *Store) Delete(ctx context.Context, org string, kind store.Kind, id stri
 		if _, err := s.exec(ctx, tx, s.q(`DELETE FROM `+table(kind)+` WHERE org = ? AND id = ?`), org, id); err != nil {
 			return fmt.Errorf("deleting %s %s: %w", kind, id, err)
 		}
-		if _, err := s.exec(ctx, tx, s.q(`DELETE FROM scim_group_members WHERE org = ? AND (member_id = ? OR group_id = ?)`), org, id, id); err != nil {
+		ends := `DELETE FROM scim_group_members WHERE org = ? AND group_id = ?`
+		if kind == store.KindUser {
+			ends = `DELETE FROM scim_group_members AS m WHERE m.org = ? AND m.member_id = ?` + groupIsThere
+		}
+		if _, err := s.exec(ctx, tx, s.q(ends), org, id); err != nil {
 			return fmt.Errorf("deleting memberships of %s: %w", id, err)
+		}
+		if kind == store.KindGroup {
+			// Its own memberships of other groups (a nested group), without events.
+			if _, err := s.exec(ctx, tx, s.q(`DELETE FROM scim_group_members WHERE org = ? AND member_id = ?`), org, id); err != nil {
+				return fmt.Errorf("deleting memberships of %s: %w", id, err)
+			}
 		}
 		return s.effects(ctx, tx, w, org, id, func(ptx provisioning.Tx, o provisioning.Origin) error {
 			if kind == store.KindGroup {
@@ -425,6 +437,10 @@ func (s *Store) Delete(ctx context.Context, org string, kind store.Kind, id stri
 		})
 	})
 }
+
+// groupIsThere keeps a membership row m whose group's row is there: a deleted group's wait for
+// the group worker (group_work.go).
+const groupIsThere = ` AND EXISTS (SELECT 1 FROM scim_groups g WHERE g.org = m.org AND g.id = m.group_id)`
 
 // maxAttempts bounds how often a transaction the database aborted (deadlock, serialization) runs.
 const maxAttempts = 4

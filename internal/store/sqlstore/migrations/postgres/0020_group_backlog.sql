@@ -18,4 +18,4 @@ CREATE TABLE group_backlog (
     created_us   BIGINT NOT NULL,
     PRIMARY KEY (org, group_id, kind)
 );
-CREATE INDEX group_backlog_age ON group_backlog (created_us);
+CREATE INDEX group_backlog_age ON group_backlog (org, created_us);

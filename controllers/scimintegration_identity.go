@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -117,6 +118,15 @@ func (r *ScimIntegrationReconciler) bindData(ctx context.Context, s *scimScope) 
 				"The store holds data of organization %s from an earlier OrganizationClaim (uid %s); a cluster administrator "+
 					"can let this claim adopt it by setting spec.adoptDataOf of OrganizationClaim %s", org, mismatch.Owner, org))
 			s.scim.Status.Organization = ""
+			return errStop
+		}
+		if errors.Is(err, store.ErrOrganizationBeingDeleted) {
+			// An integration deleted with its data, or a released claim, is deleting it a part
+			// at a time: this one binds the organization once that is done.
+			s.setCondition(v1alpha1.ConditionSSOReady, false, v1alpha1.ReasonOrganizationDataBeingDeleted, fmt.Sprintf(
+				"The store is deleting the earlier data of organization %s; this integration serves it once that is done", org))
+			s.scim.Status.Organization = ""
+			s.requeue.in(5 * time.Second)
 			return errStop
 		}
 		if err != nil {

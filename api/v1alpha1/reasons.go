@@ -27,6 +27,9 @@ const (
 	ReasonIdentityConflict = "IdentityConflict"
 	// ReasonDataOwnedByAnotherClaim: the store holds the organization's data for an earlier claim.
 	ReasonDataOwnedByAnotherClaim = "DataOwnedByAnotherClaim"
+	// ReasonOrganizationDataBeingDeleted: the store is still deleting the organization's earlier
+	// data (a deletion runs a part at a time); binding waits for it.
+	ReasonOrganizationDataBeingDeleted = "OrganizationDataBeingDeleted"
 
 	// SSOReady of an EnterpriseIdentity.
 	ReasonValidated              = "Validated"

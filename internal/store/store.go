@@ -43,6 +43,9 @@ var (
 	// ErrTooManyRemoved: a write would end more than MaxMembersRemovedPerWrite of a group's
 	// memberships (a PUT or a PATCH replacing a large group's members); nothing was written.
 	ErrTooManyRemoved = fmt.Errorf("a write may remove at most %d members of a group", MaxMembersRemovedPerWrite)
+	// ErrOrganizationBeingDeleted: the organization's data is being deleted (DeleteOrganization
+	// was interrupted, or runs); it can be bound again once that is done.
+	ErrOrganizationBeingDeleted = errors.New("the organization's data is being deleted; try again once that is done")
 	// ErrBusy: the organization already has as many reads waiting as it may; nothing was read,
 	// and a retry in a moment finds room. Other organizations' reads are not held back by it.
 	ErrBusy = errors.New("the organization has too many reads waiting")

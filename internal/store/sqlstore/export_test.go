@@ -175,3 +175,14 @@ func SetMaxMembersRemoved(t interface{ Cleanup(func()) }, n int) {
 	maxMembersRemoved = n
 	t.Cleanup(func() { maxMembersRemoved = before })
 }
+
+// SetDeletionPart lowers the rows one part of an organization's deletion deletes, and runs
+// after after each part (nil: nothing), for the test.
+func SetDeletionPart(t interface{ Cleanup(func()) }, n int, after func(table string) error) {
+	before := deletionPart
+	deletionPart = n
+	if after != nil {
+		afterDeletionPart.Store(&after)
+	}
+	t.Cleanup(func() { deletionPart = before; afterDeletionPart.Store(nil) })
+}

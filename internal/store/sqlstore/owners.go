@@ -33,6 +33,8 @@ func (s *Store) BindOrganization(ctx context.Context, org string, b store.Bindin
 			return err
 		}
 		switch {
+		case strings.HasPrefix(bound.Integration, deletingMark):
+			return fmt.Errorf("organization %s: %w", org, store.ErrOrganizationBeingDeleted)
 		case bound == b:
 			return nil
 		case bound.Claim == "":
@@ -59,9 +61,12 @@ func (s *Store) OrganizationOwner(ctx context.Context, org string) (string, erro
 	return s.ownerIn(ctx, nil, org)
 }
 
-// OrganizationBinding returns an organization's binding, zero when none.
+// OrganizationBinding returns an organization's binding, zero when none; an organization being
+// deleted shows the binding it had, so the deletion's caller finds it to go on.
 func (s *Store) OrganizationBinding(ctx context.Context, org string) (store.Binding, error) {
-	return s.bindingIn(ctx, nil, org)
+	b, err := s.bindingIn(ctx, nil, org)
+	b.Integration = strings.TrimPrefix(b.Integration, deletingMark)
+	return b, err
 }
 
 // OrganizationBindings returns the bindings of the organizations named, with their recorded
@@ -146,7 +151,7 @@ func (s *Store) OrganizationBoundTo(ctx context.Context, integration string) (st
 		return "", nil
 	}
 	var orgs []string
-	err := s.eachRow(ctx, `SELECT org FROM organization_owners WHERE integration_uid = ? LIMIT 2`, []any{integration},
+	err := s.eachRow(ctx, `SELECT org FROM organization_owners WHERE integration_uid IN (?, ?) LIMIT 2`, []any{integration, deletingMark + integration},
 		func(scan func(...any) error) error {
 			var org string
 			if err := scan(&org); err != nil {
@@ -182,34 +187,38 @@ func (s *Store) bindingIn(ctx context.Context, tx *sql.Tx, org string) (store.Bi
 }
 
 // DeleteOrganization removes every resource, membership, member record and audit event of an
-// organization, and its binding, in one transaction, when b's claim owns the data and no other
-// integration than b's serves it. It first waits for the organization's writes in flight
-// (fence.go): they land before it, and it deletes them too.
+// organization, and its binding, when b's claim owns the data and no other integration than b's
+// serves it, in three steps (organization_deletion.go): it marks the binding as being deleted,
+// after waiting for the organization's writes in flight (fence.go), which land before it and
+// are deleted too; it deletes the data a part at a time, each part a transaction of its own; and
+// it deletes what is left and the binding. From the mark on, the organization's writes are
+// refused and it cannot be bound; a deletion interrupted goes on where it stopped when called
+// again.
 func (s *Store) DeleteOrganization(ctx context.Context, org string, b store.Binding) error {
+	if err := s.markDeleting(ctx, org, b); err != nil {
+		return err
+	}
+	for _, t := range s.organizationTables() {
+		if t == "organization_owners" {
+			continue
+		}
+		if err := s.deleteInParts(ctx, org, t); err != nil {
+			return err
+		}
+	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := s.lockOrganization(ctx, tx, org); err != nil {
 			return err
 		}
-		if h := afterOrganizationLocked.Swap(nil); h != nil {
-			(*h)()
-		}
-		bound, err := s.bindingIn(ctx, tx, org)
-		if err != nil {
+		if held, err := s.stillDeleting(ctx, tx, org); err != nil || !held {
 			return err
-		}
-		if bound.Claim != "" && bound.Claim != b.Claim {
-			return &store.ClaimMismatchError{Organization: org, Owner: bound.Claim}
-		}
-		if b.Integration != "" && bound.Integration != "" && bound.Integration != b.Integration {
-			return &store.ServedElsewhereError{Organization: org, Integration: bound.Integration}
 		}
 		for _, t := range s.organizationTables() {
 			if t == "event_numbers" {
 				// The events' rows are deleted. A numbering pass either ends before this takes
 				// the lock (the numbers it committed are deleted next) or starts after the commit
 				// (and no longer sees the rows): no number outlives its event to be read as one
-				// of the organization's new events. Taken this late, the lock
-				// (which every organization's numbering needs) is held only for the small rest.
+				// of the organization's new events.
 				if err := lockNumbering(ctx, tx); err != nil {
 					return err
 				}

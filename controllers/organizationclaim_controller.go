@@ -22,6 +22,7 @@ import (
 // organization's data, and removing it.
 type ClaimData interface {
 	OrganizationOwner(ctx context.Context, organization string) (string, error)
+	OrganizationBinding(ctx context.Context, organization string) (store.Binding, error)
 	DeleteOrganization(ctx context.Context, organization string, b store.Binding) error
 }
 
@@ -62,11 +63,16 @@ func (r *OrganizationClaimReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	if holder != nil {
 		return ctrl.Result{}, nil
 	}
-	owner, err := r.Data.OrganizationOwner(ctx, claim.Name)
+	bound, err := r.Data.OrganizationBinding(ctx, claim.Name)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if owner != "" {
+	if bound.Deleting {
+		// Its data is being deleted a part at a time (the leader finishes a deletion that
+		// stopped): look again once it may be gone.
+		return ctrl.Result{RequeueAfter: deletingDataRetry}, nil
+	}
+	if bound.Claim != "" {
 		return ctrl.Result{}, nil // retained data keeps the organization with its namespace
 	}
 	// Released a moment ago, or an identity of the claim's own namespace names the slug: the
@@ -85,6 +91,9 @@ func (r *OrganizationClaimReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	ctrl.LoggerFrom(ctx).Info("Freed a released organization with no data", "organization", claim.Name)
 	return ctrl.Result{}, nil
 }
+
+// deletingDataRetry is how soon a released claim whose data is being deleted is looked at again.
+const deletingDataRetry = 10 * time.Second
 
 // graceLeft is how long the claim, released without data, still stays with its namespace (0: no
 // longer, or released before releases were stamped).

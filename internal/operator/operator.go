@@ -97,6 +97,9 @@ func Add(ctx context.Context, mgr ctrl.Manager, st store.Store, o Options) error
 	if err := mgr.Add(&audit.Pruner{Store: st, Registry: registry, Interval: time.Hour}); err != nil {
 		return err
 	}
+	if err := mgr.Add(&tenant.DeletionResumer{Store: st, Log: ctrl.Log.WithName("tenant")}); err != nil {
+		return err
+	}
 	groupWork := &groupwork.Worker{Store: st, Registry: registry, Log: ctrl.Log.WithName("groupwork")}
 	if err := mgr.Add(groupWork); err != nil {
 		return err

@@ -79,7 +79,7 @@ func (e *ServedElsewhereError) Error() string {
 // decision 0020): the same claim, and the same integration or one recorded before integrations
 // were; the zero Binding (nothing bound) holds only for the zero Binding.
 func (b Binding) Holds(served Binding) bool {
-	return b.Claim == served.Claim && (b.Integration == "" || b.Integration == served.Integration)
+	return !b.Deleting && b.Claim == served.Claim && (b.Integration == "" || b.Integration == served.Integration)
 }
 
 // BoundOrganization is an organization's row in the store: its binding, and what its integration
@@ -119,6 +119,9 @@ const MaxRecordedTokens = 8
 type Binding struct {
 	Claim       string
 	Integration string
+	// Deleting says the organization's data is being deleted (DeleteOrganization): no write
+	// lands under the binding, and nobody can bind the organization until that is done.
+	Deleting bool
 }
 
 // InvalidMemberError names a group member that is not a User or Group of the organization.
@@ -309,12 +312,22 @@ type Store interface {
 	OrganizationBoundTo(ctx context.Context, integration string) (string, error)
 	// DeleteOrganization removes every resource of the organization and its binding, when b's
 	// claim owns it (or nothing is bound); otherwise *ClaimMismatchError and nothing is deleted.
+	// It marks the binding as being deleted first (Binding.Deleting) and deletes a part at a
+	// time: an error after the mark leaves the data partly deleted, and the organization refused
+	// to writes and to BindOrganization (ErrOrganizationBeingDeleted), until a later call, or
+	// FinishOrganizationDeletion, ends it.
 	// With an integration in b, the organization must not be bound to another integration:
 	// otherwise *ServedElsewhereError and nothing is deleted (an integration's deletionPolicy
 	// does not take the data its successor serves). It waits for the organization's writes in
 	// flight, which land before it and are deleted with the rest; a write after it fails with
 	// ErrOrganizationReleased. BindOrganization fences writes the same way.
 	DeleteOrganization(ctx context.Context, org string, b Binding) error
+	// OrganizationsBeingDeleted lists organizations whose deletion was marked and not finished,
+	// at most limit.
+	OrganizationsBeingDeleted(ctx context.Context, limit int) ([]string, error)
+	// FinishOrganizationDeletion ends the marked deletion of an organization's data (nothing
+	// when it is not marked).
+	FinishOrganizationDeletion(ctx context.Context, org string) error
 	// Ping checks that the database answers (readiness).
 	Ping(ctx context.Context) error
 	// Close releases the database.

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -15,18 +16,29 @@ import (
 // organization's writes waited for it (50,000 users: 1.2 s, docs/performance.md), and on
 // PostgreSQL every organization's event numbering for its events' part.
 //
-// deletingMark prefixes the integration of a binding whose data is being deleted. The fence
-// refuses writes under the binding from then on (no integration is called that), BindOrganization
-// refuses to bind the organization, and the replicas' binding check stops serving it; the claim
-// stays, so that only the deletion's caller can go on with it.
+// deletingMark prefixes both the claim and the integration of a binding whose data is being
+// deleted (Binding.Deleting, as bindingIn reads it). No write's binding is called that, so the
+// fence refuses the organization's writes, in this release and the ones before it (they see
+// another claim); BindOrganization refuses it; replicas stop serving it (tenant.BindingCheck).
+// Once marked, the data goes: the call that marked it deletes it, and the leader's
+// tenant.DeletionResumer finishes a deletion that stopped half-way, whatever became of the
+// caller.
 const deletingMark = "deleting:"
+
+// unmarked reads a binding as stored: a marked one is the binding it was, Deleting.
+func unmarked(b store.Binding) store.Binding {
+	if claim, ok := strings.CutPrefix(b.Claim, deletingMark); ok {
+		return store.Binding{Claim: claim, Integration: strings.TrimPrefix(b.Integration, deletingMark), Deleting: true}
+	}
+	return b
+}
 
 // deletionPart is how many rows of one table one transaction of a deletion deletes.
 var deletionPart = 2000
 
 // markDeleting marks org's binding as being deleted, after waiting for the organization's writes
 // in flight, when b may delete it (the checks DeleteOrganization documents); an organization
-// with nothing bound gets a marked binding of b's claim.
+// with nothing bound gets a marked binding of b's claim, which its deletion's end removes.
 func (s *Store) markDeleting(ctx context.Context, org string, b store.Binding) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := s.lockOrganization(ctx, tx, org); err != nil {
@@ -42,16 +54,18 @@ func (s *Store) markDeleting(ctx context.Context, org string, b store.Binding) e
 		if bound.Claim != "" && bound.Claim != b.Claim {
 			return &store.ClaimMismatchError{Organization: org, Owner: bound.Claim}
 		}
-		served := strings.TrimPrefix(bound.Integration, deletingMark)
-		if b.Integration != "" && served != "" && served != b.Integration {
-			return &store.ServedElsewhereError{Organization: org, Integration: served}
+		if b.Integration != "" && bound.Integration != "" && bound.Integration != b.Integration {
+			return &store.ServedElsewhereError{Organization: org, Integration: bound.Integration}
 		}
 		switch {
+		case bound.Deleting:
+			return nil // marked by an earlier call: it goes on
 		case bound == store.Binding{}:
 			_, err = s.exec(ctx, tx, s.q(`INSERT INTO organization_owners (org, claim_uid, integration_uid) VALUES (?, ?, ?)`),
-				org, b.Claim, deletingMark)
-		case served == bound.Integration:
-			_, err = s.exec(ctx, tx, s.q(`UPDATE organization_owners SET integration_uid = ? WHERE org = ?`), deletingMark+served, org)
+				org, deletingMark+b.Claim, deletingMark)
+		default:
+			_, err = s.exec(ctx, tx, s.q(`UPDATE organization_owners SET claim_uid = ?, integration_uid = ? WHERE org = ?`),
+				deletingMark+bound.Claim, deletingMark+bound.Integration, org)
 		}
 		if err != nil {
 			return fmt.Errorf("marking organization %s as being deleted: %w", org, err)
@@ -60,28 +74,89 @@ func (s *Store) markDeleting(ctx context.Context, org string, b store.Binding) e
 	})
 }
 
-// stillDeleting reports whether org's binding is still marked as being deleted, in tx; false
-// when the deletion is done (another call finished it).
-func (s *Store) stillDeleting(ctx context.Context, tx *sql.Tx, org string) (bool, error) {
+// OrganizationsBeingDeleted lists organizations whose deletion is marked and not finished.
+func (s *Store) OrganizationsBeingDeleted(ctx context.Context, limit int) ([]string, error) {
+	var orgs []string
+	err := s.eachRow(ctx, `SELECT org FROM organization_owners WHERE claim_uid LIKE ? ORDER BY org LIMIT ?`, []any{deletingMark + "%", limit},
+		func(scan func(...any) error) error {
+			var org string
+			if err := scan(&org); err != nil {
+				return err
+			}
+			orgs = append(orgs, org)
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("listing organizations being deleted: %w", err)
+	}
+	return orgs, nil
+}
+
+// FinishOrganizationDeletion deletes a marked organization's data, a part a transaction, then
+// what is left and the binding in one. Deletions take turns in this process (two deleters of one
+// organization would split each part and end each table early).
+func (s *Store) FinishOrganizationDeletion(ctx context.Context, org string) error {
+	s.deletions.Lock()
+	defer s.deletions.Unlock()
+	for _, t := range s.organizationTables() {
+		if t == "organization_owners" {
+			continue
+		}
+		if err := s.deleteInParts(ctx, org, t); err != nil {
+			if errors.Is(err, errNotDeleting) {
+				return nil // finished by another call
+			}
+			return err
+		}
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockOrganization(ctx, tx, org); err != nil {
+			return err
+		}
+		if err := s.stillDeleting(ctx, tx, org); err != nil {
+			if errors.Is(err, errNotDeleting) {
+				return nil
+			}
+			return err
+		}
+		for _, t := range s.organizationTables() {
+			if t == "event_numbers" {
+				// The events' rows are deleted. A numbering pass either ends before this takes
+				// the lock (the numbers it committed are deleted next) or starts after the commit
+				// (and no longer sees the rows): no number outlives its event to be read as one
+				// of the organization's new events.
+				if err := lockNumbering(ctx, tx); err != nil {
+					return err
+				}
+			}
+			if _, err := s.exec(ctx, tx, s.q(`DELETE FROM `+t+` WHERE org = ?`), org); err != nil {
+				return fmt.Errorf("deleting %s of %s: %w", t, org, err)
+			}
+		}
+		return nil
+	})
+}
+
+// errNotDeleting: the organization is not marked as being deleted (any more).
+var errNotDeleting = errors.New("the organization is not being deleted")
+
+// stillDeleting checks, in tx, that org's binding is still marked as being deleted.
+func (s *Store) stillDeleting(ctx context.Context, tx *sql.Tx, org string) error {
 	bound, err := s.bindingIn(ctx, tx, org)
 	if err != nil {
-		return false, err
+		return err
 	}
-	if bound == (store.Binding{}) {
-		return false, nil
+	if !bound.Deleting {
+		return errNotDeleting
 	}
-	if !strings.HasPrefix(bound.Integration, deletingMark) {
-		return false, fmt.Errorf("organization %s was bound while its data was being deleted", org)
-	}
-	return true, nil
+	return nil
 }
 
 // deleteInParts deletes org's rows of table t, a part a transaction, while the organization is
-// marked as being deleted; each part holds the organization's fence shared, so the mark cannot
-// go under it.
+// marked as being deleted, until a part finds none; each part holds the organization's fence
+// shared, so the mark cannot go under it.
 func (s *Store) deleteInParts(ctx context.Context, org, t string) error {
-	rows := `SELECT rowid FROM ` + t + ` WHERE org = ? LIMIT ?`
-	del := `DELETE FROM ` + t + ` WHERE rowid IN (` + rows + `)`
+	del := `DELETE FROM ` + t + ` WHERE rowid IN (SELECT rowid FROM ` + t + ` WHERE org = ? LIMIT ?)`
 	if s.d.name() == "postgres" {
 		del = `DELETE FROM ` + t + ` WHERE ctid = ANY(ARRAY(SELECT ctid FROM ` + t + ` WHERE org = ? LIMIT ?))`
 	}
@@ -94,7 +169,7 @@ func (s *Store) deleteInParts(ctx context.Context, org, t string) error {
 					return err
 				}
 			}
-			if held, err := s.stillDeleting(ctx, tx, org); err != nil || !held {
+			if err := s.stillDeleting(ctx, tx, org); err != nil {
 				return err
 			}
 			if t == "event_numbers" {
@@ -117,7 +192,9 @@ func (s *Store) deleteInParts(ctx context.Context, org, t string) error {
 				return err
 			}
 		}
-		if n < int64(deletionPart) {
+		if n == 0 {
+			// Not "fewer than a part": a row another transaction updated meanwhile moved on
+			// PostgreSQL, and the rest would go in the last, unbounded transaction.
 			return nil
 		}
 	}

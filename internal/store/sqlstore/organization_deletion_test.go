@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -16,8 +17,7 @@ import (
 func rowsOf(t *testing.T, s *sqlstore.Store, org string) map[string]int {
 	t.Helper()
 	out := map[string]int{}
-	for _, table := range []string{"scim_users", "scim_groups", "scim_group_members", "members", "employee_records", "member_history",
-		"audit_events", "provisioning_events", "organization_owners"} {
+	for _, table := range sqlstore.OrganizationTables(s) {
 		var n int
 		if err := s.DB().QueryRowContext(context.Background(), s.Rebind(`SELECT COUNT(*) FROM `+table+` WHERE org = ?`), org).Scan(&n); err != nil {
 			t.Fatal(err)
@@ -98,12 +98,24 @@ func TestAnOrganizationIsDeletedInParts(t *testing.T) {
 		if len(left) == 0 || left["organization_owners"] != 1 {
 			t.Fatalf("rows left half-way: %v", left)
 		}
-		if b, err := s.OrganizationBinding(ctx, org); err != nil || b != owner {
-			t.Fatalf("the binding half-way: %+v, %v; want the owner's, for its deletion to go on", b, err)
+		marked := owner
+		marked.Deleting = true
+		if b, err := s.OrganizationBinding(ctx, org); err != nil || b != marked {
+			t.Fatalf("the binding half-way: %+v, %v; want the owner's, marked", b, err)
+		}
+		var claim string
+		if err := s.DB().QueryRowContext(ctx, s.Rebind(`SELECT claim_uid FROM organization_owners WHERE org = ?`), org).Scan(&claim); err != nil ||
+			claim == owner.Claim {
+			t.Fatalf("the stored claim half-way: %q, %v; want it marked, so that earlier releases refuse the organization too", claim, err)
+		}
+		being, err := s.OrganizationsBeingDeleted(ctx, 1000)
+		if err != nil || !slices.Contains(being, org) || slices.Contains(being, other) {
+			t.Fatalf("organizations being deleted: %v, %v", being, err)
 		}
 
+		// Whoever started it is gone: the leader finishes it.
 		sqlstore.SetDeletionPart(t, 3, nil)
-		if err := s.DeleteOrganization(ctx, org, owner); err != nil {
+		if err := s.FinishOrganizationDeletion(ctx, org); err != nil {
 			t.Fatal(err)
 		}
 		if left := rowsOf(t, s, org); len(left) != 0 {
@@ -114,6 +126,9 @@ func TestAnOrganizationIsDeletedInParts(t *testing.T) {
 		}
 		if got := rowsOf(t, s, other); fmt.Sprint(got) != fmt.Sprint(kept) {
 			t.Fatalf("the other organization's rows: %v, want %v", got, kept)
+		}
+		if err := s.DeleteOrganization(ctx, org, owner); err != nil {
+			t.Fatalf("the first caller calling again once it is done: %v", err)
 		}
 		if err := s.BindOrganization(ctx, org, store.Binding{Claim: "claim-3", Integration: "integration-3"}, ""); err != nil {
 			t.Fatalf("binding the deleted organization's name anew: %v", err)

@@ -33,7 +33,7 @@ func (s *Store) BindOrganization(ctx context.Context, org string, b store.Bindin
 			return err
 		}
 		switch {
-		case strings.HasPrefix(bound.Integration, deletingMark):
+		case bound.Deleting:
 			return fmt.Errorf("organization %s: %w", org, store.ErrOrganizationBeingDeleted)
 		case bound == b:
 			return nil
@@ -61,12 +61,10 @@ func (s *Store) OrganizationOwner(ctx context.Context, org string) (string, erro
 	return s.ownerIn(ctx, nil, org)
 }
 
-// OrganizationBinding returns an organization's binding, zero when none; an organization being
-// deleted shows the binding it had, so the deletion's caller finds it to go on.
+// OrganizationBinding returns an organization's binding, zero when none; one being deleted is
+// the binding it had, marked Deleting.
 func (s *Store) OrganizationBinding(ctx context.Context, org string) (store.Binding, error) {
-	b, err := s.bindingIn(ctx, nil, org)
-	b.Integration = strings.TrimPrefix(b.Integration, deletingMark)
-	return b, err
+	return s.bindingIn(ctx, nil, org)
 }
 
 // OrganizationBindings returns the bindings of the organizations named, with their recorded
@@ -84,6 +82,7 @@ func (s *Store) OrganizationBindings(ctx context.Context, orgs []string) (map[st
 				if err := scan(&org, &b.Claim, &b.Integration, &tokens, &b.Disabled, &b.Version); err != nil {
 					return err
 				}
+				b.Binding = unmarked(b.Binding)
 				if tokens.Valid {
 					b.Tokens = splitFingerprints(tokens.String)
 				}
@@ -183,7 +182,7 @@ func (s *Store) bindingIn(ctx context.Context, tx *sql.Tx, org string) (store.Bi
 	if err != nil {
 		return store.Binding{}, fmt.Errorf("reading the binding of organization %s: %w", org, err)
 	}
-	return b, nil
+	return unmarked(b), nil
 }
 
 // DeleteOrganization removes every resource, membership, member record and audit event of an
@@ -198,37 +197,7 @@ func (s *Store) DeleteOrganization(ctx context.Context, org string, b store.Bind
 	if err := s.markDeleting(ctx, org, b); err != nil {
 		return err
 	}
-	for _, t := range s.organizationTables() {
-		if t == "organization_owners" {
-			continue
-		}
-		if err := s.deleteInParts(ctx, org, t); err != nil {
-			return err
-		}
-	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := s.lockOrganization(ctx, tx, org); err != nil {
-			return err
-		}
-		if held, err := s.stillDeleting(ctx, tx, org); err != nil || !held {
-			return err
-		}
-		for _, t := range s.organizationTables() {
-			if t == "event_numbers" {
-				// The events' rows are deleted. A numbering pass either ends before this takes
-				// the lock (the numbers it committed are deleted next) or starts after the commit
-				// (and no longer sees the rows): no number outlives its event to be read as one
-				// of the organization's new events.
-				if err := lockNumbering(ctx, tx); err != nil {
-					return err
-				}
-			}
-			if _, err := s.exec(ctx, tx, s.q(`DELETE FROM `+t+` WHERE org = ?`), org); err != nil {
-				return fmt.Errorf("deleting %s of %s: %w", t, org, err)
-			}
-		}
-		return nil
-	})
+	return s.FinishOrganizationDeletion(ctx, org)
 }
 
 // organizationTables hold an organization's data, all keyed by org; the binding goes last. On

@@ -1,0 +1,67 @@
+package tenant
+
+import (
+	"context"
+	"time"
+
+	"github.com/go-logr/logr"
+)
+
+// An organization's data is deleted a part at a time, after its binding is marked as being
+// deleted (store.DeleteOrganization). The controller that started a deletion may not call it
+// again when it stops half-way (the manager ended, the database failed, and by the next pass the
+// finalizer decides otherwise or is gone): the organization would stay half-deleted, refused to
+// writes and to every binding. The leader finishes such deletions.
+
+// Deletions finishes organizations' deletions (the store).
+type Deletions interface {
+	OrganizationsBeingDeleted(ctx context.Context, limit int) ([]string, error)
+	FinishOrganizationDeletion(ctx context.Context, org string) error
+}
+
+// DeletionResumer finishes, on the leader, deletions of organizations' data that stopped.
+type DeletionResumer struct {
+	Store Deletions
+	// Interval between looks (default 1 minute); a deletion under way when it looks takes turns
+	// with it in the store, so a look finds only the ones that stopped, or waits for one.
+	Interval time.Duration
+	Log      logr.Logger
+}
+
+// NeedLeaderElection is true: the leader runs the controllers that start deletions.
+func (d *DeletionResumer) NeedLeaderElection() bool { return true }
+
+// Start looks until ctx ends.
+func (d *DeletionResumer) Start(ctx context.Context) error {
+	interval := d.Interval
+	if interval <= 0 {
+		interval = time.Minute
+	}
+	for {
+		d.Resume(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(interval):
+		}
+	}
+}
+
+// Resume finishes the deletions that are marked, at most 100 per look.
+func (d *DeletionResumer) Resume(ctx context.Context) {
+	orgs, err := d.Store.OrganizationsBeingDeleted(ctx, 100)
+	if err != nil {
+		d.Log.Error(err, "Listing organizations being deleted")
+		return
+	}
+	for _, org := range orgs {
+		if ctx.Err() != nil {
+			return
+		}
+		if err := d.Store.FinishOrganizationDeletion(ctx, org); err != nil {
+			d.Log.Error(err, "Finishing the deletion of an organization's data", "organization", org)
+			continue
+		}
+		d.Log.Info("Finished the deletion of an organization's data", "organization", org)
+	}
+}

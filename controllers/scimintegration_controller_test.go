@@ -349,6 +349,16 @@ var _ = Describe("ScimIntegration", func() {
 			consistently(tokenSecret(second)).Should(BeNil())
 		})
 
+		It("waits while the organization's earlier data is being deleted, then binds it", func() {
+			scimData.setBeingDeleted(org, true)
+			scim := scimIntegration(ns, "scim", "identity")
+			Expect(k8s.Create(ctx, scim)).To(Succeed())
+			eventually(condition(scim, v1alpha1.ConditionSSOReady)).Should(beFalse(v1alpha1.ReasonOrganizationDataBeingDeleted))
+			consistently(tokenSecret(scim)).Should(BeNil())
+			scimData.setBeingDeleted(org, false)
+			eventually(condition(scim, v1alpha1.ConditionTokenIssued)).Should(beTrue("Issued"))
+		})
+
 		It("does not go on saying the endpoint serves once its identity is gone", func() {
 			scim := scimIntegration(ns, "scim", "identity")
 			Expect(k8s.Create(ctx, scim)).To(Succeed())

@@ -252,6 +252,10 @@ func (d *deletedOrganizations) BindOrganization(_ context.Context, org string, b
 	if d.owners == nil {
 		d.owners = map[string]store.Binding{}
 	}
+	if d.owners[org].Deleting {
+		d.mu.Unlock()
+		return store.ErrOrganizationBeingDeleted
+	}
 	if owner := d.owners[org].Claim; owner != "" && owner != b.Claim && owner != adoptFrom {
 		d.mu.Unlock()
 		return &store.ClaimMismatchError{Organization: org, Owner: owner}
@@ -267,6 +271,21 @@ func (d *deletedOrganizations) BindOrganization(_ context.Context, org string, b
 		hook(b)
 	}
 	return nil
+}
+
+// setBeingDeleted makes org's earlier data being deleted (on: another claim's, marked), or
+// deleted (off).
+func (d *deletedOrganizations) setBeingDeleted(org string, on bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.owners == nil {
+		d.owners = map[string]store.Binding{}
+	}
+	if on {
+		d.owners[org] = store.Binding{Claim: "an-earlier-claim", Integration: "an-earlier-integration", Deleting: true}
+	} else {
+		delete(d.owners, org)
+	}
 }
 
 // setOnBind runs f (outside the lock) each time org's binding changes; nil stops it.

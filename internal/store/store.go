@@ -325,9 +325,9 @@ type Store interface {
 	// OrganizationsBeingDeleted lists organizations whose deletion was marked and not finished,
 	// at most limit.
 	OrganizationsBeingDeleted(ctx context.Context, limit int) ([]string, error)
-	// FinishOrganizationDeletion ends the marked deletion of an organization's data (nothing
-	// when it is not marked).
-	FinishOrganizationDeletion(ctx context.Context, org string) error
+	// FinishOrganizationDeletion ends the marked deletion of an organization's data; finished
+	// is false when it was not marked, or when a deletion of it is under way in this process.
+	FinishOrganizationDeletion(ctx context.Context, org string) (finished bool, err error)
 	// Ping checks that the database answers (readiness).
 	Ping(ctx context.Context) error
 	// Close releases the database.

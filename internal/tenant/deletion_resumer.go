@@ -16,7 +16,7 @@ import (
 // Deletions finishes organizations' deletions (the store).
 type Deletions interface {
 	OrganizationsBeingDeleted(ctx context.Context, limit int) ([]string, error)
-	FinishOrganizationDeletion(ctx context.Context, org string) error
+	FinishOrganizationDeletion(ctx context.Context, org string) (finished bool, err error)
 }
 
 // DeletionResumer finishes, on the leader, deletions of organizations' data that stopped.
@@ -26,7 +26,18 @@ type DeletionResumer struct {
 	// with it in the store, so a look finds only the ones that stopped, or waits for one.
 	Interval time.Duration
 	Log      logr.Logger
+
+	// failed is when deletions that failed are tried again (only the Start goroutine uses it),
+	// so that a few failing ones do not keep the others from their turn.
+	failed map[string]time.Time
 }
+
+// listedDeletions is how many marked organizations a look lists; retryFailedAfter how long one
+// whose deletion failed waits.
+const (
+	listedDeletions  = 1000
+	retryFailedAfter = 10 * time.Minute
+)
 
 // NeedLeaderElection is true: the leader runs the controllers that start deletions.
 func (d *DeletionResumer) NeedLeaderElection() bool { return true }
@@ -47,21 +58,34 @@ func (d *DeletionResumer) Start(ctx context.Context) error {
 	}
 }
 
-// Resume finishes the deletions that are marked, at most 100 per look.
+// Resume finishes the deletions that are marked and not under way in this process.
 func (d *DeletionResumer) Resume(ctx context.Context) {
-	orgs, err := d.Store.OrganizationsBeingDeleted(ctx, 100)
+	orgs, err := d.Store.OrganizationsBeingDeleted(ctx, listedDeletions)
 	if err != nil {
 		d.Log.Error(err, "Listing organizations being deleted")
 		return
 	}
+	failed := make(map[string]time.Time, len(d.failed))
+	for _, org := range orgs {
+		if at, ok := d.failed[org]; ok {
+			failed[org] = at // still marked: kept
+		}
+	}
+	d.failed = failed
 	for _, org := range orgs {
 		if ctx.Err() != nil {
 			return
 		}
-		if err := d.Store.FinishOrganizationDeletion(ctx, org); err != nil {
-			d.Log.Error(err, "Finishing the deletion of an organization's data", "organization", org)
+		if time.Now().Before(d.failed[org]) {
 			continue
 		}
-		d.Log.Info("Finished the deletion of an organization's data", "organization", org)
+		finished, err := d.Store.FinishOrganizationDeletion(ctx, org)
+		switch {
+		case err != nil:
+			d.Log.Error(err, "Finishing the deletion of an organization's data", "organization", org)
+			d.failed[org] = time.Now().Add(retryFailedAfter)
+		case finished:
+			d.Log.Info("Finished the deletion of an organization's data that had stopped", "organization", org)
+		}
 	}
 }

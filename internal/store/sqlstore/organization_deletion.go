@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
@@ -54,16 +55,16 @@ func (s *Store) markDeleting(ctx context.Context, org string, b store.Binding) e
 		if bound.Claim != "" && bound.Claim != b.Claim {
 			return &store.ClaimMismatchError{Organization: org, Owner: bound.Claim}
 		}
+		if bound.Deleting {
+			return nil // marked by an earlier call, whichever integration's: the data is going
+		}
 		if b.Integration != "" && bound.Integration != "" && bound.Integration != b.Integration {
 			return &store.ServedElsewhereError{Organization: org, Integration: bound.Integration}
 		}
-		switch {
-		case bound.Deleting:
-			return nil // marked by an earlier call: it goes on
-		case bound == store.Binding{}:
+		if bound == (store.Binding{}) {
 			_, err = s.exec(ctx, tx, s.q(`INSERT INTO organization_owners (org, claim_uid, integration_uid) VALUES (?, ?, ?)`),
 				org, deletingMark+b.Claim, deletingMark)
-		default:
+		} else {
 			_, err = s.exec(ctx, tx, s.q(`UPDATE organization_owners SET claim_uid = ?, integration_uid = ? WHERE org = ?`),
 				deletingMark+bound.Claim, deletingMark+bound.Integration, org)
 		}
@@ -92,24 +93,36 @@ func (s *Store) OrganizationsBeingDeleted(ctx context.Context, limit int) ([]str
 	return orgs, nil
 }
 
-// FinishOrganizationDeletion deletes a marked organization's data, a part a transaction, then
-// what is left and the binding in one. Deletions take turns in this process (two deleters of one
-// organization would split each part and end each table early).
-func (s *Store) FinishOrganizationDeletion(ctx context.Context, org string) error {
-	s.deletions.Lock()
-	defer s.deletions.Unlock()
+// FinishOrganizationDeletion deletes a marked organization's data, unless a deletion of it is
+// under way in this process already (finished is false then, and when it is not marked).
+func (s *Store) FinishOrganizationDeletion(ctx context.Context, org string) (finished bool, err error) {
+	return s.finishDeletion(ctx, org, false)
+}
+
+// finishDeletion deletes a marked organization's data, a part a transaction, then what is left
+// and the binding in one. Deletions of one organization take turns in this process (two
+// deleters would split each part and end each table early); wait says to wait for one under way
+// rather than leave it the work.
+func (s *Store) finishDeletion(ctx context.Context, org string, wait bool) (bool, error) {
+	release, ok, err := s.deletions.acquire(ctx, org, wait)
+	if !ok || err != nil {
+		return false, err
+	}
+	defer release()
 	for _, t := range s.organizationTables() {
 		if t == "organization_owners" {
 			continue
 		}
 		if err := s.deleteInParts(ctx, org, t); err != nil {
 			if errors.Is(err, errNotDeleting) {
-				return nil // finished by another call
+				return false, nil // finished by another call
 			}
-			return err
+			return false, err
 		}
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	finished := false
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		finished = false
 		if err := s.lockOrganization(ctx, tx, org); err != nil {
 			return err
 		}
@@ -119,6 +132,7 @@ func (s *Store) FinishOrganizationDeletion(ctx context.Context, org string) erro
 			}
 			return err
 		}
+		finished = true
 		for _, t := range s.organizationTables() {
 			if t == "event_numbers" {
 				// The events' rows are deleted. A numbering pass either ends before this takes
@@ -135,6 +149,46 @@ func (s *Store) FinishOrganizationDeletion(ctx context.Context, org string) erro
 		}
 		return nil
 	})
+	return finished && err == nil, err
+}
+
+// deletionLocks let one deletion of an organization run at a time in the process; deletions of
+// different organizations run side by side.
+type deletionLocks struct {
+	mu   sync.Mutex
+	held map[string]chan struct{} // closed when released
+}
+
+// acquire takes org's lock: when another holds it, it waits for it (or ctx) if wait, and
+// otherwise answers not ok at once.
+func (l *deletionLocks) acquire(ctx context.Context, org string, wait bool) (release func(), ok bool, err error) {
+	for {
+		l.mu.Lock()
+		done, busy := l.held[org]
+		if !busy {
+			if l.held == nil {
+				l.held = map[string]chan struct{}{}
+			}
+			mine := make(chan struct{})
+			l.held[org] = mine
+			l.mu.Unlock()
+			return func() {
+				l.mu.Lock()
+				delete(l.held, org)
+				l.mu.Unlock()
+				close(mine)
+			}, true, nil
+		}
+		l.mu.Unlock()
+		if !wait {
+			return nil, false, nil
+		}
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return nil, false, ctx.Err()
+		}
+	}
 }
 
 // errNotDeleting: the organization is not marked as being deleted (any more).
@@ -158,7 +212,7 @@ func (s *Store) stillDeleting(ctx context.Context, tx *sql.Tx, org string) error
 func (s *Store) deleteInParts(ctx context.Context, org, t string) error {
 	del := `DELETE FROM ` + t + ` WHERE rowid IN (SELECT rowid FROM ` + t + ` WHERE org = ? LIMIT ?)`
 	if s.d.name() == "postgres" {
-		del = `DELETE FROM ` + t + ` WHERE ctid = ANY(ARRAY(SELECT ctid FROM ` + t + ` WHERE org = ? LIMIT ?))`
+		del = `DELETE FROM ` + t + ` WHERE ctid = ANY(ARRAY(SELECT ctid FROM ` + t + ` WHERE org = ? LIMIT ?)) AND org = ?`
 	}
 	for {
 		var n int64
@@ -177,7 +231,11 @@ func (s *Store) deleteInParts(ctx context.Context, org, t string) error {
 					return err
 				}
 			}
-			res, err := s.exec(ctx, tx, s.q(del), org, deletionPart)
+			args := []any{org, deletionPart}
+			if s.d.name() == "postgres" {
+				args = append(args, org)
+			}
+			res, err := s.exec(ctx, tx, s.q(del), args...)
 			if err != nil {
 				return fmt.Errorf("deleting %s of %s: %w", t, org, err)
 			}

@@ -74,7 +74,7 @@ func TestAnOrganizationIsDeletedInParts(t *testing.T) {
 		p := provisioning.DefaultPolicy
 		sqlstore.SetDeletionPart(t, 3, func(table string) error {
 			parts++
-			if parts != 4 {
+			if parts != 4 && parts != 6 {
 				return nil
 			}
 			now := time.Now().UTC().Truncate(time.Microsecond)
@@ -113,10 +113,16 @@ func TestAnOrganizationIsDeletedInParts(t *testing.T) {
 			t.Fatalf("organizations being deleted: %v, %v", being, err)
 		}
 
+		// Another integration of the claim deleted with its data meanwhile: the data is going
+		// whichever integration's it was, so that deletion goes on with it.
+		if err := s.DeleteOrganization(ctx, org, store.Binding{Claim: "claim-1", Integration: "integration-5"}); !errors.Is(err, stop) {
+			t.Fatalf("another integration's deletion of the marked organization: %v, want it to go on (and stop at the hook)", err)
+		}
+
 		// Whoever started it is gone: the leader finishes it.
 		sqlstore.SetDeletionPart(t, 3, nil)
-		if err := s.FinishOrganizationDeletion(ctx, org); err != nil {
-			t.Fatal(err)
+		if finished, err := s.FinishOrganizationDeletion(ctx, org); err != nil || !finished {
+			t.Fatalf("finishing the deletion: %v, %v", finished, err)
 		}
 		if left := rowsOf(t, s, org); len(left) != 0 {
 			t.Fatalf("rows left after the deletion: %v", left)

@@ -197,7 +197,8 @@ func (s *Store) DeleteOrganization(ctx context.Context, org string, b store.Bind
 	if err := s.markDeleting(ctx, org, b); err != nil {
 		return err
 	}
-	return s.FinishOrganizationDeletion(ctx, org)
+	_, err := s.finishDeletion(ctx, org, true)
+	return err
 }
 
 // organizationTables hold an organization's data, all keyed by org; the binding goes last. On

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
@@ -20,8 +19,8 @@ type Store struct {
 	db    *sql.DB
 	d     dialect
 	stmts *stmtCache // rebound query → prepared statement (stmts.go)
-	// deletions makes organizations' deletions take turns (organization_deletion.go).
-	deletions sync.Mutex
+	// deletions makes deletions of one organization take turns (organization_deletion.go).
+	deletions deletionLocks
 	// committer, on SQLite, queues writers in the process and commits them in groups: SQLite
 	// allows one writer, waiting on its busy handler sleeps in coarse steps, and each commit
 	// pays an fsync (see groupcommit.go).

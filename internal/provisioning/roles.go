@@ -115,11 +115,10 @@ func refreshRoles(ctx context.Context, tx Tx, p Policy, org string, ids []string
 		if m == nil {
 			continue
 		}
-		groups, err := tx.GroupsOf(ctx, org, id)
+		role, err := roleOf(ctx, tx, p, org, id)
 		if err != nil {
 			return nil, err
 		}
-		role := RoleFor(p, groups)
 		if role == m.Role {
 			continue
 		}
@@ -132,6 +131,33 @@ func refreshRoles(ctx context.Context, tx Tx, p Policy, org string, ids []string
 			Detail: fmt.Sprintf("Role %q → %q from group membership", previous, role)})
 	}
 	return events, nil
+}
+
+// GroupsReadForRole bounds the groups of a member read to find its role: a member in more is
+// given its role by asking, mapping by mapping, whether one of its groups is the one the
+// mapping names (at most 100 mappings, each an indexed lookup), so that a member in a million
+// groups costs no more than one in a thousand. A variable for tests.
+var GroupsReadForRole = 1000
+
+// roleOf is a member's role from its groups (RoleFor), reading a bounded number of them.
+func roleOf(ctx context.Context, tx Tx, p Policy, org, id string) (string, error) {
+	if len(p.GroupRoles) == 0 {
+		return p.DefaultRole, nil
+	}
+	groups, err := tx.GroupsOf(ctx, org, id, GroupsReadForRole+1)
+	if err != nil {
+		return "", err
+	}
+	if len(groups) <= GroupsReadForRole {
+		return RoleFor(p, groups), nil
+	}
+	for _, m := range p.GroupRoles {
+		in, err := tx.InGroupNamed(ctx, org, id, m.Group)
+		if err != nil || in {
+			return m.Role, err
+		}
+	}
+	return p.DefaultRole, nil
 }
 
 // mappingsNaming is the positions of the group role mappings that name g (RoleFor's match), in

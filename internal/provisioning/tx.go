@@ -36,8 +36,11 @@ type Tx interface {
 	// MemberNotFromSCIM reports whether a member with this userName (case-insensitive) exists
 	// that SCIM did not create.
 	MemberNotFromSCIM(ctx context.Context, org, userName string) (bool, error)
-	// GroupsOf returns the groups that directly contain a member.
-	GroupsOf(ctx context.Context, org, memberID string) ([]Group, error)
+	// GroupsOf returns the groups that directly contain a member, at most limit of them.
+	GroupsOf(ctx context.Context, org, memberID string, limit int) ([]Group, error)
+	// InGroupNamed reports whether a member is directly in a group a mapping names (GroupRole's
+	// rule: its displayName lower-cased, or its externalId).
+	InGroupNamed(ctx context.Context, org, memberID, name string) (bool, error)
 	// GroupMembers returns a group's direct members in id order: at most limit of them, those
 	// after the id after ("" for the first).
 	GroupMembers(ctx context.Context, org, groupID, after string, limit int) ([]string, error)

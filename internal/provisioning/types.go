@@ -75,10 +75,12 @@ type GroupRole struct {
 	Role  string
 }
 
-// names says whether the mapping names group g: by displayName, case-insensitively, or by
-// externalId.
+// names says whether the mapping names group g: by displayName lower-cased (as the store keeps
+// and compares group names, so that a lookup by name agrees), or by externalId.
 func (m GroupRole) names(g Group) bool {
-	return strings.EqualFold(m.Group, g.DisplayName) || (g.ExternalID != "" && m.Group == g.ExternalID)
+	// Not EqualFold, which calls "ſ" and "s" equal: the store compares names lower-cased.
+	sameName := strings.ToLower(m.Group) == strings.ToLower(g.DisplayName) //nolint:staticcheck // see above
+	return sameName || (g.ExternalID != "" && m.Group == g.ExternalID)
 }
 
 // Group identifies a group a member belongs to.

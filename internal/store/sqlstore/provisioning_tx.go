@@ -259,12 +259,12 @@ func (p provisioningTx) MemberNotFromSCIM(ctx context.Context, org, userName str
 	return n > 0, nil
 }
 
-func (p provisioningTx) GroupsOf(ctx context.Context, org, id string) ([]provisioning.Group, error) {
+func (p provisioningTx) GroupsOf(ctx context.Context, org, id string, limit int) ([]provisioning.Group, error) {
 	if err := p.flush(ctx); err != nil {
 		return nil, err
 	}
 	rows, err := p.tx.QueryContext(ctx, p.s.q(`SELECT g.name, COALESCE(g.external_id, '') FROM scim_group_members m CROSS JOIN scim_groups g
-		WHERE g.org = m.org AND g.id = m.group_id AND m.org = ? AND m.member_id = ?`), org, id)
+		WHERE g.org = m.org AND g.id = m.group_id AND m.org = ? AND m.member_id = ? LIMIT ?`), org, id, limit)
 	if err != nil {
 		return nil, fmt.Errorf("reading the groups of %s: %w", id, err)
 	}
@@ -278,6 +278,21 @@ func (p provisioningTx) GroupsOf(ctx context.Context, org, id string) ([]provisi
 		groups = append(groups, g)
 	}
 	return groups, rows.Err()
+}
+
+func (p provisioningTx) InGroupNamed(ctx context.Context, org, id, name string) (bool, error) {
+	if err := p.flush(ctx); err != nil {
+		return false, err
+	}
+	// The groups so named first (by the name and externalId indexes), then the membership's key.
+	var in int
+	err := p.s.queryRow(ctx, p.tx, p.s.q(`SELECT COUNT(*) FROM (SELECT 1 FROM scim_groups g CROSS JOIN scim_group_members m
+		WHERE g.org = ? AND (g.name_lower = ? OR g.external_id = ?) AND m.org = g.org AND m.group_id = g.id AND m.member_id = ? LIMIT 1) x`),
+		org, strings.ToLower(name), name, id).Scan(&in)
+	if err != nil {
+		return false, fmt.Errorf("looking up the groups of %s named %q: %w", id, name, err)
+	}
+	return in > 0, nil
 }
 
 func (p provisioningTx) GroupMembers(ctx context.Context, org, groupID, after string, limit int) ([]string, error) {

@@ -1,0 +1,67 @@
+package sqlstore_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
+	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
+	"github.com/z8z8/enterprise-identity-operator/internal/store/storetest"
+)
+
+// A member in more groups than are read for its role gets it by asking, mapping by mapping,
+// whether one of its groups is the one named: by displayName lower-cased, or by externalId.
+func TestTheRoleOfAMemberInManyGroupsIsFoundByMapping(t *testing.T) {
+	before := provisioning.GroupsReadForRole
+	provisioning.GroupsReadForRole = 2
+	t.Cleanup(func() { provisioning.GroupsReadForRole = before })
+	onEachStore(t, func(t *testing.T, s *sqlstore.Store) {
+		ctx := context.Background()
+		p := provisioning.DefaultPolicy
+		p.DefaultRole = "member"
+		p.GroupRoles = []provisioning.GroupRole{{Group: "ADMINS", Role: "admin"}, {Group: "ext-eng", Role: "engineer"}}
+		org := fmt.Sprintf("role-of-many-%d", time.Now().UnixNano())
+		createUsers(t, s, org, 1, &p)
+		group := func(id, name, externalID string) {
+			now := time.Now().UTC().Truncate(time.Microsecond)
+			g := &store.Resource{Org: org, Kind: store.KindGroup, ID: id, Name: name, ExternalID: externalID, Doc: []byte(`{}`),
+				Created: now, Modified: now, Version: 1}
+			if err := s.Create(ctx, g, []string{"u0"}, store.Write{Policy: &p}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		role := func() string {
+			m, err := s.Member(ctx, org, "u0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return m.Member.Role
+		}
+		for i := range 3 {
+			group(fmt.Sprintf("g%d", i), fmt.Sprintf("Team %d", i), "")
+		}
+		if r := role(); r != "member" {
+			t.Fatalf("in three unmapped groups: role %q", r)
+		}
+		group("g3", "Admins", "")
+		if r := role(); r != "admin" {
+			t.Fatalf("in a fourth group, named by the first mapping: role %q, want admin", r)
+		}
+		if _, err := storetest.Update(ctx, s, org, store.KindGroup, "g3", 0, func(cur *store.Resource) (*store.Change, error) {
+			next := *cur
+			return &store.Change{Resource: &next, Members: &store.MemberChange{Remove: []string{"u0"}}}, nil
+		}, store.Write{Policy: &p}); err != nil {
+			t.Fatal(err)
+		}
+		if r := role(); r != "member" {
+			t.Fatalf("out of the mapped group again: role %q, want member", r)
+		}
+		group("g4", "Engineering", "ext-eng")
+		if r := role(); r != "engineer" {
+			t.Fatalf("in a group named by its externalId: role %q, want engineer", r)
+		}
+	})
+}

@@ -186,3 +186,6 @@ func SetDeletionPart(t interface{ Cleanup(func()) }, n int, after func(table str
 	}
 	t.Cleanup(func() { deletionPart = before; afterDeletionPart.Store(nil) })
 }
+
+// InGroupNamedQuery is the query asking whether a member is in a group a mapping names.
+func InGroupNamedQuery(s *Store) string { return s.q(inGroupNamedQuery(s.d)) }

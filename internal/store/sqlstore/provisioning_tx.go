@@ -284,15 +284,26 @@ func (p provisioningTx) InGroupNamed(ctx context.Context, org, id, name string) 
 	if err := p.flush(ctx); err != nil {
 		return false, err
 	}
-	// The groups so named first (by the name and externalId indexes), then the membership's key.
 	var in int
-	err := p.s.queryRow(ctx, p.tx, p.s.q(`SELECT COUNT(*) FROM (SELECT 1 FROM scim_groups g CROSS JOIN scim_group_members m
-		WHERE g.org = ? AND (g.name_lower = ? OR g.external_id = ?) AND m.org = g.org AND m.group_id = g.id AND m.member_id = ? LIMIT 1) x`),
-		org, strings.ToLower(name), name, id).Scan(&in)
+	err := p.s.queryRow(ctx, p.tx, p.s.q(inGroupNamedQuery(p.s.d)), org, strings.ToLower(name), org, name, org, id).Scan(&in)
 	if err != nil {
 		return false, fmt.Errorf("looking up the groups of %s named %q: %w", id, name, err)
 	}
 	return in > 0, nil
+}
+
+// inGroupNamedQuery counts (0 or 1) the groups a mapping names (by name_lower, then by
+// external_id: each half by its own index) that contain a member, looking each membership up
+// by its key. Written as one condition, SQLite without statistics scanned the organization's
+// groups, and PostgreSQL's generic plan read every membership of the member (found in review).
+func inGroupNamedQuery(d dialect) string {
+	named := `(SELECT id FROM scim_groups WHERE org = ? AND name_lower = ? UNION ALL SELECT id FROM scim_groups WHERE org = ? AND external_id = ?) k`
+	if d.name() == "postgres" {
+		return `SELECT COUNT(*) FROM (SELECT 1 FROM ` + named + ` CROSS JOIN LATERAL (SELECT 1 FROM scim_group_members m
+			WHERE m.org = ? AND m.group_id = k.id AND m.member_id = ? OFFSET 0) x LIMIT 1) y`
+	}
+	return `SELECT COUNT(*) FROM (SELECT 1 FROM ` + named + ` CROSS JOIN scim_group_members m
+		WHERE m.org = ? AND m.group_id = k.id AND m.member_id = ? LIMIT 1) y`
 }
 
 func (p provisioningTx) GroupMembers(ctx context.Context, org, groupID, after string, limit int) ([]string, error) {

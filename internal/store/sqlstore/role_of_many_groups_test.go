@@ -63,5 +63,14 @@ func TestTheRoleOfAMemberInManyGroupsIsFoundByMapping(t *testing.T) {
 		if r := role(); r != "engineer" {
 			t.Fatalf("in a group named by its externalId: role %q, want engineer", r)
 		}
+		if _, err := storetest.Update(ctx, s, org, store.KindGroup, "g3", 0, func(cur *store.Resource) (*store.Change, error) {
+			next := *cur
+			return &store.Change{Resource: &next, Members: &store.MemberChange{Add: []string{"u0"}}}, nil
+		}, store.Write{Policy: &p}); err != nil {
+			t.Fatal(err)
+		}
+		if r := role(); r != "admin" {
+			t.Fatalf("in groups both mappings name: role %q, want the first mapping's", r)
+		}
 	})
 }

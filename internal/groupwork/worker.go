@@ -27,13 +27,25 @@ type Worker struct {
 	Log      logr.Logger
 
 	pending atomic.Int64
+	oldest  atomic.Int64 // the oldest piece's time, Unix µs; 0 when none
 	// failed is when pieces that failed may be tried again (only the Start goroutine uses it).
 	failed map[store.GroupWork]time.Time
 }
 
-// Pending is how many pieces of work the last pass found (at most 1,000), for the
-// eio_group_work_pending gauge; 0 on replicas that are not the leader.
+// Pending is how many pieces of work of the organizations this replica serves the last pass
+// found (at most 1,000), for the eio_group_work_pending gauge; 0 on replicas that are not the
+// leader.
 func (w *Worker) Pending() int64 { return w.pending.Load() }
+
+// OldestAge is how long the oldest of them has waited (0 when none), for
+// eio_group_work_oldest_age_seconds.
+func (w *Worker) OldestAge() time.Duration {
+	since := w.oldest.Load()
+	if since == 0 {
+		return 0
+	}
+	return time.Since(time.UnixMicro(since))
+}
 
 // listed is how many pieces of work a pass looks at, at most listedPerOrganization of each
 // organization; it takes a part of at most perOrganization of one organization's, so that one
@@ -77,12 +89,21 @@ func (w *Worker) Start(ctx context.Context) error {
 // this replica does not serve waits (its binding decides who may write its data); work that
 // failed waits for the next look.
 func (w *Worker) Pass(ctx context.Context) bool {
-	pending, err := w.Store.PendingGroupWork(ctx, listedPerOrganization, listed)
+	orgs := w.Registry.Organizations()
+	served := make([]string, 0, len(orgs))
+	for _, o := range orgs {
+		served = append(served, o.Name)
+	}
+	pending, err := w.Store.PendingGroupWork(ctx, served, listedPerOrganization, listed)
 	if err != nil {
 		w.Log.Error(err, "Listing deferred group work")
 		return false
 	}
 	w.pending.Store(int64(len(pending)))
+	w.oldest.Store(0)
+	if len(pending) > 0 {
+		w.oldest.Store(pending[0].Since.UnixMicro())
+	}
 	w.forgetFailures(pending)
 	taken := map[string]int{}
 	done := 0
@@ -100,7 +121,7 @@ func (w *Worker) Pass(ctx context.Context) bool {
 		}
 		org, served := w.Registry.Organization(work.Org)
 		if !served {
-			continue
+			continue // set aside since it was listed
 		}
 		taken[work.Org]++
 		done++

@@ -45,7 +45,7 @@ func deletedGroups(t *testing.T, st store.Store, org string, members, groups int
 
 func pendingPerOrganization(t *testing.T, st store.Store) map[string]int {
 	t.Helper()
-	work, err := st.PendingGroupWork(context.Background(), 1000, 1000)
+	work, err := st.PendingGroupWork(context.Background(), []string{"many", "one", "unserved"}, 1000, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,6 +90,10 @@ func TestTheWorkerTakesOrganizationsInTurns(t *testing.T) {
 		}
 		more = w.Pass(ctx)
 		if passes == 0 {
+			if w.Pending() != perOrganization+1+1 || w.OldestAge() <= 0 {
+				t.Fatalf("after the first pass: %d pending, the oldest %v old; want the served organizations' %d",
+					w.Pending(), w.OldestAge(), perOrganization+2)
+			}
 			// A group's share each: the first groups of "many" and the one of "one"; the last
 			// group of "many" waits for a later pass.
 			rows := membershipsPerGroup(t, st, "many")
@@ -114,6 +118,9 @@ func TestTheWorkerTakesOrganizationsInTurns(t *testing.T) {
 	}
 	if w.Pass(ctx) {
 		t.Fatal("a pass with only an unserved organization's work says more is left")
+	}
+	if w.Pending() != 0 || w.OldestAge() != 0 {
+		t.Fatalf("with only an unserved organization's work: %d pending, the oldest %v old; want none", w.Pending(), w.OldestAge())
 	}
 }
 

@@ -28,9 +28,15 @@ func registerMetrics(reg prometheus.Registerer, scimServer *scim.Server, registr
 	}
 	if err := registerReplacing(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "eio_group_work_pending",
-		Help: "Pieces of work deletions and renames of large groups left for the group worker (the leader's; at most 1000).",
+		Help: "Pieces of work deletions and renames of large groups of served organizations left for the group worker (the leader's; at most 1000).",
 	}, func() float64 { return float64(groupWork.Pending()) })); err != nil {
 		return nil, fmt.Errorf("registering the group work metric: %w", err)
+	}
+	if err := registerReplacing(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "eio_group_work_oldest_age_seconds",
+		Help: "How long the oldest piece of work left for the group worker has waited (the leader's; 0 when none).",
+	}, func() float64 { return groupWork.OldestAge().Seconds() })); err != nil {
+		return nil, fmt.Errorf("registering the group work age metric: %w", err)
 	}
 	if err := registerReplacing(reg, &tenant.TokenMetrics{Registry: registry, NoOrganizationLabel: noOrgLabel}); err != nil {
 		return nil, fmt.Errorf("registering the token metrics: %w", err)

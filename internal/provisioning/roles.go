@@ -112,7 +112,9 @@ func refreshRoles(ctx context.Context, tx Tx, p Policy, org string, ids []string
 		if err != nil {
 			return nil, err
 		}
-		if m == nil {
+		if m == nil || m.Deleted {
+			// Not a member, or one whose user is gone (a deleted group's memberships it had may
+			// end after it, from the group worker): deleting a user changes no role.
 			continue
 		}
 		role, err := roleOf(ctx, tx, p, org, id)

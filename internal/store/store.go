@@ -228,9 +228,9 @@ type Store interface {
 	// user's member and employee record remain. A group of more than
 	// provisioning.MembersPerTransaction members is gone when Delete returns, but its memberships end later (PendingGroupWork).
 	Delete(ctx context.Context, org string, kind Kind, id string, ifVersion int64, w Write) error
-	// PendingGroupWork lists the work group writes left for later (GroupWork): the oldest
-	// perOrganization pieces of each organization, oldest first, at most limit in all.
-	PendingGroupWork(ctx context.Context, perOrganization, limit int) ([]GroupWork, error)
+	// PendingGroupWork lists the work group writes of the organizations orgs left for later
+	// (GroupWork): the oldest perOrganization pieces of each, oldest first, at most limit in all.
+	PendingGroupWork(ctx context.Context, orgs []string, perOrganization, limit int) ([]GroupWork, error)
 	// DoGroupWork does the next part of work, at most provisioning.MembersPerTransaction
 	// members, in
 	// one transaction under w (the organization's binding and current policy): the events and
@@ -362,6 +362,8 @@ type GroupWork struct {
 	GroupID string
 	// Kind is GroupDeleted (memberships to end) or GroupRolesToReview.
 	Kind string
+	// Since is when the write left it.
+	Since time.Time
 }
 
 // Kinds of GroupWork.

@@ -31,7 +31,7 @@ var documentedSeries = []string{
 	"eio_audit_events_dropped_total", "eio_members", "eio_deprovisionings_held",
 	"eio_token_expiry_timestamp_seconds", "eio_token_last_used_timestamp_seconds",
 	"eio_store_commit_duration_seconds_bucket", "eio_store_commit_batch_size_bucket", "eio_store_commit_errors_total",
-	"eio_group_work_pending",
+	"eio_group_work_pending", "eio_group_work_oldest_age_seconds",
 }
 
 // /metrics as a cluster serves it (--metrics-secure: HTTPS, TokenReview and SubjectAccessReview

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
@@ -38,26 +39,36 @@ func (s *Store) deferGroupWork(ctx context.Context, tx *sql.Tx, org, groupID, ki
 	return nil
 }
 
-// PendingGroupWork lists deferred group work of the kinds this release does, a few pieces of each
-// organization, oldest first: one organization's thousand deleted groups do not hide another's.
-func (s *Store) PendingGroupWork(ctx context.Context, perOrganization, limit int) ([]store.GroupWork, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT org, group_id, kind FROM (
-			SELECT org, group_id, kind, created_us, ROW_NUMBER() OVER (PARTITION BY org ORDER BY created_us, group_id, kind) AS n
-			FROM group_backlog WHERE kind IN (?, ?)) w
-		WHERE n <= ? ORDER BY created_us, org LIMIT ?`), store.GroupDeleted, store.GroupRolesToReview, perOrganization, limit)
-	if err != nil {
-		return nil, fmt.Errorf("listing deferred group work: %w", err)
-	}
-	defer func() { _ = rows.Close() }()
+// PendingGroupWork lists deferred group work of the kinds this release does, of the
+// organizations named (the ones the caller can do: another's rows, such as those of data kept
+// without an integration, must not take their places), a few pieces of each, oldest first.
+func (s *Store) PendingGroupWork(ctx context.Context, orgs []string, perOrganization, limit int) ([]store.GroupWork, error) {
 	var out []store.GroupWork
-	for rows.Next() {
-		var w store.GroupWork
-		if err := rows.Scan(&w.Org, &w.GroupID, &w.Kind); err != nil {
-			return nil, err
+	for _, chunk := range chunks(orgs) {
+		args := append([]any{store.GroupDeleted, store.GroupRolesToReview}, stringsToAny(chunk)...)
+		err := s.eachRow(ctx, `SELECT org, group_id, kind, created_us FROM (
+				SELECT org, group_id, kind, created_us, ROW_NUMBER() OVER (PARTITION BY org ORDER BY created_us, group_id, kind) AS n
+				FROM group_backlog WHERE kind IN (?, ?) AND org IN (`+inList(len(chunk))+`)) w
+			WHERE n <= ? ORDER BY created_us, org LIMIT ?`, append(args, perOrganization, limit),
+			func(scan func(...any) error) error {
+				var w store.GroupWork
+				var since int64
+				if err := scan(&w.Org, &w.GroupID, &w.Kind, &since); err != nil {
+					return err
+				}
+				w.Since = time.UnixMicro(since).UTC()
+				out = append(out, w)
+				return nil
+			})
+		if err != nil {
+			return nil, fmt.Errorf("listing deferred group work: %w", err)
 		}
-		out = append(out, w)
 	}
-	return out, rows.Err()
+	slices.SortStableFunc(out, func(a, b store.GroupWork) int { return a.Since.Compare(b.Since) })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
 }
 
 // DoGroupWork does the next members of work in one fenced transaction, holding the

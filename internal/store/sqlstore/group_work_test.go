@@ -74,7 +74,7 @@ func eventCounts(t *testing.T, s *sqlstore.Store, org string) map[provisioning.E
 // pendingOf is the deferred group work of one organization.
 func pendingOf(t *testing.T, s *sqlstore.Store, org string) []store.GroupWork {
 	t.Helper()
-	all, err := s.PendingGroupWork(context.Background(), 1000, 1000)
+	all, err := s.PendingGroupWork(context.Background(), []string{org}, 1000, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,6 +324,15 @@ func TestADeletedGroupsWaitingMembershipsAreInNoOnesWay(t *testing.T) {
 		if len(removed) != 2 {
 			t.Fatalf("memberships ended: %v, want u0 and u1 (deleted meanwhile)", removed)
 		}
+		roleChanges := map[string]int{}
+		for _, e := range eventsOf(t, s, org) {
+			if e.Event.Type == provisioning.MemberRoleChanged {
+				roleChanges[e.Event.Subject]++
+			}
+		}
+		if roleChanges["u0"] != 2 || roleChanges["u1"] != 1 {
+			t.Fatalf("role changes: %v; want u0's given and taken, u1's only given (deleting a user changes no role)", roleChanges)
+		}
 	})
 }
 
@@ -353,7 +362,7 @@ func TestPendingGroupWorkTakesOrganizationsInTurns(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		all, err := s.PendingGroupWork(ctx, 2, 1000)
+		all, err := s.PendingGroupWork(ctx, []string{busy, quiet}, 2, 1000)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -76,6 +76,30 @@ var _ = Describe("OrganizationClaim", func() {
 		Expect(held.UID).NotTo(Equal(claim.UID))
 	})
 
+	It("frees a released organization once its integration deletes the data, woken by the mark on the claim", func() {
+		org := uniqueName("org")
+		first := samlIdentity(ns, "first", org, idp)
+		Expect(k8s.Create(ctx, first)).To(Succeed())
+		eventually(condition(first, v1alpha1.ConditionReady)).Should(beTrue("Ready"))
+		scim := scimIntegration(ns, "scim", "first")
+		scim.Spec.DeletionPolicy = v1alpha1.DeletionPolicyDelete
+		Expect(k8s.Create(ctx, scim)).To(Succeed())
+		eventually(condition(scim, v1alpha1.ConditionTokenIssued)).Should(beTrue("Issued"))
+
+		otherNS := newNamespace()
+		second := samlIdentity(otherNS, "second", org, idp)
+		Expect(k8s.Create(ctx, second)).To(Succeed())
+		eventually(condition(second, v1alpha1.ConditionReady)).Should(beFalse(v1alpha1.ReasonConflict))
+		Expect(k8s.Delete(ctx, first)).To(Succeed())
+		eventually(condition(second, v1alpha1.ConditionReady)).Should(beFalse(v1alpha1.ReasonOrganizationRetained))
+		fakeClock.Step(11 * time.Minute) // past the release's grace for the namespace
+
+		By("the integration's finalizer deletes the data and marks the claim: nothing else wakes the claim")
+		Expect(k8s.Delete(ctx, scim)).To(Succeed())
+		eventually(condition(second, v1alpha1.ConditionReady)).Should(beTrue("Ready"))
+		Expect(scimData.deleted()).To(ContainElement(org))
+	})
+
 	It("deletes a deleted claim's data only once nobody holds it", func() {
 		org := uniqueName("org")
 		eid := samlIdentity(ns, "org", org, idp)

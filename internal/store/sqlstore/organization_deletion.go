@@ -42,13 +42,7 @@ var deletionPart = 2000
 // with nothing bound gets a marked binding of b's claim, which its deletion's end removes.
 func (s *Store) markDeleting(ctx context.Context, org string, b store.Binding) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := s.lockOrganization(ctx, tx, org); err != nil {
-			return err
-		}
-		if h := afterOrganizationLocked.Swap(nil); h != nil {
-			(*h)()
-		}
-		bound, err := s.bindingIn(ctx, tx, org)
+		bound, err := s.lockedBinding(ctx, tx, org)
 		if err != nil {
 			return err
 		}

@@ -22,13 +22,7 @@ func (s *Store) BindOrganization(ctx context.Context, org string, b store.Bindin
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		// A write in flight under the old binding lands first; one after sees the new binding.
-		if err := s.lockOrganization(ctx, tx, org); err != nil {
-			return err
-		}
-		if h := afterOrganizationLocked.Swap(nil); h != nil {
-			(*h)()
-		}
-		bound, err := s.bindingIn(ctx, tx, org)
+		bound, err := s.lockedBinding(ctx, tx, org)
 		if err != nil {
 			return err
 		}
@@ -54,6 +48,18 @@ func (s *Store) BindOrganization(ctx context.Context, org string, b store.Bindin
 		}
 		return nil
 	})
+}
+
+// lockedBinding takes org's fence exclusively for the rest of tx (waiting for the organization's
+// writes in flight) and reads its binding.
+func (s *Store) lockedBinding(ctx context.Context, tx *sql.Tx, org string) (store.Binding, error) {
+	if err := s.lockOrganization(ctx, tx, org); err != nil {
+		return store.Binding{}, err
+	}
+	if h := afterOrganizationLocked.Swap(nil); h != nil {
+		(*h)()
+	}
+	return s.bindingIn(ctx, tx, org)
 }
 
 // OrganizationOwner returns the claim owning an organization's data, "" when none.

@@ -1,8 +1,8 @@
 // Package groupwork does the work writes of large groups leave for later (store.GroupWork): the
 // memberships of a deleted group to end, the roles of a renamed group's members to review. A
-// write does at most provisioning.MembersPerTransaction members itself, so that no write of one
-// organization holds the database as long as its group is large; the worker does the rest a
-// transaction of that many at a time, organizations taking turns.
+// write of a group of more than provisioning.MembersPerTransaction members leaves its members to
+// the worker, so that no write of one organization holds the database as long as its group is
+// large; the worker does them a transaction of that many at a time, organizations taking turns.
 package groupwork
 
 import (

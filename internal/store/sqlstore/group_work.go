@@ -16,9 +16,11 @@ import (
 // for later. Group sizes are not limited, and a deletion ends every membership of the group, each
 // with its event and, under role mappings, its member's role; a rename onto or off a mapping
 // reviews every member's role. In one transaction that is as long as the group is large, and on
-// SQLite every organization's writes wait for it. So a write does at most
-// provisioning.MembersPerTransaction members itself and records the rest here, in its own
-// transaction; the leader's group worker (internal/groupwork) does it that many at a time.
+// SQLite every organization's writes wait for it. So a write of a group of more than
+// provisioning.MembersPerTransaction members does only its own part (the group's row, its event)
+// and records its members' part here, in its own transaction; the leader's group worker
+// (internal/groupwork) does it that many members at a time. A smaller group's write does all of
+// it, as before.
 //
 // A deleted group's row goes with its write: from then on it is gone from every read (a user's
 // groups, filters on them and role mappings join the group's row), and only its membership rows

@@ -22,8 +22,9 @@ type Deletions interface {
 // DeletionResumer finishes, on the leader, deletions of organizations' data that stopped.
 type DeletionResumer struct {
 	Store Deletions
-	// Interval between looks (default 1 minute); a deletion under way when it looks takes turns
-	// with it in the store, so a look finds only the ones that stopped, or waits for one.
+	// Interval between looks (default 1 minute). A deletion under way in this process when it
+	// looks is left to its caller (the store says so), so a look finishes only the ones that
+	// stopped.
 	Interval time.Duration
 	Log      logr.Logger
 

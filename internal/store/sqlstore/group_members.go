@@ -335,6 +335,20 @@ func (s *Store) eachRow(ctx context.Context, query string, args []any, row func(
 	return rows.Err()
 }
 
+// columnOutside reads a one-column result outside a transaction (column's twin).
+func (s *Store) columnOutside(ctx context.Context, query string, args ...any) ([]string, error) {
+	var out []string
+	err := s.eachRow(ctx, query, args, func(scan func(...any) error) error {
+		var v string
+		if err := scan(&v); err != nil {
+			return err
+		}
+		out = append(out, v)
+		return nil
+	})
+	return out, err
+}
+
 func inList(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }

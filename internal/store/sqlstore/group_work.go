@@ -96,16 +96,16 @@ func (s *Store) DoGroupWork(ctx context.Context, work store.GroupWork, w store.W
 		if err != nil {
 			return fmt.Errorf("reading deferred work on group %s: %w", work.GroupID, err)
 		}
-		members, err := s.column(ctx, tx, `SELECT member_id FROM scim_group_members WHERE org = ? AND group_id = ? AND member_id > ?
-			ORDER BY member_id LIMIT ?`, work.Org, work.GroupID, after, limit)
-		if err != nil {
-			return fmt.Errorf("reading members of group %s: %w", work.GroupID, err)
+		var members []string
+		if work.Kind == store.GroupDeleted || len(policy.GroupRoles) > 0 && !policy.DryRun {
+			// (A role review whose mappings are gone has nothing left to do: it ends.)
+			members, err = s.column(ctx, tx, `SELECT member_id FROM scim_group_members WHERE org = ? AND group_id = ? AND member_id > ?
+				ORDER BY member_id LIMIT ?`, work.Org, work.GroupID, after, limit)
+			if err != nil {
+				return fmt.Errorf("reading members of group %s: %w", work.GroupID, err)
+			}
 		}
 		more = len(members) == limit
-		if work.Kind == store.GroupRolesToReview && (len(policy.GroupRoles) == 0 || policy.DryRun) {
-			more = false // no role to review any more: the mappings are gone
-			members = nil
-		}
 		p := s.newProvisioningTx(tx)
 		switch work.Kind {
 		case store.GroupDeleted:

@@ -71,16 +71,7 @@ func (s *Store) markDeleting(ctx context.Context, org string, b store.Binding) e
 
 // OrganizationsBeingDeleted lists organizations whose deletion is marked and not finished.
 func (s *Store) OrganizationsBeingDeleted(ctx context.Context, limit int) ([]string, error) {
-	var orgs []string
-	err := s.eachRow(ctx, `SELECT org FROM organization_owners WHERE claim_uid LIKE ? ORDER BY org LIMIT ?`, []any{deletingMark + "%", limit},
-		func(scan func(...any) error) error {
-			var org string
-			if err := scan(&org); err != nil {
-				return err
-			}
-			orgs = append(orgs, org)
-			return nil
-		})
+	orgs, err := s.columnOutside(ctx, `SELECT org FROM organization_owners WHERE claim_uid LIKE ? ORDER BY org LIMIT ?`, deletingMark+"%", limit)
 	if err != nil {
 		return nil, fmt.Errorf("listing organizations being deleted: %w", err)
 	}

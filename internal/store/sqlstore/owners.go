@@ -155,16 +155,7 @@ func (s *Store) OrganizationBoundTo(ctx context.Context, integration string) (st
 	if integration == "" {
 		return "", nil
 	}
-	var orgs []string
-	err := s.eachRow(ctx, `SELECT org FROM organization_owners WHERE integration_uid IN (?, ?) LIMIT 2`, []any{integration, deletingMark + integration},
-		func(scan func(...any) error) error {
-			var org string
-			if err := scan(&org); err != nil {
-				return err
-			}
-			orgs = append(orgs, org)
-			return nil
-		})
+	orgs, err := s.columnOutside(ctx, `SELECT org FROM organization_owners WHERE integration_uid IN (?, ?) LIMIT 2`, integration, deletingMark+integration)
 	if err != nil {
 		return "", fmt.Errorf("reading the organization bound to integration %s: %w", integration, err)
 	}

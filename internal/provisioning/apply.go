@@ -30,10 +30,7 @@ func UserWritten(ctx context.Context, tx Tx, p Policy, w UserWrite) error {
 	if err != nil {
 		return err
 	}
-	for _, g := range w.LeftGroups {
-		events = append(events, Event{Type: MembershipRemoved, Subject: w.UserID, Group: g})
-	}
-	return tx.Append(ctx, w.Org, w.Origin, events)
+	return tx.Append(ctx, w.Org, w.Origin, leftGroupEvents(events, w.UserID, w.LeftGroups))
 }
 
 // triggerOf names what a write did to a user: creation, deletion, a change of active, or an update.

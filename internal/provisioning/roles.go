@@ -67,7 +67,8 @@ func GroupWritten(ctx context.Context, tx Tx, p Policy, w GroupWrite) error {
 }
 
 // MembersPerTransaction bounds the members whose memberships a group's deletion ends, or whose
-// roles its rename reviews, in one transaction: a write of a larger group leaves them to the
+// roles its rename reviews, and the groups whose memberships a member's deletion ends, in one
+// transaction: a write of a larger group, or of a member of more groups, leaves them to the
 // group worker (store.GroupWork), which does them this many at a time. On SQLite a transaction
 // holds the one writer every organization shares. A variable for tests.
 var MembersPerTransaction = 500
@@ -87,6 +88,21 @@ func MembershipsEnded(ctx context.Context, tx Tx, p Policy, org, groupID string,
 		events = append(events, changed...)
 	}
 	return tx.Append(ctx, org, origin, events)
+}
+
+// LeftGroups records that a deleted user's memberships of groups ended, with their events, as
+// its deletion records them (UserWrite.LeftGroups) when it was a member of few groups. Deleting a
+// user changes no role.
+func LeftGroups(ctx context.Context, tx Tx, org, userID string, groups []string, origin Origin) error {
+	return tx.Append(ctx, org, origin, leftGroupEvents(nil, userID, groups))
+}
+
+// leftGroupEvents appends to events a deleted user's membership.removed events.
+func leftGroupEvents(events []Event, userID string, groups []string) []Event {
+	for _, g := range groups {
+		events = append(events, Event{Type: MembershipRemoved, Subject: userID, Group: g})
+	}
+	return events
 }
 
 // RolesReviewed reviews members' roles: a renamed group's, when the rename was deferred.

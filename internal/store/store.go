@@ -226,15 +226,17 @@ type Store interface {
 	Update(ctx context.Context, current *Resource, change *Change, w Write) (*Resource, error)
 	// Delete removes a resource and its memberships; ifVersion > 0 requires that version. A deleted
 	// user's member and employee record remain. A group of more than
-	// provisioning.MembersPerTransaction members is gone when Delete returns, but its memberships end later (PendingGroupWork).
+	// provisioning.MembersPerTransaction members, or a user or group that is a member of more
+	// groups than that, is gone when Delete returns, but those memberships end later
+	// (PendingGroupWork).
 	Delete(ctx context.Context, org string, kind Kind, id string, ifVersion int64, w Write) error
 	// PendingGroupWork lists the work group writes of the organizations orgs left for later
 	// (GroupWork): the oldest perOrganization pieces of each, oldest first, at most limit in all.
 	PendingGroupWork(ctx context.Context, orgs []string, perOrganization, limit int) ([]GroupWork, error)
 	// DoGroupWork does the next part of work, at most provisioning.MembersPerTransaction
-	// members, in
-	// one transaction under w (the organization's binding and current policy): the events and
-	// roles of the memberships a deleted group ends, or the roles of a renamed group's members.
+	// memberships, in one transaction under w (the organization's binding and current policy):
+	// the events and roles of the memberships a deleted group ends, the roles of a renamed group's
+	// members, or the events of the memberships a deleted member ends.
 	// more says that some of it is left.
 	DoGroupWork(ctx context.Context, work GroupWork, w Write) (more bool, err error)
 	// List returns a page of resources matching the query, filtered in the database.
@@ -356,11 +358,14 @@ const MaxMembershipsRead = 50000
 // by value.
 const MaxMembersRemovedPerWrite = 20000
 
-// GroupWork is work a group write left for later (PendingGroupWork).
+// GroupWork is work a write of a large group, or of a member of many groups, left for later
+// (PendingGroupWork).
 type GroupWork struct {
-	Org     string
+	Org string
+	// GroupID is the group; for MemberDeleted, the deleted member (a user or a group).
 	GroupID string
-	// Kind is GroupDeleted (memberships to end) or GroupRolesToReview.
+	// Kind is GroupDeleted (the group's memberships to end), GroupRolesToReview, or MemberDeleted
+	// (the member's memberships of groups to end).
 	Kind string
 	// Since is when the write left it.
 	Since time.Time
@@ -370,4 +375,5 @@ type GroupWork struct {
 const (
 	GroupDeleted       = "deleted"
 	GroupRolesToReview = "roles"
+	MemberDeleted      = "member-deleted"
 )

@@ -68,3 +68,27 @@ func BenchmarkUserNameLookup10k(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkGroupMembers2000 reads the members of a group of 2,000 users, as a GET of the group
+// does (each member row is also checked against deleted members' waiting work, memberIsThere).
+func BenchmarkGroupMembers2000(b *testing.B) {
+	s := benchStore(b, 2000)
+	ids := make([]string, 2000)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("u%06d", i)
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	g := &store.Resource{Org: "bench", Kind: store.KindGroup, ID: "g", Name: "Group", Doc: []byte(`{}`), Created: now, Modified: now, Version: 1}
+	if err := s.Create(context.Background(), g, ids, store.Write{}); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			members, _, err := s.Members(context.Background(), "bench", []string{"g"}, store.MaxMembershipsRead)
+			if err != nil || len(members["g"]) != 2000 {
+				b.Fatalf("members: %v, %d", err, len(members["g"]))
+			}
+		}
+	})
+}

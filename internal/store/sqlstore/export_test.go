@@ -189,3 +189,9 @@ func SetDeletionPart(t interface{ Cleanup(func()) }, n int, after func(table str
 
 // InGroupNamedQuery is the query asking whether a member is in a group a mapping names.
 func InGroupNamedQuery(s *Store) string { return s.q(inGroupNamedQuery(s.d)) }
+
+// DeletePartQueries are the statements that delete a part of an organization's rows of a table
+// (parameters org, limit) and a part of a deleted member's memberships (org, member, limit).
+func DeletePartQueries(s *Store, table string) (organization, member string) {
+	return s.q(deletePartQuery(s.d, table, "org = ?", "")), s.q(memberPartQuery(s.d))
+}

@@ -214,7 +214,8 @@ func (t *translator) membership(attr, sub *schema.Attribute, op filter.CompareOp
 
 // someMembership is true when one membership row m of the resource meets cond (none: any).
 func someMembership(attr *schema.Attribute, cond string) string {
-	base := "EXISTS (SELECT 1 FROM scim_group_members m WHERE m.org = r.org AND m.group_id = r.id"
+	// A deleted member's memberships may wait for the group worker too (memberIsThere).
+	base := "EXISTS (SELECT 1 FROM scim_group_members m WHERE m.org = r.org AND m.group_id = r.id" + memberIsThere
 	if attr.Name == "groups" {
 		// A deleted group's memberships may wait for the group worker (group_work.go): a user's
 		// groups are those whose row is there, as everywhere else.

@@ -237,21 +237,34 @@ func (s *Store) GroupsOf(ctx context.Context, org string, memberIDs []string, li
 // membershipQuery reads memberships seen from one side: a group's members, or a member's groups.
 type membershipQuery struct {
 	// selectFrom reads columns key, value, type and display, for the key column compared with
-	// ids after its last condition.
+	// ids after its last condition; its parameters are the organization, orgParams times.
 	selectFrom, key string
+	orgParams       int
+}
+
+// args are q's parameters: the organization's, then rest.
+func (q membershipQuery) args(org string, rest ...any) []any {
+	args := make([]any, 0, q.orgParams+len(rest))
+	for range q.orgParams {
+		args = append(args, org)
+	}
+	return append(args, rest...)
 }
 
 var (
 	groupMembers = membershipQuery{
-		selectFrom: `SELECT m.group_id, m.member_id, m.member_type, COALESCE(m.display, '') FROM scim_group_members m WHERE m.org = ?`,
-		key:        "m.group_id",
+		selectFrom: `SELECT m.group_id, m.member_id, m.member_type, COALESCE(m.display, '') FROM scim_group_members m WHERE m.org = ?` +
+			membersAreThere,
+		key:       "m.group_id",
+		orgParams: 2,
 	}
 	// CROSS JOIN makes SQLite walk the member index first; joining the other way round scans
 	// every member of a large group for each lookup. PostgreSQL plans it as an inner join.
 	memberGroups = membershipQuery{
 		selectFrom: `SELECT m.member_id, g.id, 'Group', g.name FROM scim_group_members m CROSS JOIN scim_groups g
 			WHERE g.org = m.org AND g.id = m.group_id AND m.org = ?`,
-		key: "m.member_id",
+		key:       "m.member_id",
+		orgParams: 1,
 	}
 )
 
@@ -264,7 +277,7 @@ func (s *Store) boundedMemberships(ctx context.Context, org string, ids []string
 	out := map[string][]store.Member{}
 	read := 0
 	for _, chunk := range chunks(ids) {
-		n, err := s.readMemberships(ctx, out, q, ` AND `+q.key+` IN (`+inList(len(chunk))+`)`, append([]any{org}, stringsToAny(chunk)...), limit-read+1)
+		n, err := s.readMemberships(ctx, out, q, ` AND `+q.key+` IN (`+inList(len(chunk))+`)`, q.args(org, stringsToAny(chunk)...), limit-read+1)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -279,7 +292,7 @@ func (s *Store) boundedMemberships(ctx context.Context, org string, ids []string
 func (s *Store) membershipsOneByOne(ctx context.Context, org string, ids []string, limit int, q membershipQuery) (map[string][]store.Member, int, error) {
 	out := map[string][]store.Member{}
 	for i, id := range ids {
-		n, err := s.readMemberships(ctx, out, q, ` AND `+q.key+` = ?`, []any{org, id}, limit+1)
+		n, err := s.readMemberships(ctx, out, q, ` AND `+q.key+` = ?`, q.args(org, id), limit+1)
 		if err != nil {
 			return nil, 0, err
 		}

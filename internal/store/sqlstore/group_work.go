@@ -12,19 +12,22 @@ import (
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
 
-// Group work (the group_backlog table, migration 0017/0020): what a write of a large group leaves
-// for later. Group sizes are not limited, and a deletion ends every membership of the group, each
-// with its event and, under role mappings, its member's role; a rename onto or off a mapping
-// reviews every member's role. In one transaction that is as long as the group is large, and on
-// SQLite every organization's writes wait for it. So a write of a group of more than
-// provisioning.MembersPerTransaction members does only its own part (the group's row, its event)
-// and records its members' part here, in its own transaction; the leader's group worker
-// (internal/groupwork) does it that many members at a time. A smaller group's write does all of
-// it, as before.
+// Group work (the group_backlog table, migration 0017/0020): what a write of a large group, or the
+// deletion of a member of many groups, leaves for later. Group sizes are not limited, and a
+// deletion ends every membership of the group, each with its event and, under role mappings, its
+// member's role; a rename onto or off a mapping reviews every member's role. In one transaction
+// that is as long as the group is large, and on SQLite every organization's writes wait for it.
+// So a write of a group of more than provisioning.MembersPerTransaction members does only its own
+// part (the group's row, its event) and records its members' part here, in its own transaction;
+// the leader's group worker (internal/groupwork) does it that many members at a time. A smaller
+// group's write does all of it, as before. The same holds for the deletion of a user (or a
+// nested group) that is a member of more groups than that: its row and its own events go with
+// the write, its memberships (MemberDeleted work, keyed by the member's id in group_id) later.
 //
-// A deleted group's row goes with its write: from then on it is gone from every read (a user's
-// groups, filters on them and role mappings join the group's row), and only its membership rows
-// wait to be ended.
+// A deleted group's or member's row goes with its write: from then on it is gone from every read
+// (a user's groups, filters on them and role mappings join the group's row; a group's members
+// and filters on them skip a member with MemberDeleted work, memberIsThere), and only its
+// membership rows wait to be ended.
 
 // deferGroupWork records work for later in tx, starting over when the same work is recorded
 // again (a second rename restarts the review from the first member).
@@ -47,10 +50,10 @@ func (s *Store) deferGroupWork(ctx context.Context, tx *sql.Tx, org, groupID, ki
 func (s *Store) PendingGroupWork(ctx context.Context, orgs []string, perOrganization, limit int) ([]store.GroupWork, error) {
 	var out []store.GroupWork
 	for _, chunk := range chunks(orgs) {
-		args := append([]any{store.GroupDeleted, store.GroupRolesToReview}, stringsToAny(chunk)...)
+		args := append([]any{store.GroupDeleted, store.GroupRolesToReview, store.MemberDeleted}, stringsToAny(chunk)...)
 		err := s.eachRow(ctx, `SELECT org, group_id, kind, created_us FROM (
 				SELECT org, group_id, kind, created_us, ROW_NUMBER() OVER (PARTITION BY org ORDER BY created_us, group_id, kind) AS n
-				FROM group_backlog WHERE kind IN (?, ?) AND org IN (`+inList(len(chunk))+`)) w
+				FROM group_backlog WHERE kind IN (?, ?, ?) AND org IN (`+inList(len(chunk))+`)) w
 			WHERE n <= ? ORDER BY created_us, org LIMIT ?`, append(args, perOrganization, limit),
 			func(scan func(...any) error) error {
 				var w store.GroupWork
@@ -96,42 +99,26 @@ func (s *Store) DoGroupWork(ctx context.Context, work store.GroupWork, w store.W
 		if err != nil {
 			return fmt.Errorf("reading deferred work on group %s: %w", work.GroupID, err)
 		}
-		var members []string
-		if work.Kind == store.GroupDeleted || len(policy.GroupRoles) > 0 && !policy.DryRun {
-			// (A role review whose mappings are gone has nothing left to do: it ends.)
-			members, err = s.column(ctx, tx, `SELECT member_id FROM scim_group_members WHERE org = ? AND group_id = ? AND member_id > ?
-				ORDER BY member_id LIMIT ?`, work.Org, work.GroupID, after, limit)
-			if err != nil {
-				return fmt.Errorf("reading members of group %s: %w", work.GroupID, err)
-			}
-		}
-		more = len(members) == limit
 		p := s.newProvisioningTx(tx)
+		var members []string
 		switch work.Kind {
-		case store.GroupDeleted:
-			if len(members) > 0 {
-				// The first members in id order, all of them up to the last read.
-				if _, err := s.exec(ctx, tx, s.q(`DELETE FROM scim_group_members WHERE org = ? AND group_id = ? AND member_id <= ?`),
-					work.Org, work.GroupID, members[len(members)-1]); err != nil {
-					return fmt.Errorf("ending memberships of group %s: %w", work.GroupID, err)
-				}
-			}
-			if err := provisioning.MembershipsEnded(ctx, p, policy, work.Org, work.GroupID, names, members, origin); err != nil {
+		case store.GroupDeleted, store.GroupRolesToReview:
+			if members, err = s.groupPart(ctx, tx, p, work, policy, names, after, origin); err != nil {
 				return err
 			}
-		case store.GroupRolesToReview:
-			if err := provisioning.RolesReviewed(ctx, p, policy, work.Org, members, origin); err != nil {
+			more = len(members) == limit
+		case store.MemberDeleted:
+			if more, err = s.memberPart(ctx, tx, p, work, origin); err != nil {
 				return err
 			}
 		default:
-			more = false // a kind a later release records: left for it
-			return nil
+			return nil // a kind a later release records: left for it
 		}
 		if err := p.finish(ctx); err != nil {
 			return err
 		}
 		if more {
-			if work.Kind == store.GroupDeleted {
+			if work.Kind != store.GroupRolesToReview {
 				return nil // the rows done are gone
 			}
 			_, err := s.exec(ctx, tx, s.q(`UPDATE group_backlog SET member_after = ? WHERE org = ? AND group_id = ? AND kind = ?`),
@@ -142,6 +129,70 @@ func (s *Store) DoGroupWork(ctx context.Context, work store.GroupWork, w store.W
 		return err
 	})
 	return more, err
+}
+
+// groupPart does the next members of a deleted group's or a renamed group's work, after the
+// member id after, and returns the members it did.
+func (s *Store) groupPart(ctx context.Context, tx *sql.Tx, p provisioningTx, work store.GroupWork, policy provisioning.Policy,
+	names provisioning.Group, after string, origin provisioning.Origin) ([]string, error) {
+	if work.Kind == store.GroupRolesToReview && (len(policy.GroupRoles) == 0 || policy.DryRun) {
+		return nil, nil // a role review whose mappings are gone has nothing left to do: it ends
+	}
+	members, err := s.column(ctx, tx, `SELECT member_id FROM scim_group_members WHERE org = ? AND group_id = ? AND member_id > ?
+		ORDER BY member_id LIMIT ?`, work.Org, work.GroupID, after, provisioning.MembersPerTransaction)
+	if err != nil {
+		return nil, fmt.Errorf("reading members of group %s: %w", work.GroupID, err)
+	}
+	if work.Kind == store.GroupRolesToReview {
+		return members, provisioning.RolesReviewed(ctx, p, policy, work.Org, members, origin)
+	}
+	if len(members) > 0 {
+		// The first members in id order, all of them up to the last read.
+		if _, err := s.exec(ctx, tx, s.q(`DELETE FROM scim_group_members WHERE org = ? AND group_id = ? AND member_id <= ?`),
+			work.Org, work.GroupID, members[len(members)-1]); err != nil {
+			return nil, fmt.Errorf("ending memberships of group %s: %w", work.GroupID, err)
+		}
+	}
+	return members, provisioning.MembershipsEnded(ctx, p, policy, work.Org, work.GroupID, names, members, origin)
+}
+
+// memberPart ends the next of a deleted member's memberships of groups, with a user's events, and
+// says whether more may be left. One statement deletes them as an index read finds them, in no
+// order: in group order it would sort all of them each part, and deleting by group id after the
+// read would let PostgreSQL walk every membership the member has left, for each part. Unlike the deletion of a member of few groups, it also ends a
+// user's memberships of deleted groups still waiting for their own work, without their names:
+// each membership still ends once, with one event, and a part stays one bounded read however
+// many of those there are.
+func (s *Store) memberPart(ctx context.Context, tx *sql.Tx, p provisioningTx, work store.GroupWork, origin provisioning.Origin) (bool, error) {
+	limit := provisioning.MembersPerTransaction
+	rows, err := tx.QueryContext(ctx, s.q(memberPartQuery(s.d)), work.Org, work.GroupID, limit)
+	if err != nil {
+		return false, fmt.Errorf("ending memberships of deleted member %s: %w", work.GroupID, err)
+	}
+	defer func() { _ = rows.Close() }()
+	var ended int
+	var ofUser []string
+	for rows.Next() {
+		var g, memberType string
+		if err := rows.Scan(&g, &memberType); err != nil {
+			return false, err
+		}
+		if ended++; memberType == string(store.KindUser) {
+			ofUser = append(ofUser, g)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return false, fmt.Errorf("ending memberships of deleted member %s: %w", work.GroupID, err)
+	}
+	_ = rows.Close()
+	slices.Sort(ofUser) // events in group order within a part, whatever order the rows came in
+	return ended == limit, provisioning.LeftGroups(ctx, p, work.Org, work.GroupID, ofUser, origin)
+}
+
+// memberPartQuery deletes a part of a deleted member's memberships, by their row addresses as
+// deleteInParts deletes (organization_deletion.go).
+func memberPartQuery(d dialect) string {
+	return deletePartQuery(d, "scim_group_members", "org = ? AND member_id = ?", "group_id, member_type")
 }
 
 // deleteGroupLater deletes a group of more than provisioning.MembersPerTransaction members in tx
@@ -161,8 +212,8 @@ func (s *Store) deleteGroupLater(ctx context.Context, tx *sql.Tx, current *store
 		return false, fmt.Errorf("deleting group %s: %w", id, err)
 	}
 	// Its own memberships of other groups (a nested group), as Delete ends them: without events.
-	if _, err := s.exec(ctx, tx, s.q(`DELETE FROM scim_group_members WHERE org = ? AND member_id = ?`), org, id); err != nil {
-		return false, fmt.Errorf("deleting memberships of %s: %w", id, err)
+	if _, err := s.leaveGroups(ctx, tx, org, store.KindGroup, id, w); err != nil {
+		return false, err
 	}
 	origin := originOf(w.Audit)
 	if err := s.deferGroupWork(ctx, tx, org, id, store.GroupDeleted, *groupOf(current), origin); err != nil {

@@ -191,14 +191,30 @@ func (s *Store) stillDeleting(ctx context.Context, tx *sql.Tx, org string) error
 	return nil
 }
 
+// deletePartQuery deletes the rows of table t that a read of at most a parameter's number of rows
+// where cond finds, returning columns returning ("": none), by their row addresses (deleteInParts).
+func deletePartQuery(d dialect, t, cond, returning string) string {
+	if returning != "" {
+		returning = " RETURNING " + returning
+	}
+	if d.name() == "postgres" {
+		return `DELETE FROM ` + t + ` WHERE ctid = ANY(ARRAY(SELECT ctid FROM ` + t + ` WHERE ` + cond + ` LIMIT ?))` + returning
+	}
+	return `DELETE FROM ` + t + ` WHERE rowid IN (SELECT rowid FROM ` + t + ` WHERE ` + cond + ` LIMIT ?)` + returning
+}
+
 // deleteInParts deletes org's rows of table t, a part a transaction, while the organization is
 // marked as being deleted, until a part finds none; each part holds the organization's fence
 // shared, so the mark cannot go under it.
+//
+// PostgreSQL deletes the rows a part read by their ctid alone, which it plans as a scan of those
+// row addresses. With a condition on an indexed column beside it, a plan estimating few rows (an
+// organization new since the last ANALYZE) walked that index instead, comparing each of the
+// organization's rows with each address read: 62 ms a part of 500 among 20,000, growing with
+// the rows left. The addresses come from the statement's own snapshot: a row updated meanwhile
+// has a new address, fails the condition when rechecked and is left alone.
 func (s *Store) deleteInParts(ctx context.Context, org, t string) error {
-	del := `DELETE FROM ` + t + ` WHERE rowid IN (SELECT rowid FROM ` + t + ` WHERE org = ? LIMIT ?)`
-	if s.d.name() == "postgres" {
-		del = `DELETE FROM ` + t + ` WHERE ctid = ANY(ARRAY(SELECT ctid FROM ` + t + ` WHERE org = ? LIMIT ?)) AND org = ?`
-	}
+	del := deletePartQuery(s.d, t, "org = ?", "")
 	for {
 		var n int64
 		err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -216,11 +232,7 @@ func (s *Store) deleteInParts(ctx context.Context, org, t string) error {
 					return err
 				}
 			}
-			args := []any{org, deletionPart}
-			if s.d.name() == "postgres" {
-				args = append(args, org)
-			}
-			res, err := s.exec(ctx, tx, s.q(del), args...)
+			res, err := s.exec(ctx, tx, s.q(del), org, deletionPart)
 			if err != nil {
 				return fmt.Errorf("deleting %s of %s: %w", t, org, err)
 			}

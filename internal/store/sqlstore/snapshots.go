@@ -168,7 +168,10 @@ func (s *snapshots) readMembers(ctx context.Context, ids []string) error {
 // (SQLite), with the id as the last column.
 func memberSnapshotQuery(d dialect, batch bool, n int) string {
 	one := func(id string) string {
-		return `SELECT r.user_name, r.state, r.role, u.doc, ` + employeeColumns + `, ` + d.userGroupsUpTo(snapshotGroupsRead) + `, r.id
+		// A deleted user is in no group, though its memberships may wait for the group worker
+		// (MemberDeleted work, group_work.go).
+		return `SELECT r.user_name, r.state, r.role, u.doc, ` + employeeColumns + `, CASE WHEN u.id IS NULL THEN NULL ELSE ` +
+			d.userGroupsUpTo(snapshotGroupsRead) + ` END, r.id
 		FROM (SELECT org, user_id AS id, user_name, state, role FROM members WHERE org = ? AND user_id ` + id + `) r
 		LEFT JOIN scim_users u ON u.org = r.org AND u.id = r.id
 		LEFT JOIN employee_records e ON e.org = r.org AND e.user_id = r.id`

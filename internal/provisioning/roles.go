@@ -158,6 +158,15 @@ func refreshRoles(ctx context.Context, tx Tx, p Policy, org string, ids []string
 // group worker's 500 members about 100,000. A variable for tests.
 var GroupsReadForRole = 100
 
+// GroupsSharingAnExternalID bounds the groups InGroupNamed asks about by one externalId. Group
+// names are unique in an organization, externalIds are not (RFC 7643 leaves them to the client),
+// and identity providers give each group its own; a tenant making a hundred thousand groups of
+// one externalId would make each of its members' roles that many index reads. Past the bound a
+// mapping by that externalId names only that many of them (on SQLite the first created), for
+// members in more than GroupsReadForRole groups (the others' groups are all read). A variable
+// for tests.
+var GroupsSharingAnExternalID = 10
+
 // roleOf is a member's role from its groups (RoleFor), reading a bounded number of them.
 func roleOf(ctx context.Context, tx Tx, p Policy, org, id string) (string, error) {
 	if len(p.GroupRoles) == 0 {

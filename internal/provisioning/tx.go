@@ -39,7 +39,8 @@ type Tx interface {
 	// GroupsOf returns the groups that directly contain a member, at most limit of them.
 	GroupsOf(ctx context.Context, org, memberID string, limit int) ([]Group, error)
 	// InGroupNamed reports whether a member is directly in a group a mapping names (GroupRole's
-	// rule: its displayName lower-cased, or its externalId).
+	// rule: its displayName lower-cased, or its externalId; of the groups sharing one externalId,
+	// the first GroupsSharingAnExternalID created).
 	InGroupNamed(ctx context.Context, org, memberID, name string) (bool, error)
 	// GroupMembers returns a group's direct members in id order: at most limit of them, those
 	// after the id after ("" for the first).

@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -42,7 +43,7 @@ func TestInGroupNamedLooksUpByKeys(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) {
 		s := sqliteStore(t)
 		org := memberOfManyGroups(t, s, 50)
-		rows, err := s.DB().QueryContext(context.Background(), `EXPLAIN QUERY PLAN `+sqlstore.InGroupNamedQuery(s), org, "admins", org, "Admins", org, "u0")
+		rows, err := s.DB().QueryContext(context.Background(), `EXPLAIN QUERY PLAN `+sqlstore.InGroupNamedQuery(s), org, "admins", org, "Admins", 10, org, "u0")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,12 +81,15 @@ func TestInGroupNamedLooksUpByKeys(t *testing.T) {
 		}
 		defer func() { _ = conn.Close() }()
 		for _, q := range []string{`SET plan_cache_mode = force_generic_plan`, `ANALYZE scim_groups, scim_group_members`,
-			`PREPARE in_group_named(text, text, text, text, text, text) AS ` + sqlstore.InGroupNamedQuery(s)} {
+			`PREPARE in_group_named(text, text, text, text, int, text, text) AS ` + sqlstore.InGroupNamedQuery(s)} {
 			if _, err := conn.ExecContext(ctx, q); err != nil {
 				t.Fatal(err)
 			}
 		}
-		plan := explain(t, conn, fmt.Sprintf(`EXPLAIN EXECUTE in_group_named('%s', 'admins', '%[1]s', 'Admins', '%[1]s', 'u0')`, org))
+		plan := explain(t, conn, fmt.Sprintf(`EXPLAIN EXECUTE in_group_named('%s', 'admins', '%[1]s', 'Admins', 10, '%[1]s', 'u0')`, org))
+		if !regexp.MustCompile(`Limit .*\n\s*->  Index Scan using scim_groups_external_id`).MatchString(plan) {
+			t.Errorf("the plan does not bound the groups sharing the externalId:\n%s", plan)
+		}
 		if strings.Contains(plan, "Seq Scan") || strings.Contains(plan, "Filter:") {
 			t.Errorf("the plan scans or filters what it read:\n%s", plan)
 		}

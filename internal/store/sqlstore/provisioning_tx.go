@@ -285,7 +285,8 @@ func (p provisioningTx) InGroupNamed(ctx context.Context, org, id, name string) 
 		return false, err
 	}
 	var in int
-	err := p.s.queryRow(ctx, p.tx, p.s.q(inGroupNamedQuery(p.s.d)), org, strings.ToLower(name), org, name, org, id).Scan(&in)
+	err := p.s.queryRow(ctx, p.tx, p.s.q(inGroupNamedQuery(p.s.d)), org, strings.ToLower(name), org, name,
+		provisioning.GroupsSharingAnExternalID, org, id).Scan(&in)
 	if err != nil {
 		return false, fmt.Errorf("looking up the groups of %s named %q: %w", id, name, err)
 	}
@@ -296,8 +297,11 @@ func (p provisioningTx) InGroupNamed(ctx context.Context, org, id, name string) 
 // external_id: each half by its own index) that contain a member, looking each membership up
 // by its key. Written as one condition, SQLite without statistics scanned the organization's
 // groups, and PostgreSQL's generic plan read every membership of the member (found in review).
+// Of the groups sharing the externalId it asks about provisioning.GroupsSharingAnExternalID, in
+// the index's order of equal keys (on SQLite, the first created).
 func inGroupNamedQuery(d dialect) string {
-	named := `(SELECT id FROM scim_groups WHERE org = ? AND name_lower = ? UNION ALL SELECT id FROM scim_groups WHERE org = ? AND external_id = ?) k`
+	named := `(SELECT id FROM scim_groups WHERE org = ? AND name_lower = ?
+		UNION ALL SELECT id FROM (SELECT id FROM scim_groups WHERE org = ? AND external_id = ? LIMIT ?) e) k`
 	if d.name() == "postgres" {
 		return `SELECT COUNT(*) FROM (SELECT 1 FROM ` + named + ` CROSS JOIN LATERAL (SELECT 1 FROM scim_group_members m
 			WHERE m.org = ? AND m.group_id = k.id AND m.member_id = ? OFFSET 0) x LIMIT 1) y`

@@ -74,3 +74,55 @@ func TestTheRoleOfAMemberInManyGroupsIsFoundByMapping(t *testing.T) {
 		}
 	})
 }
+
+// A mapping by an externalId that many groups share asks about a bounded number of them for a
+// member in many groups: a tenant's hundred thousand groups of one externalId do not make each
+// of its members' roles that many index reads. (SQLite: the first created are asked about; the
+// plans of both stores are in TestInGroupNamedLooksUpByKeys.)
+func TestAnExternalIDSharedByManyGroupsIsAskedAboutABoundedNumber(t *testing.T) {
+	for v, n := range map[*int]int{&provisioning.GroupsReadForRole: 2, &provisioning.GroupsSharingAnExternalID: 2} {
+		before := *v
+		*v = n
+		t.Cleanup(func() { *v = before })
+	}
+	s := sqliteStore(t)
+	ctx := context.Background()
+	p := provisioning.DefaultPolicy
+	p.DefaultRole = "member"
+	p.GroupRoles = []provisioning.GroupRole{{Group: "ext-x", Role: "x"}}
+	org := fmt.Sprintf("shared-external-id-%d", time.Now().UnixNano())
+	createUsers(t, s, org, 1, &p)
+	for i := range 3 {
+		makeGroup(t, s, org, fmt.Sprintf("g%d", i), fmt.Sprintf("Team %d", i), []string{"u0"}, p)
+	}
+	group := func(id string, members []string) {
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		g := &store.Resource{Org: org, Kind: store.KindGroup, ID: id, Name: id, ExternalID: "ext-x", Doc: []byte(`{}`),
+			Created: now, Modified: now, Version: 1}
+		if err := s.Create(ctx, g, members, store.Write{Policy: &p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	role := func() string {
+		m, err := s.Member(ctx, org, "u0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.Member.Role
+	}
+	group("e0", nil)
+	group("e1", []string{"u0"})
+	if r := role(); r != "x" {
+		t.Fatalf("in the second of two groups of the mapped externalId: role %q, want x", r)
+	}
+	if _, err := storetest.Update(ctx, s, org, store.KindGroup, "e1", 0, func(cur *store.Resource) (*store.Change, error) {
+		next := *cur
+		return &store.Change{Resource: &next, Members: &store.MemberChange{Remove: []string{"u0"}}}, nil
+	}, store.Write{Policy: &p}); err != nil {
+		t.Fatal(err)
+	}
+	group("e2", []string{"u0"})
+	if r := role(); r != "member" {
+		t.Fatalf("in only the third group of the mapped externalId, past the two asked about: role %q, want member", r)
+	}
+}

@@ -154,8 +154,9 @@ func refreshRoles(ctx context.Context, tx Tx, p Policy, org string, ids []string
 // GroupsReadForRole bounds the groups of a member read to find its role: a member in more is
 // given its role by asking, mapping by mapping, whether one of its groups is the one the
 // mapping names (at most 100 mappings, each an indexed lookup), so that a member in a million
-// groups costs no more than one in a hundred: at most about 200 index reads, and a part of the
-// group worker's 500 members about 100,000. A variable for tests.
+// groups costs no more than one in a hundred: about 200 index reads when each externalId names
+// one group, at most about 1,200 (GroupsSharingAnExternalID), and a part of the group worker's
+// 500 members 500 times that. A variable for tests.
 var GroupsReadForRole = 100
 
 // GroupsSharingAnExternalID bounds the groups InGroupNamed asks about by one externalId. Group

@@ -30,7 +30,7 @@ func UserWritten(ctx context.Context, tx Tx, p Policy, w UserWrite) error {
 	if err != nil {
 		return err
 	}
-	return tx.Append(ctx, w.Org, w.Origin, leftGroupEvents(events, w.UserID, w.LeftGroups))
+	return tx.Append(ctx, w.Org, w.Origin, leftGroupEvents(events, w.UserID, w.LeftGroups, nil))
 }
 
 // triggerOf names what a write did to a user: creation, deletion, a change of active, or an update.

@@ -91,16 +91,21 @@ func MembershipsEnded(ctx context.Context, tx Tx, p Policy, org, groupID string,
 }
 
 // LeftGroups records that a deleted user's memberships of groups ended, with their events, as
-// its deletion records them (UserWrite.LeftGroups) when it was a member of few groups. Deleting a
-// user changes no role.
-func LeftGroups(ctx context.Context, tx Tx, org, userID string, groups []string, origin Origin) error {
-	return tx.Append(ctx, org, origin, leftGroupEvents(nil, userID, groups))
+// its deletion records them (UserWrite.LeftGroups) when it was a member of few groups; deleted
+// groups' names come from deleted (their events name the groups as they were, not as they are).
+// Deleting a user changes no role.
+func LeftGroups(ctx context.Context, tx Tx, org, userID string, groups []string, deleted map[string]Group, origin Origin) error {
+	return tx.Append(ctx, org, origin, leftGroupEvents(nil, userID, groups, deleted))
 }
 
 // leftGroupEvents appends to events a deleted user's membership.removed events.
-func leftGroupEvents(events []Event, userID string, groups []string) []Event {
+func leftGroupEvents(events []Event, userID string, groups []string, deleted map[string]Group) []Event {
 	for _, g := range groups {
-		events = append(events, Event{Type: MembershipRemoved, Subject: userID, Group: g})
+		e := Event{Type: MembershipRemoved, Subject: userID, Group: g}
+		if names, ok := deleted[g]; ok {
+			e.GroupNames = &names
+		}
+		events = append(events, e)
 	}
 	return events
 }

@@ -22,6 +22,7 @@ func TestAPartIsDeletedByRowAddress(t *testing.T) {
 		SELECT $1, 'g' || i, 'u0', 'User' FROM generate_series(1, 5000) AS i`, org); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _, _ = s.DB().ExecContext(ctx, `DELETE FROM scim_group_members WHERE org = $1`, org) })
 	conn, err := s.DB().Conn(ctx)
 	if err != nil {
 		t.Fatal(err)

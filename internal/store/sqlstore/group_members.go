@@ -237,34 +237,28 @@ func (s *Store) GroupsOf(ctx context.Context, org string, memberIDs []string, li
 // membershipQuery reads memberships seen from one side: a group's members, or a member's groups.
 type membershipQuery struct {
 	// selectFrom reads columns key, value, type and display, for the key column compared with
-	// ids after its last condition; its parameters are the organization, orgParams times.
+	// ids after its last condition; its parameters are the organization, twice (its rows, and
+	// membersAreThere: a deleted member's memberships waiting for the group worker are not read).
 	selectFrom, key string
-	orgParams       int
 }
 
 // args are q's parameters: the organization's, then rest.
 func (q membershipQuery) args(org string, rest ...any) []any {
-	args := make([]any, 0, q.orgParams+len(rest))
-	for range q.orgParams {
-		args = append(args, org)
-	}
-	return append(args, rest...)
+	return append([]any{org, org}, rest...)
 }
 
 var (
 	groupMembers = membershipQuery{
 		selectFrom: `SELECT m.group_id, m.member_id, m.member_type, COALESCE(m.display, '') FROM scim_group_members m WHERE m.org = ?` +
 			membersAreThere,
-		key:       "m.group_id",
-		orgParams: 2,
+		key: "m.group_id",
 	}
 	// CROSS JOIN makes SQLite walk the member index first; joining the other way round scans
 	// every member of a large group for each lookup. PostgreSQL plans it as an inner join.
 	memberGroups = membershipQuery{
 		selectFrom: `SELECT m.member_id, g.id, 'Group', g.name FROM scim_group_members m CROSS JOIN scim_groups g
-			WHERE g.org = m.org AND g.id = m.group_id AND m.org = ?`,
-		key:       "m.member_id",
-		orgParams: 1,
+			WHERE g.org = m.org AND g.id = m.group_id AND m.org = ?` + membersAreThere,
+		key: "m.member_id",
 	}
 )
 

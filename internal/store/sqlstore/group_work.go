@@ -159,10 +159,10 @@ func (s *Store) groupPart(ctx context.Context, tx *sql.Tx, p provisioningTx, wor
 // memberPart ends the next of a deleted member's memberships of groups, with a user's events, and
 // says whether more may be left. One statement deletes them as an index read finds them, in no
 // order: in group order it would sort all of them each part, and deleting by group id after the
-// read would let PostgreSQL walk every membership the member has left, for each part. Unlike the deletion of a member of few groups, it also ends a
-// user's memberships of deleted groups still waiting for their own work, without their names:
-// each membership still ends once, with one event, and a part stays one bounded read however
-// many of those there are.
+// read would let PostgreSQL walk every membership the member has left, for each part. Unlike the
+// deletion of a member of few groups, it also ends a user's memberships of deleted groups still
+// waiting for their own work (with the names their deletion left): each membership still ends
+// once, with one event, and a part stays one bounded read however many of those there are.
 func (s *Store) memberPart(ctx context.Context, tx *sql.Tx, p provisioningTx, work store.GroupWork, origin provisioning.Origin) (bool, error) {
 	limit := provisioning.MembersPerTransaction
 	rows, err := tx.QueryContext(ctx, s.q(memberPartQuery(s.d)), work.Org, work.GroupID, limit)
@@ -186,7 +186,35 @@ func (s *Store) memberPart(ctx context.Context, tx *sql.Tx, p provisioningTx, wo
 	}
 	_ = rows.Close()
 	slices.Sort(ofUser) // events in group order within a part, whatever order the rows came in
-	return ended == limit, provisioning.LeftGroups(ctx, p, work.Org, work.GroupID, ofUser, origin)
+	deleted, err := s.deletedGroupsNames(ctx, tx, work.Org, ofUser)
+	if err != nil {
+		return false, err
+	}
+	return ended == limit, provisioning.LeftGroups(ctx, p, work.Org, work.GroupID, ofUser, deleted, origin)
+}
+
+// deletedGroupsNames are the names of those of groups deleted with their memberships still
+// waiting for the group worker, as their deletion left them.
+func (s *Store) deletedGroupsNames(ctx context.Context, tx *sql.Tx, org string, groups []string) (map[string]provisioning.Group, error) {
+	if len(groups) == 0 {
+		return nil, nil
+	}
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT group_id, name, external_id FROM group_backlog WHERE org = ? AND kind = ? AND group_id IN (`+
+		inList(len(groups))+`)`), append([]any{org, store.GroupDeleted}, stringsToAny(groups)...)...)
+	if err != nil {
+		return nil, fmt.Errorf("reading the names of deleted groups: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	names := map[string]provisioning.Group{}
+	for rows.Next() {
+		var id string
+		var g provisioning.Group
+		if err := rows.Scan(&id, &g.DisplayName, &g.ExternalID); err != nil {
+			return nil, err
+		}
+		names[id] = g
+	}
+	return names, rows.Err()
 }
 
 // memberPartQuery deletes a part of a deleted member's memberships, by their row addresses as

@@ -211,8 +211,9 @@ func deletePartQuery(d dialect, t, cond, returning string) string {
 // row addresses. With a condition on an indexed column beside it, a plan estimating few rows (an
 // organization new since the last ANALYZE) walked that index instead, comparing each of the
 // organization's rows with each address read: 62 ms a part of 500 among 20,000, growing with
-// the rows left. The addresses come from the statement's own snapshot: a row updated meanwhile
-// has a new address, fails the condition when rechecked and is left alone.
+// the rows left. The addresses come from the statement's own snapshot, whose rows are neither
+// removed nor their places reused while it runs; a row updated meanwhile is followed to its
+// newest version, the same row (its org is never updated).
 func (s *Store) deleteInParts(ctx context.Context, org, t string) error {
 	del := deletePartQuery(s.d, t, "org = ?", "")
 	for {

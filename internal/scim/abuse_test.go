@@ -375,6 +375,52 @@ func TestRefusalsOverBudgetAreHeld(t *testing.T) {
 // A request naming many group members costs its organization's rate limit by the members too:
 // one PATCH of 200 members is 21 requests' worth, where its size alone made it one. Adding one
 // member, as Entra and Okta do, costs what any request does.
+// What a request naming more members than the burst pays for costs beyond the burst is owed:
+// the organization's next requests wait it out, longer under role mappings (a membership then
+// also changes a role, with its event). Capped at the burst, one push of 20,000 members every
+// two seconds at the default limit held SQLite's writer, every organization's, all the time.
+func TestGroupMembersBeyondTheBurstAreOwed(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		h, _ = limitedHarness(t, h.st, nil)
+		var pushed []map[string]any
+		for i := range 400 {
+			pushed = append(pushed, map[string]any{"value": fmt.Sprintf("nobody-%d", i)})
+		}
+		for _, c := range []struct {
+			name  string
+			roles []provisioning.GroupRole
+			// 400 members cost 40 (133 under role mappings): 28 or 29 at once, the rest owed at 1 a second.
+			atLeast, atMost int
+		}{{"without role mappings", nil, 10, 13}, {"with role mappings", []provisioning.GroupRole{{Group: "Admins", Role: "admin"}}, 100, 106}} {
+			t.Run(c.name, func(t *testing.T) {
+				h.setRateLimit(1000, 30)
+				h.do("GET", "/Users", nil)        // the bucket takes the new rate (the last case's debt may refuse it)
+				time.Sleep(50 * time.Millisecond) // and is paid off
+				p := provisioning.DefaultPolicy
+				p.GroupRoles = c.roles
+				org, _ := h.reg.Organization(h.orgA)
+				org.Policy = p
+				h.reg.Set(&org)
+				group := h.do("POST", "/Groups", map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"},
+					"displayName": "Staff " + c.name})
+				group.want(t, 201)
+				time.Sleep(50 * time.Millisecond) // the bucket fills
+				org, _ = h.reg.Organization(h.orgA)
+				org.RateLimit = tenant.RateLimit{RequestsPerSecond: 1, Burst: 30}
+				h.reg.Set(&org)
+				h.do("PUT", "/Groups/"+group.body["id"].(string), map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"},
+					"displayName": "Staff", "members": pushed}).want(t, 400) // charged, then refused for its unknown members
+				r := h.do("GET", "/Users", nil)
+				r.wantError(t, 429, "")
+				wait, err := strconv.Atoi(r.header.Get("Retry-After"))
+				if err != nil || wait < c.atLeast || wait > c.atMost {
+					t.Fatalf("the next request is told to retry after %q seconds, want %d–%d", r.header.Get("Retry-After"), c.atLeast, c.atMost)
+				}
+			})
+		}
+	})
+}
+
 func TestGroupMembersAreChargedToTheRateLimit(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
 		h, _ = limitedHarness(t, h.st, nil)

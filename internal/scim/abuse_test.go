@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -372,55 +373,131 @@ func TestRefusalsOverBudgetAreHeld(t *testing.T) {
 	}
 }
 
-// A request naming many group members costs its organization's rate limit by the members too:
-// one PATCH of 200 members is 21 requests' worth, where its size alone made it one. Adding one
-// member, as Entra and Okta do, costs what any request does.
-// What a request naming more members than the burst pays for costs beyond the burst is owed:
-// the organization's next requests wait it out, longer under role mappings (a membership then
-// also changes a role, with its event). Capped at the burst, one push of 20,000 members every
-// two seconds at the default limit held SQLite's writer, every organization's, all the time.
+// usersAsMembers creates n users of organization A (under a high rate limit) and returns them as
+// group members.
+func usersAsMembers(t *testing.T, h *harness, prefix string, n int) []map[string]any {
+	t.Helper()
+	h.setRateLimit(100000, 100000)
+	var members []map[string]any
+	for i := range n {
+		u := h.do("POST", "/Users", map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:User"},
+			"userName": fmt.Sprintf("%s-%d@example.com", prefix, i)})
+		u.want(t, 201)
+		members = append(members, map[string]any{"value": u.body["id"]})
+	}
+	return members
+}
+
+// retryAfter is the whole seconds a 429 asks to wait.
+func retryAfter(t *testing.T, r response) int {
+	t.Helper()
+	r.wantError(t, 429, "")
+	wait, err := strconv.Atoi(r.header.Get("Retry-After"))
+	if err != nil {
+		t.Fatalf("Retry-After %q", r.header.Get("Retry-After"))
+	}
+	return wait
+}
+
+// What the members a write changes cost beyond what its burst paid for is owed: the
+// organization's next requests wait it out, longer under role mappings (a membership then also
+// changes a role, with its event). Capped at the burst, one push of 20,000 members every two
+// seconds at the default limit held SQLite's writer, every organization's, all the time. A push
+// that changes nothing, or is refused, owes nothing.
 func TestGroupMembersBeyondTheBurstAreOwed(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
 		h, _ = limitedHarness(t, h.st, nil)
-		var pushed []map[string]any
-		for i := range 400 {
-			pushed = append(pushed, map[string]any{"value": fmt.Sprintf("nobody-%d", i)})
-		}
+		members := usersAsMembers(t, h, "owed", 400)
 		for _, c := range []struct {
 			name  string
 			roles []provisioning.GroupRole
-			// 400 members cost 40 (133 under role mappings): 28 or 29 at once, the rest owed at 1 a second.
+			// 400 members cost 40 (133 under role mappings): 29 at once, the rest owed at 1 a second.
 			atLeast, atMost int
-		}{{"without role mappings", nil, 10, 13}, {"with role mappings", []provisioning.GroupRole{{Group: "Admins", Role: "admin"}}, 100, 106}} {
+		}{{"without role mappings", nil, 10, 14}, {"with role mappings", []provisioning.GroupRole{{Group: "Admins", Role: "admin"}}, 103, 107}} {
 			t.Run(c.name, func(t *testing.T) {
-				h.setRateLimit(1000, 30)
-				h.do("GET", "/Users", nil)        // the bucket takes the new rate (the last case's debt may refuse it)
-				time.Sleep(50 * time.Millisecond) // and is paid off
-				p := provisioning.DefaultPolicy
-				p.GroupRoles = c.roles
+				h.setRateLimit(100000, 100000)
+				h.do("GET", "/Users?count=1", nil) // the bucket takes the new rate (the last case's debt may refuse it)
+				time.Sleep(50 * time.Millisecond)  // and is paid off
 				org, _ := h.reg.Organization(h.orgA)
-				org.Policy = p
+				org.Policy = provisioning.DefaultPolicy
+				org.Policy.GroupRoles = c.roles
 				h.reg.Set(&org)
 				group := h.do("POST", "/Groups", map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"},
 					"displayName": "Staff " + c.name})
 				group.want(t, 201)
-				time.Sleep(50 * time.Millisecond) // the bucket fills
+				path := "/Groups/" + group.body["id"].(string)
+				put := func(members []map[string]any) response {
+					return h.do("PUT", path, map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"},
+						"displayName": "Staff " + c.name, "members": members})
+				}
+				slow := func() { // a full bucket of 30 at 1 a second, from the next request on
+					org, _ := h.reg.Organization(h.orgA)
+					org.RateLimit = tenant.RateLimit{RequestsPerSecond: 1, Burst: 30}
+					h.reg.Set(&org)
+				}
+				slow()
+				unknown := append(slices.Clone(members[1:]), map[string]any{"value": "nobody"})
+				put(unknown).want(t, 400) // 1 and 29 at once, owing nothing: it changed nothing
+				if wait := retryAfter(t, h.do("GET", "/Users", nil)); wait > 2 {
+					t.Fatalf("after a refused push the next request is told to retry after %d seconds: it owes", wait)
+				}
+				h.setRateLimit(100000, 100000)
+				h.do("GET", "/Users?count=1", nil)
+				time.Sleep(50 * time.Millisecond)
 				org, _ = h.reg.Organization(h.orgA)
-				org.RateLimit = tenant.RateLimit{RequestsPerSecond: 1, Burst: 30}
+				org.Policy.GroupRoles = c.roles
 				h.reg.Set(&org)
-				h.do("PUT", "/Groups/"+group.body["id"].(string), map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"},
-					"displayName": "Staff", "members": pushed}).want(t, 400) // charged, then refused for its unknown members
-				r := h.do("GET", "/Users", nil)
-				r.wantError(t, 429, "")
-				wait, err := strconv.Atoi(r.header.Get("Retry-After"))
-				if err != nil || wait < c.atLeast || wait > c.atMost {
-					t.Fatalf("the next request is told to retry after %q seconds, want %d–%d", r.header.Get("Retry-After"), c.atLeast, c.atMost)
+				slow()
+				put(members).want(t, 200) // 1 and 29 at once again, owing the rest
+				if wait := retryAfter(t, h.do("GET", "/Users", nil)); wait < c.atLeast || wait > c.atMost {
+					t.Fatalf("the next request is told to retry after %d seconds, want %d–%d", wait, c.atLeast, c.atMost)
 				}
 			})
 		}
 	})
 }
 
+// An organization in debt is refused, whatever its burst: with a burst of one, a request's own
+// cost goes at authentication, and a request naming members was admitted owing nothing at all.
+func TestAnOrganizationInDebtIsRefusedWhateverItsBurst(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		h, _ = limitedHarness(t, h.st, nil)
+		members := usersAsMembers(t, h, "debt", 400)
+		group := h.do("POST", "/Groups", map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": "Staff"})
+		group.want(t, 201)
+		h.setRateLimit(1, 1)
+		time.Sleep(1100 * time.Millisecond) // a token
+		h.do("PUT", "/Groups/"+group.body["id"].(string), map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"},
+			"displayName": "Staff", "members": members}).want(t, 200) // admitted with nothing at once, then owing 40
+		if wait := retryAfter(t, h.do("GET", "/Users", nil)); wait < 38 {
+			t.Fatalf("the next request is told to retry after %d seconds, want the 40 owed", wait)
+		}
+	})
+}
+
+// Members a write removes without naming them (a PUT of a group's members replacing them all)
+// are owed after it.
+func TestMembersAWriteRemovesAreOwedAfterIt(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		h, _ = limitedHarness(t, h.st, nil)
+		members := usersAsMembers(t, h, "removed", 400)
+		group := h.do("POST", "/Groups", map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"},
+			"displayName": "Staff", "members": members})
+		group.want(t, 201)
+		h.setRateLimit(1, 30)
+		h.do("GET", "/Users?count=1", nil).want(t, 200) // the bucket takes the new rate, 29 left
+		h.do("PUT", "/Groups/"+group.body["id"].(string), map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"},
+			"displayName": "Staff", "members": []any{}}).want(t, 200)
+		// 28 left, then the 400 members removed (40) owed: 12 seconds.
+		if wait := retryAfter(t, h.do("GET", "/Users", nil)); wait < 10 || wait > 14 {
+			t.Fatalf("the next request is told to retry after %d seconds, want about 12", wait)
+		}
+	})
+}
+
+// A request naming many group members costs its organization's rate limit by the members too:
+// one PATCH of 200 members is 21 requests' worth, where its size alone made it one. Adding one
+// member, as Entra and Okta do, costs what any request does.
 func TestGroupMembersAreChargedToTheRateLimit(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
 		h, _ = limitedHarness(t, h.st, nil)

@@ -37,6 +37,14 @@ func write(c *tenant.Caller, e *store.AuditEvent) store.Write {
 	return store.Write{Policy: &p, Audit: e, Binding: c.Organization.Binding}
 }
 
+// writeCounted is write with the count of memberships the write changes reported, for the
+// rate limit's charge after it (Server.oweForMemberships).
+func writeCounted(c *tenant.Caller, e *store.AuditEvent) (store.Write, *int) {
+	w := write(c, e)
+	w.Memberships = new(int)
+	return w, w.Memberships
+}
+
 // changedAttributes names the top-level attributes that differ between two documents.
 func changedAttributes(before, after map[string]any) []string {
 	var out []string

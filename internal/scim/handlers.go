@@ -194,9 +194,12 @@ func (h *resourceHandler) create(w http.ResponseWriter, r *http.Request, c *tena
 		h.failAudited(w, err, e)
 		return
 	}
-	if !h.server.chargeMembers(w, r, c, len(members)) {
+	settle := h.server.chargeMembers(w, r, c, len(members))
+	if settle == nil {
 		return
 	}
+	wr, changed := writeCounted(c, e)
+	defer func() { settle(*changed) }()
 	now := time.Now().UTC().Truncate(time.Microsecond) // the stores keep microseconds
 	res := &store.Resource{Org: c.Organization.Name, Kind: h.kind, ID: newResourceID(), Created: now, Modified: now, Version: 1}
 	if err := h.fill(res, doc); err != nil {
@@ -204,7 +207,8 @@ func (h *resourceHandler) create(w http.ResponseWriter, r *http.Request, c *tena
 		return
 	}
 	e.ResourceID, e.Status, e.Attributes = res.ID, http.StatusCreated, changedAttributes(nil, doc)
-	if err := h.server.Store.Create(r.Context(), res, members, write(c, e)); err != nil {
+	if err := h.server.Store.Create(r.Context(), res, members, wr); err != nil {
+		*changed = 0 // rolled back
 		h.failAudited(w, err, e)
 		return
 	}
@@ -226,10 +230,13 @@ func (h *resourceHandler) replace(w http.ResponseWriter, r *http.Request, c *ten
 		h.failAudited(w, err, e)
 		return
 	}
-	if !h.server.chargeMembers(w, r, c, len(members)) {
+	settle := h.server.chargeMembers(w, r, c, len(members))
+	if settle == nil {
 		return
 	}
 	e.Status = http.StatusOK
+	wr, changed := writeCounted(c, e)
+	defer func() { settle(*changed) }()
 	res, err := h.updatePrepared(r.Context(), c.Organization.Name, r.PathValue("id"), ifVersion,
 		func(current *store.Resource) (*store.Change, error) {
 			next := *current
@@ -246,8 +253,9 @@ func (h *resourceHandler) replace(w http.ResponseWriter, r *http.Request, c *ten
 				return nil, nil
 			}
 			return change, nil
-		}, write(c, e))
+		}, wr)
 	if err != nil {
+		*changed = 0 // rolled back
 		h.failAudited(w, err, e)
 		return
 	}
@@ -309,7 +317,8 @@ func (h *resourceHandler) patch(w http.ResponseWriter, r *http.Request, c *tenan
 		h.failAudited(w, err, e)
 		return
 	}
-	if !h.server.chargeMembers(w, r, c, members) {
+	settle := h.server.chargeMembers(w, r, c, members)
+	if settle == nil {
 		return
 	}
 	groupResponse := h.kind == store.KindGroup && queryGetter(r.URL.Query())("attributes") == ""
@@ -319,6 +328,8 @@ func (h *resourceHandler) patch(w http.ResponseWriter, r *http.Request, c *tenan
 	}
 	// Prepared outside the store's transaction (update.go): the operations run on this request's
 	// goroutine, never on the write path other organizations share.
+	wr, changed := writeCounted(c, e)
+	defer func() { settle(*changed) }()
 	res, err := h.updatePrepared(r.Context(), c.Organization.Name, r.PathValue("id"), ifVersion,
 		func(current *store.Resource) (*store.Change, error) {
 			var doc map[string]any
@@ -348,8 +359,9 @@ func (h *resourceHandler) patch(w http.ResponseWriter, r *http.Request, c *tenan
 				return nil, nil
 			}
 			return &store.Change{Resource: &updated, Members: members, KeepIfUnchanged: unchanged}, nil
-		}, write(c, e))
+		}, wr)
 	if err != nil {
+		*changed = 0 // rolled back
 		h.failAudited(w, err, e)
 		return
 	}

@@ -40,3 +40,46 @@ func TestLargeBodiesCostMoreOfTheBudget(t *testing.T) {
 		t.Fatal("a cost above the burst is never admitted: it must be capped at the burst")
 	}
 }
+
+// A write whose members may cost more than its burst is admitted one at a time per organization
+// and refused while the organization is in debt: with a burst of one, its own cost taken at
+// authentication, it pays nothing at once, and writes arriving together would each run up a
+// debt none of the others saw. What it owes is what it turned out to change.
+func TestWritesThatMayOweTakeTurnsAndDebtRefuses(t *testing.T) {
+	l := newLimiters(0, 0, 0)
+	now := time.Unix(1700000000, 0)
+	l.now = func() time.Time { return now }
+	org := &tenant.Organization{Name: "acme", RateLimit: tenant.RateLimit{RequestsPerSecond: 1, Burst: 1}}
+	other := &tenant.Organization{Name: "other", RateLimit: tenant.RateLimit{RequestsPerSecond: 1, Burst: 1}}
+	_, limited, settleA := l.admitOwing(org, 0, true)
+	if limited {
+		t.Fatal("the first write is refused")
+	}
+	if _, limited, _ := l.admitOwing(org, 0, true); !limited {
+		t.Fatal("a second write that may owe is admitted while the first is in flight")
+	}
+	if _, limited, settle := l.admitOwing(other, 0, true); limited {
+		t.Fatal("another organization's write waits for this one's")
+	} else {
+		settle(0)
+	}
+	if _, limited, settle := l.admitOwing(org, 0, false); limited {
+		t.Fatal("a write that cannot owe waits for one that may")
+	} else {
+		settle(0)
+	}
+	settleA(40)
+	wait, limited, _ := l.admitOwing(org, 0, true)
+	if !limited || wait < 39*time.Second {
+		t.Fatalf("in debt of 40 at 1 a second: limited %v, wait %v", limited, wait)
+	}
+	now = now.Add(41 * time.Second)
+	_, limited, settleB := l.admitOwing(org, 0, true)
+	if limited {
+		t.Fatal("refused once the debt is paid")
+	}
+	settleB(0) // changed nothing: owes nothing
+	if _, limited, _ := l.admitOwing(org, 0, true); limited {
+		t.Fatal("a write that changed nothing left a debt")
+	}
+}

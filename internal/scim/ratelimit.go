@@ -43,7 +43,11 @@ type limiters struct {
 	refusalRate  rate.Limit
 	refusalBurst int
 	now          func() time.Time
-	owing        sync.Mutex // owe's look at the tokens and its reservation, together
+	owing        sync.Mutex // owe's look at the tokens and its reservation, together; owingWrites
+	// owingWrites are the organizations with a write in flight that will owe what its members
+	// cost beyond its burst (admitOwing): one at a time each, so that writes admitted together
+	// cannot each run up a debt the others did not see.
+	owingWrites map[string]bool
 }
 
 func newLimiters(perSecond float64, burst, maxSources int) *limiters {
@@ -56,7 +60,7 @@ func newLimiters(perSecond float64, burst, maxSources int) *limiters {
 	if maxSources <= 0 {
 		maxSources = DefaultMaxSources
 	}
-	l := &limiters{refusalRate: rate.Limit(perSecond), refusalBurst: burst, now: time.Now}
+	l := &limiters{refusalRate: rate.Limit(perSecond), refusalBurst: burst, now: time.Now, owingWrites: map[string]bool{}}
 	l.sources, _ = lru.New[string, *rate.Limiter](maxSources)
 	l.orgs, _ = lru.New[string, *rate.Limiter](maxOrganizations)
 	return l
@@ -131,25 +135,57 @@ func (l *limiters) owe(org *tenant.Organization, cost int) {
 	defer l.owing.Unlock()
 	now := l.now()
 	lim, burst := l.bucket(org, now)
-	// Never cancelled, and never more than one burst of debt in all, however many such requests
-	// ran at once.
+	// Never cancelled, and never more than one burst of debt of its own, however many such
+	// requests ran at once.
 	if n := min(cost, burst, int(math.Floor(lim.TokensAt(now)))+burst); n > 0 {
 		lim.ReserveN(now, n)
 	}
 }
 
-// oweAll charges an organization for work it is about to do beyond what its bucket held: all of
-// it, as debt its next requests wait out (unlike owe, which forgives what passes one burst: a
-// read's memberships are owed after the fact, by requests that may run together). A request is
-// only admitted with the bucket near full, so one request's debt is the most there is.
-func (l *limiters) oweAll(org *tenant.Organization, cost int) {
-	if org.RateLimit.Unlimited() || cost <= 0 {
-		return
+// admitOwing admits a write that costs now at once and may owe more once it is done (a group's
+// members beyond what the burst pays for): refused while the organization is in debt, or while
+// another such write of it is in flight (owingWrites). With a small burst a request's own cost
+// goes at authentication and its members' part is admitted with nothing in the bucket, so
+// without them writes arriving together could each run up a debt. settle, called once with what
+// the write turned out to cost, owes the rest and lets the next one in.
+func (l *limiters) admitOwing(org *tenant.Organization, now int, mayOwe bool) (wait time.Duration, limited bool, settle func(cost int)) {
+	if org.RateLimit.Unlimited() {
+		return 0, false, func(int) {}
 	}
-	now := l.now()
-	lim, burst := l.bucket(org, now)
+	l.owing.Lock()
+	defer l.owing.Unlock()
+	at := l.now()
+	lim, burst := l.bucket(org, at)
+	if tokens := lim.TokensAt(at); tokens < 0 {
+		return time.Duration(-tokens / float64(lim.Limit()) * float64(time.Second)), true, nil
+	}
+	if mayOwe && l.owingWrites[org.Name] {
+		return time.Second, true, nil
+	}
+	if now > 0 {
+		if wait, limited := takeN(lim, at, min(now, burst)); limited {
+			return wait, true, nil
+		}
+	}
+	l.owingWrites[org.Name] = l.owingWrites[org.Name] || mayOwe
+	return 0, false, func(cost int) {
+		l.owing.Lock()
+		defer l.owing.Unlock()
+		if mayOwe {
+			delete(l.owingWrites, org.Name)
+		}
+		if cost -= now; cost > 0 {
+			at := l.now()
+			lim, burst := l.bucket(org, at)
+			reserve(lim, at, cost, burst)
+		}
+	}
+}
+
+// reserve takes cost tokens from lim, into debt: a reservation takes at most a burst.
+func reserve(lim *rate.Limiter, at time.Time, cost, burst int) {
 	for ; cost > 0; cost -= burst {
-		lim.ReserveN(now, min(cost, burst)) // a reservation takes at most a burst
+		lim.ReserveN(at, min(cost, burst))
 	}
 }
 

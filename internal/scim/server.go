@@ -161,6 +161,12 @@ func (s *Server) charge(w http.ResponseWriter, r *http.Request, caller *tenant.C
 		return true
 	}
 	wait, limited := s.limits.admit(caller.Organization, cost)
+	return s.admitted(w, r, caller, wait, limited)
+}
+
+// admitted answers a request the rate limit refused (limited) with 429, audited, and says whether
+// it goes on.
+func (s *Server) admitted(w http.ResponseWriter, r *http.Request, caller *tenant.Caller, wait time.Duration, limited bool) bool {
 	if !limited {
 		return true
 	}
@@ -173,23 +179,27 @@ func (s *Server) charge(w http.ResponseWriter, r *http.Request, caller *tenant.C
 	return false
 }
 
-// chargeMembers charges a request for the n group members it names (membersCost), after the
-// charge for the request itself: together at most the organization's burst at once, so that a
-// full bucket always takes the request (a group pushed with thousands of members waits, but is
-// never refused for good), and the rest as debt that the organization's next requests wait out.
-// Without the debt a request naming 20,000 members cost one burst (200 at the default limit, 2
-// seconds) and held SQLite's one writer, every organization's, for 1–4.4 s.
-func (s *Server) chargeMembers(w http.ResponseWriter, r *http.Request, caller *tenant.Caller, n int) bool {
-	cost := membersCost(n, caller.Organization.Policy)
+// chargeMembers charges a write for the n group members it names (membersCost), after the charge
+// for the request itself: together at most the organization's burst at once, so that a full
+// bucket always takes the request (a group pushed with thousands of members waits, but is never
+// refused for good). Once the write is done, settle owes what the memberships it changed cost
+// beyond that (those it named and added or removed, and those a replace removed without naming
+// them; nothing for an unchanged push or a refused write), and the organization's next requests
+// wait it out. Capped at the burst, a request naming 20,000 members cost 200 at the default
+// limit, 2 seconds, and held SQLite's one writer, every organization's, for 1–4.4 s. settle is
+// nil when the request was refused (answered 429).
+func (s *Server) chargeMembers(w http.ResponseWriter, r *http.Request, caller *tenant.Caller, n int) (settle func(changed int)) {
+	p := caller.Organization.Policy
+	cost := membersCost(n, p)
 	now := cost
 	if rl := caller.Organization.RateLimit; !rl.Unlimited() {
-		now = min(cost, max(rl.Burst, 1)-requestCost(r))
+		now = max(min(cost, rl.Burst-requestCost(r)), 0)
 	}
-	if !s.charge(w, r, caller, now) {
-		return false
+	wait, limited, owe := s.limits.admitOwing(caller.Organization, now, cost > now)
+	if !s.admitted(w, r, caller, wait, limited) {
+		return nil
 	}
-	s.limits.oweAll(caller.Organization, cost-now)
-	return true
+	return func(changed int) { owe(membersCost(changed, p)) }
 }
 
 // refuse answers a request refused before authentication succeeded, charged to its source: over

@@ -20,6 +20,10 @@ type Write struct {
 	// authentication just before its organization was deleted or re-bound cannot leave rows for
 	// the organization's next owner (docs/decisions/0020-organization-fence.md).
 	Binding Binding
+	// Memberships, when not nil, is set to how many memberships a group's create or update added
+	// and removed (what its request is charged for after the fact: a replace removes members it
+	// does not name).
+	Memberships *int
 }
 
 // AuditEvent is one entry of the SCIM audit log. Values are never recorded: Attributes names what

@@ -105,6 +105,7 @@ func (s *Store) Create(ctx context.Context, r *store.Resource, members []string,
 		if err != nil {
 			return err
 		}
+		counted(w, added, nil)
 		return s.effectsLoaded(ctx, tx, w, r.Org, r.ID, ahead, func(ptx provisioning.Tx, o provisioning.Origin) error {
 			if r.Kind == store.KindGroup {
 				return provisioning.GroupWritten(ctx, ptx, *w.Policy, provisioning.GroupWrite{Org: r.Org, GroupID: r.ID, After: groupOf(r),
@@ -284,6 +285,7 @@ func (s *Store) Update(ctx context.Context, current *store.Resource, change *sto
 		if err != nil {
 			return err
 		}
+		counted(w, added, removed)
 		if change.KeepIfUnchanged && change.Members != nil && len(added)+len(removed) == 0 {
 			return errNothingChanged // rolled back: the new version and the member change that changed nothing
 		}
@@ -461,6 +463,13 @@ func (s *Store) leaveGroups(ctx context.Context, tx *sql.Tx, org string, kind st
 		return nil, nil
 	}
 	return groups, nil
+}
+
+// counted tells w's caller how many memberships its write changed (store.Write.Memberships).
+func counted(w store.Write, added, removed []string) {
+	if w.Memberships != nil {
+		*w.Memberships = len(added) + len(removed)
+	}
 }
 
 // groupIsThere keeps a membership row m whose group's row is there: a deleted group's wait for

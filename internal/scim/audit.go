@@ -38,7 +38,7 @@ func write(c *tenant.Caller, e *store.AuditEvent) store.Write {
 }
 
 // writeCounted is write with the count of memberships the write changes reported, for the
-// rate limit's charge after it (Server.oweForMemberships).
+// rate limit's charge after it (the settle of Server.chargeMembers).
 func writeCounted(c *tenant.Caller, e *store.AuditEvent) (store.Write, *int) {
 	w := write(c, e)
 	w.Memberships = new(int)

@@ -194,11 +194,12 @@ func (h *resourceHandler) create(w http.ResponseWriter, r *http.Request, c *tena
 		h.failAudited(w, err, e)
 		return
 	}
-	settle := h.server.chargeMembers(w, r, c, len(members))
+	settle := h.server.chargeMembers(w, r, c, len(members), false)
 	if settle == nil {
 		return
 	}
 	wr, changed := writeCounted(c, e)
+	// Settled after the write, or on any way out before it.
 	defer func() { settle(*changed) }()
 	now := time.Now().UTC().Truncate(time.Microsecond) // the stores keep microseconds
 	res := &store.Resource{Org: c.Organization.Name, Kind: h.kind, ID: newResourceID(), Created: now, Modified: now, Version: 1}
@@ -207,8 +208,9 @@ func (h *resourceHandler) create(w http.ResponseWriter, r *http.Request, c *tena
 		return
 	}
 	e.ResourceID, e.Status, e.Attributes = res.ID, http.StatusCreated, changedAttributes(nil, doc)
-	if err := h.server.Store.Create(r.Context(), res, members, wr); err != nil {
-		*changed = 0 // rolled back
+	err = h.server.Store.Create(r.Context(), res, members, wr)
+	settle(*changed)
+	if err != nil {
 		h.failAudited(w, err, e)
 		return
 	}
@@ -230,12 +232,14 @@ func (h *resourceHandler) replace(w http.ResponseWriter, r *http.Request, c *ten
 		h.failAudited(w, err, e)
 		return
 	}
-	settle := h.server.chargeMembers(w, r, c, len(members))
+	// A group's PUT replaces its members: it may remove ones it does not name.
+	settle := h.server.chargeMembers(w, r, c, len(members), h.kind == store.KindGroup)
 	if settle == nil {
 		return
 	}
 	e.Status = http.StatusOK
 	wr, changed := writeCounted(c, e)
+	// Settled after the write, or on any way out before it.
 	defer func() { settle(*changed) }()
 	res, err := h.updatePrepared(r.Context(), c.Organization.Name, r.PathValue("id"), ifVersion,
 		func(current *store.Resource) (*store.Change, error) {
@@ -254,8 +258,8 @@ func (h *resourceHandler) replace(w http.ResponseWriter, r *http.Request, c *ten
 			}
 			return change, nil
 		}, wr)
+	settle(*changed)
 	if err != nil {
-		*changed = 0 // rolled back
 		h.failAudited(w, err, e)
 		return
 	}
@@ -317,7 +321,7 @@ func (h *resourceHandler) patch(w http.ResponseWriter, r *http.Request, c *tenan
 		h.failAudited(w, err, e)
 		return
 	}
-	settle := h.server.chargeMembers(w, r, c, members)
+	settle := h.server.chargeMembers(w, r, c, members, h.kind == store.KindGroup && replacesMembers(ops))
 	if settle == nil {
 		return
 	}
@@ -329,6 +333,7 @@ func (h *resourceHandler) patch(w http.ResponseWriter, r *http.Request, c *tenan
 	// Prepared outside the store's transaction (update.go): the operations run on this request's
 	// goroutine, never on the write path other organizations share.
 	wr, changed := writeCounted(c, e)
+	// Settled after the write, or on any way out before it.
 	defer func() { settle(*changed) }()
 	res, err := h.updatePrepared(r.Context(), c.Organization.Name, r.PathValue("id"), ifVersion,
 		func(current *store.Resource) (*store.Change, error) {
@@ -360,8 +365,8 @@ func (h *resourceHandler) patch(w http.ResponseWriter, r *http.Request, c *tenan
 			}
 			return &store.Change{Resource: &updated, Members: members, KeepIfUnchanged: unchanged}, nil
 		}, wr)
+	settle(*changed)
 	if err != nil {
-		*changed = 0 // rolled back
 		h.failAudited(w, err, e)
 		return
 	}

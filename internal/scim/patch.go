@@ -784,3 +784,29 @@ func deepCopy(m map[string]any) map[string]any {
 	out, _ := copyJSON(m).(map[string]any)
 	return out
 }
+
+// replacesMembers says whether a PATCH may remove group members it does not name: a replace of
+// members (by path, or a path-less replace carrying them), or a remove of members without a
+// filter or a list of them (Entra's remove names its members in value).
+func replacesMembers(ops []patchOperation) bool {
+	for _, op := range ops {
+		whole := strings.EqualFold(pathAttribute(op.Path), "members") && !strings.Contains(op.Path, "[")
+		switch {
+		case op.Op == "replace" && whole:
+			return true
+		case op.Op == "replace" && op.Path == "":
+			if m, ok := op.Value.(map[string]any); ok {
+				for k := range m {
+					if strings.EqualFold(k, "members") {
+						return true
+					}
+				}
+			}
+		case op.Op == "remove" && whole:
+			if list, ok := op.Value.([]any); !ok || len(list) == 0 {
+				return true
+			}
+		}
+	}
+	return false
+}

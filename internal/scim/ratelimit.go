@@ -143,12 +143,13 @@ func (l *limiters) owe(org *tenant.Organization, cost int) {
 }
 
 // admitOwing admits a write that costs now at once and may owe more once it is done (a group's
-// members beyond what the burst pays for): refused while the organization is in debt, or while
-// another such write of it is in flight (owingWrites). With a small burst a request's own cost
-// goes at authentication and its members' part is admitted with nothing in the bucket, so
-// without them writes arriving together could each run up a debt. settle, called once with what
-// the write turned out to cost, owes the rest and lets the next one in.
-func (l *limiters) admitOwing(org *tenant.Organization, now int, mayOwe bool) (wait time.Duration, limited bool, settle func(cost int)) {
+// members beyond what the burst pays for, or those a replace removes without naming them):
+// refused while the organization is in debt, or while another such write of it is in flight
+// (owingWrites). With a small burst a request's own cost goes at authentication and its
+// members' part is admitted with nothing in the bucket, so without them writes arriving together
+// could each run up a debt. settle, called with what the write turned out to cost (at least once;
+// later calls do nothing), owes the rest and lets the next one in.
+func (l *limiters) admitOwing(org *tenant.Organization, now int) (wait time.Duration, limited bool, settle func(cost int)) {
 	if org.RateLimit.Unlimited() {
 		return 0, false, func(int) {}
 	}
@@ -159,7 +160,7 @@ func (l *limiters) admitOwing(org *tenant.Organization, now int, mayOwe bool) (w
 	if tokens := lim.TokensAt(at); tokens < 0 {
 		return time.Duration(-tokens / float64(lim.Limit()) * float64(time.Second)), true, nil
 	}
-	if mayOwe && l.owingWrites[org.Name] {
+	if l.owingWrites[org.Name] {
 		return time.Second, true, nil
 	}
 	if now > 0 {
@@ -167,18 +168,19 @@ func (l *limiters) admitOwing(org *tenant.Organization, now int, mayOwe bool) (w
 			return wait, true, nil
 		}
 	}
-	l.owingWrites[org.Name] = l.owingWrites[org.Name] || mayOwe
+	l.owingWrites[org.Name] = true
+	var once sync.Once
 	return 0, false, func(cost int) {
-		l.owing.Lock()
-		defer l.owing.Unlock()
-		if mayOwe {
+		once.Do(func() {
+			l.owing.Lock()
+			defer l.owing.Unlock()
 			delete(l.owingWrites, org.Name)
-		}
-		if cost -= now; cost > 0 {
-			at := l.now()
-			lim, burst := l.bucket(org, at)
-			reserve(lim, at, cost, burst)
-		}
+			if cost -= now; cost > 0 {
+				at := l.now()
+				lim, burst := l.bucket(org, at)
+				reserve(lim, at, cost, burst)
+			}
+		})
 	}
 }
 

@@ -182,24 +182,34 @@ func (s *Server) admitted(w http.ResponseWriter, r *http.Request, caller *tenant
 // chargeMembers charges a write for the n group members it names (membersCost), after the charge
 // for the request itself: together at most the organization's burst at once, so that a full
 // bucket always takes the request (a group pushed with thousands of members waits, but is never
-// refused for good). Once the write is done, settle owes what the memberships it changed cost
-// beyond that (those it named and added or removed, and those a replace removed without naming
-// them; nothing for an unchanged push or a refused write), and the organization's next requests
-// wait it out. Capped at the burst, a request naming 20,000 members cost 200 at the default
-// limit, 2 seconds, and held SQLite's one writer, every organization's, for 1–4.4 s. settle is
-// nil when the request was refused (answered 429).
-func (s *Server) chargeMembers(w http.ResponseWriter, r *http.Request, caller *tenant.Caller, n int) (settle func(changed int)) {
+// refused for good). Once the write is done, settle owes what its members cost beyond that: the
+// ones it named, or the memberships it changed when more (a replace removes members it does not
+// name), whether it succeeded or not (a write refused for its last member, or whose client went
+// away, held the store as long); the organization's next requests wait it out. A write that may
+// owe (replaces says it may remove members it does not name) is admitted one at a time per
+// organization, and none while the organization is in debt. Capped at the burst, a request
+// naming 20,000 members cost 200 at the default limit, 2 seconds, and held SQLite's one writer,
+// every organization's, for 1–4.4 s. settle is nil when the request was refused (answered 429).
+func (s *Server) chargeMembers(w http.ResponseWriter, r *http.Request, caller *tenant.Caller, n int, replaces bool) (settle func(changed int)) {
 	p := caller.Organization.Policy
 	cost := membersCost(n, p)
+	rl := caller.Organization.RateLimit
 	now := cost
-	if rl := caller.Organization.RateLimit; !rl.Unlimited() {
+	if !rl.Unlimited() {
 		now = max(min(cost, rl.Burst-requestCost(r)), 0)
 	}
-	wait, limited, owe := s.limits.admitOwing(caller.Organization, now, cost > now)
+	if rl.Unlimited() || cost == now && !replaces {
+		// Owes nothing after: it changes at most the members it names, paid for now.
+		if !s.charge(w, r, caller, now) {
+			return nil
+		}
+		return func(int) {}
+	}
+	wait, limited, owe := s.limits.admitOwing(caller.Organization, now)
 	if !s.admitted(w, r, caller, wait, limited) {
 		return nil
 	}
-	return func(changed int) { owe(membersCost(changed, p)) }
+	return func(changed int) { owe(max(cost, membersCost(changed, p))) }
 }
 
 // refuse answers a request refused before authentication succeeded, charged to its source: over

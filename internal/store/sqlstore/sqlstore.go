@@ -272,6 +272,7 @@ func (s *Store) Update(ctx context.Context, current *store.Resource, change *sto
 	}
 	unchanged := false
 	err := s.inFencedTx(ctx, org, w.Binding, updateLocks(current, &next, change, w), func(tx *sql.Tx) error {
+		counted(w, nil, nil) // a run again starts over
 		if kept, err := s.keptUnchanged(ctx, tx, current, change, w); err != nil || kept {
 			unchanged = kept
 			return err

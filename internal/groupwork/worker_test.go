@@ -34,7 +34,12 @@ func deletedGroups(t *testing.T, st store.Store, org string, members, groups int
 	for i := range groups {
 		g := &store.Resource{Org: org, Kind: store.KindGroup, ID: fmt.Sprintf("g%d", i), Name: fmt.Sprintf("Group %d", i), Doc: []byte(`{}`),
 			Created: now, Modified: now, Version: 1}
-		if err := st.Create(ctx, g, ids, w); err != nil {
+		// Made with its members' events in its write, whatever the test's MembersPerTransaction.
+		before := provisioning.MembersPerTransaction
+		provisioning.MembersPerTransaction = len(ids)
+		err := st.Create(ctx, g, ids, w)
+		provisioning.MembersPerTransaction = before
+		if err != nil {
 			t.Fatal(err)
 		}
 		if err := st.Delete(ctx, org, store.KindGroup, g.ID, 0, w); err != nil {

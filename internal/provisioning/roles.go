@@ -31,18 +31,21 @@ func GroupWritten(ctx context.Context, tx Tx, p Policy, w GroupWrite) error {
 	default:
 		events = append(events, Event{Type: GroupUpdated, Subject: w.GroupID, GroupNames: names})
 	}
-	for _, id := range w.Added {
-		events = append(events, Event{Type: MembershipAdded, Subject: id, Group: w.GroupID, GroupNames: names})
+	added, removed := w.Added, w.Removed
+	if len(added)+len(removed) > MembersPerTransaction && w.After != nil {
+		// Their events and roles follow from the group worker, a transaction of them at a time.
+		if err := tx.DeferMemberships(ctx, w.Org, w.GroupID, *w.After, added, removed, w.Origin); err != nil {
+			return err
+		}
+		added, removed = nil, nil
 	}
-	for _, id := range w.Removed {
-		events = append(events, Event{Type: MembershipRemoved, Subject: id, Group: w.GroupID, GroupNames: names})
-	}
+	events = append(events, membershipEvents(w.GroupID, names, added, removed)...)
 	if len(p.GroupRoles) > 0 && !p.DryRun {
 		// The members a write adds or removes are looked at again, whatever the group: a role a
 		// mapping since removed gave must go when its group is left. A rename looks at every
 		// member only when it changes which mappings name the group; other renames change no role,
 		// and reading a large group's members for each would cost what its growth cost, each time.
-		affected := append(slices.Clone(w.Added), w.Removed...)
+		affected := append(slices.Clone(added), removed...)
 		if w.Before != nil && w.After != nil && !slices.Equal(mappingsNaming(p, w.Before), mappingsNaming(p, w.After)) {
 			members, err := tx.GroupMembers(ctx, w.Org, w.GroupID, "", MembersPerTransaction+1)
 			if err != nil {
@@ -76,10 +79,7 @@ var MembersPerTransaction = 500
 // MembershipsEnded records that a deleted group's memberships of members ended, with their events
 // (names: the group's names when it was deleted), and reviews the members' roles.
 func MembershipsEnded(ctx context.Context, tx Tx, p Policy, org, groupID string, names Group, members []string, origin Origin) error {
-	events := make([]Event, 0, len(members))
-	for _, id := range members {
-		events = append(events, Event{Type: MembershipRemoved, Subject: id, Group: groupID, GroupNames: &names})
-	}
+	events := membershipEvents(groupID, &names, nil, members)
 	if len(p.GroupRoles) > 0 && !p.DryRun {
 		changed, err := refreshRoles(ctx, tx, p, org, members)
 		if err != nil {
@@ -108,6 +108,33 @@ func leftGroupEvents(events []Event, userID string, groups []string, deleted map
 		events = append(events, e)
 	}
 	return events
+}
+
+// membershipEvents are the events of a group's memberships added and removed.
+func membershipEvents(groupID string, names *Group, added, removed []string) []Event {
+	events := make([]Event, 0, len(added)+len(removed))
+	for _, id := range added {
+		events = append(events, Event{Type: MembershipAdded, Subject: id, Group: groupID, GroupNames: names})
+	}
+	for _, id := range removed {
+		events = append(events, Event{Type: MembershipRemoved, Subject: id, Group: groupID, GroupNames: names})
+	}
+	return events
+}
+
+// MembershipsAnnounced records the events of memberships a large member change of a group added
+// and removed, when the group worker reaches them (names: the group's as the write left it),
+// and reviews the members' roles.
+func MembershipsAnnounced(ctx context.Context, tx Tx, p Policy, org, groupID string, names Group, added, removed []string, origin Origin) error {
+	events := membershipEvents(groupID, &names, added, removed)
+	if len(p.GroupRoles) > 0 && !p.DryRun {
+		changed, err := refreshRoles(ctx, tx, p, org, append(slices.Clone(added), removed...))
+		if err != nil {
+			return err
+		}
+		events = append(events, changed...)
+	}
+	return tx.Append(ctx, org, origin, events)
 }
 
 // RolesReviewed reviews members' roles: a renamed group's, when the rename was deferred.

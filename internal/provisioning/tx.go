@@ -48,6 +48,9 @@ type Tx interface {
 	// DeferRoleReview leaves the review of a renamed group's members' roles to the group worker
 	// (names: the group's names after the rename).
 	DeferRoleReview(ctx context.Context, org, groupID string, names Group, origin Origin) error
+	// DeferMemberships leaves the events and roles of the memberships a write of a group added
+	// and removed to the group worker (names: the group's as the write left it).
+	DeferMemberships(ctx context.Context, org, groupID string, names Group, added, removed []string, origin Origin) error
 	// Append records events: each real one in the organization's outbox with the next sequence
 	// number, and in the audit log where it has an audit action.
 	Append(ctx context.Context, org string, origin Origin, events []Event) error

@@ -236,7 +236,8 @@ type Store interface {
 	// DoGroupWork does the next part of work, at most provisioning.MembersPerTransaction
 	// memberships, in one transaction under w (the organization's binding and current policy):
 	// the events and roles of the memberships a deleted group ends, the roles of a renamed group's
-	// members, or the events of the memberships a deleted member ends.
+	// members, the events of the memberships a deleted member ends, or the events and roles of
+	// the memberships a large member change made.
 	// more says that some of it is left.
 	DoGroupWork(ctx context.Context, work GroupWork, w Write) (more bool, err error)
 	// List returns a page of resources matching the query, filtered in the database.
@@ -364,8 +365,9 @@ type GroupWork struct {
 	Org string
 	// GroupID is the group; for MemberDeleted, the deleted member (a user or a group).
 	GroupID string
-	// Kind is GroupDeleted (the group's memberships to end), GroupRolesToReview, or MemberDeleted
-	// (the member's memberships of groups to end).
+	// Kind is GroupDeleted (the group's memberships to end), GroupRolesToReview, MemberDeleted
+	// (the member's memberships of groups to end) or GroupMembersToAnnounce (the events and
+	// roles of a large member change).
 	Kind string
 	// Since is when the write left it.
 	Since time.Time
@@ -376,4 +378,7 @@ const (
 	GroupDeleted       = "deleted"
 	GroupRolesToReview = "roles"
 	MemberDeleted      = "member-deleted"
+	// GroupMembersToAnnounce: the memberships a write of more than
+	// provisioning.MembersPerTransaction members added or removed, whose events and roles wait.
+	GroupMembersToAnnounce = "members"
 )

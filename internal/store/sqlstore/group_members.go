@@ -333,6 +333,20 @@ func (s *Store) eachRow(ctx context.Context, query string, args []any, row func(
 	if err != nil {
 		return err
 	}
+	return eachOf(rows, row)
+}
+
+// eachRowIn is eachRow in tx, for a query in the dialect's form.
+func eachRowIn(ctx context.Context, tx *sql.Tx, query string, args []any, row func(scan func(...any) error) error) error {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	return eachOf(rows, row)
+}
+
+// eachOf calls row for each of rows, and closes them.
+func eachOf(rows *sql.Rows, row func(scan func(...any) error) error) error {
 	defer func() { _ = rows.Close() }()
 	for rows.Next() {
 		if err := row(rows.Scan); err != nil {

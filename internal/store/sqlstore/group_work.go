@@ -22,7 +22,10 @@ import (
 // the leader's group worker (internal/groupwork) does it that many members at a time. A smaller
 // group's write does all of it, as before. The same holds for the deletion of a user (or a
 // nested group) that is a member of more groups than that: its row and its own events go with
-// the write, its memberships (MemberDeleted work, keyed by the member's id in group_id) later.
+// the write, its memberships (MemberDeleted work, keyed by the member's id in group_id,
+// member_work.go) later; and for a write adding or removing more members than that: the
+// memberships change with the write, their events and roles follow (GroupMembersToAnnounce,
+// membership_announcements.go).
 //
 // A deleted group's or member's row goes with its write: from then on it is gone from every read
 // (a user's groups, filters on them and role mappings join the group's row; a group's members
@@ -50,10 +53,11 @@ func (s *Store) deferGroupWork(ctx context.Context, tx *sql.Tx, org, groupID, ki
 func (s *Store) PendingGroupWork(ctx context.Context, orgs []string, perOrganization, limit int) ([]store.GroupWork, error) {
 	var out []store.GroupWork
 	for _, chunk := range chunks(orgs) {
-		args := append([]any{store.GroupDeleted, store.GroupRolesToReview, store.MemberDeleted}, stringsToAny(chunk)...)
+		args := append([]any{store.GroupDeleted, store.GroupRolesToReview, store.MemberDeleted, store.GroupMembersToAnnounce},
+			stringsToAny(chunk)...)
 		err := s.eachRow(ctx, `SELECT org, group_id, kind, created_us FROM (
 				SELECT org, group_id, kind, created_us, ROW_NUMBER() OVER (PARTITION BY org ORDER BY created_us, group_id, kind) AS n
-				FROM group_backlog WHERE kind IN (?, ?, ?) AND org IN (`+inList(len(chunk))+`)) w
+				FROM group_backlog WHERE kind IN (?, ?, ?, ?) AND org IN (`+inList(len(chunk))+`)) w
 			WHERE n <= ? ORDER BY created_us, org LIMIT ?`, append(args, perOrganization, limit),
 			func(scan func(...any) error) error {
 				var w store.GroupWork
@@ -111,6 +115,10 @@ func (s *Store) DoGroupWork(ctx context.Context, work store.GroupWork, w store.W
 			if more, err = s.memberPart(ctx, tx, p, work, origin); err != nil {
 				return err
 			}
+		case store.GroupMembersToAnnounce:
+			if more, err = s.announcePart(ctx, tx, p, work, policy, names, origin); err != nil {
+				return err
+			}
 		default:
 			return nil // a kind a later release records: left for it
 		}
@@ -154,73 +162,6 @@ func (s *Store) groupPart(ctx context.Context, tx *sql.Tx, p provisioningTx, wor
 		}
 	}
 	return members, provisioning.MembershipsEnded(ctx, p, policy, work.Org, work.GroupID, names, members, origin)
-}
-
-// memberPart ends the next of a deleted member's memberships of groups, with a user's events, and
-// says whether more may be left. One statement deletes them as an index read finds them, in no
-// order: in group order it would sort all of them each part, and deleting by group id after the
-// read would let PostgreSQL walk every membership the member has left, for each part. Unlike the
-// deletion of a member of few groups, it also ends a user's memberships of deleted groups still
-// waiting for their own work (with the names their deletion left): each membership still ends
-// once, with one event, and a part stays one bounded read however many of those there are.
-func (s *Store) memberPart(ctx context.Context, tx *sql.Tx, p provisioningTx, work store.GroupWork, origin provisioning.Origin) (bool, error) {
-	limit := provisioning.MembersPerTransaction
-	rows, err := tx.QueryContext(ctx, s.q(memberPartQuery(s.d)), work.Org, work.GroupID, limit)
-	if err != nil {
-		return false, fmt.Errorf("ending memberships of deleted member %s: %w", work.GroupID, err)
-	}
-	defer func() { _ = rows.Close() }()
-	var ended int
-	var ofUser []string
-	for rows.Next() {
-		var g, memberType string
-		if err := rows.Scan(&g, &memberType); err != nil {
-			return false, err
-		}
-		if ended++; memberType == string(store.KindUser) {
-			ofUser = append(ofUser, g)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return false, fmt.Errorf("ending memberships of deleted member %s: %w", work.GroupID, err)
-	}
-	_ = rows.Close()
-	slices.Sort(ofUser) // events in group order within a part, whatever order the rows came in
-	deleted, err := s.deletedGroupsNames(ctx, tx, work.Org, ofUser)
-	if err != nil {
-		return false, err
-	}
-	return ended == limit, provisioning.LeftGroups(ctx, p, work.Org, work.GroupID, ofUser, deleted, origin)
-}
-
-// deletedGroupsNames are the names of those of groups deleted with their memberships still
-// waiting for the group worker, as their deletion left them.
-func (s *Store) deletedGroupsNames(ctx context.Context, tx *sql.Tx, org string, groups []string) (map[string]provisioning.Group, error) {
-	if len(groups) == 0 {
-		return nil, nil
-	}
-	rows, err := tx.QueryContext(ctx, s.q(`SELECT group_id, name, external_id FROM group_backlog WHERE org = ? AND kind = ? AND group_id IN (`+
-		inList(len(groups))+`)`), append([]any{org, store.GroupDeleted}, stringsToAny(groups)...)...)
-	if err != nil {
-		return nil, fmt.Errorf("reading the names of deleted groups: %w", err)
-	}
-	defer func() { _ = rows.Close() }()
-	names := map[string]provisioning.Group{}
-	for rows.Next() {
-		var id string
-		var g provisioning.Group
-		if err := rows.Scan(&id, &g.DisplayName, &g.ExternalID); err != nil {
-			return nil, err
-		}
-		names[id] = g
-	}
-	return names, rows.Err()
-}
-
-// memberPartQuery deletes a part of a deleted member's memberships, by their row addresses as
-// deleteInParts deletes (organization_deletion.go).
-func memberPartQuery(d dialect) string {
-	return deletePartQuery(d, "scim_group_members", "org = ? AND member_id = ?", "group_id, member_type")
 }
 
 // deleteGroupLater deletes a group of more than provisioning.MembersPerTransaction members in tx

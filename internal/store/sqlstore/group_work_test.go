@@ -34,10 +34,21 @@ func groupOfUsers(t *testing.T, s *sqlstore.Store, prefix, name string, n int, p
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	g := &store.Resource{Org: org, Kind: store.KindGroup, ID: "g1", Name: name, Doc: []byte(`{}`), Created: now, Modified: now, Version: 1}
-	if err := s.Create(context.Background(), g, ids, store.Write{Policy: &p}); err != nil {
-		t.Fatal(err)
-	}
+	atOnce(func() {
+		if err := s.Create(context.Background(), g, ids, store.Write{Policy: &p}); err != nil {
+			t.Fatal(err)
+		}
+	})
 	return org
+}
+
+// atOnce runs fn with writes of any number of members done in their own transaction (a test's
+// setup, before the scenario's lower provisioning.MembersPerTransaction).
+func atOnce(fn func()) {
+	before := provisioning.MembersPerTransaction
+	provisioning.MembersPerTransaction = 1 << 30
+	defer func() { provisioning.MembersPerTransaction = before }()
+	fn()
 }
 
 func membershipRows(t *testing.T, s *sqlstore.Store, org string) int {
@@ -267,9 +278,11 @@ func makeGroup(t *testing.T, s *sqlstore.Store, org, id, name string, members []
 	t.Helper()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	g := &store.Resource{Org: org, Kind: store.KindGroup, ID: id, Name: name, Doc: []byte(`{}`), Created: now, Modified: now, Version: 1}
-	if err := s.Create(context.Background(), g, members, store.Write{Policy: &p}); err != nil {
-		t.Fatal(err)
-	}
+	atOnce(func() {
+		if err := s.Create(context.Background(), g, members, store.Write{Policy: &p}); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 // A deleted group's memberships that wait for the group worker take no place of a group that is

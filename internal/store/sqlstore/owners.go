@@ -209,7 +209,7 @@ func (s *Store) organizationTables() []string {
 		events = []string{"provisioning_event_rows", "event_numbers"}
 	}
 	tables := []string{"scim_users", "scim_groups", "scim_group_members", "members", "employee_records", "member_history", "audit_events",
-		"held_deprovisions", "group_backlog"}
+		"held_deprovisions", "group_backlog", "membership_backlog"}
 	tables = append(tables, events...)
 	return append(tables, "event_deliveries", "dead_letters", "organization_owners")
 }

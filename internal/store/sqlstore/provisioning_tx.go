@@ -325,6 +325,14 @@ func (p provisioningTx) DeferRoleReview(ctx context.Context, org, groupID string
 	return p.s.deferGroupWork(ctx, p.tx, org, groupID, store.GroupRolesToReview, names, origin)
 }
 
+func (p provisioningTx) DeferMemberships(ctx context.Context, org, groupID string, names provisioning.Group, added, removed []string,
+	origin provisioning.Origin) error {
+	if err := p.flush(ctx); err != nil {
+		return err
+	}
+	return p.s.deferMemberships(ctx, p.tx, org, groupID, names, added, removed, origin)
+}
+
 // userBefore is what provisioning needs of a user before a write: whether it was active.
 func userBefore(r *store.Resource) *provisioning.User {
 	return &provisioning.User{ID: r.ID, UserName: r.Name, Active: r.Active}

@@ -1,0 +1,99 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
+)
+
+// Membership announcements ("members" in group_backlog, the memberships in membership_backlog,
+// migration 0018/0021): a write adding or removing more than provisioning.MembersPerTransaction
+// members of a group changes their rows in its transaction (they are read at once) and leaves
+// their events and roles to the group worker, a part at a time. 20,000 members added to a
+// mapped group held SQLite's one writer for 4.4 s in one transaction; the write now holds it
+// for 0.35 s.
+
+// deferMemberships records the memberships a write of a group added and removed for the group
+// worker to announce (membership_backlog, "members" work): a later record of the same member
+// replaces the earlier, and the work keeps its age and takes the latest write's names.
+func (s *Store) deferMemberships(ctx context.Context, tx *sql.Tx, org, groupID string, names provisioning.Group, added, removed []string,
+	origin provisioning.Origin) error {
+	for _, change := range []struct {
+		ids   []string
+		added int
+	}{{added, 1}, {removed, 0}} {
+		for _, chunk := range chunks(change.ids) {
+			args := make([]any, 0, 4*len(chunk))
+			for _, id := range chunk {
+				args = append(args, org, groupID, id, change.added)
+			}
+			_, err := s.exec(ctx, tx, s.q(`INSERT INTO membership_backlog (org, group_id, member_id, added) VALUES `+
+				strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?), ", len(chunk)), ", ")+
+				` ON CONFLICT (org, group_id, member_id) DO UPDATE SET added = excluded.added`), args...)
+			if err != nil {
+				return fmt.Errorf("recording the memberships of group %s for later: %w", groupID, err)
+			}
+		}
+	}
+	_, err := s.exec(ctx, tx, s.q(`INSERT INTO group_backlog (org, group_id, kind, name, external_id, request_id, actor, member_after, created_us)
+		VALUES (?, ?, ?, ?, ?, ?, ?, '', ?)
+		ON CONFLICT (org, group_id, kind) DO UPDATE SET name = excluded.name, external_id = excluded.external_id,
+			request_id = excluded.request_id, actor = excluded.actor`),
+		org, groupID, store.GroupMembersToAnnounce, names.DisplayName, names.ExternalID, origin.RequestID, origin.Actor, time.Now().UnixMicro())
+	if err != nil {
+		return fmt.Errorf("recording work on group %s for later: %w", groupID, err)
+	}
+	return nil
+}
+
+// announcePart announces the next memberships a large member change of a group left, in member
+// order (the backlog's key): membership.added for one still there, membership.removed for one
+// still gone (a write since, which announced its own change, makes the other moot), and reviews
+// their roles. It says whether more may be left.
+func (s *Store) announcePart(ctx context.Context, tx *sql.Tx, p provisioningTx, work store.GroupWork, policy provisioning.Policy,
+	names provisioning.Group, origin provisioning.Origin) (bool, error) {
+	limit := provisioning.MembersPerTransaction
+	changes := map[string]bool{}
+	var ids []string
+	err := eachRowIn(ctx, tx, s.q(`SELECT member_id, added FROM membership_backlog WHERE org = ? AND group_id = ? ORDER BY member_id LIMIT ?`),
+		[]any{work.Org, work.GroupID, limit}, func(scan func(...any) error) error {
+			var id string
+			var added int
+			if err := scan(&id, &added); err != nil {
+				return err
+			}
+			ids, changes[id] = append(ids, id), added == 1
+			return nil
+		})
+	if err != nil || len(ids) == 0 {
+		return false, err
+	}
+	present, err := s.column(ctx, tx, `SELECT member_id FROM scim_group_members WHERE org = ? AND group_id = ? AND member_id IN (`+
+		inList(len(ids))+`)`, append([]any{work.Org, work.GroupID}, stringsToAny(ids)...)...)
+	if err != nil {
+		return false, fmt.Errorf("reading members of group %s: %w", work.GroupID, err)
+	}
+	there := map[string]bool{}
+	for _, id := range present {
+		there[id] = true
+	}
+	var added, removed []string
+	for _, id := range ids {
+		switch {
+		case changes[id] && there[id]:
+			added = append(added, id)
+		case !changes[id] && !there[id]:
+			removed = append(removed, id)
+		}
+	}
+	if _, err := s.exec(ctx, tx, s.q(`DELETE FROM membership_backlog WHERE org = ? AND group_id = ? AND member_id <= ?`),
+		work.Org, work.GroupID, ids[len(ids)-1]); err != nil {
+		return false, fmt.Errorf("ending the record of group %s's memberships: %w", work.GroupID, err)
+	}
+	return len(ids) == limit, provisioning.MembershipsAnnounced(ctx, p, policy, work.Org, work.GroupID, names, added, removed, origin)
+}

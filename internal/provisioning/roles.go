@@ -38,6 +38,11 @@ func GroupWritten(ctx context.Context, tx Tx, p Policy, w GroupWrite) error {
 			return err
 		}
 		added, removed = nil, nil
+	} else if len(added)+len(removed) > 0 {
+		// Announced here: a large change's waiting announcement of them would tell it twice.
+		if err := tx.ForgetDeferredMemberships(ctx, w.Org, w.GroupID, append(slices.Clone(added), removed...)); err != nil {
+			return err
+		}
 	}
 	events = append(events, membershipEvents(w.GroupID, names, added, removed)...)
 	if len(p.GroupRoles) > 0 && !p.DryRun {

@@ -51,6 +51,9 @@ type Tx interface {
 	// DeferMemberships leaves the events and roles of the memberships a write of a group added
 	// and removed to the group worker (names: the group's as the write left it).
 	DeferMemberships(ctx context.Context, org, groupID string, names Group, added, removed []string, origin Origin) error
+	// ForgetDeferredMemberships drops what DeferMemberships left to announce of members a write
+	// of the group since changed and announced itself.
+	ForgetDeferredMemberships(ctx context.Context, org, groupID string, members []string) error
 	// Append records events: each real one in the organization's outbox with the next sequence
 	// number, and in the audit log where it has an audit action.
 	Append(ctx context.Context, org string, origin Origin, events []Event) error

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -73,8 +74,10 @@ func (s *Store) announcePart(ctx context.Context, tx *sql.Tx, p provisioningTx, 
 	if err != nil || len(ids) == 0 {
 		return false, err
 	}
-	present, err := s.column(ctx, tx, `SELECT member_id FROM scim_group_members WHERE org = ? AND group_id = ? AND member_id IN (`+
-		inList(len(ids))+`)`, append([]any{work.Org, work.GroupID}, stringsToAny(ids)...)...)
+	// As every read sees them: a deleted group's or member's memberships waiting for their own
+	// work are gone (that work announces their end).
+	present, err := s.column(ctx, tx, `SELECT m.member_id FROM scim_group_members m WHERE m.org = ? AND m.group_id = ? AND m.member_id IN (`+
+		inList(len(ids))+`)`+groupIsThere+memberIsThere, append([]any{work.Org, work.GroupID}, stringsToAny(ids)...)...)
 	if err != nil {
 		return false, fmt.Errorf("reading members of group %s: %w", work.GroupID, err)
 	}
@@ -95,5 +98,31 @@ func (s *Store) announcePart(ctx context.Context, tx *sql.Tx, p provisioningTx, 
 		work.Org, work.GroupID, ids[len(ids)-1]); err != nil {
 		return false, fmt.Errorf("ending the record of group %s's memberships: %w", work.GroupID, err)
 	}
+	// The group's names now, as the member snapshots in the events have them; the write's when
+	// the group is gone.
+	var current provisioning.Group
+	switch err := s.queryRow(ctx, tx, s.q(`SELECT name, COALESCE(external_id, '') FROM scim_groups WHERE org = ? AND id = ?`),
+		work.Org, work.GroupID).Scan(&current.DisplayName, &current.ExternalID); {
+	case err == nil:
+		names = current
+	case !errors.Is(err, sql.ErrNoRows):
+		return false, fmt.Errorf("reading group %s: %w", work.GroupID, err)
+	}
 	return len(ids) == limit, provisioning.MembershipsAnnounced(ctx, p, policy, work.Org, work.GroupID, names, added, removed, origin)
+}
+
+// ForgetDeferredMemberships drops what a large member change of a group left to announce of
+// members a later write of the group changed again: that write announced its own change, and
+// announcing the earlier one after it would tell the change twice (added, removed, added again).
+// A probe of the backlog's key, held with the write's other statements on PostgreSQL.
+func (p provisioningTx) ForgetDeferredMemberships(ctx context.Context, org, groupID string, members []string) error {
+	for _, chunk := range chunks(members) {
+		err := p.write(ctx, heldWrite{table: "membership_backlog",
+			query: `DELETE FROM membership_backlog WHERE org = ? AND group_id = ? AND member_id IN (` + inList(len(chunk)) + `)`,
+			args:  append([]any{org, groupID}, stringsToAny(chunk)...)})
+		if err != nil {
+			return fmt.Errorf("dropping group %s's deferred memberships: %w", groupID, err)
+		}
+	}
+	return nil
 }

@@ -124,3 +124,64 @@ func TestALargeMemberChangeIsAnnouncedAShareATime(t *testing.T) {
 		}
 	})
 }
+
+// What a large member change left to announce is announced as the group and its members are
+// when the worker reaches them: nothing of a group deleted meanwhile but its end (its own work
+// announces the memberships ending), once for a member changed twice since (those writes
+// announced their own changes), and under the group's current name.
+func TestALargeMemberChangeIsAnnouncedAsThingsAreNow(t *testing.T) {
+	onEachStore(t, func(t *testing.T, s *sqlstore.Store) {
+		ctx := context.Background()
+		sqlstore.SetMembersPerTransaction(t, 3)
+		p := adminsPolicy()
+		org := fmt.Sprintf("announce-now-%d", time.Now().UnixNano())
+		createUsers(t, s, org, 7, &p)
+		all := []string{"u0", "u1", "u2", "u3", "u4", "u5", "u6"}
+		makeGroup(t, s, org, "gb", "Big", nil, p)
+		makeGroup(t, s, org, "gc", "Crew", nil, p)
+		changeMembers(t, s, org, "gb", all, nil, false, p)
+		changeMembers(t, s, org, "gc", all, nil, false, p)
+		if err := s.Delete(ctx, org, store.KindGroup, "gb", 0, store.Write{Policy: &p}); err != nil {
+			t.Fatal(err)
+		}
+		changeMembers(t, s, org, "gc", nil, []string{"u0"}, false, p)
+		changeMembers(t, s, org, "gc", []string{"u0"}, nil, false, p)
+		if _, err := storetest.Update(ctx, s, org, store.KindGroup, "gc", 0, func(cur *store.Resource) (*store.Change, error) {
+			next := *cur
+			next.Name = "Crew 2"
+			return &store.Change{Resource: &next}, nil
+		}, store.Write{Policy: &p}); err != nil {
+			t.Fatal(err)
+		}
+		doAll(t, s, org, p)
+		type key struct {
+			typ           provisioning.EventType
+			group, member string
+		}
+		seen := map[key]int{}
+		for _, e := range eventsOf(t, s, org) {
+			if e.Event.Type != provisioning.MembershipAdded && e.Event.Type != provisioning.MembershipRemoved {
+				continue
+			}
+			seen[key{e.Event.Type, e.Event.Group, e.Event.Subject}]++
+			if e.Event.Group == "gc" && e.Event.Type == provisioning.MembershipAdded && e.Event.Subject != "u0" &&
+				(e.Data.Group == nil || e.Data.Group.DisplayName != "Crew 2") {
+				t.Fatalf("an addition to gc names it as %+v, want its name now", e.Data.Group)
+			}
+		}
+		for _, id := range all {
+			if n := seen[key{provisioning.MembershipAdded, "gb", id}]; n != 0 {
+				t.Fatalf("%s's addition to the deleted group announced %d times", id, n)
+			}
+			if n := seen[key{provisioning.MembershipRemoved, "gb", id}]; n != 1 {
+				t.Fatalf("%s's membership of the deleted group ended %d times", id, n)
+			}
+			if n := seen[key{provisioning.MembershipAdded, "gc", id}]; n != 1 {
+				t.Fatalf("%s's addition to gc announced %d times", id, n)
+			}
+		}
+		if n := seen[key{provisioning.MembershipRemoved, "gc", "u0"}]; n != 1 {
+			t.Fatalf("u0's removal from gc announced %d times", n)
+		}
+	})
+}

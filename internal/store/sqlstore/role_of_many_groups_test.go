@@ -33,13 +33,7 @@ func TestTheRoleOfAMemberInManyGroupsIsFoundByMapping(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		role := func() string {
-			m, err := s.Member(ctx, org, "u0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			return m.Member.Role
-		}
+		role := func() string { return memberRole(t, s, org, "u0") }
 		for i := range 3 {
 			group(fmt.Sprintf("g%d", i), fmt.Sprintf("Team %d", i), "")
 		}
@@ -103,13 +97,7 @@ func TestAnExternalIDSharedByManyGroupsIsAskedAboutABoundedNumber(t *testing.T) 
 			t.Fatal(err)
 		}
 	}
-	role := func() string {
-		m, err := s.Member(ctx, org, "u0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return m.Member.Role
-	}
+	role := func() string { return memberRole(t, s, org, "u0") }
 	group("e0", nil)
 	group("e1", []string{"u0"})
 	if r := role(); r != "x" {
@@ -125,4 +113,14 @@ func TestAnExternalIDSharedByManyGroupsIsAskedAboutABoundedNumber(t *testing.T) 
 	if r := role(); r != "member" {
 		t.Fatalf("in only the third group of the mapped externalId, past the two asked about: role %q, want member", r)
 	}
+}
+
+// memberRole is a member's role.
+func memberRole(t *testing.T, s *sqlstore.Store, org, id string) string {
+	t.Helper()
+	m, err := s.Member(context.Background(), org, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.Member.Role
 }

@@ -128,7 +128,7 @@ func membershipEvents(groupID string, names *Group, added, removed []string) []E
 }
 
 // MembershipsAnnounced records the events of memberships a large member change of a group added
-// and removed, when the group worker reaches them (names: the group's as the write left it),
+// and removed, when the group worker reaches them (names: the group's now, or as it was deleted),
 // and reviews the members' roles.
 func MembershipsAnnounced(ctx context.Context, tx Tx, p Policy, org, groupID string, names Group, added, removed []string, origin Origin) error {
 	events := membershipEvents(groupID, &names, added, removed)

@@ -49,7 +49,8 @@ type Tx interface {
 	// (names: the group's names after the rename).
 	DeferRoleReview(ctx context.Context, org, groupID string, names Group, origin Origin) error
 	// DeferMemberships leaves the events and roles of the memberships a write of a group added
-	// and removed to the group worker (names: the group's as the write left it).
+	// and removed to the group worker (names: the group's as the write left it, for as long as
+	// nothing newer is known).
 	DeferMemberships(ctx context.Context, org, groupID string, names Group, added, removed []string, origin Origin) error
 	// ForgetDeferredMemberships drops what DeferMemberships left to announce of members a write
 	// of the group since changed and announced itself.

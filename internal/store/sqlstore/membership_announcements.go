@@ -20,8 +20,10 @@ import (
 // for 0.35 s.
 
 // deferMemberships records the memberships a write of a group added and removed for the group
-// worker to announce (membership_backlog, "members" work): a later record of the same member
-// replaces the earlier, and the work keeps its age and takes the latest write's names.
+// worker to announce (membership_backlog, "members" work). A member whose opposite change still
+// waits keeps that record: the worker announces it only if still true, and here it is not (the
+// two changes cancel; neither is announced, nor the member's role, which neither changed,
+// reviewed). The work keeps its age and takes the latest write's names.
 func (s *Store) deferMemberships(ctx context.Context, tx *sql.Tx, org, groupID string, names provisioning.Group, added, removed []string,
 	origin provisioning.Origin) error {
 	for _, change := range []struct {
@@ -33,10 +35,9 @@ func (s *Store) deferMemberships(ctx context.Context, tx *sql.Tx, org, groupID s
 			for _, id := range chunk {
 				args = append(args, org, groupID, id, change.added)
 			}
-			_, err := s.exec(ctx, tx, s.q(`INSERT INTO membership_backlog (org, group_id, member_id, added) VALUES `+
+			if _, err := s.exec(ctx, tx, s.q(`INSERT INTO membership_backlog (org, group_id, member_id, added) VALUES `+
 				strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?), ", len(chunk)), ", ")+
-				` ON CONFLICT (org, group_id, member_id) DO UPDATE SET added = excluded.added`), args...)
-			if err != nil {
+				` ON CONFLICT (org, group_id, member_id) DO NOTHING`), args...); err != nil {
 				return fmt.Errorf("recording the memberships of group %s for later: %w", groupID, err)
 			}
 		}
@@ -98,10 +99,11 @@ func (s *Store) announcePart(ctx context.Context, tx *sql.Tx, p provisioningTx, 
 		work.Org, work.GroupID, ids[len(ids)-1]); err != nil {
 		return false, fmt.Errorf("ending the record of group %s's memberships: %w", work.GroupID, err)
 	}
-	// The group's names now, as the member snapshots in the events have them; the write's when
-	// the group is gone.
+	// The group's names now, as the member snapshots in the events have them (held: a rename
+	// waits, not to come before these events with an older name); the names the group's deletion
+	// left when it is gone.
 	var current provisioning.Group
-	switch err := s.queryRow(ctx, tx, s.q(`SELECT name, COALESCE(external_id, '') FROM scim_groups WHERE org = ? AND id = ?`),
+	switch err := s.queryRow(ctx, tx, s.q(`SELECT name, COALESCE(external_id, '') FROM scim_groups WHERE org = ? AND id = ?`+s.d.forUpdate()),
 		work.Org, work.GroupID).Scan(&current.DisplayName, &current.ExternalID); {
 	case err == nil:
 		names = current
@@ -123,6 +125,17 @@ func (p provisioningTx) ForgetDeferredMemberships(ctx context.Context, org, grou
 		if err != nil {
 			return fmt.Errorf("dropping group %s's deferred memberships: %w", groupID, err)
 		}
+	}
+	return nil
+}
+
+// keepDeletedGroupsNames gives what a large member change left to announce of a group being
+// deleted the names it is deleted under: they name it in those announcements once it is gone.
+func (s *Store) keepDeletedGroupsNames(ctx context.Context, tx *sql.Tx, group *store.Resource) error {
+	_, err := s.exec(ctx, tx, s.q(`UPDATE group_backlog SET name = ?, external_id = ? WHERE org = ? AND group_id = ? AND kind = ?`),
+		group.Name, group.ExternalID, group.Org, group.ID, store.GroupMembersToAnnounce)
+	if err != nil {
+		return fmt.Errorf("naming group %s's waiting announcements: %w", group.ID, err)
 	}
 	return nil
 }

@@ -45,7 +45,7 @@ func changeMembers(t *testing.T, s *sqlstore.Store, org, group string, add, remo
 // A write adding or removing more members than one transaction's share changes the memberships
 // at once and leaves their events and roles to the group worker, a share at a time: each
 // announced once, and only while still true (a write since announced its own change), with the
-// group's names as the write left them, even once the group is deleted.
+// group's names, the ones it was deleted under once it is gone.
 func TestALargeMemberChangeIsAnnouncedAShareATime(t *testing.T) {
 	onEachStore(t, func(t *testing.T, s *sqlstore.Store) {
 		ctx := context.Background()
@@ -128,7 +128,8 @@ func TestALargeMemberChangeIsAnnouncedAShareATime(t *testing.T) {
 // What a large member change left to announce is announced as the group and its members are
 // when the worker reaches them: nothing of a group deleted meanwhile but its end (its own work
 // announces the memberships ending), once for a member changed twice since (those writes
-// announced their own changes), and under the group's current name.
+// announced their own changes), nothing of a change undone by the next large one, and under the
+// group's current name, or the one it was deleted under.
 func TestALargeMemberChangeIsAnnouncedAsThingsAreNow(t *testing.T) {
 	onEachStore(t, func(t *testing.T, s *sqlstore.Store) {
 		ctx := context.Background()
@@ -139,8 +140,25 @@ func TestALargeMemberChangeIsAnnouncedAsThingsAreNow(t *testing.T) {
 		all := []string{"u0", "u1", "u2", "u3", "u4", "u5", "u6"}
 		makeGroup(t, s, org, "gb", "Big", nil, p)
 		makeGroup(t, s, org, "gc", "Crew", nil, p)
+		makeGroup(t, s, org, "gd", "Duo", nil, p)
 		changeMembers(t, s, org, "gb", all, nil, false, p)
 		changeMembers(t, s, org, "gc", all, nil, false, p)
+		// Added and removed again before the worker: as if neither happened.
+		changeMembers(t, s, org, "gd", all, nil, false, p)
+		changeMembers(t, s, org, "gd", nil, nil, true, p)
+		// Emptied, renamed and deleted: the removals name it as it was deleted.
+		makeGroup(t, s, org, "ge", "Echo", all, p)
+		changeMembers(t, s, org, "ge", nil, nil, true, p)
+		if _, err := storetest.Update(ctx, s, org, store.KindGroup, "ge", 0, func(cur *store.Resource) (*store.Change, error) {
+			next := *cur
+			next.Name = "Echo 2"
+			return &store.Change{Resource: &next}, nil
+		}, store.Write{Policy: &p}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Delete(ctx, org, store.KindGroup, "ge", 0, store.Write{Policy: &p}); err != nil {
+			t.Fatal(err)
+		}
 		if err := s.Delete(ctx, org, store.KindGroup, "gb", 0, store.Write{Policy: &p}); err != nil {
 			t.Fatal(err)
 		}
@@ -168,6 +186,9 @@ func TestALargeMemberChangeIsAnnouncedAsThingsAreNow(t *testing.T) {
 				(e.Data.Group == nil || e.Data.Group.DisplayName != "Crew 2") {
 				t.Fatalf("an addition to gc names it as %+v, want its name now", e.Data.Group)
 			}
+			if e.Event.Group == "ge" && e.Event.Type == provisioning.MembershipRemoved && (e.Data.Group == nil || e.Data.Group.DisplayName != "Echo 2") {
+				t.Fatalf("a removal from the deleted ge names it as %+v, want the name it was deleted under", e.Data.Group)
+			}
 		}
 		for _, id := range all {
 			if n := seen[key{provisioning.MembershipAdded, "gb", id}]; n != 0 {
@@ -178,6 +199,12 @@ func TestALargeMemberChangeIsAnnouncedAsThingsAreNow(t *testing.T) {
 			}
 			if n := seen[key{provisioning.MembershipAdded, "gc", id}]; n != 1 {
 				t.Fatalf("%s's addition to gc announced %d times", id, n)
+			}
+			if n := seen[key{provisioning.MembershipAdded, "gd", id}] + seen[key{provisioning.MembershipRemoved, "gd", id}]; n != 0 {
+				t.Fatalf("%s's addition to gd and removal again announced %d times, want neither", id, n)
+			}
+			if n := seen[key{provisioning.MembershipRemoved, "ge", id}]; n != 1 {
+				t.Fatalf("%s's removal from ge announced %d times", id, n)
 			}
 		}
 		if n := seen[key{provisioning.MembershipRemoved, "gc", "u0"}]; n != 1 {

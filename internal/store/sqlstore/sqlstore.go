@@ -398,6 +398,9 @@ func (s *Store) Delete(ctx context.Context, org string, kind store.Kind, id stri
 			return store.ErrVersionMismatch
 		}
 		if kind == store.KindGroup && w.Policy != nil {
+			if err := s.keepDeletedGroupsNames(ctx, tx, current); err != nil {
+				return err
+			}
 			deferred, err := s.deleteGroupLater(ctx, tx, current, w)
 			if deferred || err != nil {
 				return err

@@ -3,8 +3,8 @@
 -- transaction and records them here, with "members" work in group_backlog; the leader's group
 -- worker announces them (membership.added or membership.removed, when the membership still is
 -- or is not there) and reviews the members' roles a chunk per transaction. added is 1 for a
--- member the write added, 0 for one it removed; a later such write of the same member replaces
--- the row.
+-- member the write added, 0 for one it removed; a later such write of the same member keeps the
+-- row (the opposite change cancels it: the worker announces a change only while still true).
 CREATE TABLE membership_backlog (
     org       TEXT NOT NULL,
     group_id  TEXT NOT NULL,

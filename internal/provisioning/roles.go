@@ -84,15 +84,7 @@ var MembersPerTransaction = 500
 // MembershipsEnded records that a deleted group's memberships of members ended, with their events
 // (names: the group's names when it was deleted), and reviews the members' roles.
 func MembershipsEnded(ctx context.Context, tx Tx, p Policy, org, groupID string, names Group, members []string, origin Origin) error {
-	events := membershipEvents(groupID, &names, nil, members)
-	if len(p.GroupRoles) > 0 && !p.DryRun {
-		changed, err := refreshRoles(ctx, tx, p, org, members)
-		if err != nil {
-			return err
-		}
-		events = append(events, changed...)
-	}
-	return tx.Append(ctx, org, origin, events)
+	return MembershipsAnnounced(ctx, tx, p, org, groupID, names, nil, members, origin)
 }
 
 // LeftGroups records that a deleted user's memberships of groups ended, with their events, as

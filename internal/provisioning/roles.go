@@ -38,8 +38,9 @@ func GroupWritten(ctx context.Context, tx Tx, p Policy, w GroupWrite) error {
 			return err
 		}
 		added, removed = nil, nil
-	} else if len(added)+len(removed) > 0 {
-		// Announced here: a large change's waiting announcement of them would tell it twice.
+	} else if w.Before != nil && len(added)+len(removed) > 0 {
+		// Announced here: a large change's waiting announcement of them would tell it twice (a
+		// new group has none).
 		if err := tx.ForgetDeferredMemberships(ctx, w.Org, w.GroupID, append(slices.Clone(added), removed...)); err != nil {
 			return err
 		}

@@ -33,7 +33,7 @@ import (
 // membership rows wait to be ended.
 
 // deferGroupWork records work for later in tx, starting over when the same work is recorded
-// again (a second rename restarts the review from the first member).
+// again (a second rename restarts the review from the first member); the work keeps its age.
 func (s *Store) deferGroupWork(ctx context.Context, tx *sql.Tx, org, groupID, kind string, names provisioning.Group,
 	origin provisioning.Origin) error {
 	_, err := s.exec(ctx, tx, s.q(`INSERT INTO group_backlog (org, group_id, kind, name, external_id, request_id, actor, member_after, created_us)
@@ -166,29 +166,29 @@ func (s *Store) groupPart(ctx context.Context, tx *sql.Tx, p provisioningTx, wor
 
 // deleteGroupLater deletes a group of more than provisioning.MembersPerTransaction members in tx
 // and leaves its members' memberships to the group worker: deferred is false, and nothing done,
-// for a smaller group, which Delete deletes with its memberships.
-func (s *Store) deleteGroupLater(ctx context.Context, tx *sql.Tx, current *store.Resource, w store.Write) (deferred bool, err error) {
+// for a smaller group, whose members it returns for Delete to end with their events.
+func (s *Store) deleteGroupLater(ctx context.Context, tx *sql.Tx, current *store.Resource, w store.Write) (members []string, deferred bool, err error) {
 	org, id := current.Org, current.ID
-	members, err := s.column(ctx, tx, `SELECT member_id FROM scim_group_members WHERE org = ? AND group_id = ? LIMIT ?`,
+	members, err = s.column(ctx, tx, `SELECT member_id FROM scim_group_members WHERE org = ? AND group_id = ? LIMIT ?`,
 		org, id, provisioning.MembersPerTransaction+1)
 	if err != nil {
-		return false, fmt.Errorf("counting members of %s: %w", id, err)
+		return nil, false, fmt.Errorf("reading members of %s: %w", id, err)
 	}
 	if len(members) <= provisioning.MembersPerTransaction {
-		return false, nil
+		return members, false, nil
 	}
 	if _, err := s.exec(ctx, tx, s.q(`DELETE FROM scim_groups WHERE org = ? AND id = ?`), org, id); err != nil {
-		return false, fmt.Errorf("deleting group %s: %w", id, err)
+		return nil, false, fmt.Errorf("deleting group %s: %w", id, err)
 	}
 	// Its own memberships of other groups (a nested group), as Delete ends them: without events.
 	if _, err := s.leaveGroups(ctx, tx, org, store.KindGroup, id, w); err != nil {
-		return false, err
+		return nil, false, err
 	}
 	origin := originOf(w.Audit)
 	if err := s.deferGroupWork(ctx, tx, org, id, store.GroupDeleted, *groupOf(current), origin); err != nil {
-		return false, err
+		return nil, false, err
 	}
-	return true, s.effects(ctx, tx, w, org, id, func(ptx provisioning.Tx, o provisioning.Origin) error {
+	return nil, true, s.effects(ctx, tx, w, org, id, func(ptx provisioning.Tx, o provisioning.Origin) error {
 		// The group's event now, its members' later.
 		return provisioning.GroupWritten(ctx, ptx, *w.Policy, provisioning.GroupWrite{Org: org, GroupID: id, Before: groupOf(current), Origin: o})
 	})

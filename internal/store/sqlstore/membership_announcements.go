@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
@@ -42,15 +41,7 @@ func (s *Store) deferMemberships(ctx context.Context, tx *sql.Tx, org, groupID s
 			}
 		}
 	}
-	_, err := s.exec(ctx, tx, s.q(`INSERT INTO group_backlog (org, group_id, kind, name, external_id, request_id, actor, member_after, created_us)
-		VALUES (?, ?, ?, ?, ?, ?, ?, '', ?)
-		ON CONFLICT (org, group_id, kind) DO UPDATE SET name = excluded.name, external_id = excluded.external_id,
-			request_id = excluded.request_id, actor = excluded.actor`),
-		org, groupID, store.GroupMembersToAnnounce, names.DisplayName, names.ExternalID, origin.RequestID, origin.Actor, time.Now().UnixMicro())
-	if err != nil {
-		return fmt.Errorf("recording work on group %s for later: %w", groupID, err)
-	}
-	return nil
+	return s.deferGroupWork(ctx, tx, org, groupID, store.GroupMembersToAnnounce, names, origin)
 }
 
 // announcePart announces the next memberships a large member change of a group left, in member

@@ -397,20 +397,15 @@ func (s *Store) Delete(ctx context.Context, org string, kind store.Kind, id stri
 		if ifVersion > 0 && current.Version != ifVersion {
 			return store.ErrVersionMismatch
 		}
+		// A deleted group's members, for their events and roles (a large group's later).
+		var members []string
 		if kind == store.KindGroup && w.Policy != nil {
 			if err := s.keepDeletedGroupsNames(ctx, tx, current); err != nil {
 				return err
 			}
-			deferred, err := s.deleteGroupLater(ctx, tx, current, w)
-			if deferred || err != nil {
+			var deferred bool
+			if members, deferred, err = s.deleteGroupLater(ctx, tx, current, w); deferred || err != nil {
 				return err
-			}
-		}
-		// A deleted group's members, for their events and roles.
-		var members []string
-		if kind == store.KindGroup && w.Policy != nil {
-			if members, err = s.column(ctx, tx, `SELECT member_id FROM scim_group_members WHERE org = ? AND group_id = ?`, org, id); err != nil {
-				return fmt.Errorf("reading members of %s: %w", id, err)
 			}
 		}
 		if _, err := s.exec(ctx, tx, s.q(`DELETE FROM `+table(kind)+` WHERE org = ? AND id = ?`), org, id); err != nil {
@@ -481,7 +476,7 @@ func counted(w store.Write, added, removed []string) {
 const groupIsThere = ` AND EXISTS (SELECT 1 FROM scim_groups g WHERE g.org = m.org AND g.id = m.group_id)`
 
 // memberIsThere keeps a membership row m whose member is not deleted with its memberships of
-// groups waiting for the group worker (MemberDeleted work, group_work.go). Such work is rare and
+// groups waiting for the group worker (MemberDeleted work, member_work.go). Such work is rare and
 // its rows few, so this is a probe of a small index, not a join with the members' tables.
 const memberIsThere = ` AND NOT EXISTS (SELECT 1 FROM group_backlog b WHERE b.org = m.org AND b.group_id = m.member_id AND b.kind = '` +
 	store.MemberDeleted + `')`

@@ -37,6 +37,10 @@ func parseListParams(rt *schema.ResourceType, get func(string) string, org strin
 		if !utf8.ValidString(f) {
 			return nil, badRequest(typeInvalidFilter, "the filter is not valid UTF-8")
 		}
+		// Nor NUL, raw or escaped: no stored value holds one, and PostgreSQL refuses it outright.
+		if strings.IndexByte(f, 0) >= 0 || strings.Contains(f, `\u0000`) {
+			return nil, badRequest(typeInvalidFilter, "the filter contains a NUL character")
+		}
 		if err := checkFilterSize(f, typeInvalidFilter); err != nil {
 			return nil, err
 		}

@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -269,7 +270,32 @@ func readBody(w http.ResponseWriter, r *http.Request) (map[string]any, error) {
 	if err := dec.Decode(&out); err != nil || out == nil {
 		return nil, badRequest(typeInvalidSyntax, "the request body is not a JSON object")
 	}
+	// JSON writes a NUL only as \u0000. No store keeps it in text (PostgreSQL refuses it).
+	if bytes.Contains(body, []byte(`\u0000`)) && holdsNUL(out) {
+		return nil, badRequest(typeInvalidValue, "the request body contains a NUL character (\\u0000)")
+	}
 	return out, nil
+}
+
+// holdsNUL reports a NUL character in any string or key of a decoded JSON value.
+func holdsNUL(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return strings.IndexByte(x, 0) >= 0
+	case map[string]any:
+		for k, e := range x {
+			if strings.IndexByte(k, 0) >= 0 || holdsNUL(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if holdsNUL(e) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // baseURL is the organization's SCIM base URL as the client reached it.

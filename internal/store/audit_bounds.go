@@ -1,6 +1,9 @@
 package store
 
-import "strings"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
 // Bounds of what one audit event records. Several of its fields carry what a client sent (a
 // path, a User-Agent, an error's detail quoting a sortBy or a PATCH path), and every
@@ -27,14 +30,25 @@ func (e AuditEvent) Bounded() AuditEvent {
 	return e
 }
 
-// Clip cuts s to at most n bytes of valid UTF-8, ending in "…" when it was cut.
+// Clip cuts s to at most n bytes of storable text, ending in "…" when it was cut.
 func Clip(s string, n int) string {
+	s = Storable(s)
 	if len(s) <= n {
 		return s
 	}
 	const mark = "…"
 	// A rune cut in two leaves invalid bytes at the end, which ToValidUTF8 drops.
 	return strings.ToValidUTF8(s[:max(n-len(mark), 0)], "") + mark
+}
+
+// Storable is s as both stores keep text: valid UTF-8 without NUL characters. PostgreSQL refuses
+// any other text outright, and the events of every organization share a statement: one
+// request's path carrying %00 failed them all (docs/security.md).
+func Storable(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, ""), "\x00", "")
 }
 
 func anyLonger(names []string, n int) bool {

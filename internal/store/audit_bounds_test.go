@@ -17,8 +17,10 @@ func TestClipCutsAtARuneAndMarksTheCut(t *testing.T) {
 		{"short", 10, "short"},
 		{"exactly10!", 10, "exactly10!"},
 		{"0123456789abc", 10, "0123456…"},
-		{"ééééé", 8, "éé…"}, // 4 bytes before the mark cut the third é in two: it goes
-		{strings.Repeat("\xff", 20), 10, "…"},
+		{"ééééé", 8, "éé…"},                           // 4 bytes before the mark cut the third é in two: it goes
+		{strings.Repeat("\xff", 20), 10, ""},          // no text to keep: bytes that are not UTF-8 are dropped
+		{"a\x00b\xffc", 10, "abc"},                    // and NUL characters (PostgreSQL holds neither)
+		{strings.Repeat("\x00x", 20), 10, "xxxxxxx…"}, // cut after they are gone
 	} {
 		got := store.Clip(tc.in, tc.n)
 		if got != tc.want || len(got) > max(tc.n, len("…")) || !utf8.ValidString(got) {

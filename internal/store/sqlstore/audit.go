@@ -37,7 +37,7 @@ func (s *Store) RecordRefusals(ctx context.Context, refusals []store.Refusal) er
 			if r.Key == "" || r.Event.Org == "" || !held[orgBinding{r.Event.Org, r.Event.Binding}] {
 				continue
 			}
-			if _, err := s.exec(ctx, tx, s.q(refusalUpsert), append(auditValues(r.Event), r.Key)...); err != nil {
+			if _, err := s.exec(ctx, tx, s.q(refusalUpsert), append(auditValues(r.Event), store.Storable(r.Key))...); err != nil {
 				return fmt.Errorf("recording refused requests: %w", err)
 			}
 		}

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -251,9 +250,9 @@ func micros(v sql.NullInt64) time.Time {
 	return time.UnixMicro(v.Int64).UTC()
 }
 
-// clip bounds a delivery error as stored (valid UTF-8, which PostgreSQL requires).
+// clip bounds a delivery error as stored (valid UTF-8 without NUL, which PostgreSQL requires).
 func clip(s string) string {
-	return strings.ToValidUTF8(s[:min(len(s), 512)], "")
+	return store.Storable(s[:min(len(s), 512)])
 }
 
 // DeliveryPositions reads every delivery's position beside its organization's newest event: one

@@ -195,3 +195,18 @@ func InGroupNamedQuery(s *Store) string { return s.q(inGroupNamedQuery(s.d)) }
 func DeletePartQueries(s *Store, table string) (organization, member string) {
 	return s.q(deletePartQuery(s.d, table, "org = ?", "")), s.q(memberPartQuery(s.d))
 }
+
+// AnswerLookups runs one batched statement of the by-userName batcher for the lookups given
+// (organization and lower-cased userName each), as concurrent requests would share it.
+func AnswerLookups(s *Store, orgs, keys []string) ([]*store.Resource, []error) {
+	batch := make([]*lookup, len(orgs))
+	for i := range orgs {
+		batch[i] = &lookup{org: orgs[i], key: keys[i], done: make(chan struct{})}
+	}
+	s.lookups.answer(batch)
+	res, errs := make([]*store.Resource, len(batch)), make([]error, len(batch))
+	for i, l := range batch {
+		res[i], errs[i] = l.res, l.err
+	}
+	return res, errs
+}

@@ -3,17 +3,25 @@ package sqlstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 	"github.com/z8z8/enterprise-identity-operator/internal/store/sqlstore"
 )
 
-// Keys and filter values from URLs that are not valid UTF-8 name nothing, on both stores
-// (PostgreSQL refuses such text outright): reads by key answer not found, lists answer nothing.
+// Keys and filter values from URLs that are not valid UTF-8, or hold a NUL character, name
+// nothing, on both stores (PostgreSQL refuses such text outright): reads by key answer not found,
+// lists answer nothing.
 func TestKeysThatAreNotUTF8NameNothing(t *testing.T) {
+	for _, bad := range []string{"a\xffb", "a\x00b"} {
+		t.Run(fmt.Sprintf("%q", bad), func(t *testing.T) { keysNameNothing(t, bad) })
+	}
+}
+
+func keysNameNothing(t *testing.T, bad string) {
 	onEachStore(t, func(t *testing.T, s *sqlstore.Store) {
-		ctx, org, bad := context.Background(), "utf8-org", "a\xffb"
+		ctx, org := context.Background(), "utf8-org"
 		if _, err := s.Get(ctx, org, store.KindUser, bad); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("Get: %v", err)
 		}

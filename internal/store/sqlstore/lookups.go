@@ -2,12 +2,16 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
@@ -97,6 +101,9 @@ var batchedLookups, batchedReadsByID atomic.Int64
 // find returns the user of org whose key (the lower-cased userName, or the id) is key, with its
 // groups; nil when there is none. ErrBusy when org already has as many lookups waiting as it may.
 func (b *lookupBatcher) find(ctx context.Context, org, key string) (*store.Resource, error) {
+	if namesNothing(key) { // never in a statement shared with other organizations' keys
+		return nil, nil
+	}
 	l := &lookup{org: org, key: key, done: make(chan struct{})}
 	start, err := b.enqueue(l)
 	if err != nil {
@@ -207,10 +214,45 @@ func (b *lookupBatcher) statement() string {
 			WHERE r.org = k.org AND ` + b.key.column + ` = k.key OFFSET 0) AS x`
 }
 
-// answer runs one statement for a batch and hands each lookup its row.
+// answer runs one statement for a batch and hands each lookup its row. A statement that
+// PostgreSQL refuses for a value in it (a data exception) is run again for each lookup alone:
+// whatever one organization's key does to a statement, the others' lookups are answered.
 func (b *lookupBatcher) answer(batch []*lookup) {
 	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
 	defer cancel()
+	b.answerIn(ctx, batch)
+}
+
+func (b *lookupBatcher) answerIn(ctx context.Context, batch []*lookup) {
+	found, err := b.read(ctx, batch)
+	if err != nil && len(batch) > 1 && refusedValue(err) {
+		for _, l := range batch {
+			b.answerIn(ctx, []*lookup{l})
+		}
+		return
+	}
+	if err != nil {
+		err = fmt.Errorf("reading users by %s: %w", b.key.column, err)
+	}
+	for _, l := range batch {
+		l.err = err
+		if r := found[[2]string{l.org, l.key}]; err == nil && r != nil {
+			own := *r // a lookup of the same user twice in a batch: each request its own copy
+			l.res = &own
+		}
+		close(l.done)
+	}
+}
+
+// refusedValue reports a statement PostgreSQL refused for a value it was given (SQLSTATE class
+// 22, data exception: text it cannot hold, a number out of range), not for the statement itself.
+func refusedValue(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "22")
+}
+
+// read runs the batch's statement: each lookup's user, by organization and key.
+func (b *lookupBatcher) read(ctx context.Context, batch []*lookup) (map[[2]string]*store.Resource, error) {
 	orgs, keys := make([]string, len(batch)), make([]string, len(batch))
 	for i, l := range batch {
 		orgs[i], keys[i] = l.org, l.key
@@ -243,15 +285,5 @@ func (b *lookupBatcher) answer(batch []*lookup) {
 		found[[2]string{org, key}] = r
 		return nil
 	})
-	if err != nil {
-		err = fmt.Errorf("reading users by %s: %w", b.key.column, err)
-	}
-	for _, l := range batch {
-		l.err = err
-		if r := found[[2]string{l.org, l.key}]; err == nil && r != nil {
-			own := *r // a lookup of the same user twice in a batch: each request its own copy
-			l.res = &own
-		}
-		close(l.done)
-	}
+	return found, err
 }

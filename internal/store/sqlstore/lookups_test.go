@@ -148,3 +148,28 @@ func TestBatchedReadsByIDAnswerEachOrganizationItsOwnUser(t *testing.T) {
 		t.Fatalf("%d reads ran %d batched statements: the batcher was not used, or never batched", 2*(users+1), n)
 	}
 }
+
+// A key PostgreSQL refuses (here a NUL character, which the store's readers never send: see
+// TestKeysThatAreNotUTF8NameNothing) fails its own lookup at most: the organizations whose
+// lookups shared its statement still get their users.
+func TestALookupBatchAnswersEveryOrganizationWhateverOnesKey(t *testing.T) {
+	ctx := context.Background()
+	s := postgresStore(t)
+	org := fmt.Sprintf("look-nul-%d", time.Now().UnixNano())
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	u := &store.Resource{Org: org, Kind: store.KindUser, ID: org + "-alice", Name: "alice@example.com", Active: true, Doc: []byte(`{}`),
+		Created: now, Modified: now, Version: 1}
+	if err := s.Create(ctx, u, nil, store.Write{}); err != nil {
+		t.Fatal(err)
+	}
+	res, errs := sqlstore.AnswerLookups(s, []string{org, "evil", org}, []string{"alice@example.com", "a\x00b", "nobody@example.com"})
+	if errs[0] != nil || res[0] == nil || res[0].ID != u.ID {
+		t.Fatalf("the other organization's lookup: %v, %v", res[0], errs[0])
+	}
+	if errs[2] != nil || res[2] != nil {
+		t.Fatalf("a userName nobody has: %v, %v", res[2], errs[2])
+	}
+	if errs[1] == nil {
+		t.Fatal("the refused key's own lookup answered without an error")
+	}
+}

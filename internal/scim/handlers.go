@@ -135,6 +135,7 @@ func (h *resourceHandler) list(w http.ResponseWriter, r *http.Request, c *tenant
 	// A page may hold fewer resources than asked (RFC 7644 §3.4.2.4): the next starts after it.
 	page.Resources = page.Resources[:loaded.fit]
 	h.server.chargeRead(c, loaded.count)
+	h.server.chargePage(c, page.Resources)
 	if p.attributes.include == nil && p.attributes.exclude == nil && h.listFast(w, r, page, p.query.StartIndex, loaded.byID) {
 		h.audited(e, http.StatusOK)
 		return
@@ -409,13 +410,22 @@ func (h *resourceHandler) takeMembers(doc map[string]any) ([]string, error) {
 }
 
 // fill sets the indexed columns and the stored document.
+// res is the resource as it was (a copy of it; zero for a new one), and what it stored before
+// the bounds on stored values (indexable, maxResourceBytes) stays writable.
 func (h *resourceHandler) fill(res *store.Resource, doc map[string]any) error {
+	before := *res
 	if err := indexed(h.kind, doc, res); err != nil {
+		return err
+	}
+	if err := indexable(h.kind, &before, res); err != nil {
 		return err
 	}
 	b, err := json.Marshal(doc)
 	if err != nil {
 		return err
+	}
+	if len(b) > maxResourceBytes && len(b) > len(before.Doc) {
+		return badRequest(typeInvalidValue, "the %s would be larger than %d KiB", strings.ToLower(string(h.kind)), maxResourceBytes>>10)
 	}
 	res.Doc = b
 	return nil

@@ -25,6 +25,10 @@ const (
 	maxFilterTerms = 100
 	// maxFilterDepth bounds the nesting of parentheses and value paths in a filter or PATCH path.
 	maxFilterDepth = 10
+	// maxResourceBytes bounds a stored user's or group's document (members are stored apart).
+	// The body cap bounds one request, not what PATCHes add up to; every read, page and event
+	// snapshot holds documents whole. Entra's and Okta's users are a few KiB.
+	maxResourceBytes = 256 << 10
 )
 
 func tooMany(format string, args ...any) *Error {

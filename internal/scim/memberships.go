@@ -94,3 +94,20 @@ func (h *resourceHandler) tooManyMembers(res *store.Resource) *Error {
 func (s *Server) chargeRead(caller *tenant.Caller, memberships int) {
 	s.limits.owe(caller.Organization, memberships/membershipsPerReadCost)
 }
+
+// documentsPerReadCost is how many bytes of stored documents a page sends cost one more request,
+// owed like memberships: a page of a hundred users of a few KiB each costs nothing more, one of
+// store.MaxPageBytes 32 requests, so an organization reading pages of the largest documents at its
+// rate cannot have the server render hundreds of MiB a second.
+const documentsPerReadCost = 256 << 10
+
+// chargePage charges a list read, once made, for the bytes of the documents it sends.
+func (s *Server) chargePage(caller *tenant.Caller, resources []*store.Resource) {
+	n := 0
+	for _, r := range resources {
+		n += len(r.Doc)
+	}
+	if n >= documentsPerReadCost {
+		s.limits.owe(caller.Organization, n/documentsPerReadCost)
+	}
+}

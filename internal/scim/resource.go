@@ -266,6 +266,30 @@ func indexed(kind store.Kind, doc map[string]any, r *store.Resource) error {
 	return nil
 }
 
+// maxIndexedBytes bounds the values the stores index (userName, externalId, a group's
+// displayName, a user's primary email): PostgreSQL refuses an index entry past about 2,700 bytes,
+// which answered a longer userName with a 500. Real ones are far shorter (Entra's
+// userPrincipalName is at most 113 characters, an email address 254).
+const maxIndexedBytes = 1024
+
+// indexable refuses an indexed value of next longer than maxIndexedBytes that before (the
+// resource as it was; empty for a new one) did not have: what was stored before the bound stays
+// writable, so a deactivation never fails on it.
+func indexable(kind store.Kind, before, next *store.Resource) error {
+	name := "userName"
+	if kind == store.KindGroup {
+		name = "displayName"
+	}
+	for _, v := range []struct{ name, was, is string }{
+		{name, before.Name, next.Name}, {"externalId", before.ExternalID, next.ExternalID}, {"the primary email", before.Email, next.Email},
+	} {
+		if len(v.is) > maxIndexedBytes && v.is != v.was {
+			return badRequest(typeInvalidValue, "%s is longer than %d bytes", v.name, maxIndexedBytes)
+		}
+	}
+	return nil
+}
+
 // primaryEmail is the primary email, else the first work email, else the first.
 func primaryEmail(doc map[string]any) string {
 	emails, _ := doc["emails"].([]any)

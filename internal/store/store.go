@@ -346,6 +346,12 @@ type FilterError struct{ Detail string }
 
 func (e *FilterError) Error() string { return e.Detail }
 
+// MaxPageBytes bounds the stored documents of one page of List: a page stops before the
+// resource that would pass it, the first resource always kept (RFC 7644 §3.4.2.4 lets a page hold
+// fewer than asked; the next starts after it). A page of 1,000 resources of the largest size a
+// document may have would otherwise hold 256 MiB, and be rendered again to be sent.
+const MaxPageBytes = 8 << 20
+
 // MaxMembershipsRead bounds the memberships one read of the store returns: a user's groups read
 // with the user (Get, List with WithGroups: at most MaxMembershipsRead+1 of them, so that a user
 // in more can be told), and the limit a response of the SCIM endpoint gives Members and GroupsOf.

@@ -56,6 +56,7 @@ func (s *Store) List(ctx context.Context, org string, kind store.Kind, q store.Q
 		return nil, fmt.Errorf("listing %ss: %w", kind, err)
 	}
 	defer func() { _ = rows.Close() }()
+	docBytes, cut := 0, false
 	for rows.Next() {
 		var groups string
 		scan := rows.Scan
@@ -72,6 +73,10 @@ func (s *Store) List(ctx context.Context, org string, kind store.Kind, q store.Q
 			}
 			r.GroupsLoaded = true
 		}
+		if docBytes += len(r.Doc); docBytes > store.MaxPageBytes && len(page.Resources) > 0 {
+			cut = true // the rows after it are left unread (Close)
+			break
+		}
 		page.Resources = append(page.Resources, r)
 	}
 	if err := rows.Err(); err != nil {
@@ -79,7 +84,7 @@ func (s *Store) List(ctx context.Context, org string, kind store.Kind, q store.Q
 	}
 	// A short page that is not past the end tells the total without counting (the common case:
 	// a lookup by userName), saving a query.
-	if n := len(page.Resources); n < q.Count && (n > 0 || start == 1) {
+	if n := len(page.Resources); !cut && n < q.Count && (n > 0 || start == 1) {
 		page.Total = start - 1 + n
 		return page, nil
 	}

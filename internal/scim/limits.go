@@ -76,6 +76,21 @@ func (b *valueBudget) check(key string, v any) error {
 	return nil
 }
 
+// checkMembersFilter counts the members a remove by filter names (members[value eq "a" or value
+// eq "b"]: one a comparison) as members the request names: 1,000 operations of 100 each named
+// 100,000 members, each a delete in the store's one transaction, charged as none.
+func (b *valueBudget) checkMembersFilter(op patchOperation) error {
+	if op.Op != "remove" || !strings.Contains(op.Path, "[") || !strings.EqualFold(pathAttribute(op.Path), "members") {
+		return nil
+	}
+	terms, _ := filterSize(op.Path) // counted in the text, before any parsing
+	b.members += terms
+	if b.members > maxMembersPerRequest {
+		return tooMany("a request may name at most %d group members", maxMembersPerRequest)
+	}
+	return nil
+}
+
 func displayKey(key string) string {
 	if key == "" {
 		return "an attribute"

@@ -30,6 +30,14 @@ func parseFilter(raw, org string) (filter.Expression, error) {
 		return expr, nil
 	}
 	text := normalizeFilter(raw)
+	// The rewrite copies a condition into every alternative of a value path: bounded again, or a
+	// filter within the limits became one a hundred times past them.
+	if err := checkFilterLength(text); err != nil {
+		return nil, err
+	}
+	if err := checkFilterSize(text, typeInvalidFilter); err != nil {
+		return nil, err
+	}
 	expr, err := parseCached(text, org)
 	if err != nil {
 		// Not quoted: the detail is audited and shown in status, and filters carry personal data

@@ -68,6 +68,9 @@ func parsePatch(body map[string]any) (ops []patchOperation, members int, err err
 		if err := budget.check(pathAttribute(op.Path), op.Value); err != nil {
 			return nil, 0, err
 		}
+		if err := budget.checkMembersFilter(op); err != nil {
+			return nil, 0, err
+		}
 		ops = append(ops, op)
 	}
 	return ops, budget.members, nil
@@ -786,7 +789,8 @@ func deepCopy(m map[string]any) map[string]any {
 }
 
 // replacesMembers says whether a PATCH may remove group members it does not name: a replace of
-// members (by path, or a path-less replace carrying them), or a remove of members without a
+// members (by path, or a replace of the whole resource or of its schema carrying them, the key
+// plain or schema-qualified), a remove of the group's schema, or a remove of members without a
 // filter or a list of them (Entra's remove names its members in value).
 func replacesMembers(ops []patchOperation) bool {
 	for _, op := range ops {
@@ -794,18 +798,39 @@ func replacesMembers(ops []patchOperation) bool {
 		switch {
 		case op.Op == "replace" && whole:
 			return true
-		case op.Op == "replace" && op.Path == "":
-			if m, ok := op.Value.(map[string]any); ok {
-				for k := range m {
-					if strings.EqualFold(k, "members") {
-						return true
-					}
-				}
+		case op.Op == "replace" && (op.Path == "" || schemaPath(op.Path)):
+			if carriesMembers(op.Value) {
+				return true
 			}
+		case op.Op == "remove" && schemaPath(op.Path):
+			return true
 		case op.Op == "remove" && whole:
 			if list, ok := op.Value.([]any); !ok || len(list) == 0 {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// schemaPath reports a PATCH path naming a schema ("urn:ietf:params:scim:schemas:core:2.0:Group")
+// rather than one of its attributes.
+func schemaPath(path string) bool {
+	lower := strings.ToLower(path)
+	return strings.HasPrefix(lower, "urn:") && !strings.Contains(lower, "[") &&
+		strings.HasSuffix(lower, ":group") // the one schema of a group that holds members
+}
+
+// carriesMembers reports a value setting members: a key "members", plain or schema-qualified,
+// or a schema's key whose object carries one.
+func carriesMembers(v any) bool {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return false
+	}
+	for k, e := range m {
+		if strings.EqualFold(pathAttribute(k), "members") || schemaPath(k) && carriesMembers(e) {
+			return true
 		}
 	}
 	return false

@@ -151,8 +151,27 @@ func (s *Server) authenticated(next func(http.ResponseWriter, *http.Request, *te
 			return
 		}
 		ctx := context.WithValue(r.Context(), callerKey{}, caller)
+		if r.ContentLength < 0 && r.Body != nil && r.Body != http.NoBody {
+			// A body of unknown length (chunked) was charged as none: what it turns out to be is
+			// owed once read, as a declared length is charged at once.
+			body := &countingBody{ReadCloser: r.Body}
+			r.Body = body
+			defer func() { s.limits.owe(caller.Organization, int(body.n/costUnit)) }()
+		}
 		next(w, r.WithContext(ctx), caller)
 	})
+}
+
+// countingBody counts the bytes read from a request body.
+type countingBody struct {
+	io.ReadCloser
+	n int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	return n, err
 }
 
 // charge takes cost from the caller's organization's rate limit; over it, it answers 429 (audited)

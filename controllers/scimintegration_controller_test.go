@@ -167,7 +167,7 @@ var _ = Describe("ScimIntegration", func() {
 
 		It("answers a long rotate-token request once, not at every reconcile", func() {
 			// Kept whole, a request longer than status.token.rotationRequest's 64 characters failed
-			// the status write, and past 1 KiB the Secret cache dropped it: never answered, so every
+			// the status write, and past its bound the Secret cache dropped it: never answered, so every
 			// reconcile rotated again, each rotation's Secret write waking the next.
 			scim := scimIntegration(ns, "scim", "identity")
 			Expect(k8s.Create(ctx, scim)).To(Succeed())

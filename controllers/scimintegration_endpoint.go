@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -71,7 +72,7 @@ func (r *ScimIntegrationReconciler) reconcileEndpoint(ctx context.Context, s *sc
 func (r *ScimIntegrationReconciler) applyRouting(ctx context.Context, s *scimScope) error {
 	name := s.scim.Name + endpointObjectSuffix
 	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: s.scim.Namespace}}
-	if ok, err := r.createOrUpdateOwned(ctx, s, svc, "Service", func() {
+	if ok, err := r.createOrPatchOwned(ctx, s, svc, "Service", func() {
 		svc.Labels = ownedLabels(s)
 		svc.Spec.Type = corev1.ServiceTypeExternalName
 		svc.Spec.ExternalName = r.DataPlaneService
@@ -84,7 +85,7 @@ func (r *ScimIntegrationReconciler) applyRouting(ctx context.Context, s *scimSco
 
 	spec := s.scim.Spec.Endpoint.Ingress
 	ing := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: s.scim.Namespace}}
-	_, err := r.createOrUpdateOwned(ctx, s, ing, "Ingress", func() {
+	_, err := r.createOrPatchOwned(ctx, s, ing, "Ingress", func() {
 		ing.Labels = ownedLabels(s)
 		ing.Annotations = spec.Annotations
 		// Without a className the API server's DefaultIngressClass admission names the cluster's
@@ -116,22 +117,32 @@ func (r *ScimIntegrationReconciler) applyRouting(ctx context.Context, s *scimSco
 	return err
 }
 
-// createOrUpdateOwned brings an object we own to the state mutate gives it. An object of the
+// createOrPatchOwned brings an object we own to the state mutate gives it. An object of the
 // same name that we do not control is left alone: the EndpointReady condition says so and the
 // pass stops (ok is false).
-func (r *ScimIntegrationReconciler) createOrUpdateOwned(ctx context.Context, s *scimScope, obj client.Object, kind string, mutate func()) (bool, error) {
+func (r *ScimIntegrationReconciler) createOrPatchOwned(ctx context.Context, s *scimScope, obj client.Object, kind string, mutate func()) (bool, error) {
 	err := r.Get(ctx, client.ObjectKeyFromObject(obj), obj)
-	if err != nil && !apierrors.IsNotFound(err) {
+	switch {
+	case apierrors.IsNotFound(err):
+		mutate()
+		if err = controllerutil.SetControllerReference(s.scim, obj, r.Scheme()); err == nil {
+			err = r.Create(ctx, obj)
+		}
+	case err != nil:
 		return false, fmt.Errorf("reading %s %s: %w", kind, obj.GetName(), err)
-	}
-	if err == nil && !metav1.IsControlledBy(obj, s.scim) {
+	case !metav1.IsControlledBy(obj, s.scim):
 		r.refuseForeignObject(s, v1alpha1.ConditionEndpointReady, v1alpha1.ReasonIngressNotOwned, kind, obj.GetName())
 		return false, errStop
-	}
-	_, err = controllerutil.CreateOrUpdate(ctx, r.Client, obj, func() error {
+	default:
+		// A patch of what changed: the cached copy holds only what the operator writes
+		// (secrets.CacheOptions), and an update from it would remove the rest, an ingress
+		// controller's finalizer among it. Unchanged, nothing is sent.
+		original := obj.DeepCopyObject().(client.Object)
 		mutate()
-		return controllerutil.SetControllerReference(s.scim, obj, r.Scheme())
-	})
+		if !equality.Semantic.DeepEqual(original, obj) {
+			err = r.Patch(ctx, obj, client.MergeFromWithOptions(original, client.MergeFromWithOptimisticLock{}))
+		}
+	}
 	switch {
 	case apierrors.IsAlreadyExists(err):
 		// The cache holds only objects labelled as the operator's (secrets.CacheOptions): one of

@@ -1,6 +1,6 @@
 // Package secrets keeps the operator's footprint on the cluster's Secrets (and Services and
-// Ingresses) small. The manager's
-// cache holds only the Secrets the operator manages (selected by label); the Secrets tenants
+// Ingresses) small. The manager's cache holds only the ones the operator manages (selected by
+// label), and of those only what it reads, bounded (trim.go); the Secrets tenants
 // reference (OIDC client secrets, bring-your-own tokens) are read from the API server when
 // needed, and their changes are noticed through a metadata watch that keeps nothing: no data,
 // labels or annotations (kubectl's last-applied annotation can hold a Secret's data) of any other
@@ -30,8 +30,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
-
-	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
 )
 
 // ManagedByLabel and ManagedByValue mark the Secrets the operator creates (token Secrets), and
@@ -42,78 +40,20 @@ const (
 	OrganizationLabel = "enterprise.z8z8.io/organization"
 )
 
-// CacheOptions restricts the manager's cache of Secrets to those the operator manages, keeps of
-// them only what the operator reads (trimSecret), and strips managed fields from everything it
-// caches. Services and Ingresses are the operator's own too (each integration's routing): the
-// cluster's others, tens of thousands in a large cluster, are never held.
+// CacheOptions restricts the manager's cache of Secrets, Services and Ingresses to those the
+// operator manages (selected by label), and keeps of each only what the operator reads (trim.go).
+// The Services and Ingresses are each integration's routing: the cluster's others, tens of
+// thousands in a large cluster, are never held.
 func CacheOptions() cache.Options {
 	managed := labels.SelectorFromSet(labels.Set{ManagedByLabel: ManagedByValue})
 	return cache.Options{
 		ByObject: map[client.Object]cache.ByObject{
 			&corev1.Secret{}:        {Label: managed, Transform: trimSecret},
-			&corev1.Service{}:       {Label: managed},
-			&networkingv1.Ingress{}: {Label: managed},
+			&corev1.Service{}:       {Label: managed, Transform: trimService},
+			&networkingv1.Ingress{}: {Label: managed, Transform: trimIngress},
 		},
 		DefaultTransform: cache.TransformStripManagedFields(),
 	}
-}
-
-// The data keys of the Secrets the operator writes: a token Secret's and a signing key's (with
-// the previous key of a rotation).
-var cachedDataKeys = map[string]bool{
-	v1alpha1.SecretKeyToken: true, v1alpha1.SecretKeySHA256: true, v1alpha1.SecretKeyPreviousSHA256: true,
-	v1alpha1.SecretKeySigningKey: true, v1alpha1.SecretKeySigningKey + v1alpha1.SecretKeyPreviousSuffix: true,
-}
-
-// The annotations and labels the operator writes on them (token.Secret).
-var (
-	cachedAnnotations = map[string]bool{
-		v1alpha1.AnnotationRotation: true, v1alpha1.AnnotationIssuedAt: true, v1alpha1.AnnotationPreviousValidUntil: true,
-		v1alpha1.AnnotationTokenLastUsedAt: true, v1alpha1.AnnotationRotationRequest: true, v1alpha1.AnnotationTokenAcknowledged: true,
-	}
-	cachedLabels = map[string]bool{ManagedByLabel: true, OrganizationLabel: true}
-)
-
-// Bounds of what the cache keeps of a Secret: a token, a hash or a signing key is well under
-// maxCachedValue, and the operator's annotations are times, counters and user names.
-const (
-	maxCachedValue      = 4 << 10
-	maxCachedAnnotation = 1 << 10
-)
-
-// trimSecret keeps of a cached Secret only what the operator reads: its own data keys, labels and
-// annotations, within bounds, and its controller reference. The label that selects the cache is
-// one any tenant can put on its own Secrets: 500 Secrets of 1 MiB each in one namespace would
-// otherwise sit in every replica's memory. Writers patch only the fields they change
-// (controllers' token Secret), so what the cache leaves out is never written back as removed.
-func trimSecret(obj any) (any, error) {
-	s, ok := obj.(*corev1.Secret)
-	if !ok {
-		return obj, nil // a tombstone of a deleted object
-	}
-	s.ManagedFields = nil
-	s.StringData = nil
-	for k, v := range s.Data {
-		if !cachedDataKeys[k] || len(v) > maxCachedValue {
-			delete(s.Data, k)
-		}
-	}
-	for k, v := range s.Annotations {
-		if !cachedAnnotations[k] || len(v) > maxCachedAnnotation {
-			delete(s.Annotations, k)
-		}
-	}
-	for k := range s.Labels {
-		if !cachedLabels[k] {
-			delete(s.Labels, k)
-		}
-	}
-	if owner := metav1.GetControllerOfNoCopy(s); owner != nil {
-		s.OwnerReferences = []metav1.OwnerReference{*owner}
-	} else {
-		s.OwnerReferences = nil
-	}
-	return s, nil
 }
 
 // Names tells controllers that a Secret changed, by namespace and name, and holds no Secret in

@@ -36,8 +36,8 @@ type Secret struct {
 
 // maxRotationRequest is the longest rotate-token annotation kept as it is (status.token's
 // rotationRequest holds 64 characters); a longer one is kept as a hash of it. Kept whole, a long
-// request failed the status write, and past 1 KiB the operator's cache of Secrets dropped it, so
-// it never read as answered and every reconcile rotated the token again.
+// request failed the status write, and past its bound (128 bytes) the operator's cache of Secrets
+// dropped it, so it never read as answered and every reconcile rotated the token again.
 const maxRotationRequest = 64
 
 // RotationRequestMark is what a token Secret and the integration's status keep of a rotate-token

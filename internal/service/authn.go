@@ -3,59 +3,14 @@ package service
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"sync"
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 
-	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/hashicorp/golang-lru/v2/expirable"
-	"golang.org/x/time/rate"
 )
-
-// Failed sign-ins (a Kubernetes token the API server did not accept, on the wizard's form or as
-// an admin API bearer token) are limited per source address: each costs a TokenReview on the
-// API server, and guessing needs many. Successful sign-ins cost nothing here, so an admin's
-// scripted API calls are never slowed.
-const (
-	failedSignInsPerMinute = 10
-	failedSignInBurst      = 20
-	// maxSignInSources bounds the buckets kept (about 200 bytes each): a flood from many addresses
-	// recycles the least recently seen ones instead of growing memory.
-	maxSignInSources = 10000
-)
-
-// signInGuard holds a token bucket per source address.
-type signInGuard struct {
-	once    sync.Once
-	sources *lru.Cache[string, *rate.Limiter]
-}
-
-func (g *signInGuard) limiter(source string) *rate.Limiter {
-	g.once.Do(func() { g.sources, _ = lru.New[string, *rate.Limiter](maxSignInSources) })
-	lim, ok := g.sources.Get(source)
-	if !ok {
-		lim = rate.NewLimiter(rate.Limit(failedSignInsPerMinute/60.0), failedSignInBurst)
-		if prev, found, _ := g.sources.PeekOrAdd(source, lim); found {
-			lim = prev
-		}
-	}
-	return lim
-}
-
-// wait says how long a source must wait before its next sign-in attempt is reviewed (0: now).
-func (g *signInGuard) wait(source string, now time.Time) time.Duration {
-	lim := g.limiter(source)
-	if lim.TokensAt(now) >= 1 {
-		return 0
-	}
-	r := lim.ReserveN(now, 1)
-	defer r.CancelAt(now)
-	return r.DelayFrom(now)
-}
-
-// failed charges a refused sign-in to its source.
-func (g *signInGuard) failed(source string, now time.Time) { g.limiter(source).AllowN(now, 1) }
 
 // acceptedTokenTTL is how long a token the API server accepted is taken without another
 // TokenReview, and maxAcceptedTokens how many are remembered (by their SHA-256, never the token).
@@ -138,7 +93,8 @@ func (a *acceptedTokens) add(key [sha256.Size]byte, who Identity, source string)
 
 // SignIn checks a Kubernetes token presented from a source address (the wizard's sign-in form,
 // an admin API bearer token), refusing with *TooManySignIns a source whose failed attempts are
-// over budget, unless the token was accepted within knownTokenTTL.
+// over budget, unless the token was accepted within knownTokenTTL, or while too many reviews are
+// in flight (signin_guard.go). A review that fails is an *Error (503), logged by reviewFailed.
 func (s *Service) SignIn(ctx context.Context, source, tok string) (Identity, bool, error) {
 	if tok == "" {
 		return Identity{}, false, nil
@@ -147,17 +103,25 @@ func (s *Service) SignIn(ctx context.Context, source, tok string) (Identity, boo
 	if who, ok := s.accepted.get(key); ok {
 		return who, true, nil
 	}
-	now := time.Now()
-	if wait := s.signIns.wait(source, now); wait > 0 && !s.accepted.wasAccepted(key) {
-		return Identity{}, false, &TooManySignIns{RetryAfter: wait}
+	turn, refused := s.signIns.admit(source, time.Now(), s.accepted.wasAccepted(key))
+	if refused != nil {
+		return Identity{}, false, refused
 	}
-	who, ok, err := s.AuthenticateToken(ctx, tok)
+	var who Identity
+	var ok bool
+	var err error
+	defer func() { turn.done(time.Now(), err == nil && ok, err == nil && !ok) }() // a panic too ends the turn
+	review, cancel := context.WithTimeout(ctx, signInReviewTimeout)
+	defer cancel()
+	who, ok, err = s.AuthenticateToken(review, tok)
 	switch {
 	case err == nil && ok:
 		s.accepted.add(key, who, source)
 	case err == nil:
 		s.accepted.forget(key)
-		s.signIns.failed(source, now)
+	}
+	if e := (*Error)(nil); err != nil && !errors.As(err, &e) {
+		return Identity{}, false, s.reviewFailed(ctx, err)
 	}
 	return who, ok, err
 }

@@ -24,10 +24,17 @@ func Refuse(status int, format string, args ...any) *Error {
 	return &Error{Status: status, Message: fmt.Sprintf(format, args...)}
 }
 
-// TooManySignIns is the refusal of a source over its failed sign-in budget.
-type TooManySignIns struct{ RetryAfter time.Duration }
+// TooManySignIns is the refusal of a source over its failed sign-in budget, or (AtOnce) of a
+// sign-in while too many others are being checked.
+type TooManySignIns struct {
+	RetryAfter time.Duration
+	AtOnce     bool
+}
 
 func (e *TooManySignIns) Error() string {
+	if e.AtOnce {
+		return "Too many sign-ins are being checked at once; try again in " + e.RetryAfter.Round(time.Second).String()
+	}
 	return "Too many refused sign-ins from your address; try again in " + e.RetryAfter.Round(time.Second).String()
 }
 

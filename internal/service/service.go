@@ -34,10 +34,12 @@ type Service struct {
 	Impersonate func(Identity) (client.Client, error)
 	Log         *slog.Logger
 
-	// signIns limits failed sign-ins per source address.
+	// signIns limits failed sign-ins per source address, and TokenReviews in flight.
 	signIns signInGuard
 	// accepted remembers tokens the API server accepted a moment ago.
 	accepted acceptedTokens
+	// reviewFailures samples the log lines of failed TokenReviews.
+	reviewFailures reviewFailures
 	// waiters bounds the Events API's waiting requests.
 	waiters eventWaiters
 	// heavyReads bounds the reads whose cost grows with an organization's data (read_guard.go);

@@ -19,19 +19,22 @@ func TestSignInGuardChargesFailuresPerSource(t *testing.T) {
 	var g signInGuard
 	now := time.Unix(1700000000, 0)
 	for i := range failedSignInBurst {
-		if wait := g.wait("10.0.0.1", now); wait != 0 {
-			t.Fatalf("attempt %d waits %s within the burst", i, wait)
+		turn, refused := g.admit("10.0.0.1", now, false)
+		if refused != nil {
+			t.Fatalf("attempt %d refused within the burst: %v", i, refused)
 		}
-		g.failed("10.0.0.1", now)
+		turn.done(now, false, true)
 	}
-	wait := g.wait("10.0.0.1", now)
-	if wait <= 0 || wait > time.Minute {
-		t.Fatalf("over the burst the source waits %s", wait)
+	_, refused := g.admit("10.0.0.1", now, false)
+	if refused == nil || refused.RetryAfter <= 0 || refused.RetryAfter > time.Minute {
+		t.Fatalf("over the burst the source is told %v", refused)
 	}
-	if g.wait("10.0.0.2", now) != 0 {
+	if turn, refused := g.admit("10.0.0.2", now, false); refused != nil {
 		t.Fatal("another source is held back")
+	} else {
+		turn.done(now, false, true)
 	}
-	if g.wait("10.0.0.1", now.Add(wait)) != 0 {
+	if _, refused := g.admit("10.0.0.1", now.Add(refused.RetryAfter), false); refused != nil {
 		t.Fatal("the source still waits after Retry-After")
 	}
 }
@@ -40,7 +43,7 @@ func TestSignInGuardIsBoundedBySources(t *testing.T) {
 	var g signInGuard
 	now := time.Now()
 	for i := range maxSignInSources + 500 {
-		g.failed("src-"+strconv.Itoa(i), now)
+		g.budget("src-"+strconv.Itoa(i), now)
 	}
 	if n := g.sources.Len(); n > maxSignInSources {
 		t.Fatalf("%d sources kept, bound %d", n, maxSignInSources)

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -207,13 +208,8 @@ type pageHandler func(w http.ResponseWriter, r *http.Request, v *view)
 func (s *Server) signedIn(next pageHandler) http.Handler {
 	return secured(crossOrigin.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		who, ok, err := s.identify(r)
-		if e := (*service.Error)(nil); errors.As(err, &e) { // a Kubernetes system identity
-			s.fail(w, r, e.Status, e.Message)
-			return
-		}
 		if err != nil {
-			s.Log.Error("Authenticating a wizard request", "error", err)
-			s.fail(w, r, http.StatusInternalServerError, "Could not check who you are; try again.")
+			s.refuseIdentity(w, r, err)
 			return
 		}
 		if !ok {
@@ -234,6 +230,25 @@ func (s *Server) signedIn(next pageHandler) http.Handler {
 		r = r.WithContext(context.WithValue(r.Context(), identityKey{}, who))
 		next(w, r, &view{User: who.User, CSRF: sess.CSRF, SignedIn: sess.User != "" && sess.User == who.User, Posted: r.Method == http.MethodPost})
 	})))
+}
+
+// refuseIdentity answers a request whose caller could not be identified: a Kubernetes system
+// identity, a TokenReview that failed (both *service.Error), or a source over its sign-in budget
+// (429 with Retry-After, unlogged: one line per refused attempt would let a flood fill the logs).
+// The error page does not authenticate the request again: that would be another TokenReview.
+func (s *Server) refuseIdentity(w http.ResponseWriter, r *http.Request, err error) {
+	r = r.WithContext(context.WithValue(r.Context(), identityKey{}, service.Identity{}))
+	if e := (*service.TooManySignIns)(nil); errors.As(err, &e) {
+		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfterSeconds()))
+		s.fail(w, r, http.StatusTooManyRequests, e.Error())
+		return
+	}
+	if e := (*service.Error)(nil); errors.As(err, &e) {
+		s.fail(w, r, e.Status, e.Message)
+		return
+	}
+	s.Log.Error("Authenticating a wizard request", "error", err)
+	s.fail(w, r, http.StatusInternalServerError, "Could not check who you are; try again.")
 }
 
 // identityKey carries the admin signedIn identified, so a page does not authenticate again

@@ -227,9 +227,13 @@ func (s *Server) organizations(w http.ResponseWriter, r *http.Request, v *view) 
 	})
 	who := s.who(r)
 	viewer := accessKey(who, nil)
-	if !s.access.begin(viewer) {
+	if started, own := s.access.begin(viewer); !started {
 		w.Header().Set("Retry-After", "1")
-		s.fail(w, r, http.StatusTooManyRequests, "Your previous view of this page is still being prepared; reload it in a moment.")
+		if own {
+			s.fail(w, r, http.StatusTooManyRequests, "Your previous view of this page is still being prepared; reload it in a moment.")
+		} else {
+			s.fail(w, r, http.StatusTooManyRequests, "Many views of this page are being prepared just now; reload it in a moment.")
+		}
 		return
 	}
 	defer s.access.end(viewer)

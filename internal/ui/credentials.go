@@ -33,7 +33,7 @@ func (s *Server) credentialsData(v *view) *credentials {
 
 func (s *Server) credentialsPage(w http.ResponseWriter, r *http.Request, v *view) {
 	v.Title, v.Step, v.Data = "Credentials", "credentials", s.credentialsData(v)
-	if n := r.URL.Query().Get("rotated"); n != "" {
+	if n, ok := countParam(r, "rotated"); ok {
 		v.Notice = "Rotation " + n + " requested: a new token is being issued and can be revealed below once it is ready. " +
 			"The previous token keeps working for the overlap window, so your identity provider keeps provisioning while you replace it."
 	}

@@ -87,13 +87,19 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request, v *view) {
 	if r.URL.Query().Get("cursor") != "" {
 		data.FirstURL = v.Org.URL() + "/status?" + filter.Encode()
 	}
-	if n := r.URL.Query().Get("replayed"); n != "" {
-		v.Notice = "Replaying " + n + " dead-lettered event(s): delivery restarts at the oldest; the receiver deduplicates what it already has by event id."
-	}
-	if n := r.URL.Query().Get("released"); n != "" {
-		v.Notice = "Released " + n + " held deprovisioning(s); they were applied in the order they arrived."
-	}
+	v.Notice = statusNotice(r)
 	s.render(w, http.StatusOK, "status", v)
+}
+
+// statusNotice confirms a release or a replay the wizard redirected from, by its count.
+func statusNotice(r *http.Request) string {
+	if n, ok := countParam(r, "released"); ok {
+		return "Released " + n + " held deprovisioning(s); they were applied in the order they arrived."
+	}
+	if n, ok := countParam(r, "replayed"); ok {
+		return "Replaying " + n + " dead-lettered event(s): delivery restarts at the oldest; the receiver deduplicates what it already has by event id."
+	}
+	return ""
 }
 
 // release applies the deprovisionings the mass-deprovisioning guard holds.

@@ -104,3 +104,14 @@ func conditionLabel(typ string) string {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// countParam reads a count the wizard put in its own redirect (?rotated=, ?released=, …), as
+// the number it is: the notice box speaks for the wizard, so a crafted link must not put words
+// of its own there. ok is false for anything but a non-negative number.
+func countParam(r *http.Request, name string) (n string, ok bool) {
+	v, err := strconv.Atoi(r.URL.Query().Get(name))
+	if err != nil || v < 0 {
+		return "", false
+	}
+	return strconv.Itoa(v), true
+}

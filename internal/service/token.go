@@ -86,7 +86,14 @@ func (s *Service) RotateToken(ctx context.Context, org *tenant.Organization, who
 	if err := s.Client.Get(ctx, org.Integration, scim); err != nil {
 		return 0, s.internal(err)
 	}
+	// After the last request answered, whatever became of the annotation: the controller rotates
+	// for a request its token has not answered, and an annotation removed (kubectl replace, a
+	// GitOps tool replacing the object) counted again from 1, a request answered long ago.
 	current, _ := strconv.ParseInt(scim.Annotations[v1alpha1.AnnotationRotateToken], 10, 64)
+	if scim.Status.Token != nil {
+		answered, _ := strconv.ParseInt(scim.Status.Token.RotationRequest, 10, 64)
+		current = max(current, answered)
+	}
 	next := current + 1
 	apply := &unstructured.Unstructured{}
 	apply.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("ScimIntegration"))

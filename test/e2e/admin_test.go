@@ -181,6 +181,19 @@ func TestAdminAPIWithRBAC(t *testing.T) {
 	g.Expect(status).To(Equal(http.StatusGone), "shown once")
 	g.Eventually(func() int { s, _ := call(t, "GET", scim.Status.BaseURL+"/Users", revealed, ""); return s }).Should(Equal(http.StatusOK))
 
+	By("a rotation after the request annotation was removed (kubectl replace, a GitOps tool) still rotates")
+	sys.kubectl(t, "-n", "acme", "annotate", "scimintegration", "acme", v1alpha1.AnnotationRotateToken+"-")
+	status, body = as("alice", "POST", "/token/rotate")
+	g.Expect(status).To(Equal(http.StatusAccepted), fmt.Sprint(body))
+	var again string
+	g.Eventually(func() int {
+		var st int
+		st, body = as("alice", "POST", "/token/reveal")
+		again, _ = body["token"].(string)
+		return st
+	}).Should(Equal(http.StatusOK), "the request counted from the one the token answers, not from 1 again")
+	g.Expect(again).NotTo(Equal(revealed))
+
 	By("a Kubernetes bearer token signs in too (TokenReview), with the service account's RBAC")
 	sys.kubectl(t, "-n", "acme", "create", "serviceaccount", "auditor")
 	sys.kubectl(t, "-n", "acme", "create", "rolebinding", "auditor-view", "--clusterrole=scim-view", "--serviceaccount=acme:auditor")

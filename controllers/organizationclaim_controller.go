@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -146,7 +147,9 @@ func (r *OrganizationClaimReconciler) finalize(
 		return ctrl.Result{}, err
 	}
 	if owner == string(claim.UID) {
-		if err := r.Data.DeleteOrganization(ctx, claim.Name, store.Binding{Claim: owner}); err != nil {
+		if err := deleteOrganizationData(ctx, r.Data, claim.Name, store.Binding{Claim: owner}); errors.Is(err, errDeletionUnderWay) {
+			return ctrl.Result{RequeueAfter: deletionRetry}, nil
+		} else if err != nil {
 			return ctrl.Result{}, fmt.Errorf("deleting the data of organization %s: %w", claim.Name, err)
 		}
 		r.Recorder.Eventf(claim, nil, corev1.EventTypeNormal, EventDataDeleted, "Delete", "Deleted the retained data of organization %s", claim.Name)

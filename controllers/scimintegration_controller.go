@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
@@ -115,7 +116,12 @@ func (r *ScimIntegrationReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !scim.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.finalize(ctx, scim)
+		if err := r.finalize(ctx, scim); errors.Is(err, errDeletionUnderWay) {
+			return ctrl.Result{RequeueAfter: deletionRetry}, nil // another pass, its worker free meanwhile
+		} else if err != nil {
+			return ctrl.Result{}, err
+		}
+		return ctrl.Result{}, nil
 	}
 	// Finalizer first, in its own write, so no external state exists without it.
 	if added, err := addFinalizer(ctx, r.Client, scim, scimDataFinalizer); added || err != nil {

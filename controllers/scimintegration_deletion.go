@@ -99,7 +99,10 @@ func (r *ScimIntegrationReconciler) servedOrganization(ctx context.Context, scim
 
 func (r *ScimIntegrationReconciler) deleteData(ctx context.Context, scim *v1alpha1.ScimIntegration, claim *v1alpha1.OrganizationClaim) error {
 	org := claim.Name
-	err := r.Data.DeleteOrganization(ctx, org, store.Binding{Claim: string(claim.UID), Integration: string(scim.UID)})
+	err := deleteOrganizationData(ctx, r.Data, org, store.Binding{Claim: string(claim.UID), Integration: string(scim.UID)})
+	if errors.Is(err, errDeletionUnderWay) {
+		return err
+	}
 	var elsewhere *store.ServedElsewhereError
 	if errors.As(err, &elsewhere) {
 		// Another integration of the identity took the organization over while this one was

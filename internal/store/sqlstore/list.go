@@ -56,30 +56,8 @@ func (s *Store) List(ctx context.Context, org string, kind store.Kind, q store.Q
 		return nil, fmt.Errorf("listing %ss: %w", kind, err)
 	}
 	defer func() { _ = rows.Close() }()
-	docBytes, cut := 0, false
-	for rows.Next() {
-		var groups string
-		scan := rows.Scan
-		if withGroups {
-			scan = func(dest ...any) error { return rows.Scan(append(dest, &groups)...) }
-		}
-		r, err := s.scan(scan, org, kind)
-		if err != nil {
-			return nil, err
-		}
-		if withGroups {
-			if r.Groups, err = decodeGroups(groups); err != nil {
-				return nil, err
-			}
-			r.GroupsLoaded = true
-		}
-		if docBytes += len(r.Doc); docBytes > store.MaxPageBytes && len(page.Resources) > 0 {
-			cut = true // the rows after it are left unread (Close)
-			break
-		}
-		page.Resources = append(page.Resources, r)
-	}
-	if err := rows.Err(); err != nil {
+	var cut bool
+	if page.Resources, cut, err = s.readPage(rows, org, kind, withGroups); err != nil {
 		return nil, err
 	}
 	// A short page that is not past the end tells the total without counting (the common case:
@@ -89,6 +67,35 @@ func (s *Store) List(ctx context.Context, org string, kind store.Kind, q store.Q
 		return page, nil
 	}
 	return page, count()
+}
+
+// readPage reads a page's rows, up to store.MaxPageBytes of documents (the first always kept),
+// and says whether it stopped before the rows' end for it.
+func (s *Store) readPage(rows *sql.Rows, org string, kind store.Kind, withGroups bool) ([]*store.Resource, bool, error) {
+	var out []*store.Resource
+	docBytes := 0
+	for rows.Next() {
+		var groups string
+		scan := rows.Scan
+		if withGroups {
+			scan = func(dest ...any) error { return rows.Scan(append(dest, &groups)...) }
+		}
+		r, err := s.scan(scan, org, kind)
+		if err != nil {
+			return nil, false, err
+		}
+		if withGroups {
+			if r.Groups, err = decodeGroups(groups); err != nil {
+				return nil, false, err
+			}
+			r.GroupsLoaded = true
+		}
+		if docBytes += len(r.Doc); docBytes > store.MaxPageBytes && len(out) > 0 {
+			return out, true, nil // the rows after it are left unread (Close)
+		}
+		out = append(out, r)
+	}
+	return out, false, rows.Err()
 }
 
 // listQuery runs a statement of List. On PostgreSQL a statement of a compound filter (and, or,

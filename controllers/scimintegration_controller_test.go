@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
@@ -337,6 +338,22 @@ var _ = Describe("ScimIntegration", func() {
 			Expect(k8s.Create(ctx, scim)).To(Succeed())
 			eventually(condition(scim, v1alpha1.ConditionTokenIssued)).Should(beFalse("SecretNotOwned"))
 			consistently(tokenSecret(scim)).Should(Equal(map[string][]byte{"token": []byte("somebody else's")}))
+		})
+
+		It("says why when the namespace's quota refuses its token Secret", func() {
+			// The refusal (403) was in the logs only: Ready said TokenIssued had not been
+			// evaluated yet, which the wizard waits out for ever.
+			quota := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "no-secrets"},
+				Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourceSecrets: resource.MustParse("0")}}}
+			Expect(k8s.Create(ctx, quota)).To(Succeed())
+			// No quota controller runs beside envtest's API server: its status is set as one would.
+			quota.Status = corev1.ResourceQuotaStatus{Hard: quota.Spec.Hard, Used: corev1.ResourceList{corev1.ResourceSecrets: resource.MustParse("0")}}
+			Expect(k8s.Status().Update(ctx, quota)).To(Succeed())
+			scim := scimIntegration(ns, "scim", "identity")
+			Expect(k8s.Create(ctx, scim)).To(Succeed())
+			eventually(condition(scim, v1alpha1.ConditionTokenIssued)).Should(beFalse(v1alpha1.ReasonSecretRefused))
+			Expect(condition(scim, v1alpha1.ConditionTokenIssued)().Message).To(ContainSubstring("exceeded quota"))
+			Expect(condition(scim, v1alpha1.ConditionReady)()).NotTo(beTrue("Ready"))
 		})
 
 		It("lets only the first ScimIntegration provision an organization", func() {

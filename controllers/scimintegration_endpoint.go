@@ -149,10 +149,14 @@ func (r *ScimIntegrationReconciler) createOrPatchOwned(ctx context.Context, s *s
 		// the same name without the label is someone else's.
 		r.refuseForeignObject(s, v1alpha1.ConditionEndpointReady, v1alpha1.ReasonIngressNotOwned, kind, obj.GetName())
 		return false, errStop
-	case apierrors.IsInvalid(err):
+	case apierrors.IsInvalid(err) || apierrors.IsForbidden(err):
 		// Retrying at once would not help, and the reason would be in the logs only. A refusal
-		// that is not the spec's (an admission policy fixed since) is tried again now and then.
+		// that is not the spec's (an admission policy fixed since, a namespace's quota freed) is
+		// tried again now and then.
 		s.requeue.in(routingInvalidRetry)
+		if apierrors.IsForbidden(err) {
+			s.requeue.in(refusedRetry)
+		}
 		s.setCondition(v1alpha1.ConditionEndpointReady, false, v1alpha1.ReasonRoutingInvalid, truncate(fmt.Sprintf(
 			"The API server refused %s %s that the endpoint's ingress needs: %s", kind, obj.GetName(), apiMessage(err)), 1024))
 		return false, errStop
@@ -162,8 +166,12 @@ func (r *ScimIntegrationReconciler) createOrPatchOwned(ctx context.Context, s *s
 	return true, nil
 }
 
-// routingInvalidRetry is how soon routing the API server refused is tried again without a change.
-const routingInvalidRetry = 10 * time.Minute
+// routingInvalidRetry is how soon routing the API server refused as invalid is tried again
+// without a change; refusedRetry an object it forbade (a namespace's quota, an admission policy).
+const (
+	routingInvalidRetry = 10 * time.Minute
+	refusedRetry        = time.Minute
+)
 
 // truncate cuts s to at most n bytes, at a rune boundary.
 func truncate(s string, n int) string {

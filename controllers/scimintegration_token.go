@@ -58,6 +58,14 @@ func (r *ScimIntegrationReconciler) reconcileGeneratedToken(ctx context.Context,
 			r.refuseForeignObject(s, v1alpha1.ConditionTokenIssued, v1alpha1.ReasonSecretNotOwned, "Secret", key.Name)
 			return errStop
 		}
+		if apierrors.IsForbidden(err) || apierrors.IsInvalid(err) {
+			// A namespace's quota, an admission policy: said in the condition, not only in the
+			// logs, and tried again now and then (freed quota makes no event here).
+			s.requeue.in(refusedRetry)
+			s.setCondition(v1alpha1.ConditionTokenIssued, false, v1alpha1.ReasonSecretRefused, truncate(fmt.Sprintf(
+				"The API server refused token Secret %s: %s", key.Name, apiMessage(err)), 1024))
+			return errStop
+		}
 		if err != nil {
 			return err
 		}

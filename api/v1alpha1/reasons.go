@@ -55,6 +55,9 @@ const (
 	ReasonBringYourOwnToken = "BringYourOwnToken"
 	ReasonSecretNotFound    = "SecretNotFound"
 	ReasonSecretNotOwned    = "SecretNotOwned"
+	// ReasonSecretRefused: the API server refused the token Secret (a namespace's quota, an
+	// admission policy); the message quotes it.
+	ReasonSecretRefused = "SecretRefused"
 	ReasonTokenInvalid      = "TokenInvalid"
 	ReasonTokenExpired      = "TokenExpired"
 

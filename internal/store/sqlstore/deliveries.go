@@ -59,8 +59,8 @@ func (s *Store) Delivery(ctx context.Context, subscription, org string, from tim
 	return d, nil
 }
 
-// startDelivery records where a subscription's delivery of org starts: after the last event
-// before from, or after the newest when from is zero. The start is read in the transaction that
+// startDelivery records where a subscription's delivery of org starts: just before the first
+// event at or after from (startAfter), or after the newest when from is zero. The start is read in the transaction that
 // records it, behind the organization's fence (shared, as a write's): read before a deletion of
 // the organization's data and recorded after it, it would skip the re-created organization's
 // first events, numbered from 1 again.
@@ -75,17 +75,13 @@ func (s *Store) startDelivery(ctx context.Context, tx *sql.Tx, subscription, org
 	if from.IsZero() {
 		err = s.queryRow(ctx, tx, s.q(`SELECT COALESCE(MAX(last), 0) FROM event_sequences WHERE org = ?`), org).Scan(&start)
 	} else {
-		// ORDER BY … LIMIT 1, not MAX: on PostgreSQL the events are a view of two tables, where
-		// MIN and MAX are not answered from the end of an index.
-		err = s.queryRow(ctx, tx, s.q(`SELECT seq FROM provisioning_events WHERE org = ? AND at_us < ? ORDER BY seq DESC LIMIT 1`),
-			org, from.UnixMicro()).Scan(&start)
-		if errors.Is(err, sql.ErrNoRows) {
-			// No event before from: start before the organization's first event, or after its
-			// last number when it has none. Numbers go on after a deletion of its data, so 0
-			// would read the numbers given before as events pruned before delivery.
-			err = s.queryRow(ctx, tx, s.q(`SELECT COALESCE((SELECT seq - 1 FROM provisioning_events WHERE org = ? ORDER BY seq LIMIT 1),
-				(SELECT MAX(last) FROM event_sequences WHERE org = ?), 0)`), org, org).Scan(&start)
-		}
+		// Just before the first event at or after from, not after the last one before it: an
+		// event's time is taken in its write and, on PostgreSQL, its number after its commit, so
+		// an event written after from can be numbered before one written earlier (PruneEvents
+		// reads by the same rule). Delivering an event of the moments before from is harmless;
+		// skipping one after it is not. With none at or after from, after the last number: 0
+		// would read the numbers given before a deletion of its data as events lost.
+		err = s.queryRow(ctx, tx, s.q(s.startAfterQuery()), org, from.UnixMicro(), org).Scan(&start)
 	}
 	if err != nil {
 		return fmt.Errorf("finding where delivery of %s starts: %w", org, err)
@@ -93,6 +89,25 @@ func (s *Store) startDelivery(ctx context.Context, tx *sql.Tx, subscription, org
 	_, err = s.exec(ctx, tx, s.q(s.d.insertIgnore(`INSERT INTO event_deliveries (subscription, org, delivered_seq) VALUES (?, ?, ?)`)),
 		subscription, org, start)
 	return err
+}
+
+// startAfter is the number a subscription created at a time (its argument) starts after. MIN, not
+// ORDER BY seq LIMIT 1: the events at or after the time are found by their time index (a few,
+// for a subscription just created), not by walking the organization's numbers from its oldest.
+const startAfter = `SELECT COALESCE((SELECT MIN(seq) - 1 FROM provisioning_events WHERE org = ? AND at_us >= ?),
+	(SELECT MAX(last) FROM event_sequences WHERE org = ?), 0)`
+
+// startAfterPostgres is startAfter on the tables behind the view: each event found by time looks
+// its number up by position, where the view's join read all of the organization's numbers.
+const startAfterPostgres = `SELECT COALESCE((SELECT MIN((SELECT n.seq FROM event_numbers n WHERE n.position = e.position)) - 1
+		FROM provisioning_event_rows e WHERE e.org = ? AND e.at_us >= ?),
+	(SELECT MAX(last) FROM event_sequences WHERE org = ?), 0)`
+
+func (s *Store) startAfterQuery() string {
+	if s.numberer != nil {
+		return startAfterPostgres
+	}
+	return startAfter
 }
 
 // beforeDeliveryStarts, when set, runs once in the next Delivery that starts a subscription,

@@ -210,3 +210,6 @@ func AnswerLookups(s *Store, orgs, keys []string) ([]*store.Resource, []error) {
 	}
 	return res, errs
 }
+
+// StartAfter is the read of where a new subscription starts, in the store's dialect.
+func StartAfter(s *Store) string { return s.q(s.startAfterQuery()) }

@@ -261,6 +261,13 @@ func (d *Deliverer) round(ctx context.Context, j job) (bool, error) {
 		return full, d.store().RecordDelivery(ctx, subID, j.org.Name, skipped, store.DeliveryOutcome{Kind: store.Skipped, At: d.now(), EventID: skippedID,
 			From: from(), Lost: passed()})
 	}
+	if len(pending) == 0 && st.LatestSeq > pos {
+		// Every event up to LatestSeq (read before the events) was pruned: passed over and
+		// counted, as a gap before a kept event is. Otherwise a quiet organization would leave
+		// them uncounted, and a failing one's retry state, for good.
+		return false, d.store().RecordDelivery(ctx, subID, j.org.Name, st.LatestSeq, store.DeliveryOutcome{Kind: store.Skipped, At: d.now(),
+			From: from(), Lost: st.LatestSeq - pos})
+	}
 	return full, nil
 }
 

@@ -102,8 +102,10 @@ type Deliveries interface {
 	// Events pages through an organization's events in sequence order, after a sequence number.
 	Events(ctx context.Context, org string, after int64, limit int) ([]EventRecord, error)
 	// Delivery returns a subscription's state for an organization. A subscription seen for the
-	// first time starts after the organization's last event before from (its creation: it
-	// receives what happens from then on); a zero from starts it after the newest event.
+	// first time starts just before the organization's first event at or after from (its
+	// creation: it receives what happens from then on); a zero from starts it after the newest
+	// event. LatestSeq is read first: every event numbered up to it is either kept or pruned
+	// when a later Events call reads.
 	Delivery(ctx context.Context, subscription, org string, from time.Time) (*Delivery, error)
 	// RecordDelivery records what became of the event seq: delivered, skipped (not a type the
 	// subscription wants), failed (retry at the given time) or dead-lettered. It never moves a

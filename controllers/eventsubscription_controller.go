@@ -92,7 +92,7 @@ func (r *EventSubscriptionReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		ready, reason, message = false, v1alpha1.ReasonPaused, "Delivery is paused (spec.paused); events wait within the organizations' event retention"
 	}
 	if ready {
-		// The URL's scheme, host and path only: its user information or query may hold a credential
+		// The URL's scheme and host only: its user information, path or query may hold a credential
 		// the receiver asks for, and a condition is readable by whoever reads the subscription.
 		reason, message = v1alpha1.ReasonDelivering, "Events of this namespace's organizations are delivered to "+outbound.Shown(sub.Spec.URL)
 	}

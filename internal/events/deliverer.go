@@ -311,7 +311,7 @@ func Backoff(n int) time.Duration {
 // send POSTs one event; it returns "" on a 2xx, else what failed (a status or a connection
 // error, never the receiver's body) and the receiver's Retry-After.
 func (d *Deliverer) send(ctx context.Context, j job, r store.EventRecord, body []byte) (string, time.Duration) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, sendTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.sub.Spec.URL, bytes.NewReader(body))
 	if err != nil {

@@ -29,6 +29,8 @@ type Options struct {
 	Allow []netip.Prefix
 	// Timeout bounds each request as a whole, redirects and body included.
 	Timeout time.Duration
+	// MaxResponseHeaderBytes bounds an answer's headers (0: Go's default, 10 MiB).
+	MaxResponseHeaderBytes int64
 }
 
 // NewClient returns a client that refuses to connect to blocked addresses outside o.Allow.
@@ -38,12 +40,13 @@ func NewClient(o Options) *http.Client {
 	// Proxy stays nil: a proxy from the environment would connect to the target instead of us,
 	// and the dial check would see only the proxy's address. The rest is http.DefaultTransport's.
 	transport := &http.Transport{
-		DialContext:           dialer.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          100,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
+		DialContext:            dialer.DialContext,
+		ForceAttemptHTTP2:      true,
+		MaxIdleConns:           100,
+		IdleConnTimeout:        90 * time.Second,
+		TLSHandshakeTimeout:    10 * time.Second,
+		ExpectContinueTimeout:  time.Second,
+		MaxResponseHeaderBytes: o.MaxResponseHeaderBytes,
 	}
 	return &http.Client{
 		Timeout:   o.Timeout,

@@ -232,10 +232,13 @@ func TestParsePrefixesRefusesGarbage(t *testing.T) {
 
 func TestShownLeavesOutCredentials(t *testing.T) {
 	for raw, want := range map[string]string{
-		"https://user:secret@hooks.example.com/eio?token=secret#frag": "https://hooks.example.com/eio",
-		"http://receiver.apps.svc:8080/events":                        "http://receiver.apps.svc:8080/events",
-		"https://hooks.example.com/a%2Fb?sig=secret":                  "https://hooks.example.com/a/b",
-		"%zz": "",
+		"https://user:secret@hooks.example.com/eio?token=secret#frag": "https://hooks.example.com/…",
+		"http://receiver.apps.svc:8080/events":                        "http://receiver.apps.svc:8080/…",
+		"https://hooks.example.com/a%2Fb?sig=secret":                  "https://hooks.example.com/…",
+		"https://gw.example/src/SECRET123":                            "https://gw.example/…", // a gateway's secret in the path
+		"https://hooks.example.com/":                                  "https://hooks.example.com",
+		"https://hooks.example.com":                                   "https://hooks.example.com",
+		"%zz":                                                         "",
 	} {
 		if got := outbound.Shown(raw); got != want {
 			t.Errorf("Shown(%q) = %q, want %q", raw, got, want)

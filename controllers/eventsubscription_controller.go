@@ -2,9 +2,11 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -36,10 +38,14 @@ type EventSubscriptionReconciler struct {
 	client.Client
 	Recorder events.EventRecorder
 	Clock    interface{ Now() time.Time }
-	// APIReader reads brought signing keys, which the manager does not cache.
-	APIReader client.Reader
+	// APIReader reads brought signing keys, which the manager does not cache, through
+	// BroughtKeys (shared with the deliverer; one of its own when nil).
+	APIReader   client.Reader
+	BroughtKeys *eioevents.BroughtKeys
 	// Data is the store; nil when none is configured.
 	Data EventDeliveries
+
+	keysOnce sync.Once
 }
 
 const (
@@ -128,20 +134,44 @@ func (r *EventSubscriptionReconciler) reconcileKey(ctx context.Context, sub *v1a
 			return false, v1alpha1.ReasonSigningKeyMissing, fmt.Sprintf("Secret %s exists and is not this subscription's; name another with spec.signingKey", name)
 		}
 	}
-	key, err := eioevents.SigningKey(ctx, r.Client, r.APIReader, sub)
+	// A brought key comes from the reads the deliverer shares, once a minute per Secret however
+	// many subscriptions name it, not from a read of the Secret per reconcile (every
+	// deliveryStatusInterval, per subscription).
+	keys, err := r.broughtKeys().SigningKeys(ctx, r.Client, sub)
 	if err != nil {
 		sub.Status.SigningKey = nil
-		if apierrors.IsNotFound(err) {
+		switch {
+		case apierrors.IsNotFound(err):
 			return false, v1alpha1.ReasonSigningKeyMissing, "The signing key's Secret does not exist"
+		case errors.Is(err, eioevents.ErrSigningKeyNotOwned):
+			return false, v1alpha1.ReasonSigningKeyMissing, fmt.Sprintf("Secret %s exists and is not this subscription's; name another with spec.signingKey",
+				v1alpha1.SigningKeySecretName(sub.Name))
+		case errors.Is(err, eioevents.ErrBadSigningKey):
+			return false, v1alpha1.ReasonSigningKeyMissing, "The signing key is unusable: " + eioevents.ErrBadSigningKey.Error()
 		}
-		return false, v1alpha1.ReasonSigningKeyMissing, "The signing key is unusable: " + eioevents.ErrBadSigningKey.Error()
+		return false, v1alpha1.ReasonSigningKeyMissing, "Reading the signing key failed; retrying"
 	}
+	key := keys[0]
 	secretName := v1alpha1.SigningKeySecretName(sub.Name)
 	if sub.Spec.SigningKey != nil {
 		secretName = sub.Spec.SigningKey.SecretRef.Name
 	}
 	sub.Status.SigningKey = &v1alpha1.SigningKeyStatus{SecretName: secretName, Fingerprint: eioevents.KeyFingerprint(key)}
 	return true, "", ""
+}
+
+// broughtKeys is the shared cache of brought keys, or one of the reconciler's own.
+func (r *EventSubscriptionReconciler) broughtKeys() *eioevents.BroughtKeys {
+	r.keysOnce.Do(func() {
+		if r.BroughtKeys == nil {
+			reader := r.APIReader
+			if reader == nil {
+				reader = r.Client
+			}
+			r.BroughtKeys = &eioevents.BroughtKeys{Reader: reader}
+		}
+	})
+	return r.BroughtKeys
 }
 
 // createKey writes a new signing key into a Secret the subscription owns (garbage-collected with it).

@@ -18,9 +18,6 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -55,10 +52,12 @@ var jobTimeBudget = 5 * time.Second
 type Deliverer struct {
 	Store store.Store
 	// Client reads EventSubscriptions, RoleTemplates and generated signing-key Secrets (cached);
-	// APIReader reads brought signing keys (not cached).
-	Client    client.Reader
-	APIReader client.Reader
-	Registry  *tenant.Registry
+	// APIReader reads brought signing keys (not cached), through BroughtKeys (shared with the
+	// EventSubscription controller; one of its own when nil).
+	Client      client.Reader
+	APIReader   client.Reader
+	BroughtKeys *BroughtKeys
+	Registry    *tenant.Registry
 	// HTTP sends the webhooks; it must refuse addresses tenants may not reach (internal/outbound).
 	HTTP *http.Client
 	// Interval is how long a pair with nothing left waits before it is served again (default
@@ -78,22 +77,7 @@ type Deliverer struct {
 	// turns is Store with the delivery calls in turns (store_turns.go).
 	turnsOnce sync.Once
 	turns     *storeTurns
-
-	// brought caches brought signing keys (read from the API server, not the manager's cache) for
-	// broughtKeyTTL, so an interval does not cost each subscription a request to the API server.
-	mu      sync.Mutex
-	brought map[types.UID]broughtKey
-}
-
-// broughtKeyTTL is how long a brought signing key is used before it is read again: a key changed
-// in its Secret is used within this time.
-const broughtKeyTTL = time.Minute
-
-type broughtKey struct {
-	keys       []string
-	err        error // the read failed: not tried again before broughtKeyTTL either
-	generation int64
-	fetched    time.Time
+	keysOnce  sync.Once
 }
 
 // NeedLeaderElection is true: one replica delivers (the store records progress for all).
@@ -124,12 +108,14 @@ func (d *Deliverer) Start(ctx context.Context) error {
 type job struct {
 	sub *v1alpha1.EventSubscription
 	org tenant.Organization
-	// keys sign the requests: the current key, then the previous one during a rotation.
+	// keys sign the requests: the current key, then the previous one during a rotation. Read in
+	// the pair's run (current), never on the scheduling loop.
 	keys []string
 }
 
-// jobs lists the pairs to serve: every subscription that is not paused, with a usable signing
-// key, for each organization it covers.
+// jobs lists the pairs to serve: every subscription that is not paused, for each organization it
+// covers. It runs on the scheduling loop, which starts every namespace's pairs: it reads only the
+// manager's cache and one statement of the store, never a Secret from the API server.
 func (d *Deliverer) jobs(ctx context.Context) []job {
 	var subs v1alpha1.EventSubscriptionList
 	if err := d.Client.List(ctx, &subs); err != nil {
@@ -137,7 +123,6 @@ func (d *Deliverer) jobs(ctx context.Context) []job {
 		return nil
 	}
 	var jobs []job
-	d.forgetBroughtKeys(subs.Items)
 	positions, err := d.store().DeliveryPositions(ctx)
 	if err != nil {
 		d.Log.Error(err, "Reading the deliveries' positions")
@@ -149,15 +134,26 @@ func (d *Deliverer) jobs(ctx context.Context) []job {
 		if sub.Spec.Paused || !sub.DeletionTimestamp.IsZero() {
 			continue
 		}
-		keys, err := d.signingKeys(ctx, sub)
-		if err != nil {
-			continue // the controller reports it on the subscription
-		}
 		for _, org := range Covered(sub, orgs) {
-			jobs = append(jobs, job{sub: sub, org: org, keys: keys})
+			jobs = append(jobs, job{sub: sub, org: org})
 		}
 	}
 	return jobs
+}
+
+// signingKeys reads a subscription's keys: a generated key from the manager's cache, a brought
+// one through BroughtKeys (brought_keys.go).
+func (d *Deliverer) signingKeys(ctx context.Context, sub *v1alpha1.EventSubscription) ([]string, error) {
+	d.keysOnce.Do(func() {
+		if d.BroughtKeys == nil {
+			reader := d.APIReader
+			if reader == nil {
+				reader = d.Client
+			}
+			d.BroughtKeys = &BroughtKeys{Reader: reader, Now: d.now}
+		}
+	})
+	return d.BroughtKeys.SigningKeys(ctx, d.Client, sub)
 }
 
 // Covered lists the organizations a subscription receives: those served from its own namespace,
@@ -360,116 +356,6 @@ func (d *Deliverer) permissions(ctx context.Context, namespace string) Permissio
 		}
 		return rt.Spec.Permissions
 	}
-}
-
-// signingKeys reads a subscription's keys: the generated Secret (from the manager's cache) or the
-// brought one (read again after broughtKeyTTL, or when the subscription changed).
-func (d *Deliverer) signingKeys(ctx context.Context, sub *v1alpha1.EventSubscription) ([]string, error) {
-	if sub.Spec.SigningKey == nil {
-		return SigningKeys(ctx, d.Client, d.APIReader, sub)
-	}
-	now := d.now()
-	d.mu.Lock()
-	cached, ok := d.brought[sub.UID]
-	d.mu.Unlock()
-	if ok && cached.generation == sub.Generation && now.Sub(cached.fetched) < broughtKeyTTL {
-		return cached.keys, cached.err
-	}
-	// A failure is kept as long as a key: hundreds of subscriptions naming a missing Secret would
-	// otherwise cost the API server a read each, every interval, and the scheduler the time.
-	keys, err := SigningKeys(ctx, d.Client, d.APIReader, sub)
-	entry := broughtKey{keys: keys, err: err, generation: sub.Generation, fetched: now}
-	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsForbidden(err) && !errors.Is(err, ErrBadSigningKey) {
-		// The API server's trouble, not the tenant's: the keys read before go on serving, and
-		// either way the read is tried again in transientKeyRetry, not at every interval.
-		if ok && cached.generation == sub.Generation && cached.err == nil {
-			entry.keys, entry.err = cached.keys, nil
-		}
-		entry.fetched = now.Add(transientKeyRetry - broughtKeyTTL)
-	}
-	d.mu.Lock()
-	if d.brought == nil {
-		d.brought = map[types.UID]broughtKey{}
-	}
-	d.brought[sub.UID] = entry
-	d.mu.Unlock()
-	return entry.keys, entry.err
-}
-
-// transientKeyRetry is how soon a brought key whose read failed for the API server's reasons
-// is read again.
-const transientKeyRetry = 5 * time.Second
-
-// forgetBroughtKeys drops the cached keys of subscriptions that no longer exist or no longer
-// bring a key, so the cache stays the size of the subscriptions.
-func (d *Deliverer) forgetBroughtKeys(subs []v1alpha1.EventSubscription) {
-	live := make(map[types.UID]bool, len(subs))
-	for i := range subs {
-		if subs[i].Spec.SigningKey != nil {
-			live[subs[i].UID] = true
-		}
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for uid := range d.brought {
-		if !live[uid] {
-			delete(d.brought, uid)
-		}
-	}
-}
-
-// SigningKey reads a subscription's signing key and checks its form (and its previous key's,
-// when the Secret holds one).
-func SigningKey(ctx context.Context, cached, uncached client.Reader, sub *v1alpha1.EventSubscription) (string, error) {
-	keys, err := SigningKeys(ctx, cached, uncached, sub)
-	if err != nil {
-		return "", err
-	}
-	return keys[0], nil
-}
-
-// PreviousKeySuffix is v1alpha1.SecretKeyPreviousSuffix.
-const PreviousKeySuffix = v1alpha1.SecretKeyPreviousSuffix
-
-// ErrSigningKeyNotOwned: the Secret named as the generated signing key's is not the subscription's.
-var ErrSigningKeyNotOwned = errors.New("the signing key Secret is not this subscription's")
-
-// SigningKeys reads a subscription's signing key, and the previous one when its Secret holds it,
-// current first, each checked for its form.
-func SigningKeys(ctx context.Context, cached, uncached client.Reader, sub *v1alpha1.EventSubscription) ([]string, error) {
-	name, key, reader := v1alpha1.SigningKeySecretName(sub.Name), v1alpha1.SecretKeySigningKey, cached
-	if ref := sub.Spec.SigningKey; ref != nil {
-		name, key = ref.SecretRef.Name, ref.SecretRef.Key
-		if key == "" {
-			key = v1alpha1.SecretKeySigningKey
-		}
-		if uncached != nil {
-			reader = uncached
-		}
-	}
-	secret := &corev1.Secret{}
-	if err := reader.Get(ctx, types.NamespacedName{Namespace: sub.Namespace, Name: name}, secret); err != nil {
-		return nil, err
-	}
-	if sub.Spec.SigningKey == nil && !metav1.IsControlledBy(secret, sub) {
-		// A Secret of the generated key's name that the subscription does not own holds a key
-		// someone else chose (planted before the subscription existed): never sign with it.
-		return nil, ErrSigningKeyNotOwned
-	}
-	current := string(secret.Data[key])
-	if err := CheckSigningKey(current); err != nil {
-		return nil, err
-	}
-	keys := []string{current}
-	if previous, ok := secret.Data[key+PreviousKeySuffix]; ok {
-		if err := CheckSigningKey(string(previous)); err != nil {
-			return nil, err
-		}
-		if string(previous) != current { // the same key twice would only sign twice
-			keys = append(keys, string(previous))
-		}
-	}
-	return keys, nil
 }
 
 // connectionFailure says why a send got no answer in a few words, never the addresses the error

@@ -313,13 +313,13 @@ func (d *Deliverer) current(ctx context.Context, j job) (job, bool) {
 	if sub.UID != j.sub.UID || sub.Spec.Paused || !sub.DeletionTimestamp.IsZero() || len(Covered(sub, []tenant.Organization{j.org})) == 0 {
 		return j, false
 	}
-	if sub.Generation != j.sub.Generation {
-		keys, err := d.signingKeys(ctx, sub)
-		if err != nil {
-			return j, false
-		}
-		j.keys = keys
+	// Here, on the pair's worker, not on the scheduling loop: a brought key may have to be read
+	// from the API server (brought_keys.go). A key that cannot be used is the controller's to
+	// report; the pair waits for its next turn.
+	keys, err := d.signingKeys(ctx, sub)
+	if err != nil {
+		return j, false
 	}
-	j.sub = sub
+	j.sub, j.keys = sub, keys
 	return j, true
 }

@@ -13,12 +13,15 @@ import (
 
 // addEventDelivery registers the EventSubscription controller and the webhook deliverer.
 func addEventDelivery(mgr ctrl.Manager, st store.Store, registry *tenant.Registry, o Options) error {
+	// Brought signing keys are read once per Secret for the controller and the deliverer.
+	keys := &events.BroughtKeys{Reader: mgr.GetAPIReader()}
 	if err := (&controllers.EventSubscriptionReconciler{
-		Client:    mgr.GetClient(),
-		Recorder:  mgr.GetEventRecorder("eventsubscription-controller"),
-		Clock:     clock.RealClock{},
-		APIReader: mgr.GetAPIReader(),
-		Data:      st,
+		Client:      mgr.GetClient(),
+		Recorder:    mgr.GetEventRecorder("eventsubscription-controller"),
+		Clock:       clock.RealClock{},
+		APIReader:   mgr.GetAPIReader(),
+		BroughtKeys: keys,
+		Data:        st,
 	}).SetupWithManager(mgr); err != nil {
 		return err
 	}
@@ -27,6 +30,6 @@ func addEventDelivery(mgr ctrl.Manager, st store.Store, registry *tenant.Registr
 		return err
 	}
 	webhooks := events.NewWebhookClient(o.OutboundAllow)
-	return mgr.Add(&events.Deliverer{Store: st, Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Registry: registry, HTTP: webhooks,
-		Metrics: m, Log: ctrl.Log.WithName("events")})
+	return mgr.Add(&events.Deliverer{Store: st, Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), BroughtKeys: keys, Registry: registry,
+		HTTP: webhooks, Metrics: m, Log: ctrl.Log.WithName("events")})
 }

@@ -58,8 +58,8 @@ const (
 	// ReasonSecretRefused: the API server refused the token Secret (a namespace's quota, an
 	// admission policy); the message quotes it.
 	ReasonSecretRefused = "SecretRefused"
-	ReasonTokenInvalid      = "TokenInvalid"
-	ReasonTokenExpired      = "TokenExpired"
+	ReasonTokenInvalid  = "TokenInvalid"
+	ReasonTokenExpired  = "TokenExpired"
 
 	// EndpointReady.
 	ReasonServing             = "Serving"

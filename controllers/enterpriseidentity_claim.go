@@ -126,7 +126,7 @@ func (r *EnterpriseIdentityReconciler) releaseOrganization(ctx context.Context, 
 			"Released organization %s; its data stays with namespace %s", claim.Name, claim.Spec.Namespace)
 		ctrl.LoggerFrom(ctx).Info("Released organization", "organization", claim.Name)
 	}
-	return removeFinalizer(ctx, r.Client, identity, v1alpha1.FinalizerOrganizationClaim)
+	return removeFinalizer(ctx, r.Client, r.APIReader, identity, v1alpha1.FinalizerOrganizationClaim)
 }
 
 // firstClaimant is the oldest EnterpriseIdentity naming the organization that is not being deleted.

@@ -35,6 +35,9 @@ type EnterpriseIdentityReconciler struct {
 	RecheckInterval time.Duration
 	// APIReader reads the Secrets tenants reference, which the manager does not cache; nil reads
 	// through Client.
+	// It also reads the finalizers the controller patches, which the manager's cache keeps only
+	// its own of (finalizers.go); nil takes them from the cached object, right only with a cache
+	// that keeps them all.
 	APIReader client.Reader
 	// SecretNames tells which Secrets changed (names only); nil watches none.
 	SecretNames *secrets.Names
@@ -80,7 +83,7 @@ func (r *EnterpriseIdentityReconciler) Reconcile(ctx context.Context, req ctrl.R
 		return ctrl.Result{}, r.releaseOrganization(ctx, identity)
 	}
 	// Finalizer first, in its own write, so no claim exists that nobody releases.
-	if added, err := addFinalizer(ctx, r.Client, identity, v1alpha1.FinalizerOrganizationClaim); added || err != nil {
+	if added, err := addFinalizer(ctx, r.Client, r.APIReader, identity, v1alpha1.FinalizerOrganizationClaim); added || err != nil {
 		return ctrl.Result{}, err
 	}
 	original := identity.DeepCopy()

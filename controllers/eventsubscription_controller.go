@@ -39,7 +39,10 @@ type EventSubscriptionReconciler struct {
 	Recorder events.EventRecorder
 	Clock    interface{ Now() time.Time }
 	// APIReader reads brought signing keys, which the manager does not cache, through
-	// BroughtKeys (shared with the deliverer; one of its own when nil).
+	// BroughtKeys (shared with the deliverer; one of its own when nil). It also reads the
+	// finalizers the controller patches, which the manager's cache keeps only its own of
+	// (finalizers.go); nil takes them from the cached object, right only with a cache that keeps
+	// them all.
 	APIReader   client.Reader
 	BroughtKeys *eioevents.BroughtKeys
 	// Data is the store; nil when none is configured.
@@ -49,8 +52,7 @@ type EventSubscriptionReconciler struct {
 }
 
 const (
-	schemeHTTP             = "http"
-	eventDeliveryFinalizer = "enterprise.z8z8.io/event-delivery"
+	schemeHTTP = "http"
 	// deliveryStatusInterval is how often delivery figures in status are refreshed.
 	deliveryStatusInterval = 30 * time.Second
 	// degradedAfter is how many consecutive failures make a subscription Degraded.
@@ -74,17 +76,17 @@ func (r *EventSubscriptionReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !sub.DeletionTimestamp.IsZero() {
-		if controllerutil.ContainsFinalizer(sub, eventDeliveryFinalizer) {
+		if controllerutil.ContainsFinalizer(sub, v1alpha1.FinalizerEventDelivery) {
 			if r.Data != nil {
 				if err := r.Data.ForgetSubscription(ctx, string(sub.UID)); err != nil {
 					return ctrl.Result{}, err
 				}
 			}
-			return ctrl.Result{}, removeFinalizer(ctx, r.Client, sub, eventDeliveryFinalizer)
+			return ctrl.Result{}, removeFinalizer(ctx, r.Client, r.APIReader, sub, v1alpha1.FinalizerEventDelivery)
 		}
 		return ctrl.Result{}, nil
 	}
-	if added, err := addFinalizer(ctx, r.Client, sub, eventDeliveryFinalizer); err != nil || added {
+	if added, err := addFinalizer(ctx, r.Client, r.APIReader, sub, v1alpha1.FinalizerEventDelivery); err != nil || added {
 		return ctrl.Result{}, err // the finalizer's update wakes the next pass
 	}
 	original := sub.DeepCopy()

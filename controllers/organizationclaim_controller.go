@@ -155,7 +155,7 @@ func (r *OrganizationClaimReconciler) finalize(
 		r.Recorder.Eventf(claim, nil, corev1.EventTypeNormal, EventDataDeleted, "Delete", "Deleted the retained data of organization %s", claim.Name)
 		ctrl.LoggerFrom(ctx).Info("Deleted the data of a deleted OrganizationClaim", "organization", claim.Name)
 	}
-	return ctrl.Result{}, removeFinalizer(ctx, r.Client, claim, v1alpha1.FinalizerOrganizationData)
+	return ctrl.Result{}, removeFinalizer(ctx, r.Client, nil, claim, v1alpha1.FinalizerOrganizationData)
 }
 
 // SetupWithManager registers the controller; a released holder's deletion wakes its claim.

@@ -13,7 +13,7 @@ import (
 func TestNotStatusOnly(t *testing.T) {
 	base := func() *v1alpha1.ScimIntegration {
 		return &v1alpha1.ScimIntegration{ObjectMeta: metav1.ObjectMeta{Name: "acme", Namespace: "acme", Generation: 1,
-			ResourceVersion: "1", Finalizers: []string{scimDataFinalizer}}}
+			ResourceVersion: "1", Finalizers: []string{v1alpha1.FinalizerSCIMData}}}
 	}
 	now := metav1.Now()
 	cases := map[string]struct {

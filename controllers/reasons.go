@@ -30,6 +30,5 @@ const (
 	managedByLabel          = secrets.ManagedByLabel // the manager caches only Secrets with it
 	managedByValue          = secrets.ManagedByValue
 	organizationLabel       = secrets.OrganizationLabel
-	scimDataFinalizer       = "enterprise.z8z8.io/scim-data"
 	endpointObjectSuffix    = "-scim"
 )

@@ -70,6 +70,9 @@ type ScimIntegrationReconciler struct {
 	Data OrganizationData
 	// APIReader reads bring-your-own token Secrets, which the manager does not cache; nil reads
 	// through Client.
+	// It also reads the finalizers the controller patches, which the manager's cache keeps only
+	// its own of (finalizers.go); nil takes them from the cached object, right only with a cache
+	// that keeps them all.
 	APIReader client.Reader
 	// SecretNames tells which Secrets changed (names only); nil watches none.
 	SecretNames *secrets.Names
@@ -124,7 +127,7 @@ func (r *ScimIntegrationReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		return ctrl.Result{}, nil
 	}
 	// Finalizer first, in its own write, so no external state exists without it.
-	if added, err := addFinalizer(ctx, r.Client, scim, scimDataFinalizer); added || err != nil {
+	if added, err := addFinalizer(ctx, r.Client, r.APIReader, scim, v1alpha1.FinalizerSCIMData); added || err != nil {
 		return ctrl.Result{}, err
 	}
 

@@ -216,6 +216,40 @@ var _ = Describe("ScimIntegration", func() {
 			Expect(secret.Data).To(HaveKeyWithValue("note", []byte("kept")))
 		})
 
+		It("keeps other controllers' finalizers and a user's metadata through its own finalizers' life", func() {
+			// The cache keeps of an integration or an identity only the operator's finalizers and
+			// annotation (secrets.CacheOptions): a finalizer list written from it would remove the
+			// others', and another controller's cleanup would never run.
+			foreign := "backup.example.com/snapshot"
+			scim := scimIntegration(ns, "scim", "identity")
+			scim.Finalizers = []string{foreign}
+			scim.Labels = map[string]string{"team": "identity"}
+			scim.Annotations = map[string]string{"argocd.argoproj.io/tracking-id": "identity:enterprise.z8z8.io/ScimIntegration:scim"}
+			Expect(k8s.Create(ctx, scim)).To(Succeed())
+			eventually(condition(scim, v1alpha1.ConditionTokenIssued)).Should(beTrue("Issued"))
+			Expect(scim.Finalizers).To(ConsistOf(foreign, v1alpha1.FinalizerSCIMData))
+			Expect(scim.Labels).To(HaveKeyWithValue("team", "identity"))
+			Expect(scim.Annotations).To(HaveKey("argocd.argoproj.io/tracking-id"))
+
+			Expect(k8s.Delete(ctx, scim)).To(Succeed())
+			eventually(func() []string {
+				_ = k8s.Get(ctx, client.ObjectKeyFromObject(scim), scim)
+				return scim.Finalizers
+			}).Should(Equal([]string{foreign}))
+
+			Expect(update(identity, func(e *v1alpha1.EnterpriseIdentity) { e.Finalizers = append(e.Finalizers, foreign) })).To(Succeed())
+			Expect(k8s.Delete(ctx, identity)).To(Succeed())
+			eventually(func() []string {
+				_ = k8s.Get(ctx, client.ObjectKeyFromObject(identity), identity)
+				return identity.Finalizers
+			}).Should(Equal([]string{foreign}))
+
+			for _, obj := range []client.Object{scim, identity} {
+				Expect(update(obj, func(o client.Object) { o.SetFinalizers(nil) })).To(Succeed())
+				eventually(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(obj), obj)) }).Should(BeTrue())
+			}
+		})
+
 		It("reports an expired token and issues a fresh one on rotation", func() {
 			scim := scimIntegration(ns, "scim", "identity")
 			scim.Spec.Token.ExpiresAfter = &metav1.Duration{Duration: 2 * time.Hour}

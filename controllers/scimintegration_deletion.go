@@ -21,7 +21,7 @@ import (
 // outside the cluster; in-cluster children go with their owner references. Data is deleted only
 // when it belongs to this namespace (see mayDeleteData), whatever status.organization says.
 func (r *ScimIntegrationReconciler) finalize(ctx context.Context, scim *v1alpha1.ScimIntegration) error {
-	if !controllerutil.ContainsFinalizer(scim, scimDataFinalizer) {
+	if !controllerutil.ContainsFinalizer(scim, v1alpha1.FinalizerSCIMData) {
 		return nil
 	}
 	if r.Data != nil {
@@ -53,7 +53,7 @@ func (r *ScimIntegrationReconciler) finalize(ctx context.Context, scim *v1alpha1
 		}
 	}
 	r.summaries.forget(scim.UID)
-	return removeFinalizer(ctx, r.Client, scim, scimDataFinalizer)
+	return removeFinalizer(ctx, r.Client, r.APIReader, scim, v1alpha1.FinalizerSCIMData)
 }
 
 // retireTokens records that an integration being deleted serves nothing. Where its data is kept,

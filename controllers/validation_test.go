@@ -1,6 +1,9 @@
 package controllers_test
 
 import (
+	"fmt"
+	"strings"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -51,6 +54,15 @@ var _ = Describe("CRD validation", func() {
 		Entry("with SAML giving both a metadata URL and inline metadata", func(e *v1alpha1.EnterpriseIdentity) {
 			e.Spec.SSO.SAML.MetadataURL = "https://idp.example/metadata"
 		}, "saml must set exactly one of metadataURL or metadata"),
+		// Every replica caches every identity: no string of one is longer than what it holds.
+		Entry("with an OIDC client secret key of 10 KiB", func(e *v1alpha1.EnterpriseIdentity) {
+			e.Spec.SSO.SAML = nil
+			e.Spec.SSO.OIDC = &v1alpha1.OIDCSpec{IssuerURL: "https://idp.example", ClientID: "x"}
+			e.Spec.SSO.OIDC.ClientSecretRef.Name, e.Spec.SSO.OIDC.ClientSecretRef.Key = "oidc", strings.Repeat("k", 10<<10)
+		}, "clientSecretRef.key must be at most 253 characters"),
+		Entry("with an entity ID of 10 KiB", func(e *v1alpha1.EnterpriseIdentity) {
+			e.Spec.SSO.SAML.EntityID = strings.Repeat("e", 10<<10)
+		}, "spec.sso.saml.entityID: Too long"),
 	)
 
 	It("refuses a changed organization", func() {
@@ -100,7 +112,33 @@ var _ = Describe("CRD validation", func() {
 		Entry("with an unknown deprovisioning action", func(s *v1alpha1.ScimIntegration) {
 			s.Spec.Provisioning.Deprovision.OnDelete = "Erase"
 		}, "Unsupported value: \"Erase\""),
+		// Every replica caches every integration, and the operator keeps 32 annotations of 4 KiB in
+		// all of the Ingress it writes them on.
+		Entry("with 300 ingress annotations", func(s *v1alpha1.ScimIntegration) {
+			s.Spec.Endpoint.Ingress.Annotations = map[string]string{}
+			for i := range 300 {
+				s.Spec.Endpoint.Ingress.Annotations[fmt.Sprintf("example.com/a%03d", i)] = "x"
+			}
+		}, "spec.endpoint.ingress.annotations: Too many: 300: must have at most 32 items"),
+		Entry("with an ingress annotation of 10 KiB", func(s *v1alpha1.ScimIntegration) {
+			s.Spec.Endpoint.Ingress.Annotations = map[string]string{"example.com/large": strings.Repeat("a", 10<<10)}
+		}, "endpoint.ingress.annotations must be at most 4096 characters in all"),
+		Entry("with ingress annotations of more than 4 KiB in all", func(s *v1alpha1.ScimIntegration) {
+			s.Spec.Endpoint.Ingress.Annotations = map[string]string{}
+			for i := range 32 {
+				s.Spec.Endpoint.Ingress.Annotations[fmt.Sprintf("example.com/a%02d", i)] = strings.Repeat("a", 128-15+1)
+			}
+		}, "endpoint.ingress.annotations must be at most 4096 characters in all"),
 	)
+
+	It("accepts 32 ingress annotations of 4096 characters in all", func() {
+		scim := scimIntegration(ns, uniqueName("scim"), "one")
+		scim.Spec.Endpoint.Ingress.Annotations = map[string]string{}
+		for i := range 32 {
+			scim.Spec.Endpoint.Ingress.Annotations[fmt.Sprintf("example.com/a%02d", i)] = strings.Repeat("a", 128-15)
+		}
+		Expect(k8s.Create(ctx, scim)).To(Succeed())
+	})
 
 	It("fills in the documented defaults", func() {
 		scim := scimIntegration(ns, "defaults", "one")

@@ -75,4 +75,9 @@ const (
 	// FinalizerOrganizationData on an OrganizationClaim deletes the data it owns when a cluster
 	// administrator deletes a released claim.
 	FinalizerOrganizationData = "enterprise.z8z8.io/organization-data"
+	// FinalizerSCIMData on a ScimIntegration applies its deletionPolicy to the organization's
+	// SCIM data in the store.
+	FinalizerSCIMData = "enterprise.z8z8.io/scim-data"
+	// FinalizerEventDelivery on an EventSubscription forgets its delivery state in the store.
+	FinalizerEventDelivery = "enterprise.z8z8.io/event-delivery"
 )

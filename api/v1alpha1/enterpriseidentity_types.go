@@ -69,6 +69,7 @@ type OIDCSpec struct {
 	// +required
 	// +kubebuilder:validation:XValidation:rule="self.name != ''",message="clientSecretRef.name must name a Secret"
 	// +kubebuilder:validation:XValidation:rule="size(self.name) <= 253 && self.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="clientSecretRef.name must be a Secret name (lower-case letters, digits, '-' and '.')"
+	// +kubebuilder:validation:XValidation:rule="size(self.key) <= 253",message="clientSecretRef.key must be at most 253 characters (a Secret's key)"
 	ClientSecretRef corev1.SecretKeySelector `json:"clientSecretRef"`
 }
 

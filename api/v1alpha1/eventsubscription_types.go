@@ -37,6 +37,7 @@ type EventSubscriptionSpec struct {
 	// +optional
 	// +kubebuilder:default="72h"
 	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m')",message="retryFor must be at least 1m"
 	RetryFor *metav1.Duration `json:"retryFor,omitempty"`
 

@@ -192,6 +192,7 @@ type TokenSpec struct {
 	// +optional
 	// +kubebuilder:default="24h"
 	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s') && duration(self) <= duration('720h')",message="token.overlap must be between 0s and 720h"
 	Overlap *metav1.Duration `json:"overlap,omitempty"`
 
@@ -199,6 +200,7 @@ type TokenSpec struct {
 	// example 2160h (90 days). Raise rotation to issue a new one. At least 1h.
 	// +optional
 	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1h')",message="token.expiresAfter must be at least 1h"
 	ExpiresAfter *metav1.Duration `json:"expiresAfter,omitempty"`
 
@@ -259,8 +261,12 @@ type IngressSpec struct {
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	TLSSecretName string `json:"tlsSecretName,omitempty"`
 
-	// annotations are added to the Ingress (for example cert-manager or rate-limit settings).
+	// annotations are added to the Ingress (for example cert-manager or rate-limit settings): at
+	// most 32, their keys and values at most 4096 characters in all, which is what the operator
+	// keeps of its Ingresses' annotations to compare them with these.
 	// +optional
+	// +kubebuilder:validation:MaxProperties=32
+	// +kubebuilder:validation:XValidation:rule="self.map(k, size(k) + size(self[k])).sum() <= 4096",message="endpoint.ingress.annotations must be at most 4096 characters in all, keys and values"
 	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
@@ -270,6 +276,7 @@ type AuditSpec struct {
 	// +optional
 	// +kubebuilder:default="2160h"
 	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1h')",message="audit.retention must be at least 1h"
 	Retention *metav1.Duration `json:"retention,omitempty"`
 }
@@ -280,6 +287,7 @@ type EventsSpec struct {
 	// +optional
 	// +kubebuilder:default="720h"
 	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1h')",message="events.retention must be at least 1h"
 	Retention *metav1.Duration `json:"retention,omitempty"`
 }

@@ -3,6 +3,7 @@ package secrets_test
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
 	"github.com/z8z8/enterprise-identity-operator/internal/secrets"
 )
 
@@ -21,7 +23,8 @@ import (
 // 1 MiB Secret took most of a minute under make test's load (CI failed once at 61 s).
 const testTimeout = 5 * time.Minute
 
-// plane is one API server for the package's tests, started by the first that needs it.
+// plane is one API server for the package's tests, with the operator's CRDs, started by the
+// first that needs it.
 var plane struct {
 	once sync.Once
 	env  *envtest.Environment
@@ -40,6 +43,7 @@ func TestMain(m *testing.M) {
 var scheme = func() *runtime.Scheme {
 	s := runtime.NewScheme()
 	_ = clientgoscheme.AddToScheme(s)
+	_ = v1alpha1.AddToScheme(s)
 	return s
 }()
 
@@ -50,7 +54,10 @@ func controlPlane(t *testing.T) (*rest.Config, client.Client) {
 		t.Fatal("KUBEBUILDER_ASSETS is not set: run through make test, which builds the control plane")
 	}
 	plane.once.Do(func() {
-		plane.env = &envtest.Environment{}
+		plane.env = &envtest.Environment{
+			CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
+			ErrorIfCRDPathMissing: true,
+		}
 		plane.cfg, plane.err = plane.env.Start()
 	})
 	if plane.err != nil {

@@ -4,7 +4,9 @@
 // reference (OIDC client secrets, bring-your-own tokens) are read from the API server when
 // needed, and their changes are noticed through a metadata watch that keeps nothing: no data,
 // labels or annotations (kubectl's last-applied annotation can hold a Secret's data) of any other
-// Secret, not even its name, is held in memory.
+// Secret, not even its name, is held in memory. Of the operator's custom resources, which
+// namespace admins write, the cache leaves out the metadata the operator does not read
+// (resources.go).
 package secrets
 
 import (
@@ -30,6 +32,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
 )
 
 // ManagedByLabel and ManagedByValue mark the Secrets the operator creates (token Secrets), and
@@ -43,7 +47,8 @@ const (
 // CacheOptions restricts the manager's cache of Secrets, Services and Ingresses to those the
 // operator manages (selected by label), and keeps of each only what the operator reads (trim.go).
 // The Services and Ingresses are each integration's routing: the cluster's others, tens of
-// thousands in a large cluster, are never held.
+// thousands in a large cluster, are never held. Of the custom resources namespace admins write,
+// it keeps the spec, status and the metadata the operator reads (resources.go).
 func CacheOptions() cache.Options {
 	managed := labels.SelectorFromSet(labels.Set{ManagedByLabel: ManagedByValue})
 	return cache.Options{
@@ -51,6 +56,11 @@ func CacheOptions() cache.Options {
 			&corev1.Secret{}:        {Label: managed, Transform: trimSecret},
 			&corev1.Service{}:       {Label: managed, Transform: trimService},
 			&networkingv1.Ingress{}: {Label: managed, Transform: trimIngress},
+
+			&v1alpha1.EnterpriseIdentity{}: {Transform: trimResource},
+			&v1alpha1.ScimIntegration{}:    {Transform: trimResource},
+			&v1alpha1.EventSubscription{}:  {Transform: trimResource},
+			&v1alpha1.RoleTemplate{}:       {Transform: trimResource},
 		},
 		DefaultTransform: cache.TransformStripManagedFields(),
 	}

@@ -135,7 +135,7 @@ func (h *resourceHandler) list(w http.ResponseWriter, r *http.Request, c *tenant
 	// A page may hold fewer resources than asked (RFC 7644 §3.4.2.4): the next starts after it.
 	page.Resources = page.Resources[:loaded.fit]
 	h.server.chargeRead(c, loaded.count)
-	h.server.chargePage(c, page.Resources)
+	h.server.chargePage(c, page)
 	if p.attributes.include == nil && p.attributes.exclude == nil && h.listFast(w, r, page, p.query.StartIndex, loaded.byID) {
 		h.audited(e, http.StatusOK)
 		return
@@ -424,11 +424,37 @@ func (h *resourceHandler) fill(res *store.Resource, doc map[string]any) error {
 	if err != nil {
 		return err
 	}
-	if len(b) > maxResourceBytes && len(b) > len(before.Doc) {
+	if len(b) > maxResourceBytes && grows(before.Doc, doc, b) {
 		return badRequest(typeInvalidValue, "the %s would be larger than %d KiB", strings.ToLower(string(h.kind)), maxResourceBytes>>10)
 	}
 	res.Doc = b
 	return nil
+}
+
+// grows says whether next (encoded as b) is larger than stored, a document stored before the
+// bound on documents, or changes more than active: what was stored larger stays writable,
+// deactivations included, without growing. stored is compared as encoded here: PostgreSQL
+// returns jsonb in a spelling of its own, a space after each separator.
+func grows(stored []byte, next map[string]any, b []byte) bool {
+	var was map[string]any
+	if len(stored) == 0 || json.Unmarshal(stored, &was) != nil {
+		return true
+	}
+	if again, err := json.Marshal(was); err == nil && len(b) <= len(again) {
+		return false
+	}
+	return !equalJSON(withoutKey(was, "active"), withoutKey(next, "active"))
+}
+
+// withoutKey is m without key (m itself is not changed).
+func withoutKey(m map[string]any, key string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		if k != key {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 func (h *resourceHandler) location(r *http.Request, id string) string {

@@ -101,11 +101,14 @@ func (s *Server) chargeRead(caller *tenant.Caller, memberships int) {
 // rate cannot have the server render hundreds of MiB a second.
 const documentsPerReadCost = 256 << 10
 
-// chargePage charges a list read, once made, for the bytes of the documents it sends.
-func (s *Server) chargePage(caller *tenant.Caller, resources []*store.Resource) {
-	n := 0
-	for _, r := range resources {
-		n += len(r.Doc)
+// chargePage charges a list read, once made, for the bytes of documents the store read for it
+// (those it sends, and on PostgreSQL those read past the page's bound).
+func (s *Server) chargePage(caller *tenant.Caller, page *store.Page) {
+	n := page.DocumentBytes
+	if n == 0 { // a store that does not count them
+		for _, r := range page.Resources {
+			n += len(r.Doc)
+		}
 	}
 	if n >= documentsPerReadCost {
 		s.limits.owe(caller.Organization, n/documentsPerReadCost)

@@ -29,9 +29,13 @@ func parseFilter(raw, org string) (filter.Expression, error) {
 	if expr, ok := simpleComparison(raw); ok {
 		return expr, nil
 	}
-	text := normalizeFilter(raw)
-	// The rewrite copies a condition into every alternative of a value path: bounded again, or a
-	// filter within the limits became one a hundred times past them.
+	// The rewrite copies a condition into every alternative of a value path: bounded as it is
+	// built, and again once built, or a filter within the limits became one a hundred times past
+	// them (or, its alternatives holding no comparison, thousands of times).
+	text, ok := normalizeFilter(raw)
+	if !ok {
+		return nil, badRequest(typeInvalidFilter, "the filter, its value paths written out, is longer than %d bytes", maxFilterBytes)
+	}
 	if err := checkFilterLength(text); err != nil {
 		return nil, err
 	}
@@ -47,34 +51,59 @@ func parseFilter(raw, org string) (filter.Expression, error) {
 	return expr, nil
 }
 
-func normalizeFilter(raw string) string {
+// normalizeFilter rewrites raw in the forms the parser takes; not ok when the rewrite would pass
+// maxFilterBytes (nothing that large is built).
+func normalizeFilter(raw string) (string, bool) {
 	text := strings.TrimSpace(raw)
 	if !strings.Contains(text, "].") { // the Entra forms need "]." ; most filters have none
-		return quoteBareValues(text)
+		return quoteBareValues(text), true
+	}
+	budget := maxFilterBytes // of what the rewrites write, all together
+	rewrite := func(attr, inner, cond string) string {
+		out, ok := distribute(attr, inner, cond, budget)
+		if !ok {
+			budget = -1
+			return ""
+		}
+		budget -= len(out)
+		return out
 	}
 	text = entraValuePath.ReplaceAllStringFunc(text, func(m string) string {
+		if budget < 0 {
+			return ""
+		}
 		g := entraValuePath.FindStringSubmatch(m)
-		return distribute(g[1], g[2], g[3]+" "+g[4]+" "+g[5])
+		return rewrite(g[1], g[2], g[3]+" "+g[4]+" "+g[5])
 	})
 	text = entraValuePathPresent.ReplaceAllStringFunc(text, func(m string) string {
+		if budget < 0 {
+			return ""
+		}
 		g := entraValuePathPresent.FindStringSubmatch(m)
-		return distribute(g[1], g[2], g[3]+" pr")
+		return rewrite(g[1], g[2], g[3]+" pr")
 	})
-	return quoteBareValues(text)
+	if budget < 0 {
+		return "", false
+	}
+	return quoteBareValues(text), true
 }
 
 // distribute writes attr[inner and cond]. The filter parser accepts no parentheses inside
-// brackets, so an "or" inside is distributed: attr[a and cond] or attr[b and cond].
-func distribute(attr, inner, cond string) string {
+// brackets, so an "or" inside is distributed: attr[a and cond] or attr[b and cond]. Not ok when
+// that would be longer than budget bytes.
+func distribute(attr, inner, cond string, budget int) (string, bool) {
 	alternatives := orSplit.Split(inner, -1)
+	if len(alternatives) > maxFilterTerms || len(alternatives)*(len(attr)+len(cond)+8)+len(inner) > budget {
+		return "", false
+	}
 	parts := make([]string, len(alternatives))
 	for i, a := range alternatives {
 		parts[i] = attr + "[" + strings.TrimSpace(a) + " and " + cond + "]"
 	}
 	if len(parts) == 1 {
-		return parts[0]
+		return parts[0], true
 	}
-	return "(" + strings.Join(parts, " or ") + ")"
+	return "(" + strings.Join(parts, " or ") + ")", true
 }
 
 // quoteBareValues quotes comparison values that are neither quoted nor true, false or null,

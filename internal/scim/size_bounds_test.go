@@ -1,12 +1,15 @@
 package scim_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/z8z8/enterprise-identity-operator/internal/store"
 )
 
 // What a resource stores is bounded by size, not only what one request carries: an indexed
@@ -76,5 +79,62 @@ func TestAPageIsBoundedByItsDocumentsBytes(t *testing.T) {
 			}
 		}
 		t.Fatal("six pages of 8 MiB each, and the burst of 100 requests still not spent")
+	})
+}
+
+// A user stored before the bounds, larger than they allow (a 300 KiB document, a primary email
+// of 1,100 bytes in mixed case), stays writable as long as it does not grow: deactivated by
+// Entra's PATCH and Okta's PUT echo alike, on both stores (PostgreSQL returns the document in a
+// spelling of its own, and the email column lower-cased).
+func TestAUserStoredBeforeTheBoundsStaysWritable(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		email := "Legacy." + strings.Repeat("x", 1100) + "@Example.com"
+		body := map[string]any{"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": "legacy@example.com",
+			"active": true, "title": strings.Repeat("t", 300<<10), "emails": []any{map[string]any{"value": email, "primary": true}}}
+		doc, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		legacy := &store.Resource{Org: h.org, Kind: store.KindUser, ID: "legacy-user", Name: "legacy@example.com", Email: email,
+			Active: true, Doc: doc, Created: now, Modified: now, Version: 1}
+		if err := h.st.Create(t.Context(), legacy, nil, store.Write{Binding: bindingOf(h.org)}); err != nil {
+			t.Fatal(err)
+		}
+		h.do("PATCH", "/Users/legacy-user", patchOps(map[string]any{"op": "Replace", "path": "active", "value": "False"})).want(t, http.StatusOK)
+		body["active"] = true
+		h.do("PUT", "/Users/legacy-user", body).want(t, http.StatusOK)
+		body["active"] = false
+		h.do("PUT", "/Users/legacy-user", body).want(t, http.StatusOK)
+		h.do("PATCH", "/Users/legacy-user", patchOps(map[string]any{"op": "add", "path": "nickName", "value": strings.Repeat("n", 1000)})).
+			wantError(t, http.StatusBadRequest, "invalidValue")
+	})
+}
+
+// PostgreSQL sends a page's rows whole, those past its 8 MiB bound too (closing the rows reads
+// them), so they are charged as the page's: 100 users of 250 KiB cost a page of 32 what all 100
+// do. SQLite reads no row past the bound.
+func TestRowsReadPastAPagesBoundAreCharged(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		h, _ = limitedHarness(t, h.st, nil)
+		h.setRateLimit(100000, 100000)
+		for i := range 100 {
+			h.do("POST", "/Users", map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:User"},
+				"userName": fmt.Sprintf("drain%03d@example.com", i), "title": strings.Repeat("t", 250<<10)}).want(t, http.StatusCreated)
+		}
+		h.setRateLimit(1, 100)
+		time.Sleep(10 * time.Millisecond)
+		statuses := make([]int, 3)
+		for i := range statuses {
+			statuses[i] = h.do("GET", "/Users?count=1000", nil).status
+		}
+		// Each page: 1, then what its documents cost past the burst's share, owed.
+		want := []int{http.StatusOK, http.StatusOK, http.StatusOK} // SQLite: 32 a page
+		if strings.HasSuffix(t.Name(), "postgres") {
+			want[2] = http.StatusTooManyRequests // 98 a page
+		}
+		if fmt.Sprint(statuses) != fmt.Sprint(want) {
+			t.Fatalf("three pages answered %v, want %v", statuses, want)
+		}
 	})
 }

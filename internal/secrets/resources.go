@@ -1,7 +1,11 @@
 package secrets
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"slices"
+	"sort"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -46,6 +50,16 @@ func trimResource(obj any) (any, error) {
 	if request, ok := o.GetAnnotations()[v1alpha1.AnnotationRotateToken]; ok {
 		annotations = map[string]string{v1alpha1.AnnotationRotateToken: token.RotationRequestMark(request)}
 	}
+	digest := metadataDigest(o)
+	if kept := o.GetAnnotations()[annotationMetadataDigest]; digest == "" && len(kept) == 32 {
+		digest = kept // trimmed already (the cache may transform an object twice)
+	}
+	if digest != "" {
+		if annotations == nil {
+			annotations = map[string]string{}
+		}
+		annotations[annotationMetadataDigest] = digest
+	}
 	o.SetFinalizers(finalizers)
 	o.SetAnnotations(annotations)
 	o.SetLabels(nil)
@@ -53,4 +67,34 @@ func trimResource(obj any) (any, error) {
 	o.SetManagedFields(nil)
 	o.SetGenerateName("")
 	return obj, nil
+}
+
+// annotationMetadataDigest, on a cached copy only, is a digest of the annotations and labels
+// the cache leaves out. A change to them still changes the cached object, so it still wakes the
+// object's controller (controllers.notStatusOnly): an annotation written to have an object
+// reconciled now (kubectl annotate, a GitOps tool's refresh) works as before, at 32 bytes.
+const annotationMetadataDigest = "enterprise.z8z8.io/cached-metadata-digest"
+
+// metadataDigest digests o's annotations and labels other than the ones kept; "" when none.
+func metadataDigest(o metav1.Object) string {
+	h := sha256.New()
+	n := 0
+	for _, m := range []map[string]string{o.GetAnnotations(), o.GetLabels()} {
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			if k != v1alpha1.AnnotationRotateToken && k != annotationMetadataDigest { // idempotent
+				keys = append(keys, k)
+			}
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			_, _ = fmt.Fprintf(h, "%d:%s%d:%s", len(k), k, len(m[k]), m[k])
+		}
+		_, _ = h.Write([]byte{0})
+		n += len(keys)
+	}
+	if n == 0 {
+		return ""
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/z8z8/enterprise-identity-operator/api/v1alpha1"
+	"github.com/z8z8/enterprise-identity-operator/internal/secrets"
 	"github.com/z8z8/enterprise-identity-operator/internal/token"
 )
 
@@ -157,7 +158,12 @@ func TestTenantResourcesAreCachedWithTheirBoundedSpecOnly(t *testing.T) {
 			if got := cached.GetFinalizers(); !slices.Equal(got, want) {
 				t.Errorf("the cache keeps %d finalizers (%v among them: %t); want %v", len(got), want, slices.Contains(got, tc.finalizer), want)
 			}
-			wantAnnotations := map[string]string{v1alpha1.AnnotationRotateToken: token.RotationRequestMark(tc.request)}
+			// And a digest of what it leaves out, so that changing it still wakes the controller.
+			wantAnnotations := map[string]string{v1alpha1.AnnotationRotateToken: token.RotationRequestMark(tc.request),
+				secrets.AnnotationMetadataDigest: secrets.MetadataDigest(live)}
+			if len(wantAnnotations[secrets.AnnotationMetadataDigest]) != 32 {
+				t.Errorf("a digest of %q", wantAnnotations[secrets.AnnotationMetadataDigest])
+			}
 			if !maps.Equal(cached.GetAnnotations(), wantAnnotations) {
 				t.Errorf("the cache keeps %d annotations, rotate-token %.80q; want only rotate-token %q",
 					len(cached.GetAnnotations()), cached.GetAnnotations()[v1alpha1.AnnotationRotateToken], wantAnnotations[v1alpha1.AnnotationRotateToken])

@@ -207,6 +207,9 @@ type Query struct {
 type Page struct {
 	Total     int
 	Resources []*Resource
+	// DocumentBytes is what the store read of documents for the page: its resources' and, on
+	// PostgreSQL, those of rows read past the page's bound (MaxPageBytes), sent all the same.
+	DocumentBytes int
 }
 
 // Store is the SCIM resource store.

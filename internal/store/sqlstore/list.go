@@ -57,7 +57,7 @@ func (s *Store) List(ctx context.Context, org string, kind store.Kind, q store.Q
 	}
 	defer func() { _ = rows.Close() }()
 	var cut bool
-	if page.Resources, cut, err = s.readPage(rows, org, kind, withGroups); err != nil {
+	if page.Resources, page.DocumentBytes, cut, err = s.readPage(rows, org, kind, withGroups); err != nil {
 		return nil, err
 	}
 	// A short page that is not past the end tells the total without counting (the common case:
@@ -70,10 +70,12 @@ func (s *Store) List(ctx context.Context, org string, kind store.Kind, q store.Q
 }
 
 // readPage reads a page's rows, up to store.MaxPageBytes of documents (the first always kept),
-// and says whether it stopped before the rows' end for it.
-func (s *Store) readPage(rows *sql.Rows, org string, kind store.Kind, withGroups bool) ([]*store.Resource, bool, error) {
+// and says how many bytes of documents it read and whether it stopped before the rows' end for
+// it. SQLite reads no row past that; PostgreSQL has sent them (closing the rows reads them all),
+// so they are read, counted and dropped: the page is charged for the work it caused.
+func (s *Store) readPage(rows *sql.Rows, org string, kind store.Kind, withGroups bool) ([]*store.Resource, int, bool, error) {
 	var out []*store.Resource
-	docBytes := 0
+	docBytes, cut := 0, false
 	for rows.Next() {
 		var groups string
 		scan := rows.Scan
@@ -82,20 +84,24 @@ func (s *Store) readPage(rows *sql.Rows, org string, kind store.Kind, withGroups
 		}
 		r, err := s.scan(scan, org, kind)
 		if err != nil {
-			return nil, false, err
+			return nil, 0, false, err
+		}
+		docBytes += len(r.Doc)
+		if cut || docBytes > store.MaxPageBytes && len(out) > 0 {
+			if cut = true; s.d.name() != "postgres" {
+				return out, docBytes, true, nil // the rows after it are left unread (Close)
+			}
+			continue
 		}
 		if withGroups {
 			if r.Groups, err = decodeGroups(groups); err != nil {
-				return nil, false, err
+				return nil, 0, false, err
 			}
 			r.GroupsLoaded = true
 		}
-		if docBytes += len(r.Doc); docBytes > store.MaxPageBytes && len(out) > 0 {
-			return out, true, nil // the rows after it are left unread (Close)
-		}
 		out = append(out, r)
 	}
-	return out, false, rows.Err()
+	return out, docBytes, cut, rows.Err()
 }
 
 // listQuery runs a statement of List. On PostgreSQL a statement of a compound filter (and, or,

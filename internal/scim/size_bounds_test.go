@@ -19,25 +19,18 @@ import (
 // end. Both answer 400 invalidValue on both stores.
 func TestStoredValuesAreBoundedBySize(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
-		user := func(name string, extra map[string]any) map[string]any {
-			body := map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": name}
-			for k, v := range extra {
-				body[k] = v
-			}
-			return body
-		}
 		long := strings.Repeat("x", 1025)
-		h.do("POST", "/Users", user(long, nil)).wantError(t, http.StatusBadRequest, "invalidValue")
-		h.do("POST", "/Users", user("ext@example.com", map[string]any{"externalId": long})).wantError(t, http.StatusBadRequest, "invalidValue")
-		h.do("POST", "/Users", user("mail@example.com", map[string]any{"emails": []any{map[string]any{"value": long, "primary": true}}})).
+		h.do("POST", "/Users", userWith(long, nil)).wantError(t, http.StatusBadRequest, "invalidValue")
+		h.do("POST", "/Users", userWith("ext@example.com", map[string]any{"externalId": long})).wantError(t, http.StatusBadRequest, "invalidValue")
+		h.do("POST", "/Users", userWith("mail@example.com", map[string]any{"emails": []any{map[string]any{"value": long, "primary": true}}})).
 			wantError(t, http.StatusBadRequest, "invalidValue")
 		h.do("POST", "/Groups", map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": long}).
 			wantError(t, http.StatusBadRequest, "invalidValue")
-		h.do("POST", "/Users", user(strings.Repeat("y", 1024), nil)).want(t, http.StatusCreated)
+		h.do("POST", "/Users", userWith(strings.Repeat("y", 1024), nil)).want(t, http.StatusCreated)
 
-		h.do("POST", "/Users", user("big@example.com", map[string]any{"title": strings.Repeat("t", 300<<10)})).
+		h.do("POST", "/Users", userWith("big@example.com", map[string]any{"title": strings.Repeat("t", 300<<10)})).
 			wantError(t, http.StatusBadRequest, "invalidValue")
-		created := h.do("POST", "/Users", user("grows@example.com", map[string]any{"title": strings.Repeat("t", 200<<10)})).want(t, http.StatusCreated)
+		created := h.do("POST", "/Users", userWith("grows@example.com", map[string]any{"title": strings.Repeat("t", 200<<10)})).want(t, http.StatusCreated)
 		id, _ := created.body["id"].(string)
 		h.do("PATCH", "/Users/"+id, patchOps(map[string]any{"op": "add", "path": "nickName", "value": strings.Repeat("n", 100<<10)})).
 			wantError(t, http.StatusBadRequest, "invalidValue")
@@ -137,4 +130,13 @@ func TestRowsReadPastAPagesBoundAreCharged(t *testing.T) {
 			t.Fatalf("three pages answered %v, want %v", statuses, want)
 		}
 	})
+}
+
+// userWith is a user's body with userName name and the attributes of extra.
+func userWith(name string, extra map[string]any) map[string]any {
+	body := map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": name}
+	for k, v := range extra {
+		body[k] = v
+	}
+	return body
 }

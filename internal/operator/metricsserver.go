@@ -3,7 +3,6 @@ package operator
 import (
 	"crypto/tls"
 
-	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 )
 
@@ -19,7 +18,7 @@ func MetricsServerOptions(addr string, secure bool, certDir string) metricsserve
 	}
 	o.SecureServing = true
 	o.CertDir = certDir
-	o.FilterProvider = filters.WithAuthenticationAndAuthorization
+	o.FilterProvider = limitedAuthentication // metrics_limit.go
 	// HTTP/1.1 only: HTTP/2's stream reset and continuation floods (CVE-2023-44487,
 	// CVE-2023-39325) need no credentials to cost the server, and a scraper gains nothing from it.
 	o.TLSOpts = []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }}

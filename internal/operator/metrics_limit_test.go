@@ -33,7 +33,7 @@ func TestScrapesReachAuthenticationBoundedPerSourceAndAtOnce(t *testing.T) {
 	for range 100 {
 		wg.Go(func() {
 			w := httptest.NewRecorder()
-			r := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+			r := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/metrics", nil)
 			r.RemoteAddr = "10.0.0.7:41000"
 			h.ServeHTTP(w, r)
 			codes <- w.Code
@@ -60,7 +60,7 @@ func TestScrapesReachAuthenticationBoundedPerSourceAndAtOnce(t *testing.T) {
 
 	// Another source still gets its own share.
 	w := httptest.NewRecorder()
-	r := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	r := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/metrics", nil)
 	r.RemoteAddr = "10.0.0.8:41000"
 	h.ServeHTTP(w, r)
 	if w.Code != http.StatusUnauthorized {

@@ -455,6 +455,20 @@ var _ = Describe("ScimIntegration", func() {
 			Expect(condition(scim, v1alpha1.ConditionReady)()).NotTo(beTrue("Ready"))
 		})
 
+		It("says why when the namespace's quota forbids what its ingress needs", func() {
+			quota := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "no-services"},
+				Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourceServices: resource.MustParse("0")}}}
+			Expect(k8s.Create(ctx, quota)).To(Succeed())
+			// No quota controller runs beside envtest's API server: its status is set as one would.
+			quota.Status = corev1.ResourceQuotaStatus{Hard: quota.Spec.Hard, Used: corev1.ResourceList{corev1.ResourceServices: resource.MustParse("0")}}
+			Expect(k8s.Status().Update(ctx, quota)).To(Succeed())
+			scim := scimIntegration(ns, "scim", "identity")
+			scim.Spec.Endpoint.Ingress = v1alpha1.IngressSpec{Enabled: true, Host: "scim.example.com"}
+			Expect(k8s.Create(ctx, scim)).To(Succeed())
+			eventually(condition(scim, v1alpha1.ConditionEndpointReady)).Should(beFalse(v1alpha1.ReasonRoutingInvalid))
+			Expect(condition(scim, v1alpha1.ConditionEndpointReady)().Message).To(ContainSubstring("exceeded quota"))
+		})
+
 		It("leaves alone an Ingress of the same name that is not its own", func() {
 			// The cache holds only the operator's Ingresses (secrets.CacheOptions): this one is
 			// found by the create it refuses.

@@ -2,9 +2,13 @@ package provisioning
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
+
+// ErrReleaseInDryRun: held deprovisionings are not released while the integration runs dry.
+var ErrReleaseInDryRun = errors.New("held deprovisionings are released in Enforce mode only: in DryRun nothing would be applied")
 
 // guard holds a deprovisioning when the organization already lost MaxDeprovisionsPerHour members
 // in the last hour, or when earlier ones are held (so they are released in order). It returns the
@@ -39,7 +43,13 @@ func guard(ctx context.Context, tx Tx, p Policy, org, userID string, trigger Tri
 
 // Release applies the held deprovisionings in order, under the policy without its guard. It
 // applies exactly the holds it removes, so a hold made while it runs is either applied or stays.
+// A deactivation whose user the identity provider has reactivated since is not applied: the
+// provider will not send it again, and the member stayed active meanwhile. Nothing is released
+// in dry run (ErrReleaseInDryRun): the holds would go and their deprovisionings not be applied.
 func Release(ctx context.Context, tx Tx, p Policy, org string, o Origin) (int, error) {
+	if p.DryRun {
+		return 0, ErrReleaseInDryRun
+	}
 	if err := tx.LockGuard(ctx, org); err != nil {
 		return 0, err
 	}
@@ -53,6 +63,11 @@ func Release(ctx context.Context, tx Tx, p Policy, org string, o Origin) (int, e
 		user, err := tx.LoadUser(ctx, org, h.UserID) // nil once deleted: the member keeps its profile
 		if err != nil {
 			return 0, err
+		}
+		if h.Trigger == UserDeactivated && user != nil && user.Active {
+			events = append(events, Event{Type: DeprovisionReleased, Subject: h.UserID, Trigger: h.Trigger,
+				Detail: "Not applied: the identity provider reactivated the user since"})
+			continue
 		}
 		events = append(events, Event{Type: DeprovisionReleased, Subject: h.UserID, Trigger: h.Trigger})
 		applied, err := decideMember(ctx, tx, p, org, h.UserID, user, h.Trigger, true, o)

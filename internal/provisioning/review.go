@@ -20,6 +20,19 @@ func Review(ctx context.Context, tx Tx, org, userID string, approve bool, o Orig
 	if t == nil {
 		return nil
 	}
+	if approve {
+		// A user the identity provider deactivated or deleted while the member waited (under
+		// Suspend nothing was recorded: there was no access to suspend) is approved suspended,
+		// not given access the provider took away; its reactivation makes it active.
+		user, err := tx.LoadUser(ctx, org, userID)
+		if err != nil {
+			return err
+		}
+		if user == nil || !user.Active {
+			next.State = Suspended
+			t.To, t.Type, t.Reason = Suspended, MemberSuspended, "Approved; suspended: the identity provider has deactivated or deleted the user"
+		}
+	}
 	if err := tx.SaveMember(ctx, org, userID, "", next); err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package scim_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -191,6 +192,77 @@ func TestMassDeprovisioningGuard(t *testing.T) {
 		}
 		if n, _ := h.st.HeldDeprovisions(ctx, h.org); n != 0 {
 			t.Fatalf("still held: %d", n)
+		}
+	})
+}
+
+// A held deactivation whose user the identity provider reactivated since is not applied by the
+// release (the provider will not send it again): the guard's recovery from a false alarm
+// suspended exactly the members it protected. Nothing is released in dry run.
+func TestAReleaseSkipsHoldsTheIdentityProviderUndid(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		ctx := context.Background()
+		p := provisioning.DefaultPolicy
+		p.MaxDeprovisionsPerHour = 1
+		h.setPolicy(p)
+		first, undone, kept := h.create(t, newUser("g-first@x.example", nil)), h.create(t, newUser("g-undone@x.example", nil)),
+			h.create(t, newUser("g-kept@x.example", nil))
+		for _, id := range []string{first, undone, kept} {
+			h.do("PATCH", "/Users/"+id, patchOps(map[string]any{"op": "replace", "path": "active", "value": false})).want(t, 200)
+		}
+		h.do("PATCH", "/Users/"+undone, patchOps(map[string]any{"op": "replace", "path": "active", "value": true})).want(t, 200)
+		release := func(p provisioning.Policy) (int, error) {
+			return h.st.ReleaseDeprovisions(ctx, h.org, p, store.AuditEvent{RequestID: "release", Action: "deprovisioning.release",
+				Status: 200, Binding: bindingOf(h.org)})
+		}
+		dry := p
+		dry.DryRun = true
+		if _, err := release(dry); !errors.Is(err, provisioning.ErrReleaseInDryRun) {
+			t.Fatalf("a release in dry run: %v", err)
+		}
+		if n, _ := h.st.HeldDeprovisions(ctx, h.org); n != 2 {
+			t.Fatalf("held %d after a release in dry run, want the 2 still", n)
+		}
+		if n, err := release(p); err != nil || n != 2 {
+			t.Fatalf("released %d (%v)", n, err)
+		}
+		for id, want := range map[string]provisioning.State{first: provisioning.Suspended, undone: provisioning.Active, kept: provisioning.Suspended} {
+			if m, err := h.st.Member(ctx, h.org, id); err != nil || m.Member.State != want {
+				t.Fatalf("member %s after the release: %v (%v), want %s", id, m.Member.State, err, want)
+			}
+		}
+	})
+}
+
+// Approving a member waiting for review whose user the identity provider deactivated meanwhile
+// (under Suspend nothing was recorded: a pending member has no access to suspend) records the
+// approval and leaves it suspended; the provider's reactivation makes it active. It was made
+// active, with access the provider had taken away.
+func TestApprovingADeactivatedUserLeavesItSuspended(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		ctx := context.Background()
+		p := provisioning.DefaultPolicy
+		p.AutoActivate = false
+		h.setPolicy(p)
+		id := h.create(t, newUser("pending-off@x.example", nil))
+		h.do("PATCH", "/Users/"+id, patchOps(map[string]any{"op": "replace", "path": "active", "value": false})).want(t, 200)
+		state := func() provisioning.State {
+			m, err := h.st.Member(ctx, h.org, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return m.Member.State
+		}
+		if _, err := h.st.ReviewMember(ctx, h.org, id, true, store.AuditEvent{RequestID: "a", Action: "member.approve", Status: 200,
+			Binding: bindingOf(h.org)}); err != nil {
+			t.Fatal(err)
+		}
+		if got := state(); got != provisioning.Suspended {
+			t.Fatalf("approved while deactivated: %s, want Suspended", got)
+		}
+		h.do("PATCH", "/Users/"+id, patchOps(map[string]any{"op": "replace", "path": "active", "value": true})).want(t, 200)
+		if got := state(); got != provisioning.Active {
+			t.Fatalf("reactivated after approval: %s, want Active", got)
 		}
 	})
 }

@@ -2,10 +2,12 @@ package service
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/z8z8/enterprise-identity-operator/internal/provisioning"
 	"github.com/z8z8/enterprise-identity-operator/internal/store"
 	"github.com/z8z8/enterprise-identity-operator/internal/tenant"
 )
@@ -68,6 +70,9 @@ func (s *Service) Release(ctx context.Context, org *tenant.Organization, who Act
 		Method: who.Method, Path: who.Path, ResourceType: "ScimIntegration", ResourceID: org.Integration.Name, Status: http.StatusOK,
 		Binding: org.Binding,
 	})
+	if errors.Is(err, provisioning.ErrReleaseInDryRun) {
+		return 0, Refuse(http.StatusConflict, "%s", "The integration runs in DryRun mode: held deprovisionings are released in Enforce mode, where they are applied")
+	}
 	if err != nil {
 		return 0, s.internal(err)
 	}

@@ -41,19 +41,22 @@ func guard(ctx context.Context, tx Tx, p Policy, org, userID string, trigger Tri
 		Detail: fmt.Sprintf("Held: %d members were deprovisioned in the last hour (maxPerHour %d)", recent, p.MaxDeprovisionsPerHour)}, nil
 }
 
-// Release applies the held deprovisionings in order, under the policy without its guard. It
-// applies exactly the holds it removes, so a hold made while it runs is either applied or stays.
+// Release applies the oldest held deprovisionings made up to through (a hold's sequence number),
+// at most MembersPerTransaction of them, in order, under the policy without its guard, and says
+// how many it took: the store calls it a transaction at a time until fewer come (on SQLite a
+// transaction holds the one writer every organization shares, and an incident holds thousands).
+// It applies exactly the holds it removes, so a hold made while it runs is either applied or stays.
 // A deactivation whose user the identity provider has reactivated since is not applied: the
 // provider will not send it again, and the member stayed active meanwhile. Nothing is released
 // in dry run (ErrReleaseInDryRun): the holds would go and their deprovisionings not be applied.
-func Release(ctx context.Context, tx Tx, p Policy, org string, o Origin) (int, error) {
+func Release(ctx context.Context, tx Tx, p Policy, org string, through int64, o Origin) (int, error) {
 	if p.DryRun {
 		return 0, ErrReleaseInDryRun
 	}
 	if err := tx.LockGuard(ctx, org); err != nil {
 		return 0, err
 	}
-	holds, err := tx.TakeHolds(ctx, org)
+	holds, err := tx.TakeHolds(ctx, org, through, MembersPerTransaction)
 	if err != nil {
 		return 0, err
 	}

@@ -28,9 +28,10 @@ type Tx interface {
 	CountHeld(ctx context.Context, org string) (int, error)
 	// Hold keeps a deprovisioning for an admin's release.
 	Hold(ctx context.Context, org, userID string, trigger Trigger, origin Origin) error
-	// TakeHolds removes and returns the organization's held deprovisionings, oldest first: exactly
-	// the ones it removes.
-	TakeHolds(ctx context.Context, org string) ([]Hold, error)
+	// TakeHolds removes and returns the organization's oldest held deprovisionings, at most limit
+	// of those made up to through (a hold's sequence number), oldest first: exactly the ones it
+	// removes.
+	TakeHolds(ctx context.Context, org string, through int64, limit int) ([]Hold, error)
 	// LoadUser returns the SCIM user (nil when the identity provider deleted it).
 	LoadUser(ctx context.Context, org, userID string) (*User, error)
 	// MemberNotFromSCIM reports whether a member with this userName (case-insensitive) exists

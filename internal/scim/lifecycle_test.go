@@ -234,6 +234,47 @@ func TestAReleaseSkipsHoldsTheIdentityProviderUndid(t *testing.T) {
 	})
 }
 
+// A release applies its holds a transaction of provisioning.MembersPerTransaction at a time,
+// oldest first, every one held when it was called: an incident's thousands of holds were applied
+// in one transaction, holding SQLite's one writer, every organization's, for as long.
+func TestAReleaseIsAppliedAPartAtATime(t *testing.T) {
+	before := provisioning.MembersPerTransaction
+	provisioning.MembersPerTransaction = 3
+	t.Cleanup(func() { provisioning.MembersPerTransaction = before })
+	eachStore(t, func(t *testing.T, h *harness) {
+		ctx := context.Background()
+		p := provisioning.DefaultPolicy
+		p.MaxDeprovisionsPerHour = 1
+		h.setPolicy(p)
+		var ids []string
+		for i := range 8 {
+			id := h.create(t, newUser(fmt.Sprintf("parts-%d@x.example", i), nil))
+			h.do("PATCH", "/Users/"+id, patchOps(map[string]any{"op": "replace", "path": "active", "value": false})).want(t, 200)
+			ids = append(ids, id)
+		}
+		if n, _ := h.st.HeldDeprovisions(ctx, h.org); n != 7 {
+			t.Fatalf("held %d, want 7", n)
+		}
+		n, err := h.st.ReleaseDeprovisions(ctx, h.org, p, store.AuditEvent{RequestID: "release", Action: "deprovisioning.release",
+			Status: 200, Binding: bindingOf(h.org)})
+		if err != nil || n != 7 {
+			t.Fatalf("released %d (%v), want the 7 held, in three parts", n, err)
+		}
+		for _, id := range ids {
+			if m, err := h.st.Member(ctx, h.org, id); err != nil || m.Member.State != provisioning.Suspended {
+				t.Fatalf("member %s after the release: %v (%v)", id, m.Member.State, err)
+			}
+		}
+		if n, _ := h.st.HeldDeprovisions(ctx, h.org); n != 0 {
+			t.Fatalf("still held: %d", n)
+		}
+		events, err := h.st.AuditEvents(ctx, h.org, store.AuditQuery{Action: "deprovisioning.release"})
+		if err != nil || len(events) != 1 || events[0].Detail != "Released 7 held deprovisionings" {
+			t.Fatalf("the release's audit: %+v (%v)", events, err)
+		}
+	})
+}
+
 // Approving a member waiting for review whose user the identity provider deactivated meanwhile
 // (under Suspend nothing was recorded: a pending member has no access to suspend) records the
 // approval and leaves it suspended; the provider's reactivation makes it active. It was made

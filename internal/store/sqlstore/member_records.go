@@ -164,24 +164,38 @@ func (s *Store) HeldDeprovisions(ctx context.Context, org string) (int64, error)
 	return n, err
 }
 
-// ReleaseDeprovisions applies the held deprovisionings (provisioning decides) and records the
-// admin's release, in one transaction.
+// ReleaseDeprovisions applies the deprovisionings held when it is called (provisioning decides),
+// a transaction of provisioning.MembersPerTransaction at a time, oldest first, and records the
+// admin's release with the last. Interrupted, what it applied stays applied and the rest stays
+// held, to be released again.
 func (s *Store) ReleaseDeprovisions(ctx context.Context, org string, p provisioning.Policy, audit store.AuditEvent) (int, error) {
+	var through sql.NullInt64
+	if err := s.queryRow(ctx, nil, s.q(`SELECT MAX(seq) FROM held_deprovisions WHERE org = ?`), org).Scan(&through); err != nil {
+		return 0, fmt.Errorf("reading held deprovisionings: %w", err)
+	}
 	released := 0
-	err := s.inFencedTx(ctx, org, audit.Binding, lockAllMembers, func(tx *sql.Tx) error {
-		pt := s.newProvisioningTx(tx)
-		n, err := provisioning.Release(ctx, pt, p, org, originOf(&audit))
-		if err == nil {
-			err = pt.finish(ctx)
-		}
+	for {
+		n := 0
+		err := s.inFencedTx(ctx, org, audit.Binding, lockAllMembers, func(tx *sql.Tx) error {
+			pt := s.newProvisioningTx(tx)
+			var err error
+			n, err = provisioning.Release(ctx, pt, p, org, through.Int64, originOf(&audit))
+			if err == nil {
+				err = pt.finish(ctx)
+			}
+			if err != nil || n == provisioning.MembersPerTransaction {
+				return err
+			}
+			audit.Org, audit.Detail = org, fmt.Sprintf("Released %d held deprovisionings", released+n)
+			return s.insertAudit(ctx, tx, audit)
+		})
 		if err != nil {
-			return err
+			return released, err
 		}
-		released = n
-		audit.Org, audit.Detail = org, fmt.Sprintf("Released %d held deprovisionings", n)
-		return s.insertAudit(ctx, tx, audit)
-	})
-	return released, err
+		if released += n; n < provisioning.MembersPerTransaction {
+			return released, nil
+		}
+	}
 }
 
 func truthy(v any) bool {

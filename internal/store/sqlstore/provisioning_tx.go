@@ -199,12 +199,15 @@ func (p provisioningTx) Hold(ctx context.Context, org, userID string, trigger pr
 	return nil
 }
 
-// TakeHolds deletes the holds and returns exactly the rows deleted (RETURNING), oldest first.
-func (p provisioningTx) TakeHolds(ctx context.Context, org string) ([]provisioning.Hold, error) {
+// TakeHolds deletes the oldest holds up to through, at most limit, and returns exactly the rows
+// deleted (RETURNING), oldest first.
+func (p provisioningTx) TakeHolds(ctx context.Context, org string, through int64, limit int) ([]provisioning.Hold, error) {
 	if err := p.flush(ctx); err != nil {
 		return nil, err
 	}
-	rows, err := p.tx.QueryContext(ctx, p.s.q(`DELETE FROM held_deprovisions WHERE org = ? RETURNING seq, user_id, event`), org)
+	rows, err := p.tx.QueryContext(ctx, p.s.q(`DELETE FROM held_deprovisions WHERE org = ? AND seq IN (
+		SELECT seq FROM held_deprovisions WHERE org = ? AND seq <= ? ORDER BY seq LIMIT ?) RETURNING seq, user_id, event`),
+		org, org, through, limit)
 	if err != nil {
 		return nil, fmt.Errorf("taking held deprovisionings: %w", err)
 	}

@@ -3,6 +3,8 @@ package operator
 import (
 	"net"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -18,14 +20,16 @@ import (
 // every tenant's admin API, wizard and controllers share. The port is reachable by any pod (the
 // chart's NetworkPolicy leaves it open for scrapers), so a pod sending fresh tokens in a loop made
 // the operator ask the API server without bound. Here each source gets scrapeRate requests a
-// second (a scraper asks every few seconds), and at most scrapesAtOnce are checked at once;
+// second (a scraper asks every few seconds), at most scrapesAtOnce are checked at once, and at
+// most sourceScrapesAtOnce of one source (a few pods cannot hold every slot a scraper needs);
 // beyond, 429 before any review.
 const (
-	scrapeRate       = 10
-	scrapeBurst      = 20
-	scrapesAtOnce    = 8
-	scrapeSources    = 1024
-	scrapeSourcesTTL = 10 * time.Minute
+	scrapeRate          = 10
+	scrapeBurst         = 20
+	scrapesAtOnce       = 8
+	sourceScrapesAtOnce = 2
+	scrapeSources       = 1024
+	scrapeSourcesTTL    = 10 * time.Minute
 )
 
 // limitedAuthentication is filters.WithAuthenticationAndAuthorization behind scrapeLimits.
@@ -45,15 +49,33 @@ func limitedAuthentication(c *rest.Config, hc *http.Client) (metricsserver.Filte
 
 // scrapeLimits bounds the requests that reach authentication, per source and at once.
 type scrapeLimits struct {
-	sources *expirable.LRU[string, *rate.Limiter]
+	mu      sync.Mutex // makes a new source's entry once
+	sources *expirable.LRU[string, *scrapeSource]
 	atOnce  chan struct{}
+}
+
+// scrapeSource is one source's rate and its requests being checked.
+type scrapeSource struct {
+	rate   *rate.Limiter
+	atOnce atomic.Int32
 }
 
 func newScrapeLimits() *scrapeLimits {
 	return &scrapeLimits{
-		sources: expirable.NewLRU[string, *rate.Limiter](scrapeSources, nil, scrapeSourcesTTL),
+		sources: expirable.NewLRU[string, *scrapeSource](scrapeSources, nil, scrapeSourcesTTL),
 		atOnce:  make(chan struct{}, scrapesAtOnce),
 	}
+}
+
+func (l *scrapeLimits) source(addr string) *scrapeSource {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	src, ok := l.sources.Get(addr)
+	if !ok {
+		src = &scrapeSource{rate: rate.NewLimiter(scrapeRate, scrapeBurst)}
+		l.sources.Add(addr, src)
+	}
+	return src
 }
 
 func (l *scrapeLimits) wrap(next http.Handler) http.Handler {
@@ -62,17 +84,17 @@ func (l *scrapeLimits) wrap(next http.Handler) http.Handler {
 		if err != nil {
 			source = r.RemoteAddr
 		}
-		lim, ok := l.sources.Get(source)
-		if !ok {
-			// Two callers new at once may each make one: the second's replaces the first's, a
-			// burst more for that source once.
-			lim = rate.NewLimiter(scrapeRate, scrapeBurst)
-			l.sources.Add(source, lim)
-		}
-		if !lim.Allow() {
+		src := l.source(source)
+		if !src.rate.Allow() {
 			tooManyScrapes(w)
 			return
 		}
+		if src.atOnce.Add(1) > sourceScrapesAtOnce {
+			src.atOnce.Add(-1)
+			tooManyScrapes(w)
+			return
+		}
+		defer src.atOnce.Add(-1)
 		select {
 		case l.atOnce <- struct{}{}:
 			defer func() { <-l.atOnce }()

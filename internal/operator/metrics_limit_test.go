@@ -1,6 +1,7 @@
 package operator
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -26,15 +27,15 @@ func TestScrapesReachAuthenticationBoundedPerSourceAndAtOnce(t *testing.T) {
 	})
 	h := newScrapeLimits().wrap(reviewing)
 
-	// One source, 100 requests at once: its burst at most is let through, and of those no more
-	// than scrapesAtOnce are checked at the same time.
+	// Sources, 25 requests each at once: of each its burst at most is let through and
+	// sourceScrapesAtOnce checked at the same time, and no more than scrapesAtOnce in all.
 	var wg sync.WaitGroup
 	codes := make(chan int, 100)
-	for range 100 {
+	for i := range 100 {
 		wg.Go(func() {
 			w := httptest.NewRecorder()
 			r := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/metrics", nil)
-			r.RemoteAddr = "10.0.0.7:41000"
+			r.RemoteAddr = fmt.Sprintf("10.0.0.%d:41000", i%5)
 			h.ServeHTTP(w, r)
 			codes <- w.Code
 		})
@@ -51,11 +52,41 @@ func TestScrapesReachAuthenticationBoundedPerSourceAndAtOnce(t *testing.T) {
 			limited++
 		}
 	}
-	if got := reached.Load(); got > scrapeBurst || limited < 100-scrapeBurst {
-		t.Fatalf("%d of 100 requests from one source reached authentication (%d refused); want at most %d", got, limited, scrapeBurst)
+	if got := reached.Load(); got > 5*scrapeBurst || limited == 0 {
+		t.Fatalf("%d of 100 requests from 5 sources reached authentication (%d refused)", got, limited)
 	}
-	if m := most.Load(); m > scrapesAtOnce {
+	if m := most.Load(); m > min(scrapesAtOnce, 5*sourceScrapesAtOnce) {
 		t.Fatalf("%d authentications at once; want at most %d", m, scrapesAtOnce)
+	}
+
+	// One source's requests at once: at most sourceScrapesAtOnce, the rest refused.
+	block := make(chan struct{})
+	var held atomic.Int32
+	one := newScrapeLimits().wrap(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		held.Add(1)
+		<-block
+		w.WriteHeader(http.StatusOK)
+	}))
+	var wg2 sync.WaitGroup
+	refused := atomic.Int32{}
+	for range 6 {
+		wg2.Go(func() {
+			w := httptest.NewRecorder()
+			r := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/metrics", nil)
+			r.RemoteAddr = "10.0.0.9:41000"
+			one.ServeHTTP(w, r)
+			if w.Code == http.StatusTooManyRequests {
+				refused.Add(1)
+			}
+		})
+	}
+	for deadline := time.Now().Add(5 * time.Second); held.Load()+refused.Load() < 6 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	close(block)
+	wg2.Wait()
+	if held.Load() > sourceScrapesAtOnce || refused.Load() < 6-sourceScrapesAtOnce {
+		t.Fatalf("one source had %d requests checked at once (%d refused); want at most %d", held.Load(), refused.Load(), sourceScrapesAtOnce)
 	}
 
 	// Another source still gets its own share.

@@ -281,10 +281,11 @@ func indexable(kind store.Kind, before, next *store.Resource) error {
 		name = "displayName"
 	}
 	for _, v := range []struct{ name, was, is string }{
-		{name, before.Name, next.Name}, {"externalId", before.ExternalID, next.ExternalID}, {"the primary email", before.Email, next.Email},
+		// The stored email is the lower-cased column the store indexes: compared as such.
+		{name, before.Name, next.Name}, {"externalId", before.ExternalID, next.ExternalID},
+		{"the primary email", before.Email, strings.ToLower(next.Email)},
 	} {
-		// The stored email is lower-cased (the column the store indexes): compared as such.
-		if len(v.is) > maxIndexedBytes && !strings.EqualFold(v.is, v.was) {
+		if len(v.is) > maxIndexedBytes && v.is != v.was {
 			return badRequest(typeInvalidValue, "%s is longer than %d bytes", v.name, maxIndexedBytes)
 		}
 	}

@@ -73,6 +73,11 @@ func (s *Service) Release(ctx context.Context, org *tenant.Organization, who Act
 	if errors.Is(err, provisioning.ErrReleaseInDryRun) {
 		return 0, Refuse(http.StatusConflict, "%s", "The integration runs in DryRun mode: held deprovisionings are released in Enforce mode, where they are applied")
 	}
+	if err != nil && n > 0 {
+		// Released in parts: those applied stay applied (and audited), the rest stays held.
+		s.Log.Error("Releasing held deprovisionings stopped", "applied", n, "error", err)
+		return n, Refuse(http.StatusInternalServerError, "Released %d held deprovisionings, then stopped; the rest stays held: release again", n)
+	}
 	if err != nil {
 		return 0, s.internal(err)
 	}

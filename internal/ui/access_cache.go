@@ -37,13 +37,10 @@ type accessAnswers struct {
 
 // accessCache holds identities' answers and which identities are computing theirs.
 type accessCache struct {
-	once    sync.Once
-	answers *expirable.LRU[string, *accessAnswers]
-	mu      sync.Mutex
-	// computing holds the identities preparing a view, true for one asking RBAC (its answers
-	// not kept); asking counts those.
-	computing map[string]bool
-	asking    int
+	once      sync.Once
+	answers   *expirable.LRU[string, *accessAnswers]
+	mu        sync.Mutex
+	computing map[string]bool // len is the views being prepared
 }
 
 func (c *accessCache) init() {
@@ -54,32 +51,24 @@ func (c *accessCache) init() {
 }
 
 // begin starts one view's computation for the identity key; not started while the identity's
-// previous view is being prepared (own), nor, when its answers are not kept (asks: it will ask
-// RBAC), while maxViewsPreparing views asking RBAC are: a view from kept answers costs RBAC
-// nothing, and tenants cycling identities to fill the slots leave such views alone.
-func (c *accessCache) begin(key string, asks bool) (started, own bool) {
+// previous view (own) or maxViewsPreparing views in all are being prepared.
+func (c *accessCache) begin(key string) (started, own bool) {
 	c.init()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, busy := c.computing[key]; busy {
+	if c.computing[key] {
 		return false, true
 	}
-	if asks && c.asking >= maxViewsPreparing {
+	if len(c.computing) >= maxViewsPreparing {
 		return false, false
 	}
-	c.computing[key] = asks
-	if asks {
-		c.asking++
-	}
+	c.computing[key] = true
 	return true, false
 }
 
 func (c *accessCache) end(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.computing[key] {
-		c.asking--
-	}
 	delete(c.computing, key)
 }
 

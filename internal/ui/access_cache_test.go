@@ -12,33 +12,29 @@ import (
 func TestOneViewOfTheOrganizationsPageAtATimePerIdentity(t *testing.T) {
 	var c accessCache
 	alice := accessKey(service.Identity{User: "alice", Groups: []string{"b", "a"}}, nil)
-	if started, _ := c.begin(alice, true); !started {
+	if started, _ := c.begin(alice); !started {
 		t.Fatal("the first view was refused")
 	}
-	if started, own := c.begin(alice, true); started || !own {
+	if started, own := c.begin(alice); started || !own {
 		t.Fatal("a second view of the same identity computed at the same time")
 	}
-	if started, _ := c.begin(accessKey(service.Identity{User: "alice", Groups: []string{"a", "b"}}, nil), true); started {
+	if started, _ := c.begin(accessKey(service.Identity{User: "alice", Groups: []string{"a", "b"}}, nil)); started {
 		t.Fatal("the same groups in another order made another identity")
 	}
 	bob := accessKey(service.Identity{User: "bob"}, nil)
-	if started, _ := c.begin(bob, true); !started {
+	if started, _ := c.begin(bob); !started {
 		t.Fatal("another identity was held up")
 	}
 	for i := 2; i < maxViewsPreparing; i++ {
-		if started, _ := c.begin(accessKey(service.Identity{User: "user-" + strconv.Itoa(i)}, nil), true); !started {
+		if started, _ := c.begin(accessKey(service.Identity{User: "user-" + strconv.Itoa(i)}, nil)); !started {
 			t.Fatalf("view %d of %d refused", i+1, maxViewsPreparing)
 		}
 	}
-	if started, own := c.begin(accessKey(service.Identity{User: "one-too-many"}, nil), true); started || own {
+	if started, own := c.begin(accessKey(service.Identity{User: "one-too-many"}, nil)); started || own {
 		t.Fatalf("view %d was prepared at once with the others", maxViewsPreparing+1)
 	}
-	// A view from kept answers asks RBAC nothing: it is not held up by views that do.
-	if started, _ := c.begin(accessKey(service.Identity{User: "kept"}, nil), false); !started {
-		t.Fatal("a view from kept answers waited for the views asking RBAC")
-	}
 	c.end(alice)
-	if started, _ := c.begin(alice, true); !started {
+	if started, _ := c.begin(alice); !started {
 		t.Fatal("a view after the first ended was refused")
 	}
 	// Answers are kept per identity and per set of namespaces.

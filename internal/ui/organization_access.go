@@ -44,20 +44,6 @@ type accessChecker struct {
 	unchecked map[string]int
 }
 
-// namespacesOf is the namespaces of identities, sorted, once each.
-func namespacesOf(identities []v1alpha1.EnterpriseIdentity) []string {
-	seen := map[string]bool{}
-	var out []string
-	for i := range identities {
-		if ns := identities[i].Namespace; !seen[ns] {
-			seen[ns] = true
-			out = append(out, ns)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
 // newAccessChecker asks RBAC what who may read in each namespace that holds an identity: once
 // for the whole cluster (a platform admin), otherwise twice per namespace, a bounded number at a
 // time.
@@ -66,7 +52,11 @@ func (s *Server) newAccessChecker(ctx context.Context, who service.Identity, ide
 	for i := range identities {
 		a.namespaces[identities[i].Namespace] = &namespaceAccess{named: namedChecksPerNamespace}
 	}
-	namespaces := namespacesOf(identities)
+	namespaces := make([]string, 0, len(a.namespaces))
+	for ns := range a.namespaces {
+		namespaces = append(namespaces, ns)
+	}
+	sort.Strings(namespaces)
 	key := accessKey(who, namespaces)
 	if cached, ok := s.access.get(key); ok { // access_cache.go
 		for ns, n := range a.namespaces {

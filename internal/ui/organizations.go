@@ -227,8 +227,7 @@ func (s *Server) organizations(w http.ResponseWriter, r *http.Request, v *view) 
 	})
 	who := s.who(r)
 	viewer := accessKey(who, nil)
-	_, kept := s.access.get(accessKey(who, namespacesOf(items)))
-	if started, own := s.access.begin(viewer, !kept); !started {
+	if started, own := s.access.begin(viewer); !started {
 		w.Header().Set("Retry-After", "1")
 		if own {
 			s.fail(w, r, http.StatusTooManyRequests, "Your previous view of this page is still being prepared; reload it in a moment.")

@@ -165,9 +165,9 @@ func (s *Store) HeldDeprovisions(ctx context.Context, org string) (int64, error)
 }
 
 // ReleaseDeprovisions applies the deprovisionings held when it is called (provisioning decides),
-// a transaction of provisioning.MembersPerTransaction at a time, oldest first, and records the
-// admin's release with the last. Interrupted, what it applied stays applied and the rest stays
-// held, to be released again.
+// a transaction of provisioning.MembersPerTransaction at a time, oldest first, each recording the
+// admin's release as far as it went. Interrupted, what it applied stays applied (counted, with
+// the error) and the rest stays held, to be released again.
 func (s *Store) ReleaseDeprovisions(ctx context.Context, org string, p provisioning.Policy, audit store.AuditEvent) (int, error) {
 	var through sql.NullInt64
 	if err := s.queryRow(ctx, nil, s.q(`SELECT MAX(seq) FROM held_deprovisions WHERE org = ?`), org).Scan(&through); err != nil {
@@ -183,11 +183,15 @@ func (s *Store) ReleaseDeprovisions(ctx context.Context, org string, p provision
 			if err == nil {
 				err = pt.finish(ctx)
 			}
-			if err != nil || n == provisioning.MembersPerTransaction {
+			if err != nil {
 				return err
 			}
-			audit.Org, audit.Detail = org, fmt.Sprintf("Released %d held deprovisionings", released+n)
-			return s.insertAudit(ctx, tx, audit)
+			e := audit
+			e.Org, e.Detail = org, fmt.Sprintf("Released %d held deprovisionings", released+n)
+			if n == provisioning.MembersPerTransaction {
+				e.Detail += " so far"
+			}
+			return s.insertAudit(ctx, tx, e)
 		})
 		if err != nil {
 			return released, err

@@ -36,6 +36,11 @@ func (s *Server) credentialsPage(w http.ResponseWriter, r *http.Request, v *view
 	if n, ok := countParam(r, "rotated"); ok {
 		v.Notice = "Rotation " + n + " requested: a new token is being issued and can be revealed below once it is ready. " +
 			"The previous token keeps working for the overlap window, so your identity provider keeps provisioning while you replace it."
+		// Right after the request the cached integration may not carry it yet (Pending would say
+		// done, and the page would never show the new token): wait until the token answers it.
+		if sc := v.Org.Scim; sc != nil && (sc.Status.Token == nil || sc.Status.Token.RotationRequest != n) {
+			v.Waiting = true
+		}
 	}
 	s.render(w, http.StatusOK, "credentials", v)
 }

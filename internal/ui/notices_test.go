@@ -55,3 +55,27 @@ func TestANoticeShowsOnlyTheWizardsOwnCount(t *testing.T) {
 		}
 	}
 }
+
+// The page a rotation redirects to polls until the token answers the request, though the
+// operator's view of the integration (its cache) may not carry the request yet: it rendered as
+// done, never showed the new token, and the browser test waited for it in vain.
+func TestTheCredentialsPageWaitsForTheRotationItAskedFor(t *testing.T) {
+	s := newTestServer()
+	s.pages = parsePages()
+	for answered, want := range map[string]string{"": `data-pending="true"`, "2": `data-pending="false"`} {
+		ready := []metav1.Condition{{Type: v1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: "Ready"},
+			{Type: v1alpha1.ConditionSSOReady, Status: metav1.ConditionTrue, Reason: "Validated"}}
+		// As the operator's cache may show it just after the request: no rotate-token annotation yet.
+		scim := &v1alpha1.ScimIntegration{ObjectMeta: metav1.ObjectMeta{Namespace: "acme", Name: "acme"},
+			Status: v1alpha1.ScimIntegrationStatus{Conditions: ready, Token: &v1alpha1.TokenStatus{Fingerprint: "f", RotationRequest: answered}}}
+		v := &view{CSRF: "c", Org: &organization{Identity: &v1alpha1.EnterpriseIdentity{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "acme", Name: "acme"}, Spec: v1alpha1.EnterpriseIdentitySpec{Organization: "acme"},
+			Status: v1alpha1.EnterpriseIdentityStatus{Conditions: ready}}, Scim: scim}}
+		r := httptest.NewRequestWithContext(t.Context(), "GET", "http://127.0.0.1:8080"+Path+"/acme/acme/credentials?rotated=2", nil)
+		w := httptest.NewRecorder()
+		s.credentialsPage(w, r, v)
+		if !strings.Contains(w.Body.String(), want) {
+			t.Errorf("rotation 2 asked, %q answered: want %s in the page", answered, want)
+		}
+	}
+}

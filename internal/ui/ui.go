@@ -131,6 +131,9 @@ type view struct {
 	SignedIn bool
 	// Posted marks the answer to a form post: it does not poll and reload (that would post again).
 	Posted bool
+	// Waiting marks a page that waits for what its own redirect asked (a rotation) though the
+	// operator's view of the organization may not show the request yet: it polls all the same.
+	Waiting bool
 	CSRF   string
 	Error  string
 	Notice string

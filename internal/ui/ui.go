@@ -134,9 +134,9 @@ type view struct {
 	// Waiting marks a page that waits for what its own redirect asked (a rotation) though the
 	// operator's view of the organization may not show the request yet: it polls all the same.
 	Waiting bool
-	CSRF   string
-	Error  string
-	Notice string
+	CSRF    string
+	Error   string
+	Notice  string
 	// Step names the wizard step shown (for the step list); Org is the organization in hand.
 	Step string
 	Org  *organization

@@ -46,12 +46,12 @@ func TestFiltersThatAreNotUTF8AreInvalid(t *testing.T) {
 // stores; a literal backslash followed by u0000 is not a NUL and is kept.
 func TestBodiesWithANULAreInvalid(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
-		h.do("POST", "/Users", userWith("nul\x00@example.com", nil)).wantError(t, 400, "invalidValue")
-		h.do("POST", "/Users", userWith("title@example.com", map[string]any{"title": "a\x00"})).wantError(t, 400, "invalidValue")
-		h.do("POST", "/Users", userWith("key@example.com", map[string]any{"urn:x\x00": "v"})).wantError(t, 400, "invalidValue")
+		h.do("POST", "/Users", newUser("nul\x00@example.com", nil)).wantError(t, 400, "invalidValue")
+		h.do("POST", "/Users", newUser("title@example.com", map[string]any{"title": "a\x00"})).wantError(t, 400, "invalidValue")
+		h.do("POST", "/Users", newUser("key@example.com", map[string]any{"urn:x\x00": "v"})).wantError(t, 400, "invalidValue")
 		h.do("POST", "/Groups", map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"},
 			"displayName": "G\x00"}).wantError(t, 400, "invalidValue")
-		created := h.do("POST", "/Users", userWith(`back\u0000slash@example.com`, nil)).want(t, 201)
+		created := h.do("POST", "/Users", newUser(`back\u0000slash@example.com`, nil)).want(t, 201)
 		id, _ := created.body["id"].(string)
 		h.do("PATCH", "/Users/"+id, map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
 			"Operations": []any{map[string]any{"op": "replace", "path": "displayName", "value": "x\x00"}}}).wantError(t, 400, "invalidValue")

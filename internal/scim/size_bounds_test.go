@@ -20,17 +20,17 @@ import (
 func TestStoredValuesAreBoundedBySize(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
 		long := strings.Repeat("x", 1025)
-		h.do("POST", "/Users", userWith(long, nil)).wantError(t, http.StatusBadRequest, "invalidValue")
-		h.do("POST", "/Users", userWith("ext@example.com", map[string]any{"externalId": long})).wantError(t, http.StatusBadRequest, "invalidValue")
-		h.do("POST", "/Users", userWith("mail@example.com", map[string]any{"emails": []any{map[string]any{"value": long, "primary": true}}})).
+		h.do("POST", "/Users", newUser(long, nil)).wantError(t, http.StatusBadRequest, "invalidValue")
+		h.do("POST", "/Users", newUser("ext@example.com", map[string]any{"externalId": long})).wantError(t, http.StatusBadRequest, "invalidValue")
+		h.do("POST", "/Users", newUser("mail@example.com", map[string]any{"emails": []any{map[string]any{"value": long, "primary": true}}})).
 			wantError(t, http.StatusBadRequest, "invalidValue")
 		h.do("POST", "/Groups", map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": long}).
 			wantError(t, http.StatusBadRequest, "invalidValue")
-		h.do("POST", "/Users", userWith(strings.Repeat("y", 1024), nil)).want(t, http.StatusCreated)
+		h.do("POST", "/Users", newUser(strings.Repeat("y", 1024), nil)).want(t, http.StatusCreated)
 
-		h.do("POST", "/Users", userWith("big@example.com", map[string]any{"title": strings.Repeat("t", 300<<10)})).
+		h.do("POST", "/Users", newUser("big@example.com", map[string]any{"title": strings.Repeat("t", 300<<10)})).
 			wantError(t, http.StatusBadRequest, "invalidValue")
-		created := h.do("POST", "/Users", userWith("grows@example.com", map[string]any{"title": strings.Repeat("t", 200<<10)})).want(t, http.StatusCreated)
+		created := h.do("POST", "/Users", newUser("grows@example.com", map[string]any{"title": strings.Repeat("t", 200<<10)})).want(t, http.StatusCreated)
 		id, _ := created.body["id"].(string)
 		h.do("PATCH", "/Users/"+id, patchOps(map[string]any{"op": "add", "path": "nickName", "value": strings.Repeat("n", 100<<10)})).
 			wantError(t, http.StatusBadRequest, "invalidValue")
@@ -44,12 +44,7 @@ func TestStoredValuesAreBoundedBySize(t *testing.T) {
 func TestAPageIsBoundedByItsDocumentsBytes(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
 		h, _ = limitedHarness(t, h.st, nil)
-		h.setRateLimit(100000, 100000)
-		for i := range 40 {
-			h.do("POST", "/Users", map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:User"},
-				"userName": fmt.Sprintf("page%03d@example.com", i), "title": strings.Repeat("t", 250<<10)}).
-				want(t, http.StatusCreated)
-		}
+		createLargeUsers(t, h, "page", 40)
 		first := h.do("GET", "/Users?count=1000&sortBy=userName", nil).want(t, http.StatusOK)
 		got := len(first.body["Resources"].([]any))
 		if got >= 40 || got < 30 || first.body["totalResults"] != float64(40) || first.body["itemsPerPage"] != float64(got) {
@@ -110,11 +105,7 @@ func TestAUserStoredBeforeTheBoundsStaysWritable(t *testing.T) {
 func TestRowsReadPastAPagesBoundAreCharged(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
 		h, _ = limitedHarness(t, h.st, nil)
-		h.setRateLimit(100000, 100000)
-		for i := range 100 {
-			h.do("POST", "/Users", map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:User"},
-				"userName": fmt.Sprintf("drain%03d@example.com", i), "title": strings.Repeat("t", 250<<10)}).want(t, http.StatusCreated)
-		}
+		createLargeUsers(t, h, "drain", 100)
 		h.setRateLimit(1, 100)
 		time.Sleep(10 * time.Millisecond)
 		statuses := make([]int, 3)
@@ -132,11 +123,13 @@ func TestRowsReadPastAPagesBoundAreCharged(t *testing.T) {
 	})
 }
 
-// userWith is a user's body with userName name and the attributes of extra.
-func userWith(name string, extra map[string]any) map[string]any {
-	body := map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": name}
-	for k, v := range extra {
-		body[k] = v
+
+// createLargeUsers creates n users of 250 KiB each (a title), named prefix000@example.com on.
+func createLargeUsers(t *testing.T, h *harness, prefix string, n int) {
+	t.Helper()
+	h.setRateLimit(100000, 100000)
+	for i := range n {
+		h.do("POST", "/Users", newUser(fmt.Sprintf("%s%03d@example.com", prefix, i), map[string]any{"title": strings.Repeat("t", 250<<10)})).
+			want(t, http.StatusCreated)
 	}
-	return body
 }

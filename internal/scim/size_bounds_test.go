@@ -123,7 +123,6 @@ func TestRowsReadPastAPagesBoundAreCharged(t *testing.T) {
 	})
 }
 
-
 // createLargeUsers creates n users of 250 KiB each (a title), named prefix000@example.com on.
 func createLargeUsers(t *testing.T, h *harness, prefix string, n int) {
 	t.Helper()
